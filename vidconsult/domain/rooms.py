@@ -1,0 +1,122 @@
+"""Rooms, participants and tracks: the live video session of a booking.
+
+Plain state with the rules that govern it; the services layer drives it and persists it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from vidconsult.domain.roles import Grants, Role
+from vidconsult.errors import Conflict, InvalidInput, NotFound
+
+MAX_NAME_LENGTH = 200
+MAX_IDENTITY_LENGTH = 128
+
+
+class RoomStatus(StrEnum):
+    OPEN = "open"
+    ENDED = "ended"
+
+
+class RoomKind(StrEnum):
+    CONSULTATION = "consultation"
+    EMERGENCY = "emergency"
+    LECTURE = "lecture"
+
+
+class TrackKind(StrEnum):
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+@dataclass(slots=True)
+class Room:
+    id: str
+    name: str
+    created_at: datetime
+    kind: RoomKind = RoomKind.CONSULTATION
+    case_id: str | None = None
+    status: RoomStatus = RoomStatus.OPEN
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    max_participants: int = 16
+
+    def end(self, at: datetime, reason: str) -> None:
+        if self.status is RoomStatus.ENDED:
+            raise Conflict(f"room {self.id} has already ended", code="room_ended")
+        self.status = RoomStatus.ENDED
+        self.ended_at = at
+        self.end_reason = reason
+
+    def ensure_open(self) -> None:
+        if self.status is not RoomStatus.OPEN:
+            raise Conflict(f"room {self.id} has ended", code="room_ended")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "case_id": self.case_id,
+            "status": self.status.value,
+            "created_at": self.created_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "end_reason": self.end_reason,
+            "max_participants": self.max_participants,
+        }
+
+
+@dataclass(slots=True)
+class Track:
+    sid: str
+    kind: TrackKind
+    muted: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sid": self.sid, "kind": self.kind.value, "muted": self.muted}
+
+
+@dataclass(slots=True)
+class Participant:
+    identity: str
+    name: str
+    role: Role
+    grants: Grants
+    joined_at: datetime
+    tracks: dict[str, Track] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "identity": self.identity,
+            "name": self.name,
+            "role": self.role.value,
+            "joined_at": self.joined_at.isoformat(),
+            "grants": self.grants.to_dict(),
+            "tracks": [t.to_dict() for t in self.tracks.values()],
+        }
+
+    def track(self, sid: str) -> Track:
+        try:
+            return self.tracks[sid]
+        except KeyError:
+            raise NotFound(f"participant {self.identity} has no track {sid}") from None
+
+
+def validate_room_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("room name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"room name longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def validate_identity(identity: str) -> str:
+    if not identity or len(identity) > MAX_IDENTITY_LENGTH:
+        raise InvalidInput(f"identity must be 1..{MAX_IDENTITY_LENGTH} characters")
+    if any(c.isspace() or not c.isprintable() for c in identity):
+        raise InvalidInput("identity must not contain whitespace or control characters")
+    return identity

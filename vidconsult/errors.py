@@ -1,0 +1,54 @@
+"""Domain errors. Plain exceptions; only the edges (HTTP middleware, signaling) map them
+to status codes or error payloads. Each carries a stable machine-readable ``code``."""
+
+from __future__ import annotations
+
+
+class VidconsultError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(VidconsultError):
+    """A payload, SDP or parameter that does not make sense."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(VidconsultError):
+    """No credentials, or credentials that are forged, expired or malformed."""
+
+    code = "unauthenticated"
+
+
+class PermissionDenied(VidconsultError):
+    """Valid credentials that do not allow this action."""
+
+    code = "permission_denied"
+
+
+class NotFound(VidconsultError):
+    code = "not_found"
+
+
+class Conflict(VidconsultError):
+    """The action collides with current state (room ended, slot taken, illegal transition)."""
+
+    code = "conflict"
+
+
+class TooLarge(VidconsultError):
+    code = "too_large"
+
+
+class Unavailable(VidconsultError):
+    """A dependency (media engine, store) cannot serve the request now."""
+
+    code = "unavailable"

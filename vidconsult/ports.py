@@ -1,0 +1,157 @@
+"""Interfaces the core defines and the adapters implement.
+
+``signaling/`` implements :class:`Notifier` (delivering events to connected clients), ``media/``
+implements :class:`MediaEngine` (terminating peer connections and forwarding tracks). The core's
+services talk only to these protocols, so neither adapter imports the other and the core imports
+neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from vidconsult.domain.rooms import TrackKind
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDescription:
+    sdp: str
+    type: str  # "offer" | "answer"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRef:
+    """Which participant's which track a subscriber's transceiver (by ``mid``) carries."""
+
+    publisher: str
+    track_sid: str
+    kind: TrackKind
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedTrack:
+    """A track a publisher's peer connection delivered to the media engine."""
+
+    sid: str
+    kind: TrackKind
+    codec: str = ""  # e.g. "video/VP8", when known
+
+
+class MediaListener(Protocol):
+    """Callbacks from the media engine into the core (implemented by the room service).
+
+    Every method must return quickly and never raise into the media engine.
+    """
+
+    async def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        ...
+
+    async def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None: ...
+
+    async def on_subscriber_offer(
+        self,
+        room_id: str,
+        identity: str,
+        offer: SessionDescription,
+        tracks: Mapping[str, TrackRef],
+    ) -> None:
+        """The engine renegotiated ``identity``'s subscribe connection; deliver ``offer``
+        with the mid -> track map. The answer comes back through
+        :meth:`MediaEngine.subscriber_answer`."""
+
+    async def on_connection_state(
+        self, room_id: str, identity: str, direction: str, state: str
+    ) -> None:
+        """``direction`` is "publish" or "subscribe"; ``state`` is the RTCPeerConnection
+        connectionState (new/connecting/connected/disconnected/failed/closed)."""
+
+
+@dataclass(slots=True)
+class MediaStats:
+    rooms: int = 0
+    publishers: int = 0
+    subscriptions: int = 0
+    bytes_forwarded: int = 0
+    packets_forwarded: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class MediaEngine(Protocol):
+    """Terminates participants' peer connections and forwards published tracks.
+
+    Two peer connections per participant: *publish* (client offers, engine answers) and
+    *subscribe* (engine offers, client answers, renegotiated as subscriptions change).
+    """
+
+    def set_listener(self, listener: MediaListener) -> None: ...
+
+    async def add_participant(
+        self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> None: ...
+
+    async def publish(
+        self, room_id: str, identity: str, offer: SessionDescription
+    ) -> SessionDescription:
+        """Apply a publish offer (initial or renegotiation); return the answer.
+        Raises :class:`vidconsult.errors.InvalidInput` on a malformed SDP, leaving the existing
+        session untouched."""
+        ...
+
+    async def subscribe(self, room_id: str, subscriber: str, publisher: str, track_sid: str) -> None:
+        """Forward ``publisher``'s track to ``subscriber`` (renegotiates, asynchronously)."""
+        ...
+
+    async def unsubscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None: ...
+
+    async def subscriber_answer(
+        self, room_id: str, identity: str, answer: SessionDescription
+    ) -> None: ...
+
+    async def set_track_muted(
+        self, room_id: str, identity: str, track_sid: str, muted: bool
+    ) -> None: ...
+
+    async def remove_participant(self, room_id: str, identity: str) -> None: ...
+
+    async def close_room(self, room_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def stats(self) -> MediaStats: ...
+
+
+class Notifier(Protocol):
+    """Delivers server events to connected participants (implemented by signaling)."""
+
+    async def send(self, room_id: str, identity: str, event: str, payload: dict[str, Any]) -> None:
+        """To one participant."""
+        ...
+
+    async def broadcast(
+        self,
+        room_id: str,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        exclude: str | None = None,
+    ) -> None:
+        """To every participant of the room (except ``exclude``)."""
+        ...
+
+    async def disconnect(self, room_id: str, identity: str, reason: str) -> None:
+        """Close the participant's signaling connection (after its last events)."""
+        ...
