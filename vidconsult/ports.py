@@ -47,6 +47,7 @@ class PublishedTrack:
     sid: str
     kind: TrackKind
     codec: str = ""  # e.g. "video/VP8", when known
+    mid: str | None = None  # the transceiver mid on the publisher's own publish connection
 
 
 class MediaListener(Protocol):
@@ -109,7 +110,9 @@ class MediaEngine(Protocol):
         session untouched."""
         ...
 
-    async def subscribe(self, room_id: str, subscriber: str, publisher: str, track_sid: str) -> None:
+    async def subscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
         """Forward ``publisher``'s track to ``subscriber`` (renegotiates, asynchronously)."""
         ...
 
@@ -135,7 +138,16 @@ class MediaEngine(Protocol):
 
 
 class Notifier(Protocol):
-    """Delivers server events to connected participants (implemented by signaling)."""
+    """Delivers server events to connected participants (implemented by signaling).
+
+    Participants are addressed by (room, identity); :meth:`bind` says which connection
+    (``session_id``) currently speaks for an identity, so a replaced session gets nothing more.
+    """
+
+    def bind(self, room_id: str, identity: str, session_id: str) -> None: ...
+
+    def unbind(self, room_id: str, identity: str, session_id: str) -> None:
+        """Forget the binding if ``session_id`` still holds it."""
 
     async def send(self, room_id: str, identity: str, event: str, payload: dict[str, Any]) -> None:
         """To one participant."""
@@ -153,5 +165,6 @@ class Notifier(Protocol):
         ...
 
     async def disconnect(self, room_id: str, identity: str, reason: str) -> None:
-        """Close the participant's signaling connection (after its last events)."""
+        """Close the participant's signaling connection after its pending events. Must not call
+        back into the services before returning (schedule the close instead)."""
         ...

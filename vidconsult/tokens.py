@@ -151,4 +151,6 @@ class TokenSigner:
                 token_id=str(data.get("jti", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise Unauthenticated(f"malformed token claims: {exc}", code="token_malformed") from None
+            raise Unauthenticated(
+                f"malformed token claims: {exc}", code="token_malformed"
+            ) from None

@@ -1,0 +1,262 @@
+"""The Socket.IO server: connection auth, request dispatch, and the :class:`Notifier` adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from signaling import schemas
+from vidconsult.errors import Conflict, InvalidInput, Unauthenticated, VidconsultError
+from vidconsult.ports import Clock, SessionDescription
+from vidconsult.services.rooms import RoomService
+from vidconsult.tokens import TokenClaims, TokenSigner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Session:
+    sid: str
+    claims: TokenClaims
+    room_id: str
+    joined: bool = False
+
+
+Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
+
+
+def error_payload(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class SocketNotifier:
+    """Implements :class:`vidconsult.ports.Notifier` on top of the Socket.IO server."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
+        self._sids: dict[tuple[str, str], str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def bind(self, room_id: str, identity: str, sid: str) -> None:
+        self._sids[(room_id, identity)] = sid
+
+    def unbind(self, room_id: str, identity: str, sid: str) -> None:
+        if self._sids.get((room_id, identity)) == sid:
+            del self._sids[(room_id, identity)]
+
+    async def send(self, room_id: str, identity: str, event: str, payload: dict[str, Any]) -> None:
+        sid = self._sids.get((room_id, identity))
+        if sid is not None:
+            await self._sio.emit(event, payload, to=sid)
+
+    async def broadcast(
+        self, room_id: str, event: str, payload: dict[str, Any], *, exclude: str | None = None
+    ) -> None:
+        skip = self._sids.get((room_id, exclude)) if exclude else None
+        await self._sio.emit(event, payload, room=room_id, skip_sid=skip)
+
+    async def disconnect(self, room_id: str, identity: str, reason: str) -> None:
+        sid = self._sids.pop((room_id, identity), None)
+        if sid is not None:
+            self.close_session(sid, reason)
+
+    def close_session(self, sid: str, reason: str) -> None:
+        # scheduled, so the service's caller never re-enters through the disconnect handler
+        task = asyncio.get_running_loop().create_task(self._close(sid, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close(self, sid: str, reason: str) -> None:
+        try:
+            await self._sio.disconnect(sid)
+        except Exception:  # the socket may be gone already
+            log.debug("disconnect failed sid=%s reason=%s", sid, reason, exc_info=True)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class SignalingServer:
+    def __init__(
+        self,
+        *,
+        rooms: RoomService | None = None,
+        signer: TokenSigner,
+        clock: Clock,
+        ice_servers: list[dict[str, Any]],
+        sio: socketio.AsyncServer | None = None,
+    ) -> None:
+        self._clock = clock
+        self.sio = sio or socketio.AsyncServer(
+            async_mode="aiohttp",
+            cors_allowed_origins=[],
+            max_http_buffer_size=256 * 1024,
+            ping_interval=10,
+            ping_timeout=10,
+        )
+        self.notifier = SocketNotifier(self.sio)
+        self._rooms = rooms
+        self._signer = signer
+        self._ice_servers = ice_servers
+        self._sessions: dict[str, Session] = {}
+        self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
+            "join": (schemas.Empty, self._join),
+            "publish.offer": (schemas.Offer, self._publish_offer),
+            "subscribe.answer": (schemas.Answer, self._subscribe_answer),
+            "track.mute": (schemas.TrackMute, self._track_mute),
+            "leave": (schemas.Empty, self._leave),
+            "admin.remove": (schemas.RemoveParticipant, self._admin_remove),
+            "admin.end_room": (schemas.Empty, self._admin_end_room),
+            "chat.send": (schemas.ChatSend, self._chat_send),
+        }
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_event)
+
+    def attach_rooms(self, rooms: RoomService) -> None:
+        self._rooms = rooms
+
+    @property
+    def rooms(self) -> RoomService:
+        assert self._rooms is not None, "room service not attached"
+        return self._rooms
+
+    def attach(self, app: Any) -> None:
+        self.sio.attach(app)
+
+    # connection ----------------------------------------------------------------------------
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        wanted_room = auth.get("room") if isinstance(auth, dict) else None
+        try:
+            claims = self._signer.verify(token, now=self._clock.now())
+            if wanted_room is not None:
+                # the client says which room it means to enter (e.g. from the page URL)
+                claims.require_room(str(wanted_room))
+            room = await self.rooms.authorize_connect(claims)
+        except VidconsultError as exc:
+            log.info("connection refused sid=%s code=%s reason=%s", sid, exc.code, exc.message)
+            # socket.io carries the refusal to the client as err.data = {message, data}
+            raise socketio.exceptions.ConnectionRefusedError(
+                exc.message, {"code": exc.code, "message": exc.message}
+            ) from None
+        self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
+        log.info("connected sid=%s room=%s identity=%s", sid, room.id, claims.identity)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = self._sessions.pop(sid, None)
+        if session is None or not session.joined:
+            return
+        try:
+            await self.rooms.leave(
+                session.room_id, session.claims.identity, sid, reason="disconnected"
+            )
+        except Exception:
+            log.exception("leave on disconnect failed sid=%s room=%s", sid, session.room_id)
+
+    # requests ------------------------------------------------------------------------------
+    async def _on_event(self, event: str, sid: str, data: Any = None) -> dict[str, Any]:
+        session = self._sessions.get(sid)
+        if session is None:
+            return error_payload("not_connected", "no session")
+        entry = self._handlers.get(event)
+        try:
+            if entry is None:
+                raise InvalidInput(f"unknown event {event!r}", code="unknown_event")
+            schema, handler = entry
+            try:
+                payload = schema.model_validate({} if data is None else data)
+            except ValidationError as exc:
+                raise InvalidInput(
+                    f"invalid {event} payload: {_summarize(exc)}", code="invalid_payload"
+                ) from None
+            if event != "join" and not session.joined:
+                raise Conflict("join the room first", code="not_joined")
+            return await handler(session, payload)
+        except VidconsultError as exc:
+            log.info(
+                "request failed sid=%s room=%s identity=%s event=%s code=%s reason=%s",
+                sid, session.room_id, session.claims.identity, event, exc.code, exc.message,
+            )
+            result = error_payload(exc.code, exc.message)
+        except Exception:
+            log.exception(
+                "request crashed sid=%s room=%s event=%s", sid, session.room_id, event
+            )
+            result = error_payload("internal", "internal error")
+        await self.sio.emit("error", result["error"], to=sid)
+        return result
+
+    async def _join(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        if session.joined:
+            raise Conflict("already joined", code="already_joined")
+        claims = session.claims
+        # the token may have expired between connect and join
+        if claims.expires_at <= self._clock.now():
+            raise Unauthenticated("token has expired", code="token_expired")
+        await self.sio.enter_room(session.sid, session.room_id)
+        try:
+            result = await self.rooms.join(claims, session.sid)
+        except BaseException:
+            await self.sio.leave_room(session.sid, session.room_id)
+            raise
+        session.joined = True
+        return {
+            "room": result.room.to_dict(),
+            "participant": result.participant.to_dict(),
+            "participants": [p.to_dict() for p in result.participants],
+            "ice_servers": self._ice_servers,
+        }
+
+    async def _publish_offer(self, session: Session, msg: schemas.Offer) -> dict[str, Any]:
+        answer = await self.rooms.publish(
+            session.room_id, session.claims.identity, SessionDescription(msg.sdp, msg.type)
+        )
+        return {"sdp": answer.sdp, "type": answer.type}
+
+    async def _subscribe_answer(self, session: Session, msg: schemas.Answer) -> dict[str, Any]:
+        await self.rooms.subscriber_answer(
+            session.room_id, session.claims.identity, SessionDescription(msg.sdp, msg.type)
+        )
+        return {"ok": True}
+
+    async def _track_mute(self, session: Session, msg: schemas.TrackMute) -> dict[str, Any]:
+        await self.rooms.set_muted(session.room_id, session.claims.identity, msg.track_sid,
+                                   msg.muted)
+        return {"ok": True}
+
+    async def _leave(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        await self.rooms.leave(session.room_id, session.claims.identity, session.sid, "left")
+        session.joined = False
+        self.notifier.close_session(session.sid, "left")
+        return {"ok": True}
+
+    async def _admin_remove(
+        self, session: Session, msg: schemas.RemoveParticipant
+    ) -> dict[str, Any]:
+        await self.rooms.remove_participant(session.room_id, session.claims.identity,
+                                            msg.identity)
+        return {"ok": True}
+
+    async def _admin_end_room(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        await self.rooms.end_room_by(session.room_id, session.claims.identity)
+        return {"ok": True}
+
+    async def _chat_send(self, session: Session, msg: schemas.ChatSend) -> dict[str, Any]:
+        message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)
+        return {"ok": True, "message": message}
+
+
+def _summarize(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "payload"
+        parts.append(f"{loc}: {err.get('msg')}")
+    return "; ".join(parts)

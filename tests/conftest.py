@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes import NullMediaEngine
+from tests.helpers import SECRET, ServerHandle
+from vidconsult.app import run_server
+from vidconsult.config import Settings
+from vidconsult.tokens import TokenSigner
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var",
+                             secret=SECRET)
+
+
+async def _serve(settings: Settings, **kw) -> AsyncIterator[ServerHandle]:
+    async with run_server(settings, **kw) as server, aiohttp.ClientSession() as session:
+        yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
+                           app=server.app, session=session)
+
+
+@pytest.fixture
+async def app_server(settings: Settings) -> AsyncIterator[ServerHandle]:
+    """The real app on an ephemeral port, with a media engine that forwards nothing."""
+    async for handle in _serve(settings, media=NullMediaEngine()):
+        yield handle
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[ServerHandle]:
+    """The real server: REST, signaling and the aiortc media engine, on an ephemeral port."""
+    async for handle in _serve(settings):
+        yield handle

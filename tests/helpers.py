@@ -1,0 +1,69 @@
+"""A running server handle for tests: REST helpers and token minting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
+
+SECRET = "test-secret-" + "x" * 40
+
+
+def require_binary(path: str) -> str:
+    """Skip when a binary is missing locally; fail in CI (CI=true)."""
+    found = shutil.which(path) or (path if os.path.exists(path) else None)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{path} is required in CI but is not installed")
+        pytest.skip(f"{path} not installed")
+    return found
+
+
+@dataclass
+class ServerHandle:
+    url: str
+    signer: TokenSigner
+    app: Any
+    session: aiohttp.ClientSession
+
+    def mint(self, identity: str, role: Role | str, room: str | None = None,
+             ttl: float = 3600, **kw: Any) -> str:
+        return self.signer.mint(identity=identity, role=Role(role), room=room,
+                                now=datetime.now(UTC), ttl=timedelta(seconds=ttl), **kw)
+
+    @property
+    def coordinator_token(self) -> str:
+        return self.mint("coordinator", Role.COORDINATOR)
+
+    async def api(self, method: str, path: str, json: Any = None, token: str | None = None,
+                  **kw: Any) -> tuple[int, Any]:
+        token = self.coordinator_token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
+        async with self.session.request(method, self.url + path, json=json, headers=headers,
+                                        **kw) as resp:
+            ctype = resp.headers.get("Content-Type", "")
+            data = await resp.json() if ctype.startswith("application/json") else \
+                await resp.text()
+            return resp.status, data
+
+    async def create_room(self, name: str = "Consultation", **kw: Any) -> dict[str, Any]:
+        status, data = await self.api("POST", "/api/v1/rooms", {"name": name, **kw})
+        assert status == 201, data
+        return data
+
+    async def join_token(self, room_id: str, identity: str, role: str,
+                         name: str | None = None) -> dict[str, Any]:
+        status, data = await self.api("POST", f"/api/v1/rooms/{room_id}/tokens",
+                                      {"identity": identity, "role": role,
+                                       "name": name or identity})
+        assert status == 201, data
+        return data

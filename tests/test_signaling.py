@@ -1,0 +1,209 @@
+"""The signaling protocol over a real Socket.IO connection (media engine stubbed at its seam)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import socketio
+
+from tests.helpers import ServerHandle
+from tests.sio import RawClient
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
+
+WAIT = 5
+
+
+@pytest.fixture
+async def clients():
+    made: list[RawClient] = []
+
+    def make() -> RawClient:
+        c = RawClient()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+async def refused(server: ServerHandle, token: str, **auth) -> dict:
+    c = RawClient()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await c.connect(server.url, token, **auth)
+    await c.close()
+    assert isinstance(c.connect_error, dict), c.connect_error
+    assert c.connect_error["message"]
+    return c.connect_error["data"]
+
+
+async def test_bad_tokens_are_refused_at_connect(app_server: ServerHandle) -> None:
+    room = await app_server.create_room()
+    other = await app_server.create_room("other")
+    rid = room["id"]
+    expired = app_server.signer.mint(identity="p", role=Role.PATIENT, room=rid,
+                                     now=datetime.now(UTC) - timedelta(hours=2),
+                                     ttl=timedelta(hours=1))
+    forged = TokenSigner(b"f" * 40).mint(identity="p", role=Role.PATIENT, room=rid,
+                                         now=datetime.now(UTC), ttl=timedelta(hours=1))
+    assert (await refused(app_server, expired))["code"] == "token_expired"
+    assert (await refused(app_server, forged))["code"] == "token_invalid"
+    assert (await refused(app_server, "abc.def.ghi"))["code"] == "token_malformed"
+    assert (await refused(app_server, ""))["code"] == "token_missing"
+    assert (await refused(app_server, app_server.mint("p", "patient", room="rm_none")))[
+        "code"] == "not_found"
+    # a token for room A presented for room B
+    wrong = app_server.mint("p", "patient", room=rid)
+    assert (await refused(app_server, wrong, room=other["id"]))["code"] == "wrong_room"
+    assert (await refused(app_server, app_server.coordinator_token))["code"] == "room_required"
+    await app_server.api("DELETE", f"/api/v1/rooms/{rid}")
+    assert (await refused(app_server, wrong))["code"] == "room_ended"
+
+
+async def test_join_presence_and_leave(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    rid = room["id"]
+    a, b = clients(), clients()
+    await a.connect(app_server.url, app_server.mint("dr-li", "doctor", room=rid, name="Dr Li"))
+    ra = await a.request("join")
+    assert ra["room"]["id"] == rid and ra["participant"]["identity"] == "dr-li"
+    assert ra["participants"] == [] and ra["ice_servers"] == []
+
+    joined = a.expect("participant.joined")
+    await b.connect(app_server.url, app_server.mint("pt-wang", "patient", room=rid))
+    rb = await b.request("join")
+    assert [p["identity"] for p in rb["participants"]] == ["dr-li"]
+    assert (await asyncio.wait_for(joined, WAIT))["participant"]["identity"] == "pt-wang"
+
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert sorted(p["identity"] for p in view["participants"]) == ["dr-li", "pt-wang"]
+
+    left = a.expect("participant.left")
+    assert await b.request("leave") == {"ok": True}
+    assert (await asyncio.wait_for(left, WAIT)) == {"identity": "pt-wang", "reason": "left"}
+    await asyncio.wait_for(b.disconnected.wait(), WAIT)
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert [p["identity"] for p in view["participants"]] == ["dr-li"]
+
+    # a dropped connection counts as leaving too
+    c = clients()
+    await c.connect(app_server.url, app_server.mint("nurse", "patient", room=rid))
+    await c.request("join")
+    left = a.expect("participant.left")
+    await c.sio.disconnect()
+    assert (await asyncio.wait_for(left, WAIT))["identity"] == "nurse"
+
+
+async def test_bad_requests_get_errors_and_the_session_survives(app_server: ServerHandle,
+                                                                clients) -> None:
+    room = await app_server.create_room()
+    a = clients()
+    await a.connect(app_server.url, app_server.mint("dr", "doctor", room=room["id"]))
+    assert (await a.request("chat.send", {"text": "hi"}))["error"]["code"] == "not_joined"
+    await a.request("join")
+    assert (await a.request("join"))["error"]["code"] == "already_joined"
+    bad = [
+        ("publish.offer", {"sdp": "garbage", "type": "offer"}, "invalid_sdp"),
+        ("publish.offer", {"sdp": "v=0", "type": "answer"}, "invalid_payload"),
+        ("publish.offer", {"type": "offer"}, "invalid_payload"),
+        ("publish.offer", "not-an-object", "invalid_payload"),
+        ("track.mute", {"track_sid": "TR_none", "muted": True}, "not_found"),
+        ("no.such.event", {}, "unknown_event"),
+        ("admin.remove", {"identity": "nobody"}, "not_found"),
+        ("chat.send", {"text": ""}, "invalid_payload"),
+    ]
+    for event, payload, code in bad:
+        reply = await a.request(event, payload)
+        assert reply["error"]["code"] == code, (event, reply)
+    assert len(a.seen("error")) >= len(bad)
+    # still joined and healthy
+    reply = await a.request("chat.send", {"text": "still here"})
+    assert reply["ok"] is True and reply["message"]["text"] == "still here"
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{room['id']}")
+    assert [p["identity"] for p in view["participants"]] == ["dr"]
+
+
+async def test_observer_cannot_publish(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    o = clients()
+    await o.connect(app_server.url, app_server.mint("obs", "observer", room=room["id"]))
+    await o.request("join")
+    reply = await o.request("publish.offer", {"sdp": "v=0\r\n", "type": "offer"})
+    assert reply["error"]["code"] == "permission_denied"
+
+
+async def test_duplicate_identity_replaces_the_older_session(app_server: ServerHandle,
+                                                             clients) -> None:
+    room = await app_server.create_room()
+    token = app_server.mint("dr", "doctor", room=room["id"])
+    old, new = clients(), clients()
+    await old.connect(app_server.url, token)
+    await old.request("join")
+    removed = old.expect("removed")
+    await new.connect(app_server.url, token)
+    await new.request("join")
+    assert (await asyncio.wait_for(removed, WAIT))["reason"] == "duplicate_identity"
+    await asyncio.wait_for(old.disconnected.wait(), WAIT)
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{room['id']}")
+    assert [p["identity"] for p in view["participants"]] == ["dr"]
+    assert (await new.request("chat.send", {"text": "ok"}))["ok"] is True
+
+
+async def test_admin_remove_and_end_room(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    rid = room["id"]
+    doc, pat, exp = clients(), clients(), clients()
+    await doc.connect(app_server.url, app_server.mint("dr", "doctor", room=rid))
+    await pat.connect(app_server.url, app_server.mint("pt", "patient", room=rid))
+    await exp.connect(app_server.url, app_server.mint("ex", "expert", room=rid))
+    for c in (doc, pat, exp):
+        await c.request("join")
+    # an expert is not a room admin
+    assert (await exp.request("admin.remove", {"identity": "pt"}))["error"]["code"] == \
+        "permission_denied"
+    removed = pat.expect("removed")
+    assert await doc.request("admin.remove", {"identity": "pt"}) == {"ok": True}
+    assert (await asyncio.wait_for(removed, WAIT))["reason"] == "removed_by_admin"
+    await asyncio.wait_for(pat.disconnected.wait(), WAIT)
+
+    ended = exp.expect("room.ended")
+    assert await doc.request("admin.end_room") == {"ok": True}
+    assert "dr" in (await asyncio.wait_for(ended, WAIT))["reason"]
+    await asyncio.wait_for(exp.disconnected.wait(), WAIT)
+    await asyncio.wait_for(doc.disconnected.wait(), WAIT)
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert view["status"] == "ended" and view["participants"] == []
+
+
+async def test_rest_end_room_disconnects_everyone(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    a = clients()
+    await a.connect(app_server.url, app_server.mint("p", "patient", room=room["id"]))
+    await a.request("join")
+    ended = a.expect("room.ended")
+    status, _ = await app_server.api("DELETE", f"/api/v1/rooms/{room['id']}")
+    assert status == 200
+    await asyncio.wait_for(ended, WAIT)
+    await asyncio.wait_for(a.disconnected.wait(), WAIT)
+
+
+async def test_hidden_recorder_is_not_announced(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    rid = room["id"]
+    doc, rec = clients(), clients()
+    await doc.connect(app_server.url, app_server.mint("dr", "doctor", room=rid))
+    await doc.request("join")
+    await rec.connect(app_server.url, app_server.mint("rec", "recorder", room=rid))
+    reply = await rec.request("join")
+    assert [p["identity"] for p in reply["participants"]] == ["dr"]
+    # a later, visible participant is announced; the recorder never was
+    joined = doc.expect("participant.joined")
+    pat = clients()
+    await pat.connect(app_server.url, app_server.mint("pt", "patient", room=rid))
+    reply = await pat.request("join")
+    assert (await asyncio.wait_for(joined, WAIT))["participant"]["identity"] == "pt"
+    assert [p["participant"]["identity"] for p in doc.seen("participant.joined")] == ["pt"]
+    assert [p["identity"] for p in reply["participants"]] == ["dr"]

@@ -1,0 +1,5 @@
+import sys
+
+from vidconsult.cli import main
+
+sys.exit(main())

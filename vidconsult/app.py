@@ -1,0 +1,141 @@
+"""App wiring: builds the aiohttp application from settings, choosing the implementations of
+each interface (store, media engine) and owning the lifecycle of everything it starts."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from signaling.server import SignalingServer
+from vidconsult.config import Settings
+from vidconsult.ports import Clock, MediaEngine, SystemClock
+from vidconsult.services.rooms import RoomService
+from vidconsult.store.base import Store
+from vidconsult.tokens import TokenSigner
+from web import openapi, ops_api, pages, rooms_api
+from web.http import error_middleware
+from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS, SIGNER
+
+log = logging.getLogger(__name__)
+
+MEDIA = web.AppKey("media", MediaEngine)
+STORE = web.AppKey("store", Store)
+SIGNALING = web.AppKey("signaling", SignalingServer)
+
+
+def make_store(settings: Settings) -> Store:
+    if settings.store == "redis":
+        raise ValueError("the redis store is not available yet; use --store sqlite")
+    from vidconsult.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.data_dir / "vidconsult.db")
+
+
+def make_media(settings: Settings) -> MediaEngine:
+    from media.config import MediaConfig
+    from media.engine import AiortcMediaEngine
+
+    return AiortcMediaEngine(
+        MediaConfig(ice_servers=settings.ice_servers, forward_mode=settings.media_mode)
+    )
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    media: MediaEngine | None = None,
+) -> web.Application:
+    clock = clock or SystemClock()
+    signer = TokenSigner(settings.load_secret())
+    store = store or make_store(settings)
+    media = media or make_media(settings)
+
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=settings.max_request_bytes
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SIGNER] = signer
+    app[STORE] = store
+    app[MEDIA] = media
+    app[BASE_URL] = [settings.base_url()]
+
+    signaling = SignalingServer(
+        signer=signer, clock=clock, ice_servers=settings.ice_servers
+    )
+    rooms = RoomService(
+        store=store,
+        media=media,
+        notifier=signaling.notifier,
+        signer=signer,
+        clock=clock,
+        default_max_participants=settings.max_participants,
+    )
+    signaling.attach_rooms(rooms)
+    signaling.attach(app)
+    app[ROOMS] = rooms
+    app[SIGNALING] = signaling
+    app[ops_api.REGISTRY] = ops_api.make_registry(rooms, media.stats)
+    app[openapi.OPENAPI] = openapi.base_document()
+
+    app.router.add_routes(rooms_api.routes)
+    app.router.add_routes(ops_api.routes)
+    app.router.add_routes(openapi.routes)
+    pages.add_static(app)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    await app[STORE].open()
+    log.info("store open kind=%s", app[SETTINGS].store)
+    yield
+    await app[MEDIA].close()
+    await app[SIGNALING].notifier.drain()
+    await app[STORE].close()
+
+
+@dataclass(slots=True)
+class RunningServer:
+    app: web.Application
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return self.app[BASE_URL][0]
+
+
+@asynccontextmanager
+async def run_server(settings: Settings, **kwargs: Any) -> AsyncIterator[RunningServer]:
+    """Run the app on settings.host:settings.port (0 = an ephemeral port) until exit."""
+    app = build_app(settings, **kwargs)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        await site.start()
+        port = _bound_port(site) or settings.port
+        app[BASE_URL][0] = settings.base_url(port)
+        log.info("listening url=%s", app[BASE_URL][0])
+        yield RunningServer(app=app, runner=runner, host=settings.host, port=port)
+    finally:
+        await runner.cleanup()
+
+
+def _bound_port(site: web.TCPSite) -> int | None:
+    server = site._server  # aiohttp keeps the asyncio server here
+    sockets = getattr(server, "sockets", None) or []
+    for sock in sockets:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            return int(sock.getsockname()[1])
+    return None

@@ -1,0 +1,143 @@
+"""Command line: ``vidconsult serve`` and ``vidconsult token``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vidconsult.config import Settings
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
+
+HELP = {
+    "host": "address to listen on",
+    "port": "TCP port (0: any free port)",
+    "data_dir": "directory for the database, the secret and recordings",
+    "public_url": "base URL of join links (default http://HOST:PORT)",
+    "secret": "token signing secret, >= 32 chars (prefer the environment variable)",
+    "ice_servers": "ICE servers: JSON list of RTCIceServer, or comma-separated URLs; "
+    "empty = host candidates only",
+    "store": "sqlite (embedded) or redis",
+    "redis_url": "Redis URL when --store redis",
+    "media_mode": "reencode or passthrough",
+    "log_level": "DEBUG, INFO, WARNING, ERROR",
+    "token_ttl": "lifetime of join tokens minted over REST, seconds",
+    "max_participants": "default participant limit of a room",
+    "max_request_bytes": "largest accepted HTTP request body",
+    "demo": "create a demo room and print two join links",
+}
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        env = "VIDCONSULT_" + f.name.upper()
+        help_text = f"{HELP.get(f.name, '')} [env {env}]"
+        if f.name == "demo":
+            parser.add_argument(flag, action="store_const", const="true", default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidconsult", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (REST, signaling, media) in one process")
+    _add_settings_flags(serve)
+
+    token = sub.add_parser("token", help="print a signed token (an operator's way in)")
+    token.add_argument("--identity", required=True)
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--room", default=None, help="room id (omit for a coordinator API token)")
+    token.add_argument("--name", default=None, help="display name")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--data-dir", dest="data_dir", default=None)
+    token.add_argument("--secret", default=None)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    return Settings.from_env(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"vidconsult: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        return _token(settings, args)
+    return _serve(settings)
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        signer = TokenSigner(settings.load_secret())
+        print(
+            signer.mint(
+                identity=args.identity,
+                role=Role(args.role),
+                name=args.name,
+                room=args.room,
+                now=datetime.now(UTC),
+                ttl=timedelta(seconds=args.ttl),
+            )
+        )
+    except ValueError as exc:
+        print(f"vidconsult: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(_run(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _run(settings: Settings) -> None:
+    from vidconsult.app import ROOMS, run_server
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_server(settings) as server:
+        print(f"vidconsult listening on {server.url}", flush=True)
+        if settings.demo:
+            await _demo(server.app[ROOMS], server.url, settings)
+        await stop.wait()
+        print("vidconsult shutting down", flush=True)
+
+
+async def _demo(rooms: Any, url: str, settings: Settings) -> None:
+    room = await rooms.create_room("Demo consultation")
+    ttl = timedelta(seconds=settings.token_ttl)
+    print(f"\nDemo room {room.id} is open. Open each link in its own browser tab:\n")
+    for identity, role, name in (
+        ("dr-li", Role.DOCTOR, "Dr. Li (county hospital)"),
+        ("expert-chen", Role.EXPERT, "Prof. Chen (cardiology)"),
+    ):
+        token = rooms.issue_token(room, identity=identity, role=role, name=name, ttl=ttl)
+        print(f"  {name}: {url}/room/{room.id}#token={token}")
+    print("", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""One settings object, read from the environment and CLI flags, with an embedded default for
+every setting. ``environ`` is injectable so tests never depend on the real environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "VIDCONSULT_"
+
+
+def _ice_servers(value: str) -> list[dict[str, Any]]:
+    """JSON list of RTCIceServer dicts, or a comma-separated list of URLs."""
+    value = value.strip()
+    if not value:
+        return []
+    if value.startswith("["):
+        data = json.loads(value)
+        if not isinstance(data, list) or not all(isinstance(s, dict) and "urls" in s for s in data):
+            raise ValueError("ICE servers must be a JSON list of {urls, username?, credential?}")
+        return data
+    return [{"urls": [u.strip()]} for u in value.split(",") if u.strip()]
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+@dataclass(slots=True)
+class Settings:
+    """Every setting has a flag ``--name-with-dashes`` and a variable ``VIDCONSULT_NAME``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./var")
+    # public base URL used in join links; default: http://{host}:{port}
+    public_url: str = ""
+    # signing secret; default: generated once and kept (0600) in {data_dir}/secret.key
+    secret: str = ""
+    # RTCIceServer list; empty = host candidates only (never a public default)
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    # "sqlite" (embedded, default) or "redis"
+    store: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # "reencode" (aiortc decode/encode relay) or "passthrough" (when available)
+    media_mode: str = "reencode"
+    log_level: str = "INFO"
+    # default lifetime of join tokens minted over REST, in seconds
+    token_ttl: int = 4 * 3600
+    max_participants: int = 16
+    max_request_bytes: int = 1024 * 1024
+    # create a demo room at start and print two join links
+    demo: bool = False
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw)
+        for key, val in overrides.items():
+            if val is not None:
+                values[key] = _convert(key, val) if isinstance(val, str) else val
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port out of range: {self.port}")
+        if self.store not in {"sqlite", "redis"}:
+            raise ValueError(f"store must be sqlite or redis, not {self.store!r}")
+        if self.media_mode not in {"reencode", "passthrough"}:
+            raise ValueError(f"media mode must be reencode or passthrough, not {self.media_mode!r}")
+        if self.token_ttl <= 0:
+            raise ValueError("token ttl must be positive")
+        self.data_dir = Path(self.data_dir)
+
+    def base_url(self, port: int | None = None) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{port if port is not None else self.port}"
+
+    def load_secret(self) -> bytes:
+        """The signing secret: the setting, else the one kept in the data dir (made once)."""
+        if self.secret:
+            raw = self.secret.encode()
+            if len(raw) < 32:
+                raise ValueError("VIDCONSULT_SECRET must be at least 32 characters")
+            return raw
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            raw = path.read_bytes().strip()
+            if len(raw) < 32:
+                raise ValueError(f"{path} holds a secret shorter than 32 bytes")
+            return raw
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        raw = secrets.token_urlsafe(48).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        return raw
+
+
+_CONVERTERS: dict[str, Any] = {
+    "port": int,
+    "data_dir": Path,
+    "ice_servers": _ice_servers,
+    "token_ttl": int,
+    "max_participants": int,
+    "max_request_bytes": int,
+    "demo": _bool,
+}
+
+
+def _convert(name: str, raw: str) -> Any:
+    conv = _CONVERTERS.get(name, str)
+    try:
+        return conv(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValueError(f"invalid value for {name}: {exc}") from None

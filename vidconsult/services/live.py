@@ -1,0 +1,36 @@
+"""Live (in-memory, per node) state of open rooms: who is connected with which tracks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+
+from vidconsult.domain.rooms import Participant
+
+CHAT_HISTORY = 200
+
+
+@dataclass(slots=True)
+class LiveParticipant:
+    participant: Participant
+    session_id: str
+
+
+@dataclass(slots=True)
+class LiveRoom:
+    room_id: str
+    participants: dict[str, LiveParticipant] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    chat: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
+
+    def get(self, identity: str) -> Participant | None:
+        live = self.participants.get(identity)
+        return live.participant if live else None
+
+    def visible(self) -> list[Participant]:
+        return [lp.participant for lp in self.participants.values()
+                if not lp.participant.grants.hidden]
+
+    def all(self) -> list[Participant]:
+        return [lp.participant for lp in self.participants.values()]

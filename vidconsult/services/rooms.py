@@ -1,0 +1,400 @@
+"""The room service: creating and ending rooms, joining and leaving them, publishing and
+subscribing. The one place where room rules meet the store, the media engine and the notifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from vidconsult.domain.roles import Grants, Role
+from vidconsult.domain.rooms import (
+    Participant,
+    Room,
+    RoomKind,
+    RoomStatus,
+    Track,
+    TrackKind,
+    validate_identity,
+    validate_room_name,
+)
+from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from vidconsult.ports import (
+    Clock,
+    MediaEngine,
+    Notifier,
+    PublishedTrack,
+    SessionDescription,
+    TrackRef,
+)
+from vidconsult.services.live import LiveParticipant, LiveRoom
+from vidconsult.store.base import RoomStore
+from vidconsult.tokens import TokenClaims, TokenSigner
+
+log = logging.getLogger(__name__)
+
+MAX_CHAT_LENGTH = 4000
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    room: Room
+    participant: Participant
+    participants: list[Participant]
+
+
+class RoomService:
+    """Implements :class:`vidconsult.ports.MediaListener` for the media engine's callbacks."""
+
+    def __init__(
+        self,
+        *,
+        store: RoomStore,
+        media: MediaEngine,
+        notifier: Notifier,
+        signer: TokenSigner,
+        clock: Clock,
+        default_max_participants: int = 16,
+    ) -> None:
+        self._store = store
+        self._media = media
+        self._notifier = notifier
+        self._signer = signer
+        self._clock = clock
+        self._max_participants = default_max_participants
+        self._live: dict[str, LiveRoom] = {}
+        media.set_listener(self)
+
+    # rooms ---------------------------------------------------------------------------------
+    async def create_room(
+        self,
+        name: str,
+        *,
+        case_id: str | None = None,
+        kind: RoomKind = RoomKind.CONSULTATION,
+        max_participants: int | None = None,
+    ) -> Room:
+        room = Room(
+            id=new_id("rm"),
+            name=validate_room_name(name),
+            created_at=self._clock.now(),
+            kind=kind,
+            case_id=case_id,
+            max_participants=max_participants or self._max_participants,
+        )
+        await self._store.create_room(room)
+        log.info("room created room=%s name=%r case=%s", room.id, room.name, case_id)
+        return room
+
+    async def get_room(self, room_id: str) -> Room:
+        room = await self._store.get_room(room_id)
+        if room is None:
+            raise NotFound(f"room {room_id} not found")
+        return room
+
+    async def list_rooms(self, status: RoomStatus | None = RoomStatus.OPEN) -> list[Room]:
+        return await self._store.list_rooms(status)
+
+    def participants(self, room_id: str, *, include_hidden: bool = False) -> list[Participant]:
+        live = self._live.get(room_id)
+        if live is None:
+            return []
+        return live.all() if include_hidden else live.visible()
+
+    def live_counts(self) -> tuple[int, int, int]:
+        """(rooms with someone in them, participants, published tracks) on this node."""
+        rooms = participants = tracks = 0
+        for live in self._live.values():
+            if live.participants:
+                rooms += 1
+            for lp in live.participants.values():
+                participants += 1
+                tracks += len(lp.participant.tracks)
+        return rooms, participants, tracks
+
+    async def end_room(self, room_id: str, reason: str = "ended") -> Room:
+        room = await self.get_room(room_id)
+        room.end(self._clock.now(), reason)
+        await self._store.save_room(room)
+        live = self._live.pop(room_id, None)
+        log.info("room ended room=%s reason=%s", room_id, reason)
+        if live is not None:
+            async with live.lock:
+                identities = list(live.participants)
+                await self._notifier.broadcast(room_id, "room.ended", {"reason": reason})
+                for identity in identities:
+                    await self._notifier.disconnect(room_id, identity, "room_ended")
+                live.participants.clear()
+        await self._media.close_room(room_id)
+        return room
+
+    def issue_token(
+        self,
+        room: Room,
+        *,
+        identity: str,
+        role: Role,
+        name: str | None = None,
+        ttl: timedelta,
+        grants: Grants | None = None,
+    ) -> str:
+        room.ensure_open()
+        return self._signer.mint(
+            identity=validate_identity(identity),
+            role=role,
+            name=name,
+            room=room.id,
+            now=self._clock.now(),
+            ttl=ttl,
+            grants=grants,
+            case=room.case_id,
+        )
+
+    # sessions ------------------------------------------------------------------------------
+    async def authorize_connect(self, claims: TokenClaims) -> Room:
+        """Check a connecting participant's token against its room (before join)."""
+        if claims.room is None:
+            raise PermissionDenied("token is not bound to a room", code="room_required")
+        room = await self.get_room(claims.room)
+        room.ensure_open()
+        return room
+
+    async def join(self, claims: TokenClaims, session_id: str) -> JoinResult:
+        room = await self.authorize_connect(claims)
+        live = self._live.setdefault(room.id, LiveRoom(room.id))
+        async with live.lock:
+            # the room may have ended while we waited for the lock
+            if self._live.get(room.id) is not live:
+                raise Conflict(f"room {room.id} has ended", code="room_ended")
+            previous = live.participants.get(claims.identity)
+            if previous is None and len(live.participants) >= room.max_participants:
+                raise Conflict("the room is full", code="room_full")
+            if previous is not None:
+                log.info("replacing session room=%s identity=%s", room.id, claims.identity)
+                await self._notifier.send(
+                    room.id, claims.identity, "removed", {"reason": "duplicate_identity"}
+                )
+                await self._notifier.disconnect(room.id, claims.identity, "duplicate_identity")
+                await self._drop(live, claims.identity, "duplicate_identity", announce=False)
+            participant = Participant(
+                identity=claims.identity,
+                name=claims.name,
+                role=claims.role,
+                grants=claims.grants,
+                joined_at=self._clock.now(),
+            )
+            live.participants[claims.identity] = LiveParticipant(participant, session_id)
+            self._notifier.bind(room.id, claims.identity, session_id)
+            await self._media.add_participant(
+                room.id,
+                claims.identity,
+                can_publish=claims.grants.publish,
+                can_subscribe=claims.grants.subscribe,
+            )
+            if not claims.grants.hidden:
+                await self._notifier.broadcast(
+                    room.id,
+                    "participant.joined",
+                    {"participant": participant.to_dict()},
+                    exclude=claims.identity,
+                )
+            if claims.grants.subscribe:
+                for other in live.all():
+                    if other.identity == claims.identity:
+                        continue
+                    for track in other.tracks.values():
+                        await self._media.subscribe(
+                            room.id, claims.identity, other.identity, track.sid
+                        )
+            log.info(
+                "participant joined room=%s identity=%s role=%s",
+                room.id, claims.identity, claims.role.value,
+            )
+            others = [p for p in live.visible() if p.identity != claims.identity]
+            return JoinResult(room=room, participant=participant, participants=others)
+
+    async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:
+        """A session ends (leave request or disconnect). Ignored if a newer session with the
+        same identity has replaced it."""
+        live = self._live.get(room_id)
+        if live is None:
+            return
+        async with live.lock:
+            current = live.participants.get(identity)
+            if current is None or current.session_id != session_id:
+                return
+            await self._drop(live, identity, reason, announce=True)
+
+    async def _drop(self, live: LiveRoom, identity: str, reason: str, *, announce: bool) -> None:
+        lp = live.participants.pop(identity, None)
+        if lp is None:
+            return
+        self._notifier.unbind(live.room_id, identity, lp.session_id)
+        await self._media.remove_participant(live.room_id, identity)
+        if announce and not lp.participant.grants.hidden:
+            await self._notifier.broadcast(
+                live.room_id, "participant.left", {"identity": identity, "reason": reason}
+            )
+        log.info("participant left room=%s identity=%s reason=%s", live.room_id, identity, reason)
+
+    def _participant(self, room_id: str, identity: str) -> Participant:
+        live = self._live.get(room_id)
+        participant = live.get(identity) if live else None
+        if participant is None:
+            raise Conflict("not joined", code="not_joined")
+        return participant
+
+    async def publish(
+        self, room_id: str, identity: str, offer: SessionDescription
+    ) -> SessionDescription:
+        participant = self._participant(room_id, identity)
+        if not participant.grants.publish:
+            raise PermissionDenied(
+                f"role {participant.role.value} may not publish", code="permission_denied"
+            )
+        if offer.type != "offer":
+            raise InvalidInput("expected an SDP offer", code="invalid_sdp")
+        return await self._media.publish(room_id, identity, offer)
+
+    async def subscriber_answer(
+        self, room_id: str, identity: str, answer: SessionDescription
+    ) -> None:
+        self._participant(room_id, identity)
+        if answer.type != "answer":
+            raise InvalidInput("expected an SDP answer", code="invalid_sdp")
+        await self._media.subscriber_answer(room_id, identity, answer)
+
+    async def set_muted(self, room_id: str, identity: str, track_sid: str, muted: bool) -> None:
+        participant = self._participant(room_id, identity)
+        track = participant.track(track_sid)
+        if track.muted == muted:
+            return
+        track.muted = muted
+        await self._media.set_track_muted(room_id, identity, track_sid, muted)
+        await self._broadcast_about(
+            room_id,
+            participant,
+            "track.muted",
+            {"identity": identity, "track_sid": track_sid, "muted": muted},
+        )
+
+    async def remove_participant(
+        self, room_id: str, actor: str, target: str, reason: str = "removed_by_admin"
+    ) -> None:
+        admin = self._participant(room_id, actor)
+        if not admin.grants.admin:
+            raise PermissionDenied("only a room admin may remove participants")
+        await self.kick(room_id, target, reason)
+
+    async def kick(self, room_id: str, target: str, reason: str) -> None:
+        live = self._live.get(room_id)
+        if live is None or target not in live.participants:
+            raise NotFound(f"participant {target} is not in the room")
+        async with live.lock:
+            await self._notifier.send(room_id, target, "removed", {"reason": reason})
+            await self._notifier.disconnect(room_id, target, reason)
+            await self._drop(live, target, reason, announce=True)
+
+    async def end_room_by(self, room_id: str, actor: str) -> None:
+        admin = self._participant(room_id, actor)
+        if not admin.grants.admin:
+            raise PermissionDenied("only a room admin may end the room")
+        await self.end_room(room_id, reason=f"ended by {actor}")
+
+    async def chat(self, room_id: str, identity: str, text: str) -> dict[str, Any]:
+        participant = self._participant(room_id, identity)
+        text = text.strip()
+        if not text or len(text) > MAX_CHAT_LENGTH:
+            raise InvalidInput(f"chat text must be 1..{MAX_CHAT_LENGTH} characters")
+        message = {
+            "id": new_id("msg"),
+            "identity": identity,
+            "name": participant.name,
+            "text": text,
+            "sent_at": self._clock.now().isoformat(),
+        }
+        self._live[room_id].chat.append(message)
+        await self._notifier.broadcast(room_id, "chat.message", message, exclude=identity)
+        return message
+
+    async def _broadcast_about(
+        self, room_id: str, subject: Participant, event: str, payload: dict[str, Any]
+    ) -> None:
+        if subject.grants.hidden:
+            await self._notifier.send(room_id, subject.identity, event, payload)
+        else:
+            await self._notifier.broadcast(room_id, event, payload)
+
+    # MediaListener -------------------------------------------------------------------------
+    async def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        live = self._live.get(room_id)
+        participant = live.get(identity) if live else None
+        if live is None or participant is None:
+            return
+        participant.tracks[track.sid] = Track(sid=track.sid, kind=TrackKind(track.kind))
+        info = participant.tracks[track.sid].to_dict()
+        log.info(
+            "track published room=%s identity=%s track=%s kind=%s codec=%s",
+            room_id, identity, track.sid, track.kind, track.codec,
+        )
+        await self._notifier.send(
+            room_id, identity, "track.published",
+            {"identity": identity, "track": info, "mid": track.mid},
+        )
+        if not participant.grants.hidden:
+            await self._notifier.broadcast(
+                room_id, "track.published",
+                {"identity": identity, "track": info, "mid": None},
+                exclude=identity,
+            )
+        for other in live.all():
+            if other.identity != identity and other.grants.subscribe:
+                await self._media.subscribe(room_id, other.identity, identity, track.sid)
+
+    async def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None:
+        live = self._live.get(room_id)
+        participant = live.get(identity) if live else None
+        if participant is None or participant.tracks.pop(track_sid, None) is None:
+            return
+        await self._broadcast_about(
+            room_id, participant, "track.unpublished",
+            {"identity": identity, "track_sid": track_sid},
+        )
+
+    async def on_subscriber_offer(
+        self,
+        room_id: str,
+        identity: str,
+        offer: SessionDescription,
+        tracks: Mapping[str, TrackRef],
+    ) -> None:
+        await self._notifier.send(
+            room_id,
+            identity,
+            "subscribe.offer",
+            {
+                "sdp": offer.sdp,
+                "type": offer.type,
+                "tracks": {
+                    mid: {"publisher": ref.publisher, "track_sid": ref.track_sid,
+                          "kind": ref.kind.value if hasattr(ref.kind, "value") else ref.kind}
+                    for mid, ref in tracks.items()
+                },
+            },
+        )
+
+    async def on_connection_state(
+        self, room_id: str, identity: str, direction: str, state: str
+    ) -> None:
+        log.info(
+            "peer connection room=%s identity=%s direction=%s state=%s",
+            room_id, identity, direction, state,
+        )

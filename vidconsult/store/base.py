@@ -1,0 +1,26 @@
+"""The storage interface the services depend on."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vidconsult.domain.rooms import Room, RoomStatus
+
+
+class RoomStore(Protocol):
+    async def create_room(self, room: Room) -> None:
+        """Insert a new room; raises Conflict if the id exists."""
+
+    async def get_room(self, room_id: str) -> Room | None: ...
+
+    async def list_rooms(self, status: RoomStatus | None = None, limit: int = 500) -> list[Room]:
+        ...
+
+    async def save_room(self, room: Room) -> None:
+        """Update a room's mutable fields (status, ended_at, end_reason)."""
+
+
+class Store(RoomStore, Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""HTTP: the REST API (``/api/v1``), health and metrics, and the browser client's pages."""

@@ -1,0 +1,102 @@
+"""Edge of the HTTP API: the error middleware (domain errors -> status codes with a JSON body),
+bearer-token authentication and body parsing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from vidconsult import errors
+from vidconsult.tokens import TokenClaims
+from web.keys import CLOCK, SIGNER
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+STATUS: dict[type[errors.VidconsultError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+    errors.Unavailable: 503,
+}
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="vidconsult"'} if status == 401 else None
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+def status_for(exc: errors.VidconsultError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.VidconsultError as exc:
+        return error_response(status_for(exc), exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(413, "too_large", exc.text or "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            code = exc.reason.lower().replace(" ", "_")
+            return error_response(exc.status, code, exc.reason)
+        raise
+    except Exception:
+        log.exception("unhandled error method=%s path=%s", request.method, request.path)
+        return error_response(500, "internal", "internal error")
+
+
+def claims(request: web.Request) -> TokenClaims:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthenticated("missing bearer token", code="token_missing")
+    return request.app[SIGNER].verify(token.strip(), now=request.app[CLOCK].now())
+
+
+def require_coordinator(request: web.Request) -> TokenClaims:
+    c = claims(request)
+    if not c.is_coordinator:
+        raise errors.PermissionDenied("this needs a coordinator token not bound to a room")
+    return c
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise errors.InvalidInput("expected Content-Type: application/json",
+                                  code="unsupported_media_type")
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise errors.InvalidInput(f"body is not valid JSON: {exc}", code="invalid_json") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.InvalidInput(_describe(exc), code="invalid_payload") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        parts.append(f"{loc}: {err.get('msg')}")
+    return "; ".join(parts)
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

@@ -1,0 +1,58 @@
+"""Health and Prometheus metrics.
+
+Metrics come from a collector that reads the live services at scrape time, registered in a
+registry owned by the app (no module-global registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from vidconsult.ports import MediaStats
+from vidconsult.services.rooms import RoomService
+
+routes = web.RouteTableDef()
+REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ServerCollector(Collector):
+    def __init__(self, rooms: RoomService, media_stats: Callable[[], MediaStats]) -> None:
+        self._rooms = rooms
+        self._media_stats = media_stats
+
+    def collect(self) -> Iterator[Metric]:
+        rooms, participants, tracks = self._rooms.live_counts()
+        stats = self._media_stats()
+        yield GaugeMetricFamily("vidconsult_rooms", "Rooms with participants on this node",
+                                value=rooms)
+        yield GaugeMetricFamily("vidconsult_participants", "Connected participants",
+                                value=participants)
+        yield GaugeMetricFamily("vidconsult_tracks", "Published tracks", value=tracks)
+        yield GaugeMetricFamily("vidconsult_subscriptions", "Forwarded track subscriptions",
+                                value=stats.subscriptions)
+        yield CounterMetricFamily("vidconsult_forwarded_bytes", "Media bytes forwarded",
+                                  value=stats.bytes_forwarded)
+        yield CounterMetricFamily("vidconsult_forwarded_packets", "Media packets forwarded",
+                                  value=stats.packets_forwarded)
+
+
+def make_registry(rooms: RoomService, media_stats: Callable[[], MediaStats]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(ServerCollector(rooms, media_stats))
+    return registry
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,99 @@
+"""REST handlers for rooms and join tokens (``/api/v1/rooms``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from vidconsult.domain.roles import Grants
+from vidconsult.domain.rooms import Room, RoomStatus
+from vidconsult.errors import InvalidInput, PermissionDenied
+from vidconsult.services.rooms import RoomService
+from web.http import claims, json_ok, parse_body, require_coordinator
+from web.keys import BASE_URL, ROOMS, SETTINGS
+from web.schemas import CreateRoom, CreateToken
+
+routes = web.RouteTableDef()
+
+
+def room_view(rooms: RoomService, room: Room, *, include_hidden: bool) -> dict[str, object]:
+    data = room.to_dict()
+    data["participants"] = [
+        p.to_dict() for p in rooms.participants(room.id, include_hidden=include_hidden)
+    ]
+    return data
+
+
+@routes.post("/api/v1/rooms")
+async def create_room(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    body = await parse_body(request, CreateRoom)
+    room = await request.app[ROOMS].create_room(
+        body.name, case_id=body.case_id, kind=body.kind, max_participants=body.max_participants
+    )
+    return json_ok(room_view(request.app[ROOMS], room, include_hidden=True), status=201)
+
+
+@routes.get("/api/v1/rooms")
+async def list_rooms(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    status_param = request.query.get("status", "open")
+    if status_param == "all":
+        status = None
+    else:
+        try:
+            status = RoomStatus(status_param)
+        except ValueError:
+            raise InvalidInput("status must be open, ended or all") from None
+    rooms = request.app[ROOMS]
+    found = await rooms.list_rooms(status)
+    return json_ok({"rooms": [room_view(rooms, r, include_hidden=True) for r in found]})
+
+
+@routes.get("/api/v1/rooms/{room_id}")
+async def get_room(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    if not who.is_coordinator:
+        who.require_room(room_id)
+    rooms = request.app[ROOMS]
+    room = await rooms.get_room(room_id)
+    return json_ok(room_view(rooms, room, include_hidden=who.is_coordinator))
+
+
+@routes.delete("/api/v1/rooms/{room_id}")
+async def end_room(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    if not who.is_coordinator:
+        who.require_room(room_id)
+        if not who.grants.admin:
+            raise PermissionDenied("only a coordinator or a room admin may end a room")
+    room = await request.app[ROOMS].end_room(room_id, reason=f"ended by {who.identity}")
+    return json_ok(room.to_dict())
+
+
+@routes.post("/api/v1/rooms/{room_id}/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    body = await parse_body(request, CreateToken)
+    rooms = request.app[ROOMS]
+    room = await rooms.get_room(request.match_info["room_id"])
+    ttl = timedelta(seconds=body.ttl or request.app[SETTINGS].token_ttl)
+    grants = Grants(**body.grants.model_dump(), hidden=True) if body.grants else None
+    token = rooms.issue_token(
+        room, identity=body.identity, role=body.role, name=body.name, ttl=ttl, grants=grants
+    )
+    base = request.app[BASE_URL][0]
+    return json_ok(
+        {
+            "token": token,
+            "join_url": f"{base}/room/{room.id}#token={token}",
+            "room_id": room.id,
+            "identity": body.identity,
+            "role": body.role.value,
+            "expires_in": int(ttl.total_seconds()),
+        },
+        status=201,
+    )

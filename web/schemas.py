@@ -1,0 +1,36 @@
+"""REST request bodies, validated on the way in (pydantic); also feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidconsult.domain.roles import Role
+from vidconsult.domain.rooms import RoomKind
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateRoom(_Body):
+    name: str = Field(min_length=1, max_length=200, description="Shown to participants")
+    case_id: str | None = Field(default=None, max_length=64)
+    kind: RoomKind = RoomKind.CONSULTATION
+    max_participants: int | None = Field(default=None, ge=2, le=200)
+
+
+class GrantsBody(_Body):
+    publish: bool = True
+    subscribe: bool = True
+    admin: bool = True
+
+
+class CreateToken(_Body):
+    identity: str = Field(min_length=1, max_length=128, pattern=r"^\S+$")
+    name: str | None = Field(default=None, max_length=200)
+    role: Role
+    ttl: int | None = Field(default=None, ge=60, le=30 * 24 * 3600,
+                            description="Lifetime in seconds (default: the server's token_ttl)")
+    grants: GrantsBody | None = Field(
+        default=None, description="Lower the role's default grants (never raises them)"
+    )
