@@ -1,0 +1,369 @@
+"""Python participant client (SDK): join a room with a token, publish tracks (live or
+pre-encoded from a file), subscribe to everyone else, and follow the room's events.
+
+Speaks docs/protocol.md over python-socketio and aiortc. Used by the tests, the load generator
+and the recorder; a consult-room kiosk could use it too. Not imported by the core.
+
+    async with RoomClient(url, token) as client:
+        await client.publish(VideoStreamTrack(), AudioStreamTrack())
+        track = await client.wait_for_track("dr-li", "video")
+        frame = await track.next_frame()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamError
+
+log = logging.getLogger(__name__)
+
+SdpFilter = Callable[[str], str]
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(eq=False)
+class RemoteTrack:
+    """A track received from another participant; frames are consumed in the background
+    (aiortc would otherwise queue every decoded frame forever)."""
+
+    publisher: str
+    track_sid: str
+    kind: str
+    track: MediaStreamTrack
+    frames: int = 0
+    first_frame_at: float | None = None
+    last_frame: Any = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _new_frame: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _task: asyncio.Task[None] | None = None
+    on_frame: Callable[[Any], None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def _consume(self) -> None:
+        try:
+            while True:
+                frame = await self.track.recv()
+                self.frames += 1
+                if self.first_frame_at is None:
+                    self.first_frame_at = time.perf_counter()
+                self.last_frame = frame
+                if self.on_frame is not None:
+                    self.on_frame(frame)
+                async with self._new_frame:
+                    self._new_frame.notify_all()
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+        finally:
+            self.ended.set()
+            async with self._new_frame:
+                self._new_frame.notify_all()
+
+    async def next_frame(self, timeout: float = 10.0) -> Any:
+        """Wait for a frame newer than the ones seen so far."""
+        seen = self.frames
+        async with self._new_frame:
+            await asyncio.wait_for(
+                self._new_frame.wait_for(lambda: self.frames > seen or self.ended.is_set()),
+                timeout,
+            )
+        if self.frames == seen:
+            raise MediaStreamError("track ended")
+        return self.last_frame
+
+    async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
+        async with self._new_frame:
+            await asyncio.wait_for(
+                self._new_frame.wait_for(lambda: self.frames >= count or self.ended.is_set()),
+                timeout,
+            )
+        if self.frames < count:
+            raise MediaStreamError(f"track ended after {self.frames} frames")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class RoomClient:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        room: str | None = None,
+        sdp_filter: SdpFilter | None = None,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self._room = room
+        self._sdp_filter = sdp_filter or (lambda sdp: sdp)
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.joined: dict[str, Any] = {}
+        self.identity: str = ""
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.events: list[tuple[str, Any]] = []
+        self.remote_tracks: dict[str, RemoteTrack] = {}  # by track sid
+        self.own_tracks: dict[str, str] = {}  # publish mid -> track sid
+        self.closed_reason: str | None = None
+        self.disconnected = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._ice: list[RTCIceServer] = []
+        self._pub: RTCPeerConnection | None = None
+        self._sub: RTCPeerConnection | None = None
+        self._sub_map: dict[str, dict[str, Any]] = {}
+        self._sub_lock = asyncio.Lock()
+        self._players: list[MediaPlayer] = []
+        self._register()
+
+    # connection ----------------------------------------------------------------------------
+    async def __aenter__(self) -> RoomClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> dict[str, Any]:
+        auth: dict[str, Any] = {"token": self._token}
+        if self._room:
+            auth["room"] = self._room
+        refused: dict[str, Any] = {}
+
+        @self.sio.event
+        async def connect_error(data: Any) -> None:
+            if isinstance(data, dict):
+                refused.update(data.get("data") or {"message": data.get("message")})
+
+        try:
+            await self.sio.connect(self.url, auth=auth, transports=["websocket"],
+                                   wait_timeout=10)
+        except socketio.exceptions.ConnectionError as exc:
+            raise ClientError(refused.get("code", "connect_failed"),
+                              refused.get("message", str(exc))) from None
+        self.joined = await self.request("join")
+        self.identity = self.joined["participant"]["identity"]
+        self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
+        for p in self.joined["participants"]:
+            self.participants[p["identity"]] = p
+        return self.joined
+
+    async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
+        reply = await self.sio.call(event, {} if payload is None else payload, timeout=timeout)
+        if isinstance(reply, dict) and "error" in reply:
+            raise ClientError(reply["error"]["code"], reply["error"]["message"])
+        return reply
+
+    def _config(self) -> RTCConfiguration:
+        # explicit list: aiortc would otherwise use a public STUN server
+        return RTCConfiguration(iceServers=list(self._ice))
+
+    # publishing ----------------------------------------------------------------------------
+    async def publish(self, *tracks: MediaStreamTrack) -> dict[str, str]:
+        """Publish tracks; returns {publish mid: track sid} once the server announced them."""
+        if self._pub is None:
+            self._pub = RTCPeerConnection(self._config())
+            self._watch(self._pub, "publish")
+        for track in tracks:
+            self._pub.addTransceiver(track, direction="sendonly")
+        offer = await self._pub.createOffer()
+        await self._pub.setLocalDescription(offer)
+        local = self._pub.localDescription
+        answer = await self.request("publish.offer",
+                                    {"sdp": self._sdp_filter(local.sdp), "type": "offer"})
+        await self._pub.setRemoteDescription(RTCSessionDescription(**answer))
+        mids = [t.mid for t in self._pub.getTransceivers() if t.sender.track in tracks]
+        await self.wait_until(lambda: all(m in self.own_tracks for m in mids))
+        return {m: self.own_tracks[m] for m in mids}
+
+    async def publish_file(self, path: str, *, decode: bool = False,
+                           loop: bool = True) -> dict[str, str]:
+        """Publish a media file's audio and video. With ``decode=False`` the file's encoded
+        packets (VP8 / H264 / Opus) are sent as they are, without re-encoding."""
+        player = MediaPlayer(path, decode=decode, loop=loop)
+        self._players.append(player)
+        tracks = [t for t in (player.audio, player.video) if t is not None]
+        return await self.publish(*tracks)
+
+    async def set_muted(self, track_sid: str, muted: bool) -> None:
+        await self.request("track.mute", {"track_sid": track_sid, "muted": muted})
+
+    # subscribing ---------------------------------------------------------------------------
+    async def _on_subscribe_offer(self, data: dict[str, Any]) -> None:
+        async with self._sub_lock:
+            if self._sub is None:
+                self._sub = RTCPeerConnection(self._config())
+                self._watch(self._sub, "subscribe")
+                self._sub.on("track", self._on_track)
+            self._sub_map = dict(data.get("tracks") or {})
+            await self._sub.setRemoteDescription(
+                RTCSessionDescription(sdp=data["sdp"], type="offer"))
+            answer = await self._sub.createAnswer()
+            await self._sub.setLocalDescription(answer)
+            # tracks of transceivers that went inactive are gone
+            for t in self._sub.getTransceivers():
+                if t.mid not in self._sub_map or t.currentDirection == "inactive":
+                    for sid, remote in list(self.remote_tracks.items()):
+                        if remote.track is t.receiver.track and t.mid not in self._sub_map:
+                            await remote.stop()
+                            self.remote_tracks.pop(sid, None)
+            try:
+                await self.request("subscribe.answer", {
+                    "sdp": self._sdp_filter(self._sub.localDescription.sdp), "type": "answer"})
+            except ClientError as exc:
+                log.warning("subscribe answer refused: %s", exc)
+        await self._notify()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self._sub is not None
+        mid = next((t.mid for t in self._sub.getTransceivers() if t.receiver.track is track),
+                   None)
+        info = self._sub_map.get(mid or "")
+        if info is None:
+            log.warning("track on unknown mid=%s", mid)
+            return
+        remote = RemoteTrack(publisher=info["publisher"], track_sid=info["track_sid"],
+                             kind=info["kind"], track=track)
+        self.remote_tracks[info["track_sid"]] = remote
+        remote.start()
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def wait_for_track(self, publisher: str, kind: str,
+                             timeout: float = 15) -> RemoteTrack:
+        def find() -> RemoteTrack | None:
+            for remote in self.remote_tracks.values():
+                if remote.publisher == publisher and remote.kind == kind:
+                    return remote
+            return None
+
+        await self.wait_until(lambda: find() is not None, timeout)
+        found = find()
+        assert found is not None
+        return found
+
+    # events --------------------------------------------------------------------------------
+    def _register(self) -> None:
+        sio = self.sio
+
+        @sio.on("*")
+        async def any_event(event: str, data: Any = None) -> None:
+            self.events.append((event, data))
+            await self._notify()
+
+        @sio.on("subscribe.offer")
+        async def subscribe_offer(data: dict[str, Any]) -> None:
+            self.events.append(("subscribe.offer", data))
+            try:
+                await self._on_subscribe_offer(data)
+            except Exception:
+                log.exception("subscribe offer failed identity=%s", self.identity)
+
+        @sio.on("participant.joined")
+        async def joined(data: dict[str, Any]) -> None:
+            self.events.append(("participant.joined", data))
+            self.participants[data["participant"]["identity"]] = data["participant"]
+            await self._notify()
+
+        @sio.on("participant.left")
+        async def left(data: dict[str, Any]) -> None:
+            self.events.append(("participant.left", data))
+            self.participants.pop(data["identity"], None)
+            await self._notify()
+
+        @sio.on("track.published")
+        async def published(data: dict[str, Any]) -> None:
+            self.events.append(("track.published", data))
+            if data["identity"] == self.identity and data.get("mid") is not None:
+                self.own_tracks[data["mid"]] = data["track"]["sid"]
+            elif data["identity"] in self.participants:
+                self.participants[data["identity"]].setdefault("tracks", []).append(
+                    data["track"])
+            await self._notify()
+
+        for name in ("removed", "room.ended"):
+            @sio.on(name)
+            async def closing(data: dict[str, Any], _name: str = name) -> None:
+                self.events.append((_name, data))
+                self.closed_reason = data.get("reason")
+                await self._notify()
+
+        @sio.event
+        async def disconnect(*args: Any) -> None:
+            self.disconnected.set()
+            await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def wait_event(self, event: str, predicate: Callable[[Any], bool] = lambda d: True,
+                         timeout: float = 15) -> Any:
+        def found() -> bool:
+            return any(e == event and predicate(d) for e, d in self.events)
+
+        await self.wait_until(found, timeout)
+        return next(d for e, d in self.events if e == event and predicate(d))
+
+    def _watch(self, pc: RTCPeerConnection, direction: str) -> None:
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.debug("client pc identity=%s direction=%s state=%s", self.identity, direction,
+                      pc.connectionState)
+            await self._notify()
+
+    @property
+    def publish_state(self) -> str:
+        return self._pub.connectionState if self._pub else "new"
+
+    @property
+    def subscribe_state(self) -> str:
+        return self._sub.connectionState if self._sub else "new"
+
+    # leaving -------------------------------------------------------------------------------
+    async def leave(self) -> None:
+        if self.sio.connected:
+            with contextlib.suppress(ClientError, socketio.exceptions.TimeoutError):
+                await self.request("leave", timeout=5)
+        await self.close()
+
+    async def close(self) -> None:
+        for remote in list(self.remote_tracks.values()):
+            await remote.stop()
+        for pc in (self._pub, self._sub):
+            if pc is not None:
+                await pc.close()
+        for player in self._players:
+            for t in (player.audio, player.video):
+                if t is not None:
+                    t.stop()
+        if self.sio.connected:
+            await self.sio.disconnect()
