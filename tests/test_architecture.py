@@ -1,0 +1,52 @@
+"""The dependency direction of docs/architecture.md, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = [
+    *sorted((ROOT / "vidconsult" / "domain").glob("*.py")),
+    *sorted((ROOT / "vidconsult" / "services").glob("*.py")),
+    ROOT / "vidconsult" / "ports.py",
+    ROOT / "vidconsult" / "errors.py",
+    ROOT / "vidconsult" / "store" / "base.py",
+]
+FORBIDDEN_IN_CORE = {"aiohttp", "socketio", "aiortc", "av", "redis", "signaling", "media", "web"}
+# the pure domain may not even do I/O or asyncio
+FORBIDDEN_IN_DOMAIN = FORBIDDEN_IN_CORE | {"asyncio", "sqlite3", "socket", "os", "subprocess",
+                                           "vidconsult.services", "vidconsult.store"}
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def offending(path: Path, forbidden: set[str]) -> set[str]:
+    return {name for name in imported(path)
+            if any(name == f or name.startswith(f + ".") for f in forbidden)}
+
+
+def test_core_imports_no_transport_or_framework() -> None:
+    bad = {str(p.relative_to(ROOT)): offending(p, FORBIDDEN_IN_CORE) for p in CORE}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_domain_is_pure() -> None:
+    paths = sorted((ROOT / "vidconsult" / "domain").glob("*.py"))
+    assert len(paths) > 3
+    bad = {str(p.relative_to(ROOT)): offending(p, FORBIDDEN_IN_DOMAIN) for p in paths}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_media_and_signaling_do_not_know_each_other() -> None:
+    for pkg, other in (("media", "signaling"), ("signaling", "media"), ("media", "web")):
+        for path in (ROOT / pkg).glob("**/*.py"):
+            assert not offending(path, {other}), (path, other)
