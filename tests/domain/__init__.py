@@ -1,0 +1,1 @@
+"""Pure-domain tests: no event loop, no I/O."""

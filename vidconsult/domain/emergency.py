@@ -1,0 +1,80 @@
+"""The emergency path: who is summoned now, without a booking queue.
+
+Rule, in order:
+1. the rota (overrides first, then weekly duty slots) for the specialty at ``t``, dropping anyone
+   on leave or unknown to the index; among those, the first not in another booking right now,
+   else the first (an emergency may pull an expert out of a routine session);
+2. fallback: any expert of the specialty whose roster has a shift covering ``t`` (not on leave),
+   preferring one who is free, lowest id first;
+3. otherwise ``NotFound(code="no_one_on_duty")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from vidconsult.domain.rota import DutyRota
+from vidconsult.domain.schedule import ScheduleIndex
+from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.timeutil import require_aware, to_epoch
+from vidconsult.errors import NotFound
+
+
+class PickSource(StrEnum):
+    ROTA = "rota"
+    ROSTER_FALLBACK = "roster_fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyPick:
+    expert_id: str
+    source: PickSource
+    busy: bool  # the expert is in another booking now and will be pulled out of it
+
+
+def pick_emergency_expert(
+    specialty: Specialty,
+    t: datetime,
+    *,
+    rota: DutyRota,
+    index: ScheduleIndex,
+) -> EmergencyPick:
+    require_aware(t, "t")
+    now = to_epoch(t)
+    window = (now, now + 1)
+
+    on_duty: list[str] = []
+    for expert_id in rota.on_duty(specialty, t):
+        try:
+            tl = index.timeline(expert_id)
+        except NotFound:
+            continue
+        if not tl.on_leave(*window):
+            on_duty.append(expert_id)
+    picked = _prefer_free(index, on_duty, t)
+    if picked is not None:
+        return EmergencyPick(picked[0], PickSource.ROTA, picked[1])
+
+    on_shift = [
+        tl.expert.id
+        for tl in index.with_specialty(specialty)
+        if tl.covering_piece(*window) is not None
+    ]
+    picked = _prefer_free(index, on_shift, t)
+    if picked is not None:
+        return EmergencyPick(picked[0], PickSource.ROSTER_FALLBACK, picked[1])
+    raise NotFound(
+        f"nobody is on duty for {specialty.value} at {t.isoformat()}", code="no_one_on_duty"
+    )
+
+
+def _prefer_free(
+    index: ScheduleIndex, expert_ids: list[str], t: datetime
+) -> tuple[str, bool] | None:
+    end = t + timedelta(seconds=1)
+    for expert_id in expert_ids:
+        if index.is_free(expert_id, t, end):
+            return expert_id, False
+    return (expert_ids[0], True) if expert_ids else None
