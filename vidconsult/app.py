@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +15,9 @@ from aiohttp import web
 from signaling.server import SignalingServer
 from vidconsult.config import Settings
 from vidconsult.ports import Clock, MediaEngine, SystemClock
+from vidconsult.services.events import EventBus
 from vidconsult.services.rooms import RoomService
-from vidconsult.store.base import Store
+from vidconsult.store.base import Database, RoomStore
 from vidconsult.tokens import TokenSigner
 from web import openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
@@ -25,16 +26,29 @@ from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS, SIGNER
 log = logging.getLogger(__name__)
 
 MEDIA = web.AppKey("media", MediaEngine)
-STORE = web.AppKey("store", Store)
+DATABASE = web.AppKey("database", Database)
 SIGNALING = web.AppKey("signaling", SignalingServer)
+EVENTS = web.AppKey("events", EventBus)
+# extra wiring steps (an area of the product adding its routes, services, background tasks)
+Installer = Callable[[web.Application], None]
 
 
-def make_store(settings: Settings) -> Store:
+@dataclass(slots=True)
+class Storage:
+    """The chosen backend and the repositories built on it."""
+
+    db: Database
+    rooms: RoomStore
+
+
+def make_storage(settings: Settings) -> Storage:
     if settings.store == "redis":
         raise ValueError("the redis store is not available yet; use --store sqlite")
-    from vidconsult.store.sqlite import SQLiteStore
+    from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_rooms import SQLiteRoomStore
 
-    return SQLiteStore(settings.data_dir / "vidconsult.db")
+    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
+    return Storage(db=db, rooms=SQLiteRoomStore(db))
 
 
 def make_media(settings: Settings) -> MediaEngine:
@@ -50,12 +64,12 @@ def build_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    store: Store | None = None,
     media: MediaEngine | None = None,
+    installers: Sequence[Installer] = (),
 ) -> web.Application:
     clock = clock or SystemClock()
     signer = TokenSigner(settings.load_secret())
-    store = store or make_store(settings)
+    storage = make_storage(settings)
     media = media or make_media(settings)
 
     app = web.Application(
@@ -64,15 +78,16 @@ def build_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SIGNER] = signer
-    app[STORE] = store
+    app[DATABASE] = storage.db
     app[MEDIA] = media
+    app[EVENTS] = EventBus()
     app[BASE_URL] = [settings.base_url()]
 
     signaling = SignalingServer(
         signer=signer, clock=clock, ice_servers=settings.ice_servers
     )
     rooms = RoomService(
-        store=store,
+        store=storage.rooms,
         media=media,
         notifier=signaling.notifier,
         signer=signer,
@@ -90,17 +105,20 @@ def build_app(
     app.router.add_routes(ops_api.routes)
     app.router.add_routes(openapi.routes)
     pages.add_static(app)
+    # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)
+    for install in installers:
+        install(app)
     return app
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    await app[STORE].open()
+    await app[DATABASE].open()
     log.info("store open kind=%s", app[SETTINGS].store)
     yield
     await app[MEDIA].close()
     await app[SIGNALING].notifier.drain()
-    await app[STORE].close()
+    await app[DATABASE].close()
 
 
 @dataclass(slots=True)

@@ -1,10 +1,19 @@
-"""The storage interface the services depend on."""
+"""The storage interfaces the services depend on. Each has an embedded (SQLite)
+implementation and a Redis one, run through the same contract tests."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from vidconsult.domain.rooms import Room, RoomStatus
+
+
+class Database(Protocol):
+    """The lifecycle of a storage backend; repositories are built on top of it."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class RoomStore(Protocol):
@@ -18,9 +27,3 @@ class RoomStore(Protocol):
 
     async def save_room(self, room: Room) -> None:
         """Update a room's mutable fields (status, ended_at, end_reason)."""
-
-
-class Store(RoomStore, Protocol):
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...

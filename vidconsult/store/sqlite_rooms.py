@@ -1,0 +1,113 @@
+"""Rooms in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.errors import Conflict
+from vidconsult.store.sqlite import SQLiteDatabase
+
+MIGRATIONS = [
+    """
+    CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        case_id TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        end_reason TEXT,
+        max_participants INTEGER NOT NULL
+    );
+    CREATE INDEX rooms_status ON rooms(status);
+    CREATE INDEX rooms_case ON rooms(case_id);
+    """,
+]
+
+
+class SQLiteRoomStore:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+        db.register("rooms", MIGRATIONS)
+
+    async def create_room(self, room: Room) -> None:
+        def op() -> None:
+            try:
+                self._db.conn.execute(
+                    "INSERT INTO rooms(id, name, kind, case_id, status, created_at, ended_at,"
+                    " end_reason, max_participants) VALUES (?,?,?,?,?,?,?,?,?)",
+                    _room_row(room),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"room {room.id} exists", code="room_exists") from None
+
+        await self._db.run(op)
+
+    async def get_room(self, room_id: str) -> Room | None:
+        def op() -> Room | None:
+            row = self._db.conn.execute("SELECT * FROM rooms WHERE id = ?", (room_id,)).fetchone()
+            return _room_from_row(row) if row else None
+
+        return await self._db.run(op)
+
+    async def list_rooms(self, status: RoomStatus | None = None, limit: int = 500) -> list[Room]:
+        def op() -> list[Room]:
+            if status is None:
+                rows = self._db.conn.execute(
+                    "SELECT * FROM rooms ORDER BY created_at DESC LIMIT ?", (limit,)
+                )
+            else:
+                rows = self._db.conn.execute(
+                    "SELECT * FROM rooms WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                    (status.value, limit),
+                )
+            return [_room_from_row(r) for r in rows]
+
+        return await self._db.run(op)
+
+    async def save_room(self, room: Room) -> None:
+        def op() -> None:
+            self._db.conn.execute(
+                "UPDATE rooms SET name=?, status=?, ended_at=?, end_reason=? WHERE id=?",
+                (
+                    room.name,
+                    room.status.value,
+                    room.ended_at.isoformat() if room.ended_at else None,
+                    room.end_reason,
+                    room.id,
+                ),
+            )
+
+        await self._db.run(op)
+
+
+def _room_row(room: Room) -> tuple[Any, ...]:
+    return (
+        room.id,
+        room.name,
+        room.kind.value,
+        room.case_id,
+        room.status.value,
+        room.created_at.isoformat(),
+        room.ended_at.isoformat() if room.ended_at else None,
+        room.end_reason,
+        room.max_participants,
+    )
+
+
+def _room_from_row(row: sqlite3.Row) -> Room:
+    return Room(
+        id=row["id"],
+        name=row["name"],
+        kind=RoomKind(row["kind"]),
+        case_id=row["case_id"],
+        status=RoomStatus(row["status"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
+        end_reason=row["end_reason"],
+        max_participants=row["max_participants"],
+    )
