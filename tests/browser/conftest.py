@@ -1,0 +1,83 @@
+"""Headless Chromium for the browser tests, and a summary of the join times they measure."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require_binary
+
+CHROMIUM = Path(os.environ.get("VIDCONSULT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-gpu",
+]
+
+# Counts getUserMedia calls on a page, so a test can prove an observer never asked for them.
+COUNT_GET_USER_MEDIA = """
+(() => {
+  window.__gumCalls = 0;
+  const md = navigator.mediaDevices;
+  if (md && md.getUserMedia) {
+    const original = md.getUserMedia.bind(md);
+    md.getUserMedia = (constraints) => { window.__gumCalls += 1; return original(constraints); };
+  }
+  for (const name of ["getUserMedia", "webkitGetUserMedia"]) {
+    const legacy = navigator[name];
+    if (typeof legacy === "function") {
+      navigator[name] = function (...args) {
+        window.__gumCalls += 1;
+        return legacy.apply(this, args);
+      };
+    }
+  }
+})();
+"""
+
+
+@pytest.fixture
+def chromium_path() -> Path:
+    # skipped locally without Chromium, a failure in CI
+    return Path(require_binary(str(CHROMIUM)))
+
+
+@pytest.fixture
+def count_get_user_media() -> str:
+    """An init script that counts getUserMedia calls in ``window.__gumCalls``."""
+    return COUNT_GET_USER_MEDIA
+
+
+@pytest.fixture
+async def browser(chromium_path: Path) -> AsyncIterator[object]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show measured join times even when the test passes and output is captured."""
+    lines = []
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for name, value in getattr(report, "user_properties", []):
+            if name.startswith("join_time_ms"):
+                lines.append(f"{report.nodeid}: {name} = {value}")
+    if lines:
+        terminalreporter.section("browser join times (join click -> first remote frame)")
+        for line in lines:
+            terminalreporter.write_line(line)

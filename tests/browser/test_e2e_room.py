@@ -1,0 +1,245 @@
+"""End to end in headless Chromium: the room page of web/static against a live server.
+
+Two publishers (a doctor and a patient) see and hear each other, an observer watches without
+ever touching the camera, a leave and the end of the room reach every page. The join time of
+each publisher (join click -> first decoded remote frame) is printed and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+MEDIA_TIMEOUT_MS = 30_000
+EVENT_TIMEOUT_MS = 15_000
+
+JS_PLAYING = """([identity, since]) => {
+  const v = document.querySelector(`video[data-identity="${identity}"]`);
+  return !!v && v.videoWidth > 0 && v.currentTime > since;
+}"""
+JS_CURRENT_TIME = """(identity) => {
+  const v = document.querySelector(`video[data-identity="${identity}"]`);
+  return v ? v.currentTime : -1;
+}"""
+
+
+async def mint(live_server: Any, room_id: str, identity: str, role: str, name: str) -> str:
+    status, body = await live_server.api(
+        "POST",
+        f"/api/v1/rooms/{room_id}/tokens",
+        json={"identity": identity, "role": role, "name": name},
+        token=live_server.coordinator_token,
+    )
+    assert status == 201, body
+    assert "#token=" in body["join_url"]
+    return body["join_url"]
+
+
+class Page:
+    """One participant's page, with its console kept for the failure report."""
+
+    def __init__(self, page: Any, identity: str) -> None:
+        self.page = page
+        self.identity = identity
+        self.log: list[str] = []
+        page.on("console", lambda m: self.log.append(f"[{identity}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.log.append(f"[{identity}] pageerror: {e}"))
+
+    async def state(self) -> str:
+        return await self.page.evaluate("window.vidconsult.state")
+
+    async def wait_state(self, state: str) -> None:
+        await self.page.wait_for_function(
+            "(s) => window.vidconsult && window.vidconsult.state === s",
+            arg=state, timeout=EVENT_TIMEOUT_MS,
+        )
+
+    async def wait_playing(self, other: str) -> None:
+        """`video[data-identity=other]` shows frames and its clock moves on."""
+        await self.page.wait_for_function(JS_PLAYING, arg=[other, 0], timeout=MEDIA_TIMEOUT_MS)
+        since = await self.page.evaluate(JS_CURRENT_TIME, other)
+        await self.page.wait_for_function(
+            JS_PLAYING, arg=[other, since + 0.5], timeout=MEDIA_TIMEOUT_MS
+        )
+
+    async def join_time(self, other: str) -> float:
+        await self.page.wait_for_function(
+            "(id) => window.vidconsult.joinTimes[id] !== undefined",
+            arg=other, timeout=MEDIA_TIMEOUT_MS,
+        )
+        return await self.page.evaluate("(id) => window.vidconsult.joinTimes[id]", other)
+
+    async def gum_calls(self) -> int:
+        return await self.page.evaluate("window.__gumCalls")
+
+
+Opener = Callable[[str, str], Awaitable[Page]]
+
+
+async def create_room(live_server: Any, name: str) -> str:
+    status, room = await live_server.api(
+        "POST", "/api/v1/rooms", json={"name": name}, token=live_server.coordinator_token
+    )
+    assert status == 201, room
+    return str(room["id"])
+
+
+@pytest.fixture
+async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Opener]:
+    """Opens a join URL as one participant, in a browser context of its own (a machine each:
+    separate storage, separate fake devices). Page consoles are printed at teardown, which
+    pytest shows only when the test failed."""
+    pages: list[Page] = []
+
+    async def opener(identity: str, join_url: str) -> Page:
+        context = await browser.new_context(permissions=["camera", "microphone"])
+        await context.add_init_script(count_get_user_media)
+        page = Page(await context.new_page(), identity)
+        pages.append(page)
+        await page.page.goto(join_url)
+        await page.page.wait_for_selector("[data-testid=join-button]:enabled")
+        return page
+
+    yield opener
+    for page in pages:
+        print("\n".join(page.log[-60:]))
+        await page.page.context.close()
+
+
+async def test_room_in_the_browser(
+    live_server: Any, open_as: Opener, record_property: Any
+) -> None:
+    room_id = await create_room(live_server, "E2E browser consultation")
+    doctor_url = await mint(live_server, room_id, "dr-li", "doctor", "Dr Li")
+    patient_url = await mint(live_server, room_id, "pt-zhang", "patient", "Zhang Wei")
+    observer_url = await mint(live_server, room_id, "obs-chen", "observer", "Chen (observer)")
+
+    doctor = await open_as("dr-li", doctor_url)
+    patient = await open_as("pt-zhang", patient_url)
+    # the publishers show a camera preview before joining
+    for page in (doctor, patient):
+        await page.page.wait_for_function(
+            "document.querySelector('[data-testid=preview-video]').videoWidth > 0"
+        )
+        assert await page.gum_calls() >= 1
+
+    # both join at once, as a booked consultation starts
+    await asyncio.gather(
+        doctor.page.click("[data-testid=join-button]"),
+        patient.page.click("[data-testid=join-button]"),
+    )
+    await asyncio.gather(doctor.wait_state("joined"), patient.wait_state("joined"))
+    await asyncio.gather(doctor.wait_playing("pt-zhang"), patient.wait_playing("dr-li"))
+
+    # the remote element carries sound too, and is not muted
+    for page, other in ((doctor, "pt-zhang"), (patient, "dr-li")):
+        media = await page.page.evaluate(
+            """(id) => { const v = document.querySelector(`video[data-identity="${id}"]`);
+                return {audio: v.srcObject.getAudioTracks().length,
+                        video: v.srcObject.getVideoTracks().length, muted: v.muted}; }""",
+            other,
+        )
+        assert media == {"audio": 1, "video": 1, "muted": False}, media
+        assert await page.page.locator("[data-testid=local-video]").count() == 1
+
+    times = {
+        "dr-li": await doctor.join_time("pt-zhang"),
+        "pt-zhang": await patient.join_time("dr-li"),
+    }
+    for identity, ms in times.items():
+        record_property(f"join_time_ms[{identity}]", ms)
+    sources = [await p.page.evaluate("window.vidconsult.frameSource") for p in (doctor, patient)]
+    print(f"\njoin time (join click -> first remote frame): {times} ms, measured by {sources}")
+
+    # an observer sees both, and never asks for a camera or microphone
+    observer = await open_as("obs-chen", observer_url)
+    await observer.page.click("[data-testid=join-button]")
+    await observer.wait_state("joined")
+    await asyncio.gather(observer.wait_playing("dr-li"), observer.wait_playing("pt-zhang"))
+    assert await observer.gum_calls() == 0
+    assert await observer.page.locator("[data-testid=local-video]").count() == 0
+    observer_times = await observer.page.evaluate("window.vidconsult.joinTimes")
+    record_property("join_time_ms[obs-chen]", observer_times)
+    print(f"observer join times: {observer_times}")
+
+    # everyone is listed; the doctor's mute reaches the others' participant lists
+    for page in (doctor, patient, observer):
+        roster = page.page.locator("[data-testid=participants]")
+        for name in ("Dr Li", "Zhang Wei", "Chen (observer)"):
+            await roster.get_by_text(name, exact=False).first.wait_for(timeout=EVENT_TIMEOUT_MS)
+    await doctor.page.click("[data-testid=mute-button]")
+    muted = "[data-testid=participants] li[data-participant='dr-li'][data-audio='muted']"
+    await patient.page.wait_for_selector(muted, timeout=EVENT_TIMEOUT_MS)
+    await observer.page.wait_for_selector(muted, timeout=EVENT_TIMEOUT_MS)
+
+    # the patient leaves: their tile disappears for the others
+    await patient.page.click("[data-testid=leave-button]")
+    await patient.wait_state("left")
+    for page in (doctor, observer):
+        await page.page.wait_for_selector(
+            "#tiles [data-participant='pt-zhang']", state="detached", timeout=EVENT_TIMEOUT_MS
+        )
+        assert await page.page.locator("video[data-identity='pt-zhang']").count() == 0
+    assert await doctor.page.locator("video[data-identity='obs-chen']").count() == 0
+
+    # ending the room over REST reaches every page still in it
+    status, ended = await live_server.api(
+        "DELETE", f"/api/v1/rooms/{room_id}", token=live_server.coordinator_token
+    )
+    assert status == 200, ended
+    for page in (doctor, observer):
+        await page.wait_state("ended")
+        text = await page.page.locator("[data-testid=status]").inner_text()
+        assert "ended" in text.lower(), text
+        assert await page.page.locator("video[data-identity]").count() == 0
+    assert await patient.state() == "left"
+    for page in (doctor, patient, observer):
+        errors = [line for line in page.log if "pageerror" in line]
+        assert not errors, errors
+
+
+async def test_page_rejoins_after_a_network_drop(live_server: Any, open_as: Opener) -> None:
+    """A weak village uplink drops the socket: the page joins again by itself, media resumes
+    both ways, and a mute chosen before the drop still holds."""
+    room_id = await create_room(live_server, "E2E reconnect")
+    doctor = await open_as("dr-wu", await mint(live_server, room_id, "dr-wu", "expert", "Dr Wu"))
+    patient = await open_as("pt-liu", await mint(live_server, room_id, "pt-liu", "patient", "Liu"))
+    await asyncio.gather(
+        doctor.page.click("[data-testid=join-button]"),
+        patient.page.click("[data-testid=join-button]"),
+    )
+    await asyncio.gather(doctor.wait_playing("pt-liu"), patient.wait_playing("dr-wu"))
+    await patient.page.click("[data-testid=mute-button]")
+    await patient.page.evaluate("window.vidconsult.dropConnection()")
+    await patient.wait_state("reconnecting")
+    await patient.wait_state("joined")
+    await asyncio.gather(doctor.wait_playing("pt-liu"), patient.wait_playing("dr-wu"))
+    await doctor.page.wait_for_selector(
+        "[data-testid=participants] li[data-participant='pt-liu'][data-audio='muted']",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    assert await doctor.page.locator("#tiles [data-participant='pt-liu']").count() == 1
+
+
+async def test_refused_connection_is_explained(live_server: Any, open_as: Opener) -> None:
+    """A forged token: the page says why it cannot connect, and never opens a camera."""
+    room_id = await create_room(live_server, "Refused")
+    forged = TokenSigner(b"not-the-server-secret-" + b"y" * 20).mint(
+        identity="mallory", role=Role.OBSERVER, room=room_id,
+        now=datetime.now(UTC), ttl=timedelta(minutes=5),
+    )
+    page = await open_as("mallory", f"{live_server.url}/room/{room_id}#token={forged}")
+    await page.page.click("[data-testid=join-button]")
+    await page.wait_state("error")
+    text = await page.page.locator("[data-testid=status]").inner_text()
+    assert "could not connect" in text.lower() and "signature" in text.lower(), text
+    assert await page.gum_calls() == 0

@@ -1,0 +1,82 @@
+// Who is in the room, kept from the join reply and the participant.* / track.* events.
+
+export class Roster extends EventTarget {
+  constructor() {
+    super();
+    this.byIdentity = new Map(); // identity -> Participant (protocol object, tracks included)
+    this.self = null; // our own identity
+  }
+
+  reset(selfParticipant, participants) {
+    this.byIdentity.clear();
+    this.self = selfParticipant.identity;
+    for (const p of participants) this.byIdentity.set(p.identity, normalise(p));
+    this.byIdentity.set(selfParticipant.identity, normalise(selfParticipant));
+    this._changed();
+  }
+
+  get(identity) {
+    return this.byIdentity.get(identity) ?? null;
+  }
+
+  /** Everyone, ourselves first, then by join time. */
+  list() {
+    return [...this.byIdentity.values()].sort((a, b) => {
+      if (a.identity === this.self) return -1;
+      if (b.identity === this.self) return 1;
+      return String(a.joined_at ?? "").localeCompare(String(b.joined_at ?? ""));
+    });
+  }
+
+  joined(participant) {
+    this.byIdentity.set(participant.identity, normalise(participant));
+    this._changed(participant.identity);
+  }
+
+  left(identity) {
+    if (this.byIdentity.delete(identity)) this._changed(identity);
+  }
+
+  trackPublished(identity, track) {
+    const p = this.byIdentity.get(identity);
+    if (!p || !track) return;
+    p.tracks = p.tracks.filter((t) => t.sid !== track.sid).concat([{ ...track }]);
+    this._changed(identity);
+  }
+
+  trackUnpublished(identity, sid) {
+    const p = this.byIdentity.get(identity);
+    if (!p) return;
+    p.tracks = p.tracks.filter((t) => t.sid !== sid);
+    this._changed(identity);
+  }
+
+  trackMuted(identity, sid, muted) {
+    const p = this.byIdentity.get(identity);
+    const track = p && p.tracks.find((t) => t.sid === sid);
+    if (!track) return;
+    track.muted = muted;
+    this._changed(identity);
+  }
+
+  _changed(identity = null) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { identity } }));
+  }
+}
+
+function normalise(p) {
+  return {
+    ...p,
+    grants: p.grants ?? {},
+    tracks: Array.isArray(p.tracks) ? p.tracks.map((t) => ({ ...t })) : [],
+  };
+}
+
+/** Media state of a participant: {audio, video} each "on" | "muted" | "none". */
+export function mediaState(participant) {
+  const state = { audio: "none", video: "none" };
+  for (const track of participant.tracks) {
+    if (track.kind in state && state[track.kind] !== "on") state[track.kind] = track.muted ? "muted" : "on";
+  }
+  return state;
+}

@@ -1,0 +1,211 @@
+// DOM rendering of the room: one tile per remote participant, our own preview, the
+// participants list and the status line. No signaling or WebRTC logic lives here.
+
+import { t, roleName } from "./i18n.js";
+import { mediaState } from "./roster.js";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("data-") || name.startsWith("aria-") || name === "role") {
+      node.setAttribute(name, value === true ? "" : value);
+    } else node[name] = value;
+  }
+  node.append(...children);
+  return node;
+}
+
+/** Call `callback(source)` once, when `video` has its first decoded frame. */
+export function onFirstFrame(video, callback) {
+  let done = false;
+  const fire = (source) => {
+    if (done) return;
+    done = true;
+    callback(source);
+  };
+  if (typeof video.requestVideoFrameCallback === "function") {
+    video.requestVideoFrameCallback(() => fire("requestVideoFrameCallback"));
+  }
+  // fallback (and a guard for pages whose frames are not composited, e.g. hidden tabs)
+  video.addEventListener("loadeddata", () => fire("loadeddata"), { once: true });
+}
+
+function badgesFor(participant) {
+  const media = mediaState(participant);
+  const badges = [];
+  if (media.audio === "muted") badges.push(t("micOff"));
+  if (media.video === "muted") badges.push(t("camOff"));
+  if (media.audio === "none" && media.video === "none" && participant.grants.publish) {
+    badges.push(t("noMedia"));
+  }
+  return badges;
+}
+
+export class RoomView {
+  constructor({ tiles, participants, status, onRemove = null, onFirstRemoteFrame = null }) {
+    this.tilesEl = tiles;
+    this.participantsEl = participants;
+    this.statusEl = status;
+    this.onRemove = onRemove;
+    this.onFirstRemoteFrame = onFirstRemoteFrame;
+    this.tiles = new Map(); // identity -> {tile, media, label, video}
+    this.localTile = null;
+  }
+
+  setStatus(text, tone = "info") {
+    this.statusEl.textContent = text;
+    this.statusEl.dataset.tone = tone;
+  }
+
+  // ---- our own preview --------------------------------------------------------------------
+
+  showLocal(participant, stream) {
+    if (this.localTile) this.localTile.remove();
+    const video = el("video", {
+      "data-testid": "local-video",
+      autoplay: true,
+      playsInline: true,
+      muted: true,
+      "aria-label": `${participant.name} (${t("you")})`,
+    });
+    video.muted = true; // the attribute alone only sets defaultMuted
+    video.srcObject = stream;
+    const label = el("p", { class: "tile-label" });
+    this.localTile = el("article", { class: "tile local", "data-participant": participant.identity },
+      el("div", { class: "tile-media" }, video), label);
+    this.localTile.label = label;
+    this.tilesEl.prepend(this.localTile);
+    this._label(label, participant, true);
+    video.play().catch(() => {});
+  }
+
+  setLocalCameraOff(off) {
+    if (this.localTile) this.localTile.classList.toggle("camera-off", off);
+  }
+
+  // ---- remote tiles -----------------------------------------------------------------------
+
+  ensureTile(identity, participant) {
+    let entry = this.tiles.get(identity);
+    if (!entry) {
+      const media = el("div", { class: "tile-media" },
+        el("p", { class: "placeholder", text: t("waitingVideo") }));
+      const label = el("p", { class: "tile-label" });
+      const tile = el("article", { class: "tile", "data-participant": identity }, media, label);
+      entry = { tile, media, label, video: null };
+      this.tiles.set(identity, entry);
+      this.tilesEl.append(tile);
+    }
+    if (participant) this._label(entry.label, participant, false);
+    return entry;
+  }
+
+  /** Show `stream` (a publisher's audio+video) in its tile; null removes the media. */
+  setRemoteStream(identity, participant, stream) {
+    if (!stream && !this.tiles.has(identity)) return;
+    const entry = this.ensureTile(identity, participant);
+    if (!stream) {
+      if (entry.video) {
+        entry.video.srcObject = null;
+        entry.video.remove();
+        entry.video = null;
+      }
+      entry.tile.classList.remove("has-video");
+      return;
+    }
+    if (!entry.video) {
+      const video = el("video", { "data-identity": identity, autoplay: true, playsInline: true,
+        "aria-label": participant ? participant.name : identity });
+      entry.video = video;
+      entry.media.prepend(video);
+      onFirstFrame(video, (source) => {
+        if (this.onFirstRemoteFrame) this.onFirstRemoteFrame(identity, source);
+      });
+    }
+    entry.tile.classList.toggle("has-video", stream.getVideoTracks().length > 0);
+    entry.video.srcObject = stream;
+    this._play(entry);
+  }
+
+  _play(entry) {
+    const video = entry.video;
+    video.play().catch((error) => {
+      if (error.name !== "NotAllowedError" || entry.media.querySelector(".play-blocked")) return;
+      // autoplay with sound refused: keep the sound on, ask for one click
+      const button = el("button", { type: "button", class: "play-blocked", text: t("playBlocked") });
+      button.addEventListener("click", () => {
+        button.remove();
+        for (const other of this.tiles.values()) {
+          if (other.video) other.video.play().catch(() => {});
+        }
+      });
+      entry.media.append(button);
+    });
+  }
+
+  removeTile(identity) {
+    const entry = this.tiles.get(identity);
+    if (!entry) return;
+    if (entry.video) entry.video.srcObject = null;
+    entry.tile.remove();
+    this.tiles.delete(identity);
+  }
+
+  clear() {
+    for (const identity of [...this.tiles.keys()]) this.removeTile(identity);
+    if (this.localTile) {
+      const video = this.localTile.querySelector("video");
+      if (video) video.srcObject = null;
+      this.localTile.remove();
+      this.localTile = null;
+    }
+    this.participantsEl.replaceChildren();
+  }
+
+  _label(label, participant, isSelf) {
+    const name = isSelf ? `${participant.name} (${t("you")})` : participant.name;
+    const badges = badgesFor(participant);
+    label.replaceChildren(
+      el("span", { class: "name", text: name }),
+      el("span", { class: "role", text: roleName(participant.role) }),
+      ...badges.map((b) => el("span", { class: "badge", text: b })),
+    );
+    label.closest(".tile")?.setAttribute("aria-label", `${participant.name}, ${roleName(participant.role)}`);
+  }
+
+  // ---- participants list ------------------------------------------------------------------
+
+  renderRoster(roster, { canAdmin = false } = {}) {
+    const items = roster.list().map((p) => {
+      const isSelf = p.identity === roster.self;
+      const media = mediaState(p);
+      const info = el("span", { class: "info" },
+        el("span", { class: "name", text: isSelf ? `${p.name} (${t("you")})` : p.name }),
+        el("span", { class: "role", text: roleName(p.role) }),
+        ...badgesFor(p).map((b) => el("span", { class: "badge", text: b })));
+      const li = el("li", {
+        "data-participant": p.identity,
+        "data-audio": media.audio,
+        "data-video": media.video,
+      }, info);
+      if (canAdmin && !isSelf && this.onRemove) {
+        const button = el("button", { type: "button", class: "remove", text: t("remove"),
+          "aria-label": `${t("remove")} ${p.name}` });
+        button.addEventListener("click", () => this.onRemove(p));
+        li.append(button);
+      }
+      return li;
+    });
+    this.participantsEl.replaceChildren(...items);
+    // labels of tiles follow the roster (mute badges, late participant.joined)
+    for (const [identity, entry] of this.tiles) {
+      const p = roster.get(identity);
+      if (p) this._label(entry.label, p, false);
+    }
+    const self = roster.get(roster.self);
+    if (this.localTile && self) this._label(this.localTile.label, self, true);
+  }
+}
