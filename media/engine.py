@@ -1,0 +1,362 @@
+"""``AiortcMediaEngine``: the :class:`vidconsult.ports.MediaEngine` on aiortc.
+
+Rooms hold participants; a participant has a publish session (its own tracks) and a subscribe
+session (other participants' tracks). Published tracks go to a :class:`Forwarder`; listener
+callbacks go through a per-room :class:`ListenerDispatcher`, in order and never re-entrantly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+from media.compat import check_aiortc
+from media.config import MediaConfig
+from media.dispatch import ListenerDispatcher
+from media.forwarding import Forwarder, PublisherSource, create_forwarder
+from media.publisher import PublishedEntry, PublishSession
+from media.sdp import parse_remote
+from media.subscriber import SubscribeSession
+from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
+from vidconsult.ports import (
+    MediaListener,
+    MediaStats,
+    PublishedTrack,
+    SessionDescription,
+    TrackRef,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Participant:
+    room_id: str
+    identity: str
+    can_publish: bool
+    can_subscribe: bool
+    publisher: PublishSession | None = None
+    subscriber: SubscribeSession | None = None
+
+
+class AiortcMediaEngine:
+    """Terminates both peer connections of every participant and forwards published tracks.
+
+    ``forwarder`` is for tests and future modes; by default it follows ``config.forward_mode``.
+    """
+
+    def __init__(self, config: MediaConfig, *, forwarder: Forwarder | None = None) -> None:
+        check_aiortc()
+        self._config = config
+        self._forwarder = forwarder or create_forwarder(config)
+        self._dispatch = ListenerDispatcher(config.listener_timeout)
+        self._rooms: dict[str, dict[str, _Participant]] = {}
+        self._closing_rooms: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed_bytes = 0
+        self._closed_packets = 0
+
+    def set_listener(self, listener: MediaListener) -> None:
+        self._dispatch.set_listener(listener)
+
+    # --- participants ---
+
+    async def add_participant(
+        self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> None:
+        if identity in self._rooms.get(room_id, {}):
+            logger.info("replacing media session room=%s identity=%s", room_id, identity)
+            await self.remove_participant(room_id, identity)
+        part = _Participant(room_id, identity, can_publish, can_subscribe)
+        if can_subscribe:
+            pc = self._new_pc(room_id, identity, "subscribe")
+            part.subscriber = SubscribeSession(room_id, identity, pc, self._forwarder)
+        self._rooms.setdefault(room_id, {})[identity] = part
+        logger.debug("media participant added room=%s identity=%s", room_id, identity)
+
+    async def remove_participant(self, room_id: str, identity: str) -> None:
+        part = self._rooms.get(room_id, {}).pop(identity, None)
+        if part is None:
+            return
+        if part.publisher is not None:
+            ended = await part.publisher.close()
+            await self._tracks_ended(part, ended)
+        if part.subscriber is not None:
+            sent_bytes, sent_packets = await part.subscriber.close()
+            self._closed_bytes += sent_bytes
+            self._closed_packets += sent_packets
+        logger.debug("media participant removed room=%s identity=%s", room_id, identity)
+
+    async def close_room(self, room_id: str) -> None:
+        self._closing_rooms.add(room_id)  # nobody to renegotiate with any more
+        try:
+            for identity in list(self._rooms.get(room_id, {})):
+                await self.remove_participant(room_id, identity)
+            self._rooms.pop(room_id, None)
+            await self._dispatch.close_room(room_id)
+        finally:
+            self._closing_rooms.discard(room_id)
+
+    async def close(self) -> None:
+        for room_id in list(self._rooms):
+            await self.close_room(room_id)
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._dispatch.close()
+        await self._forwarder.close()
+
+    # --- publishing ---
+
+    async def publish(
+        self, room_id: str, identity: str, offer: SessionDescription
+    ) -> SessionDescription:
+        part = self._participant(room_id, identity)
+        if not part.can_publish:
+            raise PermissionDenied(f"{identity} may not publish", code="permission_denied")
+        remote = parse_remote(
+            offer.sdp, offer.type, expected_type="offer", max_bytes=self._config.max_sdp_bytes
+        )
+        session = part.publisher
+        if session is not None and not session.usable:
+            # the client gave up on a failed connection and offers on a new one
+            logger.info(
+                "replacing failed publish connection room=%s identity=%s", room_id, identity
+            )
+            part.publisher = None
+            await self._tracks_ended(part, await session.close())
+            session = None
+        if session is None:
+            session = PublishSession(room_id, identity, self._new_pc(room_id, identity, "publish"))
+            part.publisher = session
+        try:
+            changes = await session.negotiate(remote)
+        except InvalidInput:
+            if session.pc.remoteDescription is None:  # a first offer that failed: start afresh
+                part.publisher = None
+                await session.pc.close()
+            raise
+        await self._tracks_ended(part, changes.ended)
+        for entry in changes.added:
+            self._forwarder.attach(
+                PublisherSource(
+                    entry.sid, entry.kind.value, entry.codec, entry.track, entry.receiver
+                )
+            )
+            self._dispatch.post(room_id, "on_track_published", identity, _published(entry))
+            logger.info(
+                "track published room=%s identity=%s track=%s kind=%s codec=%s mid=%s",
+                room_id,
+                identity,
+                entry.sid,
+                entry.kind,
+                entry.codec,
+                entry.mid,
+            )
+        return changes.answer
+
+    async def set_track_muted(
+        self, room_id: str, identity: str, track_sid: str, muted: bool
+    ) -> None:
+        entry = self._find_track(room_id, identity, track_sid)
+        if entry is None:  # ended meanwhile; on_track_ended is on its way
+            logger.debug("mute of a gone track room=%s track=%s", room_id, track_sid)
+            return
+        entry.muted = muted
+        self._forwarder.set_muted(track_sid, muted)
+
+    # --- subscribing ---
+    # A subscription naming a participant or track that is already gone is a race with
+    # on_track_ended / remove_participant, not an error: it is ignored.
+
+    async def subscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
+        sub = self._find_subscriber(room_id, subscriber)
+        entry = self._find_track(room_id, publisher, track_sid)
+        if sub is None or entry is None or sub.closed:
+            logger.debug(
+                "subscribe to a gone track ignored room=%s subscriber=%s track=%s",
+                room_id,
+                subscriber,
+                track_sid,
+            )
+            return
+        if sub.find(publisher, track_sid) is not None:
+            return
+        sub.add(TrackRef(publisher, track_sid, entry.kind))
+        logger.debug(
+            "subscribed room=%s subscriber=%s publisher=%s track=%s",
+            room_id,
+            subscriber,
+            publisher,
+            track_sid,
+        )
+        await self._offer(sub)
+
+    async def unsubscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
+        sub = self._find_subscriber(room_id, subscriber)
+        slot = sub.find(publisher, track_sid) if sub is not None else None
+        if sub is None or slot is None:
+            return
+        sub.remove(slot)
+        await self._offer(sub)
+
+    async def subscriber_answer(
+        self, room_id: str, identity: str, answer: SessionDescription
+    ) -> None:
+        sub = self._subscriber(room_id, identity)
+        remote = parse_remote(
+            answer.sdp, answer.type, expected_type="answer", max_bytes=self._config.max_sdp_bytes
+        )
+        if await sub.apply_answer(remote):
+            await self._offer(sub)
+
+    async def _offer(self, sub: SubscribeSession) -> None:
+        made = await sub.make_offer()
+        if made is not None:
+            self._dispatch.post(
+                sub.room_id,
+                "on_subscriber_offer",
+                sub.identity,
+                made.offer,
+                made.tracks,
+                on_error=sub.offer_lost,
+            )
+
+    # --- stats ---
+
+    def stats(self) -> MediaStats:
+        publishers = subscriptions = 0
+        sent_bytes, sent_packets = self._closed_bytes, self._closed_packets
+        for room in self._rooms.values():
+            for part in room.values():
+                if part.publisher is not None and part.publisher.tracks:
+                    publishers += 1
+                if part.subscriber is not None:
+                    subscriptions += sum(1 for s in part.subscriber.slots if s.ref is not None)
+                    b, p = part.subscriber.counters()
+                    sent_bytes += b
+                    sent_packets += p
+        fwd = self._forwarder.stats()
+        return MediaStats(
+            rooms=len(self._rooms),
+            publishers=publishers,
+            subscriptions=subscriptions,
+            bytes_forwarded=sent_bytes,
+            packets_forwarded=sent_packets,
+            extra={
+                "forward_mode": self._config.forward_mode,
+                "sources": fwd.sources,
+                "outputs": fwd.outputs,
+                "frames_in": fwd.frames_in,
+                "frames_out": fwd.frames_out,
+            },
+        )
+
+    # --- internals ---
+
+    def _new_pc(self, room_id: str, identity: str, direction: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(self._config.rtc_configuration())
+        pc.on("connectionstatechange", self._state_handler(pc, room_id, identity, direction))
+        return pc
+
+    def _state_handler(
+        self, pc: RTCPeerConnection, room_id: str, identity: str, direction: str
+    ) -> Callable[[], None]:
+        def on_state() -> None:
+            state = pc.connectionState
+            logger.info(
+                "connection state room=%s identity=%s direction=%s state=%s",
+                room_id,
+                identity,
+                direction,
+                state,
+            )
+            self._dispatch.post(room_id, "on_connection_state", identity, direction, state)
+            if direction == "publish" and state in ("failed", "closed"):
+                self._publisher_gone(room_id, identity, pc)
+
+        return on_state
+
+    def _publisher_gone(self, room_id: str, identity: str, pc: RTCPeerConnection) -> None:
+        """The publish connection failed or the client closed it: its tracks end."""
+        part = self._rooms.get(room_id, {}).get(identity)
+        if part is None or part.publisher is None or part.publisher.pc is not pc:
+            return
+        ended = part.publisher.end_all()
+        if ended:
+            self._spawn(self._tracks_ended(part, ended))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("media background task failed", exc_info=task.exception())
+
+    async def _tracks_ended(self, part: _Participant, ended: list[PublishedEntry]) -> None:
+        subscribers: set[str] = set()
+        for entry in ended:
+            subscribers |= self._end_track(part, entry)
+        if part.room_id in self._closing_rooms:
+            return
+        for identity in subscribers:
+            sub = self._rooms.get(part.room_id, {}).get(identity)
+            if sub is not None and sub.subscriber is not None:
+                await self._offer(sub.subscriber)
+
+    def _end_track(self, part: _Participant, entry: PublishedEntry) -> set[str]:
+        """Stop forwarding a track and unmap it everywhere; returns who must renegotiate."""
+        touched: set[str] = set()
+        for other in self._rooms.get(part.room_id, {}).values():
+            sub = other.subscriber
+            slot = sub.find(part.identity, entry.sid) if sub is not None else None
+            if sub is not None and slot is not None:
+                sub.remove(slot)
+                touched.add(other.identity)
+        self._forwarder.detach(entry.sid)
+        self._dispatch.post(part.room_id, "on_track_ended", part.identity, entry.sid)
+        logger.info(
+            "track ended room=%s identity=%s track=%s", part.room_id, part.identity, entry.sid
+        )
+        return touched
+
+    def _participant(self, room_id: str, identity: str) -> _Participant:
+        part = self._rooms.get(room_id, {}).get(identity)
+        if part is None:
+            raise NotFound(f"no media session for {identity} in room {room_id}")
+        return part
+
+    def _subscriber(self, room_id: str, identity: str) -> SubscribeSession:
+        part = self._participant(room_id, identity)
+        if part.subscriber is None:
+            raise PermissionDenied(f"{identity} may not subscribe", code="permission_denied")
+        return part.subscriber
+
+    def _find_subscriber(self, room_id: str, identity: str) -> SubscribeSession | None:
+        if identity not in self._rooms.get(room_id, {}):
+            return None
+        return self._subscriber(room_id, identity)
+
+    def _find_track(self, room_id: str, identity: str, track_sid: str) -> PublishedEntry | None:
+        part = self._rooms.get(room_id, {}).get(identity)
+        if part is None or part.publisher is None:
+            return None
+        return part.publisher.by_sid(track_sid)
+
+
+def _published(entry: PublishedEntry) -> PublishedTrack:
+    return PublishedTrack(sid=entry.sid, kind=entry.kind, codec=entry.codec, mid=entry.mid)

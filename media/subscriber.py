@@ -1,0 +1,163 @@
+"""A participant's subscribe connection: the engine offers, the client answers.
+
+One transceiver (a *slot*) per forwarded track. At most one offer is outstanding: changes made
+while the client has not answered yet only mark the session dirty, and the next offer, made
+when the answer arrives, folds them all in. An unsubscribed slot goes ``inactive``; once the
+client has answered that, the slot may carry another track of the same kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
+from aiortc.mediastreams import MediaStreamTrack
+
+from media.compat import sender_counters
+from media.forwarding import Forwarder
+from media.sdp import RemoteDescription, check_same_sections, invalid
+from vidconsult.errors import Conflict
+from vidconsult.ports import SessionDescription, TrackRef
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Slot:
+    transceiver: RTCRtpTransceiver
+    output: MediaStreamTrack
+    ref: TrackRef | None
+    reusable: bool = False  # inactive, and the client has answered that
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberOffer:
+    offer: SessionDescription
+    tracks: dict[str, TrackRef]
+
+
+class SubscribeSession:
+    def __init__(
+        self, room_id: str, identity: str, pc: RTCPeerConnection, forwarder: Forwarder
+    ) -> None:
+        self.room_id = room_id
+        self.identity = identity
+        self.pc = pc
+        self._forwarder = forwarder
+        self.slots: list[Slot] = []
+        self.offer_pending = False
+        self._dirty = False
+        self._offered_idle: set[int] = set()  # id(slot) offered as inactive
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    # --- subscriptions (synchronous: they only change what the next offer will say) ---
+
+    def find(self, publisher: str, track_sid: str) -> Slot | None:
+        return next(
+            (
+                s
+                for s in self.slots
+                if s.ref and s.ref.publisher == publisher and s.ref.track_sid == track_sid
+            ),
+            None,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.pc.signalingState == "closed"
+
+    def add(self, ref: TrackRef) -> None:
+        slot = next(
+            (s for s in self.slots if s.reusable and s.transceiver.kind == ref.kind.value), None
+        )
+        if slot is not None:
+            self._forwarder.subscribe(ref.track_sid, reuse=slot.output)
+            slot.transceiver.direction = "sendonly"
+            slot.ref, slot.reusable = ref, False
+            return
+        output = self._forwarder.subscribe(ref.track_sid)
+        transceiver = self.pc.addTransceiver(output, direction="sendonly")
+        preferences = self._forwarder.codec_preferences(ref.track_sid)
+        if preferences:
+            transceiver.setCodecPreferences(preferences)
+        self.slots.append(Slot(transceiver, output, ref))
+
+    def remove(self, slot: Slot) -> None:
+        self._forwarder.unsubscribe(slot.output)
+        slot.transceiver.direction = "inactive"
+        slot.ref = None
+
+    # --- negotiation ---
+
+    async def make_offer(self) -> SubscriberOffer | None:
+        """The next offer, or None when one is outstanding (the change is folded in later)."""
+        async with self._lock:
+            if self.closed or not self.slots:
+                return None
+            if self.offer_pending:
+                self._dirty = True
+                return None
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            self.offer_pending, self._dirty = True, False
+            self._offered_idle = {id(s) for s in self.slots if s.ref is None}
+            tracks = {
+                s.transceiver.mid: s.ref
+                for s in self.slots
+                if s.ref is not None and s.transceiver.mid is not None
+            }
+            return SubscriberOffer(
+                SessionDescription(self.pc.localDescription.sdp, "offer"), tracks
+            )
+
+    async def apply_answer(self, remote: RemoteDescription) -> bool:
+        """Apply the client's answer; returns whether changes wait for a new offer."""
+        async with self._lock:
+            local = self.pc.localDescription
+            if self.closed or not self.offer_pending or local is None:
+                raise Conflict("no subscribe offer is waiting for an answer", code="no_offer")
+            check_same_sections(remote, local.sdp)
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(remote.sdp, "answer"))
+            except (ValueError, OperationError, InvalidAccessError, InvalidStateError) as exc:
+                logger.warning(
+                    "subscribe answer rejected by aiortc room=%s identity=%s error=%s",
+                    self.room_id,
+                    self.identity,
+                    exc,
+                )
+                raise invalid(f"answer rejected: {exc}") from exc
+            self.offer_pending = False
+            for slot in self.slots:
+                if slot.ref is None and id(slot) in self._offered_idle:
+                    slot.reusable = True
+            return self._dirty
+
+    def offer_lost(self) -> None:
+        """The offer never reached the client: allow the next change to offer again."""
+        if self.offer_pending and self.pc.signalingState == "have-local-offer":
+            self.offer_pending = False
+            self._dirty = True
+
+    # --- stats / lifecycle ---
+
+    def counters(self) -> tuple[int, int]:
+        total_bytes = total_packets = 0
+        for slot in self.slots:
+            sent_bytes, sent_packets = sender_counters(slot.transceiver.sender)
+            total_bytes += sent_bytes
+            total_packets += sent_packets
+        return total_bytes, total_packets
+
+    async def close(self) -> tuple[int, int]:
+        """Close the connection; returns its final (bytes, packets) sent."""
+        self._closed = True
+        counters = self.counters()
+        for slot in self.slots:
+            self._forwarder.release(slot.output)
+            slot.ref = None
+        await self.pc.close()
+        return counters
