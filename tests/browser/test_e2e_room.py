@@ -1,8 +1,9 @@
 """End to end in headless Chromium: the room page of web/static against a live server.
 
-Two publishers (a doctor and a patient) see and hear each other, an observer watches without
-ever touching the camera, a leave and the end of the room reach every page. The join time of
-each publisher (join click -> first decoded remote frame) is printed and recorded.
+Two publishers (a doctor and a patient) and a Python participant (a consult-room kiosk on the
+SDK) see and hear each other, an observer watches without ever touching the camera, a leave
+and the end of the room reach everyone. The join time of each publisher (join click -> first
+decoded remote frame) is printed and recorded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from vidconsult.client import RoomClient
 from vidconsult.domain.roles import Role
 from vidconsult.tokens import TokenSigner
 
@@ -115,13 +118,28 @@ async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Open
         await page.page.context.close()
 
 
+@pytest.fixture
+async def sdk_clients() -> AsyncIterator[list[RoomClient]]:
+    clients: list[RoomClient] = []
+    yield clients
+    for client in clients:
+        await client.close()
+
+
 async def test_room_in_the_browser(
-    live_server: Any, open_as: Opener, record_property: Any
+    live_server: Any, open_as: Opener, record_property: Any, sdk_clients: list[RoomClient]
 ) -> None:
     room_id = await create_room(live_server, "E2E browser consultation")
     doctor_url = await mint(live_server, room_id, "dr-li", "doctor", "Dr Li")
     patient_url = await mint(live_server, room_id, "pt-zhang", "patient", "Zhang Wei")
     observer_url = await mint(live_server, room_id, "obs-chen", "observer", "Chen (observer)")
+
+    # a Python participant (the village consult-room kiosk) is already in the room
+    kiosk_token = await mint(live_server, room_id, "kiosk-village", "interpreter", "Kiosk")
+    kiosk = RoomClient(live_server.url, kiosk_token.split("#token=", 1)[1])
+    sdk_clients.append(kiosk)
+    await kiosk.connect()
+    await kiosk.publish(VideoStreamTrack(), AudioStreamTrack())
 
     doctor = await open_as("dr-li", doctor_url)
     patient = await open_as("pt-zhang", patient_url)
@@ -139,6 +157,16 @@ async def test_room_in_the_browser(
     )
     await asyncio.gather(doctor.wait_state("joined"), patient.wait_state("joined"))
     await asyncio.gather(doctor.wait_playing("pt-zhang"), patient.wait_playing("dr-li"))
+
+    # the browsers receive the Python participant, and it receives both browsers
+    await asyncio.gather(doctor.wait_playing("kiosk-village"),
+                         patient.wait_playing("kiosk-village"))
+    for browser_identity in ("dr-li", "pt-zhang"):
+        video = await kiosk.wait_for_track(browser_identity, "video")
+        frame = await video.next_frame(timeout=20)
+        assert frame.width > 0 and frame.height > 0
+        audio = await kiosk.wait_for_track(browser_identity, "audio")
+        await audio.wait_frames(10, timeout=20)
 
     # the remote element carries sound too, and is not muted
     for page, other in ((doctor, "pt-zhang"), (patient, "dr-li")):
@@ -184,6 +212,8 @@ async def test_room_in_the_browser(
     # the patient leaves: their tile disappears for the others
     await patient.page.click("[data-testid=leave-button]")
     await patient.wait_state("left")
+    left = await kiosk.wait_event("participant.left", lambda d: d["identity"] == "pt-zhang")
+    assert left["reason"] == "left"
     for page in (doctor, observer):
         await page.page.wait_for_selector(
             "#tiles [data-participant='pt-zhang']", state="detached", timeout=EVENT_TIMEOUT_MS
@@ -202,6 +232,8 @@ async def test_room_in_the_browser(
         assert "ended" in text.lower(), text
         assert await page.page.locator("video[data-identity]").count() == 0
     assert await patient.state() == "left"
+    await asyncio.wait_for(kiosk.disconnected.wait(), 15)
+    assert kiosk.closed_reason and "ended" in kiosk.closed_reason
     for page in (doctor, patient, observer):
         errors = [line for line in page.log if "pageerror" in line]
         assert not errors, errors
