@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,24 @@ class SocketNotifier:
         self._sio = sio
         self._sids: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # requests being handled per connection: a close waits for them, so that a request
+        # which ends its own session (leave, end room) still gets its acknowledgement
+        self._busy: dict[str, int] = {}
+        self._idle = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def request(self, sid: str) -> AsyncIterator[None]:
+        self._busy[sid] = self._busy.get(sid, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._busy[sid] - 1
+            if left:
+                self._busy[sid] = left
+            else:
+                del self._busy[sid]
+            async with self._idle:
+                self._idle.notify_all()
 
     def bind(self, room_id: str, identity: str, sid: str) -> None:
         self._sids[(room_id, identity)] = sid
@@ -73,6 +92,10 @@ class SocketNotifier:
         task.add_done_callback(self._tasks.discard)
 
     async def _close(self, sid: str, reason: str) -> None:
+        async with self._idle:
+            await self._idle.wait_for(lambda: sid not in self._busy)
+        # the request handler that asked for this close queues its ack before it yields
+        await asyncio.sleep(0)
         try:
             await self._sio.disconnect(sid)
         except Exception:  # the socket may be gone already
@@ -179,7 +202,8 @@ class SignalingServer:
                 ) from None
             if event != "join" and not session.joined:
                 raise Conflict("join the room first", code="not_joined")
-            return await handler(session, payload)
+            async with self.notifier.request(sid):
+                return await handler(session, payload)
         except VidconsultError as exc:
             log.info(
                 "request failed sid=%s room=%s identity=%s event=%s code=%s reason=%s",

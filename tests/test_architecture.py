@@ -11,7 +11,8 @@ CORE = [
     *sorted((ROOT / "vidconsult" / "services").glob("*.py")),
     ROOT / "vidconsult" / "ports.py",
     ROOT / "vidconsult" / "errors.py",
-    ROOT / "vidconsult" / "store" / "base.py",
+    # the storage interfaces: base.py and its per-area siblings (base_records.py, ...)
+    *sorted((ROOT / "vidconsult" / "store").glob("base*.py")),
 ]
 FORBIDDEN_IN_CORE = {"aiohttp", "socketio", "aiortc", "av", "redis", "signaling", "media", "web"}
 # the pure domain may not even do I/O or asyncio

@@ -13,11 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from signaling.server import SignalingServer
+from vidconsult import workflow_app
 from vidconsult.config import Settings
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.events import EventBus
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base import Database, RoomStore
+from vidconsult.store.base_workflow import WorkflowStores
 from vidconsult.tokens import TokenSigner
 from web import openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
@@ -39,6 +41,7 @@ class Storage:
 
     db: Database
     rooms: RoomStore
+    workflow: WorkflowStores
 
 
 def make_storage(settings: Settings) -> Storage:
@@ -46,9 +49,10 @@ def make_storage(settings: Settings) -> Storage:
         raise ValueError("the redis store is not available yet; use --store sqlite")
     from vidconsult.store.sqlite import SQLiteDatabase
     from vidconsult.store.sqlite_rooms import SQLiteRoomStore
+    from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
 
     db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    return Storage(db=db, rooms=SQLiteRoomStore(db))
+    return Storage(db=db, rooms=SQLiteRoomStore(db), workflow=sqlite_workflow_stores(db))
 
 
 def make_media(settings: Settings) -> MediaEngine:
@@ -65,8 +69,10 @@ def build_app(
     *,
     clock: Clock | None = None,
     media: MediaEngine | None = None,
-    installers: Sequence[Installer] = (),
+    installers: Sequence[Installer] | None = None,
 ) -> web.Application:
+    """``installers``: the areas to wire besides rooms and the workflow; None = all of them
+    (case records, accounts and API tokens, webhooks). Tests pass only the ones they need."""
     clock = clock or SystemClock()
     signer = TokenSigner(settings.load_secret())
     storage = make_storage(settings)
@@ -93,6 +99,7 @@ def build_app(
         signer=signer,
         clock=clock,
         default_max_participants=settings.max_participants,
+        events=app[EVENTS],
     )
     signaling.attach_rooms(rooms)
     signaling.attach(app)
@@ -107,9 +114,17 @@ def build_app(
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)
-    for install in installers:
+    workflow_app.install(app, stores=storage.workflow, rooms=rooms, events=app[EVENTS],
+                         clock=clock, settings=settings)
+    for install in default_installers() if installers is None else installers:
         install(app)
     return app
+
+
+def default_installers() -> list[Installer]:
+    from web import accounts_api, records_api, webhooks_api
+
+    return [records_api.install, accounts_api.install, webhooks_api.install]
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""Command line: ``vidconsult serve`` and ``vidconsult token``."""
+"""Command line: ``vidconsult serve``, ``vidconsult token`` and ``vidconsult import``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,25 @@ HELP = {
     "max_participants": "default participant limit of a room",
     "max_request_bytes": "largest accepted HTTP request body",
     "demo": "create a demo room and print two join links",
+    "max_attachment_bytes": "largest case attachment accepted",
+    "attachment_link_ttl": "lifetime of signed attachment download links, seconds",
+    "session_ttl": "lifetime of dashboard login tokens, seconds",
+    "login_max_failures": "failed logins before a lockout",
+    "login_lockout_seconds": "length of a login lockout",
+    "webhook_max_attempts": "delivery attempts per webhook event",
+    "webhook_backoff_base": "first retry delay of a webhook delivery, seconds",
+    "webhook_backoff_max": "longest retry delay of a webhook delivery, seconds",
+    "webhook_timeout": "timeout of one webhook delivery attempt, seconds",
+    "centre_time_zone": "the centre's IANA time zone (working days, SLA, statistics)",
+    "holidays_file": 'JSON {"holidays": [dates], "makeup_workdays": [dates]}',
+    "sla_working_days": "book routine cases within this many working days",
+    "slot_minutes": "default consultation slot length, minutes",
+    "slot_minutes_by_specialty": 'per-specialty slot lengths, e.g. "psychiatry=60"',
+    "booking_horizon_days": "how far ahead the booking search looks",
+    "room_lead_minutes": "a booked room opens this long before its start",
+    "room_grace_minutes": "a booked room closes this long after its end (unless in use)",
+    "no_show_wait_minutes": "a booked party absent this long after the start is a no-show",
+    "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
 }
 
 
@@ -60,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--data-dir", dest="data_dir", default=None)
     token.add_argument("--secret", default=None)
+
+    imp = sub.add_parser("import", help="import units or experts from a CSV file (all rows or "
+                         "none: bad rows are reported with their line numbers)")
+    imp.add_argument("kind", choices=["units", "experts"])
+    imp.add_argument("file", help="CSV with a header row (see vidconsult/importer.py)")
+    imp.add_argument("--data-dir", dest="data_dir", default=None)
+    imp.add_argument("--store", default=None)
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    account = sub.add_parser("account", help="dashboard accounts (coordinators, experts)")
+    account_sub = account.add_subparsers(dest="account_command", required=True)
+    create = account_sub.add_parser(
+        "create", help="create an account; the password is read from stdin, or generated "
+        "and printed once")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=["coordinator", "expert"])
+    create.add_argument("--name", default="", help="display name")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input")
+    create.add_argument("--data-dir", dest="data_dir", default=None)
     return parser
 
 
@@ -77,7 +116,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "token":
         return _token(settings, args)
+    if args.command == "import":
+        return _import(settings, args)
+    if args.command == "account":
+        return _account(settings, args)
     return _serve(settings)
+
+
+def _account(settings: Settings, args: argparse.Namespace) -> int:
+    from vidconsult.account_admin import create_account
+    from vidconsult.errors import VidconsultError
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    try:
+        account, generated = create_account(
+            settings.data_dir, args.username, args.role, password, args.name,
+            secret=settings.load_secret(),
+        )
+    except (VidconsultError, ValueError) as exc:
+        print(f"vidconsult: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {account.role} account {account.username}")
+    if generated:
+        print(f"password (shown once): {generated}")
+    return 0
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -96,6 +158,25 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"vidconsult: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vidconsult.importer import import_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"vidconsult: no such file {path}", file=sys.stderr)
+        return 2
+    parsed = asyncio.run(import_file(settings, path, args.kind, progress=not args.no_progress))
+    if parsed.errors:
+        for error in parsed.errors:
+            print(f"{path}: {error}", file=sys.stderr)
+        print(f"vidconsult: {len(parsed.errors)} bad row(s); nothing imported", file=sys.stderr)
+        return 1
+    print(f"imported {len(parsed.items)} {args.kind}")
     return 0
 
 

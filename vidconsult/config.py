@@ -61,6 +61,34 @@ class Settings:
     max_request_bytes: int = 1024 * 1024
     # create a demo room at start and print two join links
     demo: bool = False
+    # consultation workflow: the centre's zone, its holiday calendar and the booking rules
+    centre_time_zone: str = "Asia/Shanghai"
+    # JSON {"holidays": ["2026-10-01", ...], "makeup_workdays": ["2026-09-27", ...]}
+    holidays_file: str = ""
+    sla_working_days: int = 3
+    slot_minutes: int = 30
+    # per-specialty slot lengths, e.g. "psychiatry=60,radiology=20"
+    slot_minutes_by_specialty: str = ""
+    booking_horizon_days: int = 28
+    # a booked room opens lead minutes before its start and closes grace minutes after its end
+    room_lead_minutes: int = 10
+    room_grace_minutes: int = 15
+    # a booked party absent this long after the start makes the session a no-show
+    no_show_wait_minutes: int = 15
+    # seconds between scheduler ticks; 0 = no background loop (tick() is called directly)
+    scheduler_interval: float = 15.0
+    # case records: largest attachment, lifetime of signed download links (s)
+    max_attachment_bytes: int = 200 * 1024 * 1024
+    attachment_link_ttl: int = 300
+    # dashboard logins: token lifetime (s), failed attempts before a lockout of N seconds
+    session_ttl: int = 12 * 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
+    # webhooks: attempts per delivery, exponential backoff base and cap (s), timeout (s)
+    webhook_max_attempts: int = 8
+    webhook_backoff_base: float = 1.0
+    webhook_backoff_max: float = 600.0
+    webhook_timeout: float = 10.0
 
     @classmethod
     def from_env(
@@ -88,6 +116,13 @@ class Settings:
             raise ValueError(f"media mode must be reencode or passthrough, not {self.media_mode!r}")
         if self.token_ttl <= 0:
             raise ValueError("token ttl must be positive")
+        for name in ("sla_working_days", "slot_minutes", "booking_horizon_days"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in ("room_lead_minutes", "room_grace_minutes", "no_show_wait_minutes",
+                     "scheduler_interval"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
         self.data_dir = Path(self.data_dir)
 
     def base_url(self, port: int | None = None) -> str:
@@ -118,18 +153,18 @@ class Settings:
 
 
 _CONVERTERS: dict[str, Any] = {
-    "port": int,
-    "data_dir": Path,
-    "ice_servers": _ice_servers,
-    "token_ttl": int,
-    "max_participants": int,
-    "max_request_bytes": int,
-    "demo": _bool,
+    "int": int,
+    "float": float,
+    "bool": _bool,
+    "Path": Path,
+    "str": str,
+    "list[dict[str, Any]]": _ice_servers,
 }
+_FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Settings)}
 
 
 def _convert(name: str, raw: str) -> Any:
-    conv = _CONVERTERS.get(name, str)
+    conv = _CONVERTERS[_FIELD_TYPES.get(name, "str")]
     try:
         return conv(raw)
     except (ValueError, json.JSONDecodeError) as exc:

@@ -34,6 +34,12 @@ class PermissionDenied(VidconsultError):
     code = "permission_denied"
 
 
+class UnsupportedType(InvalidInput):
+    """A payload of a type the server does not accept (or whose bytes are not what it claims)."""
+
+    code = "unsupported_media_type"
+
+
 class NotFound(VidconsultError):
     code = "not_found"
 
@@ -52,3 +58,9 @@ class Unavailable(VidconsultError):
     """A dependency (media engine, store) cannot serve the request now."""
 
     code = "unavailable"
+
+
+class RateLimited(VidconsultError):
+    """Too many attempts (failed logins); retry later."""
+
+    code = "rate_limited"

@@ -168,3 +168,79 @@ class Notifier(Protocol):
         """Close the participant's signaling connection after its pending events. Must not call
         back into the services before returning (schedule the close instead)."""
         ...
+
+
+# recording ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RecordingTarget:
+    """One participant's file: where it goes and what it is tagged with."""
+
+    recording_id: str
+    room_id: str
+    identity: str
+    path: str  # absolute path of the file to write
+    container: str  # "webm" | "matroska"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFile:
+    """What a finished (or failed) participant file holds."""
+
+    recording_id: str
+    duration_ms: int
+    size: int
+    sha256: str
+    kinds: list[str]
+    codecs: list[str]
+    offset_ms: int  # where the file's 0 is after the room recording's start
+    error: str | None = None
+
+
+class RecorderListener(Protocol):
+    """Callbacks from a :class:`Recorder` (on the event loop, synchronous, must not raise)."""
+
+    def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        ...
+
+    def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None: ...
+
+    def on_recording_failed(self, recording_id: str, error: str) -> None:
+        """The file stopped being written (e.g. ``"disk_full"``); :meth:`Recorder.finish` it."""
+
+    def on_tracks_ended(self, recording_id: str) -> None:
+        """Every track of the file has ended (the participant left or unpublished)."""
+
+
+class Recorder(Protocol):
+    """Writes participants' published tracks to files as received, without re-encoding
+    (implemented by ``media/recording``)."""
+
+    def set_listener(self, listener: RecorderListener) -> None: ...
+
+    def published_tracks(self, room_id: str) -> list[tuple[str, PublishedTrack]]:
+        """(identity, track) of every track now published in the room."""
+        ...
+
+    def container_for(self, codecs: list[str]) -> tuple[str, str]:
+        """(container, file extension) for these mime types."""
+        ...
+
+    def start(self, target: RecordingTarget, tracks: list[PublishedTrack], *,
+              origin: float) -> list[str]:
+        """Open the file and tap ``tracks``; ``origin`` is the room recording's start on the
+        recorder's clock (:meth:`now`). Returns the sids of the tracks taken."""
+        ...
+
+    def add_track(self, recording_id: str, track: PublishedTrack) -> bool:
+        """Tap one more track into an open file; False when the file cannot take it any more
+        (its header is written: start a new file)."""
+        ...
+
+    async def finish(self, recording_id: str) -> RecordedFile:
+        """Untap, close (trailer, fsync) and hash the file."""
+        ...
+
+    def now(self) -> float: ...
+
+    async def close(self) -> None: ...

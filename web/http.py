@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from vidconsult import errors
 from vidconsult.tokens import TokenClaims
-from web.keys import CLOCK, SIGNER
+from web.keys import API_TOKEN_RESOLVER, CLOCK, SIGNER
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -24,8 +24,13 @@ STATUS: dict[type[errors.VidconsultError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
+    errors.RateLimited: 429,
     errors.Unavailable: 503,
 }
+# opaque integration tokens (see web/accounts_api.py) start with this; JWTs never do
+API_TOKEN_PREFIX = "vck_"
+_API_CLAIMS = "vidconsult.api_token_claims"
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -60,12 +65,40 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(500, "internal", "internal error")
 
 
+def bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+@web.middleware
+async def api_token_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Resolve an opaque API token (async, through the store) before the handler, so that the
+    synchronous :func:`claims` can return its claims. Errors surface only where claims are
+    asked for."""
+    token = bearer_token(request)
+    resolver = request.app.get(API_TOKEN_RESOLVER)
+    if token and token.startswith(API_TOKEN_PREFIX) and resolver is not None:
+        try:
+            request[_API_CLAIMS] = await resolver(token)
+        except errors.Unauthenticated as exc:
+            request[_API_CLAIMS] = exc
+    return await handler(request)
+
+
 def claims(request: web.Request) -> TokenClaims:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise errors.Unauthenticated("missing bearer token", code="token_missing")
-    return request.app[SIGNER].verify(token.strip(), now=request.app[CLOCK].now())
+    if token.startswith(API_TOKEN_PREFIX):
+        resolved = request.get(_API_CLAIMS)
+        if isinstance(resolved, TokenClaims):
+            return resolved
+        if isinstance(resolved, errors.Unauthenticated):
+            raise resolved
+        raise errors.Unauthenticated("API tokens are not enabled", code="token_invalid")
+    return request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
 
 
 def require_coordinator(request: web.Request) -> TokenClaims:

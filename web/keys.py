@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from vidconsult.config import Settings
 from vidconsult.ports import Clock
 from vidconsult.services.rooms import RoomService
-from vidconsult.tokens import TokenSigner
+from vidconsult.tokens import TokenClaims, TokenSigner
 
 SETTINGS = web.AppKey("settings", Settings)
 ROOMS = web.AppKey("rooms", RoomService)
@@ -15,3 +17,6 @@ SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
 # the base URL of join links (known once the site is bound, for port 0)
 BASE_URL = web.AppKey("base_url", list)
+# resolves an opaque API token ("vck_...") to its claims, or raises Unauthenticated
+TokenResolver = Callable[[str], Awaitable[TokenClaims]]
+API_TOKEN_RESOLVER: web.AppKey[TokenResolver] = web.AppKey("api_token_resolver")

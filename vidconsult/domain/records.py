@@ -114,3 +114,21 @@ class ChatMessage:
             raise InvalidInput("chat message needs a room and a sender")
         require_aware(self.sent_at, "sent_at")
         object.__setattr__(self, "text", text)
+
+
+# what the first bytes of each accepted type must be (DICOM Part 10: a 128-byte preamble, then
+# "DICM"); a file whose bytes contradict its declared type is refused
+_MAGIC: dict[str, tuple[int, bytes]] = {
+    "application/pdf": (0, b"%PDF-"),
+    "image/jpeg": (0, b"\xff\xd8\xff"),
+    "image/png": (0, b"\x89PNG\r\n\x1a\n"),
+    "application/dicom": (128, b"DICM"),
+}
+MAGIC_HEAD_BYTES = max(offset + len(magic) for offset, magic in _MAGIC.values())
+
+
+def content_matches(content_type: str, head: bytes) -> bool:
+    """Whether ``head`` (the first :data:`MAGIC_HEAD_BYTES` bytes of a file, or all of a shorter
+    one) starts as a file of the accepted ``content_type`` must."""
+    offset, magic = _MAGIC[normalize_content_type(content_type)]
+    return head[offset:offset + len(magic)] == magic

@@ -17,6 +17,7 @@ MAX_IDENTITY_LENGTH = 128
 
 
 class RoomStatus(StrEnum):
+    SCHEDULED = "scheduled"  # a booking's room before its window opens (nobody may join yet)
     OPEN = "open"
     ENDED = "ended"
 
@@ -51,8 +52,21 @@ class Room:
         self.ended_at = at
         self.end_reason = reason
 
+    def open(self) -> None:
+        """A scheduled room's window has come: participants may join from now on."""
+        if self.status is not RoomStatus.SCHEDULED:
+            raise Conflict(f"room {self.id} is {self.status.value}, not scheduled",
+                           code="room_not_scheduled")
+        self.status = RoomStatus.OPEN
+
     def ensure_open(self) -> None:
+        if self.status is RoomStatus.SCHEDULED:
+            raise Conflict(f"room {self.id} is not open yet", code="room_not_open")
         if self.status is not RoomStatus.OPEN:
+            raise Conflict(f"room {self.id} has ended", code="room_ended")
+
+    def ensure_not_ended(self) -> None:
+        if self.status is RoomStatus.ENDED:
             raise Conflict(f"room {self.id} has ended", code="room_ended")
 
     def to_dict(self) -> dict[str, object]:

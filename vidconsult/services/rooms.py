@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from vidconsult.domain.roles import Grants, Role
@@ -31,6 +31,7 @@ from vidconsult.ports import (
     SessionDescription,
     TrackRef,
 )
+from vidconsult.services.events import EventBus
 from vidconsult.services.live import LiveParticipant, LiveRoom
 from vidconsult.store.base import RoomStore
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -38,6 +39,9 @@ from vidconsult.tokens import TokenClaims, TokenSigner
 log = logging.getLogger(__name__)
 
 MAX_CHAT_LENGTH = 4000
+# a check run before anyone connects to a room (e.g. the booking's join window); it may raise a
+# domain error to refuse, and returns the room as it stands after the check (it may open it)
+Admission = Callable[[Room, TokenClaims], Awaitable[Room]]
 
 
 def new_id(prefix: str) -> str:
@@ -63,7 +67,9 @@ class RoomService:
         signer: TokenSigner,
         clock: Clock,
         default_max_participants: int = 16,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events
         self._store = store
         self._media = media
         self._notifier = notifier
@@ -71,7 +77,11 @@ class RoomService:
         self._clock = clock
         self._max_participants = default_max_participants
         self._live: dict[str, LiveRoom] = {}
+        self._admission: Admission | None = None
         media.set_listener(self)
+
+    def set_admission(self, admission: Admission) -> None:
+        self._admission = admission
 
     # rooms ---------------------------------------------------------------------------------
     async def create_room(
@@ -81,17 +91,30 @@ class RoomService:
         case_id: str | None = None,
         kind: RoomKind = RoomKind.CONSULTATION,
         max_participants: int | None = None,
+        scheduled: bool = False,
     ) -> Room:
+        """``scheduled``: nobody may join until :meth:`open_room` (a booking's room)."""
         room = Room(
             id=new_id("rm"),
             name=validate_room_name(name),
             created_at=self._clock.now(),
             kind=kind,
             case_id=case_id,
+            status=RoomStatus.SCHEDULED if scheduled else RoomStatus.OPEN,
             max_participants=max_participants or self._max_participants,
         )
         await self._store.create_room(room)
         log.info("room created room=%s name=%r case=%s", room.id, room.name, case_id)
+        return room
+
+    async def open_room(self, room_id: str) -> Room:
+        """Open a scheduled room (idempotent: an open room is returned as it is)."""
+        room = await self.get_room(room_id)
+        if room.status is RoomStatus.OPEN:
+            return room
+        room.open()
+        await self._store.save_room(room)
+        log.info("room opened room=%s case=%s", room.id, room.case_id)
         return room
 
     async def get_room(self, room_id: str) -> Room:
@@ -134,6 +157,9 @@ class RoomService:
                     await self._notifier.disconnect(room_id, identity, "room_ended")
                 live.participants.clear()
         await self._media.close_room(room_id)
+        if self.events is not None:
+            await self.events.publish("room.ended", {"room_id": room_id, "reason": reason,
+                                                     "case_id": room.case_id})
         return room
 
     def issue_token(
@@ -145,8 +171,10 @@ class RoomService:
         name: str | None = None,
         ttl: timedelta,
         grants: Grants | None = None,
+        not_before: datetime | None = None,
     ) -> str:
-        room.ensure_open()
+        """A join token; a scheduled room's tokens may be issued ahead (``not_before``)."""
+        room.ensure_not_ended()
         return self._signer.mint(
             identity=validate_identity(identity),
             role=role,
@@ -156,6 +184,7 @@ class RoomService:
             ttl=ttl,
             grants=grants,
             case=room.case_id,
+            not_before=not_before,
         )
 
     # sessions ------------------------------------------------------------------------------
@@ -164,6 +193,8 @@ class RoomService:
         if claims.room is None:
             raise PermissionDenied("token is not bound to a room", code="room_required")
         room = await self.get_room(claims.room)
+        if self._admission is not None and room.status is not RoomStatus.ENDED:
+            room = await self._admission(room, claims)
         room.ensure_open()
         return room
 
@@ -219,7 +250,13 @@ class RoomService:
                 room.id, claims.identity, claims.role.value,
             )
             others = [p for p in live.visible() if p.identity != claims.identity]
-            return JoinResult(room=room, participant=participant, participants=others)
+        if self.events is not None:
+            # attendance of booked sessions (the scheduler) listens here
+            await self.events.publish("participant.joined", {
+                "room_id": room.id, "case_id": room.case_id, "identity": claims.identity,
+                "role": claims.role.value, "at": participant.joined_at.isoformat(),
+            })
+        return JoinResult(room=room, participant=participant, participants=others)
 
     async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:
         """A session ends (leave request or disconnect). Ignored if a newer session with the
@@ -323,6 +360,13 @@ class RoomService:
         }
         self._live[room_id].chat.append(message)
         await self._notifier.broadcast(room_id, "chat.message", message, exclude=identity)
+        if self.events is not None:
+            # the case record keeps the chat (services/records.py subscribes)
+            room = await self._store.get_room(room_id)
+            await self.events.publish("chat.message", {
+                **message, "room_id": room_id, "case_id": room.case_id if room else None,
+                "role": participant.role.value,
+            })
         return message
 
     async def _broadcast_about(

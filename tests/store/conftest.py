@@ -1,0 +1,65 @@
+"""The workflow stores, built per backend: every workflow contract test runs against each entry
+of BACKENDS (add the Redis one here when it exists). The records/accounts/webhooks contracts
+use tests/store/record_backends.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vidconsult.store.base_workflow import WorkflowStores
+from vidconsult.store.sqlite import SQLiteDatabase
+from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
+
+
+@dataclass
+class Stores:
+    db: Any
+    units: Any
+    experts: Any
+    rota: Any
+    cases: Any
+    bookings: Any
+    lectures: Any
+    leases: Any
+
+
+def _bundle(db: Any, w: WorkflowStores) -> Stores:
+    return Stores(db, w.units, w.experts, w.rota, w.cases, w.bookings, w.lectures, w.leases)
+
+
+def sqlite_stores(path: Path) -> Stores:
+    db = SQLiteDatabase(path / "vidconsult.db")
+    return _bundle(db, sqlite_workflow_stores(db))
+
+
+BACKENDS: dict[str, Callable[[Path], Stores]] = {"sqlite": sqlite_stores}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def open_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A factory: ``async with open_stores() as s`` opens (or reopens) the same data; two
+    at once are two independent connections, as two server processes would hold."""
+    factory = BACKENDS[request.param]
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[Stores]:
+        stores = factory(tmp_path)
+        await stores.db.open()
+        try:
+            yield stores
+        finally:
+            await stores.db.close()
+
+    return opener
+
+
+@pytest.fixture
+async def stores(open_stores: Any) -> AsyncIterator[Stores]:
+    async with open_stores() as s:
+        yield s

@@ -1,0 +1,146 @@
+"""Dashboard accounts (coordinators and experts) and opaque API tokens for integrations.
+
+Pure rules: what a valid user name and password are, and when failed logins lock an account.
+Hashing and storage live in the services and the store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from vidconsult.domain.roles import Role
+from vidconsult.domain.timeutil import require_aware
+from vidconsult.errors import InvalidInput
+
+_USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+MAX_TOKEN_NAME = 100
+
+
+class AccountRole(StrEnum):
+    """The roles that may hold a dashboard account or an API token."""
+
+    COORDINATOR = "coordinator"
+    EXPERT = "expert"
+
+    @property
+    def role(self) -> Role:
+        return Role(self.value)
+
+
+def validate_username(username: str) -> str:
+    """Lower-cased; 2..64 of ``a-z 0-9 . _ -``, starting with a letter or digit."""
+    name = username.strip().lower()
+    if not _USERNAME_RE.match(name):
+        raise InvalidInput(
+            "user name must be 2..64 characters of a-z, 0-9, '.', '_' or '-'",
+            code="invalid_username",
+        )
+    return name
+
+
+def validate_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"password must be {MIN_PASSWORD}..{MAX_PASSWORD} characters", code="weak_password"
+        )
+    if password.strip() != password or len(set(password)) < 4:
+        raise InvalidInput(
+            "password must not start or end with spaces, nor repeat few characters",
+            code="weak_password",
+        )
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    """``max_failures`` failed logins in a row lock the account for ``lock_for``."""
+
+    max_failures: int = 5
+    lock_for: timedelta = timedelta(minutes=15)
+
+    def after_failure(self, failures: int, now: datetime) -> tuple[int, datetime | None]:
+        """(failures to keep, locked until) after one more failed attempt."""
+        failures += 1
+        if failures >= self.max_failures:
+            return 0, now + self.lock_for
+        return failures, None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    username: str
+    role: AccountRole
+    password_hash: str
+    created_at: datetime
+    display_name: str = ""
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.created_at, "created_at")
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def with_failure(self, policy: LockoutPolicy, now: datetime) -> Account:
+        failures, until = policy.after_failure(self.failed_logins, now)
+        return replace(self, failed_logins=failures, locked_until=until or self.locked_until)
+
+    def with_success(self) -> Account:
+        return replace(self, failed_logins=0, locked_until=None)
+
+    def public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role.value,
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+        }
+
+
+def validate_token_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_TOKEN_NAME or any(not c.isprintable() for c in name):
+        raise InvalidInput(f"token name must be 1..{MAX_TOKEN_NAME} printable characters")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An integration credential. Only ``token_hash`` (sha256 of the secret) is kept."""
+
+    id: str
+    name: str
+    role: AccountRole
+    token_hash: str
+    prefix: str  # the first characters of the secret, to recognise it in a list
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role.value,
+            "prefix": self.prefix,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }

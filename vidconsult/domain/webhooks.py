@@ -1,0 +1,164 @@
+"""Outgoing webhooks: which events an endpoint receives, how a delivery is signed, and when a
+failed one is retried. Pure rules; the delivery worker lives in ``services/webhooks.py``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
+
+from vidconsult.domain.timeutil import require_aware
+from vidconsult.errors import InvalidInput
+
+MAX_URL = 2000
+MAX_PATTERNS = 50
+_PATTERN_RE = re.compile(r"^(\*|[a-z0-9_]+(\.([a-z0-9_]+|\*))*)$")
+
+
+def validate_url(url: str) -> str:
+    """An absolute http(s) URL with a host and no credentials in it."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL:
+        raise InvalidInput(f"webhook url must be 1..{MAX_URL} characters", code="invalid_url")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput("webhook url must be an absolute http(s) URL", code="invalid_url")
+    if parts.username or parts.password:
+        raise InvalidInput("webhook url must not carry credentials", code="invalid_url")
+    return url
+
+
+def validate_patterns(patterns: list[str]) -> tuple[str, ...]:
+    """Event patterns: ``"*"``, ``"case.*"``, ``"room.ended"``; at least one."""
+    if not patterns or len(patterns) > MAX_PATTERNS:
+        raise InvalidInput(f"events must list 1..{MAX_PATTERNS} patterns", code="invalid_events")
+    cleaned = []
+    for pattern in patterns:
+        p = pattern.strip().lower()
+        if not _PATTERN_RE.match(p):
+            raise InvalidInput(f"not an event pattern: {pattern!r}", code="invalid_events")
+        cleaned.append(p)
+    return tuple(dict.fromkeys(cleaned))
+
+
+def matches(patterns: tuple[str, ...], event: str) -> bool:
+    """``"case.*"`` matches ``"case.created"`` (and ``"case.booking.moved"``)."""
+    return any(fnmatchcase(event, p) for p in patterns)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>``; receivers recompute it and
+    refuse old timestamps to stop replays."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n failed -> wait base * 2**(n-1), capped at
+    ``max_delay``, scaled down by up to ``jitter`` (0.5 = "equal jitter")."""
+
+    max_attempts: int = 8
+    base_delay: float = 1.0
+    max_delay: float = 600.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < self.base_delay:
+            raise ValueError("retry policy needs max_attempts >= 1 and 0 <= base <= max delay")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be within 0..1")
+
+    def delay(self, attempts: int, rand: float) -> float:
+        """Seconds to wait after ``attempts`` failed attempts; ``rand`` in [0, 1)."""
+        nominal = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
+        return nominal * (1 - self.jitter * rand)
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    FAILED = "failed"  # final: never retried
+
+
+def classify(status: int | None) -> Outcome:
+    """An attempt's outcome from the HTTP status (``None``: timeout or connection error).
+    2xx succeeds; 429, 5xx and network errors are retried; any other status is final
+    (redirects are not followed)."""
+    if status is None or status == 429 or status >= 500:
+        return Outcome.RETRY
+    if 200 <= status < 300:
+        return Outcome.SUCCEEDED
+    return Outcome.FAILED
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    created_by: str
+    created_at: datetime
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware(self.created_at, "created_at")
+
+    def public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "description": self.description,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event to one endpoint; ``body`` is serialized once so every retry is identical."""
+
+    id: str
+    webhook_id: str
+    event: str
+    event_id: str
+    body: bytes
+    created_at: datetime
+    next_attempt_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    last_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str = ""
+
+    def public(self) -> dict[str, object]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "webhook_id": self.webhook_id,
+            "event": self.event,
+            "event_id": self.event_id,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "created_at": iso(self.created_at),
+            "next_attempt_at": iso(self.next_attempt_at)
+            if self.status is DeliveryStatus.PENDING else None,
+            "last_attempt_at": iso(self.last_attempt_at),
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+        }

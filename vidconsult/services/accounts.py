@@ -1,0 +1,268 @@
+"""Dashboard accounts (log in, manage, change password) and API tokens for integrations.
+
+Passwords are hashed with Argon2id (argon2-cffi) off the event loop, and re-hashed on login when
+the configured parameters change. An unknown user name costs the same hash work as a known one
+and locks out the same way, so timing and lockout do not reveal which accounts exist."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from vidconsult.domain.accounts import (
+    Account,
+    AccountRole,
+    ApiToken,
+    LockoutPolicy,
+    validate_password,
+    validate_token_name,
+    validate_username,
+)
+from vidconsult.domain.roles import grants_for
+from vidconsult.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
+from vidconsult.ports import Clock
+from vidconsult.services.rooms import new_id
+from vidconsult.store.base_accounts import AccountStore, ApiTokenStore
+from vidconsult.tokens import TokenClaims, TokenSigner
+
+log = logging.getLogger(__name__)
+
+API_TOKEN_PREFIX = "vck_"
+_UNKNOWN_TRACKED = 10_000
+_NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsConfig:
+    session_ttl: timedelta = timedelta(hours=12)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # Argon2id parameters (argon2-cffi's defaults, RFC 9106 "low memory")
+    hash_time_cost: int = 3
+    hash_memory_kib: int = 65536
+    hash_parallelism: int = 4
+
+
+class Passwords:
+    def __init__(self, config: AccountsConfig) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=config.hash_time_cost,
+            memory_cost=config.hash_memory_kib,
+            parallelism=config.hash_parallelism,
+        )
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+    def burn(self, password: str) -> None:
+        """The work of a verification, for a user name that does not exist."""
+        self.verify(self._dummy, password)
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    token: str
+    account: Account
+    expires_in: int
+
+
+class AccountService:
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        tokens: ApiTokenStore,
+        signer: TokenSigner,
+        clock: Clock,
+        config: AccountsConfig | None = None,
+    ) -> None:
+        self._accounts = accounts
+        self._tokens = tokens
+        self._signer = signer
+        self._clock = clock
+        self.config = config or AccountsConfig()
+        self._passwords = Passwords(self.config)
+        # failures of user names that have no account: (failures, locked until)
+        self._unknown: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
+
+    # accounts ------------------------------------------------------------------------------
+    async def create_account(
+        self, username: str, role: AccountRole, password: str, display_name: str = ""
+    ) -> Account:
+        name = validate_username(username)
+        validate_password(password)
+        if len(display_name) > 200:
+            raise InvalidInput("display name must be at most 200 characters")
+        account = Account(
+            id=new_id("acc"),
+            username=name,
+            role=AccountRole(role),
+            password_hash=await asyncio.to_thread(self._passwords.hash, password),
+            created_at=self._clock.now(),
+            display_name=display_name.strip(),
+        )
+        await self._accounts.create_account(account)
+        log.info("account created username=%s role=%s", name, account.role.value)
+        return account
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._accounts.list_accounts()
+
+    async def get_account(self, username: str) -> Account:
+        account = await self._accounts.get_account(username.strip().lower())
+        if account is None:
+            raise NotFound(f"account {username} not found")
+        return account
+
+    async def set_disabled(self, username: str, disabled: bool) -> Account:
+        account = await self.get_account(username)
+        # enabling again also lifts a lockout
+        updated = replace(account, disabled=disabled) if disabled else \
+            replace(account.with_success(), disabled=False)
+        await self._accounts.save_account(updated)
+        log.info("account %s username=%s", "disabled" if disabled else "enabled", username)
+        return updated
+
+    async def login(self, username: str, password: str) -> Login:
+        now = self._clock.now()
+        try:
+            name = validate_username(username)
+        except InvalidInput:
+            name = username.strip().lower()[:64]
+        account = await self._accounts.get_account(name) if name else None
+        if account is None:
+            await self._unknown_user_failure(name, password, now)
+        if account.locked(now):
+            raise RateLimited("too many failed attempts; try again later", code="account_locked")
+        if not await asyncio.to_thread(self._passwords.verify, account.password_hash, password):
+            await self._accounts.save_account(account.with_failure(self.config.lockout, now))
+            log.warning("login failed username=%s", name)
+            raise Unauthenticated("invalid user name or password", code="invalid_credentials")
+        if account.disabled:
+            raise PermissionDenied("this account is disabled", code="account_disabled")
+        updated = account.with_success()
+        if self._passwords.needs_rehash(account.password_hash):
+            new_hash = await asyncio.to_thread(self._passwords.hash, password)
+            updated = replace(updated, password_hash=new_hash)
+            log.info("password re-hashed username=%s", name)
+        if updated != account:
+            await self._accounts.save_account(updated)
+        ttl = self.config.session_ttl
+        token = self._signer.mint(
+            identity=account.username, role=account.role.role, now=now, ttl=ttl,
+            name=account.display_name or account.username,
+        )
+        log.info("login username=%s role=%s", name, account.role.value)
+        return Login(token=token, account=updated, expires_in=int(ttl.total_seconds()))
+
+    async def _unknown_user_failure(self, name: str, password: str, now: datetime) -> NoReturn:
+        failures, until = self._unknown.get(name, (0, None))
+        if until is not None and now < until:
+            raise RateLimited("too many failed attempts; try again later", code="account_locked")
+        await asyncio.to_thread(self._passwords.burn, password)
+        self._unknown[name] = self.config.lockout.after_failure(failures, now)
+        self._unknown.move_to_end(name)
+        while len(self._unknown) > _UNKNOWN_TRACKED:
+            self._unknown.popitem(last=False)
+        raise Unauthenticated("invalid user name or password", code="invalid_credentials")
+
+    async def change_password(self, username: str, current: str, new: str) -> None:
+        account = await self._accounts.get_account(username)
+        if account is None:
+            raise PermissionDenied("this token does not belong to an account", code="no_account")
+        now = self._clock.now()
+        if account.locked(now):
+            raise RateLimited("too many failed attempts; try again later", code="account_locked")
+        if not await asyncio.to_thread(self._passwords.verify, account.password_hash, current):
+            await self._accounts.save_account(account.with_failure(self.config.lockout, now))
+            raise PermissionDenied("the current password is wrong", code="invalid_credentials")
+        validate_password(new)
+        if new == current:
+            raise InvalidInput("the new password must differ", code="weak_password")
+        new_hash = await asyncio.to_thread(self._passwords.hash, new)
+        await self._accounts.save_account(
+            replace(account.with_success(), password_hash=new_hash)
+        )
+        log.info("password changed username=%s", username)
+
+    # API tokens ----------------------------------------------------------------------------
+    async def create_api_token(
+        self, name: str, role: AccountRole, created_by: str, ttl: timedelta | None = None
+    ) -> tuple[str, ApiToken]:
+        """A new token: (the secret, shown once; its record, which keeps only the hash)."""
+        secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self._clock.now()
+        token = ApiToken(
+            id=new_id("tok"),
+            name=validate_token_name(name),
+            role=AccountRole(role),
+            token_hash=_digest(secret),
+            prefix=secret[:12],
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
+        )
+        await self._tokens.create_api_token(token)
+        log.info("api token created token=%s name=%r role=%s by=%s",
+                 token.id, token.name, token.role.value, created_by)
+        return secret, token
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        return await self._tokens.list_api_tokens()
+
+    async def revoke_api_token(self, token_id: str) -> ApiToken:
+        token = await self._tokens.revoke_api_token(token_id, self._clock.now())
+        if token is None:
+            raise NotFound(f"api token {token_id} not found")
+        log.info("api token revoked token=%s", token_id)
+        return token
+
+    async def resolve_api_token(self, secret: str) -> TokenClaims:
+        """The claims an API token carries, or Unauthenticated."""
+        if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+            raise Unauthenticated("malformed API token", code="token_malformed")
+        token = await self._tokens.get_api_token_by_hash(_digest(secret))
+        if token is None:
+            raise Unauthenticated("unknown API token", code="token_invalid")
+        if token.revoked_at is not None:
+            raise Unauthenticated("API token has been revoked", code="token_revoked")
+        if not token.usable(self._clock.now()):
+            raise Unauthenticated("API token has expired", code="token_expired")
+        role = token.role.role
+        return TokenClaims(
+            identity=f"api-token:{token.id}",
+            name=token.name,
+            role=role,
+            grants=grants_for(role),
+            room=None,
+            expires_at=token.expires_at or _NO_EXPIRY,
+            token_id=token.id,
+        )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

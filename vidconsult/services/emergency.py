@@ -1,0 +1,107 @@
+"""The emergency path: no booking queue. The request opens a room at once, summons the on-duty
+expert (rota first, then anyone of the specialty on shift), hands out join links for the
+requesting unit and the expert, and publishes "emergency.requested" (the pager / webhooks)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from vidconsult.domain.booked_rooms import emergency_parties
+from vidconsult.domain.cases import Case, Patient, Urgency
+from vidconsult.domain.emergency import EmergencyPick, pick_emergency_expert
+from vidconsult.domain.rooms import Room, RoomKind
+from vidconsult.domain.specialties import Specialty
+from vidconsult.errors import NotFound
+from vidconsult.ports import Clock
+from vidconsult.services.cases import CaseService
+from vidconsult.services.directory import DirectoryService
+from vidconsult.services.events import EventBus
+from vidconsult.services.rooms import RoomService
+from vidconsult.services.schedule import ScheduleKeeper
+from vidconsult.services.sessions import SessionService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyOpened:
+    case: Case
+    room: Room
+    pick: EmergencyPick
+    links: list[dict[str, Any]]
+    elapsed_ms: float
+
+
+class EmergencyService:
+    def __init__(
+        self,
+        *,
+        cases: CaseService,
+        directory: DirectoryService,
+        schedule: ScheduleKeeper,
+        rooms: RoomService,
+        sessions: SessionService,
+        events: EventBus,
+        clock: Clock,
+        token_ttl: timedelta,
+    ) -> None:
+        self._cases = cases
+        self._directory = directory
+        self._schedule = schedule
+        self._rooms = rooms
+        self._sessions = sessions
+        self._events = events
+        self._clock = clock
+        self._ttl = token_ttl
+
+    async def request(
+        self,
+        *,
+        patient: Patient,
+        referring_unit_id: str,
+        referring_doctor: str,
+        specialty: Specialty,
+        clinical_summary: str,
+        by: str,
+        requested_language: str | None = None,
+    ) -> EmergencyOpened:
+        started = time.perf_counter()
+        case = await self._cases.new_case(
+            patient=patient, referring_unit_id=referring_unit_id,
+            referring_doctor=referring_doctor, specialty=specialty, urgency=Urgency.EMERGENCY,
+            clinical_summary=clinical_summary, by=by, requested_language=requested_language)
+        unit = await self._directory.unit(referring_unit_id)
+        now = self._clock.now()
+        index = await self._schedule.index()
+        try:
+            pick = pick_emergency_expert(specialty, now, rota=await self._directory.rota(),
+                                         index=index)
+        except NotFound as exc:
+            # the request is kept (a coordinator summons someone by hand) and announced
+            await self._cases.add(case)
+            await self._events.publish("emergency.unassigned", {
+                "case_id": case.id, "unit_id": unit.id, "specialty": specialty.value})
+            raise NotFound(f"{exc.message}; case {case.id} is recorded for a coordinator",
+                           code=exc.code) from None
+        expert = index.expert(pick.expert_id)
+        room = await self._rooms.create_room(
+            f"EMERGENCY {specialty.value.replace('_', ' ')} · {unit.name}"[:200],
+            case_id=case.id, kind=RoomKind.EMERGENCY)
+        case.start(by=by, at=now, expert_ids=[expert.id])
+        await self._cases.add(case)
+        links = self._sessions.tokens(room, emergency_parties(case, unit, expert),
+                                      not_before=None, expires_at=now + self._ttl)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.warning("emergency room open case=%s room=%s unit=%s specialty=%s expert=%s"
+                    " source=%s busy=%s elapsed_ms=%.1f", case.id, room.id, unit.id,
+                    specialty.value, expert.id, pick.source.value, pick.busy, elapsed_ms)
+        await self._events.publish("emergency.requested", {
+            "case_id": case.id, "room_id": room.id, "unit_id": unit.id,
+            "specialty": specialty.value, "expert_id": expert.id, "source": pick.source.value,
+            "expert_busy": pick.busy, "links": links,
+        })
+        return EmergencyOpened(case, room, pick, links, elapsed_ms)

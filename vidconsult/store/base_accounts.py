@@ -1,0 +1,36 @@
+"""Storage interfaces of dashboard accounts and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from vidconsult.domain.accounts import Account, ApiToken
+
+
+class AccountStore(Protocol):
+    async def create_account(self, account: Account) -> None:
+        """Insert; raises Conflict if the user name (or id) exists."""
+
+    async def get_account(self, username: str) -> Account | None: ...
+
+    async def list_accounts(self) -> list[Account]:
+        """By user name."""
+        ...
+
+    async def save_account(self, account: Account) -> None:
+        """Update the mutable fields (password hash, role, name, disabled, lockout)."""
+
+
+class ApiTokenStore(Protocol):
+    async def create_api_token(self, token: ApiToken) -> None: ...
+
+    async def get_api_token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        """Newest first."""
+        ...
+
+    async def revoke_api_token(self, token_id: str, at: datetime) -> ApiToken | None:
+        """Mark revoked (idempotent); ``None`` if there is no such token."""
+        ...

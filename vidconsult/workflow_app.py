@@ -1,0 +1,150 @@
+"""Wiring of the consultation workflow: its services on the app's stores, its REST routes and
+OpenAPI paths, and the scheduler's lifecycle (index warm-up, background loop, lease release).
+Called by :func:`vidconsult.app.build_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from vidconsult.config import Settings
+from vidconsult.domain.slots import BookingPolicy
+from vidconsult.domain.specialties import parse_specialty
+from vidconsult.domain.workdays import WorkCalendar
+from vidconsult.ports import Clock
+from vidconsult.services.booking import BookingService
+from vidconsult.services.cases import CaseService
+from vidconsult.services.directory import DirectoryService
+from vidconsult.services.emergency import EmergencyService
+from vidconsult.services.events import EventBus
+from vidconsult.services.lectures import LectureService
+from vidconsult.services.outcomes import OutcomeService
+from vidconsult.services.rooms import RoomService
+from vidconsult.services.schedule import ScheduleKeeper
+from vidconsult.services.scheduler import Scheduler
+from vidconsult.services.sessions import RoomTimes, SessionService
+from vidconsult.services.statistics import StatisticsService
+from vidconsult.store.base_workflow import WorkflowStores
+from web import cases_api, directory_api, emergency_api, lectures_api
+from web.keys import BASE_URL, SETTINGS
+from web.openapi import OPENAPI
+from web.workflow_keys import (
+    BOOKING,
+    CASES,
+    DIRECTORY,
+    EMERGENCY,
+    LECTURES,
+    OUTCOMES,
+    SCHEDULER,
+    STATISTICS,
+)
+from web.workflow_openapi import add_workflow
+
+log = logging.getLogger(__name__)
+SCHEDULE = web.AppKey("schedule", ScheduleKeeper)
+STORES = web.AppKey("workflow_stores", WorkflowStores)
+
+
+def load_calendar(settings: Settings) -> WorkCalendar:
+    """The centre's working-day calendar; holidays from ``settings.holidays_file`` (JSON)."""
+    if not settings.holidays_file:
+        return WorkCalendar.of(settings.centre_time_zone)
+    path = Path(settings.holidays_file)
+    try:
+        data = json.loads(path.read_text())
+        return WorkCalendar.of(
+            settings.centre_time_zone,
+            [date.fromisoformat(d) for d in data.get("holidays", [])],
+            [date.fromisoformat(d) for d in data.get("makeup_workdays", [])],
+        )
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot read holidays file {path}: {exc}") from None
+
+
+def booking_policy(settings: Settings) -> BookingPolicy:
+    lengths = {}
+    for item in filter(None, (p.strip() for p in settings.slot_minutes_by_specialty.split(","))):
+        name, _, minutes = item.partition("=")
+        try:
+            lengths[parse_specialty(name)] = timedelta(minutes=int(minutes))
+        except ValueError:
+            raise ValueError(f"slot_minutes_by_specialty: bad entry {item!r}") from None
+    return BookingPolicy(
+        calendar=load_calendar(settings),
+        sla_working_days=settings.sla_working_days,
+        default_slot_length=timedelta(minutes=settings.slot_minutes),
+        slot_lengths=lengths,
+        horizon=timedelta(days=settings.booking_horizon_days),
+    )
+
+
+def install(
+    app: web.Application,
+    *,
+    stores: WorkflowStores,
+    rooms: RoomService,
+    events: EventBus,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    policy = booking_policy(settings)
+    times = RoomTimes(lead=timedelta(minutes=settings.room_lead_minutes),
+                      grace=timedelta(minutes=settings.room_grace_minutes),
+                      no_show_wait=timedelta(minutes=settings.no_show_wait_minutes),
+                      time_zone=settings.centre_time_zone)
+    schedule = ScheduleKeeper(stores.experts, stores.bookings, clock)
+    directory = DirectoryService(units=stores.units, experts=stores.experts, rota=stores.rota,
+                                 schedule=schedule)
+    cases = CaseService(cases=stores.cases, directory=directory, clock=clock, events=events)
+    sessions = SessionService(bookings=stores.bookings, rooms=rooms, clock=clock,
+                              events=events, times=times, base_url=lambda: app[BASE_URL][0])
+    rooms.set_admission(sessions.admit)
+    scheduler = Scheduler(
+        leases=stores.leases, bookings=stores.bookings, cases=cases, sessions=sessions,
+        rooms=rooms, clock=clock,
+        lease_ttl=timedelta(seconds=max(3 * settings.scheduler_interval, 30)))
+    events.subscribe(scheduler.on_event)
+
+    app[SCHEDULE] = schedule
+    app[STORES] = stores
+    app[DIRECTORY] = directory
+    app[CASES] = cases
+    app[BOOKING] = BookingService(cases=cases, directory=directory, bookings=stores.bookings,
+                                  schedule=schedule, sessions=sessions, policy=policy,
+                                  clock=clock)
+    app[EMERGENCY] = EmergencyService(
+        cases=cases, directory=directory, schedule=schedule, rooms=rooms, sessions=sessions,
+        events=events, clock=clock, token_ttl=timedelta(seconds=settings.token_ttl))
+    app[OUTCOMES] = OutcomeService(cases=cases, store=stores.cases, events=events, clock=clock)
+    app[LECTURES] = LectureService(
+        lectures=stores.lectures, bookings=stores.bookings, directory=directory,
+        schedule=schedule, sessions=sessions, policy=policy, events=events, clock=clock)
+    app[STATISTICS] = StatisticsService(cases=stores.cases, experts=stores.experts,
+                                        time_zone=settings.centre_time_zone)
+    app[SCHEDULER] = scheduler
+
+    for module in (directory_api, cases_api, emergency_api, lectures_api):
+        app.router.add_routes(module.routes)
+    add_workflow(app[OPENAPI])
+    app.cleanup_ctx.append(_scheduler_lifecycle)
+
+
+async def _scheduler_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """After the database opened: warm the schedule index, start the scheduler loop."""
+    await app[SCHEDULE].index()
+    scheduler = app[SCHEDULER]
+    interval = app[SETTINGS].scheduler_interval
+    task = asyncio.get_running_loop().create_task(scheduler.run(interval)) if interval else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await scheduler.stop()

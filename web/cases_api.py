@@ -1,0 +1,194 @@
+"""REST handlers of cases: create, read, list, cancel and move them; book them (earliest slot
+or an explicit one); the report (+ referral) that completes them; bookings and their links.
+
+Experts authenticate with a token whose role is ``expert`` and identity is their expert id:
+room-less (``vidconsult token --role expert --identity <expert id>``) or the join token of the
+case's room. Everything else needs a coordinator token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from vidconsult.domain.booked_rooms import BookedRoom
+from vidconsult.domain.bookings import Booking
+from vidconsult.domain.cases import Case, CaseStatus, Patient, Urgency
+from vidconsult.domain.outcomes import Referral
+from vidconsult.domain.roles import Role
+from vidconsult.domain.specialties import parse_specialty
+from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
+from vidconsult.services.booking import ExplicitSlot
+from vidconsult.store.base_workflow import CaseFilter
+from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc
+from web.http import claims, json_ok, parse_body, require_coordinator
+from web.query import query_enum, query_instant, query_limit
+from web.workflow_keys import BOOKING, CASES, OUTCOMES
+from web.workflow_schemas import (
+    BookingBody,
+    CaseBody,
+    PatientBody,
+    ReasonBody,
+    ReferralBody,
+    ReportBody,
+    TransitionBody,
+)
+
+routes = web.RouteTableDef()
+
+
+def patient_from_body(body: PatientBody) -> Patient:
+    return Patient(body.name, body.sex, body.birth_date, body.age_years, body.id_number)
+
+
+def referral_from_body(body: ReferralBody | None) -> Referral | None:
+    if body is None:
+        return None
+    return Referral(body.target_hospital, body.department, body.priority, body.green_channel,
+                    body.reason)
+
+
+def booking_view(booking: Booking, room: BookedRoom) -> dict[str, Any]:
+    return {**booking_doc(booking), "room": booked_room_doc(room)}
+
+
+@routes.post("/api/v1/cases")
+async def create_case(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, CaseBody)
+    if body.urgency is Urgency.EMERGENCY:
+        raise InvalidInput("emergency requests go to POST /api/v1/emergencies",
+                           code="use_emergency_endpoint")
+    service = request.app[CASES]
+    case = await service.new_case(
+        patient=patient_from_body(body.patient), referring_unit_id=body.referring_unit_id,
+        referring_doctor=body.referring_doctor, specialty=body.specialty, urgency=body.urgency,
+        clinical_summary=body.clinical_summary, by=who.identity,
+        requested_expert_id=body.requested_expert_id,
+        requested_language=body.requested_language, interpreter_needed=body.interpreter_needed)
+    return json_ok(case_doc(await service.add(case)), status=201)
+
+
+@routes.get("/api/v1/cases")
+async def list_cases(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    q = request.query
+    query = CaseFilter(
+        status=query_enum(request, CaseStatus, "status"),
+        unit_id=q.get("unit") or None,
+        specialty=parse_specialty(q["specialty"]) if q.get("specialty") else None,
+        urgency=query_enum(request, Urgency, "urgency"),
+        expert_id=q.get("expert") or None,
+        requested_from=query_instant(request, "since"),
+        requested_to=query_instant(request, "until"),
+        limit=query_limit(request),
+    )
+    cases = await request.app[CASES].list(query)
+    return json_ok({"cases": [case_doc(c, with_audit=False) for c in cases]})
+
+
+@routes.get("/api/v1/cases/{case_id}")
+async def get_case(request: web.Request) -> web.Response:
+    who = claims(request)
+    case = await request.app[CASES].get(request.match_info["case_id"])
+    if not who.is_coordinator and not _is_case_expert(who, case):
+        raise PermissionDenied("only a coordinator or the case's expert may read it")
+    return json_ok(case_doc(case))
+
+
+def _is_case_expert(who: Any, case: Case) -> bool:
+    return (who.role is Role.EXPERT and who.identity in case.expert_ids
+            and (who.room is None or who.case == case.id))
+
+
+@routes.post("/api/v1/cases/{case_id}/cancel")
+async def cancel_case(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, ReasonBody)
+    case = await request.app[BOOKING].cancel_case(request.match_info["case_id"],
+                                                  by=who.identity, reason=body.reason)
+    return json_ok(case_doc(case))
+
+
+@routes.post("/api/v1/cases/{case_id}/transitions")
+async def transition(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, TransitionBody)
+    case = await request.app[BOOKING].transition(request.match_info["case_id"], body.to,
+                                                 by=who.identity, reason=body.reason)
+    return json_ok(case_doc(case))
+
+
+@routes.post("/api/v1/cases/{case_id}/booking")
+async def book_case(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, BookingBody)
+    slot = None
+    if body.expert_id is not None and body.start is not None:
+        slot = ExplicitSlot(body.expert_id, body.start, body.end, body.allow_off_roster)
+    booked = await request.app[BOOKING].book(request.match_info["case_id"], by=who.identity,
+                                             slot=slot)
+    return json_ok({"case": case_doc(booked.case, with_audit=False),
+                    "booking": booking_view(booked.booking, booked.room)}, status=201)
+
+
+@routes.delete("/api/v1/cases/{case_id}/booking")
+async def release_booking(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, ReasonBody)
+    case = await request.app[BOOKING].release(request.match_info["case_id"], by=who.identity,
+                                              reason=body.reason)
+    return json_ok(case_doc(case))
+
+
+@routes.post("/api/v1/cases/{case_id}/report")
+async def submit_report(request: web.Request) -> web.Response:
+    who = claims(request)
+    body = await parse_body(request, ReportBody)
+    case = await request.app[OUTCOMES].submit(
+        request.match_info["case_id"], who, diagnosis=body.diagnosis,
+        treatment_plan=body.treatment_plan, notes=body.notes, counselling=body.counselling,
+        referral=referral_from_body(body.referral))
+    return json_ok(case_doc(case))
+
+
+@routes.get("/api/v1/referrals")
+async def list_referrals(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    raw = request.query.get("green_channel")
+    if raw not in (None, "true", "false"):
+        raise InvalidInput("green_channel must be true or false")
+    found = await request.app[OUTCOMES].referrals(
+        green_channel=None if raw is None else raw == "true")
+    return json_ok({"referrals": [{"case_id": cid, **referral_doc(r)} for cid, r in found]})
+
+
+@routes.get("/api/v1/bookings")
+async def list_bookings(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    found = await request.app[BOOKING].bookings(
+        expert_id=request.query.get("expert") or None,
+        start_from=query_instant(request, "since"), start_to=query_instant(request, "until"),
+        limit=query_limit(request))
+    return json_ok({"bookings": [booking_doc(b) for b in found]})
+
+
+@routes.get("/api/v1/bookings/{booking_id}")
+async def get_booking(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    booking, room = await request.app[BOOKING].booked_room(request.match_info["booking_id"])
+    return json_ok(booking_view(booking, room))
+
+
+@routes.get("/api/v1/bookings/{booking_id}/links")
+async def booking_links(request: web.Request) -> web.Response:
+    """Join links of the booked parties, valid only in the room's window (nbf/exp)."""
+    require_coordinator(request)
+    service = request.app[BOOKING]
+    booking, room = await service.booked_room(request.match_info["booking_id"])
+    if not booking.active:
+        raise Conflict(f"booking {booking.id} was cancelled", code="booking_cancelled")
+    links = await service.links(room)
+    return json_ok({"booking_id": booking.id, "room_id": room.room_id,
+                    "opens_at": room.opens_at.isoformat(),
+                    "closes_at": room.closes_at.isoformat(), "links": links})

@@ -1,0 +1,33 @@
+"""REST handler of the emergency path: one request opens the room and summons the on-duty
+expert (``POST /api/v1/emergencies``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vidconsult.store.codec import case_doc
+from web.cases_api import patient_from_body
+from web.http import json_ok, parse_body, require_coordinator
+from web.workflow_keys import EMERGENCY
+from web.workflow_schemas import EmergencyBody
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/emergencies")
+async def request_emergency(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, EmergencyBody)
+    opened = await request.app[EMERGENCY].request(
+        patient=patient_from_body(body.patient), referring_unit_id=body.referring_unit_id,
+        referring_doctor=body.referring_doctor, specialty=body.specialty,
+        clinical_summary=body.clinical_summary, by=who.identity,
+        requested_language=body.requested_language)
+    return json_ok({
+        "case": case_doc(opened.case, with_audit=False),
+        "room": opened.room.to_dict(),
+        "expert": {"id": opened.pick.expert_id, "source": opened.pick.source.value,
+                   "busy": opened.pick.busy},
+        "links": opened.links,
+        "elapsed_ms": round(opened.elapsed_ms, 1),
+    }, status=201)

@@ -1,0 +1,240 @@
+"""REST handlers for case records: attachments (``/api/v1/cases/{case_id}/attachments``) and
+the chat kept with a case (``/api/v1/cases/{case_id}/chat``).
+
+Upload: the raw file is the request body, its type in ``Content-Type`` and its name in the
+``filename`` query parameter. The body streams to disk (never held in memory) and is refused
+past the size limit (413) or when its first bytes contradict its type (415)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from vidconsult.domain.records import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment
+from vidconsult.errors import InvalidInput
+from vidconsult.services.records import RecordsConfig, RecordService, authorize
+from web import openapi
+from web.http import claims, json_ok
+from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
+
+routes = web.RouteTableDef()
+RECORDS = web.AppKey("records", RecordService)
+CHUNK = 64 * 1024
+PREFIX = "/api/v1/cases/{case_id}"
+
+
+def config_from(settings: Any) -> RecordsConfig:
+    """Settings fields ``max_attachment_bytes`` and ``attachment_link_ttl`` (seconds), when
+    the settings object has them."""
+    return RecordsConfig(
+        max_attachment_bytes=int(getattr(settings, "max_attachment_bytes",
+                                         DEFAULT_MAX_ATTACHMENT_BYTES)),
+        link_ttl=timedelta(seconds=int(getattr(settings, "attachment_link_ttl", 300))),
+    )
+
+
+def install(app: web.Application) -> None:
+    """Wire case records into an app built by ``vidconsult.app.build_app``."""
+    installer(config_from(app[SETTINGS]))(app)
+
+
+def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
+    def install_records(app: web.Application) -> None:
+        from vidconsult.app import DATABASE, EVENTS  # (app.py imports web modules)
+        from vidconsult.store.blobs import FileBlobStore
+        from vidconsult.store.sqlite import SQLiteDatabase
+        from vidconsult.store.sqlite_records import SQLiteRecordStore
+
+        settings = app[SETTINGS]
+        db = app[DATABASE]
+        if not isinstance(db, SQLiteDatabase):
+            raise ValueError("case records need the sqlite store for now")
+        store = SQLiteRecordStore(db)
+        records = RecordService(
+            attachments=store, chat=store,
+            blobs=FileBlobStore(settings.data_dir / "attachments"),
+            clock=app[CLOCK], link_key=settings.load_secret(), config=config,
+        )
+        app[RECORDS] = records
+        if app[ROOMS].events is None:  # build_app may already pass the bus to the room service
+            app[ROOMS].events = app[EVENTS]
+        app[EVENTS].subscribe(records.on_event)
+        app.router.add_routes(routes)
+        openapi.add_paths(app[openapi.OPENAPI], OPENAPI_PATHS)
+        app[openapi.OPENAPI]["components"]["schemas"].update(
+            {"Attachment": ATTACHMENT, "ChatEntry": CHAT_ENTRY}
+        )
+
+    return install_records
+
+
+def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, Any]:
+    records = request.app[RECORDS]
+    expires, signature = records.sign_link(attachment)
+    path = f"/api/v1/cases/{quote(attachment.case_id)}/attachments/{attachment.id}/content"
+    return {
+        "id": attachment.id,
+        "case_id": attachment.case_id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size_bytes": attachment.size_bytes,
+        "sha256": attachment.sha256,
+        "uploaded_by": attachment.uploaded_by,
+        "uploaded_at": attachment.uploaded_at.isoformat(),
+        "content_url": path,
+        "download_url": request.app[BASE_URL][0] + path + "?"
+        + urlencode({"expires": expires, "signature": signature}),
+        "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
+    }
+
+
+@routes.post(PREFIX + "/attachments")
+async def upload(request: web.Request) -> web.Response:
+    who = claims(request)
+    case_id = request.match_info["case_id"]
+    authorize(who, case_id, write=True)
+    filename = request.query.get("filename", "")
+    if not filename:
+        raise InvalidInput("the file name goes in the 'filename' query parameter",
+                           code="filename_required")
+    attachment = await request.app[RECORDS].upload(
+        case_id,
+        filename=filename,
+        content_type=request.headers.get("Content-Type", ""),
+        uploaded_by=who.identity,
+        chunks=request.content.iter_chunked(CHUNK),
+        declared_size=request.content_length,
+    )
+    return json_ok(attachment_view(request, attachment), status=201)
+
+
+@routes.get(PREFIX + "/attachments")
+async def list_attachments(request: web.Request) -> web.Response:
+    case_id = request.match_info["case_id"]
+    authorize(claims(request), case_id)
+    found = await request.app[RECORDS].list_attachments(case_id)
+    return json_ok({"attachments": [attachment_view(request, a) for a in found]})
+
+
+@routes.get(PREFIX + "/attachments/{attachment_id}")
+async def get_attachment(request: web.Request) -> web.Response:
+    case_id = request.match_info["case_id"]
+    authorize(claims(request), case_id)
+    attachment = await request.app[RECORDS].get_attachment(
+        case_id, request.match_info["attachment_id"]
+    )
+    return json_ok(attachment_view(request, attachment))
+
+
+@routes.get(PREFIX + "/attachments/{attachment_id}/content")
+async def download(request: web.Request) -> web.StreamResponse:
+    """With a bearer token, or with the ``expires`` and ``signature`` of a signed link."""
+    records = request.app[RECORDS]
+    case_id = request.match_info["case_id"]
+    attachment_id = request.match_info["attachment_id"]
+    if "signature" in request.query:
+        records.verify_link(case_id, attachment_id, request.query.get("expires", ""),
+                            request.query["signature"])
+    else:
+        authorize(claims(request), case_id)
+    attachment = await records.get_attachment(case_id, attachment_id)
+    path = records.file_of(attachment)
+    ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "_")
+    return web.FileResponse(path, headers={
+        "Content-Type": attachment.content_type,
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                               f"filename*=UTF-8''{quote(attachment.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+        "ETag": f"\"{attachment.sha256}\"",
+    })
+
+
+@routes.get(PREFIX + "/chat")
+async def case_chat(request: web.Request) -> web.Response:
+    case_id = request.match_info["case_id"]
+    authorize(claims(request), case_id)
+    messages = await request.app[RECORDS].chat_history(case_id)
+    return json_ok({"messages": [m.to_dict() for m in messages]})
+
+
+# OpenAPI -----------------------------------------------------------------------------------
+ATTACHMENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "case_id": {"type": "string"},
+        "filename": {"type": "string"},
+        "content_type": {"type": "string", "enum": ["application/pdf", "image/jpeg",
+                                                    "image/png", "application/dicom"]},
+        "size_bytes": {"type": "integer"},
+        "sha256": {"type": "string"},
+        "uploaded_by": {"type": "string"},
+        "uploaded_at": {"type": "string", "format": "date-time"},
+        "content_url": {"type": "string", "description": "needs a bearer token"},
+        "download_url": {"type": "string",
+                         "description": "signed link, no token needed, valid until "
+                                        "download_expires_at"},
+        "download_expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+CHAT_ENTRY = {
+    "type": "object",
+    "properties": {k: {"type": "string"} for k in
+                   ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")},
+}
+CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+ATTACHMENT_ID = {"name": "attachment_id", "in": "path", "required": True,
+                 "schema": {"type": "string"}}
+_WHO = " Coordinator, or a room token bound to this case (claim `case`)."
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/cases/{case_id}/attachments": {
+        "parameters": [CASE_ID],
+        "post": {
+            "summary": "Upload an attachment (raw body)." + _WHO,
+            "parameters": [{"name": "filename", "in": "query", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("application/pdf", "image/jpeg", "image/png", "application/dicom")}},
+            "responses": {"201": openapi.ok("stored", openapi.ref("Attachment")),
+                          **openapi.errors(400, 401, 403, 413, 415)},
+        },
+        "get": {"summary": "List a case's attachments." + _WHO,
+                "responses": {"200": openapi.ok("attachments", {
+                    "type": "object", "properties": {"attachments": {
+                        "type": "array", "items": openapi.ref("Attachment")}}}),
+                    **openapi.errors(401, 403)}},
+    },
+    "/api/v1/cases/{case_id}/attachments/{attachment_id}": {
+        "parameters": [CASE_ID, ATTACHMENT_ID],
+        "get": {"summary": "An attachment's metadata, with a fresh signed download link." + _WHO,
+                "responses": {"200": openapi.ok("attachment", openapi.ref("Attachment")),
+                              **openapi.errors(401, 403, 404)}},
+    },
+    "/api/v1/cases/{case_id}/attachments/{attachment_id}/content": {
+        "parameters": [CASE_ID, ATTACHMENT_ID],
+        "get": {
+            "summary": "The file: with a bearer token, or through a signed link." + _WHO,
+            "security": [{"bearer": []}, {}],
+            "parameters": [{"name": "expires", "in": "query", "schema": {"type": "integer"}},
+                           {"name": "signature", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file", "content": {
+                "application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}},
+                          **openapi.errors(401, 403, 404)},
+        },
+    },
+    "/api/v1/cases/{case_id}/chat": {
+        "parameters": [CASE_ID],
+        "get": {"summary": "The chat of the case's rooms, oldest first." + _WHO,
+                "responses": {"200": openapi.ok("messages", {
+                    "type": "object", "properties": {"messages": {
+                        "type": "array", "items": openapi.ref("ChatEntry")}}}),
+                    **openapi.errors(401, 403)}},
+    },
+}

@@ -1,0 +1,210 @@
+"""REST handlers for outgoing webhooks (``/api/v1/webhooks``), the aiohttp client that posts
+deliveries, and the delivery worker's lifecycle (``cleanup_ctx``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from vidconsult.domain.webhooks import RetryPolicy
+from vidconsult.services.webhooks import (
+    DeliveryError,
+    DeliveryWorker,
+    Sleep,
+    WebhooksConfig,
+    WebhookService,
+)
+from web import openapi
+from web.admin_schemas import CreateWebhook
+from web.http import json_ok, parse_body, require_coordinator
+from web.keys import CLOCK, SETTINGS
+
+routes = web.RouteTableDef()
+WEBHOOKS = web.AppKey("webhooks", WebhookService)
+WEBHOOK_WORKER = web.AppKey("webhook_worker", DeliveryWorker)
+
+
+class AiohttpSender:
+    """Posts deliveries with one pooled client session; never follows redirects."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                await resp.read()
+                return resp.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def config_from(settings: Any) -> WebhooksConfig:
+    """Settings fields ``webhook_max_attempts``, ``webhook_backoff_base``,
+    ``webhook_backoff_max`` and ``webhook_timeout`` (seconds), when the settings have them."""
+    return WebhooksConfig(
+        retry=RetryPolicy(
+            max_attempts=int(getattr(settings, "webhook_max_attempts", 8)),
+            base_delay=float(getattr(settings, "webhook_backoff_base", 1.0)),
+            max_delay=float(getattr(settings, "webhook_backoff_max", 600.0)),
+        ),
+        timeout=float(getattr(settings, "webhook_timeout", 10.0)),
+    )
+
+
+def install(app: web.Application) -> None:
+    """Wire webhooks into an app built by ``vidconsult.app.build_app``."""
+    installer(config_from(app[SETTINGS]))(app)
+
+
+def installer(
+    config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep
+) -> Callable[[web.Application], None]:
+    def install_webhooks(app: web.Application) -> None:
+        from vidconsult.app import DATABASE, EVENTS  # (app.py imports web modules)
+        from vidconsult.store.sqlite import SQLiteDatabase
+        from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
+
+        db = app[DATABASE]
+        if not isinstance(db, SQLiteDatabase):
+            raise ValueError("webhooks need the sqlite store for now")
+        store = SQLiteWebhookStore(db)
+        sender = AiohttpSender()
+        worker = DeliveryWorker(store=store, sender=sender, clock=app[CLOCK], config=config,
+                                sleep=sleep)
+        service = WebhookService(store=store, clock=app[CLOCK], on_enqueued=worker.wake)
+        app[WEBHOOKS] = service
+        app[WEBHOOK_WORKER] = worker
+        app[EVENTS].subscribe(service.on_event)
+
+        async def run_worker(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(worker.run(), name="webhook-deliveries")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await sender.close()
+
+        app.cleanup_ctx.append(run_worker)
+        app.router.add_routes(routes)
+        doc = app[openapi.OPENAPI]
+        openapi.add_models(doc, CreateWebhook)
+        doc["components"]["schemas"].update({"Webhook": WEBHOOK, "Delivery": DELIVERY})
+        openapi.add_paths(doc, OPENAPI_PATHS)
+
+    return install_webhooks
+
+
+@routes.post("/api/v1/webhooks")
+async def create_webhook(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, CreateWebhook)
+    webhook = await request.app[WEBHOOKS].create(
+        url=body.url, events=body.events, secret=body.secret, description=body.description,
+        created_by=who.identity,
+    )
+    # the secret is shown once, on creation
+    return json_ok({**webhook.public(), "secret": webhook.secret}, status=201)
+
+
+@routes.get("/api/v1/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    hooks = await request.app[WEBHOOKS].list_webhooks()
+    return json_ok({"webhooks": [w.public() for w in hooks]})
+
+
+@routes.get("/api/v1/webhooks/{webhook_id}")
+async def get_webhook(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    webhook = await request.app[WEBHOOKS].get(request.match_info["webhook_id"])
+    return json_ok(webhook.public())
+
+
+@routes.delete("/api/v1/webhooks/{webhook_id}")
+async def delete_webhook(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    await request.app[WEBHOOKS].delete(request.match_info["webhook_id"])
+    return json_ok({"ok": True})
+
+
+@routes.get("/api/v1/webhooks/{webhook_id}/deliveries")
+async def list_deliveries(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    deliveries = await request.app[WEBHOOKS].deliveries(request.match_info["webhook_id"])
+    return json_ok({"deliveries": [d.public() for d in deliveries]})
+
+
+# OpenAPI -----------------------------------------------------------------------------------
+WEBHOOK = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "url": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "description": {"type": "string"},
+        "created_by": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "secret": {"type": "string", "description": "only in the creation reply"},
+    },
+}
+DELIVERY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "the X-Vidconsult-Delivery header"},
+        "webhook_id": {"type": "string"},
+        "event": {"type": "string"},
+        "event_id": {"type": "string", "description": "the body's id"},
+        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+        "attempts": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_status": {"type": ["integer", "null"]},
+        "last_error": {"type": "string"},
+    },
+}
+WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/webhooks": {
+        "post": {"summary": "Register an endpoint for events (coordinator); the secret is "
+                            "shown once", "requestBody": openapi.body("CreateWebhook"),
+                 "responses": {"201": openapi.ok("created", openapi.ref("Webhook")),
+                               **openapi.errors(400, 401, 403)}},
+        "get": {"summary": "List endpoints (coordinator)",
+                "responses": {"200": openapi.ok("webhooks", {"type": "object", "properties": {
+                    "webhooks": {"type": "array", "items": openapi.ref("Webhook")}}}),
+                    **openapi.errors(401, 403)}},
+    },
+    "/api/v1/webhooks/{webhook_id}": {
+        "parameters": [WEBHOOK_ID],
+        "get": {"summary": "One endpoint (coordinator)",
+                "responses": {"200": openapi.ok("webhook", openapi.ref("Webhook")),
+                              **openapi.errors(401, 403, 404)}},
+        "delete": {"summary": "Remove an endpoint and its queued deliveries (coordinator)",
+                   "responses": {"200": openapi.ok("deleted", {"type": "object"}),
+                                 **openapi.errors(401, 403, 404)}},
+    },
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        "parameters": [WEBHOOK_ID],
+        "get": {"summary": "The delivery log, newest first (coordinator)",
+                "responses": {"200": openapi.ok("deliveries", {"type": "object", "properties": {
+                    "deliveries": {"type": "array", "items": openapi.ref("Delivery")}}}),
+                    **openapi.errors(401, 403, 404)}},
+    },
+}

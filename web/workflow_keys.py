@@ -1,0 +1,23 @@
+"""Typed app keys of the consultation workflow's services (set by vidconsult/workflow_app.py)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vidconsult.services.booking import BookingService
+from vidconsult.services.cases import CaseService
+from vidconsult.services.directory import DirectoryService
+from vidconsult.services.emergency import EmergencyService
+from vidconsult.services.lectures import LectureService
+from vidconsult.services.outcomes import OutcomeService
+from vidconsult.services.scheduler import Scheduler
+from vidconsult.services.statistics import StatisticsService
+
+DIRECTORY = web.AppKey("directory", DirectoryService)
+CASES = web.AppKey("cases", CaseService)
+BOOKING = web.AppKey("booking", BookingService)
+EMERGENCY = web.AppKey("emergency", EmergencyService)
+OUTCOMES = web.AppKey("outcomes", OutcomeService)
+LECTURES = web.AppKey("lectures", LectureService)
+STATISTICS = web.AppKey("statistics", StatisticsService)
+SCHEDULER = web.AppKey("scheduler", Scheduler)

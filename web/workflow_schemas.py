@@ -1,0 +1,166 @@
+"""REST request bodies of the consultation workflow (pydantic, validated on the way in; they
+also feed the OpenAPI document). Shapes only: the domain re-checks the rules."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from vidconsult.domain.cases import CaseStatus, Sex, Urgency
+from vidconsult.domain.experts import InstitutionKind
+from vidconsult.domain.outcomes import ReferralPriority
+from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.units import DEFAULT_CENTRE_ZONE, UnitTier
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TEXT = 20_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# directory -----------------------------------------------------------------------------------
+class UnitBody(_Body):
+    id: str = Field(pattern=ID)
+    name: str = Field(min_length=1, max_length=200)
+    tier: UnitTier
+    time_zone: str = DEFAULT_CENTRE_ZONE
+    parent_id: str | None = Field(default=None, pattern=ID)
+    consult_rooms: list[str] = Field(default_factory=list, max_length=50)
+
+
+class InstitutionBody(_Body):
+    id: str = Field(pattern=ID)
+    name: str = Field(min_length=1, max_length=200)
+    kind: InstitutionKind
+    country: str = Field(default="CN", min_length=2, max_length=2)
+
+
+class ExpertBody(_Body):
+    id: str = Field(pattern=ID, description="Also the expert's identity in tokens and rooms")
+    name: str = Field(min_length=1, max_length=200)
+    institution: InstitutionBody
+    specialties: list[Specialty] = Field(min_length=1)
+    languages: list[str] = Field(min_length=1, description='BCP 47 tags: "zh", "en"')
+    time_zone: str = Field(description="Where the expert lives; roster shifts are in it")
+
+
+class ShiftBody(_Body):
+    weekday: int = Field(ge=0, le=6, description="Monday=0 .. Sunday=6")
+    start: time
+    end: time = Field(description="<= start: the shift ends the next day")
+
+
+class LeaveBody(_Body):
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class RosterBody(_Body):
+    shifts: list[ShiftBody] = Field(max_length=200)
+    leave: list[LeaveBody] = Field(default_factory=list, max_length=500)
+    holidays: list[date] = Field(default_factory=list, max_length=500,
+                                 description="The expert's own local dates without shifts")
+
+
+class DutySlotBody(ShiftBody):
+    expert_id: str = Field(pattern=ID)
+    time_zone: str = DEFAULT_CENTRE_ZONE
+
+
+class DutySlotsBody(_Body):
+    slots: list[DutySlotBody] = Field(max_length=500)
+
+
+class DutyOverrideBody(_Body):
+    specialty: Specialty
+    expert_id: str = Field(pattern=ID)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+# cases ---------------------------------------------------------------------------------------
+class PatientBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    sex: Sex
+    birth_date: date | None = None
+    age_years: int | None = Field(default=None, ge=0, le=130)
+    id_number: str | None = Field(default=None, max_length=32)
+
+
+class _CaseFields(_Body):
+    patient: PatientBody
+    referring_unit_id: str = Field(pattern=ID)
+    referring_doctor: str = Field(min_length=1, max_length=200)
+    specialty: Specialty
+    clinical_summary: str = Field(min_length=1, max_length=TEXT)
+    requested_language: str | None = Field(default=None, max_length=20)
+
+
+class CaseBody(_CaseFields):
+    urgency: Urgency = Field(default=Urgency.ROUTINE,
+                             description="emergency cases go through /api/v1/emergencies")
+    requested_expert_id: str | None = Field(default=None, pattern=ID)
+    interpreter_needed: bool = False
+
+
+class EmergencyBody(_CaseFields):
+    pass
+
+
+class BookingBody(_Body):
+    """Empty: the earliest fitting slot. With ``expert_id`` and ``start``: that slot."""
+
+    expert_id: str | None = Field(default=None, pattern=ID)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = Field(default=None,
+                                      description="default: start + the slot length")
+    allow_off_roster: bool = False
+
+    @model_validator(mode="after")
+    def _explicit_needs_both(self) -> BookingBody:
+        if (self.expert_id is None) != (self.start is None):
+            raise ValueError("an explicit booking needs both expert_id and start")
+        if self.expert_id is None and (self.end is not None or self.allow_off_roster):
+            raise ValueError("end and allow_off_roster only go with an explicit booking")
+        return self
+
+
+class ReasonBody(_Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TransitionBody(_Body):
+    to: CaseStatus
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReferralBody(_Body):
+    target_hospital: str = Field(min_length=1, max_length=500)
+    department: str = Field(min_length=1, max_length=500)
+    priority: ReferralPriority
+    green_channel: bool = False
+    reason: str = Field(default="", max_length=TEXT)
+
+
+class ReportBody(_Body):
+    diagnosis: str = Field(min_length=1, max_length=TEXT)
+    treatment_plan: str = Field(min_length=1, max_length=TEXT)
+    notes: str = Field(default="", max_length=TEXT)
+    counselling: bool = False
+    referral: ReferralBody | None = None
+
+
+class LectureBody(_Body):
+    title: str = Field(min_length=1, max_length=200)
+    presenter_id: str = Field(pattern=ID)
+    audience_unit_ids: list[str] = Field(min_length=1, max_length=1000)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+MODELS = (UnitBody, ExpertBody, RosterBody, DutySlotsBody, DutyOverrideBody, CaseBody,
+          EmergencyBody, BookingBody, ReasonBody, TransitionBody, ReportBody, LectureBody)
