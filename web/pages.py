@@ -26,6 +26,11 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "room.html", headers={**NO_STORE, **SECURITY_HEADERS})
 
 
+@routes.get("/dashboard")
+async def dashboard_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "dashboard.html", headers={**NO_STORE, **SECURITY_HEADERS})
+
+
 @routes.get("/static/vendor/socket.io.min.js")
 async def socket_io_client(request: web.Request) -> web.StreamResponse:
     if not SOCKET_IO_CLIENT.exists():

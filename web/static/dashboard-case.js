@@ -1,0 +1,234 @@
+// One case: its facts, booking (with the room's window and join links), report and referral,
+// attachments (signed download links) and the audit trail.
+
+import { t, term } from "./dashboard-i18n.js";
+import { api, busy, field, fill, h, notify, timeEl, zoneNote } from "./dashboard-core.js";
+import { joinLinkBlock } from "./dashboard-rooms.js";
+import { directory, expertName, unitName } from "./dashboard-directory.js";
+import {
+  bookEarliest, patientLine, slaBadge, statusBadge, urgencyBadge,
+} from "./dashboard-cases.js";
+
+const OPEN_STATES = ["requested", "scheduled", "in_progress"];
+
+function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([label, value]) =>
+    h("div", {}, h("dt", {}, label), h("dd", {}, value))));
+}
+
+export function mountCase(view, { id }) {
+  let stopped = false;
+  const error = h("p", { class: "error", role: "alert", testid: "case-error" });
+  const body = h("div", { class: "case-detail", testid: "case-detail", dataset: { caseId: id } },
+    h("p", { class: "muted" }, t("loading")));
+  fill(view,
+    h("p", {}, h("a", { href: "#cases", class: "back" }, t("backToCases"))),
+    error, body);
+
+  async function load() {
+    await busy(null, async () => {
+      await directory.load();
+      const path = `/cases/${encodeURIComponent(id)}`;
+      const [c, attachments] = await Promise.all([
+        api("GET", path),
+        api("GET", `${path}/attachments`).catch((err) => ({ error: err })),
+      ]);
+      const bookingId = c.booking_ids.length ? c.booking_ids[c.booking_ids.length - 1] : null;
+      const booking = bookingId
+        ? await api("GET", `/bookings/${encodeURIComponent(bookingId)}`).catch(() => null) : null;
+      // an emergency has no booking: its room is found among the rooms by case id
+      const rooms = c.urgency === "emergency"
+        ? (await api("GET", "/rooms?status=all").catch(() => ({ rooms: [] }))).rooms
+          .filter((r) => r.case_id === c.id) : [];
+      if (!stopped) render(c, booking, attachments, rooms);
+    }, error);
+  }
+
+  function render(c, booking, attachments, rooms) {
+    body.dataset.status = c.status;
+    const p = c.patient;
+    fill(body,
+      h("div", { class: "section-head" },
+        h("h2", {}, `${p.name}`, h("span", { class: "muted mono heading-id" }, ` ${c.id}`)),
+        h("div", { class: "badges" }, urgencyBadge(c.urgency), statusBadge(c.status),
+          c.sla_breach == null ? null : slaBadge(c.sla_breach))),
+      h("div", { class: "case-grid" },
+        h("div", { class: "case-col" },
+          h("section", { class: "card" },
+            facts([
+              [t("patient"), `${p.name} · ${patientLine(p)}${p.id_number ? ` · ${p.id_number}` : ""}`],
+              [t("unit"), unitName(c.referring_unit_id)],
+              [t("referringDoctor"), c.referring_doctor],
+              [t("specialty"), term("specialties", c.specialty)],
+              [t("requestedAt"), timeEl(c.requested_at)],
+              c.requested_language && [t("requestedLanguage"), c.requested_language],
+              c.interpreter_needed && [t("interpreterNeeded"), t("yes")],
+              c.expert_ids.length && [t("expert"), c.expert_ids.map(expertName).join(", ")],
+              c.urgency !== "emergency" &&
+                [t("scheduledStart"), timeEl(c.scheduled_start, { weekday: true })],
+              c.sla_deadline && [t("slaDeadline"), timeEl(c.sla_deadline)],
+            ]),
+            h("h3", { class: "summary-heading" }, t("summary")),
+            h("p", { class: "summary" }, c.clinical_summary),
+            actions(c)),
+          c.urgency === "emergency" ? roomsCard(rooms) : bookingCard(c, booking),
+          c.report ? reportCard(c.report) : null,
+          c.referral ? referralCard(c.referral) : null),
+        h("div", { class: "case-col" },
+          attachmentsCard(attachments),
+          auditCard(c.audit || []))));
+  }
+
+  function actions(c) {
+    if (!OPEN_STATES.includes(c.status)) return null;
+    const out = h("div");
+    const bookError = h("p", { class: "error", role: "alert", testid: "book-error" });
+    const book = c.status === "requested"
+      ? h("button", { type: "button", class: "primary", testid: "book-button",
+        onclick: async () => { if (await bookEarliest(c.id, book, out, bookError)) load(); } },
+      t("bookEarliest"))
+      : null;
+    const reason = h("input", { name: "reason", required: true, maxlength: 2000,
+      testid: "cancel-reason" });
+    const cancelError = h("p", { class: "error", role: "alert" });
+    const cancel = h("button", { type: "submit", class: "danger", testid: "cancel-case-button" },
+      t("cancelCaseConfirm"));
+    const cancelForm = h("form", { class: "stack" }, field(t("cancelReason"), reason), cancelError,
+      cancel);
+    cancelForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(cancel, async () => {
+        await api("POST", `/cases/${encodeURIComponent(c.id)}/cancel`,
+          { reason: reason.value.trim() });
+        notify(t("caseCancelled"));
+        load();
+      }, cancelError);
+    });
+    return h("div", { class: "case-actions" },
+      h("div", { class: "button-row" }, book), bookError, out,
+      h("details", {}, h("summary", {}, t("cancelCase")), cancelForm));
+  }
+
+  load();
+  return () => { stopped = true; };
+}
+
+function bookingCard(c, booking) {
+  const card = h("section", { class: "card", testid: "case-booking",
+    "aria-labelledby": "booking-heading" },
+  h("h3", { id: "booking-heading" }, t("bookingHeading")));
+  if (!booking) {
+    card.append(h("p", { class: "muted" }, t("noBooking")));
+    return card;
+  }
+  const room = booking.room;
+  const links = h("div", { testid: "booking-links" });
+  const show = h("button", { type: "button", class: "small", testid: "show-links-button" },
+    t("showLinks"));
+  const linksError = h("p", { class: "error", role: "alert" });
+  show.addEventListener("click", () => busy(show, async () => {
+    const data = await api("GET", `/bookings/${encodeURIComponent(booking.id)}/links`);
+    fill(links, h("h4", {}, t("linksHeading")), h("ul", { class: "links" }, data.links.map((l) =>
+      h("li", {}, h("strong", {}, l.name), " ",
+        h("span", { class: "badge role" }, term("roles", l.role)),
+        joinLinkBlock(l.join_url, l.expires_at, l.name)))));
+    show.hidden = true;
+  }, linksError));
+  card.append(
+    facts([
+      [t("expert"), expertName(booking.expert_id)],
+      [t("scheduledStart"), timeEl(booking.start, { weekday: true })],
+      [t("colSla"), slaBadge(booking.sla_breach)],
+      room && [t("roomWindow"),
+        h("span", {}, timeEl(room.opens_at, { zone: false }), " – ", timeEl(room.closes_at))],
+      room && [t("roomState"), `${room.state} · ${t("attendance")}: ${room.attendance}`],
+      room && [t("parties"), room.parties.map((p) => `${p.name} (${term("roles", p.role)})`)
+        .join("; ")],
+    ]));
+  if (room && !booking.cancelled_at && OPEN_STATES.includes(c.status)) {
+    card.append(show, linksError, links);
+  }
+  return card;
+}
+
+function roomsCard(rooms) {
+  return h("section", { class: "card", testid: "case-rooms" },
+    h("h3", {}, t("navRooms")),
+    rooms.length ? h("ul", { class: "links" }, rooms.map((r) => h("li", {},
+      h("strong", {}, r.name), " ", h("span", { class: "muted mono small-text" }, r.id), " ",
+      h("span", { class: `badge ${r.status === "open" ? "status-in_progress" : ""}` }, r.status),
+      h("div", { class: "muted small-text" }, timeEl(r.created_at),
+        r.ended_at ? [" – ", timeEl(r.ended_at)] : null,
+        r.end_reason ? ` · ${r.end_reason}` : null))))
+      : h("p", { class: "muted" }, t("noRooms")));
+}
+
+function reportCard(r) {
+  return h("section", { class: "card", testid: "case-report" },
+    h("h3", {}, t("reportHeading")),
+    facts([
+      [t("diagnosis"), r.diagnosis],
+      [t("treatmentPlan"), r.treatment_plan],
+      r.notes && [t("notes"), r.notes],
+      r.counselling && [t("counselling"), t("yes")],
+    ]),
+    h("p", { class: "muted small-text" }, t("signedBy", { who: expertName(r.signed_by), time: "" }),
+      timeEl(r.signed_at)));
+}
+
+function referralCard(r) {
+  return h("section", { class: "card", testid: "case-referral" },
+    h("h3", {}, t("referralHeading"), r.green_channel
+      ? h("span", { class: "badge green" }, ` ${t("greenChannel")}`) : null),
+    facts([
+      [t("targetHospital"), r.target_hospital],
+      [t("department"), r.department],
+      [t("priority"), r.priority],
+      r.reason && [t("reason"), r.reason],
+    ]));
+}
+
+function attachmentsCard(data) {
+  const card = h("section", { class: "card", testid: "case-attachments" },
+    h("h3", {}, t("attachmentsHeading")));
+  if (data.error) {
+    card.append(h("p", { class: "error" }, data.error.message));
+    return card;
+  }
+  if (!data.attachments.length) {
+    card.append(h("p", { class: "muted" }, t("noAttachments")));
+    return card;
+  }
+  card.append(h("ul", { class: "attachments" }, data.attachments.map((a) =>
+    h("li", { testid: "attachment", dataset: { attachmentId: a.id } },
+      h("a", { href: a.download_url, download: a.filename, rel: "noopener",
+        testid: "attachment-link" }, a.filename),
+      h("span", { class: "muted small-text" },
+        ` ${a.content_type} · ${formatBytes(a.size_bytes)} · `, timeEl(a.uploaded_at, { zone: false })),
+      h("div", { class: "muted small-text" },
+        t("linkValidUntil", { time: "" }), timeEl(a.download_expires_at))))));
+  return card;
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function auditCard(entries) {
+  return h("section", { class: "card", testid: "case-audit" },
+    h("h3", {}, t("auditHeading")),
+    h("div", { class: "table-scroll" }, h("table", { class: "table compact" },
+      h("caption", { class: "visually-hidden" }, t("auditHeading")),
+      h("thead", {}, h("tr", {}, ["colWhen", "colWho", "colAction", "colChange", "colNote"]
+        .map((k) => h("th", { scope: "col" }, t(k), k === "colWhen" ? zoneNote() : null)))),
+      h("tbody", {}, entries.map((e) => h("tr", { testid: "audit-row" },
+        h("td", {}, timeEl(e.at, { zone: false })),
+        h("td", {}, e.actor),
+        h("td", {}, e.action),
+        h("td", {}, e.from || e.to
+          ? `${e.from ? term("statuses", e.from) : "—"} → ${e.to ? term("statuses", e.to) : "—"}`
+          : ""),
+        h("td", { class: "note" }, e.note)))))));
+}

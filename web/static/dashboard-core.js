@@ -1,0 +1,235 @@
+// Dashboard plumbing shared by every section: the REST client, a small DOM builder, times in
+// the centre's zone, and the notice line.
+
+import { t, locale } from "./dashboard-i18n.js";
+
+const TOKEN_KEY = "vidconsult.dashboard.token";
+
+/** An error reply of the API: `{"error": {"code", "message"}}`, or a network failure. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+  onUnauthorized: (_err) => {},
+};
+
+/** Calls `/api/v1{path}`; resolves to the JSON body, rejects with an ApiError. A 401 on a
+ * signed-in call ends the session (expired or revoked token). */
+export async function api(method, path, body = undefined, { auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let resp;
+  try {
+    resp = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch (err) {
+    throw new ApiError(0, "network", t("networkError", { message: err.message }));
+  }
+  let data = null;
+  if ((resp.headers.get("Content-Type") || "").startsWith("application/json")) {
+    data = await resp.json().catch(() => null);
+  }
+  if (!resp.ok) {
+    const e = data && data.error;
+    const err = new ApiError(resp.status, e?.code ?? `http_${resp.status}`,
+      e?.message ?? `${resp.status} ${resp.statusText}`);
+    if (resp.status === 401 && auth) session.onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+/** Builds an element: h("td", {class: "x", dataset: {id}}, "text", child, [more]). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value == null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "testid") el.dataset.testid = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key in el && typeof value !== "string") el[key] = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces the children of `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+// ---- times in the centre's zone -----------------------------------------------------------
+
+export const centre = { zone: "Asia/Shanghai" };
+
+function parts(date, options) {
+  const out = {};
+  for (const p of new Intl.DateTimeFormat("en-GB", { timeZone: centre.zone, hourCycle: "h23",
+    ...options }).formatToParts(date)) out[p.type] = p.value;
+  return out;
+}
+
+/** "UTC+8" for the centre's zone at `date`. */
+export function zoneOffset(date = new Date()) {
+  const name = parts(date, { timeZoneName: "shortOffset" }).timeZoneName || "";
+  return name.replace("GMT", "UTC") || "UTC";
+}
+
+/** "2026-03-09 09:30" in the centre's zone (ISO order reads the same in both languages). */
+export function centreTime(iso, { seconds = false } = {}) {
+  if (!iso) return "—";
+  const date = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const p = parts(date, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: seconds ? "2-digit" : undefined });
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
+}
+
+/** The weekday of `iso` in the centre's zone, in the UI language. */
+export function centreWeekday(iso) {
+  return new Intl.DateTimeFormat(locale, { timeZone: centre.zone, weekday: "short" })
+    .format(new Date(iso));
+}
+
+/** A <time> element: centre time plus the zone's name; the instant in `datetime`. */
+export function timeEl(iso, { weekday = false, zone = true } = {}) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  const text = `${weekday ? `${centreWeekday(iso)} ` : ""}${centreTime(iso)}`;
+  return h("time", { datetime: iso, title: `${centre.zone} (${zoneOffset(new Date(iso))})` },
+    text, zone ? h("span", { class: "zone" }, ` ${zoneLabel()}`) : null);
+}
+
+/** " (CST)" after a column heading whose cells show times without the zone. */
+export function zoneNote() {
+  return h("span", { class: "zone", title: centre.zone }, ` (${zoneLabel()})`);
+}
+
+/** The short zone name shown after times: "CST" for China Standard Time, else the offset. */
+export function zoneLabel() {
+  return centre.zone === "Asia/Shanghai" ? "CST" : zoneOffset();
+}
+
+// ---- the notice line ----------------------------------------------------------------------
+
+let noticeTimer = null;
+
+/** Shows a message in the notice line (role=status, or alert for errors). */
+export function notify(text, tone = "info") {
+  const el = document.getElementById("notice");
+  if (!el) return;
+  clearTimeout(noticeTimer);
+  el.textContent = text;
+  el.dataset.tone = tone;
+  el.setAttribute("role", tone === "error" ? "alert" : "status");
+  el.hidden = !text;
+  if (tone !== "error" && text) noticeTimer = setTimeout(() => { el.hidden = true; }, 8000);
+}
+
+/** Runs `work` with `button` disabled; an ApiError goes to `errorEl` (or the notice line). */
+export async function busy(button, work, errorEl = null) {
+  if (errorEl) fill(errorEl);
+  const label = button ? button.textContent : "";
+  if (button) {
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+  }
+  try {
+    return await work();
+  } catch (err) {
+    const message = err instanceof ApiError ? err.message : String(err.message || err);
+    if (errorEl) {
+      fill(errorEl, message);
+      errorEl.dataset.code = err.code || "error";
+    } else {
+      notify(message, "error");
+    }
+    return undefined;
+  } finally {
+    if (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      button.textContent = label;
+    }
+  }
+}
+
+/** A labelled form field: <div class="field"><label>..</label><input ...></div>. */
+export function field(label, control, hint = null) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  const hintEl = hint ? h("small", { id: `${id}-hint`, class: "hint" }, hint) : null;
+  if (hintEl) control.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: id }, label), control, hintEl);
+}
+
+/** A <select> of `values` with labels from `label(value)`; `blank` adds a first empty option. */
+export function select(name, values, label, { blank = null, value = "" } = {}) {
+  const el = h("select", { name },
+    blank != null ? h("option", { value: "" }, blank) : null,
+    values.map((v) => h("option", { value: v }, label(v))));
+  el.value = value;
+  return el;
+}
+
+/** A copy-to-clipboard button for the value of `input`. */
+export function copyButton(input, testid = "copy-button") {
+  const button = h("button", { type: "button", class: "small", testid }, t("copy"));
+  button.addEventListener("click", async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      button.textContent = t("copied");
+    } catch {
+      // clipboard blocked (plain http, or no permission): fall back to the old way
+      const ok = document.execCommand && document.execCommand("copy");
+      button.textContent = ok ? t("copied") : t("copyFailed");
+    }
+    setTimeout(() => { button.textContent = t("copy"); }, 2500);
+  });
+  return button;
+}
+
+/** Opens the shared confirm <dialog>; resolves true when confirmed. */
+export function confirmDialog({ title, text, confirmLabel, tone = "danger" }) {
+  const dialog = document.getElementById("confirm-dialog");
+  fill(dialog.querySelector("h2"), title);
+  fill(dialog.querySelector("p"), text);
+  const ok = dialog.querySelector("[data-testid=confirm-ok]");
+  ok.textContent = confirmLabel;
+  ok.className = tone;
+  dialog.querySelector("[data-testid=confirm-cancel]").textContent = t("cancel");
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+    dialog.querySelector("[data-testid=confirm-cancel]").focus();
+  });
+}

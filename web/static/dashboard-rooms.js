@@ -1,0 +1,237 @@
+// Live rooms: the open rooms with who is in them (refreshed every few seconds), opening a
+// room, a join link for someone, and ending a room.
+
+import { t, term } from "./dashboard-i18n.js";
+import {
+  api, busy, centreTime, confirmDialog, copyButton, field, fill, h, notify, select, timeEl,
+} from "./dashboard-core.js";
+
+const POLL_MS = 3000;
+const KINDS = ["consultation", "emergency", "lecture"];
+const ROLES = ["patient", "doctor", "expert", "coordinator", "interpreter", "observer"];
+
+export function mountRooms(view) {
+  let stopped = false;
+  let timer = null;
+  const rows = new Map(); // room id -> {tr, signature}
+  let rooms = new Map(); // room id -> room
+
+  const updated = h("p", { class: "muted small-text", testid: "rooms-updated", "aria-live": "off" });
+  const empty = h("p", { class: "empty", testid: "rooms-empty", hidden: true }, t("noRooms"));
+  const tbody = h("tbody");
+  const table = h("table", { class: "table rooms", testid: "rooms-table" },
+    h("caption", { class: "visually-hidden" }, t("roomsHeading")),
+    h("thead", {}, h("tr", {},
+      ["colName", "colKind", "colCase", "colOpened", "colParticipants", "colActions"]
+        .map((k) => h("th", { scope: "col" }, t(k))))),
+    tbody);
+  const invite = h("section", { class: "card invite", testid: "invite-panel", hidden: true,
+    "aria-labelledby": "invite-heading" });
+
+  fill(view,
+    h("div", { class: "section-head" },
+      h("h2", { id: "rooms-heading" }, t("roomsHeading")), updated),
+    h("div", { class: "rooms-layout" },
+      h("div", { class: "rooms-main" },
+        h("div", { class: "card table-card" }, h("div", { class: "table-scroll" }, table), empty)),
+      h("aside", { class: "rooms-side" }, invite, createForm())));
+
+  // ---- the list ---------------------------------------------------------------------------
+
+  async function poll() {
+    if (stopped) return;
+    try {
+      const data = await api("GET", "/rooms?status=open");
+      if (stopped) return;
+      render(data.rooms);
+      updated.textContent = t("roomsUpdated", { time: centreTime(new Date(), { seconds: true }) });
+      delete updated.dataset.tone;
+    } catch (err) {
+      if (stopped) return;
+      updated.textContent = t("roomsStale", { message: err.message });
+      updated.dataset.tone = "error";
+    }
+    timer = setTimeout(poll, POLL_MS);
+  }
+
+  function render(list) {
+    rooms = new Map(list.map((r) => [r.id, r]));
+    for (const [id, row] of rows) {
+      if (!rooms.has(id)) {
+        row.tr.remove();
+        rows.delete(id);
+        if (invite.dataset.roomId === id) closeInvite();
+      }
+    }
+    // newest first
+    const ordered = [...list].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
+    let previous = null;
+    for (const room of ordered) {
+      const signature = JSON.stringify([room.name, room.kind, room.case_id,
+        room.participants.map((p) => [p.identity, p.name, p.role, p.tracks])]);
+      let row = rows.get(room.id);
+      if (!row) {
+        row = { tr: h("tr", { testid: "room-row", dataset: { roomId: room.id } }), signature: "" };
+        rows.set(room.id, row);
+      }
+      if (row.signature !== signature) {
+        fillRow(row.tr, room);
+        row.signature = signature;
+      }
+      const want = previous ? previous.nextSibling : tbody.firstChild;
+      if (want !== row.tr) tbody.insertBefore(row.tr, want);
+      previous = row.tr;
+    }
+    empty.hidden = list.length > 0;
+    table.hidden = list.length === 0;
+  }
+
+  function fillRow(tr, room) {
+    const keepFocus = tr.contains(document.activeElement) ? document.activeElement.dataset.testid
+      : null;
+    tr.dataset.participants = String(room.participants.length);
+    fill(tr,
+      h("th", { scope: "row", class: "room-name" }, room.name,
+        h("div", { class: "muted mono small-text" }, room.id)),
+      h("td", {}, h("span", { class: `badge kind-${room.kind}` }, term("kinds", room.kind))),
+      h("td", {}, room.case_id
+        ? h("a", { href: `#cases/${encodeURIComponent(room.case_id)}`, class: "mono" }, room.case_id)
+        : h("span", { class: "muted" }, "—")),
+      h("td", {}, timeEl(room.created_at)),
+      h("td", {}, participantList(room.participants)),
+      h("td", { class: "actions" },
+        h("button", { type: "button", class: "small", testid: "invite-button",
+          "aria-label": `${t("invite")} ${room.name}`, onclick: () => openInvite(room.id) },
+        t("invite")),
+        h("button", { type: "button", class: "small danger", testid: "end-room-button",
+          "aria-label": `${t("endRoom")} ${room.name}`, onclick: (ev) => endRoom(room.id, ev.target) },
+        t("endRoom"))));
+    if (keepFocus) tr.querySelector(`[data-testid="${keepFocus}"]`)?.focus();
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  function createForm() {
+    const name = h("input", { name: "name", required: true, maxlength: 200,
+      testid: "room-name-input" });
+    const kind = select("kind", KINDS, (k) => term("kinds", k), { value: "consultation" });
+    kind.dataset.testid = "room-kind-select";
+    const caseId = h("input", { name: "case_id", maxlength: 64, testid: "room-case-input",
+      class: "mono" });
+    const error = h("p", { class: "error", role: "alert", testid: "create-room-error" });
+    const submit = h("button", { type: "submit", class: "primary", testid: "create-room-button" },
+      t("createRoom"));
+    const form = h("form", { class: "stack", testid: "create-room-form" },
+      field(t("roomName"), name), field(t("roomKind"), kind), field(t("roomCase"), caseId),
+      error, submit);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const body = { name: name.value.trim(), kind: kind.value };
+        if (caseId.value.trim()) body.case_id = caseId.value.trim();
+        const room = await api("POST", "/rooms", body);
+        notify(t("roomCreated", { name: room.name }));
+        form.reset();
+        kind.value = "consultation";
+        render([...rooms.values(), room]);
+        openInvite(room.id);
+      }, error);
+    });
+    return h("section", { class: "card", "aria-labelledby": "create-room-heading" },
+      h("h3", { id: "create-room-heading" }, t("createRoomHeading")), form);
+  }
+
+  async function endRoom(roomId, button) {
+    const room = rooms.get(roomId);
+    const name = room ? room.name : roomId;
+    const ok = await confirmDialog({ title: t("endRoomTitle"), text: t("endRoomConfirm", { name }),
+      confirmLabel: t("confirm") });
+    if (!ok) return;
+    await busy(button, async () => {
+      await api("DELETE", `/rooms/${encodeURIComponent(roomId)}`);
+      notify(t("roomEnded", { name }));
+      rooms.delete(roomId);
+      render([...rooms.values()]);
+    });
+  }
+
+  function openInvite(roomId) {
+    const room = rooms.get(roomId);
+    if (!room) return;
+    invite.dataset.roomId = roomId;
+    invite.hidden = false;
+    const identity = h("input", { name: "identity", required: true, pattern: "\\S+",
+      maxlength: 128, testid: "invite-identity", autocapitalize: "none", spellcheck: "false" });
+    const name = h("input", { name: "name", maxlength: 200, testid: "invite-name" });
+    const role = select("role", ROLES, (r) => term("roles", r), { value: "doctor" });
+    role.dataset.testid = "invite-role";
+    const error = h("p", { class: "error", role: "alert", testid: "invite-error" });
+    const result = h("div", { class: "join-result", "aria-live": "polite" });
+    const submit = h("button", { type: "submit", class: "primary", testid: "mint-link-button" },
+      t("mintLink"));
+    const form = h("form", { class: "stack" },
+      field(t("identity"), identity, t("identityHint")), field(t("displayName"), name),
+      field(t("role"), role), error, submit, result);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const body = { identity: identity.value.trim(), role: role.value };
+        if (name.value.trim()) body.name = name.value.trim();
+        const link = await api("POST", `/rooms/${encodeURIComponent(roomId)}/tokens`, body);
+        fill(result, joinLinkBlock(link.join_url,
+          new Date(Date.now() + link.expires_in * 1000).toISOString(), `${body.identity}`));
+      }, error);
+    });
+    fill(invite,
+      h("div", { class: "card-head" },
+        h("h3", { id: "invite-heading" }, t("inviteHeading", { name: room.name })),
+        h("button", { type: "button", class: "small quiet", testid: "invite-close",
+          onclick: closeInvite }, t("close"))),
+      form);
+    identity.focus();
+  }
+
+  function closeInvite() {
+    invite.hidden = true;
+    delete invite.dataset.roomId;
+    fill(invite);
+  }
+
+  poll();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+function participantList(participants) {
+  if (!participants.length) return h("span", { class: "muted" }, t("nobodyYet"));
+  return h("ul", { class: "participants" }, participants.map((p) =>
+    h("li", { testid: "participant", dataset: { identity: p.identity, role: p.role } },
+      h("span", { class: "p-name" }, p.name || p.identity),
+      p.name && p.name !== p.identity ? h("span", { class: "muted mono small-text" }, p.identity)
+        : null,
+      h("span", { class: "badge role" }, term("roles", p.role)),
+      trackBadges(p.tracks || []))));
+}
+
+function trackBadges(tracks) {
+  if (!tracks.length) return h("span", { class: "track none" }, t("noTracks"));
+  return tracks.map((tr) => {
+    const kind = t(tr.kind);
+    const label = tr.muted ? t("trackMuted", { kind }) : t("trackOn", { kind });
+    return h("span", { class: `track ${tr.kind}${tr.muted ? " muted" : ""}`, testid: "track",
+      dataset: { kind: tr.kind, muted: String(tr.muted) }, title: label }, label);
+  });
+}
+
+/** A read-only join link with a copy button (also used for a booking's and emergency's links). */
+export function joinLinkBlock(url, expiresAt, label) {
+  const input = h("input", { type: "text", readonly: true, value: url, class: "mono link",
+    testid: "join-link", "aria-label": `${t("joinLink")} ${label || ""}`.trim(),
+    onfocus: (ev) => ev.target.select() });
+  return h("div", { class: "join-link" },
+    h("div", { class: "join-link-row" }, input, copyButton(input)),
+    expiresAt ? h("small", { class: "muted" }, t("linkExpires", { time: "" }), timeEl(expiresAt))
+      : null);
+}
