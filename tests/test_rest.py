@@ -28,6 +28,10 @@ async def test_room_lifecycle(app_server: ServerHandle) -> None:
 
     status, listed = await app_server.api("GET", "/api/v1/rooms")
     assert status == 200 and [r["id"] for r in listed["rooms"]] == [room["id"]]
+    other = await app_server.create_room("Other", case_id="case-2")
+    _, by_case = await app_server.api("GET", "/api/v1/rooms?case_id=case-1")
+    assert [r["id"] for r in by_case["rooms"]] == [room["id"]]
+    await app_server.api("DELETE", f"/api/v1/rooms/{other['id']}")
 
     # a participant's own room-bound token may read its room, not others
     status, got = await app_server.api("GET", f"/api/v1/rooms/{room['id']}", token=tok["token"])
@@ -40,7 +44,7 @@ async def test_room_lifecycle(app_server: ServerHandle) -> None:
     status, listed = await app_server.api("GET", "/api/v1/rooms")
     assert listed["rooms"] == []
     status, listed = await app_server.api("GET", "/api/v1/rooms?status=ended")
-    assert [r["id"] for r in listed["rooms"]] == [room["id"]]
+    assert sorted(r["id"] for r in listed["rooms"]) == sorted([room["id"], other["id"]])
     # no tokens for an ended room
     status, err = await app_server.api("POST", f"/api/v1/rooms/{room['id']}/tokens",
                                        {"identity": "x", "role": "patient"})

@@ -71,6 +71,7 @@ TOKEN = {
         "identity": {"type": "string"},
         "role": {"type": "string"},
         "expires_in": {"type": "integer"},
+        "expires_at": {"type": "string", "format": "date-time"},
     },
 }
 
@@ -130,7 +131,8 @@ def base_document() -> dict[str, Any]:
                                    **errors(400, 401, 403, 413)}},
             "get": {"summary": "List rooms (open by default)",
                     "parameters": [{"name": "status", "in": "query", "schema": {
-                        "type": "string", "enum": ["open", "ended", "all"]}}],
+                        "type": "string", "enum": ["open", "ended", "all"]}},
+                        {"name": "case_id", "in": "query", "schema": {"type": "string"}}],
                     "responses": {"200": ok("rooms", {"type": "object", "properties": {
                         "rooms": {"type": "array", "items": ref("Room")}}}),
                                   **errors(400, 401, 403)}},

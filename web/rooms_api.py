@@ -11,7 +11,7 @@ from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import InvalidInput, PermissionDenied
 from vidconsult.services.rooms import RoomService
 from web.http import claims, json_ok, parse_body, require_coordinator
-from web.keys import BASE_URL, ROOMS, SETTINGS
+from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 from web.schemas import CreateRoom, CreateToken
 
 routes = web.RouteTableDef()
@@ -48,6 +48,9 @@ async def list_rooms(request: web.Request) -> web.Response:
             raise InvalidInput("status must be open, ended or all") from None
     rooms = request.app[ROOMS]
     found = await rooms.list_rooms(status)
+    case_id = request.query.get("case_id")
+    if case_id:
+        found = [r for r in found if r.case_id == case_id]
     return json_ok({"rooms": [room_view(rooms, r, include_hidden=True) for r in found]})
 
 
@@ -94,6 +97,7 @@ async def create_token(request: web.Request) -> web.Response:
             "identity": body.identity,
             "role": body.role.value,
             "expires_in": int(ttl.total_seconds()),
+            "expires_at": (request.app[CLOCK].now() + ttl).isoformat(),
         },
         status=201,
     )
