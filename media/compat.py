@@ -6,17 +6,68 @@ if the installed version or the internals below changed, instead of misbehaving 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import aioice
 import aiortc
-from aiortc import RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import clock as aiortc_clock
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs import CODECS
-from aiortc.rtcicetransport import RTCIceGatherer
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+from aiortc.rtcrtpreceiver import TimestampMapper
 
 SUPPORTED_AIORTC = "1.16."
 
 #: name-mangled counters read by :func:`sender_counters` for the stats
 SENDER_OCTETS = "_RTCRtpSender__octet_count"
 SENDER_PACKETS = "_RTCRtpSender__packet_count"
+SENDER_LSR = "_RTCRtpSender__lsr"
+
+# --- the passthrough's internals (media/ingress.py, media/downstream.py) ---
+#: replaced before receive() (the decoder thread is handed this queue when it starts)
+RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
+RECEIVER_TS_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
+RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+DTLS_CONNECTED = State.CONNECTED
+
+#: (class, method) pairs the passthrough replaces per instance or calls
+_METHODS = (
+    (RTCRtpReceiver, "receive"),
+    (RTCRtpReceiver, "_handle_rtp_packet"),
+    (RTCRtpReceiver, "_handle_rtcp_packet"),
+    (RTCRtpReceiver, "_send_rtcp"),
+    (RTCRtpReceiver, "_send_rtcp_pli"),
+    (RTCRtpSender, "send"),
+    (RTCRtpSender, "_retransmit"),
+    (RTCRtpSender, "_send_keyframe"),
+    (RTCRtpSender, "_send_rtcp"),
+    (RTCRtpSender, "_handle_rtcp_packet"),
+)
+
+#: (function, names it must use): how aiortc reaches what the passthrough replaced
+_USES = (
+    (RTCRtpReceiver.__init__, (RECEIVER_DECODER_QUEUE, RECEIVER_DECODER_THREAD,
+                               RECEIVER_TS_MAPPER, RECEIVER_RTCP_SSRC)),
+    (RTCRtpReceiver.receive, (RECEIVER_DECODER_QUEUE, "_track")),
+    (RTCRtpReceiver._handle_rtp_packet, (RECEIVER_DECODER_QUEUE, "put", RECEIVER_TS_MAPPER)),
+    (RTCRtpReceiver._send_rtcp_pli, ("_send_rtcp",)),
+    (RTCRtpSender.__init__, ("_ssrc", "_rtx_ssrc", SENDER_LSR, SENDER_OCTETS, SENDER_PACKETS)),
+    (RTCRtpSender._handle_rtcp_packet, ("_retransmit", "_send_keyframe")),
+    (RTCRtpSender._run_rtcp, ("_send_rtcp", SENDER_LSR)),
+    (RTCDtlsTransport.__init__, ("_tx_srtp", "_state")),
+    (RTCDtlsTransport._handle_rtp_data, ("_handle_rtp_packet",)),
+    (RTCDtlsTransport._handle_rtcp_data, ("_handle_rtcp_packet",)),
+    (RTCIceTransport.__init__, ("_connection",)),
+    (aioice.Connection.__init__, ("_nominated",)),
+    (aioice.Connection.sendto, ("_nominated", "protocol", "remote_addr", "send_data")),
+    (TimestampMapper.__init__, ("_origin",)),
+    (JitterFrame.__init__, ("data", "timestamp")),
+)
 
 
 class MediaCompatibilityError(RuntimeError):
@@ -45,6 +96,14 @@ def check_aiortc() -> None:
     ):
         if not hasattr(obj, attr):
             problems.append(f"{obj.__name__}.{attr} is missing")
+    for obj, attr in _METHODS:
+        if not callable(getattr(obj, attr, None)):
+            problems.append(f"{obj.__name__}.{attr} is missing")
+    for func, used in _USES:
+        names = set(func.__code__.co_names)
+        for name in used:
+            if name not in names:
+                problems.append(f"{func.__qualname__} no longer uses {name}")
     if not {"audio", "video"} <= set(CODECS):
         problems.append("aiortc.codecs.CODECS lacks audio or video")
     if problems:
@@ -54,3 +113,49 @@ def check_aiortc() -> None:
 def sender_counters(sender: RTCRtpSender) -> tuple[int, int]:
     """(bytes, packets) of RTP payload a sender has sent; read without awaiting getStats()."""
     return getattr(sender, SENDER_OCTETS, 0), getattr(sender, SENDER_PACKETS, 0)
+
+
+def set_sender_counters(sender: RTCRtpSender, octets: int, packets: int) -> None:
+    """Keep the sender's own counters (stats, SR) when the passthrough sends for it."""
+    setattr(sender, SENDER_OCTETS, octets)
+    setattr(sender, SENDER_PACKETS, packets)
+
+
+def set_sender_lsr(sender: RTCRtpSender, ntp: int) -> None:
+    """The SR's NTP time as sent, so the sender's RTT estimate matches the receiver reports."""
+    setattr(sender, SENDER_LSR, (ntp >> 16) & 0xFFFFFFFF)
+
+
+def ntp_now() -> int:
+    return aiortc_clock.current_ntp_time()
+
+
+def publisher_timestamp(receiver: RTCRtpReceiver, mapped: int) -> int:
+    """The publisher's RTP timestamp of a frame, undoing the receiver's timestamp mapper."""
+    mapper = getattr(receiver, RECEIVER_TS_MAPPER)
+    return (mapped + (mapper._origin or 0)) & 0xFFFFFFFF
+
+
+def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    ssrc: int | None = getattr(receiver, RECEIVER_RTCP_SSRC, None)
+    return ssrc
+
+
+def transceiver_codecs(transceiver: RTCRtpTransceiver) -> list[Any]:
+    """The codecs negotiated for a transceiver (set before aiortc emits ``track``)."""
+    return list(getattr(transceiver, "_codecs", []))
+
+
+Writer = tuple[Callable[[bytes], bytes] | None, Callable[[bytes, Any], None] | None, Any]
+
+
+def transport_writer(dtls: RTCDtlsTransport) -> Writer:
+    """(srtp protect, datagram sendto, remote address) of a connected transport, or Nones.
+
+    What ``RTCDtlsTransport._send_rtp`` does, without two coroutines per packet."""
+    srtp = getattr(dtls, "_tx_srtp", None)
+    connection = getattr(dtls.transport, "_connection", None)
+    pair = connection._nominated.get(1) if connection is not None else None
+    if srtp is None or pair is None or pair.protocol.transport is None:
+        return None, None, None
+    return srtp.protect, pair.protocol.transport.sendto, pair.remote_addr

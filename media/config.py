@@ -7,7 +7,7 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
-FORWARD_MODES = frozenset({"reencode"})  # "passthrough" comes later, behind the same Forwarder
+FORWARD_MODES = frozenset({"passthrough", "reencode"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +19,11 @@ class MediaConfig:
     """
 
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
-    forward_mode: str = "reencode"
+    #: "passthrough" (encoded RTP forwarded, media/passthrough.py) or "reencode" (media/relay.py)
+    forward_mode: str = "passthrough"
+    #: video bitrate cap (kbit/s) every publisher is asked to obey (b=AS/TIAS in the publish
+    #: answer, REMB); 0 = none. Rooms and participants can lower it at runtime.
+    video_bitrate_kbps: int = 0
     #: seconds a listener callback may take before the engine logs it and moves on
     listener_timeout: float = 10.0
     #: remote SDPs larger than this are rejected as ``invalid_sdp``
@@ -31,6 +35,8 @@ class MediaConfig:
                 f"forward_mode {self.forward_mode!r} is not supported "
                 f"(supported: {', '.join(sorted(FORWARD_MODES))})"
             )
+        if self.video_bitrate_kbps < 0:
+            raise ValueError("video_bitrate_kbps must be >= 0")
         for server in self.ice_servers:
             urls = server.get("urls") if isinstance(server, dict) else None
             if not urls or not isinstance(urls, str | list):

@@ -1,8 +1,10 @@
 """``AiortcMediaEngine``: the :class:`vidconsult.ports.MediaEngine` on aiortc.
 
-Rooms hold participants; a participant has a publish session (its own tracks) and a subscribe
-session (other participants' tracks). Published tracks go to a :class:`Forwarder`; listener
-callbacks go through a per-room :class:`ListenerDispatcher`, in order and never re-entrantly.
+Rooms hold participants (:mod:`media.rooms`); a participant has a publish session (its own
+tracks) and a subscribe session (other participants' tracks). Published tracks go to a
+:class:`Forwarder` and to the :class:`TrackObservers`; listener callbacks go through a per-room
+:class:`ListenerDispatcher`, in order and never re-entrantly. Bitrate caps and audio-only
+subscribers are :class:`WeakLinks`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCPeerConnection
@@ -20,9 +21,13 @@ from media.compat import check_aiortc
 from media.config import MediaConfig
 from media.dispatch import ListenerDispatcher
 from media.forwarding import Forwarder, PublisherSource, create_forwarder
+from media.observers import TrackObservers
 from media.publisher import PublishedEntry, PublishSession
+from media.rooms import Participant, Rooms, published
 from media.sdp import parse_remote
 from media.subscriber import SubscribeSession
+from media.taps import EncodedTap, TrackObserver
+from media.weak_links import WeakLinks
 from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
 from vidconsult.ports import (
     MediaListener,
@@ -33,16 +38,6 @@ from vidconsult.ports import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Participant:
-    room_id: str
-    identity: str
-    can_publish: bool
-    can_subscribe: bool
-    publisher: PublishSession | None = None
-    subscriber: SubscribeSession | None = None
 
 
 class AiortcMediaEngine:
@@ -56,11 +51,13 @@ class AiortcMediaEngine:
         self._config = config
         self._forwarder = forwarder or create_forwarder(config)
         self._dispatch = ListenerDispatcher(config.listener_timeout)
-        self._rooms: dict[str, dict[str, _Participant]] = {}
+        self._rooms = Rooms()
         self._closing_rooms: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed_bytes = 0
         self._closed_packets = 0
+        self._observers = TrackObservers()
+        self._links = WeakLinks(self._rooms, config.video_bitrate_kbps)
 
     def set_listener(self, listener: MediaListener) -> None:
         self._dispatch.set_listener(listener)
@@ -70,18 +67,18 @@ class AiortcMediaEngine:
     async def add_participant(
         self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
     ) -> None:
-        if identity in self._rooms.get(room_id, {}):
+        if self._rooms.get(room_id, identity) is not None:
             logger.info("replacing media session room=%s identity=%s", room_id, identity)
             await self.remove_participant(room_id, identity)
-        part = _Participant(room_id, identity, can_publish, can_subscribe)
+        part = Participant(room_id, identity, can_publish, can_subscribe)
         if can_subscribe:
             pc = self._new_pc(room_id, identity, "subscribe")
             part.subscriber = SubscribeSession(room_id, identity, pc, self._forwarder)
-        self._rooms.setdefault(room_id, {})[identity] = part
+        self._rooms.add(part)
         logger.debug("media participant added room=%s identity=%s", room_id, identity)
 
     async def remove_participant(self, room_id: str, identity: str) -> None:
-        part = self._rooms.get(room_id, {}).pop(identity, None)
+        part = self._rooms.pop(room_id, identity)
         if part is None:
             return
         if part.publisher is not None:
@@ -96,15 +93,16 @@ class AiortcMediaEngine:
     async def close_room(self, room_id: str) -> None:
         self._closing_rooms.add(room_id)  # nobody to renegotiate with any more
         try:
-            for identity in list(self._rooms.get(room_id, {})):
-                await self.remove_participant(room_id, identity)
-            self._rooms.pop(room_id, None)
+            for part in self._rooms.members(room_id):
+                await self.remove_participant(room_id, part.identity)
+            self._rooms.drop(room_id)
             await self._dispatch.close_room(room_id)
+            self._links.forget(room_id)
         finally:
             self._closing_rooms.discard(room_id)
 
     async def close(self) -> None:
-        for room_id in list(self._rooms):
+        for room_id in self._rooms.ids():
             await self.close_room(room_id)
         for task in list(self._tasks):
             task.cancel()
@@ -118,7 +116,7 @@ class AiortcMediaEngine:
     async def publish(
         self, room_id: str, identity: str, offer: SessionDescription
     ) -> SessionDescription:
-        part = self._participant(room_id, identity)
+        part = self._rooms.participant(room_id, identity)
         if not part.can_publish:
             raise PermissionDenied(f"{identity} may not publish", code="permission_denied")
         remote = parse_remote(
@@ -134,7 +132,12 @@ class AiortcMediaEngine:
             await self._tracks_ended(part, await session.close())
             session = None
         if session is None:
-            session = PublishSession(room_id, identity, self._new_pc(room_id, identity, "publish"))
+            session = PublishSession(
+                room_id,
+                identity,
+                self._new_pc(room_id, identity, "publish"),
+                decode=self._config.forward_mode == "reencode",
+            )
             part.publisher = session
         try:
             changes = await session.negotiate(remote)
@@ -144,13 +147,23 @@ class AiortcMediaEngine:
                 await session.pc.close()
             raise
         await self._tracks_ended(part, changes.ended)
+        kbps = self._links.apply(session)
         for entry in changes.added:
+            if entry.ingress is not None:
+                entry.ingress.track_sid = entry.sid
             self._forwarder.attach(
                 PublisherSource(
-                    entry.sid, entry.kind.value, entry.codec, entry.track, entry.receiver
+                    entry.sid,
+                    entry.kind.value,
+                    entry.codec,
+                    entry.track,
+                    entry.receiver,
+                    entry.ingress,
                 )
             )
-            self._dispatch.post(room_id, "on_track_published", identity, _published(entry))
+            track = published(entry)
+            self._observers.published(room_id, identity, track)
+            self._dispatch.post(room_id, "on_track_published", identity, track)
             logger.info(
                 "track published room=%s identity=%s track=%s kind=%s codec=%s mid=%s",
                 room_id,
@@ -160,17 +173,56 @@ class AiortcMediaEngine:
                 entry.codec,
                 entry.mid,
             )
-        return changes.answer
+        return self._links.answer(changes.answer, kbps)
 
     async def set_track_muted(
         self, room_id: str, identity: str, track_sid: str, muted: bool
     ) -> None:
-        entry = self._find_track(room_id, identity, track_sid)
+        entry = self._rooms.find_track(room_id, identity, track_sid)
         if entry is None:  # ended meanwhile; on_track_ended is on its way
             logger.debug("mute of a gone track room=%s track=%s", room_id, track_sid)
             return
         entry.muted = muted
+        if entry.ingress is not None:
+            entry.ingress.taps_muted = muted
         self._forwarder.set_muted(track_sid, muted)
+
+    # --- bandwidth for weak links (media/weak_links.py) ---
+
+    async def set_bitrate_cap(self, room_id: str, kbps: int, identity: str | None = None) -> None:
+        """Cap the video bitrate of every publisher in the room (``identity`` None) or of one
+        participant; 0 removes that cap. Told by REMB now, and in the next publish answer."""
+        await self._links.set_bitrate_cap(room_id, kbps, identity)
+
+    async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:
+        """A subscriber on a poor link: its video subscriptions are held (kept, not
+        forwarded) until disabled again; audio keeps flowing. Renegotiates."""
+        part = self._rooms.get(room_id, identity)
+        if part is not None and self._links.set_audio_only(part, enabled):
+            assert part.subscriber is not None
+            await self._offer(part.subscriber)
+
+    # --- encoded taps (docs/media.md, "Taps") ---
+
+    def add_tap(self, room_id: str, identity: str, track_sid: str, tap: EncodedTap) -> None:
+        entry = self._rooms.find_track(room_id, identity, track_sid)
+        if entry is None or entry.ingress is None:
+            raise NotFound(f"no published track {track_sid} of {identity} in room {room_id}")
+        entry.ingress.add_tap(tap)
+
+    def remove_tap(self, room_id: str, identity: str, track_sid: str, tap: EncodedTap) -> None:
+        entry = self._rooms.find_track(room_id, identity, track_sid)
+        if entry is not None and entry.ingress is not None:
+            entry.ingress.remove_tap(tap)
+
+    def published_tracks(self, room_id: str) -> list[tuple[str, PublishedTrack]]:
+        return self._rooms.published_tracks(room_id)
+
+    def add_track_observer(self, observer: TrackObserver) -> None:
+        self._observers.add(observer)
+
+    def remove_track_observer(self, observer: TrackObserver) -> None:
+        self._observers.remove(observer)
 
     # --- subscribing ---
     # A subscription naming a participant or track that is already gone is a race with
@@ -179,8 +231,8 @@ class AiortcMediaEngine:
     async def subscribe(
         self, room_id: str, subscriber: str, publisher: str, track_sid: str
     ) -> None:
-        sub = self._find_subscriber(room_id, subscriber)
-        entry = self._find_track(room_id, publisher, track_sid)
+        sub = self._rooms.find_subscriber(room_id, subscriber)
+        entry = self._rooms.find_track(room_id, publisher, track_sid)
         if sub is None or entry is None or sub.closed:
             logger.debug(
                 "subscribe to a gone track ignored room=%s subscriber=%s track=%s",
@@ -191,7 +243,11 @@ class AiortcMediaEngine:
             return
         if sub.find(publisher, track_sid) is not None:
             return
-        sub.add(TrackRef(publisher, track_sid, entry.kind))
+        part = self._rooms.participant(room_id, subscriber)
+        ref = TrackRef(publisher, track_sid, entry.kind)
+        if self._links.held_back(part, ref):
+            return
+        sub.add(ref)
         logger.debug(
             "subscribed room=%s subscriber=%s publisher=%s track=%s",
             room_id,
@@ -204,7 +260,10 @@ class AiortcMediaEngine:
     async def unsubscribe(
         self, room_id: str, subscriber: str, publisher: str, track_sid: str
     ) -> None:
-        sub = self._find_subscriber(room_id, subscriber)
+        sub = self._rooms.find_subscriber(room_id, subscriber)
+        part = self._rooms.get(room_id, subscriber)
+        if part is not None:
+            part.held.pop(track_sid, None)
         slot = sub.find(publisher, track_sid) if sub is not None else None
         if sub is None or slot is None:
             return
@@ -214,7 +273,7 @@ class AiortcMediaEngine:
     async def subscriber_answer(
         self, room_id: str, identity: str, answer: SessionDescription
     ) -> None:
-        sub = self._subscriber(room_id, identity)
+        sub = self._rooms.subscriber(room_id, identity)
         remote = parse_remote(
             answer.sdp, answer.type, expected_type="answer", max_bytes=self._config.max_sdp_bytes
         )
@@ -236,24 +295,14 @@ class AiortcMediaEngine:
     # --- stats ---
 
     def stats(self) -> MediaStats:
-        publishers = subscriptions = 0
-        sent_bytes, sent_packets = self._closed_bytes, self._closed_packets
-        for room in self._rooms.values():
-            for part in room.values():
-                if part.publisher is not None and part.publisher.tracks:
-                    publishers += 1
-                if part.subscriber is not None:
-                    subscriptions += sum(1 for s in part.subscriber.slots if s.ref is not None)
-                    b, p = part.subscriber.counters()
-                    sent_bytes += b
-                    sent_packets += p
+        publishers, subscriptions, sent_bytes, sent_packets = self._rooms.usage()
         fwd = self._forwarder.stats()
         return MediaStats(
             rooms=len(self._rooms),
             publishers=publishers,
             subscriptions=subscriptions,
-            bytes_forwarded=sent_bytes,
-            packets_forwarded=sent_packets,
+            bytes_forwarded=self._closed_bytes + sent_bytes,
+            packets_forwarded=self._closed_packets + sent_packets,
             extra={
                 "forward_mode": self._config.forward_mode,
                 "sources": fwd.sources,
@@ -290,7 +339,7 @@ class AiortcMediaEngine:
 
     def _publisher_gone(self, room_id: str, identity: str, pc: RTCPeerConnection) -> None:
         """The publish connection failed or the client closed it: its tracks end."""
-        part = self._rooms.get(room_id, {}).get(identity)
+        part = self._rooms.get(room_id, identity)
         if part is None or part.publisher is None or part.publisher.pc is not pc:
             return
         ended = part.publisher.end_all()
@@ -307,56 +356,33 @@ class AiortcMediaEngine:
         if not task.cancelled() and task.exception() is not None:
             logger.error("media background task failed", exc_info=task.exception())
 
-    async def _tracks_ended(self, part: _Participant, ended: list[PublishedEntry]) -> None:
+    async def _tracks_ended(self, part: Participant, ended: list[PublishedEntry]) -> None:
         subscribers: set[str] = set()
         for entry in ended:
             subscribers |= self._end_track(part, entry)
         if part.room_id in self._closing_rooms:
             return
         for identity in subscribers:
-            sub = self._rooms.get(part.room_id, {}).get(identity)
-            if sub is not None and sub.subscriber is not None:
-                await self._offer(sub.subscriber)
+            other = self._rooms.get(part.room_id, identity)
+            if other is not None and other.subscriber is not None:
+                await self._offer(other.subscriber)
 
-    def _end_track(self, part: _Participant, entry: PublishedEntry) -> set[str]:
+    def _end_track(self, part: Participant, entry: PublishedEntry) -> set[str]:
         """Stop forwarding a track and unmap it everywhere; returns who must renegotiate."""
         touched: set[str] = set()
-        for other in self._rooms.get(part.room_id, {}).values():
+        for other in self._rooms.members(part.room_id):
+            other.held.pop(entry.sid, None)
             sub = other.subscriber
             slot = sub.find(part.identity, entry.sid) if sub is not None else None
             if sub is not None and slot is not None:
                 sub.remove(slot)
                 touched.add(other.identity)
         self._forwarder.detach(entry.sid)
+        if entry.ingress is not None:
+            entry.ingress.end()
+        self._observers.ended(part.room_id, part.identity, entry.sid)
         self._dispatch.post(part.room_id, "on_track_ended", part.identity, entry.sid)
         logger.info(
             "track ended room=%s identity=%s track=%s", part.room_id, part.identity, entry.sid
         )
         return touched
-
-    def _participant(self, room_id: str, identity: str) -> _Participant:
-        part = self._rooms.get(room_id, {}).get(identity)
-        if part is None:
-            raise NotFound(f"no media session for {identity} in room {room_id}")
-        return part
-
-    def _subscriber(self, room_id: str, identity: str) -> SubscribeSession:
-        part = self._participant(room_id, identity)
-        if part.subscriber is None:
-            raise PermissionDenied(f"{identity} may not subscribe", code="permission_denied")
-        return part.subscriber
-
-    def _find_subscriber(self, room_id: str, identity: str) -> SubscribeSession | None:
-        if identity not in self._rooms.get(room_id, {}):
-            return None
-        return self._subscriber(room_id, identity)
-
-    def _find_track(self, room_id: str, identity: str, track_sid: str) -> PublishedEntry | None:
-        part = self._rooms.get(room_id, {}).get(identity)
-        if part is None or part.publisher is None:
-            return None
-        return part.publisher.by_sid(track_sid)
-
-
-def _published(entry: PublishedEntry) -> PublishedTrack:
-    return PublishedTrack(sid=entry.sid, kind=entry.kind, codec=entry.codec, mid=entry.mid)

@@ -3,19 +3,23 @@
 The engine hands every published track to a :class:`Forwarder` (``attach``) and asks it for
 one output track per subscription (``subscribe``), which it puts on the subscriber's
 RTCRtpSender. Everything about frames and packets stays behind this interface: the current
-implementation decodes and re-encodes (:class:`media.relay.RelayForwarder`); an encoded
-passthrough will slot in behind the same methods (``forward_mode="passthrough"``).
+implementations: :class:`media.passthrough.PassthroughForwarder` (``forward_mode=
+"passthrough"``, encoded RTP rewritten per subscriber) and :class:`media.relay.RelayForwarder`
+(``"reencode"``: decode once, encode per subscriber).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aiortc import RTCRtpCodecCapability, RTCRtpReceiver
+from aiortc import RTCRtpCodecCapability, RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 
 from media.config import MediaConfig
+
+if TYPE_CHECKING:
+    from media.ingress import Ingress
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,7 @@ class PublisherSource:
     codec: str  # negotiated mime type, e.g. "video/VP8"
     track: MediaStreamTrack  # aiortc's decoded remote track
     receiver: RTCRtpReceiver  # RTP-level access, for an encoded passthrough
+    ingress: Ingress | None = None  # the receive-path hook (media/ingress.py)
 
 
 @dataclass(slots=True)
@@ -50,6 +55,9 @@ class Forwarder(Protocol):
         and returned, so the sender keeps running."""
         ...
 
+    def bind(self, output: MediaStreamTrack, sender: RTCRtpSender) -> None:
+        """``output`` (new from :meth:`subscribe`) was put on ``sender``; called once."""
+
     def unsubscribe(self, output: MediaStreamTrack) -> None:
         """The output stops carrying its track and goes idle (reusable)."""
 
@@ -69,8 +77,12 @@ class Forwarder(Protocol):
 
 
 def create_forwarder(config: MediaConfig) -> Forwarder:
-    from media.relay import RelayForwarder
-
     if config.forward_mode == "reencode":
+        from media.relay import RelayForwarder
+
         return RelayForwarder()
+    if config.forward_mode == "passthrough":
+        from media.passthrough import PassthroughForwarder
+
+        return PassthroughForwarder()
     raise ValueError(f"forward_mode {config.forward_mode!r} is not implemented")

@@ -11,6 +11,8 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamTrack
 
+from media import compat
+from media.ingress import Ingress
 from media.sdp import (
     SENDING,
     RemoteDescription,
@@ -37,6 +39,7 @@ class PublishedEntry:
     codec: str
     track: MediaStreamTrack
     receiver: RTCRtpReceiver
+    ingress: Ingress | None = None
     muted: bool = False
 
 
@@ -48,12 +51,30 @@ class PublishChanges:
 
 
 class PublishSession:
-    def __init__(self, room_id: str, identity: str, pc: RTCPeerConnection) -> None:
+    def __init__(
+        self, room_id: str, identity: str, pc: RTCPeerConnection, *, decode: bool = True
+    ) -> None:
         self.room_id = room_id
         self.identity = identity
         self.pc = pc
         self.tracks: dict[str, PublishedEntry] = {}  # by mid, only tracks being published
+        self._decode = decode
+        self._ingress: dict[int, Ingress] = {}  # by id(receiver)
         self._lock = asyncio.Lock()
+        pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        """aiortc emits this inside setRemoteDescription, before the receiver starts: the
+        only moment its decoder queue can be replaced (see media/ingress.py)."""
+        for transceiver in self.pc.getTransceivers():
+            receiver = transceiver.receiver
+            if receiver.track is track and id(receiver) not in self._ingress:
+                self._ingress[id(receiver)] = Ingress(
+                    receiver,
+                    transceiver.kind,
+                    compat.transceiver_codecs(transceiver),
+                    decode=self._decode,
+                )
 
     @property
     def usable(self) -> bool:
@@ -103,6 +124,7 @@ class PublishSession:
                     codec=codecs.get(mid, ""),
                     track=track,
                     receiver=transceiver.receiver,
+                    ingress=self._ingress.get(id(transceiver.receiver)),
                 )
                 self.tracks[mid] = entry
                 added.append(entry)

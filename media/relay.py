@@ -201,6 +201,9 @@ class RelayForwarder:
         src.outputs.add(output)
         return output
 
+    def bind(self, output: MediaStreamTrack, sender: object) -> None:
+        pass  # the sender encodes what the output yields
+
     def unsubscribe(self, output: MediaStreamTrack) -> None:
         if isinstance(output, OutputTrack):
             if output.source is not None:

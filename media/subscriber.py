@@ -81,6 +81,7 @@ class SubscribeSession:
             return
         output = self._forwarder.subscribe(ref.track_sid)
         transceiver = self.pc.addTransceiver(output, direction="sendonly")
+        self._forwarder.bind(output, transceiver.sender)
         preferences = self._forwarder.codec_preferences(ref.track_sid)
         if preferences:
             transceiver.setCodecPreferences(preferences)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from vidconsult.ports import PublishedTrack
+
 
 @dataclass(frozen=True, slots=True)
 class EncodedFrame:
@@ -44,3 +46,11 @@ class EncodedTap(Protocol):
 
     def on_end(self, track_sid: str) -> None:
         """The track ended (publisher left, unpublished, room closed)."""
+
+
+class TrackObserver(Protocol):
+    """Engine-wide, synchronous notice of published / ended tracks (see docs/media.md, Taps)."""
+
+    def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None: ...
+
+    def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None: ...

@@ -226,9 +226,16 @@ class Peers:
             await pc.close()
 
 
+@pytest.fixture(params=["passthrough", "reencode"])
+def forward_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def engine() -> AsyncIterator[AiortcMediaEngine]:
-    engine = AiortcMediaEngine(MediaConfig(ice_servers=[], listener_timeout=TIMEOUT))
+async def engine(forward_mode: str) -> AsyncIterator[AiortcMediaEngine]:
+    engine = AiortcMediaEngine(
+        MediaConfig(ice_servers=[], listener_timeout=TIMEOUT, forward_mode=forward_mode)
+    )
     yield engine
     await engine.close()
 
@@ -245,6 +252,24 @@ async def peers(engine: AiortcMediaEngine, listener: FakeListener) -> AsyncItera
     peers = Peers(engine, listener)
     yield peers
     await peers.close()
+
+
+class Pulse:
+    """What a test awaits instead of polling: the (synchronous) hooks a test puts on aiortc
+    objects call :meth:`notify` whenever the state they count changes; :meth:`until` re-checks
+    its predicate on each notice."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._event.clear()
+                await self._event.wait()
 
 
 async def next_frame(track: MediaStreamTrack, timeout: float = TIMEOUT) -> Any:

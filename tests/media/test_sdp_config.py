@@ -78,7 +78,7 @@ def test_config_never_uses_aiortc_default_stun() -> None:
     servers = MediaConfig(ice_servers=[turn]).rtc_configuration().iceServers
     assert servers is not None and servers[0].username == "u"
     with pytest.raises(ValueError):
-        MediaConfig(forward_mode="passthrough")
+        MediaConfig(forward_mode="transcode")
     with pytest.raises(ValueError):
         MediaConfig(ice_servers=[{"url": "stun:x"}])
 

@@ -1,0 +1,336 @@
+"""``Ingress``: the hook on a publisher's RTCRtpReceiver, the one place encoded media leaves
+aiortc's receive path.
+
+aiortc 1.16 has no public encoded-frame hook. The ingress is installed on the receiver in the
+publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *before*
+``receive()`` starts the decoder thread (see :mod:`media.compat` for the internals checked):
+
+* every RTP packet goes to ``sink`` (the passthrough fan-out) *before* aiortc's own handling
+  (statistics, NACK generation, jitter buffer), RTX already unwrapped;
+* the decoder queue is replaced by a :class:`_FrameQueue`: complete encoded frames go to the
+  taps, and to the decoder thread only while ``decode`` is set (reencode mode). The ``None``
+  that ``stop()`` puts in always reaches the thread, so it exits;
+* the publisher's sender reports go to the taps;
+* REMB sent by aiortc's receiver is clamped to ``bitrate_cap``.
+
+Everything here runs inside the transport's receive loop, where an exception would stop all
+RTP reception of the publisher's connection: the sink, the taps and the clamp contain their
+own errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCRtpReceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
+
+from media import compat
+from media.rtp_wire import frame_is_keyframe
+from media.taps import EncodedFrame, EncodedTap, SenderReport
+
+logger = logging.getLogger(__name__)
+
+#: minimum spacing of PLIs sent to a publisher; a request inside the window is sent at its end
+PLI_INTERVAL = 0.5
+
+#: sink(payload_type, sequence, timestamp, marker, payload, audio_level, arrival_ns)
+PacketSink = Callable[[int, int, int, int, bytes, Any, int], None]
+
+
+class Ingress:
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        kind: str,
+        codecs: list[RTCRtpCodecParameters],
+        *,
+        decode: bool,
+    ) -> None:
+        self.receiver = receiver
+        self.kind = kind
+        self.decode = decode
+        self.track_sid = ""
+        self.mime = ""  # lower-case mime type of the primary codec, once known
+        self.clock_rate = 90000 if kind == "video" else 48000
+        self.primary_pt: int | None = None
+        self._codec_parameters: dict[str, Any] | None = None
+        self.sink: PacketSink | None = None
+        self.taps: tuple[EncodedTap, ...] = ()
+        self.taps_muted = False
+        self.bitrate_cap = 0  # bit/s, 0 = none
+        self.media_ssrc: int | None = None
+        self.packets_in = 0
+        self._rtx: dict[int, int] = {}  # rtx payload type -> primary payload type
+        self._rtx_ssrc: dict[int, int] = {}  # rtx ssrc -> media ssrc
+        self._codec_mimes: dict[int, str] = {}
+        self._failed_taps: set[int] = set()
+        self._sink_failed = False
+        self._last_pli = -PLI_INTERVAL
+        self._pli_pending: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.plis_sent = 0
+        self._configure_codecs(codecs)
+        self._install()
+
+    # --- installation (before receive() starts) ---
+
+    def _install(self) -> None:
+        r = self.receiver
+        real = getattr(r, compat.RECEIVER_DECODER_QUEUE)
+        if getattr(r, compat.RECEIVER_DECODER_THREAD) is not None or not isinstance(
+            real, queue.Queue
+        ):
+            raise compat.MediaCompatibilityError("receiver started before the ingress hook")
+        setattr(r, compat.RECEIVER_DECODER_QUEUE, _FrameQueue(self))
+        orig_receive = r.receive
+        orig_rtp = r._handle_rtp_packet
+        orig_rtcp = r._handle_rtcp_packet
+        orig_send_rtcp = r._send_rtcp
+
+        async def receive(parameters: RTCRtpReceiveParameters) -> None:
+            self._configure(parameters)
+            await orig_receive(parameters)
+
+        async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if self.media_ssrc is None and packet.payload_type == self.primary_pt:
+                self.media_ssrc = packet.ssrc
+                if self.bitrate_cap:  # a cap set before media flowed: tell it now
+                    self._spawn(self.send_remb(self.bitrate_cap))
+            if self.sink is not None:
+                self._to_sink(packet)
+            await orig_rtp(packet, arrival_time_ms)
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket) and self.taps:
+                self._sender_report(packet)
+            await orig_rtcp(packet)
+
+        async def send_rtcp(packet: Any) -> None:
+            if self.bitrate_cap and isinstance(packet, RtcpPsfbPacket):
+                packet = self._clamp_remb(packet)
+            await orig_send_rtcp(packet)
+
+        r.receive = receive  # type: ignore[method-assign]
+        r._handle_rtp_packet = handle_rtp  # type: ignore[method-assign]
+        r._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+        r._send_rtcp = send_rtcp  # type: ignore[method-assign]
+
+    def _configure(self, parameters: RTCRtpReceiveParameters) -> None:
+        self._configure_codecs(parameters.codecs)
+        for encoding in parameters.encodings:
+            if encoding.rtx:
+                self._rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
+
+    def _configure_codecs(self, codecs: list[RTCRtpCodecParameters]) -> None:
+        self.primary_pt = None
+        for codec in codecs:
+            mime = codec.mimeType.lower()
+            self._codec_mimes[codec.payloadType] = mime
+            if mime.endswith("/rtx"):
+                apt = codec.parameters.get("apt")
+                if isinstance(apt, int):
+                    self._rtx[codec.payloadType] = apt
+            elif self.primary_pt is None:
+                self.primary_pt = codec.payloadType
+                self.mime = mime
+                self.clock_rate = codec.clockRate
+                self._codec_parameters = dict(codec.parameters)
+
+    def codec_parameters(self) -> dict[str, Any] | None:
+        """fmtp parameters of the codec the publisher sends (e.g. H264 profile-level-id)."""
+        return self._codec_parameters
+
+    # --- receive path ---
+
+    def _to_sink(self, packet: RtpPacket) -> None:
+        try:
+            arrival_ns = time.perf_counter_ns()
+            pt = packet.payload_type
+            payload = packet.payload
+            seq = packet.sequence_number
+            if pt in self._rtx:
+                if len(payload) < 2:
+                    return  # RTX padding
+                pt = self._rtx[pt]
+                seq = (payload[0] << 8) | payload[1]
+                payload = payload[2:]
+            elif pt == self.primary_pt:
+                self.media_ssrc = packet.ssrc
+            self.packets_in += 1
+            self.sink(  # type: ignore[misc]
+                pt,
+                seq,
+                packet.timestamp,
+                packet.marker,
+                payload,
+                packet.extensions.audio_level,
+                arrival_ns,
+            )
+        except Exception:
+            if not self._sink_failed:
+                self._sink_failed = True
+                logger.exception("passthrough sink failed track=%s", self.track_sid)
+
+    def frame(self, codec: Any, jitter_frame: Any) -> None:
+        """A complete encoded frame from the jitter buffer (called in the receive path)."""
+        taps = self.taps
+        if not taps or self.taps_muted:
+            return
+        try:
+            mime = codec.mimeType.lower()
+            data = jitter_frame.data
+            encoded = EncodedFrame(
+                track_sid=self.track_sid,
+                kind=self.kind,
+                codec=codec.mimeType,
+                data=data,
+                rtp_timestamp=compat.publisher_timestamp(self.receiver, jitter_frame.timestamp),
+                clock_rate=codec.clockRate,
+                keyframe=frame_is_keyframe(mime, data),
+                arrival=time.monotonic(),
+            )
+        except Exception:
+            logger.exception("encoded frame not built track=%s", self.track_sid)
+            return
+        for tap in taps:
+            try:
+                tap.on_frame(encoded)
+            except Exception:
+                self._tap_failed(tap, "on_frame")
+
+    def _sender_report(self, packet: RtcpSrPacket) -> None:
+        info = packet.sender_info
+        report = SenderReport(
+            track_sid=self.track_sid,
+            ntp_time=info.ntp_timestamp / (1 << 32),
+            rtp_timestamp=info.rtp_timestamp,
+            arrival=time.monotonic(),
+        )
+        for tap in self.taps:
+            try:
+                tap.on_sender_report(report)
+            except Exception:
+                self._tap_failed(tap, "on_sender_report")
+
+    def _tap_failed(self, tap: EncodedTap, what: str) -> None:
+        if id(tap) not in self._failed_taps:
+            self._failed_taps.add(id(tap))
+            logger.exception("tap %s failed track=%s tap=%r", what, self.track_sid, tap)
+
+    def _clamp_remb(self, packet: RtcpPsfbPacket) -> RtcpPsfbPacket:
+        if packet.fmt != RTCP_PSFB_APP:
+            return packet
+        try:
+            bitrate, ssrcs = unpack_remb_fci(packet.fci)
+        except ValueError:
+            return packet
+        if bitrate <= self.bitrate_cap:
+            return packet
+        return RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=packet.ssrc,
+            media_ssrc=0,
+            fci=pack_remb_fci(self.bitrate_cap, ssrcs),
+        )
+
+    # --- taps ---
+
+    def add_tap(self, tap: EncodedTap) -> None:
+        if tap not in self.taps:
+            self.taps = (*self.taps, tap)
+        if self.kind == "video":
+            self.request_keyframe()
+
+    def remove_tap(self, tap: EncodedTap) -> None:
+        self.taps = tuple(t for t in self.taps if t is not tap)
+
+    def end(self) -> None:
+        """The track ended: taps get ``on_end`` and are dropped; nothing more is forwarded."""
+        taps, self.taps = self.taps, ()
+        self.sink = None
+        for tap in taps:
+            try:
+                tap.on_end(self.track_sid)
+            except Exception:
+                self._tap_failed(tap, "on_end")
+        if self._pli_pending is not None:
+            self._pli_pending.cancel()
+            self._pli_pending = None
+
+    # --- towards the publisher ---
+
+    def request_keyframe(self) -> None:
+        """Send a PLI to the publisher, at most one per ``PLI_INTERVAL`` (a request inside
+        the window is sent when it ends)."""
+        if self.kind != "video" or self._pli_pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_pli + PLI_INTERVAL - loop.time()
+        if wait > 0:
+            self._pli_pending = loop.call_later(wait, self._send_pli)
+        else:
+            self._send_pli()
+
+    def _send_pli(self) -> None:
+        self._pli_pending = None
+        loop = asyncio.get_running_loop()
+        self._last_pli = loop.time()
+        if self.media_ssrc is None:
+            return  # nothing received yet: the first frame is a keyframe anyway
+        self.plis_sent += 1
+        self._spawn(self._pli(self.media_ssrc))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pli(self, ssrc: int) -> None:
+        try:
+            await self.receiver._send_rtcp_pli(ssrc)
+        except Exception:
+            logger.debug("PLI not sent track=%s", self.track_sid, exc_info=True)
+
+    async def send_remb(self, bitrate: int) -> None:
+        """Tell the publisher the bitrate cap right away (aiortc's REMBs are clamped after)."""
+        ssrc = compat.receiver_rtcp_ssrc(self.receiver)
+        if ssrc is None or self.media_ssrc is None:
+            return
+        fci = pack_remb_fci(bitrate, [self.media_ssrc])
+        packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0, fci=fci)
+        try:
+            await self.receiver._send_rtcp(packet)
+        except Exception:
+            logger.debug("REMB not sent track=%s", self.track_sid, exc_info=True)
+
+
+class _FrameQueue(queue.Queue):  # type: ignore[type-arg]
+    """Stands in for the receiver's decoder queue: frames go to the taps, and to the decoder
+    thread only while the ingress decodes. ``None`` (stop) always goes through."""
+
+    def __init__(self, ingress: Ingress) -> None:
+        super().__init__()
+        self._ingress = ingress
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(None)
+            return
+        ingress = self._ingress
+        ingress.frame(item[0], item[1])
+        if ingress.decode:
+            super().put(item)
