@@ -36,5 +36,9 @@ class RemoveParticipant(_Message):
     identity: str = Field(min_length=1, max_length=128)
 
 
+class AudioOnly(_Message):
+    enabled: bool
+
+
 class ChatSend(_Message):
     text: str = Field(min_length=1, max_length=4000)

@@ -138,10 +138,27 @@ class SignalingServer:
             "admin.remove": (schemas.RemoveParticipant, self._admin_remove),
             "admin.end_room": (schemas.Empty, self._admin_end_room),
             "chat.send": (schemas.ChatSend, self._chat_send),
+            "subscribe.audio_only": (schemas.AudioOnly, self._audio_only),
         }
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._on_event)
+
+    def add_request(
+        self,
+        event: str,
+        schema: type[BaseModel],
+        handler: Callable[[TokenClaims, str, Any], Awaitable[dict[str, Any]]],
+    ) -> None:
+        """Another area's request (e.g. ``recording.start``): ``handler(claims, room_id,
+        payload)`` runs for a joined participant after ``payload`` validated."""
+
+        async def call(session: Session, payload: Any) -> dict[str, Any]:
+            return await handler(session.claims, session.room_id, payload)
+
+        if event in self._handlers:
+            raise ValueError(f"request {event!r} is already handled")
+        self._handlers[event] = (schema, call)
 
     def attach_rooms(self, rooms: RoomService) -> None:
         self._rooms = rooms
@@ -272,6 +289,10 @@ class SignalingServer:
     async def _admin_end_room(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
         await self.rooms.end_room_by(session.room_id, session.claims.identity)
         return {"ok": True}
+
+    async def _audio_only(self, session: Session, msg: schemas.AudioOnly) -> dict[str, Any]:
+        await self.rooms.set_audio_only(session.room_id, session.claims.identity, msg.enabled)
+        return {"ok": True, "audio_only": msg.enabled}
 
     async def _chat_send(self, session: Session, msg: schemas.ChatSend) -> dict[str, Any]:
         message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)

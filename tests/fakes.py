@@ -25,6 +25,8 @@ class NullMediaEngine:
         self.listener: MediaListener | None = None
         self.participants: set[tuple[str, str]] = set()
         self.subscriptions: list[tuple[str, str, str, str]] = []
+        self.caps: dict[tuple[str, str | None], int] = {}
+        self.audio_only: dict[tuple[str, str], bool] = {}
 
     def set_listener(self, listener: MediaListener) -> None:
         self.listener = listener
@@ -56,6 +58,13 @@ class NullMediaEngine:
     async def set_track_muted(self, room_id: str, identity: str, track_sid: str,
                               muted: bool) -> None:
         pass
+
+    async def set_bitrate_cap(self, room_id: str, kbps: int,
+                              identity: str | None = None) -> None:
+        self.caps[(room_id, identity)] = kbps
+
+    async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:
+        self.audio_only[(room_id, identity)] = enabled
 
     async def remove_participant(self, room_id: str, identity: str) -> None:
         self.participants.discard((room_id, identity))

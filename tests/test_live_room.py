@@ -149,3 +149,92 @@ async def test_ending_the_room_disconnects_everyone(live_server: ServerHandle) -
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_room_bitrate_cap_reaches_the_publisher(live_server: ServerHandle) -> None:
+    room = await live_server.create_room("Village clinic, weak uplink", max_video_kbps=300)
+    assert room["max_video_kbps"] == 300
+    rid = room["id"]
+    pub = RoomClient(live_server.url, live_server.mint("village", "patient", room=rid))
+    try:
+        await pub.connect()
+        await pub.publish(VideoStreamTrack())
+        answer = pub.publish_answer
+        assert "b=AS:300" in answer or "b=TIAS:300000" in answer, answer
+        # a room admin may change it; a patient may not; nonsense is refused
+        doctor = live_server.mint("dr", "doctor", room=rid)
+        status, body = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
+                                             {"video_kbps": 150}, token=doctor)
+        assert status == 200 and body["room_max_video_kbps"] == 150
+        status, _ = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
+                                          {"video_kbps": 150}, token=pub._token)
+        assert status == 403
+        status, err = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
+                                            {"video_kbps": -1})
+        assert status == 400 and err["error"]["code"] == "invalid_payload"
+        status, err = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
+                                            {"video_kbps": 100, "identity": "nobody"})
+        assert status == 409 and err["error"]["code"] == "not_joined"
+        _, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+        assert view["max_video_kbps"] == 150
+    finally:
+        await pub.close()
+
+
+async def test_audio_only_subscription_on_a_poor_link(live_server: ServerHandle) -> None:
+    room = await live_server.create_room()
+    rid = room["id"]
+    pub = RoomClient(live_server.url, live_server.mint("expert", "expert", room=rid))
+    sub = RoomClient(live_server.url, live_server.mint("village", "patient", room=rid))
+    try:
+        await pub.connect()
+        await pub.publish(VideoStreamTrack(), AudioStreamTrack())
+        await sub.connect()
+        video = await sub.wait_for_track("expert", "video")
+        audio = await sub.wait_for_track("expert", "audio")
+        await video.next_frame()
+        offers_before = len([e for e, _ in sub.events if e == "subscribe.offer"])
+        assert await sub.request("subscribe.audio_only", {"enabled": True}) == {
+            "ok": True, "audio_only": True}
+
+        def video_held() -> bool:
+            offers = [d for e, d in sub.events if e == "subscribe.offer"]
+            return len(offers) > offers_before and all(
+                t["kind"] == "audio" for t in offers[-1]["tracks"].values())
+
+        await sub.wait_until(video_held)
+        heard = audio.frames
+        await audio.wait_frames(heard + 20)  # sound keeps flowing
+
+        await sub.request("subscribe.audio_only", {"enabled": False})
+        await sub.wait_until(lambda: any(
+            t["kind"] == "video"
+            for t in [d for e, d in sub.events if e == "subscribe.offer"][-1]["tracks"].values()))
+        video = await sub.wait_for_track("expert", "video")
+        assert (await video.next_frame(timeout=10)).width > 0
+    finally:
+        await pub.close()
+        await sub.close()
+
+
+async def test_lecture_one_presenter_many_viewers(live_server: ServerHandle) -> None:
+    """Remote education: viewers subscribe only; each one decodes the presenter's video."""
+    room = await live_server.create_room("Lecture: chest pain triage", kind="lecture")
+    assert room["max_participants"] == 100
+    rid = room["id"]
+    presenter = RoomClient(live_server.url, live_server.mint("prof-chen", "expert", room=rid))
+    viewers = [RoomClient(live_server.url, live_server.mint(f"unit-{i}", "observer", room=rid))
+               for i in range(6)]
+    try:
+        await presenter.connect()
+        await presenter.publish(VideoStreamTrack(), AudioStreamTrack())
+        await asyncio.gather(*(v.connect() for v in viewers))
+        for viewer in viewers:
+            video = await viewer.wait_for_track("prof-chen", "video")
+            assert (await video.next_frame(timeout=15)).width > 0
+        stats = live_server.app[MEDIA].stats()
+        assert stats.subscriptions == 12  # 6 viewers x (audio + video)
+    finally:
+        await presenter.close()
+        for viewer in viewers:
+            await viewer.close()

@@ -23,6 +23,7 @@ from typing import Any
 import socketio
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -131,6 +132,7 @@ class RoomClient:
         self.remote_tracks: dict[str, RemoteTrack] = {}  # by track sid
         self.own_tracks: dict[str, str] = {}  # publish mid -> track sid
         self.closed_reason: str | None = None
+        self.publish_answer: str = ""
         self.disconnected = asyncio.Event()
         self._changed = asyncio.Condition()
         self._ice: list[RTCIceServer] = []
@@ -180,8 +182,13 @@ class RoomClient:
         return reply
 
     def _config(self) -> RTCConfiguration:
-        # explicit list: aiortc would otherwise use a public STUN server
-        return RTCConfiguration(iceServers=list(self._ice))
+        # explicit list: aiortc would otherwise use a public STUN server. max-bundle as the
+        # server offers it: with aiortc's default (balanced) policy, a re-offer that adds two
+        # video m-lines at once gives the second one the first one's pre-bundle transport,
+        # which is then discarded, so that receiver never starts and its packets are routed
+        # to the other video receiver.
+        return RTCConfiguration(iceServers=list(self._ice),
+                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     # publishing ----------------------------------------------------------------------------
     async def publish(self, *tracks: MediaStreamTrack) -> dict[str, str]:
@@ -196,6 +203,7 @@ class RoomClient:
         local = self._pub.localDescription
         answer = await self.request("publish.offer",
                                     {"sdp": self._sdp_filter(local.sdp), "type": "offer"})
+        self.publish_answer = answer["sdp"]  # as sent (aiortc re-serializes without b= lines)
         await self._pub.setRemoteDescription(RTCSessionDescription(**answer))
         mids = [t.mid for t in self._pub.getTransceivers() if t.sender.track in tracks]
         await self.wait_until(lambda: all(m in self.own_tracks for m in mids))
@@ -219,19 +227,12 @@ class RoomClient:
             if self._sub is None:
                 self._sub = RTCPeerConnection(self._config())
                 self._watch(self._sub, "subscribe")
-                self._sub.on("track", self._on_track)
             self._sub_map = dict(data.get("tracks") or {})
             await self._sub.setRemoteDescription(
                 RTCSessionDescription(sdp=data["sdp"], type="offer"))
             answer = await self._sub.createAnswer()
             await self._sub.setLocalDescription(answer)
-            # tracks of transceivers that went inactive are gone
-            for t in self._sub.getTransceivers():
-                if t.mid not in self._sub_map or t.currentDirection == "inactive":
-                    for sid, remote in list(self.remote_tracks.items()):
-                        if remote.track is t.receiver.track and t.mid not in self._sub_map:
-                            await remote.stop()
-                            self.remote_tracks.pop(sid, None)
+            await self._reconcile_tracks()
             try:
                 await self.request("subscribe.answer", {
                     "sdp": self._sdp_filter(self._sub.localDescription.sdp), "type": "answer"})
@@ -239,19 +240,28 @@ class RoomClient:
                 log.warning("subscribe answer refused: %s", exc)
         await self._notify()
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
+    async def _reconcile_tracks(self) -> None:
+        """Match receivers to the offer's mid map. The server reuses an idle transceiver (same
+        mid, same receiver track) for a later subscription, so ``track`` events alone do not
+        say what a receiver carries: every offer's map does."""
         assert self._sub is not None
-        mid = next((t.mid for t in self._sub.getTransceivers() if t.receiver.track is track),
-                   None)
-        info = self._sub_map.get(mid or "")
-        if info is None:
-            log.warning("track on unknown mid=%s", mid)
-            return
-        remote = RemoteTrack(publisher=info["publisher"], track_sid=info["track_sid"],
-                             kind=info["kind"], track=track)
-        self.remote_tracks[info["track_sid"]] = remote
-        remote.start()
-        asyncio.get_running_loop().create_task(self._notify())
+        carried: dict[str, tuple[MediaStreamTrack, dict[str, Any]]] = {}
+        for transceiver in self._sub.getTransceivers():
+            info = self._sub_map.get(transceiver.mid or "")
+            track = transceiver.receiver.track
+            if info is not None and track is not None:
+                carried[info["track_sid"]] = (track, info)
+        for sid, remote in list(self.remote_tracks.items()):
+            now = carried.get(sid)
+            if now is None or now[0] is not remote.track:
+                await remote.stop()
+                del self.remote_tracks[sid]
+        for sid, (track, info) in carried.items():
+            if sid not in self.remote_tracks:
+                remote = RemoteTrack(publisher=info["publisher"], track_sid=sid,
+                                     kind=info["kind"], track=track)
+                self.remote_tracks[sid] = remote
+                remote.start()
 
     async def wait_for_track(self, publisher: str, kind: str,
                              timeout: float = 15) -> RemoteTrack:

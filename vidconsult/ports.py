@@ -128,6 +128,17 @@ class MediaEngine(Protocol):
         self, room_id: str, identity: str, track_sid: str, muted: bool
     ) -> None: ...
 
+    async def set_bitrate_cap(
+        self, room_id: str, kbps: int, identity: str | None = None
+    ) -> None:
+        """Cap publishers' video bitrate in the room (or of one participant); 0 = no cap.
+        The publisher is told by REMB now and by b=AS/TIAS in its next publish answer."""
+        ...
+
+    async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:
+        """A subscriber on a poor link: hold its video subscriptions, keep audio flowing."""
+        ...
+
     async def remove_participant(self, room_id: str, identity: str) -> None: ...
 
     async def close_room(self, room_id: str) -> None: ...
@@ -244,3 +255,13 @@ class Recorder(Protocol):
     def now(self) -> float: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeInput:
+    """One participant file in a composite export."""
+
+    path: str
+    offset: float  # seconds from the room recording's start
+    duration: float  # seconds
+    label: str = ""

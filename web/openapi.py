@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vidconsult import __version__
-from web.schemas import CreateRoom, CreateToken
+from web.schemas import Bandwidth, CreateRoom, CreateToken
 
 routes = web.RouteTableDef()
 OPENAPI = web.AppKey("openapi", dict)
@@ -58,6 +58,7 @@ ROOM = {
         "ended_at": {"type": ["string", "null"], "format": "date-time"},
         "end_reason": {"type": ["string", "null"]},
         "max_participants": {"type": "integer"},
+        "max_video_kbps": {"type": "integer"},
         "participants": {"type": "array",
                          "items": {"$ref": "#/components/schemas/Participant"}},
     },
@@ -119,7 +120,7 @@ def base_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": {},
     }
-    add_models(doc, CreateRoom, CreateToken)
+    add_models(doc, CreateRoom, CreateToken, Bandwidth)
     add_paths(doc, {
         "/healthz": {"get": {"summary": "Liveness", "security": [],
                              "responses": {"200": ok("ok", {"type": "object"})}}},
@@ -144,6 +145,13 @@ def base_document() -> dict[str, Any]:
             "delete": {"summary": "End a room: every participant is told and disconnected",
                        "responses": {"200": ok("ended", ref("Room")),
                                      **errors(401, 403, 404, 409)}},
+        },
+        "/api/v1/rooms/{room_id}/bandwidth": {
+            "parameters": [ROOM_ID],
+            "put": {"summary": "Cap publishers' video bitrate (the room's, or one participant's)",
+                    "requestBody": body("Bandwidth"),
+                    "responses": {"200": ok("applied", {"type": "object"}),
+                                  **errors(400, 401, 403, 404, 409)}},
         },
         "/api/v1/rooms/{room_id}/tokens": {
             "parameters": [ROOM_ID],

@@ -12,7 +12,7 @@ from vidconsult.errors import InvalidInput, PermissionDenied
 from vidconsult.services.rooms import RoomService
 from web.http import claims, json_ok, parse_body, require_coordinator
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
-from web.schemas import CreateRoom, CreateToken
+from web.schemas import Bandwidth, CreateRoom, CreateToken
 
 routes = web.RouteTableDef()
 
@@ -30,7 +30,8 @@ async def create_room(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, CreateRoom)
     room = await request.app[ROOMS].create_room(
-        body.name, case_id=body.case_id, kind=body.kind, max_participants=body.max_participants
+        body.name, case_id=body.case_id, kind=body.kind, max_participants=body.max_participants,
+        max_video_kbps=body.max_video_kbps,
     )
     return json_ok(room_view(request.app[ROOMS], room, include_hidden=True), status=201)
 
@@ -75,6 +76,20 @@ async def end_room(request: web.Request) -> web.Response:
             raise PermissionDenied("only a coordinator or a room admin may end a room")
     room = await request.app[ROOMS].end_room(room_id, reason=f"ended by {who.identity}")
     return json_ok(room.to_dict())
+
+
+@routes.put("/api/v1/rooms/{room_id}/bandwidth")
+async def set_bandwidth(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    if not who.is_coordinator:
+        who.require_room(room_id)
+        if not who.grants.admin:
+            raise PermissionDenied("only a coordinator or a room admin may cap bandwidth")
+    body = await parse_body(request, Bandwidth)
+    room = await request.app[ROOMS].set_bandwidth(room_id, body.video_kbps, body.identity)
+    return json_ok({"room_id": room.id, "identity": body.identity,
+                    "video_kbps": body.video_kbps, "room_max_video_kbps": room.max_video_kbps})
 
 
 @routes.post("/api/v1/rooms/{room_id}/tokens")

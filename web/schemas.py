@@ -16,7 +16,19 @@ class CreateRoom(_Body):
     name: str = Field(min_length=1, max_length=200, description="Shown to participants")
     case_id: str | None = Field(default=None, max_length=64)
     kind: RoomKind = RoomKind.CONSULTATION
-    max_participants: int | None = Field(default=None, ge=2, le=200)
+    max_participants: int | None = Field(
+        default=None, ge=2, le=200,
+        description="Default: the server's max_participants; 100 for a lecture")
+    max_video_kbps: int = Field(
+        default=0, ge=0, le=20000,
+        description="Cap on publishers' video bitrate in kbit/s (0: none), for weak links")
+
+
+class Bandwidth(_Body):
+    video_kbps: int = Field(ge=0, le=20000, description="0 removes the cap")
+    identity: str | None = Field(
+        default=None, max_length=128,
+        description="One participant's cap; omitted: the room's cap for every publisher")
 
 
 class GrantsBody(_Body):

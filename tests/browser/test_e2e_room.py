@@ -163,7 +163,15 @@ async def test_room_in_the_browser(
                          patient.wait_playing("kiosk-village"))
     for browser_identity in ("dr-li", "pt-zhang"):
         video = await kiosk.wait_for_track(browser_identity, "video")
-        frame = await video.next_frame(timeout=20)
+        try:
+            frame = await video.next_frame(timeout=20)
+        except TimeoutError:
+            state = [(r.publisher, r.kind, r.frames) for r in kiosk.remote_tracks.values()]
+            offers = [d["tracks"] for e, d in kiosk.events if e == "subscribe.offer"]
+            published = [d for e, d in kiosk.events if e.startswith("track.")]
+            raise AssertionError(f"no video from {browser_identity} at the SDK client: "
+                                 f"{kiosk.subscribe_state} {state} offers={offers} "
+                                 f"track events={published}") from None
         assert frame.width > 0 and frame.height > 0
         audio = await kiosk.wait_for_track(browser_identity, "audio")
         await audio.wait_frames(10, timeout=20)

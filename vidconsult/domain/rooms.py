@@ -44,6 +44,8 @@ class Room:
     ended_at: datetime | None = None
     end_reason: str | None = None
     max_participants: int = 16
+    # publishers' video bitrate cap in kbit/s (0: none), for rooms with weak rural links
+    max_video_kbps: int = 0
 
     def end(self, at: datetime, reason: str) -> None:
         if self.status is RoomStatus.ENDED:
@@ -80,6 +82,7 @@ class Room:
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "end_reason": self.end_reason,
             "max_participants": self.max_participants,
+            "max_video_kbps": self.max_video_kbps,
         }
 
 

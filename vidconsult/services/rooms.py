@@ -39,6 +39,8 @@ from vidconsult.tokens import TokenClaims, TokenSigner
 log = logging.getLogger(__name__)
 
 MAX_CHAT_LENGTH = 4000
+# remote education: one presenter, every member unit watching
+LECTURE_MAX_PARTICIPANTS = 100
 # a check run before anyone connects to a room (e.g. the booking's join window); it may raise a
 # domain error to refuse, and returns the room as it stands after the check (it may open it)
 Admission = Callable[[Room, TokenClaims], Awaitable[Room]]
@@ -92,6 +94,7 @@ class RoomService:
         kind: RoomKind = RoomKind.CONSULTATION,
         max_participants: int | None = None,
         scheduled: bool = False,
+        max_video_kbps: int = 0,
     ) -> Room:
         """``scheduled``: nobody may join until :meth:`open_room` (a booking's room)."""
         room = Room(
@@ -101,7 +104,9 @@ class RoomService:
             kind=kind,
             case_id=case_id,
             status=RoomStatus.SCHEDULED if scheduled else RoomStatus.OPEN,
-            max_participants=max_participants or self._max_participants,
+            max_participants=max_participants
+            or (LECTURE_MAX_PARTICIPANTS if kind is RoomKind.LECTURE else self._max_participants),
+            max_video_kbps=max_video_kbps,
         )
         await self._store.create_room(room)
         log.info("room created room=%s name=%r case=%s", room.id, room.name, case_id)
@@ -200,7 +205,11 @@ class RoomService:
 
     async def join(self, claims: TokenClaims, session_id: str) -> JoinResult:
         room = await self.authorize_connect(claims)
-        live = self._live.setdefault(room.id, LiveRoom(room.id))
+        live = self._live.get(room.id)
+        if live is None:
+            live = self._live[room.id] = LiveRoom(room.id)
+            if room.max_video_kbps:
+                await self._media.set_bitrate_cap(room.id, room.max_video_kbps)
         async with live.lock:
             # the room may have ended while we waited for the lock
             if self._live.get(room.id) is not live:
@@ -322,6 +331,28 @@ class RoomService:
             "track.muted",
             {"identity": identity, "track_sid": track_sid, "muted": muted},
         )
+
+    async def set_bandwidth(self, room_id: str, kbps: int, identity: str | None = None) -> Room:
+        """Cap publishers' video bitrate: the room's cap (kept with the room) or one
+        participant's (for this session). 0 removes the cap."""
+        if kbps < 0:
+            raise InvalidInput("a bitrate cap cannot be negative")
+        room = await self.get_room(room_id)
+        room.ensure_not_ended()
+        if identity is None:
+            room.max_video_kbps = kbps
+            await self._store.save_room(room)
+        else:
+            self._participant(room_id, identity)
+        await self._media.set_bitrate_cap(room_id, kbps, identity)
+        log.info("bitrate cap room=%s identity=%s kbps=%s", room_id, identity, kbps)
+        return room
+
+    async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:
+        """The participant's link is poor: receive audio only (video subscriptions held)."""
+        self._participant(room_id, identity)
+        await self._media.set_audio_only(room_id, identity, enabled)
+        log.info("audio only room=%s identity=%s enabled=%s", room_id, identity, enabled)
 
     async def remove_participant(
         self, room_id: str, actor: str, target: str, reason: str = "removed_by_admin"

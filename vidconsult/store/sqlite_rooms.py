@@ -26,6 +26,9 @@ MIGRATIONS = [
     CREATE INDEX rooms_status ON rooms(status);
     CREATE INDEX rooms_case ON rooms(case_id);
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN max_video_kbps INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -39,7 +42,8 @@ class SQLiteRoomStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO rooms(id, name, kind, case_id, status, created_at, ended_at,"
-                    " end_reason, max_participants) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " end_reason, max_participants, max_video_kbps)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     _room_row(room),
                 )
             except sqlite3.IntegrityError:
@@ -72,12 +76,14 @@ class SQLiteRoomStore:
     async def save_room(self, room: Room) -> None:
         def op() -> None:
             self._db.conn.execute(
-                "UPDATE rooms SET name=?, status=?, ended_at=?, end_reason=? WHERE id=?",
+                "UPDATE rooms SET name=?, status=?, ended_at=?, end_reason=?, max_video_kbps=?"
+                " WHERE id=?",
                 (
                     room.name,
                     room.status.value,
                     room.ended_at.isoformat() if room.ended_at else None,
                     room.end_reason,
+                    room.max_video_kbps,
                     room.id,
                 ),
             )
@@ -96,6 +102,7 @@ def _room_row(room: Room) -> tuple[Any, ...]:
         room.ended_at.isoformat() if room.ended_at else None,
         room.end_reason,
         room.max_participants,
+        room.max_video_kbps,
     )
 
 
@@ -110,4 +117,5 @@ def _room_from_row(row: sqlite3.Row) -> Room:
         ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
         end_reason=row["end_reason"],
         max_participants=row["max_participants"],
+        max_video_kbps=row["max_video_kbps"],
     )
