@@ -122,9 +122,10 @@ def build_app(
 
 
 def default_installers() -> list[Installer]:
-    from web import accounts_api, records_api, webhooks_api
+    from web import accounts_api, recordings_api, records_api, webhooks_api
 
-    return [records_api.install, accounts_api.install, webhooks_api.install]
+    return [records_api.install, accounts_api.install, webhooks_api.install,
+            recordings_api.install]
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -40,6 +40,10 @@ HELP = {
     "webhook_backoff_base": "first retry delay of a webhook delivery, seconds",
     "webhook_backoff_max": "longest retry delay of a webhook delivery, seconds",
     "webhook_timeout": "timeout of one webhook delivery attempt, seconds",
+    "recording_dir": "directory of recordings (default DATA_DIR/recordings)",
+    "recording_retention_days": "delete recordings older than this unless on hold (0: keep)",
+    "recording_link_ttl": "lifetime of signed recording download links, seconds",
+    "recording_purge_interval": "seconds between retention sweeps (0: none)",
     "centre_time_zone": "the centre's IANA time zone (working days, SLA, statistics)",
     "holidays_file": 'JSON {"holidays": [dates], "makeup_workdays": [dates]}',
     "sla_working_days": "book routine cases within this many working days",
@@ -88,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--store", default=None)
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    from vidconsult.archive_cli import register_cli as register_archive
+
+    register_archive(sub)
+
     account = sub.add_parser("account", help="dashboard accounts (coordinators, experts)")
     account_sub = account.add_subparsers(dest="account_command", required=True)
     create = account_sub.add_parser(
@@ -120,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args)
     if args.command == "account":
         return _account(settings, args)
+    if args.command == "archive":
+        from vidconsult.archive_cli import run_cli as run_archive
+
+        return run_archive(args, settings)
     return _serve(settings)
 
 

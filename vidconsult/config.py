@@ -52,8 +52,9 @@ class Settings:
     # "sqlite" (embedded, default) or "redis"
     store: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    # "reencode" (aiortc decode/encode relay) or "passthrough" (when available)
-    media_mode: str = "reencode"
+    # "passthrough" (forward encoded media as received) or "reencode" (decode once,
+    # encode per subscriber: the old aiortc path, kept as a baseline)
+    media_mode: str = "passthrough"
     log_level: str = "INFO"
     # default lifetime of join tokens minted over REST, in seconds
     token_ttl: int = 4 * 3600
@@ -89,6 +90,12 @@ class Settings:
     webhook_backoff_base: float = 1.0
     webhook_backoff_max: float = 600.0
     webhook_timeout: float = 10.0
+    # recordings: where files go (default {data_dir}/recordings), days kept (0 = forever,
+    # unless on legal hold), lifetime of signed download links (s), purge interval (s)
+    recording_dir: str = ""
+    recording_retention_days: int = 0
+    recording_link_ttl: int = 300
+    recording_purge_interval: float = 3600.0
 
     @classmethod
     def from_env(

@@ -10,6 +10,13 @@ import { RoomView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 
+function showRecording(on) {
+  const badge = $("recording-indicator");
+  if (!badge) return;
+  badge.hidden = !on;
+  badge.title = on ? t("recording") : "";
+}
+
 // Hooks for tests and for support staff looking at a console on a consult-room PC.
 const hooks = {
   state: "prejoin", // prejoin | connecting | joined | reconnecting | left | removed | ended | error
@@ -50,6 +57,11 @@ let previewReady = Promise.resolve();
 let signaling = null;
 let session = null;
 let pendingOffers = [];
+// Room events that arrive while the join request is in flight. The join reply is a snapshot,
+// and the server may send events newer than it (someone joining at the same moment) before
+// the reply itself: they are replayed on top of the snapshot instead of being wiped by it.
+let joining = false;
+let earlyEvents = [];
 let grants = { publish: false, subscribe: false, admin: false };
 const muted = { audio: false, video: false };
 
@@ -174,7 +186,7 @@ function wireEvents(sig) {
     if (session) session.handleSubscribeOffer(offer);
     else pendingOffers.push(offer);
   });
-  sig.on("participant.joined", ({ participant }) => {
+  onRoomEvent(sig, "participant.joined", ({ participant }) => {
     if (!participant || participant.identity === roster.self) return;
     roster.joined(participant);
     const known = roster.get(participant.identity);
@@ -183,18 +195,21 @@ function wireEvents(sig) {
     const early = session && session.remote.get(known.identity);
     if (early) view.setRemoteStream(known.identity, known, early.stream);
   });
-  sig.on("participant.left", ({ identity }) => {
+  onRoomEvent(sig, "participant.left", ({ identity }) => {
     roster.left(identity);
     view.removeTile(identity);
   });
-  sig.on("track.published", ({ identity, track, mid }) => {
+  onRoomEvent(sig, "track.published", ({ identity, track, mid }) => {
     roster.trackPublished(identity, track);
     if (identity === roster.self && session) session.onOwnTrackPublished({ track, mid });
   });
-  sig.on("track.unpublished", ({ identity, track_sid: sid }) => roster.trackUnpublished(identity, sid));
-  sig.on("track.muted", ({ identity, track_sid: sid, muted: m }) => roster.trackMuted(identity, sid, m));
+  onRoomEvent(sig, "track.unpublished", ({ identity, track_sid: sid }) => roster.trackUnpublished(identity, sid));
+  onRoomEvent(sig, "track.muted", ({ identity, track_sid: sid, muted: m }) => roster.trackMuted(identity, sid, m));
   sig.on("removed", ({ reason }) => finish("removed", t("removed", { reason }), reason));
   sig.on("room.ended", ({ reason }) => finish("ended", t("ended", { reason }), reason));
+  // a recording in progress is always visible (docs/protocol.md: recording.*)
+  sig.on("recording.started", () => showRecording(true));
+  sig.on("recording.stopped", () => showRecording(false));
   sig.on("error", (err) => console.warn("vidconsult: server error event", err));
   sig.on("disconnect", (reason) => {
     if (isFinished()) return;
@@ -218,13 +233,24 @@ function wireEvents(sig) {
   roster.addEventListener("change", () => view.renderRoster(roster, { canAdmin: grants.admin }));
 }
 
+/** Handle a room event now, or after the join reply when a join is in flight. */
+function onRoomEvent(sig, name, handler) {
+  sig.on(name, (data) => {
+    if (joining) earlyEvents.push(() => handler(data));
+    else handler(data);
+  });
+}
+
 async function join() {
   setState("connecting", t("joining"));
   pendingOffers = [];
+  joining = true;
+  earlyEvents = [];
   let reply;
   try {
     reply = await signaling.request("join", {});
   } catch (err) {
+    joining = false;
     if (hooks.state === "connecting") finish("error", t("joinError", { message: err.message }), err.code);
     return;
   }
@@ -249,6 +275,8 @@ async function join() {
   });
   for (const offer of pendingOffers) session.handleSubscribeOffer(offer);
   pendingOffers = [];
+  joining = false;
+  for (const replay of earlyEvents.splice(0)) replay();
   if (localStream && !view.localTile) view.showLocal(reply.participant, localStream);
   $("end-button").hidden = !grants.admin;
   updateControls();

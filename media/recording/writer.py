@@ -1,0 +1,340 @@
+"""One participant's file: encoded frames muxed into Matroska / WebM with PyAV, on a thread of
+its own (the event loop only enqueues), written so that a SIGKILL loses at most ~2 s.
+
+Crash safety: the Matroska muxer keeps a cluster in memory until it closes it, so clusters are
+cut every second (``cluster_time_limit``), every finished cluster is handed to the OS at once
+(``flush_packets``), the interleaver holds packets at most 0.5 s (``max_interleave_delta``),
+and the file is fsync'ed every 2 s. The prefix of a killed file is therefore a readable
+Matroska stream (unknown-size segment, no cues) that :mod:`media.recording.repair` remuxes into
+a proper file.
+
+The header needs every stream up front (and a video stream's picture size, read from its
+first keyframe), so packets are held until each track the file was opened with is ready, or
+``header_timeout`` seconds after the first packet; a track added after the header is refused
+(the caller starts a new file).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import errno
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any
+
+import av
+
+from media.recording.bitstream import h264_parameter_sets, h264_size, vp8_size
+
+log = logging.getLogger(__name__)
+
+MS = Fraction(1, 1000)
+MUXER_OPTIONS = {
+    "cluster_time_limit": "1000",  # ms: a cluster reaches the file at least every second
+    "flush_packets": "1",
+    "max_interleave_delta": "500000",  # µs
+}
+FSYNC_INTERVAL = 2.0
+MAX_QUEUE = 4000  # ~40 s of one participant's frames; beyond that the disk is not keeping up
+_STOP = object()
+# PyAV encoder names for the codecs WebRTC negotiates
+_CODECS = {"video/VP8": "vp8", "video/H264": "h264", "audio/opus": "opus"}
+Opener = Callable[[Path], IO[bytes]]
+
+
+def container_for(codecs: list[str]) -> tuple[str, str]:
+    """(PyAV format, file extension) for a set of mime types: WebM when every codec is a WebM
+    one (VP8, Opus), Matroska otherwise (H264)."""
+    if all(c.lower() in ("video/vp8", "audio/opus") for c in codecs):
+        return "webm", "webm"
+    return "matroska", "mkv"
+
+
+def supported(codec: str) -> bool:
+    return _canonical(codec) in _CODECS
+
+
+def _canonical(codec: str) -> str:
+    kind, _, name = codec.partition("/")
+    return f"{kind.lower()}/{'opus' if name.lower() == 'opus' else name.upper()}"
+
+
+def opus_head(channels: int = 2) -> bytes:
+    """The OpusHead codec private (RFC 7845): version 1, pre-skip 0, 48 kHz, family 0."""
+    return (b"OpusHead" + bytes([1, channels]) + (0).to_bytes(2, "little")
+            + (48000).to_bytes(4, "little") + (0).to_bytes(2, "little") + b"\x00")
+
+
+@dataclass(slots=True)
+class WriterResult:
+    duration_ms: int
+    size: int
+    sha256: str
+    kinds: list[str]
+    codecs: list[str]
+    packets: int
+    dropped: int
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class _Track:
+    sid: str
+    kind: str
+    codec: str
+    ready: bool = False
+    size: tuple[int, int] | None = None
+    extradata: bytes | None = None
+    stream: Any = None
+    first_pts: int | None = None
+    last_pts: int = -1
+    refused: bool = False  # came after the header
+
+
+@dataclass(slots=True)
+class _State:
+    tracks: dict[str, _Track] = field(default_factory=dict)
+    pending: list[tuple[str, bytes, int, bool]] = field(default_factory=list)
+    first_packet_at: float | None = None
+    packets: int = 0
+
+
+class ContainerWriter:
+    """``put`` is called on the event loop (cheap, never blocks, never raises); everything
+    else happens on the writer thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        container: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        header_timeout: float = 4.0,
+        opener: Opener | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._format = container
+        self._metadata = metadata or {}
+        self._header_timeout = header_timeout
+        self._opener = opener or _open_file
+        self._on_error = on_error
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._header_written = False
+        self._failed: str | None = None
+        self.dropped = 0
+        self._result: concurrent.futures.Future[WriterResult] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name=f"rec-{path.stem}", daemon=True)
+        self._thread.start()
+
+    # event-loop side ---------------------------------------------------------------------
+    def add_track(self, sid: str, kind: str, codec: str) -> bool:
+        """Add a track before the header is written; False once it is (start a new file)."""
+        with self._lock:
+            if self._header_written or self._failed:
+                return False
+            self._state.tracks.setdefault(sid, _Track(sid, kind, _canonical(codec)))
+            return True
+
+    def put(self, sid: str, data: bytes, pts_ms: int, keyframe: bool) -> None:
+        if self._failed is not None:
+            return
+        if self._queue.qsize() >= MAX_QUEUE:
+            self.dropped += 1
+            return
+        self._queue.put((sid, data, pts_ms, keyframe))
+
+    def finish(self) -> concurrent.futures.Future[WriterResult]:
+        """Close the file (trailer, fsync) and hash it; the future resolves when done."""
+        self._queue.put(_STOP)
+        return self._result
+
+    @property
+    def failed(self) -> str | None:
+        return self._failed
+
+    # writer thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        container = fh = None
+        last_sync = time.monotonic()
+        try:
+            fh = self._opener(self.path)
+            while True:
+                try:
+                    item = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    break
+                if self._failed is None:
+                    try:
+                        if item is not None:
+                            container = self._handle(container, fh, item)
+                        elif not self._header_written:
+                            container = self._maybe_header(container, fh)
+                        now = time.monotonic()
+                        if container is not None and now - last_sync >= FSYNC_INTERVAL:
+                            os.fsync(fh.fileno())
+                            last_sync = now
+                    except Exception as exc:  # a full disk, a muxer error: this file stops
+                        self._fail(exc)
+            if self._failed is None and not self._header_written:
+                container = self._write_header(container, fh, force=True)
+            self._result.set_result(self._close(container, fh))
+        except Exception as exc:  # opening failed
+            self._fail(exc)
+            self._result.set_result(self._close(container, fh))
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space" in str(exc):
+            message = "disk_full"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        if self._failed is None:
+            self._failed = message
+            log.error("recording failed path=%s error=%s", self.path, message)
+            if self._on_error is not None:
+                self._on_error(message)
+
+    def _handle(self, container: Any, fh: IO[bytes], item: tuple[str, bytes, int, bool]) -> Any:
+        state = self._state
+        sid, data, pts, key = item
+        track = state.tracks.get(sid)
+        if track is None or track.refused:
+            return container
+        if not self._header_written:
+            if track.kind == "video" and not track.ready:
+                if not key:
+                    return container  # a decoder needs the keyframe first
+                self._learn_video(track, data)
+            track.ready = True
+            if state.first_packet_at is None:
+                state.first_packet_at = time.monotonic()
+            state.pending.append(item)
+            return self._maybe_header(container, fh)
+        self._mux(container, track, data, pts, key)
+        return container
+
+    def _learn_video(self, track: _Track, data: bytes) -> None:
+        if track.codec == "video/H264":
+            track.size = h264_size(data)
+            track.extradata = h264_parameter_sets(data)
+        else:
+            track.size = vp8_size(data)
+
+    def _maybe_header(self, container: Any, fh: IO[bytes]) -> Any:
+        state = self._state
+        if state.first_packet_at is None:
+            return container
+        timed_out = time.monotonic() - state.first_packet_at >= self._header_timeout
+        with self._lock:
+            all_ready = all(t.ready for t in state.tracks.values())
+        if all_ready or timed_out:
+            return self._write_header(container, fh, force=timed_out)
+        return container
+
+    def _write_header(self, container: Any, fh: IO[bytes], *, force: bool) -> Any:
+        with self._lock:
+            self._header_written = True
+        state = self._state
+        ready = [t for t in state.tracks.values() if t.ready]
+        for t in state.tracks.values():
+            if not t.ready:
+                t.refused = True
+                log.warning("track not ready for the header, left out path=%s track=%s",
+                            self.path, t.sid)
+        if not ready:
+            return None
+        container = av.open(fh, "w", format=self._format, options=dict(MUXER_OPTIONS))
+        container.metadata.update(self._metadata)
+        for t in sorted(ready, key=lambda t: t.kind != "video"):
+            stream = container.add_stream(_CODECS[t.codec], rate=48000 if t.kind == "audio"
+                                          else None)
+            if t.kind == "video":
+                width, height = t.size or (640, 480)
+                stream.width, stream.height = width, height
+                if t.extradata:
+                    stream.codec_context.extradata = t.extradata
+            else:
+                stream.codec_context.extradata = opus_head()
+            stream.time_base = MS
+            t.stream = stream
+        pending, state.pending = state.pending, []
+        for sid, data, pts, key in pending:
+            self._mux(container, state.tracks[sid], data, pts, key)
+        return container
+
+    def _mux(self, container: Any, track: _Track, data: bytes, pts: int, key: bool) -> None:
+        if track.stream is None:
+            return
+        if pts <= track.last_pts:  # the muxer needs increasing timestamps per stream
+            pts = track.last_pts + 1
+        packet = av.Packet(data)
+        packet.stream = track.stream
+        packet.pts = packet.dts = pts
+        packet.time_base = MS
+        packet.is_keyframe = key or track.kind == "audio"
+        container.mux(packet)
+        if track.first_pts is None:
+            track.first_pts = pts
+        track.last_pts = pts
+        self._state.packets += 1
+
+    def _close(self, container: Any, fh: IO[bytes] | None) -> WriterResult:
+        error = self._failed
+        if container is not None:
+            try:
+                container.close()
+            except Exception as exc:
+                if error is None:
+                    self._fail(exc)
+                    error = self._failed
+        if fh is not None:
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                if error is None:
+                    self._fail(exc)
+                    error = self._failed
+            finally:
+                fh.close()
+        used = [t for t in self._state.tracks.values() if t.first_pts is not None]
+        first = min((t.first_pts for t in used if t.first_pts is not None), default=0)
+        last = max((t.last_pts for t in used), default=0)
+        size, digest = file_digest(self.path) if self.path.exists() else (0, "")
+        return WriterResult(
+            duration_ms=max(0, last - first),
+            size=size,
+            sha256=digest,
+            kinds=sorted({t.kind for t in used}),
+            codecs=sorted({t.codec for t in used}),
+            packets=self._state.packets,
+            dropped=self.dropped,
+            error=error,
+        )
+
+
+def _open_file(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "w+b", buffering=0)  # noqa: SIM115 - the writer thread owns it
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.helpers import SECRET, ServerHandle
+from tests.recording import synth
+from vidconsult.app import run_server
+from vidconsult.config import Settings
+from vidconsult.tokens import TokenSigner
+from web import recordings_api
+
+FLASHES = [1.0, 3.5, 6.0, 8.5, 11.0]
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two publishers' media (VP8 + Opus), flashing and beeping at the same instants."""
+    base = tmp_path_factory.mktemp("media")
+    return {
+        name: synth.write_file(base / f"{name}.webm", synth.encode(14, FLASHES))
+        for name in ("a", "b")
+    }
+
+
+@pytest.fixture
+def rec_settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var",
+                             secret=SECRET, media_mode="passthrough")
+
+
+@pytest.fixture
+async def rec_server(rec_settings: Settings) -> AsyncIterator[ServerHandle]:
+    """The real server (passthrough media) with recording installed."""
+    async with run_server(rec_settings, installers=[recordings_api.install]) as server, \
+            aiohttp.ClientSession() as session:
+        yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
+                           app=server.app, session=session)

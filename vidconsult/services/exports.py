@@ -1,0 +1,106 @@
+"""Composite export jobs: a room's participant files made into one MP4 for a referral hospital,
+off the event loop, with progress (in memory while running, stored when done)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vidconsult.domain.recordings import RecordingStatus
+from vidconsult.errors import Conflict, NotFound
+from vidconsult.ports import Clock, CompositeInput
+from vidconsult.store.base_recordings import RecordingStore
+from vidconsult.store.recording_files import ArchiveFiles
+
+log = logging.getLogger(__name__)
+# (inputs, out_path, progress) -> seconds of output: media/recording/composite.export_composite
+Compose = Callable[..., float]
+EXPORTABLE = (RecordingStatus.COMPLETED, RecordingStatus.INTERRUPTED, RecordingStatus.FAILED)
+
+
+def composite_inputs(recordings: list[Any], archive: ArchiveFiles) -> list[Any]:
+    usable = [r for r in recordings if r.status in EXPORTABLE and r.duration_ms > 0]
+    # within one room recording (session) offsets share one clock; sessions are placed by
+    # their wall-clock start (the earliest file opened in each)
+    starts: dict[str, float] = {}
+    for r in usable:
+        t = r.started_at.timestamp()
+        starts[r.session_id] = min(starts.get(r.session_id, t), t)
+    first = min(starts.values(), default=0.0)
+    out = []
+    for r in usable:
+        out.append(CompositeInput(str(archive.resolve(r.path)),
+                                  offset=(starts[r.session_id] - first) + r.offset_ms / 1000,
+                                  duration=r.duration_ms / 1000, label=r.identity))
+    return out
+
+
+class ExportService:
+    def __init__(self, *, store: RecordingStore, recordings: Any, archive: ArchiveFiles,
+                 compose: Compose, clock: Clock) -> None:
+        self._store = store
+        self._recordings = recordings
+        self._archive = archive
+        self._compose = compose
+        self._clock = clock
+        self._live: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def output_path(self, job: dict[str, Any]) -> Path:
+        return self._archive.root / "exports" / job["room_id"] / f"{job['id']}.mp4"
+
+    async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
+        recs = await self._store.list_recordings(room_id=room_id, limit=10_000)
+        if not [r for r in recs if r.status in EXPORTABLE]:
+            raise NotFound(f"room {room_id} has no finished recordings",
+                           code="no_recordings")
+        if any(j["room_id"] == room_id and j["status"] == "running"
+               for j in self._live.values()):
+            raise Conflict("an export of this room is already running", code="export_running")
+        job = {"id": f"exp_{secrets.token_hex(6)}", "room_id": room_id, "status": "running",
+               "progress": 0.0, "created_by": by, "created_at": self._clock.now().isoformat(),
+               "files": [r.id for r in recs if r.status in EXPORTABLE], "error": None,
+               "duration_s": None, "speed": None}
+        self._live[job["id"]] = job
+        await self._store.save_export(job)
+        task = asyncio.get_running_loop().create_task(self._run(job, recs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return dict(job)
+
+    async def _run(self, job: dict[str, Any], recs: list[Any]) -> None:
+        out = self.output_path(job)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        inputs = composite_inputs(recs, self._archive)
+
+        def progress(fraction: float) -> None:
+            job["progress"] = round(fraction, 3)
+
+        began = time.perf_counter()
+        try:
+            seconds = await asyncio.to_thread(self._compose, inputs, str(out), progress)
+            elapsed = time.perf_counter() - began
+            job.update(status="done", progress=1.0, duration_s=round(seconds, 2),
+                       speed=round(seconds / elapsed, 2) if elapsed > 0 else None)
+        except Exception as exc:
+            log.exception("export failed job=%s room=%s", job["id"], job["room_id"])
+            job.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        await self._store.save_export(job)
+        self._live.pop(job["id"], None)
+
+    async def get(self, job_id: str) -> dict[str, Any]:
+        if job_id in self._live:
+            return dict(self._live[job_id])
+        job = await self._store.get_export(job_id)
+        if job is None:
+            raise NotFound(f"export {job_id} not found")
+        return job
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,382 @@
+"""The recording service: whether and when a room records, one file per participant through
+the :class:`vidconsult.ports.Recorder`, the archive index, the signed manifests, telling the
+room (``recording.started`` / ``recording.stopped``), recovery after a crash and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from vidconsult.domain import recordings as domain
+from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
+from vidconsult.domain.rooms import Room, RoomStatus
+from vidconsult.errors import Conflict, NotFound, Unavailable
+from vidconsult.ports import Clock, Notifier, PublishedTrack, Recorder, RecordingTarget
+from vidconsult.services.events import EventBus
+from vidconsult.services.rooms import RoomService
+from vidconsult.store.base_recordings import RecordingStore
+from vidconsult.store.recording_files import ArchiveFiles, file_digest
+
+log = logging.getLogger(__name__)
+# closes a file the server could not close (media/recording/repair.py); returns ms readable
+Salvage = Callable[[str], Any]
+
+
+def new_recording_id() -> str:
+    return f"rec_{secrets.token_hex(6)}"
+
+
+@dataclass
+class RecordingConfig:
+    retention_days: int = 0  # 0: keep forever
+    link_ttl: timedelta = timedelta(minutes=5)
+
+
+@dataclass
+class _Session:
+    """A room recording, from start to stop: one file per participant (more if a participant
+    adds a track after its file started, or leaves and comes back)."""
+
+    id: str
+    room: Room
+    origin: float
+    started_at: datetime
+    by: str
+    room_dir: str
+    files: dict[str, Recording] = field(default_factory=dict)  # identity -> open file
+    tracks: dict[str, set[str]] = field(default_factory=dict)  # identity -> sids in its file
+
+    def event(self) -> dict[str, Any]:
+        return {"room_id": self.room.id, "session_id": self.id, "by": self.by,
+                "started_at": self.started_at.isoformat()}
+
+
+class RecordingService:
+    """Implements :class:`vidconsult.ports.RecorderListener`."""
+
+    def __init__(self, *, store: RecordingStore, archive: ArchiveFiles,
+                 recorder: Recorder | None, rooms: RoomService, notifier: Notifier,
+                 clock: Clock, config: RecordingConfig | None = None,
+                 salvage: Salvage | None = None, events: EventBus | None = None) -> None:
+        self.store = store
+        self.archive = archive
+        self.archive_key = archive.key
+        self.config = config or RecordingConfig()
+        self._recorder = recorder
+        self._rooms = rooms
+        self._notifier = notifier
+        self._clock = clock
+        self._salvage = salvage
+        self._events = events
+        self._sessions: dict[str, _Session] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._paused: set[str] = set()  # rooms where someone stopped the recording
+        self.errors: dict[str, str] = {}  # room -> last recording error
+        self._tasks: set[asyncio.Task[None]] = set()
+        if recorder is not None:
+            recorder.set_listener(self)
+
+    # policy ---------------------------------------------------------------------------------
+    async def policy(self, room_id: str) -> RecordingPolicy:
+        stored = await self.store.get_policy(room_id)
+        if stored is not None:
+            return stored
+        room = await self._rooms.get_room(room_id)
+        return domain.default_policy(room.id, room.kind, room.case_id)
+
+    async def set_policy(self, room_id: str, *, enabled: bool | None = None,
+                         consent: bool | None = None, note: str | None = None,
+                         by: str) -> RecordingPolicy:
+        policy = await self.policy(room_id)
+        if enabled is not None:
+            policy.enabled = enabled
+        if consent is not None:
+            policy.consent, policy.consent_by = consent, by
+            policy.consent_at = self._clock.now()
+        if note is not None:
+            policy.note = note
+        await self.store.save_policy(policy)
+        log.info("recording policy room=%s enabled=%s consent=%s by=%s", room_id,
+                 policy.enabled, policy.consent, by)
+        if not policy.enabled or policy.consent is False:
+            await self.stop(room_id, by=by, reason="policy", missing_ok=True)
+        return policy
+
+    def status(self, room_id: str) -> dict[str, Any]:
+        session = self._sessions.get(room_id)
+        return {
+            "room_id": room_id, "active": session is not None,
+            "session": session.event() if session else None,
+            "files": [r.to_dict() for r in session.files.values()] if session else [],
+            "error": self.errors.get(room_id),
+        }
+
+    # start / stop -----------------------------------------------------------------------------
+    async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
+        if self._recorder is None:
+            raise Unavailable("recording needs the media engine's encoded taps",
+                              code="recording_unavailable")
+        room = await self._rooms.get_room(room_id)
+        if room.status is not RoomStatus.OPEN:
+            raise Conflict(f"room {room_id} is not open", code="room_not_open")
+        domain.ensure_may_record(await self.policy(room_id))
+        self._paused.discard(room_id)
+        async with self._lock(room_id):
+            if room_id not in self._sessions:
+                await self._start_session(room, by)
+        return self.status(room_id)
+
+    async def stop(self, room_id: str, *, by: str, reason: str = "stopped",
+                   missing_ok: bool = False) -> dict[str, Any]:
+        if reason == "stopped":
+            self._paused.add(room_id)
+        async with self._lock(room_id):
+            session = self._sessions.pop(room_id, None)
+            if session is None:
+                if missing_ok:
+                    return self.status(room_id)
+                raise Conflict(f"room {room_id} is not recording", code="not_recording")
+            for identity in list(session.files):
+                await self._finish_file(session, identity)
+        payload = {**session.event(), "reason": reason, "stopped_by": by,
+                   "stopped_at": self._clock.now().isoformat()}
+        await self._tell(room_id, "recording.stopped", payload)
+        log.info("recording stopped room=%s session=%s reason=%s by=%s", room_id, session.id,
+                 reason, by)
+        return self.status(room_id)
+
+    async def _start_session(self, room: Room, by: str) -> None:
+        assert self._recorder is not None
+        now = self._clock.now()
+        earlier = await self.store.list_recordings(room_id=room.id, limit=1)
+        day = earlier[0].started_at if earlier else now
+        session = _Session(id=f"rs_{secrets.token_hex(6)}", room=room,
+                           origin=self._recorder.now(), started_at=now, by=by,
+                           room_dir=domain.room_directory(room.id, day))
+        self._sessions[room.id] = session
+        self.errors.pop(room.id, None)
+        by_identity: dict[str, list[PublishedTrack]] = {}
+        for identity, track in self._recorder.published_tracks(room.id):
+            by_identity.setdefault(identity, []).append(track)
+        for identity, tracks in by_identity.items():
+            await self._open_file(session, identity, tracks)
+        await self._tell(room.id, "recording.started", session.event())
+        log.info("recording started room=%s session=%s by=%s", room.id, session.id, by)
+
+    async def _open_file(self, session: _Session, identity: str,
+                         tracks: list[PublishedTrack]) -> None:
+        assert self._recorder is not None
+        if not tracks:
+            return
+        container, ext = self._recorder.container_for([t.codec for t in tracks])
+        rid = new_recording_id()
+        role = next((p.role.value for p in self._rooms.participants(
+            session.room.id, include_hidden=True) if p.identity == identity), "unknown")
+        rel = f"{session.room_dir}/{domain.file_name(identity, rid, ext)}"
+        now = self._clock.now()
+        recording = Recording(id=rid, room_id=session.room.id, case_id=session.room.case_id,
+                              identity=identity, role=role, path=rel, started_at=now,
+                              session_id=session.id)
+        await self.store.add_recording(recording)  # in the index before the first byte
+        target = RecordingTarget(
+            recording_id=rid, room_id=session.room.id, identity=identity,
+            path=str(self.archive.resolve(rel)), container=container,
+            tags={"title": f"{session.room.name} - {identity}", "room_id": session.room.id,
+                  "case_id": session.room.case_id or "", "participant": identity,
+                  "role": role, "recording_id": rid, "session_id": session.id,
+                  "recording_started": now.isoformat()})
+        taken = self._recorder.start(target, tracks, origin=session.origin)
+        session.files[identity] = recording
+        session.tracks[identity] = set(taken)
+
+    async def _finish_file(self, session: _Session, identity: str) -> None:
+        assert self._recorder is not None
+        recording = session.files.pop(identity)
+        session.tracks.pop(identity, None)
+        result = await self._recorder.finish(recording.id)
+        recording.ended_at = self._clock.now()
+        recording.duration_ms, recording.size = result.duration_ms, result.size
+        recording.sha256, recording.offset_ms = result.sha256, result.offset_ms
+        recording.kinds, recording.codecs = result.kinds, result.codecs
+        recording.error = result.error
+        recording.status = RecordingStatus.FAILED if result.error else RecordingStatus.COMPLETED
+        await self.store.save_recording(recording)
+        await self._chain(session.room_dir, recording, "file")
+        if self._events is not None:
+            await self._events.publish("recording.completed", recording.to_dict())
+
+    async def _chain(self, room_dir: str, recording: Recording, event: str) -> None:
+        try:
+            await asyncio.to_thread(self.archive.append, room_dir, recording.room_id,
+                                    recording, event=event)
+        except OSError:
+            log.exception("manifest not written room=%s recording=%s", recording.room_id,
+                          recording.id)
+
+    # RecorderListener (sync, on the loop) -----------------------------------------------------
+    def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        self._spawn(room_id, self._track_published(room_id, identity, track))
+
+    def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None:
+        pass  # a file ends when all its tracks have (on_tracks_ended)
+
+    def on_tracks_ended(self, recording_id: str) -> None:
+        for session in self._sessions.values():
+            for identity, rec in session.files.items():
+                if rec.id == recording_id:
+                    self._spawn(session.room.id, self._file_ended(session, identity,
+                                                                  recording_id))
+                    return
+
+    def on_recording_failed(self, recording_id: str, error: str) -> None:
+        for room_id, session in self._sessions.items():
+            if any(r.id == recording_id for r in session.files.values()):
+                self.errors[room_id] = error
+                log.error("recording failed room=%s recording=%s error=%s", room_id,
+                          recording_id, error)
+                self._spawn(room_id, self.stop(room_id, by="server", reason=error,
+                                               missing_ok=True), locked=False)
+                return
+
+    async def _track_published(self, room_id: str, identity: str,
+                               track: PublishedTrack) -> None:
+        assert self._recorder is not None
+        session = self._sessions.get(room_id)
+        if session is None:
+            if room_id in self._paused or not await self._auto(room_id):
+                return
+            room = await self._rooms.get_room(room_id)
+            await self._start_session(room, by="policy")  # takes every published track
+            return
+        if track.sid in session.tracks.get(identity, set()):
+            return
+        if identity in session.files:
+            if self._recorder.add_track(session.files[identity].id, track):
+                session.tracks[identity].add(track.sid)
+                return
+            await self._finish_file(session, identity)  # a new file with all its tracks
+        tracks = [t for who, t in self._recorder.published_tracks(room_id) if who == identity]
+        await self._open_file(session, identity, tracks)
+
+    async def _auto(self, room_id: str) -> bool:
+        try:
+            policy = await self.policy(room_id)
+            room = await self._rooms.get_room(room_id)
+        except NotFound:
+            return False
+        return room.status is RoomStatus.OPEN and policy.enabled and policy.consent is not False
+
+    async def _file_ended(self, session: _Session, identity: str, recording_id: str) -> None:
+        if self._sessions.get(session.room.id) is not session:
+            return
+        rec = session.files.get(identity)
+        if rec is not None and rec.id == recording_id:
+            await self._finish_file(session, identity)
+
+    # room events (EventBus) -------------------------------------------------------------------
+    async def on_event(self, event: str, data: dict[str, Any]) -> None:
+        room_id = data.get("room_id")
+        if not isinstance(room_id, str):
+            return
+        if event == "room.ended":
+            self._paused.discard(room_id)
+            await self.stop(room_id, by="server", reason="room_ended", missing_ok=True)
+        elif event == "participant.joined" and room_id in self._sessions:
+            await self._notifier.send(room_id, str(data.get("identity")), "recording.started",
+                                      self._sessions[room_id].event())
+
+    async def _tell(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+        await self._notifier.broadcast(room_id, event, payload)
+        if self._events is not None:
+            await self._events.publish(event, payload)
+
+    # lifecycle -------------------------------------------------------------------------------
+    def _lock(self, room_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(room_id, asyncio.Lock())
+
+    def _spawn(self, room_id: str, coro: Awaitable[None], *, locked: bool = True) -> None:
+        async def run() -> None:
+            try:
+                if locked:
+                    async with self._lock(room_id):
+                        await coro
+                else:
+                    await coro
+            except Exception:
+                log.exception("recording task failed room=%s", room_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Finish every open file (the server is stopping)."""
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)
+        for room_id in list(self._sessions):
+            await self.stop(room_id, by="server", reason="server_stopped", missing_ok=True)
+        if self._recorder is not None:
+            await self._recorder.close()
+
+    # archive ---------------------------------------------------------------------------------
+    async def recover(self) -> list[Recording]:
+        """At start: files still marked "recording" were cut off by a crash; close each (remux
+        its readable prefix), measure it, mark it ``interrupted`` and chain it."""
+        found = await self.store.list_recordings(status=RecordingStatus.RECORDING.value,
+                                                 limit=100_000)
+        for rec in found:
+            path = self.archive.resolve(rec.path)
+            if path.exists() and self._salvage is not None:
+                salvaged = await asyncio.to_thread(self._salvage, str(path))
+                rec.duration_ms = salvaged.duration_ms
+                rec.kinds, rec.codecs = salvaged.kinds, salvaged.codecs
+            if path.exists():
+                rec.size, rec.sha256 = await asyncio.to_thread(file_digest, path)
+            rec.status = RecordingStatus.INTERRUPTED
+            rec.error = rec.error or "server stopped while recording"
+            rec.ended_at = rec.started_at + timedelta(milliseconds=rec.duration_ms)
+            await self.store.save_recording(rec)
+            await self._chain(rec.path.rsplit("/", 1)[0], rec, "file")
+            log.warning("interrupted recording closed recording=%s room=%s duration_ms=%s",
+                        rec.id, rec.room_id, rec.duration_ms)
+        return found
+
+    async def purge(self, *, dry_run: bool = False) -> list[Recording]:
+        """Retention: delete files older than ``retention_days`` unless on legal hold."""
+        now = self._clock.now()
+        held = await self.store.held_cases()
+        doomed = [r for r in await self.store.list_recordings(limit=1_000_000)
+                  if domain.expired(r, now=now, retention_days=self.config.retention_days,
+                                    held_cases=held)]
+        if dry_run:
+            return doomed
+        for rec in doomed:
+            await asyncio.to_thread(self.archive.delete, rec.path)
+            rec.status = RecordingStatus.DELETED
+            await self.store.save_recording(rec)
+            await self._chain(rec.path.rsplit("/", 1)[0], rec, "deleted")
+            log.info("recording deleted by retention recording=%s room=%s case=%s", rec.id,
+                     rec.room_id, rec.case_id)
+        return doomed
+
+    async def set_hold(self, *, by: str, held: bool, case_id: str | None = None,
+                       recording_id: str | None = None) -> None:
+        if case_id is not None:
+            await self.store.set_case_hold(case_id, held, by, self._clock.now())
+        if recording_id is not None:
+            rec = await self.get(recording_id)
+            rec.legal_hold = held
+            await self.store.save_recording(rec)
+
+    async def get(self, recording_id: str) -> Recording:
+        rec = None
+        if domain.RECORDING_ID.match(recording_id):
+            rec = await self.store.get_recording(recording_id)
+        if rec is None:
+            raise NotFound(f"recording {recording_id} not found", code="recording_not_found")
+        return rec

@@ -1,0 +1,34 @@
+"""The recordings archive's repository interface (index rows, policies, legal holds, exports)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from vidconsult.domain.recordings import Recording, RecordingPolicy
+
+
+class RecordingStore(Protocol):
+    async def add_recording(self, recording: Recording) -> None: ...
+
+    async def save_recording(self, recording: Recording) -> None: ...
+
+    async def get_recording(self, recording_id: str) -> Recording | None: ...
+
+    async def list_recordings(
+        self, *, room_id: str | None = None, case_id: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        status: str | None = None, limit: int = 500,
+    ) -> list[Recording]: ...
+
+    async def get_policy(self, room_id: str) -> RecordingPolicy | None: ...
+
+    async def save_policy(self, policy: RecordingPolicy) -> None: ...
+
+    async def held_cases(self) -> set[str]: ...
+
+    async def set_case_hold(self, case_id: str, held: bool, by: str, at: datetime) -> None: ...
+
+    async def save_export(self, job: dict[str, Any]) -> None: ...
+
+    async def get_export(self, job_id: str) -> dict[str, Any] | None: ...

@@ -1,0 +1,407 @@
+"""REST for recordings: starting and stopping a room's recording, its policy and consent, the
+archive index, short-lived signed links for download / playback (HTTP Range), legal holds and
+composite exports. ``install(app)`` wires the whole recording area into ``build_app``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidconsult.domain import recordings as domain
+from vidconsult.domain.recordings import Recording
+from vidconsult.domain.roles import Role
+from vidconsult.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from vidconsult.services.exports import ExportService
+from vidconsult.services.recordings import RecordingConfig, RecordingService
+from vidconsult.tokens import TokenClaims
+from web import openapi
+from web.http import claims, json_ok, parse_body, require_coordinator
+from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+RECORDINGS = web.AppKey("recordings", RecordingService)
+EXPORTS = web.AppKey("recording_exports", ExportService)
+ROOM = "/api/v1/rooms/{room_id}"
+CONTENT_TYPES = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
+
+
+class PolicyBody(BaseModel):
+    enabled: bool | None = None
+    consent: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class HoldBody(BaseModel):
+    held: bool
+
+
+def config_from(settings: Any) -> RecordingConfig:
+    """Settings ``recording_retention_days`` (0 = keep) and ``recording_link_ttl`` (s)."""
+    return RecordingConfig(
+        retention_days=int(getattr(settings, "recording_retention_days", 0)),
+        link_ttl=timedelta(seconds=int(getattr(settings, "recording_link_ttl", 300))),
+    )
+
+
+def recordings_root(settings: Any) -> Path:
+    return Path(getattr(settings, "recording_dir", "") or settings.data_dir / "recordings")
+
+
+def install(app: web.Application) -> None:
+    """Wire recording into an app built by ``vidconsult.app.build_app``: the recorder on the
+    media engine's taps (if it has them), the service, routes, recovery of interrupted files
+    at start and the retention loop (``recording_purge_interval`` seconds, 0 = off)."""
+    from media.recording import TapRecorder
+    from media.recording.composite import export_composite
+    from media.recording.repair import salvage
+    from vidconsult.app import DATABASE, EVENTS, MEDIA, SIGNALING
+    from vidconsult.store.recording_files import ArchiveFiles
+    from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
+
+    settings = app[SETTINGS]
+    db = app[DATABASE]
+    if not isinstance(db, SQLiteDatabase):
+        raise ValueError("recordings need the sqlite store for now")
+    store = SQLiteRecordingStore(db)
+    try:
+        recorder = TapRecorder(app[MEDIA])
+    except TypeError as exc:
+        log.warning("recording unavailable: %s", exc)
+        recorder = None
+    rooms = app[ROOMS]
+    if rooms.events is None:  # build_app may already pass the bus to the room service
+        rooms.events = app[EVENTS]
+    archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
+    service = RecordingService(
+        store=store, archive=archive, recorder=recorder, rooms=rooms,
+        notifier=app[SIGNALING].notifier, clock=app[CLOCK], config=config_from(settings),
+        salvage=salvage, events=app[EVENTS])
+    app[RECORDINGS] = service
+    app[EXPORTS] = ExportService(store=store, recordings=service, archive=archive,
+                                 compose=export_composite, clock=app[CLOCK])
+    app[EVENTS].subscribe(service.on_event)
+    _add_room_requests(app[SIGNALING], service)
+    app.router.add_routes(routes)
+    openapi.add_paths(app[openapi.OPENAPI], OPENAPI_PATHS)
+    interval = float(getattr(settings, "recording_purge_interval", 3600.0))
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await service.recover()
+        loop_task = asyncio.create_task(_purge_loop(service, interval)) if interval > 0 \
+            else None
+        yield
+        if loop_task is not None:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+        await app[EXPORTS].close()
+        await service.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+async def _purge_loop(service: RecordingService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.purge()
+        except Exception:
+            log.exception("retention purge failed")
+
+
+# authorization ------------------------------------------------------------------------------
+def _room_admin(who: TokenClaims, room_id: str) -> None:
+    if who.is_coordinator:
+        return
+    who.require_room(room_id)
+    if not who.grants.admin:
+        raise PermissionDenied("only a coordinator or a room admin may do this")
+
+
+def may_access(who: TokenClaims, rec: Recording) -> bool:
+    """Coordinators; the doctor or expert of the recording's room or case."""
+    if who.is_coordinator:
+        return True
+    if who.role not in (Role.DOCTOR, Role.EXPERT):
+        return False
+    return who.room == rec.room_id or (rec.case_id is not None and who.case == rec.case_id)
+
+
+async def _authorized(request: web.Request) -> Recording:
+    who = claims(request)
+    rec = await request.app[RECORDINGS].get(request.match_info["recording_id"])
+    if not may_access(who, rec):
+        raise PermissionDenied("not allowed to access this recording",
+                               code="recording_forbidden")
+    return rec
+
+
+# rooms ------------------------------------------------------------------------------------
+@routes.get(ROOM + "/recording")
+async def recording_status(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    if not who.is_coordinator:
+        who.require_room(room_id)
+    service = request.app[RECORDINGS]
+    policy = await service.policy(room_id)
+    return json_ok({**service.status(room_id), "policy": policy.to_dict()})
+
+
+@routes.post(ROOM + "/recording/start")
+async def start(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    _room_admin(who, room_id)
+    return json_ok(await request.app[RECORDINGS].start(room_id, by=who.identity))
+
+
+@routes.post(ROOM + "/recording/stop")
+async def stop(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    _room_admin(who, room_id)
+    return json_ok(await request.app[RECORDINGS].stop(room_id, by=who.identity))
+
+
+@routes.put(ROOM + "/recording/policy")
+async def set_policy(request: web.Request) -> web.Response:
+    who = claims(request)
+    room_id = request.match_info["room_id"]
+    _room_admin(who, room_id)
+    body = await parse_body(request, PolicyBody)
+    policy = await request.app[RECORDINGS].set_policy(
+        room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity)
+    return json_ok(policy.to_dict())
+
+
+# the archive ----------------------------------------------------------------------------------
+def _date(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO date or date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@routes.get("/api/v1/recordings")
+async def list_recordings(request: web.Request) -> web.Response:
+    who = claims(request)
+    q = request.query
+    room_id, case_id = q.get("room_id"), q.get("case_id")
+    if not who.is_coordinator:
+        if who.role not in (Role.DOCTOR, Role.EXPERT):
+            raise PermissionDenied("not allowed to list recordings")
+        if case_id is None and room_id is None:
+            room_id = who.room
+    found = await request.app[RECORDINGS].store.list_recordings(
+        room_id=room_id, case_id=case_id, since=_date(q.get("since"), "since"),
+        until=_date(q.get("until"), "until"), status=q.get("status"),
+        limit=min(int(q.get("limit", "500")), 5000))
+    return json_ok({"recordings": [r.to_dict() for r in found if may_access(who, r)]})
+
+
+@routes.get("/api/v1/recordings/{recording_id}")
+async def get_recording(request: web.Request) -> web.Response:
+    return json_ok((await _authorized(request)).to_dict())
+
+
+@routes.get("/api/v1/recordings/{recording_id}/link")
+async def link(request: web.Request) -> web.Response:
+    rec = await _authorized(request)
+    return json_ok(_signed_link(request, "recordings", rec.id))
+
+
+def _signed_link(request: web.Request, collection: str, item_id: str) -> dict[str, Any]:
+    service = request.app[RECORDINGS]
+    now = request.app[CLOCK].now()
+    expires = int((now + service.config.link_ttl).timestamp())
+    signature = domain.link_signature(service.archive_key, f"{collection}/{item_id}", expires)
+    url = (f"{request.app[BASE_URL][0]}/api/v1/{collection}/{item_id}/content?"
+           + urlencode({"expires": expires, "sig": signature}))
+    return {"url": url, "expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
+
+
+def _check_link(request: web.Request, collection: str, item_id: str) -> None:
+    try:
+        expires = int(request.query.get("expires", ""))
+    except ValueError:
+        raise Unauthenticated("a signed link is required", code="link_invalid") from None
+    if not domain.link_valid(request.app[RECORDINGS].archive_key, f"{collection}/{item_id}",
+                             expires, request.query.get("sig", ""),
+                             now=request.app[CLOCK].now()):
+        raise Unauthenticated("the link is invalid or has expired", code="link_invalid")
+
+
+def _file_response(path: Path, name: str) -> web.FileResponse:
+    return web.FileResponse(path, headers={
+        "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+        "Content-Disposition": f'inline; filename="{name}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+@routes.get("/api/v1/recordings/{recording_id}/content")
+async def content(request: web.Request) -> web.StreamResponse:
+    """Download or play (HTTP Range) through a signed link from ``/link``."""
+    recording_id = request.match_info["recording_id"]
+    _check_link(request, "recordings", recording_id)
+    service = request.app[RECORDINGS]
+    rec = await service.get(recording_id)
+    if rec.status is domain.RecordingStatus.DELETED:
+        raise NotFound("the recording was deleted by retention", code="recording_deleted")
+    try:
+        path = service.archive.resolve(rec.path)
+    except ValueError:
+        raise NotFound("recording file not found") from None
+    if not path.is_file():
+        raise NotFound("recording file not found", code="recording_file_missing")
+    return _file_response(path, path.name)
+
+
+@routes.put("/api/v1/recordings/{recording_id}/hold")
+async def hold_recording(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, HoldBody)
+    service = request.app[RECORDINGS]
+    await service.set_hold(by=who.identity, held=body.held,
+                           recording_id=request.match_info["recording_id"])
+    return json_ok((await service.get(request.match_info["recording_id"])).to_dict())
+
+
+@routes.put("/api/v1/cases/{case_id}/recording-hold")
+async def hold_case(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, HoldBody)
+    case_id = request.match_info["case_id"]
+    await request.app[RECORDINGS].set_hold(by=who.identity, held=body.held, case_id=case_id)
+    return json_ok({"case_id": case_id, "held": body.held})
+
+
+# composite exports ----------------------------------------------------------------------------
+@routes.post(ROOM + "/exports")
+async def create_export(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    job = await request.app[EXPORTS].start(request.match_info["room_id"], by=who.identity)
+    return json_ok(job, status=202)
+
+
+@routes.get("/api/v1/exports/{job_id}")
+async def export_status(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    return json_ok(await request.app[EXPORTS].get(request.match_info["job_id"]))
+
+
+@routes.get("/api/v1/exports/{job_id}/link")
+async def export_link(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    job = await request.app[EXPORTS].get(request.match_info["job_id"])
+    if job["status"] != "done":
+        raise InvalidInput("the export is not finished", code="export_not_ready")
+    return json_ok(_signed_link(request, "exports", job["id"]))
+
+
+@routes.get("/api/v1/exports/{job_id}/content")
+async def export_content(request: web.Request) -> web.StreamResponse:
+    job_id = request.match_info["job_id"]
+    _check_link(request, "exports", job_id)
+    job = await request.app[EXPORTS].get(job_id)
+    path = request.app[EXPORTS].output_path(job)
+    if job["status"] != "done" or not path.is_file():
+        raise NotFound("export file not found")
+    return _file_response(path, path.name)
+
+
+def _op(summary: str, *statuses: int, params: list[dict[str, Any]] | None = None,
+        body: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary,
+                          "responses": {"200": openapi.ok(summary), **openapi.errors(*statuses)}}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"type": "object"}}}}
+    return op
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+            for n in names]
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    ROOM + "/recording": {"parameters": [openapi.ROOM_ID], "get": _op(
+        "The room's recording: active session, its files, policy, last error", 401, 403, 404)},
+    ROOM + "/recording/start": {"parameters": [openapi.ROOM_ID], "post": _op(
+        "Start recording the room (coordinator or room admin)", 401, 403, 404, 409, 503)},
+    ROOM + "/recording/stop": {"parameters": [openapi.ROOM_ID], "post": _op(
+        "Stop recording the room (coordinator or room admin)", 401, 403, 404, 409)},
+    ROOM + "/recording/policy": {"parameters": [openapi.ROOM_ID], "put": _op(
+        "Set whether the room records and the patient's consent {enabled, consent, note}",
+        400, 401, 403, 404, body=True)},
+    ROOM + "/exports": {"parameters": [openapi.ROOM_ID], "post": _op(
+        "Start a composite MP4 export of the room's recordings (202, job)", 401, 403, 404,
+        409)},
+    "/api/v1/recordings": {"get": _op(
+        "The archive index (filters: room_id, case_id, since, until, status, limit)", 400,
+        401, 403, params=_query("room_id", "case_id", "since", "until", "status", "limit"))},
+    "/api/v1/recordings/{recording_id}": {"parameters": [_path("recording_id")], "get": _op(
+        "One recording's index entry", 401, 403, 404)},
+    "/api/v1/recordings/{recording_id}/link": {"parameters": [_path("recording_id")],
+                                               "get": _op("A short-lived signed link "
+                                                          "{url, expires_at}", 401, 403, 404)},
+    "/api/v1/recordings/{recording_id}/content": {
+        "parameters": [_path("recording_id"), *_query("expires", "sig")],
+        "get": _op("The file (signed link; HTTP Range supported)", 401, 404)},
+    "/api/v1/recordings/{recording_id}/hold": {"parameters": [_path("recording_id")],
+                                               "put": _op("Legal hold {held}", 400, 401, 403,
+                                                          404, body=True)},
+    "/api/v1/cases/{case_id}/recording-hold": {"parameters": [_path("case_id")], "put": _op(
+        "Legal hold on every recording of a case {held}", 400, 401, 403, body=True)},
+    "/api/v1/exports/{job_id}": {"parameters": [_path("job_id")], "get": _op(
+        "Export job status {status, progress, speed}", 401, 403, 404)},
+    "/api/v1/exports/{job_id}/link": {"parameters": [_path("job_id")], "get": _op(
+        "Signed link to the finished MP4", 400, 401, 403, 404)},
+    "/api/v1/exports/{job_id}/content": {"parameters": [_path("job_id"),
+                                                        *_query("expires", "sig")],
+                                         "get": _op("The MP4 (signed link)", 401, 404)},
+}
+
+
+class _NoPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _add_room_requests(signaling: Any, service: RecordingService) -> None:
+    """``recording.start`` / ``recording.stop`` from a room admin, over signaling."""
+
+    async def start(claims: TokenClaims, room_id: str, _: _NoPayload) -> dict[str, Any]:
+        if not claims.grants.admin:
+            raise PermissionDenied("only a room admin may start recording")
+        return await service.start(room_id, by=claims.identity)
+
+    async def stop(claims: TokenClaims, room_id: str, _: _NoPayload) -> dict[str, Any]:
+        if not claims.grants.admin:
+            raise PermissionDenied("only a room admin may stop recording")
+        return await service.stop(room_id, by=claims.identity)
+
+    signaling.add_request("recording.start", _NoPayload, start)
+    signaling.add_request("recording.stop", _NoPayload, stop)
