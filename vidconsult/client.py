@@ -177,7 +177,7 @@ class RoomClient:
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
         reply = await self.sio.call(event, {} if payload is None else payload, timeout=timeout)
-        if isinstance(reply, dict) and "error" in reply:
+        if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
             raise ClientError(reply["error"]["code"], reply["error"]["message"])
         return reply
 
