@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -25,11 +26,22 @@ def _video_frames(path: str, size: tuple[int, int]) -> Iterator[tuple[float, np.
             return
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in c.decode(stream):
+        for frame in _decoded(c, stream):
             if frame.time is None:
                 continue
             img = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
             yield float(frame.time), img
+
+
+def _decoded(container: Any, stream: Any) -> Iterator[Any]:
+    """Decode packet by packet, skipping ones the decoder refuses: a recording is the media as
+    received, and one damaged frame (a loss the publisher never repaired) must not cost the
+    whole export; the picture holds until the next decodable frame."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            continue
 
 
 def _audio(path: str) -> np.ndarray:
@@ -39,7 +51,7 @@ def _audio(path: str) -> np.ndarray:
         if not c.streams.audio:
             return np.zeros(0, np.float32)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        for frame in c.decode(c.streams.audio[0]):
+        for frame in _decoded(c, c.streams.audio[0]):
             start = int(round((frame.time or 0.0) * RATE))
             for out in resampler.resample(frame):
                 chunks.append((start, out.to_ndarray().reshape(-1)))
