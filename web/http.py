@@ -101,6 +101,16 @@ def claims(request: web.Request) -> TokenClaims:
     return request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
 
 
+def require_room_admin(request: web.Request, room_id: str) -> TokenClaims:
+    """A coordinator, or a token of this room with the admin grant."""
+    c = claims(request)
+    if not c.is_coordinator:
+        c.require_room(room_id)
+        if not c.grants.admin:
+            raise errors.PermissionDenied("only a coordinator or a room admin may do this")
+    return c
+
+
 def require_coordinator(request: web.Request) -> TokenClaims:
     c = claims(request)
     if not c.is_coordinator:

@@ -24,7 +24,7 @@ from vidconsult.services.exports import ExportService
 from vidconsult.services.recordings import RecordingConfig, RecordingService
 from vidconsult.tokens import TokenClaims
 from web import openapi
-from web.http import claims, json_ok, parse_body, require_coordinator
+from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -121,14 +121,6 @@ async def _purge_loop(service: RecordingService, interval: float) -> None:
 
 
 # authorization ------------------------------------------------------------------------------
-def _room_admin(who: TokenClaims, room_id: str) -> None:
-    if who.is_coordinator:
-        return
-    who.require_room(room_id)
-    if not who.grants.admin:
-        raise PermissionDenied("only a coordinator or a room admin may do this")
-
-
 def may_access(who: TokenClaims, rec: Recording) -> bool:
     """Coordinators; the doctor or expert of the recording's room or case."""
     if who.is_coordinator:
@@ -161,25 +153,22 @@ async def recording_status(request: web.Request) -> web.Response:
 
 @routes.post(ROOM + "/recording/start")
 async def start(request: web.Request) -> web.Response:
-    who = claims(request)
     room_id = request.match_info["room_id"]
-    _room_admin(who, room_id)
+    who = require_room_admin(request, room_id)
     return json_ok(await request.app[RECORDINGS].start(room_id, by=who.identity))
 
 
 @routes.post(ROOM + "/recording/stop")
 async def stop(request: web.Request) -> web.Response:
-    who = claims(request)
     room_id = request.match_info["room_id"]
-    _room_admin(who, room_id)
+    who = require_room_admin(request, room_id)
     return json_ok(await request.app[RECORDINGS].stop(room_id, by=who.identity))
 
 
 @routes.put(ROOM + "/recording/policy")
 async def set_policy(request: web.Request) -> web.Response:
-    who = claims(request)
     room_id = request.match_info["room_id"]
-    _room_admin(who, room_id)
+    who = require_room_admin(request, room_id)
     body = await parse_body(request, PolicyBody)
     policy = await request.app[RECORDINGS].set_policy(
         room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity)

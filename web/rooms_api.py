@@ -8,9 +8,9 @@ from aiohttp import web
 
 from vidconsult.domain.roles import Grants
 from vidconsult.domain.rooms import Room, RoomStatus
-from vidconsult.errors import InvalidInput, PermissionDenied
+from vidconsult.errors import InvalidInput
 from vidconsult.services.rooms import RoomService
-from web.http import claims, json_ok, parse_body, require_coordinator
+from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 from web.schemas import Bandwidth, CreateRoom, CreateToken
 
@@ -68,24 +68,16 @@ async def get_room(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/rooms/{room_id}")
 async def end_room(request: web.Request) -> web.Response:
-    who = claims(request)
     room_id = request.match_info["room_id"]
-    if not who.is_coordinator:
-        who.require_room(room_id)
-        if not who.grants.admin:
-            raise PermissionDenied("only a coordinator or a room admin may end a room")
+    who = require_room_admin(request, room_id)
     room = await request.app[ROOMS].end_room(room_id, reason=f"ended by {who.identity}")
     return json_ok(room.to_dict())
 
 
 @routes.put("/api/v1/rooms/{room_id}/bandwidth")
 async def set_bandwidth(request: web.Request) -> web.Response:
-    who = claims(request)
     room_id = request.match_info["room_id"]
-    if not who.is_coordinator:
-        who.require_room(room_id)
-        if not who.grants.admin:
-            raise PermissionDenied("only a coordinator or a room admin may cap bandwidth")
+    require_room_admin(request, room_id)
     body = await parse_body(request, Bandwidth)
     room = await request.app[ROOMS].set_bandwidth(room_id, body.video_kbps, body.identity)
     return json_ok({"room_id": room.id, "identity": body.identity,
