@@ -8,6 +8,12 @@ and the recorder; a consult-room kiosk could use it too. Not imported by the cor
         await client.publish(VideoStreamTrack(), AudioStreamTrack())
         track = await client.wait_for_track("dr-li", "video")
         frame = await track.next_frame()
+
+Encoded mode (``RoomClient(url, token, encoded=True)``): every subscribed receiver gets the
+server's :class:`media.ingress.Ingress` hook before it starts, so nothing is decoded; add a
+:class:`media.taps.EncodedTap` to a :class:`RemoteTrack` (``remote.add_tap(tap)``, e.g. from
+the ``on_track`` callback) to get its :class:`~media.taps.EncodedFrame` s and the publisher's
+:class:`~media.taps.SenderReport` s, and ``on_end`` when the track goes away.
 """
 
 from __future__ import annotations
@@ -60,6 +66,20 @@ class RemoteTrack:
     _new_frame: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
     on_frame: Callable[[Any], None] | None = None
+    #: encoded mode only: the receiver's hook (see :meth:`add_tap`) and the negotiated codec
+    ingress: Any = None
+    codec: str = ""
+
+    def add_tap(self, tap: Any) -> None:
+        """Encoded mode: ``tap`` (a :class:`media.taps.EncodedTap`) gets this track's encoded
+        frames and sender reports (a keyframe is requested for video), ``on_end`` at the end."""
+        if self.ingress is None:
+            raise RuntimeError("encoded taps need RoomClient(..., encoded=True)")
+        self.ingress.add_tap(tap)
+
+    def remove_tap(self, tap: Any) -> None:
+        if self.ingress is not None:
+            self.ingress.remove_tap(tap)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._consume())
@@ -105,6 +125,8 @@ class RemoteTrack:
             raise MediaStreamError(f"track ended after {self.frames} frames")
 
     async def stop(self) -> None:
+        if self.ingress is not None and self.ingress.track_sid == self.track_sid:
+            self.ingress.end()  # taps get on_end; a reused receiver starts with none
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,7 +141,11 @@ class RoomClient:
         *,
         room: str | None = None,
         sdp_filter: SdpFilter | None = None,
+        encoded: bool = False,
+        on_track: Callable[[RemoteTrack], None] | None = None,
     ) -> None:
+        """``encoded``: subscribe without decoding (see the module doc); ``on_track`` is called
+        with every new :class:`RemoteTrack` (before its media flows)."""
         self.url = url
         self._token = token
         self._room = room
@@ -141,6 +167,9 @@ class RoomClient:
         self._sub_map: dict[str, dict[str, Any]] = {}
         self._sub_lock = asyncio.Lock()
         self._players: list[MediaPlayer] = []
+        self._encoded = encoded
+        self._on_track = on_track
+        self._ingress: dict[int, Any] = {}  # encoded mode: Ingress by id(receiver)
         self._register()
 
     # connection ----------------------------------------------------------------------------
@@ -227,6 +256,8 @@ class RoomClient:
             if self._sub is None:
                 self._sub = RTCPeerConnection(self._config())
                 self._watch(self._sub, "subscribe")
+                if self._encoded:
+                    self._sub.on("track", self._install_ingress)
             self._sub_map = dict(data.get("tracks") or {})
             await self._sub.setRemoteDescription(
                 RTCSessionDescription(sdp=data["sdp"], type="offer"))
@@ -240,17 +271,42 @@ class RoomClient:
                 log.warning("subscribe answer refused: %s", exc)
         await self._notify()
 
+    def _install_ingress(self, track: MediaStreamTrack) -> None:
+        """The subscribe connection's ``track`` event: inside setRemoteDescription, before the
+        receiver starts, the one moment its decoder queue can be replaced."""
+        from media import compat
+        from media.ingress import Ingress
+
+        assert self._sub is not None
+        for transceiver in self._sub.getTransceivers():
+            receiver = transceiver.receiver
+            if receiver.track is track and id(receiver) not in self._ingress:
+                self._ingress[id(receiver)] = Ingress(
+                    receiver, transceiver.kind, compat.transceiver_codecs(transceiver),
+                    decode=False)
+
+    @staticmethod
+    def _primary_codec(transceiver: Any) -> str:
+        from media import compat
+
+        for codec in compat.transceiver_codecs(transceiver):
+            if not codec.mimeType.lower().endswith("/rtx"):
+                return str(codec.mimeType)
+        return ""
+
     async def _reconcile_tracks(self) -> None:
         """Match receivers to the offer's mid map. The server reuses an idle transceiver (same
         mid, same receiver track) for a later subscription, so ``track`` events alone do not
         say what a receiver carries: every offer's map does."""
         assert self._sub is not None
         carried: dict[str, tuple[MediaStreamTrack, dict[str, Any]]] = {}
+        receivers: dict[str, Any] = {}
         for transceiver in self._sub.getTransceivers():
             info = self._sub_map.get(transceiver.mid or "")
             track = transceiver.receiver.track
             if info is not None and track is not None:
                 carried[info["track_sid"]] = (track, info)
+                receivers[info["track_sid"]] = transceiver
         for sid, remote in list(self.remote_tracks.items()):
             now = carried.get(sid)
             if now is None or now[0] is not remote.track:
@@ -260,8 +316,21 @@ class RoomClient:
             if sid not in self.remote_tracks:
                 remote = RemoteTrack(publisher=info["publisher"], track_sid=sid,
                                      kind=info["kind"], track=track)
+                if self._encoded:
+                    transceiver = receivers[sid]
+                    ingress = self._ingress.get(id(transceiver.receiver))
+                    if ingress is not None:
+                        ingress.track_sid = sid
+                        ingress.taps_muted = False
+                        remote.ingress = ingress
+                    remote.codec = self._primary_codec(transceiver)
                 self.remote_tracks[sid] = remote
                 remote.start()
+                if self._on_track is not None:
+                    try:
+                        self._on_track(remote)
+                    except Exception:
+                        log.exception("on_track callback failed track=%s", sid)
 
     async def wait_for_track(self, publisher: str, kind: str,
                              timeout: float = 15) -> RemoteTrack:

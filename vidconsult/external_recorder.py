@@ -1,0 +1,269 @@
+"""The external recorder: archive a room from another machine through the Python SDK.
+
+It joins with a ``recorder`` token (hidden from the participant list, subscribe only) in the
+SDK's encoded mode, so nothing is decoded or re-encoded, and feeds each publisher's encoded
+frames into the server recorder's own classes (:class:`media.recording.tap.ParticipantRecording`
+on a :class:`media.recording.writer.ContainerWriter`): one file per participant, audio and video
+placed on a common clock by the publishers' sender reports, the archive layout and signed
+manifest of :mod:`vidconsult.store.recording_files`. A file is finished and chained into the
+manifest when its participant's tracks end, and every open file when the room ends or the
+recorder leaves. ``vidconsult archive verify --data-dir DIR`` (with the same secret) checks it.
+
+    python -m vidconsult.external_recorder --url URL --token TOKEN --data-dir DIR [--secret S]
+
+The manifest is signed with ``--secret`` (or ``VIDCONSULT_SECRET``), else with the data dir's
+``secret.key`` (made once), as the server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from media.recording.recorder import clock_rate
+from media.recording.tap import ParticipantRecording
+from media.recording.writer import ContainerWriter, container_for, supported
+from vidconsult.client import RemoteTrack, RoomClient
+from vidconsult.domain import recordings as domain
+from vidconsult.domain.recordings import Recording, RecordingStatus
+from vidconsult.store.recording_files import ArchiveFiles
+
+log = logging.getLogger(__name__)
+
+
+def _new_recording_id() -> str:
+    return f"rec_{secrets.token_hex(6)}"  # as vidconsult.services.recordings
+
+
+@dataclass(slots=True)
+class _File:
+    recording: Recording
+    participant: ParticipantRecording
+    tracks: dict[str, RemoteTrack]
+
+
+class ExternalRecorder:
+    """``run()`` records until the room ends, the recorder is removed or :meth:`stop`."""
+
+    def __init__(self, url: str, token: str, archive: ArchiveFiles, *,
+                 header_timeout: float = 4.0, room: str | None = None) -> None:
+        self.archive = archive
+        self.client = RoomClient(url, token, room=room, encoded=True, on_track=self._on_track)
+        self.finished: list[Recording] = []
+        self._header_timeout = header_timeout
+        self._files: dict[str, _File] = {}  # by identity
+        self._pending: dict[str, list[RemoteTrack]] = {}  # tracks waiting for their file
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._manifest_lock = asyncio.Lock()  # the manifest is read, extended, rewritten
+        self._origin = time.monotonic()
+        self._session_id = f"ext_{secrets.token_hex(6)}"
+        self.room_id = ""
+        self._room_dir = ""
+        self._case_id: str | None = None
+        self._room_name = ""
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        joined = await self.client.connect()
+        room = joined.get("room") or {}
+        self.room_id = str(room.get("id") or joined.get("room_id") or "")
+        self._case_id = room.get("case_id")
+        self._room_name = str(room.get("name") or self.room_id)
+        self._origin = time.monotonic()
+        log.info("external recorder joined room=%s as %s", self.room_id, self.client.identity)
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            waits = [asyncio.ensure_future(e.wait()) for e in
+                     (self._stop, self.client.disconnected)]
+            waits.append(asyncio.ensure_future(
+                self.client.wait_until(lambda: self.client.closed_reason is not None, None)))
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        finally:
+            await self.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        """Leave, then finish and chain every open file."""
+        await self.client.leave()  # remote tracks end: their taps get on_end
+        while self._finishing:
+            for result in await asyncio.gather(*list(self._finishing), return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("finishing a file failed: %r", result)
+        for identity in list(self._files):
+            await self._finish(identity)
+
+    # tracks ---------------------------------------------------------------------------------
+    def _on_track(self, remote: RemoteTrack) -> None:
+        if remote.ingress is None or not supported(remote.codec):
+            log.warning("track not recordable track=%s codec=%s", remote.track_sid,
+                        remote.codec)
+            return
+        entry = self._files.get(remote.publisher)
+        if entry is not None and self._attach(entry, remote):
+            return
+        if entry is not None:  # the header is written: a new file with all the tracks
+            tracks = [t for t in entry.tracks.values() if not _ended(t)] + [remote]
+            self._finish_soon(remote.publisher)
+            self._open(remote.publisher, tracks)
+            return
+        self._open(remote.publisher, [remote])
+
+    def _open(self, identity: str, tracks: list[RemoteTrack]) -> None:
+        # a participant's other tracks come in the same subscribe offer, right after this
+        # callback: open the file once the offer is reconciled
+        pending = self._pending.setdefault(identity, [])
+        first = not pending
+        pending.extend(tracks)
+        if first:
+            asyncio.get_running_loop().call_soon(self._open_now, identity)
+
+    def _open_now(self, identity: str) -> None:
+        tracks = self._pending.pop(identity, [])
+        if not tracks:
+            return
+        now = datetime.now(UTC)
+        if not self._room_dir:
+            self._room_dir = domain.room_directory(self.room_id, now)
+        container, ext = container_for([t.codec for t in tracks])
+        rid = _new_recording_id()
+        role = str(self.client.participants.get(identity, {}).get("role", "unknown"))
+        rel = f"{self._room_dir}/{domain.file_name(identity, rid, ext)}"
+        recording = Recording(id=rid, room_id=self.room_id, case_id=self._case_id,
+                              identity=identity, role=role, path=rel, started_at=now,
+                              session_id=self._session_id)
+        writer = ContainerWriter(
+            self.archive.resolve(rel), container, header_timeout=self._header_timeout,
+            metadata={"title": f"{self._room_name} - {identity}", "room_id": self.room_id,
+                      "case_id": self._case_id or "", "participant": identity,
+                      "role": role, "recording_id": rid, "session_id": self._session_id,
+                      "recording_started": now.isoformat(),
+                      "recorded_by": self.client.identity})
+        participant = ParticipantRecording(
+            rid, writer, origin=self._origin,
+            on_all_ended=lambda _rid, who=identity: self._all_ended(who, _rid))
+        entry = _File(recording, participant, {})
+        self._files[identity] = entry
+        for remote in tracks:
+            self._attach(entry, remote)
+        log.info("external recording started room=%s identity=%s tracks=%s path=%s",
+                 self.room_id, identity, list(entry.tracks), rel)
+
+    def _attach(self, entry: _File, remote: RemoteTrack) -> bool:
+        if remote.kind == "video" and (remote.codec.lower() == "video/h264") != \
+                entry.recording.path.endswith(".mkv"):
+            return False
+        tap = entry.participant.add_track(remote.track_sid, remote.kind, remote.codec,
+                                          clock_rate(remote.codec))
+        if tap is None:
+            return False
+        entry.tracks[remote.track_sid] = remote
+        remote.add_tap(tap)
+        return True
+
+    def _all_ended(self, identity: str, recording_id: str) -> None:
+        entry = self._files.get(identity)
+        if entry is not None and entry.recording.id == recording_id:
+            self._finish_soon(identity)
+
+    def _finish_soon(self, identity: str) -> None:
+        entry = self._files.pop(identity, None)
+        if entry is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._finish_entry(entry))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, identity: str) -> None:
+        entry = self._files.pop(identity, None)
+        if entry is not None:
+            await self._finish_entry(entry)
+
+    async def _finish_entry(self, entry: _File) -> None:
+        for remote in entry.tracks.values():
+            with contextlib.suppress(Exception):
+                remote.remove_tap(entry.participant.taps.get(remote.track_sid))
+        result = await asyncio.wrap_future(entry.participant.writer.finish())
+        recording = entry.recording
+        recording.ended_at = datetime.now(UTC)
+        recording.duration_ms, recording.size = result.duration_ms, result.size
+        recording.sha256 = result.sha256
+        recording.offset_ms = int(entry.participant.offset * 1000)
+        recording.kinds, recording.codecs = result.kinds, result.codecs
+        recording.error = result.error
+        recording.status = RecordingStatus.FAILED if result.error else RecordingStatus.COMPLETED
+        if result.size == 0 and not result.packets:
+            with contextlib.suppress(OSError):
+                self.archive.resolve(recording.path).unlink()
+            log.info("nothing recorded, no file identity=%s", recording.identity)
+            return
+        async with self._manifest_lock:
+            await asyncio.to_thread(self.archive.append, self._room_dir, self.room_id,
+                                    recording, event="file")
+        self.finished.append(recording)
+        log.info("external recording finished identity=%s duration_ms=%s size=%s error=%s",
+                 recording.identity, recording.duration_ms, recording.size, recording.error)
+
+
+def _ended(remote: RemoteTrack) -> bool:
+    ingress = remote.ingress
+    return ingress is None or ingress.track_sid != remote.track_sid or not ingress.taps
+
+
+def archive_for(data_dir: Path, secret: str | None) -> ArchiveFiles:
+    """The archive under ``data_dir`` as the server lays it out, signed with ``secret`` (else
+    ``VIDCONSULT_SECRET``, else the data dir's ``secret.key``)."""
+    from vidconsult.config import Settings
+    from web.recordings_api import recordings_root
+
+    overrides: dict[str, Any] = {"data_dir": data_dir}
+    if secret:
+        overrides["secret"] = secret
+    settings = Settings.from_env(None, **overrides)
+    return ArchiveFiles(recordings_root(settings), settings.load_secret())
+
+
+async def _main(args: argparse.Namespace) -> int:
+    archive = archive_for(Path(args.data_dir), args.secret)
+    recorder = ExternalRecorder(args.url, args.token, archive, room=args.room)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, recorder.stop)
+    await recorder.run()
+    for rec in recorder.finished:
+        print(f"{rec.status.value} {rec.path} {rec.duration_ms} ms")
+    return 1 if any(r.error for r in recorder.finished) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vidconsult-external-recorder",
+                                     description="record a room from outside the server")
+    parser.add_argument("--url", required=True, help="the server's base URL")
+    parser.add_argument("--token", required=True, help="a token with the recorder role")
+    parser.add_argument("--data-dir", required=True, help="archive under DIR/recordings")
+    parser.add_argument("--secret", default=None, help="manifest signing secret")
+    parser.add_argument("--room", default=None, help="room id, if the token is not bound")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
