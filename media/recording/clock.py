@@ -38,7 +38,7 @@ class TrackClock:
         self._rate = float(clock_rate)
         self._ext: int | None = None  # last extended (unwrapped) RTP timestamp
         self._anchor: tuple[int, float] | None = None  # (ext rtp, arrival) of the first frame
-        self._sr: tuple[int, float] | None = None  # (ext rtp, ntp) of the latest report
+        self._sr: tuple[int, float] | None = None  # (ext rtp, ntp) of the least-delayed report
 
     def _unwrap(self, rtp: int) -> int:
         if self._ext is None:
@@ -50,13 +50,21 @@ class TrackClock:
 
     def on_sender_report(self, rtp_timestamp: int, ntp_time: float, arrival: float) -> None:
         ext = self._unwrap(rtp_timestamp)
+        jumped = False
         if self._sr is not None and self._link.offset is not None:
             predicted = self._sr[1] + (ext - self._sr[0]) / self._rate + self._link.offset
             if abs(predicted - (ntp_time + self._link.offset)) > MAX_SKEW:
                 self._anchor = None  # the RTP clock jumped: this report starts afresh
+                jumped = True
         if self._ext is None:
             self._ext = ext
-        self._sr = (ext, ntp_time)
+        # Keep the report sent with the least delay. A sender stamps a report with the RTP
+        # time of the last packet it sent, which lags behind the wall clock when the sender is
+        # busy (seen: audio and video apart by >100 ms under load); the smallest
+        # ntp - rtp/rate is the closest to the true mapping, as for the link offset.
+        if (self._sr is None or jumped
+                or ntp_time - ext / self._rate < self._sr[1] - self._sr[0] / self._rate):
+            self._sr = (ext, ntp_time)
         self._link.observe(ntp_time, arrival)
 
     def to_time(self, rtp_timestamp: int, arrival: float) -> float:
