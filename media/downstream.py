@@ -46,6 +46,8 @@ from media.rtp_wire import (
 
 logger = logging.getLogger(__name__)
 
+H264_MIME = "video/h264"
+
 HISTORY = 512  # packets kept per downstream for NACKs (~1 s of 1 Mbit/s video)
 KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 
@@ -97,6 +99,7 @@ class Downstream:
         self._addr: Any = None
         # sequence / timestamp mapping
         self.waiting = True
+        self._seen_ts: int | None = None  # RTP timestamp of the last packet seen while waiting
         self._seq_off = 0
         self._ts_off = 0
         self._first_seq = 0
@@ -181,7 +184,12 @@ class Downstream:
         if not self.ready or self.muted:
             return
         if self.waiting:
-            if not keyframe:
+            # An H264 keyframe may be flagged on a packet inside its access unit (an IDR NAL
+            # after the SPS/PPS packets): start only on a packet that begins its frame, known
+            # from a packet of another frame seen just before (VP8's flag is a frame start).
+            begins = self.mime != H264_MIME or (self._seen_ts is not None and ts != self._seen_ts)
+            self._seen_ts = ts
+            if not (keyframe and begins):
                 if now - self._asked > KEYFRAME_RETRY and self.source is not None:
                     self._asked = now
                     self.source.request_keyframe()
@@ -223,6 +231,7 @@ class Downstream:
             self._ts_off = (self._last_ts + elapsed - ts) & 0xFFFFFFFF
         self._first_seq = self._max_seq = (seq + self._seq_off) & 0xFFFF
         self.waiting = False
+        self._seen_ts = None
 
     # --- RTCP from the subscriber ---
 
@@ -272,4 +281,5 @@ class Downstream:
         """The next packets come from another source, or after a mute: wait for a keyframe
         and continue this SSRC's sequence numbers and timestamps."""
         self.waiting = True
+        self._seen_ts = None
         self._asked = time.monotonic()
