@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
-import hashlib
 import logging
 import os
 import queue
@@ -33,6 +32,7 @@ from typing import IO, Any
 import av
 
 from media.recording.bitstream import h264_parameter_sets, h264_size, vp8_size
+from vidconsult.store.recording_files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -328,13 +328,3 @@ class ContainerWriter:
 def _open_file(path: Path) -> IO[bytes]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return open(path, "w+b", buffering=0)  # noqa: SIM115 - the writer thread owns it
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import require_binary
+from vidconsult.client import RoomClient
 
 CHROMIUM = Path(os.environ.get("VIDCONSULT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -43,6 +44,15 @@ COUNT_GET_USER_MEDIA = """
   }
 })();
 """
+
+
+@pytest.fixture
+async def sdk_clients() -> AsyncIterator[list[RoomClient]]:
+    """Python SDK participants a test adds to a room, closed at teardown."""
+    clients: list[RoomClient] = []
+    yield clients
+    for client in clients:
+        await client.close()
 
 
 @pytest.fixture

@@ -82,14 +82,6 @@ async def open_dashboard(browser: Any) -> AsyncIterator[Opener]:
         await dash.page.context.close()
 
 
-@pytest.fixture
-async def sdk_clients() -> AsyncIterator[list[RoomClient]]:
-    clients: list[RoomClient] = []
-    yield clients
-    for client in clients:
-        await client.close()
-
-
 async def coordinator_account(settings: Settings, username: str = "li.coord") -> str:
     # the CLI's path (vidconsult account create), against the running server's data dir
     await asyncio.to_thread(create_account, settings.data_dir, username, "coordinator", PASSWORD,

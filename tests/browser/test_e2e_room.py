@@ -118,14 +118,6 @@ async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Open
         await page.page.context.close()
 
 
-@pytest.fixture
-async def sdk_clients() -> AsyncIterator[list[RoomClient]]:
-    clients: list[RoomClient] = []
-    yield clients
-    for client in clients:
-        await client.close()
-
-
 async def test_room_in_the_browser(
     live_server: Any, open_as: Opener, record_property: Any, sdk_clients: list[RoomClient]
 ) -> None:

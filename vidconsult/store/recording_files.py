@@ -4,6 +4,7 @@ the server secret (see :mod:`vidconsult.domain.recordings`). Blocking: call from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -75,8 +76,7 @@ class ArchiveFiles:
 
 
 def file_digest(path: Path) -> tuple[int, str]:
-    import hashlib
-
+    """(size, sha256 hex) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:
