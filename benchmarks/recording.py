@@ -1,15 +1,20 @@
 """Recording cost vs forwarding cost, and the composite export's speed. Prints JSON.
 
-    python benchmarks/recording.py [--seconds 8]
+    python benchmarks/recording.py [--seconds 6] [--publishers 4] [--rounds 5]
 
 The server runs in a child process (passthrough mode, recording installed); this process hosts
-the SDK clients. The server's CPU (utime+stime from /proc) is measured over three phases of
-equal length, side by side in one run:
-  1. one publisher (VP8 + Opus sent as is), no subscriber, not recording: receiving
-  2. + one subscriber: the difference is the cost of forwarding the tracks
-  3. + recording on: the difference is the cost of recording the same tracks
-then the room's recording is exported as a composite MP4 and its speed reported as a multiple
-of real time.
+the SDK clients, each publisher sending a textured 640x360 VP8 + Opus clip as is (looped with
+continuous timestamps by :mod:`vidconsult.file_player`). The server's CPU (utime+stime from
+/proc) is measured over phases of equal length, side by side in one run:
+  receive   the publishers, no subscriber, not recording
+  forward   + one subscriber to every track: forward - receive = the cost of forwarding them
+  record    + recording every publisher: record - forward = the cost of recording them
+Each round runs the three phases in turn (the subscriber joins after ``receive`` and leaves
+after ``record``; recording starts before ``record`` and stops after it), so a drift of the
+machine's load hits all three alike; the medians of the rounds' differences are reported.
+Then every client leaves, the room's recordings are
+exported as one composite MP4, and its speed is reported as a multiple of real time (the
+export job's own figure: media seconds / wall seconds).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,76 +60,102 @@ async def phase(pid: int, seconds: float) -> float:
     return cpu_seconds(pid) - start
 
 
-async def run(seconds: float) -> dict[str, object]:
+async def run(seconds: float, publishers: int, rounds: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="vidconsult-bench-"))
     media = synth.write_file(work / "a.webm", synth.encode(20, [1.0, 5.0, 9.0],
-                                                           size=(640, 360), texture=True))
+                                                           size=(640, 360), texture=True),
+                             size=(640, 360))
     proc = subprocess.Popen([sys.executable, "-m", "tests.recording.serve_proc",  # noqa: ASYNC220
                              str(work / "var"), SECRET], stdout=subprocess.PIPE,
                             cwd=Path(__file__).resolve().parents[1])  # noqa: ASYNC240
     clients: list[RoomClient] = []
+    receive: list[float] = []
+    forward: list[float] = []
+    record: list[float] = []
     try:
         assert proc.stdout is not None
         url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
         auth = {"Authorization": f"Bearer {token('coord', Role.COORDINATOR)}"}
         async with aiohttp.ClientSession(headers=auth) as http:
-            async with http.post(url + "/api/v1/rooms", json={"name": "bench"}) as r:
-                rid = (await r.json())["id"]
-            async with http.put(url + f"/api/v1/rooms/{rid}/recording/policy",
-                                json={"enabled": False}):
-                pass
-            pub = RoomClient(url, token("pub", Role.DOCTOR, rid))
-            clients.append(pub)
-            await pub.connect()
-            await pub.publish_file(str(media), loop=True)
+
+            async def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
+                async with http.request(method, url + path, **kw) as r:
+                    assert r.status < 300, await r.text()
+                    return await r.json()  # type: ignore[no-any-return]
+
+            rid = (await call("POST", "/api/v1/rooms", json={"name": "bench"}))["id"]
+            for k in range(publishers):
+                pub = RoomClient(url, token(f"pub{k}", Role.DOCTOR, rid))
+                clients.append(pub)
+                await pub.connect()
+                await pub.publish_file(str(media), loop=True)
+            await call("PUT", f"/api/v1/rooms/{rid}/recording/policy", json={"enabled": True})
             await asyncio.sleep(2)
-            receive = await phase(proc.pid, seconds)
-            sub = RoomClient(url, token("sub", Role.OBSERVER, rid))
-            clients.append(sub)
-            await sub.connect()
-            await sub.wait_for_track("pub", "video")
-            await asyncio.sleep(1)
-            forward = await phase(proc.pid, seconds)
-            async with http.put(url + f"/api/v1/rooms/{rid}/recording/policy",
-                                json={"enabled": True}):
-                pass
-            async with http.post(url + f"/api/v1/rooms/{rid}/recording/start") as r:
-                assert r.status == 200, await r.text()
-            await asyncio.sleep(1)
-            record = await phase(proc.pid, seconds)
-            async with http.post(url + f"/api/v1/rooms/{rid}/recording/stop") as r:
-                assert r.status == 200
-            async with http.post(url + f"/api/v1/rooms/{rid}/exports") as r:
-                job = await r.json()
+            for n in range(rounds):
+                receive.append(await phase(proc.pid, seconds))
+                # encoded: the subscriber decodes nothing, so this process leaves the CPU alone
+                sub = RoomClient(url, token(f"sub{n}", Role.OBSERVER, rid), encoded=True)
+                await sub.connect()
+                for k in range(publishers):
+                    await sub.wait_for_track(f"pub{k}", "video")
+                await asyncio.sleep(1)
+                forward.append(await phase(proc.pid, seconds))
+                await call("POST", f"/api/v1/rooms/{rid}/recording/start")
+                await asyncio.sleep(1)
+                record.append(await phase(proc.pid, seconds))
+                await call("POST", f"/api/v1/rooms/{rid}/recording/stop")
+                await asyncio.wait_for(sub.close(), 5)
+                await asyncio.sleep(1)
+            for c in clients:
+                await asyncio.wait_for(c.close(), 5)
+            clients.clear()
+            idle_start = cpu_seconds(proc.pid)
+            job = await call("POST", f"/api/v1/rooms/{rid}/exports")
             while job["status"] == "running":
                 await asyncio.sleep(0.2)
-                async with http.get(url + f"/api/v1/exports/{job['id']}") as r:
-                    job = await r.json()
+                job = await call("GET", f"/api/v1/exports/{job['id']}")
+            export_cpu = cpu_seconds(proc.pid) - idle_start
     finally:
         for c in clients:
             await asyncio.wait_for(c.close(), 5)
         proc.terminate()
         proc.wait()
-    forwarding = forward - receive
-    recording = record - forward
+    forwarding = statistics.median(f - r for r, f in zip(receive, forward, strict=True))
+    recording = statistics.median(r - f for f, r in zip(forward, record, strict=True))
+
+    def per_s(values: list[float]) -> list[float]:
+        return [round(v / seconds * 1000, 1) for v in values]
+
     return {
         "seconds_per_phase": seconds,
-        "server_cpu_s": {"receive": round(receive, 3), "receive+forward": round(forward, 3),
-                         "receive+forward+record": round(record, 3)},
-        "forwarding_cpu_s": round(forwarding, 3),
-        "recording_cpu_s": round(recording, 3),
-        "recording_over_forwarding": round(recording / forwarding, 3) if forwarding > 0
+        "publishers": publishers,
+        "rounds": rounds,
+        "server_cpu_ms_per_s": {"receive": per_s(receive), "receive+forward": per_s(forward),
+                                "receive+forward+record": per_s(record)},
+        "forwarding_ms_per_s": round(forwarding / seconds * 1000, 1),
+        "recording_ms_per_s": round(recording / seconds * 1000, 1),
+        "recording_over_forwarding": round(recording / forwarding, 2) if forwarding > 0
         else None,
-        "export": {"status": job["status"], "media_seconds": job.get("duration_s"),
-                   "speed_x_realtime": job.get("speed")},
+        # the spread of the rounds: how much the machine's noise moves the two differences
+        "rounds_ms_per_s": {
+            "forwarding": per_s([f - r for r, f in zip(receive, forward, strict=True)]),
+            "recording": per_s([r - f for f, r in zip(forward, record, strict=True)]),
+        },
+        "export": {"status": job["status"], "error": job.get("error"),
+                   "files": len(job.get("files") or []),
+                   "media_seconds": job.get("duration_s"),
+                   "speed_x_realtime": job.get("speed"),
+                   "server_cpu_s": round(export_cpu, 2)},
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.seconds)), indent=2))
+    print(json.dumps(asyncio.run(run(args.seconds, args.publishers, args.rounds)), indent=2))
 
 
 if __name__ == "__main__":

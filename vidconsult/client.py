@@ -38,6 +38,8 @@ from aiortc import (
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
+from vidconsult.file_player import EncodedFilePlayer
+
 log = logging.getLogger(__name__)
 
 SdpFilter = Callable[[str], str]
@@ -166,7 +168,8 @@ class RoomClient:
         self._sub: RTCPeerConnection | None = None
         self._sub_map: dict[str, dict[str, Any]] = {}
         self._sub_lock = asyncio.Lock()
-        self._players: list[MediaPlayer] = []
+        self._players: list[Any] = []
+        self._closed = False
         self._encoded = encoded
         self._on_track = on_track
         self._ingress: dict[int, Any] = {}  # encoded mode: Ingress by id(receiver)
@@ -241,8 +244,10 @@ class RoomClient:
     async def publish_file(self, path: str, *, decode: bool = False,
                            loop: bool = True) -> dict[str, str]:
         """Publish a media file's audio and video. With ``decode=False`` the file's encoded
-        packets (VP8 / H264 / Opus) are sent as they are, without re-encoding."""
-        player = MediaPlayer(path, decode=decode, loop=loop)
+        packets (VP8 / H264 / Opus) are sent as they are, without re-encoding, and ``loop``
+        keeps their timestamps going (:mod:`vidconsult.file_player`)."""
+        player: Any = MediaPlayer(path, decode=True, loop=loop) if decode else \
+            EncodedFilePlayer(path, loop=loop)
         self._players.append(player)
         tracks = [t for t in (player.audio, player.video) if t is not None]
         return await self.publish(*tracks)
@@ -253,6 +258,8 @@ class RoomClient:
     # subscribing ---------------------------------------------------------------------------
     async def _on_subscribe_offer(self, data: dict[str, Any]) -> None:
         async with self._sub_lock:
+            if self._closed:
+                return  # an offer that crossed our leaving
             if self._sub is None:
                 self._sub = RTCPeerConnection(self._config())
                 self._watch(self._sub, "subscribe")
@@ -435,6 +442,7 @@ class RoomClient:
         await self.close()
 
     async def close(self) -> None:
+        self._closed = True
         for remote in list(self.remote_tracks.values()):
             await remote.stop()
         for pc in (self._pub, self._sub):

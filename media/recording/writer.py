@@ -43,6 +43,7 @@ MUXER_OPTIONS = {
     "max_interleave_delta": "500000",  # µs
 }
 FSYNC_INTERVAL = 2.0
+BATCH_INTERVAL = 0.1  # s: the writer thread wakes at most this often while frames flow
 MAX_QUEUE = 4000  # ~40 s of one participant's frames; beyond that the disk is not keeping up
 _STOP = object()
 # PyAV encoder names for the codecs WebRTC negotiates
@@ -128,6 +129,7 @@ class ContainerWriter:
         self._opener = opener or _open_file
         self._on_error = on_error
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stop_requested = threading.Event()
         self._state = _State()
         self._lock = threading.Lock()
         self._header_written = False
@@ -157,6 +159,7 @@ class ContainerWriter:
     def finish(self) -> concurrent.futures.Future[WriterResult]:
         """Close the file (trailer, fsync) and hash it; the future resolves when done."""
         self._queue.put(_STOP)
+        self._stop_requested.set()
         return self._result
 
     @property
@@ -169,25 +172,40 @@ class ContainerWriter:
         last_sync = time.monotonic()
         try:
             fh = self._opener(self.path)
-            while True:
+            stopping = False
+            while not stopping:
                 try:
-                    item = self._queue.get(timeout=0.5)
+                    batch = [self._queue.get(timeout=0.5)]
                 except queue.Empty:
-                    item = None
-                if item is _STOP:
-                    break
-                if self._failed is None:
+                    batch = [None]
+                while True:  # everything queued meanwhile: one wake-up per batch
                     try:
-                        if item is not None:
-                            container = self._handle(container, fh, item)
-                        elif not self._header_written:
-                            container = self._maybe_header(container, fh)
-                        now = time.monotonic()
-                        if container is not None and now - last_sync >= FSYNC_INTERVAL:
-                            os.fsync(fh.fileno())
-                            last_sync = now
-                    except Exception as exc:  # a full disk, a muxer error: this file stops
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                for item in batch:
+                    if item is _STOP:
+                        stopping = True
+                        break
+                    if self._failed is None:
+                        try:
+                            if item is not None:
+                                container = self._handle(container, fh, item)
+                            elif not self._header_written:
+                                container = self._maybe_header(container, fh)
+                        except Exception as exc:  # a full disk, a muxer error: this file stops
+                            self._fail(exc)
+                if self._failed is None and container is not None \
+                        and time.monotonic() - last_sync >= FSYNC_INTERVAL:
+                    try:
+                        os.fsync(fh.fileno())
+                    except OSError as exc:
                         self._fail(exc)
+                    last_sync = time.monotonic()
+                if not stopping:
+                    # let frames gather instead of waking for each one (a thread switch per
+                    # frame costs more than muxing it); well inside the 2 s crash budget
+                    self._stop_requested.wait(BATCH_INTERVAL)
             if self._failed is None and not self._header_written:
                 container = self._write_header(container, fh, force=True)
             self._result.set_result(self._close(container, fh))

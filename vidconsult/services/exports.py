@@ -23,19 +23,37 @@ Compose = Callable[..., float]
 EXPORTABLE = (RecordingStatus.COMPLETED, RecordingStatus.INTERRUPTED, RecordingStatus.FAILED)
 
 
+#: the longest pause between two recording sessions kept in a composite; a longer one (the
+#: recording was stopped for a while) is cut to this, so the export holds what was recorded
+SESSION_GAP = 1.0
+
+
 def composite_inputs(recordings: list[Any], archive: ArchiveFiles) -> list[Any]:
+    """The files to compose, each placed on one timeline. Within a room recording (session)
+    offsets share one clock; sessions are placed by their wall-clock start (the earliest file
+    opened in each), with a pause between sessions cut to ``SESSION_GAP``."""
     usable = [r for r in recordings if r.status in EXPORTABLE and r.duration_ms > 0]
-    # within one room recording (session) offsets share one clock; sessions are placed by
-    # their wall-clock start (the earliest file opened in each)
     starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
     for r in usable:
         t = r.started_at.timestamp()
         starts[r.session_id] = min(starts.get(r.session_id, t), t)
+    for r in usable:
+        end = starts[r.session_id] + r.offset_ms / 1000 + r.duration_ms / 1000
+        ends[r.session_id] = max(ends.get(r.session_id, end), end)
+    placed: dict[str, float] = {}
+    cut = 0.0
+    reached: float | None = None  # the end of what is placed so far, wall clock
     first = min(starts.values(), default=0.0)
+    for session in sorted(starts, key=starts.__getitem__):
+        if reached is not None and starts[session] - reached > SESSION_GAP:
+            cut += starts[session] - reached - SESSION_GAP
+        placed[session] = starts[session] - first - cut
+        reached = ends[session] if reached is None else max(reached, ends[session])
     out = []
     for r in usable:
         out.append(CompositeInput(str(archive.resolve(r.path)),
-                                  offset=(starts[r.session_id] - first) + r.offset_ms / 1000,
+                                  offset=placed[r.session_id] + r.offset_ms / 1000,
                                   duration=r.duration_ms / 1000, label=r.identity))
     return out
 
