@@ -35,6 +35,9 @@ class TokenClaims:
     not_before: datetime | None = None
     case: str | None = None
     token_id: str = ""
+    # a dashboard login: "{account id}.{session generation}"; the account ends it (disabled,
+    # password changed) by moving its generation on
+    session: str | None = None
 
     def require_room(self, room_id: str) -> None:
         if self.room != room_id:
@@ -65,6 +68,7 @@ class TokenSigner:
         grants: Grants | None = None,
         not_before: datetime | None = None,
         case: str | None = None,
+        session: str | None = None,
     ) -> str:
         validate_identity(identity)
         if ttl <= timedelta(0) or ttl > MAX_TTL:
@@ -86,6 +90,8 @@ class TokenSigner:
             payload["nbf"] = int(not_before.timestamp())
         if case is not None:
             payload["case"] = case
+        if session is not None:
+            payload["ses"] = session
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: object, *, now: datetime | None = None) -> TokenClaims:
@@ -146,6 +152,7 @@ class TokenSigner:
                 not_before=datetime.fromtimestamp(float(nbf)).astimezone() if nbf else None,
                 case=data.get("case") if isinstance(data.get("case"), str) else None,
                 token_id=str(data.get("jti", "")),
+                session=data.get("ses") if isinstance(data.get("ses"), str) else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise Unauthenticated(

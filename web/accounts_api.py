@@ -25,7 +25,7 @@ from web.admin_schemas import (
     UpdateAccount,
 )
 from web.http import api_token_middleware, claims, json_ok, parse_body, require_coordinator
-from web.keys import API_TOKEN_RESOLVER, CLOCK, SETTINGS, SIGNER
+from web.keys import API_TOKEN_RESOLVER, CLOCK, SESSION_CHECKER, SETTINGS, SIGNER
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -62,6 +62,7 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
                                  clock=app[CLOCK], config=config)
         app[ACCOUNTS] = service
         app[API_TOKEN_RESOLVER] = service.resolve_api_token
+        app[SESSION_CHECKER] = service.check_session
         if api_token_middleware not in app.middlewares:
             app.middlewares.append(api_token_middleware)
         app.router.add_routes(routes)
@@ -108,9 +109,20 @@ async def change_password(request: web.Request) -> web.Response:
     if who.room is not None:
         raise PermissionDenied("a room token has no account", code="no_account")
     body = await parse_body(request, ChangePassword)
-    await request.app[ACCOUNTS].change_password(
+    result = await request.app[ACCOUNTS].change_password(
         who.identity, body.current_password, body.new_password
     )
+    # every session of the account ended, this one too: here is the new one
+    return json_ok({"ok": True, "token": result.token, "token_type": "Bearer",
+                    "expires_in": result.expires_in})
+
+
+@routes.post("/api/v1/auth/logout-all")
+async def logout(request: web.Request) -> web.Response:
+    who = claims(request)
+    if who.session is None:
+        raise PermissionDenied("only a dashboard login can sign out", code="no_account")
+    await request.app[ACCOUNTS].end_sessions(who.identity)
     return json_ok({"ok": True})
 
 
@@ -206,10 +218,18 @@ OPENAPI_PATHS: dict[str, Any] = {
         "summary": "Who the bearer token speaks for",
         "responses": {"200": openapi.ok("claims", {"type": "object"}), **openapi.errors(401)}}},
     "/api/v1/auth/password": {"post": {
-        "summary": "Change the password of the account the token belongs to",
+        "summary": "Change the password of the account the token belongs to. Every session "
+                   "of the account ends; the reply carries the token of a new one",
         "requestBody": openapi.body("ChangePassword"),
-        "responses": {"200": openapi.ok("changed", {"type": "object"}),
+        "responses": {"200": openapi.ok("changed", {"type": "object", "properties": {
+            "ok": {"type": "boolean"}, "token": {"type": "string"},
+            "token_type": {"type": "string"}, "expires_in": {"type": "integer"}}}),
                       **openapi.errors(400, 401, 403, 429)}}},
+    "/api/v1/auth/logout-all": {"post": {
+        "summary": "Sign the account out everywhere: every login token issued so far is "
+                   "refused (401 session_ended). Disabling an account does the same",
+        "responses": {"200": openapi.ok("signed out", {"type": "object"}),
+                      **openapi.errors(401, 403)}}},
     "/api/v1/accounts": {
         "post": {"summary": "Create an account (coordinator)",
                  "requestBody": openapi.body("CreateAccount"),

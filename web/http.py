@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from vidconsult import errors
 from vidconsult.tokens import TokenClaims
-from web.keys import API_TOKEN_RESOLVER, CLOCK, SIGNER
+from web.keys import API_TOKEN_RESOLVER, CLOCK, SESSION_CHECKER, SIGNER
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -74,14 +74,23 @@ def bearer_token(request: web.Request) -> str | None:
 
 @web.middleware
 async def api_token_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Resolve an opaque API token (async, through the store) before the handler, so that the
-    synchronous :func:`claims` can return its claims. Errors surface only where claims are
-    asked for."""
+    """The async part of authentication, before the handler, so that the synchronous
+    :func:`claims` can answer: an opaque API token is resolved through the store, and a login
+    token's session is checked against its account (ended by signing out, a password change
+    or disabling the account). Errors surface only where claims are asked for."""
     token = bearer_token(request)
-    resolver = request.app.get(API_TOKEN_RESOLVER)
-    if token and token.startswith(API_TOKEN_PREFIX) and resolver is not None:
+    if token:
         try:
-            request[_API_CLAIMS] = await resolver(token)
+            if token.startswith(API_TOKEN_PREFIX):
+                resolver = request.app.get(API_TOKEN_RESOLVER)
+                if resolver is not None:
+                    request[_API_CLAIMS] = await resolver(token)
+            else:
+                checker = request.app.get(SESSION_CHECKER)
+                if checker is not None:
+                    verified = request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
+                    if verified.session is not None:
+                        await checker(verified)
         except errors.Unauthenticated as exc:
             request[_API_CLAIMS] = exc
     return await handler(request)
@@ -91,12 +100,12 @@ def claims(request: web.Request) -> TokenClaims:
     token = bearer_token(request)
     if token is None:
         raise errors.Unauthenticated("missing bearer token", code="token_missing")
+    resolved = request.get(_API_CLAIMS)
+    if isinstance(resolved, errors.Unauthenticated):
+        raise resolved
     if token.startswith(API_TOKEN_PREFIX):
-        resolved = request.get(_API_CLAIMS)
         if isinstance(resolved, TokenClaims):
             return resolved
-        if isinstance(resolved, errors.Unauthenticated):
-            raise resolved
         raise errors.Unauthenticated("API tokens are not enabled", code="token_invalid")
     return request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
 

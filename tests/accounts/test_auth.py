@@ -170,3 +170,38 @@ async def test_api_token_works_until_revoked(server: ServerHandle, clock: FakeCl
     clock.advance(days=1, seconds=1)
     status, err = await server.api("GET", "/api/v1/auth/me", token=expert["token"])
     assert status == 401 and err["error"]["code"] == "token_expired"
+
+
+async def test_sessions_end_on_disable_password_change_and_logout(server: ServerHandle) -> None:
+    await create(server, "prof-zhao")
+    first = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
+    second = (await login(server, "prof-zhao", PASSWORD))[1]["token"]  # another browser
+    assert (await server.api("GET", "/api/v1/auth/me", token=first))[0] == 200
+
+    # disabling the account refuses its live login tokens at once, not 12 h later
+    await server.api("PATCH", "/api/v1/accounts/prof-zhao", {"disabled": True})
+    for token in (first, second):
+        status, body = await server.api("GET", "/api/v1/auth/me", token=token)
+        assert status == 401 and body["error"]["code"] == "session_ended", body
+    # and enabling it again does not bring them back
+    await server.api("PATCH", "/api/v1/accounts/prof-zhao", {"disabled": False})
+    assert (await server.api("GET", "/api/v1/auth/me", token=first))[0] == 401
+
+    # a password change ends the other sessions and hands this one a new token
+    mine = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
+    other = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
+    status, body = await server.api("POST", "/api/v1/auth/password", {
+        "current_password": PASSWORD, "new_password": "a much better passphrase"}, token=mine)
+    assert status == 200 and body["token"], body
+    assert (await server.api("GET", "/api/v1/auth/me", token=other))[0] == 401
+    assert (await server.api("GET", "/api/v1/auth/me", token=mine))[0] == 401
+    renewed = body["token"]
+    assert (await server.api("GET", "/api/v1/auth/me", token=renewed))[0] == 200
+
+    # sign out everywhere
+    assert (await server.api("POST", "/api/v1/auth/logout-all", token=renewed))[0] == 200
+    assert (await server.api("GET", "/api/v1/auth/me", token=renewed))[0] == 401
+    # tokens that are no dashboard login are not affected, and cannot sign out
+    coordinator = server.mint("ops", "coordinator")
+    assert (await server.api("GET", "/api/v1/rooms", token=coordinator))[0] == 200
+    assert (await server.api("POST", "/api/v1/auth/logout-all", token=coordinator))[0] == 403

@@ -81,6 +81,8 @@ class Account:
     disabled: bool = False
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # login tokens carry it; moving it on ends every session of the account at once
+    session_generation: int = 0
 
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")
@@ -94,6 +96,18 @@ class Account:
 
     def with_success(self) -> Account:
         return replace(self, failed_logins=0, locked_until=None)
+
+    @property
+    def session(self) -> str:
+        """What a login token of the current generation carries."""
+        return f"{self.id}.{self.session_generation}"
+
+    def ending_sessions(self) -> Account:
+        """The account with every login token issued so far no longer accepted."""
+        return replace(self, session_generation=self.session_generation + 1)
+
+    def accepts_session(self, session: str) -> bool:
+        return not self.disabled and session == self.session
 
     def public(self) -> dict[str, object]:
         return {

@@ -141,7 +141,9 @@ class AccountService:
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         account = await self.get_account(username)
         # enabling again also lifts a lockout
-        updated = replace(account, disabled=disabled) if disabled else \
+        # disabling ends the account's sessions at once (its login tokens are refused);
+        # enabling again also lifts a lockout
+        updated = replace(account, disabled=True).ending_sessions() if disabled else \
             replace(account.with_success(), disabled=False)
         await self._accounts.save_account(updated)
         log.info("account %s username=%s", "disabled" if disabled else "enabled", username)
@@ -171,13 +173,16 @@ class AccountService:
             log.info("password re-hashed username=%s", name)
         if updated != account:
             await self._accounts.save_account(updated)
+        log.info("login username=%s role=%s", name, account.role.value)
+        return self._login(updated, now)
+
+    def _login(self, account: Account, now: datetime) -> Login:
         ttl = self.config.session_ttl
         token = self._signer.mint(
             identity=account.username, role=account.role.role, now=now, ttl=ttl,
-            name=account.display_name or account.username,
+            name=account.display_name or account.username, session=account.session,
         )
-        log.info("login username=%s role=%s", name, account.role.value)
-        return Login(token=token, account=updated, expires_in=int(ttl.total_seconds()))
+        return Login(token=token, account=account, expires_in=int(ttl.total_seconds()))
 
     async def _unknown_user_failure(self, name: str, password: str, now: datetime) -> NoReturn:
         failures, until = self._unknown.get(name, (0, None))
@@ -190,7 +195,8 @@ class AccountService:
             self._unknown.popitem(last=False)
         raise Unauthenticated("invalid user name or password", code="invalid_credentials")
 
-    async def change_password(self, username: str, current: str, new: str) -> None:
+    async def change_password(self, username: str, current: str, new: str) -> Login:
+        """Ends the account's sessions; returns a login of the new session."""
         account = await self._accounts.get_account(username)
         if account is None:
             raise PermissionDenied("this token does not belong to an account", code="no_account")
@@ -204,10 +210,28 @@ class AccountService:
         if new == current:
             raise InvalidInput("the new password must differ", code="weak_password")
         new_hash = await asyncio.to_thread(self._passwords.hash, new)
-        await self._accounts.save_account(
-            replace(account.with_success(), password_hash=new_hash)
-        )
-        log.info("password changed username=%s", username)
+        updated = replace(account.with_success(), password_hash=new_hash).ending_sessions()
+        await self._accounts.save_account(updated)
+        log.info("password changed username=%s (its sessions ended)", username)
+        return self._login(updated, now)
+
+    async def end_sessions(self, username: str) -> Account:
+        """Sign the account out everywhere: every login token issued so far is refused."""
+        account = await self.get_account(username)
+        updated = account.ending_sessions()
+        await self._accounts.save_account(updated)
+        log.info("sessions ended username=%s", username)
+        return updated
+
+    async def check_session(self, claims: TokenClaims) -> None:
+        """Raise Unauthenticated unless the login token's session is still the account's."""
+        if claims.session is None:
+            return
+        account = await self._accounts.get_account(claims.identity)
+        if account is None or not account.accepts_session(claims.session):
+            raise Unauthenticated(
+                "this session has ended (signed out, password changed or account disabled);"
+                " sign in again", code="session_ended")
 
     # API tokens ----------------------------------------------------------------------------
     async def create_api_token(

@@ -35,6 +35,7 @@ MIGRATIONS = [
         revoked_at TEXT
     );
     """,
+    "ALTER TABLE accounts ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;",
 ]
 
 
@@ -60,10 +61,11 @@ class SQLiteAccountStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO accounts(id, username, display_name, role, password_hash,"
-                    " disabled, failed_logins, locked_until, created_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    " disabled, failed_logins, locked_until, created_at, session_generation)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (a.id, a.username, a.display_name, a.role.value, a.password_hash,
-                     int(a.disabled), a.failed_logins, _opt(a.locked_until), iso(a.created_at)),
+                     int(a.disabled), a.failed_logins, _opt(a.locked_until), iso(a.created_at),
+                     a.session_generation),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"account {a.username} exists", code="account_exists") from None
@@ -92,9 +94,9 @@ class SQLiteAccountStore:
         def op() -> None:
             self._db.conn.execute(
                 "UPDATE accounts SET display_name=?, role=?, password_hash=?, disabled=?,"
-                " failed_logins=?, locked_until=? WHERE id=?",
+                " failed_logins=?, locked_until=?, session_generation=? WHERE id=?",
                 (a.display_name, a.role.value, a.password_hash, int(a.disabled),
-                 a.failed_logins, _opt(a.locked_until), a.id),
+                 a.failed_logins, _opt(a.locked_until), a.session_generation, a.id),
             )
 
         await self._db.run(op)
@@ -156,6 +158,7 @@ def _account(row: sqlite3.Row) -> Account:
         disabled=bool(row["disabled"]),
         failed_logins=row["failed_logins"],
         locked_until=_dt(row["locked_until"]),
+        session_generation=row["session_generation"],
     )
 
 
