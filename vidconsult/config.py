@@ -76,6 +76,10 @@ class Settings:
     room_grace_minutes: int = 15
     # a booked party absent this long after the start makes the session a no-show
     no_show_wait_minutes: int = 15
+    # an emergency room closes this long after its last participant left, or after it opened
+    # if nobody ever joined (0 = never for that reason)
+    emergency_idle_minutes: int = 30
+    emergency_unanswered_minutes: int = 60
     # seconds between scheduler ticks; 0 = no background loop (tick() is called directly)
     scheduler_interval: float = 15.0
     # case records: largest attachment, lifetime of signed download links (s)
@@ -127,7 +131,8 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         for name in ("room_lead_minutes", "room_grace_minutes", "no_show_wait_minutes",
-                     "scheduler_interval"):
+                     "scheduler_interval", "emergency_idle_minutes",
+                     "emergency_unanswered_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         self.data_dir = Path(self.data_dir)

@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from vidconsult.config import Settings
+from vidconsult.domain.emergency import EmergencyClosing
 from vidconsult.domain.slots import BookingPolicy
 from vidconsult.domain.specialties import parse_specialty
 from vidconsult.domain.workdays import WorkCalendar
@@ -109,7 +110,10 @@ def install(
     scheduler = Scheduler(
         leases=stores.leases, bookings=stores.bookings, cases=cases, sessions=sessions,
         rooms=rooms, clock=clock,
-        lease_ttl=timedelta(seconds=max(3 * settings.scheduler_interval, 30)))
+        lease_ttl=timedelta(seconds=max(3 * settings.scheduler_interval, 30)),
+        emergency=EmergencyClosing(
+            idle=timedelta(minutes=settings.emergency_idle_minutes),
+            unanswered=timedelta(minutes=settings.emergency_unanswered_minutes)))
     events.subscribe(scheduler.on_event)
 
     app[SCHEDULE] = schedule

@@ -1,11 +1,16 @@
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from vidconsult.domain.bookings import Booking
-from vidconsult.domain.emergency import PickSource, pick_emergency_expert
+from vidconsult.domain.emergency import (
+    EmergencyClosing,
+    PickSource,
+    emergency_close_reason,
+    pick_emergency_expert,
+)
 from vidconsult.domain.experts import Expert
 from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
@@ -106,3 +111,38 @@ def test_on_duty_expert_on_leave_is_skipped(make_expert: MakeExpert) -> None:
         pick_emergency_expert(CARDIO, cst(2026, 3, 10, 9), rota=ROTA, index=index)
     next_week = cst(2026, 3, 17, 9)
     assert pick_emergency_expert(CARDIO, next_week, rota=ROTA, index=index).expert_id == "day"
+
+
+# closing emergency rooms ------------------------------------------------------------------------
+OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
+CLOSING = EmergencyClosing(idle=timedelta(minutes=30), unanswered=timedelta(minutes=60))
+
+
+def _reason(minutes: float, *, occupied: bool = False, emptied_after: float | None = None,
+            policy: EmergencyClosing = CLOSING) -> str | None:
+    emptied = None if emptied_after is None else OPENED + timedelta(minutes=emptied_after)
+    return emergency_close_reason(OPENED, OPENED + timedelta(minutes=minutes),
+                                  occupied=occupied, emptied_at=emptied, policy=policy)
+
+
+def test_an_emergency_room_in_use_is_never_closed() -> None:
+    assert _reason(24 * 60, occupied=True) is None
+    assert _reason(24 * 60, occupied=True, emptied_after=5) is None  # they came back
+
+
+def test_an_emptied_emergency_room_closes_after_the_idle_time() -> None:
+    assert _reason(5 + 29, emptied_after=5) is None
+    assert _reason(5 + 30, emptied_after=5) == "emergency_idle"
+    # idle counts from the last leave, not from the opening
+    assert _reason(90, emptied_after=70) is None
+
+
+def test_an_unanswered_emergency_room_closes_after_the_unanswered_time() -> None:
+    assert _reason(59) is None
+    assert _reason(60) == "emergency_unanswered"
+
+
+def test_zero_durations_never_close() -> None:
+    never = EmergencyClosing(idle=timedelta(0), unanswered=timedelta(0))
+    assert _reason(10_000, policy=never) is None
+    assert _reason(10_000, emptied_after=1, policy=never) is None

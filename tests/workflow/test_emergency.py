@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.workflow.helpers import MON, WorkflowServer, case_body
+from vidconsult.workflow_app import SCHEDULER
 
 LIMIT_S = 5.0
 
@@ -121,3 +122,38 @@ async def test_report_with_referral_completes_the_case(on_duty) -> None:
     read = await on_duty.ok("GET", f"/api/v1/cases/{case_id}",
                             token=on_duty.mint("zhou", "expert"))
     assert read["status"] == "completed"
+
+
+async def test_the_scheduler_closes_emergency_rooms_left_empty(on_duty, clients) -> None:
+    """No booked window: an emptied emergency room closes after emergency_idle_minutes, one
+    nobody answered after emergency_unanswered_minutes; a room in use stays open."""
+
+    used = await emergency(on_duty)
+    unanswered = await emergency(on_duty)
+    link = {x["kind"]: x for x in used["links"]}["unit"]
+    c = clients()
+    await c.connect(on_duty.url, link["token"])
+    await c.request("join")
+
+    async def tick(minutes: float):
+        on_duty.clock.advance(minutes=minutes)
+        return await on_duty.app[SCHEDULER].tick()
+
+    assert (await tick(59)).emergencies_closed == []
+    # an hour with nobody: the unanswered room closes; the one in use stays, however long
+    assert (await tick(1)).emergencies_closed == [unanswered["room"]["id"]]
+    assert (await tick(600)).emergencies_closed == []
+    ended = c.expect("room.ended")
+    await c.request("leave")
+    assert (await tick(29)).emergencies_closed == []
+    assert (await tick(1)).emergencies_closed == [used["room"]["id"]]
+    for got in (used, unanswered):
+        room = await on_duty.ok("GET", f"/api/v1/rooms/{got['room']['id']}")
+        assert room["status"] == "ended", room
+        # the case is not closed with the room: its report completes it
+        case = await on_duty.ok("GET", f"/api/v1/cases/{got['case']['id']}")
+        assert case["status"] == "in_progress"
+    assert not ended.done()  # it had left before; nobody was thrown out
+    reasons = {e["room_id"]: e["reason"] for e in on_duty.seen("room.ended")}
+    assert reasons == {used["room"]["id"]: "emergency_idle",
+                       unanswered["room"]["id"]: "emergency_unanswered"}

@@ -78,3 +78,36 @@ def _prefer_free(
         if index.is_free(expert_id, t, end):
             return expert_id, False
     return (expert_ids[0], True) if expert_ids else None
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyClosing:
+    """When an emergency room, which has no booked window, is closed by the scheduler:
+    ``idle`` after the last participant left, ``unanswered`` after it opened if nobody ever
+    came. A zero duration never closes for that reason."""
+
+    idle: timedelta = timedelta(minutes=30)
+    unanswered: timedelta = timedelta(minutes=60)
+
+
+def emergency_close_reason(
+    opened_at: datetime,
+    now: datetime,
+    *,
+    occupied: bool,
+    emptied_at: datetime | None,
+    policy: EmergencyClosing,
+) -> str | None:
+    """Why the emergency room should close now ("emergency_idle", "emergency_unanswered"),
+    or None to keep it. A room with someone in it is never closed."""
+    require_aware(opened_at, "opened_at")
+    require_aware(now, "now")
+    if occupied:
+        return None
+    if emptied_at is not None:
+        if policy.idle > timedelta(0) and now - emptied_at >= policy.idle:
+            return "emergency_idle"
+        return None
+    if policy.unanswered > timedelta(0) and now - opened_at >= policy.unanswered:
+        return "emergency_unanswered"
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from vidconsult.domain.rooms import Participant
 
@@ -23,6 +24,8 @@ class LiveRoom:
     participants: dict[str, LiveParticipant] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
+    # when the last visible participant left (None: nobody has left an empty room yet)
+    emptied_at: datetime | None = None
 
     def get(self, identity: str) -> Participant | None:
         live = self.participants.get(identity)

@@ -137,6 +137,13 @@ class RoomService:
             return []
         return live.all() if include_hidden else live.visible()
 
+    def occupancy(self, room_id: str) -> tuple[bool, datetime | None]:
+        """(someone visible is in the room on this node, when the last one left)"""
+        live = self._live.get(room_id)
+        if live is None:
+            return False, None
+        return bool(live.visible()), live.emptied_at
+
     def live_counts(self) -> tuple[int, int, int]:
         """(rooms with someone in them, participants, published tracks) on this node."""
         rooms = participants = tracks = 0
@@ -289,6 +296,8 @@ class RoomService:
             await self._notifier.broadcast(
                 live.room_id, "participant.left", {"identity": identity, "reason": reason}
             )
+        if not live.visible():
+            live.emptied_at = self._clock.now()
         log.info("participant left room=%s identity=%s reason=%s", live.room_id, identity, reason)
 
     def _participant(self, room_id: str, identity: str) -> Participant:

@@ -11,7 +11,10 @@ every ``interval`` seconds):
    both sides present -> the case goes ``in_progress``; a side still absent ``no_show_wait``
    after the start -> the case is marked ``no_show``;
 4. closes every open booked room whose ``closes_at`` (end + grace) has passed, unless
-   participants are still connected (then it is kept and looked at again next tick).
+   participants are still connected (then it is kept and looked at again next tick);
+5. closes emergency rooms (no booked window) left empty for ``EmergencyClosing.idle``, or
+   never joined within ``EmergencyClosing.unanswered`` (:func:`emergency_close_reason`); the
+   case stays as it is (its report completes it).
 
 Who joined is recorded from the room service's "participant.joined" events (:meth:`on_event`),
 which also judge attendance at once, so a held session starts its case without waiting a tick.
@@ -28,8 +31,10 @@ from typing import Any
 
 from vidconsult.domain.booked_rooms import BookedRoom, RoomState
 from vidconsult.domain.cases import CaseStatus
+from vidconsult.domain.emergency import EmergencyClosing, emergency_close_reason
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance, Presence, decide_attendance
+from vidconsult.domain.rooms import RoomKind, RoomStatus
 from vidconsult.errors import VidconsultError
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
@@ -50,6 +55,7 @@ class TickReport:
     kept_open: list[str] = field(default_factory=list)  # past their window, still in use
     started: list[str] = field(default_factory=list)  # case ids gone in_progress
     no_shows: list[str] = field(default_factory=list)  # case ids
+    emergencies_closed: list[str] = field(default_factory=list)  # room ids
 
 
 class Scheduler:
@@ -64,7 +70,9 @@ class Scheduler:
         clock: Clock,
         lease_ttl: timedelta = timedelta(seconds=60),
         owner: str | None = None,
+        emergency: EmergencyClosing | None = None,
     ) -> None:
+        self._emergency = emergency or EmergencyClosing()
         self._leases = leases
         self._bookings = bookings
         self._cases = cases
@@ -87,7 +95,26 @@ class Scheduler:
                 except VidconsultError as exc:  # one bad room never stops the others
                     log.warning("scheduler step failed room=%s booking=%s code=%s reason=%s",
                                 booked.room_id, booked.booking_id, exc.code, exc.message)
+            await self._close_emergencies(now, report)
             return report
+
+    async def _close_emergencies(self, now: datetime, report: TickReport) -> None:
+        for room in await self._rooms.list_rooms(RoomStatus.OPEN):
+            if room.kind is not RoomKind.EMERGENCY:
+                continue
+            occupied, emptied_at = self._rooms.occupancy(room.id)
+            reason = emergency_close_reason(room.created_at, now, occupied=occupied,
+                                            emptied_at=emptied_at, policy=self._emergency)
+            if reason is None:
+                continue
+            try:
+                await self._rooms.end_room(room.id, reason)
+            except VidconsultError as exc:
+                log.warning("emergency room not closed room=%s code=%s", room.id, exc.code)
+                continue
+            log.info("emergency room closed room=%s case=%s reason=%s", room.id,
+                     room.case_id, reason)
+            report.emergencies_closed.append(room.id)
 
     async def _step(self, booked: BookedRoom, now: datetime, report: TickReport) -> None:
         if booked.state is RoomState.SCHEDULED and booked.opens_at <= now:
