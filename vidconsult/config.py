@@ -94,6 +94,9 @@ class Settings:
     webhook_backoff_base: float = 1.0
     webhook_backoff_max: float = 600.0
     webhook_timeout: float = 10.0
+    # webhooks reach public addresses only, plus these networks (CIDR, comma-separated), e.g.
+    # the hospital information system's "10.20.0.0/16" (loopback/private/link-local refused)
+    webhook_allowed_networks: str = ""
     # recordings: where files go (default {data_dir}/recordings), days kept (0 = forever,
     # unless on legal hold), lifetime of signed download links (s), purge interval (s)
     recording_dir: str = ""

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
-from vidconsult.domain.webhooks import RetryPolicy
+from vidconsult.domain.webhooks import Destinations, RetryPolicy
+from vidconsult.errors import InvalidInput
 from vidconsult.services.webhooks import (
     DeliveryError,
     DeliveryWorker,
@@ -29,15 +35,50 @@ WEBHOOKS = web.AppKey("webhooks", WebhookService)
 WEBHOOK_WORKER = web.AppKey("webhook_worker", DeliveryWorker)
 
 
-class AiohttpSender:
-    """Posts deliveries with one pooled client session; never follows redirects."""
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then keeps only the addresses webhooks may
+    reach: checked at connect time, so a name that re-resolves to an internal address later
+    (DNS rebinding) is refused too."""
 
-    def __init__(self) -> None:
+    def __init__(self, destinations: Destinations,
+                 inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or DefaultResolver()
+        self._destinations = destinations
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        allowed = [r for r in found if self._destinations.allows(r["host"])]
+        if not allowed:
+            raise OSError(errno.EHOSTUNREACH,
+                          f"{host} resolves only to addresses webhooks may not reach "
+                          f"({', '.join(sorted({r['host'] for r in found}))})")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class AiohttpSender:
+    """Posts deliveries with one pooled client session; never follows redirects; connects
+    only to addresses ``destinations`` allows."""
+
+    def __init__(self, destinations: Destinations | None = None, *,
+                 resolver: AbstractResolver | None = None) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._destinations = destinations or Destinations()
+        self._resolver = resolver  # the DNS under the guard (a test's fake)
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        try:
+            # aiohttp does not resolve an IP literal: check it here
+            self._destinations.check_host(urlsplit(url).hostname or "")
+        except InvalidInput as exc:
+            raise DeliveryError(exc.message) from None
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            guarded = GuardedResolver(self._destinations, self._resolver)
+            connector = aiohttp.TCPConnector(resolver=guarded)
+            self._session = aiohttp.ClientSession(connector=connector)
         try:
             async with self._session.post(
                 url, data=body, headers=headers, allow_redirects=False,
@@ -64,6 +105,7 @@ def config_from(settings: Any) -> WebhooksConfig:
             max_delay=float(getattr(settings, "webhook_backoff_max", 600.0)),
         ),
         timeout=float(getattr(settings, "webhook_timeout", 10.0)),
+        destinations=Destinations.parse(str(getattr(settings, "webhook_allowed_networks", ""))),
     )
 
 
@@ -84,10 +126,11 @@ def installer(
         if not isinstance(db, SQLiteDatabase):
             raise ValueError("webhooks need the sqlite store for now")
         store = SQLiteWebhookStore(db)
-        sender = AiohttpSender()
+        sender = AiohttpSender(config.destinations)
         worker = DeliveryWorker(store=store, sender=sender, clock=app[CLOCK], config=config,
                                 sleep=sleep)
-        service = WebhookService(store=store, clock=app[CLOCK], on_enqueued=worker.wake)
+        service = WebhookService(store=store, clock=app[CLOCK], on_enqueued=worker.wake,
+                                 destinations=config.destinations)
         app[WEBHOOKS] = service
         app[WEBHOOK_WORKER] = worker
         app[EVENTS].subscribe(service.on_event)

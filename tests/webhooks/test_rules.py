@@ -7,6 +7,7 @@ import hmac
 import pytest
 
 from vidconsult.domain.webhooks import (
+    Destinations,
     Outcome,
     RetryPolicy,
     classify,
@@ -33,6 +34,33 @@ def test_patterns_match_event_families() -> None:
 @pytest.mark.parametrize("url", ["https://his.example.org/hooks", "http://127.0.0.1:8000/x"])
 def test_http_urls_are_accepted(url: str) -> None:
     assert validate_url(url) == url
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "::1",
+    "fe80::1", "fd00::5", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1", "100.64.0.1"])
+def test_internal_addresses_are_refused_by_default(address: str) -> None:
+    assert not Destinations().allows(address)
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(InvalidInput) as refused:
+        validate_url(f"http://{host}:8080/hook", Destinations())
+    assert refused.value.code == "url_not_allowed"
+
+
+def test_public_addresses_and_names_pass_and_operators_can_allow_networks() -> None:
+    default = Destinations()
+    assert default.allows("8.8.8.8") and default.allows("2001:4860:4860::8888")
+    # a name is checked when it is resolved, at every delivery
+    assert validate_url("https://his.example.org/x", default) == "https://his.example.org/x"
+    with pytest.raises(InvalidInput):
+        validate_url("http://localhost:9000/x", default)
+    his = Destinations.parse(" 10.20.0.0/16, 192.168.5.7 ")
+    assert his.allows("10.20.3.4") and his.allows("192.168.5.7")
+    assert not his.allows("10.21.0.1") and not his.allows("192.168.5.8")
+    assert not his.allows("169.254.169.254")
+    assert validate_url("http://10.20.3.4/hook", his) == "http://10.20.3.4/hook"
+    with pytest.raises(ValueError, match="not a network"):
+        Destinations.parse("10.0.0.0/33")
 
 
 @pytest.mark.parametrize("url", ["ftp://h/x", "file:///etc/passwd", "javascript:alert(1)",

@@ -14,13 +14,15 @@ from tests.installed import serve
 from tests.webhooks.receiver import Receiver, receiving
 from vidconsult.app import EVENTS
 from vidconsult.config import Settings
-from vidconsult.domain.webhooks import RetryPolicy
+from vidconsult.domain.webhooks import Destinations, RetryPolicy
 from vidconsult.services.webhooks import WebhooksConfig
 from web import webhooks_api
 
 # short real backoff: the test awaits the receiver, never a sleep
+# the receiver listens on loopback, which webhooks may reach only when an operator allows it
+LOOPBACK = Destinations.parse("127.0.0.0/8")
 CONFIG = WebhooksConfig(retry=RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1),
-                        timeout=5.0)
+                        timeout=5.0, destinations=LOOPBACK)
 
 
 @pytest.fixture

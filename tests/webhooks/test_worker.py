@@ -4,19 +4,29 @@ receiver: retries with backoff, final failures, timeouts, and the delivery log."
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.fakes import FakeClock
 from tests.webhooks.receiver import Receiver, receiving
-from vidconsult.domain.webhooks import Delivery, DeliveryStatus, RetryPolicy
-from vidconsult.services.webhooks import DeliveryWorker, WebhooksConfig, WebhookService
+from vidconsult.domain.webhooks import Delivery, DeliveryStatus, Destinations, RetryPolicy
+from vidconsult.services.webhooks import (
+    DeliveryError,
+    DeliveryWorker,
+    WebhooksConfig,
+    WebhookService,
+)
 from vidconsult.store.sqlite import SQLiteDatabase
 from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
 from web.webhooks_api import AiohttpSender
+
+# the receivers listen on loopback, which webhooks reach only when an operator allows it
+LOOPBACK = Destinations.parse("127.0.0.0/8")
 
 
 class Rig:
@@ -24,7 +34,7 @@ class Rig:
                  **config: float) -> None:
         self.store = store
         self.clock = clock
-        self.service = WebhookService(store=store, clock=clock)
+        self.service = WebhookService(store=store, clock=clock, destinations=LOOPBACK)
         retry = RetryPolicy(max_attempts=int(config.pop("max_attempts", 4)), base_delay=1.0,
                             max_delay=60.0, jitter=0.5)
         # rand() == 0: no jitter, so delays are exactly 1 s, 2 s, 4 s ...
@@ -42,7 +52,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     db = SQLiteDatabase(tmp_path / "vidconsult.db")
     store = SQLiteWebhookStore(db)
     await db.open()
-    sender = AiohttpSender()
+    sender = AiohttpSender(LOOPBACK)
     yield Rig(store, FakeClock(datetime(2026, 3, 9, 2, tzinfo=UTC)), sender, timeout=2.0)
     await sender.close()
     await db.close()
@@ -148,3 +158,39 @@ async def test_only_matching_endpoints_get_a_delivery(rig: Rig) -> None:
     assert [d.event for d in await rig.store.list_deliveries(cases.id)] == ["case.created"]
     assert [d.event for d in await rig.store.list_deliveries(emergencies.id)] == [
         "emergency.raised"]
+
+
+class FakeDNS(AbstractResolver):
+    """Every name resolves to 127.0.0.1: a public-looking host name pointing inside."""
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_resolving_inside_is_refused_when_connecting() -> None:
+    """The check is on the resolved address at connect time, so a name that passed
+    registration (or re-resolves later: DNS rebinding) cannot reach loopback."""
+    async with receiving(Receiver([200])) as rx:
+        port = rx.url.split(":")[2].split("/")[0]
+        url = f"http://his.example.org:{port}/hook"
+        guarded = AiohttpSender(Destinations(), resolver=FakeDNS())
+        try:
+            with pytest.raises(DeliveryError, match="may not reach"):
+                await guarded.post(url, b"{}", {}, 2.0)
+            with pytest.raises(DeliveryError, match="may not reach"):
+                await guarded.post(rx.url, b"{}", {}, 2.0)  # an IP literal, no resolving
+        finally:
+            await guarded.close()
+        assert rx.requests == []
+        # the operator allows the network: the same name is delivered to
+        allowed = AiohttpSender(LOOPBACK, resolver=FakeDNS())
+        try:
+            assert await allowed.post(url, b"{}", {}, 2.0) == 200
+        finally:
+            await allowed.close()
+        assert len(rx.requests) == 1

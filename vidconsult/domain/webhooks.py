@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,61 @@ MAX_PATTERNS = 50
 _PATTERN_RE = re.compile(r"^(\*|[a-z0-9_]+(\.([a-z0-9_]+|\*))*)$")
 
 
-def validate_url(url: str) -> str:
-    """An absolute http(s) URL with a host and no credentials in it."""
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Where deliveries may go: public (globally routable) addresses, plus the networks the
+    operator lists (an on-premise hospital information system on 10.x). Everything else is
+    refused, whatever name leads there: loopback, private, link-local (a cloud's metadata
+    service at 169.254.169.254), reserved, multicast. A webhook is configured by a
+    coordinator and posted by the server, so without this it would reach the server's own
+    network (server-side request forgery)."""
+
+    allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Destinations:
+        """``"10.20.0.0/16, 192.168.5.7"``: CIDR networks or addresses, comma-separated."""
+        nets = []
+        for item in (part.strip() for part in text.split(",")):
+            if item:
+                try:
+                    nets.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    raise ValueError(f"not a network or address: {item!r}") from None
+        return cls(tuple(nets))
+
+    def allows(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_multicast or ip.is_unspecified:
+            return False
+        if any(ip.version == net.version and ip in net for net in self.allowed):
+            return True
+        return ip.is_global
+
+    def check_host(self, host: str) -> None:
+        """Refuse a URL's host that names a refused address outright (an IP literal or
+        ``localhost``); other names are checked on every delivery, once resolved."""
+        name = host.strip("[]").lower().rstrip(".")
+        literal = "127.0.0.1" if name == "localhost" or name.endswith(".localhost") else name
+        try:
+            ipaddress.ip_address(literal.split("%", 1)[0])
+        except ValueError:
+            return  # a name: resolved and checked when posting
+        if not self.allows(literal):
+            raise InvalidInput(
+                f"webhook url points at {host}, an address webhooks may not reach (loopback,"
+                " private, link-local...); an operator can allow a network with"
+                " webhook_allowed_networks", code="url_not_allowed")
+
+
+def validate_url(url: str, destinations: Destinations | None = None) -> str:
+    """An absolute http(s) URL with a host and no credentials in it (and, with
+    ``destinations``, not naming a refused address)."""
     url = url.strip()
     if not url or len(url) > MAX_URL:
         raise InvalidInput(f"webhook url must be 1..{MAX_URL} characters", code="invalid_url")
@@ -30,6 +84,8 @@ def validate_url(url: str) -> str:
         raise InvalidInput("webhook url must be an absolute http(s) URL", code="invalid_url")
     if parts.username or parts.password:
         raise InvalidInput("webhook url must not carry credentials", code="invalid_url")
+    if destinations is not None:
+        destinations.check_host(parts.hostname)
     return url
 
 

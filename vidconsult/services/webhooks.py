@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from vidconsult.domain.webhooks import (
     Delivery,
     DeliveryStatus,
+    Destinations,
     Outcome,
     RetryPolicy,
     Webhook,
@@ -55,13 +56,16 @@ class WebhooksConfig:
     timeout: float = 10.0  # seconds per attempt
     concurrency: int = 4
     batch: int = 50
+    destinations: Destinations = field(default_factory=Destinations)
 
 
 class WebhookService:
     """Registers endpoints and turns events into queued deliveries."""
 
     def __init__(self, *, store: WebhookStore, clock: Clock,
-                 on_enqueued: Callable[[], None] = lambda: None) -> None:
+                 on_enqueued: Callable[[], None] = lambda: None,
+                 destinations: Destinations | None = None) -> None:
+        self._destinations = destinations or Destinations()
         self._store = store
         self._clock = clock
         self.on_enqueued = on_enqueued
@@ -74,7 +78,7 @@ class WebhookService:
             raise InvalidInput("webhook secret must be 16..200 characters")
         webhook = Webhook(
             id=new_id("wh"),
-            url=validate_url(url),
+            url=validate_url(url, self._destinations),
             events=validate_patterns(events),
             secret=secret or "whsec_" + secrets.token_urlsafe(32),
             created_by=created_by,
