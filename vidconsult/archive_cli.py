@@ -4,6 +4,7 @@
     vidconsult archive purge [--dry-run]       retention (legal holds respected)
     vidconsult archive recover                 close recordings cut off by a crash
     vidconsult archive export --room ID [--out FILE]   composite MP4, with a progress bar
+    vidconsult archive import SOURCE_DIR [--source-secret S]   an external recorder's archive
 
 Wiring: ``register_cli(subparsers)`` adds the ``archive`` command; ``run_cli(args, settings)``
 runs it. ``python -m vidconsult.archive_cli ...`` works on its own too.
@@ -36,6 +37,16 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="one MP4 (H264+AAC grid, mixed audio) of a room")
     export.add_argument("--room", required=True)
     export.add_argument("--out", default=None)
+    imp = sub.add_parser("import", help="bring an external recorder's archive (its --data-dir) "
+                         "into this archive and the index")
+    imp.add_argument("source", metavar="SOURCE_DIR",
+                     help="the external recorder's data dir (archive under SOURCE_DIR/recordings)")
+    imp.add_argument("--source-secret", dest="source_secret", default=None,
+                     help="the recorder's signing secret (default: SOURCE_DIR/secret.key)")
+    for command in (verify, purge, export, imp, sub.choices["recover"]):
+        # also accepted after the command; SUPPRESS keeps a value given before it
+        command.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS)
+        command.add_argument("--secret", default=argparse.SUPPRESS)
     return parser
 
 
@@ -43,6 +54,8 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     from vidconsult.store.recording_files import ArchiveFiles, verify
     from web.recordings_api import recordings_root
 
+    if args.archive_command == "import":
+        return asyncio.run(_import(settings, Path(args.source), args.source_secret))
     archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
     if args.archive_command == "verify":
         checked, problems = verify(archive, archive.key, args.room,
@@ -111,6 +124,31 @@ async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.close()
+
+
+async def _import(settings: Settings, source_dir: Path, source_secret: str | None) -> int:
+    from vidconsult.archive_import import import_archive, source_archive, source_key
+    from vidconsult.store.recording_files import ArchiveFiles
+    from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
+    from web.recordings_api import recordings_root
+
+    try:
+        source = source_archive(source_dir, source_key(source_dir, source_secret))
+    except ValueError as exc:
+        print(f"vidconsult: {exc}", file=sys.stderr)
+        return 2
+    target = ArchiveFiles(recordings_root(settings), settings.load_secret())
+    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
+    store = SQLiteRecordingStore(db)
+    await db.open()
+    try:
+        report = await import_archive(source, target, store,
+                                      on_outcome=lambda o: print(o, flush=True))
+    finally:
+        await db.close()
+    print(report.summary())
+    return 1 if report.refused else 0
 
 
 async def _export(settings: Settings, archive: Any, room_id: str, out: str | None) -> int:

@@ -1,4 +1,5 @@
-"""Command line: ``vidconsult serve``, ``vidconsult token`` and ``vidconsult import``."""
+"""Command line: ``vidconsult serve``, ``token``, ``import``, ``archive``, ``account`` and
+``record`` (the external recorder)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ HELP = {
     "room_lead_minutes": "a booked room opens this long before its start",
     "room_grace_minutes": "a booked room closes this long after its end (unless in use)",
     "no_show_wait_minutes": "a booked party absent this long after the start is a no-show",
+    "emergency_idle_minutes": "close an emergency room this long after it emptied (0: never)",
+    "emergency_unanswered_minutes": "close an emergency room nobody joined after this long "
+                                    "(0: never)",
+    "webhook_allowed_networks": "internal networks webhooks may post to (CIDR, comma-separated)",
     "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
 }
 
@@ -96,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_archive(sub)
 
+    from vidconsult.external_recorder import add_arguments as recorder_arguments
+
+    record = sub.add_parser(
+        "record", help="the external recorder: archive a room from this machine through the "
+        "SDK (bring it home with `vidconsult archive import`)")
+    recorder_arguments(record)
+
     account = sub.add_parser("account", help="dashboard accounts (coordinators, experts)")
     account_sub = account.add_subparsers(dest="account_command", required=True)
     create = account_sub.add_parser(
@@ -132,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         from vidconsult.archive_cli import run_cli as run_archive
 
         return run_archive(args, settings)
+    if args.command == "record":
+        from vidconsult.external_recorder import run as run_recorder
+
+        return run_recorder(args)
     return _serve(settings)
 
 

@@ -9,10 +9,12 @@ manifest of :mod:`vidconsult.store.recording_files`. A file is finished and chai
 manifest when its participant's tracks end, and every open file when the room ends or the
 recorder leaves. ``vidconsult archive verify --data-dir DIR`` (with the same secret) checks it.
 
-    python -m vidconsult.external_recorder --url URL --token TOKEN --data-dir DIR [--secret S]
+    vidconsult record --url URL --token TOKEN --data-dir DIR [--secret S] [--room ID]
+    python -m vidconsult.external_recorder ...   (the same)
 
 The manifest is signed with ``--secret`` (or ``VIDCONSULT_SECRET``), else with the data dir's
-``secret.key`` (made once), as the server does.
+``secret.key`` (made once), as the server does. Do not give it the server's secret: on the
+server, ``vidconsult archive import DIR`` checks the manifests with this one and re-signs.
 """
 
 from __future__ import annotations
@@ -252,17 +254,27 @@ async def _main(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in recorder.finished) else 0
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recorder's options (here and in ``vidconsult record``)."""
+    parser.add_argument("--url", required=True, help="the server's base URL")
+    parser.add_argument("--token", required=True, help="a token with the recorder role")
+    parser.add_argument("--data-dir", dest="data_dir", required=True,
+                        help="archive under DIR/recordings")
+    parser.add_argument("--secret", default=None, help="manifest signing secret")
+    parser.add_argument("--room", default=None, help="room id, if the token is not bound")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record until the room ends or SIGINT / SIGTERM; exit 1 if a file failed."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return asyncio.run(_main(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vidconsult-external-recorder",
                                      description="record a room from outside the server")
-    parser.add_argument("--url", required=True, help="the server's base URL")
-    parser.add_argument("--token", required=True, help="a token with the recorder role")
-    parser.add_argument("--data-dir", required=True, help="archive under DIR/recordings")
-    parser.add_argument("--secret", default=None, help="manifest signing secret")
-    parser.add_argument("--room", default=None, help="room id, if the token is not bound")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return asyncio.run(_main(args))
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
