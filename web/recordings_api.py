@@ -151,6 +151,14 @@ async def recording_status(request: web.Request) -> web.Response:
     return json_ok({**service.status(room_id), "policy": policy.to_dict()})
 
 
+@routes.get("/api/v1/recording/active")
+async def active_recordings(request: web.Request) -> web.Response:
+    """Every room recording now (and rooms whose recording stopped on an error): what the
+    live rooms view shows in one request per refresh."""
+    require_coordinator(request)
+    return json_ok({"rooms": request.app[RECORDINGS].statuses()})
+
+
 @routes.post(ROOM + "/recording/start")
 async def start(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
@@ -186,6 +194,11 @@ def _date(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _view(rec: Recording, held_cases: set[str]) -> dict[str, Any]:
+    """The index entry, plus ``case_hold``: its case is on legal hold (retention keeps it)."""
+    return {**rec.to_dict(), "case_hold": rec.case_id is not None and rec.case_id in held_cases}
+
+
 @routes.get("/api/v1/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
     who = claims(request)
@@ -196,16 +209,26 @@ async def list_recordings(request: web.Request) -> web.Response:
             raise PermissionDenied("not allowed to list recordings")
         if case_id is None and room_id is None:
             room_id = who.room
-    found = await request.app[RECORDINGS].store.list_recordings(
+    order = q.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order must be asc or desc")
+    try:
+        limit = min(int(q.get("limit", "500")), 5000)
+    except ValueError:
+        raise InvalidInput("limit must be a whole number") from None
+    store = request.app[RECORDINGS].store
+    found = await store.list_recordings(
         room_id=room_id, case_id=case_id, since=_date(q.get("since"), "since"),
         until=_date(q.get("until"), "until"), status=q.get("status"),
-        limit=min(int(q.get("limit", "500")), 5000))
-    return json_ok({"recordings": [r.to_dict() for r in found if may_access(who, r)]})
+        limit=limit, newest_first=order == "desc")
+    held = await store.held_cases()
+    return json_ok({"recordings": [_view(r, held) for r in found if may_access(who, r)]})
 
 
 @routes.get("/api/v1/recordings/{recording_id}")
 async def get_recording(request: web.Request) -> web.Response:
-    return json_ok((await _authorized(request)).to_dict())
+    rec = await _authorized(request)
+    return json_ok(_view(rec, await request.app[RECORDINGS].store.held_cases()))
 
 
 @routes.get("/api/v1/recordings/{recording_id}/link")
@@ -269,7 +292,16 @@ async def hold_recording(request: web.Request) -> web.Response:
     service = request.app[RECORDINGS]
     await service.set_hold(by=who.identity, held=body.held,
                            recording_id=request.match_info["recording_id"])
-    return json_ok((await service.get(request.match_info["recording_id"])).to_dict())
+    rec = await service.get(request.match_info["recording_id"])
+    return json_ok(_view(rec, await service.store.held_cases()))
+
+
+@routes.get("/api/v1/cases/{case_id}/recording-hold")
+async def case_hold(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    case_id = request.match_info["case_id"]
+    return json_ok({"case_id": case_id,
+                    "held": await request.app[RECORDINGS].case_held(case_id)})
 
 
 @routes.put("/api/v1/cases/{case_id}/recording-hold")
@@ -337,6 +369,9 @@ def _query(*names: str) -> list[dict[str, Any]]:
 
 
 OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/recording/active": {"get": _op(
+        "Every room recording now, and rooms whose recording stopped on an error "
+        "{rooms: [room recording status]} (coordinator)", 401, 403)},
     ROOM + "/recording": {"parameters": [openapi.ROOM_ID], "get": _op(
         "The room's recording: active session, its files, policy, last error", 401, 403, 404)},
     ROOM + "/recording/start": {"parameters": [openapi.ROOM_ID], "post": _op(
@@ -350,8 +385,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Start a composite MP4 export of the room's recordings (202, job)", 401, 403, 404,
         409)},
     "/api/v1/recordings": {"get": _op(
-        "The archive index (filters: room_id, case_id, since, until, status, limit)", 400,
-        401, 403, params=_query("room_id", "case_id", "since", "until", "status", "limit"))},
+        "The archive index (filters: room_id, case_id, since, until, status, limit; order: "
+        "asc (default) or desc by start); each entry says case_hold", 400, 401, 403,
+        params=_query("room_id", "case_id", "since", "until", "status", "limit", "order"))},
     "/api/v1/recordings/{recording_id}": {"parameters": [_path("recording_id")], "get": _op(
         "One recording's index entry", 401, 403, 404)},
     "/api/v1/recordings/{recording_id}/link": {"parameters": [_path("recording_id")],
@@ -363,8 +399,10 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/recordings/{recording_id}/hold": {"parameters": [_path("recording_id")],
                                                "put": _op("Legal hold {held}", 400, 401, 403,
                                                           404, body=True)},
-    "/api/v1/cases/{case_id}/recording-hold": {"parameters": [_path("case_id")], "put": _op(
-        "Legal hold on every recording of a case {held}", 400, 401, 403, body=True)},
+    "/api/v1/cases/{case_id}/recording-hold": {
+        "parameters": [_path("case_id")],
+        "get": _op("Whether the case's recordings are on legal hold {case_id, held}", 401, 403),
+        "put": _op("Legal hold on every recording of a case {held}", 400, 401, 403, body=True)},
     "/api/v1/exports/{job_id}": {"parameters": [_path("job_id")], "get": _op(
         "Export job status {status, progress, speed}", 401, 403, 404)},
     "/api/v1/exports/{job_id}/link": {"parameters": [_path("job_id")], "get": _op(

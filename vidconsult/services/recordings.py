@@ -116,6 +116,11 @@ class RecordingService:
             "error": self.errors.get(room_id),
         }
 
+    def statuses(self) -> list[dict[str, Any]]:
+        """:meth:`status` of every room recording now, and of rooms whose recording stopped
+        on an error (until they record again): one call for a list of rooms."""
+        return [self.status(room_id) for room_id in sorted(set(self._sessions) | set(self.errors))]
+
     # start / stop -----------------------------------------------------------------------------
     async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
         if self._recorder is None:
@@ -372,6 +377,9 @@ class RecordingService:
             rec = await self.get(recording_id)
             rec.legal_hold = held
             await self.store.save_recording(rec)
+
+    async def case_held(self, case_id: str) -> bool:
+        return case_id in await self.store.held_cases()
 
     async def get(self, recording_id: str) -> Recording:
         rec = None

@@ -18,7 +18,7 @@ class RecordingStore(Protocol):
     async def list_recordings(
         self, *, room_id: str | None = None, case_id: str | None = None,
         since: datetime | None = None, until: datetime | None = None,
-        status: str | None = None, limit: int = 500,
+        status: str | None = None, limit: int = 500, newest_first: bool = False,
     ) -> list[Recording]: ...
 
     async def get_policy(self, room_id: str) -> RecordingPolicy | None: ...

@@ -125,7 +125,7 @@ class SQLiteRecordingStore:
     async def list_recordings(
         self, *, room_id: str | None = None, case_id: str | None = None,
         since: datetime | None = None, until: datetime | None = None,
-        status: str | None = None, limit: int = 500,
+        status: str | None = None, limit: int = 500, newest_first: bool = False,
     ) -> list[Recording]:
         where, args = [], []
         for column, value in (("room_id", room_id), ("case_id", case_id), ("status", status)):
@@ -141,7 +141,8 @@ class SQLiteRecordingStore:
         sql = "SELECT * FROM recordings"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at, id LIMIT ?"
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ?" if newest_first else \
+            " ORDER BY started_at, id LIMIT ?"
         args.append(limit)
 
         def op() -> list[Recording]:

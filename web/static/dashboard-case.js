@@ -1,13 +1,17 @@
 // One case: its facts, booking (with the room's window and join links), report and referral,
-// attachments (signed download links) and the audit trail.
+// attachments (signed download links), its recordings (with the case's legal hold) and the
+// audit trail.
 
 import { t, term } from "./dashboard-i18n.js";
-import { api, busy, field, fill, h, notify, timeEl, zoneNote } from "./dashboard-core.js";
+import {
+  api, busy, field, fill, formatBytes, h, notify, timeEl, zoneNote,
+} from "./dashboard-core.js";
 import { joinLinkBlock } from "./dashboard-rooms.js";
 import { directory, expertName, unitName } from "./dashboard-directory.js";
 import {
   bookEarliest, patientLine, slaBadge, statusBadge, urgencyBadge,
 } from "./dashboard-cases.js";
+import { caseRecordingsCard } from "./dashboard-recordings.js";
 
 const OPEN_STATES = ["requested", "scheduled", "in_progress"];
 
@@ -18,6 +22,7 @@ function facts(pairs) {
 
 export function mountCase(view, { id }) {
   let stopped = false;
+  let recordings = null; // the recordings card of the shown render
   const error = h("p", { class: "error", role: "alert", testid: "case-error" });
   const body = h("div", { class: "case-detail", testid: "case-detail", dataset: { caseId: id } },
     h("p", { class: "muted" }, t("loading")));
@@ -47,6 +52,8 @@ export function mountCase(view, { id }) {
   function render(c, booking, attachments, rooms) {
     body.dataset.status = c.status;
     const p = c.patient;
+    if (recordings) recordings.stop();
+    recordings = caseRecordingsCard(c.id);
     fill(body,
       h("div", { class: "section-head" },
         h("h2", {}, `${p.name}`, h("span", { class: "muted mono heading-id" }, ` ${c.id}`)),
@@ -76,7 +83,8 @@ export function mountCase(view, { id }) {
           c.referral ? referralCard(c.referral) : null),
         h("div", { class: "case-col" },
           attachmentsCard(attachments),
-          auditCard(c.audit || []))));
+          auditCard(c.audit || []))),
+      recordings.el);
   }
 
   function actions(c) {
@@ -110,7 +118,10 @@ export function mountCase(view, { id }) {
   }
 
   load();
-  return () => { stopped = true; };
+  return () => {
+    stopped = true;
+    if (recordings) recordings.stop();
+  };
 }
 
 function bookingCard(c, booking) {
@@ -208,12 +219,6 @@ function attachmentsCard(data) {
       h("div", { class: "muted small-text" },
         t("linkValidUntil", { time: "" }), timeEl(a.download_expires_at))))));
   return card;
-}
-
-function formatBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function auditCard(entries) {

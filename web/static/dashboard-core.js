@@ -137,6 +137,47 @@ export function zoneLabel() {
   return centre.zone === "Asia/Shanghai" ? "CST" : zoneOffset();
 }
 
+/** The instant the calendar day `day` ("2026-03-09") starts in the centre's zone, as an ISO
+ * date-time with the zone's offset (what the API's date filters take). */
+export function centreDayStart(day) {
+  const noon = new Date(`${day}T12:00:00Z`);
+  if (Number.isNaN(noon.getTime())) return day;
+  const name = parts(noon, { timeZoneName: "longOffset" }).timeZoneName || "GMT";
+  const offset = /^GMT[+-]\d\d:\d\d$/.test(name) ? name.slice(3) : "+00:00";
+  return `${day}T00:00:00${offset}`;
+}
+
+/** The calendar day after `day` ("2026-03-09" -> "2026-03-10"). */
+export function nextDay(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+}
+
+/** Today's date in the centre's zone ("2026-03-09"). */
+export function centreToday() {
+  const p = parts(new Date(), { year: "numeric", month: "2-digit", day: "2-digit" });
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+// ---- sizes and durations ------------------------------------------------------------------
+
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+/** "0:04", "12:30", "1:02:03" from milliseconds. */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.round((ms || 0) / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}`
+    : `${minutes}:${seconds}`;
+}
+
 // ---- the notice line ----------------------------------------------------------------------
 
 let noticeTimer = null;

@@ -1,5 +1,6 @@
-// Live rooms: the open rooms with who is in them (refreshed every few seconds), opening a
-// room, a join link for someone, and ending a room.
+// Live rooms: the open rooms with who is in them and whether they record (refreshed every few
+// seconds), opening a room, a join link for someone, starting and stopping a room's recording,
+// and ending a room.
 
 import { t, term } from "./dashboard-i18n.js";
 import {
@@ -15,6 +16,9 @@ export function mountRooms(view) {
   let timer = null;
   const rows = new Map(); // room id -> {tr, signature}
   let rooms = new Map(); // room id -> room
+  let recording = new Map(); // room id -> its recording status (GET /recording/active)
+  let canRecord = true; // false once the server says it has no recording area
+  let recordingChanged = 0; // when this page last started or stopped a recording
 
   const updated = h("p", { class: "muted small-text", testid: "rooms-updated", "aria-live": "off" });
   const empty = h("p", { class: "empty", testid: "rooms-empty", hidden: true }, t("noRooms"));
@@ -41,8 +45,12 @@ export function mountRooms(view) {
   async function poll() {
     if (stopped) return;
     try {
-      const data = await api("GET", "/rooms?status=open");
+      const asked = Date.now();
+      const [data, active] = await Promise.all([api("GET", "/rooms?status=open"),
+        recordingStates()]);
       if (stopped) return;
+      // an answer sent before our own start / stop would undo it until the next poll
+      if (active && asked > recordingChanged) recording = active;
       render(data.rooms);
       updated.textContent = t("roomsUpdated", { time: centreTime(new Date(), { seconds: true }) });
       delete updated.dataset.tone;
@@ -52,6 +60,24 @@ export function mountRooms(view) {
       updated.dataset.tone = "error";
     }
     timer = setTimeout(poll, POLL_MS);
+  }
+
+  /** Every room's recording in one request; null when unknown (keep what we knew). */
+  async function recordingStates() {
+    if (!canRecord) return null;
+    try {
+      const data = await api("GET", "/recording/active");
+      return new Map(data.rooms.map((r) => [r.room_id, r]));
+    } catch (err) {
+      if (err.status === 404) canRecord = false; // no recording area on this server
+      return null;
+    }
+  }
+
+  function recordingOf(roomId) {
+    const rec = recording.get(roomId);
+    return { active: Boolean(rec && rec.active), error: rec ? rec.error : null,
+      since: rec && rec.session ? rec.session.started_at : null };
   }
 
   function render(list) {
@@ -68,7 +94,8 @@ export function mountRooms(view) {
     let previous = null;
     for (const room of ordered) {
       const signature = JSON.stringify([room.name, room.kind, room.case_id,
-        room.participants.map((p) => [p.identity, p.name, p.role, p.tracks])]);
+        room.participants.map((p) => [p.identity, p.name, p.role, p.tracks]),
+        canRecord, recordingOf(room.id)]);
       let row = rows.get(room.id);
       if (!row) {
         row = { tr: h("tr", { testid: "room-row", dataset: { roomId: room.id } }), signature: "" };
@@ -90,23 +117,68 @@ export function mountRooms(view) {
     const keepFocus = tr.contains(document.activeElement) ? document.activeElement.dataset.testid
       : null;
     tr.dataset.participants = String(room.participants.length);
+    const rec = recordingOf(room.id);
+    tr.dataset.recording = String(rec.active);
     fill(tr,
       h("th", { scope: "row", class: "room-name" }, room.name,
-        h("div", { class: "muted mono small-text" }, room.id)),
+        rec.active ? recMarker(rec.since) : null,
+        h("div", { class: "muted mono small-text" }, room.id),
+        !rec.active && rec.error ? h("div", { class: "error small-text", testid: "rec-error" },
+          t("recordingFailed", { error: rec.error })) : null),
       h("td", {}, h("span", { class: `badge kind-${room.kind}` }, term("kinds", room.kind))),
       h("td", {}, room.case_id
         ? h("a", { href: `#cases/${encodeURIComponent(room.case_id)}`, class: "mono" }, room.case_id)
         : h("span", { class: "muted" }, "—")),
       h("td", {}, timeEl(room.created_at)),
       h("td", {}, participantList(room.participants)),
-      h("td", { class: "actions" },
+      h("td", { class: "actions" }, h("div", { class: "action-stack" },
+        canRecord ? recordingButton(room, rec.active) : null,
         h("button", { type: "button", class: "small", testid: "invite-button",
           "aria-label": `${t("invite")} ${room.name}`, onclick: () => openInvite(room.id) },
         t("invite")),
         h("button", { type: "button", class: "small danger", testid: "end-room-button",
           "aria-label": `${t("endRoom")} ${room.name}`, onclick: (ev) => endRoom(room.id, ev.target) },
-        t("endRoom"))));
-    if (keepFocus) tr.querySelector(`[data-testid="${keepFocus}"]`)?.focus();
+        t("endRoom")))));
+    if (keepFocus) {
+      // the recording button changes its kind when pressed: keep the focus on it
+      (tr.querySelector(`[data-testid="${keepFocus}"]`)
+        || tr.querySelector(`[data-testid="${SWAPPED[keepFocus]}"]`))?.focus();
+    }
+  }
+
+  function recordingButton(room, active) {
+    const action = active ? "stop" : "start";
+    const button = h("button", { type: "button", class: `small${active ? " danger" : " rec"}`,
+      testid: `${action}-recording-button`,
+      "aria-label": t(active ? "stopRecordingLabel" : "startRecordingLabel", { name: room.name }),
+      onclick: () => (active ? stopRecording : startRecording)(room.id, button) },
+    t(active ? "stopRecording" : "startRecording"));
+    return button;
+  }
+
+  async function startRecording(roomId, button) {
+    const name = rooms.get(roomId)?.name || roomId;
+    await busy(button, async () => {
+      const status = await api("POST", `/rooms/${encodeURIComponent(roomId)}/recording/start`);
+      recording.set(roomId, status);
+      recordingChanged = Date.now();
+      notify(t("recordingStarted", { name }));
+      render([...rooms.values()]);
+    });
+  }
+
+  async function stopRecording(roomId, button) {
+    const name = rooms.get(roomId)?.name || roomId;
+    const ok = await confirmDialog({ title: t("stopRecordingTitle"),
+      text: t("stopRecordingConfirm", { name }), confirmLabel: t("stopRecording") });
+    if (!ok) return;
+    await busy(button, async () => {
+      const status = await api("POST", `/rooms/${encodeURIComponent(roomId)}/recording/stop`);
+      recording.set(roomId, status);
+      recordingChanged = Date.now();
+      notify(t("recordingStopped", { name }));
+      render([...rooms.values()]);
+    });
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -202,6 +274,17 @@ export function mountRooms(view) {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+const SWAPPED = { "start-recording-button": "stop-recording-button",
+  "stop-recording-button": "start-recording-button" };
+
+function recMarker(since) {
+  const label = since ? t("recSince", { time: centreTime(since, { seconds: true }) })
+    : t("recMarker");
+  return h("span", { class: "rec-marker", testid: "rec-marker", title: label },
+    h("span", { "aria-hidden": "true" }, t("recMarker")),
+    h("span", { class: "visually-hidden" }, label));
 }
 
 function participantList(participants) {

@@ -1,4 +1,5 @@
-// The coordinators' dashboard: sign in, then live rooms, cases, the directory and statistics.
+// The coordinators' dashboard: sign in, then live rooms, cases, recordings, the directory and
+// statistics.
 // Plain ES modules against the REST API (docs/api.md); sections are chosen by the URL hash.
 
 import { t, term, lang } from "./dashboard-i18n.js";
@@ -9,6 +10,7 @@ import {
 import { mountRooms } from "./dashboard-rooms.js";
 import { mountCases } from "./dashboard-cases.js";
 import { mountCase } from "./dashboard-case.js";
+import { mountRecordings } from "./dashboard-recordings.js";
 import { mountDirectory, mountStats } from "./dashboard-directory.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +19,7 @@ const SECTIONS = {
   rooms: mountRooms,
   cases: mountCases,
   case: mountCase,
+  recordings: mountRecordings,
   directory: mountDirectory,
   stats: mountStats,
 };
@@ -33,8 +36,8 @@ function translateShell() {
   $("skip-link").textContent = t("skip");
   $("nav").setAttribute("aria-label", t("navLabel"));
   for (const a of $("nav").querySelectorAll("a")) {
-    const key = { rooms: "navRooms", cases: "navCases", directory: "navDirectory",
-      stats: "navStats" }[a.dataset.section];
+    const key = { rooms: "navRooms", cases: "navCases", recordings: "navRecordings",
+      directory: "navDirectory", stats: "navStats" }[a.dataset.section];
     a.textContent = t(key);
   }
   $("clock-label").textContent = t("centreTime");
