@@ -33,6 +33,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaPlayer
@@ -135,6 +136,17 @@ class RemoteTrack:
                 await self._task
 
 
+def _prefer_codec(transceiver: Any, mime: str) -> None:
+    """Offer only ``mime`` (and RTX) on a sending transceiver: aiortc packetizes a pre-encoded
+    packet as whatever codec is negotiated, and would negotiate its default (VP8) first."""
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    chosen = [c for c in capabilities if c.mimeType.lower() == mime.lower()]
+    if not chosen:
+        raise ClientError("unsupported_codec", f"aiortc cannot send {mime}")
+    rtx = [c for c in capabilities if c.mimeType.lower().endswith("/rtx")]
+    transceiver.setCodecPreferences(chosen + rtx)
+
+
 class RoomClient:
     def __init__(
         self,
@@ -162,6 +174,7 @@ class RoomClient:
         self.closed_reason: str | None = None
         self.publish_answer: str = ""
         self.disconnected = asyncio.Event()
+        self._joined_reply = asyncio.Event()  # connect() has applied the join's reply
         self._changed = asyncio.Condition()
         self._ice: list[RTCIceServer] = []
         self._pub: RTCPeerConnection | None = None
@@ -205,7 +218,19 @@ class RoomClient:
         self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
         for p in self.joined["participants"]:
             self.participants[p["identity"]] = p
+        self._joined_reply.set()
+        await self._notify()
         return self.joined
+
+    async def _after_join(self) -> bool:
+        """Room events can overtake the reply to ``join`` (joining subscribes a newcomer to
+        the tracks already published, and that offer may be sent first): they wait for it, so
+        that they apply on top of the join's snapshot, with the identity and room known (an
+        ``on_track`` callback may need them). False if the connection ended first."""
+        if not self._joined_reply.is_set():
+            await self.wait_until(
+                lambda: self._joined_reply.is_set() or self.disconnected.is_set(), None)
+        return self._joined_reply.is_set()
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
         reply = await self.sio.call(event, {} if payload is None else payload, timeout=timeout)
@@ -229,7 +254,10 @@ class RoomClient:
             self._pub = RTCPeerConnection(self._config())
             self._watch(self._pub, "publish")
         for track in tracks:
-            self._pub.addTransceiver(track, direction="sendonly")
+            transceiver = self._pub.addTransceiver(track, direction="sendonly")
+            mime = getattr(track, "mime_type", None)
+            if mime:  # already encoded packets (file_player): offer only their codec
+                _prefer_codec(transceiver, mime)
         offer = await self._pub.createOffer()
         await self._pub.setLocalDescription(offer)
         local = self._pub.localDescription
@@ -363,6 +391,8 @@ class RoomClient:
 
         @sio.on("subscribe.offer")
         async def subscribe_offer(data: dict[str, Any]) -> None:
+            if not await self._after_join():
+                return
             self.events.append(("subscribe.offer", data))
             try:
                 await self._on_subscribe_offer(data)
@@ -371,18 +401,24 @@ class RoomClient:
 
         @sio.on("participant.joined")
         async def joined(data: dict[str, Any]) -> None:
+            if not await self._after_join():
+                return
             self.events.append(("participant.joined", data))
             self.participants[data["participant"]["identity"]] = data["participant"]
             await self._notify()
 
         @sio.on("participant.left")
         async def left(data: dict[str, Any]) -> None:
+            if not await self._after_join():
+                return
             self.events.append(("participant.left", data))
             self.participants.pop(data["identity"], None)
             await self._notify()
 
         @sio.on("track.published")
         async def published(data: dict[str, Any]) -> None:
+            if not await self._after_join():
+                return
             self.events.append(("track.published", data))
             if data["identity"] == self.identity and data.get("mid") is not None:
                 self.own_tracks[data["mid"]] = data["track"]["sid"]
@@ -407,7 +443,8 @@ class RoomClient:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
+    async def wait_until(self, predicate: Callable[[], bool],
+                         timeout: float | None = 15) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
 

@@ -9,6 +9,12 @@ and video stay in sync for as long as the file plays.
 
 A reader thread demuxes at most ``AHEAD`` seconds ahead of the wall clock; each track's
 ``recv`` waits for its packet's time.
+
+aiortc packetizes a packet as the negotiated codec, whatever it holds, so each track says what
+it carries (:attr:`_PacketTrack.mime_type`: the SDK offers only that codec for it). H264 from
+MP4 / Matroska is stored length-prefixed (avcC) while aiortc's packetizer splits Annex-B start
+codes: such packets go through FFmpeg's ``h264_mp4toannexb`` filter first (which also puts the
+parameter sets in front of every IDR frame, as a subscriber joining late needs them).
 """
 
 from __future__ import annotations
@@ -20,16 +26,22 @@ import time
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.bitstream import BitStreamFilterContext
 
 #: how far (seconds of media) the reader thread runs ahead of the wall clock
 AHEAD = 1.0
 SENDABLE = {"audio": ("opus", "pcm_alaw", "pcm_mulaw"), "video": ("vp8", "h264")}
+#: FFmpeg codec name -> the RTP codec (mime type) its packets are sent as
+MIME_TYPES = {"opus": "audio/opus", "pcm_alaw": "audio/PCMA", "pcm_mulaw": "audio/PCMU",
+              "vp8": "video/VP8", "h264": "video/H264"}
 
 
 class _PacketTrack(MediaStreamTrack):
-    def __init__(self, player: EncodedFilePlayer, kind: str) -> None:
+    def __init__(self, player: EncodedFilePlayer, kind: str, mime_type: str) -> None:
         super().__init__()
         self.kind = kind
+        #: the codec the packets are in: the one a connection must negotiate to send them
+        self.mime_type = mime_type
         self._player: EncodedFilePlayer | None = player
         self._queue: asyncio.Queue[tuple[float, av.Packet] | None] = asyncio.Queue()
 
@@ -61,18 +73,24 @@ class EncodedFilePlayer:
         self._container = av.open(path)
         self._loop_playback = loop
         self._streams: dict[int, _PacketTrack] = {}
+        self._annexb: dict[int, BitStreamFilterContext] = {}  # avcC H264 streams
         self.audio: _PacketTrack | None = None
         self.video: _PacketTrack | None = None
         for stream in self._container.streams:
             kind = stream.type
-            if kind not in SENDABLE or stream.codec_context.name not in SENDABLE[kind]:
+            name = stream.codec_context.name
+            if kind not in SENDABLE or name not in SENDABLE[kind]:
                 continue
             if kind == "audio" and self.audio is None:
-                self.audio = _PacketTrack(self, "audio")
+                self.audio = _PacketTrack(self, "audio", MIME_TYPES[name])
                 self._streams[stream.index] = self.audio
             elif kind == "video" and self.video is None:
-                self.video = _PacketTrack(self, "video")
+                self.video = _PacketTrack(self, "video", MIME_TYPES[name])
                 self._streams[stream.index] = self.video
+                extradata = stream.codec_context.extradata or b""
+                if name == "h264" and extradata[:1] == b"\x01":  # avcC, not Annex-B
+                    self._annexb[stream.index] = BitStreamFilterContext("h264_mp4toannexb",
+                                                                        stream)
         if not self._streams:
             self._container.close()
             raise ValueError(f"{path}: no VP8, H264 or Opus stream to send as is")
@@ -135,7 +153,9 @@ class EncodedFilePlayer:
                     while at > time.monotonic() - self._start + AHEAD:  # type: ignore[operator]
                         if self._quit.wait(0.05):
                             return
-                    self._deliver(self._streams[index], (at, packet))
+                    bsf = self._annexb.get(index)
+                    for out in bsf.filter(packet) if bsf is not None else (packet,):
+                        self._deliver(self._streams[index], (at, out))
                 if not self._loop_playback or span <= 0:
                     break
                 self.loops += 1

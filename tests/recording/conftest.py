@@ -39,3 +39,12 @@ async def rec_server(rec_settings: Settings) -> AsyncIterator[ServerHandle]:
             aiohttp.ClientSession() as session:
         yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
                            app=server.app, session=session)
+
+
+@pytest.fixture(scope="session")
+def h264_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A publisher's media with H264 video (Matroska; 320x180, so the picture size must come
+    from the SPS, cropping included) and Opus audio, flashing and beeping as ``media_files``."""
+    base = tmp_path_factory.mktemp("media-h264")
+    packets = synth.encode(14, FLASHES, video_codec="h264", size=(320, 180))
+    return synth.write_file(base / "h264.mkv", packets, video_codec="h264", size=(320, 180))

@@ -203,6 +203,16 @@ def payloads(path: Path, kind: str) -> list[bytes]:
         return [bytes(p) for p in c.demux(stream) if p.size]
 
 
+def avcc_units(data: bytes) -> list[bytes]:
+    """The NAL units of an H264 packet as Matroska / MP4 store it (4-byte big-endian lengths)."""
+    units, i = [], 0
+    while i + 4 <= len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        units.append(data[i + 4:i + 4 + n])
+        i += 4 + n
+    return units
+
+
 def cell_flash_times(path: Path) -> tuple[list[float], list[float]]:
     """Flash onsets in the left and right halves of a two-participant composite."""
     onsets: tuple[list[float], list[float]] = ([], [])

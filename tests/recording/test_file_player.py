@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from media.recording.bitstream import nal_units
 from tests.recording import synth
 from vidconsult.file_player import EncodedFilePlayer
 
@@ -45,6 +46,21 @@ async def test_looped_file_keeps_timestamps_and_pace(tmp_path: Path) -> None:
         early = [(t, w - started[0]) for t, w in got if w - started[0] < t - 0.05]
         assert not early, f"sent ahead of time: {early[:3]}"
     assert abs(video[-1][0] - audio[-1][0]) < 0.15  # one clock for both tracks
+
+
+async def test_h264_from_matroska_is_sent_as_annex_b(h264_file: Path) -> None:
+    """Matroska stores H264 length-prefixed; aiortc's packetizer splits Annex-B start codes.
+    Each track also names its codec, for the SDK to negotiate that one."""
+    player = EncodedFilePlayer(str(h264_file))
+    assert player.audio is not None and player.video is not None
+    assert (player.video.mime_type, player.audio.mime_type) == ("video/H264", "audio/opus")
+    sent = [bytes(await asyncio.wait_for(player.video.recv(), 5)) for _ in range(16)]
+    player.video.stop()
+    player.audio.stop()
+    source = synth.payloads(h264_file, "video")[:16]
+    assert all(p.startswith(b"\x00\x00\x00\x01") for p in sent)
+    assert [nal_units(p) for p in sent] == [synth.avcc_units(p) for p in source]
+    assert nal_units(sent[0])[0][0] & 0x1F == 7  # the keyframe starts with its SPS
 
 
 async def test_file_without_sendable_streams_is_refused(tmp_path: Path) -> None:

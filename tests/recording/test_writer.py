@@ -43,20 +43,11 @@ def test_feed_is_written_as_received_and_in_sync(tmp_path: Path, codec: str) -> 
     sent = [p.data for p in packets if p.kind == "video"]
     if codec == "h264":  # Matroska stores length-prefixed NAL units: same units
         sent = [b"".join(nal_units(d)) for d in sent]
-        got = [b"".join(_length_prefixed(d)) for d in got]
+        got = [b"".join(synth.avcc_units(d)) for d in got]
     assert got == sent
     v, a = synth.flash_times(writer.path)
     assert len(v) == len(a) == 3
     assert all(abs(x - y) < 0.1 for x, y in zip(v, a, strict=True)), (v, a)
-
-
-def _length_prefixed(data: bytes) -> list[bytes]:
-    units, i = [], 0
-    while i + 4 <= len(data):
-        n = int.from_bytes(data[i:i + 4], "big")
-        units.append(data[i + 4:i + 4 + n])
-        i += 4 + n
-    return units
 
 
 def test_clock_unwraps_and_reanchors_on_a_jump() -> None:
