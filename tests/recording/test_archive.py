@@ -166,3 +166,30 @@ async def test_full_disk_stops_recording_not_the_room(rec_server: ServerHandle,
     assert listing["recordings"][0]["error"] == "disk_full"
     path = next(service.archive.root.rglob(listing["recordings"][0]["file"]))
     assert synth.decode_summary(path)["counts"]  # the prefix written before it filled up
+
+
+async def test_a_file_that_got_no_media_is_failed_not_completed(
+        rec_server: ServerHandle, media_files: dict[str, Path]) -> None:
+    """The field's worst recording bug is a 0-byte file reported as fine: when a published
+    track's media never reaches the file, the recording says so."""
+    service = rec_server.app[RECORDINGS]
+    engine = service._recorder._engine  # noqa: SLF001
+    engine.add_tap = lambda *args, **kwargs: None  # the taps never get a frame
+    room = await rec_server.create_room("Cardiology")
+    rid = room["id"]
+    a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
+    b = RoomClient(rec_server.url, rec_server.mint("pt", "patient", room=rid))
+    try:
+        await a.connect()
+        await b.connect()
+        await a.publish_file(str(media_files["a"]), loop=True)
+        video = await b.wait_for_track("dr-li", "video")
+        await video.wait_frames(10)  # the media flows in the room
+        status, body = await rec_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+        assert status == 200, body
+    finally:
+        await a.close()
+        await b.close()
+    _, listing = await rec_server.api("GET", f"/api/v1/recordings?room_id={rid}")
+    [rec] = listing["recordings"]
+    assert (rec["status"], rec["error"], rec["kinds"]) == ("failed", "no_media", [])

@@ -23,6 +23,8 @@ from vidconsult.store.base_recordings import RecordingStore
 from vidconsult.store.recording_files import ArchiveFiles, file_digest
 
 log = logging.getLogger(__name__)
+# the error of a participant file that received no media at all
+NO_MEDIA = "no_media"
 # closes a file the server could not close (media/recording/repair.py); returns ms readable
 Salvage = Callable[[str], Any]
 
@@ -209,7 +211,14 @@ class RecordingService:
         recording.sha256, recording.offset_ms = result.sha256, result.offset_ms
         recording.kinds, recording.codecs = result.kinds, result.codecs
         recording.error = result.error
-        recording.status = RecordingStatus.FAILED if result.error else RecordingStatus.COMPLETED
+        if recording.error is None and not result.kinds:
+            # tracks were published but nothing reached the file (the media never flowed):
+            # an empty file is a failed recording, never a "completed" one
+            recording.error = NO_MEDIA
+            log.warning("recording got no media recording=%s room=%s identity=%s",
+                        recording.id, recording.room_id, recording.identity)
+        recording.status = RecordingStatus.FAILED if recording.error else \
+            RecordingStatus.COMPLETED
         await self.store.save_recording(recording)
         await self._chain(session.room_dir, recording, "file")
         if self._events is not None:
