@@ -2,8 +2,8 @@
 
     python benchmarks/recording.py [--seconds 6] [--publishers 4] [--rounds 5]
 
-The server runs in a child process (passthrough mode, recording installed); this process hosts
-the SDK clients, each publisher sending a textured 640x360 VP8 + Opus clip as is (looped with
+The server runs in a child process (passthrough mode, recording installed) pinned to the last
+CPU core; this process, pinned to the others, hosts the SDK clients, each publisher sending a textured 640x360 VP8 + Opus clip as is (looped with
 continuous timestamps by :mod:`vidconsult.file_player`). The server's CPU (utime+stime from
 /proc) is measured over phases of equal length, side by side in one run:
   receive   the publishers, no subscriber, not recording
@@ -65,9 +65,14 @@ async def run(seconds: float, publishers: int, rounds: int) -> dict[str, object]
     media = synth.write_file(work / "a.webm", synth.encode(20, [1.0, 5.0, 9.0],
                                                            size=(640, 360), texture=True),
                              size=(640, 360))
+    cores = sorted(os.sched_getaffinity(0))
+    server_cores, client_cores = ({cores[-1]}, set(cores[:-1])) if len(cores) > 1 else \
+        (set(cores), set(cores))
+    os.sched_setaffinity(0, client_cores)  # the clients do not compete with the server
     proc = subprocess.Popen([sys.executable, "-m", "tests.recording.serve_proc",  # noqa: ASYNC220
                              str(work / "var"), SECRET], stdout=subprocess.PIPE,
-                            cwd=Path(__file__).resolve().parents[1])  # noqa: ASYNC240
+                            cwd=Path(__file__).resolve().parents[1],  # noqa: ASYNC240
+                            preexec_fn=lambda: os.sched_setaffinity(0, server_cores))
     clients: list[RoomClient] = []
     receive: list[float] = []
     forward: list[float] = []
