@@ -243,12 +243,15 @@ class SignalingServer:
         if claims.expires_at <= self._clock.now():
             raise Unauthenticated("token has expired", code="token_expired")
         await self.sio.enter_room(session.sid, session.room_id)
+        # joined from now on: joining subscribes the newcomer to the tracks already published,
+        # and a client may answer that offer before this request's reply reaches it
+        session.joined = True
         try:
             result = await self.rooms.join(claims, session.sid)
         except BaseException:
+            session.joined = False
             await self.sio.leave_room(session.sid, session.room_id)
             raise
-        session.joined = True
         return {
             "room": result.room.to_dict(),
             "participant": result.participant.to_dict(),

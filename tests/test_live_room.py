@@ -238,3 +238,66 @@ async def test_lecture_one_presenter_many_viewers(live_server: ServerHandle) -> 
         await presenter.close()
         for viewer in viewers:
             await viewer.close()
+
+
+async def test_an_answer_sent_before_the_join_reply_is_accepted(live_server: ServerHandle) -> None:
+    """Joining subscribes the newcomer to the tracks already published; the offer can reach a
+    client before the join reply, and a client may answer it at once (the protocol does not
+    make it wait). The server must take that answer."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from tests.sio import RawClient
+    from web.keys import ROOMS
+
+    room = await live_server.create_room("Cardiology consult")
+    rid = room["id"]
+    pub = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+    raw = RawClient()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    rooms = live_server.app[ROOMS]
+    original_join, original_answer = rooms.join, rooms.subscriber_answer
+    answered = asyncio.Event()
+
+    async def join(claims, sid):  # the reply waits until the client has answered
+        result = await original_join(claims, sid)
+        if claims.identity == "late":
+            await asyncio.wait_for(answered.wait(), 5)
+        return result
+
+    async def subscriber_answer(*args, **kwargs):
+        try:
+            return await original_answer(*args, **kwargs)
+        finally:
+            answered.set()
+
+    rooms.join, rooms.subscriber_answer = join, subscriber_answer
+    replies: list[dict] = []
+    got_track: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    @pc.on("track")
+    def on_track(track) -> None:
+        if track.kind == "video" and not got_track.done():
+            got_track.set_result(track)
+
+    @raw.sio.on("subscribe.offer")
+    async def offer(data) -> None:
+        await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        replies.append(await raw.request("subscribe.answer", {
+            "sdp": pc.localDescription.sdp, "type": "answer"}))
+
+    try:
+        await pub.connect()
+        await pub.publish(VideoStreamTrack(), AudioStreamTrack())
+        await raw.connect(live_server.url, live_server.mint("late", "observer", room=rid))
+        joined = await raw.request("join")
+        assert joined["room"]["id"] == rid, joined
+        assert replies and "error" not in replies[0], replies
+        track = await asyncio.wait_for(got_track, 10)
+        frame = await asyncio.wait_for(track.recv(), 10)
+        assert frame.width > 0
+    finally:
+        rooms.join, rooms.subscriber_answer = original_join, original_answer
+        await raw.close()
+        await pc.close()
+        await pub.close()
