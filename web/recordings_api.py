@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -147,8 +148,14 @@ async def recording_status(request: web.Request) -> web.Response:
     if not who.is_coordinator:
         who.require_room(room_id)
     service = request.app[RECORDINGS]
+    status = service.status(room_id)
+    if not (who.is_coordinator or who.grants.admin):
+        # everyone in the room may know whether it is recorded; the files (identities, roles,
+        # sizes, hashes), the session and the policy are for whoever runs the room
+        return json_ok({"room_id": room_id, "active": status["active"],
+                        "error": status["error"]})
     policy = await service.policy(room_id)
-    return json_ok({**service.status(room_id), "policy": policy.to_dict()})
+    return json_ok({**status, "policy": policy.to_dict()})
 
 
 @routes.get("/api/v1/recording/active")
@@ -184,14 +191,18 @@ async def set_policy(request: web.Request) -> web.Response:
 
 
 # the archive ----------------------------------------------------------------------------------
-def _date(value: str | None, name: str) -> datetime | None:
+def _date(value: str | None, name: str, zone: str) -> datetime | None:
+    """An ISO date or date-time, in UTC (the index stores UTC and compares it as text). One
+    without an offset ("2026-11-26") is the centre's local time, as the dashboard shows it."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO date or date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    return parsed.astimezone(UTC)
 
 
 def _view(rec: Recording, held_cases: set[str]) -> dict[str, Any]:
@@ -217,9 +228,10 @@ async def list_recordings(request: web.Request) -> web.Response:
     except ValueError:
         raise InvalidInput("limit must be a whole number") from None
     store = request.app[RECORDINGS].store
+    zone = request.app[SETTINGS].centre_time_zone
     found = await store.list_recordings(
-        room_id=room_id, case_id=case_id, since=_date(q.get("since"), "since"),
-        until=_date(q.get("until"), "until"), status=q.get("status"),
+        room_id=room_id, case_id=case_id, since=_date(q.get("since"), "since", zone),
+        until=_date(q.get("until"), "until", zone), status=q.get("status"),
         limit=limit, newest_first=order == "desc")
     held = await store.held_cases()
     return json_ok({"recordings": [_view(r, held) for r in found if may_access(who, r)]})

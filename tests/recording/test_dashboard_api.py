@@ -81,3 +81,48 @@ async def test_newest_first_and_case_hold(rec_server: ServerHandle) -> None:
     assert (await rec_server.api("GET", hold, token=doctor))[0] == 403
     await rec_server.api("PUT", hold, {"held": False})
     assert (await rec_server.api("GET", hold))[1]["held"] is False
+
+
+async def test_room_status_details_are_for_whoever_runs_the_room(rec_server: ServerHandle) -> None:
+    room = await rec_server.create_room("Cardiology")
+    rid = room["id"]
+    assert (await rec_server.api("POST", f"/api/v1/rooms/{rid}/recording/start"))[0] == 200
+    url = f"/api/v1/rooms/{rid}/recording"
+    # a patient (or a hidden recorder) learns only whether the room is recorded
+    for token in (rec_server.mint("pt-wang", "patient", room=rid),
+                  rec_server.mint("rec-1", "recorder", room=rid)):
+        status, seen = await rec_server.api("GET", url, token=token)
+        assert status == 200 and seen == {"room_id": rid, "active": True, "error": None}
+    # the room's doctor (an admin) and coordinators see the session, files and policy
+    status, full = await rec_server.api("GET", url,
+                                        token=rec_server.mint("dr-li", "doctor", room=rid))
+    assert status == 200 and {"session", "files", "policy"} <= set(full)
+    assert {"session", "files", "policy"} <= set((await rec_server.api("GET", url))[1])
+    other = rec_server.mint("pt-x", "patient", room="rm_other")
+    assert (await rec_server.api("GET", url, token=other))[0] == 403
+    await rec_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+
+
+async def test_date_filters_use_the_centre_zone_and_offsets(rec_server: ServerHandle) -> None:
+    """The index stores UTC; a filter with an offset, or a bare date (the centre's day, as the
+    dashboard shows it), must select by the instant, not by comparing text."""
+    store = rec_server.app[RECORDINGS].store
+    # 2026-03-09 in Shanghai (UTC+8) is 2026-03-08T16:00Z .. 2026-03-09T16:00Z
+    for rid, at in (("rec_before00000", datetime(2026, 3, 8, 15, 30, tzinfo=UTC)),
+                    ("rec_early000000", datetime(2026, 3, 8, 16, 30, tzinfo=UTC)),
+                    ("rec_late0000000", datetime(2026, 3, 9, 15, 30, tzinfo=UTC)),
+                    ("rec_after000000", datetime(2026, 3, 9, 16, 30, tzinfo=UTC))):
+        await store.add_recording(Recording(
+            id=rid, room_id="rm_d", case_id=None, identity=rid, role="doctor",
+            path=f"2026/03/09/rm_d/{rid}.webm", started_at=at,
+            status=RecordingStatus.COMPLETED))
+
+    async def ids(query: str) -> list[str]:
+        status, body = await rec_server.api("GET", f"/api/v1/recordings?room_id=rm_d&{query}")
+        assert status == 200, body
+        return [r["id"] for r in body["recordings"]]
+
+    day = ["rec_early000000", "rec_late0000000"]
+    assert await ids("since=2026-03-09&until=2026-03-10") == day
+    assert await ids("since=2026-03-09T00:00:00%2B08:00&until=2026-03-10T00:00:00%2B08:00") == day
+    assert await ids("since=2026-03-08T16:00:00Z&until=2026-03-09T16:00:00Z") == day
