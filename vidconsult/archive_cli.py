@@ -2,7 +2,8 @@
 
     vidconsult archive verify [--room ID]      exit 1 and name each bad file
     vidconsult archive purge [--dry-run]       retention (legal holds respected)
-    vidconsult archive recover                 close recordings cut off by a crash
+    vidconsult archive recover                 close recordings cut off by a crash (refused,
+                                               exit 2, while a server runs on the archive)
     vidconsult archive export --room ID [--out FILE]   composite MP4, with a progress bar
     vidconsult archive import SOURCE_DIR [--source-secret S]   an external recorder's archive
 
@@ -111,7 +112,13 @@ async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
     service = await _service(settings, archive, db, getattr(args, "days", None))
     try:
         if args.archive_command == "recover":
-            found = await service.recover()
+            from vidconsult.services.recordings import ArchiveBusy
+
+            try:
+                found = await service.recover()
+            except ArchiveBusy as exc:
+                print(f"vidconsult: {exc}", file=sys.stderr)
+                return 2
             for rec in found:
                 print(f"interrupted {rec.path} ({rec.duration_ms / 1000:.1f} s)")
             print(f"{len(found)} recording(s) recovered")
@@ -123,6 +130,7 @@ async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{len(doomed)} recording(s) {verb}")
         return 0
     finally:
+        service.release_server_lock()
         await db.close()
 
 

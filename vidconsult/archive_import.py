@@ -39,7 +39,13 @@ from media.recording.writer import _canonical as canonical_codec
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingStatus
 from vidconsult.store.base_recordings import RecordingStore
-from vidconsult.store.recording_files import MANIFEST, MEDIA_SUFFIXES, ArchiveFiles, file_digest
+from vidconsult.store.recording_files import (
+    MANIFEST,
+    MEDIA_SUFFIXES,
+    ArchiveFiles,
+    ManifestError,
+    file_digest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +196,11 @@ async def _import_file(source: ArchiveFiles, target: ArchiveFiles, store: Record
     problem = await asyncio.to_thread(_place, src, dst, recording)
     if problem:
         return refuse(problem)
-    chained = await asyncio.to_thread(_chained, target, room_dir, rid, recording.sha256)
-    if not chained:
-        await asyncio.to_thread(target.append, room_dir, room_id, recording, event="file")
+    try:  # under the room's manifest lock; nothing if a run cut short already chained it
+        await asyncio.to_thread(target.append, room_dir, room_id, recording, event="file",
+                                unless_listed=True)
+    except ManifestError as exc:
+        return refuse(f"the server's manifest: {exc}; run `vidconsult archive verify`")
     await store.add_recording(recording)
     return Outcome(rel, IMPORTED, "", rid)
 
@@ -290,10 +298,3 @@ def _recording(entry: dict[str, Any], room_id: str) -> Recording:
         size=int(entry["size"]), sha256=str(entry["sha256"]),
         error="failed in the external recorder" if status is RecordingStatus.FAILED else None,
     )
-
-
-def _chained(target: ArchiveFiles, room_dir: str, rid: str, sha256: Any) -> bool:
-    """Whether the server's manifest already lists this file (a run cut short)."""
-    entries = target.read_manifest(room_dir).get("entries", [])
-    return any(e.get("event") == "file" and e.get("recording_id") == rid
-               and e.get("sha256") == sha256 for e in entries)

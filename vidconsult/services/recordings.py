@@ -5,12 +5,15 @@ room (``recording.started`` / ``recording.stopped``), recovery after a crash and
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
@@ -22,11 +25,20 @@ from vidconsult.services.rooms import RoomService
 from vidconsult.store.base_recordings import RecordingStore
 from vidconsult.store.recording_files import ArchiveFiles, file_digest
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 log = logging.getLogger(__name__)
 # the error of a participant file that received no media at all
 NO_MEDIA = "no_media"
+# held (flock) in the recordings root by the server running on it, from recover() to close()
+SERVER_LOCK = ".server.lock"
 # closes a file the server could not close (media/recording/repair.py); returns ms readable
 Salvage = Callable[[str], Any]
+
+
+class ArchiveBusy(Conflict):
+    """Another process (a running server) holds the archive's server lock."""
 
 
 def new_recording_id() -> str:
@@ -80,6 +92,7 @@ class RecordingService:
         self._paused: set[str] = set()  # rooms where someone stopped the recording
         self.errors: dict[str, str] = {}  # room -> last recording error
         self._tasks: set[asyncio.Task[None]] = set()
+        self._server_lock: int | None = None  # fd of {root}/.server.lock while held
         if recorder is not None:
             recorder.set_listener(self)
 
@@ -149,7 +162,12 @@ class RecordingService:
                     return self.status(room_id)
                 raise Conflict(f"room {room_id} is not recording", code="not_recording")
             for identity in list(session.files):
-                await self._finish_file(session, identity)
+                try:  # one file's failure must not leave the others' writers open
+                    await self._finish_file(session, identity)
+                except Exception as exc:
+                    log.exception("finishing a file failed room=%s identity=%s", room_id,
+                                  identity)
+                    self.errors[room_id] = f"finishing a file failed: {exc!r}"
         payload = {**session.event(), "reason": reason, "stopped_by": by,
                    "stopped_at": self._clock.now().isoformat()}
         await self._tell(room_id, "recording.stopped", payload)
@@ -202,35 +220,62 @@ class RecordingService:
         session.tracks[identity] = set(taken)
 
     async def _finish_file(self, session: _Session, identity: str) -> None:
-        assert self._recorder is not None
         recording = session.files.pop(identity)
         session.tracks.pop(identity, None)
-        result = await self._recorder.finish(recording.id)
-        recording.ended_at = self._clock.now()
-        recording.duration_ms, recording.size = result.duration_ms, result.size
-        recording.sha256, recording.offset_ms = result.sha256, result.offset_ms
-        recording.kinds, recording.codecs = result.kinds, result.codecs
-        recording.error = result.error
-        if recording.error is None and not result.kinds:
-            # tracks were published but nothing reached the file (the media never flowed):
-            # an empty file is a failed recording, never a "completed" one
-            recording.error = NO_MEDIA
-            log.warning("recording got no media recording=%s room=%s identity=%s",
-                        recording.id, recording.room_id, recording.identity)
-        recording.status = RecordingStatus.FAILED if recording.error else \
-            RecordingStatus.COMPLETED
-        await self.store.save_recording(recording)
+        await self._finish_recording(session, recording)
+
+    async def _finish_recording(self, session: _Session, recording: Recording) -> None:
+        """Close one file and record it (index, manifest, event). Never raises: whatever fails
+        is logged and noted on the recording / the room's error."""
+        assert self._recorder is not None
+        try:
+            result = await self._recorder.finish(recording.id)
+        except Exception as exc:
+            log.exception("closing a file failed recording=%s room=%s", recording.id,
+                          recording.room_id)
+            recording.ended_at = self._clock.now()
+            recording.error = f"not closed: {exc!r}"
+            recording.status = RecordingStatus.FAILED
+        else:
+            recording.ended_at = self._clock.now()
+            recording.duration_ms, recording.size = result.duration_ms, result.size
+            recording.sha256, recording.offset_ms = result.sha256, result.offset_ms
+            recording.kinds, recording.codecs = result.kinds, result.codecs
+            recording.error = result.error
+            if recording.error is None and not result.kinds:
+                # tracks were published but nothing reached the file (the media never
+                # flowed): an empty file is a failed recording, never a "completed" one
+                recording.error = NO_MEDIA
+                log.warning("recording got no media recording=%s room=%s identity=%s",
+                            recording.id, recording.room_id, recording.identity)
+            recording.status = RecordingStatus.FAILED if recording.error else \
+                RecordingStatus.COMPLETED
         await self._chain(session.room_dir, recording, "file")
-        if self._events is not None:
-            await self._events.publish("recording.completed", recording.to_dict())
+        try:
+            await self.store.save_recording(recording)
+        except Exception:
+            log.exception("index not updated recording=%s room=%s", recording.id,
+                          recording.room_id)
+            self.errors[recording.room_id] = f"index not updated for {recording.id}"
+        await self._publish("recording.completed", recording.to_dict())
 
     async def _chain(self, room_dir: str, recording: Recording, event: str) -> None:
+        """Append to the room's manifest. Never raises: a failure (unreadable or tampered
+        manifest, I/O error) is logged, noted in ``recording.error`` (callers save the
+        recording afterwards) and the room's error, and published as
+        ``recording.manifest_failed``; the manifest is left as it is."""
         try:
             await asyncio.to_thread(self.archive.append, room_dir, recording.room_id,
                                     recording, event=event)
-        except OSError:
+        except Exception as exc:
             log.exception("manifest not written room=%s recording=%s", recording.room_id,
                           recording.id)
+            problem = f"manifest not written: {exc}"
+            recording.error = f"{recording.error}; {problem}" if recording.error else problem
+            self.errors[recording.room_id] = problem
+            await self._publish("recording.manifest_failed", {
+                "room_id": recording.room_id, "recording_id": recording.id, "event": event,
+                "error": str(exc)})
 
     # RecorderListener (sync, on the loop) -----------------------------------------------------
     def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
@@ -269,13 +314,20 @@ class RecordingService:
             return
         if track.sid in session.tracks.get(identity, set()):
             return
-        if identity in session.files:
-            if self._recorder.add_track(session.files[identity].id, track):
-                session.tracks[identity].add(track.sid)
-                return
-            await self._finish_file(session, identity)  # a new file with all its tracks
+        old = session.files.get(identity)
+        if old is not None and self._recorder.add_track(old.id, track):
+            session.tracks[identity].add(track.sid)
+            return
+        # a new file with all its tracks, opened before the old one is closed (no gap)
         tracks = [t for who, t in self._recorder.published_tracks(room_id) if who == identity]
-        await self._open_file(session, identity, tracks)
+        try:
+            await self._open_file(session, identity, tracks)
+        finally:
+            if old is not None:
+                if session.files.get(identity) is old:
+                    session.files.pop(identity)
+                    session.tracks.pop(identity, None)
+                await self._finish_recording(session, old)
 
     async def _auto(self, room_id: str) -> bool:
         try:
@@ -305,9 +357,19 @@ class RecordingService:
                                       self._sessions[room_id].event())
 
     async def _tell(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
-        await self._notifier.broadcast(room_id, event, payload)
-        if self._events is not None:
+        try:
+            await self._notifier.broadcast(room_id, event, payload)
+        except Exception:
+            log.exception("telling the room failed room=%s event=%s", room_id, event)
+        await self._publish(event, payload)
+
+    async def _publish(self, event: str, payload: dict[str, Any]) -> None:
+        if self._events is None:
+            return
+        try:
             await self._events.publish(event, payload)
+        except Exception:
+            log.exception("publishing an event failed event=%s", event)
 
     # lifecycle -------------------------------------------------------------------------------
     def _lock(self, room_id: str) -> asyncio.Lock:
@@ -336,32 +398,100 @@ class RecordingService:
             await self.stop(room_id, by="server", reason="server_stopped", missing_ok=True)
         if self._recorder is not None:
             await self._recorder.close()
+        self.release_server_lock()
+
+    def hold_server_lock(self) -> None:
+        """Take ``{recordings root}/.server.lock`` (flock, exclusive, held until :meth:`close`):
+        one server per archive, and no ``archive recover`` salvaging live files under it.
+        Raises :class:`ArchiveBusy` if another process holds it."""
+        if self._server_lock is not None:
+            return
+        root: Path = self.archive.root
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / SERVER_LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ArchiveBusy(
+                f"another vidconsult server is running on the archive {root} (it holds "
+                f"{path}); stop it first: recovering now would cut its open files",
+                code="archive_busy") from None
+        self._server_lock = fd
+
+    def release_server_lock(self) -> None:
+        if self._server_lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._server_lock)
+            self._server_lock = None
 
     # archive ---------------------------------------------------------------------------------
     async def recover(self) -> list[Recording]:
         """At start: files still marked "recording" were cut off by a crash; close each (remux
-        its readable prefix), measure it, mark it ``interrupted`` and chain it."""
+        its readable prefix), measure it, mark it ``interrupted`` and chain it. Takes the
+        server lock first (:meth:`hold_server_lock`; :class:`ArchiveBusy` if another server
+        has it). A file that cannot be salvaged (e.g. disk full) is marked interrupted with
+        the error, as it is; nothing here stops the server from starting."""
+        self.hold_server_lock()
         found = await self.store.list_recordings(status=RecordingStatus.RECORDING.value,
                                                  limit=100_000)
+        firsts: dict[tuple[str, str], datetime] = {}  # (room, session) -> its first file start
         for rec in found:
-            path = self.archive.resolve(rec.path)
-            if path.exists() and self._salvage is not None:
-                salvaged = await asyncio.to_thread(self._salvage, str(path))
-                rec.duration_ms = salvaged.duration_ms
-                rec.kinds, rec.codecs = salvaged.kinds, salvaged.codecs
-            if path.exists():
-                rec.size, rec.sha256 = await asyncio.to_thread(file_digest, path)
-            rec.status = RecordingStatus.INTERRUPTED
-            rec.error = rec.error or "server stopped while recording"
-            rec.ended_at = rec.started_at + timedelta(milliseconds=rec.duration_ms)
-            await self.store.save_recording(rec)
-            await self._chain(rec.path.rsplit("/", 1)[0], rec, "file")
-            log.warning("interrupted recording closed recording=%s room=%s duration_ms=%s",
-                        rec.id, rec.room_id, rec.duration_ms)
+            try:
+                await self._recover_one(rec, firsts)
+            except Exception:
+                log.exception("recovering a recording failed recording=%s room=%s", rec.id,
+                              rec.room_id)
         return found
 
+    async def _recover_one(self, rec: Recording,
+                           firsts: dict[tuple[str, str], datetime]) -> None:
+        path = self.archive.resolve(rec.path)
+        problem = None
+        if path.exists() and self._salvage is not None:
+            try:
+                salvaged = await asyncio.to_thread(self._salvage, str(path))
+            except Exception as exc:
+                log.exception("salvage failed recording=%s path=%s", rec.id, path)
+                problem = f"not salvaged: {exc!r}"
+            else:
+                rec.duration_ms = salvaged.duration_ms
+                rec.kinds, rec.codecs = salvaged.kinds, salvaged.codecs
+        if path.exists():
+            try:
+                rec.size, rec.sha256 = await asyncio.to_thread(file_digest, path)
+            except OSError as exc:
+                log.exception("hashing failed recording=%s path=%s", rec.id, path)
+                problem = problem or f"not hashed: {exc!r}"
+        if rec.offset_ms == 0 and rec.session_id:
+            rec.offset_ms = await self._estimated_offset(rec, firsts)
+        rec.status = RecordingStatus.INTERRUPTED
+        rec.error = rec.error or "server stopped while recording"
+        if problem:
+            rec.error = f"{rec.error}; {problem}"
+        rec.ended_at = rec.started_at + timedelta(milliseconds=rec.duration_ms)
+        await self._chain(rec.path.rsplit("/", 1)[0], rec, "file")
+        await self.store.save_recording(rec)
+        log.warning("interrupted recording closed recording=%s room=%s duration_ms=%s",
+                    rec.id, rec.room_id, rec.duration_ms)
+
+    async def _estimated_offset(self, rec: Recording,
+                                firsts: dict[tuple[str, str], datetime]) -> int:
+        """The recorder never reported this file's offset (it is set when a file finishes):
+        estimate it as its start minus the start of its session's first file."""
+        key = (rec.room_id, rec.session_id)
+        if key not in firsts:
+            rows = await self.store.list_recordings(room_id=rec.room_id, limit=100_000)
+            starts = [r.started_at for r in rows if r.session_id == rec.session_id]
+            firsts[key] = min(starts, default=rec.started_at)
+        return max(0, int((rec.started_at - firsts[key]).total_seconds() * 1000))
+
     async def purge(self, *, dry_run: bool = False) -> list[Recording]:
-        """Retention: delete files older than ``retention_days`` unless on legal hold."""
+        """Retention: delete files older than ``retention_days`` unless on legal hold. Each
+        row and the held cases are read again just before its file is deleted (a hold set
+        meanwhile wins), and again before the row is saved (so a hold set during the
+        deletion is not overwritten)."""
         now = self._clock.now()
         held = await self.store.held_cases()
         doomed = [r for r in await self.store.list_recordings(limit=1_000_000)
@@ -369,14 +499,23 @@ class RecordingService:
                                     held_cases=held)]
         if dry_run:
             return doomed
-        for rec in doomed:
+        deleted: list[Recording] = []
+        for candidate in doomed:
+            rec = await self.store.get_recording(candidate.id)
+            if rec is None or not domain.expired(
+                    rec, now=self._clock.now(), retention_days=self.config.retention_days,
+                    held_cases=await self.store.held_cases()):
+                log.info("retention skipped (changed meanwhile) recording=%s", candidate.id)
+                continue
             await asyncio.to_thread(self.archive.delete, rec.path)
+            rec = await self.store.get_recording(rec.id) or rec
             rec.status = RecordingStatus.DELETED
-            await self.store.save_recording(rec)
             await self._chain(rec.path.rsplit("/", 1)[0], rec, "deleted")
+            await self.store.save_recording(rec)
+            deleted.append(rec)
             log.info("recording deleted by retention recording=%s room=%s case=%s", rec.id,
                      rec.room_id, rec.case_id)
-        return doomed
+        return deleted
 
     async def set_hold(self, *, by: str, held: bool, case_id: str | None = None,
                        recording_id: str | None = None) -> None:

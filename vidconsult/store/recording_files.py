@@ -4,9 +4,13 @@ the server secret (see :mod:`vidconsult.domain.recordings`). Blocking: call from
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,8 @@ from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording
 
 MANIFEST = "manifest.json"
+# flock'ed around every read-modify-write of a room's manifest (threads and processes alike)
+MANIFEST_LOCK = ".manifest.lock"
 MEDIA_SUFFIXES = {".webm", ".mkv", ".mp4"}
 
 
@@ -25,6 +31,11 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}"
+
+
+class ManifestError(ValueError):
+    """A room's manifest is unreadable or fails its own check (signature, chain): nothing is
+    appended to it, so a tampered manifest is never re-signed (run ``archive verify``)."""
 
 
 class ArchiveFiles:
@@ -50,20 +61,61 @@ class ArchiveFiles:
             return {"version": 1, "room_id": Path(room_dir).name, "entries": []}
         return json.loads(path.read_text())
 
-    def append(self, room_dir: str, room_id: str, recording: Recording, *, event: str) -> None:
-        """Add a link to the room's chain and rewrite the manifest atomically."""
-        doc = self.read_manifest(room_dir)
-        entries = list(doc.get("entries", []))
-        entries.append(domain.manifest_entry(recording, domain.last_hash(entries), event=event))
-        signed = domain.sign_manifest(self._key, room_id, entries)
-        path = self.resolve(f"{room_dir}/{MANIFEST}")
+    @contextlib.contextmanager
+    def manifest_lock(self, room_dir: str) -> Iterator[None]:
+        """Exclusive hold on a room's manifest, across threads and processes (``flock`` on
+        ``{room_dir}/.manifest.lock``; each call opens its own descriptor)."""
+        path = self.resolve(f"{room_dir}/{MANIFEST_LOCK}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "w") as fh:
-            json.dump(signed, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def append(self, room_dir: str, room_id: str, recording: Recording, *, event: str,
+               unless_listed: bool = False) -> bool:
+        """Add a link to the room's chain and rewrite the manifest atomically, under the room's
+        manifest lock. Raises :class:`ManifestError` (appending nothing) if the existing
+        manifest is unreadable or fails its signature / chain check. ``unless_listed``: do
+        nothing if an entry with this event, recording id and sha256 is already there. Returns
+        whether an entry was appended."""
+        path = self.resolve(f"{room_dir}/{MANIFEST}")
+        with self.manifest_lock(room_dir):
+            if path.exists():
+                try:
+                    doc = json.loads(path.read_text())
+                except ValueError as exc:
+                    raise ManifestError(f"{room_dir}/{MANIFEST} is unreadable ({exc})") from exc
+                issues = domain.check_manifest(self._key, doc) if isinstance(doc, dict) \
+                    else ["not a JSON object"]
+                if issues:
+                    raise ManifestError(f"{room_dir}/{MANIFEST} fails its check: "
+                                        f"{'; '.join(issues)}")
+            else:
+                doc = {"entries": []}
+            entries = list(doc.get("entries", []))
+            if unless_listed and any(
+                    e.get("event") == event and e.get("recording_id") == recording.id
+                    and e.get("sha256") == recording.sha256 for e in entries):
+                return False
+            entries.append(domain.manifest_entry(recording, domain.last_hash(entries),
+                                                 event=event))
+            signed = domain.sign_manifest(self._key, room_id, entries)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+            try:
+                os.fchmod(fd, 0o644)
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(signed, fh, indent=1, sort_keys=True)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        return True
 
     def delete(self, relative: str) -> None:
         path = self.resolve(relative)
