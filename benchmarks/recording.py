@@ -3,8 +3,9 @@
     python benchmarks/recording.py [--seconds 6] [--publishers 4] [--rounds 5]
 
 The server runs in a child process (passthrough mode, recording installed) pinned to the last
-CPU core; this process, pinned to the others, hosts the SDK clients, each publisher sending a textured 640x360 VP8 + Opus clip as is (looped with
-continuous timestamps by :mod:`vidconsult.file_player`). The server's CPU (utime+stime from
+CPU core; this process, pinned to the others, hosts the SDK clients, each publisher sending a
+textured 640x360 VP8 + Opus clip as is (looped with continuous timestamps by
+:mod:`vidconsult.file_player`). The server's CPU (utime+stime from
 /proc) is measured over phases of equal length, side by side in one run:
   receive   the publishers, no subscriber, not recording
   forward   + one subscriber to every track: forward - receive = the cost of forwarding them

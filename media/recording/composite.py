@@ -44,25 +44,56 @@ def _decoded(container: Any, stream: Any) -> Iterator[Any]:
             continue
 
 
-def _audio(path: str) -> np.ndarray:
-    """The file's audio as mono float32 at 48 kHz, sample 0 = the file's time 0."""
-    chunks: list[tuple[int, np.ndarray]] = []
+def _audio_chunks(path: str) -> Iterator[tuple[int, np.ndarray]]:
+    """The file's audio as mono float32 at 48 kHz in decoded chunks: (first sample, samples),
+    sample 0 = the file's time 0, in the file's order."""
     with av.open(path) as c:
         if not c.streams.audio:
-            return np.zeros(0, np.float32)
+            return
         resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
         for frame in _decoded(c, c.streams.audio[0]):
             start = int(round((frame.time or 0.0) * RATE))
             for out in resampler.resample(frame):
-                chunks.append((start, out.to_ndarray().reshape(-1)))
-                start += out.samples
-    if not chunks:
-        return np.zeros(0, np.float32)
-    total = max(s + len(a) for s, a in chunks)
-    buf = np.zeros(total, np.float32)
-    for s, a in chunks:
-        buf[s:s + len(a)] = a
-    return buf
+                samples = out.to_ndarray().reshape(-1)
+                yield start, samples
+                start += len(samples)
+
+
+class _Track:
+    """One input's audio, read window by window: a window is what the whole file's audio laid
+    out sample by sample (later chunks over earlier ones, silence in gaps) holds there. Only the
+    chunks reaching past the last window read are kept, so a track costs a few chunks of memory,
+    whatever its length. Windows are read in increasing order; a chunk that comes after the
+    window it starts in was read (timestamps going back) only counts from the next window on."""
+
+    def __init__(self, chunks: Iterator[tuple[int, np.ndarray]]) -> None:
+        self._chunks: Iterator[tuple[int, np.ndarray]] | None = chunks
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self._last_start = -1  # start of the last chunk pulled
+
+    def add_to(self, out: np.ndarray, start: int) -> None:
+        """Add the track's samples ``start .. start + len(out)`` (track time) to ``out``."""
+        end = start + len(out)
+        while self._chunks is not None and self._last_start < end:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._chunks = None
+                break
+            self._pending.append(chunk)
+            self._last_start = chunk[0]
+        window: np.ndarray | None = None
+        keep: list[tuple[int, np.ndarray]] = []
+        for s, a in self._pending:
+            lo, hi = max(s, start, 0), min(s + len(a), end)
+            if lo < hi:
+                if window is None:
+                    window = np.zeros(len(out), np.float32)
+                window[lo - start:hi - start] = a[lo - s:hi - s]
+            if s + len(a) > end:
+                keep.append((s, a))
+        self._pending = keep
+        if window is not None:
+            out += window
 
 
 def _grid(n: int, width: int, height: int) -> tuple[int, int, int, int]:
@@ -81,14 +112,9 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
     videos = [_video_frames(i.path, (cw, ch)) for i in inputs]
     current: list[np.ndarray | None] = [None] * len(inputs)
     upcoming: list[tuple[float, np.ndarray] | None] = [next(v, None) for v in videos]
-    audio = [_audio(i.path) for i in inputs]
+    # the mix is made window by window as the encoder takes it (memory: a few chunks a track)
+    tracks = [(_Track(_audio_chunks(i.path)), int(round(i.offset * RATE))) for i in inputs]
     mix_len = int(math.ceil(total * RATE)) + AAC_FRAME
-    mix = np.zeros(mix_len, np.float32)
-    for inp, samples in zip(inputs, audio, strict=True):
-        start = int(round(inp.offset * RATE))
-        end = min(mix_len, start + len(samples))
-        mix[start:end] += samples[: end - start]
-    np.clip(mix, -1.0, 1.0, out=mix)
 
     tmp = Path(out_path).with_suffix(".part.mp4")
     with av.open(str(tmp), "w", format="mp4") as out:
@@ -122,8 +148,12 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
             # audio up to the end of this video frame
             until = min(mix_len, int((n + 1) / fps * RATE))
             while apos + AAC_FRAME <= until:
-                af = av.AudioFrame.from_ndarray(mix[apos:apos + AAC_FRAME].reshape(1, -1),
-                                                format="flt", layout="mono")
+                window = np.zeros(AAC_FRAME, np.float32)
+                for track, start in tracks:
+                    track.add_to(window, apos - start)
+                np.clip(window, -1.0, 1.0, out=window)
+                af = av.AudioFrame.from_ndarray(window.reshape(1, -1), format="flt",
+                                                layout="mono")
                 af.sample_rate = RATE
                 af.pts = apos
                 af.time_base = Fraction(1, RATE)
