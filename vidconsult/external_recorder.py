@@ -168,9 +168,9 @@ class ExternalRecorder:
                  self.room_id, identity, list(entry.tracks), rel)
 
     def _attach(self, entry: _File, remote: RemoteTrack) -> bool:
-        if remote.kind == "video" and (remote.codec.lower() == "video/h264") != \
-                entry.recording.path.endswith(".mkv"):
-            return False
+        if remote.kind == "video" and remote.codec.lower() == "video/h264" \
+                and not entry.recording.path.endswith(".mkv"):
+            return False  # WebM has no H264 (Matroska takes VP8 and H264)
         tap = entry.participant.add_track(remote.track_sid, remote.kind, remote.codec,
                                           clock_rate(remote.codec))
         if tap is None:
@@ -208,16 +208,23 @@ class ExternalRecorder:
         recording.sha256 = result.sha256
         recording.offset_ms = int(entry.participant.offset * 1000)
         recording.kinds, recording.codecs = result.kinds, result.codecs
-        recording.error = result.error
-        recording.status = RecordingStatus.FAILED if result.error else RecordingStatus.COMPLETED
+        recording.error = result.file_error()
+        recording.status = RecordingStatus.FAILED if recording.error else \
+            RecordingStatus.COMPLETED
         if result.size == 0 and not result.packets:
             with contextlib.suppress(OSError):
                 self.archive.resolve(recording.path).unlink()
             log.info("nothing recorded, no file identity=%s", recording.identity)
             return
-        async with self._manifest_lock:
-            await asyncio.to_thread(self.archive.append, self._room_dir, self.room_id,
-                                    recording, event="file")
+        try:
+            async with self._manifest_lock:
+                await asyncio.to_thread(self.archive.append, self._room_dir, self.room_id,
+                                        recording, event="file")
+        except Exception as exc:  # a damaged or tampered manifest is never re-signed
+            log.error("manifest not written identity=%s path=%s: %s", recording.identity,
+                      recording.path, exc)
+            recording.error = (f"{recording.error}; " if recording.error else "") + \
+                f"manifest not written: {exc}"
         self.finished.append(recording)
         log.info("external recording finished identity=%s duration_ms=%s size=%s error=%s",
                  recording.identity, recording.duration_ms, recording.size, recording.error)

@@ -2,7 +2,12 @@
 
 Each participant file is a :class:`ParticipantRecording` whose track taps are attached with
 ``engine.add_tap``; the engine's track observer tells the core (through the listener) when
-tracks come and go, so it can start, extend or finish files."""
+tracks come and go, so it can start, extend or finish files.
+
+A track the file's header had to leave out (no keyframe in time) is detached from the file as
+soon as it becomes ready and announced to the listener again as a newly published track: the
+file cannot take it (``add_track`` is False), so the core finishes it and starts one with every
+live track."""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from vidconsult.errors import NotFound
 from vidconsult.ports import PublishedTrack, RecordedFile, RecorderListener, RecordingTarget
 
 log = logging.getLogger(__name__)
+# how often one track is announced again after a file left it out (no endless rotation when a
+# publisher's keyframes always come too late)
+MAX_REANNOUNCE = 2
 
 
 def clock_rate(codec: str) -> int:
@@ -46,6 +54,7 @@ class TapRecorder:
         self._listener: RecorderListener | None = None
         self._open: dict[str, _Open] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reannounced: dict[str, int] = {}  # track sid -> times announced again
         engine.add_track_observer(self)
 
     def set_listener(self, listener: RecorderListener) -> None:
@@ -66,6 +75,7 @@ class TapRecorder:
             self._listener.on_track_published(room_id, identity, track)
 
     def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None:
+        self._reannounced.pop(track_sid, None)
         if self._listener is not None:
             self._listener.on_track_ended(room_id, identity, track_sid)
 
@@ -78,6 +88,8 @@ class TapRecorder:
             Path(target.path), target.container, metadata=dict(target.tags),
             header_timeout=self._header_timeout, opener=self._opener,
             on_error=lambda error: self._failed_threadsafe(rid, error),
+            on_track_refused=lambda sid: self._refused_threadsafe(rid, sid),
+            on_keyframe_needed=lambda sid: self._request_keyframe(rid, sid),
         )
         recording = ParticipantRecording(rid, writer, origin=origin,
                                          on_all_ended=self._all_ended)
@@ -93,16 +105,17 @@ class TapRecorder:
             return False
         if track.sid in entry.attached:
             return True
-        if (track.codec.lower() == "video/h264") != (entry.target.container == "matroska") \
-                and track.kind == "video":
-            return False  # H264 needs a Matroska file, VP8 goes to WebM
+        if track.kind == "video" and track.codec.lower() == "video/h264" \
+                and entry.target.container != "matroska":
+            return False  # WebM has no H264 (Matroska takes VP8 and H264)
         tap = entry.recording.add_track(track.sid, str(track.kind), track.codec,
                                         clock_rate(track.codec))
         if tap is None:
             return False
         try:
             self._engine.add_tap(entry.target.room_id, entry.target.identity, track.sid, tap)
-        except NotFound:
+        except NotFound:  # the track ended meanwhile: it must not hold the file open
+            entry.recording.remove_track(track.sid)
             return False
         entry.attached[track.sid] = tap
         return True
@@ -118,7 +131,7 @@ class TapRecorder:
         return RecordedFile(
             recording_id=recording_id, duration_ms=result.duration_ms, size=result.size,
             sha256=result.sha256, kinds=result.kinds, codecs=result.codecs,
-            offset_ms=int(entry.recording.offset * 1000), error=result.error,
+            offset_ms=int(entry.recording.offset * 1000), error=result.file_error(),
         )
 
     async def close(self) -> None:
@@ -137,6 +150,48 @@ class TapRecorder:
     def _failed(self, recording_id: str, error: str) -> None:
         if self._listener is not None and recording_id in self._open:
             self._listener.on_recording_failed(recording_id, error)
+
+    def _refused_threadsafe(self, recording_id: str, sid: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._refused, recording_id, sid)
+
+    def _refused(self, recording_id: str, sid: str) -> None:
+        """The file left track ``sid`` out (not ready for its header) and it is ready now:
+        detach it and announce it again, so the core starts a file that has it."""
+        entry = self._open.get(recording_id)
+        if entry is None or self._listener is None:
+            return
+        room_id, identity = entry.target.room_id, entry.target.identity
+        track = next((t for who, t in self._engine.published_tracks(room_id)
+                      if who == identity and t.sid == sid), None)
+        if track is None:
+            return  # ended meanwhile
+        count = self._reannounced.get(sid, 0)
+        if count >= MAX_REANNOUNCE:
+            log.warning("track again not ready for a file header, not recorded recording=%s "
+                        "track=%s", recording_id, sid)
+            return
+        self._reannounced[sid] = count + 1
+        tap = entry.attached.pop(sid, None)
+        if tap is not None:
+            with contextlib.suppress(Exception):
+                self._engine.remove_tap(room_id, identity, sid, tap)
+        entry.recording.remove_track(sid)
+        log.warning("track left out of the file is ready, announced again recording=%s "
+                    "track=%s", recording_id, sid)
+        self._listener.on_track_published(room_id, identity, track)
+
+    def _request_keyframe(self, recording_id: str, sid: str) -> None:
+        """The writer lost a frame of video track ``sid``: ask the publisher for a keyframe.
+        The engine has no call for that, but attaching a tap asks for one (and a tap already
+        attached is not attached twice)."""
+        entry = self._open.get(recording_id)
+        tap = entry.attached.get(sid) if entry is not None else None
+        if entry is not None and tap is not None:
+            with contextlib.suppress(Exception):
+                self._engine.add_tap(entry.target.room_id, entry.target.identity, sid, tap)
 
     def _all_ended(self, recording_id: str) -> None:
         if self._listener is not None and recording_id in self._open:

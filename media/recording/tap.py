@@ -67,6 +67,15 @@ class ParticipantRecording:
         self.taps[sid] = tap
         return tap
 
+    def remove_track(self, sid: str) -> None:
+        """Take a track out of the file again (its tap could not be attached, or the file
+        left it out): it no longer holds the file open."""
+        if self.taps.pop(sid, None) is None:
+            return
+        self.writer.remove_track(sid)
+        if self.taps and all(t.ended for t in self.taps.values()) and self._on_all_ended:
+            self._on_all_ended(self.recording_id)
+
     def put(self, sid: str, data: bytes, t: float, keyframe: bool) -> None:
         base = self.base
         if base is None:

@@ -11,7 +11,14 @@ a proper file.
 The header needs every stream up front (and a video stream's picture size, read from its
 first keyframe), so packets are held until each track the file was opened with is ready, or
 ``header_timeout`` seconds after the first packet; a track added after the header is refused
-(the caller starts a new file).
+(the caller starts a new file). A track the header had to leave out (not ready in time) is
+reported through ``on_track_refused`` as soon as it becomes ready, so that the caller can start
+a new file that includes it. An H264 track is ready once its SPS and PPS are known and an IDR
+arrives (without them the file's codec private would be wrong and the video undecodable).
+
+When the disk does not keep up (``MAX_QUEUE`` frames waiting), frames are dropped and counted
+(:attr:`WriterResult.dropped`, turned into the file's error by :meth:`WriterResult.file_error`);
+a video track then skips frames until its next keyframe (``on_keyframe_needed`` asks for one).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import IO, Any
 
 import av
 
-from media.recording.bitstream import h264_parameter_sets, h264_size, vp8_size
+from media.recording.bitstream import ANNEXB_START, h264_size, nal_units, vp8_size
 from vidconsult.store.recording_files import file_digest
 
 log = logging.getLogger(__name__)
@@ -85,6 +92,13 @@ class WriterResult:
     dropped: int
     error: str | None = None
 
+    def file_error(self) -> str | None:
+        """The file's error: the writer's, else the frames it had to drop (a file with holes
+        is not a complete recording)."""
+        if self.error is None and self.dropped > 0:
+            return f"frames_dropped: {self.dropped} (the disk did not keep up)"
+        return self.error
+
 
 @dataclass(slots=True)
 class _Track:
@@ -97,7 +111,10 @@ class _Track:
     stream: Any = None
     first_pts: int | None = None
     last_pts: int = -1
-    refused: bool = False  # came after the header
+    refused: bool = False  # not ready when the header was written: left out of the file
+    reported: bool = False  # on_track_refused was called (once it became ready)
+    sps: bytes | None = None  # H264 parameter sets seen so far (NAL units, no start code)
+    pps: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -121,13 +138,20 @@ class ContainerWriter:
         header_timeout: float = 4.0,
         opener: Opener | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_track_refused: Callable[[str], None] | None = None,
+        on_keyframe_needed: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_error`` and ``on_track_refused`` (a track sid) are called on the writer thread;
+        ``on_keyframe_needed`` (a track sid) in :meth:`put`, on the caller's thread."""
         self.path = path
         self._format = container
         self._metadata = metadata or {}
         self._header_timeout = header_timeout
         self._opener = opener or _open_file
         self._on_error = on_error
+        self._on_track_refused = on_track_refused
+        self._on_keyframe_needed = on_keyframe_needed
+        self._resync: set[str] = set()  # video tracks that lost a frame: wait for a keyframe
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stop_requested = threading.Event()
         self._state = _State()
@@ -148,12 +172,32 @@ class ContainerWriter:
             self._state.tracks.setdefault(sid, _Track(sid, kind, _canonical(codec)))
             return True
 
+    def remove_track(self, sid: str) -> None:
+        """Forget a track that never got a stream in the file (e.g. its tap could not be
+        attached); a no-op for a track that is in the file."""
+        with self._lock:
+            track = self._state.tracks.get(sid)
+            if track is not None and track.stream is None:
+                del self._state.tracks[sid]
+
     def put(self, sid: str, data: bytes, pts_ms: int, keyframe: bool) -> None:
         if self._failed is not None:
             return
+        if sid in self._resync and not keyframe:
+            self.dropped += 1  # a delta after a lost frame would not decode
+            return
         if self._queue.qsize() >= MAX_QUEUE:
             self.dropped += 1
+            track = self._state.tracks.get(sid)
+            if track is not None and track.kind == "video" and sid not in self._resync:
+                self._resync.add(sid)
+                if self._on_keyframe_needed is not None:
+                    try:
+                        self._on_keyframe_needed(sid)
+                    except Exception:
+                        log.exception("keyframe request failed path=%s track=%s", self.path, sid)
             return
+        self._resync.discard(sid)
         self._queue.put((sid, data, pts_ms, keyframe))
 
     def finish(self) -> concurrent.futures.Future[WriterResult]:
@@ -168,6 +212,20 @@ class ContainerWriter:
 
     # writer thread ------------------------------------------------------------------------
     def _run(self) -> None:
+        result: WriterResult | None = None
+        try:
+            result = self._run_file()
+        except BaseException as exc:  # never leave finish() waiting
+            self._fail(exc)
+        finally:
+            if result is None:
+                result = WriterResult(duration_ms=0, size=0, sha256="", kinds=[], codecs=[],
+                                      packets=self._state.packets, dropped=self.dropped,
+                                      error=self._failed or "writer_crashed")
+            if not self._result.done():
+                self._result.set_result(result)
+
+    def _run_file(self) -> WriterResult:
         container = fh = None
         last_sync = time.monotonic()
         try:
@@ -208,10 +266,9 @@ class ContainerWriter:
                     self._stop_requested.wait(BATCH_INTERVAL)
             if self._failed is None and not self._header_written:
                 container = self._write_header(container, fh, force=True)
-            self._result.set_result(self._close(container, fh))
-        except Exception as exc:  # opening failed
+        except Exception as exc:  # opening failed, or the header at the end
             self._fail(exc)
-            self._result.set_result(self._close(container, fh))
+        return self._close(container, fh)
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space" in str(exc):
@@ -222,19 +279,31 @@ class ContainerWriter:
             self._failed = message
             log.error("recording failed path=%s error=%s", self.path, message)
             if self._on_error is not None:
-                self._on_error(message)
+                try:
+                    self._on_error(message)
+                except Exception:
+                    log.exception("on_error failed path=%s", self.path)
 
     def _handle(self, container: Any, fh: IO[bytes], item: tuple[str, bytes, int, bool]) -> Any:
         state = self._state
         sid, data, pts, key = item
         track = state.tracks.get(sid)
-        if track is None or track.refused:
+        if track is None:
+            return container
+        if track.refused:
+            if not track.reported and self._becomes_ready(track, data, key):
+                track.reported = True
+                log.warning("track left out of the file is ready now path=%s track=%s",
+                            self.path, sid)
+                if self._on_track_refused is not None:
+                    try:
+                        self._on_track_refused(sid)
+                    except Exception:
+                        log.exception("on_track_refused failed path=%s", self.path)
             return container
         if not self._header_written:
-            if track.kind == "video" and not track.ready:
-                if not key:
-                    return container  # a decoder needs the keyframe first
-                self._learn_video(track, data)
+            if not track.ready and not self._becomes_ready(track, data, key):
+                return container  # a decoder needs the keyframe (and parameter sets) first
             track.ready = True
             if state.first_packet_at is None:
                 state.first_packet_at = time.monotonic()
@@ -243,12 +312,31 @@ class ContainerWriter:
         self._mux(container, track, data, pts, key)
         return container
 
-    def _learn_video(self, track: _Track, data: bytes) -> None:
-        if track.codec == "video/H264":
-            track.size = h264_size(data)
-            track.extradata = h264_parameter_sets(data)
-        else:
+    def _becomes_ready(self, track: _Track, data: bytes, key: bool) -> bool:
+        """Whether this packet can open the track: any audio packet; a VP8 keyframe (its
+        picture size learnt); an H264 IDR once an SPS and a PPS were seen (in this packet or
+        an earlier one: they are the file's codec private)."""
+        if track.kind != "video":
+            return True
+        if track.codec != "video/H264":
+            if not key:
+                return False
             track.size = vp8_size(data)
+            return True
+        idr = False
+        for unit in nal_units(data):
+            kind = unit[0] & 0x1F
+            if kind == 7:
+                track.sps = unit
+                track.size = h264_size(ANNEXB_START + unit) or track.size
+            elif kind == 8:
+                track.pps = unit
+            elif kind == 5:
+                idr = True
+        if not (idr and track.sps and track.pps):
+            return False
+        track.extradata = ANNEXB_START + track.sps + ANNEXB_START + track.pps
+        return True
 
     def _maybe_header(self, container: Any, fh: IO[bytes]) -> Any:
         state = self._state
@@ -262,11 +350,12 @@ class ContainerWriter:
         return container
 
     def _write_header(self, container: Any, fh: IO[bytes], *, force: bool) -> Any:
-        with self._lock:
-            self._header_written = True
         state = self._state
-        ready = [t for t in state.tracks.values() if t.ready]
-        for t in state.tracks.values():
+        with self._lock:  # add_track / remove_track run on the event loop
+            self._header_written = True
+            tracks = list(state.tracks.values())
+        ready = [t for t in tracks if t.ready]
+        for t in tracks:
             if not t.ready:
                 t.refused = True
                 log.warning("track not ready for the header, left out path=%s track=%s",
@@ -289,7 +378,9 @@ class ContainerWriter:
             t.stream = stream
         pending, state.pending = state.pending, []
         for sid, data, pts, key in pending:
-            self._mux(container, state.tracks[sid], data, pts, key)
+            track = state.tracks.get(sid)
+            if track is not None:
+                self._mux(container, track, data, pts, key)
         return container
 
     def _mux(self, container: Any, track: _Track, data: bytes, pts: int, key: bool) -> None:
@@ -309,28 +400,31 @@ class ContainerWriter:
         self._state.packets += 1
 
     def _close(self, container: Any, fh: IO[bytes] | None) -> WriterResult:
-        error = self._failed
+        """Trailer, fsync, close and hash; never raises (every failure becomes the error)."""
         if container is not None:
             try:
                 container.close()
             except Exception as exc:
-                if error is None:
-                    self._fail(exc)
-                    error = self._failed
+                self._fail(exc)
         if fh is not None:
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
-            except OSError as exc:
-                if error is None:
-                    self._fail(exc)
-                    error = self._failed
-            finally:
+            except Exception as exc:
+                self._fail(exc)
+            try:
                 fh.close()
-        used = [t for t in self._state.tracks.values() if t.first_pts is not None]
+            except Exception as exc:  # EIO on close(2): the data may not be on disk
+                self._fail(exc)
+        used = [t for t in list(self._state.tracks.values()) if t.first_pts is not None]
         first = min((t.first_pts for t in used if t.first_pts is not None), default=0)
         last = max((t.last_pts for t in used), default=0)
-        size, digest = file_digest(self.path) if self.path.exists() else (0, "")
+        try:
+            size, digest = file_digest(self.path) if self.path.exists() else (0, "")
+        except Exception as exc:
+            self._fail(exc)
+            size, digest = 0, ""
+        error = self._failed
         return WriterResult(
             duration_ms=max(0, last - first),
             size=size,

@@ -312,8 +312,8 @@ class RecordingService:
             room = await self._rooms.get_room(room_id)
             await self._start_session(room, by="policy")  # takes every published track
             return
-        if track.sid in session.tracks.get(identity, set()):
-            return
+        # a track already in the file is confirmed by add_track; one the file left out (it
+        # was not ready when the header was written) is announced again and gets a new file
         old = session.files.get(identity)
         if old is not None and self._recorder.add_track(old.id, track):
             session.tracks[identity].add(track.sid)
