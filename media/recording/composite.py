@@ -102,6 +102,35 @@ def _grid(n: int, width: int, height: int) -> tuple[int, int, int, int]:
     return cols, rows, (width // cols) & ~1, (height // rows) & ~1
 
 
+def _label_mask(text: str, max_width: int) -> np.ndarray | None:
+    """The label as an alpha mask (float 0..1, height x width): white text on a dark box,
+    drawn by Pillow with its built-in font (no system fonts needed; Latin text: identities
+    and roles)."""
+    if not text:
+        return None
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font: Any = ImageFont.load_default(size=13)
+    except (OSError, TypeError, ImportError):  # Pillow without FreeType: its bitmap font
+        font = ImageFont.load_default()
+    left, top, right, bottom = font.getbbox(text)
+    pad = 4
+    w = min(max_width, right - left + 2 * pad)
+    h = bottom - top + 2 * pad
+    img = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(img).text((pad - left, pad - top), text, fill=255, font=font)
+    return np.asarray(img, np.float32)[..., None] / 255.0
+
+
+def _draw_label(canvas: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
+    h, w = mask.shape[:2]
+    region = canvas[y:y + h, x:x + w].astype(np.float32)
+    region *= 0.45  # the box: the picture darkened under the text
+    region += (255.0 - region) * mask
+    canvas[y:y + h, x:x + w] = region.astype(np.uint8)
+
+
 def export_composite(inputs: list[CompositeInput], out_path: str,
                      progress: Callable[[float], None] | None = None, *,
                      size: tuple[int, int] = (640, 360), fps: int = 15) -> float:
@@ -126,6 +155,8 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
         aus.layout = "mono"
         aus.bit_rate = 64000
         canvas = np.zeros((height, width, 3), np.uint8)
+        # who is who, for the hospital that receives it: each tile's label, bottom left
+        labels = [_label_mask(i.label, cw) for i in inputs]
         frames = int(math.ceil(total * fps))
         apos = 0
         for n in range(frames):
@@ -136,10 +167,14 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
                 while upcoming[k] is not None and upcoming[k][0] <= local:  # type: ignore[index]
                     current[k] = upcoming[k][1]  # type: ignore[index]
                     upcoming[k] = next(videos[k], None)
-                if local < 0 or local > inp.duration + 0.5 or current[k] is None:
+                if local < 0 or local > inp.duration + 0.5:
                     continue
                 r, c = divmod(k, cols)
-                canvas[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] = current[k]
+                if current[k] is not None:
+                    canvas[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] = current[k]
+                mask = labels[k]
+                if mask is not None and mask.shape[0] <= ch:  # an audio-only tile is labelled too
+                    _draw_label(canvas, mask, c * cw, (r + 1) * ch - mask.shape[0])
             frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
             frame.pts = n
             frame.time_base = Fraction(1, fps)

@@ -85,3 +85,21 @@ def test_export_memory_does_not_grow_with_length(long_file: Path, tmp_path: Path
         tracemalloc.stop()
     whole_audio = 2 * 60 * RATE * 4  # what holding both files' audio took
     assert peak < whole_audio / 4, peak
+
+
+def test_each_tile_is_labelled_with_who_it_is(beeping: Path, tmp_path: Path) -> None:
+    """The hospital receiving the MP4 must know who is who: each tile carries its
+    participant's label at its bottom left, over the (here black) picture."""
+    out = tmp_path / "labelled.mp4"
+    export_composite([CompositeInput(str(beeping), 0.0, 6.0, "dr-li (doctor)"),
+                      CompositeInput(str(beeping), 0.0, 6.0, "")], str(out))
+    with av.open(str(out)) as c:
+        frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 5)  # before a flash
+    luma = frame.to_ndarray(format="gray").astype(int)
+    h, w = luma.shape
+    tile_w = w // 2
+    labelled = luma[h - 24:h, 0:tile_w // 2]
+    unlabelled = luma[h - 24:h, tile_w:tile_w + tile_w // 2]
+    assert labelled.max() > 150, "no label text at the first tile's bottom left"
+    assert unlabelled.max() < 60, "a tile without a label got text"
+    assert luma[: h // 2, :].max() < 60  # the rest of the picture is untouched

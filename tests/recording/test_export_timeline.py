@@ -31,6 +31,6 @@ def test_offsets_inside_a_session_and_long_pauses_cut(tmp_path: Path) -> None:
         rec("x", "s4", 700.0, 0, 0),  # empty file: nothing to show
         rec("y", "s5", 800.0, 0, 5_000, RecordingStatus.RECORDING),  # still being written
     ]
-    placed = {i.label: i.offset for i in composite_inputs(recs, archive)}
+    placed = {i.label.split(" ")[0]: i.offset for i in composite_inputs(recs, archive)}
     assert placed == {"a1": 0.0, "b1": 3.0, "a2": 10.0 + SESSION_GAP,
                       "b2": 10.0 + SESSION_GAP + 0.5, "c3": 10.0 + SESSION_GAP + 4.5}

@@ -54,7 +54,8 @@ def composite_inputs(recordings: list[Any], archive: ArchiveFiles) -> list[Any]:
     for r in usable:
         out.append(CompositeInput(str(archive.resolve(r.path)),
                                   offset=placed[r.session_id] + r.offset_ms / 1000,
-                                  duration=r.duration_ms / 1000, label=r.identity))
+                                  duration=r.duration_ms / 1000,
+                                  label=f"{r.identity} ({r.role})"))
     return out
 
 
