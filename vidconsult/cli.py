@@ -213,10 +213,15 @@ def _serve(settings: Settings) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from vidconsult.errors import VidconsultError
+
     try:
         asyncio.run(_run(settings))
     except KeyboardInterrupt:
         pass
+    except VidconsultError as exc:  # refused at start (e.g. another server holds the archive)
+        print(f"vidconsult: {exc.message}", file=sys.stderr)
+        return 2
     return 0
 
 

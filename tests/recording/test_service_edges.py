@@ -376,3 +376,24 @@ def test_no_stray_lock_holders(tmp_path: Path) -> None:
     names = sorted(os.listdir(tmp_path / "2026/01/01/room1"))
     assert names == [".manifest.lock", "manifest.json"]
     assert verify(archive, KEY)[1] == []
+
+
+def test_serve_refuses_an_archive_another_server_holds(tmp_path: Path, capsys) -> None:
+    """A second server on the same data dir would salvage the first one's open files at
+    start: `vidconsult serve` says why and exits 2 instead."""
+    import fcntl
+    import os
+
+    from vidconsult import cli
+
+    root = tmp_path / "recordings"
+    root.mkdir()
+    fd = os.open(root / ".server.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "the other server"
+        code = cli.main(["serve", "--data-dir", str(tmp_path), "--port", "0",
+                         "--host", "127.0.0.1"])
+    finally:
+        os.close(fd)
+    assert code == 2
+    assert "another vidconsult server is running" in capsys.readouterr().err
