@@ -9,12 +9,12 @@ import errno
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from vidconsult.domain.webhooks import Destinations, RetryPolicy
 from vidconsult.errors import InvalidInput
@@ -71,10 +71,14 @@ class AiohttpSender:
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
         try:
-            # aiohttp does not resolve an IP literal: check it here
-            self._destinations.check_host(urlsplit(url).hostname or "")
+            # aiohttp does not resolve an IP literal: check it here, on the host as aiohttp
+            # itself parses it (yarl maps internationalised names to ASCII, which can turn
+            # "127。0。0。1" into an IP literal)
+            self._destinations.check_host(URL(url).host or "")
         except InvalidInput as exc:
             raise DeliveryError(exc.message) from None
+        except ValueError as exc:
+            raise DeliveryError(f"bad url: {exc}") from None
         if self._session is None:
             guarded = GuardedResolver(self._destinations, self._resolver)
             connector = aiohttp.TCPConnector(resolver=guarded)

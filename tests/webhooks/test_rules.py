@@ -38,7 +38,11 @@ def test_http_urls_are_accepted(url: str) -> None:
 
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "::1",
-    "fe80::1", "fd00::5", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1", "100.64.0.1"])
+    "fe80::1", "fd00::5", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1", "100.64.0.1",
+    # internationalised forms the HTTP client maps to an IP literal (IDNA)
+    "127。0。0。1", "①②⑦.0.0.1", "１２７.０.０.１", "169。254。169。254",
+    # IPv6 forms carrying a private IPv4 address (NAT64, IPv4-compatible)
+    "64:ff9b::a00:1", "::10.0.0.1"])
 def test_internal_addresses_are_refused_by_default(address: str) -> None:
     assert not Destinations().allows(address)
     host = f"[{address}]" if ":" in address else address
@@ -50,6 +54,7 @@ def test_internal_addresses_are_refused_by_default(address: str) -> None:
 def test_public_addresses_and_names_pass_and_operators_can_allow_networks() -> None:
     default = Destinations()
     assert default.allows("8.8.8.8") and default.allows("2001:4860:4860::8888")
+    assert default.allows("64:ff9b::808:808")  # NAT64 of a public address
     # a name is checked when it is resolved, at every delivery
     assert validate_url("https://his.example.org/x", default) == "https://his.example.org/x"
     with pytest.raises(InvalidInput):

@@ -184,6 +184,9 @@ async def test_a_name_resolving_inside_is_refused_when_connecting() -> None:
                 await guarded.post(url, b"{}", {}, 2.0)
             with pytest.raises(DeliveryError, match="may not reach"):
                 await guarded.post(rx.url, b"{}", {}, 2.0)  # an IP literal, no resolving
+            for host in ("127。0。0。1", "①②⑦.0.0.1"):  # yarl makes these 127.0.0.1
+                with pytest.raises(DeliveryError, match="may not reach"):
+                    await guarded.post(f"http://{host}:{port}/hook", b"{}", {}, 2.0)
         finally:
             await guarded.close()
         assert rx.requests == []

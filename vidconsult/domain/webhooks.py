@@ -21,6 +21,10 @@ MAX_PATTERNS = 50
 _PATTERN_RE = re.compile(r"^(\*|[a-z0-9_]+(\.([a-z0-9_]+|\*))*)$")
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
 @dataclass(frozen=True, slots=True)
 class Destinations:
     """Where deliveries may go: public (globally routable) addresses, plus the networks the
@@ -49,8 +53,11 @@ class Destinations:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            elif ip in _NAT64 or ip in _V4_COMPATIBLE:  # an IPv4 address inside: judge it
+                ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if ip.is_multicast or ip.is_unspecified:
             return False
         if any(ip.version == net.version and ip in net for net in self.allowed):
@@ -60,7 +67,7 @@ class Destinations:
     def check_host(self, host: str) -> None:
         """Refuse a URL's host that names a refused address outright (an IP literal or
         ``localhost``); other names are checked on every delivery, once resolved."""
-        name = host.strip("[]").lower().rstrip(".")
+        name = _ascii_host(host.strip("[]")).lower().rstrip(".")
         literal = "127.0.0.1" if name == "localhost" or name.endswith(".localhost") else name
         try:
             ipaddress.ip_address(literal.split("%", 1)[0])
@@ -71,6 +78,19 @@ class Destinations:
                 f"webhook url points at {host}, an address webhooks may not reach (loopback,"
                 " private, link-local...); an operator can allow a network with"
                 " webhook_allowed_networks", code="url_not_allowed")
+
+
+def _ascii_host(host: str) -> str:
+    """The host as the HTTP client will use it: an internationalised name is mapped to ASCII
+    first (IDNA), and that mapping turns e.g. "127。0。0。1" or full-width digits into an IP
+    literal, which must be checked as one."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput(f"webhook url host {host!r} is not a valid host name",
+                           code="invalid_url") from None
 
 
 def validate_url(url: str, destinations: Destinations | None = None) -> str:
