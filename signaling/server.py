@@ -27,6 +27,8 @@ class Session:
     claims: TokenClaims
     room_id: str
     joined: bool = False
+    joining: bool = False  # the join request is being handled
+    gone: bool = False  # left or disconnected while joining: the join must be undone
 
 
 Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
@@ -192,6 +194,9 @@ class SignalingServer:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self._sessions.pop(sid, None)
+        if session is not None and session.joining:
+            session.gone = True  # the join, when it completes, takes the participant out
+            return
         if session is None or not session.joined:
             return
         try:
@@ -245,13 +250,21 @@ class SignalingServer:
         await self.sio.enter_room(session.sid, session.room_id)
         # joined from now on: joining subscribes the newcomer to the tracks already published,
         # and a client may answer that offer before this request's reply reaches it
-        session.joined = True
+        session.joined = session.joining = True
         try:
             result = await self.rooms.join(claims, session.sid)
         except BaseException:
             session.joined = False
             await self.sio.leave_room(session.sid, session.room_id)
             raise
+        finally:
+            session.joining = False
+        if session.gone:
+            # it left (or its connection dropped) while this join was being handled: no ghost
+            # may stay in the room holding a seat and looking present
+            await self.rooms.leave(session.room_id, claims.identity, session.sid, "left")
+            session.joined = False
+            raise Conflict("left while joining", code="not_joined")
         return {
             "room": result.room.to_dict(),
             "participant": result.participant.to_dict(),
@@ -277,6 +290,8 @@ class SignalingServer:
         return {"ok": True}
 
     async def _leave(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        if session.joining:
+            session.gone = True
         await self.rooms.leave(session.room_id, session.claims.identity, session.sid, "left")
         session.joined = False
         self.notifier.close_session(session.sid, "left")

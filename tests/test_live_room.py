@@ -301,3 +301,57 @@ async def test_an_answer_sent_before_the_join_reply_is_accepted(live_server: Ser
         await raw.close()
         await pc.close()
         await pub.close()
+
+
+async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
+        live_server: ServerHandle) -> None:
+    """A connection that leaves, or drops, while its join is still being handled must not stay
+    in the room as a participant (it would hold a seat, look present, keep an emergency room
+    open)."""
+    from tests.sio import RawClient
+    from web.keys import ROOMS
+
+    room = await live_server.create_room("Emergency")
+    rid = room["id"]
+    rooms = live_server.app[ROOMS]
+    original_join, original_leave = rooms.join, rooms.leave
+    entered, release, emptied = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    leave_seen = asyncio.Event()
+
+    async def slow_join(claims, sid):  # the join waits until the client is gone
+        entered.set()
+        await asyncio.wait_for(release.wait(), 10)
+        return await original_join(claims, sid)
+
+    async def leave(room_id, identity, sid, reason):
+        leave_seen.set()
+        await original_leave(room_id, identity, sid, reason)
+        if entered.is_set() and release.is_set() and not rooms.participants(
+                rid, include_hidden=True):
+            emptied.set()  # a leave after the join went through emptied the room
+
+    rooms.join, rooms.leave = slow_join, leave
+    try:
+        for how in ("disconnect", "leave"):
+            for event in (entered, release, emptied, leave_seen):
+                event.clear()
+            raw = RawClient()
+            await raw.connect(live_server.url, live_server.mint(f"kiosk-{how}", "doctor",
+                                                               room=rid))
+            joining = asyncio.create_task(raw.request("join"))
+            await asyncio.wait_for(entered.wait(), 10)
+            if how == "leave":
+                left = asyncio.create_task(raw.request("leave"))
+                await asyncio.wait_for(leave_seen.wait(), 10)  # handled while joining
+            else:
+                await raw.close()
+            release.set()
+            await asyncio.wait_for(emptied.wait(), 10)
+            assert rooms.participants(rid, include_hidden=True) == [], how
+            assert rooms.occupancy(rid)[0] is False
+            if how == "leave":
+                assert (await asyncio.wait_for(left, 10)) == {"ok": True}
+            joining.cancel()
+            await raw.close()
+    finally:
+        rooms.join, rooms.leave = original_join, original_leave

@@ -4,10 +4,12 @@ well under 5 s; then the report with a green-channel referral completes the case
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
 from tests.workflow.helpers import MON, WorkflowServer, case_body
+from vidconsult.domain.roles import Role
 from vidconsult.workflow_app import SCHEDULER
 
 LIMIT_S = 5.0
@@ -134,6 +136,13 @@ async def test_the_scheduler_closes_emergency_rooms_left_empty(on_duty, clients)
     c = clients()
     await c.connect(on_duty.url, link["token"])
     await c.request("join")
+    # a hidden recorder coming and going is nobody: the room stays "unanswered", not "idle"
+    recorder = clients()
+    await recorder.connect(on_duty.url, on_duty.signer.mint(
+        identity="rec-1", role=Role.RECORDER, room=unanswered["room"]["id"],
+        now=on_duty.clock.now(), ttl=timedelta(hours=1)))
+    await recorder.request("join")
+    await recorder.request("leave")
 
     async def tick(minutes: float):
         on_duty.clock.advance(minutes=minutes)

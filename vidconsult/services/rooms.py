@@ -296,8 +296,8 @@ class RoomService:
             await self._notifier.broadcast(
                 live.room_id, "participant.left", {"identity": identity, "reason": reason}
             )
-        if not live.visible():
-            live.emptied_at = self._clock.now()
+        if not lp.participant.grants.hidden and not live.visible():
+            live.emptied_at = self._clock.now()  # the last one people could see has left
         log.info("participant left room=%s identity=%s reason=%s", live.room_id, identity, reason)
 
     def _participant(self, room_id: str, identity: str) -> Participant:
