@@ -34,7 +34,7 @@ async def test_accounts_create_get_list_save(backend: Backend) -> None:
     await store.create_account(account("li", AccountRole.COORDINATOR))
     with pytest.raises(Conflict):
         await store.create_account(replace(account("li"), id="acc_other"))
-    locked = replace(account("zhao"), password_hash="$argon2id$y", disabled=True,
+    locked = replace(account("zhao"), password_hash="$argon2id$y",
                      failed_logins=2, locked_until=T0 + timedelta(minutes=15),
                      display_name="Prof. Zhao")
     await store.save_account(locked)
@@ -42,6 +42,45 @@ async def test_accounts_create_get_list_save(backend: Backend) -> None:
     assert await store.get_account("zhao") == locked
     assert await store.get_account("nobody") is None
     assert [a.username for a in await store.list_accounts()] == ["li", "zhao"]
+
+
+async def test_save_account_never_writes_disabled_nor_session_generation(
+        backend: Backend) -> None:
+    store = await backend.open(STORES[backend.kind])
+    await store.create_account(account("zhao"))
+    stale = await store.get_account("zhao")
+    assert stale is not None
+    disabled = await store.set_disabled("acc_zhao", True)
+    assert disabled is not None and disabled.disabled and disabled.session_generation == 1
+    # a copy read before the disable, written back: the disable and the generation stay
+    await store.save_account(replace(stale, password_hash="$argon2id$y", failed_logins=1))
+    got = await store.get_account("zhao")
+    assert got == replace(disabled, password_hash="$argon2id$y", failed_logins=1)
+    await store.save_account(replace(stale, disabled=False, session_generation=7))
+    got = await store.get_account("zhao")
+    assert got is not None and got.disabled and got.session_generation == 1
+
+
+async def test_set_disabled_and_end_sessions_are_atomic_and_return_the_fresh_row(
+        backend: Backend) -> None:
+    store = await backend.open(STORES[backend.kind])
+    await store.create_account(account("zhao"))
+    await store.save_account(replace(account("zhao"), failed_logins=3,
+                                     locked_until=T0 + timedelta(minutes=15)))
+    # disabling ends the sessions in the same update
+    disabled = await store.set_disabled("acc_zhao", True)
+    assert disabled == replace(account("zhao"), disabled=True, failed_logins=3,
+                               locked_until=T0 + timedelta(minutes=15), session_generation=1)
+    # enabling keeps the generation and lifts the lockout
+    enabled = await store.set_disabled("acc_zhao", False)
+    assert enabled == replace(account("zhao"), session_generation=1)
+    ended = await store.end_sessions("acc_zhao")
+    assert ended == replace(account("zhao"), session_generation=2)
+    assert (await store.end_sessions("acc_zhao")).session_generation == 3
+    assert await store.set_disabled("acc_nobody", True) is None
+    assert await store.end_sessions("acc_nobody") is None
+    store = await backend.open(STORES[backend.kind])
+    assert await store.get_account("zhao") == replace(account("zhao"), session_generation=3)
 
 
 async def test_api_tokens_by_hash_list_and_revoke(backend: Backend) -> None:

@@ -140,12 +140,11 @@ class AccountService:
 
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         account = await self.get_account(username)
-        # enabling again also lifts a lockout
         # disabling ends the account's sessions at once (its login tokens are refused);
-        # enabling again also lifts a lockout
-        updated = replace(account, disabled=True).ending_sessions() if disabled else \
-            replace(account.with_success(), disabled=False)
-        await self._accounts.save_account(updated)
+        # enabling again also lifts a lockout. One atomic update: never from a stale copy.
+        updated = await self._accounts.set_disabled(account.id, disabled)
+        if updated is None:
+            raise NotFound(f"account {username} not found")
         log.info("account %s username=%s", "disabled" if disabled else "enabled", username)
         return updated
 
@@ -172,9 +171,15 @@ class AccountService:
             updated = replace(updated, password_hash=new_hash)
             log.info("password re-hashed username=%s", name)
         if updated != account:
+            # writes the hash and lockout only, never ``disabled`` nor the session generation
             await self._accounts.save_account(updated)
-        log.info("login username=%s role=%s", name, account.role.value)
-        return self._login(updated, now)
+        # the account may have been disabled (or signed out) while the hash work ran: mint
+        # from the row as it is now, never from the copy read before
+        fresh = await self._accounts.get_account(name)
+        if fresh is None or fresh.disabled:
+            raise PermissionDenied("this account is disabled", code="account_disabled")
+        log.info("login username=%s role=%s", name, fresh.role.value)
+        return self._login(fresh, now)
 
     def _login(self, account: Account, now: datetime) -> Login:
         ttl = self.config.session_ttl
@@ -210,16 +215,21 @@ class AccountService:
         if new == current:
             raise InvalidInput("the new password must differ", code="weak_password")
         new_hash = await asyncio.to_thread(self._passwords.hash, new)
-        updated = replace(account.with_success(), password_hash=new_hash).ending_sessions()
-        await self._accounts.save_account(updated)
+        await self._accounts.save_account(replace(account.with_success(), password_hash=new_hash))
+        # end the sessions atomically and mint from the fresh row (its new generation)
+        fresh = await self._accounts.end_sessions(account.id)
+        if fresh is None:
+            raise PermissionDenied("this token does not belong to an account", code="no_account")
         log.info("password changed username=%s (its sessions ended)", username)
-        return self._login(updated, now)
+        # if the account was disabled meanwhile, check_session refuses this token too
+        return self._login(fresh, now)
 
     async def end_sessions(self, username: str) -> Account:
         """Sign the account out everywhere: every login token issued so far is refused."""
         account = await self.get_account(username)
-        updated = account.ending_sessions()
-        await self._accounts.save_account(updated)
+        updated = await self._accounts.end_sessions(account.id)
+        if updated is None:
+            raise NotFound(f"account {username} not found")
         log.info("sessions ended username=%s", username)
         return updated
 

@@ -19,7 +19,22 @@ class AccountStore(Protocol):
         ...
 
     async def save_account(self, account: Account) -> None:
-        """Update the mutable fields (password hash, role, name, disabled, lockout)."""
+        """Update the mutable fields (password hash, role, name, lockout) from ``account``.
+
+        Never writes ``disabled`` nor ``session_generation``: the copy may be stale (read
+        before a slow password hash), and writing those back could undo a disable or revive
+        ended sessions. Change them with :meth:`set_disabled` and :meth:`end_sessions`."""
+
+    async def set_disabled(self, account_id: str, disabled: bool) -> Account | None:
+        """Atomically set ``disabled``; disabling also moves ``session_generation`` on (ends
+        every session) in the same update, enabling also lifts a lockout (no failed logins,
+        no ``locked_until``). The fresh account, or ``None`` if there is no such account."""
+        ...
+
+    async def end_sessions(self, account_id: str) -> Account | None:
+        """Atomically move ``session_generation`` on by one, so every login token issued so
+        far is refused. The fresh account, or ``None`` if there is no such account."""
+        ...
 
 
 class ApiTokenStore(Protocol):

@@ -89,17 +89,42 @@ class SQLiteAccountStore:
         return await self._db.run(op)
 
     async def save_account(self, account: Account) -> None:
+        """Write the mutable fields of a copy read earlier: name, role, password hash and
+        lockout. Never ``disabled`` nor ``session_generation``: a stale copy must not undo a
+        disable or revive ended sessions (use set_disabled / end_sessions)."""
         a = account
 
         def op() -> None:
             self._db.conn.execute(
-                "UPDATE accounts SET display_name=?, role=?, password_hash=?, disabled=?,"
-                " failed_logins=?, locked_until=?, session_generation=? WHERE id=?",
-                (a.display_name, a.role.value, a.password_hash, int(a.disabled),
-                 a.failed_logins, _opt(a.locked_until), a.session_generation, a.id),
+                "UPDATE accounts SET display_name=?, role=?, password_hash=?,"
+                " failed_logins=?, locked_until=? WHERE id=?",
+                (a.display_name, a.role.value, a.password_hash,
+                 a.failed_logins, _opt(a.locked_until), a.id),
             )
 
         await self._db.run(op)
+
+    async def set_disabled(self, account_id: str, disabled: bool) -> Account | None:
+        if disabled:
+            sql = ("UPDATE accounts SET disabled = 1,"
+                   " session_generation = session_generation + 1 WHERE id = ?")
+        else:
+            sql = ("UPDATE accounts SET disabled = 0, failed_logins = 0, locked_until = NULL"
+                   " WHERE id = ?")
+        return await self._update_account(account_id, sql)
+
+    async def end_sessions(self, account_id: str) -> Account | None:
+        return await self._update_account(
+            account_id,
+            "UPDATE accounts SET session_generation = session_generation + 1 WHERE id = ?")
+
+    async def _update_account(self, account_id: str, sql: str) -> Account | None:
+        def op(conn: sqlite3.Connection) -> Account | None:
+            conn.execute(sql, (account_id,))
+            row = conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            return _account(row) if row else None
+
+        return await self._db.transaction(op)
 
     async def create_api_token(self, token: ApiToken) -> None:
         t = token
