@@ -174,7 +174,11 @@ class RoomClient:
         self.closed_reason: str | None = None
         self.publish_answer: str = ""
         self.disconnected = asyncio.Event()
-        self._joined_reply = asyncio.Event()  # connect() has applied the join's reply
+        self._replay: asyncio.Task[None] | None = None
+        # room events that arrive before the join reply (joining subscribes a newcomer to the
+        # tracks already published, and that offer may be sent first), in arrival order;
+        # None once the reply is applied and they have been replayed on top of its snapshot
+        self._held: list[tuple[str, Any]] | None = []
         self._changed = asyncio.Condition()
         self._ice: list[RTCIceServer] = []
         self._pub: RTCPeerConnection | None = None
@@ -213,24 +217,57 @@ class RoomClient:
         except socketio.exceptions.ConnectionError as exc:
             raise ClientError(refused.get("code", "connect_failed"),
                               refused.get("message", str(exc))) from None
-        self.joined = await self.request("join")
+        try:
+            self.joined = await self.request("join")
+        except BaseException:
+            self._held = None
+            await self.sio.disconnect()  # nothing may stay waiting on a room not joined
+            raise
         self.identity = self.joined["participant"]["identity"]
         self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
         for p in self.joined["participants"]:
             self.participants[p["identity"]] = p
-        self._joined_reply.set()
         await self._notify()
+        # the held events are replayed once connect() has returned, so its caller has taken in
+        # the join (room, identity) before any callback (on_track) runs
+        self._replay = asyncio.get_running_loop().create_task(self._replay_held())
         return self.joined
 
-    async def _after_join(self) -> bool:
-        """Room events can overtake the reply to ``join`` (joining subscribes a newcomer to
-        the tracks already published, and that offer may be sent first): they wait for it, so
-        that they apply on top of the join's snapshot, with the identity and room known (an
-        ``on_track`` callback may need them). False if the connection ended first."""
-        if not self._joined_reply.is_set():
-            await self.wait_until(
-                lambda: self._joined_reply.is_set() or self.disconnected.is_set(), None)
-        return self._joined_reply.is_set()
+    async def _replay_held(self) -> None:
+        held = self._held or []
+        while held:  # events arriving during the replay join the end of the same queue
+            name, data = held.pop(0)
+            await self._apply(name, data)
+        self._held = None
+
+    async def _room_event(self, name: str, data: Any) -> None:
+        """Apply a room event, or hold it (in order) until the join reply is applied, so it
+        lands on top of the join's snapshot with the identity and room known (an
+        ``on_track`` callback may need them)."""
+        if self._held is not None:
+            self._held.append((name, data))
+            return
+        await self._apply(name, data)
+
+    async def _apply(self, name: str, data: Any) -> None:
+        self.events.append((name, data))
+        if name == "subscribe.offer":
+            try:
+                await self._on_subscribe_offer(data)
+            except Exception:
+                log.exception("subscribe offer failed identity=%s", self.identity)
+            return
+        if name == "participant.joined":
+            self.participants[data["participant"]["identity"]] = data["participant"]
+        elif name == "participant.left":
+            self.participants.pop(data["identity"], None)
+        elif name == "track.published":
+            if data["identity"] == self.identity and data.get("mid") is not None:
+                self.own_tracks[data["mid"]] = data["track"]["sid"]
+            elif data["identity"] in self.participants:
+                self.participants[data["identity"]].setdefault("tracks", []).append(
+                    data["track"])
+        await self._notify()
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
         reply = await self.sio.call(event, {} if payload is None else payload, timeout=timeout)
@@ -386,46 +423,9 @@ class RoomClient:
 
         @sio.on("*")
         async def any_event(event: str, data: Any = None) -> None:
-            self.events.append((event, data))
-            await self._notify()
-
-        @sio.on("subscribe.offer")
-        async def subscribe_offer(data: dict[str, Any]) -> None:
-            if not await self._after_join():
-                return
-            self.events.append(("subscribe.offer", data))
-            try:
-                await self._on_subscribe_offer(data)
-            except Exception:
-                log.exception("subscribe offer failed identity=%s", self.identity)
-
-        @sio.on("participant.joined")
-        async def joined(data: dict[str, Any]) -> None:
-            if not await self._after_join():
-                return
-            self.events.append(("participant.joined", data))
-            self.participants[data["participant"]["identity"]] = data["participant"]
-            await self._notify()
-
-        @sio.on("participant.left")
-        async def left(data: dict[str, Any]) -> None:
-            if not await self._after_join():
-                return
-            self.events.append(("participant.left", data))
-            self.participants.pop(data["identity"], None)
-            await self._notify()
-
-        @sio.on("track.published")
-        async def published(data: dict[str, Any]) -> None:
-            if not await self._after_join():
-                return
-            self.events.append(("track.published", data))
-            if data["identity"] == self.identity and data.get("mid") is not None:
-                self.own_tracks[data["mid"]] = data["track"]["sid"]
-            elif data["identity"] in self.participants:
-                self.participants[data["identity"]].setdefault("tracks", []).append(
-                    data["track"])
-            await self._notify()
+            # every room event (subscribe offers, participants, tracks, mutes, chat...) in
+            # arrival order, held until the join reply is applied
+            await self._room_event(event, data)
 
         for name in ("removed", "room.ended"):
             @sio.on(name)
@@ -480,6 +480,10 @@ class RoomClient:
 
     async def close(self) -> None:
         self._closed = True
+        if self._replay is not None and not self._replay.done():
+            self._replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay
         for remote in list(self.remote_tracks.values()):
             await remote.stop()
         for pc in (self._pub, self._sub):
