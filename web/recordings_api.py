@@ -234,7 +234,21 @@ async def list_recordings(request: web.Request) -> web.Response:
         until=_date(q.get("until"), "until", zone), status=q.get("status"),
         limit=limit, newest_first=order == "desc")
     held = await store.held_cases()
-    return json_ok({"recordings": [_view(r, held) for r in found if may_access(who, r)]})
+    shown = [r for r in found if may_access(who, r)]
+    names = await _room_names(request, {r.room_id for r in shown})
+    return json_ok({"recordings": [{**_view(r, held), "room_name": names.get(r.room_id)}
+                                   for r in shown]})
+
+
+async def _room_names(request: web.Request, room_ids: set[str]) -> dict[str, str]:
+    """The rooms' names, so a list of recordings can be shown without fetching every room
+    (a room no longer in the store has none)."""
+    rooms = request.app[ROOMS]
+    names: dict[str, str] = {}
+    for room_id in room_ids:
+        with contextlib.suppress(NotFound):
+            names[room_id] = (await rooms.get_room(room_id)).name
+    return names
 
 
 @routes.get("/api/v1/recordings/{recording_id}")

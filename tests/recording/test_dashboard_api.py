@@ -126,3 +126,17 @@ async def test_date_filters_use_the_centre_zone_and_offsets(rec_server: ServerHa
     assert await ids("since=2026-03-09&until=2026-03-10") == day
     assert await ids("since=2026-03-09T00:00:00%2B08:00&until=2026-03-10T00:00:00%2B08:00") == day
     assert await ids("since=2026-03-08T16:00:00Z&until=2026-03-09T16:00:00Z") == day
+
+
+async def test_the_list_names_each_recordings_room(rec_server: ServerHandle) -> None:
+    """The dashboard shows room names without fetching every room of the server."""
+    room = await rec_server.create_room("Cardiology · Anda County")
+    store = rec_server.app[RECORDINGS].store
+    for rid, room_id in (("rec_named000000", room["id"]), ("rec_gone0000000", "rm_gone")):
+        await store.add_recording(Recording(
+            id=rid, room_id=room_id, case_id=None, identity="dr-li", role="doctor",
+            path=f"2026/03/09/{room_id}/{rid}.webm", started_at=datetime(2026, 3, 9, tzinfo=UTC),
+            status=RecordingStatus.COMPLETED))
+    _, body = await rec_server.api("GET", "/api/v1/recordings")
+    names = {r["id"]: r["room_name"] for r in body["recordings"]}
+    assert names == {"rec_named000000": "Cardiology · Anda County", "rec_gone0000000": None}

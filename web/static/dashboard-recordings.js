@@ -22,14 +22,9 @@ function unavailable(err) {
   return err && err.status === 404;
 }
 
-/** Room id -> room, for names; an empty map if the rooms cannot be read. */
-async function roomsById(query) {
-  try {
-    const data = await api("GET", `/rooms?${query}`);
-    return new Map(data.rooms.map((r) => [r.id, r]));
-  } catch {
-    return new Map();
-  }
+/** Room id -> {id, name}, from the names the recordings list carries (no room list fetched). */
+function roomsOf(recordings) {
+  return new Map(recordings.map((r) => [r.room_id, { id: r.room_id, name: r.room_name }]));
 }
 
 /** "opus + VP8" from the index's ["audio/opus", "video/VP8"]. */
@@ -381,9 +376,8 @@ export function mountRecordings(view) {
         summary.textContent = "";
         return;
       }
-      const rooms = await roomsById("status=all");
       if (stopped) return;
-      browser.show(data.recordings, rooms);
+      browser.show(data.recordings, roomsOf(data.recordings));
       const n = data.recordings.length;
       summary.textContent = n >= LIMIT ? t("recordingsLimited", { n })
         : n ? t("recordingsCount", { n }) : "";
@@ -433,12 +427,11 @@ export function caseRecordingsCard(caseId) {
         el.hidden = true;
         return;
       }
-      const rooms = await roomsById(new URLSearchParams({ status: "all", case_id: caseId }));
       if (stopped) return;
       hold.checked = held.held;
       hold.disabled = false;
       el.dataset.held = String(held.held);
-      browser.show(data.recordings, rooms);
+      browser.show(data.recordings, roomsOf(data.recordings));
     }, error);
   }
 
