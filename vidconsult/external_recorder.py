@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from media.recording.recorder import clock_rate
+from media.recording.recorder import MAX_REANNOUNCE, clock_rate
 from media.recording.tap import ParticipantRecording
 from media.recording.writer import ContainerWriter, container_for, supported
 from vidconsult.client import RemoteTrack, RoomClient
@@ -64,6 +64,7 @@ class ExternalRecorder:
         self.finished: list[Recording] = []
         self._header_timeout = header_timeout
         self._files: dict[str, _File] = {}  # by identity
+        self._reannounced: dict[str, int] = {}  # track sid -> files opened again for it
         self._pending: dict[str, list[RemoteTrack]] = {}  # tracks waiting for their file
         self._finishing: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
@@ -150,8 +151,15 @@ class ExternalRecorder:
         recording = Recording(id=rid, room_id=self.room_id, case_id=self._case_id,
                               identity=identity, role=role, path=rel, started_at=now,
                               session_id=self._session_id)
+        loop = asyncio.get_running_loop()
+
+        def refused(sid: str, who: str = identity, recording_id: str = rid) -> None:
+            with contextlib.suppress(RuntimeError):  # (writer thread) the loop closed meanwhile
+                loop.call_soon_threadsafe(self._refused, who, recording_id, sid)
+
         writer = ContainerWriter(
             self.archive.resolve(rel), container, header_timeout=self._header_timeout,
+            on_track_refused=refused,
             metadata={"title": f"{self._room_name} - {identity}", "room_id": self.room_id,
                       "case_id": self._case_id or "", "participant": identity,
                       "role": role, "recording_id": rid, "session_id": self._session_id,
@@ -166,6 +174,26 @@ class ExternalRecorder:
             self._attach(entry, remote)
         log.info("external recording started room=%s identity=%s tracks=%s path=%s",
                  self.room_id, identity, list(entry.tracks), rel)
+
+    def _refused(self, identity: str, recording_id: str, sid: str) -> None:
+        """The file left track ``sid`` out (not ready when its header was written) and the
+        track is ready now: detach it and take it again, which opens a file that has it (as
+        the server's recorder does)."""
+        entry = self._files.get(identity)
+        remote = entry.tracks.get(sid) if entry is not None else None
+        if entry is None or remote is None or entry.recording.id != recording_id:
+            return
+        count = self._reannounced.get(sid, 0)
+        if count >= MAX_REANNOUNCE or _ended(remote):
+            return
+        self._reannounced[sid] = count + 1
+        with contextlib.suppress(Exception):
+            remote.remove_tap(entry.participant.taps.get(sid))
+        entry.participant.remove_track(sid)
+        entry.tracks.pop(sid, None)
+        log.warning("track left out of the file is ready, new file identity=%s track=%s",
+                    identity, sid)
+        self._on_track(remote)
 
     def _attach(self, entry: _File, remote: RemoteTrack) -> bool:
         if remote.kind == "video" and remote.codec.lower() == "video/h264" \

@@ -361,3 +361,54 @@ def _recorded_until(path: Path) -> float:
     with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
         return float(synth.decode_summary(path)["end"])
     return 0.0
+
+
+async def test_external_recorder_takes_a_late_video_track_into_a_new_file(
+        rec_server: ServerHandle, tmp_path: Path) -> None:
+    """A camera whose first keyframe comes after the header timeout is left out of the first
+    file; once it is ready the recorder opens a new file that has it, as the server does."""
+    packets = [p for p in synth.encode(8, [3.0, 5.0])
+               if p.kind == "audio" or p.t >= 2.5]  # video starts 2.5 s after the audio
+    late = synth.write_file(tmp_path / "late.webm", packets)
+    room = await rec_server.create_room("Cardiology consult")
+    rid = room["id"]
+    await _disable_server_recording(rec_server, rid)
+    archive = ArchiveFiles(tmp_path / "ext" / "recordings", SECRET.encode())
+    recorder = ExternalRecorder(rec_server.url, rec_server.mint("rec-1", "recorder", room=rid),
+                                archive, header_timeout=1.5)
+    a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
+    run = None
+    try:
+        await a.connect()
+        run = asyncio.create_task(recorder.run())
+        await _joined(recorder, run)
+        await a.publish_file(str(late), loop=False)
+        await recorder.client.wait_until(lambda: len(recorder.client.remote_tracks) == 2)
+        # the second file (the one with the video) opens once the video is ready
+        def rotated() -> bool:
+            files = list(recorder._files.values())  # noqa: SLF001
+            return len(recorder.finished) == 1 and any(
+                "video" in {t.kind for t in f.tracks.values()} for f in files)
+
+        for _ in range(300):  # the recorder's own state: polled, with a deadline
+            if rotated() or run.done():
+                break
+            await asyncio.sleep(0.05)
+        assert rotated(), (recorder.finished, recorder._files)  # noqa: SLF001
+        span = _Span(2.0)
+        video = next(t for t in recorder.client.remote_tracks.values() if t.kind == "video")
+        video.add_tap(span)
+        await asyncio.wait_for(span.reached.wait(), 15)
+        recorder.stop()
+        await asyncio.wait_for(run, 20)
+    finally:
+        if run is not None and not run.done():
+            run.cancel()
+        await a.close()
+    files = sorted(recorder.finished, key=lambda r: r.started_at)
+    assert [f.kinds for f in files] == [["audio"], ["audio", "video"]], files
+    summary = synth.decode_summary(archive.resolve(files[1].path))
+    assert summary["codecs"] == {"video": "vp8", "audio": "opus"}
+    assert summary["counts"]["video"] >= 10  # it decodes: over half a second of 15 fps video
+    checked, problems = verify(archive, SECRET.encode(), rid)
+    assert checked == 2 and problems == [], problems
