@@ -355,3 +355,42 @@ async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
             await raw.close()
     finally:
         rooms.join, rooms.leave = original_join, original_leave
+
+
+async def test_sdk_applies_events_around_the_join_reply_in_order(
+        live_server: ServerHandle) -> None:
+    """Events sent before the join reply are held and replayed in arrival order, and one sent
+    right after the reply queues behind them: a participant who joined and left meanwhile is
+    not left in the list."""
+    from vidconsult.app import SIGNALING
+    from web.keys import ROOMS
+
+    room = await live_server.create_room("Cardiology consult")
+    rid = room["id"]
+    rooms = live_server.app[ROOMS]
+    notifier = live_server.app[SIGNALING].notifier
+    original_join = rooms.join
+    ghost = {"identity": "ghost", "name": "ghost", "role": "doctor", "joined_at": "",
+             "grants": {}, "tracks": []}
+
+    async def join(claims, sid):
+        result = await original_join(claims, sid)
+        if claims.identity == "late":
+            await notifier.send(rid, "late", "participant.joined", {"participant": ghost})
+            # sent once this request's reply has gone out
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(
+                notifier.send(rid, "late", "participant.left",
+                              {"identity": "ghost", "reason": "left"})))
+        return result
+
+    rooms.join = join
+    client = RoomClient(live_server.url, live_server.mint("late", "observer", room=rid))
+    try:
+        await client.connect()
+        await client.wait_until(lambda: any(e == "participant.left" for e, _ in client.events))
+        names = [e for e, _ in client.events if e.startswith("participant.")]
+        assert names == ["participant.joined", "participant.left"], client.events
+        assert "ghost" not in client.participants
+    finally:
+        rooms.join = original_join
+        await client.close()
