@@ -38,13 +38,10 @@ from media.recording.writer import ContainerWriter, container_for, supported
 from vidconsult.client import RemoteTrack, RoomClient
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingStatus
+from vidconsult.services.recordings import new_recording_id
 from vidconsult.store.recording_files import ArchiveFiles
 
 log = logging.getLogger(__name__)
-
-
-def _new_recording_id() -> str:
-    return f"rec_{secrets.token_hex(6)}"  # as vidconsult.services.recordings
 
 
 @dataclass(slots=True)
@@ -145,7 +142,7 @@ class ExternalRecorder:
         if not self._room_dir:
             self._room_dir = domain.room_directory(self.room_id, now)
         container, ext = container_for([t.codec for t in tracks])
-        rid = _new_recording_id()
+        rid = new_recording_id()
         role = str(self.client.participants.get(identity, {}).get("role", "unknown"))
         rel = f"{self._room_dir}/{domain.file_name(identity, rid, ext)}"
         recording = Recording(id=rid, room_id=self.room_id, case_id=self._case_id,

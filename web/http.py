@@ -91,6 +91,7 @@ async def api_token_middleware(request: web.Request, handler: Any) -> web.Stream
                     verified = request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
                     if verified.session is not None:
                         await checker(verified)
+                    request[_API_CLAIMS] = verified  # claims() need not verify it again
         except errors.Unauthenticated as exc:
             request[_API_CLAIMS] = exc
     return await handler(request)
@@ -103,9 +104,9 @@ def claims(request: web.Request) -> TokenClaims:
     resolved = request.get(_API_CLAIMS)
     if isinstance(resolved, errors.Unauthenticated):
         raise resolved
+    if isinstance(resolved, TokenClaims):
+        return resolved
     if token.startswith(API_TOKEN_PREFIX):
-        if isinstance(resolved, TokenClaims):
-            return resolved
         raise errors.Unauthenticated("API tokens are not enabled", code="token_invalid")
     return request.app[SIGNER].verify(token, now=request.app[CLOCK].now())
 

@@ -52,10 +52,20 @@ class _Span:
         pass
 
 
-async def _disable_server_recording(handle: ServerHandle, room_id: str) -> None:
-    status, policy = await handle.api("PUT", f"/api/v1/rooms/{room_id}/recording/policy",
+async def _room(handle: ServerHandle, name: str, case_id: str | None = None) -> str:
+    """A room whose server-side recording is off: only the external recorder records it."""
+    room = await handle.create_room(name, **({"case_id": case_id} if case_id else {}))
+    status, policy = await handle.api("PUT", f"/api/v1/rooms/{room['id']}/recording/policy",
                                       {"enabled": False})
     assert status == 200, policy
+    return str(room["id"])
+
+
+def _recorder(handle: ServerHandle, rid: str, tmp_path: Path, key: bytes,
+              **kw: float) -> tuple[ArchiveFiles, ExternalRecorder]:
+    archive = ArchiveFiles(tmp_path / "ext" / "recordings", key)
+    return archive, ExternalRecorder(handle.url, handle.mint("rec-1", "recorder", room=rid),
+                                     archive, **kw)
 
 
 async def _joined(recorder: ExternalRecorder, run: asyncio.Task[None]) -> None:
@@ -77,13 +87,9 @@ def _is_run(got: list, source: list) -> bool:
 async def test_external_recorder_archives_a_room(rec_server: ServerHandle,
                                                  media_files: dict[str, Path],
                                                  tmp_path: Path) -> None:
-    room = await rec_server.create_room("Cardiology consult", case_id="case-7")
-    rid = room["id"]
-    await _disable_server_recording(rec_server, rid)
+    rid = await _room(rec_server, "Cardiology consult", case_id="case-7")
     key = SECRET.encode()
-    archive = ArchiveFiles(tmp_path / "ext" / "recordings", key)
-    recorder = ExternalRecorder(rec_server.url,
-                                rec_server.mint("rec-1", "recorder", room=rid), archive)
+    archive, recorder = _recorder(rec_server, rid, tmp_path, key)
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     b = RoomClient(rec_server.url, rec_server.mint("pt-wang", "patient", room=rid))
     run = None
@@ -134,13 +140,9 @@ async def test_external_recorder_h264_publisher(rec_server: ServerHandle, h264_f
                                                 tmp_path: Path) -> None:
     """An H264 publisher gets a Matroska file with its own H264 access units (picture size from
     the SPS), next to a VP8 publisher's WebM in the same room directory."""
-    room = await rec_server.create_room("Neurology consult")
-    rid = room["id"]
-    await _disable_server_recording(rec_server, rid)
+    rid = await _room(rec_server, "Neurology consult")
     key = RECORDER_SECRET.encode()
-    archive = ArchiveFiles(tmp_path / "ext" / "recordings", key)
-    recorder = ExternalRecorder(rec_server.url,
-                                rec_server.mint("rec-1", "recorder", room=rid), archive)
+    archive, recorder = _recorder(rec_server, rid, tmp_path, key)
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     b = RoomClient(rec_server.url, rec_server.mint("pt-wang", "patient", room=rid))
     run = None
@@ -210,9 +212,7 @@ async def test_external_recorder_joins_a_running_room(rec_server: ServerHandle,
     """Joining while a consultation runs, the server's subscribe offer for the tracks already
     published can reach the recorder before the reply to its join (forced here): its file must
     still be the room's (directory, manifest, tags) with the publisher's role."""
-    room = await rec_server.create_room("Ward round", case_id="case-3")
-    rid = room["id"]
-    await _disable_server_recording(rec_server, rid)
+    rid = await _room(rec_server, "Ward round", case_id="case-3")
     # the reply to the recorder's join is held until the server has sent it the subscribe
     # offer, then until the recorder answers it (an SDK that handles the offer at once), or 1 s
     signaling = rec_server.app[SIGNALING]
@@ -246,9 +246,7 @@ async def test_external_recorder_joins_a_running_room(rec_server: ServerHandle,
     monkeypatch.setitem(signaling._handlers, "join", (schema, join_replying_late))
     monkeypatch.setitem(signaling._handlers, "subscribe.answer", (answer_schema, answer_noted))
     key = RECORDER_SECRET.encode()
-    archive = ArchiveFiles(tmp_path / "ext" / "recordings", key)
-    recorder = ExternalRecorder(rec_server.url,
-                                rec_server.mint("rec-1", "recorder", room=rid), archive)
+    archive, recorder = _recorder(rec_server, rid, tmp_path, key)
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     run = None
     try:
@@ -288,9 +286,7 @@ async def test_external_recorder_process_stops_on_sigterm(rec_server: ServerHand
                                                           tmp_path: Path) -> None:
     """``python -m vidconsult.external_recorder`` as a process: SIGTERM while two files are
     being written finishes and chains both, exit code 0, ``archive verify`` passes."""
-    room = await rec_server.create_room("Night consult")
-    rid = room["id"]
-    await _disable_server_recording(rec_server, rid)
+    rid = await _room(rec_server, "Night consult")
     data = tmp_path / "ext"
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     b = RoomClient(rec_server.url, rec_server.mint("pt-wang", "patient", room=rid))
@@ -370,12 +366,9 @@ async def test_external_recorder_takes_a_late_video_track_into_a_new_file(
     packets = [p for p in synth.encode(8, [3.0, 5.0])
                if p.kind == "audio" or p.t >= 2.5]  # video starts 2.5 s after the audio
     late = synth.write_file(tmp_path / "late.webm", packets)
-    room = await rec_server.create_room("Cardiology consult")
-    rid = room["id"]
-    await _disable_server_recording(rec_server, rid)
-    archive = ArchiveFiles(tmp_path / "ext" / "recordings", SECRET.encode())
-    recorder = ExternalRecorder(rec_server.url, rec_server.mint("rec-1", "recorder", room=rid),
-                                archive, header_timeout=1.5)
+    rid = await _room(rec_server, "Cardiology consult")
+    archive, recorder = _recorder(rec_server, rid, tmp_path, SECRET.encode(),
+                                  header_timeout=1.5)
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     run = None
     try:

@@ -5,7 +5,6 @@ offsets after a crash, retention vs a hold set meanwhile, rotation without a gap
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import hashlib
 import json
@@ -21,10 +20,11 @@ import pytest
 
 from media.recording.recorder import TapRecorder
 from tests.helpers import SECRET
+from tests.recording.fakes import FakeEngine, FakeNotifier, FakeRooms, MemoryRecordingStore
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingStatus
 from vidconsult.domain.rooms import Room
-from vidconsult.ports import PublishedTrack
+from vidconsult.ports import PublishedTrack, SystemClock
 from vidconsult.services.recordings import ArchiveBusy, RecordingConfig, RecordingService
 from vidconsult.store.recording_files import ArchiveFiles, ManifestError, verify
 
@@ -33,98 +33,19 @@ KEY = b"k" * 32
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
 
-class Store:
-    """Hands out copies, as the SQLite store does (a row read earlier goes stale)."""
-
-    def __init__(self) -> None:
-        self.recs: dict[str, Recording] = {}
-        self.policies: dict[str, Any] = {}
-        self.held: set[str] = set()
-
-    async def add_recording(self, r: Recording) -> None:
-        self.recs[r.id] = dataclasses.replace(r)
-
-    async def save_recording(self, r: Recording) -> None:
-        self.recs[r.id] = dataclasses.replace(r)
-
-    async def get_recording(self, i: str) -> Recording | None:
-        r = self.recs.get(i)
-        return dataclasses.replace(r) if r else None
-
-    async def list_recordings(self, *, room_id: str | None = None, status: str | None = None,
-                              limit: int = 500, **_: Any) -> list[Recording]:
-        out = [dataclasses.replace(r) for r in self.recs.values()
-               if (room_id is None or r.room_id == room_id)
-               and (status is None or r.status.value == status)]
-        return sorted(out, key=lambda r: r.started_at)[:limit]
-
-    async def get_policy(self, room_id: str) -> Any:
-        return self.policies.get(room_id)
-
-    async def save_policy(self, p: Any) -> None:
-        self.policies[p.room_id] = p
-
-    async def held_cases(self) -> set[str]:
-        return set(self.held)
-
-
-class Engine:
-    def __init__(self) -> None:
-        self.tracks: dict[str, list[tuple[str, PublishedTrack]]] = {}
-        self.taps: list[tuple[str, str, Any]] = []
-
-    def add_track_observer(self, o: Any) -> None:
-        self.observer = o
-
-    def published_tracks(self, room_id: str) -> list[tuple[str, PublishedTrack]]:
-        return list(self.tracks.get(room_id, []))
-
-    def add_tap(self, room: str, ident: str, sid: str, tap: Any) -> None:
-        self.taps.append((ident, sid, tap))
-
-    def remove_tap(self, room: str, ident: str, sid: str, tap: Any) -> None:
-        self.taps = [t for t in self.taps if t[2] is not tap]
-
-
-class Rooms:
-    def __init__(self, room: Room) -> None:
-        self.room = room
-
-    async def get_room(self, rid: str) -> Room:
-        return self.room
-
-    def participants(self, rid: str, include_hidden: bool = False) -> list[Any]:
-        return []
-
-
-class Notifier:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def broadcast(self, room_id: str, event: str, payload: Any) -> None:
-        self.sent.append(event)
-
-    async def send(self, *a: Any) -> None:
-        pass
-
-
 class FailingEvents:
     async def publish(self, event: str, payload: Any) -> None:
         raise RuntimeError("event bus down")
 
 
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def make(root: Path, *, salvage: Any = None, events: Any = None,
-         retention_days: int = 0) -> tuple[RecordingService, Engine, TapRecorder]:
+         retention_days: int = 0) -> tuple[RecordingService, FakeEngine, TapRecorder]:
     room = Room(id="room1", name="R", created_at=datetime.now(UTC))
-    engine = Engine()
+    engine = FakeEngine()
     recorder = TapRecorder(engine, header_timeout=0.3)
-    svc = RecordingService(store=Store(), archive=ArchiveFiles(root, KEY), recorder=recorder,
-                           rooms=Rooms(room), notifier=Notifier(), clock=Clock(),
+    svc = RecordingService(store=MemoryRecordingStore(), archive=ArchiveFiles(root, KEY),
+                           recorder=recorder, rooms=FakeRooms(room), notifier=FakeNotifier(),
+                           clock=SystemClock(),
                            salvage=salvage, events=events,
                            config=RecordingConfig(retention_days=retention_days))
     return svc, engine, recorder
@@ -159,7 +80,7 @@ async def test_stop_finishes_every_file_when_the_manifest_is_damaged(
 
     assert "room1" not in svc._sessions
     assert recorder._open == {}
-    assert engine.taps == []
+    assert engine.taps == {}
     statuses = {r.identity: r.status for r in svc.store.recs.values()}  # type: ignore[attr-defined]
     assert statuses == {"alice": RecordingStatus.FAILED, "bob": RecordingStatus.FAILED}
     assert all("manifest not written" in (r.error or "")
@@ -314,7 +235,7 @@ async def test_purge_spares_a_recording_held_meanwhile(tmp_path: Path) -> None:
         (tmp_path / r.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / r.path).write_bytes(r.identity.encode())
         await svc.store.add_recording(r)
-    store: Store = svc.store  # type: ignore[assignment]
+    store: MemoryRecordingStore = svc.store  # type: ignore[assignment]
     real_delete = svc.archive.delete
 
     def delete(relative: str) -> None:  # holds set while the first file is being deleted

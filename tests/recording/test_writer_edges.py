@@ -22,10 +22,11 @@ from media.recording.recorder import TapRecorder
 from media.recording.tap import ParticipantRecording
 from media.recording.writer import ContainerWriter, WriterResult
 from tests.recording import synth
+from tests.recording.fakes import FakeEngine, FakeNotifier, FakeRooms, MemoryRecordingStore
 from vidconsult.domain.recordings import RecordingStatus
 from vidconsult.domain.rooms import Room
 from vidconsult.errors import NotFound
-from vidconsult.ports import PublishedTrack, RecordingTarget
+from vidconsult.ports import PublishedTrack, RecordingTarget, SystemClock
 from vidconsult.services.recordings import RecordingService
 from vidconsult.store.recording_files import ArchiveFiles
 
@@ -62,30 +63,6 @@ def _decoded_video_frames(path: Path) -> int:
 
 
 # fakes around TapRecorder / RecordingService ------------------------------------------------
-class Engine:
-    def __init__(self) -> None:
-        self.tracks: dict[str, list[tuple[str, PublishedTrack]]] = {}
-        self.taps: dict[tuple[str, str], Any] = {}
-        self.tap_adds: list[str] = []
-
-    def add_track_observer(self, observer: Any) -> None:
-        self.observer = observer
-
-    def remove_track_observer(self, observer: Any) -> None:
-        pass
-
-    def published_tracks(self, room_id: str) -> list[tuple[str, PublishedTrack]]:
-        return list(self.tracks.get(room_id, []))
-
-    def add_tap(self, room_id: str, identity: str, sid: str, tap: Any) -> None:
-        self.tap_adds.append(sid)
-        self.taps[(identity, sid)] = tap
-
-    def remove_tap(self, room_id: str, identity: str, sid: str, tap: Any) -> None:
-        if self.taps.get((identity, sid)) is tap:
-            del self.taps[(identity, sid)]
-
-
 class Listener:
     def __init__(self) -> None:
         self.published: list[tuple[str, str, PublishedTrack]] = []
@@ -115,7 +92,7 @@ def _target(tmp_path: Path, rid: str, container: str = "webm") -> RecordingTarge
                            path=str(tmp_path / f"{rid}.{ext}"), container=container, tags={})
 
 
-def _feed(engine: Engine, sid: str, packets: list[synth.Encoded], kind: str, t0: float) -> None:
+def _feed(engine: FakeEngine, sid: str, packets: list[synth.Encoded], kind: str, t0: float) -> None:
     tap = engine.taps[("alice", sid)]
     for p in packets:
         if p.kind == kind:
@@ -149,7 +126,7 @@ def test_track_left_out_of_the_header_is_reported_once_ready(
 
 async def test_recorder_announces_a_left_out_track_again(
         tmp_path: Path, packets: list[synth.Encoded]) -> None:
-    engine, listener = Engine(), Listener()
+    engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
@@ -180,7 +157,7 @@ async def test_recorder_announces_a_left_out_track_again(
 
 async def test_a_track_is_announced_again_a_bounded_number_of_times(
         tmp_path: Path, packets: list[synth.Encoded]) -> None:
-    engine, listener = Engine(), Listener()
+    engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
@@ -198,73 +175,19 @@ async def test_a_track_is_announced_again_a_bounded_number_of_times(
 
 
 # the service end to end (the harness of the review) -----------------------------------------
-class _Store:
-    def __init__(self) -> None:
-        self.recs: dict[str, Any] = {}
-        self.policies: dict[str, Any] = {}
-
-    async def add_recording(self, r: Any) -> None:
-        self.recs[r.id] = r
-
-    async def save_recording(self, r: Any) -> None:
-        self.recs[r.id] = r
-
-    async def get_recording(self, i: str) -> Any:
-        return self.recs.get(i)
-
-    async def list_recordings(self, *, room_id: str | None = None, status: str | None = None,
-                              limit: int = 500, **kw: Any) -> list[Any]:
-        out = [r for r in self.recs.values() if (room_id is None or r.room_id == room_id)
-               and (status is None or r.status.value == status)]
-        return sorted(out, key=lambda r: r.started_at)[:limit]
-
-    async def get_policy(self, room_id: str) -> Any:
-        return self.policies.get(room_id)
-
-    async def save_policy(self, p: Any) -> None:
-        self.policies[p.room_id] = p
-
-    async def held_cases(self) -> set[str]:
-        return set()
-
-
-class _Rooms:
-    def __init__(self, room: Room) -> None:
-        self.room = room
-
-    async def get_room(self, rid: str) -> Room:
-        return self.room
-
-    def participants(self, rid: str, include_hidden: bool = False) -> list[Any]:
-        return []
-
-
-class _Notifier:
-    async def broadcast(self, *a: Any) -> None:
-        pass
-
-    async def send(self, *a: Any) -> None:
-        pass
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-def _service(tmp_path: Path, engine: Engine) -> tuple[RecordingService, TapRecorder]:
+def _service(tmp_path: Path, engine: FakeEngine) -> tuple[RecordingService, TapRecorder]:
     room = Room(id="room1", name="R", created_at=datetime.now(UTC))
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     archive = ArchiveFiles(tmp_path / "archive", b"k" * 32)
-    svc = RecordingService(store=_Store(), archive=archive, recorder=rec,  # type: ignore[arg-type]
-                           rooms=_Rooms(room), notifier=_Notifier(),  # type: ignore[arg-type]
-                           clock=_Clock())
+    svc = RecordingService(store=MemoryRecordingStore(), archive=archive, recorder=rec,
+                           rooms=FakeRooms(room), notifier=FakeNotifier(),  # type: ignore[arg-type]
+                           clock=SystemClock())
     return svc, rec
 
 
 async def test_service_records_video_that_came_after_the_header(
         tmp_path: Path, packets: list[synth.Encoded]) -> None:
-    engine = Engine()
+    engine = FakeEngine()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     svc, rec = _service(tmp_path, engine)
     await svc.start("room1", by="coord")
@@ -320,7 +243,7 @@ def test_finish_resolves_even_if_the_writer_thread_crashes(
 # finding 8: frames dropped when the disk does not keep up -------------------------------------
 async def test_dropped_frames_fail_the_file_and_video_resumes_at_a_keyframe(
         tmp_path: Path, packets: list[synth.Encoded], monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = Engine()
+    engine = FakeEngine()
     engine.tracks["room1"] = [("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(Listener())
@@ -354,7 +277,7 @@ async def test_vp8_video_goes_into_a_matroska_file(tmp_path: Path) -> None:
     h264 = synth.encode(3, [1.0], video_codec="h264", size=(320, 180))
     camera = PublishedTrack("TV", "video", "video/H264")
     screen = PublishedTrack("TS", "video", "video/VP8")
-    engine = Engine()
+    engine = FakeEngine()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", camera), ("alice", screen)]
     rec = TapRecorder(engine, header_timeout=2.0)
     rec.set_listener(Listener())
@@ -414,7 +337,7 @@ def test_h264_waits_for_parameter_sets(tmp_path: Path) -> None:
 
 # finding 14: the tap cannot be attached -----------------------------------------------------
 async def test_a_track_gone_before_its_tap_does_not_hold_the_file_open(tmp_path: Path) -> None:
-    engine, listener = Engine(), Listener()
+    engine, listener = FakeEngine(), Listener()
     attach = engine.add_tap
 
     def add_tap(room_id: str, identity: str, sid: str, tap: Any) -> None:
