@@ -60,8 +60,8 @@ general: {{
     configs_folder = "{conf}"
     plugins_folder = "{plugins}"
     transports_folder = "{transports}"
-    events_folder = "{root / 'events'}"
-    loggers_folder = "{root / 'loggers'}"
+    events_folder = "{root / "events"}"
+    loggers_folder = "{root / "loggers"}"
     debug_level = 3
     session_timeout = 0
 }}
@@ -109,8 +109,9 @@ _sessions: dict[str, tuple[int, int]] = {}  # identity -> (session, handle)
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     body = {**body, "transaction": uuid.uuid4().hex}
-    req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=15) as resp:
         reply: dict[str, Any] = json.loads(resp.read())
     if reply.get("janus") == "error":
@@ -131,8 +132,9 @@ def _event(base: str, session: int, handle: int, timeout: float = 15) -> dict[st
 
 def _handle(base: str) -> tuple[int, int]:
     session = _post(base, {"janus": "create"})["data"]["id"]
-    handle = _post(f"{base}/{session}", {"janus": "attach",
-                                         "plugin": "janus.plugin.videoroom"})["data"]["id"]
+    handle = _post(f"{base}/{session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"})[
+        "data"
+    ]["id"]
     return session, handle
 
 
@@ -140,30 +142,50 @@ def janus_signal_sync(base: str, what: str, arg: str, identity: str) -> str:
     if what == "publish":
         session, handle = _handle(base)
         _sessions["pub"] = (session, handle)
-        _post(f"{base}/{session}/{handle}", {
-            "janus": "message",
-            "body": {"request": "joinandconfigure", "room": ROOM, "ptype": "publisher",
-                     "display": "pub"},
-            "jsep": {"type": "offer", "sdp": arg},
-        })
+        _post(
+            f"{base}/{session}/{handle}",
+            {
+                "janus": "message",
+                "body": {
+                    "request": "joinandconfigure",
+                    "room": ROOM,
+                    "ptype": "publisher",
+                    "display": "pub",
+                },
+                "jsep": {"type": "offer", "sdp": arg},
+            },
+        )
         return str(_event(base, session, handle)["jsep"]["sdp"])
     if what == "subscribe":
         session, handle = _handle(base)
         _sessions[arg] = (session, handle)
-        listing = _post(f"{base}/{session}/{handle}", {
-            "janus": "message", "body": {"request": "listparticipants", "room": ROOM}})
+        listing = _post(
+            f"{base}/{session}/{handle}",
+            {"janus": "message", "body": {"request": "listparticipants", "room": ROOM}},
+        )
         feed = listing["plugindata"]["data"]["participants"][0]["id"]
-        _post(f"{base}/{session}/{handle}", {
-            "janus": "message",
-            "body": {"request": "join", "room": ROOM, "ptype": "subscriber",
-                     "streams": [{"feed": feed}]},
-        })
+        _post(
+            f"{base}/{session}/{handle}",
+            {
+                "janus": "message",
+                "body": {
+                    "request": "join",
+                    "room": ROOM,
+                    "ptype": "subscriber",
+                    "streams": [{"feed": feed}],
+                },
+            },
+        )
         return str(_event(base, session, handle)["jsep"]["sdp"])
     session, handle = _sessions[identity]
-    _post(f"{base}/{session}/{handle}", {
-        "janus": "message", "body": {"request": "start"},
-        "jsep": {"type": "answer", "sdp": arg},
-    })
+    _post(
+        f"{base}/{session}/{handle}",
+        {
+            "janus": "message",
+            "body": {"request": "start"},
+            "jsep": {"type": "answer", "sdp": arg},
+        },
+    )
     return ""
 
 
@@ -171,11 +193,17 @@ async def janus_signal(base: str, what: str, arg: str, identity: str) -> str:
     import asyncio
 
     return await asyncio.get_running_loop().run_in_executor(
-        None, janus_signal_sync, base, what, arg, identity)
+        None, janus_signal_sync, base, what, arg, identity
+    )
 
 
-def bench_janus(counts: list[int], window: float, settle: float, clip: str,
-                run_sweep: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def bench_janus(
+    counts: list[int],
+    window: float,
+    settle: float,
+    clip: str,
+    run_sweep: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
     if shutil.which("janus") is None:
         return {"skipped": "janus binary not installed (apt-get install janus)"}
     if os.geteuid() != 0:
@@ -184,8 +212,11 @@ def bench_janus(counts: list[int], window: float, settle: float, clip: str,
     conf = write_config(root)
     netns_up()
     log = open(root / "janus.log", "w")
-    proc = subprocess.Popen(["ip", "netns", "exec", NS, "janus", "-F", str(conf),
-                             "-C", str(conf / "janus.jcfg")], stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", NS, "janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")],
+        stdout=log,
+        stderr=log,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -199,7 +230,8 @@ def bench_janus(counts: list[int], window: float, settle: float, clip: str,
         pid = _janus_pid(proc.pid)
         result = run_sweep("janus", ("janus", URL), pid, counts, window, settle, clip, None)
         result["version"] = json.loads(urllib.request.urlopen(f"{URL}/info").read()).get(
-            "version_string")
+            "version_string"
+        )
         return result
     finally:
         proc.terminate()

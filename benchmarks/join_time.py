@@ -62,37 +62,51 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-            "mean_ms": round(statistics.fmean(values), 1), "max_ms": round(max(values), 1)}
+    return {
+        "n": len(values),
+        "p50_ms": percentile(values, 50),
+        "p95_ms": percentile(values, 95),
+        "mean_ms": round(statistics.fmean(values), 1),
+        "max_ms": round(max(values), 1),
+    }
 
 
-async def one_room(browser: Any, url: str, signer: TokenSigner, session: Any,
-                   coordinator: str) -> list[float]:
-    async with session.post(f"{url}/api/v1/rooms", json={"name": "bench"},
-                            headers={"Authorization": f"Bearer {coordinator}"}) as resp:
+async def one_room(
+    browser: Any, url: str, signer: TokenSigner, session: Any, coordinator: str
+) -> list[float]:
+    async with session.post(
+        f"{url}/api/v1/rooms",
+        json={"name": "bench"},
+        headers={"Authorization": f"Bearer {coordinator}"},
+    ) as resp:
         room = await resp.json()
     pages = []
     for identity, role in (("dr-a", Role.DOCTOR), ("pt-b", Role.PATIENT)):
-        async with session.post(f"{url}/api/v1/rooms/{room['id']}/tokens",
-                                json={"identity": identity, "role": role.value},
-                                headers={"Authorization": f"Bearer {coordinator}"}) as resp:
+        async with session.post(
+            f"{url}/api/v1/rooms/{room['id']}/tokens",
+            json={"identity": identity, "role": role.value},
+            headers={"Authorization": f"Bearer {coordinator}"},
+        ) as resp:
             join_url = (await resp.json())["join_url"]
         context = await browser.new_context()
         page = await context.new_page()
         await page.goto(join_url)
         await page.wait_for_function(
-            "document.querySelector('[data-testid=preview-video]').videoWidth > 0")
+            "document.querySelector('[data-testid=preview-video]').videoWidth > 0"
+        )
         pages.append((identity, page, context))
     await asyncio.gather(*(p.click("[data-testid=join-button]") for _, p, _ in pages))
     times = []
     for (_identity, page, _), other in zip(pages, ("pt-b", "dr-a"), strict=True):
-        await page.wait_for_function(f"window.vidconsult.joinTimes['{other}'] !== undefined",
-                                     timeout=30_000)
+        await page.wait_for_function(
+            f"window.vidconsult.joinTimes['{other}'] !== undefined", timeout=30_000
+        )
         times.append(float(await page.evaluate(f"window.vidconsult.joinTimes['{other}']")))
     for _, _, context in pages:
         await context.close()
-    async with session.delete(f"{url}/api/v1/rooms/{room['id']}",
-                              headers={"Authorization": f"Bearer {coordinator}"}):
+    async with session.delete(
+        f"{url}/api/v1/rooms/{room['id']}", headers={"Authorization": f"Bearer {coordinator}"}
+    ):
         pass
     return times
 
@@ -105,21 +119,32 @@ async def main() -> None:
     parser.add_argument("--media-mode", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.from_env({}, port=0, data_dir=Path(tmp), secret=SECRET,
-                                     media_mode=args.media_mode, log_level="WARNING")
+        settings = Settings.from_env(
+            {},
+            port=0,
+            data_dir=Path(tmp),
+            secret=SECRET,
+            media_mode=args.media_mode,
+            log_level="WARNING",
+        )
         signer = TokenSigner(SECRET.encode())
         from datetime import UTC, datetime, timedelta
-        coordinator = signer.mint(identity="bench", role=Role.COORDINATOR,
-                                  now=datetime.now(UTC), ttl=timedelta(hours=1))
-        async with run_server(settings) as server, aiohttp.ClientSession() as session, \
-                async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                               args=CHROMIUM_ARGS)
+
+        coordinator = signer.mint(
+            identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
+        )
+        async with (
+            run_server(settings) as server,
+            aiohttp.ClientSession() as session,
+            async_playwright() as pw,
+        ):
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
             server_times: list[float] = []
             baseline: list[float] = []
             for _ in range(args.runs):
-                server_times += await one_room(browser, server.url, signer, session,
-                                               coordinator)
+                server_times += await one_room(browser, server.url, signer, session, coordinator)
                 context = await browser.new_context()
                 page = await context.new_page()
                 await page.goto(server.url + "/healthz")
@@ -132,8 +157,11 @@ async def main() -> None:
         "vidconsult": summary(server_times),
         "baseline_two_pcs_one_page": summary(baseline),
         "ratio_p50": round(percentile(server_times, 50) / percentile(baseline, 50), 2),
-        "reference_janus_1_1_2": {"p50_ms": 323, "p95_ms": 455,
-                                  "note": "measured earlier on this machine, not in this run"},
+        "reference_janus_1_1_2": {
+            "p50_ms": 323,
+            "p95_ms": 455,
+            "note": "measured earlier on this machine, not in this run",
+        },
     }
     print(json.dumps(result, indent=2))
 

@@ -51,8 +51,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def token(identity: str, role: Role, room: str | None = None) -> str:
-    return TokenSigner(SECRET.encode()).mint(identity=identity, role=role, room=room,
-                                             now=datetime.now(UTC), ttl=timedelta(hours=1))
+    return TokenSigner(SECRET.encode()).mint(
+        identity=identity, role=role, room=room, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
 
 
 async def phase(pid: int, seconds: float) -> float:
@@ -63,17 +64,28 @@ async def phase(pid: int, seconds: float) -> float:
 
 async def run(seconds: float, publishers: int, rounds: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="vidconsult-bench-"))
-    media = synth.write_file(work / "a.webm", synth.encode(20, [1.0, 5.0, 9.0],
-                                                           size=(640, 360), texture=True),
-                             size=(640, 360))
+    media = synth.write_file(
+        work / "a.webm",
+        synth.encode(20, [1.0, 5.0, 9.0], size=(640, 360), texture=True),
+        size=(640, 360),
+    )
     cores = sorted(os.sched_getaffinity(0))
-    server_cores, client_cores = ({cores[-1]}, set(cores[:-1])) if len(cores) > 1 else \
-        (set(cores), set(cores))
+    server_cores, client_cores = (
+        ({cores[-1]}, set(cores[:-1])) if len(cores) > 1 else (set(cores), set(cores))
+    )
     os.sched_setaffinity(0, client_cores)  # the clients do not compete with the server
-    proc = subprocess.Popen([sys.executable, "-m", "tests.recording.serve_proc",  # noqa: ASYNC220
-                             str(work / "var"), SECRET], stdout=subprocess.PIPE,
-                            cwd=Path(__file__).resolve().parents[1],  # noqa: ASYNC240
-                            preexec_fn=lambda: os.sched_setaffinity(0, server_cores))
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [
+            sys.executable,
+            "-m",
+            "tests.recording.serve_proc",
+            str(work / "var"),
+            SECRET,
+        ],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],  # noqa: ASYNC240
+        preexec_fn=lambda: os.sched_setaffinity(0, server_cores),
+    )
     clients: list[RoomClient] = []
     receive: list[float] = []
     forward: list[float] = []
@@ -136,22 +148,27 @@ async def run(seconds: float, publishers: int, rounds: int) -> dict[str, object]
         "seconds_per_phase": seconds,
         "publishers": publishers,
         "rounds": rounds,
-        "server_cpu_ms_per_s": {"receive": per_s(receive), "receive+forward": per_s(forward),
-                                "receive+forward+record": per_s(record)},
+        "server_cpu_ms_per_s": {
+            "receive": per_s(receive),
+            "receive+forward": per_s(forward),
+            "receive+forward+record": per_s(record),
+        },
         "forwarding_ms_per_s": round(forwarding / seconds * 1000, 1),
         "recording_ms_per_s": round(recording / seconds * 1000, 1),
-        "recording_over_forwarding": round(recording / forwarding, 2) if forwarding > 0
-        else None,
+        "recording_over_forwarding": round(recording / forwarding, 2) if forwarding > 0 else None,
         # the spread of the rounds: how much the machine's noise moves the two differences
         "rounds_ms_per_s": {
             "forwarding": per_s([f - r for r, f in zip(receive, forward, strict=True)]),
             "recording": per_s([r - f for f, r in zip(forward, record, strict=True)]),
         },
-        "export": {"status": job["status"], "error": job.get("error"),
-                   "files": len(job.get("files") or []),
-                   "media_seconds": job.get("duration_s"),
-                   "speed_x_realtime": job.get("speed"),
-                   "server_cpu_s": round(export_cpu, 2)},
+        "export": {
+            "status": job["status"],
+            "error": job.get("error"),
+            "files": len(job.get("files") or []),
+            "media_seconds": job.get("duration_s"),
+            "speed_x_realtime": job.get("speed"),
+            "server_cpu_s": round(export_cpu, 2),
+        },
     }
 
 

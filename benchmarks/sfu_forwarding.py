@@ -53,9 +53,13 @@ def make_clip(path: Path = CLIP, seconds: int = 20) -> Path:
         stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
         stream.bit_rate = 1_000_000
         stream.codec_context.gop_size = 60
-        stream.codec_context.options = {"deadline": "realtime", "cpu-used": "8",
-                                        "lag-in-frames": "0", "minrate": "1000000",
-                                        "maxrate": "1000000"}
+        stream.codec_context.options = {
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "minrate": "1000000",
+            "maxrate": "1000000",
+        }
         y, x = np.mgrid[0:480, 0:640]
         rng = np.random.default_rng(1)
         for i in range(seconds * 30):
@@ -94,8 +98,11 @@ class Probe:
         self.samples = []
         if not s:
             return {"p50_us": None, "p99_us": None, "samples": 0}
-        return {"p50_us": round(s[len(s) // 2] / 1000, 1),
-                "p99_us": round(s[int(len(s) * 0.99)] / 1000, 1), "samples": len(s)}
+        return {
+            "p50_us": round(s[len(s) // 2] / 1000, 1),
+            "p99_us": round(s[int(len(s) * 0.99)] / 1000, 1),
+            "samples": len(s),
+        }
 
 
 def server_main(mode: str, port_q: Any) -> None:
@@ -119,8 +126,9 @@ async def _server(mode: str, port_q: Any) -> None:
         async def on_track_ended(self, *a: Any) -> None: ...
         async def on_connection_state(self, *a: Any) -> None: ...
 
-        async def on_subscriber_offer(self, room_id: str, identity: str, offer: Any,
-                                      tracks: Any) -> None:
+        async def on_subscriber_offer(
+            self, room_id: str, identity: str, offer: Any, tracks: Any
+        ) -> None:
             fut = offers.get(identity)
             if fut is not None and not fut.done():
                 fut.set_result(offer)
@@ -144,8 +152,9 @@ async def _server(mode: str, port_q: Any) -> None:
 
     async def answer(request: web.Request) -> web.Response:
         body = await request.json()
-        await engine.subscriber_answer(room, body["identity"],
-                                       SessionDescription(body["sdp"], "answer"))
+        await engine.subscriber_answer(
+            room, body["identity"], SessionDescription(body["sdp"], "answer")
+        )
         return web.json_response({})
 
     async def latency(request: web.Request) -> web.Response:
@@ -157,8 +166,14 @@ async def _server(mode: str, port_q: Any) -> None:
         return web.json_response(probe.summary())
 
     app = web.Application()
-    app.add_routes([web.post("/publish", publish), web.post("/subscribe", subscribe),
-                    web.post("/answer", answer), web.get("/latency", latency)])
+    app.add_routes(
+        [
+            web.post("/publish", publish),
+            web.post("/subscribe", subscribe),
+            web.post("/answer", answer),
+            web.get("/latency", latency),
+        ]
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -255,8 +270,12 @@ class Counter:
 
     def snapshot(self) -> dict[str, Any]:
         expected = 0 if self.base is None else self.ext_max - self.base + 1
-        return {"packets": self.packets, "frames": self.frames, "bytes": self.bytes,
-                "expected": expected}
+        return {
+            "packets": self.packets,
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "expected": expected,
+        }
 
 
 def subscribers_main(signal: Any, conn: Any) -> None:
@@ -343,8 +362,16 @@ def fit_slope(xs: list[float], ys: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else None
 
 
-def run_sweep(label: str, signal: Any, server_pid: int, counts: list[int], window: float,
-              settle: float, clip: str, latency_url: str | None) -> dict[str, Any]:
+def run_sweep(
+    label: str,
+    signal: Any,
+    server_pid: int,
+    counts: list[int],
+    window: float,
+    settle: float,
+    clip: str,
+    latency_url: str | None,
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     pub = ctx.Process(target=publisher_main, args=(signal, clip), daemon=True)
     pub.start()
@@ -373,11 +400,13 @@ def run_sweep(label: str, signal: Any, server_pid: int, counts: list[int], windo
             for a, b in zip(before, after, strict=True):
                 packets = b["packets"] - a["packets"]
                 expected = b["expected"] - a["expected"]
-                per.append({
-                    "fps": (b["frames"] - a["frames"]) / elapsed,
-                    "kbps": (b["bytes"] - a["bytes"]) * 8 / elapsed / 1000,
-                    "loss": max(0.0, 1 - packets / expected) if expected > 0 else 1.0,
-                })
+                per.append(
+                    {
+                        "fps": (b["frames"] - a["frames"]) / elapsed,
+                        "kbps": (b["bytes"] - a["bytes"]) * 8 / elapsed / 1000,
+                        "loss": max(0.0, 1 - packets / expected) if expected > 0 else 1.0,
+                    }
+                )
             row = {
                 "n": n,
                 "server_cpu_ms_per_s": round((cpu1 - cpu0) / elapsed * 1000, 1),
@@ -413,8 +442,9 @@ def _get(url: str) -> Any:
         return json.loads(resp.read())
 
 
-def bench_vidconsult(mode: str, counts: list[int], window: float, settle: float,
-                     clip: str) -> dict[str, Any]:
+def bench_vidconsult(
+    mode: str, counts: list[int], window: float, settle: float, clip: str
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     server = ctx.Process(target=server_main, args=(mode, q), daemon=True)
@@ -422,8 +452,16 @@ def bench_vidconsult(mode: str, counts: list[int], window: float, settle: float,
     try:
         port = q.get(timeout=30)
         url = f"http://127.0.0.1:{port}"
-        result = run_sweep(mode, ("vidconsult", url), server.pid, counts, window, settle, clip,
-                           f"{url}/latency" if mode == "passthrough" else None)
+        result = run_sweep(
+            mode,
+            ("vidconsult", url),
+            server.pid,
+            counts,
+            window,
+            settle,
+            clip,
+            f"{url}/latency" if mode == "passthrough" else None,
+        )
     finally:
         server.terminate()
         server.join(5)
@@ -451,7 +489,9 @@ def main() -> None:
     clip = str(make_clip())
     out: dict[str, Any] = {
         "clip": {"codec": "VP8", "size": "640x480", "fps": 30, "kbps": 1000},
-        "window_s": window, "cpus": os.cpu_count(), "results": {},
+        "window_s": window,
+        "cpus": os.cpu_count(),
+        "results": {},
     }
     modes = args.modes.split(",")
     for mode in modes:

@@ -51,8 +51,10 @@ _METHODS = (
 
 #: (function, names it must use): how aiortc reaches what the passthrough replaced
 _USES = (
-    (RTCRtpReceiver.__init__, (RECEIVER_DECODER_QUEUE, RECEIVER_DECODER_THREAD,
-                               RECEIVER_TS_MAPPER, RECEIVER_RTCP_SSRC)),
+    (
+        RTCRtpReceiver.__init__,
+        (RECEIVER_DECODER_QUEUE, RECEIVER_DECODER_THREAD, RECEIVER_TS_MAPPER, RECEIVER_RTCP_SSRC),
+    ),
     (RTCRtpReceiver.receive, (RECEIVER_DECODER_QUEUE, "_track")),
     (RTCRtpReceiver._handle_rtp_packet, (RECEIVER_DECODER_QUEUE, "put", RECEIVER_TS_MAPPER)),
     (RTCRtpReceiver._send_rtcp_pli, ("_send_rtcp",)),

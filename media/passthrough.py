@@ -74,9 +74,7 @@ class _Source:
         self.packets_out += len(self.downstreams)
 
     def _failed(self, d: Downstream) -> None:
-        logger.exception(
-            "downstream failed, it stops receiving track=%s", self.info.track_sid
-        )
+        logger.exception("downstream failed, it stops receiving track=%s", self.info.track_sid)
         d.failed = True
         self.remove(d)
 

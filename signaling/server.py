@@ -229,13 +229,16 @@ class SignalingServer:
         except VidconsultError as exc:
             log.info(
                 "request failed sid=%s room=%s identity=%s event=%s code=%s reason=%s",
-                sid, session.room_id, session.claims.identity, event, exc.code, exc.message,
+                sid,
+                session.room_id,
+                session.claims.identity,
+                event,
+                exc.code,
+                exc.message,
             )
             result = error_payload(exc.code, exc.message)
         except Exception:
-            log.exception(
-                "request crashed sid=%s room=%s event=%s", sid, session.room_id, event
-            )
+            log.exception("request crashed sid=%s room=%s event=%s", sid, session.room_id, event)
             result = error_payload("internal", "internal error")
         await self.sio.emit("error", result["error"], to=sid)
         return result
@@ -285,8 +288,9 @@ class SignalingServer:
         return {"ok": True}
 
     async def _track_mute(self, session: Session, msg: schemas.TrackMute) -> dict[str, Any]:
-        await self.rooms.set_muted(session.room_id, session.claims.identity, msg.track_sid,
-                                   msg.muted)
+        await self.rooms.set_muted(
+            session.room_id, session.claims.identity, msg.track_sid, msg.muted
+        )
         return {"ok": True}
 
     async def _leave(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
@@ -300,8 +304,7 @@ class SignalingServer:
     async def _admin_remove(
         self, session: Session, msg: schemas.RemoveParticipant
     ) -> dict[str, Any]:
-        await self.rooms.remove_participant(session.room_id, session.claims.identity,
-                                            msg.identity)
+        await self.rooms.remove_participant(session.room_id, session.claims.identity, msg.identity)
         return {"ok": True}
 
     async def _admin_end_room(self, session: Session, _: schemas.Empty) -> dict[str, Any]:

@@ -15,14 +15,14 @@ from vidconsult.tokens import TokenSigner
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var",
-                             secret=SECRET)
+    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var", secret=SECRET)
 
 
 async def _serve(settings: Settings, **kw) -> AsyncIterator[ServerHandle]:
     async with run_server(settings, **kw) as server, aiohttp.ClientSession() as session:
-        yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
-                           app=server.app, session=session)
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
 
 
 @pytest.fixture

@@ -31,36 +31,41 @@ class NullMediaEngine:
     def set_listener(self, listener: MediaListener) -> None:
         self.listener = listener
 
-    async def add_participant(self, room_id: str, identity: str, *, can_publish: bool,
-                              can_subscribe: bool) -> None:
+    async def add_participant(
+        self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> None:
         self.participants.add((room_id, identity))
 
-    async def publish(self, room_id: str, identity: str,
-                      offer: SessionDescription) -> SessionDescription:
+    async def publish(
+        self, room_id: str, identity: str, offer: SessionDescription
+    ) -> SessionDescription:
         if not offer.sdp.startswith("v=0"):
             from vidconsult.errors import InvalidInput
 
             raise InvalidInput("not an SDP", code="invalid_sdp")
         return SessionDescription("v=0\r\n", "answer")
 
-    async def subscribe(self, room_id: str, subscriber: str, publisher: str,
-                        track_sid: str) -> None:
+    async def subscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
         self.subscriptions.append((room_id, subscriber, publisher, track_sid))
 
-    async def unsubscribe(self, room_id: str, subscriber: str, publisher: str,
-                          track_sid: str) -> None:
+    async def unsubscribe(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
         pass
 
-    async def subscriber_answer(self, room_id: str, identity: str,
-                                answer: SessionDescription) -> None:
+    async def subscriber_answer(
+        self, room_id: str, identity: str, answer: SessionDescription
+    ) -> None:
         pass
 
-    async def set_track_muted(self, room_id: str, identity: str, track_sid: str,
-                              muted: bool) -> None:
+    async def set_track_muted(
+        self, room_id: str, identity: str, track_sid: str, muted: bool
+    ) -> None:
         pass
 
-    async def set_bitrate_cap(self, room_id: str, kbps: int,
-                              identity: str | None = None) -> None:
+    async def set_bitrate_cap(self, room_id: str, kbps: int, identity: str | None = None) -> None:
         self.caps[(room_id, identity)] = kbps
 
     async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:

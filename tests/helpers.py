@@ -34,25 +34,33 @@ class ServerHandle:
     app: Any
     session: aiohttp.ClientSession
 
-    def mint(self, identity: str, role: Role | str, room: str | None = None,
-             ttl: float = 3600, **kw: Any) -> str:
-        return self.signer.mint(identity=identity, role=Role(role), room=room,
-                                now=datetime.now(UTC), ttl=timedelta(seconds=ttl), **kw)
+    def mint(
+        self, identity: str, role: Role | str, room: str | None = None, ttl: float = 3600, **kw: Any
+    ) -> str:
+        return self.signer.mint(
+            identity=identity,
+            role=Role(role),
+            room=room,
+            now=datetime.now(UTC),
+            ttl=timedelta(seconds=ttl),
+            **kw,
+        )
 
     @property
     def coordinator_token(self) -> str:
         return self.mint("coordinator", Role.COORDINATOR)
 
-    async def api(self, method: str, path: str, json: Any = None, token: str | None = None,
-                  **kw: Any) -> tuple[int, Any]:
+    async def api(
+        self, method: str, path: str, json: Any = None, token: str | None = None, **kw: Any
+    ) -> tuple[int, Any]:
         token = self.coordinator_token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         headers.update(kw.pop("headers", {}))
-        async with self.session.request(method, self.url + path, json=json, headers=headers,
-                                        **kw) as resp:
+        async with self.session.request(
+            method, self.url + path, json=json, headers=headers, **kw
+        ) as resp:
             ctype = resp.headers.get("Content-Type", "")
-            data = await resp.json() if ctype.startswith("application/json") else \
-                await resp.text()
+            data = await resp.json() if ctype.startswith("application/json") else await resp.text()
             return resp.status, data
 
     async def create_room(self, name: str = "Consultation", **kw: Any) -> dict[str, Any]:
@@ -60,10 +68,13 @@ class ServerHandle:
         assert status == 201, data
         return data
 
-    async def join_token(self, room_id: str, identity: str, role: str,
-                         name: str | None = None) -> dict[str, Any]:
-        status, data = await self.api("POST", f"/api/v1/rooms/{room_id}/tokens",
-                                      {"identity": identity, "role": role,
-                                       "name": name or identity})
+    async def join_token(
+        self, room_id: str, identity: str, role: str, name: str | None = None
+    ) -> dict[str, Any]:
+        status, data = await self.api(
+            "POST",
+            f"/api/v1/rooms/{room_id}/tokens",
+            {"identity": identity, "role": role, "name": name or identity},
+        )
         assert status == 201, data
         return data

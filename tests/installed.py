@@ -24,9 +24,13 @@ def fast_accounts(**kw: Any) -> AccountsConfig:
 
 
 @asynccontextmanager
-async def serve(settings: Settings, installers: Sequence[Installer],
-                **kw: Any) -> AsyncIterator[ServerHandle]:
-    async with run_server(settings, media=NullMediaEngine(), installers=installers,
-                          **kw) as server, aiohttp.ClientSession() as session:
-        yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
-                           app=server.app, session=session)
+async def serve(
+    settings: Settings, installers: Sequence[Installer], **kw: Any
+) -> AsyncIterator[ServerHandle]:
+    async with (
+        run_server(settings, media=NullMediaEngine(), installers=installers, **kw) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )

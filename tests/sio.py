@@ -33,8 +33,9 @@ class RawClient:
             self.disconnected.set()
 
     async def connect(self, url: str, token: str, **auth: Any) -> None:
-        await self.sio.connect(url, auth={"token": token, **auth}, transports=["websocket"],
-                               wait_timeout=5)
+        await self.sio.connect(
+            url, auth={"token": token, **auth}, transports=["websocket"], wait_timeout=5
+        )
 
     async def request(self, event: str, payload: Any = None) -> Any:
         return await self.sio.call(event, {} if payload is None else payload, timeout=10)

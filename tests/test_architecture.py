@@ -16,8 +16,15 @@ CORE = [
 ]
 FORBIDDEN_IN_CORE = {"aiohttp", "socketio", "aiortc", "av", "redis", "signaling", "media", "web"}
 # the pure domain may not even do I/O or asyncio
-FORBIDDEN_IN_DOMAIN = FORBIDDEN_IN_CORE | {"asyncio", "sqlite3", "socket", "os", "subprocess",
-                                           "vidconsult.services", "vidconsult.store"}
+FORBIDDEN_IN_DOMAIN = FORBIDDEN_IN_CORE | {
+    "asyncio",
+    "sqlite3",
+    "socket",
+    "os",
+    "subprocess",
+    "vidconsult.services",
+    "vidconsult.store",
+}
 
 
 def imported(path: Path) -> set[str]:
@@ -31,8 +38,11 @@ def imported(path: Path) -> set[str]:
 
 
 def offending(path: Path, forbidden: set[str]) -> set[str]:
-    return {name for name in imported(path)
-            if any(name == f or name.startswith(f + ".") for f in forbidden)}
+    return {
+        name
+        for name in imported(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    }
 
 
 def test_core_imports_no_transport_or_framework() -> None:

@@ -15,8 +15,11 @@ def test_defaults_need_nothing_from_the_environment() -> None:
 
 def test_environment_and_overrides() -> None:
     s = Settings.from_env(
-        {"VIDCONSULT_PORT": "9000", "VIDCONSULT_ICE_SERVERS": "stun:127.0.0.1:3478",
-         "VIDCONSULT_DEMO": "yes"},
+        {
+            "VIDCONSULT_PORT": "9000",
+            "VIDCONSULT_ICE_SERVERS": "stun:127.0.0.1:3478",
+            "VIDCONSULT_DEMO": "yes",
+        },
         host="0.0.0.0",
     )
     assert s.port == 9000 and s.host == "0.0.0.0" and s.demo is True
@@ -24,8 +27,14 @@ def test_environment_and_overrides() -> None:
     assert s.base_url() == "http://127.0.0.1:9000"
 
 
-@pytest.mark.parametrize("env", [{"VIDCONSULT_PORT": "x"}, {"VIDCONSULT_STORE": "mongo"},
-                                 {"VIDCONSULT_ICE_SERVERS": "[{\"nourls\": 1}]"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VIDCONSULT_PORT": "x"},
+        {"VIDCONSULT_STORE": "mongo"},
+        {"VIDCONSULT_ICE_SERVERS": '[{"nourls": 1}]'},
+    ],
+)
 def test_bad_settings_are_refused(env) -> None:
     with pytest.raises(ValueError):
         Settings.from_env(env)
@@ -41,8 +50,10 @@ def test_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
 
 
 def test_token_command_prints_a_token_the_server_accepts(tmp_path: Path, capsys) -> None:
-    assert main(["token", "--identity", "coord", "--role", "coordinator",
-                 "--data-dir", str(tmp_path)]) == 0
+    assert (
+        main(["token", "--identity", "coord", "--role", "coordinator", "--data-dir", str(tmp_path)])
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     secret = Settings.from_env({}, data_dir=str(tmp_path)).load_secret()
     claims = TokenSigner(secret).verify(token)

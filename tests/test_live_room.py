@@ -14,9 +14,13 @@ from vidconsult.client import ClientError, RoomClient
 
 def strip_candidates(sdp: str) -> str:
     """Remove every ICE candidate, as if the browser only had mDNS names we cannot resolve."""
-    return "".join(line + "\r\n" for line in sdp.splitlines()
-                   if line and not line.startswith("a=candidate:")
-                   and not line.startswith("a=end-of-candidates"))
+    return "".join(
+        line + "\r\n"
+        for line in sdp.splitlines()
+        if line
+        and not line.startswith("a=candidate:")
+        and not line.startswith("a=end-of-candidates")
+    )
 
 
 async def test_two_clients_see_and_hear_each_other(live_server: ServerHandle) -> None:
@@ -38,14 +42,21 @@ async def test_two_clients_see_and_hear_each_other(live_server: ServerHandle) ->
             assert frame.width > 0 and frame.height > 0
             await audio.wait_frames(5)
         status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
-        kinds = {p["identity"]: sorted(t["kind"] for t in p["tracks"])
-                 for p in view["participants"]}
+        kinds = {
+            p["identity"]: sorted(t["kind"] for t in p["tracks"]) for p in view["participants"]
+        }
         assert kinds == {"dr-li": ["audio", "video"], "pt-wang": ["audio", "video"]}
 
         # mute is announced to the other participant
-        video_sid = next(s for s in sids_a.values()
-                         if any(t["sid"] == s and t["kind"] == "video"
-                                for p in view["participants"] for t in p["tracks"]))
+        video_sid = next(
+            s
+            for s in sids_a.values()
+            if any(
+                t["sid"] == s and t["kind"] == "video"
+                for p in view["participants"]
+                for t in p["tracks"]
+            )
+        )
         await a.set_muted(video_sid, True)
         muted = await b.wait_event("track.muted", lambda d: d["track_sid"] == video_sid)
         assert muted["muted"] is True and muted["identity"] == "dr-li"
@@ -86,10 +97,12 @@ async def test_connects_through_peer_reflexive_candidates(live_server: ServerHan
     connects: the server learns its address from the connectivity checks."""
     room = await live_server.create_room()
     rid = room["id"]
-    a = RoomClient(live_server.url, live_server.mint("a", "doctor", room=rid),
-                   sdp_filter=strip_candidates)
-    b = RoomClient(live_server.url, live_server.mint("b", "patient", room=rid),
-                   sdp_filter=strip_candidates)
+    a = RoomClient(
+        live_server.url, live_server.mint("a", "doctor", room=rid), sdp_filter=strip_candidates
+    )
+    b = RoomClient(
+        live_server.url, live_server.mint("b", "patient", room=rid), sdp_filter=strip_candidates
+    )
     try:
         await a.connect()
         await b.connect()
@@ -132,8 +145,10 @@ async def test_malformed_sdp_leaves_the_session_working(live_server: ServerHandl
 async def test_ending_the_room_disconnects_everyone(live_server: ServerHandle) -> None:
     room = await live_server.create_room()
     rid = room["id"]
-    clients = [RoomClient(live_server.url, live_server.mint(f"p{i}", "patient", room=rid))
-               for i in range(2)]
+    clients = [
+        RoomClient(live_server.url, live_server.mint(f"p{i}", "patient", room=rid))
+        for i in range(2)
+    ]
     try:
         for c in clients:
             await c.connect()
@@ -163,17 +178,21 @@ async def test_room_bitrate_cap_reaches_the_publisher(live_server: ServerHandle)
         assert "b=AS:300" in answer or "b=TIAS:300000" in answer, answer
         # a room admin may change it; a patient may not; nonsense is refused
         doctor = live_server.mint("dr", "doctor", room=rid)
-        status, body = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
-                                             {"video_kbps": 150}, token=doctor)
+        status, body = await live_server.api(
+            "PUT", f"/api/v1/rooms/{rid}/bandwidth", {"video_kbps": 150}, token=doctor
+        )
         assert status == 200 and body["room_max_video_kbps"] == 150
-        status, _ = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
-                                          {"video_kbps": 150}, token=pub._token)
+        status, _ = await live_server.api(
+            "PUT", f"/api/v1/rooms/{rid}/bandwidth", {"video_kbps": 150}, token=pub._token
+        )
         assert status == 403
-        status, err = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
-                                            {"video_kbps": -1})
+        status, err = await live_server.api(
+            "PUT", f"/api/v1/rooms/{rid}/bandwidth", {"video_kbps": -1}
+        )
         assert status == 400 and err["error"]["code"] == "invalid_payload"
-        status, err = await live_server.api("PUT", f"/api/v1/rooms/{rid}/bandwidth",
-                                            {"video_kbps": 100, "identity": "nobody"})
+        status, err = await live_server.api(
+            "PUT", f"/api/v1/rooms/{rid}/bandwidth", {"video_kbps": 100, "identity": "nobody"}
+        )
         assert status == 409 and err["error"]["code"] == "not_joined"
         _, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
         assert view["max_video_kbps"] == 150
@@ -195,21 +214,27 @@ async def test_audio_only_subscription_on_a_poor_link(live_server: ServerHandle)
         await video.next_frame()
         offers_before = len([e for e, _ in sub.events if e == "subscribe.offer"])
         assert await sub.request("subscribe.audio_only", {"enabled": True}) == {
-            "ok": True, "audio_only": True}
+            "ok": True,
+            "audio_only": True,
+        }
 
         def video_held() -> bool:
             offers = [d for e, d in sub.events if e == "subscribe.offer"]
             return len(offers) > offers_before and all(
-                t["kind"] == "audio" for t in offers[-1]["tracks"].values())
+                t["kind"] == "audio" for t in offers[-1]["tracks"].values()
+            )
 
         await sub.wait_until(video_held)
         heard = audio.frames
         await audio.wait_frames(heard + 20)  # sound keeps flowing
 
         await sub.request("subscribe.audio_only", {"enabled": False})
-        await sub.wait_until(lambda: any(
-            t["kind"] == "video"
-            for t in [d for e, d in sub.events if e == "subscribe.offer"][-1]["tracks"].values()))
+        await sub.wait_until(
+            lambda: any(
+                t["kind"] == "video"
+                for t in [d for e, d in sub.events if e == "subscribe.offer"][-1]["tracks"].values()
+            )
+        )
         video = await sub.wait_for_track("expert", "video")
         assert (await video.next_frame(timeout=10)).width > 0
     finally:
@@ -223,8 +248,10 @@ async def test_lecture_one_presenter_many_viewers(live_server: ServerHandle) -> 
     assert room["max_participants"] == 100
     rid = room["id"]
     presenter = RoomClient(live_server.url, live_server.mint("prof-chen", "expert", room=rid))
-    viewers = [RoomClient(live_server.url, live_server.mint(f"unit-{i}", "observer", room=rid))
-               for i in range(6)]
+    viewers = [
+        RoomClient(live_server.url, live_server.mint(f"unit-{i}", "observer", room=rid))
+        for i in range(6)
+    ]
     try:
         await presenter.connect()
         await presenter.publish(VideoStreamTrack(), AudioStreamTrack())
@@ -283,8 +310,11 @@ async def test_an_answer_sent_before_the_join_reply_is_accepted(live_server: Ser
     async def offer(data) -> None:
         await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        replies.append(await raw.request("subscribe.answer", {
-            "sdp": pc.localDescription.sdp, "type": "answer"}))
+        replies.append(
+            await raw.request(
+                "subscribe.answer", {"sdp": pc.localDescription.sdp, "type": "answer"}
+            )
+        )
 
     try:
         await pub.connect()
@@ -304,7 +334,8 @@ async def test_an_answer_sent_before_the_join_reply_is_accepted(live_server: Ser
 
 
 async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
-        live_server: ServerHandle) -> None:
+    live_server: ServerHandle,
+) -> None:
     """A connection that leaves, or drops, while its join is still being handled must not stay
     in the room as a participant (it would hold a seat, look present, keep an emergency room
     open)."""
@@ -326,8 +357,11 @@ async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
     async def leave(room_id, identity, sid, reason):
         leave_seen.set()
         await original_leave(room_id, identity, sid, reason)
-        if entered.is_set() and release.is_set() and not rooms.participants(
-                rid, include_hidden=True):
+        if (
+            entered.is_set()
+            and release.is_set()
+            and not rooms.participants(rid, include_hidden=True)
+        ):
             emptied.set()  # a leave after the join went through emptied the room
 
     rooms.join, rooms.leave = slow_join, leave
@@ -336,8 +370,7 @@ async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
             for event in (entered, release, emptied, leave_seen):
                 event.clear()
             raw = RawClient()
-            await raw.connect(live_server.url, live_server.mint(f"kiosk-{how}", "doctor",
-                                                               room=rid))
+            await raw.connect(live_server.url, live_server.mint(f"kiosk-{how}", "doctor", room=rid))
             joining = asyncio.create_task(raw.request("join"))
             await asyncio.wait_for(entered.wait(), 10)
             if how == "leave":
@@ -357,8 +390,7 @@ async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
         rooms.join, rooms.leave = original_join, original_leave
 
 
-async def test_sdk_applies_events_around_the_join_reply_in_order(
-        live_server: ServerHandle) -> None:
+async def test_sdk_applies_events_around_the_join_reply_in_order(live_server: ServerHandle) -> None:
     """Events sent before the join reply are held and replayed in arrival order, and one sent
     right after the reply queues behind them: a participant who joined and left meanwhile is
     not left in the list."""
@@ -370,17 +402,27 @@ async def test_sdk_applies_events_around_the_join_reply_in_order(
     rooms = live_server.app[ROOMS]
     notifier = live_server.app[SIGNALING].notifier
     original_join = rooms.join
-    ghost = {"identity": "ghost", "name": "ghost", "role": "doctor", "joined_at": "",
-             "grants": {}, "tracks": []}
+    ghost = {
+        "identity": "ghost",
+        "name": "ghost",
+        "role": "doctor",
+        "joined_at": "",
+        "grants": {},
+        "tracks": [],
+    }
 
     async def join(claims, sid):
         result = await original_join(claims, sid)
         if claims.identity == "late":
             await notifier.send(rid, "late", "participant.joined", {"participant": ghost})
             # sent once this request's reply has gone out
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(
-                notifier.send(rid, "late", "participant.left",
-                              {"identity": "ghost", "reason": "left"})))
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(
+                    notifier.send(
+                        rid, "late", "participant.left", {"identity": "ghost", "reason": "left"}
+                    )
+                )
+            )
         return result
 
     rooms.join = join

@@ -46,8 +46,9 @@ async def test_room_lifecycle(app_server: ServerHandle) -> None:
     status, listed = await app_server.api("GET", "/api/v1/rooms?status=ended")
     assert sorted(r["id"] for r in listed["rooms"]) == sorted([room["id"], other["id"]])
     # no tokens for an ended room
-    status, err = await app_server.api("POST", f"/api/v1/rooms/{room['id']}/tokens",
-                                       {"identity": "x", "role": "patient"})
+    status, err = await app_server.api(
+        "POST", f"/api/v1/rooms/{room['id']}/tokens", {"identity": "x", "role": "patient"}
+    )
     assert status == 409
 
 
@@ -62,20 +63,22 @@ async def test_room_lifecycle(app_server: ServerHandle) -> None:
     ],
     ids=["none", "malformed", "patient", "room-bound-coordinator", "expired"],
 )
-async def test_writes_need_a_coordinator(app_server: ServerHandle, token_of, status,
-                                         code) -> None:
+async def test_writes_need_a_coordinator(app_server: ServerHandle, token_of, status, code) -> None:
     if "expired" in code:
         # mint() refuses a negative ttl; sign an already expired one by hand
         from datetime import UTC, datetime, timedelta
 
         from vidconsult.domain.roles import Role
-        token = app_server.signer.mint(identity="c", role=Role.COORDINATOR,
-                                       now=datetime.now(UTC) - timedelta(hours=2),
-                                       ttl=timedelta(hours=1))
+
+        token = app_server.signer.mint(
+            identity="c",
+            role=Role.COORDINATOR,
+            now=datetime.now(UTC) - timedelta(hours=2),
+            ttl=timedelta(hours=1),
+        )
     else:
         token = token_of(app_server)
-    got_status, body = await app_server.api("POST", "/api/v1/rooms", {"name": "x"},
-                                            token=token)
+    got_status, body = await app_server.api("POST", "/api/v1/rooms", {"name": "x"}, token=token)
     assert got_status == status
     assert body["error"]["code"] == code
     _, listed = await app_server.api("GET", "/api/v1/rooms")
@@ -99,30 +102,36 @@ async def test_bad_room_payloads(app_server: ServerHandle, body, code) -> None:
 
 
 async def test_not_json_and_too_large(app_server: ServerHandle) -> None:
-    status, data = await app_server.api("POST", "/api/v1/rooms", data=b"{not json",
-                                        headers={"Content-Type": "application/json"})
+    status, data = await app_server.api(
+        "POST", "/api/v1/rooms", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and data["error"]["code"] == "invalid_json"
-    status, data = await app_server.api("POST", "/api/v1/rooms", data=b"name=x",
-                                        headers={"Content-Type": "text/plain"})
+    status, data = await app_server.api(
+        "POST", "/api/v1/rooms", data=b"name=x", headers={"Content-Type": "text/plain"}
+    )
     assert status == 400 and data["error"]["code"] == "unsupported_media_type"
     big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    status, data = await app_server.api("POST", "/api/v1/rooms", data=big,
-                                        headers={"Content-Type": "application/json"})
+    status, data = await app_server.api(
+        "POST", "/api/v1/rooms", data=big, headers={"Content-Type": "application/json"}
+    )
     assert status == 413 and data["error"]["code"] == "too_large"
 
 
 async def test_token_payload_errors(app_server: ServerHandle) -> None:
     room = await app_server.create_room()
     path = f"/api/v1/rooms/{room['id']}/tokens"
-    for body in ({"identity": "a b", "role": "patient"},
-                 {"identity": "a", "role": "surgeon"},
-                 {"identity": "a", "role": "patient", "ttl": 5},
-                 {"role": "patient"}):
+    for body in (
+        {"identity": "a b", "role": "patient"},
+        {"identity": "a", "role": "surgeon"},
+        {"identity": "a", "role": "patient", "ttl": 5},
+        {"role": "patient"},
+    ):
         status, data = await app_server.api("POST", path, body)
         assert status == 400, body
         assert data["error"]["code"] == "invalid_payload"
-    status, data = await app_server.api("POST", "/api/v1/rooms/rm_nope/tokens",
-                                        {"identity": "a", "role": "patient"})
+    status, data = await app_server.api(
+        "POST", "/api/v1/rooms/rm_nope/tokens", {"identity": "a", "role": "patient"}
+    )
     assert status == 404 and data["error"]["code"] == "not_found"
     status, data = await app_server.api("GET", "/api/v1/rooms/rm_nope")
     assert status == 404
@@ -145,8 +154,12 @@ async def test_room_token_cannot_read_another_room(app_server: ServerHandle) -> 
 async def test_metrics_exposes_room_gauges(app_server: ServerHandle) -> None:
     status, text = await app_server.api("GET", "/metrics", token="")
     assert status == 200
-    for name in ("vidconsult_rooms", "vidconsult_participants", "vidconsult_tracks",
-                 "vidconsult_forwarded_bytes_total"):
+    for name in (
+        "vidconsult_rooms",
+        "vidconsult_participants",
+        "vidconsult_tracks",
+        "vidconsult_forwarded_bytes_total",
+    ):
         assert name in text
 
 

@@ -44,17 +44,23 @@ async def test_bad_tokens_are_refused_at_connect(app_server: ServerHandle) -> No
     room = await app_server.create_room()
     other = await app_server.create_room("other")
     rid = room["id"]
-    expired = app_server.signer.mint(identity="p", role=Role.PATIENT, room=rid,
-                                     now=datetime.now(UTC) - timedelta(hours=2),
-                                     ttl=timedelta(hours=1))
-    forged = TokenSigner(b"f" * 40).mint(identity="p", role=Role.PATIENT, room=rid,
-                                         now=datetime.now(UTC), ttl=timedelta(hours=1))
+    expired = app_server.signer.mint(
+        identity="p",
+        role=Role.PATIENT,
+        room=rid,
+        now=datetime.now(UTC) - timedelta(hours=2),
+        ttl=timedelta(hours=1),
+    )
+    forged = TokenSigner(b"f" * 40).mint(
+        identity="p", role=Role.PATIENT, room=rid, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
     assert (await refused(app_server, expired))["code"] == "token_expired"
     assert (await refused(app_server, forged))["code"] == "token_invalid"
     assert (await refused(app_server, "abc.def.ghi"))["code"] == "token_malformed"
     assert (await refused(app_server, ""))["code"] == "token_missing"
     assert (await refused(app_server, app_server.mint("p", "patient", room="rm_none")))[
-        "code"] == "not_found"
+        "code"
+    ] == "not_found"
     # a token for room A presented for room B
     wrong = app_server.mint("p", "patient", room=rid)
     assert (await refused(app_server, wrong, room=other["id"]))["code"] == "wrong_room"
@@ -97,8 +103,9 @@ async def test_join_presence_and_leave(app_server: ServerHandle, clients) -> Non
     assert (await asyncio.wait_for(left, WAIT))["identity"] == "nurse"
 
 
-async def test_bad_requests_get_errors_and_the_session_survives(app_server: ServerHandle,
-                                                                clients) -> None:
+async def test_bad_requests_get_errors_and_the_session_survives(
+    app_server: ServerHandle, clients
+) -> None:
     room = await app_server.create_room()
     a = clients()
     await a.connect(app_server.url, app_server.mint("dr", "doctor", room=room["id"]))
@@ -135,8 +142,9 @@ async def test_observer_cannot_publish(app_server: ServerHandle, clients) -> Non
     assert reply["error"]["code"] == "permission_denied"
 
 
-async def test_duplicate_identity_replaces_the_older_session(app_server: ServerHandle,
-                                                             clients) -> None:
+async def test_duplicate_identity_replaces_the_older_session(
+    app_server: ServerHandle, clients
+) -> None:
     room = await app_server.create_room()
     token = app_server.mint("dr", "doctor", room=room["id"])
     old, new = clients(), clients()
@@ -162,8 +170,9 @@ async def test_admin_remove_and_end_room(app_server: ServerHandle, clients) -> N
     for c in (doc, pat, exp):
         await c.request("join")
     # an expert is not a room admin
-    assert (await exp.request("admin.remove", {"identity": "pt"}))["error"]["code"] == \
-        "permission_denied"
+    assert (await exp.request("admin.remove", {"identity": "pt"}))["error"][
+        "code"
+    ] == "permission_denied"
     removed = pat.expect("removed")
     assert await doc.request("admin.remove", {"identity": "pt"}) == {"ok": True}
     assert (await asyncio.wait_for(removed, WAIT))["reason"] == "removed_by_admin"

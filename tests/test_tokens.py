@@ -16,8 +16,14 @@ def signer() -> TokenSigner:
 
 
 def test_round_trip_carries_identity_room_role_and_grants() -> None:
-    tok = signer().mint(identity="dr-li", role=Role.DOCTOR, name="Dr Li", room="rm_1",
-                        now=NOW, ttl=timedelta(hours=1))
+    tok = signer().mint(
+        identity="dr-li",
+        role=Role.DOCTOR,
+        name="Dr Li",
+        room="rm_1",
+        now=NOW,
+        ttl=timedelta(hours=1),
+    )
     claims = signer().verify(tok, now=NOW + timedelta(minutes=5))
     assert claims.identity == "dr-li"
     assert claims.name == "Dr Li"
@@ -35,23 +41,49 @@ def test_coordinator_without_room_is_coordinator() -> None:
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda: signer().mint(identity="a", role=Role.PATIENT, now=NOW - timedelta(hours=2),
-                               ttl=timedelta(hours=1)), "token_expired"),
-        (lambda: TokenSigner(b"x" * 40).mint(identity="a", role=Role.PATIENT, now=NOW,
-                                             ttl=timedelta(hours=1)), "token_invalid"),
+        (
+            lambda: signer().mint(
+                identity="a",
+                role=Role.PATIENT,
+                now=NOW - timedelta(hours=2),
+                ttl=timedelta(hours=1),
+            ),
+            "token_expired",
+        ),
+        (
+            lambda: TokenSigner(b"x" * 40).mint(
+                identity="a", role=Role.PATIENT, now=NOW, ttl=timedelta(hours=1)
+            ),
+            "token_invalid",
+        ),
         (lambda: "not.a.jwt", "token_malformed"),
         (lambda: "", "token_missing"),
-        (lambda: jwt.encode({"sub": "a", "role": "surgeon", "iss": "vidconsult",
-                             "iat": 0, "exp": 2**33}, SECRET, algorithm="HS256"),
-         "token_malformed"),
-        (lambda: jwt.encode({"sub": "a", "role": "patient", "iat": 0, "exp": 2**33},
-                            SECRET, algorithm="HS256"), "token_malformed"),
-        (lambda: signer().mint(identity="a", role=Role.PATIENT, now=NOW, ttl=timedelta(hours=1),
-                               not_before=NOW + timedelta(hours=1) - timedelta(minutes=1)),
-         "token_not_yet_valid"),
+        (
+            lambda: jwt.encode(
+                {"sub": "a", "role": "surgeon", "iss": "vidconsult", "iat": 0, "exp": 2**33},
+                SECRET,
+                algorithm="HS256",
+            ),
+            "token_malformed",
+        ),
+        (
+            lambda: jwt.encode(
+                {"sub": "a", "role": "patient", "iat": 0, "exp": 2**33}, SECRET, algorithm="HS256"
+            ),
+            "token_malformed",
+        ),
+        (
+            lambda: signer().mint(
+                identity="a",
+                role=Role.PATIENT,
+                now=NOW,
+                ttl=timedelta(hours=1),
+                not_before=NOW + timedelta(hours=1) - timedelta(minutes=1),
+            ),
+            "token_not_yet_valid",
+        ),
     ],
-    ids=["expired", "forged", "garbage", "empty", "unknown-role", "no-issuer",
-         "not-yet-valid"],
+    ids=["expired", "forged", "garbage", "empty", "unknown-role", "no-issuer", "not-yet-valid"],
 )
 def test_bad_tokens_are_refused_with_a_reason(make, code) -> None:
     with pytest.raises(Unauthenticated) as info:
@@ -60,34 +92,55 @@ def test_bad_tokens_are_refused_with_a_reason(make, code) -> None:
 
 
 def test_alg_none_token_is_refused() -> None:
-    tok = jwt.encode({"sub": "a", "role": "coordinator", "iss": "vidconsult", "iat": 0,
-                      "exp": 2**33}, None, algorithm="none")
+    tok = jwt.encode(
+        {"sub": "a", "role": "coordinator", "iss": "vidconsult", "iat": 0, "exp": 2**33},
+        None,
+        algorithm="none",
+    )
     with pytest.raises(Unauthenticated):
         signer().verify(tok, now=NOW)
 
 
 def test_token_cannot_raise_its_roles_grants() -> None:
     # an observer token hand-edited (and re-signed with the secret) to claim publish
-    tok = jwt.encode({"sub": "o", "role": "observer", "iss": "vidconsult", "iat": 0,
-                      "exp": 2**33, "grants": {"publish": True, "admin": True}},
-                     SECRET, algorithm="HS256")
+    tok = jwt.encode(
+        {
+            "sub": "o",
+            "role": "observer",
+            "iss": "vidconsult",
+            "iat": 0,
+            "exp": 2**33,
+            "grants": {"publish": True, "admin": True},
+        },
+        SECRET,
+        algorithm="HS256",
+    )
     claims = signer().verify(tok, now=NOW)
     assert claims.grants.publish is False
     assert claims.grants.admin is False
 
 
 def test_grants_can_be_lowered_at_mint() -> None:
-    tok = signer().mint(identity="d", role=Role.DOCTOR, room="r", now=NOW,
-                        ttl=timedelta(hours=1),
-                        grants=Grants(publish=False, subscribe=True, admin=False, hidden=True))
+    tok = signer().mint(
+        identity="d",
+        role=Role.DOCTOR,
+        room="r",
+        now=NOW,
+        ttl=timedelta(hours=1),
+        grants=Grants(publish=False, subscribe=True, admin=False, hidden=True),
+    )
     claims = signer().verify(tok, now=NOW)
     assert (claims.grants.publish, claims.grants.admin, claims.grants.hidden) == (
-        False, False, False)
+        False,
+        False,
+        False,
+    )
 
 
 def test_wrong_room_is_refused() -> None:
-    tok = signer().mint(identity="d", role=Role.DOCTOR, room="rm_a", now=NOW,
-                        ttl=timedelta(hours=1))
+    tok = signer().mint(
+        identity="d", role=Role.DOCTOR, room="rm_a", now=NOW, ttl=timedelta(hours=1)
+    )
     with pytest.raises(PermissionDenied) as info:
         signer().verify(tok, now=NOW).require_room("rm_b")
     assert info.value.code == "wrong_room"

@@ -37,10 +37,12 @@ def create_account(
         await db.open()
         try:
             service = AccountService(
-                accounts=store, tokens=store,
+                accounts=store,
+                tokens=store,
                 # the signer is only used to log in, which this never does
                 signer=TokenSigner(secret or secrets.token_bytes(32)),
-                clock=SystemClock(), config=config,
+                clock=SystemClock(),
+                config=config,
             )
             return await service.create_account(
                 username, AccountRole(role), password or generated or "", display_name

@@ -89,9 +89,7 @@ def build_app(
     app[EVENTS] = EventBus()
     app[BASE_URL] = [settings.base_url()]
 
-    signaling = SignalingServer(
-        signer=signer, clock=clock, ice_servers=settings.ice_servers
-    )
+    signaling = SignalingServer(signer=signer, clock=clock, ice_servers=settings.ice_servers)
     rooms = RoomService(
         store=storage.rooms,
         media=media,
@@ -114,8 +112,14 @@ def build_app(
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)
-    workflow_app.install(app, stores=storage.workflow, rooms=rooms, events=app[EVENTS],
-                         clock=clock, settings=settings)
+    workflow_app.install(
+        app,
+        stores=storage.workflow,
+        rooms=rooms,
+        events=app[EVENTS],
+        clock=clock,
+        settings=settings,
+    )
     for install in default_installers() if installers is None else installers:
         install(app)
     return app
@@ -124,8 +128,7 @@ def build_app(
 def default_installers() -> list[Installer]:
     from web import accounts_api, recordings_api, records_api, webhooks_api
 
-    return [records_api.install, accounts_api.install, webhooks_api.install,
-            recordings_api.install]
+    return [records_api.install, accounts_api.install, webhooks_api.install, recordings_api.install]
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -32,18 +32,32 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     verify.add_argument("--room", default=None)
     purge = sub.add_parser("purge", help="delete recordings past retention (not on hold)")
     purge.add_argument("--dry-run", action="store_true")
-    purge.add_argument("--days", type=int, default=None,
-                       help="retention in days (default: the recording_retention_days setting)")
+    purge.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="retention in days (default: the recording_retention_days setting)",
+    )
     sub.add_parser("recover", help="close recordings a crash left open; mark them interrupted")
     export = sub.add_parser("export", help="one MP4 (H264+AAC grid, mixed audio) of a room")
     export.add_argument("--room", required=True)
     export.add_argument("--out", default=None)
-    imp = sub.add_parser("import", help="bring an external recorder's archive (its --data-dir) "
-                         "into this archive and the index")
-    imp.add_argument("source", metavar="SOURCE_DIR",
-                     help="the external recorder's data dir (archive under SOURCE_DIR/recordings)")
-    imp.add_argument("--source-secret", dest="source_secret", default=None,
-                     help="the recorder's signing secret (default: SOURCE_DIR/secret.key)")
+    imp = sub.add_parser(
+        "import",
+        help="bring an external recorder's archive (its --data-dir) "
+        "into this archive and the index",
+    )
+    imp.add_argument(
+        "source",
+        metavar="SOURCE_DIR",
+        help="the external recorder's data dir (archive under SOURCE_DIR/recordings)",
+    )
+    imp.add_argument(
+        "--source-secret",
+        dest="source_secret",
+        default=None,
+        help="the recorder's signing secret (default: SOURCE_DIR/secret.key)",
+    )
     for command in (verify, purge, export, imp, sub.choices["recover"]):
         # also accepted after the command; SUPPRESS keeps a value given before it
         command.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS)
@@ -59,8 +73,9 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_import(settings, Path(args.source), args.source_secret))
     archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
     if args.archive_command == "verify":
-        checked, problems = verify(archive, archive.key, args.room,
-                                   in_progress=_in_progress(settings))
+        checked, problems = verify(
+            archive, archive.key, args.room, in_progress=_in_progress(settings)
+        )
         for problem in problems:
             print(f"FAIL {problem}")
         print(f"{checked} file(s) checked, {len(problems)} problem(s)")
@@ -97,9 +112,16 @@ async def _service(settings: Settings, archive: Any, db: Any, days: int | None =
         config.retention_days = days
     store = SQLiteRecordingStore(db)
     await db.open()
-    return RecordingService(store=store, archive=archive, recorder=None, rooms=None,  # type: ignore[arg-type]
-                            notifier=None, clock=SystemClock(), config=config,  # type: ignore[arg-type]
-                            salvage=salvage)
+    return RecordingService(
+        store=store,
+        archive=archive,
+        recorder=None,
+        rooms=None,  # type: ignore[arg-type]
+        notifier=None,
+        clock=SystemClock(),
+        config=config,  # type: ignore[arg-type]
+        salvage=salvage,
+    )
 
 
 async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,8 +173,9 @@ async def _import(settings: Settings, source_dir: Path, source_secret: str | Non
     store = SQLiteRecordingStore(db)
     await db.open()
     try:
-        report = await import_archive(source, target, store,
-                                      on_outcome=lambda o: print(o, flush=True))
+        report = await import_archive(
+            source, target, store, on_outcome=lambda o: print(o, flush=True)
+        )
     finally:
         await db.close()
     print(report.summary())
@@ -180,6 +203,7 @@ async def _export(settings: Settings, archive: Any, room_id: str, out: str | Non
         return 1
     target = Path(out or f"{room_id}-composite.mp4")
     with tqdm(total=100, unit="%", desc=f"export {room_id}") as bar:
+
         def progress(fraction: float) -> None:
             bar.update(int(fraction * 100) - bar.n)
 

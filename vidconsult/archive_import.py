@@ -75,8 +75,10 @@ class ImportReport:
         return [o for o in self.outcomes if o.status == REFUSED]
 
     def summary(self) -> str:
-        return (f"{self.count(IMPORTED)} imported, {self.count(SKIPPED)} skipped, "
-                f"{self.count(REFUSED)} refused")
+        return (
+            f"{self.count(IMPORTED)} imported, {self.count(SKIPPED)} skipped, "
+            f"{self.count(REFUSED)} refused"
+        )
 
 
 def source_key(source_dir: Path, secret: str | None = None) -> bytes:
@@ -105,9 +107,13 @@ def source_archive(source_dir: Path, key: bytes) -> ArchiveFiles:
     return ArchiveFiles(root, key)
 
 
-async def import_archive(source: ArchiveFiles, target: ArchiveFiles, store: RecordingStore,
-                         *, on_outcome: Callable[[Outcome], None] | None = None,
-                         ) -> ImportReport:
+async def import_archive(
+    source: ArchiveFiles,
+    target: ArchiveFiles,
+    store: RecordingStore,
+    *,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> ImportReport:
     """Import every manifest of ``source`` (checked with its key) into ``target`` (chained
     and signed with its key) and ``store``. Never raises for a bad file or manifest: each is
     a ``refused`` outcome."""
@@ -124,8 +130,13 @@ async def import_archive(source: ArchiveFiles, target: ArchiveFiles, store: Reco
     return report
 
 
-async def _import_room(source: ArchiveFiles, target: ArchiveFiles, store: RecordingStore,
-                       manifest: Path, note: Callable[[Outcome], None]) -> None:
+async def _import_room(
+    source: ArchiveFiles,
+    target: ArchiveFiles,
+    store: RecordingStore,
+    manifest: Path,
+    note: Callable[[Outcome], None],
+) -> None:
     room_dir = manifest.parent.relative_to(source.root).as_posix()
     manifest_rel = f"{room_dir}/{MANIFEST}"
     try:
@@ -135,23 +146,37 @@ async def _import_room(source: ArchiveFiles, target: ArchiveFiles, store: Record
         return
     issues = domain.check_manifest(source.key, doc)
     if issues:
-        note(Outcome(manifest_rel, REFUSED,
-                     f"source manifest fails its check ({'; '.join(issues)}); "
-                     "room not imported"))
+        note(
+            Outcome(
+                manifest_rel,
+                REFUSED,
+                f"source manifest fails its check ({'; '.join(issues)}); room not imported",
+            )
+        )
         return
     room_id = str(doc.get("room_id") or Path(room_dir).name)
     try:
         existing = await asyncio.to_thread(target.read_manifest, room_dir)
     except (OSError, ValueError) as exc:
-        note(Outcome(manifest_rel, REFUSED,
-                     f"the server's manifest is unreadable ({exc}); room not imported"))
+        note(
+            Outcome(
+                manifest_rel,
+                REFUSED,
+                f"the server's manifest is unreadable ({exc}); room not imported",
+            )
+        )
         return
     if existing.get("entries"):
         issues = domain.check_manifest(target.key, existing)
         if issues:
-            note(Outcome(manifest_rel, REFUSED,
-                         f"the server's manifest fails its check ({'; '.join(issues)}); "
-                         "run `vidconsult archive verify`; room not imported"))
+            note(
+                Outcome(
+                    manifest_rel,
+                    REFUSED,
+                    f"the server's manifest fails its check ({'; '.join(issues)}); "
+                    "run `vidconsult archive verify`; room not imported",
+                )
+            )
             return
     entries = doc.get("entries", [])
     deleted = {e.get("recording_id") for e in entries if e.get("event") == "deleted"}
@@ -165,8 +190,14 @@ async def _import_room(source: ArchiveFiles, target: ArchiveFiles, store: Record
         note(await _import_file(source, target, store, room_dir, room_id, entry))
 
 
-async def _import_file(source: ArchiveFiles, target: ArchiveFiles, store: RecordingStore,
-                       room_dir: str, room_id: str, entry: dict[str, Any]) -> Outcome:
+async def _import_file(
+    source: ArchiveFiles,
+    target: ArchiveFiles,
+    store: RecordingStore,
+    room_dir: str,
+    room_id: str,
+    entry: dict[str, Any],
+) -> Outcome:
     rel = str(entry.get("file", ""))
     rid = str(entry.get("recording_id", ""))
 
@@ -185,8 +216,10 @@ async def _import_file(source: ArchiveFiles, target: ArchiveFiles, store: Record
     if indexed is not None:
         if indexed.sha256 == entry.get("sha256"):
             return Outcome(rel, SKIPPED, "already imported", rid)
-        return refuse(f"conflict: {rid} is already in the index with another sha256 "
-                      f"({indexed.path}); left as it is")
+        return refuse(
+            f"conflict: {rid} is already in the index with another sha256 "
+            f"({indexed.path}); left as it is"
+        )
     try:
         recording = _recording(entry, room_id)
     except (KeyError, TypeError, ValueError) as exc:
@@ -197,8 +230,9 @@ async def _import_file(source: ArchiveFiles, target: ArchiveFiles, store: Record
     if problem:
         return refuse(problem)
     try:  # under the room's manifest lock; nothing if a run cut short already chained it
-        await asyncio.to_thread(target.append, room_dir, room_id, recording, event="file",
-                                unless_listed=True)
+        await asyncio.to_thread(
+            target.append, room_dir, room_id, recording, event="file", unless_listed=True
+        )
     except ManifestError as exc:
         return refuse(f"the server's manifest: {exc}; run `vidconsult archive verify`")
     await store.add_recording(recording)
@@ -227,8 +261,9 @@ def _place(src: Path, dst: Path, recording: Recording) -> str:
             fout.flush()
             os.fsync(fout.fileno())
         if copied != recording.size:
-            problem = (f"content does not match the manifest (size {copied}, "
-                       f"expected {recording.size})")
+            problem = (
+                f"content does not match the manifest (size {copied}, expected {recording.size})"
+            )
         elif h.hexdigest() != recording.sha256:
             problem = "content does not match the manifest (sha256 differs)"
         else:
@@ -277,8 +312,11 @@ def _probe(path: Path) -> tuple[dict[str, str], list[str], list[str]]:
     try:
         with av.open(str(path)) as container:
             tags = {str(k).lower(): str(v) for k, v in container.metadata.items()}
-            streams = [(str(s.type), str(s.codec_context.name)) for s in container.streams
-                       if s.type in ("audio", "video")]
+            streams = [
+                (str(s.type), str(s.codec_context.name))
+                for s in container.streams
+                if s.type in ("audio", "video")
+            ]
     except (av.FFmpegError, OSError, EOFError) as exc:
         log.warning("archive import: cannot read the tags of %s: %s", path, exc)
         return {}, [], []
@@ -290,11 +328,18 @@ def _probe(path: Path) -> tuple[dict[str, str], list[str], list[str]]:
 def _recording(entry: dict[str, Any], room_id: str) -> Recording:
     status = RecordingStatus(entry["status"])
     return Recording(
-        id=str(entry["recording_id"]), room_id=room_id, case_id=None,
-        identity=str(entry["identity"]), role=str(entry["role"]), path=str(entry["file"]),
+        id=str(entry["recording_id"]),
+        room_id=room_id,
+        case_id=None,
+        identity=str(entry["identity"]),
+        role=str(entry["role"]),
+        path=str(entry["file"]),
         started_at=datetime.fromisoformat(entry["started_at"]),
         ended_at=datetime.fromisoformat(entry["ended_at"]) if entry.get("ended_at") else None,
-        status=status, duration_ms=int(entry["duration_ms"]), offset_ms=int(entry["offset_ms"]),
-        size=int(entry["size"]), sha256=str(entry["sha256"]),
+        status=status,
+        duration_ms=int(entry["duration_ms"]),
+        offset_ms=int(entry["offset_ms"]),
+        size=int(entry["size"]),
+        sha256=str(entry["sha256"]),
         error="failed in the external recorder" if status is RecordingStatus.FAILED else None,
     )

@@ -56,7 +56,7 @@ HELP = {
     "no_show_wait_minutes": "a booked party absent this long after the start is a no-show",
     "emergency_idle_minutes": "close an emergency room this long after it emptied (0: never)",
     "emergency_unanswered_minutes": "close an emergency room nobody joined after this long "
-                                    "(0: never)",
+    "(0: never)",
     "webhook_allowed_networks": "internal networks webhooks may post to (CIDR, comma-separated)",
     "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
 }
@@ -68,8 +68,9 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         env = "VIDCONSULT_" + f.name.upper()
         help_text = f"{HELP.get(f.name, '')} [env {env}]"
         if f.name == "demo":
-            parser.add_argument(flag, action="store_const", const="true", default=None,
-                                help=help_text)
+            parser.add_argument(
+                flag, action="store_const", const="true", default=None, help=help_text
+            )
         else:
             parser.add_argument(flag, dest=f.name, default=None, help=help_text)
 
@@ -89,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--data-dir", dest="data_dir", default=None)
     token.add_argument("--secret", default=None)
 
-    imp = sub.add_parser("import", help="import units or experts from a CSV file (all rows or "
-                         "none: bad rows are reported with their line numbers)")
+    imp = sub.add_parser(
+        "import",
+        help="import units or experts from a CSV file (all rows or "
+        "none: bad rows are reported with their line numbers)",
+    )
     imp.add_argument("kind", choices=["units", "experts"])
     imp.add_argument("file", help="CSV with a header row (see vidconsult/importer.py)")
     imp.add_argument("--data-dir", dest="data_dir", default=None)
@@ -104,20 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     from vidconsult.external_recorder import add_arguments as recorder_arguments
 
     record = sub.add_parser(
-        "record", help="the external recorder: archive a room from this machine through the "
-        "SDK (bring it home with `vidconsult archive import`)")
+        "record",
+        help="the external recorder: archive a room from this machine through the "
+        "SDK (bring it home with `vidconsult archive import`)",
+    )
     recorder_arguments(record)
 
     account = sub.add_parser("account", help="dashboard accounts (coordinators, experts)")
     account_sub = account.add_subparsers(dest="account_command", required=True)
     create = account_sub.add_parser(
-        "create", help="create an account; the password is read from stdin, or generated "
-        "and printed once")
+        "create",
+        help="create an account; the password is read from stdin, or generated and printed once",
+    )
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=["coordinator", "expert"])
     create.add_argument("--name", default="", help="display name")
-    create.add_argument("--password-stdin", action="store_true",
-                        help="read the password from standard input")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     create.add_argument("--data-dir", dest="data_dir", default=None)
     return parser
 
@@ -158,7 +166,11 @@ def _account(settings: Settings, args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     try:
         account, generated = create_account(
-            settings.data_dir, args.username, args.role, password, args.name,
+            settings.data_dir,
+            args.username,
+            args.role,
+            password,
+            args.name,
             secret=settings.load_secret(),
         )
     except (VidconsultError, ValueError) as exc:

@@ -212,11 +212,11 @@ class RoomClient:
                 refused.update(data.get("data") or {"message": data.get("message")})
 
         try:
-            await self.sio.connect(self.url, auth=auth, transports=["websocket"],
-                                   wait_timeout=10)
+            await self.sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=10)
         except socketio.exceptions.ConnectionError as exc:
-            raise ClientError(refused.get("code", "connect_failed"),
-                              refused.get("message", str(exc))) from None
+            raise ClientError(
+                refused.get("code", "connect_failed"), refused.get("message", str(exc))
+            ) from None
         try:
             self.joined = await self.request("join")
         except BaseException:
@@ -265,8 +265,7 @@ class RoomClient:
             if data["identity"] == self.identity and data.get("mid") is not None:
                 self.own_tracks[data["mid"]] = data["track"]["sid"]
             elif data["identity"] in self.participants:
-                self.participants[data["identity"]].setdefault("tracks", []).append(
-                    data["track"])
+                self.participants[data["identity"]].setdefault("tracks", []).append(data["track"])
         await self._notify()
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
@@ -281,8 +280,7 @@ class RoomClient:
         # video m-lines at once gives the second one the first one's pre-bundle transport,
         # which is then discarded, so that receiver never starts and its packets are routed
         # to the other video receiver.
-        return RTCConfiguration(iceServers=list(self._ice),
-                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        return RTCConfiguration(iceServers=list(self._ice), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     # publishing ----------------------------------------------------------------------------
     async def publish(self, *tracks: MediaStreamTrack) -> dict[str, str]:
@@ -298,21 +296,26 @@ class RoomClient:
         offer = await self._pub.createOffer()
         await self._pub.setLocalDescription(offer)
         local = self._pub.localDescription
-        answer = await self.request("publish.offer",
-                                    {"sdp": self._sdp_filter(local.sdp), "type": "offer"})
+        answer = await self.request(
+            "publish.offer", {"sdp": self._sdp_filter(local.sdp), "type": "offer"}
+        )
         self.publish_answer = answer["sdp"]  # as sent (aiortc re-serializes without b= lines)
         await self._pub.setRemoteDescription(RTCSessionDescription(**answer))
         mids = [t.mid for t in self._pub.getTransceivers() if t.sender.track in tracks]
         await self.wait_until(lambda: all(m in self.own_tracks for m in mids))
         return {m: self.own_tracks[m] for m in mids}
 
-    async def publish_file(self, path: str, *, decode: bool = False,
-                           loop: bool = True) -> dict[str, str]:
+    async def publish_file(
+        self, path: str, *, decode: bool = False, loop: bool = True
+    ) -> dict[str, str]:
         """Publish a media file's audio and video. With ``decode=False`` the file's encoded
         packets (VP8 / H264 / Opus) are sent as they are, without re-encoding, and ``loop``
         keeps their timestamps going (:mod:`vidconsult.file_player`)."""
-        player: Any = MediaPlayer(path, decode=True, loop=loop) if decode else \
-            EncodedFilePlayer(path, loop=loop)
+        player: Any = (
+            MediaPlayer(path, decode=True, loop=loop)
+            if decode
+            else EncodedFilePlayer(path, loop=loop)
+        )
         self._players.append(player)
         tracks = [t for t in (player.audio, player.video) if t is not None]
         return await self.publish(*tracks)
@@ -332,13 +335,16 @@ class RoomClient:
                     self._sub.on("track", self._install_ingress)
             self._sub_map = dict(data.get("tracks") or {})
             await self._sub.setRemoteDescription(
-                RTCSessionDescription(sdp=data["sdp"], type="offer"))
+                RTCSessionDescription(sdp=data["sdp"], type="offer")
+            )
             answer = await self._sub.createAnswer()
             await self._sub.setLocalDescription(answer)
             await self._reconcile_tracks()
             try:
-                await self.request("subscribe.answer", {
-                    "sdp": self._sdp_filter(self._sub.localDescription.sdp), "type": "answer"})
+                await self.request(
+                    "subscribe.answer",
+                    {"sdp": self._sdp_filter(self._sub.localDescription.sdp), "type": "answer"},
+                )
             except ClientError as exc:
                 log.warning("subscribe answer refused: %s", exc)
         await self._notify()
@@ -354,8 +360,8 @@ class RoomClient:
             receiver = transceiver.receiver
             if receiver.track is track and id(receiver) not in self._ingress:
                 self._ingress[id(receiver)] = Ingress(
-                    receiver, transceiver.kind, compat.transceiver_codecs(transceiver),
-                    decode=False)
+                    receiver, transceiver.kind, compat.transceiver_codecs(transceiver), decode=False
+                )
 
     @staticmethod
     def _primary_codec(transceiver: Any) -> str:
@@ -386,8 +392,9 @@ class RoomClient:
                 del self.remote_tracks[sid]
         for sid, (track, info) in carried.items():
             if sid not in self.remote_tracks:
-                remote = RemoteTrack(publisher=info["publisher"], track_sid=sid,
-                                     kind=info["kind"], track=track)
+                remote = RemoteTrack(
+                    publisher=info["publisher"], track_sid=sid, kind=info["kind"], track=track
+                )
                 if self._encoded:
                     transceiver = receivers[sid]
                     ingress = self._ingress.get(id(transceiver.receiver))
@@ -404,8 +411,7 @@ class RoomClient:
                     except Exception:
                         log.exception("on_track callback failed track=%s", sid)
 
-    async def wait_for_track(self, publisher: str, kind: str,
-                             timeout: float = 15) -> RemoteTrack:
+    async def wait_for_track(self, publisher: str, kind: str, timeout: float = 15) -> RemoteTrack:
         def find() -> RemoteTrack | None:
             for remote in self.remote_tracks.values():
                 if remote.publisher == publisher and remote.kind == kind:
@@ -428,6 +434,7 @@ class RoomClient:
             await self._room_event(event, data)
 
         for name in ("removed", "room.ended"):
+
             @sio.on(name)
             async def closing(data: dict[str, Any], _name: str = name) -> None:
                 self.events.append((_name, data))
@@ -443,13 +450,13 @@ class RoomClient:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_until(self, predicate: Callable[[], bool],
-                         timeout: float | None = 15) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = 15) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
 
-    async def wait_event(self, event: str, predicate: Callable[[Any], bool] = lambda d: True,
-                         timeout: float = 15) -> Any:
+    async def wait_event(
+        self, event: str, predicate: Callable[[Any], bool] = lambda d: True, timeout: float = 15
+    ) -> Any:
         def found() -> bool:
             return any(e == event and predicate(d) for e, d in self.events)
 
@@ -459,8 +466,12 @@ class RoomClient:
     def _watch(self, pc: RTCPeerConnection, direction: str) -> None:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            log.debug("client pc identity=%s direction=%s state=%s", self.identity, direction,
-                      pc.connectionState)
+            log.debug(
+                "client pc identity=%s direction=%s state=%s",
+                self.identity,
+                direction,
+                pc.connectionState,
+            )
             await self._notify()
 
     @property

@@ -105,9 +105,7 @@ class Settings:
     recording_purge_interval: float = 3600.0
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -133,9 +131,14 @@ class Settings:
         for name in ("sla_working_days", "slot_minutes", "booking_horizon_days"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("room_lead_minutes", "room_grace_minutes", "no_show_wait_minutes",
-                     "scheduler_interval", "emergency_idle_minutes",
-                     "emergency_unanswered_minutes"):
+        for name in (
+            "room_lead_minutes",
+            "room_grace_minutes",
+            "no_show_wait_minutes",
+            "scheduler_interval",
+            "emergency_idle_minutes",
+            "emergency_unanswered_minutes",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         self.data_dir = Path(self.data_dir)

@@ -54,8 +54,15 @@ class _File:
 class ExternalRecorder:
     """``run()`` records until the room ends, the recorder is removed or :meth:`stop`."""
 
-    def __init__(self, url: str, token: str, archive: ArchiveFiles, *,
-                 header_timeout: float = 4.0, room: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        archive: ArchiveFiles,
+        *,
+        header_timeout: float = 4.0,
+        room: str | None = None,
+    ) -> None:
         self.archive = archive
         self.client = RoomClient(url, token, room=room, encoded=True, on_track=self._on_track)
         self.finished: list[Recording] = []
@@ -86,10 +93,14 @@ class ExternalRecorder:
     async def run(self) -> None:
         await self.start()
         try:
-            waits = [asyncio.ensure_future(e.wait()) for e in
-                     (self._stop, self.client.disconnected)]
-            waits.append(asyncio.ensure_future(
-                self.client.wait_until(lambda: self.client.closed_reason is not None, None)))
+            waits = [
+                asyncio.ensure_future(e.wait()) for e in (self._stop, self.client.disconnected)
+            ]
+            waits.append(
+                asyncio.ensure_future(
+                    self.client.wait_until(lambda: self.client.closed_reason is not None, None)
+                )
+            )
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for w in waits:
                 w.cancel()
@@ -112,8 +123,7 @@ class ExternalRecorder:
     # tracks ---------------------------------------------------------------------------------
     def _on_track(self, remote: RemoteTrack) -> None:
         if remote.ingress is None or not supported(remote.codec):
-            log.warning("track not recordable track=%s codec=%s", remote.track_sid,
-                        remote.codec)
+            log.warning("track not recordable track=%s codec=%s", remote.track_sid, remote.codec)
             return
         entry = self._files.get(remote.publisher)
         if entry is not None and self._attach(entry, remote):
@@ -145,9 +155,16 @@ class ExternalRecorder:
         rid = new_recording_id()
         role = str(self.client.participants.get(identity, {}).get("role", "unknown"))
         rel = f"{self._room_dir}/{domain.file_name(identity, rid, ext)}"
-        recording = Recording(id=rid, room_id=self.room_id, case_id=self._case_id,
-                              identity=identity, role=role, path=rel, started_at=now,
-                              session_id=self._session_id)
+        recording = Recording(
+            id=rid,
+            room_id=self.room_id,
+            case_id=self._case_id,
+            identity=identity,
+            role=role,
+            path=rel,
+            started_at=now,
+            session_id=self._session_id,
+        )
         loop = asyncio.get_running_loop()
 
         def refused(sid: str, who: str = identity, recording_id: str = rid) -> None:
@@ -155,22 +172,39 @@ class ExternalRecorder:
                 loop.call_soon_threadsafe(self._refused, who, recording_id, sid)
 
         writer = ContainerWriter(
-            self.archive.resolve(rel), container, header_timeout=self._header_timeout,
+            self.archive.resolve(rel),
+            container,
+            header_timeout=self._header_timeout,
             on_track_refused=refused,
-            metadata={"title": f"{self._room_name} - {identity}", "room_id": self.room_id,
-                      "case_id": self._case_id or "", "participant": identity,
-                      "role": role, "recording_id": rid, "session_id": self._session_id,
-                      "recording_started": now.isoformat(),
-                      "recorded_by": self.client.identity})
+            metadata={
+                "title": f"{self._room_name} - {identity}",
+                "room_id": self.room_id,
+                "case_id": self._case_id or "",
+                "participant": identity,
+                "role": role,
+                "recording_id": rid,
+                "session_id": self._session_id,
+                "recording_started": now.isoformat(),
+                "recorded_by": self.client.identity,
+            },
+        )
         participant = ParticipantRecording(
-            rid, writer, origin=self._origin,
-            on_all_ended=lambda _rid, who=identity: self._all_ended(who, _rid))
+            rid,
+            writer,
+            origin=self._origin,
+            on_all_ended=lambda _rid, who=identity: self._all_ended(who, _rid),
+        )
         entry = _File(recording, participant, {})
         self._files[identity] = entry
         for remote in tracks:
             self._attach(entry, remote)
-        log.info("external recording started room=%s identity=%s tracks=%s path=%s",
-                 self.room_id, identity, list(entry.tracks), rel)
+        log.info(
+            "external recording started room=%s identity=%s tracks=%s path=%s",
+            self.room_id,
+            identity,
+            list(entry.tracks),
+            rel,
+        )
 
     def _refused(self, identity: str, recording_id: str, sid: str) -> None:
         """The file left track ``sid`` out (not ready when its header was written) and the
@@ -188,16 +222,21 @@ class ExternalRecorder:
             remote.remove_tap(entry.participant.taps.get(sid))
         entry.participant.remove_track(sid)
         entry.tracks.pop(sid, None)
-        log.warning("track left out of the file is ready, new file identity=%s track=%s",
-                    identity, sid)
+        log.warning(
+            "track left out of the file is ready, new file identity=%s track=%s", identity, sid
+        )
         self._on_track(remote)
 
     def _attach(self, entry: _File, remote: RemoteTrack) -> bool:
-        if remote.kind == "video" and remote.codec.lower() == "video/h264" \
-                and not entry.recording.path.endswith(".mkv"):
+        if (
+            remote.kind == "video"
+            and remote.codec.lower() == "video/h264"
+            and not entry.recording.path.endswith(".mkv")
+        ):
             return False  # WebM has no H264 (Matroska takes VP8 and H264)
-        tap = entry.participant.add_track(remote.track_sid, remote.kind, remote.codec,
-                                          clock_rate(remote.codec))
+        tap = entry.participant.add_track(
+            remote.track_sid, remote.kind, remote.codec, clock_rate(remote.codec)
+        )
         if tap is None:
             return False
         entry.tracks[remote.track_sid] = remote
@@ -234,8 +273,7 @@ class ExternalRecorder:
         recording.offset_ms = int(entry.participant.offset * 1000)
         recording.kinds, recording.codecs = result.kinds, result.codecs
         recording.error = result.file_error()
-        recording.status = RecordingStatus.FAILED if recording.error else \
-            RecordingStatus.COMPLETED
+        recording.status = RecordingStatus.FAILED if recording.error else RecordingStatus.COMPLETED
         if result.size == 0 and not result.packets:
             with contextlib.suppress(OSError):
                 self.archive.resolve(recording.path).unlink()
@@ -243,16 +281,27 @@ class ExternalRecorder:
             return
         try:
             async with self._manifest_lock:
-                await asyncio.to_thread(self.archive.append, self._room_dir, self.room_id,
-                                        recording, event="file")
+                await asyncio.to_thread(
+                    self.archive.append, self._room_dir, self.room_id, recording, event="file"
+                )
         except Exception as exc:  # a damaged or tampered manifest is never re-signed
-            log.error("manifest not written identity=%s path=%s: %s", recording.identity,
-                      recording.path, exc)
-            recording.error = (f"{recording.error}; " if recording.error else "") + \
-                f"manifest not written: {exc}"
+            log.error(
+                "manifest not written identity=%s path=%s: %s",
+                recording.identity,
+                recording.path,
+                exc,
+            )
+            recording.error = (
+                f"{recording.error}; " if recording.error else ""
+            ) + f"manifest not written: {exc}"
         self.finished.append(recording)
-        log.info("external recording finished identity=%s duration_ms=%s size=%s error=%s",
-                 recording.identity, recording.duration_ms, recording.size, recording.error)
+        log.info(
+            "external recording finished identity=%s duration_ms=%s size=%s error=%s",
+            recording.identity,
+            recording.duration_ms,
+            recording.size,
+            recording.error,
+        )
 
 
 def _ended(remote: RemoteTrack) -> bool:
@@ -290,8 +339,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The recorder's options (here and in ``vidconsult record``)."""
     parser.add_argument("--url", required=True, help="the server's base URL")
     parser.add_argument("--token", required=True, help="a token with the recorder role")
-    parser.add_argument("--data-dir", dest="data_dir", required=True,
-                        help="archive under DIR/recordings")
+    parser.add_argument(
+        "--data-dir", dest="data_dir", required=True, help="archive under DIR/recordings"
+    )
     parser.add_argument("--secret", default=None, help="manifest signing secret")
     parser.add_argument("--room", default=None, help="room id, if the token is not bound")
 
@@ -303,8 +353,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vidconsult-external-recorder",
-                                     description="record a room from outside the server")
+    parser = argparse.ArgumentParser(
+        prog="vidconsult-external-recorder", description="record a room from outside the server"
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -32,8 +32,13 @@ from av.bitstream import BitStreamFilterContext
 AHEAD = 1.0
 SENDABLE = {"audio": ("opus", "pcm_alaw", "pcm_mulaw"), "video": ("vp8", "h264")}
 #: FFmpeg codec name -> the RTP codec (mime type) its packets are sent as
-MIME_TYPES = {"opus": "audio/opus", "pcm_alaw": "audio/PCMA", "pcm_mulaw": "audio/PCMU",
-              "vp8": "video/VP8", "h264": "video/H264"}
+MIME_TYPES = {
+    "opus": "audio/opus",
+    "pcm_alaw": "audio/PCMA",
+    "pcm_mulaw": "audio/PCMU",
+    "vp8": "video/VP8",
+    "h264": "video/H264",
+}
 
 
 class _PacketTrack(MediaStreamTrack):
@@ -89,8 +94,7 @@ class EncodedFilePlayer:
                 self._streams[stream.index] = self.video
                 extradata = stream.codec_context.extradata or b""
                 if name == "h264" and extradata[:1] == b"\x01":  # avcC, not Annex-B
-                    self._annexb[stream.index] = BitStreamFilterContext("h264_mp4toannexb",
-                                                                        stream)
+                    self._annexb[stream.index] = BitStreamFilterContext("h264_mp4toannexb", stream)
         if not self._streams:
             self._container.close()
             raise ValueError(f"{path}: no VP8, H264 or Opus stream to send as is")
@@ -106,8 +110,7 @@ class EncodedFilePlayer:
         if self._start is None:
             self._start = time.monotonic()
             self._loop = asyncio.get_running_loop()
-            self._thread = threading.Thread(target=self._read, name="file-player",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._read, name="file-player", daemon=True)
             self._thread.start()
         return self._start
 
@@ -132,8 +135,9 @@ class EncodedFilePlayer:
         last: dict[int, float] = {}
         try:
             while not self._quit.is_set():
-                for packet in self._container.demux(*[self._container.streams[i]
-                                                      for i in self._streams]):
+                for packet in self._container.demux(
+                    *[self._container.streams[i] for i in self._streams]
+                ):
                     if self._quit.is_set():
                         return
                     if not packet.size or packet.pts is None or packet.time_base is None:
@@ -144,8 +148,11 @@ class EncodedFilePlayer:
                         origin = t_file
                     local = max(0.0, t_file - origin)
                     index = packet.stream.index
-                    step = float(packet.duration * tb) if packet.duration else \
-                        max(0.0, local - last.get(index, local))
+                    step = (
+                        float(packet.duration * tb)
+                        if packet.duration
+                        else max(0.0, local - last.get(index, local))
+                    )
                     last[index] = local
                     span = max(span, local + step)
                     at = offset + local

@@ -24,8 +24,16 @@ from vidconsult.domain.units import DEFAULT_CENTRE_ZONE, Unit, parse_tier
 from vidconsult.errors import InvalidInput
 
 UNIT_COLUMNS = ("id", "name", "tier")
-EXPERT_COLUMNS = ("id", "name", "institution_id", "institution_name", "institution_kind",
-                  "specialties", "languages", "time_zone")
+EXPERT_COLUMNS = (
+    "id",
+    "name",
+    "institution_id",
+    "institution_name",
+    "institution_kind",
+    "specialties",
+    "languages",
+    "time_zone",
+)
 
 
 @dataclass
@@ -44,7 +52,9 @@ def _cell(row: dict[str, str | None], name: str) -> str:
 
 def unit_from_row(row: dict[str, str | None]) -> Unit:
     return Unit(
-        id=_cell(row, "id"), name=_cell(row, "name"), tier=parse_tier(_cell(row, "tier")),
+        id=_cell(row, "id"),
+        name=_cell(row, "name"),
+        tier=parse_tier(_cell(row, "tier")),
         time_zone=_cell(row, "time_zone") or DEFAULT_CENTRE_ZONE,
         parent_id=_cell(row, "parent_id") or None,
         consult_rooms=tuple(_split(row.get("consult_rooms"))),
@@ -57,11 +67,17 @@ def expert_from_row(row: dict[str, str | None]) -> Expert:
         inst_kind = InstitutionKind(kind)
     except ValueError:
         raise InvalidInput(
-            f"institution_kind must be domestic or international, not {kind!r}") from None
+            f"institution_kind must be domestic or international, not {kind!r}"
+        ) from None
     return Expert(
-        id=_cell(row, "id"), name=_cell(row, "name"),
-        institution=Institution(_cell(row, "institution_id"), _cell(row, "institution_name"),
-                                inst_kind, _cell(row, "country") or "CN"),
+        id=_cell(row, "id"),
+        name=_cell(row, "name"),
+        institution=Institution(
+            _cell(row, "institution_id"),
+            _cell(row, "institution_name"),
+            inst_kind,
+            _cell(row, "country") or "CN",
+        ),
         specialties=frozenset(_split(row.get("specialties"))),  # type: ignore[arg-type]
         languages=frozenset(_split(row.get("languages"))),
         time_zone=_cell(row, "time_zone"),
@@ -95,8 +111,9 @@ def parse_csv(
             result.errors.append(f"line {line}: {exc.message}")
             continue
         if item.id in seen:
-            result.errors.append(f"line {line}: duplicate id {item.id} (first on line "
-                                 f"{seen[item.id]})")
+            result.errors.append(
+                f"line {line}: duplicate id {item.id} (first on line {seen[item.id]})"
+            )
             continue
         seen[item.id] = line
         result.items.append(item)
@@ -105,13 +122,17 @@ def parse_csv(
 
 def check_parents(units: list[Unit], known: set[str]) -> list[str]:
     ids = known | {u.id for u in units}
-    return [f"unit {u.id}: unknown parent {u.parent_id}" for u in units
-            if u.parent_id and u.parent_id not in ids]
+    return [
+        f"unit {u.id}: unknown parent {u.parent_id}"
+        for u in units
+        if u.parent_id and u.parent_id not in ids
+    ]
 
 
 def read(path: Path, kind: str, *, progress: bool = True) -> Parsed:
-    required, build = (UNIT_COLUMNS, unit_from_row) if kind == "units" else (
-        EXPERT_COLUMNS, expert_from_row)
+    required, build = (
+        (UNIT_COLUMNS, unit_from_row) if kind == "units" else (EXPERT_COLUMNS, expert_from_row)
+    )
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return parse_csv(fh, required, build, progress=progress)
 

@@ -56,8 +56,9 @@ class MediaListener(Protocol):
     Every method must return quickly and never raise into the media engine.
     """
 
-    async def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
-        ...
+    async def on_track_published(
+        self, room_id: str, identity: str, track: PublishedTrack
+    ) -> None: ...
 
     async def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None: ...
 
@@ -128,9 +129,7 @@ class MediaEngine(Protocol):
         self, room_id: str, identity: str, track_sid: str, muted: bool
     ) -> None: ...
 
-    async def set_bitrate_cap(
-        self, room_id: str, kbps: int, identity: str | None = None
-    ) -> None:
+    async def set_bitrate_cap(self, room_id: str, kbps: int, identity: str | None = None) -> None:
         """Cap publishers' video bitrate in the room (or of one participant); 0 = no cap.
         The publisher is told by REMB now and by b=AS/TIAS in its next publish answer."""
         ...
@@ -211,8 +210,7 @@ class RecordedFile:
 class RecorderListener(Protocol):
     """Callbacks from a :class:`Recorder` (on the event loop, synchronous, must not raise)."""
 
-    def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
-        ...
+    def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None: ...
 
     def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None: ...
 
@@ -237,8 +235,9 @@ class Recorder(Protocol):
         """(container, file extension) for these mime types."""
         ...
 
-    def start(self, target: RecordingTarget, tracks: list[PublishedTrack], *,
-              origin: float) -> list[str]:
+    def start(
+        self, target: RecordingTarget, tracks: list[PublishedTrack], *, origin: float
+    ) -> list[str]:
         """Open the file and tap ``tracks``; ``origin`` is the room recording's start on the
         recorder's clock (:meth:`now`). Returns the sids of the tracks taken."""
         ...

@@ -108,8 +108,7 @@ class TokenSigner:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={**options, "verify_exp": False, "verify_nbf": False,
-                         "verify_iat": False},
+                options={**options, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
             ts = (now or datetime.now(UTC)).timestamp()
             if not isinstance(data["exp"], int | float):

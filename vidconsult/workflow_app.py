@@ -96,42 +96,78 @@ def install(
     settings: Settings,
 ) -> None:
     policy = booking_policy(settings)
-    times = RoomTimes(lead=timedelta(minutes=settings.room_lead_minutes),
-                      grace=timedelta(minutes=settings.room_grace_minutes),
-                      no_show_wait=timedelta(minutes=settings.no_show_wait_minutes),
-                      time_zone=settings.centre_time_zone)
+    times = RoomTimes(
+        lead=timedelta(minutes=settings.room_lead_minutes),
+        grace=timedelta(minutes=settings.room_grace_minutes),
+        no_show_wait=timedelta(minutes=settings.no_show_wait_minutes),
+        time_zone=settings.centre_time_zone,
+    )
     schedule = ScheduleKeeper(stores.experts, stores.bookings, clock)
-    directory = DirectoryService(units=stores.units, experts=stores.experts, rota=stores.rota,
-                                 schedule=schedule)
+    directory = DirectoryService(
+        units=stores.units, experts=stores.experts, rota=stores.rota, schedule=schedule
+    )
     cases = CaseService(cases=stores.cases, directory=directory, clock=clock, events=events)
-    sessions = SessionService(bookings=stores.bookings, rooms=rooms, clock=clock,
-                              events=events, times=times, base_url=lambda: app[BASE_URL][0])
+    sessions = SessionService(
+        bookings=stores.bookings,
+        rooms=rooms,
+        clock=clock,
+        events=events,
+        times=times,
+        base_url=lambda: app[BASE_URL][0],
+    )
     rooms.set_admission(sessions.admit)
     scheduler = Scheduler(
-        leases=stores.leases, bookings=stores.bookings, cases=cases, sessions=sessions,
-        rooms=rooms, clock=clock,
+        leases=stores.leases,
+        bookings=stores.bookings,
+        cases=cases,
+        sessions=sessions,
+        rooms=rooms,
+        clock=clock,
         lease_ttl=timedelta(seconds=max(3 * settings.scheduler_interval, 30)),
         emergency=EmergencyClosing(
             idle=timedelta(minutes=settings.emergency_idle_minutes),
-            unanswered=timedelta(minutes=settings.emergency_unanswered_minutes)))
+            unanswered=timedelta(minutes=settings.emergency_unanswered_minutes),
+        ),
+    )
     events.subscribe(scheduler.on_event)
 
     app[SCHEDULE] = schedule
     app[STORES] = stores
     app[DIRECTORY] = directory
     app[CASES] = cases
-    app[BOOKING] = BookingService(cases=cases, directory=directory, bookings=stores.bookings,
-                                  schedule=schedule, sessions=sessions, policy=policy,
-                                  clock=clock)
+    app[BOOKING] = BookingService(
+        cases=cases,
+        directory=directory,
+        bookings=stores.bookings,
+        schedule=schedule,
+        sessions=sessions,
+        policy=policy,
+        clock=clock,
+    )
     app[EMERGENCY] = EmergencyService(
-        cases=cases, directory=directory, schedule=schedule, rooms=rooms, sessions=sessions,
-        events=events, clock=clock, token_ttl=timedelta(seconds=settings.token_ttl))
+        cases=cases,
+        directory=directory,
+        schedule=schedule,
+        rooms=rooms,
+        sessions=sessions,
+        events=events,
+        clock=clock,
+        token_ttl=timedelta(seconds=settings.token_ttl),
+    )
     app[OUTCOMES] = OutcomeService(cases=cases, store=stores.cases, events=events, clock=clock)
     app[LECTURES] = LectureService(
-        lectures=stores.lectures, bookings=stores.bookings, directory=directory,
-        schedule=schedule, sessions=sessions, policy=policy, events=events, clock=clock)
-    app[STATISTICS] = StatisticsService(cases=stores.cases, experts=stores.experts,
-                                        time_zone=settings.centre_time_zone)
+        lectures=stores.lectures,
+        bookings=stores.bookings,
+        directory=directory,
+        schedule=schedule,
+        sessions=sessions,
+        policy=policy,
+        events=events,
+        clock=clock,
+    )
+    app[STATISTICS] = StatisticsService(
+        cases=stores.cases, experts=stores.experts, time_zone=settings.centre_time_zone
+    )
     app[SCHEDULER] = scheduler
 
     for module in (directory_api, cases_api, emergency_api, lectures_api):

@@ -58,8 +58,9 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
         if not isinstance(db, SQLiteDatabase):
             raise ValueError("accounts need the sqlite store for now")
         store = SQLiteAccountStore(db)
-        service = AccountService(accounts=store, tokens=store, signer=app[SIGNER],
-                                 clock=app[CLOCK], config=config)
+        service = AccountService(
+            accounts=store, tokens=store, signer=app[SIGNER], clock=app[CLOCK], config=config
+        )
         app[ACCOUNTS] = service
         app[API_TOKEN_RESOLVER] = service.resolve_api_token
         app[SESSION_CHECKER] = service.check_session
@@ -67,8 +68,9 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
             app.middlewares.append(api_token_middleware)
         app.router.add_routes(routes)
         doc = app[openapi.OPENAPI]
-        openapi.add_models(doc, LoginBody, ChangePassword, CreateAccount, UpdateAccount,
-                           CreateApiToken)
+        openapi.add_models(
+            doc, LoginBody, ChangePassword, CreateAccount, UpdateAccount, CreateApiToken
+        )
         doc["components"]["schemas"].update({"Account": ACCOUNT, "ApiToken": API_TOKEN})
         openapi.add_paths(doc, OPENAPI_PATHS)
 
@@ -87,20 +89,29 @@ def require_person(request: web.Request) -> TokenClaims:
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
     result = await request.app[ACCOUNTS].login(body.username, body.password)
-    return json_ok({
-        "token": result.token,
-        "token_type": "Bearer",
-        "expires_in": result.expires_in,
-        "account": result.account.public(),
-    })
+    return json_ok(
+        {
+            "token": result.token,
+            "token_type": "Bearer",
+            "expires_in": result.expires_in,
+            "account": result.account.public(),
+        }
+    )
 
 
 @routes.get("/api/v1/auth/me")
 async def me(request: web.Request) -> web.Response:
     who = claims(request)
-    return json_ok({"identity": who.identity, "name": who.name, "role": who.role.value,
-                    "room": who.room, "case": who.case,
-                    "expires_at": who.expires_at.isoformat()})
+    return json_ok(
+        {
+            "identity": who.identity,
+            "name": who.name,
+            "role": who.role.value,
+            "room": who.room,
+            "case": who.case,
+            "expires_at": who.expires_at.isoformat(),
+        }
+    )
 
 
 @routes.post("/api/v1/auth/password")
@@ -113,8 +124,9 @@ async def change_password(request: web.Request) -> web.Response:
         who.identity, body.current_password, body.new_password
     )
     # every session of the account ended, this one too: here is the new one
-    return json_ok({"ok": True, "token": result.token, "token_type": "Bearer",
-                    "expires_in": result.expires_in})
+    return json_ok(
+        {"ok": True, "token": result.token, "token_type": "Bearer", "expires_in": result.expires_in}
+    )
 
 
 @routes.post("/api/v1/auth/logout-all")
@@ -207,62 +219,135 @@ API_TOKEN = {
 }
 _ref = openapi.ref
 OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/auth/login": {"post": {
-        "summary": "Log in a coordinator or expert account: a 12-hour bearer token",
-        "security": [], "requestBody": openapi.body("LoginBody"),
-        "responses": {"200": openapi.ok("token", {"type": "object", "properties": {
-            "token": {"type": "string"}, "token_type": {"type": "string"},
-            "expires_in": {"type": "integer"}, "account": _ref("Account")}}),
-            **openapi.errors(400, 401, 403, 429)}}},
-    "/api/v1/auth/me": {"get": {
-        "summary": "Who the bearer token speaks for",
-        "responses": {"200": openapi.ok("claims", {"type": "object"}), **openapi.errors(401)}}},
-    "/api/v1/auth/password": {"post": {
-        "summary": "Change the password of the account the token belongs to. Every session "
-                   "of the account ends; the reply carries the token of a new one",
-        "requestBody": openapi.body("ChangePassword"),
-        "responses": {"200": openapi.ok("changed", {"type": "object", "properties": {
-            "ok": {"type": "boolean"}, "token": {"type": "string"},
-            "token_type": {"type": "string"}, "expires_in": {"type": "integer"}}}),
-                      **openapi.errors(400, 401, 403, 429)}}},
-    "/api/v1/auth/logout-all": {"post": {
-        "summary": "Sign the account out everywhere: every login token issued so far is "
-                   "refused (401 session_ended). Disabling an account does the same",
-        "responses": {"200": openapi.ok("signed out", {"type": "object"}),
-                      **openapi.errors(401, 403)}}},
+    "/api/v1/auth/login": {
+        "post": {
+            "summary": "Log in a coordinator or expert account: a 12-hour bearer token",
+            "security": [],
+            "requestBody": openapi.body("LoginBody"),
+            "responses": {
+                "200": openapi.ok(
+                    "token",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "token": {"type": "string"},
+                            "token_type": {"type": "string"},
+                            "expires_in": {"type": "integer"},
+                            "account": _ref("Account"),
+                        },
+                    },
+                ),
+                **openapi.errors(400, 401, 403, 429),
+            },
+        }
+    },
+    "/api/v1/auth/me": {
+        "get": {
+            "summary": "Who the bearer token speaks for",
+            "responses": {"200": openapi.ok("claims", {"type": "object"}), **openapi.errors(401)},
+        }
+    },
+    "/api/v1/auth/password": {
+        "post": {
+            "summary": "Change the password of the account the token belongs to. Every session "
+            "of the account ends; the reply carries the token of a new one",
+            "requestBody": openapi.body("ChangePassword"),
+            "responses": {
+                "200": openapi.ok(
+                    "changed",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "ok": {"type": "boolean"},
+                            "token": {"type": "string"},
+                            "token_type": {"type": "string"},
+                            "expires_in": {"type": "integer"},
+                        },
+                    },
+                ),
+                **openapi.errors(400, 401, 403, 429),
+            },
+        }
+    },
+    "/api/v1/auth/logout-all": {
+        "post": {
+            "summary": "Sign the account out everywhere: every login token issued so far is "
+            "refused (401 session_ended). Disabling an account does the same",
+            "responses": {
+                "200": openapi.ok("signed out", {"type": "object"}),
+                **openapi.errors(401, 403),
+            },
+        }
+    },
     "/api/v1/accounts": {
-        "post": {"summary": "Create an account (coordinator)",
-                 "requestBody": openapi.body("CreateAccount"),
-                 "responses": {"201": openapi.ok("created", _ref("Account")),
-                               **openapi.errors(400, 401, 403, 409)}},
-        "get": {"summary": "List accounts (coordinator)",
-                "responses": {"200": openapi.ok("accounts", {"type": "object", "properties": {
-                    "accounts": {"type": "array", "items": _ref("Account")}}}),
-                    **openapi.errors(401, 403)}},
+        "post": {
+            "summary": "Create an account (coordinator)",
+            "requestBody": openapi.body("CreateAccount"),
+            "responses": {
+                "201": openapi.ok("created", _ref("Account")),
+                **openapi.errors(400, 401, 403, 409),
+            },
+        },
+        "get": {
+            "summary": "List accounts (coordinator)",
+            "responses": {
+                "200": openapi.ok(
+                    "accounts",
+                    {
+                        "type": "object",
+                        "properties": {"accounts": {"type": "array", "items": _ref("Account")}},
+                    },
+                ),
+                **openapi.errors(401, 403),
+            },
+        },
     },
     "/api/v1/accounts/{username}": {
-        "parameters": [{"name": "username", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "patch": {"summary": "Disable or enable an account (coordinator)",
-                  "requestBody": openapi.body("UpdateAccount"),
-                  "responses": {"200": openapi.ok("updated", _ref("Account")),
-                                **openapi.errors(400, 401, 403, 404)}},
+        "parameters": [
+            {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "patch": {
+            "summary": "Disable or enable an account (coordinator)",
+            "requestBody": openapi.body("UpdateAccount"),
+            "responses": {
+                "200": openapi.ok("updated", _ref("Account")),
+                **openapi.errors(400, 401, 403, 404),
+            },
+        },
     },
     "/api/v1/api-tokens": {
-        "post": {"summary": "Create an API token (coordinator); the secret is shown once",
-                 "requestBody": openapi.body("CreateApiToken"),
-                 "responses": {"201": openapi.ok("created", _ref("ApiToken")),
-                               **openapi.errors(400, 401, 403)}},
-        "get": {"summary": "List API tokens, without their secrets (coordinator)",
-                "responses": {"200": openapi.ok("tokens", {"type": "object", "properties": {
-                    "api_tokens": {"type": "array", "items": _ref("ApiToken")}}}),
-                    **openapi.errors(401, 403)}},
+        "post": {
+            "summary": "Create an API token (coordinator); the secret is shown once",
+            "requestBody": openapi.body("CreateApiToken"),
+            "responses": {
+                "201": openapi.ok("created", _ref("ApiToken")),
+                **openapi.errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "summary": "List API tokens, without their secrets (coordinator)",
+            "responses": {
+                "200": openapi.ok(
+                    "tokens",
+                    {
+                        "type": "object",
+                        "properties": {"api_tokens": {"type": "array", "items": _ref("ApiToken")}},
+                    },
+                ),
+                **openapi.errors(401, 403),
+            },
+        },
     },
     "/api/v1/api-tokens/{token_id}": {
-        "parameters": [{"name": "token_id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "delete": {"summary": "Revoke an API token (coordinator)",
-                   "responses": {"200": openapi.ok("revoked", _ref("ApiToken")),
-                                 **openapi.errors(401, 403, 404)}},
+        "parameters": [
+            {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "delete": {
+            "summary": "Revoke an API token (coordinator)",
+            "responses": {
+                "200": openapi.ok("revoked", _ref("ApiToken")),
+                **openapi.errors(401, 403, 404),
+            },
+        },
     },
 }

@@ -18,8 +18,7 @@ class LoginBody(_Body):
 
 class ChangePassword(_Body):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024,
-                              description="12..1024 characters")
+    new_password: str = Field(min_length=1, max_length=1024, description="12..1024 characters")
 
 
 class CreateAccount(_Body):
@@ -30,21 +29,26 @@ class CreateAccount(_Body):
 
 
 class UpdateAccount(_Body):
-    disabled: bool = Field(description="true: the account can no longer log in; false: "
-                                       "enabled again (also lifts a lockout)")
+    disabled: bool = Field(
+        description="true: the account can no longer log in; false: "
+        "enabled again (also lifts a lockout)"
+    )
 
 
 class CreateApiToken(_Body):
     name: str = Field(min_length=1, max_length=100, description="What the integration is")
     role: AccountRole = AccountRole.COORDINATOR
-    ttl_days: int | None = Field(default=None, ge=1, le=3650,
-                                 description="Lifetime; none = until revoked")
+    ttl_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Lifetime; none = until revoked"
+    )
 
 
 class CreateWebhook(_Body):
     url: str = Field(min_length=1, max_length=2000, description="http(s) URL")
-    events: list[str] = Field(min_length=1, max_length=50,
-                              description='Patterns: "*", "case.*", "room.ended", ...')
-    secret: str | None = Field(default=None, min_length=16, max_length=200,
-                               description="HMAC key; generated when absent")
+    events: list[str] = Field(
+        min_length=1, max_length=50, description='Patterns: "*", "case.*", "room.ended", ...'
+    )
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=200, description="HMAC key; generated when absent"
+    )
     description: str = Field(default="", max_length=200)

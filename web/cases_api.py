@@ -44,8 +44,9 @@ def patient_from_body(body: PatientBody) -> Patient:
 def referral_from_body(body: ReferralBody | None) -> Referral | None:
     if body is None:
         return None
-    return Referral(body.target_hospital, body.department, body.priority, body.green_channel,
-                    body.reason)
+    return Referral(
+        body.target_hospital, body.department, body.priority, body.green_channel, body.reason
+    )
 
 
 def booking_view(booking: Booking, room: BookedRoom) -> dict[str, Any]:
@@ -57,15 +58,22 @@ async def create_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, CaseBody)
     if body.urgency is Urgency.EMERGENCY:
-        raise InvalidInput("emergency requests go to POST /api/v1/emergencies",
-                           code="use_emergency_endpoint")
+        raise InvalidInput(
+            "emergency requests go to POST /api/v1/emergencies", code="use_emergency_endpoint"
+        )
     service = request.app[CASES]
     case = await service.new_case(
-        patient=patient_from_body(body.patient), referring_unit_id=body.referring_unit_id,
-        referring_doctor=body.referring_doctor, specialty=body.specialty, urgency=body.urgency,
-        clinical_summary=body.clinical_summary, by=who.identity,
+        patient=patient_from_body(body.patient),
+        referring_unit_id=body.referring_unit_id,
+        referring_doctor=body.referring_doctor,
+        specialty=body.specialty,
+        urgency=body.urgency,
+        clinical_summary=body.clinical_summary,
+        by=who.identity,
         requested_expert_id=body.requested_expert_id,
-        requested_language=body.requested_language, interpreter_needed=body.interpreter_needed)
+        requested_language=body.requested_language,
+        interpreter_needed=body.interpreter_needed,
+    )
     return json_ok(case_doc(await service.add(case)), status=201)
 
 
@@ -97,16 +105,20 @@ async def get_case(request: web.Request) -> web.Response:
 
 
 def _is_case_expert(who: Any, case: Case) -> bool:
-    return (who.role is Role.EXPERT and who.identity in case.expert_ids
-            and (who.room is None or who.case == case.id))
+    return (
+        who.role is Role.EXPERT
+        and who.identity in case.expert_ids
+        and (who.room is None or who.case == case.id)
+    )
 
 
 @routes.post("/api/v1/cases/{case_id}/cancel")
 async def cancel_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, ReasonBody)
-    case = await request.app[BOOKING].cancel_case(request.match_info["case_id"],
-                                                  by=who.identity, reason=body.reason)
+    case = await request.app[BOOKING].cancel_case(
+        request.match_info["case_id"], by=who.identity, reason=body.reason
+    )
     return json_ok(case_doc(case))
 
 
@@ -114,8 +126,9 @@ async def cancel_case(request: web.Request) -> web.Response:
 async def transition(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, TransitionBody)
-    case = await request.app[BOOKING].transition(request.match_info["case_id"], body.to,
-                                                 by=who.identity, reason=body.reason)
+    case = await request.app[BOOKING].transition(
+        request.match_info["case_id"], body.to, by=who.identity, reason=body.reason
+    )
     return json_ok(case_doc(case))
 
 
@@ -126,18 +139,25 @@ async def book_case(request: web.Request) -> web.Response:
     slot = None
     if body.expert_id is not None and body.start is not None:
         slot = ExplicitSlot(body.expert_id, body.start, body.end, body.allow_off_roster)
-    booked = await request.app[BOOKING].book(request.match_info["case_id"], by=who.identity,
-                                             slot=slot)
-    return json_ok({"case": case_doc(booked.case, with_audit=False),
-                    "booking": booking_view(booked.booking, booked.room)}, status=201)
+    booked = await request.app[BOOKING].book(
+        request.match_info["case_id"], by=who.identity, slot=slot
+    )
+    return json_ok(
+        {
+            "case": case_doc(booked.case, with_audit=False),
+            "booking": booking_view(booked.booking, booked.room),
+        },
+        status=201,
+    )
 
 
 @routes.delete("/api/v1/cases/{case_id}/booking")
 async def release_booking(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, ReasonBody)
-    case = await request.app[BOOKING].release(request.match_info["case_id"], by=who.identity,
-                                              reason=body.reason)
+    case = await request.app[BOOKING].release(
+        request.match_info["case_id"], by=who.identity, reason=body.reason
+    )
     return json_ok(case_doc(case))
 
 
@@ -146,9 +166,14 @@ async def submit_report(request: web.Request) -> web.Response:
     who = claims(request)
     body = await parse_body(request, ReportBody)
     case = await request.app[OUTCOMES].submit(
-        request.match_info["case_id"], who, diagnosis=body.diagnosis,
-        treatment_plan=body.treatment_plan, notes=body.notes, counselling=body.counselling,
-        referral=referral_from_body(body.referral))
+        request.match_info["case_id"],
+        who,
+        diagnosis=body.diagnosis,
+        treatment_plan=body.treatment_plan,
+        notes=body.notes,
+        counselling=body.counselling,
+        referral=referral_from_body(body.referral),
+    )
     return json_ok(case_doc(case))
 
 
@@ -159,7 +184,8 @@ async def list_referrals(request: web.Request) -> web.Response:
     if raw not in (None, "true", "false"):
         raise InvalidInput("green_channel must be true or false")
     found = await request.app[OUTCOMES].referrals(
-        green_channel=None if raw is None else raw == "true")
+        green_channel=None if raw is None else raw == "true"
+    )
     return json_ok({"referrals": [{"case_id": cid, **referral_doc(r)} for cid, r in found]})
 
 
@@ -168,8 +194,10 @@ async def list_bookings(request: web.Request) -> web.Response:
     require_coordinator(request)
     found = await request.app[BOOKING].bookings(
         expert_id=request.query.get("expert") or None,
-        start_from=query_instant(request, "since"), start_to=query_instant(request, "until"),
-        limit=query_limit(request))
+        start_from=query_instant(request, "since"),
+        start_to=query_instant(request, "until"),
+        limit=query_limit(request),
+    )
     return json_ok({"bookings": [booking_doc(b) for b in found]})
 
 
@@ -189,6 +217,12 @@ async def booking_links(request: web.Request) -> web.Response:
     if not booking.active:
         raise Conflict(f"booking {booking.id} was cancelled", code="booking_cancelled")
     links = await service.links(room)
-    return json_ok({"booking_id": booking.id, "room_id": room.room_id,
-                    "opens_at": room.opens_at.isoformat(),
-                    "closes_at": room.closes_at.isoformat(), "links": links})
+    return json_ok(
+        {
+            "booking_id": booking.id,
+            "room_id": room.room_id,
+            "opens_at": room.opens_at.isoformat(),
+            "closes_at": room.closes_at.isoformat(),
+            "links": links,
+        }
+    )

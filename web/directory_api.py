@@ -27,14 +27,21 @@ routes = web.RouteTableDef()
 
 
 def unit_from_body(body: UnitBody) -> Unit:
-    return Unit(body.id, body.name, body.tier, body.time_zone, body.parent_id,
-                tuple(body.consult_rooms))
+    return Unit(
+        body.id, body.name, body.tier, body.time_zone, body.parent_id, tuple(body.consult_rooms)
+    )
 
 
 def expert_from_body(body: ExpertBody) -> Expert:
     inst = body.institution
-    return Expert(body.id, body.name, Institution(inst.id, inst.name, inst.kind, inst.country),
-                  frozenset(body.specialties), frozenset(body.languages), body.time_zone)
+    return Expert(
+        body.id,
+        body.name,
+        Institution(inst.id, inst.name, inst.kind, inst.country),
+        frozenset(body.specialties),
+        frozenset(body.languages),
+        body.time_zone,
+    )
 
 
 def query_specialty(request: web.Request) -> Specialty | None:
@@ -104,8 +111,7 @@ async def put_roster(request: web.Request) -> web.Response:
 @routes.get("/api/v1/experts/{expert_id}/roster")
 async def get_roster(request: web.Request) -> web.Response:
     require_coordinator(request)
-    return json_ok(roster_doc(await request.app[DIRECTORY].roster(
-        request.match_info["expert_id"])))
+    return json_ok(roster_doc(await request.app[DIRECTORY].roster(request.match_info["expert_id"])))
 
 
 # rota ----------------------------------------------------------------------------------------
@@ -113,8 +119,12 @@ async def get_roster(request: web.Request) -> web.Response:
 async def get_rota(request: web.Request) -> web.Response:
     require_coordinator(request)
     rota = await request.app[DIRECTORY].rota()
-    return json_ok({"slots": [slot_doc(s) for s in rota.slots],
-                    "overrides": [override_doc(o) for o in rota.overrides]})
+    return json_ok(
+        {
+            "slots": [slot_doc(s) for s in rota.slots],
+            "overrides": [override_doc(o) for o in rota.overrides],
+        }
+    )
 
 
 @routes.put("/api/v1/rota/{specialty}")
@@ -122,8 +132,10 @@ async def put_duty_slots(request: web.Request) -> web.Response:
     require_coordinator(request)
     specialty = parse_specialty(request.match_info["specialty"])
     body = await parse_body(request, DutySlotsBody)
-    slots = [DutySlot(specialty, s.expert_id, WeeklyShift(s.weekday, s.start, s.end),
-                      s.time_zone) for s in body.slots]
+    slots = [
+        DutySlot(specialty, s.expert_id, WeeklyShift(s.weekday, s.start, s.end), s.time_zone)
+        for s in body.slots
+    ]
     await request.app[DIRECTORY].set_duty_slots(specialty, slots)
     return json_ok({"specialty": specialty.value, "slots": [slot_doc(s) for s in slots]})
 
@@ -152,5 +164,6 @@ async def on_duty(request: web.Request) -> web.Response:
         raise InvalidInput("specialty is required")
     at = query_instant(request, "at") or request.app[CLOCK].now()
     experts = await request.app[DIRECTORY].on_duty(specialty, at)
-    return json_ok({"specialty": specialty.value, "at": at.isoformat(),
-                    "expert_ids": list(experts)})
+    return json_ok(
+        {"specialty": specialty.value, "at": at.isoformat(), "expert_ids": list(experts)}
+    )

@@ -19,15 +19,25 @@ async def request_emergency(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, EmergencyBody)
     opened = await request.app[EMERGENCY].request(
-        patient=patient_from_body(body.patient), referring_unit_id=body.referring_unit_id,
-        referring_doctor=body.referring_doctor, specialty=body.specialty,
-        clinical_summary=body.clinical_summary, by=who.identity,
-        requested_language=body.requested_language)
-    return json_ok({
-        "case": case_doc(opened.case, with_audit=False),
-        "room": opened.room.to_dict(),
-        "expert": {"id": opened.pick.expert_id, "source": opened.pick.source.value,
-                   "busy": opened.pick.busy},
-        "links": opened.links,
-        "elapsed_ms": round(opened.elapsed_ms, 1),
-    }, status=201)
+        patient=patient_from_body(body.patient),
+        referring_unit_id=body.referring_unit_id,
+        referring_doctor=body.referring_doctor,
+        specialty=body.specialty,
+        clinical_summary=body.clinical_summary,
+        by=who.identity,
+        requested_language=body.requested_language,
+    )
+    return json_ok(
+        {
+            "case": case_doc(opened.case, with_audit=False),
+            "room": opened.room.to_dict(),
+            "expert": {
+                "id": opened.pick.expert_id,
+                "source": opened.pick.source.value,
+                "busy": opened.pick.busy,
+            },
+            "links": opened.links,
+            "elapsed_ms": round(opened.elapsed_ms, 1),
+        },
+        status=201,
+    )

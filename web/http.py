@@ -130,8 +130,9 @@ def require_coordinator(request: web.Request) -> TokenClaims:
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
-        raise errors.InvalidInput("expected Content-Type: application/json",
-                                  code="unsupported_media_type")
+        raise errors.InvalidInput(
+            "expected Content-Type: application/json", code="unsupported_media_type"
+        )
     raw = await request.read()
     try:
         data = json.loads(raw or b"null")

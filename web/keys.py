@@ -21,5 +21,6 @@ BASE_URL = web.AppKey("base_url", list)
 TokenResolver = Callable[[str], Awaitable[TokenClaims]]
 API_TOKEN_RESOLVER: web.AppKey[TokenResolver] = web.AppKey("api_token_resolver")
 # raises Unauthenticated when a login token's session has ended (see AccountService)
-SESSION_CHECKER: web.AppKey[Callable[[TokenClaims], Awaitable[None]]] = \
-    web.AppKey("session_checker")
+SESSION_CHECKER: web.AppKey[Callable[[TokenClaims], Awaitable[None]]] = web.AppKey(
+    "session_checker"
+)

@@ -19,8 +19,12 @@ async def create_lecture(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, LectureBody)
     lecture, room = await request.app[LECTURES].create(
-        title=body.title, presenter_id=body.presenter_id,
-        audience_unit_ids=body.audience_unit_ids, start=body.start, end=body.end)
+        title=body.title,
+        presenter_id=body.presenter_id,
+        audience_unit_ids=body.audience_unit_ids,
+        start=body.start,
+        end=body.end,
+    )
     return json_ok({**lecture_doc(lecture), "room": booked_room_doc(room)}, status=201)
 
 
@@ -51,6 +55,9 @@ async def stats(request: web.Request) -> web.Response:
     require_coordinator(request)
     period = query_enum(request, Period, "period") or Period.MONTH
     summary = await request.app[STATISTICS].summary(
-        period=period, unit_id=request.query.get("unit") or None,
-        since=query_instant(request, "since"), until=query_instant(request, "until"))
+        period=period,
+        unit_id=request.query.get("unit") or None,
+        since=query_instant(request, "since"),
+        until=query_instant(request, "until"),
+    )
     return json_ok(summary)

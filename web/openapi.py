@@ -59,8 +59,7 @@ ROOM = {
         "end_reason": {"type": ["string", "null"]},
         "max_participants": {"type": "integer"},
         "max_video_kbps": {"type": "integer"},
-        "participants": {"type": "array",
-                         "items": {"$ref": "#/components/schemas/Participant"}},
+        "participants": {"type": "array", "items": {"$ref": "#/components/schemas/Participant"}},
     },
 }
 TOKEN = {
@@ -93,8 +92,10 @@ def ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]
 
 
 def errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "error", "content": {"application/json": {
-        "schema": ref("Error")}}} for s in statuses}
+    return {
+        str(s): {"description": "error", "content": {"application/json": {"schema": ref("Error")}}}
+        for s in statuses
+    }
 
 
 ROOM_ID = {"name": "room_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -109,58 +110,104 @@ def base_document() -> dict[str, Any]:
             "description": "Video medical consultations: rooms, join tokens, and the "
             "consultation workflow. Authenticate with `Authorization: Bearer <token>`; writes "
             "need a coordinator token not bound to a room. Errors are "
-            "`{\"error\": {\"code\", \"message\"}}`.",
+            '`{"error": {"code", "message"}}`.',
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
-            "schemas": {"Error": ERROR, "Track": TRACK, "Participant": PARTICIPANT,
-                        "Room": ROOM, "JoinToken": TOKEN},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "schemas": {
+                "Error": ERROR,
+                "Track": TRACK,
+                "Participant": PARTICIPANT,
+                "Room": ROOM,
+                "JoinToken": TOKEN,
+            },
         },
         "security": [{"bearer": []}],
         "paths": {},
     }
     add_models(doc, CreateRoom, CreateToken, Bandwidth)
-    add_paths(doc, {
-        "/healthz": {"get": {"summary": "Liveness", "security": [],
-                             "responses": {"200": ok("ok", {"type": "object"})}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                             "responses": {"200": {"description": "text exposition"}}}},
-        "/api/v1/rooms": {
-            "post": {"summary": "Create a room", "requestBody": body("CreateRoom"),
-                     "responses": {"201": ok("created", ref("Room")),
-                                   **errors(400, 401, 403, 413)}},
-            "get": {"summary": "List rooms (open by default)",
-                    "parameters": [{"name": "status", "in": "query", "schema": {
-                        "type": "string", "enum": ["open", "ended", "all"]}},
-                        {"name": "case_id", "in": "query", "schema": {"type": "string"}}],
-                    "responses": {"200": ok("rooms", {"type": "object", "properties": {
-                        "rooms": {"type": "array", "items": ref("Room")}}}),
-                                  **errors(400, 401, 403)}},
-        },
-        "/api/v1/rooms/{room_id}": {
-            "parameters": [ROOM_ID],
-            "get": {"summary": "A room with its live participants and their tracks",
-                    "responses": {"200": ok("room", ref("Room")), **errors(401, 403, 404)}},
-            "delete": {"summary": "End a room: every participant is told and disconnected",
-                       "responses": {"200": ok("ended", ref("Room")),
-                                     **errors(401, 403, 404, 409)}},
-        },
-        "/api/v1/rooms/{room_id}/bandwidth": {
-            "parameters": [ROOM_ID],
-            "put": {"summary": "Cap publishers' video bitrate (the room's, or one participant's)",
+    add_paths(
+        doc,
+        {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "security": [],
+                    "responses": {"200": ok("ok", {"type": "object"})},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "security": [],
+                    "responses": {"200": {"description": "text exposition"}},
+                }
+            },
+            "/api/v1/rooms": {
+                "post": {
+                    "summary": "Create a room",
+                    "requestBody": body("CreateRoom"),
+                    "responses": {"201": ok("created", ref("Room")), **errors(400, 401, 403, 413)},
+                },
+                "get": {
+                    "summary": "List rooms (open by default)",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["open", "ended", "all"]},
+                        },
+                        {"name": "case_id", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": ok(
+                            "rooms",
+                            {
+                                "type": "object",
+                                "properties": {"rooms": {"type": "array", "items": ref("Room")}},
+                            },
+                        ),
+                        **errors(400, 401, 403),
+                    },
+                },
+            },
+            "/api/v1/rooms/{room_id}": {
+                "parameters": [ROOM_ID],
+                "get": {
+                    "summary": "A room with its live participants and their tracks",
+                    "responses": {"200": ok("room", ref("Room")), **errors(401, 403, 404)},
+                },
+                "delete": {
+                    "summary": "End a room: every participant is told and disconnected",
+                    "responses": {"200": ok("ended", ref("Room")), **errors(401, 403, 404, 409)},
+                },
+            },
+            "/api/v1/rooms/{room_id}/bandwidth": {
+                "parameters": [ROOM_ID],
+                "put": {
+                    "summary": "Cap publishers' video bitrate (the room's, or one participant's)",
                     "requestBody": body("Bandwidth"),
-                    "responses": {"200": ok("applied", {"type": "object"}),
-                                  **errors(400, 401, 403, 404, 409)}},
+                    "responses": {
+                        "200": ok("applied", {"type": "object"}),
+                        **errors(400, 401, 403, 404, 409),
+                    },
+                },
+            },
+            "/api/v1/rooms/{room_id}/tokens": {
+                "parameters": [ROOM_ID],
+                "post": {
+                    "summary": "Mint a join token and link for a participant",
+                    "requestBody": body("CreateToken"),
+                    "responses": {
+                        "201": ok("token", ref("JoinToken")),
+                        **errors(400, 401, 403, 404, 409, 413),
+                    },
+                },
+            },
         },
-        "/api/v1/rooms/{room_id}/tokens": {
-            "parameters": [ROOM_ID],
-            "post": {"summary": "Mint a join token and link for a participant",
-                     "requestBody": body("CreateToken"),
-                     "responses": {"201": ok("token", ref("JoinToken")),
-                                   **errors(400, 401, 403, 404, 409, 413)}},
-        },
-    })
+    )
     return doc
 
 

@@ -28,17 +28,22 @@ class ServerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         rooms, participants, tracks = self._rooms.live_counts()
         stats = self._media_stats()
-        yield GaugeMetricFamily("vidconsult_rooms", "Rooms with participants on this node",
-                                value=rooms)
-        yield GaugeMetricFamily("vidconsult_participants", "Connected participants",
-                                value=participants)
+        yield GaugeMetricFamily(
+            "vidconsult_rooms", "Rooms with participants on this node", value=rooms
+        )
+        yield GaugeMetricFamily(
+            "vidconsult_participants", "Connected participants", value=participants
+        )
         yield GaugeMetricFamily("vidconsult_tracks", "Published tracks", value=tracks)
-        yield GaugeMetricFamily("vidconsult_subscriptions", "Forwarded track subscriptions",
-                                value=stats.subscriptions)
-        yield CounterMetricFamily("vidconsult_forwarded_bytes", "Media bytes forwarded",
-                                  value=stats.bytes_forwarded)
-        yield CounterMetricFamily("vidconsult_forwarded_packets", "Media packets forwarded",
-                                  value=stats.packets_forwarded)
+        yield GaugeMetricFamily(
+            "vidconsult_subscriptions", "Forwarded track subscriptions", value=stats.subscriptions
+        )
+        yield CounterMetricFamily(
+            "vidconsult_forwarded_bytes", "Media bytes forwarded", value=stats.bytes_forwarded
+        )
+        yield CounterMetricFamily(
+            "vidconsult_forwarded_packets", "Media packets forwarded", value=stats.packets_forwarded
+        )
 
 
 def make_registry(rooms: RoomService, media_stats: Callable[[], MediaStats]) -> CollectorRegistry:

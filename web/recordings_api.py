@@ -85,12 +85,20 @@ def install(app: web.Application) -> None:
         rooms.events = app[EVENTS]
     archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
     service = RecordingService(
-        store=store, archive=archive, recorder=recorder, rooms=rooms,
-        notifier=app[SIGNALING].notifier, clock=app[CLOCK], config=config_from(settings),
-        salvage=salvage, events=app[EVENTS])
+        store=store,
+        archive=archive,
+        recorder=recorder,
+        rooms=rooms,
+        notifier=app[SIGNALING].notifier,
+        clock=app[CLOCK],
+        config=config_from(settings),
+        salvage=salvage,
+        events=app[EVENTS],
+    )
     app[RECORDINGS] = service
-    app[EXPORTS] = ExportService(store=store, recordings=service, archive=archive,
-                                 compose=export_composite, clock=app[CLOCK])
+    app[EXPORTS] = ExportService(
+        store=store, recordings=service, archive=archive, compose=export_composite, clock=app[CLOCK]
+    )
     app[EVENTS].subscribe(service.on_event)
     _add_room_requests(app[SIGNALING], service)
     app.router.add_routes(routes)
@@ -99,8 +107,7 @@ def install(app: web.Application) -> None:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.recover()
-        loop_task = asyncio.create_task(_purge_loop(service, interval)) if interval > 0 \
-            else None
+        loop_task = asyncio.create_task(_purge_loop(service, interval)) if interval > 0 else None
         yield
         if loop_task is not None:
             loop_task.cancel()
@@ -135,8 +142,7 @@ async def _authorized(request: web.Request) -> Recording:
     who = claims(request)
     rec = await request.app[RECORDINGS].get(request.match_info["recording_id"])
     if not may_access(who, rec):
-        raise PermissionDenied("not allowed to access this recording",
-                               code="recording_forbidden")
+        raise PermissionDenied("not allowed to access this recording", code="recording_forbidden")
     return rec
 
 
@@ -152,8 +158,7 @@ async def recording_status(request: web.Request) -> web.Response:
     if not (who.is_coordinator or who.grants.admin):
         # everyone in the room may know whether it is recorded; the files (identities, roles,
         # sizes, hashes), the session and the policy are for whoever runs the room
-        return json_ok({"room_id": room_id, "active": status["active"],
-                        "error": status["error"]})
+        return json_ok({"room_id": room_id, "active": status["active"], "error": status["error"]})
     policy = await service.policy(room_id)
     return json_ok({**status, "policy": policy.to_dict()})
 
@@ -186,7 +191,8 @@ async def set_policy(request: web.Request) -> web.Response:
     who = require_room_admin(request, room_id)
     body = await parse_body(request, PolicyBody)
     policy = await request.app[RECORDINGS].set_policy(
-        room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity)
+        room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity
+    )
     return json_ok(policy.to_dict())
 
 
@@ -230,14 +236,20 @@ async def list_recordings(request: web.Request) -> web.Response:
     store = request.app[RECORDINGS].store
     zone = request.app[SETTINGS].centre_time_zone
     found = await store.list_recordings(
-        room_id=room_id, case_id=case_id, since=_date(q.get("since"), "since", zone),
-        until=_date(q.get("until"), "until", zone), status=q.get("status"),
-        limit=limit, newest_first=order == "desc")
+        room_id=room_id,
+        case_id=case_id,
+        since=_date(q.get("since"), "since", zone),
+        until=_date(q.get("until"), "until", zone),
+        status=q.get("status"),
+        limit=limit,
+        newest_first=order == "desc",
+    )
     held = await store.held_cases()
     shown = [r for r in found if may_access(who, r)]
     names = await _room_names(request, {r.room_id for r in shown})
-    return json_ok({"recordings": [{**_view(r, held), "room_name": names.get(r.room_id)}
-                                   for r in shown]})
+    return json_ok(
+        {"recordings": [{**_view(r, held), "room_name": names.get(r.room_id)} for r in shown]}
+    )
 
 
 async def _room_names(request: web.Request, room_ids: set[str]) -> dict[str, str]:
@@ -268,8 +280,9 @@ def _signed_link(request: web.Request, collection: str, item_id: str) -> dict[st
     now = request.app[CLOCK].now()
     expires = int((now + service.config.link_ttl).timestamp())
     signature = domain.link_signature(service.archive_key, f"{collection}/{item_id}", expires)
-    url = (f"{request.app[BASE_URL][0]}/api/v1/{collection}/{item_id}/content?"
-           + urlencode({"expires": expires, "sig": signature}))
+    url = f"{request.app[BASE_URL][0]}/api/v1/{collection}/{item_id}/content?" + urlencode(
+        {"expires": expires, "sig": signature}
+    )
     return {"url": url, "expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
 
 
@@ -278,19 +291,26 @@ def _check_link(request: web.Request, collection: str, item_id: str) -> None:
         expires = int(request.query.get("expires", ""))
     except ValueError:
         raise Unauthenticated("a signed link is required", code="link_invalid") from None
-    if not domain.link_valid(request.app[RECORDINGS].archive_key, f"{collection}/{item_id}",
-                             expires, request.query.get("sig", ""),
-                             now=request.app[CLOCK].now()):
+    if not domain.link_valid(
+        request.app[RECORDINGS].archive_key,
+        f"{collection}/{item_id}",
+        expires,
+        request.query.get("sig", ""),
+        now=request.app[CLOCK].now(),
+    ):
         raise Unauthenticated("the link is invalid or has expired", code="link_invalid")
 
 
 def _file_response(path: Path, name: str) -> web.FileResponse:
-    return web.FileResponse(path, headers={
-        "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
-        "Content-Disposition": f'inline; filename="{name}"',
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    })
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @routes.get("/api/v1/recordings/{recording_id}/content")
@@ -316,8 +336,9 @@ async def hold_recording(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, HoldBody)
     service = request.app[RECORDINGS]
-    await service.set_hold(by=who.identity, held=body.held,
-                           recording_id=request.match_info["recording_id"])
+    await service.set_hold(
+        by=who.identity, held=body.held, recording_id=request.match_info["recording_id"]
+    )
     rec = await service.get(request.match_info["recording_id"])
     return json_ok(_view(rec, await service.store.held_cases()))
 
@@ -326,8 +347,7 @@ async def hold_recording(request: web.Request) -> web.Response:
 async def case_hold(request: web.Request) -> web.Response:
     require_coordinator(request)
     case_id = request.match_info["case_id"]
-    return json_ok({"case_id": case_id,
-                    "held": await request.app[RECORDINGS].case_held(case_id)})
+    return json_ok({"case_id": case_id, "held": await request.app[RECORDINGS].case_held(case_id)})
 
 
 @routes.put("/api/v1/cases/{case_id}/recording-hold")
@@ -373,15 +393,20 @@ async def export_content(request: web.Request) -> web.StreamResponse:
     return _file_response(path, path.name)
 
 
-def _op(summary: str, *statuses: int, params: list[dict[str, Any]] | None = None,
-        body: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary,
-                          "responses": {"200": openapi.ok(summary), **openapi.errors(*statuses)}}
+def _op(
+    summary: str, *statuses: int, params: list[dict[str, Any]] | None = None, body: bool = False
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {"200": openapi.ok(summary), **openapi.errors(*statuses)},
+    }
     if params:
         op["parameters"] = params
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"type": "object"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     return op
 
 
@@ -390,52 +415,96 @@ def _path(name: str) -> dict[str, Any]:
 
 
 def _query(*names: str) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-            for n in names]
+    return [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names
+    ]
 
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/recording/active": {"get": _op(
-        "Every room recording now, and rooms whose recording stopped on an error "
-        "{rooms: [room recording status]} (coordinator)", 401, 403)},
-    ROOM + "/recording": {"parameters": [openapi.ROOM_ID], "get": _op(
-        "The room's recording: active session, its files, policy, last error", 401, 403, 404)},
-    ROOM + "/recording/start": {"parameters": [openapi.ROOM_ID], "post": _op(
-        "Start recording the room (coordinator or room admin)", 401, 403, 404, 409, 503)},
-    ROOM + "/recording/stop": {"parameters": [openapi.ROOM_ID], "post": _op(
-        "Stop recording the room (coordinator or room admin)", 401, 403, 404, 409)},
-    ROOM + "/recording/policy": {"parameters": [openapi.ROOM_ID], "put": _op(
-        "Set whether the room records and the patient's consent {enabled, consent, note}",
-        400, 401, 403, 404, body=True)},
-    ROOM + "/exports": {"parameters": [openapi.ROOM_ID], "post": _op(
-        "Start a composite MP4 export of the room's recordings (202, job)", 401, 403, 404,
-        409)},
-    "/api/v1/recordings": {"get": _op(
-        "The archive index (filters: room_id, case_id, since, until, status, limit; order: "
-        "asc (default) or desc by start); each entry says case_hold", 400, 401, 403,
-        params=_query("room_id", "case_id", "since", "until", "status", "limit", "order"))},
-    "/api/v1/recordings/{recording_id}": {"parameters": [_path("recording_id")], "get": _op(
-        "One recording's index entry", 401, 403, 404)},
-    "/api/v1/recordings/{recording_id}/link": {"parameters": [_path("recording_id")],
-                                               "get": _op("A short-lived signed link "
-                                                          "{url, expires_at}", 401, 403, 404)},
+    "/api/v1/recording/active": {
+        "get": _op(
+            "Every room recording now, and rooms whose recording stopped on an error "
+            "{rooms: [room recording status]} (coordinator)",
+            401,
+            403,
+        )
+    },
+    ROOM + "/recording": {
+        "parameters": [openapi.ROOM_ID],
+        "get": _op(
+            "The room's recording: active session, its files, policy, last error", 401, 403, 404
+        ),
+    },
+    ROOM + "/recording/start": {
+        "parameters": [openapi.ROOM_ID],
+        "post": _op(
+            "Start recording the room (coordinator or room admin)", 401, 403, 404, 409, 503
+        ),
+    },
+    ROOM + "/recording/stop": {
+        "parameters": [openapi.ROOM_ID],
+        "post": _op("Stop recording the room (coordinator or room admin)", 401, 403, 404, 409),
+    },
+    ROOM + "/recording/policy": {
+        "parameters": [openapi.ROOM_ID],
+        "put": _op(
+            "Set whether the room records and the patient's consent {enabled, consent, note}",
+            400,
+            401,
+            403,
+            404,
+            body=True,
+        ),
+    },
+    ROOM + "/exports": {
+        "parameters": [openapi.ROOM_ID],
+        "post": _op(
+            "Start a composite MP4 export of the room's recordings (202, job)", 401, 403, 404, 409
+        ),
+    },
+    "/api/v1/recordings": {
+        "get": _op(
+            "The archive index (filters: room_id, case_id, since, until, status, limit; order: "
+            "asc (default) or desc by start); each entry says case_hold",
+            400,
+            401,
+            403,
+            params=_query("room_id", "case_id", "since", "until", "status", "limit", "order"),
+        )
+    },
+    "/api/v1/recordings/{recording_id}": {
+        "parameters": [_path("recording_id")],
+        "get": _op("One recording's index entry", 401, 403, 404),
+    },
+    "/api/v1/recordings/{recording_id}/link": {
+        "parameters": [_path("recording_id")],
+        "get": _op("A short-lived signed link {url, expires_at}", 401, 403, 404),
+    },
     "/api/v1/recordings/{recording_id}/content": {
         "parameters": [_path("recording_id"), *_query("expires", "sig")],
-        "get": _op("The file (signed link; HTTP Range supported)", 401, 404)},
-    "/api/v1/recordings/{recording_id}/hold": {"parameters": [_path("recording_id")],
-                                               "put": _op("Legal hold {held}", 400, 401, 403,
-                                                          404, body=True)},
+        "get": _op("The file (signed link; HTTP Range supported)", 401, 404),
+    },
+    "/api/v1/recordings/{recording_id}/hold": {
+        "parameters": [_path("recording_id")],
+        "put": _op("Legal hold {held}", 400, 401, 403, 404, body=True),
+    },
     "/api/v1/cases/{case_id}/recording-hold": {
         "parameters": [_path("case_id")],
         "get": _op("Whether the case's recordings are on legal hold {case_id, held}", 401, 403),
-        "put": _op("Legal hold on every recording of a case {held}", 400, 401, 403, body=True)},
-    "/api/v1/exports/{job_id}": {"parameters": [_path("job_id")], "get": _op(
-        "Export job status {status, progress, speed}", 401, 403, 404)},
-    "/api/v1/exports/{job_id}/link": {"parameters": [_path("job_id")], "get": _op(
-        "Signed link to the finished MP4", 400, 401, 403, 404)},
-    "/api/v1/exports/{job_id}/content": {"parameters": [_path("job_id"),
-                                                        *_query("expires", "sig")],
-                                         "get": _op("The MP4 (signed link)", 401, 404)},
+        "put": _op("Legal hold on every recording of a case {held}", 400, 401, 403, body=True),
+    },
+    "/api/v1/exports/{job_id}": {
+        "parameters": [_path("job_id")],
+        "get": _op("Export job status {status, progress, speed}", 401, 403, 404),
+    },
+    "/api/v1/exports/{job_id}/link": {
+        "parameters": [_path("job_id")],
+        "get": _op("Signed link to the finished MP4", 400, 401, 403, 404),
+    },
+    "/api/v1/exports/{job_id}/content": {
+        "parameters": [_path("job_id"), *_query("expires", "sig")],
+        "get": _op("The MP4 (signed link)", 401, 404),
+    },
 }
 
 

@@ -31,8 +31,9 @@ def config_from(settings: Any) -> RecordsConfig:
     """Settings fields ``max_attachment_bytes`` and ``attachment_link_ttl`` (seconds), when
     the settings object has them."""
     return RecordsConfig(
-        max_attachment_bytes=int(getattr(settings, "max_attachment_bytes",
-                                         DEFAULT_MAX_ATTACHMENT_BYTES)),
+        max_attachment_bytes=int(
+            getattr(settings, "max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES)
+        ),
         link_ttl=timedelta(seconds=int(getattr(settings, "attachment_link_ttl", 300))),
     )
 
@@ -55,9 +56,12 @@ def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
             raise ValueError("case records need the sqlite store for now")
         store = SQLiteRecordStore(db)
         records = RecordService(
-            attachments=store, chat=store,
+            attachments=store,
+            chat=store,
             blobs=FileBlobStore(settings.data_dir / "attachments"),
-            clock=app[CLOCK], link_key=settings.load_secret(), config=config,
+            clock=app[CLOCK],
+            link_key=settings.load_secret(),
+            config=config,
         )
         app[RECORDS] = records
         if app[ROOMS].events is None:  # build_app may already pass the bus to the room service
@@ -86,7 +90,9 @@ def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, A
         "uploaded_by": attachment.uploaded_by,
         "uploaded_at": attachment.uploaded_at.isoformat(),
         "content_url": path,
-        "download_url": request.app[BASE_URL][0] + path + "?"
+        "download_url": request.app[BASE_URL][0]
+        + path
+        + "?"
         + urlencode({"expires": expires, "signature": signature}),
         "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
     }
@@ -99,8 +105,9 @@ async def upload(request: web.Request) -> web.Response:
     authorize(who, case_id, write=True)
     filename = request.query.get("filename", "")
     if not filename:
-        raise InvalidInput("the file name goes in the 'filename' query parameter",
-                           code="filename_required")
+        raise InvalidInput(
+            "the file name goes in the 'filename' query parameter", code="filename_required"
+        )
     attachment = await request.app[RECORDS].upload(
         case_id,
         filename=filename,
@@ -137,21 +144,25 @@ async def download(request: web.Request) -> web.StreamResponse:
     case_id = request.match_info["case_id"]
     attachment_id = request.match_info["attachment_id"]
     if "signature" in request.query:
-        records.verify_link(case_id, attachment_id, request.query.get("expires", ""),
-                            request.query["signature"])
+        records.verify_link(
+            case_id, attachment_id, request.query.get("expires", ""), request.query["signature"]
+        )
     else:
         authorize(claims(request), case_id)
     attachment = await records.get_attachment(case_id, attachment_id)
     path = records.file_of(attachment)
     ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "_")
-    return web.FileResponse(path, headers={
-        "Content-Type": attachment.content_type,
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
-                               f"filename*=UTF-8''{quote(attachment.filename)}",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-        "ETag": f"\"{attachment.sha256}\"",
-    })
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": attachment.content_type,
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(attachment.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "ETag": f'"{attachment.sha256}"',
+        },
+    )
 
 
 @routes.get(PREFIX + "/chat")
@@ -169,72 +180,121 @@ ATTACHMENT = {
         "id": {"type": "string"},
         "case_id": {"type": "string"},
         "filename": {"type": "string"},
-        "content_type": {"type": "string", "enum": ["application/pdf", "image/jpeg",
-                                                    "image/png", "application/dicom"]},
+        "content_type": {
+            "type": "string",
+            "enum": ["application/pdf", "image/jpeg", "image/png", "application/dicom"],
+        },
         "size_bytes": {"type": "integer"},
         "sha256": {"type": "string"},
         "uploaded_by": {"type": "string"},
         "uploaded_at": {"type": "string", "format": "date-time"},
         "content_url": {"type": "string", "description": "needs a bearer token"},
-        "download_url": {"type": "string",
-                         "description": "signed link, no token needed, valid until "
-                                        "download_expires_at"},
+        "download_url": {
+            "type": "string",
+            "description": "signed link, no token needed, valid until download_expires_at",
+        },
         "download_expires_at": {"type": "string", "format": "date-time"},
     },
 }
 CHAT_ENTRY = {
     "type": "object",
-    "properties": {k: {"type": "string"} for k in
-                   ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")},
+    "properties": {
+        k: {"type": "string"}
+        for k in ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")
+    },
 }
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
-ATTACHMENT_ID = {"name": "attachment_id", "in": "path", "required": True,
-                 "schema": {"type": "string"}}
+ATTACHMENT_ID = {
+    "name": "attachment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
 _WHO = " Coordinator, or a room token bound to this case (claim `case`)."
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/cases/{case_id}/attachments": {
         "parameters": [CASE_ID],
         "post": {
             "summary": "Upload an attachment (raw body)." + _WHO,
-            "parameters": [{"name": "filename", "in": "query", "required": True,
-                            "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {
-                t: {"schema": {"type": "string", "format": "binary"}}
-                for t in ("application/pdf", "image/jpeg", "image/png", "application/dicom")}},
-            "responses": {"201": openapi.ok("stored", openapi.ref("Attachment")),
-                          **openapi.errors(400, 401, 403, 413, 415)},
+            "parameters": [
+                {"name": "filename", "in": "query", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    t: {"schema": {"type": "string", "format": "binary"}}
+                    for t in ("application/pdf", "image/jpeg", "image/png", "application/dicom")
+                },
+            },
+            "responses": {
+                "201": openapi.ok("stored", openapi.ref("Attachment")),
+                **openapi.errors(400, 401, 403, 413, 415),
+            },
         },
-        "get": {"summary": "List a case's attachments." + _WHO,
-                "responses": {"200": openapi.ok("attachments", {
-                    "type": "object", "properties": {"attachments": {
-                        "type": "array", "items": openapi.ref("Attachment")}}}),
-                    **openapi.errors(401, 403)}},
+        "get": {
+            "summary": "List a case's attachments." + _WHO,
+            "responses": {
+                "200": openapi.ok(
+                    "attachments",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "attachments": {"type": "array", "items": openapi.ref("Attachment")}
+                        },
+                    },
+                ),
+                **openapi.errors(401, 403),
+            },
+        },
     },
     "/api/v1/cases/{case_id}/attachments/{attachment_id}": {
         "parameters": [CASE_ID, ATTACHMENT_ID],
-        "get": {"summary": "An attachment's metadata, with a fresh signed download link." + _WHO,
-                "responses": {"200": openapi.ok("attachment", openapi.ref("Attachment")),
-                              **openapi.errors(401, 403, 404)}},
+        "get": {
+            "summary": "An attachment's metadata, with a fresh signed download link." + _WHO,
+            "responses": {
+                "200": openapi.ok("attachment", openapi.ref("Attachment")),
+                **openapi.errors(401, 403, 404),
+            },
+        },
     },
     "/api/v1/cases/{case_id}/attachments/{attachment_id}/content": {
         "parameters": [CASE_ID, ATTACHMENT_ID],
         "get": {
             "summary": "The file: with a bearer token, or through a signed link." + _WHO,
             "security": [{"bearer": []}, {}],
-            "parameters": [{"name": "expires", "in": "query", "schema": {"type": "integer"}},
-                           {"name": "signature", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "the file", "content": {
-                "application/octet-stream": {"schema": {"type": "string",
-                                                        "format": "binary"}}}},
-                          **openapi.errors(401, 403, 404)},
+            "parameters": [
+                {"name": "expires", "in": "query", "schema": {"type": "integer"}},
+                {"name": "signature", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the file",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                **openapi.errors(401, 403, 404),
+            },
         },
     },
     "/api/v1/cases/{case_id}/chat": {
         "parameters": [CASE_ID],
-        "get": {"summary": "The chat of the case's rooms, oldest first." + _WHO,
-                "responses": {"200": openapi.ok("messages", {
-                    "type": "object", "properties": {"messages": {
-                        "type": "array", "items": openapi.ref("ChatEntry")}}}),
-                    **openapi.errors(401, 403)}},
+        "get": {
+            "summary": "The chat of the case's rooms, oldest first." + _WHO,
+            "responses": {
+                "200": openapi.ok(
+                    "messages",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "messages": {"type": "array", "items": openapi.ref("ChatEntry")}
+                        },
+                    },
+                ),
+                **openapi.errors(401, 403),
+            },
+        },
     },
 }

@@ -30,7 +30,10 @@ async def create_room(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, CreateRoom)
     room = await request.app[ROOMS].create_room(
-        body.name, case_id=body.case_id, kind=body.kind, max_participants=body.max_participants,
+        body.name,
+        case_id=body.case_id,
+        kind=body.kind,
+        max_participants=body.max_participants,
         max_video_kbps=body.max_video_kbps,
     )
     return json_ok(room_view(request.app[ROOMS], room, include_hidden=True), status=201)
@@ -80,8 +83,14 @@ async def set_bandwidth(request: web.Request) -> web.Response:
     require_room_admin(request, room_id)
     body = await parse_body(request, Bandwidth)
     room = await request.app[ROOMS].set_bandwidth(room_id, body.video_kbps, body.identity)
-    return json_ok({"room_id": room.id, "identity": body.identity,
-                    "video_kbps": body.video_kbps, "room_max_video_kbps": room.max_video_kbps})
+    return json_ok(
+        {
+            "room_id": room.id,
+            "identity": body.identity,
+            "video_kbps": body.video_kbps,
+            "room_max_video_kbps": room.max_video_kbps,
+        }
+    )
 
 
 @routes.post("/api/v1/rooms/{room_id}/tokens")

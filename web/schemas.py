@@ -17,18 +17,26 @@ class CreateRoom(_Body):
     case_id: str | None = Field(default=None, max_length=64)
     kind: RoomKind = RoomKind.CONSULTATION
     max_participants: int | None = Field(
-        default=None, ge=2, le=200,
-        description="Default: the server's max_participants; 100 for a lecture")
+        default=None,
+        ge=2,
+        le=200,
+        description="Default: the server's max_participants; 100 for a lecture",
+    )
     max_video_kbps: int = Field(
-        default=0, ge=0, le=20000,
-        description="Cap on publishers' video bitrate in kbit/s (0: none), for weak links")
+        default=0,
+        ge=0,
+        le=20000,
+        description="Cap on publishers' video bitrate in kbit/s (0: none), for weak links",
+    )
 
 
 class Bandwidth(_Body):
     video_kbps: int = Field(ge=0, le=20000, description="0 removes the cap")
     identity: str | None = Field(
-        default=None, max_length=128,
-        description="One participant's cap; omitted: the room's cap for every publisher")
+        default=None,
+        max_length=128,
+        description="One participant's cap; omitted: the room's cap for every publisher",
+    )
 
 
 class GrantsBody(_Body):
@@ -41,8 +49,12 @@ class CreateToken(_Body):
     identity: str = Field(min_length=1, max_length=128, pattern=r"^\S+$")
     name: str | None = Field(default=None, max_length=200)
     role: Role
-    ttl: int | None = Field(default=None, ge=60, le=30 * 24 * 3600,
-                            description="Lifetime in seconds (default: the server's token_ttl)")
+    ttl: int | None = Field(
+        default=None,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="Lifetime in seconds (default: the server's token_ttl)",
+    )
     grants: GrantsBody | None = Field(
         default=None, description="Lower the role's default grants (never raises them)"
     )

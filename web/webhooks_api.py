@@ -40,19 +40,21 @@ class GuardedResolver(AbstractResolver):
     reach: checked at connect time, so a name that re-resolves to an internal address later
     (DNS rebinding) is refused too."""
 
-    def __init__(self, destinations: Destinations,
-                 inner: AbstractResolver | None = None) -> None:
+    def __init__(self, destinations: Destinations, inner: AbstractResolver | None = None) -> None:
         self._inner = inner or DefaultResolver()
         self._destinations = destinations
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
         allowed = [r for r in found if self._destinations.allows(r["host"])]
         if not allowed:
-            raise OSError(errno.EHOSTUNREACH,
-                          f"{host} resolves only to addresses webhooks may not reach "
-                          f"({', '.join(sorted({r['host'] for r in found}))})")
+            raise OSError(
+                errno.EHOSTUNREACH,
+                f"{host} resolves only to addresses webhooks may not reach "
+                f"({', '.join(sorted({r['host'] for r in found}))})",
+            )
         return allowed
 
     async def close(self) -> None:
@@ -63,8 +65,9 @@ class AiohttpSender:
     """Posts deliveries with one pooled client session; never follows redirects; connects
     only to addresses ``destinations`` allows."""
 
-    def __init__(self, destinations: Destinations | None = None, *,
-                 resolver: AbstractResolver | None = None) -> None:
+    def __init__(
+        self, destinations: Destinations | None = None, *, resolver: AbstractResolver | None = None
+    ) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._destinations = destinations or Destinations()
         self._resolver = resolver  # the DNS under the guard (a test's fake)
@@ -85,7 +88,10 @@ class AiohttpSender:
             self._session = aiohttp.ClientSession(connector=connector)
         try:
             async with self._session.post(
-                url, data=body, headers=headers, allow_redirects=False,
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 await resp.read()
@@ -131,10 +137,12 @@ def installer(
             raise ValueError("webhooks need the sqlite store for now")
         store = SQLiteWebhookStore(db)
         sender = AiohttpSender(config.destinations)
-        worker = DeliveryWorker(store=store, sender=sender, clock=app[CLOCK], config=config,
-                                sleep=sleep)
-        service = WebhookService(store=store, clock=app[CLOCK], on_enqueued=worker.wake,
-                                 destinations=config.destinations)
+        worker = DeliveryWorker(
+            store=store, sender=sender, clock=app[CLOCK], config=config, sleep=sleep
+        )
+        service = WebhookService(
+            store=store, clock=app[CLOCK], on_enqueued=worker.wake, destinations=config.destinations
+        )
         app[WEBHOOKS] = service
         app[WEBHOOK_WORKER] = worker
         app[EVENTS].subscribe(service.on_event)
@@ -162,7 +170,10 @@ async def create_webhook(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, CreateWebhook)
     webhook = await request.app[WEBHOOKS].create(
-        url=body.url, events=body.events, secret=body.secret, description=body.description,
+        url=body.url,
+        events=body.events,
+        secret=body.secret,
+        description=body.description,
         created_by=who.identity,
     )
     # the secret is shown once, on creation
@@ -229,29 +240,63 @@ DELIVERY = {
 WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/webhooks": {
-        "post": {"summary": "Register an endpoint for events (coordinator); the secret is "
-                            "shown once", "requestBody": openapi.body("CreateWebhook"),
-                 "responses": {"201": openapi.ok("created", openapi.ref("Webhook")),
-                               **openapi.errors(400, 401, 403)}},
-        "get": {"summary": "List endpoints (coordinator)",
-                "responses": {"200": openapi.ok("webhooks", {"type": "object", "properties": {
-                    "webhooks": {"type": "array", "items": openapi.ref("Webhook")}}}),
-                    **openapi.errors(401, 403)}},
+        "post": {
+            "summary": "Register an endpoint for events (coordinator); the secret is shown once",
+            "requestBody": openapi.body("CreateWebhook"),
+            "responses": {
+                "201": openapi.ok("created", openapi.ref("Webhook")),
+                **openapi.errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "summary": "List endpoints (coordinator)",
+            "responses": {
+                "200": openapi.ok(
+                    "webhooks",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "webhooks": {"type": "array", "items": openapi.ref("Webhook")}
+                        },
+                    },
+                ),
+                **openapi.errors(401, 403),
+            },
+        },
     },
     "/api/v1/webhooks/{webhook_id}": {
         "parameters": [WEBHOOK_ID],
-        "get": {"summary": "One endpoint (coordinator)",
-                "responses": {"200": openapi.ok("webhook", openapi.ref("Webhook")),
-                              **openapi.errors(401, 403, 404)}},
-        "delete": {"summary": "Remove an endpoint and its queued deliveries (coordinator)",
-                   "responses": {"200": openapi.ok("deleted", {"type": "object"}),
-                                 **openapi.errors(401, 403, 404)}},
+        "get": {
+            "summary": "One endpoint (coordinator)",
+            "responses": {
+                "200": openapi.ok("webhook", openapi.ref("Webhook")),
+                **openapi.errors(401, 403, 404),
+            },
+        },
+        "delete": {
+            "summary": "Remove an endpoint and its queued deliveries (coordinator)",
+            "responses": {
+                "200": openapi.ok("deleted", {"type": "object"}),
+                **openapi.errors(401, 403, 404),
+            },
+        },
     },
     "/api/v1/webhooks/{webhook_id}/deliveries": {
         "parameters": [WEBHOOK_ID],
-        "get": {"summary": "The delivery log, newest first (coordinator)",
-                "responses": {"200": openapi.ok("deliveries", {"type": "object", "properties": {
-                    "deliveries": {"type": "array", "items": openapi.ref("Delivery")}}}),
-                    **openapi.errors(401, 403, 404)}},
+        "get": {
+            "summary": "The delivery log, newest first (coordinator)",
+            "responses": {
+                "200": openapi.ok(
+                    "deliveries",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "deliveries": {"type": "array", "items": openapi.ref("Delivery")}
+                        },
+                    },
+                ),
+                **openapi.errors(401, 403, 404),
+            },
+        },
     },
 }

@@ -62,8 +62,11 @@ class LeaveBody(_Body):
 class RosterBody(_Body):
     shifts: list[ShiftBody] = Field(max_length=200)
     leave: list[LeaveBody] = Field(default_factory=list, max_length=500)
-    holidays: list[date] = Field(default_factory=list, max_length=500,
-                                 description="The expert's own local dates without shifts")
+    holidays: list[date] = Field(
+        default_factory=list,
+        max_length=500,
+        description="The expert's own local dates without shifts",
+    )
 
 
 class DutySlotBody(ShiftBody):
@@ -101,8 +104,9 @@ class _CaseFields(_Body):
 
 
 class CaseBody(_CaseFields):
-    urgency: Urgency = Field(default=Urgency.ROUTINE,
-                             description="emergency cases go through /api/v1/emergencies")
+    urgency: Urgency = Field(
+        default=Urgency.ROUTINE, description="emergency cases go through /api/v1/emergencies"
+    )
     requested_expert_id: str | None = Field(default=None, pattern=ID)
     interpreter_needed: bool = False
 
@@ -116,8 +120,7 @@ class BookingBody(_Body):
 
     expert_id: str | None = Field(default=None, pattern=ID)
     start: AwareDatetime | None = None
-    end: AwareDatetime | None = Field(default=None,
-                                      description="default: start + the slot length")
+    end: AwareDatetime | None = Field(default=None, description="default: start + the slot length")
     allow_off_roster: bool = False
 
     @model_validator(mode="after")
@@ -162,5 +165,17 @@ class LectureBody(_Body):
     end: AwareDatetime
 
 
-MODELS = (UnitBody, ExpertBody, RosterBody, DutySlotsBody, DutyOverrideBody, CaseBody,
-          EmergencyBody, BookingBody, ReasonBody, TransitionBody, ReportBody, LectureBody)
+MODELS = (
+    UnitBody,
+    ExpertBody,
+    RosterBody,
+    DutySlotsBody,
+    DutyOverrideBody,
+    CaseBody,
+    EmergencyBody,
+    BookingBody,
+    ReasonBody,
+    TransitionBody,
+    ReportBody,
+    LectureBody,
+)

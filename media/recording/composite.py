@@ -88,7 +88,7 @@ class _Track:
             if lo < hi:
                 if window is None:
                     window = np.zeros(len(out), np.float32)
-                window[lo - start:hi - start] = a[lo - s:hi - s]
+                window[lo - start : hi - start] = a[lo - s : hi - s]
             if s + len(a) > end:
                 keep.append((s, a))
         self._pending = keep
@@ -125,15 +125,20 @@ def _label_mask(text: str, max_width: int) -> np.ndarray | None:
 
 def _draw_label(canvas: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
     h, w = mask.shape[:2]
-    region = canvas[y:y + h, x:x + w].astype(np.float32)
+    region = canvas[y : y + h, x : x + w].astype(np.float32)
     region *= 0.45  # the box: the picture darkened under the text
     region += (255.0 - region) * mask
-    canvas[y:y + h, x:x + w] = region.astype(np.uint8)
+    canvas[y : y + h, x : x + w] = region.astype(np.uint8)
 
 
-def export_composite(inputs: list[CompositeInput], out_path: str,
-                     progress: Callable[[float], None] | None = None, *,
-                     size: tuple[int, int] = (640, 360), fps: int = 15) -> float:
+def export_composite(
+    inputs: list[CompositeInput],
+    out_path: str,
+    progress: Callable[[float], None] | None = None,
+    *,
+    size: tuple[int, int] = (640, 360),
+    fps: int = 15,
+) -> float:
     """Write the MP4; returns its duration in seconds. ``progress(fraction)`` as it goes."""
     width, height = size
     total = max((i.offset + i.duration for i in inputs), default=0.0)
@@ -171,7 +176,7 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
                     continue
                 r, c = divmod(k, cols)
                 if current[k] is not None:
-                    canvas[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] = current[k]
+                    canvas[r * ch : (r + 1) * ch, c * cw : (c + 1) * cw] = current[k]
                 mask = labels[k]
                 if mask is not None and mask.shape[0] <= ch:  # an audio-only tile is labelled too
                     _draw_label(canvas, mask, c * cw, (r + 1) * ch - mask.shape[0])
@@ -187,8 +192,7 @@ def export_composite(inputs: list[CompositeInput], out_path: str,
                 for track, start in tracks:
                     track.add_to(window, apos - start)
                 np.clip(window, -1.0, 1.0, out=window)
-                af = av.AudioFrame.from_ndarray(window.reshape(1, -1), format="flt",
-                                                layout="mono")
+                af = av.AudioFrame.from_ndarray(window.reshape(1, -1), format="flt", layout="mono")
                 af.sample_rate = RATE
                 af.pts = apos
                 af.time_base = Fraction(1, RATE)

@@ -43,8 +43,9 @@ class _Open:
 
 
 class TapRecorder:
-    def __init__(self, engine: Any, *, opener: Opener | None = None,
-                 header_timeout: float = 4.0) -> None:
+    def __init__(
+        self, engine: Any, *, opener: Opener | None = None, header_timeout: float = 4.0
+    ) -> None:
         for method in ("add_tap", "remove_tap", "published_tracks", "add_track_observer"):
             if not hasattr(engine, method):
                 raise TypeError(f"the media engine has no {method}(): recording needs taps")
@@ -80,23 +81,32 @@ class TapRecorder:
             self._listener.on_track_ended(room_id, identity, track_sid)
 
     # files ----------------------------------------------------------------------------------
-    def start(self, target: RecordingTarget, tracks: list[PublishedTrack], *,
-              origin: float) -> list[str]:
+    def start(
+        self, target: RecordingTarget, tracks: list[PublishedTrack], *, origin: float
+    ) -> list[str]:
         self._loop = asyncio.get_running_loop()
         rid = target.recording_id
         writer = ContainerWriter(
-            Path(target.path), target.container, metadata=dict(target.tags),
-            header_timeout=self._header_timeout, opener=self._opener,
+            Path(target.path),
+            target.container,
+            metadata=dict(target.tags),
+            header_timeout=self._header_timeout,
+            opener=self._opener,
             on_error=lambda error: self._failed_threadsafe(rid, error),
             on_track_refused=lambda sid: self._refused_threadsafe(rid, sid),
             on_keyframe_needed=lambda sid: self._request_keyframe(rid, sid),
         )
-        recording = ParticipantRecording(rid, writer, origin=origin,
-                                         on_all_ended=self._all_ended)
+        recording = ParticipantRecording(rid, writer, origin=origin, on_all_ended=self._all_ended)
         self._open[rid] = _Open(target, recording, {})
         taken = [t.sid for t in tracks if self.add_track(rid, t)]
-        log.info("recording started recording=%s room=%s identity=%s tracks=%s path=%s",
-                 rid, target.room_id, target.identity, taken, target.path)
+        log.info(
+            "recording started recording=%s room=%s identity=%s tracks=%s path=%s",
+            rid,
+            target.room_id,
+            target.identity,
+            taken,
+            target.path,
+        )
         return taken
 
     def add_track(self, recording_id: str, track: PublishedTrack) -> bool:
@@ -105,11 +115,15 @@ class TapRecorder:
             return False
         if track.sid in entry.attached:
             return True
-        if track.kind == "video" and track.codec.lower() == "video/h264" \
-                and entry.target.container != "matroska":
+        if (
+            track.kind == "video"
+            and track.codec.lower() == "video/h264"
+            and entry.target.container != "matroska"
+        ):
             return False  # WebM has no H264 (Matroska takes VP8 and H264)
-        tap = entry.recording.add_track(track.sid, str(track.kind), track.codec,
-                                        clock_rate(track.codec))
+        tap = entry.recording.add_track(
+            track.sid, str(track.kind), track.codec, clock_rate(track.codec)
+        )
         if tap is None:
             return False
         try:
@@ -126,12 +140,22 @@ class TapRecorder:
             with contextlib.suppress(Exception):
                 self._engine.remove_tap(entry.target.room_id, entry.target.identity, sid, tap)
         result = await asyncio.wrap_future(entry.recording.writer.finish())
-        log.info("recording finished recording=%s duration_ms=%s size=%s error=%s",
-                 recording_id, result.duration_ms, result.size, result.error)
+        log.info(
+            "recording finished recording=%s duration_ms=%s size=%s error=%s",
+            recording_id,
+            result.duration_ms,
+            result.size,
+            result.error,
+        )
         return RecordedFile(
-            recording_id=recording_id, duration_ms=result.duration_ms, size=result.size,
-            sha256=result.sha256, kinds=result.kinds, codecs=result.codecs,
-            offset_ms=int(entry.recording.offset * 1000), error=result.file_error(),
+            recording_id=recording_id,
+            duration_ms=result.duration_ms,
+            size=result.size,
+            sha256=result.sha256,
+            kinds=result.kinds,
+            codecs=result.codecs,
+            offset_ms=int(entry.recording.offset * 1000),
+            error=result.file_error(),
         )
 
     async def close(self) -> None:
@@ -164,14 +188,23 @@ class TapRecorder:
         if entry is None or self._listener is None:
             return
         room_id, identity = entry.target.room_id, entry.target.identity
-        track = next((t for who, t in self._engine.published_tracks(room_id)
-                      if who == identity and t.sid == sid), None)
+        track = next(
+            (
+                t
+                for who, t in self._engine.published_tracks(room_id)
+                if who == identity and t.sid == sid
+            ),
+            None,
+        )
         if track is None:
             return  # ended meanwhile
         count = self._reannounced.get(sid, 0)
         if count >= MAX_REANNOUNCE:
-            log.warning("track again not ready for a file header, not recorded recording=%s "
-                        "track=%s", recording_id, sid)
+            log.warning(
+                "track again not ready for a file header, not recorded recording=%s track=%s",
+                recording_id,
+                sid,
+            )
             return
         self._reannounced[sid] = count + 1
         tap = entry.attached.pop(sid, None)
@@ -179,8 +212,11 @@ class TapRecorder:
             with contextlib.suppress(Exception):
                 self._engine.remove_tap(room_id, identity, sid, tap)
         entry.recording.remove_track(sid)
-        log.warning("track left out of the file is ready, announced again recording=%s "
-                    "track=%s", recording_id, sid)
+        log.warning(
+            "track left out of the file is ready, announced again recording=%s track=%s",
+            recording_id,
+            sid,
+        )
         self._listener.on_track_published(room_id, identity, track)
 
     def _request_keyframe(self, recording_id: str, sid: str) -> None:

@@ -77,8 +77,14 @@ def _canonical(codec: str) -> str:
 
 def opus_head(channels: int = 2) -> bytes:
     """The OpusHead codec private (RFC 7845): version 1, pre-skip 0, 48 kHz, family 0."""
-    return (b"OpusHead" + bytes([1, channels]) + (0).to_bytes(2, "little")
-            + (48000).to_bytes(4, "little") + (0).to_bytes(2, "little") + b"\x00")
+    return (
+        b"OpusHead"
+        + bytes([1, channels])
+        + (0).to_bytes(2, "little")
+        + (48000).to_bytes(4, "little")
+        + (0).to_bytes(2, "little")
+        + b"\x00"
+    )
 
 
 @dataclass(slots=True)
@@ -219,9 +225,16 @@ class ContainerWriter:
             self._fail(exc)
         finally:
             if result is None:
-                result = WriterResult(duration_ms=0, size=0, sha256="", kinds=[], codecs=[],
-                                      packets=self._state.packets, dropped=self.dropped,
-                                      error=self._failed or "writer_crashed")
+                result = WriterResult(
+                    duration_ms=0,
+                    size=0,
+                    sha256="",
+                    kinds=[],
+                    codecs=[],
+                    packets=self._state.packets,
+                    dropped=self.dropped,
+                    error=self._failed or "writer_crashed",
+                )
             if not self._result.done():
                 self._result.set_result(result)
 
@@ -253,8 +266,11 @@ class ContainerWriter:
                                 container = self._maybe_header(container, fh)
                         except Exception as exc:  # a full disk, a muxer error: this file stops
                             self._fail(exc)
-                if self._failed is None and container is not None \
-                        and time.monotonic() - last_sync >= FSYNC_INTERVAL:
+                if (
+                    self._failed is None
+                    and container is not None
+                    and time.monotonic() - last_sync >= FSYNC_INTERVAL
+                ):
                     try:
                         os.fsync(fh.fileno())
                     except OSError as exc:
@@ -293,8 +309,9 @@ class ContainerWriter:
         if track.refused:
             if not track.reported and self._becomes_ready(track, data, key):
                 track.reported = True
-                log.warning("track left out of the file is ready now path=%s track=%s",
-                            self.path, sid)
+                log.warning(
+                    "track left out of the file is ready now path=%s track=%s", self.path, sid
+                )
                 if self._on_track_refused is not None:
                     try:
                         self._on_track_refused(sid)
@@ -358,15 +375,17 @@ class ContainerWriter:
         for t in tracks:
             if not t.ready:
                 t.refused = True
-                log.warning("track not ready for the header, left out path=%s track=%s",
-                            self.path, t.sid)
+                log.warning(
+                    "track not ready for the header, left out path=%s track=%s", self.path, t.sid
+                )
         if not ready:
             return None
         container = av.open(fh, "w", format=self._format, options=dict(MUXER_OPTIONS))
         container.metadata.update(self._metadata)
         for t in sorted(ready, key=lambda t: t.kind != "video"):
-            stream = container.add_stream(_CODECS[t.codec], rate=48000 if t.kind == "audio"
-                                          else None)
+            stream = container.add_stream(
+                _CODECS[t.codec], rate=48000 if t.kind == "audio" else None
+            )
             if t.kind == "video":
                 width, height = t.size or (640, 480)
                 stream.width, stream.height = width, height

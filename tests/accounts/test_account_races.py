@@ -63,8 +63,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteAccountStore]:
 
 @pytest.fixture
 async def svc(store: SQLiteAccountStore) -> AccountService:
-    service = AccountService(accounts=store, tokens=store, signer=SIGNER,
-                             clock=FakeClock(datetime.now(UTC)), config=fast_accounts())
+    service = AccountService(
+        accounts=store,
+        tokens=store,
+        signer=SIGNER,
+        clock=FakeClock(datetime.now(UTC)),
+        config=fast_accounts(),
+    )
     await service.create_account("dr-leaving", AccountRole.COORDINATOR, PASSWORD)
     return service
 
@@ -83,7 +88,8 @@ async def session_refused(svc: AccountService, token: str) -> bool:
 
 
 async def test_wrong_password_login_does_not_undo_a_disable(
-        svc: AccountService, store: SQLiteAccountStore, gate: Gate) -> None:
+    svc: AccountService, store: SQLiteAccountStore, gate: Gate
+) -> None:
     old = (await svc.login("dr-leaving", PASSWORD)).token
     gate.install()
     bad = asyncio.create_task(svc.login("dr-leaving", "wrong password!!"))
@@ -99,7 +105,8 @@ async def test_wrong_password_login_does_not_undo_a_disable(
 
 
 async def test_password_change_does_not_undo_a_disable(
-        svc: AccountService, store: SQLiteAccountStore, gate: Gate) -> None:
+    svc: AccountService, store: SQLiteAccountStore, gate: Gate
+) -> None:
     old = (await svc.login("dr-leaving", PASSWORD)).token
     gate.install()
     change = asyncio.create_task(svc.change_password("dr-leaving", PASSWORD, NEW_PASSWORD))
@@ -116,7 +123,8 @@ async def test_password_change_does_not_undo_a_disable(
 
 
 async def test_password_change_keeps_a_concurrent_sign_out_and_mints_the_fresh_session(
-        svc: AccountService, store: SQLiteAccountStore, gate: Gate) -> None:
+    svc: AccountService, store: SQLiteAccountStore, gate: Gate
+) -> None:
     old = (await svc.login("dr-leaving", PASSWORD)).token
     gate.install()
     change = asyncio.create_task(svc.change_password("dr-leaving", PASSWORD, NEW_PASSWORD))
@@ -131,7 +139,8 @@ async def test_password_change_keeps_a_concurrent_sign_out_and_mints_the_fresh_s
 
 
 async def test_correct_login_racing_a_disable_is_refused(
-        svc: AccountService, store: SQLiteAccountStore, gate: Gate) -> None:
+    svc: AccountService, store: SQLiteAccountStore, gate: Gate
+) -> None:
     old = (await svc.login("dr-leaving", PASSWORD)).token
     gate.install()
     login = asyncio.create_task(svc.login("dr-leaving", PASSWORD))
@@ -144,4 +153,3 @@ async def test_correct_login_racing_a_disable_is_refused(
     account = await store.get_account("dr-leaving")
     assert account is not None and account.disabled
     assert await session_refused(svc, old)
-

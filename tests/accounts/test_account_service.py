@@ -34,8 +34,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteAccountStore]:
 
 
 def service(store: SQLiteAccountStore, **config: int) -> AccountService:
-    return AccountService(accounts=store, tokens=store, signer=TokenSigner(SECRET.encode()),
-                          clock=FakeClock(datetime.now(UTC)), config=fast_accounts(**config))
+    return AccountService(
+        accounts=store,
+        tokens=store,
+        signer=TokenSigner(SECRET.encode()),
+        clock=FakeClock(datetime.now(UTC)),
+        config=fast_accounts(**config),
+    )
 
 
 async def test_login_rehashes_when_parameters_change(store: SQLiteAccountStore) -> None:
@@ -52,8 +57,9 @@ async def test_login_rehashes_when_parameters_change(store: SQLiteAccountStore) 
     assert (await store.get_account("prof-zhao")).password_hash == after
 
 
-async def test_unknown_user_costs_a_verification(store: SQLiteAccountStore,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_user_costs_a_verification(
+    store: SQLiteAccountStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     svc = service(store)
     burned: list[str] = []
     monkeypatch.setattr(Passwords, "burn", lambda self, pw: burned.append(pw))
@@ -63,12 +69,12 @@ async def test_unknown_user_costs_a_verification(store: SQLiteAccountStore,
 
 
 def test_cli_entry_point_creates_an_account(tmp_path: Path) -> None:
-    account, generated = create_account(tmp_path, "li.coord", "coordinator",
-                                        config=fast_accounts())
+    account, generated = create_account(tmp_path, "li.coord", "coordinator", config=fast_accounts())
     assert account.username == "li.coord" and account.role is AccountRole.COORDINATOR
     assert generated and len(generated) >= 20
-    account2, none = create_account(tmp_path, "prof-zhao", "expert", PASSWORD,
-                                    display_name="Prof. Zhao", config=fast_accounts())
+    account2, none = create_account(
+        tmp_path, "prof-zhao", "expert", PASSWORD, display_name="Prof. Zhao", config=fast_accounts()
+    )
     assert none is None and account2.display_name == "Prof. Zhao"
     with pytest.raises(Conflict):
         create_account(tmp_path, "li.coord", "expert", PASSWORD, config=fast_accounts())

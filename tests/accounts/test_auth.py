@@ -24,23 +24,27 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHandle]:
-    config = fast_accounts(lockout=LockoutPolicy(max_failures=3,
-                                                 lock_for=timedelta(minutes=15)))
+    config = fast_accounts(lockout=LockoutPolicy(max_failures=3, lock_for=timedelta(minutes=15)))
     async with serve(settings, [accounts_api.installer(config)], clock=clock) as handle:
         yield handle
 
 
-async def create(server: ServerHandle, username: str, role: str = "expert",
-                 password: str = PASSWORD) -> dict:
-    status, body = await server.api("POST", "/api/v1/accounts", {
-        "username": username, "role": role, "password": password, "display_name": username})
+async def create(
+    server: ServerHandle, username: str, role: str = "expert", password: str = PASSWORD
+) -> dict:
+    status, body = await server.api(
+        "POST",
+        "/api/v1/accounts",
+        {"username": username, "role": role, "password": password, "display_name": username},
+    )
     assert status == 201, body
     return body
 
 
 async def login(server: ServerHandle, username: str, password: str) -> tuple[int, dict]:
-    return await server.api("POST", "/api/v1/auth/login",
-                            {"username": username, "password": password}, token="")
+    return await server.api(
+        "POST", "/api/v1/auth/login", {"username": username, "password": password}, token=""
+    )
 
 
 async def test_login_gives_a_token_of_the_account_role(server: ServerHandle) -> None:
@@ -67,13 +71,15 @@ async def test_wrong_password_and_unknown_user_look_the_same(server: ServerHandl
     wrong = await login(server, "prof-zhao", "not the password")
     unknown = await login(server, "nobody", "not the password")
     assert wrong[0] == unknown[0] == 401
-    assert wrong[1] == unknown[1] == {"error": {
-        "code": "invalid_credentials", "message": "invalid user name or password"}}
+    assert (
+        wrong[1]
+        == unknown[1]
+        == {"error": {"code": "invalid_credentials", "message": "invalid user name or password"}}
+    )
     assert (await login(server, "", "x"))[0] == 400
 
 
-async def test_lockout_after_failures_then_unlock(server: ServerHandle,
-                                                  clock: FakeClock) -> None:
+async def test_lockout_after_failures_then_unlock(server: ServerHandle, clock: FakeClock) -> None:
     await create(server, "prof-zhao")
     for _ in range(3):
         assert (await login(server, "prof-zhao", "bad password!"))[0] == 401
@@ -103,25 +109,39 @@ async def test_disable_enable_and_change_password(server: ServerHandle) -> None:
     await server.api("PATCH", "/api/v1/accounts/prof-zhao", {"disabled": False})
     token = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
     new = "a much better passphrase"
-    status, body = await server.api("POST", "/api/v1/auth/password",
-                                    {"current_password": "wrong one", "new_password": new},
-                                    token=token)
+    status, body = await server.api(
+        "POST",
+        "/api/v1/auth/password",
+        {"current_password": "wrong one", "new_password": new},
+        token=token,
+    )
     assert status == 403
-    status, body = await server.api("POST", "/api/v1/auth/password",
-                                    {"current_password": PASSWORD, "new_password": "short"},
-                                    token=token)
+    status, body = await server.api(
+        "POST",
+        "/api/v1/auth/password",
+        {"current_password": PASSWORD, "new_password": "short"},
+        token=token,
+    )
     assert status == 400 and body["error"]["code"] == "weak_password"
-    status, body = await server.api("POST", "/api/v1/auth/password",
-                                    {"current_password": PASSWORD, "new_password": new},
-                                    token=token)
+    status, body = await server.api(
+        "POST",
+        "/api/v1/auth/password",
+        {"current_password": PASSWORD, "new_password": new},
+        token=token,
+    )
     assert status == 200, body
     assert (await login(server, "prof-zhao", PASSWORD))[0] == 401
     assert (await login(server, "prof-zhao", new))[0] == 200
     # a room token has no account
     room_token = server.mint("prof-zhao", "expert", room="rm_1")
-    assert (await server.api("POST", "/api/v1/auth/password",
-                             {"current_password": new, "new_password": new + "!"},
-                             token=room_token))[0] == 403
+    assert (
+        await server.api(
+            "POST",
+            "/api/v1/auth/password",
+            {"current_password": new, "new_password": new + "!"},
+            token=room_token,
+        )
+    )[0] == 403
 
 
 async def test_account_management_is_for_coordinators(server: ServerHandle) -> None:
@@ -132,8 +152,9 @@ async def test_account_management_is_for_coordinators(server: ServerHandle) -> N
     await create(server, "x1")
     status, err = await server.api("POST", "/api/v1/accounts", body)
     assert status == 409 and err["error"]["code"] == "account_exists"
-    status, err = await server.api("POST", "/api/v1/accounts", {**body, "username": "x2",
-                                                                 "password": "abc"})
+    status, err = await server.api(
+        "POST", "/api/v1/accounts", {**body, "username": "x2", "password": "abc"}
+    )
     assert status == 400 and err["error"]["code"] == "weak_password"
     status, err = await server.api("POST", "/api/v1/accounts", {**body, "username": "a b"})
     assert status == 400 and err["error"]["code"] == "invalid_username"
@@ -154,8 +175,7 @@ async def test_api_token_works_until_revoked(server: ServerHandle, clock: FakeCl
     assert [t["id"] for t in listing["api_tokens"]] == [created["id"]]
     assert secret not in str(listing) and "token" not in listing["api_tokens"][0]
     # an API token cannot mint more tokens or accounts
-    assert (await server.api("POST", "/api/v1/api-tokens", {"name": "x"}, token=secret))[
-        0] == 403
+    assert (await server.api("POST", "/api/v1/api-tokens", {"name": "x"}, token=secret))[0] == 403
     status, _ = await server.api("DELETE", f"/api/v1/api-tokens/{created['id']}")
     assert status == 200
     status, err = await server.api("GET", "/api/v1/rooms", token=secret)
@@ -163,8 +183,9 @@ async def test_api_token_works_until_revoked(server: ServerHandle, clock: FakeCl
     assert (await server.api("DELETE", "/api/v1/api-tokens/tok_none"))[0] == 404
     # unknown, and expert-role, and expiring tokens
     assert (await server.api("GET", "/api/v1/rooms", token="vck_" + "x" * 43))[0] == 401
-    status, expert = await server.api("POST", "/api/v1/api-tokens",
-                                      {"name": "viewer", "role": "expert", "ttl_days": 1})
+    status, expert = await server.api(
+        "POST", "/api/v1/api-tokens", {"name": "viewer", "role": "expert", "ttl_days": 1}
+    )
     assert (await server.api("GET", "/api/v1/rooms", token=expert["token"]))[0] == 403
     assert (await server.api("GET", "/api/v1/auth/me", token=expert["token"]))[0] == 200
     clock.advance(days=1, seconds=1)
@@ -190,8 +211,12 @@ async def test_sessions_end_on_disable_password_change_and_logout(server: Server
     # a password change ends the other sessions and hands this one a new token
     mine = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
     other = (await login(server, "prof-zhao", PASSWORD))[1]["token"]
-    status, body = await server.api("POST", "/api/v1/auth/password", {
-        "current_password": PASSWORD, "new_password": "a much better passphrase"}, token=mine)
+    status, body = await server.api(
+        "POST",
+        "/api/v1/auth/password",
+        {"current_password": PASSWORD, "new_password": "a much better passphrase"},
+        token=mine,
+    )
     assert status == 200 and body["token"], body
     assert (await server.api("GET", "/api/v1/auth/me", token=other))[0] == 401
     assert (await server.api("GET", "/api/v1/auth/me", token=mine))[0] == 401

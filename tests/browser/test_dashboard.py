@@ -84,20 +84,24 @@ async def open_dashboard(browser: Any) -> AsyncIterator[Opener]:
 
 async def coordinator_account(settings: Settings, username: str = "li.coord") -> str:
     # the CLI's path (vidconsult account create), against the running server's data dir
-    await asyncio.to_thread(create_account, settings.data_dir, username, "coordinator", PASSWORD,
-                            "Li Coordinator")
+    await asyncio.to_thread(
+        create_account, settings.data_dir, username, "coordinator", PASSWORD, "Li Coordinator"
+    )
     return username
 
 
-async def ok(server: ServerHandle, method: str, path: str, body: Any = None,
-             status: int = 200) -> Any:
+async def ok(
+    server: ServerHandle, method: str, path: str, body: Any = None, status: int = 200
+) -> Any:
     got, data = await server.api(method, path, body)
     assert got == status, (got, data)
     return data
 
 
 async def test_rooms_live_join_link_participant_and_end(
-    live_server: ServerHandle, settings: Settings, open_dashboard: Opener,
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
     sdk_clients: list[RoomClient],
 ) -> None:
     username = await coordinator_account(settings)
@@ -132,8 +136,12 @@ async def test_rooms_live_join_link_participant_and_end(
     assert parts.path == f"/room/{room_id}" and parts.fragment.startswith("token=")
     kiosk_token = parts.fragment.removeprefix("token=")
     claims = live_server.signer.verify(kiosk_token)
-    assert (claims.room, claims.identity, claims.role.value, claims.name) == \
-        (room_id, "kiosk-vil-1", "patient", "Village kiosk")
+    assert (claims.room, claims.identity, claims.role.value, claims.name) == (
+        room_id,
+        "kiosk-vil-1",
+        "patient",
+        "Village kiosk",
+    )
     status, html = await live_server.api("GET", parts.path, token="")
     assert status == 200 and "room.js" in html
 
@@ -147,17 +155,19 @@ async def test_rooms_live_join_link_participant_and_end(
     for kind in ("audio", "video"):
         await page.wait_for_selector(
             f"{participant} [data-testid=track][data-kind={kind}][data-muted=false]",
-            timeout=TIMEOUT_MS)
+            timeout=TIMEOUT_MS,
+        )
     assert "Village kiosk" in await page.locator(participant).inner_text()
 
     # its mute shows too
     room = await ok(live_server, "GET", f"/api/v1/rooms/{room_id}")
-    (audio_sid,) = [t["sid"] for p in room["participants"] for t in p["tracks"]
-                    if t["kind"] == "audio"]
+    (audio_sid,) = [
+        t["sid"] for p in room["participants"] for t in p["tracks"] if t["kind"] == "audio"
+    ]
     await kiosk.set_muted(audio_sid, True)
     await page.wait_for_selector(
-        f"{participant} [data-testid=track][data-kind=audio][data-muted=true]",
-        timeout=TIMEOUT_MS)
+        f"{participant} [data-testid=track][data-kind=audio][data-muted=true]", timeout=TIMEOUT_MS
+    )
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=SCREENSHOT)
 
@@ -184,7 +194,9 @@ async def test_rooms_live_join_link_participant_and_end(
 
 
 async def test_failed_sign_in_shows_the_api_message(
-    app_server: ServerHandle, settings: Settings, open_dashboard: Opener,
+    app_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
 ) -> None:
     username = await coordinator_account(settings)
     dash = await open_dashboard(app_server)
@@ -194,9 +206,9 @@ async def test_failed_sign_in_shows_the_api_message(
     error = page.locator("[data-testid=sign-in-error]")
     await page.wait_for_selector("[data-testid=sign-in-error]:not(:empty)", timeout=TIMEOUT_MS)
     # the very message the API gives for a wrong password
-    status, body = await app_server.api("POST", "/api/v1/auth/login",
-                                        {"username": username, "password": "wrong again!!"},
-                                        token="")
+    status, body = await app_server.api(
+        "POST", "/api/v1/auth/login", {"username": username, "password": "wrong again!!"}, token=""
+    )
     assert status == 401 and body["error"]["code"] == "invalid_credentials"
     assert await error.inner_text() == body["error"]["message"]
     assert await page.locator("[data-testid=signed-in-as]").is_hidden()
@@ -207,7 +219,8 @@ async def test_failed_sign_in_shows_the_api_message(
     await page.click("[data-testid=use-token-button]")
     await page.wait_for_function(
         "document.querySelector('[data-testid=sign-in-error]').textContent.includes('expert')",
-        timeout=TIMEOUT_MS)
+        timeout=TIMEOUT_MS,
+    )
     await page.fill("[data-testid=token-input]", app_server.coordinator_token)
     await page.click("[data-testid=use-token-button]")
     assert "coordinator" in await dash.signed_in()
@@ -227,22 +240,54 @@ async def test_chinese_ui(app_server: ServerHandle, open_dashboard: Opener) -> N
 
 async def seed_directory(server: ServerHandle) -> None:
     """A village unit; a cardiologist on shift every day; a neurologist away for 10 days."""
-    await ok(server, "POST", "/api/v1/units", {"id": "vil-1", "name": "Xiaohe village clinic",
-                                              "tier": "village",
-                                              "consult_rooms": ["first-consult room"]}, 201)
+    await ok(
+        server,
+        "POST",
+        "/api/v1/units",
+        {
+            "id": "vil-1",
+            "name": "Xiaohe village clinic",
+            "tier": "village",
+            "consult_rooms": ["first-consult room"],
+        },
+        201,
+    )
     every_day = [{"weekday": d, "start": "00:00", "end": "23:30"} for d in range(7)]
-    for expert_id, name, specialty in (("dr-wang", "Prof. Wang Li", "cardiology"),
-                                       ("dr-zhou", "Prof. Zhou Min", "neurology")):
-        await ok(server, "POST", "/api/v1/experts", {
-            "id": expert_id, "name": name,
-            "institution": {"id": "pumch", "name": "PUMCH", "kind": "domestic"},
-            "specialties": [specialty], "languages": ["zh"], "time_zone": "Asia/Shanghai"}, 201)
+    for expert_id, name, specialty in (
+        ("dr-wang", "Prof. Wang Li", "cardiology"),
+        ("dr-zhou", "Prof. Zhou Min", "neurology"),
+    ):
+        await ok(
+            server,
+            "POST",
+            "/api/v1/experts",
+            {
+                "id": expert_id,
+                "name": name,
+                "institution": {"id": "pumch", "name": "PUMCH", "kind": "domestic"},
+                "specialties": [specialty],
+                "languages": ["zh"],
+                "time_zone": "Asia/Shanghai",
+            },
+            201,
+        )
     now = datetime.now(UTC)
     await ok(server, "PUT", "/api/v1/experts/dr-wang/roster", {"shifts": every_day})
-    await ok(server, "PUT", "/api/v1/experts/dr-zhou/roster", {
-        "shifts": every_day,
-        "leave": [{"start": (now - timedelta(hours=1)).isoformat(),
-                   "end": (now + timedelta(days=10)).isoformat(), "reason": "congress"}]})
+    await ok(
+        server,
+        "PUT",
+        "/api/v1/experts/dr-zhou/roster",
+        {
+            "shifts": every_day,
+            "leave": [
+                {
+                    "start": (now - timedelta(hours=1)).isoformat(),
+                    "end": (now + timedelta(days=10)).isoformat(),
+                    "reason": "congress",
+                }
+            ],
+        },
+    )
 
 
 def centre_minutes(iso: str) -> str:
@@ -250,7 +295,9 @@ def centre_minutes(iso: str) -> str:
 
 
 async def test_case_created_and_booked_with_sla_badge(
-    app_server: ServerHandle, settings: Settings, open_dashboard: Opener,
+    app_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
 ) -> None:
     await seed_directory(app_server)
     username = await coordinator_account(settings)
@@ -262,8 +309,9 @@ async def test_case_created_and_booked_with_sla_badge(
 
     # a routine case from the form, booked at its earliest slot: within the SLA
     form = "[data-testid=new-case-form]"
-    await page.wait_for_selector(f"{form} [data-testid=case-unit] option[value=vil-1]",
-                                 state="attached", timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        f"{form} [data-testid=case-unit] option[value=vil-1]", state="attached", timeout=TIMEOUT_MS
+    )
     await page.fill(f"{form} [data-testid=case-patient-name]", "Zhang San")
     await page.select_option(f"{form} [data-testid=case-sex]", "male")
     await page.fill(f"{form} [data-testid=case-age]", "35")
@@ -276,11 +324,16 @@ async def test_case_created_and_booked_with_sla_badge(
     await created.wait_for(timeout=TIMEOUT_MS)
     case_id = await created.get_attribute("data-case-id")
     case = await ok(app_server, "GET", f"/api/v1/cases/{case_id}")
-    assert (case["status"], case["patient"]["name"], case["patient"]["age_years"],
-            case["specialty"], case["referring_unit_id"]) == \
-        ("requested", "Zhang San", 35, "cardiology", "vil-1")
-    await page.wait_for_selector(f"[data-testid=case-row][data-case-id='{case_id}']",
-                                 timeout=TIMEOUT_MS)
+    assert (
+        case["status"],
+        case["patient"]["name"],
+        case["patient"]["age_years"],
+        case["specialty"],
+        case["referring_unit_id"],
+    ) == ("requested", "Zhang San", 35, "cardiology", "vil-1")
+    await page.wait_for_selector(
+        f"[data-testid=case-row][data-case-id='{case_id}']", timeout=TIMEOUT_MS
+    )
 
     await page.click("[data-testid=new-case-result] [data-testid=book-button]")
     result = page.locator("[data-testid=new-case-result] [data-testid=booking-result]")
@@ -294,20 +347,32 @@ async def test_case_created_and_booked_with_sla_badge(
     # the list follows
     await page.wait_for_selector(
         f"[data-testid=case-row][data-case-id='{case_id}'][data-status=scheduled] "
-        "[data-testid=sla-badge][data-sla=met]", timeout=TIMEOUT_MS)
+        "[data-testid=sla-badge][data-sla=met]",
+        timeout=TIMEOUT_MS,
+    )
 
     # a neurology case: its only expert is away, so the earliest slot misses the deadline
-    neuro = await ok(app_server, "POST", "/api/v1/cases", {
-        "patient": {"name": "Wang Fang", "sex": "female", "age_years": 61},
-        "referring_unit_id": "vil-1", "referring_doctor": "Dr Zhao", "specialty": "neurology",
-        "clinical_summary": "recurrent dizziness"}, 201)
+    neuro = await ok(
+        app_server,
+        "POST",
+        "/api/v1/cases",
+        {
+            "patient": {"name": "Wang Fang", "sex": "female", "age_years": 61},
+            "referring_unit_id": "vil-1",
+            "referring_doctor": "Dr Zhao",
+            "specialty": "neurology",
+            "clinical_summary": "recurrent dizziness",
+        },
+        201,
+    )
     await page.click("[data-testid=cases-refresh]")
     await page.click(f"[data-testid=case-row][data-case-id='{neuro['id']}'] a")
     detail = page.locator(f"[data-testid=case-detail][data-case-id='{neuro['id']}']")
     await detail.locator("[data-testid=book-button]").click()
     await page.wait_for_selector(
         f"[data-testid=case-detail][data-case-id='{neuro['id']}'][data-status=scheduled]",
-        timeout=TIMEOUT_MS)
+        timeout=TIMEOUT_MS,
+    )
     booking = detail.locator("[data-testid=case-booking]")
     assert await booking.locator("[data-testid=sla-badge]").get_attribute("data-sla") == "breach"
     assert "Prof. Zhou Min" in await booking.inner_text()
@@ -322,19 +387,24 @@ async def test_case_created_and_booked_with_sla_badge(
     assert await page.locator("[data-testid=case-row]").count() == 2
     await page.select_option("[data-testid=filter-specialty]", "neurology")
     await page.wait_for_function(
-        "document.querySelectorAll('[data-testid=case-row]').length === 1", timeout=TIMEOUT_MS)
-    assert await page.locator("[data-testid=case-row]").get_attribute("data-case-id") == \
-        neuro["id"]
+        "document.querySelectorAll('[data-testid=case-row]').length === 1", timeout=TIMEOUT_MS
+    )
+    assert await page.locator("[data-testid=case-row]").get_attribute("data-case-id") == neuro["id"]
     assert not dash.page_errors()
 
 
 async def test_emergency_request_opens_a_room_with_links(
-    app_server: ServerHandle, settings: Settings, open_dashboard: Opener,
+    app_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
 ) -> None:
     await seed_directory(app_server)
     # the cardiology rota covers every minute of the week: two overlapping slots a day
-    slots = [{"expert_id": "dr-wang", "weekday": d, "start": s, "end": e}
-             for d in range(7) for s, e in (("00:00", "23:59"), ("12:00", "11:59"))]
+    slots = [
+        {"expert_id": "dr-wang", "weekday": d, "start": s, "end": e}
+        for d in range(7)
+        for s, e in (("00:00", "23:59"), ("12:00", "11:59"))
+    ]
     await ok(app_server, "PUT", "/api/v1/rota/cardiology", {"slots": slots})
     dash = await open_dashboard(app_server)
     page = dash.page
@@ -344,21 +414,24 @@ async def test_emergency_request_opens_a_room_with_links(
     await page.click("[data-testid=use-token-button]")
     await page.wait_for_selector(
         "[data-testid=emergency-form] [data-testid=emergency-unit] option[value=vil-1]",
-        state="attached", timeout=TIMEOUT_MS)
+        state="attached",
+        timeout=TIMEOUT_MS,
+    )
     await page.select_option("[data-testid=emergency-unit]", "vil-1")
     await page.select_option("[data-testid=emergency-specialty]", "cardiology")
     await page.fill("[data-testid=emergency-age]", "35")
     await page.click("[data-testid=emergency-button]")
     opened = page.locator("[data-testid=emergency-opened]")
-    await page.wait_for_selector("[data-testid=emergency-opened], "
-                                 "[data-testid=emergency-error]:not(:empty)", timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        "[data-testid=emergency-opened], [data-testid=emergency-error]:not(:empty)",
+        timeout=TIMEOUT_MS,
+    )
     assert await page.locator("[data-testid=emergency-error]").inner_text() == ""
     room_id = await opened.get_attribute("data-room-id")
     room = await ok(app_server, "GET", f"/api/v1/rooms/{room_id}")
     assert room["status"] == "open" and room["kind"] == "emergency"
     assert "Prof. Wang Li" in await opened.inner_text()
-    links = [await el.input_value()
-             for el in await opened.locator("[data-testid=join-link]").all()]
+    links = [await el.input_value() for el in await opened.locator("[data-testid=join-link]").all()]
     assert len(links) == 2
     for url in links:
         assert urlsplit(url).path == f"/room/{room_id}"
@@ -366,6 +439,7 @@ async def test_emergency_request_opens_a_room_with_links(
         assert app_server.signer.verify(token).room == room_id
     # and the room is in the live list
     await page.click("[data-testid=nav-rooms]")
-    await page.wait_for_selector(f"[data-testid=room-row][data-room-id='{room_id}']",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        f"[data-testid=room-row][data-room-id='{room_id}']", timeout=TIMEOUT_MS
+    )
     assert not dash.page_errors()

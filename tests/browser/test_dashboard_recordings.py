@@ -52,10 +52,19 @@ def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 async def _case_with_room(server: ServerHandle) -> tuple[str, dict[str, Any]]:
     await seed_directory(server)
-    case = await ok(server, "POST", "/api/v1/cases", {
-        "patient": {"name": "Zhang San", "sex": "male", "age_years": 35},
-        "referring_unit_id": "vil-1", "referring_doctor": "Dr Zhao",
-        "specialty": "cardiology", "clinical_summary": "chest pain for two weeks"}, 201)
+    case = await ok(
+        server,
+        "POST",
+        "/api/v1/cases",
+        {
+            "patient": {"name": "Zhang San", "sex": "male", "age_years": 35},
+            "referring_unit_id": "vil-1",
+            "referring_doctor": "Dr Zhao",
+            "specialty": "cardiology",
+            "clinical_summary": "chest pain for two weeks",
+        },
+        201,
+    )
     room = await server.create_room("Cardiology · Anda County", case_id=case["id"])
     # the coordinator starts it from the dashboard, not the policy on the first track
     await ok(server, "PUT", f"/api/v1/rooms/{room['id']}/recording/policy", {"enabled": False})
@@ -63,8 +72,11 @@ async def _case_with_room(server: ServerHandle) -> tuple[str, dict[str, Any]]:
 
 
 async def test_record_play_hold_export_from_the_dashboard(
-    live_server: ServerHandle, settings: Settings, open_dashboard: Opener,
-    sdk_clients: list[RoomClient], media_file: Path,
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
+    sdk_clients: list[RoomClient],
+    media_file: Path,
 ) -> None:
     server = live_server
     case_id, room = await _case_with_room(server)
@@ -84,7 +96,9 @@ async def test_record_play_hold_export_from_the_dashboard(
     for identity in ("dr-li", "pt-wang"):
         await page.wait_for_selector(
             f"{row} [data-testid=participant][data-identity='{identity}'] "
-            "[data-testid=track][data-kind=video]", timeout=TIMEOUT_MS)
+            "[data-testid=track][data-kind=video]",
+            timeout=TIMEOUT_MS,
+        )
     assert await page.locator(f"{row} [data-testid=rec-marker]").count() == 0
 
     # ---- live rooms: start recording, the REC marker shows --------------------------------
@@ -97,11 +111,14 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.click("[data-testid=nav-recordings]")
     await page.wait_for_function(
         "document.querySelectorAll('[data-testid=recording-row][data-status=recording]')"
-        ".length === 2", timeout=TIMEOUT_MS)
+        ".length === 2",
+        timeout=TIMEOUT_MS,
+    )
     # ...and back in the live rooms, the marker comes from the server's status
     await page.click("[data-testid=nav-rooms]")
-    await page.wait_for_selector(f"{row}[data-recording=true] [data-testid=rec-marker]",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        f"{row}[data-recording=true] [data-testid=rec-marker]", timeout=TIMEOUT_MS
+    )
     await page.screenshot(path=SCREENSHOTS.format("rooms"))
     # the session's length (what is recorded), not a synchronisation
     await asyncio.sleep(max(0.0, RECORD_SECONDS - (asyncio.get_running_loop().time() - began)))
@@ -110,10 +127,10 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.click(f"{row} [data-testid=stop-recording-button]")
     await page.wait_for_selector("[data-testid=confirm-dialog][open]", timeout=TIMEOUT_MS)
     await page.click("[data-testid=confirm-ok]")
-    await page.wait_for_selector(f"{row} [data-testid=rec-marker]", state="detached",
-                                 timeout=TIMEOUT_MS)
-    await page.wait_for_selector(f"{row} [data-testid=start-recording-button]",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        f"{row} [data-testid=rec-marker]", state="detached", timeout=TIMEOUT_MS
+    )
+    await page.wait_for_selector(f"{row} [data-testid=start-recording-button]", timeout=TIMEOUT_MS)
     assert (await ok(server, "GET", f"/api/v1/rooms/{rid}/recording"))["active"] is False
     listing = (await ok(server, "GET", f"/api/v1/recordings?room_id={rid}"))["recordings"]
     recs = {r["identity"]: r for r in listing}
@@ -124,13 +141,18 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.click("[data-testid=nav-recordings]")
     done = "[data-testid=recording-row][data-status=completed]"
     await page.wait_for_function(
-        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS)
+        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
+    )
     group = page.locator(f"[data-testid=recording-group][data-room-id='{rid}']")
     assert "Cardiology · Anda County" in await group.inner_text()
-    assert await group.locator("[data-testid=recording-case-link]").get_attribute("href") == \
-        f"#cases/{case_id}"
-    starts = [await el.get_attribute("datetime")
-              for el in await page.locator("[data-testid=recording-row] time").all()]
+    assert (
+        await group.locator("[data-testid=recording-case-link]").get_attribute("href")
+        == f"#cases/{case_id}"
+    )
+    starts = [
+        await el.get_attribute("datetime")
+        for el in await page.locator("[data-testid=recording-row] time").all()
+    ]
     assert starts == sorted(starts, reverse=True)  # newest first
     row_texts = await page.locator(done).all_inner_texts()
     assert any("dr-li" in text and "doctor" in text for text in row_texts)
@@ -147,20 +169,23 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.fill("[data-testid=filter-room]", rid)
     await page.click("[data-testid=recordings-refresh]")
     await page.wait_for_function(
-        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS)
+        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
+    )
 
     # ---- Play: the picture shows and time advances --------------------------------------
     doctor_row = "[data-testid=recording-row][data-identity='dr-li']"
     doctor = page.locator(doctor_row)
     await doctor.locator("[data-testid=play-button]").click()
-    player = page.locator(f"[data-testid=recording-player][data-recording-id="
-                          f"'{recs['dr-li']['id']}']")
+    player = page.locator(
+        f"[data-testid=recording-player][data-recording-id='{recs['dr-li']['id']}']"
+    )
     await player.wait_for(timeout=TIMEOUT_MS)
     assert "dr-li" in await player.locator("[data-testid=player-heading]").inner_text()
     assert "Cardiology · Anda County" in await player.inner_text()
     video = "document.querySelector('[data-testid=player-video]')"
     await page.wait_for_function(
-        f"{video}.videoWidth > 0 && {video}.currentTime > 0.2", timeout=TIMEOUT_MS)
+        f"{video}.videoWidth > 0 && {video}.currentTime > 0.2", timeout=TIMEOUT_MS
+    )
     assert await page.evaluate(f"[{video}.videoWidth, {video}.videoHeight]") == [320, 240]
     played = await page.evaluate(f"{video}.currentTime")
     await page.wait_for_function(f"{video}.currentTime > {played} + 0.3", timeout=TIMEOUT_MS)
@@ -176,20 +201,23 @@ async def test_record_play_hold_export_from_the_dashboard(
     hold = doctor.locator("[data-testid=hold-toggle]")
     base = f"/api/v1/recordings/{recs['dr-li']['id']}"
     await hold.click()
-    await page.wait_for_selector("[data-testid=notice]:has-text('Legal hold set')",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        "[data-testid=notice]:has-text('Legal hold set')", timeout=TIMEOUT_MS
+    )
     assert (await ok(server, "GET", base))["legal_hold"] is True
     assert await hold.is_checked()
     await hold.click()  # releasing asks; cancelled, the hold stays
     await page.wait_for_selector("[data-testid=confirm-dialog][open]", timeout=TIMEOUT_MS)
     await page.click("[data-testid=confirm-cancel]")
-    await page.wait_for_selector(f"{doctor_row} [data-testid=hold-toggle]:checked",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        f"{doctor_row} [data-testid=hold-toggle]:checked", timeout=TIMEOUT_MS
+    )
     assert (await ok(server, "GET", base))["legal_hold"] is True
     await hold.click()
     await page.click("[data-testid=confirm-ok]")
-    await page.wait_for_selector("[data-testid=notice]:has-text('Legal hold released')",
-                                 timeout=TIMEOUT_MS)
+    await page.wait_for_selector(
+        "[data-testid=notice]:has-text('Legal hold released')", timeout=TIMEOUT_MS
+    )
     assert (await ok(server, "GET", base))["legal_hold"] is False
     assert not await hold.is_checked()
 
@@ -197,8 +225,9 @@ async def test_record_play_hold_export_from_the_dashboard(
     exporter = group.locator("[data-testid=export]")
     await exporter.locator("[data-testid=export-button]").click()
     await page.wait_for_selector(
-        f"[data-testid=export][data-room-id='{rid}'][data-status=done] "
-        "[data-testid=export-link]", timeout=30_000)
+        f"[data-testid=export][data-room-id='{rid}'][data-status=done] [data-testid=export-link]",
+        timeout=30_000,
+    )
     job = await ok(server, "GET", f"/api/v1/exports/{await exporter.get_attribute('data-job-id')}")
     assert job["status"] == "done" and job["room_id"] == rid
     href = await exporter.locator("[data-testid=export-link]").get_attribute("href")
@@ -211,8 +240,9 @@ async def test_record_play_hold_export_from_the_dashboard(
 
     # ---- the case view: its recordings, and the case's legal hold ----------------------------
     await group.locator("[data-testid=recording-case-link]").click()
-    panel = page.locator(f"[data-testid=case-detail][data-case-id='{case_id}'] "
-                         "[data-testid=case-recordings]")
+    panel = page.locator(
+        f"[data-testid=case-detail][data-case-id='{case_id}'] [data-testid=case-recordings]"
+    )
     await panel.locator("[data-testid=recording-row]").nth(1).wait_for(timeout=TIMEOUT_MS)
     assert await panel.locator("[data-testid=recording-row]").count() == 2
     hold_path = f"/api/v1/cases/{case_id}/recording-hold"
@@ -226,8 +256,9 @@ async def test_record_play_hold_export_from_the_dashboard(
     assert not dash.page_errors(), dash.page_errors()
 
 
-async def test_chinese_recordings_section(live_server: ServerHandle, settings: Settings,
-                                          open_dashboard: Opener) -> None:
+async def test_chinese_recordings_section(
+    live_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
     """The section in Chinese, with the API's answer when nothing is recorded yet."""
     username = await coordinator_account(settings)
     dash = await open_dashboard(live_server)
@@ -238,21 +269,23 @@ async def test_chinese_recordings_section(live_server: ServerHandle, settings: S
     empty = await page.locator("[data-testid=recordings-empty]").inner_text()
     assert empty == "没有符合条件的录像。"
     assert await page.locator("[data-testid=nav-recordings]").inner_text() == "录像"
-    assert await page.locator("[data-testid=nav-recordings]").get_attribute("aria-current") == \
-        "page"
+    assert (
+        await page.locator("[data-testid=nav-recordings]").get_attribute("aria-current") == "page"
+    )
     assert (await ok(live_server, "GET", "/api/v1/recordings"))["recordings"] == []
     assert not dash.page_errors()
 
 
 async def test_audio_only_recording_plays(
-    live_server: ServerHandle, settings: Settings, open_dashboard: Opener,
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
     sdk_clients: list[RoomClient],
 ) -> None:
     """A participant without a camera: its file has no picture and still plays in the player."""
     room = await live_server.create_room("Phone follow-up")
     rid = room["id"]
-    client = RoomClient(live_server.url, live_server.mint("pt-zhou", "patient", room=rid),
-                        room=rid)
+    client = RoomClient(live_server.url, live_server.mint("pt-zhou", "patient", room=rid), room=rid)
     sdk_clients.append(client)
     await client.connect()
     await client.publish(AudioStreamTrack())

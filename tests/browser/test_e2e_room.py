@@ -63,7 +63,8 @@ class Page:
     async def wait_state(self, state: str) -> None:
         await self.page.wait_for_function(
             "(s) => window.vidconsult && window.vidconsult.state === s",
-            arg=state, timeout=EVENT_TIMEOUT_MS,
+            arg=state,
+            timeout=EVENT_TIMEOUT_MS,
         )
 
     async def wait_playing(self, other: str) -> None:
@@ -77,7 +78,8 @@ class Page:
     async def join_time(self, other: str) -> float:
         await self.page.wait_for_function(
             "(id) => window.vidconsult.joinTimes[id] !== undefined",
-            arg=other, timeout=MEDIA_TIMEOUT_MS,
+            arg=other,
+            timeout=MEDIA_TIMEOUT_MS,
         )
         return await self.page.evaluate("(id) => window.vidconsult.joinTimes[id]", other)
 
@@ -151,8 +153,9 @@ async def test_room_in_the_browser(
     await asyncio.gather(doctor.wait_playing("pt-zhang"), patient.wait_playing("dr-li"))
 
     # the browsers receive the Python participant, and it receives both browsers
-    await asyncio.gather(doctor.wait_playing("kiosk-village"),
-                         patient.wait_playing("kiosk-village"))
+    await asyncio.gather(
+        doctor.wait_playing("kiosk-village"), patient.wait_playing("kiosk-village")
+    )
     for browser_identity in ("dr-li", "pt-zhang"):
         video = await kiosk.wait_for_track(browser_identity, "video")
         try:
@@ -161,9 +164,11 @@ async def test_room_in_the_browser(
             state = [(r.publisher, r.kind, r.frames) for r in kiosk.remote_tracks.values()]
             offers = [d["tracks"] for e, d in kiosk.events if e == "subscribe.offer"]
             published = [d for e, d in kiosk.events if e.startswith("track.")]
-            raise AssertionError(f"no video from {browser_identity} at the SDK client: "
-                                 f"{kiosk.subscribe_state} {state} offers={offers} "
-                                 f"track events={published}") from None
+            raise AssertionError(
+                f"no video from {browser_identity} at the SDK client: "
+                f"{kiosk.subscribe_state} {state} offers={offers} "
+                f"track events={published}"
+            ) from None
         assert frame.width > 0 and frame.height > 0
         audio = await kiosk.wait_for_track(browser_identity, "audio")
         await audio.wait_frames(10, timeout=20)
@@ -266,8 +271,11 @@ async def test_refused_connection_is_explained(live_server: Any, open_as: Opener
     """A forged token: the page says why it cannot connect, and never opens a camera."""
     room_id = await create_room(live_server, "Refused")
     forged = TokenSigner(b"not-the-server-secret-" + b"y" * 20).mint(
-        identity="mallory", role=Role.OBSERVER, room=room_id,
-        now=datetime.now(UTC), ttl=timedelta(minutes=5),
+        identity="mallory",
+        role=Role.OBSERVER,
+        room=room_id,
+        now=datetime.now(UTC),
+        ttl=timedelta(minutes=5),
     )
     page = await open_as("mallory", f"{live_server.url}/room/{room_id}#token={forged}")
     await page.page.click("[data-testid=join-button]")

@@ -118,11 +118,21 @@ OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 CLOSING = EmergencyClosing(idle=timedelta(minutes=30), unanswered=timedelta(minutes=60))
 
 
-def _reason(minutes: float, *, occupied: bool = False, emptied_after: float | None = None,
-            policy: EmergencyClosing = CLOSING) -> str | None:
+def _reason(
+    minutes: float,
+    *,
+    occupied: bool = False,
+    emptied_after: float | None = None,
+    policy: EmergencyClosing = CLOSING,
+) -> str | None:
     emptied = None if emptied_after is None else OPENED + timedelta(minutes=emptied_after)
-    return emergency_close_reason(OPENED, OPENED + timedelta(minutes=minutes),
-                                  occupied=occupied, emptied_at=emptied, policy=policy)
+    return emergency_close_reason(
+        OPENED,
+        OPENED + timedelta(minutes=minutes),
+        occupied=occupied,
+        emptied_at=emptied,
+        policy=policy,
+    )
 
 
 def test_an_emergency_room_in_use_is_never_closed() -> None:

@@ -84,8 +84,14 @@ def opus_clip(count: int = 100) -> Clip:
         frame.sample_rate = 48000
         frame.pts = i * 960
         frames.extend(bytes(p) for p in ctx.encode(frame))
-    return Clip("audio", "audio/opus", frames[:count], frozenset(range(count)),
-                fractions.Fraction(1, 48000), 960)
+    return Clip(
+        "audio",
+        "audio/opus",
+        frames[:count],
+        frozenset(range(count)),
+        fractions.Fraction(1, 48000),
+        960,
+    )
 
 
 class EncodedTrack(MediaStreamTrack):
@@ -147,9 +153,7 @@ class RecordingTap:
         self.ended.append(track_sid)
         self.changed.notify()
 
-    async def wait(
-        self, predicate: Callable[[RecordingTap], bool], timeout: float = 15.0
-    ) -> None:
+    async def wait(self, predicate: Callable[[RecordingTap], bool], timeout: float = 15.0) -> None:
         await self.changed.until(lambda: predicate(self), timeout)
 
 

@@ -23,7 +23,10 @@ def test_caps_combine_to_the_lowest_and_sdp_carries_them() -> None:
     caps.set(ROOM, 500)
     caps.set(ROOM, 300, identity="rural")
     assert (caps.kbps(ROOM, "city"), caps.kbps(ROOM, "rural"), caps.kbps("x", "y")) == (
-        500, 300, 800)
+        500,
+        300,
+        800,
+    )
     caps.forget(ROOM)
     assert caps.kbps(ROOM, "rural") == 800
     sdp = (

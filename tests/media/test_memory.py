@@ -89,7 +89,10 @@ def slope(xs: list[float], ys: list[float]) -> float:
 def test_sixty_seconds_of_passthrough_do_not_grow_memory() -> None:
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(ROOT), "60"],
-        capture_output=True, text=True, timeout=160, check=True,
+        capture_output=True,
+        text=True,
+        timeout=160,
+        check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     t = [s[0] for s in result["samples"]]

@@ -28,17 +28,26 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def rec_settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var",
-                             secret=SECRET, media_mode="passthrough")
+    return Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "var",
+        secret=SECRET,
+        media_mode="passthrough",
+    )
 
 
 @pytest.fixture
 async def rec_server(rec_settings: Settings) -> AsyncIterator[ServerHandle]:
     """The real server (passthrough media) with recording installed."""
-    async with run_server(rec_settings, installers=[recordings_api.install]) as server, \
-            aiohttp.ClientSession() as session:
-        yield ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()),
-                           app=server.app, session=session)
+    async with (
+        run_server(rec_settings, installers=[recordings_api.install]) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
 
 
 @pytest.fixture(scope="session")

@@ -56,11 +56,15 @@ class MemoryRecordingStore:
         r = self.recs.get(i)
         return dataclasses.replace(r) if r else None
 
-    async def list_recordings(self, *, room_id: str | None = None, status: str | None = None,
-                              limit: int = 500, **_: Any) -> list[Recording]:
-        out = [dataclasses.replace(r) for r in self.recs.values()
-               if (room_id is None or r.room_id == room_id)
-               and (status is None or r.status.value == status)]
+    async def list_recordings(
+        self, *, room_id: str | None = None, status: str | None = None, limit: int = 500, **_: Any
+    ) -> list[Recording]:
+        out = [
+            dataclasses.replace(r)
+            for r in self.recs.values()
+            if (room_id is None or r.room_id == room_id)
+            and (status is None or r.status.value == status)
+        ]
         return sorted(out, key=lambda r: r.started_at)[:limit]
 
     async def get_policy(self, room_id: str) -> Any:

@@ -13,8 +13,14 @@ from web import recordings_api
 
 
 async def main(data_dir: str, secret: str) -> None:
-    settings = Settings.from_env({}, host="127.0.0.1", port=0, data_dir=Path(data_dir),
-                                 secret=secret, media_mode="passthrough")
+    settings = Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=Path(data_dir),
+        secret=secret,
+        media_mode="passthrough",
+    )
     async with run_server(settings, installers=[recordings_api.install]) as server:
         print(server.url, flush=True)
         await asyncio.Event().wait()

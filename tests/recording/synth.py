@@ -33,8 +33,14 @@ def _flashing(t: float, flashes: Sequence[float]) -> bool:
     return any(f <= t < f + FLASH_SECONDS for f in flashes)
 
 
-def encode(seconds: float, flashes: Sequence[float], *, video_codec: str = "vp8",
-           size: tuple[int, int] = (320, 240), texture: bool = False) -> list[Encoded]:
+def encode(
+    seconds: float,
+    flashes: Sequence[float],
+    *,
+    video_codec: str = "vp8",
+    size: tuple[int, int] = (320, 240),
+    texture: bool = False,
+) -> list[Encoded]:
     """Encoded packets of both tracks, in time order. ``texture``: moving noise on the
     picture, for a realistic bitrate (benchmarks)."""
     rng = np.random.default_rng(7)
@@ -47,21 +53,29 @@ def encode(seconds: float, flashes: Sequence[float], *, video_codec: str = "vp8"
     enc.framerate = FPS
     enc.bit_rate = 300_000
     if video_codec == "vp8":
-        enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
-                       "auto-alt-ref": "0"}
+        enc.options = {
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "auto-alt-ref": "0",
+        }
         enc.gop_size = FPS
     else:
-        enc.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
-                       "x264-params": f"keyint={FPS}:min-keyint={FPS}:repeat-headers=1:"
-                                      "annexb=1:bframes=0"}
+        enc.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "profile": "baseline",
+            "x264-params": f"keyint={FPS}:min-keyint={FPS}:repeat-headers=1:annexb=1:bframes=0",
+        }
     white = np.full((h, w, 3), 255, np.uint8)
     black = np.zeros((h, w, 3), np.uint8)
     for i in range(int(seconds * FPS)):
         t = i / FPS
         img = white if _flashing(t, flashes) else black
         if texture:
-            img = np.clip(img.astype(np.int16) + rng.integers(-40, 40, img.shape), 0,
-                          255).astype(np.uint8)
+            img = np.clip(img.astype(np.int16) + rng.integers(-40, 40, img.shape), 0, 255).astype(
+                np.uint8
+            )
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
         frame.pts = i
         for p in enc.encode(frame):
@@ -79,8 +93,9 @@ def encode(seconds: float, flashes: Sequence[float], *, video_codec: str = "vp8"
         for f in flashes:
             on |= (ts >= f) & (ts < f + FLASH_SECONDS)
         tone = (np.sin(2 * np.pi * TONE_HZ * ts) * 12000 * on).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16",
-                                           layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo"
+        )
         frame.sample_rate = RATE
         frame.pts = i * AUDIO_FRAME
         for p in aenc.encode(frame):
@@ -89,8 +104,13 @@ def encode(seconds: float, flashes: Sequence[float], *, video_codec: str = "vp8"
     return out
 
 
-def write_file(path: Path, packets: list[Encoded], *, video_codec: str = "vp8",
-               size: tuple[int, int] = (320, 240)) -> Path:
+def write_file(
+    path: Path,
+    packets: list[Encoded],
+    *,
+    video_codec: str = "vp8",
+    size: tuple[int, int] = (320, 240),
+) -> Path:
     """The packets as a WebM (VP8) or Matroska (H264) file, for a publisher to send as is."""
     fmt = "webm" if video_codec == "vp8" else "matroska"
     with av.open(str(path), "w", format=fmt) as c:
@@ -126,9 +146,16 @@ class FeedTrack:
     rtp_base: int
 
 
-def frames(packets: list[Encoded], video: FeedTrack, audio: FeedTrack, *, start: float,
-           ntp_offset: float = -1_000_000.0, audio_delay: float = 0.0,
-           sr_every: float = 1.0) -> Iterator[EncodedFrame | SenderReport]:
+def frames(
+    packets: list[Encoded],
+    video: FeedTrack,
+    audio: FeedTrack,
+    *,
+    start: float,
+    ntp_offset: float = -1_000_000.0,
+    audio_delay: float = 0.0,
+    sr_every: float = 1.0,
+) -> Iterator[EncodedFrame | SenderReport]:
     """What the engine's taps would deliver for a publisher sending ``packets`` from
     ``start`` (monotonic): frames with RTP timestamps and arrival times, and an SR per track
     every ``sr_every`` seconds (the publisher's NTP clock is ``ntp_offset`` from ours).
@@ -139,15 +166,24 @@ def frames(packets: list[Encoded], video: FeedTrack, audio: FeedTrack, *, start:
         for tr in (video, audio):
             if e.t >= next_sr[tr.sid]:
                 at = next_sr[tr.sid]
-                yield SenderReport(tr.sid, ntp_time=start + at - ntp_offset,
-                                   rtp_timestamp=(tr.rtp_base + int(at * tr.clock_rate))
-                                   & 0xFFFFFFFF, arrival=start + at + 0.01)
+                yield SenderReport(
+                    tr.sid,
+                    ntp_time=start + at - ntp_offset,
+                    rtp_timestamp=(tr.rtp_base + int(at * tr.clock_rate)) & 0xFFFFFFFF,
+                    arrival=start + at + 0.01,
+                )
                 next_sr[tr.sid] += sr_every
         delay = 0.02 + (audio_delay if e.kind == "audio" else 0.0)
         yield EncodedFrame(
-            track_sid=track.sid, kind=e.kind, codec=track.codec, data=e.data,
+            track_sid=track.sid,
+            kind=e.kind,
+            codec=track.codec,
+            data=e.data,
             rtp_timestamp=(track.rtp_base + int(round(e.t * track.clock_rate))) & 0xFFFFFFFF,
-            clock_rate=track.clock_rate, keyframe=e.keyframe, arrival=start + e.t + delay)
+            clock_rate=track.clock_rate,
+            keyframe=e.keyframe,
+            arrival=start + e.t + delay,
+        )
 
 
 def flash_times(path: Path) -> tuple[list[float], list[float]]:
@@ -169,10 +205,13 @@ def flash_times(path: Path) -> tuple[list[float], list[float]]:
                 samples *= 32768
             chunk = frame.samples // 8 or 1
             ch = samples.size // frame.samples
-            mono = samples.reshape(-1, ch)[:, 0] if frame.format.is_packed else \
-                samples[: frame.samples]
+            mono = (
+                samples.reshape(-1, ch)[:, 0]
+                if frame.format.is_packed
+                else samples[: frame.samples]
+            )
             for k in range(0, frame.samples, chunk):
-                loud = float(np.abs(mono[k:k + chunk]).mean()) > 2000
+                loud = float(np.abs(mono[k : k + chunk]).mean()) > 2000
                 if loud and not was:
                     audio.append(float(frame.time) + k / frame.sample_rate)
                 was = loud
@@ -193,8 +232,12 @@ def decode_summary(path: Path) -> dict[str, object]:
             if frame.time is not None:
                 first = min(first, frame.time)
                 last = max(last, frame.time)
-    return {"counts": counts, "codecs": codecs, "duration": last - first if counts else 0.0,
-            "end": last}
+    return {
+        "counts": counts,
+        "codecs": codecs,
+        "duration": last - first if counts else 0.0,
+        "end": last,
+    }
 
 
 def payloads(path: Path, kind: str) -> list[bytes]:
@@ -207,8 +250,8 @@ def avcc_units(data: bytes) -> list[bytes]:
     """The NAL units of an H264 packet as Matroska / MP4 store it (4-byte big-endian lengths)."""
     units, i = [], 0
     while i + 4 <= len(data):
-        n = int.from_bytes(data[i:i + 4], "big")
-        units.append(data[i + 4:i + 4 + n])
+        n = int.from_bytes(data[i : i + 4], "big")
+        units.append(data[i + 4 : i + 4 + n])
         i += 4 + n
     return units
 

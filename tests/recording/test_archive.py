@@ -43,8 +43,9 @@ async def _record(handle: ServerHandle, media: Path, seconds: float = 3) -> tupl
     raise AssertionError(listing)
 
 
-async def test_access_tamper_and_retention(rec_server: ServerHandle, rec_settings,
-                                           media_files: dict[str, Path], capsys) -> None:
+async def test_access_tamper_and_retention(
+    rec_server: ServerHandle, rec_settings, media_files: dict[str, Path], capsys
+) -> None:
     rid, rec = await _record(rec_server, media_files["a"])
     base = f"/api/v1/recordings/{rec['id']}"
 
@@ -78,7 +79,7 @@ async def test_access_tamper_and_retention(rec_server: ServerHandle, rec_setting
         status, _ = await rec_server.api("GET", f"/api/v1/recordings/{bad}/link")
         assert status in (403, 404), bad
         async with rec_server.session.get(
-                rec_server.url + f"/api/v1/recordings/{bad}/content?expires=9999999999&sig=x",
+            rec_server.url + f"/api/v1/recordings/{bad}/content?expires=9999999999&sig=x",
         ) as resp:
             assert resp.status in (401, 404)
 
@@ -109,8 +110,9 @@ async def test_access_tamper_and_retention(rec_server: ServerHandle, rec_setting
             return datetime.now(UTC) + timedelta(days=2)
 
     service._clock = Later()  # noqa: SLF001 - the retention clock of this test
-    assert (await rec_server.api("PUT", "/api/v1/cases/case-7/recording-hold",
-                                 {"held": True}))[0] == 200
+    assert (await rec_server.api("PUT", "/api/v1/cases/case-7/recording-hold", {"held": True}))[
+        0
+    ] == 200
     assert await service.purge() == []
     await rec_server.api("PUT", "/api/v1/cases/case-7/recording-hold", {"held": False})
     deleted = await service.purge()
@@ -137,11 +139,14 @@ class FullDisk:
         return getattr(self._fh, name)
 
 
-async def test_full_disk_stops_recording_not_the_room(rec_server: ServerHandle,
-                                                      media_files: dict[str, Path]) -> None:
+async def test_full_disk_stops_recording_not_the_room(
+    rec_server: ServerHandle, media_files: dict[str, Path]
+) -> None:
     service = rec_server.app[RECORDINGS]
-    service._recorder._opener = lambda p: (p.parent.mkdir(parents=True, exist_ok=True),  # noqa: SLF001
-                                           FullDisk(p, 20_000))[1]
+    service._recorder._opener = lambda p: (
+        p.parent.mkdir(parents=True, exist_ok=True),  # noqa: SLF001
+        FullDisk(p, 20_000),
+    )[1]
     room = await rec_server.create_room("Cardiology")
     rid = room["id"]
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
@@ -169,7 +174,8 @@ async def test_full_disk_stops_recording_not_the_room(rec_server: ServerHandle,
 
 
 async def test_a_file_that_got_no_media_is_failed_not_completed(
-        rec_server: ServerHandle, media_files: dict[str, Path]) -> None:
+    rec_server: ServerHandle, media_files: dict[str, Path]
+) -> None:
     """The field's worst recording bug is a 0-byte file reported as fine: when a published
     track's media never reaches the file, the recording says so."""
     service = rec_server.app[RECORDINGS]

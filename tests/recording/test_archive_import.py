@@ -53,19 +53,29 @@ async def _record(base: Path, media: dict[str, Path]) -> Source:
     from vidconsult.client import RoomClient
     from vidconsult.external_recorder import ExternalRecorder, archive_for
 
-    settings = Settings.from_env({}, host="127.0.0.1", port=0, data_dir=base / "origin",
-                                 secret=SECRET, media_mode="passthrough")
+    settings = Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=base / "origin",
+        secret=SECRET,
+        media_mode="passthrough",
+    )
     rec_dir = base / "recorder"
     rec_dir.mkdir()
     (rec_dir / "secret.key").write_text(RECORDER_SECRET)
-    async with run_server(settings, installers=[recordings_api.install]) as server, \
-            aiohttp.ClientSession() as session:
-        srv = ServerHandle(url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app,
-                           session=session)
+    async with (
+        run_server(settings, installers=[recordings_api.install]) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        srv = ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
         room = await srv.create_room("Cardiology consult", case_id="case-9")
         rid = room["id"]
-        status, _ = await srv.api("PUT", f"/api/v1/rooms/{rid}/recording/policy",
-                                  {"enabled": False})
+        status, _ = await srv.api(
+            "PUT", f"/api/v1/rooms/{rid}/recording/policy", {"enabled": False}
+        )
         assert status == 200
         archive = archive_for(rec_dir, RECORDER_SECRET)  # what `vidconsult record` builds
         recorder = ExternalRecorder(srv.url, srv.mint("rec-1", "recorder", room=rid), archive)
@@ -126,13 +136,15 @@ async def server_store(tmp_path: Path) -> AsyncIterator[tuple[ArchiveFiles, SQLi
         await db.close()
 
 
-async def _import(src: Path, target: ArchiveFiles, store: SQLiteRecordingStore,
-                  secret: str | None = None) -> ImportReport:
+async def _import(
+    src: Path, target: ArchiveFiles, store: SQLiteRecordingStore, secret: str | None = None
+) -> ImportReport:
     return await import_archive(source_archive(src, source_key(src, secret)), target, store)
 
 
-async def test_import_into_a_running_server(source: Source, rec_server: ServerHandle,
-                                            rec_settings: Settings) -> None:
+async def test_import_into_a_running_server(
+    source: Source, rec_server: ServerHandle, rec_settings: Settings
+) -> None:
     # the running server's own archive and database, opened a second time (as the CLI does)
     target = ArchiveFiles(recordings_api.recordings_root(rec_settings), SECRET.encode())
     db = SQLiteDatabase(rec_settings.data_dir / "vidconsult.db")
@@ -142,8 +154,7 @@ async def test_import_into_a_running_server(source: Source, rec_server: ServerHa
         report = await _import(source.dir, target, store)
         assert [o.status for o in report.outcomes] == [IMPORTED, IMPORTED], report.outcomes
         again = await _import(source.dir, target, store)
-        assert [(o.status, o.reason) for o in again.outcomes] == \
-            [(SKIPPED, "already imported")] * 2
+        assert [(o.status, o.reason) for o in again.outcomes] == [(SKIPPED, "already imported")] * 2
         assert again.summary() == "0 imported, 2 skipped, 0 refused"
         rows = await store.list_recordings(room_id=source.room_id)
     finally:
@@ -158,12 +169,18 @@ async def test_import_into_a_running_server(source: Source, rec_server: ServerHa
         assert rec.kinds == ["audio", "video"] and rec.codecs == ["audio/opus", "video/VP8"]
         assert rec.case_id == source.case_id and rec.session_id.startswith("ext_")
         assert rec.status is RecordingStatus.COMPLETED and rec.error is None
-        assert (rec.path, rec.size, rec.sha256, rec.duration_ms, rec.offset_ms) == \
-            (entry["file"], entry["size"], entry["sha256"], entry["duration_ms"],
-             entry["offset_ms"])
+        assert (rec.path, rec.size, rec.sha256, rec.duration_ms, rec.offset_ms) == (
+            entry["file"],
+            entry["size"],
+            entry["sha256"],
+            entry["duration_ms"],
+            entry["offset_ms"],
+        )
         assert rec.started_at.isoformat() == entry["started_at"]
-        assert target.resolve(rec.path).read_bytes() == \
-            (source.dir / "recordings" / rec.path).read_bytes()
+        assert (
+            target.resolve(rec.path).read_bytes()
+            == (source.dir / "recordings" / rec.path).read_bytes()
+        )
     assert len({r.session_id for r in rows}) == 1
 
     # the server's archive checks out with the server's key (re-signed), not the recorder's
@@ -174,16 +191,18 @@ async def test_import_into_a_running_server(source: Source, rec_server: ServerHa
     assert not list(target.root.rglob("*.tmp"))
 
     # and the running server lists them
-    status, listing = await rec_server.api("GET",
-                                           f"/api/v1/recordings?room_id={source.room_id}")
+    status, listing = await rec_server.api("GET", f"/api/v1/recordings?room_id={source.room_id}")
     assert status == 200, listing
     assert {r["id"] for r in listing["recordings"]} == set(src_entries)
-    assert all(r["codecs"] == ["audio/opus", "video/VP8"] and r["case_id"] == source.case_id
-               for r in listing["recordings"])
+    assert all(
+        r["codecs"] == ["audio/opus", "video/VP8"] and r["case_id"] == source.case_id
+        for r in listing["recordings"]
+    )
 
 
-async def test_a_tampered_file_is_refused_and_named(source: Source, tmp_path: Path,
-                                                    server_store: tuple) -> None:
+async def test_a_tampered_file_is_refused_and_named(
+    source: Source, tmp_path: Path, server_store: tuple
+) -> None:
     target, store = server_store
     src = _copy(source, tmp_path / "copy")
     bad, good = _media(src)
@@ -198,20 +217,21 @@ async def test_a_tampered_file_is_refused_and_named(source: Source, tmp_path: Pa
     assert "sha256" in by_path[bad_rel].reason
     assert by_path[good.relative_to(src / "recordings").as_posix()].status == IMPORTED
     assert not target.resolve(bad_rel).exists()
-    assert [r.path for r in await store.list_recordings()] == \
-        [good.relative_to(src / "recordings").as_posix()]
+    assert [r.path for r in await store.list_recordings()] == [
+        good.relative_to(src / "recordings").as_posix()
+    ]
     checked, problems = verify(target, SECRET.encode())
     assert checked == 1 and problems == [], problems
 
 
-async def test_a_manifest_signed_with_another_secret_is_refused(source: Source, tmp_path: Path,
-                                                               server_store: tuple) -> None:
+async def test_a_manifest_signed_with_another_secret_is_refused(
+    source: Source, tmp_path: Path, server_store: tuple
+) -> None:
     target, store = server_store
     src = _copy(source, tmp_path / "copy")
     [manifest] = source_archive(src, b"").manifests()
     doc = json.loads(manifest.read_text())
-    forged = domain.sign_manifest(b"another-secret-" + b"z" * 40, doc["room_id"],
-                                  doc["entries"])
+    forged = domain.sign_manifest(b"another-secret-" + b"z" * 40, doc["room_id"], doc["entries"])
     manifest.write_text(json.dumps(forged))
 
     report = await _import(src, target, store)
@@ -228,7 +248,8 @@ async def test_a_manifest_signed_with_another_secret_is_refused(source: Source, 
 
 
 async def test_a_different_file_under_the_same_id_is_a_conflict(
-        source: Source, tmp_path: Path, server_store: tuple) -> None:
+    source: Source, tmp_path: Path, server_store: tuple
+) -> None:
     target, store = server_store
     report = await _import(source.dir, target, store)
     assert report.count(IMPORTED) == 2
@@ -243,8 +264,9 @@ async def test_a_different_file_under_the_same_id_is_a_conflict(
     assert (await store.get_recording(first.id)).sha256 == "0" * 64  # not overwritten
 
 
-async def test_a_run_cut_short_is_completed(source: Source, tmp_path: Path,
-                                            server_store: tuple) -> None:
+async def test_a_run_cut_short_is_completed(
+    source: Source, tmp_path: Path, server_store: tuple
+) -> None:
     """Files copied and chained, but not indexed (the import died): the next run indexes
     them without copying or chaining them again."""
     target, store = server_store
@@ -265,11 +287,11 @@ async def test_a_run_cut_short_is_completed(source: Source, tmp_path: Path,
     assert checked == 2 and problems == [], problems
 
 
-def test_cli_archive_import(source: Source, tmp_path: Path,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_archive_import(
+    source: Source, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data_dir = tmp_path / "server"
-    base = ["archive", "import", str(source.dir), "--data-dir", str(data_dir),
-            "--secret", SECRET]
+    base = ["archive", "import", str(source.dir), "--data-dir", str(data_dir), "--secret", SECRET]
     assert cli_main(base) == 0
     out = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("imported ") for line in out) == 2, out
@@ -277,8 +299,7 @@ def test_cli_archive_import(source: Source, tmp_path: Path,
 
     assert cli_main(base) == 0
     out = capsys.readouterr().out.splitlines()
-    assert sum(line.startswith("skipped ") and "already imported" in line
-               for line in out) == 2, out
+    assert sum(line.startswith("skipped ") and "already imported" in line for line in out) == 2, out
     assert out[-1] == "0 imported, 2 skipped, 0 refused"
 
     assert cli_main(["archive", "verify", "--data-dir", str(data_dir), "--secret", SECRET]) == 0
@@ -290,17 +311,43 @@ def test_cli_archive_import(source: Source, tmp_path: Path,
     data = bytearray(bad.read_bytes())
     data[-10] ^= 0x01
     bad.write_bytes(bytes(data))
-    assert cli_main(["archive", "--data-dir", str(tmp_path / "other"), "--secret", SECRET,
-                     "import", str(src)]) == 1
+    assert (
+        cli_main(
+            [
+                "archive",
+                "--data-dir",
+                str(tmp_path / "other"),
+                "--secret",
+                SECRET,
+                "import",
+                str(src),
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr().out.splitlines()
-    assert any(line.startswith(f"refused {bad.relative_to(src / 'recordings').as_posix()}: ")
-               for line in out), out
+    assert any(
+        line.startswith(f"refused {bad.relative_to(src / 'recordings').as_posix()}: ")
+        for line in out
+    ), out
     assert out[-1] == "1 imported, 0 skipped, 1 refused"
 
     # no recorder key at all: a usage error, nothing made
     (src / "secret.key").unlink()
-    assert cli_main(["archive", "import", str(src), "--data-dir", str(tmp_path / "third"),
-                     "--secret", SECRET]) == 2
+    assert (
+        cli_main(
+            [
+                "archive",
+                "import",
+                str(src),
+                "--data-dir",
+                str(tmp_path / "third"),
+                "--secret",
+                SECRET,
+            ]
+        )
+        == 2
+    )
     assert "--source-secret" in capsys.readouterr().err
     assert not (src / "secret.key").exists()
 

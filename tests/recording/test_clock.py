@@ -87,11 +87,13 @@ def test_busy_sender_reports_stamped_late_keep_sync() -> None:
         lag_v = (n * 31 % 16) / 100  # 0..150 ms lag of the stamped RTP time
         lag_a = (n * 17 % 9) / 100
         if n % 10 == 0:
-            video.on_sender_report(_rtp(9, tau - lag_v, 90000), NTP0 + tau,
-                                   arrival + _jitter(n) * 3)
+            video.on_sender_report(
+                _rtp(9, tau - lag_v, 90000), NTP0 + tau, arrival + _jitter(n) * 3
+            )
         if n % 10 == 5:
-            audio.on_sender_report(_rtp(4, tau - lag_a, 48000), NTP0 + tau,
-                                   arrival + 0.12 + _jitter(n) * 3)  # audio comes later
+            audio.on_sender_report(
+                _rtp(4, tau - lag_a, 48000), NTP0 + tau, arrival + 0.12 + _jitter(n) * 3
+            )  # audio comes later
         tv = video.to_time(_rtp(9, tau, 90000), arrival)
         ta = audio.to_time(_rtp(4, tau, 48000), arrival + 0.12)
         if tau > 15:

@@ -27,8 +27,7 @@ def beeping(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def long_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("composite") / "long.webm"
-    return synth.write_file(path, synth.encode(60, [10.0, 40.0], size=(160, 120)),
-                            size=(160, 120))
+    return synth.write_file(path, synth.encode(60, [10.0, 40.0], size=(160, 120)), size=(160, 120))
 
 
 def _whole_mix(paths: list[str], starts: list[int], length: int) -> np.ndarray:
@@ -38,9 +37,9 @@ def _whole_mix(paths: list[str], starts: list[int], length: int) -> np.ndarray:
         chunks = list(composite._audio_chunks(path))  # noqa: SLF001
         buf = np.zeros(max(s + len(a) for s, a in chunks), np.float32)
         for s, a in chunks:
-            buf[s:s + len(a)] = a
+            buf[s : s + len(a)] = a
         end = min(length, start + len(buf))
-        mix[start:end] += buf[:end - start]
+        mix[start:end] += buf[: end - start]
     return np.clip(mix, -1.0, 1.0)
 
 
@@ -54,7 +53,7 @@ def test_streamed_mix_is_the_whole_file_mix(beeping: Path) -> None:
         window = np.zeros(AAC_FRAME, np.float32)
         for track, start in zip(tracks, starts, strict=True):
             track.add_to(window, apos - start)
-        got[apos:apos + AAC_FRAME] = np.clip(window, -1.0, 1.0)
+        got[apos : apos + AAC_FRAME] = np.clip(window, -1.0, 1.0)
     n = length - length % AAC_FRAME
     assert np.array_equal(got[:n], expected[:n])
     assert float(np.abs(got).max()) > 0.1  # there is sound in it
@@ -62,8 +61,10 @@ def test_streamed_mix_is_the_whole_file_mix(beeping: Path) -> None:
 
 def test_beeps_land_at_their_offsets(beeping: Path, tmp_path: Path) -> None:
     out = tmp_path / "c.mp4"
-    inputs = [CompositeInput(str(beeping), 0.0, 6.0, "a"),
-              CompositeInput(str(beeping), 1.3, 6.0, "b")]
+    inputs = [
+        CompositeInput(str(beeping), 0.0, 6.0, "a"),
+        CompositeInput(str(beeping), 1.3, 6.0, "b"),
+    ]
     duration = export_composite(inputs, str(out), size=(320, 180))
     assert abs(duration - 7.3) < 1e-9
     _, beeps = synth.flash_times(out)
@@ -75,8 +76,10 @@ def test_beeps_land_at_their_offsets(beeping: Path, tmp_path: Path) -> None:
 
 
 def test_export_memory_does_not_grow_with_length(long_file: Path, tmp_path: Path) -> None:
-    inputs = [CompositeInput(str(long_file), 0.0, 60.0, "a"),
-              CompositeInput(str(long_file), 0.5, 60.0, "b")]
+    inputs = [
+        CompositeInput(str(long_file), 0.0, 60.0, "a"),
+        CompositeInput(str(long_file), 0.5, 60.0, "b"),
+    ]
     tracemalloc.start()
     try:
         export_composite(inputs, str(tmp_path / "long.mp4"), size=(320, 180), fps=10)
@@ -91,15 +94,20 @@ def test_each_tile_is_labelled_with_who_it_is(beeping: Path, tmp_path: Path) -> 
     """The hospital receiving the MP4 must know who is who: each tile carries its
     participant's label at its bottom left, over the (here black) picture."""
     out = tmp_path / "labelled.mp4"
-    export_composite([CompositeInput(str(beeping), 0.0, 6.0, "dr-li (doctor)"),
-                      CompositeInput(str(beeping), 0.0, 6.0, "")], str(out))
+    export_composite(
+        [
+            CompositeInput(str(beeping), 0.0, 6.0, "dr-li (doctor)"),
+            CompositeInput(str(beeping), 0.0, 6.0, ""),
+        ],
+        str(out),
+    )
     with av.open(str(out)) as c:
         frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 5)  # before a flash
     luma = frame.to_ndarray(format="gray").astype(int)
     h, w = luma.shape
     tile_w = w // 2
-    labelled = luma[h - 24:h, 0:tile_w // 2]
-    unlabelled = luma[h - 24:h, tile_w:tile_w + tile_w // 2]
+    labelled = luma[h - 24 : h, 0 : tile_w // 2]
+    unlabelled = luma[h - 24 : h, tile_w : tile_w + tile_w // 2]
     assert labelled.max() > 150, "no label text at the first tile's bottom left"
     assert unlabelled.max() < 60, "a tile without a label got text"
     assert luma[: h // 2, :].max() < 60  # the rest of the picture is untouched

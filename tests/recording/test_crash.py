@@ -27,23 +27,33 @@ from web import recordings_api
 
 
 def _token(identity: str, role: Role, room: str | None = None) -> str:
-    return TokenSigner(SECRET.encode()).mint(identity=identity, role=role, room=room,
-                                             now=datetime.now(UTC), ttl=timedelta(hours=1))
+    return TokenSigner(SECRET.encode()).mint(
+        identity=identity, role=role, room=room, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
 
 
-async def test_sigkill_keeps_files_playable(tmp_path: Path,
-                                            media_files: dict[str, Path]) -> None:
+async def test_sigkill_keeps_files_playable(tmp_path: Path, media_files: dict[str, Path]) -> None:
     data = tmp_path / "var"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.recording.serve_proc", str(data),  # noqa: ASYNC220
-                             SECRET], stdout=subprocess.PIPE, cwd=Path(__file__).parents[2])
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [
+            sys.executable,
+            "-m",
+            "tests.recording.serve_proc",
+            str(data),
+            SECRET,
+        ],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
     clients: list[RoomClient] = []
     try:
         assert proc.stdout is not None
         url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
         headers = {"Authorization": f"Bearer {_token('coord', Role.COORDINATOR)}"}
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/api/v1/rooms", json={"name": "Emergency"},
-                                 headers=headers) as resp:
+            async with http.post(
+                url + "/api/v1/rooms", json={"name": "Emergency"}, headers=headers
+            ) as resp:
                 rid = (await resp.json())["id"]
         for identity, role, name in (("dr-li", Role.DOCTOR, "a"), ("pt-wang", Role.PATIENT, "b")):
             client = RoomClient(url, _token(identity, role, rid))

@@ -12,12 +12,27 @@ from vidconsult.store.recording_files import ArchiveFiles
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def rec(rid: str, session: str, start_s: float, offset_ms: int, duration_ms: int,
-        status: RecordingStatus = RecordingStatus.COMPLETED) -> Recording:
-    return Recording(id=rid, room_id="rm_1", case_id=None, identity=rid, role="doctor",
-                     path=f"rm_1/{rid}.webm", started_at=T0 + timedelta(seconds=start_s),
-                     status=status, duration_ms=duration_ms, offset_ms=offset_ms,
-                     session_id=session)
+def rec(
+    rid: str,
+    session: str,
+    start_s: float,
+    offset_ms: int,
+    duration_ms: int,
+    status: RecordingStatus = RecordingStatus.COMPLETED,
+) -> Recording:
+    return Recording(
+        id=rid,
+        room_id="rm_1",
+        case_id=None,
+        identity=rid,
+        role="doctor",
+        path=f"rm_1/{rid}.webm",
+        started_at=T0 + timedelta(seconds=start_s),
+        status=status,
+        duration_ms=duration_ms,
+        offset_ms=offset_ms,
+        session_id=session,
+    )
 
 
 def test_offsets_inside_a_session_and_long_pauses_cut(tmp_path: Path) -> None:
@@ -32,5 +47,10 @@ def test_offsets_inside_a_session_and_long_pauses_cut(tmp_path: Path) -> None:
         rec("y", "s5", 800.0, 0, 5_000, RecordingStatus.RECORDING),  # still being written
     ]
     placed = {i.label.split(" ")[0]: i.offset for i in composite_inputs(recs, archive)}
-    assert placed == {"a1": 0.0, "b1": 3.0, "a2": 10.0 + SESSION_GAP,
-                      "b2": 10.0 + SESSION_GAP + 0.5, "c3": 10.0 + SESSION_GAP + 4.5}
+    assert placed == {
+        "a1": 0.0,
+        "b1": 3.0,
+        "a2": 10.0 + SESSION_GAP,
+        "b2": 10.0 + SESSION_GAP + 0.5,
+        "c3": 10.0 + SESSION_GAP + 4.5,
+    }

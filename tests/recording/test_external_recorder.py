@@ -55,17 +55,20 @@ class _Span:
 async def _room(handle: ServerHandle, name: str, case_id: str | None = None) -> str:
     """A room whose server-side recording is off: only the external recorder records it."""
     room = await handle.create_room(name, **({"case_id": case_id} if case_id else {}))
-    status, policy = await handle.api("PUT", f"/api/v1/rooms/{room['id']}/recording/policy",
-                                      {"enabled": False})
+    status, policy = await handle.api(
+        "PUT", f"/api/v1/rooms/{room['id']}/recording/policy", {"enabled": False}
+    )
     assert status == 200, policy
     return str(room["id"])
 
 
-def _recorder(handle: ServerHandle, rid: str, tmp_path: Path, key: bytes,
-              **kw: float) -> tuple[ArchiveFiles, ExternalRecorder]:
+def _recorder(
+    handle: ServerHandle, rid: str, tmp_path: Path, key: bytes, **kw: float
+) -> tuple[ArchiveFiles, ExternalRecorder]:
     archive = ArchiveFiles(tmp_path / "ext" / "recordings", key)
-    return archive, ExternalRecorder(handle.url, handle.mint("rec-1", "recorder", room=rid),
-                                     archive, **kw)
+    return archive, ExternalRecorder(
+        handle.url, handle.mint("rec-1", "recorder", room=rid), archive, **kw
+    )
 
 
 async def _joined(recorder: ExternalRecorder, run: asyncio.Task[None]) -> None:
@@ -81,12 +84,12 @@ def _is_run(got: list, source: list) -> bool:
     if not got or got[0] not in source:
         return False
     start = source.index(got[0])
-    return got == source[start:start + len(got)]
+    return got == source[start : start + len(got)]
 
 
-async def test_external_recorder_archives_a_room(rec_server: ServerHandle,
-                                                 media_files: dict[str, Path],
-                                                 tmp_path: Path) -> None:
+async def test_external_recorder_archives_a_room(
+    rec_server: ServerHandle, media_files: dict[str, Path], tmp_path: Path
+) -> None:
     rid = await _room(rec_server, "Cardiology consult", case_id="case-7")
     key = SECRET.encode()
     archive, recorder = _recorder(rec_server, rid, tmp_path, key)
@@ -129,15 +132,15 @@ async def test_external_recorder_archives_a_room(rec_server: ServerHandle,
         source = synth.payloads(media_files["a" if identity == "dr-li" else "b"], "video")
         got = synth.payloads(path, "video")
         start = source.index(got[0])
-        assert got == source[start:start + len(got)]
+        assert got == source[start : start + len(got)]
     assert len({archive.resolve(r.path).parent for r in recs.values()}) == 1
     checked, problems = verify(archive, key, rid)
     assert checked == 2 and problems == [], problems
 
 
-async def test_external_recorder_h264_publisher(rec_server: ServerHandle, h264_file: Path,
-                                                media_files: dict[str, Path],
-                                                tmp_path: Path) -> None:
+async def test_external_recorder_h264_publisher(
+    rec_server: ServerHandle, h264_file: Path, media_files: dict[str, Path], tmp_path: Path
+) -> None:
     """An H264 publisher gets a Matroska file with its own H264 access units (picture size from
     the SPS), next to a VP8 publisher's WebM in the same room directory."""
     rid = await _room(rec_server, "Neurology consult")
@@ -205,10 +208,12 @@ async def test_external_recorder_h264_publisher(rec_server: ServerHandle, h264_f
     assert checked == 2 and problems == [], problems
 
 
-async def test_external_recorder_joins_a_running_room(rec_server: ServerHandle,
-                                                     media_files: dict[str, Path],
-                                                     tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_external_recorder_joins_a_running_room(
+    rec_server: ServerHandle,
+    media_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Joining while a consultation runs, the server's subscribe offer for the tracks already
     published can reach the recorder before the reply to its join (forced here): its file must
     still be the room's (directory, manifest, tags) with the publisher's role."""
@@ -269,8 +274,12 @@ async def test_external_recorder_joins_a_running_room(rec_server: ServerHandle,
 
     assert len(recorder.finished) == 1
     rec = recorder.finished[0]
-    assert (rec.room_id, rec.case_id, rec.identity, rec.role) == \
-        (rid, "case-3", "dr-li", "doctor"), rec
+    assert (rec.room_id, rec.case_id, rec.identity, rec.role) == (
+        rid,
+        "case-3",
+        "dr-li",
+        "doctor",
+    ), rec
     path = archive.resolve(rec.path)
     assert path.parent.name == rid
     with av.open(str(path)) as c:
@@ -281,9 +290,9 @@ async def test_external_recorder_joins_a_running_room(rec_server: ServerHandle,
     assert checked == 1 and problems == [], problems
 
 
-async def test_external_recorder_process_stops_on_sigterm(rec_server: ServerHandle,
-                                                          media_files: dict[str, Path],
-                                                          tmp_path: Path) -> None:
+async def test_external_recorder_process_stops_on_sigterm(
+    rec_server: ServerHandle, media_files: dict[str, Path], tmp_path: Path
+) -> None:
     """``python -m vidconsult.external_recorder`` as a process: SIGTERM while two files are
     being written finishes and chains both, exit code 0, ``archive verify`` passes."""
     rid = await _room(rec_server, "Night consult")
@@ -299,10 +308,21 @@ async def test_external_recorder_process_stops_on_sigterm(rec_server: ServerHand
         await a.publish_file(str(media_files["a"]), loop=False)
         await b.publish_file(str(media_files["b"]), loop=False)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vidconsult.external_recorder", "--url", rec_server.url,
-            "--token", rec_server.mint("rec-1", "recorder", room=rid),
-            "--data-dir", str(data), "--secret", RECORDER_SECRET,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+            sys.executable,
+            "-m",
+            "vidconsult.external_recorder",
+            "--url",
+            rec_server.url,
+            "--token",
+            rec_server.mint("rec-1", "recorder", room=rid),
+            "--data-dir",
+            str(data),
+            "--secret",
+            RECORDER_SECRET,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
         assert proc.stderr is not None and proc.stdout is not None
         stderr = proc.stderr
 
@@ -360,15 +380,16 @@ def _recorded_until(path: Path) -> float:
 
 
 async def test_external_recorder_takes_a_late_video_track_into_a_new_file(
-        rec_server: ServerHandle, tmp_path: Path) -> None:
+    rec_server: ServerHandle, tmp_path: Path
+) -> None:
     """A camera whose first keyframe comes after the header timeout is left out of the first
     file; once it is ready the recorder opens a new file that has it, as the server does."""
-    packets = [p for p in synth.encode(8, [3.0, 5.0])
-               if p.kind == "audio" or p.t >= 2.5]  # video starts 2.5 s after the audio
+    packets = [
+        p for p in synth.encode(8, [3.0, 5.0]) if p.kind == "audio" or p.t >= 2.5
+    ]  # video starts 2.5 s after the audio
     late = synth.write_file(tmp_path / "late.webm", packets)
     rid = await _room(rec_server, "Cardiology consult")
-    archive, recorder = _recorder(rec_server, rid, tmp_path, SECRET.encode(),
-                                  header_timeout=1.5)
+    archive, recorder = _recorder(rec_server, rid, tmp_path, SECRET.encode(), header_timeout=1.5)
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
     run = None
     try:
@@ -377,11 +398,13 @@ async def test_external_recorder_takes_a_late_video_track_into_a_new_file(
         await _joined(recorder, run)
         await a.publish_file(str(late), loop=False)
         await recorder.client.wait_until(lambda: len(recorder.client.remote_tracks) == 2)
+
         # the second file (the one with the video) opens once the video is ready
         def rotated() -> bool:
             files = list(recorder._files.values())  # noqa: SLF001
             return len(recorder.finished) == 1 and any(
-                "video" in {t.kind for t in f.tracks.values()} for f in files)
+                "video" in {t.kind for t in f.tracks.values()} for f in files
+            )
 
         for _ in range(300):  # the recorder's own state: polled, with a deadline
             if rotated() or run.done():

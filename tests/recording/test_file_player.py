@@ -31,8 +31,10 @@ async def test_looped_file_keeps_timestamps_and_pace(tmp_path: Path) -> None:
     player = EncodedFilePlayer(str(clip), loop=True)
     assert player.audio is not None and player.video is not None
     started: list[float] = []
-    video, audio = await asyncio.wait_for(asyncio.gather(
-        _collect(player.video, 3.2, started), _collect(player.audio, 3.2, started)), 15)
+    video, audio = await asyncio.wait_for(
+        asyncio.gather(_collect(player.video, 3.2, started), _collect(player.audio, 3.2, started)),
+        15,
+    )
     player.video.stop()
     player.audio.stop()
 

@@ -21,8 +21,9 @@ async def _wait_status(handle: ServerHandle, room_id: str, active: bool) -> dict
     raise AssertionError(f"recording never became active={active}: {data}")
 
 
-async def test_two_participants_recorded_in_sync(rec_server: ServerHandle,
-                                                 media_files: dict[str, Path]) -> None:
+async def test_two_participants_recorded_in_sync(
+    rec_server: ServerHandle, media_files: dict[str, Path]
+) -> None:
     room = await rec_server.create_room("Cardiology consult", case_id="case-42")
     rid = room["id"]
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
@@ -64,7 +65,7 @@ async def test_two_participants_recorded_in_sync(rec_server: ServerHandle,
         source = synth.payloads(media_files["a" if identity == "dr-li" else "b"], "video")
         got = synth.payloads(path, "video")
         start = source.index(got[0])
-        assert got == source[start:start + len(got)]
+        assert got == source[start : start + len(got)]
         video, audio = synth.flash_times(path)
         assert len(video) >= 2 and len(audio) >= 2
         for v in video:

@@ -20,8 +20,14 @@ from web.recordings_api import RECORDINGS
 
 @pytest.fixture
 def rec_settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var",
-                             secret=SECRET, media_mode="reencode")
+    return Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "var",
+        secret=SECRET,
+        media_mode="reencode",
+    )
 
 
 async def _flashes(remote: RemoteTrack, count: int, timeout: float) -> list[float]:
@@ -44,7 +50,8 @@ async def _flashes(remote: RemoteTrack, count: int, timeout: float) -> list[floa
 
 
 async def test_reencode_mode_records_the_publishers_packets(
-        rec_server: ServerHandle, media_files: dict[str, Path]) -> None:
+    rec_server: ServerHandle, media_files: dict[str, Path]
+) -> None:
     room = await rec_server.create_room("Dermatology consult", case_id="case-9")
     rid = room["id"]
     a = RoomClient(rec_server.url, rec_server.mint("dr-li", "doctor", room=rid))
@@ -103,11 +110,11 @@ async def test_reencode_mode_records_the_publishers_packets(
         got = synth.payloads(path, "video")
         assert got[0] in source, identity
         start = source.index(got[0])
-        assert got == source[start:start + len(got)]
+        assert got == source[start : start + len(got)]
         audio_source = synth.payloads(media_files[name], "audio")
         audio_got = synth.payloads(path, "audio")
         start = audio_source.index(audio_got[0])
-        assert audio_got == audio_source[start:start + len(audio_got)]
+        assert audio_got == audio_source[start : start + len(audio_got)]
         # in sync: every flash has its beep
         video, audio = synth.flash_times(path)
         assert len(video) >= 2 and len(audio) >= 2, (identity, video, audio)

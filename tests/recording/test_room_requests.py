@@ -9,7 +9,8 @@ from vidconsult.client import ClientError, RoomClient
 
 
 async def test_admin_stops_and_starts_recording_from_the_room(
-        rec_server: ServerHandle, media_files: dict[str, Path]) -> None:
+    rec_server: ServerHandle, media_files: dict[str, Path]
+) -> None:
     room = await rec_server.create_room("Neurology")
     rid = room["id"]
     doctor = RoomClient(rec_server.url, rec_server.mint("dr-wu", "doctor", room=rid))
@@ -35,7 +36,8 @@ async def test_admin_stops_and_starts_recording_from_the_room(
 
         await doctor.request("recording.start")
         again = await patient.wait_event(
-            "recording.started", lambda d: d["session_id"] != started["session_id"], timeout=30)
+            "recording.started", lambda d: d["session_id"] != started["session_id"], timeout=30
+        )
         assert again["by"] == "dr-wu"
         _, state = await rec_server.api("GET", f"/api/v1/rooms/{rid}/recording")
         assert state["active"] is True

@@ -38,35 +38,60 @@ class FailingEvents:
         raise RuntimeError("event bus down")
 
 
-def make(root: Path, *, salvage: Any = None, events: Any = None,
-         retention_days: int = 0) -> tuple[RecordingService, FakeEngine, TapRecorder]:
+def make(
+    root: Path, *, salvage: Any = None, events: Any = None, retention_days: int = 0
+) -> tuple[RecordingService, FakeEngine, TapRecorder]:
     room = Room(id="room1", name="R", created_at=datetime.now(UTC))
     engine = FakeEngine()
     recorder = TapRecorder(engine, header_timeout=0.3)
-    svc = RecordingService(store=MemoryRecordingStore(), archive=ArchiveFiles(root, KEY),
-                           recorder=recorder, rooms=FakeRooms(room), notifier=FakeNotifier(),
-                           clock=SystemClock(),
-                           salvage=salvage, events=events,
-                           config=RecordingConfig(retention_days=retention_days))
+    svc = RecordingService(
+        store=MemoryRecordingStore(),
+        archive=ArchiveFiles(root, KEY),
+        recorder=recorder,
+        rooms=FakeRooms(room),
+        notifier=FakeNotifier(),
+        clock=SystemClock(),
+        salvage=salvage,
+        events=events,
+        config=RecordingConfig(retention_days=retention_days),
+    )
     return svc, engine, recorder
 
 
-def row(i: int, who: str, *, started: datetime = T0, session: str = "rs_1",
-        status: RecordingStatus = RecordingStatus.RECORDING, case: str | None = None,
-        rd: str = "2026/01/01/room1") -> Recording:
+def row(
+    i: int,
+    who: str,
+    *,
+    started: datetime = T0,
+    session: str = "rs_1",
+    status: RecordingStatus = RecordingStatus.RECORDING,
+    case: str | None = None,
+    rd: str = "2026/01/01/room1",
+) -> Recording:
     rid = f"rec_{i:012d}"
-    return Recording(id=rid, room_id="room1", case_id=case, identity=who, role="doctor",
-                     path=f"{rd}/{who}-{rid}.webm", started_at=started, status=status,
-                     session_id=session)
+    return Recording(
+        id=rid,
+        room_id="room1",
+        case_id=case,
+        identity=who,
+        role="doctor",
+        path=f"{rd}/{who}-{rid}.webm",
+        started_at=started,
+        status=status,
+        session_id=session,
+    )
 
 
 # finding 2: stop() must finish every file whatever fails -------------------------------------
 @pytest.mark.parametrize("damage", ["torn", "no_hash"])
 async def test_stop_finishes_every_file_when_the_manifest_is_damaged(
-        tmp_path: Path, damage: str) -> None:
+    tmp_path: Path, damage: str
+) -> None:
     svc, engine, recorder = make(tmp_path, events=FailingEvents())
-    engine.tracks["room1"] = [("alice", PublishedTrack("TA", "audio", "audio/opus")),
-                              ("bob", PublishedTrack("TB", "audio", "audio/opus"))]
+    engine.tracks["room1"] = [
+        ("alice", PublishedTrack("TA", "audio", "audio/opus")),
+        ("bob", PublishedTrack("TB", "audio", "audio/opus")),
+    ]
     await svc.start("room1", by="coord")
     manifest = tmp_path / svc._sessions["room1"].room_dir / "manifest.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -83,8 +108,7 @@ async def test_stop_finishes_every_file_when_the_manifest_is_damaged(
     assert engine.taps == {}
     statuses = {r.identity: r.status for r in svc.store.recs.values()}  # type: ignore[attr-defined]
     assert statuses == {"alice": RecordingStatus.FAILED, "bob": RecordingStatus.FAILED}
-    assert all("manifest not written" in (r.error or "")
-               for r in svc.store.recs.values())  # type: ignore[attr-defined]
+    assert all("manifest not written" in (r.error or "") for r in svc.store.recs.values())  # type: ignore[attr-defined]
     assert "recording.stopped" in svc._notifier.sent  # type: ignore[attr-defined]
     assert "manifest not written" in (svc.errors.get("room1") or "")
     assert manifest.read_bytes() == before  # never rewritten
@@ -150,11 +174,15 @@ def test_concurrent_appends_in_threads_keep_every_entry(tmp_path: Path) -> None:
 
 
 def test_concurrent_appends_in_processes_keep_every_entry(tmp_path: Path) -> None:
-    code = ("import sys; from pathlib import Path; "
-            "from tests.recording.test_service_edges import _append_many; "
-            "_append_many(Path(sys.argv[1]), sys.argv[2], 40)")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), tag], cwd=ROOT_DIR)
-             for tag in "cd"]
+    code = (
+        "import sys; from pathlib import Path; "
+        "from tests.recording.test_service_edges import _append_many; "
+        "_append_many(Path(sys.argv[1]), sys.argv[2], 40)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), tag], cwd=ROOT_DIR)
+        for tag in "cd"
+    ]
     assert [p.wait(60) for p in procs] == [0, 0]
     doc = json.loads((tmp_path / "2026/01/01/room1/manifest.json").read_text())
     assert len(doc["entries"]) == 80
@@ -196,9 +224,22 @@ async def test_server_lock_refuses_a_second_recover(tmp_path: Path) -> None:
 
     cli = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "vidconsult.archive_cli", "archive", "--data-dir", str(data),
-         "--secret", SECRET, "recover"], cwd=ROOT_DIR, capture_output=True, text=True,
-        timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "vidconsult.archive_cli",
+            "archive",
+            "--data-dir",
+            str(data),
+            "--secret",
+            SECRET,
+            "recover",
+        ],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 2, cli.stderr
     assert "another vidconsult server is running" in cli.stderr
 
@@ -228,8 +269,10 @@ async def test_recover_estimates_the_offset_of_a_late_joiner(tmp_path: Path) -> 
 async def test_purge_spares_a_recording_held_meanwhile(tmp_path: Path) -> None:
     svc, _, _ = make(tmp_path, retention_days=30)
     old = T0 - timedelta(days=400)
-    recs = [row(i, who, started=old, status=RecordingStatus.COMPLETED, case=case)
-            for i, who, case in ((1, "alice", None), (2, "bob", None), (3, "carol", "case9"))]
+    recs = [
+        row(i, who, started=old, status=RecordingStatus.COMPLETED, case=case)
+        for i, who, case in ((1, "alice", None), (2, "bob", None), (3, "carol", "case9"))
+    ]
     for r in recs:
         r.ended_at = old
         (tmp_path / r.path).parent.mkdir(parents=True, exist_ok=True)
@@ -292,8 +335,9 @@ async def test_rotation_opens_the_new_file_before_finishing_the_old(tmp_path: Pa
 def test_no_stray_lock_holders(tmp_path: Path) -> None:
     """The manifest lock is a plain file in the room directory; verify ignores it."""
     archive = ArchiveFiles(tmp_path, KEY)
-    archive.append("2026/01/01/room1", "room1",
-                   row(1, "p", status=RecordingStatus.DELETED), event="deleted")
+    archive.append(
+        "2026/01/01/room1", "room1", row(1, "p", status=RecordingStatus.DELETED), event="deleted"
+    )
     names = sorted(os.listdir(tmp_path / "2026/01/01/room1"))
     assert names == [".manifest.lock", "manifest.json"]
     assert verify(archive, KEY)[1] == []
@@ -312,8 +356,9 @@ def test_serve_refuses_an_archive_another_server_holds(tmp_path: Path, capsys) -
     fd = os.open(root / ".server.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "the other server"
-        code = cli.main(["serve", "--data-dir", str(tmp_path), "--port", "0",
-                         "--host", "127.0.0.1"])
+        code = cli.main(
+            ["serve", "--data-dir", str(tmp_path), "--port", "0", "--host", "127.0.0.1"]
+        )
     finally:
         os.close(fd)
     assert code == 2

@@ -29,8 +29,10 @@ def test_feed_is_written_as_received_and_in_sync(tmp_path: Path, codec: str) -> 
     audio = synth.FeedTrack("TR_a", "audio", "audio/opus", 48000, 77)
     writer = ContainerWriter(tmp_path / f"p.{fmt}", fmt)
     rec = ParticipantRecording("rec_000000000001", writer, origin=50.0)
-    taps = {"TR_v": rec.add_track("TR_v", "video", mime, 90000),
-            "TR_a": rec.add_track("TR_a", "audio", "audio/opus", 48000)}
+    taps = {
+        "TR_v": rec.add_track("TR_v", "video", mime, 90000),
+        "TR_a": rec.add_track("TR_a", "audio", "audio/opus", 48000),
+    }
     # audio arrives 120 ms later than video: sync must come from the sender reports
     for ev in synth.frames(packets, video, audio, start=50.0, audio_delay=0.12):
         tap = taps[ev.track_sid]

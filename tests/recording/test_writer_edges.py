@@ -88,8 +88,14 @@ VIDEO = PublishedTrack("TV", "video", "video/VP8")
 
 def _target(tmp_path: Path, rid: str, container: str = "webm") -> RecordingTarget:
     ext = "mkv" if container == "matroska" else "webm"
-    return RecordingTarget(recording_id=rid, room_id="room1", identity="alice",
-                           path=str(tmp_path / f"{rid}.{ext}"), container=container, tags={})
+    return RecordingTarget(
+        recording_id=rid,
+        room_id="room1",
+        identity="alice",
+        path=str(tmp_path / f"{rid}.{ext}"),
+        container=container,
+        tags={},
+    )
 
 
 def _feed(engine: FakeEngine, sid: str, packets: list[synth.Encoded], kind: str, t0: float) -> None:
@@ -101,10 +107,12 @@ def _feed(engine: FakeEngine, sid: str, packets: list[synth.Encoded], kind: str,
 
 # finding 1: a track left out of the header -------------------------------------------------
 def test_track_left_out_of_the_header_is_reported_once_ready(
-        tmp_path: Path, packets: list[synth.Encoded]) -> None:
+    tmp_path: Path, packets: list[synth.Encoded]
+) -> None:
     refused: list[str] = []
-    writer = ContainerWriter(tmp_path / "p.webm", "webm", header_timeout=HEADER_TIMEOUT,
-                             on_track_refused=refused.append)
+    writer = ContainerWriter(
+        tmp_path / "p.webm", "webm", header_timeout=HEADER_TIMEOUT, on_track_refused=refused.append
+    )
     rec = ParticipantRecording("rec_000000000001", writer, origin=0.0)
     rec.add_track("TR_v", "video", "video/VP8", 90000)
     rec.add_track("TR_a", "audio", "audio/opus", 48000)
@@ -125,13 +133,15 @@ def test_track_left_out_of_the_header_is_reported_once_ready(
 
 
 async def test_recorder_announces_a_left_out_track_again(
-        tmp_path: Path, packets: list[synth.Encoded]) -> None:
+    tmp_path: Path, packets: list[synth.Encoded]
+) -> None:
     engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
-    assert rec.start(_target(tmp_path, "rec_000000000001"), [AUDIO, VIDEO],
-                     origin=time.monotonic()) == ["TA", "TV"]
+    assert rec.start(
+        _target(tmp_path, "rec_000000000001"), [AUDIO, VIDEO], origin=time.monotonic()
+    ) == ["TA", "TV"]
     t0 = time.monotonic()
     _feed(engine, "TA", packets, "audio", t0)
     await asyncio.sleep(HEADER_TIMEOUT + 0.5)
@@ -144,8 +154,9 @@ async def test_recorder_announces_a_left_out_track_again(
     first = await rec.finish("rec_000000000001")
     assert first.kinds == ["audio"] and first.error is None
     # the new file takes both tracks and gets the video
-    assert rec.start(_target(tmp_path, "rec_000000000002"), [AUDIO, VIDEO],
-                     origin=time.monotonic()) == ["TA", "TV"]
+    assert rec.start(
+        _target(tmp_path, "rec_000000000002"), [AUDIO, VIDEO], origin=time.monotonic()
+    ) == ["TA", "TV"]
     t1 = time.monotonic()
     _feed(engine, "TV", packets, "video", t1)
     _feed(engine, "TA", packets, "audio", t1)
@@ -156,7 +167,8 @@ async def test_recorder_announces_a_left_out_track_again(
 
 
 async def test_a_track_is_announced_again_a_bounded_number_of_times(
-        tmp_path: Path, packets: list[synth.Encoded]) -> None:
+    tmp_path: Path, packets: list[synth.Encoded]
+) -> None:
     engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
@@ -179,14 +191,20 @@ def _service(tmp_path: Path, engine: FakeEngine) -> tuple[RecordingService, TapR
     room = Room(id="room1", name="R", created_at=datetime.now(UTC))
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     archive = ArchiveFiles(tmp_path / "archive", b"k" * 32)
-    svc = RecordingService(store=MemoryRecordingStore(), archive=archive, recorder=rec,
-                           rooms=FakeRooms(room), notifier=FakeNotifier(),  # type: ignore[arg-type]
-                           clock=SystemClock())
+    svc = RecordingService(
+        store=MemoryRecordingStore(),
+        archive=archive,
+        recorder=rec,
+        rooms=FakeRooms(room),
+        notifier=FakeNotifier(),  # type: ignore[arg-type]
+        clock=SystemClock(),
+    )
     return svc, rec
 
 
 async def test_service_records_video_that_came_after_the_header(
-        tmp_path: Path, packets: list[synth.Encoded]) -> None:
+    tmp_path: Path, packets: list[synth.Encoded]
+) -> None:
     engine = FakeEngine()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     svc, rec = _service(tmp_path, engine)
@@ -214,13 +232,15 @@ class _EioOnClose(io.FileIO):
             raise OSError(errno.EIO, "Input/output error")
 
 
-def test_a_failing_close_still_resolves_finish(tmp_path: Path,
-                                                packets: list[synth.Encoded]) -> None:
+def test_a_failing_close_still_resolves_finish(
+    tmp_path: Path, packets: list[synth.Encoded]
+) -> None:
     def opener(path: Path) -> io.FileIO:
         return _EioOnClose(str(path), "w+")
 
-    writer = ContainerWriter(tmp_path / "p.webm", "webm", opener=opener,
-                             header_timeout=HEADER_TIMEOUT)
+    writer = ContainerWriter(
+        tmp_path / "p.webm", "webm", opener=opener, header_timeout=HEADER_TIMEOUT
+    )
     writer.add_track("a", "audio", "audio/opus")
     for p in packets:
         if p.kind == "audio":
@@ -230,7 +250,8 @@ def test_a_failing_close_still_resolves_finish(tmp_path: Path,
 
 
 def test_finish_resolves_even_if_the_writer_thread_crashes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(self: ContainerWriter, container: Any, fh: Any) -> WriterResult:
         raise RuntimeError("bug")
 
@@ -242,7 +263,8 @@ def test_finish_resolves_even_if_the_writer_thread_crashes(
 
 # finding 8: frames dropped when the disk does not keep up -------------------------------------
 async def test_dropped_frames_fail_the_file_and_video_resumes_at_a_keyframe(
-        tmp_path: Path, packets: list[synth.Encoded], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, packets: list[synth.Encoded], monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = FakeEngine()
     engine.tracks["room1"] = [("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
@@ -282,8 +304,11 @@ async def test_vp8_video_goes_into_a_matroska_file(tmp_path: Path) -> None:
     rec = TapRecorder(engine, header_timeout=2.0)
     rec.set_listener(Listener())
     assert rec.container_for(["audio/opus", "video/H264", "video/VP8"]) == ("matroska", "mkv")
-    assert rec.start(_target(tmp_path, "rec_000000000001", "matroska"),
-                     [AUDIO, camera, screen], origin=time.monotonic()) == ["TA", "TV", "TS"]
+    assert rec.start(
+        _target(tmp_path, "rec_000000000001", "matroska"),
+        [AUDIO, camera, screen],
+        origin=time.monotonic(),
+    ) == ["TA", "TV", "TS"]
     t0 = time.monotonic()
     _feed(engine, "TV", h264, "video", t0)
     _feed(engine, "TS", packets, "video", t0)
@@ -305,19 +330,26 @@ def _annexb(units: list[bytes]) -> bytes:
 
 
 def test_h264_waits_for_parameter_sets(tmp_path: Path) -> None:
-    video = [p for p in synth.encode(3, [1.0], video_codec="h264", size=(320, 180))
-             if p.kind == "video"]
+    video = [
+        p for p in synth.encode(3, [1.0], video_codec="h264", size=(320, 180)) if p.kind == "video"
+    ]
     keys = [i for i, p in enumerate(video) if p.keyframe]
     units = nal_units(video[0].data)
     assert {7, 8, 5} <= {u[0] & 0x1F for u in units}
     params = _annexb([u for u in units if u[0] & 0x1F in (7, 8)])
     # a publisher that sends its parameter sets once (or out of band): IDRs without them
-    stripped = [(_annexb([u for u in nal_units(p.data) if u[0] & 0x1F not in (7, 8)]),
-                 int(p.t * 1000), p.keyframe) for p in video]
+    stripped = [
+        (
+            _annexb([u for u in nal_units(p.data) if u[0] & 0x1F not in (7, 8)]),
+            int(p.t * 1000),
+            p.keyframe,
+        )
+        for p in video
+    ]
     # the recording starts after the parameter sets went by: nothing can be written
     writer = ContainerWriter(tmp_path / "none.mkv", "matroska", header_timeout=HEADER_TIMEOUT)
     writer.add_track("v", "video", "video/H264")
-    for data, pts, key in stripped[keys[1]:]:
+    for data, pts, key in stripped[keys[1] :]:
         writer.put("v", data, pts, key)
     result = writer.finish().result(timeout=10)
     assert result.kinds == [] and result.packets == 0
@@ -325,10 +357,10 @@ def test_h264_waits_for_parameter_sets(tmp_path: Path) -> None:
     # IDR, with them as its codec private
     writer = ContainerWriter(tmp_path / "p.mkv", "matroska", header_timeout=5.0)
     writer.add_track("v", "video", "video/H264")
-    for data, pts, key in stripped[keys[1] - 2:keys[1]]:
+    for data, pts, key in stripped[keys[1] - 2 : keys[1]]:
         writer.put("v", data, pts, key)  # deltas before: dropped
     writer.put("v", params, int(video[keys[1]].t * 1000) - 1, False)
-    for data, pts, key in stripped[keys[1]:]:
+    for data, pts, key in stripped[keys[1] :]:
         writer.put("v", data, pts, key)
     result = writer.finish().result(timeout=10)
     assert result.kinds == ["video"] and result.error is None
@@ -348,8 +380,9 @@ async def test_a_track_gone_before_its_tap_does_not_hold_the_file_open(tmp_path:
     engine.add_tap = add_tap  # type: ignore[method-assign]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
-    assert rec.start(_target(tmp_path, "rec_000000000001"), [AUDIO, VIDEO],
-                     origin=time.monotonic()) == ["TA"]
+    assert rec.start(
+        _target(tmp_path, "rec_000000000001"), [AUDIO, VIDEO], origin=time.monotonic()
+    ) == ["TA"]
     entry = rec._open["rec_000000000001"]
     assert list(entry.recording.taps) == ["TA"]
     assert list(entry.recording.writer._state.tracks) == ["TA"]

@@ -37,11 +37,17 @@ async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHa
         yield handle
 
 
-async def upload(server: ServerHandle, case_id: str, filename: str, ctype: str, data,
-                 token: str | None = None) -> tuple[int, dict]:
-    return await server.api("POST", f"/api/v1/cases/{case_id}/attachments", token=token,
-                            params={"filename": filename}, data=data,
-                            headers={"Content-Type": ctype})
+async def upload(
+    server: ServerHandle, case_id: str, filename: str, ctype: str, data, token: str | None = None
+) -> tuple[int, dict]:
+    return await server.api(
+        "POST",
+        f"/api/v1/cases/{case_id}/attachments",
+        token=token,
+        params={"filename": filename},
+        data=data,
+        headers={"Content-Type": ctype},
+    )
 
 
 async def fetch(server: ServerHandle, url: str, token: str | None = "") -> tuple[int, bytes]:
@@ -56,8 +62,9 @@ def stored_files(settings: Settings) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-async def test_upload_stores_the_bytes_under_their_sha256(server: ServerHandle,
-                                                          settings: Settings) -> None:
+async def test_upload_stores_the_bytes_under_their_sha256(
+    server: ServerHandle, settings: Settings
+) -> None:
     status, att = await upload(server, "case-1", "ecg.pdf", "application/pdf", PDF)
     assert status == 201, att
     digest = hashlib.sha256(PDF).hexdigest()
@@ -68,14 +75,18 @@ async def test_upload_stores_the_bytes_under_their_sha256(server: ServerHandle,
     assert status == 200 and body == PDF
     status, listing = await server.api("GET", "/api/v1/cases/case-1/attachments")
     assert [a["id"] for a in listing["attachments"]] == [att["id"]]
-    for name, ctype, data in (("scan.png", "image/png", PNG), ("photo.jpeg", "image/jpeg", JPEG),
-                              ("ct", "application/dicom", DICOM)):
+    for name, ctype, data in (
+        ("scan.png", "image/png", PNG),
+        ("photo.jpeg", "image/jpeg", JPEG),
+        ("ct", "application/dicom", DICOM),
+    ):
         status, got = await upload(server, "case-1", name, ctype, data)
         assert status == 201 and got["sha256"] == hashlib.sha256(data).hexdigest(), got
 
 
-async def test_too_large_is_refused_with_413_and_leaves_nothing(server: ServerHandle,
-                                                                settings: Settings) -> None:
+async def test_too_large_is_refused_with_413_and_leaves_nothing(
+    server: ServerHandle, settings: Settings
+) -> None:
     big = PDF + b"\x00" * LIMIT
     # declared length over the limit: refused before reading
     status, err = await upload(server, "case-1", "big.pdf", "application/pdf", big)
@@ -83,34 +94,38 @@ async def test_too_large_is_refused_with_413_and_leaves_nothing(server: ServerHa
 
     async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: refused while streaming
         for i in range(0, len(big), 8192):
-            yield big[i:i + 8192]
+            yield big[i : i + 8192]
 
     status, err = await upload(server, "case-1", "big.pdf", "application/pdf", chunked())
     assert status == 413 and err["error"]["code"] == "too_large"
     assert stored_files(settings) == []
-    assert (await server.api("GET", "/api/v1/cases/case-1/attachments"))[1] == {
-        "attachments": []}
+    assert (await server.api("GET", "/api/v1/cases/case-1/attachments"))[1] == {"attachments": []}
     # exactly at the limit is fine
-    status, _ = await upload(server, "case-1", "ok.pdf", "application/pdf",
-                             PDF + b"\x00" * (LIMIT - len(PDF)))
+    status, _ = await upload(
+        server, "case-1", "ok.pdf", "application/pdf", PDF + b"\x00" * (LIMIT - len(PDF))
+    )
     assert status == 201
 
 
-@pytest.mark.parametrize(("filename", "ctype", "data", "status", "code"), [
-    ("notes.txt", "text/plain", b"hello", 415, "unsupported_content_type"),
-    ("page.html", "text/html", b"<script>", 415, "unsupported_content_type"),
-    ("x.pdf", "", PDF, 415, "unsupported_content_type"),
-    ("fake.pdf", "application/pdf", PNG, 415, "content_mismatch"),
-    ("fake.png", "image/png", JPEG, 415, "content_mismatch"),
-    ("fake.jpg", "image/jpeg", b"MZ\x90\x00" + b"\x00" * 200, 415, "content_mismatch"),
-    ("fake.dcm", "application/dicom", b"\x00" * 200, 415, "content_mismatch"),
-    ("short.dcm", "application/dicom", b"DICM", 415, "content_mismatch"),
-    ("scan.png", "application/pdf", PDF, 400, "extension_mismatch"),
-    ("empty.pdf", "application/pdf", b"", 400, "invalid_input"),
-    ("../../secret.key", "application/pdf", PDF, 400, "invalid_input"),
-])
-async def test_wrong_types_and_names_are_refused(server: ServerHandle, settings: Settings,
-                                                 filename, ctype, data, status, code) -> None:
+@pytest.mark.parametrize(
+    ("filename", "ctype", "data", "status", "code"),
+    [
+        ("notes.txt", "text/plain", b"hello", 415, "unsupported_content_type"),
+        ("page.html", "text/html", b"<script>", 415, "unsupported_content_type"),
+        ("x.pdf", "", PDF, 415, "unsupported_content_type"),
+        ("fake.pdf", "application/pdf", PNG, 415, "content_mismatch"),
+        ("fake.png", "image/png", JPEG, 415, "content_mismatch"),
+        ("fake.jpg", "image/jpeg", b"MZ\x90\x00" + b"\x00" * 200, 415, "content_mismatch"),
+        ("fake.dcm", "application/dicom", b"\x00" * 200, 415, "content_mismatch"),
+        ("short.dcm", "application/dicom", b"DICM", 415, "content_mismatch"),
+        ("scan.png", "application/pdf", PDF, 400, "extension_mismatch"),
+        ("empty.pdf", "application/pdf", b"", 400, "invalid_input"),
+        ("../../secret.key", "application/pdf", PDF, 400, "invalid_input"),
+    ],
+)
+async def test_wrong_types_and_names_are_refused(
+    server: ServerHandle, settings: Settings, filename, ctype, data, status, code
+) -> None:
     got, err = await upload(server, "case-1", filename, ctype, data)
     assert (got, err["error"]["code"]) == (status, code), err
     assert err["error"]["message"]
@@ -130,29 +145,29 @@ async def test_only_the_case_own_tokens_read_and_upload(server: ServerHandle) ->
     assert (await fetch(server, content, token="garbage"))[0] == 401
     for token in (other_case, no_case, expert):
         assert (await fetch(server, content, token))[0] == 403
-        assert (await server.api("GET", "/api/v1/cases/case-1/attachments", token=token))[
-            0] == 403
+        assert (await server.api("GET", "/api/v1/cases/case-1/attachments", token=token))[0] == 403
         assert (await server.api("GET", "/api/v1/cases/case-1/chat", token=token))[0] == 403
     assert (await server.api("GET", "/api/v1/cases/case-1/attachments", token=""))[0] == 401
     assert await fetch(server, content, patient) == (200, PDF)
     # a case's participant adds records; a recorder (or another case) may not
     assert (await upload(server, "case-1", "lab.png", "image/png", PNG, token=patient))[0] == 201
     assert (await upload(server, "case-1", "lab.png", "image/png", PNG, token=recorder))[0] == 403
-    assert (await upload(server, "case-1", "lab.png", "image/png", PNG, token=other_case))[
-        0] == 403
+    assert (await upload(server, "case-1", "lab.png", "image/png", PNG, token=other_case))[0] == 403
     assert (await upload(server, "case-1", "lab.png", "image/png", PNG, token=""))[0] == 401
 
 
-async def test_other_cases_files_and_paths_are_unreachable(server: ServerHandle,
-                                                           settings: Settings) -> None:
+async def test_other_cases_files_and_paths_are_unreachable(
+    server: ServerHandle, settings: Settings
+) -> None:
     sentinel = b"top-secret-" + bytes(20)
     (settings.data_dir / "secret.key").write_bytes(sentinel)
     status, att = await upload(server, "case-1", "ecg.pdf", "application/pdf", PDF)
     assert status == 201
     case2 = server.mint("p2", "patient", room="rm_y", case="case-2")
     # case-1's attachment asked for under case-2, with a valid case-2 token
-    assert (await fetch(server, f"/api/v1/cases/case-2/attachments/{att['id']}/content",
-                        case2))[0] == 404
+    assert (await fetch(server, f"/api/v1/cases/case-2/attachments/{att['id']}/content", case2))[
+        0
+    ] == 404
     coord = server.coordinator_token
     for path in (
         "/api/v1/cases/case-1/attachments/..%2F..%2Fsecret.key/content",
@@ -166,8 +181,9 @@ async def test_other_cases_files_and_paths_are_unreachable(server: ServerHandle,
         assert sentinel not in body
 
 
-async def test_signed_link_works_without_a_token_until_it_expires(server: ServerHandle,
-                                                                  clock: FakeClock) -> None:
+async def test_signed_link_works_without_a_token_until_it_expires(
+    server: ServerHandle, clock: FakeClock
+) -> None:
     status, att = await upload(server, "case-1", "ecg.pdf", "application/pdf", PDF)
     assert status == 201
     link = att["download_url"]

@@ -35,8 +35,11 @@ async def test_chat_of_a_case_room_is_kept_with_the_case(server: ServerHandle) -
     pt = await joined(server, room["id"], "pt-1", "patient")
     other = await joined(server, loose["id"], "dr-li", "doctor")
     try:
-        for client, text in ((dr, "ECG shows ST elevation"), (pt, "chest pain since 6am"),
-                             (other, "not a case room")):
+        for client, text in (
+            (dr, "ECG shows ST elevation"),
+            (pt, "chest pain since 6am"),
+            (other, "not a case room"),
+        ):
             assert (await client.request("chat.send", {"text": text}))["ok"] is True
     finally:
         for client in (dr, pt, other):

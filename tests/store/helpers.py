@@ -16,11 +16,19 @@ def cst(*args: int) -> datetime:
 
 
 def expert(expert_id: str, *specialties: str, international: bool = False) -> Expert:
-    inst = (Institution("us", "US Partner Group", InstitutionKind.INTERNATIONAL, "US")
-            if international else Institution("pumch", "PUMCH", InstitutionKind.DOMESTIC))
-    return Expert(expert_id, f"Dr {expert_id}", inst,
-                  frozenset(specialties or ("cardiology",)),  # type: ignore[arg-type]
-                  frozenset({"zh"}), "America/New_York" if international else "Asia/Shanghai")
+    inst = (
+        Institution("us", "US Partner Group", InstitutionKind.INTERNATIONAL, "US")
+        if international
+        else Institution("pumch", "PUMCH", InstitutionKind.DOMESTIC)
+    )
+    return Expert(
+        expert_id,
+        f"Dr {expert_id}",
+        inst,
+        frozenset(specialties or ("cardiology",)),  # type: ignore[arg-type]
+        frozenset({"zh"}),
+        "America/New_York" if international else "Asia/Shanghai",
+    )
 
 
 def shift(weekday: int, start: str, end: str) -> WeeklyShift:

@@ -18,14 +18,27 @@ T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 
 
 def account(name: str, role: AccountRole = AccountRole.EXPERT) -> Account:
-    return Account(id=f"acc_{name}", username=name, role=role, password_hash="$argon2id$x",
-                   created_at=T0, display_name=name.title())
+    return Account(
+        id=f"acc_{name}",
+        username=name,
+        role=role,
+        password_hash="$argon2id$x",
+        created_at=T0,
+        display_name=name.title(),
+    )
 
 
 def token(i: int, **kw) -> ApiToken:
-    return ApiToken(id=f"tok_{i}", name=f"his-{i}", role=AccountRole.COORDINATOR,
-                    token_hash=f"{i:064x}", prefix="vck_abcdefgh", created_by="lead",
-                    created_at=T0 + timedelta(minutes=i), **kw)
+    return ApiToken(
+        id=f"tok_{i}",
+        name=f"his-{i}",
+        role=AccountRole.COORDINATOR,
+        token_hash=f"{i:064x}",
+        prefix="vck_abcdefgh",
+        created_by="lead",
+        created_at=T0 + timedelta(minutes=i),
+        **kw,
+    )
 
 
 async def test_accounts_create_get_list_save(backend: Backend) -> None:
@@ -34,9 +47,13 @@ async def test_accounts_create_get_list_save(backend: Backend) -> None:
     await store.create_account(account("li", AccountRole.COORDINATOR))
     with pytest.raises(Conflict):
         await store.create_account(replace(account("li"), id="acc_other"))
-    locked = replace(account("zhao"), password_hash="$argon2id$y",
-                     failed_logins=2, locked_until=T0 + timedelta(minutes=15),
-                     display_name="Prof. Zhao")
+    locked = replace(
+        account("zhao"),
+        password_hash="$argon2id$y",
+        failed_logins=2,
+        locked_until=T0 + timedelta(minutes=15),
+        display_name="Prof. Zhao",
+    )
     await store.save_account(locked)
     store = await backend.open(STORES[backend.kind])
     assert await store.get_account("zhao") == locked
@@ -44,8 +61,7 @@ async def test_accounts_create_get_list_save(backend: Backend) -> None:
     assert [a.username for a in await store.list_accounts()] == ["li", "zhao"]
 
 
-async def test_save_account_never_writes_disabled_nor_session_generation(
-        backend: Backend) -> None:
+async def test_save_account_never_writes_disabled_nor_session_generation(backend: Backend) -> None:
     store = await backend.open(STORES[backend.kind])
     await store.create_account(account("zhao"))
     stale = await store.get_account("zhao")
@@ -62,15 +78,22 @@ async def test_save_account_never_writes_disabled_nor_session_generation(
 
 
 async def test_set_disabled_and_end_sessions_are_atomic_and_return_the_fresh_row(
-        backend: Backend) -> None:
+    backend: Backend,
+) -> None:
     store = await backend.open(STORES[backend.kind])
     await store.create_account(account("zhao"))
-    await store.save_account(replace(account("zhao"), failed_logins=3,
-                                     locked_until=T0 + timedelta(minutes=15)))
+    await store.save_account(
+        replace(account("zhao"), failed_logins=3, locked_until=T0 + timedelta(minutes=15))
+    )
     # disabling ends the sessions in the same update
     disabled = await store.set_disabled("acc_zhao", True)
-    assert disabled == replace(account("zhao"), disabled=True, failed_logins=3,
-                               locked_until=T0 + timedelta(minutes=15), session_generation=1)
+    assert disabled == replace(
+        account("zhao"),
+        disabled=True,
+        failed_logins=3,
+        locked_until=T0 + timedelta(minutes=15),
+        session_generation=1,
+    )
     # enabling keeps the generation and lifts the lockout
     enabled = await store.set_disabled("acc_zhao", False)
     assert enabled == replace(account("zhao"), session_generation=1)
@@ -88,7 +111,8 @@ async def test_api_tokens_by_hash_list_and_revoke(backend: Backend) -> None:
     await store.create_api_token(token(1))
     await store.create_api_token(token(2, expires_at=T0 + timedelta(days=30)))
     assert await store.get_api_token_by_hash(f"{2:064x}") == token(
-        2, expires_at=T0 + timedelta(days=30))
+        2, expires_at=T0 + timedelta(days=30)
+    )
     assert await store.get_api_token_by_hash("0" * 63 + "9") is None
     assert [t.id for t in await store.list_api_tokens()] == ["tok_2", "tok_1"]
     revoked = await store.revoke_api_token("tok_1", T0 + timedelta(hours=1))

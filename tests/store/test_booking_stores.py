@@ -24,9 +24,14 @@ def booking(bid: str, expert: str = "wang", start=T0, minutes: int = 30) -> Book
 
 
 def room_for(b: Booking) -> BookedRoom:
-    return BookedRoom(b.id, f"rm-{b.id}", b.start - timedelta(minutes=10),
-                      b.end + timedelta(minutes=15),
-                      (Party("expert", b.expert_id, Role.EXPERT, "Dr"),), case_id=b.case_id)
+    return BookedRoom(
+        b.id,
+        f"rm-{b.id}",
+        b.start - timedelta(minutes=10),
+        b.end + timedelta(minutes=15),
+        (Party("expert", b.expert_id, Role.EXPERT, "Dr"),),
+        case_id=b.case_id,
+    )
 
 
 async def add(stores, b: Booking) -> None:
@@ -35,8 +40,11 @@ async def add(stores, b: Booking) -> None:
 
 async def test_overlap_is_refused_adjacent_and_other_expert_are_not(stores) -> None:
     await add(stores, booking("b1"))
-    for clash in (booking("b2"), booking("b3", start=T0 + timedelta(minutes=29)),
-                  booking("b4", start=T0 - timedelta(minutes=10), minutes=15)):
+    for clash in (
+        booking("b2"),
+        booking("b3", start=T0 + timedelta(minutes=29)),
+        booking("b4", start=T0 - timedelta(minutes=10), minutes=15),
+    ):
         with pytest.raises(Conflict) as err:
             await add(stores, clash)
         assert err.value.code == "double_booking"
@@ -49,8 +57,10 @@ async def test_overlap_is_refused_adjacent_and_other_expert_are_not(stores) -> N
 async def test_racing_writers_book_one_slot_once(open_stores) -> None:
     """Two independent connections (as two server processes would hold) race for one slot."""
     async with open_stores() as a, open_stores() as b:
-        attempts = [add(s, booking(f"r{i}", start=T0 + timedelta(minutes=i % 3)))
-                    for i, s in enumerate([a, b] * 6)]
+        attempts = [
+            add(s, booking(f"r{i}", start=T0 + timedelta(minutes=i % 3)))
+            for i, s in enumerate([a, b] * 6)
+        ]
         results = await asyncio.gather(*attempts, return_exceptions=True)
         ok = [r for r in results if r is None]
         assert len(ok) == 1
@@ -95,8 +105,9 @@ async def test_rooms_due_state_and_presence(stores) -> None:
 
 
 async def test_lectures(stores) -> None:
-    lec = Lecture("lec1", "ECG basics", "wang", frozenset({"u1", "u2"}), T0,
-                  T0 + timedelta(hours=1))
+    lec = Lecture(
+        "lec1", "ECG basics", "wang", frozenset({"u1", "u2"}), T0, T0 + timedelta(hours=1)
+    )
     await stores.lectures.create_lecture(lec, "bk1")
     assert await stores.lectures.get_lecture("lec1") == (lec, "bk1")
     with pytest.raises(Conflict):

@@ -17,10 +17,18 @@ T0 = cst(2026, 3, 9, 9)
 
 
 def new_case(case_id: str, *, unit: str = "cty-1", at=T0, urgency=Urgency.ROUTINE) -> Case:
-    return open_case(case_id=case_id, patient=Patient("Zhang San", Sex.MALE, age_years=35),
-                     referring_unit_id=unit, referring_doctor="Dr Zhao", specialty="cardiology",
-                     urgency=urgency, clinical_summary="chest pain", requested_at=at,
-                     requested_by="coord", requested_language="zh")
+    return open_case(
+        case_id=case_id,
+        patient=Patient("Zhang San", Sex.MALE, age_years=35),
+        referring_unit_id=unit,
+        referring_doctor="Dr Zhao",
+        specialty="cardiology",
+        urgency=urgency,
+        clinical_summary="chest pain",
+        requested_at=at,
+        requested_by="coord",
+        requested_language="zh",
+    )
 
 
 async def test_case_round_trip_with_audit(open_stores) -> None:
@@ -29,8 +37,14 @@ async def test_case_round_trip_with_audit(open_stores) -> None:
         await s.cases.create_case(case)
         with pytest.raises(Conflict):
             await s.cases.create_case(new_case("c1"))
-        booking = Booking("b1", "wang", T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1),
-                          case_id="c1", sla_deadline=T0 + timedelta(days=3))
+        booking = Booking(
+            "b1",
+            "wang",
+            T0 + timedelta(days=1),
+            T0 + timedelta(days=1, hours=1),
+            case_id="c1",
+            sla_deadline=T0 + timedelta(days=3),
+        )
         revision = len(case.audit)
         case.schedule([booking], by="coord", at=T0 + timedelta(minutes=1))
         await s.cases.save_case(case, revision=revision)
@@ -75,8 +89,9 @@ async def test_list_filters(stores) -> None:
     assert await ids(urgency=Urgency.EMERGENCY) == ["b"]
     assert await ids(status=CaseStatus.IN_PROGRESS) == ["b"]
     assert await ids(expert_id="wang") == ["b"]
-    assert await ids(requested_from=T0 + timedelta(hours=1),
-                     requested_to=T0 + timedelta(days=2)) == ["c"]
+    assert await ids(
+        requested_from=T0 + timedelta(hours=1), requested_to=T0 + timedelta(days=2)
+    ) == ["c"]
     assert await ids(limit=1) == ["b"]
 
 

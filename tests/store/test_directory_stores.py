@@ -30,22 +30,25 @@ async def test_units_round_trip_filter_and_replace(stores) -> None:
 
 
 async def test_experts_by_specialty_follow_updates(stores) -> None:
-    await stores.experts.put_experts([expert("wang", "cardiology"),
-                                      expert("li", "neurology", international=True)])
+    await stores.experts.put_experts(
+        [expert("wang", "cardiology"), expert("li", "neurology", international=True)]
+    )
     assert [e.id for e in await stores.experts.list_experts(CARDIO)] == ["wang"]
     got = await stores.experts.get_expert("li")
     assert got == expert("li", "neurology", international=True) and got.is_international
     await stores.experts.put_experts([expert("wang", "neurology")])
     assert await stores.experts.list_experts(CARDIO) == []
-    assert [e.id for e in await stores.experts.list_experts(Specialty.NEUROLOGY)] == [
-        "li", "wang"]
+    assert [e.id for e in await stores.experts.list_experts(Specialty.NEUROLOGY)] == ["li", "wang"]
 
 
 async def test_roster_round_trip_and_unknown_expert(open_stores) -> None:
-    roster = Roster("wang", "Asia/Shanghai", (shift(0, "09:00", "12:00"), shift(1, "20:00",
-                                                                                 "08:00")),
-                    leave=(Leave(cst(2026, 3, 2, 9), cst(2026, 3, 2, 10), "conference"),),
-                    holidays=frozenset({date(2026, 5, 1)}))
+    roster = Roster(
+        "wang",
+        "Asia/Shanghai",
+        (shift(0, "09:00", "12:00"), shift(1, "20:00", "08:00")),
+        leave=(Leave(cst(2026, 3, 2, 9), cst(2026, 3, 2, 10), "conference"),),
+        holidays=frozenset({date(2026, 5, 1)}),
+    )
     async with open_stores() as s:
         await s.experts.put_experts([expert("wang")])
         with pytest.raises(NotFound):

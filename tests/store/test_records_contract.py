@@ -19,17 +19,32 @@ T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 
 
 def att(i: int, case_id: str = "case-1", **kw):
-    return new_attachment(attachment_id=f"att_{i}", case_id=case_id, filename=f"r{i}.pdf",
-                          content_type="application/pdf", size_bytes=100 + i,
-                          uploaded_by="dr", uploaded_at=T0 + timedelta(minutes=i),
-                          sha256="ab" * 32, **kw)
+    return new_attachment(
+        attachment_id=f"att_{i}",
+        case_id=case_id,
+        filename=f"r{i}.pdf",
+        content_type="application/pdf",
+        size_bytes=100 + i,
+        uploaded_by="dr",
+        uploaded_at=T0 + timedelta(minutes=i),
+        sha256="ab" * 32,
+        **kw,
+    )
 
 
 def chat(i: int, case_id: str = "case-1") -> CaseChatMessage:
-    return CaseChatMessage(id=f"msg_{i}", case_id=case_id, sender_name="Dr Li",
-                           message=ChatMessage(room_id="rm_1", sender="dr",
-                                               sender_role=Role.DOCTOR, text=f"hello {i}",
-                                               sent_at=T0 + timedelta(seconds=i)))
+    return CaseChatMessage(
+        id=f"msg_{i}",
+        case_id=case_id,
+        sender_name="Dr Li",
+        message=ChatMessage(
+            room_id="rm_1",
+            sender="dr",
+            sender_role=Role.DOCTOR,
+            text=f"hello {i}",
+            sent_at=T0 + timedelta(seconds=i),
+        ),
+    )
 
 
 async def test_attachments_round_trip_per_case_and_survive_reopen(backend: Backend) -> None:

@@ -15,14 +15,26 @@ T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 
 
 def hook(i: int) -> Webhook:
-    return Webhook(id=f"wh_{i}", url=f"http://127.0.0.1:9/{i}", events=("case.*", "room.ended"),
-                   secret="s" * 20, created_by="lead", created_at=T0 + timedelta(seconds=i))
+    return Webhook(
+        id=f"wh_{i}",
+        url=f"http://127.0.0.1:9/{i}",
+        events=("case.*", "room.ended"),
+        secret="s" * 20,
+        created_by="lead",
+        created_at=T0 + timedelta(seconds=i),
+    )
 
 
 def delivery(i: int, webhook_id: str = "wh_1", due: float = 0) -> Delivery:
-    return Delivery(id=f"dlv_{i}", webhook_id=webhook_id, event="case.created",
-                    event_id=f"evt_{i}", body=b'{"x":1}', created_at=T0 + timedelta(seconds=i),
-                    next_attempt_at=T0 + timedelta(seconds=due))
+    return Delivery(
+        id=f"dlv_{i}",
+        webhook_id=webhook_id,
+        event="case.created",
+        event_id=f"evt_{i}",
+        body=b'{"x":1}',
+        created_at=T0 + timedelta(seconds=i),
+        next_attempt_at=T0 + timedelta(seconds=due),
+    )
 
 
 async def test_webhooks_create_list_delete_cascades(backend: Backend) -> None:
@@ -46,14 +58,27 @@ async def test_queue_is_durable_and_ordered_by_due_time(backend: Backend) -> Non
     store = await backend.open(STORES[backend.kind])  # a restart loses nothing
     assert await store.next_due_at() == T0 + timedelta(seconds=10)
     assert [d.id for d in await store.due_deliveries(T0 + timedelta(seconds=20))] == [
-        "dlv_2", "dlv_3"]
+        "dlv_2",
+        "dlv_3",
+    ]
     assert [d.id for d in await store.due_deliveries(T0 + timedelta(seconds=60), limit=1)] == [
-        "dlv_2"]
-    done = replace(delivery(2, due=10), status=DeliveryStatus.SUCCEEDED, attempts=1,
-                   last_attempt_at=T0 + timedelta(seconds=11), last_status=200)
-    retry = replace(delivery(3, due=20), attempts=1, next_attempt_at=T0 + timedelta(seconds=99),
-                    last_attempt_at=T0 + timedelta(seconds=21), last_status=503,
-                    last_error="HTTP 503")
+        "dlv_2"
+    ]
+    done = replace(
+        delivery(2, due=10),
+        status=DeliveryStatus.SUCCEEDED,
+        attempts=1,
+        last_attempt_at=T0 + timedelta(seconds=11),
+        last_status=200,
+    )
+    retry = replace(
+        delivery(3, due=20),
+        attempts=1,
+        next_attempt_at=T0 + timedelta(seconds=99),
+        last_attempt_at=T0 + timedelta(seconds=21),
+        last_status=503,
+        last_error="HTTP 503",
+    )
     await store.save_delivery(done)
     await store.save_delivery(retry)
     store = await backend.open(STORES[backend.kind])

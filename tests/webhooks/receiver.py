@@ -28,8 +28,9 @@ class Received:
         """What a receiver does: recompute HMAC(secret, timestamp + "." + body)."""
         ts = self.headers["X-Vidconsult-Timestamp"]
         mac = hmac.new(secret.encode(), ts.encode() + b"." + self.body, hashlib.sha256)
-        return hmac.compare_digest("sha256=" + mac.hexdigest(),
-                                   self.headers["X-Vidconsult-Signature"])
+        return hmac.compare_digest(
+            "sha256=" + mac.hexdigest(), self.headers["X-Vidconsult-Signature"]
+        )
 
 
 class Receiver:

@@ -36,13 +36,31 @@ def test_http_urls_are_accepted(url: str) -> None:
     assert validate_url(url) == url
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "::1",
-    "fe80::1", "fd00::5", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1", "100.64.0.1",
-    # internationalised forms the HTTP client maps to an IP literal (IDNA)
-    "127。0。0。1", "①②⑦.0.0.1", "１２７.０.０.１", "169。254。169。254",
-    # IPv6 forms carrying a private IPv4 address (NAT64, IPv4-compatible)
-    "64:ff9b::a00:1", "::10.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fd00::5",
+        "0.0.0.0",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+        "100.64.0.1",
+        # internationalised forms the HTTP client maps to an IP literal (IDNA)
+        "127。0。0。1",
+        "①②⑦.0.0.1",
+        "１２７.０.０.１",
+        "169。254。169。254",
+        # IPv6 forms carrying a private IPv4 address (NAT64, IPv4-compatible)
+        "64:ff9b::a00:1",
+        "::10.0.0.1",
+    ],
+)
 def test_internal_addresses_are_refused_by_default(address: str) -> None:
     assert not Destinations().allows(address)
     host = f"[{address}]" if ":" in address else address
@@ -68,8 +86,18 @@ def test_public_addresses_and_names_pass_and_operators_can_allow_networks() -> N
         Destinations.parse("10.0.0.0/33")
 
 
-@pytest.mark.parametrize("url", ["ftp://h/x", "file:///etc/passwd", "javascript:alert(1)",
-                                 "http://", "//host/x", "http://u:p@host/", "h" * 3000])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://h/x",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http://",
+        "//host/x",
+        "http://u:p@host/",
+        "h" * 3000,
+    ],
+)
 def test_other_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput):
         validate_url(url)
@@ -93,11 +121,21 @@ def test_backoff_doubles_up_to_the_cap_with_bounded_jitter() -> None:
         RetryPolicy(max_attempts=0)
 
 
-@pytest.mark.parametrize(("status", "outcome"), [
-    (200, Outcome.SUCCEEDED), (204, Outcome.SUCCEEDED), (None, Outcome.RETRY),
-    (429, Outcome.RETRY), (500, Outcome.RETRY), (503, Outcome.RETRY),
-    (400, Outcome.FAILED), (401, Outcome.FAILED), (404, Outcome.FAILED), (410, Outcome.FAILED),
-    (301, Outcome.FAILED),
-])
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, Outcome.SUCCEEDED),
+        (204, Outcome.SUCCEEDED),
+        (None, Outcome.RETRY),
+        (429, Outcome.RETRY),
+        (500, Outcome.RETRY),
+        (503, Outcome.RETRY),
+        (400, Outcome.FAILED),
+        (401, Outcome.FAILED),
+        (404, Outcome.FAILED),
+        (410, Outcome.FAILED),
+        (301, Outcome.FAILED),
+    ],
+)
 def test_outcomes(status: int | None, outcome: Outcome) -> None:
     assert classify(status) is outcome

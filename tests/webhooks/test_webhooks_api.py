@@ -21,8 +21,11 @@ from web import webhooks_api
 # short real backoff: the test awaits the receiver, never a sleep
 # the receiver listens on loopback, which webhooks may reach only when an operator allows it
 LOOPBACK = Destinations.parse("127.0.0.0/8")
-CONFIG = WebhooksConfig(retry=RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1),
-                        timeout=5.0, destinations=LOOPBACK)
+CONFIG = WebhooksConfig(
+    retry=RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1),
+    timeout=5.0,
+    destinations=LOOPBACK,
+)
 
 
 @pytest.fixture
@@ -32,8 +35,9 @@ async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
 
 
 async def register(server: ServerHandle, url: str, events: list[str], **kw) -> dict:
-    status, hook = await server.api("POST", "/api/v1/webhooks",
-                                    {"url": url, "events": events, **kw})
+    status, hook = await server.api(
+        "POST", "/api/v1/webhooks", {"url": url, "events": events, **kw}
+    )
     assert status == 201, hook
     return hook
 
@@ -64,7 +68,11 @@ async def test_matching_events_arrive_signed(server: ServerHandle) -> None:
         first = log["deliveries"][-1]
         assert first["id"] == got.headers["X-Vidconsult-Delivery"]
         assert (first["event"], first["status"], first["attempts"], first["last_status"]) == (
-            "case.created", "succeeded", 1, 200)
+            "case.created",
+            "succeeded",
+            1,
+            200,
+        )
         assert [r.json["event"] for r in rx.requests] == ["case.created", "case.closed"]
 
 
@@ -92,12 +100,14 @@ async def test_the_publisher_never_waits_for_a_receiver(server: ServerHandle) ->
 
 
 async def test_registration_rules(server: ServerHandle) -> None:
-    for bad in ({"url": "ftp://127.0.0.1/x", "events": ["*"]},
-                {"url": "127.0.0.1/x", "events": ["*"]},
-                {"url": "http://user:pw@127.0.0.1/x", "events": ["*"]},
-                {"url": "http://127.0.0.1/x", "events": []},
-                {"url": "http://127.0.0.1/x", "events": ["case.*; drop"]},
-                {"url": "http://127.0.0.1/x", "events": ["*"], "secret": "short"}):
+    for bad in (
+        {"url": "ftp://127.0.0.1/x", "events": ["*"]},
+        {"url": "127.0.0.1/x", "events": ["*"]},
+        {"url": "http://user:pw@127.0.0.1/x", "events": ["*"]},
+        {"url": "http://127.0.0.1/x", "events": []},
+        {"url": "http://127.0.0.1/x", "events": ["case.*; drop"]},
+        {"url": "http://127.0.0.1/x", "events": ["*"], "secret": "short"},
+    ):
         status, err = await server.api("POST", "/api/v1/webhooks", bad)
         assert status == 400, (bad, err)
     body = {"url": "http://127.0.0.1:9/hook", "events": ["case.*"]}

@@ -30,17 +30,26 @@ LOOPBACK = Destinations.parse("127.0.0.0/8")
 
 
 class Rig:
-    def __init__(self, store: SQLiteWebhookStore, clock: FakeClock, sender: AiohttpSender,
-                 **config: float) -> None:
+    def __init__(
+        self, store: SQLiteWebhookStore, clock: FakeClock, sender: AiohttpSender, **config: float
+    ) -> None:
         self.store = store
         self.clock = clock
         self.service = WebhookService(store=store, clock=clock, destinations=LOOPBACK)
-        retry = RetryPolicy(max_attempts=int(config.pop("max_attempts", 4)), base_delay=1.0,
-                            max_delay=60.0, jitter=0.5)
+        retry = RetryPolicy(
+            max_attempts=int(config.pop("max_attempts", 4)),
+            base_delay=1.0,
+            max_delay=60.0,
+            jitter=0.5,
+        )
         # rand() == 0: no jitter, so delays are exactly 1 s, 2 s, 4 s ...
-        self.worker = DeliveryWorker(store=store, sender=sender, clock=clock,
-                                     config=WebhooksConfig(retry=retry, **config),
-                                     rand=lambda: 0.0)
+        self.worker = DeliveryWorker(
+            store=store,
+            sender=sender,
+            clock=clock,
+            config=WebhooksConfig(retry=retry, **config),
+            rand=lambda: 0.0,
+        )
 
     async def one(self, webhook_id: str) -> Delivery:
         [delivery] = await self.store.list_deliveries(webhook_id)
@@ -76,8 +85,11 @@ async def test_a_500_is_retried_after_the_backoff_then_succeeds(rig: Rig) -> Non
         first, second = rx.requests
         # the same delivery, the same body, each attempt signed afresh
         assert first.body == second.body
-        assert first.headers["X-Vidconsult-Delivery"] == second.headers[
-            "X-Vidconsult-Delivery"] == d.id
+        assert (
+            first.headers["X-Vidconsult-Delivery"]
+            == second.headers["X-Vidconsult-Delivery"]
+            == d.id
+        )
         assert first.signature_valid(hook.secret) and second.signature_valid(hook.secret)
         assert int(second.headers["X-Vidconsult-Timestamp"]) == int(t0.timestamp()) + 1
 
@@ -147,26 +159,37 @@ async def test_timeouts_and_refused_connections_are_retried(rig: Rig) -> None:
 
 
 async def test_only_matching_endpoints_get_a_delivery(rig: Rig) -> None:
-    cases = await rig.service.create(url="http://127.0.0.1:9/a", events=["case.*"],
-                                     created_by="lead")
-    emergencies = await rig.service.create(url="http://127.0.0.1:9/b",
-                                           events=["emergency.*", "room.ended"],
-                                           created_by="lead")
+    cases = await rig.service.create(
+        url="http://127.0.0.1:9/a", events=["case.*"], created_by="lead"
+    )
+    emergencies = await rig.service.create(
+        url="http://127.0.0.1:9/b", events=["emergency.*", "room.ended"], created_by="lead"
+    )
     await rig.service.on_event("case.created", {"case_id": "c1"})
     await rig.service.on_event("emergency.raised", {"case_id": "c2"})
     await rig.service.on_event("room.opened", {"room_id": "r"})
     assert [d.event for d in await rig.store.list_deliveries(cases.id)] == ["case.created"]
     assert [d.event for d in await rig.store.list_deliveries(emergencies.id)] == [
-        "emergency.raised"]
+        "emergency.raised"
+    ]
 
 
 class FakeDNS(AbstractResolver):
     """Every name resolves to 127.0.0.1: a public-looking host name pointing inside."""
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
-                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
 
     async def close(self) -> None:
         pass

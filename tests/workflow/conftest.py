@@ -26,16 +26,24 @@ async def wf(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServ
     """The real server (REST + signaling) on an ephemeral port, on a fake clock, with the
     scheduler's background loop off: tests drive it with ``scheduler.tick()``."""
     settings = dataclasses.replace(settings, scheduler_interval=0)
-    async with run_server(settings, clock=clock, media=NullMediaEngine()) as server, \
-            aiohttp.ClientSession() as session:
+    async with (
+        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
+        aiohttp.ClientSession() as session,
+    ):
         events: list[tuple[str, dict[str, Any]]] = []
 
         async def record(event: str, data: dict[str, Any]) -> None:
             events.append((event, data))
 
         server.app[EVENTS].subscribe(record)
-        yield WorkflowServer(url=server.url, signer=TokenSigner(SECRET.encode()),
-                             app=server.app, session=session, clock=clock, events=events)
+        yield WorkflowServer(
+            url=server.url,
+            signer=TokenSigner(SECRET.encode()),
+            app=server.app,
+            session=session,
+            clock=clock,
+            events=events,
+        )
 
 
 @pytest.fixture

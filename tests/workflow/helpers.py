@@ -32,10 +32,17 @@ class WorkflowServer(ServerHandle):
     clock: FakeClock = None  # type: ignore[assignment]
     events: list[tuple[str, dict[str, Any]]] = None  # type: ignore[assignment]
 
-    def mint(self, identity: str, role: Role | str, room: str | None = None,
-             ttl: float = 3600, **kw: Any) -> str:
-        return self.signer.mint(identity=identity, role=Role(role), room=room,
-                                now=self.clock.now(), ttl=timedelta(seconds=ttl), **kw)
+    def mint(
+        self, identity: str, role: Role | str, room: str | None = None, ttl: float = 3600, **kw: Any
+    ) -> str:
+        return self.signer.mint(
+            identity=identity,
+            role=Role(role),
+            room=room,
+            now=self.clock.now(),
+            ttl=timedelta(seconds=ttl),
+            **kw,
+        )
 
     def verify(self, token: str) -> Any:
         return self.signer.verify(token, now=self.clock.now())
@@ -43,45 +50,81 @@ class WorkflowServer(ServerHandle):
     def seen(self, event: str) -> list[dict[str, Any]]:
         return [data for name, data in self.events if name == event]
 
-    async def ok(self, method: str, path: str, json: Any = None, status: int = 200,
-                 **kw: Any) -> Any:
+    async def ok(
+        self, method: str, path: str, json: Any = None, status: int = 200, **kw: Any
+    ) -> Any:
         got, body = await self.api(method, path, json, **kw)
         assert got == status, (got, body)
         return body
 
     # seed data ---------------------------------------------------------------------------
-    async def unit(self, unit_id: str = "vil-1", tier: str = "village",
-                   **kw: Any) -> dict[str, Any]:
-        return await self.ok("POST", "/api/v1/units", {
-            "id": unit_id, "name": f"Unit {unit_id}", "tier": tier,
-            "consult_rooms": ["first-consult room"], **kw}, status=201)
+    async def unit(
+        self, unit_id: str = "vil-1", tier: str = "village", **kw: Any
+    ) -> dict[str, Any]:
+        return await self.ok(
+            "POST",
+            "/api/v1/units",
+            {
+                "id": unit_id,
+                "name": f"Unit {unit_id}",
+                "tier": tier,
+                "consult_rooms": ["first-consult room"],
+                **kw,
+            },
+            status=201,
+        )
 
-    async def expert(self, expert_id: str, specialties: tuple[str, ...] = ("cardiology",),
-                     languages: tuple[str, ...] = ("zh",), time_zone: str = "Asia/Shanghai",
-                     international: bool = False) -> dict[str, Any]:
-        inst = ({"id": "us-group", "name": "US Partner Group", "kind": "international",
-                 "country": "US"} if international else
-                {"id": "pumch", "name": "PUMCH", "kind": "domestic"})
-        return await self.ok("POST", "/api/v1/experts", {
-            "id": expert_id, "name": f"Dr {expert_id}", "institution": inst,
-            "specialties": list(specialties), "languages": list(languages),
-            "time_zone": time_zone}, status=201)
+    async def expert(
+        self,
+        expert_id: str,
+        specialties: tuple[str, ...] = ("cardiology",),
+        languages: tuple[str, ...] = ("zh",),
+        time_zone: str = "Asia/Shanghai",
+        international: bool = False,
+    ) -> dict[str, Any]:
+        inst = (
+            {"id": "us-group", "name": "US Partner Group", "kind": "international", "country": "US"}
+            if international
+            else {"id": "pumch", "name": "PUMCH", "kind": "domestic"}
+        )
+        return await self.ok(
+            "POST",
+            "/api/v1/experts",
+            {
+                "id": expert_id,
+                "name": f"Dr {expert_id}",
+                "institution": inst,
+                "specialties": list(specialties),
+                "languages": list(languages),
+                "time_zone": time_zone,
+            },
+            status=201,
+        )
 
-    async def roster(self, expert_id: str, *shifts: tuple[int, str, str],
-                     **kw: Any) -> dict[str, Any]:
-        return await self.ok("PUT", f"/api/v1/experts/{expert_id}/roster", {
-            "shifts": [{"weekday": d, "start": s, "end": e} for d, s, e in shifts], **kw})
+    async def roster(
+        self, expert_id: str, *shifts: tuple[int, str, str], **kw: Any
+    ) -> dict[str, Any]:
+        return await self.ok(
+            "PUT",
+            f"/api/v1/experts/{expert_id}/roster",
+            {"shifts": [{"weekday": d, "start": s, "end": e} for d, s, e in shifts], **kw},
+        )
 
-    async def case(self, unit: str = "vil-1", specialty: str = "cardiology",
-                   **kw: Any) -> dict[str, Any]:
-        return await self.ok("POST", "/api/v1/cases", case_body(unit, specialty, **kw),
-                             status=201)
+    async def case(
+        self, unit: str = "vil-1", specialty: str = "cardiology", **kw: Any
+    ) -> dict[str, Any]:
+        return await self.ok("POST", "/api/v1/cases", case_body(unit, specialty, **kw), status=201)
 
     async def book(self, case_id: str, status: int = 201, **body: Any) -> Any:
         return await self.ok("POST", f"/api/v1/cases/{case_id}/booking", body, status=status)
 
 
 def case_body(unit: str = "vil-1", specialty: str = "cardiology", **kw: Any) -> dict[str, Any]:
-    return {"patient": {"name": "Zhang San", "sex": "male", "age_years": 35},
-            "referring_unit_id": unit, "referring_doctor": "Dr Zhao", "specialty": specialty,
-            "clinical_summary": "chest pain for two weeks", **kw}
+    return {
+        "patient": {"name": "Zhang San", "sex": "male", "age_years": 35},
+        "referring_unit_id": unit,
+        "referring_doctor": "Dr Zhao",
+        "specialty": specialty,
+        "clinical_summary": "chest pain for two weeks",
+        **kw,
+    }

@@ -32,7 +32,9 @@ async def test_routine_case_is_booked_within_three_working_days(seeded) -> None:
     assert got["status"] == "scheduled" and got["sla_breach"] is False
     assert got["booking_ids"] == [booking["id"]] and got["expert_ids"] == ["wang"]
     assert [(a["from"], a["to"]) for a in got["audit"]] == [
-        (None, "requested"), ("requested", "scheduled")]
+        (None, "requested"),
+        ("requested", "scheduled"),
+    ]
     # the booking's room exists already, scheduled: nobody may join before its window
     room = await seeded.ok("GET", f"/api/v1/rooms/{booking['room']['room_id']}")
     assert room["status"] == "scheduled" and room["case_id"] == case["id"]
@@ -79,8 +81,9 @@ async def test_explicit_booking_and_double_booking(seeded) -> None:
     assert err["error"]["code"] == "off_roster"
     assert (await seeded.ok("GET", f"/api/v1/cases/{b['id']}"))["status"] == "requested"
     # off the roster when the coordinator says so; the automatic search takes the next slot
-    off = await seeded.book(b["id"], expert_id="wang", start=cst(11, 17).isoformat(),
-                            allow_off_roster=True)
+    off = await seeded.book(
+        b["id"], expert_id="wang", start=cst(11, 17).isoformat(), allow_off_roster=True
+    )
     assert off["booking"]["off_roster"] is True
     c = await seeded.case()
     assert when((await seeded.book(c["id"]))["booking"]["start"]) == cst(11, 14, 30)
@@ -93,10 +96,12 @@ async def test_concurrent_automatic_bookings_never_overlap(seeded) -> None:
     cases = [await seeded.case() for _ in range(6)]
     results = await asyncio.gather(*(seeded.book(c["id"]) for c in cases))
     starts = sorted(when(r["booking"]["start"]) for r in results)
-    assert starts == [cst(11, 14, m) for m in (0, 30)] + [cst(11, 15, m) for m in (0, 30)] + \
-        [cst(18, 14, m) for m in (0, 30)]
-    assert [r["booking"]["sla_breach"] for r in sorted(
-        results, key=lambda r: r["booking"]["start"])] == [False] * 4 + [True] * 2
+    assert starts == [cst(11, 14, m) for m in (0, 30)] + [cst(11, 15, m) for m in (0, 30)] + [
+        cst(18, 14, m) for m in (0, 30)
+    ]
+    assert [
+        r["booking"]["sla_breach"] for r in sorted(results, key=lambda r: r["booking"]["start"])
+    ] == [False] * 4 + [True] * 2
     listed = await seeded.ok("GET", "/api/v1/bookings?expert=wang")
     assert len(listed["bookings"]) == 6
 
@@ -104,8 +109,9 @@ async def test_concurrent_automatic_bookings_never_overlap(seeded) -> None:
 async def test_release_frees_the_slot_and_cancel_ends_the_room(seeded) -> None:
     case = await seeded.case()
     first = await seeded.book(case["id"])
-    released = await seeded.ok("DELETE", f"/api/v1/cases/{case['id']}/booking",
-                               {"reason": "patient asked for another day"})
+    released = await seeded.ok(
+        "DELETE", f"/api/v1/cases/{case['id']}/booking", {"reason": "patient asked for another day"}
+    )
     assert released["status"] == "requested" and released["booking_ids"] == []
     booking = await seeded.ok("GET", f"/api/v1/bookings/{first['booking']['id']}")
     assert booking["cancelled_at"] is not None and booking["room"]["state"] == "closed"
@@ -115,13 +121,15 @@ async def test_release_frees_the_slot_and_cancel_ends_the_room(seeded) -> None:
     # the same slot, free again
     assert when(again["booking"]["start"]) == when(first["booking"]["start"])
 
-    cancelled = await seeded.ok("POST", f"/api/v1/cases/{case['id']}/cancel",
-                                {"reason": "patient recovered"})
+    cancelled = await seeded.ok(
+        "POST", f"/api/v1/cases/{case['id']}/cancel", {"reason": "patient recovered"}
+    )
     assert cancelled["status"] == "cancelled"
     room = await seeded.ok("GET", f"/api/v1/rooms/{again['booking']['room']['room_id']}")
     assert room["status"] == "ended"
-    err = await seeded.ok("POST", f"/api/v1/cases/{case['id']}/cancel", {"reason": "again"},
-                          status=409)
+    err = await seeded.ok(
+        "POST", f"/api/v1/cases/{case['id']}/cancel", {"reason": "again"}, status=409
+    )
     assert err["error"]["code"] == "illegal_transition"
     listed = await seeded.ok("GET", "/api/v1/cases?status=cancelled")
     assert [c["id"] for c in listed["cases"]] == [case["id"]]
@@ -140,28 +148,53 @@ async def test_thursday_request_counts_from_friday(wf: WorkflowServer) -> None:
     assert booked["booking"]["sla_breach"] is True
 
 
-@pytest.mark.parametrize(("path", "body", "code"), [
-    ("/api/v1/cases", {}, "invalid_payload"),
-    ("/api/v1/cases", case_body(specialty="astrology"), "invalid_payload"),
-    ("/api/v1/cases", case_body(unit="nowhere"), "unknown_unit"),
-    ("/api/v1/cases", case_body(urgency="emergency"), "use_emergency_endpoint"),
-    ("/api/v1/cases", {**case_body(), "patient": {"name": "X", "sex": "male"}},
-     "patient_age_missing"),
-    ("/api/v1/cases", {**case_body(), "extra": 1}, "invalid_payload"),
-    ("BOOK", {"expert_id": "wang"}, "invalid_payload"),
-    ("BOOK", {"expert_id": "wang", "start": "2026-03-11T14:00:00"}, "invalid_payload"),
-    ("BOOK", {"expert_id": "wang", "start": "2026-03-01T14:00:00+08:00"}, "slot_in_past"),
-    ("/api/v1/units", {"id": "u 1", "name": "x", "tier": "village"}, "invalid_payload"),
-    ("/api/v1/units", {"id": "u1", "name": "x", "tier": "hamlet"}, "invalid_payload"),
-    ("/api/v1/experts", {"id": "e", "name": "x", "institution": {
-        "id": "i", "name": "i", "kind": "domestic"}, "specialties": ["cardiology"],
-        "languages": ["zh"], "time_zone": "Mars/Olympus"}, "invalid_time_zone"),
-    ("ROSTER", {"shifts": [{"weekday": 0, "start": "09:00", "end": "12:00"},
-                           {"weekday": 0, "start": "11:00", "end": "13:00"}]},
-     "overlapping_shifts"),
-    ("ROSTER", {"shifts": [{"weekday": 7, "start": "09:00", "end": "12:00"}]},
-     "invalid_payload"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        ("/api/v1/cases", {}, "invalid_payload"),
+        ("/api/v1/cases", case_body(specialty="astrology"), "invalid_payload"),
+        ("/api/v1/cases", case_body(unit="nowhere"), "unknown_unit"),
+        ("/api/v1/cases", case_body(urgency="emergency"), "use_emergency_endpoint"),
+        (
+            "/api/v1/cases",
+            {**case_body(), "patient": {"name": "X", "sex": "male"}},
+            "patient_age_missing",
+        ),
+        ("/api/v1/cases", {**case_body(), "extra": 1}, "invalid_payload"),
+        ("BOOK", {"expert_id": "wang"}, "invalid_payload"),
+        ("BOOK", {"expert_id": "wang", "start": "2026-03-11T14:00:00"}, "invalid_payload"),
+        ("BOOK", {"expert_id": "wang", "start": "2026-03-01T14:00:00+08:00"}, "slot_in_past"),
+        ("/api/v1/units", {"id": "u 1", "name": "x", "tier": "village"}, "invalid_payload"),
+        ("/api/v1/units", {"id": "u1", "name": "x", "tier": "hamlet"}, "invalid_payload"),
+        (
+            "/api/v1/experts",
+            {
+                "id": "e",
+                "name": "x",
+                "institution": {"id": "i", "name": "i", "kind": "domestic"},
+                "specialties": ["cardiology"],
+                "languages": ["zh"],
+                "time_zone": "Mars/Olympus",
+            },
+            "invalid_time_zone",
+        ),
+        (
+            "ROSTER",
+            {
+                "shifts": [
+                    {"weekday": 0, "start": "09:00", "end": "12:00"},
+                    {"weekday": 0, "start": "11:00", "end": "13:00"},
+                ]
+            },
+            "overlapping_shifts",
+        ),
+        (
+            "ROSTER",
+            {"shifts": [{"weekday": 7, "start": "09:00", "end": "12:00"}]},
+            "invalid_payload",
+        ),
+    ],
+)
 async def test_bad_payloads_are_400(seeded, path: str, body, code: str) -> None:
     if path == "BOOK":
         path = f"/api/v1/cases/{(await seeded.case())['id']}/booking"
@@ -180,8 +213,9 @@ async def test_auth_and_not_found(seeded) -> None:
     patient = seeded.mint("p", "patient", room="rm_x")
     status, err = await seeded.api("POST", "/api/v1/cases", case_body(), token=patient)
     assert status == 403
-    status, err = await seeded.api("GET", f"/api/v1/cases/{case['id']}",
-                                   token=seeded.mint("wang", "expert"))
+    status, err = await seeded.api(
+        "GET", f"/api/v1/cases/{case['id']}", token=seeded.mint("wang", "expert")
+    )
     assert status == 403  # not (yet) the expert of this case
     status, err = await seeded.api("GET", "/api/v1/cases/case_nope")
     assert status == 404 and err["error"]["code"] == "not_found"
@@ -189,6 +223,7 @@ async def test_auth_and_not_found(seeded) -> None:
     assert status == 404
     status, err = await seeded.api("GET", "/api/v1/cases?status=lost")
     assert status == 400
-    status, err = await seeded.api("POST", "/api/v1/cases", data=b"{not json",
-                                   headers={"Content-Type": "application/json"})
+    status, err = await seeded.api(
+        "POST", "/api/v1/cases", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and err["error"]["code"] == "invalid_json"

@@ -21,8 +21,11 @@ async def on_duty(wf: WorkflowServer) -> WorkflowServer:
     for expert in ("wang", "zhou", "li"):
         await wf.expert(expert)
     # the rota says zhou is the cardiology duty expert on Mondays (it is Monday 09:00)
-    await wf.ok("PUT", "/api/v1/rota/cardiology", {"slots": [
-        {"expert_id": "zhou", "weekday": MON, "start": "08:00", "end": "20:00"}]})
+    await wf.ok(
+        "PUT",
+        "/api/v1/rota/cardiology",
+        {"slots": [{"expert_id": "zhou", "weekday": MON, "start": "08:00", "end": "20:00"}]},
+    )
     await wf.roster("wang", (MON, "08:00", "12:00"))  # on shift, but not on duty
     return wf
 
@@ -32,8 +35,7 @@ async def emergency(wf: WorkflowServer, status: int = 201, **kw) -> dict:
     return await wf.ok("POST", "/api/v1/emergencies", body, status=status)
 
 
-async def test_emergency_opens_a_room_with_the_on_duty_expert_at_once(on_duty,
-                                                                      clients) -> None:
+async def test_emergency_opens_a_room_with_the_on_duty_expert_at_once(on_duty, clients) -> None:
     started = time.perf_counter()
     got = await emergency(on_duty)
     elapsed = time.perf_counter() - started
@@ -46,13 +48,15 @@ async def test_emergency_opens_a_room_with_the_on_duty_expert_at_once(on_duty,
     assert case["expert_ids"] == ["zhou"] and got["expert"]["source"] == "rota"
     links = {link["kind"]: link for link in got["links"]}
     assert set(links) == {"unit", "expert"}
-    for kind, identity, role in (("unit", "unit-vil-1", "doctor"), ("expert", "zhou",
-                                                                     "expert")):
+    for kind, identity, role in (("unit", "unit-vil-1", "doctor"), ("expert", "zhou", "expert")):
         claims = on_duty.verify(links[kind]["token"])
         assert (claims.room, claims.identity, claims.role.value, claims.case) == (
-            room["id"], identity, role, case["id"])
-        assert links[kind]["join_url"].endswith(f"/room/{room['id']}#token="
-                                                f"{links[kind]['token']}")
+            room["id"],
+            identity,
+            role,
+            case["id"],
+        )
+        assert links[kind]["join_url"].endswith(f"/room/{room['id']}#token={links[kind]['token']}")
     # the room is really open: both join over Socket.IO
     for kind in ("unit", "expert"):
         c = clients()
@@ -64,16 +68,29 @@ async def test_emergency_opens_a_room_with_the_on_duty_expert_at_once(on_duty,
     # the pager / webhooks hear of it
     [event] = on_duty.seen("emergency.requested")
     assert (event["case_id"], event["room_id"], event["expert_id"]) == (
-        case["id"], room["id"], "zhou")
-    print(f"emergency request -> open room: {elapsed * 1000:.1f} ms (client), "
-          f"{got['elapsed_ms']} ms (server)")
+        case["id"],
+        room["id"],
+        "zhou",
+    )
+    print(
+        f"emergency request -> open room: {elapsed * 1000:.1f} ms (client), "
+        f"{got['elapsed_ms']} ms (server)"
+    )
 
 
 async def test_rota_override_and_roster_fallback(on_duty) -> None:
     now = on_duty.clock.now()
-    await on_duty.ok("POST", "/api/v1/rota/overrides", {
-        "specialty": "cardiology", "expert_id": "li", "start": now.isoformat(),
-        "end": now.replace(hour=12).isoformat()}, status=201)
+    await on_duty.ok(
+        "POST",
+        "/api/v1/rota/overrides",
+        {
+            "specialty": "cardiology",
+            "expert_id": "li",
+            "start": now.isoformat(),
+            "end": now.replace(hour=12).isoformat(),
+        },
+        status=201,
+    )
     assert (await emergency(on_duty))["expert"]["id"] == "li"
     # nobody on the neurology rota: anyone of the specialty on shift now is summoned
     await on_duty.expert("ma", specialties=("neurology",))
@@ -94,14 +111,20 @@ async def test_nobody_on_duty_is_404_and_the_request_is_kept(on_duty) -> None:
 async def test_report_with_referral_completes_the_case(on_duty) -> None:
     got = await emergency(on_duty)
     case_id = got["case"]["id"]
-    report = {"diagnosis": "Acute inferior STEMI", "treatment_plan": "Aspirin, transfer for PCI",
-              "referral": {"target_hospital": "City Hospital", "department": "Cardiology",
-                           "priority": "emergency", "green_channel": True,
-                           "reason": "primary PCI"}}
+    report = {
+        "diagnosis": "Acute inferior STEMI",
+        "treatment_plan": "Aspirin, transfer for PCI",
+        "referral": {
+            "target_hospital": "City Hospital",
+            "department": "Cardiology",
+            "priority": "emergency",
+            "green_channel": True,
+            "reason": "primary PCI",
+        },
+    }
     path = f"/api/v1/cases/{case_id}/report"
     # only the case's own expert signs: not another expert, not a coordinator
-    err = await on_duty.ok("POST", path, report, status=403, token=on_duty.mint("wang",
-                                                                                 "expert"))
+    err = await on_duty.ok("POST", path, report, status=403, token=on_duty.mint("wang", "expert"))
     assert err["error"]["code"] == "not_booked_expert"
     await on_duty.ok("POST", path, report, status=403)
     bad = {**report, "referral": {**report["referral"], "priority": "routine"}}
@@ -114,15 +137,13 @@ async def test_report_with_referral_completes_the_case(on_duty) -> None:
     assert done["report"]["signed_by"] == "zhou"
     assert done["referral"]["green_channel"] is True
     assert done["audit"][-1]["to"] == "completed"
-    err = await on_duty.ok("POST", path, report, status=409,
-                           token=on_duty.mint("zhou", "expert"))
+    err = await on_duty.ok("POST", path, report, status=409, token=on_duty.mint("zhou", "expert"))
     assert err["error"]["code"] == "illegal_transition"
     referrals = await on_duty.ok("GET", "/api/v1/referrals?green_channel=true")
     assert [r["case_id"] for r in referrals["referrals"]] == [case_id]
     assert on_duty.seen("referral.created")[0]["case_id"] == case_id
     # the case's expert may read it
-    read = await on_duty.ok("GET", f"/api/v1/cases/{case_id}",
-                            token=on_duty.mint("zhou", "expert"))
+    read = await on_duty.ok("GET", f"/api/v1/cases/{case_id}", token=on_duty.mint("zhou", "expert"))
     assert read["status"] == "completed"
 
 
@@ -138,9 +159,16 @@ async def test_the_scheduler_closes_emergency_rooms_left_empty(on_duty, clients)
     await c.request("join")
     # a hidden recorder coming and going is nobody: the room stays "unanswered", not "idle"
     recorder = clients()
-    await recorder.connect(on_duty.url, on_duty.signer.mint(
-        identity="rec-1", role=Role.RECORDER, room=unanswered["room"]["id"],
-        now=on_duty.clock.now(), ttl=timedelta(hours=1)))
+    await recorder.connect(
+        on_duty.url,
+        on_duty.signer.mint(
+            identity="rec-1",
+            role=Role.RECORDER,
+            room=unanswered["room"]["id"],
+            now=on_duty.clock.now(),
+            ttl=timedelta(hours=1),
+        ),
+    )
     await recorder.request("join")
     await recorder.request("leave")
 
@@ -164,5 +192,7 @@ async def test_the_scheduler_closes_emergency_rooms_left_empty(on_duty, clients)
         assert case["status"] == "in_progress"
     assert not ended.done()  # it had left before; nobody was thrown out
     reasons = {e["room_id"]: e["reason"] for e in on_duty.seen("room.ended")}
-    assert reasons == {used["room"]["id"]: "emergency_idle",
-                       unanswered["room"]["id"]: "emergency_unanswered"}
+    assert reasons == {
+        used["room"]["id"]: "emergency_idle",
+        unanswered["room"]["id"]: "emergency_unanswered",
+    }

@@ -30,8 +30,10 @@ async def _stored(data_dir: Path) -> tuple[list, list]:
     storage = make_storage(Settings.from_env({}, data_dir=str(data_dir)))
     await storage.db.open()
     try:
-        return (await storage.workflow.units.list_units(),
-                await storage.workflow.experts.list_experts())
+        return (
+            await storage.workflow.units.list_units(),
+            await storage.workflow.experts.list_experts(),
+        )
     finally:
         await storage.db.close()
 
@@ -39,8 +41,7 @@ async def _stored(data_dir: Path) -> tuple[list, list]:
 def run(tmp_path: Path, kind: str, text: str) -> int:
     path = tmp_path / f"{kind}.csv"
     path.write_text(text, encoding="utf-8")
-    return main(["import", kind, str(path), "--data-dir", str(tmp_path / "var"),
-                 "--no-progress"])
+    return main(["import", kind, str(path), "--data-dir", str(tmp_path / "var"), "--no-progress"])
 
 
 def test_imports_good_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -50,14 +51,16 @@ def test_imports_good_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     units, experts = stored(tmp_path / "var")
     assert [(u.id, u.parent_id, u.consult_rooms) for u in units] == [
         ("cty-1", None, ("Consult room 1", "Consult room 2")),
-        ("vil-1", "cty-1", ("First-consult room",))]
+        ("vil-1", "cty-1", ("First-consult room",)),
+    ]
     smith = next(e for e in experts if e.id == "smith")
     assert smith.is_international and smith.languages == {"en", "zh"}
     assert smith.time_zone == "America/New_York"
 
 
 def test_a_bad_row_imports_nothing_and_names_its_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     bad = UNITS + "vil-2,Hamlet,hamlet,,,\nvil-1,Twice,village,,,\nvil-3,Lost,village,,nowhere,\n"
     assert run(tmp_path, "units", bad) == 1
     err = capsys.readouterr().err
@@ -70,8 +73,10 @@ def test_a_bad_row_imports_nothing_and_names_its_line(
     assert "unknown parent nowhere" in capsys.readouterr().err
     assert (stored(tmp_path / "var"))[0] == []
 
-    experts = EXPERTS + "li,Dr Li,pumch,PUMCH,domestic,astrology,zh,Asia/Shanghai,\n" \
-                        "ma,Dr Ma,pumch,PUMCH,domestic,neurology,zh,Mars/Base,\n"
+    experts = (
+        EXPERTS + "li,Dr Li,pumch,PUMCH,domestic,astrology,zh,Asia/Shanghai,\n"
+        "ma,Dr Ma,pumch,PUMCH,domestic,neurology,zh,Mars/Base,\n"
+    )
     assert run(tmp_path, "experts", experts) == 1
     err = capsys.readouterr().err
     assert "line 4: unknown specialty 'astrology'" in err

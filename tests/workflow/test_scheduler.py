@@ -29,8 +29,11 @@ async def booked(wf: WorkflowServer) -> dict:
     case = await wf.case(interpreter_needed=True, requested_language="en")
     got = await wf.book(case["id"])
     assert when(got["booking"]["start"]) == START
-    return {"case": case["id"], "booking": got["booking"]["id"],
-            "room": got["booking"]["room"]["room_id"]}
+    return {
+        "case": case["id"],
+        "booking": got["booking"]["id"],
+        "room": got["booking"]["room"]["room_id"],
+    }
 
 
 async def tick_at(wf: WorkflowServer, at) -> object:
@@ -70,8 +73,7 @@ async def test_opens_marks_no_show_and_closes_on_time(wf, booked) -> None:
     assert (await tick_at(wf, START + timedelta(minutes=15))).no_shows == [booked["case"]]
     case = await wf.ok("GET", f"/api/v1/cases/{booked['case']}")
     assert case["status"] == "no_show"
-    assert (case["audit"][-1]["actor"], case["audit"][-1]["note"]) == ("scheduler",
-                                                                       "both_absent")
+    assert (case["audit"][-1]["actor"], case["audit"][-1]["note"]) == ("scheduler", "both_absent")
 
     assert (await tick_at(wf, CLOSES - timedelta(seconds=1))).closed == []
     assert await room_status(wf, room) == "open"
@@ -84,8 +86,9 @@ async def test_opens_marks_no_show_and_closes_on_time(wf, booked) -> None:
     assert (again.opened, again.closed, again.no_shows) == ([], [], [])
 
 
-async def test_held_session_starts_the_case_and_stays_open_while_in_use(wf, booked,
-                                                                        clients) -> None:
+async def test_held_session_starts_the_case_and_stays_open_while_in_use(
+    wf, booked, clients
+) -> None:
     await tick_at(wf, OPENS)
     links = await wf.ok("GET", f"/api/v1/bookings/{booked['booking']}/links")
     by_kind = {link["kind"]: link for link in links["links"]}
@@ -97,9 +100,12 @@ async def test_held_session_starts_the_case_and_stays_open_while_in_use(wf, book
     await expert.request("join")
     # both sides present: the case is in progress at once, without waiting for a tick
     assert await case_status(wf, booked["case"]) == "in_progress"
-    done = await wf.ok("POST", f"/api/v1/cases/{booked['case']}/report",
-                       {"diagnosis": "stable angina", "treatment_plan": "beta blocker"},
-                       token=by_kind["expert"]["token"])
+    done = await wf.ok(
+        "POST",
+        f"/api/v1/cases/{booked['case']}/report",
+        {"diagnosis": "stable angina", "treatment_plan": "beta blocker"},
+        token=by_kind["expert"]["token"],
+    )
     assert done["status"] == "completed"
 
     # past its window but still in use: kept open (and re-entry stays possible)
@@ -129,9 +135,14 @@ async def test_joining_outside_the_window_is_refused_at_connect(wf, booked, clie
     assert when(patient_link["valid_from"]) == OPENS
     assert when(patient_link["expires_at"]) == CLOSES
     # a coordinator-minted token for the room (no nbf): the room itself says when it opens
-    minted = (await wf.ok("POST", f"/api/v1/rooms/{room}/tokens",
-                          {"identity": "dr-extra", "role": "doctor", "ttl": WEEK},
-                          status=201))["token"]
+    minted = (
+        await wf.ok(
+            "POST",
+            f"/api/v1/rooms/{room}/tokens",
+            {"identity": "dr-extra", "role": "doctor", "ttl": WEEK},
+            status=201,
+        )
+    )["token"]
 
     wf.clock.current = OPENS - timedelta(minutes=1)
     err = await refused(wf, minted)
@@ -159,9 +170,14 @@ async def test_joining_outside_the_window_is_refused_at_connect(wf, booked, clie
 
 
 async def test_cancelled_booking_refuses_entry(wf, booked) -> None:
-    minted = (await wf.ok("POST", f"/api/v1/rooms/{booked['room']}/tokens",
-                          {"identity": "dr-extra", "role": "doctor", "ttl": WEEK},
-                          status=201))["token"]
+    minted = (
+        await wf.ok(
+            "POST",
+            f"/api/v1/rooms/{booked['room']}/tokens",
+            {"identity": "dr-extra", "role": "doctor", "ttl": WEEK},
+            status=201,
+        )
+    )["token"]
     await wf.ok("POST", f"/api/v1/cases/{booked['case']}/cancel", {"reason": "recovered"})
     wf.clock.current = OPENS
     assert (await refused(wf, minted))["code"] == "room_ended"
@@ -171,9 +187,16 @@ async def test_cancelled_booking_refuses_entry(wf, booked) -> None:
 async def test_only_the_lease_holder_acts(wf, booked) -> None:
     stores = wf.app[STORES]
     ours: Scheduler = wf.app[SCHEDULER]
-    other = Scheduler(leases=stores.leases, bookings=stores.bookings, cases=wf.app[CASES],
-                      sessions=wf.app[BOOKING]._sessions, rooms=wf.app[ROOMS], clock=wf.clock,
-                      lease_ttl=timedelta(seconds=30), owner="node-b")
+    other = Scheduler(
+        leases=stores.leases,
+        bookings=stores.bookings,
+        cases=wf.app[CASES],
+        sessions=wf.app[BOOKING]._sessions,
+        rooms=wf.app[ROOMS],
+        clock=wf.clock,
+        lease_ttl=timedelta(seconds=30),
+        owner="node-b",
+    )
     assert (await tick_at(wf, OPENS - timedelta(seconds=10))).leader  # ours holds the lease
     wf.clock.current = OPENS
     report = await other.tick()
@@ -185,4 +208,3 @@ async def test_only_the_lease_holder_acts(wf, booked) -> None:
     wf.clock.current = OPENS + timedelta(seconds=31)  # ours stopped renewing: node-b takes over
     assert (await other.tick()).leader
     assert not (await ours.tick()).leader
-

@@ -83,13 +83,15 @@ def case_parties(case: Case, unit: Unit, experts: Iterable[Expert]) -> tuple[Par
     where = unit.name + (f" · {unit.consult_rooms[0]}" if unit.consult_rooms else "")
     parties = [
         Party("patient", f"patient-{case.id}", Role.PATIENT, f"{case.patient.name} ({where})"),
-        Party("referrer", f"doctor-{case.id}", Role.DOCTOR,
-              f"{case.referring_doctor} ({unit.name})"),
+        Party(
+            "referrer", f"doctor-{case.id}", Role.DOCTOR, f"{case.referring_doctor} ({unit.name})"
+        ),
     ]
     parties += [Party("expert", e.id, Role.EXPERT, e.name) for e in experts]
     if case.interpreter_needed:
-        parties.append(Party("interpreter", f"interpreter-{case.id}", Role.INTERPRETER,
-                             "Interpreter"))
+        parties.append(
+            Party("interpreter", f"interpreter-{case.id}", Role.INTERPRETER, "Interpreter")
+        )
     return tuple(parties)
 
 

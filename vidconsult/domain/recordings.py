@@ -54,13 +54,23 @@ class Recording:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "room_id": self.room_id, "case_id": self.case_id,
-            "identity": self.identity, "role": self.role, "kinds": self.kinds,
-            "codecs": self.codecs, "started_at": self.started_at.isoformat(),
+            "id": self.id,
+            "room_id": self.room_id,
+            "case_id": self.case_id,
+            "identity": self.identity,
+            "role": self.role,
+            "kinds": self.kinds,
+            "codecs": self.codecs,
+            "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "duration_ms": self.duration_ms, "offset_ms": self.offset_ms, "size": self.size,
-            "sha256": self.sha256, "status": self.status.value, "error": self.error,
-            "legal_hold": self.legal_hold, "file": self.path.rsplit("/", 1)[-1],
+            "duration_ms": self.duration_ms,
+            "offset_ms": self.offset_ms,
+            "size": self.size,
+            "sha256": self.sha256,
+            "status": self.status.value,
+            "error": self.error,
+            "legal_hold": self.legal_hold,
+            "file": self.path.rsplit("/", 1)[-1],
             "session_id": self.session_id,
         }
 
@@ -79,8 +89,11 @@ class RecordingPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "room_id": self.room_id, "enabled": self.enabled, "case_id": self.case_id,
-            "consent": self.consent, "consent_by": self.consent_by,
+            "room_id": self.room_id,
+            "enabled": self.enabled,
+            "case_id": self.case_id,
+            "consent": self.consent,
+            "consent_by": self.consent_by,
             "consent_at": self.consent_at.isoformat() if self.consent_at else None,
             "note": self.note,
         }
@@ -88,14 +101,15 @@ class RecordingPolicy:
 
 def default_policy(room_id: str, kind: RoomKind, case_id: str | None) -> RecordingPolicy:
     """Consultations (routine and emergency) record by default; lectures do not."""
-    return RecordingPolicy(room_id=room_id, enabled=kind is not RoomKind.LECTURE,
-                           case_id=case_id)
+    return RecordingPolicy(room_id=room_id, enabled=kind is not RoomKind.LECTURE, case_id=case_id)
 
 
 def ensure_may_record(policy: RecordingPolicy) -> None:
     if policy.consent is False:
-        raise InvalidInput("the patient refused consent to record this consultation",
-                           code="recording_consent_refused")
+        raise InvalidInput(
+            "the patient refused consent to record this consultation",
+            code="recording_consent_refused",
+        )
 
 
 # where files go ------------------------------------------------------------------------------
@@ -114,8 +128,9 @@ def file_name(identity: str, recording_id: str, extension: str) -> str:
 
 
 # retention -------------------------------------------------------------------------------------
-def expired(recording: Recording, *, now: datetime, retention_days: int,
-            held_cases: set[str]) -> bool:
+def expired(
+    recording: Recording, *, now: datetime, retention_days: int, held_cases: set[str]
+) -> bool:
     """Whether retention deletes this file now: ``retention_days`` (> 0) after it ended, unless
     it or its case is on legal hold, or it is still being written."""
     if retention_days <= 0 or recording.legal_hold:
@@ -137,10 +152,16 @@ def manifest_entry(recording: Recording, previous_hash: str, *, event: str) -> d
     """One link of a room's chain: ``event`` is "file" (a finished file) or "deleted" (its
     removal by retention); ``prev`` is the previous entry's hash."""
     body = {
-        "event": event, "recording_id": recording.id, "file": recording.path,
-        "identity": recording.identity, "role": recording.role, "sha256": recording.sha256,
-        "size": recording.size, "duration_ms": recording.duration_ms,
-        "offset_ms": recording.offset_ms, "status": recording.status.value,
+        "event": event,
+        "recording_id": recording.id,
+        "file": recording.path,
+        "identity": recording.identity,
+        "role": recording.role,
+        "sha256": recording.sha256,
+        "size": recording.size,
+        "duration_ms": recording.duration_ms,
+        "offset_ms": recording.offset_ms,
+        "status": recording.status.value,
         "started_at": recording.started_at.isoformat(),
         "ended_at": recording.ended_at.isoformat() if recording.ended_at else None,
         "prev": previous_hash,
@@ -185,8 +206,9 @@ def link_signature(key: bytes, recording_id: str, expires: int) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def link_valid(key: bytes, recording_id: str, expires: int, signature: str, *,
-               now: datetime) -> bool:
+def link_valid(
+    key: bytes, recording_id: str, expires: int, signature: str, *, now: datetime
+) -> bool:
     if now.timestamp() > expires:
         return False
     return hmac.compare_digest(link_signature(key, recording_id, expires), signature)

@@ -131,4 +131,4 @@ def content_matches(content_type: str, head: bytes) -> bool:
     """Whether ``head`` (the first :data:`MAGIC_HEAD_BYTES` bytes of a file, or all of a shorter
     one) starts as a file of the accepted ``content_type`` must."""
     offset, magic = _MAGIC[normalize_content_type(content_type)]
-    return head[offset:offset + len(magic)] == magic
+    return head[offset : offset + len(magic)] == magic

@@ -57,8 +57,9 @@ class Room:
     def open(self) -> None:
         """A scheduled room's window has come: participants may join from now on."""
         if self.status is not RoomStatus.SCHEDULED:
-            raise Conflict(f"room {self.id} is {self.status.value}, not scheduled",
-                           code="room_not_scheduled")
+            raise Conflict(
+                f"room {self.id} is {self.status.value}, not scheduled", code="room_not_scheduled"
+            )
         self.status = RoomStatus.OPEN
 
     def ensure_open(self) -> None:

@@ -77,7 +77,9 @@ class Destinations:
             raise InvalidInput(
                 f"webhook url points at {host}, an address webhooks may not reach (loopback,"
                 " private, link-local...); an operator can allow a network with"
-                " webhook_allowed_networks", code="url_not_allowed")
+                " webhook_allowed_networks",
+                code="url_not_allowed",
+            )
 
 
 def _ascii_host(host: str) -> str:
@@ -89,8 +91,9 @@ def _ascii_host(host: str) -> str:
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InvalidInput(f"webhook url host {host!r} is not a valid host name",
-                           code="invalid_url") from None
+        raise InvalidInput(
+            f"webhook url host {host!r} is not a valid host name", code="invalid_url"
+        ) from None
 
 
 def validate_url(url: str, destinations: Destinations | None = None) -> str:
@@ -233,7 +236,8 @@ class Delivery:
             "attempts": self.attempts,
             "created_at": iso(self.created_at),
             "next_attempt_at": iso(self.next_attempt_at)
-            if self.status is DeliveryStatus.PENDING else None,
+            if self.status is DeliveryStatus.PENDING
+            else None,
             "last_attempt_at": iso(self.last_attempt_at),
             "last_status": self.last_status,
             "last_error": self.last_error,

@@ -184,8 +184,12 @@ class AccountService:
     def _login(self, account: Account, now: datetime) -> Login:
         ttl = self.config.session_ttl
         token = self._signer.mint(
-            identity=account.username, role=account.role.role, now=now, ttl=ttl,
-            name=account.display_name or account.username, session=account.session,
+            identity=account.username,
+            role=account.role.role,
+            now=now,
+            ttl=ttl,
+            name=account.display_name or account.username,
+            session=account.session,
         )
         return Login(token=token, account=account, expires_in=int(ttl.total_seconds()))
 
@@ -241,7 +245,9 @@ class AccountService:
         if account is None or not account.accepts_session(claims.session):
             raise Unauthenticated(
                 "this session has ended (signed out, password changed or account disabled);"
-                " sign in again", code="session_ended")
+                " sign in again",
+                code="session_ended",
+            )
 
     # API tokens ----------------------------------------------------------------------------
     async def create_api_token(
@@ -261,8 +267,13 @@ class AccountService:
             expires_at=now + ttl if ttl else None,
         )
         await self._tokens.create_api_token(token)
-        log.info("api token created token=%s name=%r role=%s by=%s",
-                 token.id, token.name, token.role.value, created_by)
+        log.info(
+            "api token created token=%s name=%r role=%s by=%s",
+            token.id,
+            token.name,
+            token.role.value,
+            created_by,
+        )
         return secret, token
 
     async def list_api_tokens(self) -> list[ApiToken]:

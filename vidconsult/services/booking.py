@@ -80,38 +80,58 @@ class BookingService:
         SLA) or the coordinator's ``slot`` (409 when taken, on leave or off roster)."""
         case = await self._cases.get(case_id)
         if case.urgency is Urgency.EMERGENCY:
-            raise InvalidInput("emergency cases are not booked; the on-duty expert is summoned",
-                               code="emergency_not_booked")
+            raise InvalidInput(
+                "emergency cases are not booked; the on-duty expert is summoned",
+                code="emergency_not_booked",
+            )
         if case.status is not CaseStatus.REQUESTED:
-            raise Conflict(f"case {case.id} is {case.status.value}, not requested",
-                           code="illegal_transition")
+            raise Conflict(
+                f"case {case.id} is {case.status.value}, not requested", code="illegal_transition"
+            )
         unit = await self._directory.unit(case.referring_unit_id)
         for attempt in range(SEARCH_ATTEMPTS):
             async with self._schedule.lock:
                 index = await self._schedule.index()
                 now = self._clock.now()
                 if slot is None:
-                    offer = find_earliest_slot(index, slot_query_for(case),
-                                               requested_at=case.requested_at,
-                                               policy=self.policy, now=now)
+                    offer = find_earliest_slot(
+                        index,
+                        slot_query_for(case),
+                        requested_at=case.requested_at,
+                        policy=self.policy,
+                        now=now,
+                    )
                 else:
                     offer = check_explicit_slot(
-                        index, slot.expert_id, slot.start, end=slot.end, policy=self.policy,
-                        now=now, specialty=case.specialty, requested_at=case.requested_at,
-                        allow_off_roster=slot.allow_off_roster)
+                        index,
+                        slot.expert_id,
+                        slot.start,
+                        end=slot.end,
+                        policy=self.policy,
+                        now=now,
+                        specialty=case.specialty,
+                        requested_at=case.requested_at,
+                        allow_off_roster=slot.allow_off_roster,
+                    )
                 booking = Booking.from_offer(new_booking_id(), offer, case_id=case.id)
                 parties = case_parties(case, unit, [index.expert(offer.expert_id)])
                 room = await self._sessions.prepare(
-                    booking, parties, kind=RoomKind.CONSULTATION,
+                    booking,
+                    parties,
+                    kind=RoomKind.CONSULTATION,
                     name=f"{case.specialty.value.replace('_', ' ').title()} consultation"
-                         f" · {unit.name}"[:200])
+                    f" · {unit.name}"[:200],
+                )
                 try:
                     await self._bookings.add_booking(booking, room)
                 except Conflict as exc:
                     await self._sessions.discard(room)
                     self._schedule.invalidate()  # someone else booked it: the index is stale
-                    if exc.code == "double_booking" and slot is None \
-                            and attempt < SEARCH_ATTEMPTS - 1:
+                    if (
+                        exc.code == "double_booking"
+                        and slot is None
+                        and attempt < SEARCH_ATTEMPTS - 1
+                    ):
                         log.info("slot taken meanwhile, searching again case=%s", case.id)
                         continue
                     raise
@@ -119,17 +139,25 @@ class BookingService:
             break
         try:
             case = await self._cases.update(
-                case.id, lambda c, now: c.schedule([booking], by=by, at=now))
+                case.id, lambda c, now: c.schedule([booking], by=by, at=now)
+            )
         except Exception:
             await self._free(booking.id, "case_changed")
             raise
-        log.info("case booked case=%s booking=%s expert=%s start=%s sla_breach=%s", case.id,
-                 booking.id, booking.expert_id, booking.start.isoformat(), booking.sla_breach)
+        log.info(
+            "case booked case=%s booking=%s expert=%s start=%s sla_breach=%s",
+            case.id,
+            booking.id,
+            booking.expert_id,
+            booking.start.isoformat(),
+            booking.sla_breach,
+        )
         return Booked(case, booking, room)
 
     async def cancel_case(self, case_id: str, *, by: str, reason: str) -> Case:
         case = await self._cases.update(
-            case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason))
+            case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
+        )
         for booking_id in case.booking_ids:
             await self._free(booking_id, "case_cancelled")
         return case
@@ -138,7 +166,8 @@ class BookingService:
         """Cancel the case's booking and put it back to ``requested`` to be booked again."""
         booking_ids = (await self._cases.get(case_id)).booking_ids
         case = await self._cases.update(
-            case_id, lambda c, now: c.release(by=by, at=now, reason=reason))
+            case_id, lambda c, now: c.release(by=by, at=now, reason=reason)
+        )
         for booking_id in booking_ids:
             await self._free(booking_id, "booking_released")
         return case
@@ -151,7 +180,8 @@ class BookingService:
             return await self.release(case_id, by=by, reason=reason)
         if to is CaseStatus.NO_SHOW:
             return await self._cases.update(
-                case_id, lambda c, now: c.mark_no_show(by=by, at=now, reason=reason))
+                case_id, lambda c, now: c.mark_no_show(by=by, at=now, reason=reason)
+            )
         if to is CaseStatus.IN_PROGRESS:
             return await self._cases.update(case_id, lambda c, now: c.start(by=by, at=now))
         if to is CaseStatus.SCHEDULED:
@@ -166,12 +196,16 @@ class BookingService:
         return booking, room
 
     async def bookings(
-        self, *, expert_id: str | None, start_from: datetime | None, start_to: datetime | None,
+        self,
+        *,
+        expert_id: str | None,
+        start_from: datetime | None,
+        start_to: datetime | None,
         limit: int,
     ) -> list[Booking]:
-        return await self._bookings.list_bookings(expert_id=expert_id, active=None,
-                                                  start_from=start_from, start_to=start_to,
-                                                  limit=limit)
+        return await self._bookings.list_bookings(
+            expert_id=expert_id, active=None, start_from=start_from, start_to=start_to, limit=limit
+        )
 
     async def links(self, room: BookedRoom) -> list[dict[str, Any]]:
         return await self._sessions.links(room)

@@ -55,17 +55,29 @@ class CaseService:
         except NotFound as exc:
             raise InvalidInput(exc.message, code=exc.code) from None
         return open_case(
-            case_id=new_case_id(), patient=patient, referring_unit_id=referring_unit_id,
-            referring_doctor=referring_doctor, specialty=specialty, urgency=urgency,
-            clinical_summary=clinical_summary, requested_at=self._clock.now(),
-            requested_by=by, requested_expert_id=requested_expert_id,
-            requested_language=requested_language, interpreter_needed=interpreter_needed,
+            case_id=new_case_id(),
+            patient=patient,
+            referring_unit_id=referring_unit_id,
+            referring_doctor=referring_doctor,
+            specialty=specialty,
+            urgency=urgency,
+            clinical_summary=clinical_summary,
+            requested_at=self._clock.now(),
+            requested_by=by,
+            requested_expert_id=requested_expert_id,
+            requested_language=requested_language,
+            interpreter_needed=interpreter_needed,
         )
 
     async def add(self, case: Case) -> Case:
         await self._cases.create_case(case)
-        log.info("case created case=%s unit=%s specialty=%s urgency=%s", case.id,
-                 case.referring_unit_id, case.specialty.value, case.urgency.value)
+        log.info(
+            "case created case=%s unit=%s specialty=%s urgency=%s",
+            case.id,
+            case.referring_unit_id,
+            case.specialty.value,
+            case.urgency.value,
+        )
         await self._events.publish("case.created", _event(case))
         return case
 
@@ -98,6 +110,11 @@ class CaseService:
 
 
 def _event(case: Case) -> dict[str, object]:
-    return {"case_id": case.id, "status": case.status.value, "urgency": case.urgency.value,
-            "unit_id": case.referring_unit_id, "specialty": case.specialty.value,
-            "expert_ids": list(case.expert_ids)}
+    return {
+        "case_id": case.id,
+        "status": case.status.value,
+        "urgency": case.urgency.value,
+        "unit_id": case.referring_unit_id,
+        "specialty": case.specialty.value,
+        "expert_ids": list(case.expert_ids),
+    }

@@ -63,8 +63,9 @@ class DirectoryService:
     ) -> Roster:
         """Replace an expert's roster; shifts are in the expert's own zone."""
         expert = await self.expert(expert_id)
-        roster = Roster(expert.id, expert.time_zone, tuple(shifts), tuple(leave),
-                        frozenset(holidays))
+        roster = Roster(
+            expert.id, expert.time_zone, tuple(shifts), tuple(leave), frozenset(holidays)
+        )
         await self._experts.put_roster(roster)
         self._schedule.invalidate()
         return roster
@@ -98,8 +99,9 @@ class DirectoryService:
         if expert is None:
             raise InvalidInput(f"unknown expert {expert_id}", code="unknown_expert")
         if specialty not in expert.specialties:
-            raise InvalidInput(f"expert {expert_id} does not practise {specialty.value}",
-                               code="specialty_mismatch")
+            raise InvalidInput(
+                f"expert {expert_id} does not practise {specialty.value}", code="specialty_mismatch"
+            )
 
 
 def _no_duplicates(ids: Iterable[str]) -> None:

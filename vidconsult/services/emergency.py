@@ -71,37 +71,67 @@ class EmergencyService:
     ) -> EmergencyOpened:
         started = time.perf_counter()
         case = await self._cases.new_case(
-            patient=patient, referring_unit_id=referring_unit_id,
-            referring_doctor=referring_doctor, specialty=specialty, urgency=Urgency.EMERGENCY,
-            clinical_summary=clinical_summary, by=by, requested_language=requested_language)
+            patient=patient,
+            referring_unit_id=referring_unit_id,
+            referring_doctor=referring_doctor,
+            specialty=specialty,
+            urgency=Urgency.EMERGENCY,
+            clinical_summary=clinical_summary,
+            by=by,
+            requested_language=requested_language,
+        )
         unit = await self._directory.unit(referring_unit_id)
         now = self._clock.now()
         index = await self._schedule.index()
         try:
-            pick = pick_emergency_expert(specialty, now, rota=await self._directory.rota(),
-                                         index=index)
+            pick = pick_emergency_expert(
+                specialty, now, rota=await self._directory.rota(), index=index
+            )
         except NotFound as exc:
             # the request is kept (a coordinator summons someone by hand) and announced
             await self._cases.add(case)
-            await self._events.publish("emergency.unassigned", {
-                "case_id": case.id, "unit_id": unit.id, "specialty": specialty.value})
-            raise NotFound(f"{exc.message}; case {case.id} is recorded for a coordinator",
-                           code=exc.code) from None
+            await self._events.publish(
+                "emergency.unassigned",
+                {"case_id": case.id, "unit_id": unit.id, "specialty": specialty.value},
+            )
+            raise NotFound(
+                f"{exc.message}; case {case.id} is recorded for a coordinator", code=exc.code
+            ) from None
         expert = index.expert(pick.expert_id)
         room = await self._rooms.create_room(
             f"EMERGENCY {specialty.value.replace('_', ' ')} · {unit.name}"[:200],
-            case_id=case.id, kind=RoomKind.EMERGENCY)
+            case_id=case.id,
+            kind=RoomKind.EMERGENCY,
+        )
         case.start(by=by, at=now, expert_ids=[expert.id])
         await self._cases.add(case)
-        links = self._sessions.tokens(room, emergency_parties(case, unit, expert),
-                                      not_before=None, expires_at=now + self._ttl)
+        links = self._sessions.tokens(
+            room, emergency_parties(case, unit, expert), not_before=None, expires_at=now + self._ttl
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.warning("emergency room open case=%s room=%s unit=%s specialty=%s expert=%s"
-                    " source=%s busy=%s elapsed_ms=%.1f", case.id, room.id, unit.id,
-                    specialty.value, expert.id, pick.source.value, pick.busy, elapsed_ms)
-        await self._events.publish("emergency.requested", {
-            "case_id": case.id, "room_id": room.id, "unit_id": unit.id,
-            "specialty": specialty.value, "expert_id": expert.id, "source": pick.source.value,
-            "expert_busy": pick.busy, "links": links,
-        })
+        log.warning(
+            "emergency room open case=%s room=%s unit=%s specialty=%s expert=%s"
+            " source=%s busy=%s elapsed_ms=%.1f",
+            case.id,
+            room.id,
+            unit.id,
+            specialty.value,
+            expert.id,
+            pick.source.value,
+            pick.busy,
+            elapsed_ms,
+        )
+        await self._events.publish(
+            "emergency.requested",
+            {
+                "case_id": case.id,
+                "room_id": room.id,
+                "unit_id": unit.id,
+                "specialty": specialty.value,
+                "expert_id": expert.id,
+                "source": pick.source.value,
+                "expert_busy": pick.busy,
+                "links": links,
+            },
+        )
         return EmergencyOpened(case, room, pick, links, elapsed_ms)

@@ -52,16 +52,27 @@ def composite_inputs(recordings: list[Any], archive: ArchiveFiles) -> list[Any]:
         reached = ends[session] if reached is None else max(reached, ends[session])
     out = []
     for r in usable:
-        out.append(CompositeInput(str(archive.resolve(r.path)),
-                                  offset=placed[r.session_id] + r.offset_ms / 1000,
-                                  duration=r.duration_ms / 1000,
-                                  label=f"{r.identity} ({r.role})"))
+        out.append(
+            CompositeInput(
+                str(archive.resolve(r.path)),
+                offset=placed[r.session_id] + r.offset_ms / 1000,
+                duration=r.duration_ms / 1000,
+                label=f"{r.identity} ({r.role})",
+            )
+        )
     return out
 
 
 class ExportService:
-    def __init__(self, *, store: RecordingStore, recordings: Any, archive: ArchiveFiles,
-                 compose: Compose, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        store: RecordingStore,
+        recordings: Any,
+        archive: ArchiveFiles,
+        compose: Compose,
+        clock: Clock,
+    ) -> None:
         self._store = store
         self._recordings = recordings
         self._archive = archive
@@ -76,15 +87,21 @@ class ExportService:
     async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
         recs = await self._store.list_recordings(room_id=room_id, limit=10_000)
         if not [r for r in recs if r.status in EXPORTABLE]:
-            raise NotFound(f"room {room_id} has no finished recordings",
-                           code="no_recordings")
-        if any(j["room_id"] == room_id and j["status"] == "running"
-               for j in self._live.values()):
+            raise NotFound(f"room {room_id} has no finished recordings", code="no_recordings")
+        if any(j["room_id"] == room_id and j["status"] == "running" for j in self._live.values()):
             raise Conflict("an export of this room is already running", code="export_running")
-        job = {"id": f"exp_{secrets.token_hex(6)}", "room_id": room_id, "status": "running",
-               "progress": 0.0, "created_by": by, "created_at": self._clock.now().isoformat(),
-               "files": [r.id for r in recs if r.status in EXPORTABLE], "error": None,
-               "duration_s": None, "speed": None}
+        job = {
+            "id": f"exp_{secrets.token_hex(6)}",
+            "room_id": room_id,
+            "status": "running",
+            "progress": 0.0,
+            "created_by": by,
+            "created_at": self._clock.now().isoformat(),
+            "files": [r.id for r in recs if r.status in EXPORTABLE],
+            "error": None,
+            "duration_s": None,
+            "speed": None,
+        }
         self._live[job["id"]] = job
         await self._store.save_export(job)
         task = asyncio.get_running_loop().create_task(self._run(job, recs))
@@ -104,8 +121,12 @@ class ExportService:
         try:
             seconds = await asyncio.to_thread(self._compose, inputs, str(out), progress)
             elapsed = time.perf_counter() - began
-            job.update(status="done", progress=1.0, duration_s=round(seconds, 2),
-                       speed=round(seconds / elapsed, 2) if elapsed > 0 else None)
+            job.update(
+                status="done",
+                progress=1.0,
+                duration_s=round(seconds, 2),
+                speed=round(seconds / elapsed, 2) if elapsed > 0 else None,
+            )
         except Exception as exc:
             log.exception("export failed job=%s room=%s", job["id"], job["room_id"])
             job.update(status="failed", error=f"{type(exc).__name__}: {exc}")

@@ -60,15 +60,25 @@ class LectureService:
             units = [await self._directory.unit(u) for u in dict.fromkeys(audience_unit_ids)]
         except NotFound as exc:
             raise InvalidInput(exc.message, code=exc.code) from None
-        lecture = Lecture(f"lec_{secrets.token_hex(6)}", title.strip(), presenter.id,
-                          frozenset(u.id for u in units), start, end)
+        lecture = Lecture(
+            f"lec_{secrets.token_hex(6)}",
+            title.strip(),
+            presenter.id,
+            frozenset(u.id for u in units),
+            start,
+            end,
+        )
         async with self._schedule.lock:
             index = await self._schedule.index()
-            booking = book_lecture(index, lecture, new_booking_id(), now=self._clock.now(),
-                                   policy=self._policy)  # adds it to the index
+            booking = book_lecture(
+                index, lecture, new_booking_id(), now=self._clock.now(), policy=self._policy
+            )  # adds it to the index
             room = await self._sessions.prepare(
-                booking, lecture_parties(lecture, presenter, units), name=lecture.title[:200],
-                kind=RoomKind.LECTURE)
+                booking,
+                lecture_parties(lecture, presenter, units),
+                name=lecture.title[:200],
+                kind=RoomKind.LECTURE,
+            )
             try:
                 await self._bookings.add_booking(booking, room)
             except Conflict:
@@ -76,11 +86,22 @@ class LectureService:
                 self._schedule.invalidate()
                 raise
         await self._lectures.create_lecture(lecture, booking.id)
-        log.info("lecture booked lecture=%s presenter=%s audience=%d start=%s", lecture.id,
-                 presenter.id, len(units), start.isoformat())
-        await self._events.publish("lecture.scheduled", {
-            "lecture_id": lecture.id, "room_id": room.room_id, "presenter_id": presenter.id,
-            "start": start.isoformat()})
+        log.info(
+            "lecture booked lecture=%s presenter=%s audience=%d start=%s",
+            lecture.id,
+            presenter.id,
+            len(units),
+            start.isoformat(),
+        )
+        await self._events.publish(
+            "lecture.scheduled",
+            {
+                "lecture_id": lecture.id,
+                "room_id": room.room_id,
+                "presenter_id": presenter.id,
+                "start": start.isoformat(),
+            },
+        )
         return lecture, room
 
     async def get(self, lecture_id: str) -> tuple[Lecture, BookedRoom]:

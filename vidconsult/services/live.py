@@ -32,8 +32,9 @@ class LiveRoom:
         return live.participant if live else None
 
     def visible(self) -> list[Participant]:
-        return [lp.participant for lp in self.participants.values()
-                if not lp.participant.grants.hidden]
+        return [
+            lp.participant for lp in self.participants.values() if not lp.participant.grants.hidden
+        ]
 
     def all(self) -> list[Participant]:
         return [lp.participant for lp in self.participants.values()]

@@ -42,24 +42,41 @@ class OutcomeService:
         """``signer`` is the expert's token: role expert, identity = the expert id (room-less,
         or the join token of this case's room). The domain checks that expert is the case's."""
         if signer.role is not Role.EXPERT:
-            raise PermissionDenied("only the case's expert signs its report",
-                                   code="not_booked_expert")
+            raise PermissionDenied(
+                "only the case's expert signs its report", code="not_booked_expert"
+            )
         if signer.room is not None and signer.case != case_id:
             raise PermissionDenied("this token is for another case", code="wrong_case")
 
         def complete(case: Case, now: datetime) -> None:
-            report = ConsultationReport(diagnosis, treatment_plan, signer.identity, now,
-                                        notes=notes, counselling=counselling)
+            report = ConsultationReport(
+                diagnosis,
+                treatment_plan,
+                signer.identity,
+                now,
+                notes=notes,
+                counselling=counselling,
+            )
             case.complete(report, by=signer.identity, at=now, referral=referral)
 
         case = await self._cases.update(case_id, complete)
-        log.info("case completed case=%s expert=%s referral=%s", case.id, signer.identity,
-                 referral is not None)
+        log.info(
+            "case completed case=%s expert=%s referral=%s",
+            case.id,
+            signer.identity,
+            referral is not None,
+        )
         if referral is not None:
-            await self._events.publish("referral.created", {
-                "case_id": case.id, "target_hospital": referral.target_hospital,
-                "department": referral.department, "priority": referral.priority.value,
-                "green_channel": referral.green_channel})
+            await self._events.publish(
+                "referral.created",
+                {
+                    "case_id": case.id,
+                    "target_hospital": referral.target_hospital,
+                    "department": referral.department,
+                    "priority": referral.priority.value,
+                    "green_channel": referral.green_channel,
+                },
+            )
         return case
 
     async def referrals(self, *, green_channel: bool | None = None) -> list[tuple[str, Referral]]:

@@ -66,17 +66,30 @@ class _Session:
     tracks: dict[str, set[str]] = field(default_factory=dict)  # identity -> sids in its file
 
     def event(self) -> dict[str, Any]:
-        return {"room_id": self.room.id, "session_id": self.id, "by": self.by,
-                "started_at": self.started_at.isoformat()}
+        return {
+            "room_id": self.room.id,
+            "session_id": self.id,
+            "by": self.by,
+            "started_at": self.started_at.isoformat(),
+        }
 
 
 class RecordingService:
     """Implements :class:`vidconsult.ports.RecorderListener`."""
 
-    def __init__(self, *, store: RecordingStore, archive: ArchiveFiles,
-                 recorder: Recorder | None, rooms: RoomService, notifier: Notifier,
-                 clock: Clock, config: RecordingConfig | None = None,
-                 salvage: Salvage | None = None, events: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: RecordingStore,
+        archive: ArchiveFiles,
+        recorder: Recorder | None,
+        rooms: RoomService,
+        notifier: Notifier,
+        clock: Clock,
+        config: RecordingConfig | None = None,
+        salvage: Salvage | None = None,
+        events: EventBus | None = None,
+    ) -> None:
         self.store = store
         self.archive = archive
         self.archive_key = archive.key
@@ -104,9 +117,15 @@ class RecordingService:
         room = await self._rooms.get_room(room_id)
         return domain.default_policy(room.id, room.kind, room.case_id)
 
-    async def set_policy(self, room_id: str, *, enabled: bool | None = None,
-                         consent: bool | None = None, note: str | None = None,
-                         by: str) -> RecordingPolicy:
+    async def set_policy(
+        self,
+        room_id: str,
+        *,
+        enabled: bool | None = None,
+        consent: bool | None = None,
+        note: str | None = None,
+        by: str,
+    ) -> RecordingPolicy:
         policy = await self.policy(room_id)
         if enabled is not None:
             policy.enabled = enabled
@@ -116,8 +135,13 @@ class RecordingService:
         if note is not None:
             policy.note = note
         await self.store.save_policy(policy)
-        log.info("recording policy room=%s enabled=%s consent=%s by=%s", room_id,
-                 policy.enabled, policy.consent, by)
+        log.info(
+            "recording policy room=%s enabled=%s consent=%s by=%s",
+            room_id,
+            policy.enabled,
+            policy.consent,
+            by,
+        )
         if not policy.enabled or policy.consent is False:
             await self.stop(room_id, by=by, reason="policy", missing_ok=True)
         return policy
@@ -125,7 +149,8 @@ class RecordingService:
     def status(self, room_id: str) -> dict[str, Any]:
         session = self._sessions.get(room_id)
         return {
-            "room_id": room_id, "active": session is not None,
+            "room_id": room_id,
+            "active": session is not None,
             "session": session.event() if session else None,
             "files": [r.to_dict() for r in session.files.values()] if session else [],
             "error": self.errors.get(room_id),
@@ -139,8 +164,9 @@ class RecordingService:
     # start / stop -----------------------------------------------------------------------------
     async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
         if self._recorder is None:
-            raise Unavailable("recording needs the media engine's encoded taps",
-                              code="recording_unavailable")
+            raise Unavailable(
+                "recording needs the media engine's encoded taps", code="recording_unavailable"
+            )
         room = await self._rooms.get_room(room_id)
         if room.status is not RoomStatus.OPEN:
             raise Conflict(f"room {room_id} is not open", code="room_not_open")
@@ -151,8 +177,9 @@ class RecordingService:
                 await self._start_session(room, by)
         return self.status(room_id)
 
-    async def stop(self, room_id: str, *, by: str, reason: str = "stopped",
-                   missing_ok: bool = False) -> dict[str, Any]:
+    async def stop(
+        self, room_id: str, *, by: str, reason: str = "stopped", missing_ok: bool = False
+    ) -> dict[str, Any]:
         if reason == "stopped":
             self._paused.add(room_id)
         async with self._lock(room_id):
@@ -165,14 +192,18 @@ class RecordingService:
                 try:  # one file's failure must not leave the others' writers open
                     await self._finish_file(session, identity)
                 except Exception as exc:
-                    log.exception("finishing a file failed room=%s identity=%s", room_id,
-                                  identity)
+                    log.exception("finishing a file failed room=%s identity=%s", room_id, identity)
                     self.errors[room_id] = f"finishing a file failed: {exc!r}"
-        payload = {**session.event(), "reason": reason, "stopped_by": by,
-                   "stopped_at": self._clock.now().isoformat()}
+        payload = {
+            **session.event(),
+            "reason": reason,
+            "stopped_by": by,
+            "stopped_at": self._clock.now().isoformat(),
+        }
         await self._tell(room_id, "recording.stopped", payload)
-        log.info("recording stopped room=%s session=%s reason=%s by=%s", room_id, session.id,
-                 reason, by)
+        log.info(
+            "recording stopped room=%s session=%s reason=%s by=%s", room_id, session.id, reason, by
+        )
         return self.status(room_id)
 
     async def _start_session(self, room: Room, by: str) -> None:
@@ -180,9 +211,14 @@ class RecordingService:
         now = self._clock.now()
         earlier = await self.store.list_recordings(room_id=room.id, limit=1)
         day = earlier[0].started_at if earlier else now
-        session = _Session(id=f"rs_{secrets.token_hex(6)}", room=room,
-                           origin=self._recorder.now(), started_at=now, by=by,
-                           room_dir=domain.room_directory(room.id, day))
+        session = _Session(
+            id=f"rs_{secrets.token_hex(6)}",
+            room=room,
+            origin=self._recorder.now(),
+            started_at=now,
+            by=by,
+            room_dir=domain.room_directory(room.id, day),
+        )
         self._sessions[room.id] = session
         self.errors.pop(room.id, None)
         by_identity: dict[str, list[PublishedTrack]] = {}
@@ -193,28 +229,52 @@ class RecordingService:
         await self._tell(room.id, "recording.started", session.event())
         log.info("recording started room=%s session=%s by=%s", room.id, session.id, by)
 
-    async def _open_file(self, session: _Session, identity: str,
-                         tracks: list[PublishedTrack]) -> None:
+    async def _open_file(
+        self, session: _Session, identity: str, tracks: list[PublishedTrack]
+    ) -> None:
         assert self._recorder is not None
         if not tracks:
             return
         container, ext = self._recorder.container_for([t.codec for t in tracks])
         rid = new_recording_id()
-        role = next((p.role.value for p in self._rooms.participants(
-            session.room.id, include_hidden=True) if p.identity == identity), "unknown")
+        role = next(
+            (
+                p.role.value
+                for p in self._rooms.participants(session.room.id, include_hidden=True)
+                if p.identity == identity
+            ),
+            "unknown",
+        )
         rel = f"{session.room_dir}/{domain.file_name(identity, rid, ext)}"
         now = self._clock.now()
-        recording = Recording(id=rid, room_id=session.room.id, case_id=session.room.case_id,
-                              identity=identity, role=role, path=rel, started_at=now,
-                              session_id=session.id)
+        recording = Recording(
+            id=rid,
+            room_id=session.room.id,
+            case_id=session.room.case_id,
+            identity=identity,
+            role=role,
+            path=rel,
+            started_at=now,
+            session_id=session.id,
+        )
         await self.store.add_recording(recording)  # in the index before the first byte
         target = RecordingTarget(
-            recording_id=rid, room_id=session.room.id, identity=identity,
-            path=str(self.archive.resolve(rel)), container=container,
-            tags={"title": f"{session.room.name} - {identity}", "room_id": session.room.id,
-                  "case_id": session.room.case_id or "", "participant": identity,
-                  "role": role, "recording_id": rid, "session_id": session.id,
-                  "recording_started": now.isoformat()})
+            recording_id=rid,
+            room_id=session.room.id,
+            identity=identity,
+            path=str(self.archive.resolve(rel)),
+            container=container,
+            tags={
+                "title": f"{session.room.name} - {identity}",
+                "room_id": session.room.id,
+                "case_id": session.room.case_id or "",
+                "participant": identity,
+                "role": role,
+                "recording_id": rid,
+                "session_id": session.id,
+                "recording_started": now.isoformat(),
+            },
+        )
         taken = self._recorder.start(target, tracks, origin=session.origin)
         session.files[identity] = recording
         session.tracks[identity] = set(taken)
@@ -231,8 +291,9 @@ class RecordingService:
         try:
             result = await self._recorder.finish(recording.id)
         except Exception as exc:
-            log.exception("closing a file failed recording=%s room=%s", recording.id,
-                          recording.room_id)
+            log.exception(
+                "closing a file failed recording=%s room=%s", recording.id, recording.room_id
+            )
             recording.ended_at = self._clock.now()
             recording.error = f"not closed: {exc!r}"
             recording.status = RecordingStatus.FAILED
@@ -246,16 +307,20 @@ class RecordingService:
                 # tracks were published but nothing reached the file (the media never
                 # flowed): an empty file is a failed recording, never a "completed" one
                 recording.error = NO_MEDIA
-                log.warning("recording got no media recording=%s room=%s identity=%s",
-                            recording.id, recording.room_id, recording.identity)
-            recording.status = RecordingStatus.FAILED if recording.error else \
-                RecordingStatus.COMPLETED
+                log.warning(
+                    "recording got no media recording=%s room=%s identity=%s",
+                    recording.id,
+                    recording.room_id,
+                    recording.identity,
+                )
+            recording.status = (
+                RecordingStatus.FAILED if recording.error else RecordingStatus.COMPLETED
+            )
         await self._chain(session.room_dir, recording, "file")
         try:
             await self.store.save_recording(recording)
         except Exception:
-            log.exception("index not updated recording=%s room=%s", recording.id,
-                          recording.room_id)
+            log.exception("index not updated recording=%s room=%s", recording.id, recording.room_id)
             self.errors[recording.room_id] = f"index not updated for {recording.id}"
         await self._publish("recording.completed", recording.to_dict())
 
@@ -265,17 +330,25 @@ class RecordingService:
         recording afterwards) and the room's error, and published as
         ``recording.manifest_failed``; the manifest is left as it is."""
         try:
-            await asyncio.to_thread(self.archive.append, room_dir, recording.room_id,
-                                    recording, event=event)
+            await asyncio.to_thread(
+                self.archive.append, room_dir, recording.room_id, recording, event=event
+            )
         except Exception as exc:
-            log.exception("manifest not written room=%s recording=%s", recording.room_id,
-                          recording.id)
+            log.exception(
+                "manifest not written room=%s recording=%s", recording.room_id, recording.id
+            )
             problem = f"manifest not written: {exc}"
             recording.error = f"{recording.error}; {problem}" if recording.error else problem
             self.errors[recording.room_id] = problem
-            await self._publish("recording.manifest_failed", {
-                "room_id": recording.room_id, "recording_id": recording.id, "event": event,
-                "error": str(exc)})
+            await self._publish(
+                "recording.manifest_failed",
+                {
+                    "room_id": recording.room_id,
+                    "recording_id": recording.id,
+                    "event": event,
+                    "error": str(exc),
+                },
+            )
 
     # RecorderListener (sync, on the loop) -----------------------------------------------------
     def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
@@ -288,22 +361,24 @@ class RecordingService:
         for session in self._sessions.values():
             for identity, rec in session.files.items():
                 if rec.id == recording_id:
-                    self._spawn(session.room.id, self._file_ended(session, identity,
-                                                                  recording_id))
+                    self._spawn(session.room.id, self._file_ended(session, identity, recording_id))
                     return
 
     def on_recording_failed(self, recording_id: str, error: str) -> None:
         for room_id, session in self._sessions.items():
             if any(r.id == recording_id for r in session.files.values()):
                 self.errors[room_id] = error
-                log.error("recording failed room=%s recording=%s error=%s", room_id,
-                          recording_id, error)
-                self._spawn(room_id, self.stop(room_id, by="server", reason=error,
-                                               missing_ok=True), locked=False)
+                log.error(
+                    "recording failed room=%s recording=%s error=%s", room_id, recording_id, error
+                )
+                self._spawn(
+                    room_id,
+                    self.stop(room_id, by="server", reason=error, missing_ok=True),
+                    locked=False,
+                )
                 return
 
-    async def _track_published(self, room_id: str, identity: str,
-                               track: PublishedTrack) -> None:
+    async def _track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
         assert self._recorder is not None
         session = self._sessions.get(room_id)
         if session is None:
@@ -353,8 +428,12 @@ class RecordingService:
             self._paused.discard(room_id)
             await self.stop(room_id, by="server", reason="room_ended", missing_ok=True)
         elif event == "participant.joined" and room_id in self._sessions:
-            await self._notifier.send(room_id, str(data.get("identity")), "recording.started",
-                                      self._sessions[room_id].event())
+            await self._notifier.send(
+                room_id,
+                str(data.get("identity")),
+                "recording.started",
+                self._sessions[room_id].event(),
+            )
 
     async def _tell(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         try:
@@ -417,7 +496,8 @@ class RecordingService:
             raise ArchiveBusy(
                 f"another vidconsult server is running on the archive {root} (it holds "
                 f"{path}); stop it first: recovering now would cut its open files",
-                code="archive_busy") from None
+                code="archive_busy",
+            ) from None
         self._server_lock = fd
 
     def release_server_lock(self) -> None:
@@ -434,19 +514,20 @@ class RecordingService:
         has it). A file that cannot be salvaged (e.g. disk full) is marked interrupted with
         the error, as it is; nothing here stops the server from starting."""
         self.hold_server_lock()
-        found = await self.store.list_recordings(status=RecordingStatus.RECORDING.value,
-                                                 limit=100_000)
+        found = await self.store.list_recordings(
+            status=RecordingStatus.RECORDING.value, limit=100_000
+        )
         firsts: dict[tuple[str, str], datetime] = {}  # (room, session) -> its first file start
         for rec in found:
             try:
                 await self._recover_one(rec, firsts)
             except Exception:
-                log.exception("recovering a recording failed recording=%s room=%s", rec.id,
-                              rec.room_id)
+                log.exception(
+                    "recovering a recording failed recording=%s room=%s", rec.id, rec.room_id
+                )
         return found
 
-    async def _recover_one(self, rec: Recording,
-                           firsts: dict[tuple[str, str], datetime]) -> None:
+    async def _recover_one(self, rec: Recording, firsts: dict[tuple[str, str], datetime]) -> None:
         path = self.archive.resolve(rec.path)
         problem = None
         if path.exists() and self._salvage is not None:
@@ -473,11 +554,16 @@ class RecordingService:
         rec.ended_at = rec.started_at + timedelta(milliseconds=rec.duration_ms)
         await self._chain(rec.path.rsplit("/", 1)[0], rec, "file")
         await self.store.save_recording(rec)
-        log.warning("interrupted recording closed recording=%s room=%s duration_ms=%s",
-                    rec.id, rec.room_id, rec.duration_ms)
+        log.warning(
+            "interrupted recording closed recording=%s room=%s duration_ms=%s",
+            rec.id,
+            rec.room_id,
+            rec.duration_ms,
+        )
 
-    async def _estimated_offset(self, rec: Recording,
-                                firsts: dict[tuple[str, str], datetime]) -> int:
+    async def _estimated_offset(
+        self, rec: Recording, firsts: dict[tuple[str, str], datetime]
+    ) -> int:
         """The recorder never reported this file's offset (it is set when a file finishes):
         estimate it as its start minus the start of its session's first file."""
         key = (rec.room_id, rec.session_id)
@@ -494,17 +580,24 @@ class RecordingService:
         deletion is not overwritten)."""
         now = self._clock.now()
         held = await self.store.held_cases()
-        doomed = [r for r in await self.store.list_recordings(limit=1_000_000)
-                  if domain.expired(r, now=now, retention_days=self.config.retention_days,
-                                    held_cases=held)]
+        doomed = [
+            r
+            for r in await self.store.list_recordings(limit=1_000_000)
+            if domain.expired(
+                r, now=now, retention_days=self.config.retention_days, held_cases=held
+            )
+        ]
         if dry_run:
             return doomed
         deleted: list[Recording] = []
         for candidate in doomed:
             rec = await self.store.get_recording(candidate.id)
             if rec is None or not domain.expired(
-                    rec, now=self._clock.now(), retention_days=self.config.retention_days,
-                    held_cases=await self.store.held_cases()):
+                rec,
+                now=self._clock.now(),
+                retention_days=self.config.retention_days,
+                held_cases=await self.store.held_cases(),
+            ):
                 log.info("retention skipped (changed meanwhile) recording=%s", candidate.id)
                 continue
             await asyncio.to_thread(self.archive.delete, rec.path)
@@ -513,12 +606,17 @@ class RecordingService:
             await self._chain(rec.path.rsplit("/", 1)[0], rec, "deleted")
             await self.store.save_recording(rec)
             deleted.append(rec)
-            log.info("recording deleted by retention recording=%s room=%s case=%s", rec.id,
-                     rec.room_id, rec.case_id)
+            log.info(
+                "recording deleted by retention recording=%s room=%s case=%s",
+                rec.id,
+                rec.room_id,
+                rec.case_id,
+            )
         return deleted
 
-    async def set_hold(self, *, by: str, held: bool, case_id: str | None = None,
-                       recording_id: str | None = None) -> None:
+    async def set_hold(
+        self, *, by: str, held: bool, case_id: str | None = None, recording_id: str | None = None
+    ) -> None:
         if case_id is not None:
             await self.store.set_case_hold(case_id, held, by, self._clock.now())
         if recording_id is not None:

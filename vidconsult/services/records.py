@@ -52,8 +52,10 @@ class RecordsConfig:
 
 
 def validate_case_id(case_id: str) -> str:
-    if not case_id or len(case_id) > MAX_CASE_ID or not all(
-        c.isalnum() or c in "_-." for c in case_id
+    if (
+        not case_id
+        or len(case_id) > MAX_CASE_ID
+        or not all(c.isalnum() or c in "_-." for c in case_id)
     ):
         raise InvalidInput("case id must be 1..64 characters of letters, digits, '_-.'")
     return case_id
@@ -113,29 +115,42 @@ class RecordService:
         attachment_id = new_id("att")
         # the metadata rules, before a byte is read (the size is checked again once known)
         new_attachment(
-            attachment_id=attachment_id, case_id=case_id, filename=filename, content_type=ctype,
-            size_bytes=1, uploaded_by=uploaded_by, uploaded_at=self._clock.now(),
+            attachment_id=attachment_id,
+            case_id=case_id,
+            filename=filename,
+            content_type=ctype,
+            size_bytes=1,
+            uploaded_by=uploaded_by,
+            uploaded_at=self._clock.now(),
             max_bytes=max_bytes,
         )
 
         def check_head(head: bytes) -> None:
             if not content_matches(ctype, head):
-                raise UnsupportedType(
-                    f"the file's content is not {ctype}", code="content_mismatch"
-                )
+                raise UnsupportedType(f"the file's content is not {ctype}", code="content_mismatch")
 
         blob = await self._blobs.put(
             chunks, max_bytes=max_bytes, check_head=check_head, head_bytes=MAGIC_HEAD_BYTES
         )
         attachment = new_attachment(
-            attachment_id=attachment_id, case_id=case_id, filename=filename, content_type=ctype,
-            size_bytes=blob.size_bytes, uploaded_by=uploaded_by, uploaded_at=self._clock.now(),
-            sha256=blob.sha256, max_bytes=max_bytes,
+            attachment_id=attachment_id,
+            case_id=case_id,
+            filename=filename,
+            content_type=ctype,
+            size_bytes=blob.size_bytes,
+            uploaded_by=uploaded_by,
+            uploaded_at=self._clock.now(),
+            sha256=blob.sha256,
+            max_bytes=max_bytes,
         )
         await self._attachments.add_attachment(attachment)
         log.info(
             "attachment stored case=%s attachment=%s type=%s bytes=%s by=%s",
-            case_id, attachment.id, ctype, blob.size_bytes, uploaded_by,
+            case_id,
+            attachment.id,
+            ctype,
+            blob.size_bytes,
+            uploaded_by,
         )
         return attachment
 

@@ -170,8 +170,9 @@ class RoomService:
                 live.participants.clear()
         await self._media.close_room(room_id)
         if self.events is not None:
-            await self.events.publish("room.ended", {"room_id": room_id, "reason": reason,
-                                                     "case_id": room.case_id})
+            await self.events.publish(
+                "room.ended", {"room_id": room_id, "reason": reason, "case_id": room.case_id}
+            )
         return room
 
     def issue_token(
@@ -263,15 +264,23 @@ class RoomService:
                         )
             log.info(
                 "participant joined room=%s identity=%s role=%s",
-                room.id, claims.identity, claims.role.value,
+                room.id,
+                claims.identity,
+                claims.role.value,
             )
             others = [p for p in live.visible() if p.identity != claims.identity]
         if self.events is not None:
             # attendance of booked sessions (the scheduler) listens here
-            await self.events.publish("participant.joined", {
-                "room_id": room.id, "case_id": room.case_id, "identity": claims.identity,
-                "role": claims.role.value, "at": participant.joined_at.isoformat(),
-            })
+            await self.events.publish(
+                "participant.joined",
+                {
+                    "room_id": room.id,
+                    "case_id": room.case_id,
+                    "identity": claims.identity,
+                    "role": claims.role.value,
+                    "at": participant.joined_at.isoformat(),
+                },
+            )
         return JoinResult(room=room, participant=participant, participants=others)
 
     async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:
@@ -403,10 +412,15 @@ class RoomService:
         if self.events is not None:
             # the case record keeps the chat (services/records.py subscribes)
             room = await self._store.get_room(room_id)
-            await self.events.publish("chat.message", {
-                **message, "room_id": room_id, "case_id": room.case_id if room else None,
-                "role": participant.role.value,
-            })
+            await self.events.publish(
+                "chat.message",
+                {
+                    **message,
+                    "room_id": room_id,
+                    "case_id": room.case_id if room else None,
+                    "role": participant.role.value,
+                },
+            )
         return message
 
     async def _broadcast_about(
@@ -427,15 +441,22 @@ class RoomService:
         info = participant.tracks[track.sid].to_dict()
         log.info(
             "track published room=%s identity=%s track=%s kind=%s codec=%s",
-            room_id, identity, track.sid, track.kind, track.codec,
+            room_id,
+            identity,
+            track.sid,
+            track.kind,
+            track.codec,
         )
         await self._notifier.send(
-            room_id, identity, "track.published",
+            room_id,
+            identity,
+            "track.published",
             {"identity": identity, "track": info, "mid": track.mid},
         )
         if not participant.grants.hidden:
             await self._notifier.broadcast(
-                room_id, "track.published",
+                room_id,
+                "track.published",
                 {"identity": identity, "track": info, "mid": None},
                 exclude=identity,
             )
@@ -449,7 +470,9 @@ class RoomService:
         if participant is None or participant.tracks.pop(track_sid, None) is None:
             return
         await self._broadcast_about(
-            room_id, participant, "track.unpublished",
+            room_id,
+            participant,
+            "track.unpublished",
             {"identity": identity, "track_sid": track_sid},
         )
 
@@ -468,8 +491,11 @@ class RoomService:
                 "sdp": offer.sdp,
                 "type": offer.type,
                 "tracks": {
-                    mid: {"publisher": ref.publisher, "track_sid": ref.track_sid,
-                          "kind": ref.kind.value if hasattr(ref.kind, "value") else ref.kind}
+                    mid: {
+                        "publisher": ref.publisher,
+                        "track_sid": ref.track_sid,
+                        "kind": ref.kind.value if hasattr(ref.kind, "value") else ref.kind,
+                    }
                     for mid, ref in tracks.items()
                 },
             },
@@ -480,5 +506,8 @@ class RoomService:
     ) -> None:
         log.info(
             "peer connection room=%s identity=%s direction=%s state=%s",
-            room_id, identity, direction, state,
+            room_id,
+            identity,
+            direction,
+            state,
         )

@@ -45,9 +45,13 @@ class ScheduleKeeper:
         experts = await self._experts.list_experts()
         rosters = await self._experts.list_rosters()
         known = {e.id for e in experts}
-        bookings = [b for b in await self._bookings.list_bookings(
-            active=True, start_from=now - timedelta(days=1), limit=1_000_000)
-            if b.expert_id in known]
+        bookings = [
+            b
+            for b in await self._bookings.list_bookings(
+                active=True, start_from=now - timedelta(days=1), limit=1_000_000
+            )
+            if b.expert_id in known
+        ]
         index = ScheduleIndex(experts, rosters, origin=now, bookings=bookings)
         log.info("schedule index built experts=%d bookings=%d", len(index), len(bookings))
         return index

@@ -93,8 +93,13 @@ class Scheduler:
                 try:
                     await self._step(booked, now, report)
                 except VidconsultError as exc:  # one bad room never stops the others
-                    log.warning("scheduler step failed room=%s booking=%s code=%s reason=%s",
-                                booked.room_id, booked.booking_id, exc.code, exc.message)
+                    log.warning(
+                        "scheduler step failed room=%s booking=%s code=%s reason=%s",
+                        booked.room_id,
+                        booked.booking_id,
+                        exc.code,
+                        exc.message,
+                    )
             await self._close_emergencies(now, report)
             return report
 
@@ -103,8 +108,13 @@ class Scheduler:
             if room.kind is not RoomKind.EMERGENCY:
                 continue
             occupied, emptied_at = self._rooms.occupancy(room.id)
-            reason = emergency_close_reason(room.created_at, now, occupied=occupied,
-                                            emptied_at=emptied_at, policy=self._emergency)
+            reason = emergency_close_reason(
+                room.created_at,
+                now,
+                occupied=occupied,
+                emptied_at=emptied_at,
+                policy=self._emergency,
+            )
             if reason is None:
                 continue
             try:
@@ -112,8 +122,9 @@ class Scheduler:
             except VidconsultError as exc:
                 log.warning("emergency room not closed room=%s code=%s", room.id, exc.code)
                 continue
-            log.info("emergency room closed room=%s case=%s reason=%s", room.id,
-                     room.case_id, reason)
+            log.info(
+                "emergency room closed room=%s case=%s reason=%s", room.id, room.case_id, reason
+            )
             report.emergencies_closed.append(room.id)
 
     async def _step(self, booked: BookedRoom, now: datetime, report: TickReport) -> None:
@@ -156,9 +167,9 @@ class Scheduler:
             report.started.append(case.id)
         else:
             await self._cases.update(
-                case.id, lambda c, at: c.mark_no_show(by=ACTOR, at=at, reason=verdict.value))
-            log.info("no-show case=%s booking=%s verdict=%s", case.id, booking.id,
-                     verdict.value)
+                case.id, lambda c, at: c.mark_no_show(by=ACTOR, at=at, reason=verdict.value)
+            )
+            log.info("no-show case=%s booking=%s verdict=%s", case.id, booking.id, verdict.value)
             report.no_shows.append(case.id)
 
     async def on_event(self, event: str, data: dict[str, Any]) -> None:

@@ -75,12 +75,22 @@ class SessionService:
     ) -> BookedRoom:
         """Create the booking's room, scheduled (store it with the booking)."""
         room = await self._rooms.create_room(
-            name, case_id=booking.case_id, kind=kind, scheduled=True,
+            name,
+            case_id=booking.case_id,
+            kind=kind,
+            scheduled=True,
             max_participants=max(len(parties) + extra_seats, 2),
         )
         opens, closes = room_window(booking, lead=self.times.lead, grace=self.times.grace)
-        return BookedRoom(booking.id, room.id, opens, closes, tuple(parties),
-                          case_id=booking.case_id, lecture_id=booking.lecture_id)
+        return BookedRoom(
+            booking.id,
+            room.id,
+            opens,
+            closes,
+            tuple(parties),
+            case_id=booking.case_id,
+            lecture_id=booking.lecture_id,
+        )
 
     async def close(self, booked: BookedRoom, reason: str) -> None:
         """End the booking's room (if not already) and mark it closed."""
@@ -117,23 +127,34 @@ class SessionService:
         links = []
         for party in parties:
             token = self._rooms.issue_token(
-                room, identity=party.identity, role=party.role, name=party.name,
-                ttl=expires_at - now, not_before=nbf,
+                room,
+                identity=party.identity,
+                role=party.role,
+                name=party.name,
+                ttl=expires_at - now,
+                not_before=nbf,
             )
-            links.append({
-                "kind": party.kind, "identity": party.identity, "role": party.role.value,
-                "name": party.name, "token": token,
-                "join_url": f"{base}/room/{room.id}#token={token}",
-                "valid_from": (nbf or now).isoformat(), "expires_at": expires_at.isoformat(),
-            })
+            links.append(
+                {
+                    "kind": party.kind,
+                    "identity": party.identity,
+                    "role": party.role.value,
+                    "name": party.name,
+                    "token": token,
+                    "join_url": f"{base}/room/{room.id}#token={token}",
+                    "valid_from": (nbf or now).isoformat(),
+                    "expires_at": expires_at.isoformat(),
+                }
+            )
         return links
 
     async def links(self, booked: BookedRoom) -> list[dict[str, Any]]:
         room = await self._rooms.get_room(booked.room_id)
         if booked.state is RoomState.CLOSED:
             raise Conflict(f"room {room.id} has closed", code="room_closed")
-        return self.tokens(room, booked.parties, not_before=booked.opens_at,
-                           expires_at=booked.closes_at)
+        return self.tokens(
+            room, booked.parties, not_before=booked.opens_at, expires_at=booked.closes_at
+        )
 
     # the window -----------------------------------------------------------------------------
     async def open(self, booked: BookedRoom) -> bool:
@@ -146,15 +167,25 @@ class SessionService:
             room = await self._rooms.open_room(current.room_id)
             current.mark_open(self._clock.now())
             await self._bookings.save_room(current)
-        log.info("booked room opened room=%s booking=%s case=%s", current.room_id,
-                 current.booking_id, current.case_id)
-        links = self.tokens(room, current.parties, not_before=None,
-                            expires_at=current.closes_at)
-        await self._events.publish("room.opened", {
-            "room_id": room.id, "booking_id": current.booking_id, "case_id": current.case_id,
-            "lecture_id": current.lecture_id, "opens_at": current.opens_at.isoformat(),
-            "closes_at": current.closes_at.isoformat(), "links": links,
-        })
+        log.info(
+            "booked room opened room=%s booking=%s case=%s",
+            current.room_id,
+            current.booking_id,
+            current.case_id,
+        )
+        links = self.tokens(room, current.parties, not_before=None, expires_at=current.closes_at)
+        await self._events.publish(
+            "room.opened",
+            {
+                "room_id": room.id,
+                "booking_id": current.booking_id,
+                "case_id": current.case_id,
+                "lecture_id": current.lecture_id,
+                "opens_at": current.opens_at.isoformat(),
+                "closes_at": current.closes_at.isoformat(),
+                "links": links,
+            },
+        )
         return True
 
     async def admit(self, room: Room, claims: TokenClaims) -> Room:
@@ -177,13 +208,14 @@ class SessionService:
                 code="room_not_open",
             )
         if decision.reason is JoinRefusal.BOOKING_CANCELLED:
-            raise Conflict(f"the booking of room {room.id} was cancelled",
-                           code="booking_cancelled")
+            raise Conflict(f"the booking of room {room.id} was cancelled", code="booking_cancelled")
         if decision.reason is JoinRefusal.CLOSED:
             # past the window: only back into a session that overran and is still in use
             if room.status is not RoomStatus.OPEN or not self._rooms.participants(room.id):
-                raise Conflict(f"room {room.id} closed at {self.times.local(decision.closes_at)}",
-                               code="room_closed")
+                raise Conflict(
+                    f"room {room.id} closed at {self.times.local(decision.closes_at)}",
+                    code="room_closed",
+                )
         if room.status is RoomStatus.SCHEDULED:
             await self.open(booked)
             room = await self._rooms.get_room(room.id)

@@ -26,8 +26,9 @@ class StatisticsService:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> dict[str, Any]:
-        cases = await self._cases.list_cases(CaseFilter(
-            unit_id=unit_id, requested_from=since, requested_to=until, limit=MAX_CASES))
+        cases = await self._cases.list_cases(
+            CaseFilter(unit_id=unit_id, requested_from=since, requested_to=until, limit=MAX_CASES)
+        )
         experts = {e.id: e for e in await self._experts.list_experts()}
         result = summarize(cases, experts, period=period, time_zone=self._zone).to_dict()
         result["period"] = period.value

@@ -62,16 +62,26 @@ class WebhooksConfig:
 class WebhookService:
     """Registers endpoints and turns events into queued deliveries."""
 
-    def __init__(self, *, store: WebhookStore, clock: Clock,
-                 on_enqueued: Callable[[], None] = lambda: None,
-                 destinations: Destinations | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: WebhookStore,
+        clock: Clock,
+        on_enqueued: Callable[[], None] = lambda: None,
+        destinations: Destinations | None = None,
+    ) -> None:
         self._destinations = destinations or Destinations()
         self._store = store
         self._clock = clock
         self.on_enqueued = on_enqueued
 
     async def create(
-        self, *, url: str, events: list[str], created_by: str, secret: str | None = None,
+        self,
+        *,
+        url: str,
+        events: list[str],
+        created_by: str,
+        secret: str | None = None,
         description: str = "",
     ) -> Webhook:
         if secret is not None and not 16 <= len(secret) <= 200:
@@ -86,8 +96,12 @@ class WebhookService:
             description=description.strip()[:200],
         )
         await self._store.create_webhook(webhook)
-        log.info("webhook created webhook=%s url=%s events=%s", webhook.id, webhook.url,
-                 ",".join(webhook.events))
+        log.info(
+            "webhook created webhook=%s url=%s events=%s",
+            webhook.id,
+            webhook.url,
+            ",".join(webhook.events),
+        )
         return webhook
 
     async def list_webhooks(self) -> list[Webhook]:
@@ -117,13 +131,23 @@ class WebhookService:
         event_id = new_id("evt")
         body = json.dumps(
             {"id": event_id, "event": event, "created_at": now.isoformat(), "data": data},
-            separators=(",", ":"), default=str,
+            separators=(",", ":"),
+            default=str,
         ).encode()
-        await self._store.enqueue([
-            Delivery(id=new_id("dlv"), webhook_id=w.id, event=event, event_id=event_id,
-                     body=body, created_at=now, next_attempt_at=now)
-            for w in hooks
-        ])
+        await self._store.enqueue(
+            [
+                Delivery(
+                    id=new_id("dlv"),
+                    webhook_id=w.id,
+                    event=event,
+                    event_id=event_id,
+                    body=body,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+                for w in hooks
+            ]
+        )
         self.on_enqueued()
 
 
@@ -212,9 +236,13 @@ class DeliveryWorker:
         outcome = classify(status)
         attempts = delivery.attempts + 1
         policy = self.config.retry
-        updated = replace(delivery, attempts=attempts, last_attempt_at=now, last_status=status,
-                          last_error=error or ("" if status is None or status < 400
-                                               else f"HTTP {status}"))
+        updated = replace(
+            delivery,
+            attempts=attempts,
+            last_attempt_at=now,
+            last_status=status,
+            last_error=error or ("" if status is None or status < 400 else f"HTTP {status}"),
+        )
         if outcome is Outcome.SUCCEEDED:
             updated = replace(updated, status=DeliveryStatus.SUCCEEDED)
         elif outcome is Outcome.FAILED or attempts >= policy.max_attempts:
@@ -226,7 +254,11 @@ class DeliveryWorker:
         log.log(
             logging.INFO if outcome is Outcome.SUCCEEDED else logging.WARNING,
             "webhook delivery webhook=%s delivery=%s event=%s attempt=%s status=%s result=%s",
-            webhook.id, delivery.id, delivery.event, attempts, status or error,
+            webhook.id,
+            delivery.id,
+            delivery.event,
+            attempts,
+            status or error,
             updated.status.value,
         )
         return updated

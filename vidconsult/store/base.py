@@ -22,8 +22,9 @@ class RoomStore(Protocol):
 
     async def get_room(self, room_id: str) -> Room | None: ...
 
-    async def list_rooms(self, status: RoomStatus | None = None, limit: int = 500) -> list[Room]:
-        ...
+    async def list_rooms(
+        self, status: RoomStatus | None = None, limit: int = 500
+    ) -> list[Room]: ...
 
     async def save_room(self, room: Room) -> None:
         """Update a room's mutable fields (status, ended_at, end_reason)."""

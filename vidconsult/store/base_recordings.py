@@ -16,9 +16,15 @@ class RecordingStore(Protocol):
     async def get_recording(self, recording_id: str) -> Recording | None: ...
 
     async def list_recordings(
-        self, *, room_id: str | None = None, case_id: str | None = None,
-        since: datetime | None = None, until: datetime | None = None,
-        status: str | None = None, limit: int = 500, newest_first: bool = False,
+        self,
+        *,
+        room_id: str | None = None,
+        case_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        limit: int = 500,
+        newest_first: bool = False,
     ) -> list[Recording]: ...
 
     async def get_policy(self, room_id: str) -> RecordingPolicy | None: ...

@@ -63,7 +63,11 @@ class BlobStore(Protocol):
     """Content-addressed file bytes (the name of a blob is its sha256)."""
 
     async def put(
-        self, chunks: AsyncIterable[bytes], *, max_bytes: int, check_head: Callable[[bytes], None],
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_bytes: int,
+        check_head: Callable[[bytes], None],
         head_bytes: int,
     ) -> StoredBlob:
         """Stream ``chunks`` to a temporary file, hashing as it goes; call ``check_head`` with

@@ -35,7 +35,11 @@ class FileBlobStore:
         return path
 
     async def put(
-        self, chunks: AsyncIterable[bytes], *, max_bytes: int, check_head: Callable[[bytes], None],
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_bytes: int,
+        check_head: Callable[[bytes], None],
         head_bytes: int,
     ) -> StoredBlob:
         tmp_dir = self._root / "tmp"

@@ -74,8 +74,15 @@ class ArchiveFiles:
         finally:
             os.close(fd)  # releases the lock
 
-    def append(self, room_dir: str, room_id: str, recording: Recording, *, event: str,
-               unless_listed: bool = False) -> bool:
+    def append(
+        self,
+        room_dir: str,
+        room_id: str,
+        recording: Recording,
+        *,
+        event: str,
+        unless_listed: bool = False,
+    ) -> bool:
         """Add a link to the room's chain and rewrite the manifest atomically, under the room's
         manifest lock. Raises :class:`ManifestError` (appending nothing) if the existing
         manifest is unreadable or fails its signature / chain check. ``unless_listed``: do
@@ -88,20 +95,26 @@ class ArchiveFiles:
                     doc = json.loads(path.read_text())
                 except ValueError as exc:
                     raise ManifestError(f"{room_dir}/{MANIFEST} is unreadable ({exc})") from exc
-                issues = domain.check_manifest(self._key, doc) if isinstance(doc, dict) \
+                issues = (
+                    domain.check_manifest(self._key, doc)
+                    if isinstance(doc, dict)
                     else ["not a JSON object"]
+                )
                 if issues:
-                    raise ManifestError(f"{room_dir}/{MANIFEST} fails its check: "
-                                        f"{'; '.join(issues)}")
+                    raise ManifestError(
+                        f"{room_dir}/{MANIFEST} fails its check: {'; '.join(issues)}"
+                    )
             else:
                 doc = {"entries": []}
             entries = list(doc.get("entries", []))
             if unless_listed and any(
-                    e.get("event") == event and e.get("recording_id") == recording.id
-                    and e.get("sha256") == recording.sha256 for e in entries):
+                e.get("event") == event
+                and e.get("recording_id") == recording.id
+                and e.get("sha256") == recording.sha256
+                for e in entries
+            ):
                 return False
-            entries.append(domain.manifest_entry(recording, domain.last_hash(entries),
-                                                 event=event))
+            entries.append(domain.manifest_entry(recording, domain.last_hash(entries), event=event))
             signed = domain.sign_manifest(self._key, room_id, entries)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
             try:
@@ -138,8 +151,13 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def verify(archive: ArchiveFiles, key: bytes, room_id: str | None = None, *,
-           in_progress: frozenset[str] | set[str] = frozenset()) -> tuple[int, list[Problem]]:
+def verify(
+    archive: ArchiveFiles,
+    key: bytes,
+    room_id: str | None = None,
+    *,
+    in_progress: frozenset[str] | set[str] = frozenset(),
+) -> tuple[int, list[Problem]]:
     """Check every manifest (or one room's): signature, chain, each listed file's presence and
     hash, and files in a room directory that no manifest lists. Returns (files checked,
     problems)."""

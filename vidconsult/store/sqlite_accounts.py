@@ -63,9 +63,18 @@ class SQLiteAccountStore:
                     "INSERT INTO accounts(id, username, display_name, role, password_hash,"
                     " disabled, failed_logins, locked_until, created_at, session_generation)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (a.id, a.username, a.display_name, a.role.value, a.password_hash,
-                     int(a.disabled), a.failed_logins, _opt(a.locked_until), iso(a.created_at),
-                     a.session_generation),
+                    (
+                        a.id,
+                        a.username,
+                        a.display_name,
+                        a.role.value,
+                        a.password_hash,
+                        int(a.disabled),
+                        a.failed_logins,
+                        _opt(a.locked_until),
+                        iso(a.created_at),
+                        a.session_generation,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"account {a.username} exists", code="account_exists") from None
@@ -98,25 +107,36 @@ class SQLiteAccountStore:
             self._db.conn.execute(
                 "UPDATE accounts SET display_name=?, role=?, password_hash=?,"
                 " failed_logins=?, locked_until=? WHERE id=?",
-                (a.display_name, a.role.value, a.password_hash,
-                 a.failed_logins, _opt(a.locked_until), a.id),
+                (
+                    a.display_name,
+                    a.role.value,
+                    a.password_hash,
+                    a.failed_logins,
+                    _opt(a.locked_until),
+                    a.id,
+                ),
             )
 
         await self._db.run(op)
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account | None:
         if disabled:
-            sql = ("UPDATE accounts SET disabled = 1,"
-                   " session_generation = session_generation + 1 WHERE id = ?")
+            sql = (
+                "UPDATE accounts SET disabled = 1,"
+                " session_generation = session_generation + 1 WHERE id = ?"
+            )
         else:
-            sql = ("UPDATE accounts SET disabled = 0, failed_logins = 0, locked_until = NULL"
-                   " WHERE id = ?")
+            sql = (
+                "UPDATE accounts SET disabled = 0, failed_logins = 0, locked_until = NULL"
+                " WHERE id = ?"
+            )
         return await self._update_account(account_id, sql)
 
     async def end_sessions(self, account_id: str) -> Account | None:
         return await self._update_account(
             account_id,
-            "UPDATE accounts SET session_generation = session_generation + 1 WHERE id = ?")
+            "UPDATE accounts SET session_generation = session_generation + 1 WHERE id = ?",
+        )
 
     async def _update_account(self, account_id: str, sql: str) -> Account | None:
         def op(conn: sqlite3.Connection) -> Account | None:
@@ -134,8 +154,17 @@ class SQLiteAccountStore:
                 self._db.conn.execute(
                     "INSERT INTO api_tokens(id, name, role, token_hash, prefix, created_by,"
                     " created_at, expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (t.id, t.name, t.role.value, t.token_hash, t.prefix, t.created_by,
-                     iso(t.created_at), _opt(t.expires_at), _opt(t.revoked_at)),
+                    (
+                        t.id,
+                        t.name,
+                        t.role.value,
+                        t.token_hash,
+                        t.prefix,
+                        t.created_by,
+                        iso(t.created_at),
+                        _opt(t.expires_at),
+                        _opt(t.revoked_at),
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"api token {t.id} exists", code="token_exists") from None
@@ -153,9 +182,7 @@ class SQLiteAccountStore:
 
     async def list_api_tokens(self) -> list[ApiToken]:
         def op() -> list[ApiToken]:
-            rows = self._db.conn.execute(
-                "SELECT * FROM api_tokens ORDER BY created_at DESC, id"
-            )
+            rows = self._db.conn.execute("SELECT * FROM api_tokens ORDER BY created_at DESC, id")
             return [_token(r) for r in rows]
 
         return await self._db.run(op)

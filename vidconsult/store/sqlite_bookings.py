@@ -78,25 +78,39 @@ class SQLiteBookingStore:
                 conn.execute(
                     "INSERT INTO bookings(id, expert_id, start_ts, end_ts, active, case_id,"
                     " lecture_id, doc) VALUES (?,?,?,?,1,?,?,?)",
-                    (booking.id, booking.expert_id, start, end, booking.case_id,
-                     booking.lecture_id, json.dumps(booking_doc(booking))),
+                    (
+                        booking.id,
+                        booking.expert_id,
+                        start,
+                        end,
+                        booking.case_id,
+                        booking.lecture_id,
+                        json.dumps(booking_doc(booking)),
+                    ),
                 )
                 conn.execute(
                     "INSERT INTO booked_rooms(booking_id, room_id, state, opens_ts, doc)"
                     " VALUES (?,?,?,?,?)",
-                    (booking.id, room.room_id, room.state.value, room.opens_at.timestamp(),
-                     json.dumps(booked_room_doc(room))),
+                    (
+                        booking.id,
+                        room.room_id,
+                        room.state.value,
+                        room.opens_at.timestamp(),
+                        json.dumps(booked_room_doc(room)),
+                    ),
                 )
             except sqlite3.IntegrityError as exc:
-                raise Conflict(f"booking {booking.id} collides: {exc}",
-                               code="double_booking") from None
+                raise Conflict(
+                    f"booking {booking.id} collides: {exc}", code="double_booking"
+                ) from None
 
         await self._db.transaction(op)
 
     async def get_booking(self, booking_id: str) -> Booking | None:
         def op() -> Booking | None:
-            row = self._db.conn.execute("SELECT doc FROM bookings WHERE id = ?",
-                                        (booking_id,)).fetchone()
+            row = self._db.conn.execute(
+                "SELECT doc FROM bookings WHERE id = ?", (booking_id,)
+            ).fetchone()
             return booking_from(json.loads(row["doc"])) if row else None
 
         return await self._db.run(op)
@@ -137,13 +151,14 @@ class SQLiteBookingStore:
 
     async def cancel_booking(self, booking_id: str, at: datetime) -> Booking:
         def op(conn: sqlite3.Connection) -> Booking:
-            row = conn.execute("SELECT doc FROM bookings WHERE id = ?",
-                               (booking_id,)).fetchone()
+            row = conn.execute("SELECT doc FROM bookings WHERE id = ?", (booking_id,)).fetchone()
             if row is None:
                 raise NotFound(f"booking {booking_id} not found")
             cancelled = booking_from(json.loads(row["doc"])).cancelled(at)
-            conn.execute("UPDATE bookings SET active = 0, doc = ? WHERE id = ?",
-                         (json.dumps(booking_doc(cancelled)), booking_id))
+            conn.execute(
+                "UPDATE bookings SET active = 0, doc = ? WHERE id = ?",
+                (json.dumps(booking_doc(cancelled)), booking_id),
+            )
             return cancelled
 
         return await self._db.transaction(op)
@@ -157,7 +172,8 @@ class SQLiteBookingStore:
     async def _room_where(self, column: str, value: str) -> BookedRoom | None:
         def op() -> BookedRoom | None:
             row = self._db.conn.execute(
-                f"SELECT doc FROM booked_rooms WHERE {column} = ?", (value,)).fetchone()
+                f"SELECT doc FROM booked_rooms WHERE {column} = ?", (value,)
+            ).fetchone()
             return booked_room_from(json.loads(row["doc"])) if row else None
 
         return await self._db.run(op)
@@ -166,8 +182,12 @@ class SQLiteBookingStore:
         def op() -> None:
             cur = self._db.conn.execute(
                 "UPDATE booked_rooms SET state = ?, opens_ts = ?, doc = ? WHERE booking_id = ?",
-                (room.state.value, room.opens_at.timestamp(), json.dumps(booked_room_doc(room)),
-                 room.booking_id),
+                (
+                    room.state.value,
+                    room.opens_at.timestamp(),
+                    json.dumps(booked_room_doc(room)),
+                    room.booking_id,
+                ),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"no room for booking {room.booking_id}")
@@ -201,7 +221,8 @@ class SQLiteBookingStore:
             rows = self._db.conn.execute(
                 "SELECT identity, role FROM room_presence WHERE room_id = ?"
                 " ORDER BY first_ts, rowid",
-                (room_id,))
+                (room_id,),
+            )
             return [Presence(r["identity"], Role(r["role"])) for r in rows]
 
         return await self._db.run(op)

@@ -63,9 +63,15 @@ MIGRATIONS = [
 
 
 def _columns(case: Case) -> tuple[Any, ...]:
-    return (case.status.value, case.referring_unit_id, case.specialty.value,
-            case.urgency.value, case.requested_at.timestamp(), len(case.audit),
-            json.dumps(case_doc(case, with_audit=False)))
+    return (
+        case.status.value,
+        case.referring_unit_id,
+        case.specialty.value,
+        case.urgency.value,
+        case.requested_at.timestamp(),
+        len(case.audit),
+        json.dumps(case_doc(case, with_audit=False)),
+    )
 
 
 class SQLiteCaseStore:
@@ -89,8 +95,7 @@ class SQLiteCaseStore:
 
     async def get_case(self, case_id: str) -> Case | None:
         def op() -> Case | None:
-            row = self._db.conn.execute("SELECT doc FROM cases WHERE id = ?",
-                                        (case_id,)).fetchone()
+            row = self._db.conn.execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()
             return self._load(row["doc"]) if row else None
 
         return await self._db.run(op)
@@ -137,8 +142,7 @@ class SQLiteCaseStore:
             if row is None:
                 raise NotFound(f"case {case.id} not found")
             if row["revision"] != revision or len(case.audit) < revision:
-                raise Conflict(f"case {case.id} was changed meanwhile; retry",
-                               code="stale_case")
+                raise Conflict(f"case {case.id} was changed meanwhile; retry", code="stale_case")
             conn.execute(
                 "UPDATE cases SET status=?, unit_id=?, specialty=?, urgency=?, requested_ts=?,"
                 " revision=?, doc=? WHERE id=?",
@@ -160,8 +164,10 @@ class SQLiteCaseStore:
         args.append(limit)
 
         def op() -> list[tuple[str, Referral]]:
-            return [(r["case_id"], referral_from(json.loads(r["referral"])))
-                    for r in self._db.conn.execute(sql, args)]
+            return [
+                (r["case_id"], referral_from(json.loads(r["referral"])))
+                for r in self._db.conn.execute(sql, args)
+            ]
 
         return await self._db.run(op)
 
@@ -169,27 +175,37 @@ class SQLiteCaseStore:
     def _load(self, doc: str) -> Case:
         data = json.loads(doc)
         rows = self._db.conn.execute(
-            "SELECT doc FROM case_audit WHERE case_id = ? ORDER BY seq", (data["id"],))
+            "SELECT doc FROM case_audit WHERE case_id = ? ORDER BY seq", (data["id"],)
+        )
         return case_from(data, [audit_from(json.loads(r["doc"])) for r in rows])
 
     @staticmethod
     def _write_children(conn: sqlite3.Connection, case: Case, revision: int) -> None:
         conn.executemany(
             "INSERT INTO case_audit(case_id, seq, doc) VALUES (?, ?, ?)",
-            [(case.id, seq, json.dumps(audit_doc(e)))
-             for seq, e in enumerate(case.audit[revision:], start=revision)],
+            [
+                (case.id, seq, json.dumps(audit_doc(e)))
+                for seq, e in enumerate(case.audit[revision:], start=revision)
+            ],
         )
         conn.execute("DELETE FROM case_experts WHERE case_id = ?", (case.id,))
-        conn.executemany("INSERT INTO case_experts(case_id, expert_id) VALUES (?, ?)",
-                         [(case.id, e) for e in case.expert_ids])
+        conn.executemany(
+            "INSERT INTO case_experts(case_id, expert_id) VALUES (?, ?)",
+            [(case.id, e) for e in case.expert_ids],
+        )
         if case.report is not None:
             ref = case.referral
             conn.execute(
                 "INSERT INTO case_outcomes(case_id, signed_by, signed_ts, has_referral,"
                 " green_channel, report, referral) VALUES (?,?,?,?,?,?,?) ON CONFLICT(case_id)"
                 " DO NOTHING",
-                (case.id, case.report.signed_by, case.report.signed_at.timestamp(),
-                 int(ref is not None), int(bool(ref and ref.green_channel)),
-                 json.dumps(report_doc(case.report)),
-                 json.dumps(referral_doc(ref)) if ref else None),
+                (
+                    case.id,
+                    case.report.signed_by,
+                    case.report.signed_at.timestamp(),
+                    int(ref is not None),
+                    int(bool(ref and ref.green_channel)),
+                    json.dumps(report_doc(case.report)),
+                    json.dumps(referral_doc(ref)) if ref else None,
+                ),
             )

@@ -55,8 +55,9 @@ class SQLiteExpertStore:
 
     async def get_expert(self, expert_id: str) -> Expert | None:
         def op() -> Expert | None:
-            row = self._db.conn.execute("SELECT doc FROM experts WHERE id = ?",
-                                        (expert_id,)).fetchone()
+            row = self._db.conn.execute(
+                "SELECT doc FROM experts WHERE id = ?", (expert_id,)
+            ).fetchone()
             return expert_from(json.loads(row["doc"])) if row else None
 
         return await self._db.run(op)
@@ -77,8 +78,10 @@ class SQLiteExpertStore:
 
     async def put_roster(self, roster: Roster) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM experts WHERE id = ?",
-                            (roster.expert_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM experts WHERE id = ?", (roster.expert_id,)).fetchone()
+                is None
+            ):
                 raise NotFound(f"unknown expert {roster.expert_id}", code="unknown_expert")
             conn.execute(
                 "INSERT INTO rosters(expert_id, doc) VALUES (?, ?)"
@@ -90,8 +93,9 @@ class SQLiteExpertStore:
 
     async def get_roster(self, expert_id: str) -> Roster | None:
         def op() -> Roster | None:
-            row = self._db.conn.execute("SELECT doc FROM rosters WHERE expert_id = ?",
-                                        (expert_id,)).fetchone()
+            row = self._db.conn.execute(
+                "SELECT doc FROM rosters WHERE expert_id = ?", (expert_id,)
+            ).fetchone()
             return roster_from(json.loads(row["doc"])) if row else None
 
         return await self._db.run(op)

@@ -29,8 +29,9 @@ class SQLiteLeaseStore:
         def op(conn: sqlite3.Connection) -> bool:
             # BEGIN IMMEDIATE (transaction()) holds the write lock: read-then-write is atomic
             # across processes sharing the database file
-            row = conn.execute("SELECT owner, expires_ts FROM leases WHERE name = ?",
-                               (name,)).fetchone()
+            row = conn.execute(
+                "SELECT owner, expires_ts FROM leases WHERE name = ?", (name,)
+            ).fetchone()
             if row is not None and row["owner"] != owner and row["expires_ts"] > now_ts:
                 return False
             conn.execute(
@@ -44,7 +45,6 @@ class SQLiteLeaseStore:
 
     async def release(self, name: str, owner: str) -> None:
         def op() -> None:
-            self._db.conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
-                                  (name, owner))
+            self._db.conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
         await self._db.run(op)

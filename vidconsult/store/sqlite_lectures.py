@@ -34,8 +34,12 @@ class SQLiteLectureStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO lectures(id, booking_id, start_ts, doc) VALUES (?, ?, ?, ?)",
-                    (lecture.id, booking_id, lecture.start.timestamp(),
-                     json.dumps(lecture_doc(lecture))),
+                    (
+                        lecture.id,
+                        booking_id,
+                        lecture.start.timestamp(),
+                        json.dumps(lecture_doc(lecture)),
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"lecture {lecture.id} exists", code="lecture_exists") from None
@@ -44,8 +48,9 @@ class SQLiteLectureStore:
 
     async def get_lecture(self, lecture_id: str) -> tuple[Lecture, str] | None:
         def op() -> tuple[Lecture, str] | None:
-            row = self._db.conn.execute("SELECT doc, booking_id FROM lectures WHERE id = ?",
-                                        (lecture_id,)).fetchone()
+            row = self._db.conn.execute(
+                "SELECT doc, booking_id FROM lectures WHERE id = ?", (lecture_id,)
+            ).fetchone()
             return (lecture_from(json.loads(row["doc"])), row["booking_id"]) if row else None
 
         return await self._db.run(op)

@@ -59,9 +59,26 @@ MIGRATIONS = [
     """,
 ]
 
-_COLUMNS = ("id", "room_id", "case_id", "identity", "role", "path", "started_at", "ended_at",
-            "status", "kinds", "codecs", "duration_ms", "offset_ms", "size", "sha256", "error",
-            "legal_hold", "session_id")
+_COLUMNS = (
+    "id",
+    "room_id",
+    "case_id",
+    "identity",
+    "role",
+    "path",
+    "started_at",
+    "ended_at",
+    "status",
+    "kinds",
+    "codecs",
+    "duration_ms",
+    "offset_ms",
+    "size",
+    "sha256",
+    "error",
+    "legal_hold",
+    "session_id",
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -69,23 +86,47 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _row(r: Recording) -> tuple[Any, ...]:
-    return (r.id, r.room_id, r.case_id, r.identity, r.role, r.path, _iso(r.started_at),
-            _iso(r.ended_at), r.status.value, ",".join(r.kinds), ",".join(r.codecs),
-            r.duration_ms, r.offset_ms, r.size, r.sha256, r.error, int(r.legal_hold),
-            r.session_id)
+    return (
+        r.id,
+        r.room_id,
+        r.case_id,
+        r.identity,
+        r.role,
+        r.path,
+        _iso(r.started_at),
+        _iso(r.ended_at),
+        r.status.value,
+        ",".join(r.kinds),
+        ",".join(r.codecs),
+        r.duration_ms,
+        r.offset_ms,
+        r.size,
+        r.sha256,
+        r.error,
+        int(r.legal_hold),
+        r.session_id,
+    )
 
 
 def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
-        id=row["id"], room_id=row["room_id"], case_id=row["case_id"],
-        identity=row["identity"], role=row["role"], path=row["path"],
+        id=row["id"],
+        room_id=row["room_id"],
+        case_id=row["case_id"],
+        identity=row["identity"],
+        role=row["role"],
+        path=row["path"],
         started_at=datetime.fromisoformat(row["started_at"]),
         ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
         status=RecordingStatus(row["status"]),
         kinds=[k for k in row["kinds"].split(",") if k],
         codecs=[c for c in row["codecs"].split(",") if c],
-        duration_ms=row["duration_ms"], offset_ms=row["offset_ms"], size=row["size"],
-        sha256=row["sha256"], error=row["error"], legal_hold=bool(row["legal_hold"]),
+        duration_ms=row["duration_ms"],
+        offset_ms=row["offset_ms"],
+        size=row["size"],
+        sha256=row["sha256"],
+        error=row["error"],
+        legal_hold=bool(row["legal_hold"]),
         session_id=row["session_id"],
     )
 
@@ -100,8 +141,8 @@ class SQLiteRecordingStore:
 
         def op() -> None:
             self._db.conn.execute(
-                f"INSERT INTO recordings({','.join(_COLUMNS)}) VALUES ({marks})",
-                _row(recording))
+                f"INSERT INTO recordings({','.join(_COLUMNS)}) VALUES ({marks})", _row(recording)
+            )
 
         await self._db.run(op)
 
@@ -117,15 +158,22 @@ class SQLiteRecordingStore:
     async def get_recording(self, recording_id: str) -> Recording | None:
         def op() -> Recording | None:
             row = self._db.conn.execute(
-                "SELECT * FROM recordings WHERE id=?", (recording_id,)).fetchone()
+                "SELECT * FROM recordings WHERE id=?", (recording_id,)
+            ).fetchone()
             return _recording(row) if row else None
 
         return await self._db.run(op)
 
     async def list_recordings(
-        self, *, room_id: str | None = None, case_id: str | None = None,
-        since: datetime | None = None, until: datetime | None = None,
-        status: str | None = None, limit: int = 500, newest_first: bool = False,
+        self,
+        *,
+        room_id: str | None = None,
+        case_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        limit: int = 500,
+        newest_first: bool = False,
     ) -> list[Recording]:
         where, args = [], []
         for column, value in (("room_id", room_id), ("case_id", case_id), ("status", status)):
@@ -141,8 +189,11 @@ class SQLiteRecordingStore:
         sql = "SELECT * FROM recordings"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at DESC, id DESC LIMIT ?" if newest_first else \
-            " ORDER BY started_at, id LIMIT ?"
+        sql += (
+            " ORDER BY started_at DESC, id DESC LIMIT ?"
+            if newest_first
+            else " ORDER BY started_at, id LIMIT ?"
+        )
         args.append(limit)
 
         def op() -> list[Recording]:
@@ -153,16 +204,19 @@ class SQLiteRecordingStore:
     async def get_policy(self, room_id: str) -> RecordingPolicy | None:
         def op() -> RecordingPolicy | None:
             row = self._db.conn.execute(
-                "SELECT * FROM recording_policies WHERE room_id=?", (room_id,)).fetchone()
+                "SELECT * FROM recording_policies WHERE room_id=?", (room_id,)
+            ).fetchone()
             if row is None:
                 return None
             return RecordingPolicy(
-                room_id=row["room_id"], enabled=bool(row["enabled"]), case_id=row["case_id"],
+                room_id=row["room_id"],
+                enabled=bool(row["enabled"]),
+                case_id=row["case_id"],
                 consent=None if row["consent"] is None else bool(row["consent"]),
                 consent_by=row["consent_by"],
-                consent_at=datetime.fromisoformat(row["consent_at"])
-                if row["consent_at"] else None,
-                note=row["note"])
+                consent_at=datetime.fromisoformat(row["consent_at"]) if row["consent_at"] else None,
+                note=row["note"],
+            )
 
         return await self._db.run(op)
 
@@ -171,9 +225,16 @@ class SQLiteRecordingStore:
             self._db.conn.execute(
                 "INSERT OR REPLACE INTO recording_policies(room_id, enabled, case_id, consent,"
                 " consent_by, consent_at, note) VALUES (?,?,?,?,?,?,?)",
-                (policy.room_id, int(policy.enabled), policy.case_id,
-                 None if policy.consent is None else int(policy.consent), policy.consent_by,
-                 _iso(policy.consent_at), policy.note))
+                (
+                    policy.room_id,
+                    int(policy.enabled),
+                    policy.case_id,
+                    None if policy.consent is None else int(policy.consent),
+                    policy.consent_by,
+                    _iso(policy.consent_at),
+                    policy.note,
+                ),
+            )
 
         await self._db.run(op)
 
@@ -188,7 +249,9 @@ class SQLiteRecordingStore:
             if held:
                 self._db.conn.execute(
                     "INSERT OR REPLACE INTO recording_holds(case_id, set_by, set_at)"
-                    " VALUES (?,?,?)", (case_id, by, at.isoformat()))
+                    " VALUES (?,?,?)",
+                    (case_id, by, at.isoformat()),
+                )
             else:
                 self._db.conn.execute("DELETE FROM recording_holds WHERE case_id=?", (case_id,))
 
@@ -198,14 +261,16 @@ class SQLiteRecordingStore:
         def op() -> None:
             self._db.conn.execute(
                 "INSERT OR REPLACE INTO recording_exports(id, room_id, data) VALUES (?,?,?)",
-                (job["id"], job["room_id"], json.dumps(job)))
+                (job["id"], job["room_id"], json.dumps(job)),
+            )
 
         await self._db.run(op)
 
     async def get_export(self, job_id: str) -> dict[str, Any] | None:
         def op() -> dict[str, Any] | None:
             row = self._db.conn.execute(
-                "SELECT data FROM recording_exports WHERE id=?", (job_id,)).fetchone()
+                "SELECT data FROM recording_exports WHERE id=?", (job_id,)
+            ).fetchone()
             return json.loads(row[0]) if row else None
 
         return await self._db.run(op)

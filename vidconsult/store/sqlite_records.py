@@ -61,8 +61,16 @@ class SQLiteRecordStore:
                 self._db.conn.execute(
                     "INSERT INTO attachments(id, case_id, filename, content_type, size_bytes,"
                     " sha256, uploaded_by, uploaded_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (a.id, a.case_id, a.filename, a.content_type, a.size_bytes, a.sha256,
-                     a.uploaded_by, iso(a.uploaded_at)),
+                    (
+                        a.id,
+                        a.case_id,
+                        a.filename,
+                        a.content_type,
+                        a.size_bytes,
+                        a.sha256,
+                        a.uploaded_by,
+                        iso(a.uploaded_at),
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"attachment {a.id} exists", code="attachment_exists") from None
@@ -94,8 +102,16 @@ class SQLiteRecordStore:
             self._db.conn.execute(
                 "INSERT OR IGNORE INTO case_chat(id, case_id, room_id, sender, sender_name,"
                 " sender_role, text, sent_at) VALUES (?,?,?,?,?,?,?,?)",
-                (entry.id, entry.case_id, m.room_id, m.sender, entry.sender_name,
-                 m.sender_role.value, m.text, iso(m.sent_at)),
+                (
+                    entry.id,
+                    entry.case_id,
+                    m.room_id,
+                    m.sender,
+                    entry.sender_name,
+                    m.sender_role.value,
+                    m.text,
+                    iso(m.sent_at),
+                ),
             )
 
         await self._db.run(op)

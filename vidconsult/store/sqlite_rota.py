@@ -56,8 +56,12 @@ class SQLiteRotaStore:
         def op() -> None:
             self._db.conn.execute(
                 "INSERT INTO duty_overrides(id, specialty, end_ts, doc) VALUES (?, ?, ?, ?)",
-                (override_id, override.specialty.value, int(override.end.timestamp()),
-                 json.dumps(override_doc(override))),
+                (
+                    override_id,
+                    override.specialty.value,
+                    int(override.end.timestamp()),
+                    json.dumps(override_doc(override)),
+                ),
             )
 
         await self._db.run(op)
@@ -65,8 +69,7 @@ class SQLiteRotaStore:
 
     async def delete_override(self, override_id: str) -> None:
         def op() -> int:
-            cur = self._db.conn.execute("DELETE FROM duty_overrides WHERE id = ?",
-                                        (override_id,))
+            cur = self._db.conn.execute("DELETE FROM duty_overrides WHERE id = ?", (override_id,))
             return cur.rowcount
 
         if not await self._db.run(op):
@@ -75,10 +78,14 @@ class SQLiteRotaStore:
     async def get_rota(self) -> DutyRota:
         def op() -> DutyRota:
             conn = self._db.conn
-            slots = [slot_from(json.loads(r["doc"])) for r in conn.execute(
-                "SELECT doc FROM duty_slots ORDER BY specialty, position")]
-            overrides = [override_from(json.loads(r["doc"])) for r in conn.execute(
-                "SELECT doc FROM duty_overrides ORDER BY id")]
+            slots = [
+                slot_from(json.loads(r["doc"]))
+                for r in conn.execute("SELECT doc FROM duty_slots ORDER BY specialty, position")
+            ]
+            overrides = [
+                override_from(json.loads(r["doc"]))
+                for r in conn.execute("SELECT doc FROM duty_overrides ORDER BY id")
+            ]
             return DutyRota.of(slots, overrides)
 
         return await self._db.run(op)

@@ -43,8 +43,7 @@ class SQLiteUnitStore:
 
     async def get_unit(self, unit_id: str) -> Unit | None:
         def op() -> Unit | None:
-            row = self._db.conn.execute("SELECT doc FROM units WHERE id = ?",
-                                        (unit_id,)).fetchone()
+            row = self._db.conn.execute("SELECT doc FROM units WHERE id = ?", (unit_id,)).fetchone()
             return unit_from(json.loads(row["doc"])) if row else None
 
         return await self._db.run(op)
@@ -55,7 +54,8 @@ class SQLiteUnitStore:
                 rows = self._db.conn.execute("SELECT doc FROM units ORDER BY id")
             else:
                 rows = self._db.conn.execute(
-                    "SELECT doc FROM units WHERE tier = ? ORDER BY id", (tier.value,))
+                    "SELECT doc FROM units WHERE tier = ? ORDER BY id", (tier.value,)
+                )
             return [unit_from(json.loads(r["doc"])) for r in rows]
 
         return await self._db.run(op)

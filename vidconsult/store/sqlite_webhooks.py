@@ -55,8 +55,15 @@ class SQLiteWebhookStore:
                 self._db.conn.execute(
                     "INSERT INTO webhooks(id, url, events, secret, description, created_by,"
                     " created_at) VALUES (?,?,?,?,?,?,?)",
-                    (w.id, w.url, json.dumps(list(w.events)), w.secret, w.description,
-                     w.created_by, iso(w.created_at)),
+                    (
+                        w.id,
+                        w.url,
+                        json.dumps(list(w.events)),
+                        w.secret,
+                        w.description,
+                        w.created_by,
+                        iso(w.created_at),
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(f"webhook {w.id} exists", code="webhook_exists") from None
@@ -126,9 +133,15 @@ class SQLiteWebhookStore:
             self._db.conn.execute(
                 "UPDATE webhook_deliveries SET status=?, attempts=?, next_attempt_at=?,"
                 " last_attempt_at=?, last_status=?, last_error=? WHERE id=?",
-                (d.status.value, d.attempts, d.next_attempt_at.timestamp(),
-                 iso(d.last_attempt_at) if d.last_attempt_at else None, d.last_status,
-                 d.last_error, d.id),
+                (
+                    d.status.value,
+                    d.attempts,
+                    d.next_attempt_at.timestamp(),
+                    iso(d.last_attempt_at) if d.last_attempt_at else None,
+                    d.last_status,
+                    d.last_error,
+                    d.id,
+                ),
             )
 
         await self._db.run(op)
@@ -159,9 +172,18 @@ def _webhook(row: sqlite3.Row) -> Webhook:
 
 def _delivery_row(d: Delivery) -> tuple[object, ...]:
     return (
-        d.id, d.webhook_id, d.event, d.event_id, d.body, d.status.value, d.attempts,
-        iso(d.created_at), d.next_attempt_at.timestamp(),
-        iso(d.last_attempt_at) if d.last_attempt_at else None, d.last_status, d.last_error,
+        d.id,
+        d.webhook_id,
+        d.event,
+        d.event_id,
+        d.body,
+        d.status.value,
+        d.attempts,
+        iso(d.created_at),
+        d.next_attempt_at.timestamp(),
+        iso(d.last_attempt_at) if d.last_attempt_at else None,
+        d.last_status,
+        d.last_error,
     )
 
 
@@ -177,7 +199,8 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         status=DeliveryStatus(row["status"]),
         attempts=row["attempts"],
         last_attempt_at=datetime.fromisoformat(row["last_attempt_at"])
-        if row["last_attempt_at"] else None,
+        if row["last_attempt_at"]
+        else None,
         last_status=row["last_status"],
         last_error=row["last_error"],
     )
