@@ -36,7 +36,7 @@ RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
 DTLS_CONNECTED = State.CONNECTED
 
 #: (class, method) pairs the passthrough replaces per instance or calls
-_METHODS = (
+_METHODS: tuple[tuple[type, str], ...] = (
     (RTCRtpReceiver, "receive"),
     (RTCRtpReceiver, "_handle_rtp_packet"),
     (RTCRtpReceiver, "_handle_rtcp_packet"),
@@ -90,21 +90,22 @@ def check_aiortc() -> None:
     direction = getattr(RTCRtpTransceiver, "direction", None)
     if not isinstance(direction, property) or direction.fset is None:
         problems.append("RTCRtpTransceiver.direction is not a settable property")
-    for obj, attr in (
+    attributes: tuple[tuple[type, str], ...] = (
         (RTCRtpTransceiver, "setCodecPreferences"),
         (RTCRtpTransceiver, "currentDirection"),
         (aiortc_sdp.SessionDescription, "parse"),
         (RTCIceGatherer, "getDefaultIceServers"),
-    ):
+    )
+    for obj, attr in attributes:
         if not hasattr(obj, attr):
             problems.append(f"{obj.__name__}.{attr} is missing")
     for obj, attr in _METHODS:
         if not callable(getattr(obj, attr, None)):
             problems.append(f"{obj.__name__}.{attr} is missing")
     for func, used in _USES:
-        names = set(func.__code__.co_names)
+        func_names = set(func.__code__.co_names)
         for name in used:
-            if name not in names:
+            if name not in func_names:
                 problems.append(f"{func.__qualname__} no longer uses {name}")
     if not {"audio", "video"} <= set(CODECS):
         problems.append("aiortc.codecs.CODECS lacks audio or video")

@@ -143,9 +143,9 @@ class Downstream:
         sender._send_rtcp = send_rtcp  # type: ignore[method-assign]
 
     def _configure(self, parameters: RTCRtpSendParameters) -> None:
-        if self.ready or not parameters.codecs:
-            return
-        codec = parameters.codecs[0]
+        codec = parameters.codecs[0] if parameters.codecs else None
+        if self.ready or codec is None or codec.payloadType is None:
+            return  # negotiated codecs always carry a payload type; without one, not ready
         self._pt = codec.payloadType
         self.mime = codec.mimeType.lower()
         self.clock_rate = codec.clockRate

@@ -138,6 +138,8 @@ class Ingress:
     def _configure_codecs(self, codecs: list[RTCRtpCodecParameters]) -> None:
         self.primary_pt = None
         for codec in codecs:
+            if codec.payloadType is None:  # only negotiated codecs (with a type) come here
+                continue
             mime = codec.mimeType.lower()
             self._codec_mimes[codec.payloadType] = mime
             if mime.endswith("/rtx"):

@@ -116,10 +116,10 @@ async def _service(settings: Settings, archive: Any, db: Any, days: int | None =
         store=store,
         archive=archive,
         recorder=None,
-        rooms=None,  # type: ignore[arg-type]
+        rooms=None,
         notifier=None,
         clock=SystemClock(),
-        config=config,  # type: ignore[arg-type]
+        config=config,
         salvage=salvage,
     )
 

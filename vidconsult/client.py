@@ -301,7 +301,11 @@ class RoomClient:
         )
         self.publish_answer = answer["sdp"]  # as sent (aiortc re-serializes without b= lines)
         await self._pub.setRemoteDescription(RTCSessionDescription(**answer))
-        mids = [t.mid for t in self._pub.getTransceivers() if t.sender.track in tracks]
+        mids = [
+            t.mid
+            for t in self._pub.getTransceivers()
+            if t.sender.track in tracks and t.mid is not None  # set by the local description
+        ]
         await self.wait_until(lambda: all(m in self.own_tracks for m in mids))
         return {m: self.own_tracks[m] for m in mids}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import signal
@@ -93,7 +94,7 @@ class ExternalRecorder:
     async def run(self) -> None:
         await self.start()
         try:
-            waits = [
+            waits: list[asyncio.Future[Any]] = [
                 asyncio.ensure_future(e.wait()) for e in (self._stop, self.client.disconnected)
             ]
             waits.append(
@@ -192,7 +193,7 @@ class ExternalRecorder:
             rid,
             writer,
             origin=self._origin,
-            on_all_ended=lambda _rid, who=identity: self._all_ended(who, _rid),
+            on_all_ended=functools.partial(self._all_ended, identity),
         )
         entry = _File(recording, participant, {})
         self._files[identity] = entry

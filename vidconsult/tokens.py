@@ -100,15 +100,20 @@ class TokenSigner:
             raise Unauthenticated("missing token", code="token_missing")
         if len(token) > 8192:
             raise Unauthenticated("token too long", code="token_malformed")
-        options = {"require": ["exp", "iat", "sub", "role", "iss"]}
+        # time claims are checked below, against the injected clock when there is one
+        options: jwt.types.Options = {
+            "require": ["exp", "iat", "sub", "role", "iss"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        }
         try:
-            # time claims are checked below, against the injected clock when there is one
             data = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={**options, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+                options=options,
             )
             ts = (now or datetime.now(UTC)).timestamp()
             if not isinstance(data["exp"], int | float):

@@ -91,7 +91,7 @@ async def list_cases(request: web.Request) -> web.Response:
         requested_to=query_instant(request, "until"),
         limit=query_limit(request),
     )
-    cases = await request.app[CASES].list(query)
+    cases = await request.app[CASES].list_cases(query)
     return json_ok({"cases": [case_doc(c, with_audit=False) for c in cases]})
 
 

@@ -31,7 +31,7 @@ async def create_lecture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/lectures")
 async def list_lectures(request: web.Request) -> web.Response:
     require_coordinator(request)
-    found = await request.app[LECTURES].list(query_instant(request, "since"))
+    found = await request.app[LECTURES].list_lectures(query_instant(request, "since"))
     return json_ok({"lectures": [lecture_doc(lec) for lec in found]})
 
 

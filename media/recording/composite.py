@@ -169,14 +169,16 @@ def export_composite(
             canvas[:] = 16
             for k, inp in enumerate(inputs):
                 local = t - inp.offset
-                while upcoming[k] is not None and upcoming[k][0] <= local:  # type: ignore[index]
-                    current[k] = upcoming[k][1]  # type: ignore[index]
-                    upcoming[k] = next(videos[k], None)
+                ahead = upcoming[k]
+                while ahead is not None and ahead[0] <= local:
+                    current[k] = ahead[1]
+                    ahead = upcoming[k] = next(videos[k], None)
                 if local < 0 or local > inp.duration + 0.5:
                     continue
                 r, c = divmod(k, cols)
-                if current[k] is not None:
-                    canvas[r * ch : (r + 1) * ch, c * cw : (c + 1) * cw] = current[k]
+                tile = current[k]
+                if tile is not None:
+                    canvas[r * ch : (r + 1) * ch, c * cw : (c + 1) * cw] = tile
                 mask = labels[k]
                 if mask is not None and mask.shape[0] <= ch:  # an audio-only tile is labelled too
                     _draw_label(canvas, mask, c * cw, (r + 1) * ch - mask.shape[0])

@@ -87,7 +87,7 @@ class CaseService:
             raise NotFound(f"case {case_id} not found")
         return case
 
-    async def list(self, query: CaseFilter) -> list[Case]:
+    async def list_cases(self, query: CaseFilter) -> list[Case]:
         return await self._cases.list_cases(query)
 
     async def update(self, case_id: str, change: Callable[[Case, datetime], None]) -> Case:

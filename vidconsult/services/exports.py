@@ -90,8 +90,9 @@ class ExportService:
             raise NotFound(f"room {room_id} has no finished recordings", code="no_recordings")
         if any(j["room_id"] == room_id and j["status"] == "running" for j in self._live.values()):
             raise Conflict("an export of this room is already running", code="export_running")
-        job = {
-            "id": f"exp_{secrets.token_hex(6)}",
+        job_id = f"exp_{secrets.token_hex(6)}"
+        job: dict[str, Any] = {
+            "id": job_id,
             "room_id": room_id,
             "status": "running",
             "progress": 0.0,
@@ -102,7 +103,7 @@ class ExportService:
             "duration_s": None,
             "speed": None,
         }
-        self._live[job["id"]] = job
+        self._live[job_id] = job
         await self._store.save_export(job)
         task = asyncio.get_running_loop().create_task(self._run(job, recs))
         self._tasks.add(task)

@@ -111,7 +111,7 @@ class LectureService:
             raise NotFound(f"lecture {lecture_id} not found")
         return found[0], room
 
-    async def list(self, start_from: datetime | None = None) -> list[Lecture]:
+    async def list_lectures(self, start_from: datetime | None = None) -> list[Lecture]:
         return await self._lectures.list_lectures(start_from)
 
     async def links(self, lecture_id: str) -> list[dict[str, Any]]:

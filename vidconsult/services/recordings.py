@@ -83,8 +83,8 @@ class RecordingService:
         store: RecordingStore,
         archive: ArchiveFiles,
         recorder: Recorder | None,
-        rooms: RoomService,
-        notifier: Notifier,
+        rooms: RoomService | None,
+        notifier: Notifier | None,
         clock: Clock,
         config: RecordingConfig | None = None,
         salvage: Salvage | None = None,
@@ -95,7 +95,8 @@ class RecordingService:
         self.archive_key = archive.key
         self.config = config or RecordingConfig()
         self._recorder = recorder
-        self._rooms = rooms
+        # None in the offline archive tools (verify, purge, recover): no live room there
+        self._room_service = rooms
         self._notifier = notifier
         self._clock = clock
         self._salvage = salvage
@@ -114,7 +115,7 @@ class RecordingService:
         stored = await self.store.get_policy(room_id)
         if stored is not None:
             return stored
-        room = await self._rooms.get_room(room_id)
+        room = await self._rooms().get_room(room_id)
         return domain.default_policy(room.id, room.kind, room.case_id)
 
     async def set_policy(
@@ -167,7 +168,7 @@ class RecordingService:
             raise Unavailable(
                 "recording needs the media engine's encoded taps", code="recording_unavailable"
             )
-        room = await self._rooms.get_room(room_id)
+        room = await self._rooms().get_room(room_id)
         if room.status is not RoomStatus.OPEN:
             raise Conflict(f"room {room_id} is not open", code="room_not_open")
         domain.ensure_may_record(await self.policy(room_id))
@@ -240,7 +241,7 @@ class RecordingService:
         role = next(
             (
                 p.role.value
-                for p in self._rooms.participants(session.room.id, include_hidden=True)
+                for p in self._rooms().participants(session.room.id, include_hidden=True)
                 if p.identity == identity
             ),
             "unknown",
@@ -384,7 +385,7 @@ class RecordingService:
         if session is None:
             if room_id in self._paused or not await self._auto(room_id):
                 return
-            room = await self._rooms.get_room(room_id)
+            room = await self._rooms().get_room(room_id)
             await self._start_session(room, by="policy")  # takes every published track
             return
         # a track already in the file is confirmed by add_track; one the file left out (it
@@ -407,7 +408,7 @@ class RecordingService:
     async def _auto(self, room_id: str) -> bool:
         try:
             policy = await self.policy(room_id)
-            room = await self._rooms.get_room(room_id)
+            room = await self._rooms().get_room(room_id)
         except NotFound:
             return False
         return room.status is RoomStatus.OPEN and policy.enabled and policy.consent is not False
@@ -427,7 +428,11 @@ class RecordingService:
         if event == "room.ended":
             self._paused.discard(room_id)
             await self.stop(room_id, by="server", reason="room_ended", missing_ok=True)
-        elif event == "participant.joined" and room_id in self._sessions:
+        elif (
+            event == "participant.joined"
+            and room_id in self._sessions
+            and self._notifier is not None
+        ):
             await self._notifier.send(
                 room_id,
                 str(data.get("identity")),
@@ -435,9 +440,15 @@ class RecordingService:
                 self._sessions[room_id].event(),
             )
 
+    def _rooms(self) -> RoomService:
+        if self._room_service is None:
+            raise RuntimeError("live rooms are not available to the offline archive tools")
+        return self._room_service
+
     async def _tell(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         try:
-            await self._notifier.broadcast(room_id, event, payload)
+            if self._notifier is not None:
+                await self._notifier.broadcast(room_id, event, payload)
         except Exception:
             log.exception("telling the room failed room=%s event=%s", room_id, event)
         await self._publish(event, payload)
@@ -454,7 +465,7 @@ class RecordingService:
     def _lock(self, room_id: str) -> asyncio.Lock:
         return self._locks.setdefault(room_id, asyncio.Lock())
 
-    def _spawn(self, room_id: str, coro: Awaitable[None], *, locked: bool = True) -> None:
+    def _spawn(self, room_id: str, coro: Awaitable[object], *, locked: bool = True) -> None:
         async def run() -> None:
             try:
                 if locked:

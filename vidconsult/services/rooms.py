@@ -400,7 +400,7 @@ class RoomService:
         text = text.strip()
         if not text or len(text) > MAX_CHAT_LENGTH:
             raise InvalidInput(f"chat text must be 1..{MAX_CHAT_LENGTH} characters")
-        message = {
+        message: dict[str, object] = {
             "id": new_id("msg"),
             "identity": identity,
             "name": participant.name,

@@ -175,7 +175,8 @@ class SQLiteRecordingStore:
         limit: int = 500,
         newest_first: bool = False,
     ) -> list[Recording]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         for column, value in (("room_id", room_id), ("case_id", case_id), ("status", status)):
             if value is not None:
                 where.append(f"{column}=?")
