@@ -30,7 +30,8 @@ STATUS: dict[type[errors.VidconsultError], int] = {
 }
 # opaque integration tokens (see web/accounts_api.py) start with this; JWTs never do
 API_TOKEN_PREFIX = "vck_"
-_API_CLAIMS = "vidconsult.api_token_claims"
+# what the middleware resolved for this request: the claims, or why the token was refused
+_API_CLAIMS = web.RequestKey[TokenClaims | errors.Unauthenticated]("api_token_claims")
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
