@@ -63,3 +63,49 @@ def test_token_command_prints_a_token_the_server_accepts(tmp_path: Path, capsys)
 def test_token_command_refuses_bad_role(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["token", "--identity", "x", "--role", "surgeon", "--data-dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"tls_cert": "server.crt"}, "give both or neither"),
+        ({"tls_key": "server.key"}, "give both or neither"),
+        (
+            {"tls_cert": "a.crt", "tls_key": "a.key", "tls_self_signed": "true"},
+            "exclude each other",
+        ),
+        ({"tls_names": "consult.lan"}, "only applies with --tls-self-signed"),
+        ({"tls_self_signed": "true", "tls_names": "ok.lan,bad_name"}, "'bad_name'"),
+        ({"tls_self_signed": "maybe"}, "not a boolean"),
+    ],
+)
+def test_tls_settings_are_checked(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({}, **overrides)
+
+
+def test_links_are_https_when_the_server_speaks_tls() -> None:
+    env = {"VIDCONSULT_TLS_SELF_SIGNED": "1", "VIDCONSULT_TLS_NAMES": "consult.lan, 10.0.0.9"}
+    s = Settings.from_env(env, host="0.0.0.0", port=8443)
+    assert s.tls_enabled and s.tls_extra_names() == ["consult.lan", "10.0.0.9"]
+    assert s.base_url() == "https://127.0.0.1:8443"
+    assert s.base_url(9443, host="192.168.1.20") == "https://192.168.1.20:9443"
+    assert s.base_url(host="fd00::20") == "https://[fd00::20]:8443"
+    files = Settings.from_env({}, tls_cert="a.crt", tls_key="a.key")
+    assert files.tls_enabled and files.base_url().startswith("https://")
+    # behind a TLS proxy the server speaks HTTP, and the links are the proxy's
+    proxied = Settings.from_env({}, public_url="https://consult.example.org/")
+    assert not proxied.tls_enabled
+    assert proxied.base_url(8080, host="10.0.0.1") == "https://consult.example.org"
+    assert Settings.from_env({}).base_url() == "http://127.0.0.1:8080"
+
+
+def test_serve_flags_for_tls_are_switches_and_values() -> None:
+    from vidconsult.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["serve", "--tls-self-signed", "--tls-names", "a.lan", "--demo"]
+    )
+    assert (args.tls_self_signed, args.tls_names, args.demo) == ("true", "a.lan", "true")
+    args = build_parser().parse_args(["serve", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+    assert (args.tls_cert, args.tls_key, args.tls_self_signed) == ("c.pem", "k.pem", None)

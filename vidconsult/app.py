@@ -14,12 +14,15 @@ from aiohttp import web
 
 from signaling.server import SignalingServer
 from vidconsult import workflow_app
+from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.config import Settings
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.events import EventBus
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base import Database, RoomStore
 from vidconsult.store.base_workflow import WorkflowStores
+from vidconsult.tls import ServerTls
+from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
 from web import openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
@@ -146,6 +149,7 @@ class RunningServer:
     runner: web.AppRunner
     host: str
     port: int
+    tls: ServerTls | None = None
 
     @property
     def url(self) -> str:
@@ -153,20 +157,47 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def run_server(settings: Settings, **kwargs: Any) -> AsyncIterator[RunningServer]:
-    """Run the app on settings.host:settings.port (0 = an ephemeral port) until exit."""
+async def run_server(
+    settings: Settings, *, tls: ServerTls | None = None, **kwargs: Any
+) -> AsyncIterator[RunningServer]:
+    """Run the app on settings.host:settings.port (0 = an ephemeral port) until exit, over
+    HTTPS when the settings ask for it. ``tls``: the material already prepared from these
+    settings (the CLI prepares it first, to refuse bad files before anything starts)."""
+    if tls is None:
+        tls = prepare_tls(settings)  # TlsError: a one-line reason
     app = build_app(settings, **kwargs)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        site = web.TCPSite(
+            runner,
+            settings.host,
+            settings.port,
+            reuse_address=True,
+            ssl_context=tls.context if tls else None,
+        )
         await site.start()
         port = _bound_port(site) or settings.port
-        app[BASE_URL][0] = settings.base_url(port)
-        log.info("listening url=%s", app[BASE_URL][0])
-        yield RunningServer(app=app, runner=runner, host=settings.host, port=port)
+        app[BASE_URL][0] = settings.base_url(port, host=_link_host(settings.host))
+        log.info("listening url=%s tls=%s", app[BASE_URL][0], _tls_kind(tls))
+        yield RunningServer(app=app, runner=runner, host=settings.host, port=port, tls=tls)
     finally:
         await runner.cleanup()
+
+
+def _link_host(listen_host: str) -> str | None:
+    """For a wildcard listen address, links name this machine's first interface address (a
+    link to 127.0.0.1 works on this machine only); None keeps the settings' default."""
+    if not is_wildcard(listen_host):
+        return None
+    hosts = reachable_hosts(listen_host, interface_addresses())
+    return hosts[0] if hosts else None
+
+
+def _tls_kind(tls: ServerTls | None) -> str:
+    if tls is None:
+        return "off"
+    return "self-signed" if tls.self_signed else "certificate"
 
 
 def _bound_port(site: web.TCPSite) -> int | None:

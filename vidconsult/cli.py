@@ -10,9 +10,12 @@ import signal
 import sys
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidconsult.config import Settings
+
+if TYPE_CHECKING:
+    from vidconsult.tls import ServerTls
 from vidconsult.domain.roles import Role
 from vidconsult.tokens import TokenSigner
 
@@ -20,7 +23,13 @@ HELP = {
     "host": "address to listen on",
     "port": "TCP port (0: any free port)",
     "data_dir": "directory for the database, the secret and recordings",
-    "public_url": "base URL of join links (default http://HOST:PORT)",
+    "public_url": "base URL of join links, e.g. https://consult.example.org behind a TLS proxy "
+    "(default http(s)://HOST:PORT; for a wildcard HOST, this machine's first address)",
+    "tls_cert": "serve HTTPS with this PEM certificate (the chain may follow it); with --tls-key",
+    "tls_key": "the unencrypted PEM private key of --tls-cert",
+    "tls_self_signed": "serve HTTPS with a self-signed certificate made once into DATA_DIR/tls/ "
+    "(trials on a LAN: browsers warn; compare the printed fingerprint)",
+    "tls_names": "extra DNS names or IP addresses of the self-signed certificate (comma-separated)",
     "secret": "token signing secret, >= 32 chars (prefer the environment variable)",
     "ice_servers": "ICE servers: JSON list of RTCIceServer, or comma-separated URLs; "
     "empty = host candidates only",
@@ -67,7 +76,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         env = "VIDCONSULT_" + f.name.upper()
         help_text = f"{HELP.get(f.name, '')} [env {env}]"
-        if f.name == "demo":
+        if f.type == "bool":  # a switch: the flag alone turns it on
             parser.add_argument(
                 flag, action="store_const", const="true", default=None, help=help_text
             )
@@ -226,9 +235,16 @@ def _serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from vidconsult.errors import VidconsultError
+    from vidconsult.tls import TlsError
+    from vidconsult.tls import prepare as prepare_tls
 
+    try:  # a bad certificate or key is refused before anything starts
+        tls = prepare_tls(settings)
+    except TlsError as exc:
+        print(f"vidconsult: {exc}", file=sys.stderr)
+        return 2
     try:
-        asyncio.run(_run(settings))
+        asyncio.run(_run(settings, tls))
     except KeyboardInterrupt:
         pass
     except VidconsultError as exc:  # refused at start (e.g. another server holds the archive)
@@ -237,32 +253,55 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, tls: ServerTls | None) -> None:
     from vidconsult.app import ROOMS, run_server
+    from vidconsult.notices import camera_warning, tls_notice
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_server(settings) as server:
+    async with run_server(settings, tls=tls) as server:
         print(f"vidconsult listening on {server.url}", flush=True)
+        if server.tls is not None:
+            print(tls_notice(server.tls), flush=True)
+        warning = camera_warning(server.url)
+        if warning:
+            print(warning, flush=True)
         if settings.demo:
-            await _demo(server.app[ROOMS], server.url, settings)
+            await _demo(server.app[ROOMS], server.url, server.port, settings)
         await stop.wait()
         print("vidconsult shutting down", flush=True)
 
 
-async def _demo(rooms: Any, url: str, settings: Settings) -> None:
-    room = await rooms.create_room("Demo consultation")
+async def _demo(rooms: Any, url: str, port: int, settings: Settings) -> None:
+    from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
+    from vidconsult.notices import demo_text, loopback_note
+
+    name = "Demo consultation"
+    room = await rooms.create_room(name)
     ttl = timedelta(seconds=settings.token_ttl)
-    print(f"\nDemo room {room.id} is open. Open each link in its own browser tab:\n")
-    for identity, role, name in (
+    links = []
+    for identity, role, display in (
         ("dr-li", Role.DOCTOR, "Dr. Li (county hospital)"),
         ("expert-chen", Role.EXPERT, "Prof. Chen (cardiology)"),
     ):
-        token = rooms.issue_token(room, identity=identity, role=role, name=name, ttl=ttl)
-        print(f"  {name}: {url}/room/{room.id}#token={token}")
-    print("", flush=True)
+        token = rooms.issue_token(room, identity=identity, role=role, name=display, ttl=ttl)
+        links.append((display, f"{url}/room/{room.id}#token={token}"))
+    others: list[str] = []  # a wildcard listens on every address: the links name the first
+    if not settings.public_url and is_wildcard(settings.host):
+        hosts = reachable_hosts(settings.host, interface_addresses())
+        others = [b for b in (settings.base_url(port, host=h) for h in hosts) if b != url]
+    text = demo_text(
+        room_id=room.id,
+        room_name=name,
+        links=links,
+        other_bases=others,
+        data_dir=settings.data_dir,
+        valid_hours=settings.token_ttl / 3600,
+    )
+    note = loopback_note(settings.host)
+    print(f"\n{text}\n" + (f"\n{note}\n" if note else ""), flush=True)
 
 
 if __name__ == "__main__":

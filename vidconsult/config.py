@@ -3,8 +3,10 @@ every setting. ``environ`` is injectable so tests never depend on the real envir
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "VIDCONSULT_"
+_DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$", re.IGNORECASE)
 
 
 def _ice_servers(value: str) -> list[dict[str, Any]]:
@@ -43,8 +47,17 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("./var")
-    # public base URL used in join links; default: http://{host}:{port}
+    # public base URL used in join links; default: http(s)://{host}:{port}, and for a wildcard
+    # host this machine's first interface address
     public_url: str = ""
+    # HTTPS: a PEM certificate (the chain may follow it) and its unencrypted key, both or neither
+    tls_cert: str = ""
+    tls_key: str = ""
+    # HTTPS with a self-signed certificate made once and kept in {data_dir}/tls/ (LAN trials)
+    tls_self_signed: bool = False
+    # extra names of the self-signed certificate besides localhost, this machine's host name
+    # and addresses: comma-separated DNS names or IP addresses
+    tls_names: str = ""
     # signing secret; default: generated once and kept (0600) in {data_dir}/secret.key
     secret: str = ""
     # RTCIceServer list; empty = host candidates only (never a public default)
@@ -141,13 +154,45 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        self._validate_tls()
         self.data_dir = Path(self.data_dir)
 
-    def base_url(self, port: int | None = None) -> str:
+    def _validate_tls(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        if self.tls_self_signed and self.tls_cert:
+            raise ValueError("--tls-self-signed and --tls-cert/--tls-key exclude each other")
+        if self.tls_names and not self.tls_self_signed:
+            raise ValueError("--tls-names only applies with --tls-self-signed")
+        for name in self.tls_extra_names():
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                if not _DNS_NAME.match(name):
+                    raise ValueError(
+                        f"--tls-names: {name!r} is neither a DNS name nor an IP address"
+                    ) from None
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether the server itself speaks HTTPS (behind a TLS proxy it does not)."""
+        return bool(self.tls_cert) or self.tls_self_signed
+
+    def tls_extra_names(self) -> list[str]:
+        return [n.strip() for n in self.tls_names.split(",") if n.strip()]
+
+    def base_url(self, port: int | None = None, host: str | None = None) -> str:
+        """The base of links: ``public_url`` when set, else this server's own address.
+        ``host``: the name other machines reach it by (default: the listen address, and
+        127.0.0.1 for a wildcard one)."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
-        return f"http://{host}:{port if port is not None else self.port}"
+        if host is None:
+            host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        scheme = "https" if self.tls_enabled else "http"
+        return f"{scheme}://{host}:{port if port is not None else self.port}"
 
     def load_secret(self) -> bytes:
         """The signing secret: the setting, else the one kept in the data dir (made once)."""
