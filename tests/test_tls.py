@@ -253,3 +253,32 @@ def test_the_sans_are_ip_addresses_where_they_should_be(tmp_path: Path) -> None:
         ipaddress.ip_address("10.0.0.1"),
     ]
     assert san.get_values_for_type(x509.DNSName) == ["localhost", "consult.lan"]
+
+
+async def test_links_never_come_from_request_headers(tmp_path: Path) -> None:
+    """Behind a proxy the links are --public-url's; forged Host/X-Forwarded-* change nothing."""
+    settings = make_settings(tmp_path, port=0, public_url="https://consult.example.org/")
+    async with (
+        run_server(settings, media=NullMediaEngine(), installers=[]) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        api = ServerHandle(
+            url=f"http://127.0.0.1:{server.port}",
+            signer=TokenSigner(SECRET.encode()),
+            app=server.app,
+            session=session,
+        )
+        room = await api.create_room("Proxied")
+        forged = {
+            "Host": "evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "http",
+        }
+        status, link = await api.api(
+            "POST",
+            f"/api/v1/rooms/{room['id']}/tokens",
+            {"identity": "dr-li", "role": "doctor"},
+            headers=forged,
+        )
+        assert status == 201, link
+        assert link["join_url"].startswith(f"https://consult.example.org/room/{room['id']}#")
