@@ -191,6 +191,10 @@ async def test_a_browser_on_another_machine_joins_over_https(
                 "protocol": "http:",
                 "mediaDevices": "undefined",
             }
+            # the page says why, instead of failing on a missing API
+            status = plain.locator("#preview-status")
+            await status.get_by_text("https://", exact=False).wait_for(timeout=MEDIA_TIMEOUT_MS)
+            assert "not secure" in await status.inner_text()
             await plain.context.close()
 
             # HTTPS, the certificate trusted by its public key only

@@ -120,6 +120,11 @@ function initPrejoin() {
 
 async function startPreview() {
   const previewStatus = $("preview-status");
+  if (!window.isSecureContext) {
+    // browsers give the camera only to secure pages: https://, or localhost on this machine
+    previewStatus.textContent = t("previewInsecure");
+    return;
+  }
   previewStatus.textContent = t("previewStarting");
   const video = {
     width: { ideal: 640 },
