@@ -282,3 +282,11 @@ async def test_links_never_come_from_request_headers(tmp_path: Path) -> None:
         )
         assert status == 201, link
         assert link["join_url"].startswith(f"https://consult.example.org/room/{room['id']}#")
+
+
+def test_a_data_dir_that_cannot_hold_the_certificate_is_a_one_line_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the tls directory should be")
+    with pytest.raises(TlsError, match="cannot keep the self-signed certificate") as caught:
+        ensure_self_signed(blocked / "tls", ["localhost"], now=NOW)
+    assert "\n" not in str(caught.value)

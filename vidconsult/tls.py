@@ -124,7 +124,15 @@ def ensure_self_signed(
     """The self-signed certificate in ``directory``: reused when it is valid for a while yet,
     belongs to the key and covers ``names``; else a new one. The key (0600) is kept across
     renewals, so a public-key pin (``spki_sha256``) stays the same."""
-    now = now or datetime.now(UTC)
+    try:
+        return _ensure_self_signed(directory, names, now or datetime.now(UTC))
+    except OSError as exc:
+        raise TlsError(
+            f"cannot keep the self-signed certificate in {directory}: {exc.strerror or exc}"
+        ) from None
+
+
+def _ensure_self_signed(directory: Path, names: Sequence[str], now: datetime) -> ServerTls:
     cert_path, key_path = directory / SELF_SIGNED_CERT, directory / SELF_SIGNED_KEY
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
