@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vidconsult.config import Settings
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from vidconsult.tls import ServerTls
-from vidconsult.domain.roles import Role
-from vidconsult.tokens import TokenSigner
 
 HELP = {
     "host": "address to listen on",
