@@ -97,7 +97,10 @@ async def test_reencode_mode_records_the_publishers_packets(
     for identity, name in (("dr-li", "a"), ("pt-wang", "b")):
         rec = recs[identity]
         assert rec["status"] == "completed" and rec["case_id"] == "case-9", rec
-        assert rec["duration_ms"] >= 3500, rec  # through both flashes the subscribers saw
+        # through both flashes the subscribers saw (2.5 s apart; found in the file below). Not
+        # ">= 3500": that assumed the file starts with the publisher's first packet, but the tap
+        # attaches when recording starts, a few packets in (3493 ms seen on a busy machine)
+        assert rec["duration_ms"] > 2500, rec
         found = list(archive.root.rglob(rec["file"]))
         assert len(found) == 1
         path = found[0]
