@@ -145,6 +145,29 @@ def test_sla_breach_when_earliest_slot_is_after_the_deadline(
     assert offer.sla_breach is False and offer.sla_deadline == cst(2026, 3, 14)
 
 
+@pytest.mark.parametrize(
+    ("shift", "breach"),
+    [(("23:30", "00:00"), False), (("23:31", "00:01"), True)],
+    ids=["ends-at-the-deadline", "one-minute-later"],
+)
+def test_a_slot_ending_exactly_at_the_deadline_meets_it(
+    make_expert: MakeExpert, make_roster: MakeRoster, shift: tuple[str, str], breach: bool
+) -> None:
+    # Request Monday 08:00 -> the deadline is Thursday 24:00; the only slot is Thursday's last
+    # half hour, ending on the deadline itself (met) or a minute after it (breached).
+    e = make_expert("e")
+    index = ScheduleIndex([e], [make_roster(e, [THU], *shift)], origin=ORIGIN)
+    offer = find_earliest_slot(index, CARDIO, requested_at=REQ, policy=POLICY)
+    deadline = cst(2026, 3, 13)
+    assert offer.sla_deadline == deadline
+    assert offer.end - deadline == timedelta(minutes=int(breach))
+    assert offer.sla_breach is breach
+    explicit = check_explicit_slot(
+        index, "e", offer.start, policy=POLICY, now=REQ, requested_at=REQ
+    )
+    assert (explicit.end, explicit.sla_breach) == (offer.end, breach)
+
+
 def test_no_slot_within_horizon_and_no_fitting_expert(
     make_expert: MakeExpert, make_roster: MakeRoster
 ) -> None:
