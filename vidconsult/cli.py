@@ -68,6 +68,19 @@ HELP = {
     "(0: never)",
     "webhook_allowed_networks": "internal networks webhooks may post to (CIDR, comma-separated)",
     "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
+    "header_timeout": "seconds a client has to send request headers; idle keep-alive too",
+    "body_timeout": "seconds to send a JSON body; grace before an upload's minimum rate",
+    "min_upload_rate": "uploads slower than this (bytes/s, after the grace) are cut",
+    "password_workers": "threads hashing passwords (each Argon2 check takes 64 MiB)",
+    "password_queue": "password checks that may wait for a thread; more are answered 503",
+    "login_rate_ip": "logins per minute per client address (0: no limit)",
+    "login_rate_account": "logins per minute per user name (0: no limit)",
+    "token_rate_ip": "join-token/link requests per minute per client address (0: no limit)",
+    "token_rate_account": "join-token/link requests per minute per account (0: no limit)",
+    "upload_rate_ip": "attachment uploads per minute per client address (0: no limit)",
+    "upload_rate_account": "attachment uploads per minute per token identity (0: no limit)",
+    "case_quota_bytes": "total attachment bytes per case (0: no quota)",
+    "token_quota_bytes": "total attachment bytes per room token (0: no quota)",
 }
 
 

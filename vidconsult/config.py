@@ -116,6 +116,26 @@ class Settings:
     recording_retention_days: int = 0
     recording_link_ttl: int = 300
     recording_purge_interval: float = 3600.0
+    # resource limits: seconds a client has to send a request's headers (also how long an idle
+    # keep-alive connection stays open); seconds to send a JSON body; an upload slower than
+    # min_upload_rate bytes/s (after body_timeout seconds of grace) is cut
+    header_timeout: float = 20.0
+    body_timeout: float = 30.0
+    min_upload_rate: int = 8 * 1024
+    # password hashing: threads of its own pool, and checks that may wait for one (more: 503)
+    password_workers: int = 2
+    password_queue: int = 8
+    # rate limits per minute (bursts of that size), per client address and per account
+    # (user name or token identity); 0 = no limit
+    login_rate_ip: int = 30
+    login_rate_account: int = 10
+    token_rate_ip: int = 120
+    token_rate_account: int = 60
+    upload_rate_ip: int = 60
+    upload_rate_account: int = 30
+    # upload quotas (total bytes): per case, and per room token bound to a case
+    case_quota_bytes: int = 2 * 1024**3
+    token_quota_bytes: int = 500 * 1024**2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -151,6 +171,17 @@ class Settings:
             "scheduler_interval",
             "emergency_idle_minutes",
             "emergency_unanswered_minutes",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("header_timeout", "body_timeout", "password_workers", "min_upload_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        for name in (
+            "password_queue",
+            "case_quota_bytes",
+            "token_quota_bytes",
+            *(f"{k}_rate_{w}" for k in ("login", "token", "upload") for w in ("ip", "account")),
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
