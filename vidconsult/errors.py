@@ -8,12 +8,18 @@ class VidconsultError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "error"
+    # seconds after which the same request may succeed (RateLimited, Unavailable), if known
+    retry_after: float | None = None
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class InvalidInput(VidconsultError):
@@ -61,6 +67,6 @@ class Unavailable(VidconsultError):
 
 
 class RateLimited(VidconsultError):
-    """Too many attempts (failed logins); retry later."""
+    """Too many attempts (failed logins, a rate limit); retry later (``retry_after``)."""
 
     code = "rate_limited"

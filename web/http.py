@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -34,10 +35,14 @@ API_TOKEN_PREFIX = "vck_"
 _API_CLAIMS = web.RequestKey[TokenClaims | errors.Unauthenticated]("api_token_claims")
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="vidconsult"'} if status == 401 else None
+def error_response(
+    status: int, code: str, message: str, *, retry_after: float | None = None
+) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="vidconsult"'} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
+        {"error": {"code": code, "message": message}}, status=status, headers=headers or None
     )
 
 
@@ -53,7 +58,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except errors.VidconsultError as exc:
-        return error_response(status_for(exc), exc.code, exc.message)
+        return error_response(status_for(exc), exc.code, exc.message, retry_after=exc.retry_after)
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "too_large", exc.text or "request body too large")
     except web.HTTPException as exc:
