@@ -11,32 +11,38 @@ FROM ${BASE_IMAGE} AS client
 # a CA bundle for npm when the build's network needs one (a TLS-intercepting proxy); unset: none
 ARG NODE_EXTRA_CA_CERTS
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm \
-      >/dev/null \
+ && DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes \
+      apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY web/package.json web/package-lock.json web/
 RUN npm ci --prefix web --omit=dev --no-audit --no-fund --loglevel=error \
  && test -s web/node_modules/socket.io-client/dist/socket.io.min.js
 
-# --- the application, installed (not editable) into a virtual environment ---------------------
-FROM ${BASE_IMAGE} AS build
-# a CA bundle for pip when the build's network needs one (a TLS-intercepting proxy); unset: none
+# --- the dependencies, in the virtual environment; rebuilt only when pyproject.toml changes ---
+FROM ${BASE_IMAGE} AS deps
+# the same for pip
 ARG PIP_CERT
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/vidconsult
+COPY pyproject.toml /tmp/
+RUN python3 -c "import tomllib; print(*tomllib.load(open('/tmp/pyproject.toml', 'rb'))\
+['project']['dependencies'], sep='\n')" > /tmp/requirements.txt \
+ && /opt/vidconsult/bin/pip install -q -r /tmp/requirements.txt
+
+# --- the application as a wheel (not editable), with the socket.io client as package data -----
+FROM deps AS build
+ARG PIP_CERT
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY vidconsult ./vidconsult
 COPY signaling ./signaling
 COPY media ./media
 COPY web ./web
-# the one npm file the server serves; package-data in pyproject.toml carries it into the wheel
 COPY --from=client /src/web/node_modules/socket.io-client/dist/socket.io.min.js \
      web/node_modules/socket.io-client/dist/
-RUN /opt/vidconsult/bin/pip install . \
- && /opt/vidconsult/bin/python -c "import web.pages as p; assert p.SOCKET_IO_CLIENT.is_file()"
+RUN /opt/vidconsult/bin/pip wheel -q --no-deps --wheel-dir /wheels .
 
 # --- the runtime image: the venv, a non-root user, state in a volume ---------------------------
 FROM ${BASE_IMAGE}
@@ -46,7 +52,14 @@ RUN groupadd --gid 10001 vidconsult \
  && mkdir -p /data \
  && chown vidconsult:vidconsult /data \
  && chmod 0700 /data
-COPY --from=build /opt/vidconsult /opt/vidconsult
+COPY --from=deps /opt/vidconsult /opt/vidconsult
+COPY --from=build /wheels /tmp/wheels
+# offline: the dependencies are all there, as pip check confirms
+RUN /opt/vidconsult/bin/pip install -q --no-index --no-deps --no-cache-dir \
+      --disable-pip-version-check /tmp/wheels/*.whl \
+ && rm -rf /tmp/wheels \
+ && /opt/vidconsult/bin/pip check --disable-pip-version-check \
+ && /opt/vidconsult/bin/python -c "import web.pages as p; assert p.SOCKET_IO_CLIENT.is_file()"
 
 # Media: WebRTC over UDP on ephemeral ports that aioice binds per connection (any port the
 # kernel gives; there is no range setting), announced as the container's own addresses. Run
