@@ -4,8 +4,9 @@
 # /healthz, a room created over REST, the socket.io client, the image's HEALTHCHECK, a non-root
 # server process, and the state kept in the volume across a second container.
 #
-# Needs root, and the Debian packages: podman runc uidmap fuse-overlayfs slirp4netns mmdebstrap.
-# Every failure exits non-zero; nothing is skipped.
+# Needs root (rootful podman on native overlayfs, host network, mmdebstrap in root mode), python3
+# and the Debian packages podman runc mmdebstrap; the rootless helpers (uidmap, fuse-overlayfs,
+# slirp4netns) are not used. Every failure exits non-zero, with CI=true or not: nothing is skipped.
 #
 # Environment (all optional):
 #   VIDCONSULT_CI_CACHE        cache of base tarballs (default /var/cache/vidconsult-ci)
@@ -101,9 +102,8 @@ wait_healthy() {
 
 step "tools"
 [[ $(id -u) -eq 0 ]] || fail "run as root (mmdebstrap and rootful podman)"
-for tool in podman runc mmdebstrap newuidmap fuse-overlayfs slirp4netns python3 flock; do
-  command -v "$tool" >/dev/null ||
-    fail "$tool missing: apt-get install podman runc uidmap fuse-overlayfs slirp4netns mmdebstrap"
+for tool in podman runc mmdebstrap python3 flock; do
+  command -v "$tool" >/dev/null || fail "$tool missing: apt-get install podman runc mmdebstrap"
 done
 podman --version
 
