@@ -167,3 +167,20 @@ async def test_room_page_is_served(app_server: ServerHandle) -> None:
     async with app_server.session.get(app_server.url + "/room/rm_any") as resp:
         assert resp.status == 200
         assert "text/html" in resp.headers["Content-Type"]
+
+
+async def test_absurd_token_times_are_401_never_500(app_server: ServerHandle) -> None:
+    # before: 500 (OverflowError) for a validly signed token with exp 10**400
+    import jwt
+
+    from tests.helpers import SECRET
+
+    for exp in (10**400, 1e308, True):
+        token = jwt.encode(
+            {"sub": "c", "role": "coordinator", "iss": "vidconsult", "iat": 0, "exp": exp},
+            SECRET.encode(),
+            algorithm="HS256",
+        )
+        status, body = await app_server.api("GET", "/api/v1/rooms", token=token)
+        assert status == 401, (exp, status, body)
+        assert body["error"]["code"] == "token_malformed"

@@ -149,3 +149,41 @@ def test_wrong_room_is_refused() -> None:
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         TokenSigner(b"short")
+
+
+def signed(**claims: object) -> str:
+    """A token signed with the real secret whose time claims are whatever a forger with the
+    secret (or a buggy minting tool) put there."""
+    base: dict[str, object] = {"sub": "a", "role": "patient", "iss": "vidconsult", "iat": 0}
+    return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
+
+
+ABSURD_TIMES = [
+    {"exp": 10**400},
+    {"exp": 1e308},
+    {"exp": float("inf")},
+    {"exp": float("nan")},
+    {"exp": -(10**30)},
+    {"exp": True},
+    {"exp": 2**33, "nbf": 10**400},
+    {"exp": 2**33, "nbf": 1e300},
+    {"exp": 2**33, "nbf": -1e20},
+    {"exp": 2**33, "nbf": float("nan")},
+    {"exp": 2**33, "nbf": float("-inf")},
+    {"exp": 2**33, "nbf": True},
+]
+
+
+@pytest.mark.parametrize("claims", ABSURD_TIMES, ids=[repr(c)[:40] for c in ABSURD_TIMES])
+def test_absurd_time_claims_are_refused_never_crash(claims: dict[str, object]) -> None:
+    # before: OverflowError (10**400, 1e308, inf) or a token that never expires (nan, True)
+    with pytest.raises(Unauthenticated) as info:
+        signer().verify(signed(**claims), now=NOW)
+    assert info.value.code in {"token_malformed", "token_expired"}
+
+
+def test_time_claims_in_range_still_work() -> None:
+    claims = signer().verify(signed(exp=2**33, nbf=0), now=NOW)
+    assert claims.expires_at.year > 2200 and claims.not_before is None
+    claims = signer().verify(signed(exp=NOW.timestamp() + 60.5), now=NOW)
+    assert claims.expires_at.timestamp() == NOW.timestamp() + 60.5

@@ -22,6 +22,8 @@ ALGORITHM = "HS256"
 MAX_TTL = timedelta(days=30)
 # tolerance for clocks of several nodes that disagree a little
 LEEWAY_SECONDS = 5
+# time claims must be instants a datetime can hold: 1970-01-01 .. 9999-12-31 (UTC)
+MAX_TIMESTAMP = 253402300799
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +118,12 @@ class TokenSigner:
                 options=options,
             )
             ts = (now or datetime.now(UTC)).timestamp()
-            if not isinstance(data["exp"], int | float):
-                raise jwt.InvalidTokenError("exp must be a number")
-            if ts > float(data["exp"]) + LEEWAY_SECONDS:
+            exp = _instant(data["exp"], "exp")
+            if ts > exp + LEEWAY_SECONDS:
                 raise jwt.ExpiredSignatureError("Signature has expired")
-            nbf = data.get("nbf")
-            if nbf is not None and not isinstance(nbf, int | float):
-                raise jwt.InvalidTokenError("nbf must be a number")
-            if nbf is not None and ts + LEEWAY_SECONDS < float(nbf):
-                opens = datetime.fromtimestamp(float(nbf), UTC).isoformat(timespec="minutes")
+            nbf = None if data.get("nbf") is None else _instant(data["nbf"], "nbf")
+            if nbf is not None and ts + LEEWAY_SECONDS < nbf:
+                opens = datetime.fromtimestamp(nbf, UTC).isoformat(timespec="minutes")
                 raise Unauthenticated(
                     f"token is not valid before {opens} (the room is not open yet)",
                     code="token_not_yet_valid",
@@ -144,7 +143,6 @@ class TokenSigner:
             room = data.get("room")
             if room is not None and not isinstance(room, str):
                 raise ValueError("room must be a string")
-            nbf = data.get("nbf")
             return TokenClaims(
                 identity=identity,
                 name=str(data.get("name") or identity)[:200],
@@ -152,8 +150,8 @@ class TokenSigner:
                 # a token can never hold more than its role allows
                 grants=grants_for(role).narrowed(Grants.from_dict(grants_raw)),
                 room=room,
-                expires_at=datetime.fromtimestamp(float(data["exp"])).astimezone(),
-                not_before=datetime.fromtimestamp(float(nbf)).astimezone() if nbf else None,
+                expires_at=datetime.fromtimestamp(exp).astimezone(),
+                not_before=datetime.fromtimestamp(nbf).astimezone() if nbf else None,
                 case=data.get("case") if isinstance(data.get("case"), str) else None,
                 token_id=str(data.get("jti", "")),
                 session=data.get("ses") if isinstance(data.get("ses"), str) else None,
@@ -162,3 +160,13 @@ class TokenSigner:
             raise Unauthenticated(
                 f"malformed token claims: {exc}", code="token_malformed"
             ) from None
+
+
+def _instant(value: object, name: str) -> float:
+    """A time claim as seconds since the epoch; a signed token can still carry anything there
+    (a bool, NaN, 10**400): such a claim is malformed, never a crash or a token for ever."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise jwt.InvalidTokenError(f"{name} must be a number")
+    if not 0 <= value <= MAX_TIMESTAMP:  # NaN fails this too
+        raise jwt.InvalidTokenError(f"{name} is out of range")
+    return float(value)
