@@ -109,3 +109,25 @@ def test_serve_flags_for_tls_are_switches_and_values() -> None:
     assert (args.tls_self_signed, args.tls_names, args.demo) == ("true", "a.lan", "true")
     args = build_parser().parse_args(["serve", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
     assert (args.tls_cert, args.tls_key, args.tls_self_signed) == ("c.pem", "k.pem", None)
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "file"])
+@pytest.mark.parametrize("command", ["serve", "token"])
+def test_a_short_secret_is_one_line_and_exit_2(
+    tmp_path: Path, capsys, monkeypatch, where: str, command: str
+) -> None:
+    # before: `vidconsult serve` with a short secret ended in a ValueError traceback
+    argv = [command, "--data-dir", str(tmp_path)]
+    if command == "serve":
+        argv += ["--port", "0"]
+    else:
+        argv += ["--identity", "a", "--role", "doctor"]
+    if where == "flag":
+        argv += ["--secret", "short"]
+    elif where == "env":
+        monkeypatch.setenv("VIDCONSULT_SECRET", "short")
+    else:
+        (tmp_path / "secret.key").write_text("short\n")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "32 characters" in err and "Traceback" not in err, err

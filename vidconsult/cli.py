@@ -251,9 +251,10 @@ def _serve(settings: Settings) -> int:
     from vidconsult.tls import TlsError
     from vidconsult.tls import prepare as prepare_tls
 
-    try:  # a bad certificate or key is refused before anything starts
+    try:  # a short secret, a bad certificate or key is refused before anything starts
+        settings.load_secret()
         tls = prepare_tls(settings)
-    except TlsError as exc:
+    except (TlsError, ValueError) as exc:
         print(f"vidconsult: {exc}", file=sys.stderr)
         return 2
     try:

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "VIDCONSULT_"
+MIN_SECRET_CHARS = 32
+SHORT_SECRET = (
+    f"the secret (--secret, VIDCONSULT_SECRET) must be at least {MIN_SECRET_CHARS} characters"
+)
 _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$", re.IGNORECASE)
 
@@ -185,6 +189,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.secret and len(self.secret) < MIN_SECRET_CHARS:
+            raise ValueError(SHORT_SECRET)
         self._validate_tls()
         self.data_dir = Path(self.data_dir)
 
@@ -228,15 +234,16 @@ class Settings:
     def load_secret(self) -> bytes:
         """The signing secret: the setting, else the one kept in the data dir (made once)."""
         if self.secret:
-            raw = self.secret.encode()
-            if len(raw) < 32:
-                raise ValueError("VIDCONSULT_SECRET must be at least 32 characters")
-            return raw
+            if len(self.secret) < MIN_SECRET_CHARS:
+                raise ValueError(SHORT_SECRET)
+            return self.secret.encode()
         path = self.data_dir / "secret.key"
         if path.exists():
             raw = path.read_bytes().strip()
-            if len(raw) < 32:
-                raise ValueError(f"{path} holds a secret shorter than 32 bytes")
+            if len(raw) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"{path} holds a secret shorter than {MIN_SECRET_CHARS} characters"
+                )
             return raw
         self.data_dir.mkdir(parents=True, exist_ok=True)
         raw = secrets.token_urlsafe(48).encode()
