@@ -2,11 +2,12 @@
 its own (the event loop only enqueues), written so that a SIGKILL loses at most ~2 s.
 
 Crash safety: the Matroska muxer keeps a cluster in memory until it closes it, so clusters are
-cut every second (``cluster_time_limit``), every finished cluster is handed to the OS at once
-(``flush_packets``), the interleaver holds packets at most 0.5 s (``max_interleave_delta``),
-and the file is fsync'ed every 2 s. The prefix of a killed file is therefore a readable
-Matroska stream (unknown-size segment, no cues) that :mod:`media.recording.repair` remuxes into
-a proper file.
+cut every second (``cluster_time_limit``); the muxer hands every finished cluster to the OS at
+once, and ``flush_packets`` does the same for the header (without it the header waits in the
+I/O buffer for the first cluster); the interleaver holds packets at most 0.5 s
+(``max_interleave_delta``), and the file is fsync'ed every 2 s. The prefix of a killed file is
+therefore a readable Matroska stream (unknown-size segment, no cues) that
+:mod:`media.recording.repair` remuxes into a proper file.
 
 The header needs every stream up front (and a video stream's picture size, read from its
 first keyframe), so packets are held until each track the file was opened with is ready, or
