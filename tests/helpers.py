@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,17 @@ def require_binary(path: str) -> str:
             pytest.fail(f"{path} is required in CI but is not installed")
         pytest.skip(f"{path} not installed")
     return found
+
+
+def require_module(name: str) -> ModuleType:
+    """Import a test-only module; skip when it is missing locally, fail in CI (CI=true)
+    (``pytest.importorskip`` would skip in CI too, and a whole suite would pass unrun)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is required in CI but cannot be imported ({exc})")
+        pytest.skip(f"{name} not installed ({exc})")
 
 
 @dataclass

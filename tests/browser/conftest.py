@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import require_binary
+from tests.helpers import require_binary, require_module
 from vidconsult.client import RoomClient
 
 CHROMIUM = Path(os.environ.get("VIDCONSULT_CHROMIUM", "/usr/bin/chromium"))
@@ -69,7 +69,7 @@ def count_get_user_media() -> str:
 
 @pytest.fixture
 async def browser(chromium_path: Path) -> AsyncIterator[object]:
-    playwright_api = pytest.importorskip("playwright.async_api")
+    playwright_api = require_module("playwright.async_api")  # skipped locally, fails in CI
     async with playwright_api.async_playwright() as pw:
         instance = await pw.chromium.launch(
             executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS

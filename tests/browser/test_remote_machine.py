@@ -24,7 +24,7 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.fakes import NullMediaEngine
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, require_module
 from tests.netns import OtherMachine, other_machine
 from vidconsult.app import RunningServer, run_server
 from vidconsult.config import Settings
@@ -136,7 +136,7 @@ async def test_a_browser_on_another_machine_joins_over_https(
     tmp_path: Path,
     artifacts: Path,
 ) -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
+    playwright_api = require_module("playwright.async_api")  # skipped locally, fails in CI
     tls = https_server.tls
     assert tls is not None and machine.host_ip in tls.names
     assert https_server.url == f"https://{machine.host_ip}:{https_server.port}"
