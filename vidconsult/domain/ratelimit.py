@@ -1,6 +1,8 @@
-"""Rate limits: a token bucket per (kind, key), e.g. ("login", "ip:10.0.0.7") or
-("login", "account:dr-li"). Each kind has a rate per minute that is also its burst: a full
+"""Rate limits: a token bucket per (kind, key), e.g. ("login.ip", "10.0.0.7") or
+("login.account", "dr-li"). Each kind has a rate per minute that is also its burst: a full
 bucket holds ``per_minute`` tokens and refills continuously at ``per_minute / 60`` a second.
+One request may take from several buckets at once (its address's and its account's): all of
+them or none.
 
 Pure: the time comes from an injected monotonic clock (seconds), so tests step it by hand.
 Reusable by any transport (REST handlers here, Socket.IO joins in signaling): a transport picks
@@ -58,40 +60,45 @@ class RateLimiter:
         except KeyError:
             raise ValueError(f"no rate for kind {kind!r}") from None
 
-    def retry_after(self, kind: str, *keys: str, cost: float = 1.0) -> float:
-        """Take ``cost`` from the bucket of every key, all or none: 0.0 when taken, else the
-        seconds until every bucket would hold ``cost`` (nothing is taken then)."""
-        rate = self.rate(kind)
-        if rate.unlimited:
-            return 0.0
-        if cost > rate.per_minute:
-            return math.inf
+    def retry_after(self, *buckets: tuple[str, str], cost: float = 1.0) -> float:
+        """Take ``cost`` from every ``(kind, key)`` bucket, all or none: 0.0 when taken, else
+        the seconds until every one of them would hold ``cost`` (nothing is taken then)."""
         now = self._clock()
-        levels = [self._level(kind, key, rate, now) for key in keys]
-        wait = max(((cost - level) / rate.per_second for level in levels), default=0.0)
+        levels: list[tuple[tuple[str, str], float]] = []
+        wait = 0.0
+        for kind, key in buckets:
+            rate = self.rate(kind)
+            if rate.unlimited:
+                continue
+            if cost > rate.per_minute:
+                return math.inf
+            level = self._level((kind, key), rate, now)
+            levels.append(((kind, key), level))
+            wait = max(wait, (cost - level) / rate.per_second)
         if wait > 0:
             return wait
-        for key, level in zip(keys, levels, strict=True):
-            self._store((kind, key), level - cost, now)
+        for bucket, level in levels:
+            self._store(bucket, level - cost, now)
         return 0.0
 
-    def hit(self, kind: str, *keys: str, cost: float = 1.0) -> None:
+    def hit(self, *buckets: tuple[str, str], cost: float = 1.0) -> None:
         """As :meth:`retry_after`, raising :class:`RateLimited` (with ``retry_after``) when
         the request must wait."""
-        wait = self.retry_after(kind, *keys, cost=cost)
+        wait = self.retry_after(*buckets, cost=cost)
         if wait > 0:
+            what = buckets[0][0].split(".")[0] if buckets else "these"
             if not math.isfinite(wait):
-                raise RateLimited(f"a {kind} request this large is never allowed")
+                raise RateLimited(f"a {what} request this large is never allowed")
             raise RateLimited(
-                f"too many {kind} requests; retry in {math.ceil(wait)} s", retry_after=wait
+                f"too many {what} requests; retry in {math.ceil(wait)} s", retry_after=wait
             )
 
     def tracked(self) -> int:
         """Buckets currently kept (for tests and metrics)."""
         return len(self._buckets)
 
-    def _level(self, kind: str, key: str, rate: Rate, now: float) -> float:
-        kept = self._buckets.get((kind, key))
+    def _level(self, bucket: tuple[str, str], rate: Rate, now: float) -> float:
+        kept = self._buckets.get(bucket)
         if kept is None:
             return rate.per_minute
         tokens, then = kept
