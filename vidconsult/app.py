@@ -16,17 +16,19 @@ from signaling.server import SignalingServer
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.config import Settings
+from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.events import EventBus
+from vidconsult.services.rejections import Rejections
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base import Database, RoomStore
 from vidconsult.store.base_workflow import WorkflowStores
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
-from web import openapi, ops_api, pages, rooms_api
+from web import guards, openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
-from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS, SIGNER
+from web.keys import BASE_URL, CLOCK, LIMITER, REJECTIONS, ROOMS, SETTINGS, SIGNER
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ def build_app(
     media = media or make_media(settings)
 
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.max_request_bytes
+        middlewares=[error_middleware, guards.guard_middleware],
+        client_max_size=settings.max_request_bytes,
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -91,6 +94,8 @@ def build_app(
     app[MEDIA] = media
     app[EVENTS] = EventBus()
     app[BASE_URL] = [settings.base_url()]
+    app[LIMITER] = RateLimiter(guards.rates_from(settings))
+    app[REJECTIONS] = Rejections()
 
     signaling = SignalingServer(signer=signer, clock=clock, ice_servers=settings.ice_servers)
     rooms = RoomService(
@@ -106,7 +111,7 @@ def build_app(
     signaling.attach(app)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
-    app[ops_api.REGISTRY] = ops_api.make_registry(rooms, media.stats)
+    app[ops_api.REGISTRY] = ops_api.make_registry(rooms, media.stats, app[REJECTIONS])
     app[openapi.OPENAPI] = openapi.base_document()
 
     app.router.add_routes(rooms_api.routes)
@@ -166,7 +171,12 @@ async def run_server(
     if tls is None:
         tls = prepare_tls(settings)  # TlsError: a one-line reason
     app = build_app(settings, **kwargs)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        **guards.server_options(settings, app[REJECTIONS]),
+    )
     await runner.setup()
     try:
         site = web.TCPSite(

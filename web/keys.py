@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from vidconsult.config import Settings
+from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock
+from vidconsult.services.rejections import Rejections
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import TokenClaims, TokenSigner
 
@@ -15,6 +17,9 @@ SETTINGS = web.AppKey("settings", Settings)
 ROOMS = web.AppKey("rooms", RoomService)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
+# rate limits of every area (see web/guards.py), and the count of refused input (/metrics)
+LIMITER = web.AppKey("rate_limiter", RateLimiter)
+REJECTIONS = web.AppKey("rejections", Rejections)
 # the base URL of join links (known once the site is bound, for port 0)
 BASE_URL = web.AppKey("base_url", list)
 # resolves an opaque API token ("vck_...") to its claims, or raises Unauthenticated

@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vidconsult.ports import MediaStats
+from vidconsult.services.rejections import Rejections
 from vidconsult.services.rooms import RoomService
 
 routes = web.RouteTableDef()
@@ -21,9 +22,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class ServerCollector(Collector):
-    def __init__(self, rooms: RoomService, media_stats: Callable[[], MediaStats]) -> None:
+    def __init__(
+        self,
+        rooms: RoomService,
+        media_stats: Callable[[], MediaStats],
+        rejections: Rejections | None = None,
+    ) -> None:
         self._rooms = rooms
         self._media_stats = media_stats
+        self._rejections = rejections
 
     def collect(self) -> Iterator[Metric]:
         rooms, participants, tracks = self._rooms.live_counts()
@@ -44,11 +51,24 @@ class ServerCollector(Collector):
         yield CounterMetricFamily(
             "vidconsult_forwarded_packets", "Media packets forwarded", value=stats.packets_forwarded
         )
+        if self._rejections is not None:
+            rejected = CounterMetricFamily(
+                "vidconsult_rejected",
+                "Refused input (malformed, aborted, too slow, rate-limited) by source and kind",
+                labels=["source", "kind"],
+            )
+            for (source, kind), count in sorted(self._rejections.counts().items()):
+                rejected.add_metric([source, kind], count)
+            yield rejected
 
 
-def make_registry(rooms: RoomService, media_stats: Callable[[], MediaStats]) -> CollectorRegistry:
+def make_registry(
+    rooms: RoomService,
+    media_stats: Callable[[], MediaStats],
+    rejections: Rejections | None = None,
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(ServerCollector(rooms, media_stats))
+    registry.register(ServerCollector(rooms, media_stats, rejections))
     return registry
 
 

@@ -3,7 +3,8 @@ the chat kept with a case (``/api/v1/cases/{case_id}/chat``).
 
 Upload: the raw file is the request body, its type in ``Content-Type`` and its name in the
 ``filename`` query parameter. The body streams to disk (never held in memory) and is refused
-past the size limit (413) or when its first bytes contradict its type (415)."""
+past the size limit or a quota of the case or the token (413), when its first bytes contradict
+its type (415), or when it arrives too slowly (408). Uploads are rate-limited (429)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from vidconsult.config import Settings
 from vidconsult.domain.records import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment
 from vidconsult.errors import InvalidInput
 from vidconsult.services.records import RecordsConfig, RecordService, authorize
 from web import openapi
+from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 
@@ -27,7 +30,7 @@ CHUNK = 64 * 1024
 PREFIX = "/api/v1/cases/{case_id}"
 
 
-def config_from(settings: Any) -> RecordsConfig:
+def config_from(settings: Settings) -> RecordsConfig:
     """Settings fields ``max_attachment_bytes`` and ``attachment_link_ttl`` (seconds), when
     the settings object has them."""
     return RecordsConfig(
@@ -35,6 +38,8 @@ def config_from(settings: Any) -> RecordsConfig:
             getattr(settings, "max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES)
         ),
         link_ttl=timedelta(seconds=int(getattr(settings, "attachment_link_ttl", 300))),
+        case_quota_bytes=settings.case_quota_bytes,
+        token_quota_bytes=settings.token_quota_bytes,
     )
 
 
@@ -99,10 +104,13 @@ def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, A
 
 
 @routes.post(PREFIX + "/attachments")
+@streams_body
 async def upload(request: web.Request) -> web.Response:
     who = claims(request)
     case_id = request.match_info["case_id"]
     authorize(who, case_id, write=True)
+    limit(request, "upload", who.identity)
+    settings = request.app[SETTINGS]
     filename = request.query.get("filename", "")
     if not filename:
         raise InvalidInput(
@@ -113,8 +121,15 @@ async def upload(request: web.Request) -> web.Response:
         filename=filename,
         content_type=request.headers.get("Content-Type", ""),
         uploaded_by=who.identity,
-        chunks=request.content.iter_chunked(CHUNK),
+        chunks=paced(
+            request,
+            request.content.iter_chunked(CHUNK),
+            grace=settings.body_timeout,
+            min_rate=settings.min_upload_rate,
+        ),
         declared_size=request.content_length,
+        # a room token bound to the case has a quota of its own; coordinators do not
+        token_id=None if who.is_coordinator else (who.token_id or who.identity),
     )
     return json_ok(attachment_view(request, attachment), status=201)
 
@@ -228,7 +243,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": openapi.ok("stored", openapi.ref("Attachment")),
-                **openapi.errors(400, 401, 403, 413, 415),
+                **openapi.errors(400, 401, 403, 408, 413, 415, 429),
             },
         },
         "get": {

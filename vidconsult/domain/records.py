@@ -57,6 +57,8 @@ class Attachment:
     uploaded_by: str
     uploaded_at: datetime
     sha256: str | None = None
+    # the id of the room token it was uploaded with (its quota), None for a coordinator's
+    uploaded_with: str | None = None
 
 
 def new_attachment(
@@ -70,6 +72,7 @@ def new_attachment(
     uploaded_at: datetime,
     sha256: str | None = None,
     max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    uploaded_with: str | None = None,
 ) -> Attachment:
     """Validated attachment metadata: accepted type, extension matching it, 1..max_bytes size."""
     name = validate_filename(filename)
@@ -88,7 +91,15 @@ def new_attachment(
         raise InvalidInput("attachment id, case id and uploader are required")
     require_aware(uploaded_at, "uploaded_at")
     return Attachment(
-        attachment_id, case_id, name, ctype, size_bytes, uploaded_by, uploaded_at, sha256
+        attachment_id,
+        case_id,
+        name,
+        ctype,
+        size_bytes,
+        uploaded_by,
+        uploaded_at,
+        sha256,
+        uploaded_with or None,
     )
 
 

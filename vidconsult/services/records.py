@@ -37,7 +37,14 @@ from vidconsult.errors import (
 )
 from vidconsult.ports import Clock
 from vidconsult.services.rooms import new_id
-from vidconsult.store.base_records import AttachmentStore, BlobStore, CaseChatMessage, ChatStore
+from vidconsult.services.upload_quota import Quota, UploadQuotas
+from vidconsult.store.base_records import (
+    AttachmentStore,
+    BlobStore,
+    CaseChatMessage,
+    ChatStore,
+    StoredBlob,
+)
 from vidconsult.tokens import TokenClaims
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,9 @@ class RecordsConfig:
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
     link_ttl: timedelta = timedelta(minutes=5)
     chat_limit: int = 1000
+    # total attachment bytes per case, and per room token bound to a case (0 = no quota)
+    case_quota_bytes: int = 2 * 1024**3
+    token_quota_bytes: int = 500 * 1024**2
 
 
 def validate_case_id(case_id: str) -> str:
@@ -88,6 +98,7 @@ class RecordService:
         self._clock = clock
         self._link_key = hmac.new(link_key, b"vidconsult/attachment-link/v1", "sha256").digest()
         self.config = config or RecordsConfig()
+        self._quotas = UploadQuotas()
 
     # attachments ---------------------------------------------------------------------------
     async def upload(
@@ -99,9 +110,12 @@ class RecordService:
         uploaded_by: str,
         chunks: AsyncIterable[bytes],
         declared_size: int | None = None,
+        token_id: str | None = None,
     ) -> Attachment:
-        """Validate what is known up front (name, type, declared size), then stream the body,
-        checking its first bytes against the declared type and its size against the limit."""
+        """Validate what is known up front (name, type, declared size, quotas), then stream
+        the body, checking its first bytes against the declared type and its size against the
+        limit and the quotas. ``token_id``: the room token uploading (its own quota); None for
+        a coordinator."""
         validate_case_id(case_id)
         max_bytes = self.config.max_attachment_bytes
         try:
@@ -129,9 +143,55 @@ class RecordService:
             if not content_matches(ctype, head):
                 raise UnsupportedType(f"the file's content is not {ctype}", code="content_mismatch")
 
-        blob = await self._blobs.put(
-            chunks, max_bytes=max_bytes, check_head=check_head, head_bytes=MAGIC_HEAD_BYTES
+        quotas = await self._quotas_of(case_id, token_id)
+        self._quotas.check(quotas, declared_size or 0)  # before a byte is read
+        counted = self._quotas.begin(quotas)
+        stored = False
+        try:
+            blob = await self._blobs.put(
+                counted.stream(chunks),
+                max_bytes=max_bytes,
+                check_head=check_head,
+                head_bytes=MAGIC_HEAD_BYTES,
+            )
+            attachment = await self._add(
+                case_id, attachment_id, filename, ctype, uploaded_by, blob, token_id
+            )
+            stored = True
+        finally:
+            counted.finish(stored=stored)
+        log.info(
+            "attachment stored case=%s attachment=%s type=%s bytes=%s by=%s",
+            case_id,
+            attachment.id,
+            ctype,
+            blob.size_bytes,
+            uploaded_by,
         )
+        return attachment
+
+    async def _quotas_of(self, case_id: str, token_id: str | None) -> list[Quota]:
+        quotas = []
+        if self.config.case_quota_bytes:
+            quota = Quota("case", case_id, self.config.case_quota_bytes)
+            await self._quotas.load(quota, lambda: self._attachments.case_bytes(case_id))
+            quotas.append(quota)
+        if token_id and self.config.token_quota_bytes:
+            quota = Quota("token", token_id, self.config.token_quota_bytes)
+            await self._quotas.load(quota, lambda: self._attachments.token_bytes(token_id))
+            quotas.append(quota)
+        return quotas
+
+    async def _add(
+        self,
+        case_id: str,
+        attachment_id: str,
+        filename: str,
+        ctype: str,
+        uploaded_by: str,
+        blob: StoredBlob,
+        token_id: str | None,
+    ) -> Attachment:
         attachment = new_attachment(
             attachment_id=attachment_id,
             case_id=case_id,
@@ -141,17 +201,10 @@ class RecordService:
             uploaded_by=uploaded_by,
             uploaded_at=self._clock.now(),
             sha256=blob.sha256,
-            max_bytes=max_bytes,
+            max_bytes=self.config.max_attachment_bytes,
+            uploaded_with=token_id,
         )
         await self._attachments.add_attachment(attachment)
-        log.info(
-            "attachment stored case=%s attachment=%s type=%s bytes=%s by=%s",
-            case_id,
-            attachment.id,
-            ctype,
-            blob.size_bytes,
-            uploaded_by,
-        )
         return attachment
 
     async def list_attachments(self, case_id: str) -> list[Attachment]:

@@ -43,6 +43,14 @@ class AttachmentStore(Protocol):
         """Oldest first."""
         ...
 
+    async def case_bytes(self, case_id: str) -> int:
+        """Total size of the case's attachments."""
+        ...
+
+    async def token_bytes(self, token_id: str) -> int:
+        """Total size of the attachments uploaded with this room token."""
+        ...
+
 
 class ChatStore(Protocol):
     async def add_chat_message(self, entry: CaseChatMessage) -> None:

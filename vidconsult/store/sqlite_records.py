@@ -39,6 +39,10 @@ MIGRATIONS = [
     );
     CREATE INDEX case_chat_case ON case_chat(case_id, seq);
     """,
+    """
+    ALTER TABLE attachments ADD COLUMN uploaded_with TEXT;
+    CREATE INDEX attachments_token ON attachments(uploaded_with);
+    """,
 ]
 
 
@@ -60,7 +64,7 @@ class SQLiteRecordStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO attachments(id, case_id, filename, content_type, size_bytes,"
-                    " sha256, uploaded_by, uploaded_at) VALUES (?,?,?,?,?,?,?,?)",
+                    " sha256, uploaded_by, uploaded_at, uploaded_with) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         a.id,
                         a.case_id,
@@ -70,6 +74,7 @@ class SQLiteRecordStore:
                         a.sha256,
                         a.uploaded_by,
                         iso(a.uploaded_at),
+                        a.uploaded_with,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -92,6 +97,24 @@ class SQLiteRecordStore:
                 "SELECT * FROM attachments WHERE case_id = ? ORDER BY uploaded_at, id", (case_id,)
             )
             return [_attachment(r) for r in rows]
+
+        return await self._db.run(op)
+
+    async def case_bytes(self, case_id: str) -> int:
+        return await self._total("case_id", case_id)
+
+    async def token_bytes(self, token_id: str) -> int:
+        return await self._total("uploaded_with", token_id)
+
+    async def _total(self, column: str, value: str) -> int:
+        assert column in ("case_id", "uploaded_with")
+
+        def op() -> int:
+            row = self._db.conn.execute(
+                f"SELECT COALESCE(SUM(size_bytes), 0) FROM attachments WHERE {column} = ?",
+                (value,),
+            ).fetchone()
+            return int(row[0])
 
         return await self._db.run(op)
 
@@ -138,6 +161,7 @@ def _attachment(row: sqlite3.Row) -> Attachment:
         uploaded_by=row["uploaded_by"],
         uploaded_at=datetime.fromisoformat(row["uploaded_at"]),
         sha256=row["sha256"],
+        uploaded_with=row["uploaded_with"],
     )
 
 
