@@ -6,7 +6,7 @@ token resolver in ``API_TOKEN_RESOLVER`` and the resolving middleware in the app
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from vidconsult.domain.accounts import LockoutPolicy
 from vidconsult.errors import PermissionDenied
 from vidconsult.services.accounts import AccountsConfig, AccountService
+from vidconsult.services.password_pool import PasswordPool
 from vidconsult.tokens import TokenClaims
 from web import openapi
 from web.admin_schemas import (
@@ -24,6 +25,7 @@ from web.admin_schemas import (
     LoginBody,
     UpdateAccount,
 )
+from web.guards import limit
 from web.http import api_token_middleware, claims, json_ok, parse_body, require_coordinator
 from web.keys import API_TOKEN_RESOLVER, CLOCK, SESSION_CHECKER, SETTINGS, SIGNER
 
@@ -58,8 +60,17 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
         if not isinstance(db, SQLiteDatabase):
             raise ValueError("accounts need the sqlite store for now")
         store = SQLiteAccountStore(db)
+        settings = app[SETTINGS]
+        # Argon2 in a bounded pool of its own, closed with the app (after the last request)
+        pool = PasswordPool(settings.password_workers, settings.password_queue)
+        app.cleanup_ctx.append(_closing(pool))
         service = AccountService(
-            accounts=store, tokens=store, signer=app[SIGNER], clock=app[CLOCK], config=config
+            accounts=store,
+            tokens=store,
+            signer=app[SIGNER],
+            clock=app[CLOCK],
+            config=config,
+            pool=pool,
         )
         app[ACCOUNTS] = service
         app[API_TOKEN_RESOLVER] = service.resolve_api_token
@@ -77,6 +88,14 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
     return install_accounts
 
 
+def _closing(pool: PasswordPool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def password_pool(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await pool.close()
+
+    return password_pool
+
+
 def require_person(request: web.Request) -> TokenClaims:
     """A coordinator acting as a person: API tokens may not manage accounts or tokens."""
     who = require_coordinator(request)
@@ -88,6 +107,8 @@ def require_person(request: web.Request) -> TokenClaims:
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
+    # before any hash work: per client address, and per user name whether it exists or not
+    limit(request, "login", body.username.strip().lower()[:64])
     result = await request.app[ACCOUNTS].login(body.username, body.password)
     return json_ok(
         {
@@ -237,7 +258,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         },
                     },
                 ),
-                **openapi.errors(400, 401, 403, 429),
+                **openapi.errors(400, 401, 403, 429, 503),
             },
         }
     },

@@ -1,12 +1,12 @@
 """Dashboard accounts (log in, manage, change password) and API tokens for integrations.
 
-Passwords are hashed with Argon2id (argon2-cffi) off the event loop, and re-hashed on login when
-the configured parameters change. An unknown user name costs the same hash work as a known one
-and locks out the same way, so timing and lockout do not reveal which accounts exist."""
+Passwords are hashed with Argon2id (argon2-cffi) off the event loop, in a bounded pool of their
+own (:class:`PasswordPool`: a flood is refused, never queued without bound), and re-hashed on
+login when the configured parameters change. An unknown user name costs the same hash work as a
+known one and locks out the same way, so timing and lockout do not reveal which accounts exist."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -36,6 +36,7 @@ from vidconsult.errors import (
     Unauthenticated,
 )
 from vidconsult.ports import Clock
+from vidconsult.services.password_pool import PasswordPool
 from vidconsult.services.rooms import new_id
 from vidconsult.store.base_accounts import AccountStore, ApiTokenStore
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -99,13 +100,16 @@ class AccountService:
         signer: TokenSigner,
         clock: Clock,
         config: AccountsConfig | None = None,
+        pool: PasswordPool | None = None,
     ) -> None:
+        """``pool``: where hashing runs (the app passes the one its lifecycle closes)."""
         self._accounts = accounts
         self._tokens = tokens
         self._signer = signer
         self._clock = clock
         self.config = config or AccountsConfig()
         self._passwords = Passwords(self.config)
+        self._pool = pool or PasswordPool()
         # failures of user names that have no account: (failures, locked until)
         self._unknown: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
 
@@ -121,7 +125,7 @@ class AccountService:
             id=new_id("acc"),
             username=name,
             role=AccountRole(role),
-            password_hash=await asyncio.to_thread(self._passwords.hash, password),
+            password_hash=await self._pool.run(self._passwords.hash, password),
             created_at=self._clock.now(),
             display_name=display_name.strip(),
         )
@@ -159,7 +163,7 @@ class AccountService:
             await self._unknown_user_failure(name, password, now)
         if account.locked(now):
             raise RateLimited("too many failed attempts; try again later", code="account_locked")
-        if not await asyncio.to_thread(self._passwords.verify, account.password_hash, password):
+        if not await self._pool.run(self._passwords.verify, account.password_hash, password):
             await self._accounts.save_account(account.with_failure(self.config.lockout, now))
             log.warning("login failed username=%s", name)
             raise Unauthenticated("invalid user name or password", code="invalid_credentials")
@@ -167,7 +171,7 @@ class AccountService:
             raise PermissionDenied("this account is disabled", code="account_disabled")
         updated = account.with_success()
         if self._passwords.needs_rehash(account.password_hash):
-            new_hash = await asyncio.to_thread(self._passwords.hash, password)
+            new_hash = await self._pool.run(self._passwords.hash, password)
             updated = replace(updated, password_hash=new_hash)
             log.info("password re-hashed username=%s", name)
         if updated != account:
@@ -197,7 +201,7 @@ class AccountService:
         failures, until = self._unknown.get(name, (0, None))
         if until is not None and now < until:
             raise RateLimited("too many failed attempts; try again later", code="account_locked")
-        await asyncio.to_thread(self._passwords.burn, password)
+        await self._pool.run(self._passwords.burn, password)
         self._unknown[name] = self.config.lockout.after_failure(failures, now)
         self._unknown.move_to_end(name)
         while len(self._unknown) > _UNKNOWN_TRACKED:
@@ -212,13 +216,13 @@ class AccountService:
         now = self._clock.now()
         if account.locked(now):
             raise RateLimited("too many failed attempts; try again later", code="account_locked")
-        if not await asyncio.to_thread(self._passwords.verify, account.password_hash, current):
+        if not await self._pool.run(self._passwords.verify, account.password_hash, current):
             await self._accounts.save_account(account.with_failure(self.config.lockout, now))
             raise PermissionDenied("the current password is wrong", code="invalid_credentials")
         validate_password(new)
         if new == current:
             raise InvalidInput("the new password must differ", code="weak_password")
-        new_hash = await asyncio.to_thread(self._passwords.hash, new)
+        new_hash = await self._pool.run(self._passwords.hash, new)
         await self._accounts.save_account(replace(account.with_success(), password_hash=new_hash))
         # end the sessions atomically and mint from the fresh row (its new generation)
         fresh = await self._accounts.end_sessions(account.id)
