@@ -21,6 +21,7 @@ from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
 from vidconsult.services.booking import ExplicitSlot
 from vidconsult.store.base_workflow import CaseFilter
 from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc
+from web.guards import limit
 from web.http import claims, json_ok, parse_body, require_coordinator
 from web.query import query_enum, query_instant, query_limit
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
@@ -211,7 +212,7 @@ async def get_booking(request: web.Request) -> web.Response:
 @routes.get("/api/v1/bookings/{booking_id}/links")
 async def booking_links(request: web.Request) -> web.Response:
     """Join links of the booked parties, valid only in the room's window (nbf/exp)."""
-    require_coordinator(request)
+    limit(request, "token", require_coordinator(request).identity)
     service = request.app[BOOKING]
     booking, room = await service.booked_room(request.match_info["booking_id"])
     if not booking.active:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from vidconsult.domain.statistics import Period
 from vidconsult.store.codec import booked_room_doc, lecture_doc
+from web.guards import limit
 from web.http import json_ok, parse_body, require_coordinator
 from web.query import query_enum, query_instant
 from web.workflow_keys import LECTURES, STATISTICS
@@ -45,7 +46,7 @@ async def get_lecture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/lectures/{lecture_id}/links")
 async def lecture_links(request: web.Request) -> web.Response:
     """The presenter's link (publishes) and one per audience unit (observer: watch only)."""
-    require_coordinator(request)
+    limit(request, "token", require_coordinator(request).identity)
     links = await request.app[LECTURES].links(request.match_info["lecture_id"])
     return json_ok({"lecture_id": request.match_info["lecture_id"], "links": links})
 

@@ -10,6 +10,7 @@ from vidconsult.domain.roles import Grants
 from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import InvalidInput
 from vidconsult.services.rooms import RoomService
+from web.guards import limit
 from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 from web.schemas import Bandwidth, CreateRoom, CreateToken
@@ -95,7 +96,8 @@ async def set_bandwidth(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/rooms/{room_id}/tokens")
 async def create_token(request: web.Request) -> web.Response:
-    require_coordinator(request)
+    who = require_coordinator(request)
+    limit(request, "token", who.identity)
     body = await parse_body(request, CreateToken)
     rooms = request.app[ROOMS]
     room = await rooms.get_room(request.match_info["room_id"])
