@@ -28,6 +28,7 @@ from media.sdp import parse_remote
 from media.subscriber import SubscribeSession
 from media.taps import EncodedTap, TrackObserver
 from media.weak_links import WeakLinks
+from vidconsult.domain.publishing import media_sections
 from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
 from vidconsult.ports import (
     MediaListener,
@@ -274,6 +275,12 @@ class AiortcMediaEngine:
         self, room_id: str, identity: str, answer: SessionDescription
     ) -> None:
         sub = self._rooms.subscriber(room_id, identity)
+        local = sub.pc.localDescription
+        # a cheap check first: parsing a large answer costs the loop ~30 ms per 100 KB
+        if local is not None and media_sections(answer.sdp) != media_sections(local.sdp):
+            raise InvalidInput(
+                "media sections in the answer do not match the offer", code="invalid_sdp"
+            )
         remote = parse_remote(
             answer.sdp, answer.type, expected_type="answer", max_bytes=self._config.max_sdp_bytes
         )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from vidconsult.domain.publishing import PublishLimits, check_sections
+from vidconsult.domain.ratelimit import Rate, RateLimiter
 from vidconsult.domain.roles import Grants, Role
 from vidconsult.domain.rooms import (
     Participant,
@@ -70,6 +72,7 @@ class RoomService:
         clock: Clock,
         default_max_participants: int = 16,
         events: EventBus | None = None,
+        publish_limits: PublishLimits | None = None,
     ) -> None:
         self.events = events
         self._store = store
@@ -80,6 +83,11 @@ class RoomService:
         self._max_participants = default_max_participants
         self._live: dict[str, LiveRoom] = {}
         self._admission: Admission | None = None
+        self._publish_limits = publish_limits or PublishLimits()
+        self._offers = RateLimiter(
+            {"offer": Rate(self._publish_limits.offers_per_minute)},
+            clock=lambda: clock.now().timestamp(),
+        )
         media.set_listener(self)
 
     def set_admission(self, admission: Admission) -> None:
@@ -326,6 +334,9 @@ class RoomService:
             )
         if offer.type != "offer":
             raise InvalidInput("expected an SDP offer", code="invalid_sdp")
+        # the caps, before the media engine spends anything on the offer
+        check_sections(offer.sdp, self._publish_limits)
+        self._offers.hit(("offer", f"{room_id}/{identity}"))
         return await self._media.publish(room_id, identity, offer)
 
     async def subscriber_answer(
