@@ -13,7 +13,16 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from signaling import schemas
-from vidconsult.errors import Conflict, InvalidInput, Unauthenticated, VidconsultError
+from signaling.guard import GuardedServer, RejectionSink, error_payload
+from signaling.origins import AllowedOrigins
+from vidconsult.errors import (
+    Conflict,
+    InvalidInput,
+    RateLimited,
+    TooLarge,
+    Unauthenticated,
+    VidconsultError,
+)
 from vidconsult.ports import Clock, SessionDescription
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -32,10 +41,9 @@ class Session:
 
 
 Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
-
-
-def error_payload(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+# failed requests that are the client's bad input: counted and logged throttled by kind (a
+# flood of them is one line a minute), where other failures are logged one by one
+BAD_INPUT = (InvalidInput, TooLarge, RateLimited)
 
 
 class SocketNotifier:
@@ -116,13 +124,20 @@ class SignalingServer:
         signer: TokenSigner,
         clock: Clock,
         ice_servers: list[dict[str, Any]],
-        sio: socketio.AsyncServer | None = None,
+        rejections: RejectionSink,
+        max_message_bytes: int = 256 * 1024,
     ) -> None:
         self._clock = clock
-        self.sio = sio or socketio.AsyncServer(
+        self._rejections = rejections
+        self.origins = AllowedOrigins(rejections)
+        self.sio = GuardedServer(
+            rejections=rejections,
+            context=self._context,
             async_mode="aiohttp",
-            cors_allowed_origins=[],
-            max_http_buffer_size=256 * 1024,
+            # every client of the protocol uses WebSocket; no long-polling bodies to read
+            transports=["websocket"],
+            cors_allowed_origins=self.origins.allows,
+            max_http_buffer_size=max_message_bytes,
             ping_interval=10,
             ping_timeout=10,
         )
@@ -173,6 +188,12 @@ class SignalingServer:
     def attach(self, app: Any) -> None:
         self.sio.attach(app)
 
+    def _context(self, sid: str) -> dict[str, object]:
+        session = self._sessions.get(sid)
+        if session is None:
+            return {}
+        return {"room": session.room_id, "identity": session.claims.identity}
+
     # connection ----------------------------------------------------------------------------
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -184,7 +205,10 @@ class SignalingServer:
                 claims.require_room(str(wanted_room))
             room = await self.rooms.authorize_connect(claims)
         except VidconsultError as exc:
-            log.info("connection refused sid=%s code=%s reason=%s", sid, exc.code, exc.message)
+            if isinstance(exc, Unauthenticated):  # bad tokens come in floods: counted, throttled
+                self._rejections.record("signaling", exc.code, sid=sid, reason=exc.message)
+            else:
+                log.info("connection refused sid=%s code=%s reason=%s", sid, exc.code, exc.message)
             # socket.io carries the refusal to the client as err.data = {message, data}
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": exc.code, "message": exc.message}
@@ -214,7 +238,7 @@ class SignalingServer:
         entry = self._handlers.get(event)
         try:
             if entry is None:
-                raise InvalidInput(f"unknown event {event!r}", code="unknown_event")
+                raise InvalidInput(f"unknown event {event[:64]!r}", code="unknown_event")
             schema, handler = entry
             try:
                 payload = schema.model_validate({} if data is None else data)
@@ -226,6 +250,17 @@ class SignalingServer:
                 raise Conflict("join the room first", code="not_joined")
             async with self.notifier.request(sid):
                 return await handler(session, payload)
+        except BAD_INPUT as exc:
+            self._rejections.record(
+                "signaling",
+                exc.code,
+                sid=sid,
+                room=session.room_id,
+                identity=session.claims.identity,
+                event=event[:64],
+                reason=exc.message,
+            )
+            result = error_payload(exc.code, exc.message)
         except VidconsultError as exc:
             log.info(
                 "request failed sid=%s room=%s identity=%s event=%s code=%s reason=%s",

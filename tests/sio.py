@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import socketio
@@ -52,3 +53,56 @@ class RawClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+class RawSocket:
+    """Engine.IO / Socket.IO spoken by hand over aiohttp's WebSocket client: sends any frame,
+    however malformed, and reads what comes back (protocol-abuse tests)."""
+
+    def __init__(self, session: Any, url: str) -> None:
+        self._session = session
+        self._url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws: Any = None
+        self.frames: list[str] = []
+
+    async def open(self, token: str | None = None, *, origin: str | None = None) -> str:
+        """The Engine.IO handshake, then (with a token) the Socket.IO CONNECT; returns the
+        server's answer to it ("40{...}" or "44{...}")."""
+        headers = {"Origin": origin} if origin else {}
+        self.ws = await self._session.ws_connect(self._url, headers=headers)
+        opened = await self.receive()
+        assert opened.startswith("0"), opened
+        if token is None:
+            return opened
+        await self.send("40" + json.dumps({"token": token}))
+        return await self.receive(lambda f: f.startswith(("40", "44")))
+
+    async def send(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes):
+            await self.ws.send_bytes(frame)
+        else:
+            await self.ws.send_str(frame)
+
+    async def receive(self, match: Any = None, timeout: float = 5) -> str:
+        """The next text frame (that ``match`` accepts); pings are answered on the way."""
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.ws.receive()
+                if not isinstance(msg.data, str):
+                    raise ConnectionError(f"socket closed: {msg.type}")
+                if msg.data == "2":
+                    await self.ws.send_str("3")
+                    continue
+                self.frames.append(msg.data)
+                if match is None or match(msg.data):
+                    return str(msg.data)
+
+    async def call(self, ack_id: int, event: str, *args: Any) -> Any:
+        """Emit ``event`` with an ack id and return the ack's arguments."""
+        await self.send(f"42{ack_id}" + json.dumps([event, *args]))
+        frame = await self.receive(lambda f: f.startswith(f"43{ack_id}["))
+        return json.loads(frame[len(f"43{ack_id}") :])
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()

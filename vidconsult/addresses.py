@@ -78,3 +78,59 @@ def machine_name() -> str | None:
     start; other names go in through the settings)."""
     name = socket.gethostname().strip().rstrip(".").lower()
     return name if name and not is_loopback(name) else None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` as browsers send it (lower case, no default port, IPv6 in
+    brackets), or None for something that is no http(s) origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def parse_origins(value: str) -> list[str]:
+    """The operator's comma-separated list; ``*`` alone allows every origin. Raises
+    ValueError naming an entry that is no origin."""
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    if entries == ["*"]:
+        return ["*"]
+    out = []
+    for entry in entries:
+        origin = normalize_origin(entry)
+        if origin is None or urlsplit(entry.strip()).path not in {"", "/"}:
+            raise ValueError(
+                f"--allowed-origins: {entry!r} is not an origin like https://consult.example.org"
+            )
+        out.append(origin)
+    return out
+
+
+def own_origins(
+    scheme: str,
+    port: int,
+    listen_host: str,
+    interfaces: Sequence[str],
+    names: Sequence[str] = (),
+) -> list[str]:
+    """The origins of this server's own pages: every host a browser can reach it by (for a
+    wildcard listen address, this machine's interface addresses; on a wildcard or loopback
+    one, the loopback names too), plus ``names`` (its host name, its certificate's names)."""
+    hosts = list(reachable_hosts(listen_host, interfaces))
+    if is_wildcard(listen_host) or is_loopback(listen_host):
+        hosts += ["127.0.0.1", "localhost", "::1"]
+    hosts += names
+    origins = (normalize_origin(f"{scheme}://{url_host(h)}:{port}") for h in hosts)
+    return list(dict.fromkeys(o for o in origins if o))

@@ -16,6 +16,7 @@ from signaling.server import SignalingServer
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.config import Settings
+from vidconsult.domain.publishing import PublishLimits
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.events import EventBus
@@ -97,7 +98,14 @@ def build_app(
     app[LIMITER] = RateLimiter(guards.rates_from(settings))
     app[REJECTIONS] = Rejections()
 
-    signaling = SignalingServer(signer=signer, clock=clock, ice_servers=settings.ice_servers)
+    signaling = SignalingServer(
+        signer=signer,
+        clock=clock,
+        ice_servers=settings.ice_servers,
+        rejections=app[REJECTIONS],
+        max_message_bytes=settings.max_message_bytes,
+    )
+    signaling.origins.set(allowed_origins(settings, settings.port))
     rooms = RoomService(
         store=storage.rooms,
         media=media,
@@ -106,6 +114,10 @@ def build_app(
         clock=clock,
         default_max_participants=settings.max_participants,
         events=app[EVENTS],
+        publish_limits=PublishLimits(
+            max_tracks=settings.max_tracks_per_participant,
+            offers_per_minute=settings.offers_per_minute,
+        ),
     )
     signaling.attach_rooms(rooms)
     signaling.attach(app)
@@ -189,10 +201,24 @@ async def run_server(
         await site.start()
         port = _bound_port(site) or settings.port
         app[BASE_URL][0] = settings.base_url(port, host=_link_host(settings.host))
+        app[SIGNALING].origins.set(allowed_origins(settings, port))
         log.info("listening url=%s tls=%s", app[BASE_URL][0], _tls_kind(tls))
         yield RunningServer(app=app, runner=runner, host=settings.host, port=port, tls=tls)
     finally:
         await runner.cleanup()
+
+
+def allowed_origins(settings: Settings, port: int) -> list[str]:
+    """The pages that may open a signaling connection: the public URL's, this server's own
+    (every address it listens on, by IP and by its names) and the operator's list."""
+    from vidconsult.addresses import machine_name, own_origins, parse_origins
+
+    names = [n for n in (machine_name(), *settings.tls_extra_names()) if n]
+    interfaces = interface_addresses() if is_wildcard(settings.host) else []
+    scheme = "https" if settings.tls_enabled else "http"
+    own = own_origins(scheme, port, settings.host, interfaces, names)
+    public = [settings.public_url] if settings.public_url else []
+    return [*public, *own, *parse_origins(settings.allowed_origins)]
 
 
 def _link_host(listen_host: str) -> str | None:

@@ -81,6 +81,12 @@ HELP = {
     "upload_rate_account": "attachment uploads per minute per token identity (0: no limit)",
     "case_quota_bytes": "total attachment bytes per case (0: no quota)",
     "token_quota_bytes": "total attachment bytes per room token (0: no quota)",
+    "allowed_origins": "web origins besides the server's own whose pages may connect to "
+    'signaling, comma-separated (e.g. "https://portal.example.org"; "*": any)',
+    "max_tracks_per_participant": "media sections (tracks) one publish offer may carry",
+    "offers_per_minute": "publish offers per participant per minute, in bursts of that size "
+    "(0: no limit)",
+    "max_message_bytes": "largest signaling (Socket.IO) message, bytes",
 }
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from vidconsult.addresses import parse_origins
+
 ENV_PREFIX = "VIDCONSULT_"
 MIN_SECRET_CHARS = 32
 SHORT_SECRET = (
@@ -140,6 +142,14 @@ class Settings:
     # upload quotas (total bytes): per case, and per room token bound to a case
     case_quota_bytes: int = 2 * 1024**3
     token_quota_bytes: int = 500 * 1024**2
+    # signaling: pages of other origins that may open a Socket.IO connection besides the
+    # server's own (comma-separated origins; "*": any page); clients without Origin always may
+    allowed_origins: str = ""
+    # signaling caps per participant: media sections (tracks) in one publish offer, publish
+    # offers a minute (bursts of that size; 0 = no limit), largest Socket.IO message in bytes
+    max_tracks_per_participant: int = 8
+    offers_per_minute: int = 60
+    max_message_bytes: int = 256 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -191,8 +201,18 @@ class Settings:
                 raise ValueError(f"{name} must not be negative")
         if self.secret and len(self.secret) < MIN_SECRET_CHARS:
             raise ValueError(SHORT_SECRET)
+        self._validate_signaling()
         self._validate_tls()
         self.data_dir = Path(self.data_dir)
+
+    def _validate_signaling(self) -> None:
+        parse_origins(self.allowed_origins)
+        if self.max_tracks_per_participant <= 0:
+            raise ValueError("max_tracks_per_participant must be positive")
+        if self.offers_per_minute < 0:
+            raise ValueError("offers_per_minute must not be negative")
+        if self.max_message_bytes < 16 * 1024:
+            raise ValueError("max_message_bytes must be at least 16384 (an SDP must fit)")
 
     def _validate_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
