@@ -202,7 +202,7 @@ def base_document() -> dict[str, Any]:
                     "requestBody": body("CreateToken"),
                     "responses": {
                         "201": ok("token", ref("JoinToken")),
-                        **errors(400, 401, 403, 404, 409, 413),
+                        **errors(400, 401, 403, 404, 409, 413, 429),
                     },
                 },
             },

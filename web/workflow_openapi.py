@@ -177,6 +177,7 @@ def add_workflow(doc: dict[str, Any]) -> None:
                     None,
                     404,
                     409,
+                    429,
                 ),
             },
             "/api/v1/emergencies": {
@@ -202,7 +203,9 @@ def add_workflow(doc: dict[str, Any]) -> None:
             },
             "/api/v1/lectures/{lecture_id}/links": {
                 "parameters": [lecture],
-                "get": _op("Presenter and audience (observer) join links", 200, None, 404, 409),
+                "get": _op(
+                    "Presenter and audience (observer) join links", 200, None, 404, 409, 429
+                ),
             },
             "/api/v1/stats": {
                 "get": _op(
