@@ -178,6 +178,7 @@ async def test_an_aborted_upload_is_one_line_and_counted(
             b"Content-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
             "malformed_request",  # a bad chunk size: the parser refuses it with the headers
         ),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, "not_http"),  # TLS
     ],
 )
 async def test_malformed_requests_are_one_line_and_counted(

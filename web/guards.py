@@ -19,7 +19,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, LineTooLong, PayloadEncodingError
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    BadHttpMethod,
+    LineTooLong,
+    PayloadEncodingError,
+)
 
 from vidconsult.config import Settings
 from vidconsult.domain.ratelimit import Rate
@@ -73,11 +78,14 @@ def streams_body(handler: H) -> H:
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     try:
+        # JSON bodies of the API are read here, under the deadline (the handler's read() gets
+        # them at once); a streaming handler reads its own through paced(); other paths
+        # (Socket.IO, websocket only) keep their stream untouched
         streams = getattr(request.match_info.handler, "streams_body", False)
-        if request.body_exists and not streams:
+        if request.body_exists and request.path.startswith("/api/") and not streams:
             try:
                 async with asyncio.timeout(settings.body_timeout):
-                    await request.read()  # kept: the handler's read() gets it at once
+                    await request.read()
             except TimeoutError:
                 return await too_slow(
                     request, f"the body did not arrive in {settings.body_timeout} s"
@@ -165,6 +173,14 @@ class RejectingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
             self._rejections.record(SOURCE, _kind(exc), remote=remote, reason=exc.message)
             return
         super().exception(msg, *args, **kwargs)
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, BadHttpMethod):  # not HTTP at all (TLS, scanners): counted too
+            remote = args[0] if args else "?"
+            self._rejections.record(SOURCE, "not_http", remote=remote)
+            return
+        super().debug(msg, *args, **kwargs)
 
 
 def _kind(exc: BadHttpMessage) -> str:
