@@ -113,3 +113,15 @@ def test_one_request_under_two_kinds_each_with_its_rate() -> None:
     assert lim.retry_after(("login.ip", "a"), ("login.account", "y")) == 0.0
     assert lim.retry_after(("login.ip", "a"), ("login.account", "z")) == 0.0
     assert lim.retry_after(("login.ip", "a"), ("login.account", "w")) == pytest.approx(15.0)
+
+
+def test_another_transport_defines_its_own_kinds_on_the_shared_limiter() -> None:
+    clock = Clock()
+    lim = limiter(clock, **{"login.ip": 5})
+    with pytest.raises(ValueError):
+        lim.hit(("join.account", "dr-li"))
+    lim.define("join.account", Rate(1))
+    lim.hit(("join.account", "dr-li"))
+    with pytest.raises(RateLimited):
+        lim.hit(("join.account", "dr-li"))
+    assert lim.retry_after(("login.ip", "a")) == 0.0

@@ -54,6 +54,11 @@ class RateLimiter:
         # (kind, key) -> (tokens, time of that count)
         self._buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
 
+    def define(self, kind: str, rate: Rate) -> None:
+        """Add (or change) a kind, e.g. another transport's ("join.ip", Rate(30)) on the
+        app's shared limiter. A changed rate applies from the next request."""
+        self._rates[kind] = rate
+
     def rate(self, kind: str) -> Rate:
         try:
             return self._rates[kind]
