@@ -13,6 +13,7 @@ The header timeout is aiohttp's own: ``keepalive_timeout`` also closes a connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -117,8 +118,9 @@ async def too_slow(request: web.Request, reason: str) -> web.StreamResponse:
     )
     response = error_response(408, "body_timeout", reason)
     response.force_close()
-    await response.prepare(request)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):  # it may have gone already
+        await response.prepare(request)
+        await response.write_eof()
     request.protocol.force_close()  # closes the transport once the answer is flushed
     return response
 
