@@ -31,6 +31,7 @@ from web.keys import API_TOKEN_RESOLVER, CLOCK, SESSION_CHECKER, SETTINGS, SIGNE
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
+PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
 
 
 def config_from(settings: Any) -> AccountsConfig:
@@ -64,6 +65,7 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
         # Argon2 in a bounded pool of its own, closed with the app (after the last request)
         pool = PasswordPool(settings.password_workers, settings.password_queue)
         app.cleanup_ctx.append(_closing(pool))
+        app[PASSWORD_POOL] = pool
         service = AccountService(
             accounts=store,
             tokens=store,

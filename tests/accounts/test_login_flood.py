@@ -61,7 +61,12 @@ async def test_a_login_flood_beyond_the_pool_is_answered_503_at_once(
     flood_server: ServerHandle, gate: threading.Event
 ) -> None:
     held = [asyncio.ensure_future(login(flood_server, f"user-{i}")) for i in range(3)]
-    await asyncio.sleep(0.3)  # one check runs (held by the gate), two wait
+    pool = flood_server.app[accounts_api.PASSWORD_POOL]
+    for _ in range(500):  # one check runs (held by the gate), two wait
+        if pool.busy == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert pool.busy == 3
     # the old code queued these too, behind the held ones: none answered before the release
     flood = [login(flood_server, f"flood-{i}") for i in range(10)]
     answers = await asyncio.wait_for(asyncio.gather(*flood), timeout=5)
