@@ -73,5 +73,5 @@ def test_slot_query_for_case() -> None:
         Specialty.NEUROLOGY, language="en", interpreter=True, expert_id="us1"
     )
     assert slot_query_for(routine).required_language is None
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="^emergency cases are not booked; summon the on-duty"):
         slot_query_for(open_case(urgency=Urgency.EMERGENCY, **kw))  # type: ignore[arg-type]

@@ -241,3 +241,163 @@ def test_explicit_slot_on_leave_refused_even_off_roster(
             index, "e", cst(2026, 3, 9, 9), policy=POLICY, now=REQ, allow_off_roster=True
         )
     assert err.value.code == "expert_on_leave"
+
+
+# found by mutation testing (mutmut on slots.py): paths no test took --------------------------
+def test_a_candidate_whose_shift_is_full_competes_with_its_next_shift(
+    make_expert: MakeExpert, make_roster: MakeRoster
+) -> None:
+    # a: Mon (fully booked), Tue, Wed 09:00-10:00; Tue 09:00 booked too. b: Tue 09:30-10:00.
+    # a's next piece must enter the race with its own start as the bound (not a later piece's
+    # start or its end), and as a bound, not as a slot: a's Tue 09:30 ties b's, a wins by id.
+    a, b = make_expert("a"), make_expert("b")
+    index = ScheduleIndex(
+        [a, b],
+        [
+            make_roster(a, [MON, TUE, WED], "09:00", "10:00"),
+            make_roster(b, [TUE], "09:30", "10:00"),
+        ],
+        origin=ORIGIN,
+    )
+    index.add_booking(Booking("m", "a", cst(2026, 3, 9, 9), cst(2026, 3, 9, 10)))
+    index.add_booking(Booking("t", "a", cst(2026, 3, 10, 9), cst(2026, 3, 10, 9, 30)))
+    offer = find_earliest_slot(index, CARDIO, requested_at=REQ, policy=POLICY)
+    assert (offer.expert_id, offer.start) == ("a", cst(2026, 3, 10, 9, 30))
+
+
+def test_the_search_starts_at_now_when_it_runs_after_the_request(
+    two_cardiologists: ScheduleIndex,
+) -> None:
+    later = cst(2026, 3, 9, 10, 31)  # b's slots (10:00, 10:30) have begun: a's 14:00 is next
+    offer = find_earliest_slot(
+        two_cardiologists, CARDIO, requested_at=REQ, policy=POLICY, now=later
+    )
+    assert (offer.expert_id, offer.start) == ("a", cst(2026, 3, 9, 14))
+    assert offer.sla_deadline == cst(2026, 3, 13)  # the deadline stays the request's
+
+
+def test_the_policys_working_days_set_the_deadline(two_cardiologists: ScheduleIndex) -> None:
+    policy = BookingPolicy(sla_working_days=1)
+    offer = find_earliest_slot(two_cardiologists, CARDIO, requested_at=REQ, policy=policy)
+    assert offer.sla_deadline == cst(2026, 3, 11)
+    explicit = check_explicit_slot(
+        two_cardiologists, "a", cst(2026, 3, 11, 14), policy=policy, now=REQ, requested_at=REQ
+    )
+    assert (explicit.expert_id, explicit.start, explicit.sla_deadline) == (
+        "a",
+        cst(2026, 3, 11, 14),
+        cst(2026, 3, 11),
+    )
+    assert explicit.sla_breach is True
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"default_slot_length": timedelta(seconds=30)}, "^slot lengths must be whole minutes"),
+        ({"default_slot_length": timedelta(seconds=90)}, "whole minutes, at least one$"),
+        (
+            {"slot_lengths": {Specialty.CARDIOLOGY: timedelta(minutes=20, seconds=1)}},
+            "whole minutes, at least one",
+        ),
+        ({"min_notice": timedelta(minutes=-1)}, "^min_notice must be >= 0 and horizon > 0$"),
+        ({"horizon": timedelta(0)}, "^min_notice must be >= 0 and horizon > 0$"),
+    ],
+)
+def test_policy_refuses_bad_lengths_and_windows(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        BookingPolicy(**kw)  # type: ignore[arg-type]
+
+
+def test_policy_accepts_the_smallest_valid_values() -> None:
+    policy = BookingPolicy(
+        default_slot_length=timedelta(minutes=1),
+        min_notice=timedelta(0),
+        horizon=timedelta(hours=1),
+    )
+    assert policy.slot_length(Specialty.CARDIOLOGY) == timedelta(minutes=1)
+
+
+def test_naive_times_are_refused_by_name(two_cardiologists: ScheduleIndex) -> None:
+    naive = datetime(2026, 3, 9, 8, 0)
+    cases = [
+        (
+            lambda: find_earliest_slot(
+                two_cardiologists, CARDIO, requested_at=naive, policy=POLICY
+            ),
+            "requested_at",
+        ),
+        (
+            lambda: find_earliest_slot(
+                two_cardiologists, CARDIO, requested_at=REQ, policy=POLICY, now=naive
+            ),
+            "now",
+        ),
+        (
+            lambda: check_explicit_slot(two_cardiologists, "a", naive, policy=POLICY, now=REQ),
+            "start",
+        ),
+        (
+            lambda: check_explicit_slot(
+                two_cardiologists, "a", cst(2026, 3, 9, 14), end=naive, policy=POLICY, now=REQ
+            ),
+            "end",
+        ),
+        (
+            lambda: check_explicit_slot(
+                two_cardiologists, "a", cst(2026, 3, 9, 14), policy=POLICY, now=naive
+            ),
+            "now",
+        ),
+    ]
+    for call, name in cases:
+        with pytest.raises(InvalidInput, match=f"^{name} must be timezone-aware$"):
+            call()
+
+
+def test_explicit_slot_length_and_bounds(two_cardiologists: ScheduleIndex) -> None:
+    index = two_cardiologists
+    policy = BookingPolicy(slot_lengths={Specialty.CARDIOLOGY: timedelta(minutes=45)})
+    start = cst(2026, 3, 9, 14)
+    offer = check_explicit_slot(
+        index, "a", start, policy=policy, now=REQ, specialty=Specialty.CARDIOLOGY
+    )
+    assert offer.end == start + timedelta(minutes=45)
+    assert check_explicit_slot(index, "a", start, policy=policy, now=REQ).end == start + (
+        timedelta(minutes=30)
+    )
+    with pytest.raises(InvalidInput, match="^slot must end after it starts$"):
+        check_explicit_slot(index, "a", start, end=start, policy=POLICY, now=REQ)
+    # starting right now is not in the past
+    assert check_explicit_slot(index, "a", start, policy=POLICY, now=start).start == start
+    with pytest.raises(InvalidInput, match="^slot starts in the past$"):
+        check_explicit_slot(index, "a", start, policy=POLICY, now=start + timedelta(seconds=1))
+
+
+def test_refusals_say_why(two_cardiologists: ScheduleIndex) -> None:
+    index = two_cardiologists
+    with pytest.raises(InvalidInput, match="^expert a does not practise urology$"):
+        check_explicit_slot(
+            index, "a", cst(2026, 3, 9, 14), policy=POLICY, now=REQ, specialty=Specialty.UROLOGY
+        )
+    with pytest.raises(Conflict, match="^slot is outside expert a's roster$"):
+        check_explicit_slot(index, "a", cst(2026, 3, 10, 15), policy=POLICY, now=REQ)
+    index.add_booking(Booking("b1", "a", cst(2026, 3, 9, 14), cst(2026, 3, 9, 14, 30)))
+    with pytest.raises(Conflict, match=r"^expert a is already booked \(.*b1.*\) at that time$"):
+        check_explicit_slot(index, "a", cst(2026, 3, 9, 14), policy=POLICY, now=REQ)
+    with pytest.raises(NotFound, match="^no expert fits specialty neurology$"):
+        find_earliest_slot(index, SlotQuery(Specialty.NEUROLOGY), requested_at=REQ, policy=POLICY)
+    only_fr = SlotQuery(Specialty.CARDIOLOGY, language="fr", expert_id="a")
+    with pytest.raises(NotFound, match="^expert a fits specialty cardiology and language fr$"):
+        find_earliest_slot(index, only_fr, requested_at=REQ, policy=POLICY)
+    short = BookingPolicy(horizon=timedelta(days=1))
+    with pytest.raises(NotFound, match="^no free cardiology slot within 1 days$"):
+        find_earliest_slot(index, CARDIO, requested_at=cst(2026, 3, 11, 17), policy=short)
+
+
+def test_leave_refusal_says_why(make_expert: MakeExpert, make_roster: MakeRoster) -> None:
+    e = make_expert("e")
+    roster = make_roster(e, [MON], "09:00", "11:00", leave=[(cst(2026, 3, 9), cst(2026, 3, 10))])
+    index = ScheduleIndex([e], [roster], origin=ORIGIN)
+    with pytest.raises(Conflict, match="^expert e is on leave then$"):
+        check_explicit_slot(index, "e", cst(2026, 3, 9, 9), policy=POLICY, now=REQ)
