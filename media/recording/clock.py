@@ -6,7 +6,11 @@ A track's RTP clock is tied to its publisher's wall clock (NTP) by RTCP sender r
 publisher's wall clock is tied to ours by the smallest ``arrival - ntp`` seen over its recent
 reports (the report that took the least time to come). All tracks of one participant share that
 offset, so A/V sync follows the publisher's own sender reports. Before the first report of a
-track, frames are placed by their arrival time (the first frame's arrival plus RTP time since).
+track, frames are placed by their arrival time: the arrival of the least-delayed frame so far
+(smallest ``arrival - rtp/rate``) plus RTP time since. Not the first frame's: arrival is stamped
+when the event loop gets to the frame, and on a busy machine the first one was seen stamped
+>200 ms late, which then delayed every frame of the track (and so its A/V sync) until the first
+report.
 
 Both estimates are minima over a sliding window (:data:`WINDOW` seconds of reports), not over
 the whole session, so that they follow clocks that drift apart (a sound card's RTP clock runs
@@ -70,7 +74,8 @@ class TrackClock:
         self._link = link
         self._rate = float(clock_rate)
         self._ext: int | None = None  # last extended (unwrapped) RTP timestamp
-        self._anchor: tuple[int, float] | None = None  # (ext rtp, arrival) of the first frame
+        # (ext rtp, arrival) of the least-delayed frame since the last (re)anchoring
+        self._anchor: tuple[int, float] | None = None
         # reports of the last WINDOW seconds: (arrival, ext rtp, ntp - shift), their keys
         # (ntp - shift - rtp/rate) increasing, so the first is the least-delayed report
         self._srs: deque[tuple[float, int, float]] = deque()
@@ -134,10 +139,10 @@ class TrackClock:
             self._base, self._base_ext = base, ext
             t = ext / self._rate + base
         else:
-            if self._anchor is None:
-                self._anchor = (ext, arrival)
-            anchor_ext, anchor_arrival = self._anchor
-            t = anchor_arrival + (ext - anchor_ext) / self._rate
+            anchor = self._anchor
+            if anchor is None or arrival - anchor[1] < (ext - anchor[0]) / self._rate:
+                anchor = self._anchor = (ext, arrival)  # less delayed than the anchor
+            t = anchor[1] + (ext - anchor[0]) / self._rate
         if abs(t - arrival) > MAX_SKEW:
             self._srs.clear()
             self._base = None

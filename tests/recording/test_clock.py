@@ -101,6 +101,23 @@ def test_busy_sender_reports_stamped_late_keep_sync() -> None:
     assert worst < 0.03, worst
 
 
+def test_first_frame_stamped_late_does_not_delay_the_track() -> None:
+    """Before any report, frames are placed by arrival. A first frame stamped 250 ms late (the
+    event loop got to it late: seen on a busy machine) must not carry that delay to the frames
+    after it, or video is that far behind audio until the first report."""
+    link = WallClockLink()
+    audio, video = TrackClock(48000, link), TrackClock(90000, link)
+    for n in range(0, 30):  # 1 s of 30 fps video and its audio, no report yet
+        tau = n / 30
+        late = 0.25 if n == 0 else 0.0
+        tv = video.to_time(_rtp(9, tau, 90000), START + tau + DELAY + _jitter(n) + late)
+        ta = audio.to_time(_rtp(4, tau, 48000), START + tau + DELAY + _jitter(n + 3))
+        if n >= 1:
+            assert abs(tv - (START + tau + DELAY)) < 0.02, (tau, tv - (START + tau + DELAY))
+            assert abs(tv - ta) < 0.02, (tau, tv - ta)
+    assert not video.synced
+
+
 def test_rtp_wraparound_with_reports() -> None:
     link = WallClockLink()
     clock = TrackClock(90000, link)

@@ -56,6 +56,7 @@ def test_clock_unwraps_and_reanchors_on_a_jump() -> None:
     clock = TrackClock(90000, WallClockLink())
     t0 = clock.to_time(0xFFFFFF00, arrival=10.0)
     assert t0 == 10.0
-    assert abs(clock.to_time(0x00000100, arrival=10.003) - (10.0 + 0x200 / 90000)) < 1e-9
+    # 0x200 ticks (5.7 ms) later, arriving 10 ms later: placed by the first frame's arrival
+    assert abs(clock.to_time(0x00000100, arrival=10.01) - (10.0 + 0x200 / 90000)) < 1e-9
     jumped = clock.to_time(0x10000000, arrival=10.05)  # an hour ahead in RTP time
     assert jumped == 10.05
