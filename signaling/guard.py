@@ -106,7 +106,14 @@ class GuardedServer(socketio.AsyncServer):
         elif kind not in (packet.DISCONNECT, packet.ACK):
             self._reject(eio_sid, None, "malformed_packet")
             return
-        await super()._handle_eio_message(eio_sid, data)
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except KeyError:
+            # python-socketio handles a message in a task of its own: a client that sends
+            # CONNECT and hangs up at once is gone (its environ with it) when the task runs
+            if eio_sid in self.environ:
+                raise
+            self._reject(eio_sid, None, "gone_before_handled")
 
     async def _refuse(
         self, eio_sid: str, pkt: packet.Packet, kind: str, code: str, message: str

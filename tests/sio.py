@@ -64,6 +64,7 @@ class RawSocket:
         self._url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.ws: Any = None
         self.frames: list[str] = []
+        self.disconnected = False
 
     async def open(self, token: str | None = None, *, origin: str | None = None) -> str:
         """The Engine.IO handshake, then (with a token) the Socket.IO CONNECT; returns the
@@ -94,6 +95,9 @@ class RawSocket:
                     await self.ws.send_str("3")
                     continue
                 self.frames.append(msg.data)
+                if msg.data.startswith("41"):  # the server disconnected this namespace
+                    self.disconnected = True
+                    raise ConnectionError(f"disconnected by the server: {msg.data}")
                 if match is None or match(msg.data):
                     return str(msg.data)
 
