@@ -21,15 +21,26 @@ from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.events import EventBus
 from vidconsult.services.rejections import Rejections
+from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base import Database, RoomStore
+from vidconsult.store.base_revocations import RevocationStore
 from vidconsult.store.base_workflow import WorkflowStores
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
 from web import guards, openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
-from web.keys import BASE_URL, CLOCK, LIMITER, REJECTIONS, ROOMS, SETTINGS, SIGNER
+from web.keys import (
+    BASE_URL,
+    CLOCK,
+    LIMITER,
+    REJECTIONS,
+    REVOCATIONS,
+    ROOMS,
+    SETTINGS,
+    SIGNER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +59,24 @@ class Storage:
     db: Database
     rooms: RoomStore
     workflow: WorkflowStores
+    revocations: RevocationStore
 
 
 def make_storage(settings: Settings) -> Storage:
     if settings.store == "redis":
         raise ValueError("the redis store is not available yet; use --store sqlite")
     from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
     from vidconsult.store.sqlite_rooms import SQLiteRoomStore
     from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
 
     db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    return Storage(db=db, rooms=SQLiteRoomStore(db), workflow=sqlite_workflow_stores(db))
+    return Storage(
+        db=db,
+        rooms=SQLiteRoomStore(db),
+        workflow=sqlite_workflow_stores(db),
+        revocations=SQLiteRevocationStore(db),
+    )
 
 
 def make_media(settings: Settings) -> MediaEngine:
@@ -80,8 +98,10 @@ def build_app(
     """``installers``: the areas to wire besides rooms and the workflow; None = all of them
     (case records, accounts and API tokens, webhooks). Tests pass only the ones they need."""
     clock = clock or SystemClock()
-    signer = TokenSigner(settings.load_secret())
     storage = make_storage(settings)
+    # every verification (REST, signaling) checks the revocation list, held in memory
+    revocations = TokenRevocations(store=storage.revocations, clock=clock)
+    signer = TokenSigner(settings.load_secret(), revocations=revocations)
     media = media or make_media(settings)
 
     app = web.Application(
@@ -91,6 +111,7 @@ def build_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SIGNER] = signer
+    app[REVOCATIONS] = revocations
     app[DATABASE] = storage.db
     app[MEDIA] = media
     app[EVENTS] = EventBus()
@@ -112,6 +133,7 @@ def build_app(
         notifier=signaling.notifier,
         signer=signer,
         clock=clock,
+        revocations=revocations,
         default_max_participants=settings.max_participants,
         events=app[EVENTS],
         publish_limits=PublishLimits(
@@ -154,6 +176,7 @@ def default_installers() -> list[Installer]:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].open()
     log.info("store open kind=%s", app[SETTINGS].store)
+    await app[REVOCATIONS].load()
     yield
     await app[MEDIA].close()
     await app[SIGNALING].notifier.drain()

@@ -2,7 +2,12 @@
 
 Claims: ``iss`` (``vidconsult``), ``sub`` (identity), ``name``, ``room`` (absent for a token
 not bound to a room), ``role``, ``grants`` ({publish, subscribe, admin, hidden}), ``iat``,
-``nbf``, ``exp``, ``jti``. Optional ``case`` ties a token to a case.
+``nbf``, ``exp``, ``jti``. Optional ``case`` ties a token to a case; ``by`` names who minted
+it (an account id, or an API token id), so that disabling that account revokes the tokens it
+issued; ``ses`` marks a dashboard login.
+
+Verification checks the signature and the times; with a revocation check (the app passes its
+revocation list) it also refuses revoked tokens (``token_revoked``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import jwt
 
@@ -40,6 +46,24 @@ class TokenClaims:
     # a dashboard login: "{account id}.{session generation}"; the account ends it (disabled,
     # password changed) by moving its generation on
     session: str | None = None
+    # who minted it: an account id (a dashboard login) or an API token id
+    minted_by: str | None = None
+    issued_at: datetime | None = None
+
+    @property
+    def account_id(self) -> str | None:
+        """The account of a dashboard login token (``ses`` is "{account id}.{generation}")."""
+        return self.session.rpartition(".")[0] or None if self.session else None
+
+    @property
+    def minter(self) -> str | None:
+        """What tokens minted with these claims record in ``by``: the login's account, or the
+        API token (room tokens mint nothing)."""
+        if self.session is not None:
+            return self.account_id
+        if self.identity.startswith("api-token:"):
+            return self.token_id or None
+        return None
 
     def require_room(self, room_id: str) -> None:
         if self.room != room_id:
@@ -50,13 +74,26 @@ class TokenClaims:
         return self.role is Role.COORDINATOR and self.room is None
 
 
-class TokenSigner:
-    """Mints and verifies tokens with one secret. Thread-safe, no state beyond the key."""
+class RevocationCheck(Protocol):
+    def check(self, claims: TokenClaims) -> None:
+        """Raise Unauthenticated (``token_revoked``) if these claims were revoked; cheap
+        (it runs on every verification)."""
 
-    def __init__(self, secret: bytes) -> None:
+
+class TokenSigner:
+    """Mints and verifies tokens with one secret. Thread-safe; no state beyond the key and
+    the revocation check it is given."""
+
+    def __init__(self, secret: bytes, *, revocations: RevocationCheck | None = None) -> None:
         if len(secret) < 32:
             raise ValueError("token secret must be at least 32 bytes")
         self._secret = secret
+        self._revocations = revocations
+
+    def check_revoked(self, claims: TokenClaims) -> None:
+        """Raise Unauthenticated if the claims were revoked since they were verified."""
+        if self._revocations is not None:
+            self._revocations.check(claims)
 
     def mint(
         self,
@@ -71,6 +108,7 @@ class TokenSigner:
         not_before: datetime | None = None,
         case: str | None = None,
         session: str | None = None,
+        minted_by: str | None = None,
     ) -> str:
         validate_identity(identity)
         if ttl <= timedelta(0) or ttl > MAX_TTL:
@@ -94,6 +132,8 @@ class TokenSigner:
             payload["case"] = case
         if session is not None:
             payload["ses"] = session
+        if minted_by is not None:
+            payload["by"] = minted_by
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: object, *, now: datetime | None = None) -> TokenClaims:
@@ -143,7 +183,7 @@ class TokenSigner:
             room = data.get("room")
             if room is not None and not isinstance(room, str):
                 raise ValueError("room must be a string")
-            return TokenClaims(
+            verified = TokenClaims(
                 identity=identity,
                 name=str(data.get("name") or identity)[:200],
                 role=role,
@@ -155,11 +195,26 @@ class TokenSigner:
                 case=data.get("case") if isinstance(data.get("case"), str) else None,
                 token_id=str(data.get("jti", "")),
                 session=data.get("ses") if isinstance(data.get("ses"), str) else None,
+                minted_by=data.get("by") if isinstance(data.get("by"), str) else None,
+                issued_at=datetime.fromtimestamp(_instant(data["iat"], "iat"), UTC),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, jwt.InvalidTokenError) as exc:
             raise Unauthenticated(
                 f"malformed token claims: {exc}", code="token_malformed"
             ) from None
+        self.check_revoked(verified)
+        return verified
+
+
+def link_ttl(ttl: timedelta, *, session_left: timedelta | None, long_link: bool) -> timedelta:
+    """The lifetime of a join link asked for with a dashboard login: it ends with that login
+    (``session_left``), unless the coordinator asks for a longer one explicitly
+    (``long_link``). ``session_left`` None: not asked with a login (API token, CLI)."""
+    if session_left is None or long_link or ttl <= session_left:
+        return ttl
+    if session_left < timedelta(seconds=1):
+        raise Unauthenticated("the session has expired; sign in again", code="token_expired")
+    return timedelta(seconds=int(session_left.total_seconds()))
 
 
 def _instant(value: object, name: str) -> float:

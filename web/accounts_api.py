@@ -27,7 +27,14 @@ from web.admin_schemas import (
 )
 from web.guards import limit
 from web.http import api_token_middleware, claims, json_ok, parse_body, require_coordinator
-from web.keys import API_TOKEN_RESOLVER, CLOCK, SESSION_CHECKER, SETTINGS, SIGNER
+from web.keys import (
+    API_TOKEN_RESOLVER,
+    CLOCK,
+    REVOCATIONS,
+    SESSION_CHECKER,
+    SETTINGS,
+    SIGNER,
+)
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -73,6 +80,7 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
             clock=app[CLOCK],
             config=config,
             pool=pool,
+            revocations=app.get(REVOCATIONS),
         )
         app[ACCOUNTS] = service
         app[API_TOKEN_RESOLVER] = service.resolve_api_token

@@ -10,6 +10,7 @@ from vidconsult.config import Settings
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock
 from vidconsult.services.rejections import Rejections
+from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import TokenClaims, TokenSigner
 
@@ -17,6 +18,8 @@ SETTINGS = web.AppKey("settings", Settings)
 ROOMS = web.AppKey("rooms", RoomService)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
+# revoked join tokens (removed participants, disabled minters); the signer checks it
+REVOCATIONS = web.AppKey("revocations", TokenRevocations)
 # rate limits of every area (see web/guards.py), and the count of refused input (/metrics)
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 REJECTIONS = web.AppKey("rejections", Rejections)

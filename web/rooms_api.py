@@ -10,6 +10,7 @@ from vidconsult.domain.roles import Grants
 from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import InvalidInput
 from vidconsult.services.rooms import RoomService
+from vidconsult.tokens import link_ttl
 from web.guards import limit
 from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
@@ -101,10 +102,21 @@ async def create_token(request: web.Request) -> web.Response:
     body = await parse_body(request, CreateToken)
     rooms = request.app[ROOMS]
     room = await rooms.get_room(request.match_info["room_id"])
-    ttl = timedelta(seconds=body.ttl or request.app[SETTINGS].token_ttl)
+    now = request.app[CLOCK].now()
+    ttl = link_ttl(
+        timedelta(seconds=body.ttl or request.app[SETTINGS].token_ttl),
+        session_left=who.expires_at - now if who.session is not None else None,
+        long_link=body.long_link,
+    )
     grants = Grants(**body.grants.model_dump(), hidden=True) if body.grants else None
     token = rooms.issue_token(
-        room, identity=body.identity, role=body.role, name=body.name, ttl=ttl, grants=grants
+        room,
+        identity=body.identity,
+        role=body.role,
+        name=body.name,
+        ttl=ttl,
+        grants=grants,
+        minted_by=who.minter,
     )
     base = request.app[BASE_URL][0]
     return json_ok(
@@ -115,7 +127,7 @@ async def create_token(request: web.Request) -> web.Response:
             "identity": body.identity,
             "role": body.role.value,
             "expires_in": int(ttl.total_seconds()),
-            "expires_at": (request.app[CLOCK].now() + ttl).isoformat(),
+            "expires_at": (now + ttl).isoformat(),
         },
         status=201,
     )

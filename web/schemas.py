@@ -53,7 +53,13 @@ class CreateToken(_Body):
         default=None,
         ge=60,
         le=30 * 24 * 3600,
-        description="Lifetime in seconds (default: the server's token_ttl)",
+        description="Lifetime in seconds (default: the server's token_ttl). Asked with a "
+        "dashboard login, it ends with that login unless long_link is true",
+    )
+    long_link: bool = Field(
+        default=False,
+        description="Let the link outlive the dashboard login that asks for it (its ttl, or "
+        "the server's token_ttl, counts in full); without it the link ends with the login",
     )
     grants: GrantsBody | None = Field(
         default=None, description="Lower the role's default grants (never raises them)"

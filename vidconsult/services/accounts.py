@@ -37,6 +37,7 @@ from vidconsult.errors import (
 )
 from vidconsult.ports import Clock
 from vidconsult.services.password_pool import PasswordPool
+from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import new_id
 from vidconsult.store.base_accounts import AccountStore, ApiTokenStore
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -101,8 +102,12 @@ class AccountService:
         clock: Clock,
         config: AccountsConfig | None = None,
         pool: PasswordPool | None = None,
+        revocations: TokenRevocations | None = None,
     ) -> None:
-        """``pool``: where hashing runs (the app passes the one its lifecycle closes)."""
+        """``pool``: where hashing runs (the app passes the one its lifecycle closes).
+        ``revocations``: disabling an account (revoking an API token) revokes the room
+        tokens it minted there."""
+        self._revocations = revocations
         self._accounts = accounts
         self._tokens = tokens
         self._signer = signer
@@ -149,6 +154,10 @@ class AccountService:
         updated = await self._accounts.set_disabled(account.id, disabled)
         if updated is None:
             raise NotFound(f"account {username} not found")
+        if disabled and self._revocations is not None:
+            # and the join links it handed out (they carry its id in ``by``): enabling it
+            # again does not bring them back
+            await self._revocations.revoke_minter(account.id, f"account {username} disabled")
         log.info("account %s username=%s", "disabled" if disabled else "enabled", username)
         return updated
 
@@ -287,6 +296,8 @@ class AccountService:
         token = await self._tokens.revoke_api_token(token_id, self._clock.now())
         if token is None:
             raise NotFound(f"api token {token_id} not found")
+        if self._revocations is not None:  # and the join links minted with it
+            await self._revocations.revoke_minter(token.id, f"api token {token.id} revoked")
         log.info("api token revoked token=%s", token_id)
         return token
 

@@ -16,6 +16,9 @@ CHAT_HISTORY = 200
 class LiveParticipant:
     participant: Participant
     session_id: str
+    # the join token it came in with: removing the participant revokes it
+    token_id: str = ""
+    token_expires_at: datetime | None = None
 
 
 @dataclass(slots=True)

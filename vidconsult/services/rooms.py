@@ -35,6 +35,7 @@ from vidconsult.ports import (
 )
 from vidconsult.services.events import EventBus
 from vidconsult.services.live import LiveParticipant, LiveRoom
+from vidconsult.services.revocations import TokenRevocations
 from vidconsult.store.base import RoomStore
 from vidconsult.tokens import TokenClaims, TokenSigner
 
@@ -73,8 +74,12 @@ class RoomService:
         default_max_participants: int = 16,
         events: EventBus | None = None,
         publish_limits: PublishLimits | None = None,
+        revocations: TokenRevocations | None = None,
     ) -> None:
+        """``revocations``: where removing a participant revokes its token (None: a removed
+        participant may come back with the same link)."""
         self.events = events
+        self._revocations = revocations
         self._store = store
         self._media = media
         self._notifier = notifier
@@ -193,8 +198,10 @@ class RoomService:
         ttl: timedelta,
         grants: Grants | None = None,
         not_before: datetime | None = None,
+        minted_by: str | None = None,
     ) -> str:
-        """A join token; a scheduled room's tokens may be issued ahead (``not_before``)."""
+        """A join token; a scheduled room's tokens may be issued ahead (``not_before``).
+        ``minted_by``: the account (or API token) asking, whose disabling revokes it."""
         room.ensure_not_ended()
         return self._signer.mint(
             identity=validate_identity(identity),
@@ -206,6 +213,7 @@ class RoomService:
             grants=grants,
             case=room.case_id,
             not_before=not_before,
+            minted_by=minted_by,
         )
 
     # sessions ------------------------------------------------------------------------------
@@ -213,6 +221,8 @@ class RoomService:
         """Check a connecting participant's token against its room (before join)."""
         if claims.room is None:
             raise PermissionDenied("token is not bound to a room", code="room_required")
+        # revoked since the connection verified it (e.g. removed between connect and join)
+        self._signer.check_revoked(claims)
         room = await self.get_room(claims.room)
         if self._admission is not None and room.status is not RoomStatus.ENDED:
             room = await self._admission(room, claims)
@@ -247,7 +257,9 @@ class RoomService:
                 grants=claims.grants,
                 joined_at=self._clock.now(),
             )
-            live.participants[claims.identity] = LiveParticipant(participant, session_id)
+            live.participants[claims.identity] = LiveParticipant(
+                participant, session_id, claims.token_id, claims.expires_at
+            )
             self._notifier.bind(room.id, claims.identity, session_id)
             await self._media.add_participant(
                 room.id,
@@ -386,9 +398,19 @@ class RoomService:
     async def remove_participant(
         self, room_id: str, actor: str, target: str, reason: str = "removed_by_admin"
     ) -> None:
+        """Removed for good: the participant's token is revoked, so reloading the same link
+        is refused (``token_revoked``); a new link lets it back in."""
         admin = self._participant(room_id, actor)
         if not admin.grants.admin:
             raise PermissionDenied("only a room admin may remove participants")
+        live = self._live.get(room_id)
+        removed = live.participants.get(target) if live else None
+        if removed is not None and self._revocations is not None:
+            await self._revocations.revoke_token(
+                removed.token_id,
+                removed.token_expires_at or self._clock.now(),
+                f"removed from room {room_id} by {actor}",
+            )
         await self.kick(room_id, target, reason)
 
     async def kick(self, room_id: str, target: str, reason: str) -> None:
