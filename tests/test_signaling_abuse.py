@@ -298,3 +298,21 @@ def test_own_origins_of_a_wildcard_listener_are_its_addresses_and_loopback_names
             parse_origins(bad)
     with pytest.raises(ValueError, match="allowed-origins"):
         Settings.from_env({"VIDCONSULT_ALLOWED_ORIGINS": "consult.example.org"})
+
+
+async def test_a_message_over_the_size_cap_closes_only_that_connection(
+    app_server: ServerHandle, raw: list[RawSocket], caplog: pytest.LogCaptureFixture
+) -> None:
+    room = await app_server.create_room()
+    doctor = await joined_doctor(app_server, room["id"])
+    try:
+        s = socket_for(app_server, raw)
+        await s.open(app_server.mint("pt", "patient", room=room["id"]))
+        big = "x" * (300 * 1024)  # over the 256 KiB default
+        await s.send('42["chat.send",{"text":"' + big + '"}]')
+        with pytest.raises(ConnectionError):
+            await s.receive(timeout=5)
+        assert (await doctor.request("chat.send", {"text": "unaffected"}))["ok"] is True
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    finally:
+        await doctor.close()
