@@ -19,11 +19,13 @@ from vidconsult.config import Settings
 from vidconsult.domain.publishing import PublishLimits
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
+from vidconsult.services.access import AccessLog
 from vidconsult.services.events import EventBus
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base import Database, RoomStore
+from vidconsult.store.base_access import AccessLogStore
 from vidconsult.store.base_revocations import RevocationStore
 from vidconsult.store.base_workflow import WorkflowStores
 from vidconsult.tls import ServerTls
@@ -32,6 +34,7 @@ from vidconsult.tokens import TokenSigner
 from web import guards, openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
 from web.keys import (
+    ACCESS_LOG,
     BASE_URL,
     CLOCK,
     LIMITER,
@@ -60,12 +63,14 @@ class Storage:
     rooms: RoomStore
     workflow: WorkflowStores
     revocations: RevocationStore
+    access: AccessLogStore
 
 
 def make_storage(settings: Settings) -> Storage:
     if settings.store == "redis":
         raise ValueError("the redis store is not available yet; use --store sqlite")
     from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_access import SQLiteAccessLogStore
     from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
     from vidconsult.store.sqlite_rooms import SQLiteRoomStore
     from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
@@ -76,6 +81,7 @@ def make_storage(settings: Settings) -> Storage:
         rooms=SQLiteRoomStore(db),
         workflow=sqlite_workflow_stores(db),
         revocations=SQLiteRevocationStore(db),
+        access=SQLiteAccessLogStore(db),
     )
 
 
@@ -112,6 +118,8 @@ def build_app(
     app[CLOCK] = clock
     app[SIGNER] = signer
     app[REVOCATIONS] = revocations
+    # who played, downloaded or exported a recording, viewed or downloaded an attachment
+    app[ACCESS_LOG] = AccessLog(store=storage.access, clock=clock)
     app[DATABASE] = storage.db
     app[MEDIA] = media
     app[EVENTS] = EventBus()
@@ -168,9 +176,15 @@ def build_app(
 
 
 def default_installers() -> list[Installer]:
-    from web import accounts_api, recordings_api, records_api, webhooks_api
+    from web import access_api, accounts_api, recordings_api, records_api, webhooks_api
 
-    return [records_api.install, accounts_api.install, webhooks_api.install, recordings_api.install]
+    return [
+        records_api.install,
+        accounts_api.install,
+        webhooks_api.install,
+        recordings_api.install,
+        access_api.install,
+    ]
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

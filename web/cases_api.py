@@ -21,8 +21,10 @@ from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
 from vidconsult.services.booking import ExplicitSlot
 from vidconsult.store.base_workflow import CaseFilter
 from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc
+from web.access_api import merged_audit
 from web.guards import limit
 from web.http import claims, json_ok, parse_body, require_coordinator
+from web.keys import ACCESS_LOG
 from web.query import query_enum, query_instant, query_limit
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
 from web.workflow_schemas import (
@@ -102,7 +104,11 @@ async def get_case(request: web.Request) -> web.Response:
     case = await request.app[CASES].get(request.match_info["case_id"])
     if not who.is_coordinator and not _is_case_expert(who, case):
         raise PermissionDenied("only a coordinator or the case's expert may read it")
-    return json_ok(case_doc(case))
+    doc = case_doc(case)
+    if who.is_coordinator and ACCESS_LOG in request.app:
+        # who read its recordings and attachments: for coordinators only
+        doc["audit"] = merged_audit(doc["audit"], await request.app[ACCESS_LOG].of_case(case.id))
+    return json_ok(doc)
 
 
 def _is_case_expert(who: Any, case: Case) -> bool:

@@ -9,6 +9,7 @@ from aiohttp import web
 from vidconsult.config import Settings
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock
+from vidconsult.services.access import AccessLog
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
@@ -20,6 +21,8 @@ SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
 # revoked join tokens (removed participants, disabled minters); the signer checks it
 REVOCATIONS = web.AppKey("revocations", TokenRevocations)
+# who read which medical data (recordings, attachments): the cases' audit trail shows it
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 # rate limits of every area (see web/guards.py), and the count of refused input (/metrics)
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 REJECTIONS = web.AppKey("rejections", Rejections)

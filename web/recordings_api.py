@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain import recordings as domain
+from vidconsult.domain.access import AccessKind
 from vidconsult.domain.recordings import Recording
 from vidconsult.domain.roles import Role
 from vidconsult.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
@@ -26,7 +27,7 @@ from vidconsult.services.recordings import RecordingConfig, RecordingService
 from vidconsult.tokens import TokenClaims
 from web import openapi
 from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
-from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -271,8 +272,16 @@ async def get_recording(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/recordings/{recording_id}/link")
 async def link(request: web.Request) -> web.Response:
+    """``?purpose=play`` (the default) or ``download``: what the link is for, on the trail."""
     rec = await _authorized(request)
+    purpose = request.query.get("purpose", "play")
+    if purpose not in _PURPOSES:
+        raise InvalidInput("purpose must be play or download")
+    await request.app[ACCESS_LOG].recording(claims(request), rec, _PURPOSES[purpose])
     return json_ok(_signed_link(request, "recordings", rec.id))
+
+
+_PURPOSES = {"play": AccessKind.RECORDING_PLAY, "download": AccessKind.RECORDING_DOWNLOAD}
 
 
 def _signed_link(request: web.Request, collection: str, item_id: str) -> dict[str, Any]:
@@ -364,6 +373,8 @@ async def hold_case(request: web.Request) -> web.Response:
 async def create_export(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     job = await request.app[EXPORTS].start(request.match_info["room_id"], by=who.identity)
+    room = await request.app[ROOMS].get_room(job["room_id"])
+    await request.app[ACCESS_LOG].export(who, job, room.case_id, AccessKind.RECORDING_EXPORT)
     return json_ok(job, status=202)
 
 
@@ -375,10 +386,12 @@ async def export_status(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/exports/{job_id}/link")
 async def export_link(request: web.Request) -> web.Response:
-    require_coordinator(request)
+    who = require_coordinator(request)
     job = await request.app[EXPORTS].get(request.match_info["job_id"])
     if job["status"] != "done":
         raise InvalidInput("the export is not finished", code="export_not_ready")
+    room = await request.app[ROOMS].get_room(job["room_id"])
+    await request.app[ACCESS_LOG].export(who, job, room.case_id, AccessKind.EXPORT_DOWNLOAD)
     return json_ok(_signed_link(request, "exports", job["id"]))
 
 

@@ -16,13 +16,14 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from vidconsult.config import Settings
+from vidconsult.domain.access import AccessKind
 from vidconsult.domain.records import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment
 from vidconsult.errors import InvalidInput
 from vidconsult.services.records import RecordsConfig, RecordService, authorize
 from web import openapi
 from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok
-from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
 
 routes = web.RouteTableDef()
 RECORDS = web.AppKey("records", RecordService)
@@ -83,7 +84,8 @@ def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
 
 def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, Any]:
     records = request.app[RECORDS]
-    expires, signature = records.sign_link(attachment)
+    who = claims(request)  # the link names who it was handed to: its download is theirs
+    expires, signature = records.sign_link(attachment, actor=who.identity, role=who.role.value)
     path = f"/api/v1/cases/{quote(attachment.case_id)}/attachments/{attachment.id}/content"
     return {
         "id": attachment.id,
@@ -145,9 +147,13 @@ async def list_attachments(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/attachments/{attachment_id}")
 async def get_attachment(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
-    authorize(claims(request), case_id)
+    who = claims(request)
+    authorize(who, case_id)
     attachment = await request.app[RECORDS].get_attachment(
         case_id, request.match_info["attachment_id"]
+    )
+    await request.app[ACCESS_LOG].attachment(
+        who.identity, who.role.value, attachment, AccessKind.ATTACHMENT_VIEW
     )
     return json_ok(attachment_view(request, attachment))
 
@@ -159,12 +165,17 @@ async def download(request: web.Request) -> web.StreamResponse:
     case_id = request.match_info["case_id"]
     attachment_id = request.match_info["attachment_id"]
     if "signature" in request.query:
-        records.verify_link(
+        actor, role = records.verify_link(
             case_id, attachment_id, request.query.get("expires", ""), request.query["signature"]
         )
     else:
-        authorize(claims(request), case_id)
+        who = claims(request)
+        authorize(who, case_id)
+        actor, role = who.identity, who.role.value
     attachment = await records.get_attachment(case_id, attachment_id)
+    await request.app[ACCESS_LOG].attachment(
+        actor, role, attachment, AccessKind.ATTACHMENT_DOWNLOAD
+    )
     path = records.file_of(attachment)
     ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "_")
     return web.FileResponse(

@@ -223,27 +223,37 @@ class RecordService:
         return self._blobs.path(attachment.sha256)
 
     # signed links --------------------------------------------------------------------------
-    def sign_link(self, attachment: Attachment) -> tuple[int, str]:
-        """(expires, signature) for a download link valid for ``config.link_ttl``."""
+    def sign_link(self, attachment: Attachment, *, actor: str, role: str) -> tuple[int, str]:
+        """(expires, signature) for a download link valid for ``config.link_ttl``. The link
+        names who it was handed to (``actor``, ``role``: signed, so the download is recorded
+        against them): ``signature`` is "{who}.{mac}"."""
         expires = int((self._clock.now() + self.config.link_ttl).timestamp())
-        return expires, self._signature(attachment.case_id, attachment.id, expires)
+        who = _b64(f"{actor}\n{role}".encode())
+        return expires, f"{who}.{self._signature(attachment.case_id, attachment.id, expires, who)}"
 
-    def verify_link(self, case_id: str, attachment_id: str, expires: str, signature: str) -> None:
-        """Check a signed link (before looking the attachment up); Unauthenticated if not."""
+    def verify_link(
+        self, case_id: str, attachment_id: str, expires: str, signature: str
+    ) -> tuple[str, str]:
+        """Check a signed link (before looking the attachment up): (actor, role) it was handed
+        to; Unauthenticated if it is not valid."""
         try:
             expires_at = int(expires)
-        except ValueError:
+            who, _, mac = signature.partition(".")
+            actor, _, role = (
+                base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode().partition("\n")
+            )
+        except (ValueError, UnicodeDecodeError):
             raise Unauthenticated("malformed download link", code="link_invalid") from None
-        expected = self._signature(case_id, attachment_id, expires_at)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        expected = self._signature(case_id, attachment_id, expires_at, who)
+        if not mac or not hmac.compare_digest(expected.encode(), mac.encode()):
             raise Unauthenticated("download link signature is invalid", code="link_invalid")
         if self._clock.now().timestamp() > expires_at:
             raise Unauthenticated("download link has expired", code="link_expired")
+        return actor, role
 
-    def _signature(self, case_id: str, attachment_id: str, expires: int) -> str:
-        msg = f"{case_id}/{attachment_id}/{expires}".encode()
-        mac = hmac.new(self._link_key, msg, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    def _signature(self, case_id: str, attachment_id: str, expires: int, who: str) -> str:
+        msg = f"{case_id}/{attachment_id}/{expires}/{who}".encode()
+        return _b64(hmac.new(self._link_key, msg, hashlib.sha256).digest())
 
     # chat ----------------------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -268,6 +278,10 @@ class RecordService:
         return await self._chat.list_chat_messages(
             validate_case_id(case_id), limit=self.config.chat_limit
         )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _parse_time(value: Any) -> datetime:
