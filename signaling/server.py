@@ -49,7 +49,7 @@ BAD_INPUT = (InvalidInput, TooLarge, RateLimited)
 class SocketNotifier:
     """Implements :class:`vidconsult.ports.Notifier` on top of the Socket.IO server."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: GuardedServer) -> None:
         self._sio = sio
         self._sids: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,7 +88,7 @@ class SocketNotifier:
         self, room_id: str, event: str, payload: dict[str, Any], *, exclude: str | None = None
     ) -> None:
         skip = self._sids.get((room_id, exclude)) if exclude else None
-        await self._sio.emit(event, payload, room=room_id, skip_sid=skip)
+        await self._sio.fanout(event, payload, room=room_id, skip_sid=skip)
 
     async def disconnect(self, room_id: str, identity: str, reason: str) -> None:
         sid = self._sids.pop((room_id, identity), None)
