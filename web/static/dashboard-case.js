@@ -1,6 +1,6 @@
 // One case: its facts, booking (with the room's window and join links), report and referral,
 // attachments (signed download links), its recordings (with the case's legal hold) and the
-// audit trail.
+// audit trail (status changes, and who opened its recordings and attachments).
 
 import { t, term } from "./dashboard-i18n.js";
 import {
@@ -228,12 +228,14 @@ function auditCard(entries) {
       h("caption", { class: "visually-hidden" }, t("auditHeading")),
       h("thead", {}, h("tr", {}, ["colWhen", "colWho", "colAction", "colChange", "colNote"]
         .map((k) => h("th", { scope: "col" }, t(k), k === "colWhen" ? zoneNote() : null)))),
-      h("tbody", {}, entries.map((e) => h("tr", { testid: "audit-row" },
+      h("tbody", {}, entries.map((e) => h("tr", { testid: "audit-row",
+        dataset: { action: e.action } },
         h("td", {}, timeEl(e.at, { zone: false })),
-        h("td", {}, e.actor),
-        h("td", {}, e.action),
+        h("td", {}, e.role ? `${e.actor} (${term("roles", e.role)})` : e.actor),
+        h("td", {}, term("auditActions", e.action)),
         h("td", {}, e.from || e.to
           ? `${e.from ? term("statuses", e.from) : "—"} → ${e.to ? term("statuses", e.to) : "—"}`
           : ""),
-        h("td", { class: "note" }, e.note)))))));
+        // an access entry: what was opened (recording, export or attachment id) and its file
+        h("td", { class: "note" }, [e.subject, e.note].filter(Boolean).join(" · "))))))));
 }

@@ -278,6 +278,14 @@ const STRINGS = {
       interpreter: "interpreter", observer: "observer", recorder: "recorder",
     },
     specialties: {},
+    // the case audit trail's actions: status changes, and access to medical data
+    auditActions: {
+      created: "case created", transition: "status changed",
+      "recording.play": "played a recording", "recording.download": "downloaded a recording",
+      "recording.export": "exported the room's recordings",
+      "export.download": "downloaded an export",
+      "attachment.view": "opened an attachment", "attachment.download": "downloaded an attachment",
+    },
   },
   zh: {
     appTitle: "远程会诊中心",
@@ -543,6 +551,12 @@ const STRINGS = {
     roles: {
       patient: "患者", doctor: "医生", expert: "专家", coordinator: "协调员",
       interpreter: "翻译", observer: "观察员", recorder: "录制",
+    },
+    auditActions: {
+      created: "创建病例", transition: "状态变更",
+      "recording.play": "播放录像", "recording.download": "下载录像",
+      "recording.export": "导出房间录像", "export.download": "下载导出文件",
+      "attachment.view": "查看附件", "attachment.download": "下载附件",
     },
     specialties: {
       neurology: "神经内科", neurosurgery: "神经外科", cardiology: "心内科",

@@ -113,7 +113,9 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
     const download = h("button", { type: "button", class: "small", testid: "download-button",
       "aria-label": t("downloadLabel", vars), disabled: !hasFile }, t("download"));
     download.addEventListener("click", () => busy(download, async () => {
-      const link = await api("GET", `/recordings/${encodeURIComponent(rec.id)}/link`);
+      // the purpose goes on the case's audit trail (a download, not a playback)
+      const link = await api("GET",
+        `/recordings/${encodeURIComponent(rec.id)}/link?purpose=download`);
       const a = h("a", { href: link.url, download: rec.file, hidden: true });
       document.body.append(a);
       a.click();
