@@ -64,7 +64,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             code = exc.reason.lower().replace(" ", "_")
-            return error_response(exc.status, code, exc.reason)
+            response = error_response(exc.status, code, exc.reason)
+            if "Allow" in exc.headers:  # a 405 names the methods that are (RFC 9110 15.5.6)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
     except Exception:
         log.exception("unhandled error method=%s path=%s", request.method, request.path)
