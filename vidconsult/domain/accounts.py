@@ -18,6 +18,8 @@ _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_TOKEN_NAME = 100
+# what a token name may not hold (C0 and C1 controls): the pattern the OpenAPI document states
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class AccountRole(StrEnum):
@@ -122,10 +124,10 @@ class Account:
 
 
 def validate_token_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_TOKEN_NAME or any(not c.isprintable() for c in name):
+    stripped = name.strip()
+    if not stripped or len(stripped) > MAX_TOKEN_NAME or _CONTROL.search(name):
         raise InvalidInput(f"token name must be 1..{MAX_TOKEN_NAME} printable characters")
-    return name
+    return stripped
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ Plain state with the rules that govern it; the services layer drives it and pers
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,15 @@ from vidconsult.errors import Conflict, InvalidInput, NotFound
 
 MAX_NAME_LENGTH = 200
 MAX_IDENTITY_LENGTH = 128
+# what an identity may not hold: white space, control and invisible format characters (bidi
+# overrides, zero widths, tags). One character class, so that the REST schema (a JSON Schema
+# pattern) states exactly this rule
+IDENTITY_PATTERN = (
+    r"^[^\x00-\x20\x7f-\xa0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u1680\u180e"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff\ufff9-\ufffb"
+    r"\U000e0000-\U000e007f]+$"
+)
+_IDENTITY = re.compile(IDENTITY_PATTERN)
 
 
 class RoomStatus(StrEnum):
@@ -135,6 +145,6 @@ def validate_room_name(name: str) -> str:
 def validate_identity(identity: str) -> str:
     if not identity or len(identity) > MAX_IDENTITY_LENGTH:
         raise InvalidInput(f"identity must be 1..{MAX_IDENTITY_LENGTH} characters")
-    if any(c.isspace() or not c.isprintable() for c in identity):
+    if not _IDENTITY.fullmatch(identity):
         raise InvalidInput("identity must not contain whitespace or control characters")
     return identity

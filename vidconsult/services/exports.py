@@ -87,7 +87,7 @@ class ExportService:
     async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
         recs = await self._store.list_recordings(room_id=room_id, limit=10_000)
         if not [r for r in recs if r.status in EXPORTABLE]:
-            raise NotFound(f"room {room_id} has no finished recordings", code="no_recordings")
+            raise Conflict(f"room {room_id} has no finished recordings", code="no_recordings")
         if any(j["room_id"] == room_id and j["status"] == "running" for j in self._live.values()):
             raise Conflict("an export of this room is already running", code="export_running")
         job_id = f"exp_{secrets.token_hex(6)}"
