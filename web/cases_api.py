@@ -218,12 +218,14 @@ async def get_booking(request: web.Request) -> web.Response:
 @routes.get("/api/v1/bookings/{booking_id}/links")
 async def booking_links(request: web.Request) -> web.Response:
     """Join links of the booked parties, valid only in the room's window (nbf/exp)."""
-    limit(request, "token", require_coordinator(request).identity)
+    who = require_coordinator(request)
+    limit(request, "token", who.identity)
     service = request.app[BOOKING]
     booking, room = await service.booked_room(request.match_info["booking_id"])
     if not booking.active:
         raise Conflict(f"booking {booking.id} was cancelled", code="booking_cancelled")
-    links = await service.links(room)
+    # the links name who asked for them: disabling that account revokes them
+    links = await service.links(room, minted_by=who.minter)
     return json_ok(
         {
             "booking_id": booking.id,

@@ -46,8 +46,12 @@ async def get_lecture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/lectures/{lecture_id}/links")
 async def lecture_links(request: web.Request) -> web.Response:
     """The presenter's link (publishes) and one per audience unit (observer: watch only)."""
-    limit(request, "token", require_coordinator(request).identity)
-    links = await request.app[LECTURES].links(request.match_info["lecture_id"])
+    who = require_coordinator(request)
+    limit(request, "token", who.identity)
+    # the links name who asked for them: disabling that account revokes them
+    links = await request.app[LECTURES].links(
+        request.match_info["lecture_id"], minted_by=who.minter
+    )
     return json_ok({"lecture_id": request.match_info["lecture_id"], "links": links})
 
 

@@ -207,8 +207,10 @@ class BookingService:
             expert_id=expert_id, active=None, start_from=start_from, start_to=start_to, limit=limit
         )
 
-    async def links(self, room: BookedRoom) -> list[dict[str, Any]]:
-        return await self._sessions.links(room)
+    async def links(
+        self, room: BookedRoom, *, minted_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._sessions.links(room, minted_by=minted_by)
 
     async def _free(self, booking_id: str, reason: str) -> None:
         booking = await self._bookings.get_booking(booking_id)

@@ -114,6 +114,6 @@ class LectureService:
     async def list_lectures(self, start_from: datetime | None = None) -> list[Lecture]:
         return await self._lectures.list_lectures(start_from)
 
-    async def links(self, lecture_id: str) -> list[dict[str, Any]]:
+    async def links(self, lecture_id: str, *, minted_by: str | None = None) -> list[dict[str, Any]]:
         _, room = await self.get(lecture_id)
-        return await self._sessions.links(room)
+        return await self._sessions.links(room, minted_by=minted_by)

@@ -117,8 +117,11 @@ class SessionService:
         *,
         not_before: datetime | None,
         expires_at: datetime,
+        minted_by: str | None = None,
     ) -> list[dict[str, Any]]:
-        """A join token and link per party, valid ``[not_before, expires_at)``."""
+        """A join token and link per party, valid ``[not_before, expires_at)``. ``minted_by``:
+        the account (or API token) asking, whose disabling revokes them (None: the server's
+        own, e.g. the links of "room.opened")."""
         now = self._clock.now()
         if expires_at <= now:
             raise Conflict(f"room {room.id} has closed", code="room_closed")
@@ -133,6 +136,7 @@ class SessionService:
                 name=party.name,
                 ttl=expires_at - now,
                 not_before=nbf,
+                minted_by=minted_by,
             )
             links.append(
                 {
@@ -148,12 +152,18 @@ class SessionService:
             )
         return links
 
-    async def links(self, booked: BookedRoom) -> list[dict[str, Any]]:
+    async def links(
+        self, booked: BookedRoom, *, minted_by: str | None = None
+    ) -> list[dict[str, Any]]:
         room = await self._rooms.get_room(booked.room_id)
         if booked.state is RoomState.CLOSED:
             raise Conflict(f"room {room.id} has closed", code="room_closed")
         return self.tokens(
-            room, booked.parties, not_before=booked.opens_at, expires_at=booked.closes_at
+            room,
+            booked.parties,
+            not_before=booked.opens_at,
+            expires_at=booked.closes_at,
+            minted_by=minted_by,
         )
 
     # the window -----------------------------------------------------------------------------
