@@ -46,6 +46,12 @@ COUNT_GET_USER_MEDIA = """
 """
 
 
+def csp_violations(console: list[str]) -> list[str]:
+    """Console lines where Chromium reports a Content-Security-Policy violation (the pages are
+    served with one that allows no inline script or style: web/pages.py)."""
+    return [line for line in console if "Content Security Policy" in line]
+
+
 @pytest.fixture
 async def sdk_clients() -> AsyncIterator[list[RoomClient]]:
     """Python SDK participants a test adds to a room, closed at teardown."""

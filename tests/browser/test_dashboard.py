@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from tests.browser.conftest import csp_violations
 from tests.helpers import ServerHandle
 from vidconsult.account_admin import create_account
 from vidconsult.client import RoomClient
@@ -80,6 +81,8 @@ async def open_dashboard(browser: Any) -> AsyncIterator[Opener]:
     for dash in pages:
         print("\n".join(dash.log[-60:]))
         await dash.page.context.close()
+    # the dashboard works under its Content-Security-Policy: nothing was refused
+    assert csp_violations([line for dash in pages for line in dash.log]) == []
 
 
 async def coordinator_account(settings: Settings, username: str = "li.coord") -> str:
@@ -218,7 +221,10 @@ async def test_failed_sign_in_shows_the_api_message(
     await page.fill("[data-testid=token-input]", app_server.mint("dr-wang", "expert"))
     await page.click("[data-testid=use-token-button]")
     await page.wait_for_function(
-        "document.querySelector('[data-testid=sign-in-error]').textContent.includes('expert')",
+        # a function, not an expression: Playwright evaluates an expression with eval(),
+        # which the page's CSP (no 'unsafe-eval') refuses
+        "() => document.querySelector('[data-testid=sign-in-error]').textContent"
+        ".includes('expert')",
         timeout=TIMEOUT_MS,
     )
     await page.fill("[data-testid=token-input]", app_server.coordinator_token)
@@ -387,7 +393,8 @@ async def test_case_created_and_booked_with_sla_badge(
     assert await page.locator("[data-testid=case-row]").count() == 2
     await page.select_option("[data-testid=filter-specialty]", "neurology")
     await page.wait_for_function(
-        "document.querySelectorAll('[data-testid=case-row]').length === 1", timeout=TIMEOUT_MS
+        "() => document.querySelectorAll('[data-testid=case-row]').length === 1",
+        timeout=TIMEOUT_MS,
     )
     assert await page.locator("[data-testid=case-row]").get_attribute("data-case-id") == neuro["id"]
     assert not dash.page_errors()

@@ -110,7 +110,7 @@ async def test_record_play_hold_export_from_the_dashboard(
     # while it records, #recordings lists both files as being recorded...
     await page.click("[data-testid=nav-recordings]")
     await page.wait_for_function(
-        "document.querySelectorAll('[data-testid=recording-row][data-status=recording]')"
+        "() => document.querySelectorAll('[data-testid=recording-row][data-status=recording]')"
         ".length === 2",
         timeout=TIMEOUT_MS,
     )
@@ -141,7 +141,7 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.click("[data-testid=nav-recordings]")
     done = "[data-testid=recording-row][data-status=completed]"
     await page.wait_for_function(
-        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
+        f"() => document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
     )
     group = page.locator(f"[data-testid=recording-group][data-room-id='{rid}']")
     assert "Cardiology · Anda County" in await group.inner_text()
@@ -169,7 +169,7 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.fill("[data-testid=filter-room]", rid)
     await page.click("[data-testid=recordings-refresh]")
     await page.wait_for_function(
-        f"document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
+        f"() => document.querySelectorAll('{done}').length === 2", timeout=TIMEOUT_MS
     )
 
     # ---- Play: the picture shows and time advances --------------------------------------

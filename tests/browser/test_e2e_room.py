@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from tests.browser.conftest import csp_violations
 from vidconsult.client import RoomClient
 from vidconsult.domain.roles import Role
 from vidconsult.tokens import TokenSigner
@@ -118,6 +119,8 @@ async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Open
     for page in pages:
         print("\n".join(page.log[-60:]))
         await page.page.context.close()
+    # the room page works under its Content-Security-Policy: nothing was refused
+    assert csp_violations([line for page in pages for line in page.log]) == []
 
 
 async def test_room_in_the_browser(
@@ -140,7 +143,7 @@ async def test_room_in_the_browser(
     # the publishers show a camera preview before joining
     for page in (doctor, patient):
         await page.page.wait_for_function(
-            "document.querySelector('[data-testid=preview-video]').videoWidth > 0"
+            "() => document.querySelector('[data-testid=preview-video]').videoWidth > 0"
         )
         assert await page.gum_calls() >= 1
 
