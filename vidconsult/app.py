@@ -154,11 +154,10 @@ def build_app(
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
     app[ops_api.REGISTRY] = ops_api.make_registry(rooms, media.stats, app[REJECTIONS])
-    app[openapi.OPENAPI] = openapi.base_document()
 
     app.router.add_routes(rooms_api.routes)
     app.router.add_routes(ops_api.routes)
-    app.router.add_routes(openapi.routes)
+    openapi.install(app)
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)

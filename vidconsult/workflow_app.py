@@ -35,7 +35,6 @@ from vidconsult.services.statistics import StatisticsService
 from vidconsult.store.base_workflow import WorkflowStores
 from web import cases_api, directory_api, emergency_api, lectures_api
 from web.keys import BASE_URL, SETTINGS
-from web.openapi import OPENAPI
 from web.workflow_keys import (
     BOOKING,
     CASES,
@@ -46,7 +45,6 @@ from web.workflow_keys import (
     SCHEDULER,
     STATISTICS,
 )
-from web.workflow_openapi import add_workflow
 
 log = logging.getLogger(__name__)
 SCHEDULE = web.AppKey("schedule", ScheduleKeeper)
@@ -172,7 +170,6 @@ def install(
 
     for module in (directory_api, cases_api, emergency_api, lectures_api):
         app.router.add_routes(module.routes)
-    add_workflow(app[OPENAPI])
     app.cleanup_ctx.append(_scheduler_lifecycle)
 
 

@@ -17,7 +17,6 @@ from vidconsult.errors import PermissionDenied
 from vidconsult.services.accounts import AccountsConfig, AccountService
 from vidconsult.services.password_pool import PasswordPool
 from vidconsult.tokens import TokenClaims
-from web import openapi
 from web.admin_schemas import (
     ChangePassword,
     CreateAccount,
@@ -35,6 +34,50 @@ from web.keys import (
     SETTINGS,
     SIGNER,
 )
+from web.openapi import OBJECT, Component, describe
+
+ACCOUNT = Component(
+    "Account",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "username": {"type": "string"},
+            "display_name": {"type": "string"},
+            "role": {"type": "string", "enum": ["coordinator", "expert"]},
+            "disabled": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "locked_until": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+)
+API_TOKEN = Component(
+    "ApiToken",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["coordinator", "expert"]},
+            "prefix": {"type": "string", "description": "first characters of the secret"},
+            "created_by": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+            "token": {"type": "string", "description": "the secret: only in the creation reply"},
+        },
+    },
+)
+SESSION = {
+    "type": "object",
+    "required": ["token", "token_type", "expires_in"],
+    "properties": {
+        "token": {"type": "string"},
+        "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer"},
+        "account": ACCOUNT,
+    },
+}
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -88,12 +131,6 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
         if api_token_middleware not in app.middlewares:
             app.middlewares.append(api_token_middleware)
         app.router.add_routes(routes)
-        doc = app[openapi.OPENAPI]
-        openapi.add_models(
-            doc, LoginBody, ChangePassword, CreateAccount, UpdateAccount, CreateApiToken
-        )
-        doc["components"]["schemas"].update({"Account": ACCOUNT, "ApiToken": API_TOKEN})
-        openapi.add_paths(doc, OPENAPI_PATHS)
 
     return install_accounts
 
@@ -115,6 +152,14 @@ def require_person(request: web.Request) -> TokenClaims:
 
 
 @routes.post("/api/v1/auth/login")
+@describe(
+    "Log in a coordinator or expert account: a 12-hour bearer token",
+    auth="none",
+    body=LoginBody,
+    response=SESSION,
+    errors=(401, 403, 503),
+    limited=True,
+)
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
     # before any hash work: per client address, and per user name whether it exists or not
@@ -131,6 +176,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/auth/me")
+@describe("Who the bearer token speaks for", response=OBJECT)
 async def me(request: web.Request) -> web.Response:
     who = claims(request)
     return json_ok(
@@ -146,6 +192,13 @@ async def me(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/password")
+@describe(
+    "Change the password of the account the token belongs to: every session ends; the "
+    "answer carries a new one",
+    body=ChangePassword,
+    response=SESSION,
+    errors=(429, 503),
+)
 async def change_password(request: web.Request) -> web.Response:
     who = claims(request)
     if who.room is not None:
@@ -161,6 +214,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/logout-all")
+@describe("Sign the account out everywhere", response=OBJECT)
 async def logout(request: web.Request) -> web.Response:
     who = claims(request)
     if who.session is None:
@@ -170,6 +224,13 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/accounts")
+@describe(
+    "Create an account (coordinator)",
+    status=201,
+    body=CreateAccount,
+    response=ACCOUNT,
+    errors=(409,),
+)
 async def create_account(request: web.Request) -> web.Response:
     require_person(request)
     body = await parse_body(request, CreateAccount)
@@ -180,6 +241,10 @@ async def create_account(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/accounts")
+@describe(
+    "List accounts (coordinator)",
+    response={"type": "object", "properties": {"accounts": {"type": "array", "items": ACCOUNT}}},
+)
 async def list_accounts(request: web.Request) -> web.Response:
     require_person(request)
     accounts = await request.app[ACCOUNTS].list_accounts()
@@ -187,6 +252,12 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/accounts/{username}")
+@describe(
+    "Disable or enable an account (coordinator)",
+    body=UpdateAccount,
+    response=ACCOUNT,
+    errors=(404,),
+)
 async def update_account(request: web.Request) -> web.Response:
     require_person(request)
     body = await parse_body(request, UpdateAccount)
@@ -197,6 +268,12 @@ async def update_account(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/api-tokens")
+@describe(
+    "Create an API token (coordinator); the secret is shown once",
+    status=201,
+    body=CreateApiToken,
+    response=API_TOKEN,
+)
 async def create_api_token(request: web.Request) -> web.Response:
     who = require_person(request)
     body = await parse_body(request, CreateApiToken)
@@ -208,6 +285,13 @@ async def create_api_token(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/api-tokens")
+@describe(
+    "List API tokens, without their secrets (coordinator)",
+    response={
+        "type": "object",
+        "properties": {"api_tokens": {"type": "array", "items": API_TOKEN}},
+    },
+)
 async def list_api_tokens(request: web.Request) -> web.Response:
     require_person(request)
     tokens = await request.app[ACCOUNTS].list_api_tokens()
@@ -215,6 +299,7 @@ async def list_api_tokens(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/api-tokens/{token_id}")
+@describe("Revoke an API token (coordinator)", response=API_TOKEN, errors=(404,))
 async def revoke_api_token(request: web.Request) -> web.Response:
     require_person(request)
     token = await request.app[ACCOUNTS].revoke_api_token(request.match_info["token_id"])
@@ -222,163 +307,3 @@ async def revoke_api_token(request: web.Request) -> web.Response:
 
 
 # OpenAPI -----------------------------------------------------------------------------------
-ACCOUNT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "username": {"type": "string"},
-        "display_name": {"type": "string"},
-        "role": {"type": "string", "enum": ["coordinator", "expert"]},
-        "disabled": {"type": "boolean"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "locked_until": {"type": ["string", "null"], "format": "date-time"},
-    },
-}
-API_TOKEN = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
-        "role": {"type": "string", "enum": ["coordinator", "expert"]},
-        "prefix": {"type": "string", "description": "first characters of the secret"},
-        "created_by": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "expires_at": {"type": ["string", "null"], "format": "date-time"},
-        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-        "token": {"type": "string", "description": "the secret: only in the creation reply"},
-    },
-}
-_ref = openapi.ref
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/auth/login": {
-        "post": {
-            "summary": "Log in a coordinator or expert account: a 12-hour bearer token",
-            "security": [],
-            "requestBody": openapi.body("LoginBody"),
-            "responses": {
-                "200": openapi.ok(
-                    "token",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "token": {"type": "string"},
-                            "token_type": {"type": "string"},
-                            "expires_in": {"type": "integer"},
-                            "account": _ref("Account"),
-                        },
-                    },
-                ),
-                **openapi.errors(400, 401, 403, 429, 503),
-            },
-        }
-    },
-    "/api/v1/auth/me": {
-        "get": {
-            "summary": "Who the bearer token speaks for",
-            "responses": {"200": openapi.ok("claims", {"type": "object"}), **openapi.errors(401)},
-        }
-    },
-    "/api/v1/auth/password": {
-        "post": {
-            "summary": "Change the password of the account the token belongs to. Every session "
-            "of the account ends; the reply carries the token of a new one",
-            "requestBody": openapi.body("ChangePassword"),
-            "responses": {
-                "200": openapi.ok(
-                    "changed",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "ok": {"type": "boolean"},
-                            "token": {"type": "string"},
-                            "token_type": {"type": "string"},
-                            "expires_in": {"type": "integer"},
-                        },
-                    },
-                ),
-                **openapi.errors(400, 401, 403, 429),
-            },
-        }
-    },
-    "/api/v1/auth/logout-all": {
-        "post": {
-            "summary": "Sign the account out everywhere: every login token issued so far is "
-            "refused (401 session_ended). Disabling an account does the same",
-            "responses": {
-                "200": openapi.ok("signed out", {"type": "object"}),
-                **openapi.errors(401, 403),
-            },
-        }
-    },
-    "/api/v1/accounts": {
-        "post": {
-            "summary": "Create an account (coordinator)",
-            "requestBody": openapi.body("CreateAccount"),
-            "responses": {
-                "201": openapi.ok("created", _ref("Account")),
-                **openapi.errors(400, 401, 403, 409),
-            },
-        },
-        "get": {
-            "summary": "List accounts (coordinator)",
-            "responses": {
-                "200": openapi.ok(
-                    "accounts",
-                    {
-                        "type": "object",
-                        "properties": {"accounts": {"type": "array", "items": _ref("Account")}},
-                    },
-                ),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-    "/api/v1/accounts/{username}": {
-        "parameters": [
-            {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
-        ],
-        "patch": {
-            "summary": "Disable or enable an account (coordinator)",
-            "requestBody": openapi.body("UpdateAccount"),
-            "responses": {
-                "200": openapi.ok("updated", _ref("Account")),
-                **openapi.errors(400, 401, 403, 404),
-            },
-        },
-    },
-    "/api/v1/api-tokens": {
-        "post": {
-            "summary": "Create an API token (coordinator); the secret is shown once",
-            "requestBody": openapi.body("CreateApiToken"),
-            "responses": {
-                "201": openapi.ok("created", _ref("ApiToken")),
-                **openapi.errors(400, 401, 403),
-            },
-        },
-        "get": {
-            "summary": "List API tokens, without their secrets (coordinator)",
-            "responses": {
-                "200": openapi.ok(
-                    "tokens",
-                    {
-                        "type": "object",
-                        "properties": {"api_tokens": {"type": "array", "items": _ref("ApiToken")}},
-                    },
-                ),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-    "/api/v1/api-tokens/{token_id}": {
-        "parameters": [
-            {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
-        ],
-        "delete": {
-            "summary": "Revoke an API token (coordinator)",
-            "responses": {
-                "200": openapi.ok("revoked", _ref("ApiToken")),
-                **openapi.errors(401, 403, 404),
-            },
-        },
-    },
-}

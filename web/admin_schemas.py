@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.accounts import AccountRole
 
+# printable: no control characters; at least one that is not a space
+NAME = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,13 +21,30 @@ class LoginBody(_Body):
 
 class ChangePassword(_Body):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024, description="12..1024 characters")
+    # the length is the domain's rule (weak_password); the document states it
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="12..1024 characters",
+        json_schema_extra={"minLength": 12},
+    )
 
 
 class CreateAccount(_Body):
-    username: str = Field(min_length=2, max_length=64, description="a-z 0-9 . _ -")
+    username: str = Field(
+        min_length=2,
+        max_length=64,
+        description="a-z 0-9 . _ - (case-blind)",
+        # the domain's rule (invalid_username); the document states it
+        json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"},
+    )
     role: AccountRole
-    password: str = Field(min_length=1, max_length=1024, description="12..1024 characters")
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        json_schema_extra={"minLength": 12},  # the domain's rule (weak_password)
+        description="12..1024 characters, no spaces at either end, at least 4 different ones",
+    )
     display_name: str = Field(default="", max_length=200)
 
 
@@ -36,7 +56,12 @@ class UpdateAccount(_Body):
 
 
 class CreateApiToken(_Body):
-    name: str = Field(min_length=1, max_length=100, description="What the integration is")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=NAME,
+        description="What the integration is (printable; not only spaces)",
+    )
     role: AccountRole = AccountRole.COORDINATOR
     ttl_days: int | None = Field(
         default=None, ge=1, le=3650, description="Lifetime; none = until revoked"

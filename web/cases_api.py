@@ -13,19 +13,19 @@ from aiohttp import web
 
 from vidconsult.domain.booked_rooms import BookedRoom
 from vidconsult.domain.bookings import Booking
-from vidconsult.domain.cases import Case, CaseStatus, Patient, Urgency
+from vidconsult.domain.cases import Case, Patient, Urgency
 from vidconsult.domain.outcomes import Referral
 from vidconsult.domain.roles import Role
-from vidconsult.domain.specialties import parse_specialty
 from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
 from vidconsult.services.booking import ExplicitSlot
 from vidconsult.store.base_workflow import CaseFilter
 from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc
 from web.access_api import merged_audit
 from web.guards import limit
-from web.http import claims, json_ok, parse_body, require_coordinator
+from web.http import claims, json_ok, parse_body, parse_query, require_coordinator
 from web.keys import ACCESS_LOG
-from web.query import query_enum, query_instant, query_limit
+from web.openapi import OBJECT, describe
+from web.queries import BookingQuery, CaseQuery, ReferralQuery
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
 from web.workflow_schemas import (
     BookingBody,
@@ -57,6 +57,7 @@ def booking_view(booking: Booking, room: BookedRoom) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/cases")
+@describe("Open a routine case (requested)", status=201, body=CaseBody, response=OBJECT)
 async def create_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, CaseBody)
@@ -81,24 +82,30 @@ async def create_case(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/cases")
+@describe("List cases, newest first", query=CaseQuery, response=OBJECT)
 async def list_cases(request: web.Request) -> web.Response:
     require_coordinator(request)
-    q = request.query
+    q = parse_query(request, CaseQuery)
     query = CaseFilter(
-        status=query_enum(request, CaseStatus, "status"),
-        unit_id=q.get("unit") or None,
-        specialty=parse_specialty(q["specialty"]) if q.get("specialty") else None,
-        urgency=query_enum(request, Urgency, "urgency"),
-        expert_id=q.get("expert") or None,
-        requested_from=query_instant(request, "since"),
-        requested_to=query_instant(request, "until"),
-        limit=query_limit(request),
+        status=q.status,
+        unit_id=q.unit,
+        specialty=q.specialty,
+        urgency=q.urgency,
+        expert_id=q.expert,
+        requested_from=q.since,
+        requested_to=q.until,
+        limit=q.limit,
     )
     cases = await request.app[CASES].list_cases(query)
     return json_ok({"cases": [case_doc(c, with_audit=False) for c in cases]})
 
 
 @routes.get("/api/v1/cases/{case_id}")
+@describe(
+    "A case with its audit trail (coordinator or the case's expert)",
+    response=OBJECT,
+    errors=(404,),
+)
 async def get_case(request: web.Request) -> web.Response:
     who = claims(request)
     case = await request.app[CASES].get(request.match_info["case_id"])
@@ -120,6 +127,12 @@ def _is_case_expert(who: Any, case: Case) -> bool:
 
 
 @routes.post("/api/v1/cases/{case_id}/cancel")
+@describe(
+    "Cancel a case (frees its booking, ends its room)",
+    body=ReasonBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def cancel_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, ReasonBody)
@@ -130,6 +143,12 @@ async def cancel_case(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/cases/{case_id}/transitions")
+@describe(
+    "Move a case by hand (in_progress, no_show, cancelled, requested)",
+    body=TransitionBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def transition(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, TransitionBody)
@@ -140,6 +159,14 @@ async def transition(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/cases/{case_id}/booking")
+@describe(
+    "Book: the earliest slot within the SLA (empty body; flagged sla_breach when none meets "
+    "it) or an explicit expert and time",
+    status=201,
+    body=BookingBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def book_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, BookingBody)
@@ -159,6 +186,12 @@ async def book_case(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/cases/{case_id}/booking")
+@describe(
+    "Release the booking; the case goes back to requested",
+    body=ReasonBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def release_booking(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, ReasonBody)
@@ -169,6 +202,12 @@ async def release_booking(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/cases/{case_id}/report")
+@describe(
+    "The report (+ referral), signed by the case's expert token; completes the case",
+    body=ReportBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def submit_report(request: web.Request) -> web.Response:
     who = claims(request)
     body = await parse_body(request, ReportBody)
@@ -185,11 +224,10 @@ async def submit_report(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/referrals")
+@describe("Referrals of completed cases", query=ReferralQuery, response=OBJECT)
 async def list_referrals(request: web.Request) -> web.Response:
     require_coordinator(request)
-    raw = request.query.get("green_channel")
-    if raw not in (None, "true", "false"):
-        raise InvalidInput("green_channel must be true or false")
+    raw = parse_query(request, ReferralQuery).green_channel
     found = await request.app[OUTCOMES].referrals(
         green_channel=None if raw is None else raw == "true"
     )
@@ -197,18 +235,18 @@ async def list_referrals(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings")
+@describe("List bookings", query=BookingQuery, response=OBJECT)
 async def list_bookings(request: web.Request) -> web.Response:
     require_coordinator(request)
+    q = parse_query(request, BookingQuery)
     found = await request.app[BOOKING].bookings(
-        expert_id=request.query.get("expert") or None,
-        start_from=query_instant(request, "since"),
-        start_to=query_instant(request, "until"),
-        limit=query_limit(request),
+        expert_id=q.expert, start_from=q.since, start_to=q.until, limit=q.limit
     )
     return json_ok({"bookings": [booking_doc(b) for b in found]})
 
 
 @routes.get("/api/v1/bookings/{booking_id}")
+@describe("A booking and its room", response=OBJECT, errors=(404,))
 async def get_booking(request: web.Request) -> web.Response:
     require_coordinator(request)
     booking, room = await request.app[BOOKING].booked_room(request.match_info["booking_id"])
@@ -216,6 +254,12 @@ async def get_booking(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}/links")
+@describe(
+    "Join links of the booked parties (valid only in the room's window)",
+    response=OBJECT,
+    errors=(404, 409),
+    limited=True,
+)
 async def booking_links(request: web.Request) -> web.Response:
     """Join links of the booked parties, valid only in the room's window (nbf/exp)."""
     who = require_coordinator(request)

@@ -8,12 +8,12 @@ from vidconsult.domain.experts import Expert, Institution
 from vidconsult.domain.rosters import Leave, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutySlot
 from vidconsult.domain.specialties import Specialty, parse_specialty
-from vidconsult.domain.units import Unit, parse_tier
-from vidconsult.errors import InvalidInput
+from vidconsult.domain.units import Unit
 from vidconsult.store.codec import expert_doc, override_doc, roster_doc, slot_doc, unit_doc
-from web.http import json_ok, parse_body, require_coordinator
+from web.http import json_ok, parse_body, parse_query, require_coordinator
 from web.keys import CLOCK
-from web.query import query_instant
+from web.openapi import OBJECT, describe
+from web.queries import ExpertQuery, OnDutyQuery, UnitQuery
 from web.workflow_keys import DIRECTORY
 from web.workflow_schemas import (
     DutyOverrideBody,
@@ -24,6 +24,9 @@ from web.workflow_schemas import (
 )
 
 routes = web.RouteTableDef()
+# a specialty in a path: only the known slugs, so that /rota/on-duty and /rota/overrides are
+# never taken for one (PUT there is 405, not "unknown specialty")
+SPECIALTY = "(?i:" + "|".join(s.value for s in Specialty) + ")"
 
 
 def unit_from_body(body: UnitBody) -> Unit:
@@ -44,13 +47,9 @@ def expert_from_body(body: ExpertBody) -> Expert:
     )
 
 
-def query_specialty(request: web.Request) -> Specialty | None:
-    raw = request.query.get("specialty")
-    return parse_specialty(raw) if raw else None
-
-
 # units ---------------------------------------------------------------------------------------
 @routes.post("/api/v1/units")
+@describe("Create or replace a unit", status=201, body=UnitBody, response=OBJECT)
 async def put_unit(request: web.Request) -> web.Response:
     require_coordinator(request)
     unit = unit_from_body(await parse_body(request, UnitBody))
@@ -59,14 +58,15 @@ async def put_unit(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/units")
+@describe("List member units", query=UnitQuery, response=OBJECT)
 async def list_units(request: web.Request) -> web.Response:
     require_coordinator(request)
-    tier = request.query.get("tier")
-    units = await request.app[DIRECTORY].units(parse_tier(tier) if tier else None)
+    units = await request.app[DIRECTORY].units(parse_query(request, UnitQuery).tier)
     return json_ok({"units": [unit_doc(u) for u in units]})
 
 
 @routes.get("/api/v1/units/{unit_id}")
+@describe("A unit", response=OBJECT, errors=(404,))
 async def get_unit(request: web.Request) -> web.Response:
     require_coordinator(request)
     return json_ok(unit_doc(await request.app[DIRECTORY].unit(request.match_info["unit_id"])))
@@ -74,6 +74,7 @@ async def get_unit(request: web.Request) -> web.Response:
 
 # experts and rosters -------------------------------------------------------------------------
 @routes.post("/api/v1/experts")
+@describe("Create or replace an expert", status=201, body=ExpertBody, response=OBJECT)
 async def put_expert(request: web.Request) -> web.Response:
     require_coordinator(request)
     expert = expert_from_body(await parse_body(request, ExpertBody))
@@ -82,13 +83,15 @@ async def put_expert(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/experts")
+@describe("List experts", query=ExpertQuery, response=OBJECT)
 async def list_experts(request: web.Request) -> web.Response:
     require_coordinator(request)
-    experts = await request.app[DIRECTORY].experts(query_specialty(request))
+    experts = await request.app[DIRECTORY].experts(parse_query(request, ExpertQuery).specialty)
     return json_ok({"experts": [expert_doc(e) for e in experts]})
 
 
 @routes.get("/api/v1/experts/{expert_id}")
+@describe("An expert", response=OBJECT, errors=(404,))
 async def get_expert(request: web.Request) -> web.Response:
     require_coordinator(request)
     expert = await request.app[DIRECTORY].expert(request.match_info["expert_id"])
@@ -96,6 +99,7 @@ async def get_expert(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/experts/{expert_id}/roster")
+@describe("Replace the expert's roster", body=RosterBody, response=OBJECT, errors=(404,))
 async def put_roster(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, RosterBody)
@@ -109,6 +113,11 @@ async def put_roster(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/experts/{expert_id}/roster")
+@describe(
+    "The expert's roster (shifts in the expert's zone, leave, holidays)",
+    response=OBJECT,
+    errors=(404,),
+)
 async def get_roster(request: web.Request) -> web.Response:
     require_coordinator(request)
     return json_ok(roster_doc(await request.app[DIRECTORY].roster(request.match_info["expert_id"])))
@@ -116,6 +125,7 @@ async def get_roster(request: web.Request) -> web.Response:
 
 # rota ----------------------------------------------------------------------------------------
 @routes.get("/api/v1/rota")
+@describe("The on-duty rota: weekly slots and dated overrides", response=OBJECT)
 async def get_rota(request: web.Request) -> web.Response:
     require_coordinator(request)
     rota = await request.app[DIRECTORY].rota()
@@ -127,7 +137,14 @@ async def get_rota(request: web.Request) -> web.Response:
     )
 
 
-@routes.put("/api/v1/rota/{specialty}")
+@routes.put(f"/api/v1/rota/{{specialty:{SPECIALTY}}}")
+@describe(
+    "Replace one specialty's weekly duty slots",
+    body=DutySlotsBody,
+    response=OBJECT,
+    path={"specialty": {"type": "string", "enum": [s.value for s in Specialty]}},
+    errors=(404,),
+)
 async def put_duty_slots(request: web.Request) -> web.Response:
     require_coordinator(request)
     specialty = parse_specialty(request.match_info["specialty"])
@@ -141,6 +158,7 @@ async def put_duty_slots(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/rota/overrides")
+@describe("Add a dated duty override", status=201, body=DutyOverrideBody, response=OBJECT)
 async def add_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, DutyOverrideBody)
@@ -150,6 +168,7 @@ async def add_override(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/rota/overrides/{override_id}")
+@describe("Delete a duty override", response=OBJECT, errors=(404,))
 async def delete_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[DIRECTORY].delete_override(request.match_info["override_id"])
@@ -157,12 +176,12 @@ async def delete_override(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/rota/on-duty")
+@describe("Who is on duty", query=OnDutyQuery, response=OBJECT)
 async def on_duty(request: web.Request) -> web.Response:
     require_coordinator(request)
-    specialty = query_specialty(request)
-    if specialty is None:
-        raise InvalidInput("specialty is required")
-    at = query_instant(request, "at") or request.app[CLOCK].now()
+    query = parse_query(request, OnDutyQuery)
+    specialty = query.specialty
+    at = query.at or request.app[CLOCK].now()
     experts = await request.app[DIRECTORY].on_duty(specialty, at)
     return json_ok(
         {"specialty": specialty.value, "at": at.isoformat(), "expert_ids": list(experts)}

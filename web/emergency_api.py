@@ -8,6 +8,8 @@ from aiohttp import web
 from vidconsult.store.codec import case_doc
 from web.cases_api import patient_from_body
 from web.http import json_ok, parse_body, require_coordinator
+from web.openapi import OBJECT, describe
+from web.room_views import RoomOut
 from web.workflow_keys import EMERGENCY
 from web.workflow_schemas import EmergencyBody
 
@@ -15,6 +17,13 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/emergencies")
+@describe(
+    "Emergency: open a room now, summon the on-duty expert, return join links",
+    status=201,
+    body=EmergencyBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def request_emergency(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, EmergencyBody)
@@ -30,7 +39,7 @@ async def request_emergency(request: web.Request) -> web.Response:
     return json_ok(
         {
             "case": case_doc(opened.case, with_audit=False),
-            "room": opened.room.to_dict(),
+            "room": RoomOut.of(opened.room).wire(),
             "expert": {
                 "id": opened.pick.expert_id,
                 "source": opened.pick.source.value,

@@ -144,13 +144,31 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         )
     raw = await request.read()
     try:
-        data = json.loads(raw or b"null")
+        # a number without a fractional part is an integer, as JSON Schema has it (5.0 is 5)
+        data = json.loads(raw or b"null", parse_float=_number)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise errors.InvalidInput(f"body is not valid JSON: {exc}", code="invalid_json") from None
     try:
-        return model.model_validate(data)
+        # strict: JSON types as the document says them (false is not 0, "5" is not 5); in
+        # JSON mode strings still become dates, times and enum members
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise errors.InvalidInput(_describe(exc), code="invalid_payload") from None
+
+
+def _number(text: str) -> float | int:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string through its model (lax: every value arrives as a string); the same
+    model describes the parameters in the OpenAPI document."""
+    data = {key: request.query[key] for key in request.query}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.InvalidInput(_describe(exc), code="invalid_query") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vidconsult.domain.statistics import Period
 from vidconsult.store.codec import booked_room_doc, lecture_doc
 from web.guards import limit
-from web.http import json_ok, parse_body, require_coordinator
-from web.query import query_enum, query_instant
+from web.http import json_ok, parse_body, parse_query, require_coordinator
+from web.openapi import OBJECT, describe
+from web.queries import LectureQuery, StatsQuery
 from web.workflow_keys import LECTURES, STATISTICS
 from web.workflow_schemas import LectureBody
 
@@ -16,6 +16,13 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/lectures")
+@describe(
+    "Book a lecture (presenter publishes, audience units watch)",
+    status=201,
+    body=LectureBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def create_lecture(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, LectureBody)
@@ -30,13 +37,15 @@ async def create_lecture(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/lectures")
+@describe("List lectures", query=LectureQuery, response=OBJECT)
 async def list_lectures(request: web.Request) -> web.Response:
     require_coordinator(request)
-    found = await request.app[LECTURES].list_lectures(query_instant(request, "since"))
+    found = await request.app[LECTURES].list_lectures(parse_query(request, LectureQuery).since)
     return json_ok({"lectures": [lecture_doc(lec) for lec in found]})
 
 
 @routes.get("/api/v1/lectures/{lecture_id}")
+@describe("A lecture", response=OBJECT, errors=(404,))
 async def get_lecture(request: web.Request) -> web.Response:
     require_coordinator(request)
     lecture, room = await request.app[LECTURES].get(request.match_info["lecture_id"])
@@ -44,6 +53,12 @@ async def get_lecture(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/lectures/{lecture_id}/links")
+@describe(
+    "Presenter and audience (observer) join links",
+    response=OBJECT,
+    errors=(404, 409),
+    limited=True,
+)
 async def lecture_links(request: web.Request) -> web.Response:
     """The presenter's link (publishes) and one per audience unit (observer: watch only)."""
     who = require_coordinator(request)
@@ -56,13 +71,11 @@ async def lecture_links(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/stats")
+@describe("Statistics per unit and period", query=StatsQuery, response=OBJECT)
 async def stats(request: web.Request) -> web.Response:
     require_coordinator(request)
-    period = query_enum(request, Period, "period") or Period.MONTH
+    q = parse_query(request, StatsQuery)
     summary = await request.app[STATISTICS].summary(
-        period=period,
-        unit_id=request.query.get("unit") or None,
-        since=query_instant(request, "since"),
-        until=query_instant(request, "until"),
+        period=q.period, unit_id=q.unit, since=q.since, until=q.until
     )
     return json_ok(summary)

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from vidconsult.ports import MediaStats
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.rooms import RoomService
+from web.openapi import describe
 
 routes = web.RouteTableDef()
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
@@ -73,11 +74,22 @@ def make_registry(
 
 
 @routes.get("/healthz")
+@describe(
+    "Liveness",
+    auth="none",
+    response={"type": "object", "properties": {"status": {"const": "ok"}}},
+)
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/metrics")
+@describe(
+    "Prometheus metrics (text exposition)",
+    auth="none",
+    response={"type": "string"},
+    media_type="text/plain",
+)
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

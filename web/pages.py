@@ -7,6 +7,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from web.http import error_response
+from web.openapi import describe
+
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
@@ -14,6 +17,7 @@ SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket
 routes = web.RouteTableDef()
 
 NO_STORE = {"Cache-Control": "no-store"}
+JAVASCRIPT = "text/javascript"  # RFC 9239
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -46,27 +50,42 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 @routes.get("/room/{room_id}")
+@describe(
+    "The room page (the join token travels in the URL fragment)",
+    auth="none",
+    response={"type": "string"},
+    media_type="text/html",
+)
 async def room_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "room.html", headers=NO_STORE)
 
 
 @routes.get("/dashboard")
+@describe(
+    "The coordinators' dashboard", auth="none", response={"type": "string"}, media_type="text/html"
+)
 async def dashboard_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "dashboard.html", headers=NO_STORE)
 
 
 @routes.get("/static/vendor/socket.io.min.js")
+@describe(
+    "The socket.io browser client",
+    auth="none",
+    response={"type": "string"},
+    media_type=JAVASCRIPT,
+    errors=(503,),
+)
 async def socket_io_client(request: web.Request) -> web.StreamResponse:
     if not SOCKET_IO_CLIENT.exists():
-        return web.Response(
-            status=503,
-            text="socket.io client not installed: run `npm ci --prefix web`",
-            content_type="text/plain",
+        return error_response(
+            503, "not_installed", "socket.io client not installed: run `npm ci --prefix web`"
         )
-    return web.FileResponse(SOCKET_IO_CLIENT)
+    return web.FileResponse(SOCKET_IO_CLIENT, headers={"Content-Type": JAVASCRIPT})
 
 
 @routes.get("/")
+@describe("The front page", auth="none", response={"type": "string"}, media_type="text/html")
 async def index(request: web.Request) -> web.StreamResponse:
     index_html = STATIC / "index.html"
     if index_html.exists():

@@ -10,24 +10,31 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.recordings import Recording
 from vidconsult.domain.roles import Role
-from vidconsult.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from vidconsult.services.exports import ExportService
 from vidconsult.services.recordings import RecordingConfig, RecordingService
 from vidconsult.tokens import TokenClaims
-from web import openapi
-from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
+from web.http import (
+    claims,
+    json_ok,
+    parse_body,
+    parse_query,
+    require_coordinator,
+    require_room_admin,
+)
 from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.openapi import BINARY, OBJECT, describe
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -44,7 +51,40 @@ class PolicyBody(BaseModel):
 
 
 class HoldBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     held: bool
+
+
+# an ISO date or date-time; without an offset, the centre's local time (see _date)
+DateParam = Annotated[
+    str | None,
+    # blank is the same as absent
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}],
+        }
+    ),
+]
+
+
+class RecordingQuery(BaseModel):
+    room_id: str | None = None
+    case_id: str | None = None
+    since: DateParam = None
+    until: DateParam = None
+    status: str | None = None
+    limit: int = Field(default=500, ge=1, description="at most 5000 are returned")
+    order: Literal["asc", "desc"] = "asc"
+
+
+class PurposeQuery(BaseModel):
+    purpose: Literal["play", "download"] = "play"
+
+
+class LinkQuery(BaseModel):
+    expires: str | None = Field(default=None, description="of the signed link")
+    sig: str | None = Field(default=None, description="of the signed link")
 
 
 def config_from(settings: Any) -> RecordingConfig:
@@ -103,7 +143,6 @@ def install(app: web.Application) -> None:
     app[EVENTS].subscribe(service.on_event)
     _add_room_requests(app[SIGNALING], service)
     app.router.add_routes(routes)
-    openapi.add_paths(app[openapi.OPENAPI], OPENAPI_PATHS)
     interval = float(getattr(settings, "recording_purge_interval", 3600.0))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -149,6 +188,11 @@ async def _authorized(request: web.Request) -> Recording:
 
 # rooms ------------------------------------------------------------------------------------
 @routes.get(ROOM + "/recording")
+@describe(
+    "The room's recording: active session, its files, policy, last error",
+    response=OBJECT,
+    errors=(404,),
+)
 async def recording_status(request: web.Request) -> web.Response:
     who = claims(request)
     room_id = request.match_info["room_id"]
@@ -165,6 +209,10 @@ async def recording_status(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/recording/active")
+@describe(
+    "Every room recording now, and rooms whose recording stopped on an error (coordinator)",
+    response=OBJECT,
+)
 async def active_recordings(request: web.Request) -> web.Response:
     """Every room recording now (and rooms whose recording stopped on an error): what the
     live rooms view shows in one request per refresh."""
@@ -173,6 +221,11 @@ async def active_recordings(request: web.Request) -> web.Response:
 
 
 @routes.post(ROOM + "/recording/start")
+@describe(
+    "Start recording the room (coordinator or room admin)",
+    response=OBJECT,
+    errors=(404, 409, 503),
+)
 async def start(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
@@ -180,6 +233,7 @@ async def start(request: web.Request) -> web.Response:
 
 
 @routes.post(ROOM + "/recording/stop")
+@describe("Stop recording the room (coordinator or room admin)", response=OBJECT, errors=(404, 409))
 async def stop(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
@@ -187,6 +241,12 @@ async def stop(request: web.Request) -> web.Response:
 
 
 @routes.put(ROOM + "/recording/policy")
+@describe(
+    "Set whether the room records and the patient's consent",
+    body=PolicyBody,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def set_policy(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
@@ -218,32 +278,27 @@ def _view(rec: Recording, held_cases: set[str]) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/recordings")
+@describe("The archive index; each entry says case_hold", query=RecordingQuery, response=OBJECT)
 async def list_recordings(request: web.Request) -> web.Response:
     who = claims(request)
-    q = request.query
-    room_id, case_id = q.get("room_id"), q.get("case_id")
+    q = parse_query(request, RecordingQuery)
+    room_id, case_id = q.room_id, q.case_id
     if not who.is_coordinator:
         if who.role not in (Role.DOCTOR, Role.EXPERT):
             raise PermissionDenied("not allowed to list recordings")
         if case_id is None and room_id is None:
             room_id = who.room
-    order = q.get("order", "asc")
-    if order not in ("asc", "desc"):
-        raise InvalidInput("order must be asc or desc")
-    try:
-        limit = min(int(q.get("limit", "500")), 5000)
-    except ValueError:
-        raise InvalidInput("limit must be a whole number") from None
+    limit = min(q.limit, 5000)
     store = request.app[RECORDINGS].store
     zone = request.app[SETTINGS].centre_time_zone
     found = await store.list_recordings(
         room_id=room_id,
         case_id=case_id,
-        since=_date(q.get("since"), "since", zone),
-        until=_date(q.get("until"), "until", zone),
-        status=q.get("status"),
+        since=_date(q.since, "since", zone),
+        until=_date(q.until, "until", zone),
+        status=q.status,
         limit=limit,
-        newest_first=order == "desc",
+        newest_first=q.order == "desc",
     )
     held = await store.held_cases()
     shown = [r for r in found if may_access(who, r)]
@@ -265,18 +320,23 @@ async def _room_names(request: web.Request, room_ids: set[str]) -> dict[str, str
 
 
 @routes.get("/api/v1/recordings/{recording_id}")
+@describe("One recording's index entry", response=OBJECT, errors=(404,))
 async def get_recording(request: web.Request) -> web.Response:
     rec = await _authorized(request)
     return json_ok(_view(rec, await request.app[RECORDINGS].store.held_cases()))
 
 
 @routes.get("/api/v1/recordings/{recording_id}/link")
+@describe(
+    "A short-lived signed link {url, expires_at}; its purpose goes on the case's audit trail",
+    query=PurposeQuery,
+    response=OBJECT,
+    errors=(404,),
+)
 async def link(request: web.Request) -> web.Response:
     """``?purpose=play`` (the default) or ``download``: what the link is for, on the trail."""
     rec = await _authorized(request)
-    purpose = request.query.get("purpose", "play")
-    if purpose not in _PURPOSES:
-        raise InvalidInput("purpose must be play or download")
+    purpose = parse_query(request, PurposeQuery).purpose
     await request.app[ACCESS_LOG].recording(claims(request), rec, _PURPOSES[purpose])
     return json_ok(_signed_link(request, "recordings", rec.id))
 
@@ -323,6 +383,14 @@ def _file_response(path: Path, name: str) -> web.FileResponse:
 
 
 @routes.get("/api/v1/recordings/{recording_id}/content")
+@describe(
+    "The file (signed link; HTTP Range supported)",
+    auth="none",
+    query=LinkQuery,
+    response=BINARY,
+    media_type="video/mp4",
+    errors=(401, 404, 416),
+)
 async def content(request: web.Request) -> web.StreamResponse:
     """Download or play (HTTP Range) through a signed link from ``/link``."""
     recording_id = request.match_info["recording_id"]
@@ -341,6 +409,7 @@ async def content(request: web.Request) -> web.StreamResponse:
 
 
 @routes.put("/api/v1/recordings/{recording_id}/hold")
+@describe("Legal hold of one recording", body=HoldBody, response=OBJECT, errors=(404,))
 async def hold_recording(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, HoldBody)
@@ -353,6 +422,7 @@ async def hold_recording(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/cases/{case_id}/recording-hold")
+@describe("Whether the case's recordings are on legal hold", response=OBJECT)
 async def case_hold(request: web.Request) -> web.Response:
     require_coordinator(request)
     case_id = request.match_info["case_id"]
@@ -360,6 +430,7 @@ async def case_hold(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/cases/{case_id}/recording-hold")
+@describe("Legal hold on every recording of a case", body=HoldBody, response=OBJECT)
 async def hold_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, HoldBody)
@@ -370,6 +441,12 @@ async def hold_case(request: web.Request) -> web.Response:
 
 # composite exports ----------------------------------------------------------------------------
 @routes.post(ROOM + "/exports")
+@describe(
+    "Start a composite MP4 export of the room's recordings",
+    status=202,
+    response=OBJECT,
+    errors=(404, 409),
+)
 async def create_export(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     job = await request.app[EXPORTS].start(request.match_info["room_id"], by=who.identity)
@@ -379,23 +456,33 @@ async def create_export(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/exports/{job_id}")
+@describe("Export job status {status, progress, speed}", response=OBJECT, errors=(404,))
 async def export_status(request: web.Request) -> web.Response:
     require_coordinator(request)
     return json_ok(await request.app[EXPORTS].get(request.match_info["job_id"]))
 
 
 @routes.get("/api/v1/exports/{job_id}/link")
+@describe("Signed link to the finished MP4", response=OBJECT, errors=(404, 409))
 async def export_link(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     job = await request.app[EXPORTS].get(request.match_info["job_id"])
     if job["status"] != "done":
-        raise InvalidInput("the export is not finished", code="export_not_ready")
+        raise Conflict("the export is not finished", code="export_not_ready")
     room = await request.app[ROOMS].get_room(job["room_id"])
     await request.app[ACCESS_LOG].export(who, job, room.case_id, AccessKind.EXPORT_DOWNLOAD)
     return json_ok(_signed_link(request, "exports", job["id"]))
 
 
 @routes.get("/api/v1/exports/{job_id}/content")
+@describe(
+    "The MP4 (signed link)",
+    auth="none",
+    query=LinkQuery,
+    response=BINARY,
+    media_type="video/mp4",
+    errors=(401, 404, 416),
+)
 async def export_content(request: web.Request) -> web.StreamResponse:
     job_id = request.match_info["job_id"]
     _check_link(request, "exports", job_id)
@@ -404,121 +491,6 @@ async def export_content(request: web.Request) -> web.StreamResponse:
     if job["status"] != "done" or not path.is_file():
         raise NotFound("export file not found")
     return _file_response(path, path.name)
-
-
-def _op(
-    summary: str, *statuses: int, params: list[dict[str, Any]] | None = None, body: bool = False
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {"200": openapi.ok(summary), **openapi.errors(*statuses)},
-    }
-    if params:
-        op["parameters"] = params
-    if body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    return op
-
-
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _query(*names: str) -> list[dict[str, Any]]:
-    return [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names
-    ]
-
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/recording/active": {
-        "get": _op(
-            "Every room recording now, and rooms whose recording stopped on an error "
-            "{rooms: [room recording status]} (coordinator)",
-            401,
-            403,
-        )
-    },
-    ROOM + "/recording": {
-        "parameters": [openapi.ROOM_ID],
-        "get": _op(
-            "The room's recording: active session, its files, policy, last error", 401, 403, 404
-        ),
-    },
-    ROOM + "/recording/start": {
-        "parameters": [openapi.ROOM_ID],
-        "post": _op(
-            "Start recording the room (coordinator or room admin)", 401, 403, 404, 409, 503
-        ),
-    },
-    ROOM + "/recording/stop": {
-        "parameters": [openapi.ROOM_ID],
-        "post": _op("Stop recording the room (coordinator or room admin)", 401, 403, 404, 409),
-    },
-    ROOM + "/recording/policy": {
-        "parameters": [openapi.ROOM_ID],
-        "put": _op(
-            "Set whether the room records and the patient's consent {enabled, consent, note}",
-            400,
-            401,
-            403,
-            404,
-            body=True,
-        ),
-    },
-    ROOM + "/exports": {
-        "parameters": [openapi.ROOM_ID],
-        "post": _op(
-            "Start a composite MP4 export of the room's recordings (202, job)", 401, 403, 404, 409
-        ),
-    },
-    "/api/v1/recordings": {
-        "get": _op(
-            "The archive index (filters: room_id, case_id, since, until, status, limit; order: "
-            "asc (default) or desc by start); each entry says case_hold",
-            400,
-            401,
-            403,
-            params=_query("room_id", "case_id", "since", "until", "status", "limit", "order"),
-        )
-    },
-    "/api/v1/recordings/{recording_id}": {
-        "parameters": [_path("recording_id")],
-        "get": _op("One recording's index entry", 401, 403, 404),
-    },
-    "/api/v1/recordings/{recording_id}/link": {
-        "parameters": [_path("recording_id")],
-        "get": _op("A short-lived signed link {url, expires_at}", 401, 403, 404),
-    },
-    "/api/v1/recordings/{recording_id}/content": {
-        "parameters": [_path("recording_id"), *_query("expires", "sig")],
-        "get": _op("The file (signed link; HTTP Range supported)", 401, 404),
-    },
-    "/api/v1/recordings/{recording_id}/hold": {
-        "parameters": [_path("recording_id")],
-        "put": _op("Legal hold {held}", 400, 401, 403, 404, body=True),
-    },
-    "/api/v1/cases/{case_id}/recording-hold": {
-        "parameters": [_path("case_id")],
-        "get": _op("Whether the case's recordings are on legal hold {case_id, held}", 401, 403),
-        "put": _op("Legal hold on every recording of a case {held}", 400, 401, 403, body=True),
-    },
-    "/api/v1/exports/{job_id}": {
-        "parameters": [_path("job_id")],
-        "get": _op("Export job status {status, progress, speed}", 401, 403, 404),
-    },
-    "/api/v1/exports/{job_id}/link": {
-        "parameters": [_path("job_id")],
-        "get": _op("Signed link to the finished MP4", 400, 401, 403, 404),
-    },
-    "/api/v1/exports/{job_id}/content": {
-        "parameters": [_path("job_id"), *_query("expires", "sig")],
-        "get": _op("The MP4 (signed link)", 401, 404),
-    },
-}
 
 
 class _NoPayload(BaseModel):

@@ -14,21 +14,84 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
-from vidconsult.domain.records import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment
+from vidconsult.domain.records import (
+    ALLOWED_CONTENT_TYPES,
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    MAX_FILENAME,
+    Attachment,
+)
 from vidconsult.errors import InvalidInput
 from vidconsult.services.records import RecordsConfig, RecordService, authorize
-from web import openapi
 from web.guards import limit, paced, streams_body
-from web.http import claims, json_ok
+from web.http import claims, json_ok, parse_query
 from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.openapi import BINARY, Component, describe
 
 routes = web.RouteTableDef()
 RECORDS = web.AppKey("records", RecordService)
 CHUNK = 64 * 1024
 PREFIX = "/api/v1/cases/{case_id}"
+
+
+ATTACHMENT = Component(
+    "Attachment",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "case_id": {"type": "string"},
+            "filename": {"type": "string"},
+            "content_type": {
+                "type": "string",
+                "enum": ["application/pdf", "image/jpeg", "image/png", "application/dicom"],
+            },
+            "size_bytes": {"type": "integer"},
+            "sha256": {"type": "string"},
+            "uploaded_by": {"type": "string"},
+            "uploaded_at": {"type": "string", "format": "date-time"},
+            "content_url": {"type": "string", "description": "needs a bearer token"},
+            "download_url": {
+                "type": "string",
+                "description": "signed link, no token needed, valid until download_expires_at",
+            },
+            "download_expires_at": {"type": "string", "format": "date-time"},
+        },
+    },
+)
+CHAT_ENTRY = Component(
+    "ChatEntry",
+    {
+        "type": "object",
+        "properties": {
+            k: {"type": "string"}
+            for k in ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")
+        },
+    },
+)
+CASE_PATH = {"case_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,64}$"}}
+_WHO = " Coordinator, or a room token bound to this case (claim `case`)."
+ATTACHMENTS = {
+    "type": "object",
+    "properties": {"attachments": {"type": "array", "items": ATTACHMENT}},
+}
+MESSAGES = {"type": "object", "properties": {"messages": {"type": "array", "items": CHAT_ENTRY}}}
+
+
+class UploadQuery(BaseModel):
+    # what the domain checks (validate_filename: invalid_input), stated for the document
+    filename: str = Field(
+        min_length=1,
+        json_schema_extra={"maxLength": MAX_FILENAME, "pattern": r"^[^/\\\x00-\x1f\x7f]+$"},
+    )
+
+
+class LinkQuery(BaseModel):
+    expires: str | None = Field(default=None, description="of a signed link")
+    signature: str | None = Field(default=None, description="of a signed link")
 
 
 def config_from(settings: Settings) -> RecordsConfig:
@@ -74,10 +137,6 @@ def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
             app[ROOMS].events = app[EVENTS]
         app[EVENTS].subscribe(records.on_event)
         app.router.add_routes(routes)
-        openapi.add_paths(app[openapi.OPENAPI], OPENAPI_PATHS)
-        app[openapi.OPENAPI]["components"]["schemas"].update(
-            {"Attachment": ATTACHMENT, "ChatEntry": CHAT_ENTRY}
-        )
 
     return install_records
 
@@ -107,17 +166,27 @@ def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, A
 
 @routes.post(PREFIX + "/attachments")
 @streams_body
+@describe(
+    "Upload an attachment (the raw file is the body)." + _WHO,
+    status=201,
+    query=UploadQuery,
+    raw_body={t: BINARY for t in ALLOWED_CONTENT_TYPES},
+    response=ATTACHMENT,
+    errors=(404, 415),
+    limited=True,
+    path=CASE_PATH,
+)
 async def upload(request: web.Request) -> web.Response:
     who = claims(request)
     case_id = request.match_info["case_id"]
     authorize(who, case_id, write=True)
     limit(request, "upload", who.identity)
     settings = request.app[SETTINGS]
-    filename = request.query.get("filename", "")
-    if not filename:
+    if not request.query.get("filename"):
         raise InvalidInput(
             "the file name goes in the 'filename' query parameter", code="filename_required"
         )
+    filename = parse_query(request, UploadQuery).filename
     attachment = await request.app[RECORDS].upload(
         case_id,
         filename=filename,
@@ -137,6 +206,7 @@ async def upload(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/attachments")
+@describe("List a case's attachments." + _WHO, response=ATTACHMENTS, path=CASE_PATH)
 async def list_attachments(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     authorize(claims(request), case_id)
@@ -145,6 +215,12 @@ async def list_attachments(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/attachments/{attachment_id}")
+@describe(
+    "An attachment's metadata, with a fresh signed download link." + _WHO,
+    response=ATTACHMENT,
+    errors=(404,),
+    path=CASE_PATH,
+)
 async def get_attachment(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     who = claims(request)
@@ -159,6 +235,15 @@ async def get_attachment(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/attachments/{attachment_id}/content")
+@describe(
+    "The file: with a bearer token, or through a signed link." + _WHO,
+    query=LinkQuery,
+    response=BINARY,
+    media_type="application/octet-stream",
+    errors=(404,),
+    optional_auth=True,
+    path=CASE_PATH,
+)
 async def download(request: web.Request) -> web.StreamResponse:
     """With a bearer token, or with the ``expires`` and ``signature`` of a signed link."""
     records = request.app[RECORDS]
@@ -192,135 +277,9 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get(PREFIX + "/chat")
+@describe("The chat of the case's rooms, oldest first." + _WHO, response=MESSAGES, path=CASE_PATH)
 async def case_chat(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     authorize(claims(request), case_id)
     messages = await request.app[RECORDS].chat_history(case_id)
     return json_ok({"messages": [m.to_dict() for m in messages]})
-
-
-# OpenAPI -----------------------------------------------------------------------------------
-ATTACHMENT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "case_id": {"type": "string"},
-        "filename": {"type": "string"},
-        "content_type": {
-            "type": "string",
-            "enum": ["application/pdf", "image/jpeg", "image/png", "application/dicom"],
-        },
-        "size_bytes": {"type": "integer"},
-        "sha256": {"type": "string"},
-        "uploaded_by": {"type": "string"},
-        "uploaded_at": {"type": "string", "format": "date-time"},
-        "content_url": {"type": "string", "description": "needs a bearer token"},
-        "download_url": {
-            "type": "string",
-            "description": "signed link, no token needed, valid until download_expires_at",
-        },
-        "download_expires_at": {"type": "string", "format": "date-time"},
-    },
-}
-CHAT_ENTRY = {
-    "type": "object",
-    "properties": {
-        k: {"type": "string"}
-        for k in ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")
-    },
-}
-CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
-ATTACHMENT_ID = {
-    "name": "attachment_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-}
-_WHO = " Coordinator, or a room token bound to this case (claim `case`)."
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/cases/{case_id}/attachments": {
-        "parameters": [CASE_ID],
-        "post": {
-            "summary": "Upload an attachment (raw body)." + _WHO,
-            "parameters": [
-                {"name": "filename", "in": "query", "required": True, "schema": {"type": "string"}}
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    t: {"schema": {"type": "string", "format": "binary"}}
-                    for t in ("application/pdf", "image/jpeg", "image/png", "application/dicom")
-                },
-            },
-            "responses": {
-                "201": openapi.ok("stored", openapi.ref("Attachment")),
-                **openapi.errors(400, 401, 403, 408, 413, 415, 429),
-            },
-        },
-        "get": {
-            "summary": "List a case's attachments." + _WHO,
-            "responses": {
-                "200": openapi.ok(
-                    "attachments",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "attachments": {"type": "array", "items": openapi.ref("Attachment")}
-                        },
-                    },
-                ),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-    "/api/v1/cases/{case_id}/attachments/{attachment_id}": {
-        "parameters": [CASE_ID, ATTACHMENT_ID],
-        "get": {
-            "summary": "An attachment's metadata, with a fresh signed download link." + _WHO,
-            "responses": {
-                "200": openapi.ok("attachment", openapi.ref("Attachment")),
-                **openapi.errors(401, 403, 404),
-            },
-        },
-    },
-    "/api/v1/cases/{case_id}/attachments/{attachment_id}/content": {
-        "parameters": [CASE_ID, ATTACHMENT_ID],
-        "get": {
-            "summary": "The file: with a bearer token, or through a signed link." + _WHO,
-            "security": [{"bearer": []}, {}],
-            "parameters": [
-                {"name": "expires", "in": "query", "schema": {"type": "integer"}},
-                {"name": "signature", "in": "query", "schema": {"type": "string"}},
-            ],
-            "responses": {
-                "200": {
-                    "description": "the file",
-                    "content": {
-                        "application/octet-stream": {
-                            "schema": {"type": "string", "format": "binary"}
-                        }
-                    },
-                },
-                **openapi.errors(401, 403, 404),
-            },
-        },
-    },
-    "/api/v1/cases/{case_id}/chat": {
-        "parameters": [CASE_ID],
-        "get": {
-            "summary": "The chat of the case's rooms, oldest first." + _WHO,
-            "responses": {
-                "200": openapi.ok(
-                    "messages",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "messages": {"type": "array", "items": openapi.ref("ChatEntry")}
-                        },
-                    },
-                ),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-}

@@ -8,26 +8,31 @@ from aiohttp import web
 
 from vidconsult.domain.roles import Grants
 from vidconsult.domain.rooms import Room, RoomStatus
-from vidconsult.errors import InvalidInput
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import link_ttl
 from web.guards import limit
-from web.http import claims, json_ok, parse_body, require_coordinator, require_room_admin
+from web.http import (
+    claims,
+    json_ok,
+    parse_body,
+    parse_query,
+    require_coordinator,
+    require_room_admin,
+)
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
-from web.schemas import Bandwidth, CreateRoom, CreateToken
+from web.openapi import describe
+from web.room_views import BandwidthOut, JoinTokenOut, RoomList, RoomOut
+from web.schemas import Bandwidth, CreateRoom, CreateToken, RoomQuery
 
 routes = web.RouteTableDef()
 
 
-def room_view(rooms: RoomService, room: Room, *, include_hidden: bool) -> dict[str, object]:
-    data = room.to_dict()
-    data["participants"] = [
-        p.to_dict() for p in rooms.participants(room.id, include_hidden=include_hidden)
-    ]
-    return data
+def room_view(rooms: RoomService, room: Room, *, include_hidden: bool) -> RoomOut:
+    return RoomOut.of(room, rooms.participants(room.id, include_hidden=include_hidden))
 
 
 @routes.post("/api/v1/rooms")
+@describe("Create a room", status=201, body=CreateRoom, response=RoomOut)
 async def create_room(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, CreateRoom)
@@ -38,29 +43,28 @@ async def create_room(request: web.Request) -> web.Response:
         max_participants=body.max_participants,
         max_video_kbps=body.max_video_kbps,
     )
-    return json_ok(room_view(request.app[ROOMS], room, include_hidden=True), status=201)
+    return json_ok(room_view(request.app[ROOMS], room, include_hidden=True).wire(), status=201)
 
 
 @routes.get("/api/v1/rooms")
+@describe("List rooms (open by default)", query=RoomQuery, response=RoomList)
 async def list_rooms(request: web.Request) -> web.Response:
     require_coordinator(request)
-    status_param = request.query.get("status", "open")
-    if status_param == "all":
-        status = None
-    else:
-        try:
-            status = RoomStatus(status_param)
-        except ValueError:
-            raise InvalidInput("status must be open, ended or all") from None
+    query = parse_query(request, RoomQuery)
+    status = None if query.status == "all" else RoomStatus(query.status)
     rooms = request.app[ROOMS]
     found = await rooms.list_rooms(status)
-    case_id = request.query.get("case_id")
-    if case_id:
-        found = [r for r in found if r.case_id == case_id]
-    return json_ok({"rooms": [room_view(rooms, r, include_hidden=True) for r in found]})
+    if query.case_id:
+        found = [r for r in found if r.case_id == query.case_id]
+    return json_ok({"rooms": [room_view(rooms, r, include_hidden=True).wire() for r in found]})
 
 
 @routes.get("/api/v1/rooms/{room_id}")
+@describe(
+    "A room with its live participants and their tracks (coordinator, or a token of the room)",
+    response=RoomOut,
+    errors=(404,),
+)
 async def get_room(request: web.Request) -> web.Response:
     who = claims(request)
     room_id = request.match_info["room_id"]
@@ -68,34 +72,52 @@ async def get_room(request: web.Request) -> web.Response:
         who.require_room(room_id)
     rooms = request.app[ROOMS]
     room = await rooms.get_room(room_id)
-    return json_ok(room_view(rooms, room, include_hidden=who.is_coordinator))
+    return json_ok(room_view(rooms, room, include_hidden=who.is_coordinator).wire())
 
 
 @routes.delete("/api/v1/rooms/{room_id}")
+@describe(
+    "End a room: every participant is told and disconnected (coordinator or room admin)",
+    response=RoomOut,
+    errors=(404, 409),
+)
 async def end_room(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
     room = await request.app[ROOMS].end_room(room_id, reason=f"ended by {who.identity}")
-    return json_ok(room.to_dict())
+    return json_ok(RoomOut.of(room).wire())
 
 
 @routes.put("/api/v1/rooms/{room_id}/bandwidth")
+@describe(
+    "Cap publishers' video bitrate: the room's, or one participant's (0 removes it)",
+    body=Bandwidth,
+    response=BandwidthOut,
+    errors=(404, 409),
+)
 async def set_bandwidth(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     require_room_admin(request, room_id)
     body = await parse_body(request, Bandwidth)
     room = await request.app[ROOMS].set_bandwidth(room_id, body.video_kbps, body.identity)
-    return json_ok(
-        {
-            "room_id": room.id,
-            "identity": body.identity,
-            "video_kbps": body.video_kbps,
-            "room_max_video_kbps": room.max_video_kbps,
-        }
+    applied = BandwidthOut(
+        room_id=room.id,
+        identity=body.identity,
+        video_kbps=body.video_kbps,
+        room_max_video_kbps=room.max_video_kbps,
     )
+    return json_ok(applied.model_dump(mode="json"))
 
 
 @routes.post("/api/v1/rooms/{room_id}/tokens")
+@describe(
+    "Mint a join token and link for a participant",
+    status=201,
+    body=CreateToken,
+    response=JoinTokenOut,
+    errors=(404, 409),
+    limited=True,
+)
 async def create_token(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     limit(request, "token", who.identity)

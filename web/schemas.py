@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.roles import Role
-from vidconsult.domain.rooms import RoomKind
+from vidconsult.domain.rooms import IDENTITY_PATTERN, RoomKind
 
 
 class _Body(BaseModel):
@@ -13,7 +15,10 @@ class _Body(BaseModel):
 
 
 class CreateRoom(_Body):
-    name: str = Field(min_length=1, max_length=200, description="Shown to participants")
+    # at least one character that is not white space (the name is stripped)
+    name: str = Field(
+        min_length=1, max_length=200, pattern=r"[^\s\x1c-\x1f]", description="Shown to participants"
+    )
     case_id: str | None = Field(default=None, max_length=64)
     kind: RoomKind = RoomKind.CONSULTATION
     max_participants: int | None = Field(
@@ -46,7 +51,8 @@ class GrantsBody(_Body):
 
 
 class CreateToken(_Body):
-    identity: str = Field(min_length=1, max_length=128, pattern=r"^\S+$")
+    # no white space nor control characters (the domain's own rule)
+    identity: str = Field(min_length=1, max_length=128, pattern=IDENTITY_PATTERN)
     name: str | None = Field(default=None, max_length=200)
     role: Role
     ttl: int | None = Field(
@@ -64,3 +70,8 @@ class CreateToken(_Body):
     grants: GrantsBody | None = Field(
         default=None, description="Lower the role's default grants (never raises them)"
     )
+
+
+class RoomQuery(BaseModel):
+    status: Literal["open", "ended", "scheduled", "all"] = "open"
+    case_id: str | None = Field(default=None, description="Only this case's rooms")

@@ -25,10 +25,10 @@ from vidconsult.services.webhooks import (
     WebhooksConfig,
     WebhookService,
 )
-from web import openapi
 from web.admin_schemas import CreateWebhook
 from web.http import json_ok, parse_body, require_coordinator
 from web.keys import CLOCK, SETTINGS
+from web.openapi import OBJECT, Component, describe
 
 routes = web.RouteTableDef()
 WEBHOOKS = web.AppKey("webhooks", WebhookService)
@@ -157,15 +157,61 @@ def installer(
 
         app.cleanup_ctx.append(run_worker)
         app.router.add_routes(routes)
-        doc = app[openapi.OPENAPI]
-        openapi.add_models(doc, CreateWebhook)
-        doc["components"]["schemas"].update({"Webhook": WEBHOOK, "Delivery": DELIVERY})
-        openapi.add_paths(doc, OPENAPI_PATHS)
 
     return install_webhooks
 
 
+WEBHOOK = Component(
+    "Webhook",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": "string"},
+            "created_by": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "secret": {"type": "string", "description": "only in the creation reply"},
+        },
+    },
+)
+DELIVERY = Component(
+    "Delivery",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "the X-Vidconsult-Delivery header"},
+            "webhook_id": {"type": "string"},
+            "event": {"type": "string"},
+            "event_id": {"type": "string", "description": "the body's id"},
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+            "attempts": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_status": {"type": ["integer", "null"]},
+            "last_error": {"type": "string"},
+        },
+    },
+)
+WEBHOOK_LIST = {
+    "type": "object",
+    "properties": {"webhooks": {"type": "array", "items": WEBHOOK}},
+}
+DELIVERIES = {
+    "type": "object",
+    "properties": {"deliveries": {"type": "array", "items": DELIVERY}},
+}
+
+
 @routes.post("/api/v1/webhooks")
+@describe(
+    "Register an endpoint for events (coordinator); the secret is shown once",
+    status=201,
+    body=CreateWebhook,
+    response=WEBHOOK,
+)
 async def create_webhook(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, CreateWebhook)
@@ -181,6 +227,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/webhooks")
+@describe("List endpoints (coordinator)", response=WEBHOOK_LIST)
 async def list_webhooks(request: web.Request) -> web.Response:
     require_coordinator(request)
     hooks = await request.app[WEBHOOKS].list_webhooks()
@@ -188,6 +235,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/webhooks/{webhook_id}")
+@describe("An endpoint (coordinator)", response=WEBHOOK, errors=(404,))
 async def get_webhook(request: web.Request) -> web.Response:
     require_coordinator(request)
     webhook = await request.app[WEBHOOKS].get(request.match_info["webhook_id"])
@@ -195,6 +243,7 @@ async def get_webhook(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/webhooks/{webhook_id}")
+@describe("Delete an endpoint (coordinator)", response=OBJECT, errors=(404,))
 async def delete_webhook(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[WEBHOOKS].delete(request.match_info["webhook_id"])
@@ -202,101 +251,12 @@ async def delete_webhook(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/webhooks/{webhook_id}/deliveries")
+@describe(
+    "An endpoint's recent deliveries, newest first (coordinator)",
+    response=DELIVERIES,
+    errors=(404,),
+)
 async def list_deliveries(request: web.Request) -> web.Response:
     require_coordinator(request)
     deliveries = await request.app[WEBHOOKS].deliveries(request.match_info["webhook_id"])
     return json_ok({"deliveries": [d.public() for d in deliveries]})
-
-
-# OpenAPI -----------------------------------------------------------------------------------
-WEBHOOK = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "url": {"type": "string"},
-        "events": {"type": "array", "items": {"type": "string"}},
-        "description": {"type": "string"},
-        "created_by": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "secret": {"type": "string", "description": "only in the creation reply"},
-    },
-}
-DELIVERY = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "description": "the X-Vidconsult-Delivery header"},
-        "webhook_id": {"type": "string"},
-        "event": {"type": "string"},
-        "event_id": {"type": "string", "description": "the body's id"},
-        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
-        "attempts": {"type": "integer"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
-        "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
-        "last_status": {"type": ["integer", "null"]},
-        "last_error": {"type": "string"},
-    },
-}
-WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/webhooks": {
-        "post": {
-            "summary": "Register an endpoint for events (coordinator); the secret is shown once",
-            "requestBody": openapi.body("CreateWebhook"),
-            "responses": {
-                "201": openapi.ok("created", openapi.ref("Webhook")),
-                **openapi.errors(400, 401, 403),
-            },
-        },
-        "get": {
-            "summary": "List endpoints (coordinator)",
-            "responses": {
-                "200": openapi.ok(
-                    "webhooks",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "webhooks": {"type": "array", "items": openapi.ref("Webhook")}
-                        },
-                    },
-                ),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-    "/api/v1/webhooks/{webhook_id}": {
-        "parameters": [WEBHOOK_ID],
-        "get": {
-            "summary": "One endpoint (coordinator)",
-            "responses": {
-                "200": openapi.ok("webhook", openapi.ref("Webhook")),
-                **openapi.errors(401, 403, 404),
-            },
-        },
-        "delete": {
-            "summary": "Remove an endpoint and its queued deliveries (coordinator)",
-            "responses": {
-                "200": openapi.ok("deleted", {"type": "object"}),
-                **openapi.errors(401, 403, 404),
-            },
-        },
-    },
-    "/api/v1/webhooks/{webhook_id}/deliveries": {
-        "parameters": [WEBHOOK_ID],
-        "get": {
-            "summary": "The delivery log, newest first (coordinator)",
-            "responses": {
-                "200": openapi.ok(
-                    "deliveries",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "deliveries": {"type": "array", "items": openapi.ref("Delivery")}
-                        },
-                    },
-                ),
-                **openapi.errors(401, 403, 404),
-            },
-        },
-    },
-}

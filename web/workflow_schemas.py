@@ -4,8 +4,10 @@ also feed the OpenAPI document). Shapes only: the domain re-checks the rules."""
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from vidconsult.domain.cases import CaseStatus, Sex, Urgency
 from vidconsult.domain.experts import InstitutionKind
@@ -15,6 +17,22 @@ from vidconsult.domain.units import DEFAULT_CENTRE_ZONE, UnitTier
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TEXT = 20_000
+# the document says what the domain checks after these models: IANA zone names this server
+# knows, BCP 47 tags (vidconsult.domain.specialties), wall-clock times without an offset
+TimeZone = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": sorted(available_timezones() | {"UTC"})})
+]
+LANGUAGE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+Language = Annotated[str, Field(pattern=LANGUAGE)]
+WallTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        }
+    ),
+]
 
 
 class _Body(BaseModel):
@@ -26,9 +44,11 @@ class UnitBody(_Body):
     id: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=200)
     tier: UnitTier
-    time_zone: str = DEFAULT_CENTRE_ZONE
+    time_zone: TimeZone = DEFAULT_CENTRE_ZONE
     parent_id: str | None = Field(default=None, pattern=ID)
-    consult_rooms: list[str] = Field(default_factory=list, max_length=50)
+    consult_rooms: list[str] = Field(
+        default_factory=list, max_length=50, json_schema_extra={"uniqueItems": True}
+    )
 
 
 class InstitutionBody(_Body):
@@ -43,14 +63,14 @@ class ExpertBody(_Body):
     name: str = Field(min_length=1, max_length=200)
     institution: InstitutionBody
     specialties: list[Specialty] = Field(min_length=1)
-    languages: list[str] = Field(min_length=1, description='BCP 47 tags: "zh", "en"')
-    time_zone: str = Field(description="Where the expert lives; roster shifts are in it")
+    languages: list[Language] = Field(min_length=1, description='BCP 47 tags: "zh", "en"')
+    time_zone: TimeZone = Field(description="Where the expert lives; roster shifts are in it")
 
 
 class ShiftBody(_Body):
     weekday: int = Field(ge=0, le=6, description="Monday=0 .. Sunday=6")
-    start: time
-    end: time = Field(description="<= start: the shift ends the next day")
+    start: WallTime
+    end: WallTime = Field(description="<= start: the shift ends the next day")
 
 
 class LeaveBody(_Body):
@@ -71,7 +91,7 @@ class RosterBody(_Body):
 
 class DutySlotBody(ShiftBody):
     expert_id: str = Field(pattern=ID)
-    time_zone: str = DEFAULT_CENTRE_ZONE
+    time_zone: TimeZone = DEFAULT_CENTRE_ZONE
 
 
 class DutySlotsBody(_Body):
@@ -86,7 +106,17 @@ class DutyOverrideBody(_Body):
 
 
 # cases ---------------------------------------------------------------------------------------
+def _age_or_birth_date(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [
+        {"required": ["birth_date"], "properties": {"birth_date": {"type": "string"}}},
+        {"required": ["age_years"], "properties": {"age_years": {"type": "integer"}}},
+    ]
+
+
 class PatientBody(_Body):
+    """A birth date or an age is required."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_age_or_birth_date)
     name: str = Field(min_length=1, max_length=200)
     sex: Sex
     birth_date: date | None = None
@@ -100,7 +130,7 @@ class _CaseFields(_Body):
     referring_doctor: str = Field(min_length=1, max_length=200)
     specialty: Specialty
     clinical_summary: str = Field(min_length=1, max_length=TEXT)
-    requested_language: str | None = Field(default=None, max_length=20)
+    requested_language: str | None = Field(default=None, max_length=20, pattern=LANGUAGE)
 
 
 class CaseBody(_CaseFields):
@@ -115,8 +145,27 @@ class EmergencyBody(_CaseFields):
     pass
 
 
+def _earliest_or_explicit(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "expert_id": {"type": "null"},
+                "start": {"type": "null"},
+                "end": {"type": "null"},
+                "allow_off_roster": {"const": False},
+            }
+        },
+        {
+            "required": ["expert_id", "start"],
+            "properties": {"expert_id": {"type": "string"}, "start": {"type": "string"}},
+        },
+    ]
+
+
 class BookingBody(_Body):
     """Empty: the earliest fitting slot. With ``expert_id`` and ``start``: that slot."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_earliest_or_explicit)
 
     expert_id: str | None = Field(default=None, pattern=ID)
     start: AwareDatetime | None = None
@@ -137,7 +186,10 @@ class ReasonBody(_Body):
 
 
 class TransitionBody(_Body):
-    to: CaseStatus
+    # a case is scheduled by booking it and completed by its report, never by hand
+    to: Literal[
+        CaseStatus.IN_PROGRESS, CaseStatus.NO_SHOW, CaseStatus.CANCELLED, CaseStatus.REQUESTED
+    ]
     reason: str = Field(default="", max_length=2000)
 
 
@@ -163,19 +215,3 @@ class LectureBody(_Body):
     audience_unit_ids: list[str] = Field(min_length=1, max_length=1000)
     start: AwareDatetime
     end: AwareDatetime
-
-
-MODELS = (
-    UnitBody,
-    ExpertBody,
-    RosterBody,
-    DutySlotsBody,
-    DutyOverrideBody,
-    CaseBody,
-    EmergencyBody,
-    BookingBody,
-    ReasonBody,
-    TransitionBody,
-    ReportBody,
-    LectureBody,
-)

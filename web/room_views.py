@@ -1,0 +1,124 @@
+"""Response models of rooms and join tokens: the wire format at the edge (the domain's
+``Room``, ``Participant`` and ``Track`` stay plain dataclasses), and their OpenAPI schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+
+from vidconsult.domain.roles import Grants, Role
+from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus, Track, TrackKind
+
+# instants as the rest of the API writes them (datetime.isoformat: "+00:00", not "Z")
+Instant = Annotated[
+    datetime,
+    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class TrackOut(BaseModel):
+    sid: str
+    kind: TrackKind
+    muted: bool
+
+    @classmethod
+    def of(cls, track: Track) -> TrackOut:
+        return cls(sid=track.sid, kind=track.kind, muted=track.muted)
+
+
+class GrantsOut(BaseModel):
+    publish: bool
+    subscribe: bool
+    admin: bool
+    hidden: bool
+
+    @classmethod
+    def of(cls, grants: Grants) -> GrantsOut:
+        return cls(
+            publish=grants.publish,
+            subscribe=grants.subscribe,
+            admin=grants.admin,
+            hidden=grants.hidden,
+        )
+
+
+class ParticipantOut(BaseModel):
+    identity: str
+    name: str
+    role: Role
+    joined_at: Instant
+    grants: GrantsOut
+    tracks: list[TrackOut]
+
+    @classmethod
+    def of(cls, p: Participant) -> ParticipantOut:
+        return cls(
+            identity=p.identity,
+            name=p.name,
+            role=p.role,
+            joined_at=p.joined_at,
+            grants=GrantsOut.of(p.grants),
+            tracks=[TrackOut.of(t) for t in p.tracks.values()],
+        )
+
+
+class RoomOut(BaseModel):
+    id: str
+    name: str
+    kind: RoomKind
+    case_id: str | None
+    status: RoomStatus
+    created_at: Instant
+    ended_at: Instant | None
+    end_reason: str | None
+    max_participants: int
+    max_video_kbps: int
+    # live participants: on reads and creation, not on the answer to ending a room
+    participants: list[ParticipantOut] | None = None
+
+    @classmethod
+    def of(cls, room: Room, participants: list[Participant] | None = None) -> RoomOut:
+        return cls(
+            id=room.id,
+            name=room.name,
+            kind=room.kind,
+            case_id=room.case_id,
+            status=room.status,
+            created_at=room.created_at,
+            ended_at=room.ended_at,
+            end_reason=room.end_reason,
+            max_participants=room.max_participants,
+            max_video_kbps=room.max_video_kbps,
+            participants=None
+            if participants is None
+            else [ParticipantOut.of(p) for p in participants],
+        )
+
+    def wire(self) -> dict[str, object]:
+        return self.model_dump(
+            mode="json", exclude={"participants"} if self.participants is None else None
+        )
+
+
+class RoomList(BaseModel):
+    rooms: list[RoomOut]
+
+
+class JoinTokenOut(BaseModel):
+    token: str
+    join_url: str
+    room_id: str
+    identity: str
+    role: Role
+    expires_in: int
+    expires_at: Instant
+
+
+class BandwidthOut(BaseModel):
+    room_id: str
+    identity: str | None
+    video_kbps: int
+    room_max_video_kbps: int
