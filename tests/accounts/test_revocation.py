@@ -181,3 +181,19 @@ async def test_a_link_asked_with_a_login_ends_with_the_login(
     # tokens that are not a dashboard login (CLI, API tokens) are not capped
     cli = server.mint("coordinator", "coordinator", ttl=86400)
     assert (await link(server, rid, "pt4", cli, ttl=6 * 3600))["expires_in"] == 6 * 3600
+
+
+async def test_links_minted_with_a_revoked_api_token_are_refused(
+    server: ServerHandle, clock: FakeClock
+) -> None:
+    status, created = await server.api(
+        "POST", "/api/v1/api-tokens", {"name": "his", "role": "coordinator"}
+    )
+    assert status == 201, created
+    rid = (await server.create_room())["id"]
+    minted = (await link(server, rid, "pt", created["token"]))["token"]
+    assert (await server.api("GET", f"/api/v1/rooms/{rid}", token=minted))[0] == 200
+    clock.advance(seconds=2)
+    assert (await server.api("DELETE", f"/api/v1/api-tokens/{created['id']}"))[0] == 200
+    status, body = await server.api("GET", f"/api/v1/rooms/{rid}", token=minted)
+    assert (status, body["error"]["code"]) == (401, "token_revoked")
