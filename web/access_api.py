@@ -8,18 +8,49 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from vidconsult.domain.access import AccessEntry
-from web import openapi
+from vidconsult.domain.access import AccessEntry, AccessKind
 from web.http import json_ok, require_coordinator
 from web.keys import ACCESS_LOG
+from web.openapi import describe
 
 routes = web.RouteTableDef()
 
 
+class AccessEntryOut(BaseModel):
+    """An access entry as a row of the case audit trail (``from``/``to`` are null)."""
+
+    at: datetime
+    actor: str
+    role: str
+    action: AccessKind
+    subject: str
+    note: str
+    case_id: str | None
+    room_id: str | None
+
+    @classmethod
+    def of(cls, entry: AccessEntry) -> AccessEntryOut:
+        return cls(
+            at=entry.at,
+            actor=entry.actor,
+            role=entry.role,
+            action=entry.action,
+            subject=entry.subject,
+            note=entry.note,
+            case_id=entry.case_id,
+            room_id=entry.room_id,
+        )
+
+
+class RoomAccessLog(BaseModel):
+    room_id: str
+    entries: list[AccessEntryOut]
+
+
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    openapi.add_paths(app[openapi.OPENAPI], OPENAPI_PATHS)
 
 
 def access_doc(entry: AccessEntry) -> dict[str, Any]:
@@ -47,23 +78,14 @@ def merged_audit(audit: list[dict[str, Any]], entries: list[AccessEntry]) -> lis
 
 
 @routes.get("/api/v1/rooms/{room_id}/access-log")
+@describe(
+    "Who played, downloaded or exported the room's recordings, with or without a case "
+    "(coordinator); a case's entries are also on its audit trail",
+    response=RoomAccessLog,
+)
 async def room_access_log(request: web.Request) -> web.Response:
     require_coordinator(request)
     room_id = request.match_info["room_id"]
     entries = await request.app[ACCESS_LOG].of_room(room_id)
-    return json_ok({"room_id": room_id, "entries": [access_doc(e) for e in entries]})
-
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/v1/rooms/{room_id}/access-log": {
-        "parameters": [openapi.ROOM_ID],
-        "get": {
-            "summary": "Who played, downloaded or exported the room's recordings, with or "
-            "without a case (coordinator); a case's entries are also on its audit trail",
-            "responses": {
-                "200": openapi.ok("entries", {"type": "object"}),
-                **openapi.errors(401, 403),
-            },
-        },
-    },
-}
+    log = RoomAccessLog(room_id=room_id, entries=[AccessEntryOut.of(e) for e in entries])
+    return json_ok(log.model_dump(mode="json"))
