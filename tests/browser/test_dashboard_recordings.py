@@ -184,11 +184,11 @@ async def test_record_play_hold_export_from_the_dashboard(
     assert "Cardiology · Anda County" in await player.inner_text()
     video = "document.querySelector('[data-testid=player-video]')"
     await page.wait_for_function(
-        f"{video}.videoWidth > 0 && {video}.currentTime > 0.2", timeout=TIMEOUT_MS
+        f"() => {video}.videoWidth > 0 && {video}.currentTime > 0.2", timeout=TIMEOUT_MS
     )
     assert await page.evaluate(f"[{video}.videoWidth, {video}.videoHeight]") == [320, 240]
     played = await page.evaluate(f"{video}.currentTime")
-    await page.wait_for_function(f"{video}.currentTime > {played} + 0.3", timeout=TIMEOUT_MS)
+    await page.wait_for_function(f"() => {video}.currentTime > {played} + 0.3", timeout=TIMEOUT_MS)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=SCREENSHOTS.format("player"), full_page=True)
 
@@ -305,10 +305,10 @@ async def test_audio_only_recording_plays(
     await row.locator("[data-testid=play-button]").click()
     await page.wait_for_selector("[data-testid=recording-player].audio-only", timeout=TIMEOUT_MS)
     video = "document.querySelector('[data-testid=player-video]')"
-    await page.wait_for_function(f"{video}.currentTime > 0.3", timeout=TIMEOUT_MS)
+    await page.wait_for_function(f"() => {video}.currentTime > 0.3", timeout=TIMEOUT_MS)
     assert await page.evaluate(f"{video}.videoWidth") == 0
     played = await page.evaluate(f"{video}.currentTime")
-    await page.wait_for_function(f"{video}.currentTime > {played} + 0.2", timeout=TIMEOUT_MS)
+    await page.wait_for_function(f"() => {video}.currentTime > {played} + 0.2", timeout=TIMEOUT_MS)
     await page.click("[data-testid=player-close]")
     await page.wait_for_selector("[data-testid=recording-player]", state="hidden")
     assert await page.evaluate(f"{video}.paused")
