@@ -4,6 +4,7 @@ passthrough mode; the recorder writes one file per participant with the publishe
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from tests.helpers import ServerHandle
@@ -34,10 +35,15 @@ async def test_two_participants_recorded_in_sync(
         await a.publish_file(str(media_files["a"]), loop=False)
         started = await a.wait_event("recording.started")  # consultations record by default
         assert started["room_id"] == rid
+        a_from = time.monotonic()
         await asyncio.sleep(3)  # b joins late
         await b.publish_file(str(media_files["b"]), loop=False)
+        b_from = time.monotonic()
         await b.wait_event("recording.started")  # told on join, the session is running
         await asyncio.sleep(8)
+        # what each file should span: ~11 s and ~8 s, more when publishing took a while (a
+        # busy machine: b's publish_file was seen to take 2 s)
+        spans = {"dr-li": time.monotonic() - a_from, "pt-wang": time.monotonic() - b_from}
         status, stopped = await rec_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
         assert status == 200 and stopped["active"] is False
         await a.wait_event("recording.stopped")
@@ -50,7 +56,7 @@ async def test_two_participants_recorded_in_sync(
     assert set(recs) == {"dr-li", "pt-wang"}
     assert all(r["status"] == "completed" and r["case_id"] == "case-42" for r in recs.values())
     archive = rec_server.app[RECORDINGS].archive
-    for identity, expected in (("dr-li", 11.0), ("pt-wang", 8.0)):
+    for identity, expected in spans.items():
         rec = recs[identity]
         path = archive.resolve(f"{rec['started_at'][:4]}") and archive.root
         found = list(archive.root.rglob(rec["file"]))
@@ -69,9 +75,12 @@ async def test_two_participants_recorded_in_sync(
         video, audio = synth.flash_times(path)
         assert len(video) >= 2 and len(audio) >= 2
         for v in video:
+            if v > summary["end"] - synth.FLASH_SECONDS:
+                continue  # the stop cut this flash (dr-li's last is at ~11 s): maybe one track
             assert min(abs(v - x) for x in audio) < 0.1, (identity, video, audio)
-    # the late joiner starts ~3 s after the first participant
-    assert 2.0 < recs["pt-wang"]["offset_ms"] / 1000 - recs["dr-li"]["offset_ms"] / 1000 < 4.5
+    # the late joiner starts ~3 s after the first participant (as long as publishing took)
+    gap = (recs["pt-wang"]["offset_ms"] - recs["dr-li"]["offset_ms"]) / 1000
+    assert -1.0 < gap - (b_from - a_from) < 1.5, (gap, b_from - a_from)
 
     # the composite export: a late joiner appears at its offset
     status, job = await rec_server.api("POST", f"/api/v1/rooms/{rid}/exports")
@@ -89,7 +98,13 @@ async def test_two_participants_recorded_in_sync(
         mp4.write_bytes(await resp.read())  # noqa: ASYNC240
     summary = synth.decode_summary(mp4)
     assert summary["codecs"] == {"video": "h264", "audio": "aac"}
-    left, right = synth.cell_flash_times(mp4)
-    offset_b = (recs["pt-wang"]["offset_ms"] - recs["dr-li"]["offset_ms"]) / 1000
-    flashes_b = synth.flash_times(next(archive.root.rglob(recs["pt-wang"]["file"])))[0]
-    assert abs(right[0] - (offset_b + flashes_b[0])) < 0.2, (right, offset_b, flashes_b)
+    # Each tile is placed at its file's offset from the recording's start, dr-li's too: its
+    # first frame comes some time after the recording started (the publish connection is still
+    # being set up; 0.1 s here, more on a busy machine). A flash shows in the first composite
+    # frame at or after it: 1/15 s late at most.
+    cells = synth.cell_flash_times(mp4)
+    for identity, cell in zip(("dr-li", "pt-wang"), cells, strict=True):
+        offset = recs[identity]["offset_ms"] / 1000
+        flashes = synth.flash_times(next(archive.root.rglob(recs[identity]["file"])))[0]
+        late = cell[0] - (offset + flashes[0])
+        assert -0.01 < late < 0.1, (identity, late, cell, offset, flashes)
