@@ -185,8 +185,15 @@ def check_manifest(key: bytes, doc: dict[str, Any]) -> list[str]:
     expected = hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
     if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
         problems.append("manifest signature does not match (edited, or another secret)")
+    entries = doc.get("entries", [])
+    if not isinstance(entries, list):
+        return [*problems, "entries is not a list"]
     previous = GENESIS
-    for i, entry in enumerate(doc.get("entries", [])):
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append(f"entry {i}: not a JSON object")
+            previous = ""
+            continue
         fields = {k: v for k, v in entry.items() if k != "hash"}
         if entry.get("prev") != previous:
             problems.append(f"entry {i} ({entry.get('file')}): chain broken")

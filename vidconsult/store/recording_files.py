@@ -174,11 +174,21 @@ def verify(
         except (OSError, ValueError) as exc:
             problems.append(Problem(f"{rel_dir}/{MANIFEST}", f"unreadable: {exc}"))
             continue
+        if not isinstance(doc, dict):
+            problems.append(Problem(f"{rel_dir}/{MANIFEST}", "not a JSON object"))
+            continue
         for issue in domain.check_manifest(key, doc):
             problems.append(Problem(f"{rel_dir}/{MANIFEST}", issue))
-        deleted = {e["recording_id"] for e in doc.get("entries", []) if e["event"] == "deleted"}
+        # the files of entries shaped as this code writes them (the others are problems above)
+        entries = doc.get("entries")
+        entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+        deleted = {
+            e["recording_id"]
+            for e in entries
+            if e.get("event") == "deleted" and "recording_id" in e
+        }
         listed: set[str] = set()
-        for entry in doc.get("entries", []):
+        for entry in entries:
             rel = entry.get("file", "")
             listed.add(rel)
             if entry.get("event") != "file" or entry.get("recording_id") in deleted:
