@@ -17,6 +17,17 @@ from vidconsult.errors import PermissionDenied
 from vidconsult.services.accounts import AccountsConfig, AccountService
 from vidconsult.services.password_pool import PasswordPool
 from vidconsult.tokens import TokenClaims
+from web.account_views import (
+    AccountList,
+    AccountOut,
+    ApiTokenList,
+    ApiTokenOut,
+    LoginOut,
+    Me,
+    NewApiToken,
+    NewSession,
+    Ok,
+)
 from web.admin_schemas import (
     ChangePassword,
     CreateAccount,
@@ -34,50 +45,7 @@ from web.keys import (
     SETTINGS,
     SIGNER,
 )
-from web.openapi import OBJECT, Component, describe
-
-ACCOUNT = Component(
-    "Account",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "username": {"type": "string"},
-            "display_name": {"type": "string"},
-            "role": {"type": "string", "enum": ["coordinator", "expert"]},
-            "disabled": {"type": "boolean"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "locked_until": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-)
-API_TOKEN = Component(
-    "ApiToken",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "role": {"type": "string", "enum": ["coordinator", "expert"]},
-            "prefix": {"type": "string", "description": "first characters of the secret"},
-            "created_by": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "expires_at": {"type": ["string", "null"], "format": "date-time"},
-            "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-            "token": {"type": "string", "description": "the secret: only in the creation reply"},
-        },
-    },
-)
-SESSION = {
-    "type": "object",
-    "required": ["token", "token_type", "expires_in"],
-    "properties": {
-        "token": {"type": "string"},
-        "token_type": {"const": "Bearer"},
-        "expires_in": {"type": "integer"},
-        "account": ACCOUNT,
-    },
-}
+from web.openapi import describe
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -156,7 +124,7 @@ def require_person(request: web.Request) -> TokenClaims:
     "Log in a coordinator or expert account: a 12-hour bearer token",
     auth="none",
     body=LoginBody,
-    response=SESSION,
+    response=LoginOut,
     errors=(401, 403, 503),
     limited=True,
 )
@@ -165,30 +133,17 @@ async def login(request: web.Request) -> web.Response:
     # before any hash work: per client address, and per user name whether it exists or not
     limit(request, "login", body.username.strip().lower()[:64])
     result = await request.app[ACCOUNTS].login(body.username, body.password)
-    return json_ok(
-        {
-            "token": result.token,
-            "token_type": "Bearer",
-            "expires_in": result.expires_in,
-            "account": result.account.public(),
-        }
+    out = LoginOut(
+        token=result.token, expires_in=result.expires_in, account=AccountOut.of(result.account)
     )
+    return json_ok(out.model_dump(mode="json"))
 
 
 @routes.get("/api/v1/auth/me")
-@describe("Who the bearer token speaks for", response=OBJECT)
+@describe("Who the bearer token speaks for", response=Me)
 async def me(request: web.Request) -> web.Response:
     who = claims(request)
-    return json_ok(
-        {
-            "identity": who.identity,
-            "name": who.name,
-            "role": who.role.value,
-            "room": who.room,
-            "case": who.case,
-            "expires_at": who.expires_at.isoformat(),
-        }
-    )
+    return json_ok(Me.of(who).model_dump(mode="json"))
 
 
 @routes.post("/api/v1/auth/password")
@@ -196,7 +151,7 @@ async def me(request: web.Request) -> web.Response:
     "Change the password of the account the token belongs to: every session ends; the "
     "answer carries a new one",
     body=ChangePassword,
-    response=SESSION,
+    response=NewSession,
     errors=(429, 503),
 )
 async def change_password(request: web.Request) -> web.Response:
@@ -208,19 +163,18 @@ async def change_password(request: web.Request) -> web.Response:
         who.identity, body.current_password, body.new_password
     )
     # every session of the account ended, this one too: here is the new one
-    return json_ok(
-        {"ok": True, "token": result.token, "token_type": "Bearer", "expires_in": result.expires_in}
-    )
+    out = NewSession(token=result.token, expires_in=result.expires_in)
+    return json_ok(out.model_dump(mode="json"))
 
 
 @routes.post("/api/v1/auth/logout-all")
-@describe("Sign the account out everywhere", response=OBJECT)
+@describe("Sign the account out everywhere", response=Ok)
 async def logout(request: web.Request) -> web.Response:
     who = claims(request)
     if who.session is None:
         raise PermissionDenied("only a dashboard login can sign out", code="no_account")
     await request.app[ACCOUNTS].end_sessions(who.identity)
-    return json_ok({"ok": True})
+    return json_ok(Ok().model_dump(mode="json"))
 
 
 @routes.post("/api/v1/accounts")
@@ -228,7 +182,7 @@ async def logout(request: web.Request) -> web.Response:
     "Create an account (coordinator)",
     status=201,
     body=CreateAccount,
-    response=ACCOUNT,
+    response=AccountOut,
     errors=(409,),
 )
 async def create_account(request: web.Request) -> web.Response:
@@ -237,25 +191,26 @@ async def create_account(request: web.Request) -> web.Response:
     account = await request.app[ACCOUNTS].create_account(
         body.username, body.role, body.password, body.display_name
     )
-    return json_ok(account.public(), status=201)
+    return json_ok(AccountOut.of(account).model_dump(mode="json"), status=201)
 
 
 @routes.get("/api/v1/accounts")
 @describe(
     "List accounts (coordinator)",
-    response={"type": "object", "properties": {"accounts": {"type": "array", "items": ACCOUNT}}},
+    response=AccountList,
 )
 async def list_accounts(request: web.Request) -> web.Response:
     require_person(request)
     accounts = await request.app[ACCOUNTS].list_accounts()
-    return json_ok({"accounts": [a.public() for a in accounts]})
+    listed = AccountList(accounts=[AccountOut.of(a) for a in accounts])
+    return json_ok(listed.model_dump(mode="json"))
 
 
 @routes.patch("/api/v1/accounts/{username}")
 @describe(
     "Disable or enable an account (coordinator)",
     body=UpdateAccount,
-    response=ACCOUNT,
+    response=AccountOut,
     errors=(404,),
 )
 async def update_account(request: web.Request) -> web.Response:
@@ -264,7 +219,7 @@ async def update_account(request: web.Request) -> web.Response:
     account = await request.app[ACCOUNTS].set_disabled(
         request.match_info["username"], body.disabled
     )
-    return json_ok(account.public())
+    return json_ok(AccountOut.of(account).model_dump(mode="json"))
 
 
 @routes.post("/api/v1/api-tokens")
@@ -272,7 +227,7 @@ async def update_account(request: web.Request) -> web.Response:
     "Create an API token (coordinator); the secret is shown once",
     status=201,
     body=CreateApiToken,
-    response=API_TOKEN,
+    response=NewApiToken,
 )
 async def create_api_token(request: web.Request) -> web.Response:
     who = require_person(request)
@@ -281,29 +236,25 @@ async def create_api_token(request: web.Request) -> web.Response:
     secret, token = await request.app[ACCOUNTS].create_api_token(
         body.name, body.role, who.identity, ttl
     )
-    return json_ok({**token.public(), "token": secret}, status=201)
+    created = NewApiToken(**ApiTokenOut.of(token).model_dump(), token=secret)
+    return json_ok(created.model_dump(mode="json"), status=201)
 
 
 @routes.get("/api/v1/api-tokens")
 @describe(
     "List API tokens, without their secrets (coordinator)",
-    response={
-        "type": "object",
-        "properties": {"api_tokens": {"type": "array", "items": API_TOKEN}},
-    },
+    response=ApiTokenList,
 )
 async def list_api_tokens(request: web.Request) -> web.Response:
     require_person(request)
     tokens = await request.app[ACCOUNTS].list_api_tokens()
-    return json_ok({"api_tokens": [t.public() for t in tokens]})
+    listed = ApiTokenList(api_tokens=[ApiTokenOut.of(t) for t in tokens])
+    return json_ok(listed.model_dump(mode="json"))
 
 
 @routes.delete("/api/v1/api-tokens/{token_id}")
-@describe("Revoke an API token (coordinator)", response=API_TOKEN, errors=(404,))
+@describe("Revoke an API token (coordinator)", response=ApiTokenOut, errors=(404,))
 async def revoke_api_token(request: web.Request) -> web.Response:
     require_person(request)
     token = await request.app[ACCOUNTS].revoke_api_token(request.match_info["token_id"])
-    return json_ok(token.public())
-
-
-# OpenAPI -----------------------------------------------------------------------------------
+    return json_ok(ApiTokenOut.of(token).model_dump(mode="json"))

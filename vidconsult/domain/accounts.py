@@ -111,17 +111,6 @@ class Account:
     def accepts_session(self, session: str) -> bool:
         return not self.disabled and session == self.session
 
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "display_name": self.display_name,
-            "role": self.role.value,
-            "disabled": self.disabled,
-            "created_at": self.created_at.isoformat(),
-            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
-        }
-
 
 def validate_token_name(name: str) -> str:
     stripped = name.strip()
@@ -148,15 +137,3 @@ class ApiToken:
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or now < self.expires_at
-
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role.value,
-            "prefix": self.prefix,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
