@@ -28,7 +28,14 @@ from vidconsult.services.webhooks import (
 from web.admin_schemas import CreateWebhook
 from web.http import json_ok, parse_body, require_coordinator
 from web.keys import CLOCK, SETTINGS
-from web.openapi import OBJECT, Component, describe
+from web.openapi import OBJECT, describe
+from web.webhook_views import (
+    DeliveryList,
+    DeliveryOut,
+    NewWebhook,
+    WebhookList,
+    WebhookOut,
+)
 
 routes = web.RouteTableDef()
 WEBHOOKS = web.AppKey("webhooks", WebhookService)
@@ -161,56 +168,12 @@ def installer(
     return install_webhooks
 
 
-WEBHOOK = Component(
-    "Webhook",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "url": {"type": "string"},
-            "events": {"type": "array", "items": {"type": "string"}},
-            "description": {"type": "string"},
-            "created_by": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "secret": {"type": "string", "description": "only in the creation reply"},
-        },
-    },
-)
-DELIVERY = Component(
-    "Delivery",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "description": "the X-Vidconsult-Delivery header"},
-            "webhook_id": {"type": "string"},
-            "event": {"type": "string"},
-            "event_id": {"type": "string", "description": "the body's id"},
-            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
-            "attempts": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
-            "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
-            "last_status": {"type": ["integer", "null"]},
-            "last_error": {"type": "string"},
-        },
-    },
-)
-WEBHOOK_LIST = {
-    "type": "object",
-    "properties": {"webhooks": {"type": "array", "items": WEBHOOK}},
-}
-DELIVERIES = {
-    "type": "object",
-    "properties": {"deliveries": {"type": "array", "items": DELIVERY}},
-}
-
-
 @routes.post("/api/v1/webhooks")
 @describe(
     "Register an endpoint for events (coordinator); the secret is shown once",
     status=201,
     body=CreateWebhook,
-    response=WEBHOOK,
+    response=NewWebhook,
 )
 async def create_webhook(request: web.Request) -> web.Response:
     who = require_coordinator(request)
@@ -223,23 +186,25 @@ async def create_webhook(request: web.Request) -> web.Response:
         created_by=who.identity,
     )
     # the secret is shown once, on creation
-    return json_ok({**webhook.public(), "secret": webhook.secret}, status=201)
+    created = NewWebhook(**WebhookOut.of(webhook).model_dump(), secret=webhook.secret)
+    return json_ok(created.model_dump(mode="json"), status=201)
 
 
 @routes.get("/api/v1/webhooks")
-@describe("List endpoints (coordinator)", response=WEBHOOK_LIST)
+@describe("List endpoints (coordinator)", response=WebhookList)
 async def list_webhooks(request: web.Request) -> web.Response:
     require_coordinator(request)
     hooks = await request.app[WEBHOOKS].list_webhooks()
-    return json_ok({"webhooks": [w.public() for w in hooks]})
+    listed = WebhookList(webhooks=[WebhookOut.of(w) for w in hooks])
+    return json_ok(listed.model_dump(mode="json"))
 
 
 @routes.get("/api/v1/webhooks/{webhook_id}")
-@describe("An endpoint (coordinator)", response=WEBHOOK, errors=(404,))
+@describe("An endpoint (coordinator)", response=WebhookOut, errors=(404,))
 async def get_webhook(request: web.Request) -> web.Response:
     require_coordinator(request)
     webhook = await request.app[WEBHOOKS].get(request.match_info["webhook_id"])
-    return json_ok(webhook.public())
+    return json_ok(WebhookOut.of(webhook).model_dump(mode="json"))
 
 
 @routes.delete("/api/v1/webhooks/{webhook_id}")
@@ -253,10 +218,11 @@ async def delete_webhook(request: web.Request) -> web.Response:
 @routes.get("/api/v1/webhooks/{webhook_id}/deliveries")
 @describe(
     "An endpoint's recent deliveries, newest first (coordinator)",
-    response=DELIVERIES,
+    response=DeliveryList,
     errors=(404,),
 )
 async def list_deliveries(request: web.Request) -> web.Response:
     require_coordinator(request)
     deliveries = await request.app[WEBHOOKS].deliveries(request.match_info["webhook_id"])
-    return json_ok({"deliveries": [d.public() for d in deliveries]})
+    listed = DeliveryList(deliveries=[DeliveryOut.of(d) for d in deliveries])
+    return json_ok(listed.model_dump(mode="json"))

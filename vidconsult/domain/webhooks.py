@@ -195,16 +195,6 @@ class Webhook:
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")
 
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "events": list(self.events),
-            "description": self.description,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -222,23 +212,3 @@ class Delivery:
     last_attempt_at: datetime | None = None
     last_status: int | None = None
     last_error: str = ""
-
-    def public(self) -> dict[str, object]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "id": self.id,
-            "webhook_id": self.webhook_id,
-            "event": self.event,
-            "event_id": self.event_id,
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "created_at": iso(self.created_at),
-            "next_attempt_at": iso(self.next_attempt_at)
-            if self.status is DeliveryStatus.PENDING
-            else None,
-            "last_attempt_at": iso(self.last_attempt_at),
-            "last_status": self.last_status,
-            "last_error": self.last_error,
-        }
