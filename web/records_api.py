@@ -26,10 +26,11 @@ from vidconsult.domain.records import (
 )
 from vidconsult.errors import InvalidInput
 from vidconsult.services.records import RecordsConfig, RecordService, authorize
+from web import record_views as views
 from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok, parse_query
 from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
-from web.openapi import BINARY, Component, describe
+from web.openapi import BINARY, describe
 
 routes = web.RouteTableDef()
 RECORDS = web.AppKey("records", RecordService)
@@ -37,48 +38,8 @@ CHUNK = 64 * 1024
 PREFIX = "/api/v1/cases/{case_id}"
 
 
-ATTACHMENT = Component(
-    "Attachment",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "case_id": {"type": "string"},
-            "filename": {"type": "string"},
-            "content_type": {
-                "type": "string",
-                "enum": ["application/pdf", "image/jpeg", "image/png", "application/dicom"],
-            },
-            "size_bytes": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "uploaded_by": {"type": "string"},
-            "uploaded_at": {"type": "string", "format": "date-time"},
-            "content_url": {"type": "string", "description": "needs a bearer token"},
-            "download_url": {
-                "type": "string",
-                "description": "signed link, no token needed, valid until download_expires_at",
-            },
-            "download_expires_at": {"type": "string", "format": "date-time"},
-        },
-    },
-)
-CHAT_ENTRY = Component(
-    "ChatEntry",
-    {
-        "type": "object",
-        "properties": {
-            k: {"type": "string"}
-            for k in ("id", "case_id", "room_id", "identity", "name", "role", "text", "sent_at")
-        },
-    },
-)
 CASE_PATH = {"case_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,64}$"}}
 _WHO = " Coordinator, or a room token bound to this case (claim `case`)."
-ATTACHMENTS = {
-    "type": "object",
-    "properties": {"attachments": {"type": "array", "items": ATTACHMENT}},
-}
-MESSAGES = {"type": "object", "properties": {"messages": {"type": "array", "items": CHAT_ENTRY}}}
 
 
 class UploadQuery(BaseModel):
@@ -146,22 +107,21 @@ def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, A
     who = claims(request)  # the link names who it was handed to: its download is theirs
     expires, signature = records.sign_link(attachment, actor=who.identity, role=who.role.value)
     path = f"/api/v1/cases/{quote(attachment.case_id)}/attachments/{attachment.id}/content"
-    return {
-        "id": attachment.id,
-        "case_id": attachment.case_id,
-        "filename": attachment.filename,
-        "content_type": attachment.content_type,
-        "size_bytes": attachment.size_bytes,
-        "sha256": attachment.sha256,
-        "uploaded_by": attachment.uploaded_by,
-        "uploaded_at": attachment.uploaded_at.isoformat(),
-        "content_url": path,
-        "download_url": request.app[BASE_URL][0]
-        + path
-        + "?"
-        + urlencode({"expires": expires, "signature": signature}),
-        "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
-    }
+    query = urlencode({"expires": expires, "signature": signature})
+    view = views.Attachment(
+        id=attachment.id,
+        case_id=attachment.case_id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size_bytes=attachment.size_bytes,
+        sha256=attachment.sha256,
+        uploaded_by=attachment.uploaded_by,
+        uploaded_at=attachment.uploaded_at,
+        content_url=path,
+        download_url=f"{request.app[BASE_URL][0]}{path}?{query}",
+        download_expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+    return view.model_dump(mode="json")
 
 
 @routes.post(PREFIX + "/attachments")
@@ -171,7 +131,7 @@ def attachment_view(request: web.Request, attachment: Attachment) -> dict[str, A
     status=201,
     query=UploadQuery,
     raw_body={t: BINARY for t in ALLOWED_CONTENT_TYPES},
-    response=ATTACHMENT,
+    response=views.Attachment,
     errors=(404, 415),
     limited=True,
     path=CASE_PATH,
@@ -206,7 +166,7 @@ async def upload(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/attachments")
-@describe("List a case's attachments." + _WHO, response=ATTACHMENTS, path=CASE_PATH)
+@describe("List a case's attachments." + _WHO, response=views.AttachmentList, path=CASE_PATH)
 async def list_attachments(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     authorize(claims(request), case_id)
@@ -217,7 +177,7 @@ async def list_attachments(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/attachments/{attachment_id}")
 @describe(
     "An attachment's metadata, with a fresh signed download link." + _WHO,
-    response=ATTACHMENT,
+    response=views.Attachment,
     errors=(404,),
     path=CASE_PATH,
 )
@@ -277,9 +237,12 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get(PREFIX + "/chat")
-@describe("The chat of the case's rooms, oldest first." + _WHO, response=MESSAGES, path=CASE_PATH)
+@describe(
+    "The chat of the case's rooms, oldest first." + _WHO, response=views.ChatHistory, path=CASE_PATH
+)
 async def case_chat(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     authorize(claims(request), case_id)
     messages = await request.app[RECORDS].chat_history(case_id)
-    return json_ok({"messages": [m.to_dict() for m in messages]})
+    history = views.ChatHistory(messages=[views.ChatEntry.of(m) for m in messages])
+    return json_ok(history.model_dump(mode="json"))

@@ -19,19 +19,6 @@ class CaseChatMessage:
     sender_name: str
     message: ChatMessage
 
-    def to_dict(self) -> dict[str, object]:
-        m = self.message
-        return {
-            "id": self.id,
-            "case_id": self.case_id,
-            "room_id": m.room_id,
-            "identity": m.sender,
-            "name": self.sender_name,
-            "role": m.sender_role.value,
-            "text": m.text,
-            "sent_at": m.sent_at.isoformat(),
-        }
-
 
 class AttachmentStore(Protocol):
     async def add_attachment(self, attachment: Attachment) -> None:
