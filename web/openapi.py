@@ -324,40 +324,8 @@ def build(app: web.Application) -> dict[str, Any]:
 
 async def generate(app: web.Application) -> None:
     """on_startup: the routes are final now."""
-    legacy = app[OPENAPI].pop(_HAND_WRITTEN, {})
-    doc = build(app)
-    for path, ops in legacy.items():
-        described = doc["paths"].setdefault(path, {})
-        for method, op in ops.items():
-            described.setdefault(method, op)
     app[OPENAPI].clear()
-    app[OPENAPI].update(doc)
-
-
-# A bridge for a module still written against the old hand-written fragments (prefer
-# describe(): a fragment's errors and schemas are not checked against its handler). Its
-# paths are merged into the generated document where no route describes them.
-_HAND_WRITTEN = "x-hand-written-paths"
-ROOM_ID = {"name": "room_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def add_paths(doc: dict[str, Any], paths: Mapping[str, Any]) -> None:
-    doc.setdefault(_HAND_WRITTEN, {}).update(paths)
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def ok(description: str, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    resp: dict[str, Any] = {"description": description}
-    if schema is not None:
-        resp["content"] = {"application/json": {"schema": dict(schema)}}
-    return resp
-
-
-def errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): _error(s) for s in statuses}
+    app[OPENAPI].update(build(app))
 
 
 def install(app: web.Application) -> None:
