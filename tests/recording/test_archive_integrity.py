@@ -387,25 +387,50 @@ def test_verify_of_one_room_and_of_rooms_it_cannot_read(tmp_path: Path) -> None:
     assert problems[0].problem.startswith("unreadable: ")
 
 
+SIGNATURE = "manifest signature does not match (edited, or another secret)"
+X = f"{ROOM_DIR}/x.webm"
+
+
 @pytest.mark.parametrize(
     ("doc", "problems"),
     [
         ([], ["not a JSON object"]),
-        ({"entries": "abc"}, ["entries is not a list"]),
-        ({"entries": [1]}, ["entry 0: not a JSON object"]),
-        ({"entries": [{"file": "2026/01/01/room1/x.webm"}]}, ["entry 0 (2026/01/01/room1/x.webm)"]),
+        ({}, [SIGNATURE]),
+        ({"entries": "abc"}, [SIGNATURE, "entries is not a list"]),
+        (
+            {"entries": [1, {"file": X}]},
+            [
+                SIGNATURE,
+                "entry 0: not a JSON object",
+                f"entry 1 ({X}): chain broken",
+                f"entry 1 ({X}): entry hash does not match",
+            ],
+        ),
+        (
+            {"entries": [{"file": X}]},
+            [
+                SIGNATURE,
+                f"entry 0 ({X}): chain broken",
+                f"entry 0 ({X}): entry hash does not match",
+            ],
+        ),
     ],
-    ids=["a-list", "entries-not-a-list", "entry-not-an-object", "entry-without-event"],
+    ids=["a-list", "no-entries", "entries-not-a-list", "entry-not-an-object", "entry-no-event"],
 )
 def test_verify_reports_a_malformed_manifest_instead_of_crashing(
     tmp_path: Path, doc: Any, problems: list[str]
 ) -> None:
     """Valid JSON of the wrong shape (an edited manifest, re-signed or not) is a problem in
-    verify's report; before, ``archive verify`` stopped with a traceback."""
+    verify's report, and the rooms after it are still checked; before, ``archive verify``
+    stopped with a traceback."""
     archive = _archive(tmp_path, [])
     (tmp_path / ROOM_DIR / "manifest.json").write_text(json.dumps(doc))
+    later = tmp_path / "2026/01/02/room2"  # sorted after room1
+    later.mkdir(parents=True)
+    (later / "manifest.json").write_text("{")
     checked, found = verify(archive, KEY)
     assert checked == 0
-    text = [p.problem for p in found]
-    for expected in problems:
-        assert any(expected in t for t in text), text
+    assert [(p.path, p.problem) for p in found[:-1]] == [
+        (f"{ROOM_DIR}/manifest.json", problem) for problem in problems
+    ]
+    assert found[-1].path == "2026/01/02/room2/manifest.json"
