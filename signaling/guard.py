@@ -51,6 +51,14 @@ def error_payload(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+class TextPacket(packet.Packet):
+    """A Socket.IO packet that is never binary. python-socketio walks every object of every
+    outgoing packet looking for bytes (about 5 ms for a join reply listing 100 participants);
+    the server sends JSON only, and clients' binary packets are refused above."""
+
+    uses_binary_events = False
+
+
 class GuardedServer(socketio.AsyncServer):
     """:class:`socketio.AsyncServer` with the client's packets checked before dispatch.
 
@@ -64,7 +72,7 @@ class GuardedServer(socketio.AsyncServer):
         context: Callable[[str], Mapping[str, object]] = lambda sid: {},
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(serializer=TextPacket, **kwargs)
         check_internals(self)
         self._rejections = rejections
         self._context = context
