@@ -144,6 +144,9 @@ async def _import_room(
     except (OSError, ValueError) as exc:
         note(Outcome(manifest_rel, REFUSED, f"unreadable manifest ({exc}); room not imported"))
         return
+    if not isinstance(doc, dict):
+        note(Outcome(manifest_rel, REFUSED, "the manifest is not a JSON object; room not imported"))
+        return
     issues = domain.check_manifest(source.key, doc)
     if issues:
         note(

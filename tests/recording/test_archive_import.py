@@ -247,6 +247,23 @@ async def test_a_manifest_signed_with_another_secret_is_refused(
     assert [o.status for o in report.outcomes] == [REFUSED]
 
 
+@pytest.mark.parametrize("shape", [[], "text", 42, None])
+async def test_a_manifest_that_is_not_an_object_is_refused_and_named(
+    source: Source, tmp_path: Path, server_store: tuple, shape: object
+) -> None:
+    # valid JSON of the wrong shape: refused with a reason, not an AttributeError
+    target, store = server_store
+    src = _copy(source, tmp_path / "copy")
+    [manifest] = source_archive(src, b"").manifests()
+    manifest.write_text(json.dumps(shape))
+
+    report = await _import(src, target, store)
+    [outcome] = report.outcomes
+    assert outcome.status == REFUSED and outcome.path.endswith("manifest.json"), outcome
+    assert "not a JSON object" in outcome.reason
+    assert await store.list_recordings() == []
+
+
 async def test_a_different_file_under_the_same_id_is_a_conflict(
     source: Source, tmp_path: Path, server_store: tuple
 ) -> None:
