@@ -51,6 +51,28 @@ def error_payload(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+class TransportLog:
+    """The logger handed to python-socketio and python-engineio. Their chatter per message
+    (info, warning: a client gone, an ack nobody waits for) is dropped, as their default
+    loggers at level ERROR drop it; a fault of theirs (error(), exception()) goes to this
+    module's logger, traceback and all. Refused handshakes are counted by the Engine.IO server
+    below, not logged here."""
+
+    def __init__(self, rejections: RejectionSink) -> None:
+        self._rejections = rejections
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = warning = debug
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        log.error(msg, *args, **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        log.exception(msg, *args, **kwargs)
+
+
 class TextPacket(packet.Packet):
     """A Socket.IO packet that is never binary. python-socketio walks every object of every
     outgoing packet looking for bytes (about 5 ms for a join reply listing 100 participants);
@@ -72,15 +94,19 @@ class GuardedServer(socketio.AsyncServer):
         context: Callable[[str], Mapping[str, object]] = lambda sid: {},
         **kwargs: Any,
     ) -> None:
-        super().__init__(serializer=TextPacket, **kwargs)
+        self._rejections = rejections  # read by _engineio_server_class during __init__
+        quiet = TransportLog(rejections)
+        super().__init__(serializer=TextPacket, logger=quiet, engineio_logger=quiet, **kwargs)
         check_internals(self)
-        self._rejections = rejections
         self._context = context
         # Engine.IO frames are checked as they arrive, before the Engine.IO packet decoder
         reject = self._reject_frame
         self.eio._async = {**self.eio._async, "websocket": _guarded_websocket(reject)}
 
     # Engine.IO ------------------------------------------------------------------------------
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _counting_engineio(self._rejections)
+
     def _reject_frame(self, kind: str, peer: str | None) -> None:
         self._rejections.record("signaling", kind, peer=peer)
 
@@ -182,6 +208,19 @@ def _event_problem(data: Any) -> tuple[str, str] | None:
     return None
 
 
+def _counting_engineio(rejections: RejectionSink) -> type[engineio.AsyncServer]:
+    class CountingEngineIO(engineio.AsyncServer):
+        """python-engineio reports a handshake it refuses (a page of another origin, polling
+        on a WebSocket-only server, an unknown session) at ERROR the first time, through a
+        stream handler of its own too: here it is a rejection counted by kind."""
+
+        def _log_error_once(self, message: str, message_key: str) -> None:
+            kind = "origin" if message_key == "bad-origin" else "handshake"
+            rejections.record("signaling", kind, reason=message_key, detail=message)
+
+    return CountingEngineIO
+
+
 def _guarded_websocket(
     reject: Callable[[str, str | None], None],
 ) -> type[engineio_aiohttp.WebSocket]:
@@ -215,6 +254,8 @@ def check_internals(server: socketio.AsyncServer) -> None:
         name
         for obj, name in (
             (server, "_handle_eio_message"),
+            (server, "_engineio_server_class"),
+            (server.eio, "_log_error_once"),
             (server, "_send_packet"),
             (server.manager, "get_participants"),
             (server.eio, "send_packet"),

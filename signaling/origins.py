@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from signaling.guard import RejectionSink
 from vidconsult.addresses import normalize_origin
 
 log = logging.getLogger(__name__)
@@ -22,8 +21,7 @@ class AllowedOrigins:
     """The origins allowed now: set at start (and again once the listening port is known).
     Its :meth:`allows` is python-engineio's ``cors_allowed_origins`` callable."""
 
-    def __init__(self, rejections: RejectionSink) -> None:
-        self._rejections = rejections
+    def __init__(self) -> None:
         self._origins: frozenset[str] = frozenset()
         self._any = False
 
@@ -42,7 +40,5 @@ class AllowedOrigins:
     def allows(self, origin: str | None, environ: Any = None) -> bool:
         if not origin or self._any:  # no Origin: not a browser page
             return True
-        if normalize_origin(origin) in self._origins:
-            return True
-        self._rejections.record("signaling", "origin", origin=origin)
-        return False
+        # a refusal is counted where python-engineio reports it (signaling/guard.py)
+        return normalize_origin(origin) in self._origins

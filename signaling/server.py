@@ -129,7 +129,7 @@ class SignalingServer:
     ) -> None:
         self._clock = clock
         self._rejections = rejections
-        self.origins = AllowedOrigins(rejections)
+        self.origins = AllowedOrigins()
         self.sio = GuardedServer(
             rejections=rejections,
             context=self._context,

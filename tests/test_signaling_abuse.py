@@ -316,3 +316,22 @@ async def test_a_message_over_the_size_cap_closes_only_that_connection(
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     finally:
         await doctor.close()
+
+
+async def test_refused_handshakes_are_counted_not_logged_as_errors(
+    app_server: ServerHandle, raw: list[RawSocket], caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: python-engineio logged each kind at ERROR, twice (its own stream handler too)
+    caplog.set_level(logging.INFO)
+    base = app_server.url + "/socket.io/?EIO=4&transport="
+    for _ in range(3):
+        async with app_server.session.get(base + "polling") as resp:  # WebSocket only
+            assert resp.status == 400
+        async with app_server.session.post(base + "polling&sid=nope", data=b"4" * 100) as resp:
+            assert resp.status == 400
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await socket_for(app_server, raw).open(origin="https://evil.example")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    status, text = await app_server.api("GET", "/metrics")
+    assert 'vidconsult_rejected_total{kind="handshake",source="signaling"} 6.0' in text
+    assert 'vidconsult_rejected_total{kind="origin",source="signaling"} 3.0' in text
