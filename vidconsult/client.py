@@ -266,6 +266,11 @@ class RoomClient:
                 self.own_tracks[data["mid"]] = data["track"]["sid"]
             elif data["identity"] in self.participants:
                 self.participants[data["identity"]].setdefault("tracks", []).append(data["track"])
+        elif name == "track.unpublished" and data.get("identity") in self.participants:
+            tracks = self.participants[data["identity"]].get("tracks") or []
+            self.participants[data["identity"]]["tracks"] = [
+                t for t in tracks if t.get("sid") != data.get("track_sid")
+            ]
         await self._notify()
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:

@@ -43,6 +43,10 @@ from vidconsult.services.recordings import new_recording_id
 from vidconsult.store.recording_files import ArchiveFiles
 
 log = logging.getLogger(__name__)
+# how long a new file waits for the rest of its participant's published tracks, and how often
+# it looks (seconds)
+OPEN_WAIT = 2.0
+OPEN_POLL = 0.05
 
 
 @dataclass(slots=True)
@@ -137,13 +141,31 @@ class ExternalRecorder:
         self._open(remote.publisher, [remote])
 
     def _open(self, identity: str, tracks: list[RemoteTrack]) -> None:
-        # a participant's other tracks come in the same subscribe offer, right after this
-        # callback: open the file once the offer is reconciled
+        # A file's header is written once, with the tracks it has: a track that comes later
+        # gets a file of its own. A participant's tracks usually come in one subscribe offer,
+        # right after this callback, but on a busy server their publication can reach us in
+        # separate offers: the file waits (OPEN_WAIT at most) for every track the participant
+        # has published, so that one participant's camera and microphone share one file.
         pending = self._pending.setdefault(identity, [])
         first = not pending
         pending.extend(tracks)
         if first:
-            asyncio.get_running_loop().call_soon(self._open_now, identity)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._open_when_complete, identity, loop.time() + OPEN_WAIT)
+
+    def _open_when_complete(self, identity: str, deadline: float) -> None:
+        pending = self._pending.get(identity)
+        if not pending:
+            return
+        published = {
+            str(t.get("sid"))
+            for t in self.client.participants.get(identity, {}).get("tracks") or []
+        }
+        loop = asyncio.get_running_loop()
+        if published <= {t.track_sid for t in pending} or loop.time() >= deadline:
+            self._open_now(identity)
+        else:
+            loop.call_later(OPEN_POLL, self._open_when_complete, identity, deadline)
 
     def _open_now(self, identity: str) -> None:
         tracks = self._pending.pop(identity, [])
