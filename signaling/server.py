@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from signaling import schemas
 from signaling.guard import GuardedServer, RejectionSink, error_payload
 from signaling.origins import AllowedOrigins
+from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.errors import (
     Conflict,
     InvalidInput,
@@ -126,9 +128,12 @@ class SignalingServer:
         ice_servers: list[dict[str, Any]],
         rejections: RejectionSink,
         max_message_bytes: int = 256 * 1024,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._clock = clock
         self._rejections = rejections
+        # joins per client address ("join.ip") and per participant of a room ("join.account")
+        self._limiter = limiter
         self.origins = AllowedOrigins()
         self.sio = GuardedServer(
             rejections=rejections,
@@ -203,16 +208,22 @@ class SignalingServer:
             if wanted_room is not None:
                 # the client says which room it means to enter (e.g. from the page URL)
                 claims.require_room(str(wanted_room))
+            if self._limiter is not None:
+                self._limiter.hit(
+                    ("join.ip", _remote(environ)),
+                    ("join.account", f"{claims.room or ''}/{claims.identity}"),
+                )
             room = await self.rooms.authorize_connect(claims)
         except VidconsultError as exc:
-            if isinstance(exc, Unauthenticated):  # bad tokens come in floods: counted, throttled
+            if isinstance(exc, Unauthenticated | RateLimited):  # floods: counted, throttled
                 self._rejections.record("signaling", exc.code, sid=sid, reason=exc.message)
             else:
                 log.info("connection refused sid=%s code=%s reason=%s", sid, exc.code, exc.message)
             # socket.io carries the refusal to the client as err.data = {message, data}
-            raise socketio.exceptions.ConnectionRefusedError(
-                exc.message, {"code": exc.code, "message": exc.message}
-            ) from None
+            refusal: dict[str, Any] = {"code": exc.code, "message": exc.message}
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                refusal["retry_after"] = math.ceil(exc.retry_after)
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, refusal) from None
         self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
         log.info("connected sid=%s room=%s identity=%s", sid, room.id, claims.identity)
 
@@ -361,3 +372,9 @@ def _summarize(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ())) or "payload"
         parts.append(f"{loc}: {err.get('msg')}")
     return "; ".join(parts)
+
+
+def _remote(environ: dict[str, Any]) -> str:
+    """The client's address (python-engineio's REMOTE_ADDR is a placeholder under aiohttp)."""
+    request = environ.get("aiohttp.request")
+    return str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR") or "unknown")

@@ -5,6 +5,7 @@ the media engine is stubbed at its seam (the caps are checked before it)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -335,3 +336,41 @@ async def test_refused_handshakes_are_counted_not_logged_as_errors(
     status, text = await app_server.api("GET", "/metrics")
     assert 'vidconsult_rejected_total{kind="handshake",source="signaling"} 6.0' in text
     assert 'vidconsult_rejected_total{kind="origin",source="signaling"} 3.0' in text
+
+
+@pytest.fixture
+async def join_limited_server(tmp_path: Path) -> AsyncIterator[ServerHandle]:
+    settings = Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "var",
+        secret=SECRET,
+        join_rate_account="3",
+        join_rate_ip="5",
+    )
+    async for handle in _serve(settings, media=NullMediaEngine()):
+        yield handle
+
+
+async def test_joins_are_rate_limited_per_participant_and_per_address(
+    join_limited_server: ServerHandle, raw: list[RawSocket]
+) -> None:
+    server = join_limited_server
+    room = await server.create_room()
+    token = server.mint("pt", "patient", room=room["id"])
+    for _ in range(3):  # a page load and two reloads
+        s = socket_for(server, raw)
+        assert (await s.open(token)).startswith("40")
+        await s.close()
+    refused = await socket_for(server, raw).open(token)
+    assert refused.startswith("44"), refused
+    error = json.loads(refused[2:])
+    assert error["data"]["code"] == "rate_limited" and error["data"]["retry_after"] >= 1, error
+    # another participant from the same address has buckets of its own, until the address's
+    other = server.mint("dr", "doctor", room=room["id"])
+    assert (await socket_for(server, raw).open(other)).startswith("40")
+    assert (await socket_for(server, raw).open(other)).startswith("40")
+    refused = await socket_for(server, raw).open(server.mint("ex", "expert", room=room["id"]))
+    assert json.loads(refused[2:])["data"]["code"] == "rate_limited", refused
+    assert 'kind="rate_limited"' in await (await server.session.get(f"{server.url}/metrics")).text()

@@ -86,8 +86,15 @@ class Harness:
     def __init__(self, data_dir: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        # no join limit: the fuzzer reconnects after every example that closes its socket
         self.settings = Settings.from_env(
-            {}, host="127.0.0.1", port=0, data_dir=data_dir, secret=SECRET
+            {},
+            host="127.0.0.1",
+            port=0,
+            data_dir=data_dir,
+            secret=SECRET,
+            join_rate_ip=0,
+            join_rate_account=0,
         )
         self.signer = TokenSigner(SECRET.encode())
         self.stop = asyncio.Event()

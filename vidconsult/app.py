@@ -133,6 +133,7 @@ def build_app(
         ice_servers=settings.ice_servers,
         rejections=app[REJECTIONS],
         max_message_bytes=settings.max_message_bytes,
+        limiter=app[LIMITER],
     )
     signaling.origins.set(allowed_origins(settings, settings.port))
     rooms = RoomService(

@@ -79,6 +79,8 @@ HELP = {
     "token_rate_account": "join-token/link requests per minute per account (0: no limit)",
     "upload_rate_ip": "attachment uploads per minute per client address (0: no limit)",
     "upload_rate_account": "attachment uploads per minute per token identity (0: no limit)",
+    "join_rate_ip": "room connections per minute per client address (0: no limit)",
+    "join_rate_account": "room connections per minute per participant of a room (0: no limit)",
     "case_quota_bytes": "total attachment bytes per case (0: no quota)",
     "token_quota_bytes": "total attachment bytes per room token (0: no quota)",
     "allowed_origins": "web origins besides the server's own whose pages may connect to "

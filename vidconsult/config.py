@@ -139,6 +139,10 @@ class Settings:
     token_rate_account: int = 60
     upload_rate_ip: int = 60
     upload_rate_account: int = 30
+    # Socket.IO joins (connections), per client address and per participant of a room: a page
+    # load or a reconnect is one; a clinic behind one NAT address has many participants
+    join_rate_ip: int = 300
+    join_rate_account: int = 30
     # upload quotas (total bytes): per case, and per room token bound to a case
     case_quota_bytes: int = 2 * 1024**3
     token_quota_bytes: int = 500 * 1024**2

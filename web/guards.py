@@ -39,7 +39,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
 SOURCE = "http"
 # the limited kinds: each has a rate per client address (".ip") and per account (".account")
-KINDS = ("login", "token", "upload")
+KINDS = ("login", "token", "upload", "join")
 
 
 def rates_from(settings: Settings) -> dict[str, Rate]:
