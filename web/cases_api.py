@@ -24,7 +24,7 @@ from web.access_api import merged_audit
 from web.guards import limit
 from web.http import claims, json_ok, parse_body, parse_query, require_coordinator
 from web.keys import ACCESS_LOG
-from web.openapi import OBJECT, describe
+from web.openapi import describe
 from web.queries import BookingQuery, CaseQuery, ReferralQuery
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
 from web.workflow_schemas import (
@@ -35,6 +35,15 @@ from web.workflow_schemas import (
     ReferralBody,
     ReportBody,
     TransitionBody,
+)
+from web.workflow_views import (
+    BookingLinks,
+    BookingList,
+    BookingWithRoom,
+    CaseBooked,
+    CaseList,
+    CaseOut,
+    ReferralList,
 )
 
 routes = web.RouteTableDef()
@@ -57,7 +66,7 @@ def booking_view(booking: Booking, room: BookedRoom) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/cases")
-@describe("Open a routine case (requested)", status=201, body=CaseBody, response=OBJECT)
+@describe("Open a routine case (requested)", status=201, body=CaseBody, response=CaseOut)
 async def create_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, CaseBody)
@@ -82,7 +91,7 @@ async def create_case(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/cases")
-@describe("List cases, newest first", query=CaseQuery, response=OBJECT)
+@describe("List cases, newest first", query=CaseQuery, response=CaseList)
 async def list_cases(request: web.Request) -> web.Response:
     require_coordinator(request)
     q = parse_query(request, CaseQuery)
@@ -103,7 +112,7 @@ async def list_cases(request: web.Request) -> web.Response:
 @routes.get("/api/v1/cases/{case_id}")
 @describe(
     "A case with its audit trail (coordinator or the case's expert)",
-    response=OBJECT,
+    response=CaseOut,
     errors=(404,),
 )
 async def get_case(request: web.Request) -> web.Response:
@@ -130,7 +139,7 @@ def _is_case_expert(who: Any, case: Case) -> bool:
 @describe(
     "Cancel a case (frees its booking, ends its room)",
     body=ReasonBody,
-    response=OBJECT,
+    response=CaseOut,
     errors=(404, 409),
 )
 async def cancel_case(request: web.Request) -> web.Response:
@@ -146,7 +155,7 @@ async def cancel_case(request: web.Request) -> web.Response:
 @describe(
     "Move a case by hand (in_progress, no_show, cancelled, requested)",
     body=TransitionBody,
-    response=OBJECT,
+    response=CaseOut,
     errors=(404, 409),
 )
 async def transition(request: web.Request) -> web.Response:
@@ -164,7 +173,7 @@ async def transition(request: web.Request) -> web.Response:
     "it) or an explicit expert and time",
     status=201,
     body=BookingBody,
-    response=OBJECT,
+    response=CaseBooked,
     errors=(404, 409),
 )
 async def book_case(request: web.Request) -> web.Response:
@@ -189,7 +198,7 @@ async def book_case(request: web.Request) -> web.Response:
 @describe(
     "Release the booking; the case goes back to requested",
     body=ReasonBody,
-    response=OBJECT,
+    response=CaseOut,
     errors=(404, 409),
 )
 async def release_booking(request: web.Request) -> web.Response:
@@ -205,7 +214,7 @@ async def release_booking(request: web.Request) -> web.Response:
 @describe(
     "The report (+ referral), signed by the case's expert token; completes the case",
     body=ReportBody,
-    response=OBJECT,
+    response=CaseOut,
     errors=(404, 409),
 )
 async def submit_report(request: web.Request) -> web.Response:
@@ -224,7 +233,7 @@ async def submit_report(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/referrals")
-@describe("Referrals of completed cases", query=ReferralQuery, response=OBJECT)
+@describe("Referrals of completed cases", query=ReferralQuery, response=ReferralList)
 async def list_referrals(request: web.Request) -> web.Response:
     require_coordinator(request)
     raw = parse_query(request, ReferralQuery).green_channel
@@ -235,7 +244,7 @@ async def list_referrals(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings")
-@describe("List bookings", query=BookingQuery, response=OBJECT)
+@describe("List bookings", query=BookingQuery, response=BookingList)
 async def list_bookings(request: web.Request) -> web.Response:
     require_coordinator(request)
     q = parse_query(request, BookingQuery)
@@ -246,7 +255,7 @@ async def list_bookings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/bookings/{booking_id}")
-@describe("A booking and its room", response=OBJECT, errors=(404,))
+@describe("A booking and its room", response=BookingWithRoom, errors=(404,))
 async def get_booking(request: web.Request) -> web.Response:
     require_coordinator(request)
     booking, room = await request.app[BOOKING].booked_room(request.match_info["booking_id"])
@@ -256,7 +265,7 @@ async def get_booking(request: web.Request) -> web.Response:
 @routes.get("/api/v1/bookings/{booking_id}/links")
 @describe(
     "Join links of the booked parties (valid only in the room's window)",
-    response=OBJECT,
+    response=BookingLinks,
     errors=(404, 409),
     limited=True,
 )

@@ -1,0 +1,175 @@
+"""Response models of the consultation workflow: their OpenAPI schemas. The handlers answer
+the store's documents (vidconsult.store.codec: the same dicts every store keeps), and these
+models state exactly those shapes: same keys, types and nullability (``extra="forbid"``: the
+document says no other key comes, so a key the codec adds must be declared here too)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidconsult.domain.booked_rooms import RoomState
+from vidconsult.domain.cases import CaseStatus, Sex, Urgency
+from vidconsult.domain.outcomes import ReferralPriority
+from vidconsult.domain.roles import Role
+from vidconsult.domain.room_window import Attendance
+from vidconsult.domain.specialties import Specialty
+from web.room_views import Instant
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# cases ---------------------------------------------------------------------------------------
+class PatientOut(_Out):
+    name: str
+    sex: Sex
+    birth_date: date | None
+    age_years: int | None
+    id_number: str | None
+
+
+class ReportOut(_Out):
+    diagnosis: str
+    treatment_plan: str
+    signed_by: str
+    signed_at: Instant
+    notes: str
+    counselling: bool
+
+
+class ReferralOut(_Out):
+    target_hospital: str
+    department: str
+    priority: ReferralPriority
+    green_channel: bool
+    reason: str
+
+
+class AuditRow(_Out):
+    """A row of the case's trail: a transition or note of the case, or (for coordinators) an
+    access to its recordings and attachments, which also says role, subject, case_id and
+    room_id (its ``from``/``to`` are null)."""
+
+    at: Instant
+    actor: str
+    action: str
+    from_: CaseStatus | None = Field(alias="from")
+    to: CaseStatus | None
+    note: str
+    role: str | None = None
+    subject: str | None = None
+    case_id: str | None = None
+    room_id: str | None = None
+
+
+class CaseSummary(_Out):
+    """A case without its audit trail (lists, bookings)."""
+
+    id: str
+    patient: PatientOut
+    referring_unit_id: str
+    referring_doctor: str
+    specialty: Specialty
+    urgency: Urgency
+    clinical_summary: str
+    requested_at: Instant
+    requested_expert_id: str | None
+    requested_language: str | None
+    interpreter_needed: bool
+    status: CaseStatus
+    booking_ids: list[str]
+    expert_ids: list[str]
+    scheduled_start: Instant | None
+    sla_deadline: Instant | None
+    sla_breach: bool | None
+    report: ReportOut | None
+    referral: ReferralOut | None
+
+
+class CaseOut(CaseSummary):
+    """A case with its audit trail."""
+
+    audit: list[AuditRow]
+
+
+class CaseList(_Out):
+    cases: list[CaseSummary]
+
+
+class CaseReferral(ReferralOut):
+    case_id: str
+
+
+class ReferralList(_Out):
+    referrals: list[CaseReferral]
+
+
+# bookings ------------------------------------------------------------------------------------
+class BookingOut(_Out):
+    id: str
+    expert_id: str
+    start: Instant
+    end: Instant
+    case_id: str | None
+    lecture_id: str | None
+    off_roster: bool
+    sla_deadline: Instant | None
+    sla_breach: bool
+    cancelled_at: Instant | None
+
+
+class BookingList(_Out):
+    bookings: list[BookingOut]
+
+
+class PartyOut(_Out):
+    kind: str = Field(description="patient, referrer, expert, interpreter, presenter, audience")
+    identity: str
+    role: Role
+    name: str
+
+
+class BookedRoomOut(_Out):
+    booking_id: str
+    room_id: str
+    opens_at: Instant
+    closes_at: Instant
+    parties: list[PartyOut]
+    case_id: str | None
+    lecture_id: str | None
+    state: RoomState
+    attendance: Attendance
+    opened_at: Instant | None
+    closed_at: Instant | None
+    close_reason: str | None
+
+
+class BookingWithRoom(BookingOut):
+    room: BookedRoomOut
+
+
+class CaseBooked(_Out):
+    case: CaseSummary
+    booking: BookingWithRoom
+
+
+class JoinLink(_Out):
+    kind: str = Field(description="the party: patient, referrer, expert, interpreter, ...")
+    identity: str
+    role: Role
+    name: str
+    token: str
+    join_url: str
+    valid_from: Instant
+    expires_at: Instant
+
+
+class BookingLinks(_Out):
+    booking_id: str
+    room_id: str
+    opens_at: Instant
+    closes_at: Instant
+    links: list[JoinLink]
