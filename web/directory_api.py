@@ -10,9 +10,10 @@ from vidconsult.domain.rota import DutyOverride, DutySlot
 from vidconsult.domain.specialties import Specialty, parse_specialty
 from vidconsult.domain.units import Unit
 from vidconsult.store.codec import expert_doc, override_doc, roster_doc, slot_doc, unit_doc
+from web.account_views import Ok
 from web.http import json_ok, parse_body, parse_query, require_coordinator
 from web.keys import CLOCK
-from web.openapi import OBJECT, describe
+from web.openapi import describe
 from web.queries import ExpertQuery, OnDutyQuery, UnitQuery
 from web.workflow_keys import DIRECTORY
 from web.workflow_schemas import (
@@ -21,6 +22,17 @@ from web.workflow_schemas import (
     ExpertBody,
     RosterBody,
     UnitBody,
+)
+from web.workflow_views import (
+    DutySlotsOut,
+    ExpertList,
+    ExpertOut,
+    NewDutyOverride,
+    OnDutyOut,
+    RosterOut,
+    RotaOut,
+    UnitList,
+    UnitOut,
 )
 
 routes = web.RouteTableDef()
@@ -49,7 +61,7 @@ def expert_from_body(body: ExpertBody) -> Expert:
 
 # units ---------------------------------------------------------------------------------------
 @routes.post("/api/v1/units")
-@describe("Create or replace a unit", status=201, body=UnitBody, response=OBJECT)
+@describe("Create or replace a unit", status=201, body=UnitBody, response=UnitOut)
 async def put_unit(request: web.Request) -> web.Response:
     require_coordinator(request)
     unit = unit_from_body(await parse_body(request, UnitBody))
@@ -58,7 +70,7 @@ async def put_unit(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/units")
-@describe("List member units", query=UnitQuery, response=OBJECT)
+@describe("List member units", query=UnitQuery, response=UnitList)
 async def list_units(request: web.Request) -> web.Response:
     require_coordinator(request)
     units = await request.app[DIRECTORY].units(parse_query(request, UnitQuery).tier)
@@ -66,7 +78,7 @@ async def list_units(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/units/{unit_id}")
-@describe("A unit", response=OBJECT, errors=(404,))
+@describe("A unit", response=UnitOut, errors=(404,))
 async def get_unit(request: web.Request) -> web.Response:
     require_coordinator(request)
     return json_ok(unit_doc(await request.app[DIRECTORY].unit(request.match_info["unit_id"])))
@@ -74,7 +86,7 @@ async def get_unit(request: web.Request) -> web.Response:
 
 # experts and rosters -------------------------------------------------------------------------
 @routes.post("/api/v1/experts")
-@describe("Create or replace an expert", status=201, body=ExpertBody, response=OBJECT)
+@describe("Create or replace an expert", status=201, body=ExpertBody, response=ExpertOut)
 async def put_expert(request: web.Request) -> web.Response:
     require_coordinator(request)
     expert = expert_from_body(await parse_body(request, ExpertBody))
@@ -83,7 +95,7 @@ async def put_expert(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/experts")
-@describe("List experts", query=ExpertQuery, response=OBJECT)
+@describe("List experts", query=ExpertQuery, response=ExpertList)
 async def list_experts(request: web.Request) -> web.Response:
     require_coordinator(request)
     experts = await request.app[DIRECTORY].experts(parse_query(request, ExpertQuery).specialty)
@@ -91,7 +103,7 @@ async def list_experts(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/experts/{expert_id}")
-@describe("An expert", response=OBJECT, errors=(404,))
+@describe("An expert", response=ExpertOut, errors=(404,))
 async def get_expert(request: web.Request) -> web.Response:
     require_coordinator(request)
     expert = await request.app[DIRECTORY].expert(request.match_info["expert_id"])
@@ -99,7 +111,7 @@ async def get_expert(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/experts/{expert_id}/roster")
-@describe("Replace the expert's roster", body=RosterBody, response=OBJECT, errors=(404,))
+@describe("Replace the expert's roster", body=RosterBody, response=RosterOut, errors=(404,))
 async def put_roster(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, RosterBody)
@@ -115,7 +127,7 @@ async def put_roster(request: web.Request) -> web.Response:
 @routes.get("/api/v1/experts/{expert_id}/roster")
 @describe(
     "The expert's roster (shifts in the expert's zone, leave, holidays)",
-    response=OBJECT,
+    response=RosterOut,
     errors=(404,),
 )
 async def get_roster(request: web.Request) -> web.Response:
@@ -125,7 +137,7 @@ async def get_roster(request: web.Request) -> web.Response:
 
 # rota ----------------------------------------------------------------------------------------
 @routes.get("/api/v1/rota")
-@describe("The on-duty rota: weekly slots and dated overrides", response=OBJECT)
+@describe("The on-duty rota: weekly slots and dated overrides", response=RotaOut)
 async def get_rota(request: web.Request) -> web.Response:
     require_coordinator(request)
     rota = await request.app[DIRECTORY].rota()
@@ -141,7 +153,7 @@ async def get_rota(request: web.Request) -> web.Response:
 @describe(
     "Replace one specialty's weekly duty slots",
     body=DutySlotsBody,
-    response=OBJECT,
+    response=DutySlotsOut,
     path={"specialty": {"type": "string", "enum": [s.value for s in Specialty]}},
     errors=(404,),
 )
@@ -158,7 +170,7 @@ async def put_duty_slots(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/rota/overrides")
-@describe("Add a dated duty override", status=201, body=DutyOverrideBody, response=OBJECT)
+@describe("Add a dated duty override", status=201, body=DutyOverrideBody, response=NewDutyOverride)
 async def add_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, DutyOverrideBody)
@@ -168,7 +180,7 @@ async def add_override(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/rota/overrides/{override_id}")
-@describe("Delete a duty override", response=OBJECT, errors=(404,))
+@describe("Delete a duty override", response=Ok, errors=(404,))
 async def delete_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[DIRECTORY].delete_override(request.match_info["override_id"])
@@ -176,7 +188,7 @@ async def delete_override(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/rota/on-duty")
-@describe("Who is on duty", query=OnDutyQuery, response=OBJECT)
+@describe("Who is on duty", query=OnDutyQuery, response=OnDutyOut)
 async def on_duty(request: web.Request) -> web.Response:
     require_coordinator(request)
     query = parse_query(request, OnDutyQuery)

@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.booked_rooms import RoomState
 from vidconsult.domain.cases import CaseStatus, Sex, Urgency
+from vidconsult.domain.experts import InstitutionKind
 from vidconsult.domain.outcomes import ReferralPriority
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance
 from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.units import UnitTier
 from web.room_views import Instant
 
 
@@ -173,3 +175,94 @@ class BookingLinks(_Out):
     opens_at: Instant
     closes_at: Instant
     links: list[JoinLink]
+
+
+# directory: units, experts, rosters, rota ----------------------------------------------------
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class UnitOut(_Out):
+    id: str
+    name: str
+    tier: UnitTier
+    time_zone: str
+    parent_id: str | None
+    consult_rooms: list[str]
+
+
+class UnitList(_Out):
+    units: list[UnitOut]
+
+
+class InstitutionOut(_Out):
+    id: str
+    name: str
+    kind: InstitutionKind
+    country: str
+
+
+class ExpertOut(_Out):
+    id: str
+    name: str
+    institution: InstitutionOut
+    specialties: list[Specialty]
+    languages: list[str]
+    time_zone: str
+    international: bool
+
+
+class ExpertList(_Out):
+    experts: list[ExpertOut]
+
+
+class ShiftOut(_Out):
+    weekday: int = Field(description="0 = Monday")
+    start: str = Field(pattern=HH_MM, description="wall-clock time in the zone")
+    end: str = Field(pattern=HH_MM)
+
+
+class LeaveOut(_Out):
+    start: Instant
+    end: Instant
+    reason: str
+
+
+class RosterOut(_Out):
+    expert_id: str
+    time_zone: str
+    shifts: list[ShiftOut]
+    leave: list[LeaveOut]
+    holidays: list[date]
+
+
+class DutySlotOut(ShiftOut):
+    specialty: Specialty
+    expert_id: str
+    time_zone: str
+
+
+class DutyOverrideOut(_Out):
+    specialty: Specialty
+    expert_id: str
+    start: Instant
+    end: Instant
+
+
+class NewDutyOverride(DutyOverrideOut):
+    id: str
+
+
+class RotaOut(_Out):
+    slots: list[DutySlotOut]
+    overrides: list[DutyOverrideOut]
+
+
+class DutySlotsOut(_Out):
+    specialty: Specialty
+    slots: list[DutySlotOut]
+
+
+class OnDutyOut(_Out):
+    specialty: Specialty
+    at: Instant
+    expert_ids: list[str]
