@@ -11,6 +11,7 @@ from web.openapi import OBJECT, describe
 from web.queries import LectureQuery, StatsQuery
 from web.workflow_keys import LECTURES, STATISTICS
 from web.workflow_schemas import LectureBody
+from web.workflow_views import LectureLinks, LectureList, LectureWithRoom
 
 routes = web.RouteTableDef()
 
@@ -20,7 +21,7 @@ routes = web.RouteTableDef()
     "Book a lecture (presenter publishes, audience units watch)",
     status=201,
     body=LectureBody,
-    response=OBJECT,
+    response=LectureWithRoom,
     errors=(404, 409),
 )
 async def create_lecture(request: web.Request) -> web.Response:
@@ -37,7 +38,7 @@ async def create_lecture(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/lectures")
-@describe("List lectures", query=LectureQuery, response=OBJECT)
+@describe("List lectures", query=LectureQuery, response=LectureList)
 async def list_lectures(request: web.Request) -> web.Response:
     require_coordinator(request)
     found = await request.app[LECTURES].list_lectures(parse_query(request, LectureQuery).since)
@@ -45,7 +46,7 @@ async def list_lectures(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/lectures/{lecture_id}")
-@describe("A lecture", response=OBJECT, errors=(404,))
+@describe("A lecture", response=LectureWithRoom, errors=(404,))
 async def get_lecture(request: web.Request) -> web.Response:
     require_coordinator(request)
     lecture, room = await request.app[LECTURES].get(request.match_info["lecture_id"])
@@ -55,7 +56,7 @@ async def get_lecture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/lectures/{lecture_id}/links")
 @describe(
     "Presenter and audience (observer) join links",
-    response=OBJECT,
+    response=LectureLinks,
     errors=(404, 409),
     limited=True,
 )

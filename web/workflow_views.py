@@ -266,3 +266,26 @@ class OnDutyOut(_Out):
     specialty: Specialty
     at: Instant
     expert_ids: list[str]
+
+
+# lectures ------------------------------------------------------------------------------------
+class LectureOut(_Out):
+    id: str
+    title: str
+    presenter_id: str
+    audience_unit_ids: list[str]
+    start: Instant
+    end: Instant
+
+
+class LectureWithRoom(LectureOut):
+    room: BookedRoomOut
+
+
+class LectureList(_Out):
+    lectures: list[LectureOut]
+
+
+class LectureLinks(_Out):
+    lecture_id: str
+    links: list[JoinLink]
