@@ -8,10 +8,11 @@ from aiohttp import web
 from vidconsult.store.codec import case_doc
 from web.cases_api import patient_from_body
 from web.http import json_ok, parse_body, require_coordinator
-from web.openapi import OBJECT, describe
+from web.openapi import describe
 from web.room_views import RoomOut
 from web.workflow_keys import EMERGENCY
 from web.workflow_schemas import EmergencyBody
+from web.workflow_views import EmergencyOut
 
 routes = web.RouteTableDef()
 
@@ -21,7 +22,7 @@ routes = web.RouteTableDef()
     "Emergency: open a room now, summon the on-duty expert, return join links",
     status=201,
     body=EmergencyBody,
-    response=OBJECT,
+    response=EmergencyOut,
     errors=(404, 409),
 )
 async def request_emergency(request: web.Request) -> web.Response:

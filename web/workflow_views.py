@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.booked_rooms import RoomState
 from vidconsult.domain.cases import CaseStatus, Sex, Urgency
+from vidconsult.domain.emergency import PickSource
 from vidconsult.domain.experts import InstitutionKind
 from vidconsult.domain.outcomes import ReferralPriority
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance
 from vidconsult.domain.specialties import Specialty
 from vidconsult.domain.units import UnitTier
-from web.room_views import Instant
+from web.room_views import Instant, RoomOut
 
 
 class _Out(BaseModel):
@@ -289,3 +290,18 @@ class LectureList(_Out):
 class LectureLinks(_Out):
     lecture_id: str
     links: list[JoinLink]
+
+
+# emergencies ---------------------------------------------------------------------------------
+class SummonedExpert(_Out):
+    id: str
+    source: PickSource = Field(description="the rota, or anyone of the specialty on shift")
+    busy: bool = Field(description="summoned although in another consultation")
+
+
+class EmergencyOut(_Out):
+    case: CaseSummary
+    room: RoomOut = Field(description="the room opened now (without its participants)")
+    expert: SummonedExpert
+    links: list[JoinLink]
+    elapsed_ms: float
