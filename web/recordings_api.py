@@ -34,7 +34,18 @@ from web.http import (
     require_room_admin,
 )
 from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
-from web.openapi import BINARY, OBJECT, describe
+from web.openapi import BINARY, describe
+from web.recording_views import (
+    ActiveRecordings,
+    CaseHold,
+    ExportJob,
+    PolicyOut,
+    RecordingEntry,
+    RecordingList,
+    RecordingStatusOut,
+    RoomRecording,
+    SignedLink,
+)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -190,7 +201,7 @@ async def _authorized(request: web.Request) -> Recording:
 @routes.get(ROOM + "/recording")
 @describe(
     "The room's recording: active session, its files, policy, last error",
-    response=OBJECT,
+    response=RecordingStatusOut,
     errors=(404,),
 )
 async def recording_status(request: web.Request) -> web.Response:
@@ -205,13 +216,13 @@ async def recording_status(request: web.Request) -> web.Response:
         # sizes, hashes), the session and the policy are for whoever runs the room
         return json_ok({"room_id": room_id, "active": status["active"], "error": status["error"]})
     policy = await service.policy(room_id)
-    return json_ok({**status, "policy": policy.to_dict()})
+    return json_ok({**status, "policy": PolicyOut.of(policy).model_dump(mode="json")})
 
 
 @routes.get("/api/v1/recording/active")
 @describe(
     "Every room recording now, and rooms whose recording stopped on an error (coordinator)",
-    response=OBJECT,
+    response=ActiveRecordings,
 )
 async def active_recordings(request: web.Request) -> web.Response:
     """Every room recording now (and rooms whose recording stopped on an error): what the
@@ -223,7 +234,7 @@ async def active_recordings(request: web.Request) -> web.Response:
 @routes.post(ROOM + "/recording/start")
 @describe(
     "Start recording the room (coordinator or room admin)",
-    response=OBJECT,
+    response=RoomRecording,
     errors=(404, 409, 503),
 )
 async def start(request: web.Request) -> web.Response:
@@ -233,7 +244,9 @@ async def start(request: web.Request) -> web.Response:
 
 
 @routes.post(ROOM + "/recording/stop")
-@describe("Stop recording the room (coordinator or room admin)", response=OBJECT, errors=(404, 409))
+@describe(
+    "Stop recording the room (coordinator or room admin)", response=RoomRecording, errors=(404, 409)
+)
 async def stop(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
@@ -244,7 +257,7 @@ async def stop(request: web.Request) -> web.Response:
 @describe(
     "Set whether the room records and the patient's consent",
     body=PolicyBody,
-    response=OBJECT,
+    response=PolicyOut,
     errors=(404, 409),
 )
 async def set_policy(request: web.Request) -> web.Response:
@@ -254,7 +267,7 @@ async def set_policy(request: web.Request) -> web.Response:
     policy = await request.app[RECORDINGS].set_policy(
         room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity
     )
-    return json_ok(policy.to_dict())
+    return json_ok(PolicyOut.of(policy).model_dump(mode="json"))
 
 
 # the archive ----------------------------------------------------------------------------------
@@ -278,7 +291,9 @@ def _view(rec: Recording, held_cases: set[str]) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/recordings")
-@describe("The archive index; each entry says case_hold", query=RecordingQuery, response=OBJECT)
+@describe(
+    "The archive index; each entry says case_hold", query=RecordingQuery, response=RecordingList
+)
 async def list_recordings(request: web.Request) -> web.Response:
     who = claims(request)
     q = parse_query(request, RecordingQuery)
@@ -320,7 +335,7 @@ async def _room_names(request: web.Request, room_ids: set[str]) -> dict[str, str
 
 
 @routes.get("/api/v1/recordings/{recording_id}")
-@describe("One recording's index entry", response=OBJECT, errors=(404,))
+@describe("One recording's index entry", response=RecordingEntry, errors=(404,))
 async def get_recording(request: web.Request) -> web.Response:
     rec = await _authorized(request)
     return json_ok(_view(rec, await request.app[RECORDINGS].store.held_cases()))
@@ -330,7 +345,7 @@ async def get_recording(request: web.Request) -> web.Response:
 @describe(
     "A short-lived signed link {url, expires_at}; its purpose goes on the case's audit trail",
     query=PurposeQuery,
-    response=OBJECT,
+    response=SignedLink,
     errors=(404,),
 )
 async def link(request: web.Request) -> web.Response:
@@ -409,7 +424,7 @@ async def content(request: web.Request) -> web.StreamResponse:
 
 
 @routes.put("/api/v1/recordings/{recording_id}/hold")
-@describe("Legal hold of one recording", body=HoldBody, response=OBJECT, errors=(404,))
+@describe("Legal hold of one recording", body=HoldBody, response=RecordingEntry, errors=(404,))
 async def hold_recording(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, HoldBody)
@@ -422,7 +437,7 @@ async def hold_recording(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/cases/{case_id}/recording-hold")
-@describe("Whether the case's recordings are on legal hold", response=OBJECT)
+@describe("Whether the case's recordings are on legal hold", response=CaseHold)
 async def case_hold(request: web.Request) -> web.Response:
     require_coordinator(request)
     case_id = request.match_info["case_id"]
@@ -430,7 +445,7 @@ async def case_hold(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/cases/{case_id}/recording-hold")
-@describe("Legal hold on every recording of a case", body=HoldBody, response=OBJECT)
+@describe("Legal hold on every recording of a case", body=HoldBody, response=CaseHold)
 async def hold_case(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     body = await parse_body(request, HoldBody)
@@ -444,7 +459,7 @@ async def hold_case(request: web.Request) -> web.Response:
 @describe(
     "Start a composite MP4 export of the room's recordings",
     status=202,
-    response=OBJECT,
+    response=ExportJob,
     errors=(404, 409),
 )
 async def create_export(request: web.Request) -> web.Response:
@@ -456,14 +471,14 @@ async def create_export(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/exports/{job_id}")
-@describe("Export job status {status, progress, speed}", response=OBJECT, errors=(404,))
+@describe("Export job status {status, progress, speed}", response=ExportJob, errors=(404,))
 async def export_status(request: web.Request) -> web.Response:
     require_coordinator(request)
     return json_ok(await request.app[EXPORTS].get(request.match_info["job_id"]))
 
 
 @routes.get("/api/v1/exports/{job_id}/link")
-@describe("Signed link to the finished MP4", response=OBJECT, errors=(404, 409))
+@describe("Signed link to the finished MP4", response=SignedLink, errors=(404, 409))
 async def export_link(request: web.Request) -> web.Response:
     who = require_coordinator(request)
     job = await request.app[EXPORTS].get(request.match_info["job_id"])

@@ -87,17 +87,6 @@ class RecordingPolicy:
     consent_at: datetime | None = None
     note: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "room_id": self.room_id,
-            "enabled": self.enabled,
-            "case_id": self.case_id,
-            "consent": self.consent,
-            "consent_by": self.consent_by,
-            "consent_at": self.consent_at.isoformat() if self.consent_at else None,
-            "note": self.note,
-        }
-
 
 def default_policy(room_id: str, kind: RoomKind, case_id: str | None) -> RecordingPolicy:
     """Consultations (routine and emergency) record by default; lectures do not."""
