@@ -7,11 +7,11 @@ from aiohttp import web
 from vidconsult.store.codec import booked_room_doc, lecture_doc
 from web.guards import limit
 from web.http import json_ok, parse_body, parse_query, require_coordinator
-from web.openapi import OBJECT, describe
+from web.openapi import describe
 from web.queries import LectureQuery, StatsQuery
 from web.workflow_keys import LECTURES, STATISTICS
 from web.workflow_schemas import LectureBody
-from web.workflow_views import LectureLinks, LectureList, LectureWithRoom
+from web.workflow_views import LectureLinks, LectureList, LectureWithRoom, StatsOut
 
 routes = web.RouteTableDef()
 
@@ -72,7 +72,7 @@ async def lecture_links(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/stats")
-@describe("Statistics per unit and period", query=StatsQuery, response=OBJECT)
+@describe("Statistics per unit and period", query=StatsQuery, response=StatsOut)
 async def stats(request: web.Request) -> web.Response:
     require_coordinator(request)
     q = parse_query(request, StatsQuery)

@@ -17,6 +17,7 @@ from vidconsult.domain.outcomes import ReferralPriority
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance
 from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.statistics import Period
 from vidconsult.domain.units import UnitTier
 from web.room_views import Instant, RoomOut
 
@@ -305,3 +306,28 @@ class EmergencyOut(_Out):
     expert: SummonedExpert
     links: list[JoinLink]
     elapsed_ms: float
+
+
+# statistics ----------------------------------------------------------------------------------
+class TallyOut(_Out):
+    total: int
+    by_urgency: dict[Urgency, int]
+    by_status: dict[CaseStatus, int]
+    sla_met: int
+    sla_breached: int
+    sla_met_pct: float | None = Field(description="null when no case was booked yet")
+    domestic: int = Field(description="completed cases whose experts are all domestic")
+    international: int = Field(description="completed cases with an international expert")
+    referrals: int
+    green_channel: int
+
+
+class StatsOut(_Out):
+    overall: TallyOut
+    by_unit: dict[str, TallyOut] = Field(description="by referring unit id")
+    by_period: dict[str, TallyOut] = Field(
+        description='by period of the request: "2026-03-09", "2026-W11", "2026-03", "2026-Q1", '
+        '"2026"'
+    )
+    period: Period
+    time_zone: str = Field(description="the centre's, in which periods are counted")
