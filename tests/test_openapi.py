@@ -167,3 +167,26 @@ async def test_pages_and_files_carry_security_headers(app_server: ServerHandle) 
             assert resp.headers["X-Frame-Options"] == "DENY"
             assert resp.headers["Referrer-Policy"] == "no-referrer"
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# JSON answers that are not a response model, and why
+UNMODELLED = {
+    ("get", "/api/v1/openapi.json"): "this document: OpenAPI's own schema",
+    ("get", "/healthz"): 'stated inline: {"status": "ok"}',
+    **{
+        (method, "/socket.io/"): "the Socket.IO transport (engine.io's protocol)"
+        for method in ("get", "post", "options")
+    },
+}
+
+
+async def test_json_answers_are_response_models(app_server: ServerHandle) -> None:
+    doc = await served(app_server)
+    plain = set()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                if status.startswith("2") and schema is not None and "$ref" not in schema:
+                    plain.add((method, path))
+    assert plain == set(UNMODELLED)

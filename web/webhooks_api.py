@@ -25,10 +25,11 @@ from vidconsult.services.webhooks import (
     WebhooksConfig,
     WebhookService,
 )
+from web.account_views import Ok
 from web.admin_schemas import CreateWebhook
 from web.http import json_ok, parse_body, require_coordinator
 from web.keys import CLOCK, SETTINGS
-from web.openapi import OBJECT, describe
+from web.openapi import describe
 from web.webhook_views import (
     DeliveryList,
     DeliveryOut,
@@ -208,7 +209,7 @@ async def get_webhook(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/webhooks/{webhook_id}")
-@describe("Delete an endpoint (coordinator)", response=OBJECT, errors=(404,))
+@describe("Delete an endpoint (coordinator)", response=Ok, errors=(404,))
 async def delete_webhook(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[WEBHOOKS].delete(request.match_info["webhook_id"])
