@@ -184,7 +184,7 @@ async def add_override(request: web.Request) -> web.Response:
 async def delete_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[DIRECTORY].delete_override(request.match_info["override_id"])
-    return json_ok({"ok": True})
+    return json_ok(Ok().model_dump(mode="json"))
 
 
 @routes.get("/api/v1/rota/on-duty")
@@ -195,6 +195,5 @@ async def on_duty(request: web.Request) -> web.Response:
     specialty = query.specialty
     at = query.at or request.app[CLOCK].now()
     experts = await request.app[DIRECTORY].on_duty(specialty, at)
-    return json_ok(
-        {"specialty": specialty.value, "at": at.isoformat(), "expert_ids": list(experts)}
-    )
+    answer = OnDutyOut(specialty=specialty, at=at, expert_ids=list(experts))
+    return json_ok(answer.model_dump(mode="json"))

@@ -441,7 +441,8 @@ async def hold_recording(request: web.Request) -> web.Response:
 async def case_hold(request: web.Request) -> web.Response:
     require_coordinator(request)
     case_id = request.match_info["case_id"]
-    return json_ok({"case_id": case_id, "held": await request.app[RECORDINGS].case_held(case_id)})
+    held = await request.app[RECORDINGS].case_held(case_id)
+    return json_ok(CaseHold(case_id=case_id, held=held).model_dump(mode="json"))
 
 
 @routes.put("/api/v1/cases/{case_id}/recording-hold")
@@ -451,7 +452,7 @@ async def hold_case(request: web.Request) -> web.Response:
     body = await parse_body(request, HoldBody)
     case_id = request.match_info["case_id"]
     await request.app[RECORDINGS].set_hold(by=who.identity, held=body.held, case_id=case_id)
-    return json_ok({"case_id": case_id, "held": body.held})
+    return json_ok(CaseHold(case_id=case_id, held=body.held).model_dump(mode="json"))
 
 
 # composite exports ----------------------------------------------------------------------------

@@ -213,7 +213,7 @@ async def get_webhook(request: web.Request) -> web.Response:
 async def delete_webhook(request: web.Request) -> web.Response:
     require_coordinator(request)
     await request.app[WEBHOOKS].delete(request.match_info["webhook_id"])
-    return json_ok({"ok": True})
+    return json_ok(Ok().model_dump(mode="json"))
 
 
 @routes.get("/api/v1/webhooks/{webhook_id}/deliveries")
