@@ -17,7 +17,7 @@ RUN apt-get update -qq \
 WORKDIR /src
 COPY web/package.json web/package-lock.json web/
 RUN npm ci --prefix web --omit=dev --no-audit --no-fund --loglevel=error \
- && test -s web/node_modules/socket.io-client/dist/socket.io.min.js
+ && test -s web/node_modules/socket.io-client/dist/socket.io.esm.min.js
 
 # --- the dependencies, in the virtual environment; rebuilt only when pyproject.toml changes ---
 FROM ${BASE_IMAGE} AS deps
@@ -40,7 +40,7 @@ COPY vidconsult ./vidconsult
 COPY signaling ./signaling
 COPY media ./media
 COPY web ./web
-COPY --from=client /src/web/node_modules/socket.io-client/dist/socket.io.min.js \
+COPY --from=client /src/web/node_modules/socket.io-client/dist/socket.io.esm.min.js \
      web/node_modules/socket.io-client/dist/
 RUN /opt/vidconsult/bin/pip wheel -q --no-deps --wheel-dir /wheels .
 

@@ -84,6 +84,6 @@ check() {  # check PATH EXPECTED_STATUS
 }
 check /healthz 200
 check /room/demo 200
-check /static/vendor/socket.io.min.js 200
+check /static/vendor/socket.io.esm.min.js 200
 check /api/v1/openapi.json 200
 echo "== clean install checked in $(( $(date +%s) - start )) s"

@@ -200,7 +200,7 @@ answer=$(http GET "$URL/api/v1/rooms")
 [[ ${answer%% *} == 401 ]] || fail "GET /api/v1/rooms without a token: $answer"
 
 step "the browser's files from the installed package"
-for path in /static/vendor/socket.io.min.js "/room/$ROOM"; do
+for path in /static/vendor/socket.io.esm.min.js "/room/$ROOM"; do
   answer=$(http GET "$URL$path")
   [[ ${answer%% *} == 200 ]] || fail "GET $path: ${answer:0:200}"
   echo "$path 200"

@@ -12,7 +12,8 @@ from web.openapi import describe
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+# the ES module build: the room page imports { io } from it (web/static/room-live.js)
+SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 
 routes = web.RouteTableDef()
 
@@ -68,9 +69,9 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "dashboard.html", headers=NO_STORE)
 
 
-@routes.get("/static/vendor/socket.io.min.js")
+@routes.get("/static/vendor/socket.io.esm.min.js")
 @describe(
-    "The socket.io browser client",
+    "The socket.io browser client (an ES module)",
     auth="none",
     response={"type": "string"},
     media_type=JAVASCRIPT,

@@ -2,7 +2,7 @@
 // attachments (signed download links), its recordings (with the case's legal hold) and the
 // audit trail (status changes, and who opened its recordings and attachments).
 
-import { t, term } from "./dashboard-i18n.js";
+import { t, term } from "./i18n.js";
 import {
   api, busy, field, fill, formatBytes, h, notify, timeEl, zoneNote,
 } from "./dashboard-core.js";

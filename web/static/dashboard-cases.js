@@ -1,7 +1,7 @@
 // Cases: the filtered list, a new routine case (then booking its earliest slot), and the
 // emergency request that opens a room at once. The detail of one case is dashboard-case.js.
 
-import { t, term } from "./dashboard-i18n.js";
+import { t, term } from "./i18n.js";
 import {
   api, busy, field, fill, h, notify, select, timeEl, zoneNote,
 } from "./dashboard-core.js";

@@ -1,7 +1,7 @@
 // Dashboard plumbing shared by every section: the REST client, a small DOM builder, times in
 // the centre's zone, and the notice line.
 
-import { t, locale } from "./dashboard-i18n.js";
+import { t, locale } from "./i18n.js";
 
 const TOKEN_KEY = "vidconsult.dashboard.token";
 

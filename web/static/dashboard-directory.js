@@ -1,7 +1,7 @@
 // The directory (experts and units, read-only) and the statistics summary; also the cache of
 // names the other sections show instead of ids.
 
-import { t, term } from "./dashboard-i18n.js";
+import { t, term } from "./i18n.js";
 import { api, busy, fill, h, select } from "./dashboard-core.js";
 
 /** Units and experts, loaded once per few seconds at most. */

@@ -4,7 +4,7 @@
 // room's files export as one composite MP4. The case view shows its recordings with the same
 // table (caseRecordingsCard).
 
-import { t, term } from "./dashboard-i18n.js";
+import { t, term } from "./i18n.js";
 import {
   api, busy, centreDayStart, centreTime, confirmDialog, field, fill, formatBytes,
   formatDuration, h, nextDay, notify, select, timeEl, zoneNote,

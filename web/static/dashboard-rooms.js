@@ -2,7 +2,7 @@
 // seconds), opening a room, a join link for someone, starting and stopping a room's recording,
 // and ending a room.
 
-import { t, term } from "./dashboard-i18n.js";
+import { t, term } from "./i18n.js";
 import {
   api, busy, centreTime, confirmDialog, copyButton, field, fill, h, notify, select, timeEl,
 } from "./dashboard-core.js";

@@ -2,7 +2,7 @@
 // statistics.
 // Plain ES modules against the REST API (docs/api.md); sections are chosen by the URL hash.
 
-import { t, term, lang } from "./dashboard-i18n.js";
+import { t, term, lang } from "./i18n.js";
 import {
   ApiError, api, busy, centre, centreTime, field, fill, h, notify, session, zoneLabel,
   zoneOffset,

@@ -1,0 +1,197 @@
+// The live room: connect, join, follow the room's events, rebuild the media session when it
+// fails, and finish. Protocol: docs/protocol.md.
+
+import { io } from "/static/vendor/socket.io.esm.min.js";
+import { t } from "./i18n.js";
+import { room } from "./room-context.js";
+import { Signaling } from "./signaling.js";
+import { MediaSession } from "./session.js";
+
+let pendingOffers = [];
+// Room events that arrive while the join request is in flight. The join reply is a snapshot,
+// and the server may send events newer than it (someone joining at the same moment) before
+// the reply itself: they are replayed on top of the snapshot instead of being wiped by it.
+let joining = false;
+let earlyEvents = [];
+let lastRestartAt = -Infinity;
+const RESTART_INTERVAL_MS = 15000;
+
+/** Status line and state together. */
+export function setState(next, statusText = null, tone = "info") {
+  room.setState(next);
+  if (statusText != null) room.view.setStatus(statusText, tone);
+}
+
+/** Open the socket (once per page) and join; the lobby module may hold the join back. */
+export async function connect(roomId) {
+  setState("connecting", t("connecting"));
+  const signaling = new Signaling(io, location.origin, room.token, roomId);
+  room.attachSignaling(signaling);
+  wireEvents(signaling);
+  try {
+    await signaling.connect();
+  } catch (err) {
+    room.finish("error", room.errorText(err), err.code);
+    return;
+  }
+  await join();
+}
+
+function wireEvents(sig) {
+  const { roster, view } = room;
+  sig.on("subscribe.offer", (offer) => {
+    if (room.session) room.session.handleSubscribeOffer(offer);
+    else pendingOffers.push(offer);
+  });
+  onRoomEvent(sig, "participant.joined", ({ participant }) => {
+    if (!participant || participant.identity === roster.self) return;
+    roster.joined(participant);
+    const known = roster.get(participant.identity);
+    if (mayPublish(known)) view.ensureTile(known.identity, known);
+    // tracks that arrived before the participant.joined event
+    const early = room.session && room.session.remote.get(known.identity);
+    if (early) view.setRemoteStream(known.identity, known, early.stream);
+  });
+  onRoomEvent(sig, "participant.left", ({ identity }) => {
+    roster.left(identity);
+    view.removeTile(identity);
+  });
+  onRoomEvent(sig, "track.published", ({ identity, track, mid }) => {
+    roster.trackPublished(identity, track);
+    if (identity === roster.self && room.session) room.session.onOwnTrackPublished({ track, mid });
+  });
+  onRoomEvent(sig, "track.unpublished", ({ identity, track_sid: sid }) => roster.trackUnpublished(identity, sid));
+  onRoomEvent(sig, "track.muted", ({ identity, track_sid: sid, muted: m }) => roster.trackMuted(identity, sid, m));
+  sig.on("removed", ({ reason }) => room.finish("removed", t("removed"), reason));
+  sig.on("room.ended", ({ reason }) => room.finish("ended", t("consultEnded"), reason));
+  sig.on("error", (err) => console.warn("vidconsult: server error event", err));
+  sig.on("disconnect", (reason) => {
+    if (room.finished) return;
+    if (reason === "io server disconnect") {
+      room.finish("error", t("disconnected"), reason);
+      return;
+    }
+    // a lost link: socket.io reconnects by itself; rebuild the session when it does
+    dropSession();
+    setState("reconnecting", t("reconnecting"), "warn");
+  });
+  sig.on("connect", () => {
+    if (room.state === "reconnecting") join();
+  });
+  sig.on("connect_error", (err) => {
+    if (room.state === "reconnecting" && err && err.data) {
+      sig.close();
+      room.finish("error", room.errorText(err.data), err.data.code);
+    }
+  });
+}
+
+/** Handle a room event now, or after the join reply when a join is in flight. */
+function onRoomEvent(sig, name, handler) {
+  sig.on(name, (data) => {
+    if (joining) earlyEvents.push(() => handler(data));
+    else handler(data);
+  });
+}
+
+/** Send `join` and build the media session from the reply. */
+export async function join() {
+  const { roster, view } = room;
+  setState("connecting", t("joining"));
+  pendingOffers = [];
+  joining = true;
+  earlyEvents = [];
+  let reply;
+  try {
+    reply = await room.signaling.request("join", room.joinOptions());
+  } catch (err) {
+    joining = false;
+    if (room.state === "connecting") room.finish("error", room.errorText(err), err.code);
+    return;
+  }
+  if (room.finished) return;
+  if (reply.lobby) {
+    // held in the waiting room (room-lobby.js): join() runs again once admitted
+    joining = false;
+    earlyEvents = [];
+    room.emit("lobby", { reply });
+    return;
+  }
+  room.grants = { ...room.grants, ...reply.participant.grants };
+  room.hooks.identity = reply.participant.identity;
+  if (reply.room && reply.room.name) document.getElementById("room-title").textContent = reply.room.name;
+  roster.reset(reply.participant, reply.participants || []);
+  for (const p of roster.list()) {
+    if (p.identity !== roster.self && mayPublish(p)) view.ensureTile(p.identity, p);
+  }
+  const session = new MediaSession(room.signaling, { iceServers: reply.ice_servers || [], localStream: room.localStream });
+  room.session = session;
+  session.addEventListener("remote-stream", ({ detail }) => {
+    // only for those in the room: an offer sent before a participant.left may still list them
+    const participant = roster.get(detail.identity);
+    if (participant) view.setRemoteStream(detail.identity, participant, detail.stream);
+  });
+  session.addEventListener("connection", ({ detail }) => onMediaConnection(detail));
+  session.addEventListener("error", ({ detail }) => {
+    // the server waits for our answer before it offers again: without one we would see nobody
+    if (detail.stage === "subscribe") restartSession(`subscribe negotiation failed: ${detail.error.message}`);
+  });
+  for (const offer of pendingOffers) session.handleSubscribeOffer(offer);
+  pendingOffers = [];
+  joining = false;
+  for (const replay of earlyEvents.splice(0)) replay();
+  if (room.localStream && !view.localTile) view.showLocal(reply.participant, room.localStream);
+  setState("joined", t("inRoom"));
+  room.emit("joined", { reply, session });
+  if (room.grants.publish && room.localStream) {
+    try {
+      await session.publish();
+      // a mute chosen while (re)connecting applies to the new connection
+      for (const kind of ["audio", "video"]) if (room.muted[kind]) await session.setMuted(kind, true);
+    } catch (err) {
+      if (!session.closed) {
+        console.error("vidconsult: publish failed", err);
+        view.setStatus(t("publishError"), "warn");
+      }
+    }
+  }
+}
+
+/** A media connection that failed is rebuilt by joining again (a new socket, new peers). */
+function onMediaConnection({ direction, state }) {
+  if (room.state !== "joined") return;
+  if (state === "disconnected") room.view.setStatus(t("mediaUnstable"), "warn");
+  else if (state === "connected") room.view.setStatus(t("inRoom"));
+  else if (state === "failed") restartSession(`${direction} connection failed`);
+}
+
+/** Leave and join again on a fresh socket (at most every RESTART_INTERVAL_MS). */
+function restartSession(why) {
+  if (room.state !== "joined" || performance.now() - lastRestartAt < RESTART_INTERVAL_MS) return;
+  console.warn(`vidconsult: ${why}; joining again`);
+  lastRestartAt = performance.now();
+  dropSession();
+  setState("reconnecting", t("reconnecting"), "warn");
+  room.signaling.socket.disconnect(); // the disconnect handler keeps us in "reconnecting"
+  room.signaling.socket.connect(); // and the connect handler joins again
+}
+
+/** A tile waits for media only from those who may send it (not observers). */
+export function mayPublish(participant) {
+  return !!(participant.grants && participant.grants.publish) || participant.tracks.length > 0;
+}
+
+export function dropSession() {
+  if (room.session) room.session.close();
+  room.session = null;
+  for (const identity of [...room.view.tiles.keys()]) room.view.removeTile(identity);
+}
+
+/** When the page is done: no session, no camera, no tiles. */
+export function setupFinish() {
+  room.on("finished", () => {
+    dropSession();
+    if (room.localStream) for (const track of room.localStream.getTracks()) track.stop();
+    room.view.clear();
+  });
+}
