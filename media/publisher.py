@@ -114,7 +114,7 @@ class PublishSession:
                 continue
             m = media[mid]
             track = transceiver.receiver.track
-            sending = m.port != 0 and m.direction in SENDING and track is not None
+            sending = remote.accepted(m) and m.direction in SENDING and track is not None
             current = self.tracks.get(mid)
             if sending and current is None and track is not None:
                 entry = PublishedEntry(

@@ -30,9 +30,17 @@ class RemoteDescription:
     type: str
     parsed: aiortc_sdp.SessionDescription
     dropped_candidates: int
+    # mids of sections marked ``a=bundle-only`` (aiortc's parser drops that attribute)
+    bundle_only: frozenset[str] = frozenset()
 
     def media_by_mid(self) -> dict[str, aiortc_sdp.MediaDescription]:
         return {str(m.rtp.muxId): m for m in self.parsed.media}
+
+    def accepted(self, media: aiortc_sdp.MediaDescription) -> bool:
+        """Whether a section is in use. Port 0 means rejected, except in a section marked
+        ``a=bundle-only``: a ``max-bundle`` offer (Firefox's; JSEP 5.2.1) writes every section
+        after the first so, and it carries media over the first section's transport."""
+        return media.port != 0 or str(media.rtp.muxId) in self.bundle_only
 
 
 def invalid(message: str) -> InvalidInput:
@@ -76,6 +84,24 @@ def _is_mdns_candidate(line: str) -> bool:
     return len(fields) >= 5 and fields[4].lower().rstrip(".").endswith(".local")
 
 
+def bundle_only_mids(sdp: str) -> frozenset[str]:
+    """The mids of the media sections with an ``a=bundle-only`` line."""
+    found: set[str] = set()
+    mid: str | None = None
+    marked = False
+    for line in [*sdp.splitlines(), "m="]:
+        line = line.strip()
+        if line.startswith("m="):
+            if marked and mid is not None:
+                found.add(mid)
+            mid, marked = None, False
+        elif line.startswith("a=mid:"):
+            mid = line[len("a=mid:") :].strip()
+        elif line == "a=bundle-only":
+            marked = True
+    return frozenset(found)
+
+
 def parse_remote(
     sdp: object, type_: object, *, expected_type: str, max_bytes: int
 ) -> RemoteDescription:
@@ -94,11 +120,14 @@ def parse_remote(
     except Exception as exc:  # aiortc's parser raises whatever its input provokes
         raise invalid(f"unparsable SDP: {exc.__class__.__name__}") from exc
     parsed.type = expected_type
-    _check_media(parsed, expected_type)
-    return RemoteDescription(cleaned, expected_type, parsed, dropped)
+    bundle_only = bundle_only_mids(cleaned)
+    _check_media(parsed, expected_type, bundle_only)
+    return RemoteDescription(cleaned, expected_type, parsed, dropped, bundle_only)
 
 
-def _check_media(parsed: aiortc_sdp.SessionDescription, type_: str) -> None:
+def _check_media(
+    parsed: aiortc_sdp.SessionDescription, type_: str, bundle_only: frozenset[str]
+) -> None:
     if not parsed.media:
         raise invalid("SDP has no media sections")
     mids: list[str] = []
@@ -119,7 +148,7 @@ def _check_media(parsed: aiortc_sdp.SessionDescription, type_: str) -> None:
             raise invalid(f"mid {mid}: an answer must say a=setup:active or passive")
         if not media.rtcp_mux:
             raise invalid(f"mid {mid}: rtcp-mux is required")
-        if media.port != 0 and not any(
+        if (media.port != 0 or mid in bundle_only) and not any(
             c.mimeType.lower() in _SUPPORTED_MIME[media.kind] for c in media.rtp.codecs
         ):
             raise invalid(f"mid {mid}: no supported {media.kind} codec")
