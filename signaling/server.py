@@ -28,6 +28,7 @@ from vidconsult.errors import (
 from vidconsult.ports import Clock, SessionDescription
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import TokenClaims, TokenSigner
+from vidconsult.turn import TurnRelay
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class SignalingServer:
         clock: Clock,
         ice_servers: list[dict[str, Any]],
         rejections: RejectionSink,
+        turn: TurnRelay | None = None,
         max_message_bytes: int = 256 * 1024,
         limiter: RateLimiter | None = None,
     ) -> None:
@@ -150,6 +152,8 @@ class SignalingServer:
         self._rooms = rooms
         self._signer = signer
         self._ice_servers = ice_servers
+        # per-participant TURN credentials, minted at join for the token's life
+        self._turn = turn
         self._sessions: dict[str, Session] = {}
         self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
             "join": (schemas.Empty, self._join),
@@ -318,8 +322,14 @@ class SignalingServer:
             "room": result.room.to_dict(),
             "participant": result.participant.to_dict(),
             "participants": [p.to_dict() for p in result.participants],
-            "ice_servers": self._ice_servers,
+            "ice_servers": self._ice_for(claims),
         }
+
+    def _ice_for(self, claims: TokenClaims) -> list[dict[str, Any]]:
+        servers = list(self._ice_servers)
+        if self._turn is not None:
+            servers.append(self._turn.credentials(claims.identity, claims.expires_at))
+        return servers
 
     async def _publish_offer(self, session: Session, msg: schemas.Offer) -> dict[str, Any]:
         answer = await self.rooms.publish(

@@ -131,3 +131,51 @@ def test_a_short_secret_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "32 characters" in err and "Traceback" not in err, err
+
+
+def test_turn_settings_mint_rest_api_credentials(tmp_path: Path) -> None:
+    secret_file = tmp_path / "turn.secret"
+    secret_file.write_text("s" * 40 + "\n")
+    s = Settings.from_env(
+        {"VIDCONSULT_TURN_SECRET_FILE": str(secret_file)},
+        turn_urls="turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443",
+    )
+    relay = s.turn_relay()
+    assert relay is not None and "s" * 40 not in repr(relay)
+    from datetime import UTC, datetime
+
+    creds = relay.credentials("dr-li", datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
+    assert creds["urls"] == [
+        "turn:turn.example.org:3478?transport=udp",
+        "turns:turn.example.org:443",
+    ]
+    assert creds["username"] == "1796472000:dr-li"
+    # base64(HMAC-SHA1(secret, username)), as coturn's use-auth-secret computes it
+    import base64
+    import hashlib
+    import hmac
+
+    expected = hmac.new(b"s" * 40, b"1796472000:dr-li", hashlib.sha1).digest()
+    assert base64.b64decode(creds["credential"]) == expected
+    assert "s" * 40 not in repr(Settings.from_env({}, turn_urls="turn:x", turn_secret="s" * 40))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"turn_urls": "turn:x:3478"},  # no secret
+        {"turn_secret": "s" * 40},  # no URL
+        {"turn_urls": "stun:x:3478", "turn_secret": "s" * 40},
+        {"turn_urls": "turn:x", "turn_secret": "short"},
+        {"turn_urls": "turn:x", "turn_secret": "s" * 40, "turn_secret_file": "/x"},
+    ],
+)
+def test_bad_turn_settings_are_refused(kw) -> None:
+    with pytest.raises(ValueError):
+        Settings.from_env({}, **kw)
+
+
+def test_unreadable_turn_secret_file_is_refused(tmp_path: Path) -> None:
+    s = Settings.from_env({}, turn_urls="turn:x", turn_secret_file=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="turn-secret-file"):
+        s.turn_relay()

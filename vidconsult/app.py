@@ -131,6 +131,7 @@ def build_app(
         signer=signer,
         clock=clock,
         ice_servers=settings.ice_servers,
+        turn=settings.turn_relay(),
         rejections=app[REJECTIONS],
         max_message_bytes=settings.max_message_bytes,
         limiter=app[LIMITER],

@@ -33,6 +33,11 @@ HELP = {
     "secret": "token signing secret, >= 32 chars (prefer the environment variable)",
     "ice_servers": "ICE servers: JSON list of RTCIceServer, or comma-separated URLs; "
     "empty = host candidates only",
+    "turn_urls": "TURN URLs given to clients with short-lived credentials, comma-separated "
+    "(turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443?transport=tcp)",
+    "turn_secret": "secret shared with the TURN server (coturn static-auth-secret); prefer the "
+    "variable or --turn-secret-file",
+    "turn_secret_file": "file holding the TURN shared secret",
     "store": "sqlite (embedded) or redis",
     "redis_url": "Redis URL when --store redis",
     "media_mode": "reencode or passthrough",
@@ -261,6 +266,7 @@ def _serve(settings: Settings) -> int:
 
     try:  # a short secret, a bad certificate or key is refused before anything starts
         settings.load_secret()
+        settings.turn_relay()  # a TURN secret file that cannot be read, or a short secret
         tls = prepare_tls(settings)
     except (TlsError, ValueError) as exc:
         print(f"vidconsult: {exc}", file=sys.stderr)

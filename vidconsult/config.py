@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vidconsult.addresses import parse_origins
+from vidconsult.turn import MIN_TURN_SECRET_CHARS, TURN_SCHEMES, TurnRelay
 
 ENV_PREFIX = "VIDCONSULT_"
 MIN_SECRET_CHARS = 32
@@ -68,6 +69,12 @@ class Settings:
     secret: str = ""
     # RTCIceServer list; empty = host candidates only (never a public default)
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    # TURN relays handed to clients with short-lived credentials (docs/operations.md, TURN):
+    # comma-separated turn:/turns: URLs, and the secret shared with the TURN server (coturn's
+    # static-auth-secret), given directly or as a file holding it; never logged
+    turn_urls: str = ""
+    turn_secret: str = field(default="", repr=False)
+    turn_secret_file: str = ""
     # "sqlite" (embedded, default) or "redis"
     store: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -207,6 +214,7 @@ class Settings:
             raise ValueError(SHORT_SECRET)
         self._validate_signaling()
         self._validate_tls()
+        self._validate_turn()
         self.data_dir = Path(self.data_dir)
 
     def _validate_signaling(self) -> None:
@@ -233,6 +241,37 @@ class Settings:
                     raise ValueError(
                         f"--tls-names: {name!r} is neither a DNS name nor an IP address"
                     ) from None
+
+    def _validate_turn(self) -> None:
+        if self.turn_secret and self.turn_secret_file:
+            raise ValueError("--turn-secret and --turn-secret-file exclude each other")
+        has_secret = bool(self.turn_secret or self.turn_secret_file)
+        if bool(self.turn_url_list()) != has_secret:
+            raise ValueError("--turn-urls and a TURN secret (--turn-secret[-file]) go together")
+        for url in self.turn_url_list():
+            if not url.startswith(TURN_SCHEMES):
+                raise ValueError(f"--turn-urls: not a turn: or turns: URL: {url!r}")
+        if self.turn_secret and len(self.turn_secret) < MIN_TURN_SECRET_CHARS:
+            raise ValueError(f"the TURN secret must be at least {MIN_TURN_SECRET_CHARS} characters")
+
+    def turn_url_list(self) -> list[str]:
+        return [u.strip() for u in self.turn_urls.split(",") if u.strip()]
+
+    def turn_relay(self) -> TurnRelay | None:
+        """The TURN relay of --turn-urls with its secret (read from --turn-secret-file when
+        given), or None without TURN."""
+        if not self.turn_url_list():
+            return None
+        if self.turn_secret_file:
+            try:
+                secret = Path(self.turn_secret_file).read_bytes().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"--turn-secret-file {self.turn_secret_file}: {exc.strerror}"
+                ) from None
+        else:
+            secret = self.turn_secret.encode()
+        return TurnRelay(tuple(self.turn_url_list()), secret)
 
     @property
     def tls_enabled(self) -> bool:

@@ -1,0 +1,81 @@
+"""Page scripts the WebRTC browser tests share (Chromium under Playwright, Firefox under
+puppeteer-core): keep every RTCPeerConnection a page makes, optionally forced relay-only, and
+read the selected candidate pairs and the media each connection decoded from getStats."""
+
+from __future__ import annotations
+
+# an init script: ``window.__pcs`` keeps the page's peer connections; with ``window.__relayOnly``
+# set first (RELAY_ONLY), each is made with iceTransportPolicy "relay", as a browser behind a
+# firewall that lets nothing but the TURN server through
+KEEP_PEER_CONNECTIONS = """
+(() => {
+  window.__pcs = [];
+  const Original = window.RTCPeerConnection;
+  if (!Original) return;
+  window.RTCPeerConnection = class extends Original {
+    constructor(config, ...rest) {
+      const c = Object.assign({}, config || {});
+      if (window.__relayOnly) c.iceTransportPolicy = "relay";
+      super(c, ...rest);
+      window.__pcs.push(this);
+    }
+  };
+})();
+"""
+RELAY_ONLY = "window.__relayOnly = true;"
+
+# [{direction: "send"|"recv", localType, relayProtocol, remoteType, bytesSent, bytesReceived}]
+# of every live connection's selected pair
+JS_SELECTED_PAIRS = """async () => {
+  const out = [];
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === "closed") continue;
+    const stats = await pc.getStats();
+    const selectedIds = new Set();
+    for (const s of stats.values()) {
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        selectedIds.add(s.selectedCandidatePairId);
+      }
+    }
+    for (const s of stats.values()) {
+      if (s.type !== "candidate-pair") continue;
+      // Firefox has no transport stats: its selected pair says so itself
+      const chosen = selectedIds.size
+        ? selectedIds.has(s.id)
+        : (s.selected || (s.nominated && s.state === "succeeded"));
+      if (!chosen) continue;
+      const local = stats.get(s.localCandidateId), remote = stats.get(s.remoteCandidateId);
+      const sends = pc.getTransceivers().some((t) => t.currentDirection === "sendonly");
+      out.push({direction: sends ? "send" : "recv", localType: local.candidateType,
+                relayProtocol: local.relayProtocol || null, remoteType: remote.candidateType,
+                bytesSent: s.bytesSent, bytesReceived: s.bytesReceived});
+    }
+  }
+  return out;
+}"""
+
+# per kind: frames decoded (video), samples received (audio) and packets, summed over every
+# inbound-rtp of the page; frames encoded / packets sent over every outbound-rtp
+JS_MEDIA_COUNTS = """async () => {
+  const c = {videoFramesDecoded: 0, audioSamplesReceived: 0, videoPacketsReceived: 0,
+             audioPacketsReceived: 0, videoFramesEncoded: 0, audioPacketsSent: 0};
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === "closed") continue;
+    const stats = await pc.getStats();
+    for (const s of stats.values()) {
+      const kind = s.kind || s.mediaType;
+      if (s.type === "inbound-rtp" && kind === "video") {
+        c.videoFramesDecoded += s.framesDecoded || 0;
+        c.videoPacketsReceived += s.packetsReceived || 0;
+      } else if (s.type === "inbound-rtp" && kind === "audio") {
+        c.audioSamplesReceived += s.totalSamplesReceived || 0;
+        c.audioPacketsReceived += s.packetsReceived || 0;
+      } else if (s.type === "outbound-rtp" && kind === "video") {
+        c.videoFramesEncoded += s.framesEncoded || 0;
+      } else if (s.type === "outbound-rtp" && kind === "audio") {
+        c.audioPacketsSent += s.packetsSent || 0;
+      }
+    }
+  }
+  return c;
+}"""
