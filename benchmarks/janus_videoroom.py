@@ -8,6 +8,7 @@ Signaling is Janus's plain HTTP API (create / attach / message / long-poll).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,17 +198,17 @@ async def janus_signal(base: str, what: str, arg: str, identity: str) -> str:
     )
 
 
-def bench_janus(
-    counts: list[int],
-    window: float,
-    settle: float,
-    clip: str,
-    run_sweep: Callable[..., dict[str, Any]],
-) -> dict[str, Any]:
+class JanusUnavailable(RuntimeError):
+    """Janus cannot run here (not installed, no root, did not start)."""
+
+
+@contextlib.contextmanager
+def janus_running() -> Iterator[tuple[str, int]]:
+    """Start Janus in its network namespace; yields (HTTP API URL, PID of janus)."""
     if shutil.which("janus") is None:
-        return {"skipped": "janus binary not installed (apt-get install janus)"}
+        raise JanusUnavailable("janus binary not installed (apt-get install janus)")
     if os.geteuid() != 0:
-        return {"skipped": "needs root for the network namespace"}
+        raise JanusUnavailable("needs root for the network namespace")
     root = Path(tempfile.mkdtemp(prefix="vcbench-janus-"))
     conf = write_config(root)
     netns_up()
@@ -225,14 +226,10 @@ def bench_janus(
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    return {"skipped": f"janus did not start, see {root / 'janus.log'}"}
+                    why = f"janus did not start, see {root / 'janus.log'}"
+                    raise JanusUnavailable(why) from None
                 time.sleep(0.3)
-        pid = _janus_pid(proc.pid)
-        result = run_sweep("janus", ("janus", URL), pid, counts, window, settle, clip, None)
-        result["version"] = json.loads(urllib.request.urlopen(f"{URL}/info").read()).get(
-            "version_string"
-        )
-        return result
+        yield URL, _janus_pid(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -241,6 +238,60 @@ def bench_janus(
             proc.kill()
         log.close()
         netns_down()
+
+
+def janus_version(url: str = URL) -> str | None:
+    info: dict[str, Any] = json.loads(urllib.request.urlopen(f"{url}/info").read())
+    return info.get("version_string")
+
+
+def create_room(url: str, room: int, *, publishers: int, bitrate: int) -> None:
+    """A VideoRoom room through the API (VP8 + Opus, like the configured one)."""
+    session, handle = _handle(url)
+    _post(
+        f"{url}/{session}/{handle}",
+        {
+            "janus": "message",
+            "body": {
+                "request": "create",
+                "room": room,
+                "publishers": publishers,
+                "bitrate": bitrate,
+                "fir_freq": 0,
+                "videocodec": "vp8",
+                "audiocodec": "opus",
+                "record": False,
+            },
+        },
+    )
+    _post(f"{url}/{session}", {"janus": "destroy"})
+
+
+def destroy_room(url: str, room: int) -> None:
+    session, handle = _handle(url)
+    try:
+        _post(
+            f"{url}/{session}/{handle}",
+            {"janus": "message", "body": {"request": "destroy", "room": room}},
+        )
+    finally:
+        _post(f"{url}/{session}", {"janus": "destroy"})
+
+
+def bench_janus(
+    counts: list[int],
+    window: float,
+    settle: float,
+    clip: str,
+    run_sweep: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    try:
+        with janus_running() as (url, pid):
+            result = run_sweep("janus", ("janus", url), pid, counts, window, settle, clip, None)
+            result["version"] = janus_version(url)
+            return result
+    except JanusUnavailable as exc:
+        return {"skipped": str(exc)}
 
 
 def _janus_pid(parent: int) -> int:

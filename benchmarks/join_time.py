@@ -1,29 +1,47 @@
-"""Join time in the browser: join click -> first remote frame decoded, two Chromium pages.
+"""Join time in the browser: join click -> first decoded remote VIDEO frame, vidconsult against
+Janus's VideoRoom, side by side in one run. Prints JSON.
 
-Runs the real server in-process (REST, signaling, aiortc media) and headless Chromium (Debian
-``chromium``, fake camera). Baseline, measured side by side in the same run: two peer
-connections in one page with no server (the floor WebRTC itself sets on this machine).
-Prints JSON.
+Two headless Chromium pages (Debian ``chromium``, fake camera 640x480) per join, each the other's
+remote participant. vidconsult: the real server in-process (REST, signaling, aiortc media) and
+its own room page. Janus (Debian ``janus``, in its network namespace, see janus_videoroom.py): a
+small page in this file doing what the room page does over Janus's HTTP API (one session, a
+publisher handle and a subscriber handle per remote feed). The same on both:
 
-    python benchmarks/join_time.py --runs 10 [--media-mode passthrough]
+* the camera is opened (same constraints as web/static/room.js) before the join click;
+* no bitrate cap (vidconsult's default; the Janus rooms are created with ``bitrate: 0``);
+* non-trickle ICE from the page (offers/answers sent once gathering completes), max-bundle;
+* the end: ``requestVideoFrameCallback`` on the remote ``<video>`` (fires for video frames only);
+* the stage timings come from the same init script, which wraps ``RTCPeerConnection``
+  (offer/answer applied, ICE connected, DTLS connected, first audio/video RTP and first decoded
+  frame from ``getStats`` polled every 10 ms) plus the page's own marks ("socket": token checked
+  and signaling connected / Janus session created and handle attached; "joinReply").
+
+Rooms alternate (vidconsult, Janus, vidconsult, ...); each join gives two measurements (each
+page's time to see the other). All times are ms after the join click.
+
+    python benchmarks/join_time.py --runs 8 > benchmarks/join_time.results.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
+from benchmarks import janus_videoroom as jv  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.helpers import SECRET  # noqa: E402
 from vidconsult.app import run_server  # noqa: E402
@@ -31,28 +49,30 @@ from vidconsult.config import Settings  # noqa: E402
 from vidconsult.domain.roles import Role  # noqa: E402
 from vidconsult.tokens import TokenSigner  # noqa: E402
 
-# Two RTCPeerConnections in one page, fake camera, no server: time to the first decoded frame.
-LOOPBACK_JS = """async () => {
-  const t0 = performance.now();
-  const stream = await navigator.mediaDevices.getUserMedia({video: true, audio: true});
-  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
-  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
-  const video = document.createElement('video');
-  video.muted = true; video.autoplay = true; document.body.appendChild(video);
-  const first = new Promise((resolve) => video.addEventListener('loadeddata', resolve));
-  b.ontrack = (e) => { video.srcObject = e.streams[0]; };
-  const start = performance.now();
-  stream.getTracks().forEach((t) => a.addTrack(t, stream));
-  await a.setLocalDescription(await a.createOffer());
-  await b.setRemoteDescription(a.localDescription);
-  await b.setLocalDescription(await b.createAnswer());
-  await a.setRemoteDescription(b.localDescription);
-  await first;
-  const ms = performance.now() - start;
-  a.close(); b.close(); stream.getTracks().forEach((t) => t.stop());
-  return ms;
+# Wraps RTCPeerConnection: when each connection reaches each step, in performance.now() time.
+TRACE_JS = (HERE / "join_time_trace.js").read_text()
+
+# The Janus page: the room page's behaviour over Janus's HTTP API. `prepare` opens the camera
+# and puts the join button up; the click runs `join`.
+JANUS_PAGE_JS = (HERE / "join_time_janus.js").read_text()
+
+STAGES_JS = """(other) => {
+  const h = window.vidconsult, t0 = h.joinClickAt;
+  const rel = (t) => (t == null ? null : Math.round(t - t0));
+  const out = { ...h.joinStages, firstFrame: h.joinTimes[other] };
+  const pcs = window.__joinTrace.pcs.filter((p) => p.created >= t0);
+  for (const role of ["publish", "subscribe"]) {
+    const rec = pcs.find((p) => p.role === role);
+    if (!rec) continue;
+    for (const key of ["offer", "answer", "gathered", "ice", "dtls",
+                       "firstAudioRtp", "firstVideoRtp", "firstDecoded"]) {
+      if (rec[key] != null) out[`${role}.${key}`] = rel(rec[key]);
+    }
+  }
+  return out;
 }"""
+
+IDENTITIES = ("dr-a", "pt-b")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,54 +91,110 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-async def one_room(
-    browser: Any, url: str, signer: TokenSigner, session: Any, coordinator: str
-) -> list[float]:
-    async with session.post(
-        f"{url}/api/v1/rooms",
-        json={"name": "bench"},
-        headers={"Authorization": f"Bearer {coordinator}"},
-    ) as resp:
+def stage_medians(stages: list[dict[str, Any]]) -> dict[str, float]:
+    keys: dict[str, None] = {}
+    for s in stages:
+        keys.update(dict.fromkeys(s))
+    out = {}
+    for key in keys:
+        values = [s[key] for s in stages if s.get(key) is not None]
+        if values:
+            out[key] = percentile(values, 50)
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+
+async def measure(pages: list[tuple[str, Any]]) -> tuple[list[float], list[dict[str, Any]]]:
+    await asyncio.gather(*(p.click("[data-testid=join-button]") for _, p in pages))
+    times, stages = [], []
+    for (_identity, page), other in zip(pages, reversed(IDENTITIES), strict=True):
+        try:
+            await page.wait_for_function(
+                "(id) => window.vidconsult.joinTimes[id] !== undefined", arg=other, timeout=30_000
+            )
+        except Exception:
+            state = await page.evaluate("() => [window.vidconsult, window.__joinTrace]")
+            raise RuntimeError(f"no first frame from {other}: {json.dumps(state)}") from None
+        # the getStats poll reports the first decoded frame within ~10 ms of it
+        await page.wait_for_function(
+            "() => window.__joinTrace.pcs.some((p) => p.role === 'subscribe' && p.firstDecoded)",
+            timeout=10_000,
+        )
+        times.append(float(await page.evaluate("(id) => window.vidconsult.joinTimes[id]", other)))
+        stages.append(await page.evaluate(STAGES_JS, other))
+    return times, stages
+
+
+async def vidconsult_join(
+    browser: Any, url: str, session: Any, coordinator: str
+) -> tuple[list[float], list[dict[str, Any]]]:
+    auth = {"Authorization": f"Bearer {coordinator}"}
+    async with session.post(f"{url}/api/v1/rooms", json={"name": "bench"}, headers=auth) as resp:
         room = await resp.json()
-    pages = []
-    for identity, role in (("dr-a", Role.DOCTOR), ("pt-b", Role.PATIENT)):
+    pages, contexts = [], []
+    for identity, role in zip(IDENTITIES, (Role.DOCTOR, Role.PATIENT), strict=True):
         async with session.post(
             f"{url}/api/v1/rooms/{room['id']}/tokens",
             json={"identity": identity, "role": role.value},
-            headers={"Authorization": f"Bearer {coordinator}"},
+            headers=auth,
         ) as resp:
             join_url = (await resp.json())["join_url"]
         context = await browser.new_context()
+        await context.add_init_script(TRACE_JS)
         page = await context.new_page()
         await page.goto(join_url)
         await page.wait_for_function(
-            "document.querySelector('[data-testid=preview-video]').videoWidth > 0"
+            "() => document.querySelector('[data-testid=preview-video]').videoWidth > 0"
         )
-        pages.append((identity, page, context))
-    await asyncio.gather(*(p.click("[data-testid=join-button]") for _, p, _ in pages))
-    times = []
-    for (_identity, page, _), other in zip(pages, ("pt-b", "dr-a"), strict=True):
         await page.wait_for_function(
-            f"window.vidconsult.joinTimes['{other}'] !== undefined", timeout=30_000
+            "() => !document.querySelector('[data-testid=join-button]').disabled"
         )
-        times.append(float(await page.evaluate(f"window.vidconsult.joinTimes['{other}']")))
-    for _, _, context in pages:
-        await context.close()
-    async with session.delete(
-        f"{url}/api/v1/rooms/{room['id']}", headers={"Authorization": f"Bearer {coordinator}"}
-    ):
-        pass
-    return times
+        pages.append((identity, page))
+        contexts.append(context)
+    try:
+        return await measure(pages)
+    finally:
+        for context in contexts:
+            await context.close()
+        async with session.delete(f"{url}/api/v1/rooms/{room['id']}", headers=auth):
+            pass
+
+
+async def janus_join(
+    browser: Any, origin: str, janus_url: str, room: int
+) -> tuple[list[float], list[dict[str, Any]]]:
+    await asyncio.to_thread(jv.create_room, janus_url, room, publishers=6, bitrate=0)
+    pages, contexts = [], []
+    for identity in IDENTITIES:
+        context = await browser.new_context()
+        await context.add_init_script(TRACE_JS)
+        page = await context.new_page()
+        await page.goto(origin)  # a blank page on localhost: a secure context for the camera
+        await page.evaluate(JANUS_PAGE_JS, {"base": janus_url, "room": room, "display": identity})
+        pages.append((identity, page))
+        contexts.append(context)
+    try:
+        return await measure(pages)
+    finally:
+        for _, page in pages:
+            await page.evaluate("window.vidconsult.state = 'closed'")
+        for context in contexts:
+            await context.close()
+        await asyncio.to_thread(jv.destroy_room, janus_url, room)
+
+
+def side(times: list[float], stages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"join_to_first_video": summary(times), "stages_p50_ms": stage_medians(stages)}
 
 
 async def main() -> None:
     import aiohttp
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=8, help="joins per server (2 pages each)")
     parser.add_argument("--media-mode", default=None)
+    parser.add_argument("--no-janus", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _janus(args.no_janus) as janus:
         settings = Settings.from_env(
             {},
             port=0,
@@ -128,11 +204,11 @@ async def main() -> None:
             log_level="WARNING",
         )
         signer = TokenSigner(SECRET.encode())
-        from datetime import UTC, datetime, timedelta
-
         coordinator = signer.mint(
             identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
         )
+        ours: tuple[list[float], list[dict[str, Any]]] = ([], [])
+        theirs: tuple[list[float], list[dict[str, Any]]] = ([], [])
         async with (
             run_server(settings) as server,
             aiohttp.ClientSession() as session,
@@ -141,29 +217,74 @@ async def main() -> None:
             browser = await pw.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
-            server_times: list[float] = []
-            baseline: list[float] = []
+            rooms = itertools.count(9001)
+            blank = await _blank_page_server()
             for _ in range(args.runs):
-                server_times += await one_room(browser, server.url, signer, session, coordinator)
-                context = await browser.new_context()
-                page = await context.new_page()
-                await page.goto(server.url + "/healthz")
-                baseline.append(float(await page.evaluate(LOOPBACK_JS)))
-                await context.close()
+                t, s = await vidconsult_join(browser, server.url, session, coordinator)
+                ours[0].extend(t)
+                ours[1].extend(s)
+                if isinstance(janus, tuple):
+                    t, s = await janus_join(browser, blank[0], janus[0], next(rooms))
+                    theirs[0].extend(t)
+                    theirs[1].extend(s)
             await browser.close()
-    result = {
+            await blank[1].cleanup()
+    result: dict[str, Any] = {
         "benchmark": "join_time",
+        "measure": "join click -> first requestVideoFrameCallback on the remote <video>, ms",
+        "joins_per_server": args.runs,
         "media_mode": settings.media_mode,
-        "vidconsult": summary(server_times),
-        "baseline_two_pcs_one_page": summary(baseline),
-        "ratio_p50": round(percentile(server_times, 50) / percentile(baseline, 50), 2),
-        "reference_janus_1_1_2": {
-            "p50_ms": 323,
-            "p95_ms": 455,
-            "note": "measured earlier on this machine, not in this run",
-        },
+        "vidconsult": side(*ours),
     }
+    if isinstance(janus, tuple):
+        result["janus"] = side(*theirs)
+        result["janus"]["version"] = janus[1]
+        ratio = percentile(ours[0], 50) / percentile(theirs[0], 50)
+        result["vidconsult_over_janus_p50"] = round(ratio, 2)
+        result["vidconsult_over_janus_p95"] = round(
+            percentile(ours[0], 95) / percentile(theirs[0], 95), 2
+        )
+    else:
+        result["janus"] = {"skipped": janus}
     print(json.dumps(result, indent=2))
+
+
+async def _blank_page_server() -> tuple[str, Any]:
+    """The Janus page's origin: an empty page on 127.0.0.1 (no CSP in the way of its fetches)."""
+    from aiohttp import web
+
+    async def blank(_: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>janus</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", blank)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return f"http://127.0.0.1:{port}/", runner
+
+
+class _janus:
+    """Janus for the run, or the reason it is not there: (api url, version) or a string."""
+
+    def __init__(self, disabled: bool) -> None:
+        self._cm = None if disabled else jv.janus_running()
+
+    def __enter__(self) -> tuple[str, str | None] | str:
+        if self._cm is None:
+            return "--no-janus"
+        try:
+            url, _pid = self._cm.__enter__()
+        except jv.JanusUnavailable as exc:
+            self._cm = None
+            return str(exc)
+        return url, jv.janus_version(url)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(*exc)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class RoomPage extends EventTarget {
     this.joinPayload = {}; // extra fields of the `join` request (display name, consent, ...)
     // hooks for tests and for support staff looking at a console on a consult-room PC
     this.hooks = null;
+    // join click -> first remote video frame, and the join's stages (join-timing.js)
+    this.joinTimer = null;
     this._signalHandlers = []; // [name, handler] attached to every Signaling
   }
 

@@ -30,6 +30,7 @@ export async function connect(roomId) {
   wireEvents(signaling);
   try {
     await signaling.connect();
+    room.joinTimer.mark("socket");
   } catch (err) {
     room.finish("error", room.errorText(err), err.code);
     return;
@@ -110,6 +111,7 @@ export async function join() {
     return;
   }
   if (room.finished) return;
+  room.joinTimer.mark(reply.lobby ? "lobby" : "joinReply");
   if (reply.lobby) {
     // held in the waiting room (room-lobby.js): join() runs again once admitted
     joining = false;

@@ -48,7 +48,7 @@ export function showPrejoin(onJoin) {
   const button = $("join-button");
   button.disabled = false;
   button.addEventListener("click", async () => {
-    room.hooks.joinClickAt = performance.now();
+    room.joinTimer.click();
     button.disabled = true;
     await previewReady;
     $("preview-video").srcObject = null;

@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 import { room, $, mountFeatures } from "./room-context.js";
 import { Roster } from "./roster.js";
 import { RoomView } from "./view.js";
+import { JoinTimer } from "./join-timing.js";
 import { readToken, showPrejoin, roomIdFromPath } from "./room-prejoin.js";
 import { connect, setupFinish } from "./room-live.js";
 import { setupControls, removeParticipant } from "./room-controls.js";
@@ -22,10 +23,8 @@ const hooks = {
   state: room.state,
   identity: null,
   room: null,
-  joinClickAt: null, // performance.now() at the join click
-  firstFrameAt: {}, // identity -> performance.now() of the first decoded remote frame
-  frameSource: {}, // identity -> which signal reported it
-  joinTimes: {}, // identity -> ms from join click to first remote frame
+  // joinClickAt, joinTimes (join click -> first decoded remote VIDEO frame), firstFrameAt,
+  // frameSource, joinStages: see join-timing.js
   reason: null,
   page: room, // the page object itself (room-context.js), for tests
   // simulate a network blip (tests, support): the socket drops and the page joins again
@@ -33,22 +32,14 @@ const hooks = {
 };
 room.hooks = hooks;
 window.vidconsult = hooks;
+room.joinTimer = new JoinTimer(hooks);
 
 room.view = new RoomView({
   tiles: $("tiles"),
   participants: $("participants"),
   status: $("status"),
   onRemove: (p) => removeParticipant(p),
-  onFirstRemoteFrame: (identity, source) => {
-    if (identity in hooks.firstFrameAt) return;
-    const now = performance.now();
-    hooks.firstFrameAt[identity] = now;
-    hooks.frameSource[identity] = source;
-    if (hooks.joinClickAt != null) {
-      hooks.joinTimes[identity] = Math.round(now - hooks.joinClickAt);
-      console.info(`vidconsult: first frame from ${identity} ${hooks.joinTimes[identity]} ms after join`);
-    }
-  },
+  onFirstRemoteFrame: (identity, source) => room.joinTimer.firstVideoFrame(identity, source),
 });
 room.roster = new Roster();
 room.roster.addEventListener("change", () => room.view.renderRoster(room.roster, { canAdmin: room.grants.admin }));

@@ -3,6 +3,7 @@
 
 import { t, roleName } from "./i18n.js";
 import { mediaState } from "./roster.js";
+import { onFirstVideoFrame } from "./join-timing.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -16,21 +17,6 @@ function el(tag, attrs = {}, ...children) {
   }
   node.append(...children);
   return node;
-}
-
-/** Call `callback(source)` once, when `video` has its first decoded frame. */
-export function onFirstFrame(video, callback) {
-  let done = false;
-  const fire = (source) => {
-    if (done) return;
-    done = true;
-    callback(source);
-  };
-  if (typeof video.requestVideoFrameCallback === "function") {
-    video.requestVideoFrameCallback(() => fire("requestVideoFrameCallback"));
-  }
-  // fallback (and a guard for pages whose frames are not composited, e.g. hidden tabs)
-  video.addEventListener("loadeddata", () => fire("loadeddata"), { once: true });
 }
 
 function badgesFor(participant) {
@@ -121,7 +107,8 @@ export class RoomView {
         "aria-label": participant ? participant.name : identity });
       entry.video = video;
       entry.media.prepend(video);
-      onFirstFrame(video, (source) => {
+      // the join time ends at the first decoded video frame (join-timing.js)
+      onFirstVideoFrame(video, (source) => {
         if (this.onFirstRemoteFrame) this.onFirstRemoteFrame(identity, source);
       });
     }

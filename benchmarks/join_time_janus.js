@@ -1,0 +1,108 @@
+// The Janus page of benchmarks/join_time.py: the room page's behaviour over Janus's HTTP API.
+// Evaluated with {base, room, display}: opens the camera and puts up the join button; the click
+// joins (session, publisher handle, join, publish; a subscriber handle per remote feed).
+async ({ base, room, display }) => {
+  const hooks = (window.vidconsult = { joinTimes: {}, joinStages: {}, joinClickAt: null, state: "prejoin" });
+  const local = await navigator.mediaDevices.getUserMedia({
+    audio: true,
+    video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } },
+  });
+  const preview = document.createElement("video");
+  preview.muted = true; preview.autoplay = true; preview.playsInline = true;
+  preview.srcObject = local;
+  document.body.replaceChildren(preview);
+  await preview.play().catch(() => {});
+  const config = { iceServers: [], bundlePolicy: "max-bundle" };
+  const mark = (stage) => {
+    if (!(stage in hooks.joinStages)) hooks.joinStages[stage] = Math.round(performance.now() - hooks.joinClickAt);
+  };
+  const gathered = (pc) => pc.iceGatheringState === "complete" ? Promise.resolve() :
+    new Promise((resolve) => pc.addEventListener("icegatheringstatechange",
+      () => pc.iceGatheringState === "complete" && resolve()));
+  const post = async (url, body) => {
+    const transaction = Math.random().toString(36).slice(2);
+    const reply = await (await fetch(url, { method: "POST", body: JSON.stringify({ ...body, transaction }) })).json();
+    if (reply.janus === "error") throw new Error(JSON.stringify(reply.error));
+    return reply;
+  };
+
+  async function join() {
+    hooks.joinClickAt = performance.now();
+    hooks.state = "connecting";
+    const session = (await post(base, { janus: "create" })).data.id;
+    const sbase = `${base}/${session}`;
+    const attach = async () => (await post(sbase, { janus: "attach", plugin: "janus.plugin.videoroom" })).data.id;
+    const jsepWaiters = new Map();
+    const nextJsep = (handle) => new Promise((resolve) => jsepWaiters.set(handle, resolve));
+    const seen = new Set();
+    let joined;
+    const joinedEvent = new Promise((resolve) => { joined = resolve; });
+    let pubHandle = null;
+    const onEvent = (ev) => {
+      const data = ev.plugindata && ev.plugindata.data;
+      if (ev.jsep && jsepWaiters.has(ev.sender)) {
+        const resolve = jsepWaiters.get(ev.sender);
+        jsepWaiters.delete(ev.sender);
+        resolve(ev.jsep);
+      }
+      if (data && data.videoroom === "joined" && ev.sender === pubHandle) joined(data);
+      if (data && Array.isArray(data.publishers)) for (const p of data.publishers) subscribe(p);
+    };
+    (async () => {
+      while (hooks.state !== "closed") {
+        const events = await (await fetch(`${sbase}?maxev=10&rid=${Date.now()}`)).json();
+        for (const ev of Array.isArray(events) ? events : [events]) onEvent(ev);
+      }
+    })();
+
+    async function subscribe(publisher) {
+      if (seen.has(publisher.id)) return;
+      seen.add(publisher.id);
+      const handle = await attach();
+      const offer = nextJsep(handle);
+      await post(`${sbase}/${handle}`, { janus: "message",
+        body: { request: "join", room, ptype: "subscriber", streams: [{ feed: publisher.id }] } });
+      const pc = new RTCPeerConnection(config);
+      const video = document.createElement("video");
+      video.autoplay = true; video.playsInline = true;
+      video.dataset.identity = publisher.display;
+      document.body.append(video);
+      video.requestVideoFrameCallback(() => {
+        hooks.joinTimes[publisher.display] = Math.round(performance.now() - hooks.joinClickAt);
+      });
+      pc.addEventListener("track", () => {
+        const tracks = pc.getReceivers().map((r) => r.track).filter(Boolean);
+        video.srcObject = new MediaStream(tracks);
+        video.play().catch(() => {});
+      });
+      await pc.setRemoteDescription(await offer);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      await post(`${sbase}/${handle}`, { janus: "message", body: { request: "start" },
+        jsep: { type: "answer", sdp: pc.localDescription.sdp } });
+    }
+
+    pubHandle = await attach();
+    mark("socket");
+    await post(`${sbase}/${pubHandle}`, { janus: "message",
+      body: { request: "join", room, ptype: "publisher", display } });
+    await joinedEvent;
+    mark("joinReply");
+    hooks.state = "joined";
+    const pc = new RTCPeerConnection(config);
+    for (const track of local.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [local] });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = nextJsep(pubHandle);
+    await post(`${sbase}/${pubHandle}`, { janus: "message", body: { request: "configure", audio: true, video: true },
+      jsep: { type: "offer", sdp: pc.localDescription.sdp } });
+    await pc.setRemoteDescription(await answer);
+  }
+
+  const button = document.createElement("button");
+  button.dataset.testid = "join-button";
+  button.textContent = "join";
+  button.addEventListener("click", () => join().catch((e) => { hooks.state = "error"; hooks.error = String(e); }),
+    { once: true });
+  document.body.append(button);
+}
