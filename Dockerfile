@@ -17,7 +17,8 @@ RUN apt-get update -qq \
 WORKDIR /src
 COPY web/package.json web/package-lock.json web/
 RUN npm ci --prefix web --omit=dev --no-audit --no-fund --loglevel=error \
- && test -s web/node_modules/socket.io-client/dist/socket.io.esm.min.js
+ && test -s web/node_modules/socket.io-client/dist/socket.io.esm.min.js \
+ && test -s web/node_modules/chart.js/dist/chart.umd.min.js
 
 # --- the dependencies, in the virtual environment; rebuilt only when pyproject.toml changes ---
 FROM ${BASE_IMAGE} AS deps
@@ -42,6 +43,8 @@ COPY media ./media
 COPY web ./web
 COPY --from=client /src/web/node_modules/socket.io-client/dist/socket.io.esm.min.js \
      web/node_modules/socket.io-client/dist/
+COPY --from=client /src/web/node_modules/chart.js/dist/chart.umd.min.js \
+     web/node_modules/chart.js/dist/
 RUN /opt/vidconsult/bin/pip wheel -q --no-deps --wheel-dir /wheels .
 
 # --- the runtime image: the venv, a non-root user, state in a volume ---------------------------

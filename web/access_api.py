@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vidconsult.domain.access import AccessEntry, AccessKind
+from vidconsult.domain.timeutil import utc_iso
 from web.http import json_ok, require_coordinator
 from web.keys import ACCESS_LOG
 from web.openapi import describe
@@ -57,7 +58,7 @@ def access_doc(entry: AccessEntry) -> dict[str, Any]:
     """An entry as a row of the case audit trail: ``action`` says what kind of access,
     ``subject`` what was accessed, ``role`` the token's role."""
     return {
-        "at": entry.at.isoformat(),
+        "at": utc_iso(entry.at),
         "actor": entry.actor,
         "role": entry.role,
         "action": entry.action.value,

@@ -16,6 +16,7 @@ from vidconsult.domain.bookings import Booking
 from vidconsult.domain.cases import Case, Patient, Urgency
 from vidconsult.domain.outcomes import Referral
 from vidconsult.domain.roles import Role
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
 from vidconsult.services.booking import ExplicitSlot
 from vidconsult.store.base_workflow import CaseFilter
@@ -283,8 +284,8 @@ async def booking_links(request: web.Request) -> web.Response:
         {
             "booking_id": booking.id,
             "room_id": room.room_id,
-            "opens_at": room.opens_at.isoformat(),
-            "closes_at": room.closes_at.isoformat(),
+            "opens_at": utc_iso(room.opens_at),
+            "closes_at": utc_iso(room.closes_at),
             "links": links,
         }
     )

@@ -10,11 +10,12 @@ from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from vidconsult.domain.roles import Grants, Role
 from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus, Track, TrackKind
+from vidconsult.domain.timeutil import utc_iso
 
-# instants as the rest of the API writes them (datetime.isoformat: "+00:00", not "Z")
+# instants as the rest of the API writes them: in UTC, datetime.isoformat ("+00:00", not "Z")
 Instant = Annotated[
     datetime,
-    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+    PlainSerializer(utc_iso, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from vidconsult.domain.roles import Grants
 from vidconsult.domain.rooms import Room, RoomStatus
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import link_ttl
 from web.guards import limit
@@ -149,7 +150,7 @@ async def create_token(request: web.Request) -> web.Response:
             "identity": body.identity,
             "role": body.role.value,
             "expires_in": int(ttl.total_seconds()),
-            "expires_at": (now + ttl).isoformat(),
+            "expires_at": utc_iso(now + ttl),
         },
         status=201,
     )

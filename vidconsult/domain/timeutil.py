@@ -41,3 +41,18 @@ def to_epoch(value: datetime) -> int:
 
 def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def utc_iso(value: datetime) -> str:
+    """The instant as ISO 8601 in UTC ("2026-03-09T01:30:00+00:00"): how the API and the store
+    write every instant, whatever zone it was computed in (an SLA deadline is local midnight in
+    the centre's zone; a start may arrive with the caller's offset)."""
+    return require_aware(value).astimezone(UTC).isoformat()
+
+
+def zone_text(value: datetime, zone: str) -> str:
+    """Wall-clock time in ``zone`` with an unambiguous label for people to read:
+    "2026-03-09 09:20 UTC+08:00 (Asia/Shanghai)" (never an abbreviation such as "CST")."""
+    local = require_aware(value).astimezone(load_zone(zone))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]} ({zone})"

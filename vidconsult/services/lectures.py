@@ -12,6 +12,7 @@ from vidconsult.domain.booked_rooms import BookedRoom, lecture_parties
 from vidconsult.domain.lectures import Lecture, book_lecture
 from vidconsult.domain.rooms import RoomKind
 from vidconsult.domain.slots import BookingPolicy
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import Conflict, InvalidInput, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.booking import new_booking_id
@@ -99,7 +100,7 @@ class LectureService:
                 "lecture_id": lecture.id,
                 "room_id": room.room_id,
                 "presenter_id": presenter.id,
-                "start": start.isoformat(),
+                "start": utc_iso(start),
             },
         )
         return lecture, room

@@ -21,7 +21,7 @@ from vidconsult.domain.room_window import (
     room_window,
 )
 from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
-from vidconsult.domain.timeutil import load_zone
+from vidconsult.domain.timeutil import utc_iso, zone_text
 from vidconsult.domain.units import DEFAULT_CENTRE_ZONE
 from vidconsult.errors import Conflict, NotFound
 from vidconsult.ports import Clock
@@ -41,7 +41,8 @@ class RoomTimes:
     time_zone: str = DEFAULT_CENTRE_ZONE  # times in refusal messages are shown in it
 
     def local(self, instant: datetime) -> str:
-        return instant.astimezone(load_zone(self.time_zone)).isoformat()
+        """"2026-03-09 09:20 UTC+08:00 (Asia/Shanghai)": local time with its zone spelled out."""
+        return zone_text(instant, self.time_zone)
 
 
 class SessionService:
@@ -146,8 +147,8 @@ class SessionService:
                     "name": party.name,
                     "token": token,
                     "join_url": f"{base}/room/{room.id}#token={token}",
-                    "valid_from": (nbf or now).isoformat(),
-                    "expires_at": expires_at.isoformat(),
+                    "valid_from": utc_iso(nbf or now),
+                    "expires_at": utc_iso(expires_at),
                 }
             )
         return links
@@ -191,8 +192,8 @@ class SessionService:
                 "booking_id": current.booking_id,
                 "case_id": current.case_id,
                 "lecture_id": current.lecture_id,
-                "opens_at": current.opens_at.isoformat(),
-                "closes_at": current.closes_at.isoformat(),
+                "opens_at": utc_iso(current.opens_at),
+                "closes_at": utc_iso(current.closes_at),
                 "links": links,
             },
         )

@@ -18,12 +18,16 @@ from vidconsult.domain.room_window import Attendance
 from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutySlot
 from vidconsult.domain.specialties import parse_specialty
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.domain.units import Unit, UnitTier
 
 Doc = dict[str, Any]
 
 
 def _iso(value: datetime | date | None) -> str | None:
+    """Instants in UTC (the API answers these documents as they are); dates as they are."""
+    if isinstance(value, datetime):
+        return utc_iso(value)
     return value.isoformat() if value is not None else None
 
 

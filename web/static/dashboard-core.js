@@ -124,17 +124,37 @@ export function timeEl(iso, { weekday = false, zone = true } = {}) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const text = `${weekday ? `${centreWeekday(iso)} ` : ""}${centreTime(iso)}`;
   return h("time", { datetime: iso, title: `${centre.zone} (${zoneOffset(new Date(iso))})` },
-    text, zone ? h("span", { class: "zone" }, ` ${zoneLabel()}`) : null);
+    text, zone ? h("span", { class: "zone" }, ` ${zoneLabel(new Date(iso))}`) : null);
 }
 
-/** " (CST)" after a column heading whose cells show times without the zone. */
+/** " (UTC+8)" after a column heading whose cells show times without the zone. */
 export function zoneNote() {
   return h("span", { class: "zone", title: centre.zone }, ` (${zoneLabel()})`);
 }
 
-/** The short zone name shown after times: "CST" for China Standard Time, else the offset. */
-export function zoneLabel() {
-  return centre.zone === "Asia/Shanghai" ? "CST" : zoneOffset();
+/** The zone label shown after times: the UTC offset ("UTC+8"), never an abbreviation such as
+ * "CST" (China Standard Time to some, US Central to others); the zone's name is in the title. */
+export function zoneLabel(date = new Date()) {
+  return zoneOffset(date);
+}
+
+/** "2026-03-09 08:00" in `zone` (an IANA name) and that zone's offset label ("UTC-4"). */
+export function zonedTime(iso, zone) {
+  const date = iso instanceof Date ? iso : new Date(iso);
+  const out = {};
+  for (const p of new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "shortOffset" }).formatToParts(date)) out[p.type] = p.value;
+  const offset = (out.timeZoneName || "GMT").replace("GMT", "UTC");
+  return { text: `${out.year}-${out.month}-${out.day} ${out.hour}:${out.minute}`,
+    offset: offset === "UTC" ? "UTC+0" : offset };
+}
+
+/** A <time> in another party's zone: "2026-03-09 08:00 UTC-4 · America/New_York". */
+export function zonedTimeEl(iso, zone, testid = null) {
+  const z = zonedTime(iso, zone);
+  return h("time", { datetime: iso, title: zone, testid, dataset: { zone } },
+    z.text, h("span", { class: "zone" }, ` ${z.offset}`));
 }
 
 /** The instant the calendar day `day` ("2026-03-09") starts in the centre's zone, as an ISO
