@@ -141,6 +141,7 @@ def install(
         sessions=sessions,
         policy=policy,
         clock=clock,
+        events=events,
     )
     app[EMERGENCY] = EmergencyService(
         cases=cases,

@@ -14,19 +14,20 @@ from aiohttp import web
 from vidconsult.domain.booked_rooms import BookedRoom
 from vidconsult.domain.bookings import Booking
 from vidconsult.domain.cases import Case, Patient, Urgency
+from vidconsult.domain.experts import Expert
 from vidconsult.domain.outcomes import Referral
 from vidconsult.domain.roles import Role
 from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import Conflict, InvalidInput, PermissionDenied
 from vidconsult.services.booking import ExplicitSlot
 from vidconsult.store.base_workflow import CaseFilter
-from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc
+from vidconsult.store.codec import booked_room_doc, booking_doc, case_doc, referral_doc, unit_doc
 from web.access_api import merged_audit
 from web.guards import limit
 from web.http import claims, json_ok, parse_body, parse_query, require_coordinator
 from web.keys import ACCESS_LOG
 from web.openapi import describe
-from web.queries import BookingQuery, CaseQuery, ReferralQuery
+from web.queries import BookingQuery, CaseQuery, ReferralQuery, SlotPickerQuery
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
 from web.workflow_schemas import (
     BookingBody,
@@ -35,6 +36,7 @@ from web.workflow_schemas import (
     ReasonBody,
     ReferralBody,
     ReportBody,
+    RescheduleBody,
     TransitionBody,
 )
 from web.workflow_views import (
@@ -45,6 +47,7 @@ from web.workflow_views import (
     CaseList,
     CaseOut,
     ReferralList,
+    SlotChoiceOut,
 )
 
 routes = web.RouteTableDef()
@@ -171,7 +174,8 @@ async def transition(request: web.Request) -> web.Response:
 @routes.post("/api/v1/cases/{case_id}/booking")
 @describe(
     "Book: the earliest slot within the SLA (empty body; flagged sla_breach when none meets "
-    "it) or an explicit expert and time",
+    "it) or an explicit expert and time, optionally a panel of more experts and an interpreter "
+    "in the same slot and room (all or none)",
     status=201,
     body=BookingBody,
     response=CaseBooked,
@@ -182,7 +186,14 @@ async def book_case(request: web.Request) -> web.Response:
     body = await parse_body(request, BookingBody)
     slot = None
     if body.expert_id is not None and body.start is not None:
-        slot = ExplicitSlot(body.expert_id, body.start, body.end, body.allow_off_roster)
+        slot = ExplicitSlot(
+            body.expert_id,
+            body.start,
+            body.end,
+            body.allow_off_roster,
+            tuple(body.panel),
+            body.interpreter_id,
+        )
     booked = await request.app[BOOKING].book(
         request.match_info["case_id"], by=who.identity, slot=slot
     )
@@ -192,6 +203,91 @@ async def book_case(request: web.Request) -> web.Response:
             "booking": booking_view(booked.booking, booked.room),
         },
         status=201,
+    )
+
+
+@routes.get("/api/v1/cases/{case_id}/slots")
+@describe(
+    "The slot picker: experts who fit the case, bookable interpreters and free slots in the "
+    "next working days inside the unit's consult hours (each expert's own, or a panel's)",
+    query=SlotPickerQuery,
+    response=SlotChoiceOut,
+    errors=(404,),
+)
+async def case_slots(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    query = parse_query(request, SlotPickerQuery)
+    expert_ids = tuple(e.strip() for e in (query.experts or "").split(",") if e.strip())
+    choice = await request.app[BOOKING].slot_choice(
+        request.match_info["case_id"],
+        expert_ids=expert_ids,
+        interpreter_id=query.interpreter,
+        working_days=query.days,
+        limit=query.limit,
+    )
+
+    def person(e: Expert) -> dict[str, Any]:
+        return {
+            "id": e.id,
+            "name": e.name,
+            "time_zone": e.time_zone,
+            "institution": e.institution.name,
+            "international": e.is_international,
+            "languages": sorted(e.languages),
+        }
+
+    unit = unit_doc(choice.unit)
+    answer = {
+        "case_id": choice.case.id,
+        "specialty": choice.case.specialty.value,
+        "centre_time_zone": request.app[BOOKING].policy.calendar.time_zone,
+        "unit": {k: unit[k] for k in ("id", "name", "time_zone", "consult_hours")},
+        "experts": [person(e) for e in choice.experts],
+        "interpreters": [person(e) for e in choice.interpreters],
+        "slot_minutes": int(choice.length.total_seconds() // 60),
+        "until": utc_iso(choice.until),
+        "sla_deadline": utc_iso(choice.sla_deadline),
+        "slots": [
+            {
+                "start": utc_iso(s.start),
+                "end": utc_iso(s.end),
+                "expert_ids": list(s.expert_ids),
+                "interpreter_id": s.interpreter_id,
+                "sla_breach": s.end > choice.sla_deadline,
+            }
+            for s in choice.slots
+        ],
+    }
+    return json_ok(answer)
+
+
+@routes.post("/api/v1/cases/{case_id}/reschedule")
+@describe(
+    "Move a scheduled case to another slot (same or other experts); the old booking is "
+    "cancelled and booking.rescheduled tells the parties; a refused slot leaves it as it was",
+    body=RescheduleBody,
+    response=CaseBooked,
+    errors=(404, 409),
+)
+async def reschedule_case(request: web.Request) -> web.Response:
+    who = require_coordinator(request)
+    body = await parse_body(request, RescheduleBody)
+    slot = ExplicitSlot(
+        body.expert_id,
+        body.start,
+        body.end,
+        body.allow_off_roster,
+        tuple(body.panel),
+        body.interpreter_id,
+    )
+    booked = await request.app[BOOKING].reschedule(
+        request.match_info["case_id"], slot, by=who.identity, reason=body.reason
+    )
+    return json_ok(
+        {
+            "case": case_doc(booked.case, with_audit=False),
+            "booking": booking_view(booked.booking, booked.room),
+        }
     )
 
 

@@ -43,7 +43,13 @@ SPECIALTY = "(?i:" + "|".join(s.value for s in Specialty) + ")"
 
 def unit_from_body(body: UnitBody) -> Unit:
     return Unit(
-        body.id, body.name, body.tier, body.time_zone, body.parent_id, tuple(body.consult_rooms)
+        body.id,
+        body.name,
+        body.tier,
+        body.time_zone,
+        body.parent_id,
+        tuple(body.consult_rooms),
+        tuple(WeeklyShift(w.weekday, w.start, w.end) for w in body.consult_hours),
     )
 
 

@@ -88,6 +88,17 @@ class BookingQuery(BaseModel):
     limit: Limit = 100
 
 
+class SlotPickerQuery(BaseModel):
+    experts: Text = Field(
+        default=None,
+        description="Comma-separated expert ids: the slots this panel can take together"
+        " (first = lead). Absent: each fitting expert's own free slots",
+    )
+    interpreter: Text = Field(default=None, description="An interpreter to book with the panel")
+    days: int = Field(default=5, ge=1, le=20, description="Working days ahead (centre calendar)")
+    limit: Annotated[int, Field(ge=1, le=200)] = 40
+
+
 class LectureQuery(BaseModel):
     since: Instant = None
 

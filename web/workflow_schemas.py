@@ -40,6 +40,12 @@ class _Body(BaseModel):
 
 
 # directory -----------------------------------------------------------------------------------
+class ShiftBody(_Body):
+    weekday: int = Field(ge=0, le=6, description="Monday=0 .. Sunday=6")
+    start: WallTime
+    end: WallTime = Field(description="<= start: the shift ends the next day")
+
+
 class UnitBody(_Body):
     id: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=200)
@@ -48,6 +54,12 @@ class UnitBody(_Body):
     parent_id: str | None = Field(default=None, pattern=ID)
     consult_rooms: list[str] = Field(
         default_factory=list, max_length=50, json_schema_extra={"uniqueItems": True}
+    )
+    consult_hours: list[ShiftBody] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Weekly windows in the unit's zone when its consult room takes"
+        " consultations (end after start, same day); empty: any time. Bookings must fit one.",
     )
 
 
@@ -65,12 +77,6 @@ class ExpertBody(_Body):
     specialties: list[Specialty] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1, description='BCP 47 tags: "zh", "en"')
     time_zone: TimeZone = Field(description="Where the expert lives; roster shifts are in it")
-
-
-class ShiftBody(_Body):
-    weekday: int = Field(ge=0, le=6, description="Monday=0 .. Sunday=6")
-    start: WallTime
-    end: WallTime = Field(description="<= start: the shift ends the next day")
 
 
 class LeaveBody(_Body):
@@ -153,6 +159,8 @@ def _earliest_or_explicit(schema: dict[str, Any]) -> None:
                 "start": {"type": "null"},
                 "end": {"type": "null"},
                 "allow_off_roster": {"const": False},
+                "panel": {"maxItems": 0},
+                "interpreter_id": {"type": "null"},
             }
         },
         {
@@ -171,14 +179,41 @@ class BookingBody(_Body):
     start: AwareDatetime | None = None
     end: AwareDatetime | None = Field(default=None, description="default: start + the slot length")
     allow_off_roster: bool = False
+    panel: list[Annotated[str, Field(pattern=ID)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="More experts in the same slot and room (a panel); expert_id leads",
+    )
+    interpreter_id: str | None = Field(
+        default=None, pattern=ID, description="A bookable interpreter (specialty interpretation)"
+    )
 
     @model_validator(mode="after")
     def _explicit_needs_both(self) -> BookingBody:
         if (self.expert_id is None) != (self.start is None):
             raise ValueError("an explicit booking needs both expert_id and start")
-        if self.expert_id is None and (self.end is not None or self.allow_off_roster):
-            raise ValueError("end and allow_off_roster only go with an explicit booking")
+        if self.expert_id is None and (
+            self.end is not None
+            or self.allow_off_roster
+            or self.panel
+            or self.interpreter_id is not None
+        ):
+            raise ValueError(
+                "end, allow_off_roster, panel and interpreter_id only go with an explicit booking"
+            )
         return self
+
+
+class RescheduleBody(_Body):
+    """Move a scheduled case: the new lead expert and start (and panel, interpreter)."""
+
+    expert_id: str = Field(pattern=ID)
+    start: AwareDatetime
+    end: AwareDatetime | None = Field(default=None, description="default: start + the slot length")
+    allow_off_roster: bool = False
+    panel: list[Annotated[str, Field(pattern=ID)]] = Field(default_factory=list, max_length=5)
+    interpreter_id: str | None = Field(default=None, pattern=ID)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class ReasonBody(_Body):

@@ -123,6 +123,10 @@ class BookingOut(_Out):
     sla_deadline: Instant | None
     sla_breach: bool
     cancelled_at: Instant | None
+    panel_id: str | None = Field(
+        description="A panel's lead booking (whose room every member shares); null: no panel"
+    )
+    interpreter: bool = Field(description="The booked person is the panel's interpreter")
 
 
 class BookingList(_Out):
@@ -180,7 +184,15 @@ class BookingLinks(_Out):
 
 
 # directory: units, experts, rosters, rota ----------------------------------------------------
+
+
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class ShiftOut(_Out):
+    weekday: int = Field(description="0 = Monday")
+    start: str = Field(pattern=HH_MM, description="wall-clock time in the zone")
+    end: str = Field(pattern=HH_MM)
 
 
 class UnitOut(_Out):
@@ -190,6 +202,10 @@ class UnitOut(_Out):
     time_zone: str
     parent_id: str | None
     consult_rooms: list[str]
+    consult_hours: list[ShiftOut] = Field(
+        description="Weekly windows (the unit's zone) its consult room takes consultations in;"
+        " empty: any time"
+    )
 
 
 class UnitList(_Out):
@@ -215,12 +231,6 @@ class ExpertOut(_Out):
 
 class ExpertList(_Out):
     experts: list[ExpertOut]
-
-
-class ShiftOut(_Out):
-    weekday: int = Field(description="0 = Monday")
-    start: str = Field(pattern=HH_MM, description="wall-clock time in the zone")
-    end: str = Field(pattern=HH_MM)
 
 
 class LeaveOut(_Out):
@@ -331,3 +341,43 @@ class StatsOut(_Out):
     )
     period: Period
     time_zone: str = Field(description="the centre's, in which periods are counted")
+
+
+# the slot picker ---------------------------------------------------------------------------
+class PickerPerson(_Out):
+    id: str
+    name: str
+    time_zone: str
+    institution: str
+    international: bool
+    languages: list[str]
+
+
+class PickerUnit(_Out):
+    id: str
+    name: str
+    time_zone: str
+    consult_hours: list[ShiftOut]
+
+
+class PickedSlotOut(_Out):
+    start: Instant
+    end: Instant
+    expert_ids: list[str]
+    interpreter_id: str | None
+    sla_breach: bool = Field(description="The slot ends after the case's SLA deadline")
+
+
+class SlotChoiceOut(_Out):
+    """Free slots for a case; every instant in UTC, with the zones to show them in."""
+
+    case_id: str
+    specialty: Specialty
+    centre_time_zone: str
+    unit: PickerUnit
+    experts: list[PickerPerson] = Field(description="Who fits the case")
+    interpreters: list[PickerPerson] = Field(description="Bookable interpreters")
+    slot_minutes: int
+    until: Instant
+    sla_deadline: Instant
+    slots: list[PickedSlotOut]

@@ -78,8 +78,11 @@ class BookedRoom:
         return next((p for p in self.parties if p.identity == identity), None)
 
 
-def case_parties(case: Case, unit: Unit, experts: Iterable[Expert]) -> tuple[Party, ...]:
-    """Who is invited to a case's booked room."""
+def case_parties(
+    case: Case, unit: Unit, experts: Iterable[Expert], *, interpreter: Expert | None = None
+) -> tuple[Party, ...]:
+    """Who is invited to a case's booked room: a booked ``interpreter`` by their own id, else
+    a placeholder identity when the case asks for one."""
     where = unit.name + (f" · {unit.consult_rooms[0]}" if unit.consult_rooms else "")
     parties = [
         Party("patient", f"patient-{case.id}", Role.PATIENT, f"{case.patient.name} ({where})"),
@@ -88,7 +91,9 @@ def case_parties(case: Case, unit: Unit, experts: Iterable[Expert]) -> tuple[Par
         ),
     ]
     parties += [Party("expert", e.id, Role.EXPERT, e.name) for e in experts]
-    if case.interpreter_needed:
+    if interpreter is not None:
+        parties.append(Party("interpreter", interpreter.id, Role.INTERPRETER, interpreter.name))
+    elif case.interpreter_needed:
         parties.append(
             Party("interpreter", f"interpreter-{case.id}", Role.INTERPRETER, "Interpreter")
         )

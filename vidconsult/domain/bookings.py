@@ -35,6 +35,15 @@ class Booking:
     sla_deadline: datetime | None = None
     sla_breach: bool = False
     cancelled_at: datetime | None = None
+    # a panel (several experts, maybe an interpreter, one slot and one room): every member's
+    # ``panel_id`` is the lead booking's id, whose room they share
+    panel_id: str | None = None
+    interpreter: bool = False  # the booked person interprets (not one of the case's experts)
+
+    @property
+    def room_booking_id(self) -> str:
+        """The booking whose room this one uses: its panel's lead, or itself."""
+        return self.panel_id or self.id
 
     def __post_init__(self) -> None:
         require_aware(self.start, "booking start")
@@ -54,6 +63,8 @@ class Booking:
         *,
         case_id: str | None = None,
         lecture_id: str | None = None,
+        panel_id: str | None = None,
+        interpreter: bool = False,
     ) -> Booking:
         return cls(
             id=booking_id,
@@ -65,6 +76,8 @@ class Booking:
             off_roster=offer.off_roster,
             sla_deadline=offer.sla_deadline,
             sla_breach=offer.sla_breach,
+            panel_id=panel_id,
+            interpreter=interpreter,
         )
 
     @property

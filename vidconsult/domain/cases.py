@@ -133,7 +133,8 @@ class Case:
             raise InvalidInput("every booking must be an active booking of this case")
         self._transition(CaseStatus.SCHEDULED, by, at, f"bookings {[b.id for b in bookings]}")
         self.booking_ids = tuple(b.id for b in bookings)
-        self.expert_ids = tuple(dict.fromkeys(b.expert_id for b in bookings))
+        # an interpreter's booking joins the room but does not make them one of the case's experts
+        self.expert_ids = tuple(dict.fromkeys(b.expert_id for b in bookings if not b.interpreter))
         self.scheduled_start = min(b.start for b in bookings)
         self.sla_deadline = bookings[0].sla_deadline
         self.sla_breach = any(b.sla_breach for b in bookings)
@@ -242,6 +243,10 @@ def open_case(
     if not case_id or not referring_unit_id or not referring_doctor.strip():
         raise InvalidInput("case id, referring unit and referring doctor are required")
     require_aware(requested_at, "requested_at")
+    if parse_specialty(specialty) is Specialty.INTERPRETATION:
+        raise InvalidInput(
+            "interpretation is booked with a case, not requested as one", code="not_clinical"
+        )
     case = Case(
         id=case_id,
         patient=patient,

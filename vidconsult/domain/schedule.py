@@ -14,7 +14,7 @@ the services layer owns one, feeds it rosters and bookings, and persists nothing
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
 from vidconsult.domain.bookings import Booking
@@ -115,9 +115,16 @@ class Timeline:
             return self.busy_ids[j]
         return None
 
-    def first_free(self, k: int, t0: int, length: int, limit: int) -> int | None:
-        """Start of the first grid slot of piece ``k`` at or after ``t0`` that is free and ends
-        by ``min(piece end, limit)``."""
+    def first_free(
+        self,
+        k: int,
+        t0: int,
+        length: int,
+        limit: int,
+        allowed: Callable[[int, int], bool] | None = None,
+    ) -> int | None:
+        """Start of the first grid slot of piece ``k`` at or after ``t0`` that is free, ends
+        by ``min(piece end, limit)`` and (when given) that ``allowed(start, end)`` accepts."""
         start, end, anchor = self.starts[k], self.ends[k], self.anchors[k]
         stop = min(end, limit)
         c = max(start, t0)
@@ -126,7 +133,10 @@ class Timeline:
         while c + length <= stop:
             j = bisect_left(busy_starts, c + length) - 1
             if j < 0 or busy_ends[j] <= c:
-                return c
+                if allowed is None or allowed(c, c + length):
+                    return c
+                c += length
+                continue
             c = anchor + -(-(busy_ends[j] - anchor) // length) * length
         return None
 

@@ -17,7 +17,7 @@ The earliest slot is booked even when it ends after the deadline; the offer then
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ from vidconsult.domain.cases import Case, Urgency
 from vidconsult.domain.schedule import ScheduleIndex, Timeline
 from vidconsult.domain.specialties import Specialty, normalize_language
 from vidconsult.domain.timeutil import from_epoch, require_aware, to_epoch
+from vidconsult.domain.units import Unit
 from vidconsult.domain.workdays import DEFAULT_SLA_WORKING_DAYS, WorkCalendar
 from vidconsult.errors import Conflict, InvalidInput, NotFound
 
@@ -100,6 +101,12 @@ def _candidates(index: ScheduleIndex, query: SlotQuery) -> list[Timeline]:
     return found
 
 
+def _hours_filter(unit: Unit | None) -> Callable[[int, int], bool] | None:
+    if unit is None or not unit.consult_hours:
+        return None
+    return lambda s, e: unit.within_consult_hours(from_epoch(s), from_epoch(e))
+
+
 def find_earliest_slot(
     index: ScheduleIndex,
     query: SlotQuery,
@@ -107,8 +114,10 @@ def find_earliest_slot(
     requested_at: datetime,
     policy: BookingPolicy,
     now: datetime | None = None,
+    unit: Unit | None = None,
 ) -> SlotOffer:
-    """The earliest free slot of a fitting expert, flagged with the SLA deadline and breach.
+    """The earliest free slot of a fitting expert, flagged with the SLA deadline and breach;
+    inside the referring ``unit``'s consult hours when it has them.
 
     ``now`` (default ``requested_at``) is when the search runs; slots start at or after
     ``max(now, requested_at) + policy.min_notice``. Raises ``NotFound(code="no_fitting_expert")``
@@ -120,6 +129,7 @@ def find_earliest_slot(
     limit = t0 + int(policy.horizon.total_seconds())
     length = int(policy.slot_length(query.specialty).total_seconds())
 
+    allowed = _hours_filter(unit)
     heap: list[tuple[int, int, int, bool]] = []  # (bound or exact start, candidate #, piece, exact)
     candidates = _candidates(index, query)
     for n, tl in enumerate(candidates):
@@ -137,7 +147,7 @@ def find_earliest_slot(
             end = from_epoch(bound + length)
             deadline = policy.deadline(requested_at)
             return SlotOffer(tl.expert.id, start, end, deadline, sla_breach=end > deadline)
-        found = tl.first_free(k, t0, length, limit)
+        found = tl.first_free(k, t0, length, limit, allowed)
         if found is not None:
             heapq.heappush(heap, (found, n, k, True))
             continue
@@ -161,13 +171,15 @@ def check_explicit_slot(
     specialty: Specialty | None = None,
     requested_at: datetime | None = None,
     allow_off_roster: bool = False,
+    unit: Unit | None = None,
 ) -> SlotOffer:
     """Validate a coordinator's choice of expert and time and return it as an offer.
 
     Refuses a start in the past (``InvalidInput(code="slot_in_past")``), an expert without the
     specialty (``InvalidInput(code="specialty_mismatch")``), time on leave
     (``Conflict(code="expert_on_leave")``), time outside the roster unless ``allow_off_roster``
-    (``Conflict(code="off_roster")``; allowed, the offer has ``off_roster=True``) and overlap with
+    (``Conflict(code="off_roster")``; allowed, the offer has ``off_roster=True``), time outside
+    the ``unit``'s consult hours (``Conflict(code="outside_consult_hours")``) and overlap with
     another booking (``Conflict(code="double_booking")``)."""
     require_aware(start, "start")
     expert = index.expert(expert_id)
@@ -182,6 +194,11 @@ def check_explicit_slot(
         raise InvalidInput("slot must end after it starts")
     if start < require_aware(now, "now"):
         raise InvalidInput("slot starts in the past", code="slot_in_past")
+    if unit is not None and not unit.within_consult_hours(start, end):
+        raise Conflict(
+            f"the slot is outside unit {unit.id}'s consult hours ({unit.time_zone})",
+            code="outside_consult_hours",
+        )
     tl = index.timeline(expert_id)
     s, e = to_epoch(start), to_epoch(end)
     if tl.on_leave(s, e):

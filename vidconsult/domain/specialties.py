@@ -34,6 +34,8 @@ class Specialty(StrEnum):
     RADIOLOGY = "radiology"
     PATHOLOGY = "pathology"
     EMERGENCY_MEDICINE = "emergency_medicine"
+    # not clinical: interpreters are booked like experts (roster, languages, no double booking)
+    INTERPRETATION = "interpretation"
 
 
 def parse_specialty(value: str | Specialty) -> Specialty:

@@ -41,7 +41,7 @@ class RoomTimes:
     time_zone: str = DEFAULT_CENTRE_ZONE  # times in refusal messages are shown in it
 
     def local(self, instant: datetime) -> str:
-        """"2026-03-09 09:20 UTC+08:00 (Asia/Shanghai)": local time with its zone spelled out."""
+        """ "2026-03-09 09:20 UTC+08:00 (Asia/Shanghai)": local time with its zone spelled out."""
         return zone_text(instant, self.time_zone)
 
 

@@ -103,6 +103,9 @@ class BookingStore(Protocol):
         """Insert an active booking and its room, atomically refusing
         Conflict(code="double_booking") if it overlaps an active booking of the same expert."""
 
+    async def add_bookings(self, bookings: Sequence[Booking], room: BookedRoom) -> None:
+        """A panel's bookings and their one room, atomically (one overlap refuses all)."""
+
     async def get_booking(self, booking_id: str) -> Booking | None: ...
 
     async def list_bookings(

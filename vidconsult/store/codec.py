@@ -44,6 +44,7 @@ def unit_doc(unit: Unit) -> Doc:
         "time_zone": unit.time_zone,
         "parent_id": unit.parent_id,
         "consult_rooms": list(unit.consult_rooms),
+        "consult_hours": [shift_doc(w) for w in unit.consult_hours],
     }
 
 
@@ -55,6 +56,7 @@ def unit_from(doc: Doc) -> Unit:
         time_zone=doc["time_zone"],
         parent_id=doc.get("parent_id"),
         consult_rooms=tuple(doc.get("consult_rooms", ())),
+        consult_hours=tuple(shift_from(w) for w in doc.get("consult_hours", ())),
     )
 
 
@@ -320,6 +322,8 @@ def booking_doc(b: Booking) -> Doc:
         "sla_deadline": _iso(b.sla_deadline),
         "sla_breach": b.sla_breach,
         "cancelled_at": _iso(b.cancelled_at),
+        "panel_id": b.panel_id,
+        "interpreter": b.interpreter,
     }
 
 
@@ -335,6 +339,8 @@ def booking_from(doc: Doc) -> Booking:
         sla_deadline=_dt(doc.get("sla_deadline")),
         sla_breach=bool(doc.get("sla_breach")),
         cancelled_at=_dt(doc.get("cancelled_at")),
+        panel_id=doc.get("panel_id"),
+        interpreter=bool(doc.get("interpreter")),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,40 +60,24 @@ class SQLiteBookingStore:
         db.register("bookings", MIGRATIONS)
 
     async def add_booking(self, booking: Booking, room: BookedRoom) -> None:
-        if not booking.active:
-            raise Conflict(f"booking {booking.id} is cancelled", code="booking_cancelled")
-        start, end = booking.start.timestamp(), booking.end.timestamp()
+        await self.add_bookings([booking], room)
+
+    async def add_bookings(self, bookings: Sequence[Booking], room: BookedRoom) -> None:
+        """A panel's bookings and their one room (kept under ``room.booking_id``, the lead's),
+        all or none: any member's overlap refuses the whole panel."""
+        for booking in bookings:
+            if not booking.active:
+                raise Conflict(f"booking {booking.id} is cancelled", code="booking_cancelled")
 
         def op(conn: sqlite3.Connection) -> None:
-            other = conn.execute(
-                "SELECT id FROM bookings WHERE expert_id = ? AND active = 1 AND start_ts < ?"
-                " AND end_ts > ? LIMIT 1",
-                (booking.expert_id, end, start),
-            ).fetchone()
-            if other is not None:
-                raise Conflict(
-                    f"expert {booking.expert_id} is already booked ({other['id']}) at that time",
-                    code="double_booking",
-                )
+            for booking in bookings:
+                self._insert(conn, booking)
             try:
-                conn.execute(
-                    "INSERT INTO bookings(id, expert_id, start_ts, end_ts, active, case_id,"
-                    " lecture_id, doc) VALUES (?,?,?,?,1,?,?,?)",
-                    (
-                        booking.id,
-                        booking.expert_id,
-                        start,
-                        end,
-                        booking.case_id,
-                        booking.lecture_id,
-                        json.dumps(booking_doc(booking)),
-                    ),
-                )
                 conn.execute(
                     "INSERT INTO booked_rooms(booking_id, room_id, state, opens_ts, doc)"
                     " VALUES (?,?,?,?,?)",
                     (
-                        booking.id,
+                        room.booking_id,
                         room.room_id,
                         room.state.value,
                         room.opens_at.timestamp(),
@@ -101,10 +86,40 @@ class SQLiteBookingStore:
                 )
             except sqlite3.IntegrityError as exc:
                 raise Conflict(
-                    f"booking {booking.id} collides: {exc}", code="double_booking"
+                    f"room {room.room_id} collides: {exc}", code="double_booking"
                 ) from None
 
         await self._db.transaction(op)
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, booking: Booking) -> None:
+        start, end = booking.start.timestamp(), booking.end.timestamp()
+        other = conn.execute(
+            "SELECT id FROM bookings WHERE expert_id = ? AND active = 1 AND start_ts < ?"
+            " AND end_ts > ? LIMIT 1",
+            (booking.expert_id, end, start),
+        ).fetchone()
+        if other is not None:
+            raise Conflict(
+                f"expert {booking.expert_id} is already booked ({other['id']}) at that time",
+                code="double_booking",
+            )
+        try:
+            conn.execute(
+                "INSERT INTO bookings(id, expert_id, start_ts, end_ts, active, case_id,"
+                " lecture_id, doc) VALUES (?,?,?,?,1,?,?,?)",
+                (
+                    booking.id,
+                    booking.expert_id,
+                    start,
+                    end,
+                    booking.case_id,
+                    booking.lecture_id,
+                    json.dumps(booking_doc(booking)),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"booking {booking.id} collides: {exc}", code="double_booking") from None
 
     async def get_booking(self, booking_id: str) -> Booking | None:
         def op() -> Booking | None:
@@ -164,7 +179,11 @@ class SQLiteBookingStore:
         return await self._db.transaction(op)
 
     async def get_room(self, booking_id: str) -> BookedRoom | None:
-        return await self._room_where("booking_id", booking_id)
+        """The booking's room; a panel member's is its lead's."""
+        booking = await self.get_booking(booking_id)
+        return await self._room_where(
+            "booking_id", booking.room_booking_id if booking else booking_id
+        )
 
     async def room_by_room_id(self, room_id: str) -> BookedRoom | None:
         return await self._room_where("room_id", room_id)
