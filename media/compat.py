@@ -14,10 +14,11 @@ import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc import clock as aiortc_clock
 from aiortc import sdp as aiortc_sdp
-from aiortc.codecs import CODECS
+from aiortc.codecs import CODECS, HEADER_EXTENSIONS
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import TimestampMapper
 
 SUPPORTED_AIORTC = "1.16."
@@ -33,6 +34,7 @@ RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 RECEIVER_TS_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
 RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+RECEIVER_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
 DTLS_CONNECTED = State.CONNECTED
 
 #: (class, method) pairs the passthrough replaces per instance or calls
@@ -53,7 +55,13 @@ _METHODS: tuple[tuple[type, str], ...] = (
 _USES = (
     (
         RTCRtpReceiver.__init__,
-        (RECEIVER_DECODER_QUEUE, RECEIVER_DECODER_THREAD, RECEIVER_TS_MAPPER, RECEIVER_RTCP_SSRC),
+        (
+            RECEIVER_DECODER_QUEUE,
+            RECEIVER_DECODER_THREAD,
+            RECEIVER_TS_MAPPER,
+            RECEIVER_RTCP_SSRC,
+            RECEIVER_ESTIMATOR,
+        ),
     ),
     (RTCRtpReceiver.receive, (RECEIVER_DECODER_QUEUE, "_track")),
     (RTCRtpReceiver._handle_rtp_packet, (RECEIVER_DECODER_QUEUE, "put", RECEIVER_TS_MAPPER)),
@@ -111,6 +119,29 @@ def check_aiortc() -> None:
         problems.append("aiortc.codecs.CODECS lacks audio or video")
     if problems:
         raise MediaCompatibilityError("; ".join(problems))
+
+
+#: simulcast's header extensions (RFC 8852), ids unused by aiortc's own (1-3)
+RID_EXTENSIONS = (
+    (10, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"),
+    (11, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"),
+)
+
+
+def enable_rid_extensions() -> None:
+    """Let aiortc negotiate the rid header extensions on video (it parses them already, but
+    does not offer or accept them), so simulcast layers can be told apart. Process-wide and
+    idempotent; subscribers are offered them too, which changes nothing for them."""
+    video = HEADER_EXTENSIONS["video"]
+    known = {ext.uri for ext in video}
+    for ext_id, uri in RID_EXTENSIONS:
+        if uri not in known:
+            video.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri))
+
+
+def receiver_bitrate_estimator(receiver: RTCRtpReceiver) -> Any:
+    """The receiver's REMB estimator (video), fed by the simulcast layers aiortc does not see."""
+    return getattr(receiver, RECEIVER_ESTIMATOR, None)
 
 
 def sender_counters(sender: RTCRtpSender) -> tuple[int, int]:

@@ -3,22 +3,30 @@ forwarder writes itself.
 
 The sender's own send loop reads a :class:`IdleTrack` (``recv()`` never returns, so it costs
 nothing) and keeps doing the rest: SSRC, SDES/SR every second, the BYE, RTCP routing. The
-downstream rewrites every forwarded packet (payload type, SSRC, sequence number, timestamp,
-header extensions), SRTP-protects it with the subscriber transport's session and sends it on
+downstream is the glue of three units, each testable alone:
+
+* :class:`~media.layers.LayerSelector` (with :class:`~media.layers.LinkEstimate`): which
+  simulcast layer this subscriber gets, from its REMB and receiver reports; a track without
+  simulcast has one layer. Switches happen on a keyframe of the target layer; a subscriber whose
+  link cannot carry the lowest layer gets no video (paused) until a retry fits;
+* :class:`~media.rtp_munger.Munger` / :class:`~media.rtp_munger.Vp8Munger`: sequence numbers,
+  timestamps and VP8 picture ids continued across switches (layer, source, mute);
+* :class:`~media.packet_history.PacketHistory`: what was sent, for the subscriber's NACKs.
+
+Per packet it writes the header (payload type, SSRC, rewritten numbers, mid / abs-send-time /
+audio-level extensions: abs-send-time is what lets the subscriber's receiver estimate its
+bandwidth and send REMB), SRTP-protects with the subscriber transport's session and sends on
 the nominated ICE pair, synchronously. On the sender it takes over (instance attributes,
 checked by :mod:`media.compat`):
 
 * ``send``: learns the negotiated payload type, RTX, header-extension ids and mid;
-* ``_retransmit`` (a subscriber's NACK): served from this downstream's own history of
-  serialized packets, as RTX when negotiated. Nothing goes upstream;
-* ``_send_keyframe`` (a subscriber's PLI/FIR): relayed to the publisher, throttled there;
+* ``_retransmit`` (a subscriber's NACK): served from the history, as RTX when negotiated.
+  Nothing goes upstream;
+* ``_send_keyframe`` (a subscriber's PLI/FIR): relayed to the publisher (the layer being
+  forwarded), throttled there;
+* ``_handle_rtcp_packet``: REMB and receiver reports feed the link estimate first;
 * ``_send_rtcp``: the SR carries the RTP timestamp of what was forwarded, extrapolated to now;
   packet and octet counters are kept on the sender as aiortc does.
-
-Sequence numbers are the source's plus a constant offset from the first forwarded packet (so
-reordering, upstream retransmissions and losses map through 1:1); on a source switch or an
-unmute they continue from the last one sent, and timestamps continue by wall-clock time.
-Video starts at a keyframe: inter frames before it are dropped, and a keyframe is requested.
 """
 
 from __future__ import annotations
@@ -28,14 +36,24 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
 
 from media import compat
+from media.layers import LayerSelector, LinkEstimate
+from media.packet_history import PacketHistory
+from media.rtp_munger import Munger, Vp8Munger
 from media.rtp_wire import (
     RTP_HEADER,
     RTP_VERSION_EXT,
@@ -44,15 +62,20 @@ from media.rtp_wire import (
     rtx_wrap,
 )
 
+if TYPE_CHECKING:
+    from media.passthrough import _Source
+
 logger = logging.getLogger(__name__)
 
 H264_MIME = "video/h264"
+VP8_MIME = "video/vp8"
 
-HISTORY = 512  # packets kept per downstream for NACKs (~1 s of 1 Mbit/s video)
 KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
+CHOOSE_EVERY = 0.25  # seconds between layer decisions
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+_ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
 class IdleTrack(MediaStreamTrack):
@@ -80,7 +103,7 @@ class Downstream:
         self.output = output
         self.kind = output.kind
         self.sender = sender
-        self.source: Any = None  # media.passthrough._Source
+        self.source: _Source | None = None
         self.muted = False
         self.failed = False
         self.ready = False
@@ -90,29 +113,52 @@ class Downstream:
         self._rtx_pt: int | None = None
         self._rtx_seq = random.randrange(1 << 15)
         self._ssrc = sender._ssrc
-        self._ext_plain = b""
-        self._level_head = b""  # mid element + audio-level id byte, when negotiated
-        self._header_len = 12
+        self._ext_head = b""  # the mid element, when negotiated
+        self._level_id = 0  # ssrc-audio-level extension id, 0 = not negotiated
+        self._abs_id = 0  # abs-send-time extension id, 0 = not negotiated
+        self._ext_plain = b""  # the extension block when nothing varies per packet
         self._dtls: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
         self._sendto: Callable[[bytes, Any], None] | None = None
         self._addr: Any = None
-        # sequence / timestamp mapping
-        self.waiting = True
-        self._seen_ts: int | None = None  # RTP timestamp of the last packet seen while waiting
-        self._seq_off = 0
-        self._ts_off = 0
-        self._first_seq = 0
-        self._max_seq = 0
-        self._last_seq: int | None = None
-        self._last_ts = 0
-        self._last_send = 0.0
+        self._seen_ts: int | None = None  # RTP timestamp of the last target packet seen
         self._asked = 0.0
-        self._history: list[bytes | None] = [None] * HISTORY
+        self._next_choice = 0.0
+        self.munger = Munger(self.clock_rate)
+        self.vp8: Vp8Munger | None = None
+        self.history = PacketHistory()
+        self.selector = LayerSelector(1)
+        self.estimate = LinkEstimate()
         self.packets = 0
         self.octets = 0
         self.retransmitted = 0
         self._wrap_sender()
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for a keyframe (of the target layer) to start or switch."""
+        sel = self.selector
+        return sel.target is not None and sel.current != sel.target
+
+    @property
+    def _last_seq(self) -> int | None:
+        """The highest outgoing sequence number sent, None before the first packet."""
+        return self.munger.max_seq if self.munger.started else None
+
+    def link(self) -> dict[str, Any]:
+        """What this subscriber gets of the track and what its link carries (for the
+        room's link-quality indicator and the benchmarks)."""
+        sel = self.selector
+        bps = self.estimate.bps
+        return {
+            "layers": sel.layers,
+            "layer": sel.current,
+            "target": sel.target,
+            "paused": sel.paused,
+            "estimate_kbps": None if bps is None else round(bps / 1000),
+            "fraction_lost": round(self.estimate.fraction_lost, 3),
+            "switches": sel.switches,
+        }
 
     # --- sender takeover ---
 
@@ -120,6 +166,7 @@ class Downstream:
         sender = self.sender
         orig_send = sender.send
         orig_send_rtcp = sender._send_rtcp
+        orig_handle_rtcp = sender._handle_rtcp_packet
 
         async def send(parameters: RTCRtpSendParameters) -> None:
             await orig_send(parameters)
@@ -129,18 +176,21 @@ class Downstream:
             self._retransmit(sequence_number)
 
         def send_keyframe() -> None:
-            source = self.source
-            if source is not None:
-                source.request_keyframe()
+            self._ask_keyframe()
 
         async def send_rtcp(packets: list[Any]) -> None:
             self._fix_sender_report(packets)
             await orig_send_rtcp(packets)
 
+        async def handle_rtcp(packet: Any) -> None:
+            self._feedback(packet)
+            await orig_handle_rtcp(packet)
+
         sender.send = send  # type: ignore[method-assign]
         sender._retransmit = retransmit  # type: ignore[method-assign]
         sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
         sender._send_rtcp = send_rtcp  # type: ignore[method-assign]
+        sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
 
     def _configure(self, parameters: RTCRtpSendParameters) -> None:
         codec = parameters.codecs[0] if parameters.codecs else None
@@ -149,30 +199,39 @@ class Downstream:
         self._pt = codec.payloadType
         self.mime = codec.mimeType.lower()
         self.clock_rate = codec.clockRate
+        self.munger.clock_rate = codec.clockRate
+        if self.mime == VP8_MIME:
+            self.vp8 = Vp8Munger()
         for c in parameters.codecs:
             if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") == self._pt:
                 self._rtx_pt = c.payloadType
                 break
         ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
         mid = parameters.muxId
-        mid_el = b""
         if mid and _MID_URI in ids:
-            mid_el = extension_element(ids[_MID_URI], mid.encode())
-        self._ext_plain = extension_block(mid_el)
-        if self.kind == "audio" and _LEVEL_URI in ids:
-            self._level_head = mid_el + bytes(((ids[_LEVEL_URI] << 4),))
-        self._header_len = 12 + len(self._ext_plain)
+            self._ext_head = extension_element(ids[_MID_URI], mid.encode())
+        if self.kind == "audio":
+            self._level_id = ids.get(_LEVEL_URI, 0)
+        else:
+            self._abs_id = ids.get(_ABS_SEND_TIME_URI, 0)
+        self._ext_plain = extension_block(self._ext_head)
         dtls = self.sender.transport
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
         self.ready = self._protect is not None
-        if self.source is not None:
-            self.source.request_keyframe()  # the one asked at subscribe time is long gone
+        self._ask_keyframe()  # the one asked at subscribe time is long gone
+
+    def attached(self, layers: int) -> None:
+        """Now fed by a source with ``layers`` simulcast layers (1 without simulcast)."""
+        if self.selector.layers != layers:
+            self.selector = LayerSelector(layers)
+        self.restart()
 
     # --- per packet (hot path) ---
 
     def forward(
         self,
+        layer: int,
         seq: int,
         ts: int,
         marker: int,
@@ -183,68 +242,119 @@ class Downstream:
     ) -> None:
         if not self.ready or self.muted:
             return
-        if self.waiting:
-            # An H264 keyframe may be flagged on a packet inside its access unit (an IDR NAL
-            # after the SPS/PPS packets): start only on a packet that begins its frame, known
-            # from a packet of another frame seen just before (VP8's flag is a frame start).
-            begins = self.mime != H264_MIME or (self._seen_ts is not None and ts != self._seen_ts)
-            self._seen_ts = ts
-            if not (keyframe and begins):
-                if now - self._asked > KEYFRAME_RETRY and self.source is not None:
-                    self._asked = now
-                    self.source.request_keyframe()
+        sel = self.selector
+        if sel.layers > 1 and now >= self._next_choice:
+            self._next_choice = now + CHOOSE_EVERY
+            self._choose(now)
+        if sel.current != sel.target or layer != sel.current:
+            if layer == sel.target and keyframe and self.mime == H264_MIME:
+                # An H264 keyframe may be flagged on a packet inside its access unit (an IDR
+                # NAL after the SPS/PPS packets): start only on a packet that begins its
+                # frame, known from a packet of another frame seen just before.
+                keyframe = self._seen_ts is not None and ts != self._seen_ts
+            if layer == sel.target:
+                self._seen_ts = ts
+            admitted, switched = sel.admit(layer, keyframe)
+            if not admitted:
+                if self.waiting and now - self._asked > KEYFRAME_RETRY:
+                    self._ask_keyframe(now)
                 return
-            self._sync(seq, ts, now)
-        out_seq = (seq + self._seq_off) & 0xFFFF
-        if (out_seq - self._max_seq) & 0xFFFF < 0x8000:
-            self._max_seq = out_seq
-        elif (self._max_seq - out_seq) & 0xFFFF > (self._max_seq - self._first_seq) & 0xFFFF:
-            return  # older than where this subscription started
-        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
-        if level is not None and self._level_head:
+            if switched:
+                self.munger.switch(seq, ts, now)
+                if self.vp8 is not None:
+                    self.vp8.switch()
+                self._seen_ts = None
+        out = self.munger.rewrite(seq, ts, now)
+        if out is None:
+            return  # older than where this source started
+        out_seq, out_ts = out
+        if self.vp8 is not None:
+            payload = self.vp8.rewrite(payload)
+        if self._abs_id:
+            abs_time = int(now * 262144) & 0xFFFFFF  # 6.18 fixed-point seconds
+            ext = extension_block(
+                self._ext_head
+                + bytes(((self._abs_id << 4) | 2, abs_time >> 16, (abs_time >> 8) & 0xFF))
+                + bytes((abs_time & 0xFF,))
+            )
+        elif level is not None and self._level_id:
             vad, dbov = level
-            ext = extension_block(self._level_head + bytes((0x80 * vad | dbov,)))
+            ext = extension_block(self._ext_head + bytes((self._level_id << 4, 0x80 * vad | dbov)))
         else:
             ext = self._ext_plain
         header = RTP_HEADER.pack(
-            RTP_VERSION_EXT, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc
+            RTP_VERSION_EXT if ext else 0x80, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc
         )
         data = header + ext + payload
         if self._dtls._state is not compat.DTLS_CONNECTED:
             return
-        self._history[out_seq % HISTORY] = data
+        self.history.put(out_seq, data)
         self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
-        self._last_seq = out_seq
-        self._last_ts = out_ts
-        self._last_send = now
         self.packets += 1
         self.octets += len(payload)
         compat.set_sender_counters(self.sender, self.octets, self.packets)
 
-    def _sync(self, seq: int, ts: int, now: float) -> None:
-        if self._last_seq is None:
-            self._seq_off = (random.randrange(1 << 15) - seq) & 0xFFFF
-            self._ts_off = (random.getrandbits(32) - ts) & 0xFFFFFFFF
-        else:
-            self._seq_off = (self._last_seq + 1 - seq) & 0xFFFF
-            elapsed = max(1, int((now - self._last_send) * self.clock_rate))
-            self._ts_off = (self._last_ts + elapsed - ts) & 0xFFFFFFFF
-        self._first_seq = self._max_seq = (seq + self._seq_off) & 0xFFFF
-        self.waiting = False
-        self._seen_ts = None
+    def _choose(self, now: float) -> None:
+        source = self.source
+        if source is None:
+            return
+        before = self.selector.target
+        target = self.selector.choose(self.estimate.bps, source.rates.bps, now)
+        if target != before:
+            logger.info(
+                "layer target track=%s from=%s to=%s estimate_kbps=%s",
+                source.info.track_sid,
+                before,
+                target,
+                None if self.estimate.bps is None else round(self.estimate.bps / 1000),
+            )
+            if target is not None:
+                self._ask_keyframe(now)
+
+    def _ask_keyframe(self, now: float | None = None) -> None:
+        source = self.source
+        if source is None:
+            return
+        self._asked = time.monotonic() if now is None else now
+        sel = self.selector
+        layer = sel.target if sel.target is not None else sel.current
+        source.request_keyframe(layer)
 
     # --- RTCP from the subscriber ---
 
+    def _feedback(self, packet: Any) -> None:
+        try:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if self._ssrc in ssrcs:
+                    # the estimate covers every stream it names: this one's share
+                    self.estimate.on_remb(bitrate / max(1, len(ssrcs)))
+            elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+                for report in packet.reports:
+                    if report.ssrc == self._ssrc:
+                        source, current = self.source, self.selector.current
+                        sending = (
+                            source.rates.bps[current]
+                            if source is not None and current is not None
+                            else 0.0
+                        )
+                        self.estimate.on_loss(report.fraction_lost / 256, sending)
+        except Exception:
+            logger.debug("feedback not understood", exc_info=True)
+
     def _retransmit(self, seq: int) -> None:
         try:
-            data = self._history[seq % HISTORY]
-            if data is None or ((data[2] << 8) | data[3]) != seq or not self.ready:
+            data = self.history.get(seq)
+            if data is None or not self.ready:
                 return
             if self._dtls._state is not compat.DTLS_CONNECTED:
                 return
             if self._rtx_pt is not None:
+                header_len = 12
+                if data[0] & 0x10:
+                    header_len += 4 + 4 * ((data[14] << 8) | data[15])
                 data = rtx_wrap(
-                    data, self._header_len, self._rtx_pt, self._rtx_seq, self.sender._rtx_ssrc
+                    data, header_len, self._rtx_pt, self._rtx_seq, self.sender._rtx_ssrc
                 )
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
             self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
@@ -259,9 +369,11 @@ class Downstream:
                 if isinstance(packet, RtcpSrPacket) and packet.ssrc == self._ssrc:
                     now = time.monotonic()
                     ntp = compat.ntp_now()
-                    rtp_ts = self._last_ts
-                    if self._last_seq is not None and not self.waiting:
-                        rtp_ts += int((now - self._last_send) * self.clock_rate)
+                    munger = self.munger
+                    if munger.started and not self.waiting:
+                        rtp_ts = munger.timestamp_at(now)
+                    else:
+                        rtp_ts = munger.last_ts
                     packets[i] = RtcpSrPacket(
                         ssrc=self._ssrc,
                         sender_info=RtcpSenderInfo(
@@ -280,6 +392,6 @@ class Downstream:
     def restart(self) -> None:
         """The next packets come from another source, or after a mute: wait for a keyframe
         and continue this SSRC's sequence numbers and timestamps."""
-        self.waiting = True
+        self.selector.restart()
         self._seen_ts = None
         self._asked = time.monotonic()

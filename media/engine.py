@@ -17,7 +17,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
-from media.compat import check_aiortc
+from media.compat import check_aiortc, enable_rid_extensions
 from media.config import MediaConfig
 from media.dispatch import ListenerDispatcher
 from media.forwarding import Forwarder, PublisherSource, create_forwarder
@@ -49,6 +49,7 @@ class AiortcMediaEngine:
 
     def __init__(self, config: MediaConfig, *, forwarder: Forwarder | None = None) -> None:
         check_aiortc()
+        enable_rid_extensions()  # simulcast publishers (media/simulcast.py)
         self._config = config
         self._forwarder = forwarder or create_forwarder(config)
         self._dispatch = ListenerDispatcher(config.listener_timeout)

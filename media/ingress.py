@@ -11,7 +11,10 @@ publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *
   taps, and to the decoder thread only while ``decode`` is set (reencode mode). The ``None``
   that ``stop()`` puts in always reaches the thread, so it exits;
 * the publisher's sender reports go to the taps;
-* REMB sent by aiortc's receiver is clamped to ``bitrate_cap``.
+* REMB sent by aiortc's receiver is clamped to ``bitrate_cap``;
+* a simulcast track (``simulcast`` set by the publish session) has its packets tagged with
+  their layer for the sink, and only the recorded layer reaches aiortc's receive path (the
+  others feed its bandwidth estimator only): see :mod:`media.simulcast`.
 
 Everything here runs inside the transport's receive loop, where an exception would stop all
 RTP reception of the publisher's connection: the sink, the taps and the clamp contain their
@@ -36,10 +39,12 @@ from aiortc.rtp import (
     RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
+    unwrap_rtx,
 )
 
 from media import compat
-from media.rtp_wire import frame_is_keyframe
+from media.rtp_wire import frame_is_keyframe, starts_keyframe
+from media.simulcast import SimulcastDemux
 from media.taps import EncodedFrame, EncodedTap, SenderReport
 
 logger = logging.getLogger(__name__)
@@ -47,8 +52,10 @@ logger = logging.getLogger(__name__)
 #: minimum spacing of PLIs sent to a publisher; a request inside the window is sent at its end
 PLI_INTERVAL = 0.5
 
-#: sink(payload_type, sequence, timestamp, marker, payload, audio_level, arrival_ns)
-PacketSink = Callable[[int, int, int, int, bytes, Any, int], None]
+#: sink(payload_type, sequence, timestamp, marker, payload, audio_level, arrival_ns, layer)
+PacketSink = Callable[[int, int, int, int, bytes, Any, int, int], None]
+
+RECORD_KEYFRAME_RETRY = 1.0  # seconds between keyframe requests for the recorded layer
 
 
 class Ingress:
@@ -83,6 +90,9 @@ class Ingress:
         self._pli_pending: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.plis_sent = 0
+        self.simulcast: SimulcastDemux | None = None
+        self._pli_ssrcs: set[int] = set()
+        self._record_asked = 0.0
         self._configure_codecs(codecs)
         self._install()
 
@@ -106,6 +116,9 @@ class Ingress:
             await orig_receive(parameters)
 
         async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if self.simulcast is not None:
+                await self._simulcast_rtp(packet, arrival_time_ms, orig_rtp)
+                return
             if self.media_ssrc is None and packet.payload_type == self.primary_pt:
                 self.media_ssrc = packet.ssrc
                 if self.bitrate_cap:  # a cap set before media flowed: tell it now
@@ -152,13 +165,74 @@ class Ingress:
                 self.clock_rate = codec.clockRate
                 self._codec_parameters = dict(codec.parameters)
 
+    @property
+    def layer_count(self) -> int:
+        return 1 if self.simulcast is None else self.simulcast.layers
+
     def codec_parameters(self) -> dict[str, Any] | None:
         """fmtp parameters of the codec the publisher sends (e.g. H264 profile-level-id)."""
         return self._codec_parameters
 
     # --- receive path ---
 
-    def _to_sink(self, packet: RtpPacket) -> None:
+    async def _simulcast_rtp(self, packet: RtpPacket, arrival_time_ms: int, orig_rtp: Any) -> None:
+        demux = self.simulcast
+        assert demux is not None
+        pt = packet.payload_type
+        rtx = pt in self._rtx
+        ext = packet.extensions
+        layer = demux.layer_of(
+            packet.ssrc, ext.repaired_rtp_stream_id if rtx else ext.rtp_stream_id, rtx
+        )
+        if layer < 0:
+            return  # a stream not identified yet (its first packets carry the rid)
+        now = time.monotonic()
+        if not rtx:
+            demux.seen(layer, now)
+        if self.sink is not None:
+            self._to_sink(packet, layer)
+        wanted = demux.wanted_record_layer(now)
+        if wanted is not None:
+            if layer == wanted and not rtx and starts_keyframe(self.mime, packet.payload):
+                demux.record_layer = wanted
+                self.media_ssrc = packet.ssrc
+                if self.bitrate_cap:
+                    self._spawn(self.send_remb(self.bitrate_cap))
+            elif now - self._record_asked > RECORD_KEYFRAME_RETRY:
+                self._record_asked = now
+                self.request_keyframe(wanted)
+        if layer != demux.record_layer:
+            self._feed_estimator(packet, arrival_time_ms)
+            return
+        if rtx:
+            media_ssrc = demux.layer_ssrc[layer]
+            if media_ssrc is None or len(packet.payload) < 2:
+                return
+            packet = unwrap_rtx(packet, payload_type=self._rtx[pt], ssrc=media_ssrc)
+        await orig_rtp(packet, arrival_time_ms)
+
+    def _feed_estimator(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """The layers aiortc does not see still count in the REMB it sends the publisher (or
+        the publisher would be told its link carries only the recorded layer)."""
+        estimator = compat.receiver_bitrate_estimator(self.receiver)
+        if estimator is None or packet.extensions.abs_send_time is None:
+            return
+        try:
+            remb = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_time_ms,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            rtcp_ssrc = compat.receiver_rtcp_ssrc(self.receiver)
+            if remb is not None and rtcp_ssrc is not None:
+                fci = pack_remb_fci(*remb)
+                report = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
+                self._spawn(self.receiver._send_rtcp(report))
+        except Exception:
+            logger.debug("estimator not fed track=%s", self.track_sid, exc_info=True)
+
+    def _to_sink(self, packet: RtpPacket, layer: int = 0) -> None:
         try:
             arrival_ns = time.perf_counter_ns()
             pt = packet.payload_type
@@ -170,7 +244,7 @@ class Ingress:
                 pt = self._rtx[pt]
                 seq = (payload[0] << 8) | payload[1]
                 payload = payload[2:]
-            elif pt == self.primary_pt:
+            elif pt == self.primary_pt and self.simulcast is None:
                 self.media_ssrc = packet.ssrc
             self.packets_in += 1
             self.sink(  # type: ignore[misc]
@@ -181,6 +255,7 @@ class Ingress:
                 payload,
                 packet.extensions.audio_level,
                 arrival_ns,
+                layer,
             )
         except Exception:
             if not self._sink_failed:
@@ -275,10 +350,17 @@ class Ingress:
 
     # --- towards the publisher ---
 
-    def request_keyframe(self) -> None:
+    def request_keyframe(self, layer: int | None = None) -> None:
         """Send a PLI to the publisher, at most one per ``PLI_INTERVAL`` (a request inside
-        the window is sent when it ends)."""
-        if self.kind != "video" or self._pli_pending is not None:
+        the window is sent when it ends). With simulcast: for ``layer``'s stream (None: for
+        every layer's)."""
+        if self.kind != "video":
+            return
+        demux = self.simulcast
+        if demux is not None:
+            ssrcs = demux.layer_ssrc if layer is None else demux.layer_ssrc[layer : layer + 1]
+            self._pli_ssrcs.update(s for s in ssrcs if s is not None)
+        if self._pli_pending is not None:
             return
         loop = asyncio.get_running_loop()
         wait = self._last_pli + PLI_INTERVAL - loop.time()
@@ -291,6 +373,12 @@ class Ingress:
         self._pli_pending = None
         loop = asyncio.get_running_loop()
         self._last_pli = loop.time()
+        if self.simulcast is not None:
+            ssrcs, self._pli_ssrcs = self._pli_ssrcs, set()
+            for ssrc in ssrcs:
+                self.plis_sent += 1
+                self._spawn(self._pli(ssrc))
+            return
         if self.media_ssrc is None:
             return  # nothing received yet: the first frame is a keyframe anyway
         self.plis_sent += 1
@@ -312,7 +400,10 @@ class Ingress:
         ssrc = compat.receiver_rtcp_ssrc(self.receiver)
         if ssrc is None or self.media_ssrc is None:
             return
-        fci = pack_remb_fci(bitrate, [self.media_ssrc])
+        media = [self.media_ssrc]
+        if self.simulcast is not None:
+            media = [s for s in self.simulcast.layer_ssrc if s is not None] or media
+        fci = pack_remb_fci(bitrate, media)
         packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0, fci=fci)
         try:
             await self.receiver._send_rtcp(packet)

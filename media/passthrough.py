@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from media.downstream import Downstream, IdleTrack
 from media.forwarding import ForwarderStats, PublisherSource
 from media.ingress import Ingress
+from media.layers import LayerRates
 from media.rtp_wire import starts_keyframe
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class _Source:
         self.packets_out = 0
         self.dropped_codec = 0
         self.latency: Any = None  # optional probe with .add(nanoseconds), for the benchmark
+        self.layers = ingress.layer_count
+        self.rates = LayerRates(self.layers)
         ingress.sink = self.on_packet
 
     def on_packet(
@@ -51,21 +54,24 @@ class _Source:
         payload: bytes,
         level: Any,
         arrival_ns: int,
+        layer: int = 0,
     ) -> None:
         self.packets_in += 1
-        if self.muted or not self.downstreams:
-            return
         if pt != self.ingress.primary_pt:
             self.dropped_codec += 1
+            return
+        now = time.monotonic()
+        if self.video:
+            self.rates.add(layer, len(payload) + 12, now)
+        if self.muted or not self.downstreams:
             return
         keyframe = True
         if self.video and any(d.waiting for d in self.downstreams):
             keyframe = starts_keyframe(self.mime, payload)
-        now = time.monotonic()
         probe = self.latency
         for d in self.downstreams:
             try:
-                d.forward(seq, ts, marker, payload, level, keyframe, now)
+                d.forward(layer, seq, ts, marker, payload, level, keyframe, now)
             except Exception:
                 self._failed(d)
                 continue
@@ -80,17 +86,18 @@ class _Source:
 
     def add(self, d: Downstream) -> None:
         d.source = self
-        d.restart()
+        d.attached(self.layers)
         self.downstreams = (*self.downstreams, d)
-        self.request_keyframe()
+        self.request_keyframe(d.selector.target)
 
     def remove(self, d: Downstream) -> None:
         self.downstreams = tuple(x for x in self.downstreams if x is not d)
         if d.source is self:
             d.source = None
 
-    def request_keyframe(self) -> None:
-        self.ingress.request_keyframe()
+    def request_keyframe(self, layer: int | None = None) -> None:
+        """A keyframe of ``layer`` (None: of every layer being sent)."""
+        self.ingress.request_keyframe(layer)
 
     def set_muted(self, muted: bool) -> None:
         if self.muted and not muted:

@@ -21,6 +21,7 @@ from media.sdp import (
     invalid,
     negotiated_codecs,
 )
+from media.simulcast import SimulcastDemux, offered_layers, with_simulcast_answer
 from vidconsult.domain.rooms import TrackKind
 from vidconsult.ports import SessionDescription
 
@@ -99,8 +100,24 @@ class PublishSession:
                 raise invalid(f"offer rejected: {exc}") from exc
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             answer = self.pc.localDescription
+            layers = self._simulcast(offered_layers(remote.sdp))
             added, ended = self._diff(remote, negotiated_codecs(answer.sdp))
-            return PublishChanges(SessionDescription(answer.sdp, "answer"), added, ended)
+            sdp = with_simulcast_answer(answer.sdp, layers)
+            return PublishChanges(SessionDescription(sdp, "answer"), added, ended)
+
+    def _simulcast(self, offered: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Simulcast layers for the video sections that offer them (kept as first set: a
+        track's layers do not change while it is published); the accepted ones by mid."""
+        accepted: dict[str, list[str]] = {}
+        for transceiver in self.pc.getTransceivers():
+            rids = offered.get(str(transceiver.mid))
+            ingress = self._ingress.get(id(transceiver.receiver))
+            if not rids or ingress is None or transceiver.kind != "video":
+                continue
+            if ingress.simulcast is None:
+                ingress.simulcast = SimulcastDemux(rids)
+            accepted[str(transceiver.mid)] = ingress.simulcast.rids
+        return accepted
 
     def _diff(
         self, remote: RemoteDescription, codecs: dict[str, str]
