@@ -79,3 +79,37 @@ JS_MEDIA_COUNTS = """async () => {
   }
   return c;
 }"""
+
+# what the room page received from one participant (its video element's tracks): video frames
+# decoded and audio packets/samples received, from the receivers' inbound-rtp stats
+JS_RECEIVED_FROM = """async (identity) => {
+  const v = document.querySelector(`video[data-identity="${identity}"]`);
+  const out = {framesDecoded: 0, audioPackets: 0, audioSamples: 0,
+               width: v ? v.videoWidth : 0, tracks: []};
+  if (!v || !v.srcObject) return out;
+  for (const track of v.srcObject.getTracks()) {
+    out.tracks.push(track.kind);
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === "closed") continue;
+      if (!pc.getReceivers().some((r) => r.track === track)) continue;
+      const stats = await pc.getStats(track);
+      for (const s of stats.values()) {
+        if (s.type !== "inbound-rtp") continue;
+        if (track.kind === "video") out.framesDecoded += s.framesDecoded || 0;
+        else {
+          out.audioPackets += s.packetsReceived || 0;
+          out.audioSamples += s.totalSamplesReceived || 0;
+        }
+      }
+    }
+  }
+  out.tracks.sort();
+  return out;
+}"""
+# [identity, frames]: more than ``frames`` video frames decoded from identity, sound received
+JS_RECEIVING_FROM = (
+    "async ([identity, frames]) => {\n"
+    f"  const r = await ({JS_RECEIVED_FROM.strip()})(identity);\n"
+    "  return r.framesDecoded > frames && r.audioPackets > 20 && r.width > 0;\n"
+    "}"
+)
