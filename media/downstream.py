@@ -219,7 +219,8 @@ class Downstream:
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
         self.ready = self._protect is not None
-        self._ask_keyframe()  # the one asked at subscribe time is long gone
+        # the connection is up just now: a keyframe asked before could not reach it
+        self._ask_keyframe(new=True)
 
     def attached(self, layers: int) -> None:
         """Now fed by a source with ``layers`` simulcast layers (1 without simulcast)."""
@@ -311,14 +312,16 @@ class Downstream:
             if target is not None:
                 self._ask_keyframe(now)
 
-    def _ask_keyframe(self, now: float | None = None) -> None:
+    def _ask_keyframe(self, now: float | None = None, *, new: bool = False) -> None:
+        """``new``: this downstream has just become able to receive (not throttled upstream
+        by requests made before that, see Ingress.request_keyframe)."""
         source = self.source
         if source is None:
             return
         self._asked = time.monotonic() if now is None else now
         sel = self.selector
         layer = sel.target if sel.target is not None else sel.current
-        source.request_keyframe(layer)
+        source.request_keyframe(layer, new_since=self._asked if new else None)
 
     # --- RTCP from the subscriber ---
 

@@ -49,7 +49,8 @@ from media.taps import EncodedFrame, EncodedTap, SenderReport
 
 logger = logging.getLogger(__name__)
 
-#: minimum spacing of PLIs sent to a publisher; a request inside the window is sent at its end
+#: minimum spacing of PLIs sent to a publisher; a request inside the window is sent at its end.
+#: A subscriber that has just become able to receive is not held by it (``request_keyframe``).
 PLI_INTERVAL = 0.5
 
 #: sink(payload_type, sequence, timestamp, marker, payload, audio_level, arrival_ns, layer)
@@ -87,6 +88,7 @@ class Ingress:
         self._failed_taps: set[int] = set()
         self._sink_failed = False
         self._last_pli = -PLI_INTERVAL
+        self._last_pli_at = float("-inf")  # time.monotonic() of the last PLI
         self._pli_pending: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.plis_sent = 0
@@ -350,19 +352,31 @@ class Ingress:
 
     # --- towards the publisher ---
 
-    def request_keyframe(self, layer: int | None = None) -> None:
+    def request_keyframe(self, layer: int | None = None, *, new_since: float | None = None) -> None:
         """Send a PLI to the publisher, at most one per ``PLI_INTERVAL`` (a request inside
         the window is sent when it ends). With simulcast: for ``layer``'s stream (None: for
-        every layer's)."""
+        every layer's).
+
+        ``new_since``: the request is for a subscriber that can receive since that moment
+        (``time.monotonic()``), e.g. its connection just came up. Unless a PLI went out after
+        that moment (its keyframe reaches this subscriber too), it is sent at once: a keyframe
+        asked for an older subscriber, or before this one could receive, must not make a
+        person who just joined wait for the end of the window (issue 15: ~300 ms of the join
+        time). At most one such PLI per subscriber that comes up."""
         if self.kind != "video":
             return
         demux = self.simulcast
         if demux is not None:
             ssrcs = demux.layer_ssrc if layer is None else demux.layer_ssrc[layer : layer + 1]
             self._pli_ssrcs.update(s for s in ssrcs if s is not None)
+        loop = asyncio.get_running_loop()
+        if new_since is not None and self._last_pli_at < new_since:
+            if self._pli_pending is not None:
+                self._pli_pending.cancel()
+            self._send_pli()
+            return
         if self._pli_pending is not None:
             return
-        loop = asyncio.get_running_loop()
         wait = self._last_pli + PLI_INTERVAL - loop.time()
         if wait > 0:
             self._pli_pending = loop.call_later(wait, self._send_pli)
@@ -373,6 +387,7 @@ class Ingress:
         self._pli_pending = None
         loop = asyncio.get_running_loop()
         self._last_pli = loop.time()
+        self._last_pli_at = time.monotonic()
         if self.simulcast is not None:
             ssrcs, self._pli_ssrcs = self._pli_ssrcs, set()
             for ssrc in ssrcs:

@@ -88,16 +88,18 @@ class _Source:
         d.source = self
         d.attached(self.layers)
         self.downstreams = (*self.downstreams, d)
-        self.request_keyframe(d.selector.target)
+        if d.ready:  # otherwise it asks once its connection is up (Downstream._configure)
+            self.request_keyframe(d.selector.target, new_since=time.monotonic())
 
     def remove(self, d: Downstream) -> None:
         self.downstreams = tuple(x for x in self.downstreams if x is not d)
         if d.source is self:
             d.source = None
 
-    def request_keyframe(self, layer: int | None = None) -> None:
-        """A keyframe of ``layer`` (None: of every layer being sent)."""
-        self.ingress.request_keyframe(layer)
+    def request_keyframe(self, layer: int | None = None, *, new_since: float | None = None) -> None:
+        """A keyframe of ``layer`` (None: of every layer being sent); ``new_since``: see
+        Ingress.request_keyframe."""
+        self.ingress.request_keyframe(layer, new_since=new_since)
 
     def set_muted(self, muted: bool) -> None:
         if self.muted and not muted:

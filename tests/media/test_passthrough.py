@@ -13,6 +13,7 @@ from aiortc import RTCRtpSender
 from aiortc.mediastreams import VideoStreamTrack
 
 from media import AiortcMediaEngine
+from media import ingress as media_ingress
 from media.passthrough import PassthroughForwarder
 from tests.media.conftest import (
     ROOM,
@@ -213,6 +214,43 @@ async def test_subscriber_pli_is_relayed_throttled_and_nack_served_locally(
     ingress.request_keyframe()
     await track.requested.until(lambda: track.keyframe_requests > mark, 5)
     assert upstream_nacks == 0
+
+
+async def test_new_subscriber_keyframe_request_is_not_held_by_an_older_one(
+    engine: AiortcMediaEngine,
+    listener: FakeListener,
+    peers: Peers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: a subscriber whose connection has just come up gets its PLI sent at once,
+    even inside the throttle window of a request made for another subscriber (or for itself
+    before it could receive). Held by the window, it waited up to PLI_INTERVAL: ~300 ms of
+    every browser join."""
+    _, track, _ = await publish_clip(engine, peers, "alice", video_clip("video/vp8"))
+    (info,) = await published(listener, "alice", 1)
+    _, bob_tap = await subscribe(engine, listener, peers, "bob", info.sid)
+    await bob_tap.wait(lambda t: len(t.frames) >= 3)
+    fwd = engine._forwarder
+    assert isinstance(fwd, PassthroughForwarder)
+    src = fwd.source(info.sid)
+    assert src is not None
+    ingress = src.ingress
+
+    monkeypatch.setattr(media_ingress, "PLI_INTERVAL", 3600.0)  # held = held for an hour
+    ingress._last_pli = float("-inf")
+    before = track.keyframe_requests
+    ingress.request_keyframe()  # bob's: sent now, and the window is shut for an hour
+    await track.requested.until(lambda: track.keyframe_requests > before, 5)
+    ingress.request_keyframe()
+    assert ingress._pli_pending is not None  # an ordinary request is held
+
+    mark = track.keyframe_requests
+    await peers.subscriber("carol")
+    await engine.subscribe(ROOM, "carol", "alice", info.sid)
+    await listener.wait_answered("carol", lambda m: len(m) == 1)
+    await listener.wait_state("carol", "subscribe", "connected")
+    await track.requested.until(lambda: track.keyframe_requests > mark, 5)
+    assert ingress._pli_pending is None  # and it took the held one with it
 
 
 async def test_failing_subscriber_leaves_the_others_receiving(
