@@ -164,6 +164,7 @@ def install(
         events=events,
         clock=clock,
     )
+    events.subscribe(app[LECTURES].on_event)  # a lecture's chat: its questions
     app[STATISTICS] = StatisticsService(
         cases=stores.cases, experts=stores.experts, time_zone=settings.centre_time_zone
     )

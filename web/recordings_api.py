@@ -353,13 +353,13 @@ async def link(request: web.Request) -> web.Response:
     rec = await _authorized(request)
     purpose = parse_query(request, PurposeQuery).purpose
     await request.app[ACCESS_LOG].recording(claims(request), rec, _PURPOSES[purpose])
-    return json_ok(_signed_link(request, "recordings", rec.id))
+    return json_ok(signed_link(request, "recordings", rec.id))
 
 
 _PURPOSES = {"play": AccessKind.RECORDING_PLAY, "download": AccessKind.RECORDING_DOWNLOAD}
 
 
-def _signed_link(request: web.Request, collection: str, item_id: str) -> dict[str, Any]:
+def signed_link(request: web.Request, collection: str, item_id: str) -> dict[str, Any]:
     service = request.app[RECORDINGS]
     now = request.app[CLOCK].now()
     expires = int((now + service.config.link_ttl).timestamp())
@@ -487,7 +487,7 @@ async def export_link(request: web.Request) -> web.Response:
         raise Conflict("the export is not finished", code="export_not_ready")
     room = await request.app[ROOMS].get_room(job["room_id"])
     await request.app[ACCESS_LOG].export(who, job, room.case_id, AccessKind.EXPORT_DOWNLOAD)
-    return json_ok(_signed_link(request, "exports", job["id"]))
+    return json_ok(signed_link(request, "exports", job["id"]))
 
 
 @routes.get("/api/v1/exports/{job_id}/content")

@@ -298,6 +298,50 @@ class LectureList(_Out):
     lectures: list[LectureOut]
 
 
+class LectureAttendance(_Out):
+    audience_invited: int = Field(description="audience units invited")
+    audience_joined: int = Field(description="audience units that came (at any time)")
+    audience_identities: list[str] = Field(description='"unit-{unit id}" of those that came')
+    presenter_joined: bool
+
+
+class Question(_Out):
+    id: str
+    identity: str
+    name: str
+    role: str
+    text: str
+    sent_at: Instant
+
+
+class LectureActivity(LectureAttendance):
+    lecture_id: str
+    room_id: str
+    room_state: RoomState
+    audience_now: int = Field(description="audience screens in the room now (this node)")
+    questions: list[Question]
+
+
+class LibraryRecording(_Out):
+    id: str
+    identity: str
+    role: str
+    kinds: list[str]
+    started_at: Instant
+    duration_ms: int
+
+
+class LibraryEntry(LectureOut):
+    room_id: str
+    attendance: LectureAttendance
+    questions: int
+    recordings: list[LibraryRecording] = Field(description="completed files, one per publisher")
+
+
+class LibraryOut(_Out):
+    lectures: list[LibraryEntry]
+
+
 class LectureLinks(_Out):
     lecture_id: str
     links: list[JoinLink]
@@ -326,15 +370,29 @@ class TallyOut(_Out):
     sla_met: int
     sla_breached: int
     sla_met_pct: float | None = Field(description="null when no case was booked yet")
-    domestic: int = Field(description="completed cases whose experts are all domestic")
-    international: int = Field(description="completed cases with an international expert")
+    domestic: int = Field(
+        description="cases (any status) with no international expert (booked, summoned or"
+        " requested)"
+    )
+    international: int = Field(
+        description="cases (any status) with an international expert (booked, summoned or"
+        " requested); domestic + international = total"
+    )
     referrals: int
     green_channel: int
+    emergency_to_expert_count: int = Field(
+        description="emergencies whose first expert has entered the room (audit expert.arrived)"
+    )
+    emergency_to_expert_median_s: float | None = Field(
+        description="median seconds from the emergency request to the first expert in the room"
+    )
+    emergency_to_expert_p90_s: float | None = Field(description="90th percentile, seconds")
 
 
 class StatsOut(_Out):
     overall: TallyOut
     by_unit: dict[str, TallyOut] = Field(description="by referring unit id")
+    by_specialty: dict[Specialty, TallyOut] = Field(description="by the case's specialty")
     by_period: dict[str, TallyOut] = Field(
         description='by period of the request: "2026-03-09", "2026-W11", "2026-03", "2026-Q1", '
         '"2026"'

@@ -90,7 +90,8 @@ def test_summary() -> None:
     assert dict(o.by_urgency) == {"routine": 4, "emergency": 1}
     assert dict(o.by_status) == {"completed": 4, "cancelled": 1}
     assert (o.sla_met, o.sla_breached, o.sla_met_pct) == (2, 1, 66.7)
-    assert (o.domestic, o.international) == (2, 2)
+    # every case counts: the cancelled one (no expert) is domestic
+    assert (o.domestic, o.international) == (3, 2) and o.domestic + o.international == o.total
     assert (o.referrals, o.green_channel) == (1, 1)
     assert sorted(s.by_unit) == ["county-1", "village-1"]
     assert s.by_unit["county-1"].total == 3 and s.by_unit["county-1"].sla_met_pct == 100.0
@@ -128,3 +129,53 @@ def test_joint_consultation_with_any_international_expert_is_international() -> 
     )
     tally = summarize([joint], EXPERTS).overall
     assert (tally.domestic, tally.international) == (0, 1)
+
+
+def test_domestic_and_international_count_every_case() -> None:
+    t = datetime(2026, 3, 10, 9, tzinfo=CST)
+    waiting_for_us = open_case(
+        case_id="w1",
+        patient=Patient("P", Sex.FEMALE, age_years=60),
+        referring_unit_id="county-1",
+        referring_doctor="Dr L",
+        specialty=Specialty.NEUROLOGY,
+        urgency=Urgency.ROUTINE,
+        clinical_summary="s",
+        requested_at=t,
+        requested_by="coord",
+        requested_expert_id="us",
+    )
+    booked_cn = case("b1", "county-1", t)
+    booked_cn.schedule(
+        [Booking("b-b1", "cn", t + timedelta(hours=1), t + timedelta(hours=2), case_id="b1")],
+        by="coord",
+        at=t,
+    )
+    s = summarize([waiting_for_us, booked_cn, case("r1", "county-1", t)], EXPERTS)
+    assert (s.overall.domestic, s.overall.international) == (2, 1)
+    assert sorted(s.by_specialty) == ["cardiology", "neurology"]
+    assert s.by_specialty["neurology"].international == 1
+    assert s.by_specialty["cardiology"].total == 2
+
+
+def test_emergency_time_to_first_expert() -> None:
+    t = datetime(2026, 3, 10, 9, tzinfo=CST)
+    cases = []
+    for n, seconds in enumerate([40, 100, 70, 300]):
+        e = case(f"e{n}", "village-1", t, Urgency.EMERGENCY)
+        e.start(by="coord", at=t, expert_ids=["cn"])
+        e.note("expert.arrived", by="cn", at=t + timedelta(seconds=seconds))
+        e.note("expert.arrived", by="us", at=t + timedelta(seconds=seconds + 500))  # 2nd: no
+        cases.append(e)
+    unanswered = case("e9", "village-1", t, Urgency.EMERGENCY)
+    routine = case("r9", "village-1", t)
+    routine.note("expert.arrived", by="cn", at=t + timedelta(seconds=5))  # not an emergency
+    o = summarize([*cases, unanswered, routine], EXPERTS).overall
+    assert sorted(o.to_first_expert) == [40, 70, 100, 300]
+    d = o.to_dict()
+    assert d["emergency_to_expert_count"] == 4
+    assert d["emergency_to_expert_median_s"] == 70.0
+    assert d["emergency_to_expert_p90_s"] == 300.0
+    assert (
+        summarize([unanswered], EXPERTS).overall.to_dict()["emergency_to_expert_median_s"] is None
+    )

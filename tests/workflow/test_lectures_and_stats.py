@@ -97,6 +97,9 @@ async def test_statistics_per_unit_and_month(wf: WorkflowServer) -> None:
     stats = await wf.ok("GET", "/api/v1/stats?period=month")
     assert stats["overall"]["total"] == 3
     assert stats["overall"]["international"] == 1 and stats["overall"]["green_channel"] == 1
+    # the other two (requested, no expert yet) still count: domestic
+    assert stats["overall"]["domestic"] == 2
+    assert {k: v["total"] for k, v in stats["by_specialty"].items()} == {"cardiology": 3}
     assert {k: v["total"] for k, v in stats["by_period"].items()} == {"2026-03": 2, "2026-04": 1}
     assert {k: v["total"] for k, v in stats["by_unit"].items()} == {"vil-1": 2, "cty-1": 1}
     unit = await wf.ok("GET", "/api/v1/stats?period=month&unit=vil-1")

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from vidconsult.domain.rooms import RoomKind
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import InvalidInput
 
 GENESIS = "0" * 64
@@ -61,8 +62,8 @@ class Recording:
             "role": self.role,
             "kinds": self.kinds,
             "codecs": self.codecs,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "started_at": utc_iso(self.started_at),
+            "ended_at": utc_iso(self.ended_at) if self.ended_at else None,
             "duration_ms": self.duration_ms,
             "offset_ms": self.offset_ms,
             "size": self.size,
@@ -89,8 +90,9 @@ class RecordingPolicy:
 
 
 def default_policy(room_id: str, kind: RoomKind, case_id: str | None) -> RecordingPolicy:
-    """Consultations (routine and emergency) record by default; lectures do not."""
-    return RecordingPolicy(room_id=room_id, enabled=kind is not RoomKind.LECTURE, case_id=case_id)
+    """Every room records by default: consultations (routine and emergency) for the medical
+    record, lectures for the replay library the units watch from."""
+    return RecordingPolicy(room_id=room_id, enabled=True, case_id=case_id)
 
 
 def ensure_may_record(policy: RecordingPolicy) -> None:

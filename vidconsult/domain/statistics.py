@@ -3,19 +3,25 @@
 Definitions:
 - a case belongs to the period of its ``requested_at`` in the centre's zone;
 - SLA: over cases that were booked (``sla_breach`` not ``None``), met % = met / (met + breached);
-- a completed case is a domestic consultation when all its experts are from domestic
-  institutions, international when any is from an international one (the joint clinic).
+- every case is a domestic or an international consultation (so the two add up to the total,
+  whatever the case's status): international when any of its experts (booked or summoned; before
+  that, the requested expert) is from an international institution (the joint clinic), domestic
+  otherwise;
+- emergency time to first expert: from the request to the case's first ``expert.arrived`` audit
+  entry (the paging service writes it when an expert enters the emergency room); median and 90th
+  percentile in seconds over the emergencies that have one.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from vidconsult.domain.cases import Case, CaseStatus
+from vidconsult.domain.cases import Case, Urgency
 from vidconsult.domain.experts import Expert
 from vidconsult.domain.timeutil import load_zone
 from vidconsult.domain.units import DEFAULT_CENTRE_ZONE
@@ -55,6 +61,7 @@ class Tally:
     international: int = 0
     referrals: int = 0
     green_channel: int = 0
+    to_first_expert: list[float] = field(default_factory=list)  # seconds, emergencies
 
     @property
     def sla_met_pct(self) -> float | None:
@@ -69,12 +76,15 @@ class Tally:
             self.sla_breached += 1
         elif case.sla_breach is False:
             self.sla_met += 1
-        if case.status is CaseStatus.COMPLETED:
-            known = [experts[e] for e in case.expert_ids if e in experts]
-            if any(e.is_international for e in known):
-                self.international += 1
-            elif known:
-                self.domestic += 1
+        named = case.expert_ids or ((case.requested_expert_id,) if case.requested_expert_id else ())
+        if any(experts[e].is_international for e in named if e in experts):
+            self.international += 1
+        else:
+            self.domestic += 1
+        if case.urgency is Urgency.EMERGENCY:
+            arrived = next((a.at for a in case.audit if a.action == "expert.arrived"), None)
+            if arrived is not None:
+                self.to_first_expert.append((arrived - case.requested_at).total_seconds())
         if case.referral is not None:
             self.referrals += 1
             self.green_channel += case.referral.green_channel
@@ -91,7 +101,19 @@ class Tally:
             "international": self.international,
             "referrals": self.referrals,
             "green_channel": self.green_channel,
+            "emergency_to_expert_count": len(self.to_first_expert),
+            "emergency_to_expert_median_s": _quantile(self.to_first_expert, 0.5),
+            "emergency_to_expert_p90_s": _quantile(self.to_first_expert, 0.9),
         }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Nearest-rank quantile, rounded to 0.1 s; ``None`` without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return round(ordered[rank - 1], 1)
 
 
 @dataclass(slots=True)
@@ -99,11 +121,13 @@ class Summary:
     overall: Tally
     by_unit: dict[str, Tally]
     by_period: dict[str, Tally]
+    by_specialty: dict[str, Tally] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "overall": self.overall.to_dict(),
             "by_unit": {k: v.to_dict() for k, v in sorted(self.by_unit.items())},
+            "by_specialty": {k: v.to_dict() for k, v in sorted(self.by_specialty.items())},
             "by_period": {k: v.to_dict() for k, v in sorted(self.by_period.items())},
         }
 
@@ -119,6 +143,7 @@ def summarize(
     for case in cases:
         summary.overall.add(case, experts)
         summary.by_unit.setdefault(case.referring_unit_id, Tally()).add(case, experts)
+        summary.by_specialty.setdefault(case.specialty.value, Tally()).add(case, experts)
         key = period_key(case.requested_at, period, time_zone)
         summary.by_period.setdefault(key, Tally()).add(case, experts)
     return summary

@@ -1,5 +1,7 @@
 """Remote education: a lecture books its presenter's time and gets a scheduled room in which
-the presenter publishes and every audience unit only watches (observer tokens)."""
+the presenter publishes and every audience unit only watches (observer tokens). The room
+records by default (the replay library); the audience asks questions in the room's chat, which
+are kept with the lecture; attendance counts the audience units that came."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from vidconsult.domain.booked_rooms import BookedRoom, lecture_parties
 from vidconsult.domain.lectures import Lecture, book_lecture
+from vidconsult.domain.roles import Role
 from vidconsult.domain.rooms import RoomKind
 from vidconsult.domain.slots import BookingPolicy
 from vidconsult.domain.timeutil import utc_iso
@@ -118,3 +121,47 @@ class LectureService:
     async def links(self, lecture_id: str, *, minted_by: str | None = None) -> list[dict[str, Any]]:
         _, room = await self.get(lecture_id)
         return await self._sessions.links(room, minted_by=minted_by)
+
+    async def on_event(self, event: str, data: dict[str, Any]) -> None:
+        """Keep the chat of a lecture's room as the lecture's questions."""
+        if event != "chat.message" or data.get("case_id") is not None:
+            return
+        room_id = data.get("room_id")
+        if not isinstance(room_id, str):
+            return
+        booked = await self._bookings.room_by_room_id(room_id)
+        if booked is None or booked.lecture_id is None:
+            return
+        await self._lectures.add_question(
+            booked.lecture_id,
+            {
+                "id": data["id"],
+                "identity": data["identity"],
+                "name": data.get("name", ""),
+                "role": data.get("role", ""),
+                "text": data["text"],
+                "sent_at": data["sent_at"],
+            },
+        )
+
+    async def questions(self, lecture_id: str) -> list[dict[str, Any]]:
+        await self.get(lecture_id)
+        return await self._lectures.questions(lecture_id)
+
+    async def attendance(self, room: BookedRoom) -> dict[str, Any]:
+        """Who came: the audience units (observers) and whether the presenter did."""
+        came = await self._bookings.presences(room.room_id)
+        audience = sorted({p.identity for p in came if p.role is Role.OBSERVER})
+        invited = [p.identity for p in room.parties if p.kind == "audience"]
+        presenter = next((p.identity for p in room.parties if p.kind == "presenter"), None)
+        return {
+            "audience_invited": len(invited),
+            "audience_joined": len(audience),
+            "audience_identities": audience,
+            "presenter_joined": any(p.identity == presenter for p in came),
+        }
+
+    async def lecture_of_room(self, room_id: str) -> str | None:
+        """The lecture whose room this is, if it is one."""
+        booked = await self._bookings.room_by_room_id(room_id)
+        return booked.lecture_id if booked is not None else None

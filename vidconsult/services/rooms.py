@@ -24,6 +24,7 @@ from vidconsult.domain.rooms import (
     validate_identity,
     validate_room_name,
 )
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vidconsult.ports import (
     Clock,
@@ -298,7 +299,7 @@ class RoomService:
                     "case_id": room.case_id,
                     "identity": claims.identity,
                     "role": claims.role.value,
-                    "at": participant.joined_at.isoformat(),
+                    "at": utc_iso(participant.joined_at),
                 },
             )
         return JoinResult(room=room, participant=participant, participants=others)
@@ -438,7 +439,7 @@ class RoomService:
             "identity": identity,
             "name": participant.name,
             "text": text,
-            "sent_at": self._clock.now().isoformat(),
+            "sent_at": utc_iso(self._clock.now()),
         }
         self._live[room_id].chat.append(message)
         await self._notifier.broadcast(room_id, "chat.message", message, exclude=identity)

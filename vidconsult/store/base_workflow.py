@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from vidconsult.domain.booked_rooms import BookedRoom
 from vidconsult.domain.bookings import Booking
@@ -145,6 +145,10 @@ class LectureStore(Protocol):
         """The lecture and its booking id."""
 
     async def list_lectures(self, start_from: datetime | None = None) -> list[Lecture]: ...
+
+    async def add_question(self, lecture_id: str, question: dict[str, Any]) -> None: ...
+
+    async def questions(self, lecture_id: str) -> list[dict[str, Any]]: ...
 
 
 class LeaseStore(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
+from typing import Any
 
 from vidconsult.domain.lectures import Lecture
 from vidconsult.errors import Conflict
@@ -20,6 +21,15 @@ MIGRATIONS = [
         doc TEXT NOT NULL
     );
     CREATE INDEX lectures_start ON lectures(start_ts);
+    """,
+    """
+    CREATE TABLE lecture_questions (
+        id TEXT PRIMARY KEY,
+        lecture_id TEXT NOT NULL REFERENCES lectures(id),
+        sent_ts REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX lecture_questions_lecture ON lecture_questions(lecture_id, sent_ts);
     """,
 ]
 
@@ -62,5 +72,33 @@ class SQLiteLectureStore:
                 (start_from.timestamp() if start_from else float("-inf"),),
             )
             return [lecture_from(json.loads(r["doc"])) for r in rows]
+
+        return await self._db.run(op)
+
+    async def add_question(self, lecture_id: str, question: dict[str, Any]) -> None:
+        """Keep a question asked in the lecture's chat (``question["id"]`` is the message id:
+        the same message twice is kept once)."""
+
+        def op() -> None:
+            self._db.conn.execute(
+                "INSERT OR IGNORE INTO lecture_questions(id, lecture_id, sent_ts, doc)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    question["id"],
+                    lecture_id,
+                    datetime.fromisoformat(question["sent_at"]).timestamp(),
+                    json.dumps(question),
+                ),
+            )
+
+        await self._db.run(op)
+
+    async def questions(self, lecture_id: str) -> list[dict[str, Any]]:
+        def op() -> list[dict[str, Any]]:
+            rows = self._db.conn.execute(
+                "SELECT doc FROM lecture_questions WHERE lecture_id = ? ORDER BY sent_ts, rowid",
+                (lecture_id,),
+            )
+            return [json.loads(r["doc"]) for r in rows]
 
         return await self._db.run(op)
