@@ -142,7 +142,7 @@ class AiortcMediaEngine:
             )
             part.publisher = session
         try:
-            changes = await session.negotiate(remote)
+            changes = await session.negotiate(remote, offer.sources)
         except InvalidInput:
             if session.pc.remoteDescription is None:  # a first offer that failed: start afresh
                 part.publisher = None
@@ -167,11 +167,12 @@ class AiortcMediaEngine:
             self._observers.published(room_id, identity, track)
             self._dispatch.post(room_id, "on_track_published", identity, track)
             logger.info(
-                "track published room=%s identity=%s track=%s kind=%s codec=%s mid=%s",
+                "track published room=%s identity=%s track=%s kind=%s source=%s codec=%s mid=%s",
                 room_id,
                 identity,
                 entry.sid,
                 entry.kind,
+                entry.source,
                 entry.codec,
                 entry.mid,
             )
@@ -246,7 +247,7 @@ class AiortcMediaEngine:
         if sub.find(publisher, track_sid) is not None:
             return
         part = self._rooms.participant(room_id, subscriber)
-        ref = TrackRef(publisher, track_sid, entry.kind)
+        ref = TrackRef(publisher, track_sid, entry.kind, entry.source)
         if self._links.held_back(part, ref):
             return
         sub.add(ref)

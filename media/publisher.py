@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
@@ -22,7 +23,7 @@ from media.sdp import (
     negotiated_codecs,
 )
 from media.simulcast import SimulcastDemux, offered_layers, with_simulcast_answer
-from vidconsult.domain.rooms import TrackKind
+from vidconsult.domain.rooms import TrackKind, TrackSource
 from vidconsult.ports import SessionDescription
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class PublishedEntry:
     receiver: RTCRtpReceiver
     ingress: Ingress | None = None
     muted: bool = False
+    source: TrackSource = TrackSource.CAMERA
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +83,11 @@ class PublishSession:
     def usable(self) -> bool:
         return self.pc.connectionState not in ("failed", "closed")
 
-    async def negotiate(self, remote: RemoteDescription) -> PublishChanges:
-        """Apply a (re-)offer. Raises InvalidInput(invalid_sdp) before changing anything."""
+    async def negotiate(
+        self, remote: RemoteDescription, sources: Mapping[str, str] | None = None
+    ) -> PublishChanges:
+        """Apply a (re-)offer. Raises InvalidInput(invalid_sdp) before changing anything.
+        ``sources``: the client's declared source of each new track, by mid."""
         async with self._lock:
             previous = self.pc.remoteDescription
             if previous is not None:
@@ -101,7 +106,7 @@ class PublishSession:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             answer = self.pc.localDescription
             layers = self._simulcast(offered_layers(remote.sdp))
-            added, ended = self._diff(remote, negotiated_codecs(answer.sdp))
+            added, ended = self._diff(remote, negotiated_codecs(answer.sdp), sources or {})
             sdp = with_simulcast_answer(answer.sdp, layers)
             return PublishChanges(SessionDescription(sdp, "answer"), added, ended)
 
@@ -120,7 +125,7 @@ class PublishSession:
         return accepted
 
     def _diff(
-        self, remote: RemoteDescription, codecs: dict[str, str]
+        self, remote: RemoteDescription, codecs: dict[str, str], sources: Mapping[str, str]
     ) -> tuple[list[PublishedEntry], list[PublishedEntry]]:
         media = remote.media_by_mid()
         added: list[PublishedEntry] = []
@@ -142,6 +147,7 @@ class PublishSession:
                     track=track,
                     receiver=transceiver.receiver,
                     ingress=self._ingress.get(id(transceiver.receiver)),
+                    source=TrackSource.of(transceiver.kind, sources.get(mid)),
                 )
                 self.tracks[mid] = entry
                 added.append(entry)

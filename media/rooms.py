@@ -105,4 +105,6 @@ class Rooms:
 
 
 def published(entry: PublishedEntry) -> PublishedTrack:
-    return PublishedTrack(sid=entry.sid, kind=entry.kind, codec=entry.codec, mid=entry.mid)
+    return PublishedTrack(
+        sid=entry.sid, kind=entry.kind, codec=entry.codec, mid=entry.mid, source=entry.source
+    )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_SDP_BYTES = 128 * 1024
 
@@ -17,9 +17,15 @@ class Empty(_Message):
     pass
 
 
+TrackSourceName = Literal["camera", "microphone", "screen", "screen_audio"]
+Mid = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
 class Offer(_Message):
     sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
     type: Literal["offer"]
+    # what each sending track shows, by mid (a screen share is shown and recorded apart)
+    sources: dict[Mid, TrackSourceName] = Field(default_factory=dict, max_length=32)
 
 
 class Answer(_Message):
@@ -38,6 +44,10 @@ class RemoveParticipant(_Message):
 
 class AudioOnly(_Message):
     enabled: bool
+
+
+class HandRaise(_Message):
+    raised: bool
 
 
 class ChatSend(_Message):

@@ -165,6 +165,7 @@ class SignalingServer:
             "admin.end_room": (schemas.Empty, self._admin_end_room),
             "chat.send": (schemas.ChatSend, self._chat_send),
             "subscribe.audio_only": (schemas.AudioOnly, self._audio_only),
+            "hand.raise": (schemas.HandRaise, self._hand_raise),
         }
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
@@ -333,7 +334,9 @@ class SignalingServer:
 
     async def _publish_offer(self, session: Session, msg: schemas.Offer) -> dict[str, Any]:
         answer = await self.rooms.publish(
-            session.room_id, session.claims.identity, SessionDescription(msg.sdp, msg.type)
+            session.room_id,
+            session.claims.identity,
+            SessionDescription(msg.sdp, msg.type, dict(msg.sources)),
         )
         return {"sdp": answer.sdp, "type": answer.type}
 
@@ -370,6 +373,10 @@ class SignalingServer:
     async def _audio_only(self, session: Session, msg: schemas.AudioOnly) -> dict[str, Any]:
         await self.rooms.set_audio_only(session.room_id, session.claims.identity, msg.enabled)
         return {"ok": True, "audio_only": msg.enabled}
+
+    async def _hand_raise(self, session: Session, msg: schemas.HandRaise) -> dict[str, Any]:
+        await self.rooms.raise_hand(session.room_id, session.claims.identity, msg.raised)
+        return {"ok": True, "raised": msg.raised}
 
     async def _chat_send(self, session: Session, msg: schemas.ChatSend) -> dict[str, Any]:
         message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)

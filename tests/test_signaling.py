@@ -216,3 +216,45 @@ async def test_hidden_recorder_is_not_announced(app_server: ServerHandle, client
     assert (await asyncio.wait_for(joined, WAIT))["participant"]["identity"] == "pt"
     assert [p["participant"]["identity"] for p in doc.seen("participant.joined")] == ["pt"]
     assert [p["identity"] for p in reply["participants"]] == ["dr"]
+
+
+async def test_raise_hand_is_told_to_everyone_and_kept_in_the_roster(
+    app_server: ServerHandle, clients
+) -> None:
+    room = await app_server.create_room()
+    rid = room["id"]
+    a, b = clients(), clients()
+    await a.connect(app_server.url, app_server.mint("dr-li", "expert", room=rid))
+    await a.request("join")
+    await b.connect(app_server.url, app_server.mint("pt-wang", "patient", room=rid))
+    assert (await b.request("join"))["participant"]["hand_raised"] is False
+
+    told = a.expect("hand.raised")
+    assert await b.request("hand.raise", {"raised": True}) == {"ok": True, "raised": True}
+    assert await asyncio.wait_for(told, WAIT) == {"identity": "pt-wang", "raised": True}
+    _, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    hands = {p["identity"]: p["hand_raised"] for p in view["participants"]}
+    assert hands == {"dr-li": False, "pt-wang": True}
+    # a late joiner sees the raised hand in the join reply
+    c = clients()
+    await c.connect(app_server.url, app_server.mint("nurse", "doctor", room=rid))
+    roster = {p["identity"]: p["hand_raised"] for p in (await c.request("join"))["participants"]}
+    assert roster["pt-wang"] is True
+
+    lowered = a.expect("hand.raised")
+    await b.request("hand.raise", {"raised": False})
+    assert (await asyncio.wait_for(lowered, WAIT))["raised"] is False
+    bad = await b.request("hand.raise", {"raised": "yes please"})
+    assert bad["error"]["code"] == "invalid_payload"
+
+
+async def test_publish_offer_sources_are_validated(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    a = clients()
+    await a.connect(app_server.url, app_server.mint("dr-li", "expert", room=room["id"]))
+    await a.request("join")
+    for sources in ({"0": "tv"}, {"x" * 40: "screen"}, ["0", "screen"]):
+        reply = await a.request(
+            "publish.offer", {"sdp": "v=0", "type": "offer", "sources": sources}
+        )
+        assert reply["error"]["code"] == "invalid_payload", sources

@@ -291,6 +291,7 @@ def _describe(path: Path, recording: Recording) -> str:
             return f"the file's {name} tag {tags[name]!r} is not {expected!r}"
     recording.case_id = tags.get("case_id") or None
     recording.session_id = tags.get("session_id", "")
+    recording.source = "screen" if tags.get("source") == "screen" else "camera"
     recording.kinds, recording.codecs = kinds, codecs
     return ""
 

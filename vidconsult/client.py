@@ -62,6 +62,7 @@ class RemoteTrack:
     track_sid: str
     kind: str
     track: MediaStreamTrack
+    source: str = ""  # "camera", "microphone", "screen", "screen_audio" (docs/protocol.md)
     frames: int = 0
     first_frame_at: float | None = None
     last_frame: Any = None
@@ -288,8 +289,10 @@ class RoomClient:
         return RTCConfiguration(iceServers=list(self._ice), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     # publishing ----------------------------------------------------------------------------
-    async def publish(self, *tracks: MediaStreamTrack) -> dict[str, str]:
-        """Publish tracks; returns {publish mid: track sid} once the server announced them."""
+    async def publish(self, *tracks: MediaStreamTrack, source: str | None = None) -> dict[str, str]:
+        """Publish tracks; returns {publish mid: track sid} once the server announced them.
+        ``source``: what these tracks show ("screen" for a shared screen, shown and recorded
+        apart from the camera); None: camera and microphone."""
         if self._pub is None:
             self._pub = RTCPeerConnection(self._config())
             self._watch(self._pub, "publish")
@@ -301,9 +304,14 @@ class RoomClient:
         offer = await self._pub.createOffer()
         await self._pub.setLocalDescription(offer)
         local = self._pub.localDescription
-        answer = await self.request(
-            "publish.offer", {"sdp": self._sdp_filter(local.sdp), "type": "offer"}
-        )
+        message: dict[str, Any] = {"sdp": self._sdp_filter(local.sdp), "type": "offer"}
+        if source is not None:
+            message["sources"] = {
+                t.mid: source
+                for t in self._pub.getTransceivers()
+                if t.sender.track in tracks and t.mid is not None
+            }
+        answer = await self.request("publish.offer", message)
         self.publish_answer = answer["sdp"]  # as sent (aiortc re-serializes without b= lines)
         await self._pub.setRemoteDescription(RTCSessionDescription(**answer))
         mids = [
@@ -402,7 +410,11 @@ class RoomClient:
         for sid, (track, info) in carried.items():
             if sid not in self.remote_tracks:
                 remote = RemoteTrack(
-                    publisher=info["publisher"], track_sid=sid, kind=info["kind"], track=track
+                    publisher=info["publisher"],
+                    track_sid=sid,
+                    kind=info["kind"],
+                    track=track,
+                    source=str(info.get("source", "")),
                 )
                 if self._encoded:
                     transceiver = receivers[sid]
@@ -420,10 +432,16 @@ class RoomClient:
                     except Exception:
                         log.exception("on_track callback failed track=%s", sid)
 
-    async def wait_for_track(self, publisher: str, kind: str, timeout: float = 15) -> RemoteTrack:
+    async def wait_for_track(
+        self, publisher: str, kind: str, timeout: float = 15, *, source: str | None = None
+    ) -> RemoteTrack:
         def find() -> RemoteTrack | None:
             for remote in self.remote_tracks.values():
-                if remote.publisher == publisher and remote.kind == kind:
+                if (
+                    remote.publisher == publisher
+                    and remote.kind == kind
+                    and source in (None, remote.source)
+                ):
                     return remote
             return None
 

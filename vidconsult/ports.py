@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from vidconsult.domain.rooms import TrackKind
+from vidconsult.domain.rooms import TrackKind, TrackSource
 
 
 class Clock(Protocol):
@@ -29,6 +29,8 @@ class SystemClock:
 class SessionDescription:
     sdp: str
     type: str  # "offer" | "answer"
+    # a publish offer's declared source of each track, by mid ("camera", "screen", ...)
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class TrackRef:
     publisher: str
     track_sid: str
     kind: TrackKind
+    source: TrackSource | None = None  # None: the kind's default (camera / microphone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,11 @@ class PublishedTrack:
     kind: TrackKind
     codec: str = ""  # e.g. "video/VP8", when known
     mid: str | None = None  # the transceiver mid on the publisher's own publish connection
+    source: TrackSource | None = None  # None: the kind's default (camera / microphone)
+
+    @property
+    def shows(self) -> TrackSource:
+        return self.source or TrackSource.of(self.kind)
 
 
 class MediaListener(Protocol):

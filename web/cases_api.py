@@ -46,6 +46,7 @@ from web.workflow_views import (
     CaseBooked,
     CaseList,
     CaseOut,
+    CaseSummary,
     ReferralList,
     SlotChoiceOut,
 )
@@ -128,6 +129,27 @@ async def get_case(request: web.Request) -> web.Response:
     if who.is_coordinator and ACCESS_LOG in request.app:
         # who read its recordings and attachments: for coordinators only
         doc["audit"] = merged_audit(doc["audit"], await request.app[ACCESS_LOG].of_case(case.id))
+    return json_ok(doc)
+
+
+@routes.get("/api/v1/cases/{case_id}/summary")
+@describe(
+    "The case as its consultation room shows it: the summary without the audit trail or the "
+    "patient's ID number. A coordinator, or a room token bound to this case (claim `case`); "
+    "every read is on the case's access log (`case.view`)",
+    response=CaseSummary,
+    errors=(404,),
+)
+async def case_summary(request: web.Request) -> web.Response:
+    who = claims(request)
+    case_id = request.match_info["case_id"]
+    if not who.is_coordinator and who.case != case_id:
+        raise PermissionDenied("this token is not valid for this case", code="wrong_case")
+    case = await request.app[CASES].get(case_id)
+    doc = case_doc(case, with_audit=False)
+    doc["patient"] = {**doc["patient"], "id_number": None}  # not needed in the room
+    if ACCESS_LOG in request.app:
+        await request.app[ACCESS_LOG].case(who, case.id)
     return json_ok(doc)
 
 

@@ -39,6 +39,11 @@ class RecordingFile(_Out):
     legal_hold: bool
     file: str = Field(description="the file's name")
     session_id: str = Field(description="the room recording (start..stop) it belongs to")
+    source: Literal["camera", "screen"] = Field(
+        default="camera",
+        description="camera: the participant's camera and microphone; screen: the screen it "
+        "shared, recorded as a file of its own",
+    )
 
 
 class RecordingEntry(RecordingFile):

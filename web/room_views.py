@@ -9,7 +9,15 @@ from typing import Annotated
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from vidconsult.domain.roles import Grants, Role
-from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus, Track, TrackKind
+from vidconsult.domain.rooms import (
+    Participant,
+    Room,
+    RoomKind,
+    RoomStatus,
+    Track,
+    TrackKind,
+    TrackSource,
+)
 from vidconsult.domain.timeutil import utc_iso
 
 # instants as the rest of the API writes them: in UTC, datetime.isoformat ("+00:00", not "Z")
@@ -24,10 +32,16 @@ class TrackOut(BaseModel):
     sid: str
     kind: TrackKind
     muted: bool
+    source: TrackSource
 
     @classmethod
     def of(cls, track: Track) -> TrackOut:
-        return cls(sid=track.sid, kind=track.kind, muted=track.muted)
+        return cls(
+            sid=track.sid,
+            kind=track.kind,
+            muted=track.muted,
+            source=track.source or TrackSource.of(track.kind),
+        )
 
 
 class GrantsOut(BaseModel):
@@ -53,6 +67,7 @@ class ParticipantOut(BaseModel):
     joined_at: Instant
     grants: GrantsOut
     tracks: list[TrackOut]
+    hand_raised: bool
 
     @classmethod
     def of(cls, p: Participant) -> ParticipantOut:
@@ -63,6 +78,7 @@ class ParticipantOut(BaseModel):
             joined_at=p.joined_at,
             grants=GrantsOut.of(p.grants),
             tracks=[TrackOut.of(t) for t in p.tracks.values()],
+            hand_raised=p.hand_raised,
         )
 
 

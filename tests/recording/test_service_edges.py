@@ -23,7 +23,7 @@ from tests.helpers import SECRET
 from tests.recording.fakes import FakeEngine, FakeNotifier, FakeRooms, MemoryRecordingStore
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingStatus
-from vidconsult.domain.rooms import Room
+from vidconsult.domain.rooms import Room, TrackSource
 from vidconsult.ports import PublishedTrack, SystemClock
 from vidconsult.services.recordings import ArchiveBusy, RecordingConfig, RecordingService
 from vidconsult.store.recording_files import ArchiveFiles, ManifestError, verify
@@ -315,7 +315,7 @@ async def test_rotation_opens_the_new_file_before_finishing_the_old(tmp_path: Pa
 
     recorder.start = start  # type: ignore[method-assign]
     recorder.finish = finish  # type: ignore[method-assign]
-    old_id = svc._sessions["room1"].files["alice"].id
+    old_id = svc._sessions["room1"].files[("alice", "camera")].id
     real_add = recorder.add_track
     recorder.add_track = lambda rid, t: rid != old_id and real_add(rid, t)  # type: ignore
     video = PublishedTrack("TV", "video", "video/vp8")
@@ -325,9 +325,38 @@ async def test_rotation_opens_the_new_file_before_finishing_the_old(tmp_path: Pa
 
     assert order == ["start", "finish"]
     session = svc._sessions["room1"]
-    assert session.files["alice"].id != old_id
-    assert session.tracks["alice"] == {"TA", "TV"}
+    assert session.files[("alice", "camera")].id != old_id
+    assert session.tracks[("alice", "camera")] == {"TA", "TV"}
     assert old_id not in recorder._open
+    await svc.stop("room1", by="coord")
+    await svc.close()
+
+
+# issue 10: a shared screen is recorded as a file of its own, listed as such -----------------
+async def test_a_shared_screen_is_a_file_of_its_own_in_the_index(tmp_path: Path) -> None:
+    svc, engine, recorder = make(tmp_path)
+    camera = PublishedTrack("TV", "video", "video/vp8")
+    engine.tracks["room1"] = [
+        ("alice", PublishedTrack("TA", "audio", "audio/opus")),
+        ("alice", camera),
+    ]
+    await svc.start("room1", by="coord")
+    camera_file = svc._sessions["room1"].files[("alice", "camera")].id
+    screen = PublishedTrack("TS", "video", "video/vp8", source=TrackSource.SCREEN)
+    engine.tracks["room1"].append(("alice", screen))
+
+    await svc._track_published("room1", "alice", screen)
+
+    session = svc._sessions["room1"]
+    # the camera's file goes on untouched; the screen gets a file with only its own track
+    assert session.files[("alice", "camera")].id == camera_file
+    assert session.tracks[("alice", "camera")] == {"TA", "TV"}
+    assert session.tracks[("alice", "screen")] == {"TS"}
+    listed = {r["source"]: r for r in svc.status("room1")["files"]}
+    assert set(listed) == {"camera", "screen"}
+    assert listed["screen"]["identity"] == "alice"
+    stored = svc.store.recs[session.files[("alice", "screen")].id]  # type: ignore[attr-defined]
+    assert stored.source == "screen"
     await svc.stop("room1", by="coord")
     await svc.close()
 

@@ -18,6 +18,7 @@ class AccessKind(StrEnum):
     EXPORT_DOWNLOAD = "export.download"  # a link to the finished export was handed out
     ATTACHMENT_VIEW = "attachment.view"  # one attachment's record (and link) was opened
     ATTACHMENT_DOWNLOAD = "attachment.download"  # its bytes were sent
+    CASE_VIEW = "case.view"  # the case summary was opened in its consultation room
 
 
 @dataclass(frozen=True, slots=True)

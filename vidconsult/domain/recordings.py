@@ -52,6 +52,8 @@ class Recording:
     error: str | None = None
     legal_hold: bool = False
     session_id: str = ""  # the room recording (start..stop) this file belongs to
+    # "camera": the participant's camera and microphone; "screen": the screen it shared
+    source: str = "camera"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class Recording:
             "legal_hold": self.legal_hold,
             "file": self.path.rsplit("/", 1)[-1],
             "session_id": self.session_id,
+            "source": self.source,
         }
 
 

@@ -43,6 +43,31 @@ class TrackKind(StrEnum):
     VIDEO = "video"
 
 
+class TrackSource(StrEnum):
+    """What a published track shows: a participant's camera and microphone, or the screen
+    (or a window) they share, which is shown and recorded apart from the camera."""
+
+    CAMERA = "camera"
+    MICROPHONE = "microphone"
+    SCREEN = "screen"
+    SCREEN_AUDIO = "screen_audio"
+
+    @classmethod
+    def of(cls, kind: TrackKind | str, declared: str | None = None) -> TrackSource:
+        """The declared source when it fits the kind, else the kind's default
+        (a video track is a camera, an audio track a microphone)."""
+        video = str(kind) == TrackKind.VIDEO.value
+        if declared in (cls.SCREEN.value, cls.CAMERA.value) and video:
+            return cls(declared)
+        if declared in (cls.SCREEN_AUDIO.value, cls.MICROPHONE.value) and not video:
+            return cls(declared)
+        return cls.CAMERA if video else cls.MICROPHONE
+
+    @property
+    def is_screen(self) -> bool:
+        return self in (TrackSource.SCREEN, TrackSource.SCREEN_AUDIO)
+
+
 @dataclass(slots=True)
 class Room:
     id: str
@@ -102,9 +127,16 @@ class Track:
     sid: str
     kind: TrackKind
     muted: bool = False
+    source: TrackSource | None = None  # None: the kind's default (camera / microphone)
 
     def to_dict(self) -> dict[str, object]:
-        return {"sid": self.sid, "kind": self.kind.value, "muted": self.muted}
+        source = self.source or TrackSource.of(self.kind)
+        return {
+            "sid": self.sid,
+            "kind": self.kind.value,
+            "muted": self.muted,
+            "source": source.value,
+        }
 
 
 @dataclass(slots=True)
@@ -115,6 +147,7 @@ class Participant:
     grants: Grants
     joined_at: datetime
     tracks: dict[str, Track] = field(default_factory=dict)
+    hand_raised: bool = False  # asks for the floor (raise hand); cleared by lowering it
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -124,6 +157,7 @@ class Participant:
             "joined_at": self.joined_at.isoformat(),
             "grants": self.grants.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks.values()],
+            "hand_raised": self.hand_raised,
         }
 
     def track(self, sid: str) -> Track:

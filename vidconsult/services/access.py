@@ -88,6 +88,17 @@ class AccessLog:
             note=attachment.filename,
         )
 
+    async def case(self, who: TokenClaims, case_id: str) -> None:
+        await self.record(
+            who.identity,
+            who.role.value,
+            AccessKind.CASE_VIEW,
+            case_id,
+            case_id=case_id,
+            room_id=who.room,
+            note="summary",
+        )
+
     async def of_case(self, case_id: str) -> list[AccessEntry]:
         return await self._store.list_access(case_id=case_id)
 

@@ -51,6 +51,14 @@ class RecordingConfig:
     link_ttl: timedelta = timedelta(minutes=5)
 
 
+FileKey = tuple[str, str]  # (identity, file source: "camera" | "screen")
+
+
+def file_source(track: PublishedTrack) -> str:
+    """Which of a participant's files a track goes to: "screen" for what it shares."""
+    return "screen" if track.shows.is_screen else "camera"
+
+
 @dataclass
 class _Session:
     """A room recording, from start to stop: one file per participant (more if a participant
@@ -62,8 +70,10 @@ class _Session:
     started_at: datetime
     by: str
     room_dir: str
-    files: dict[str, Recording] = field(default_factory=dict)  # identity -> open file
-    tracks: dict[str, set[str]] = field(default_factory=dict)  # identity -> sids in its file
+    # (identity, source) -> open file: a participant's camera and microphone are one file,
+    # a screen it shares is another ("screen"), so the index lists the screen share apart
+    files: dict[FileKey, Recording] = field(default_factory=dict)
+    tracks: dict[FileKey, set[str]] = field(default_factory=dict)  # sids in each file
 
     def event(self) -> dict[str, Any]:
         return {
@@ -189,11 +199,11 @@ class RecordingService:
                 if missing_ok:
                     return self.status(room_id)
                 raise Conflict(f"room {room_id} is not recording", code="not_recording")
-            for identity in list(session.files):
+            for key in list(session.files):
                 try:  # one file's failure must not leave the others' writers open
-                    await self._finish_file(session, identity)
+                    await self._finish_file(session, key)
                 except Exception as exc:
-                    log.exception("finishing a file failed room=%s identity=%s", room_id, identity)
+                    log.exception("finishing a file failed room=%s file=%s", room_id, key)
                     self.errors[room_id] = f"finishing a file failed: {exc!r}"
         payload = {
             **session.event(),
@@ -222,20 +232,21 @@ class RecordingService:
         )
         self._sessions[room.id] = session
         self.errors.pop(room.id, None)
-        by_identity: dict[str, list[PublishedTrack]] = {}
+        by_file: dict[FileKey, list[PublishedTrack]] = {}
         for identity, track in self._recorder.published_tracks(room.id):
-            by_identity.setdefault(identity, []).append(track)
-        for identity, tracks in by_identity.items():
-            await self._open_file(session, identity, tracks)
+            by_file.setdefault((identity, file_source(track)), []).append(track)
+        for key, tracks in by_file.items():
+            await self._open_file(session, key, tracks)
         await self._tell(room.id, "recording.started", session.event())
         log.info("recording started room=%s session=%s by=%s", room.id, session.id, by)
 
     async def _open_file(
-        self, session: _Session, identity: str, tracks: list[PublishedTrack]
+        self, session: _Session, key: FileKey, tracks: list[PublishedTrack]
     ) -> None:
         assert self._recorder is not None
         if not tracks:
             return
+        identity, source = key
         container, ext = self._recorder.container_for([t.codec for t in tracks])
         rid = new_recording_id()
         role = next(
@@ -257,6 +268,7 @@ class RecordingService:
             path=rel,
             started_at=now,
             session_id=session.id,
+            source=source,
         )
         await self.store.add_recording(recording)  # in the index before the first byte
         target = RecordingTarget(
@@ -271,18 +283,19 @@ class RecordingService:
                 "case_id": session.room.case_id or "",
                 "participant": identity,
                 "role": role,
+                "source": source,
                 "recording_id": rid,
                 "session_id": session.id,
                 "recording_started": now.isoformat(),
             },
         )
         taken = self._recorder.start(target, tracks, origin=session.origin)
-        session.files[identity] = recording
-        session.tracks[identity] = set(taken)
+        session.files[key] = recording
+        session.tracks[key] = set(taken)
 
-    async def _finish_file(self, session: _Session, identity: str) -> None:
-        recording = session.files.pop(identity)
-        session.tracks.pop(identity, None)
+    async def _finish_file(self, session: _Session, key: FileKey) -> None:
+        recording = session.files.pop(key)
+        session.tracks.pop(key, None)
         await self._finish_recording(session, recording)
 
     async def _finish_recording(self, session: _Session, recording: Recording) -> None:
@@ -360,9 +373,9 @@ class RecordingService:
 
     def on_tracks_ended(self, recording_id: str) -> None:
         for session in self._sessions.values():
-            for identity, rec in session.files.items():
+            for key, rec in session.files.items():
                 if rec.id == recording_id:
-                    self._spawn(session.room.id, self._file_ended(session, identity, recording_id))
+                    self._spawn(session.room.id, self._file_ended(session, key, recording_id))
                     return
 
     def on_recording_failed(self, recording_id: str, error: str) -> None:
@@ -390,19 +403,24 @@ class RecordingService:
             return
         # a track already in the file is confirmed by add_track; one the file left out (it
         # was not ready when the header was written) is announced again and gets a new file
-        old = session.files.get(identity)
+        key = (identity, file_source(track))
+        old = session.files.get(key)
         if old is not None and self._recorder.add_track(old.id, track):
-            session.tracks[identity].add(track.sid)
+            session.tracks[key].add(track.sid)
             return
         # a new file with all its tracks, opened before the old one is closed (no gap)
-        tracks = [t for who, t in self._recorder.published_tracks(room_id) if who == identity]
+        tracks = [
+            t
+            for who, t in self._recorder.published_tracks(room_id)
+            if who == identity and file_source(t) == key[1]
+        ]
         try:
-            await self._open_file(session, identity, tracks)
+            await self._open_file(session, key, tracks)
         finally:
             if old is not None:
-                if session.files.get(identity) is old:
-                    session.files.pop(identity)
-                    session.tracks.pop(identity, None)
+                if session.files.get(key) is old:
+                    session.files.pop(key)
+                    session.tracks.pop(key, None)
                 await self._finish_recording(session, old)
 
     async def _auto(self, room_id: str) -> bool:
@@ -413,12 +431,12 @@ class RecordingService:
             return False
         return room.status is RoomStatus.OPEN and policy.enabled and policy.consent is not False
 
-    async def _file_ended(self, session: _Session, identity: str, recording_id: str) -> None:
+    async def _file_ended(self, session: _Session, key: FileKey, recording_id: str) -> None:
         if self._sessions.get(session.room.id) is not session:
             return
-        rec = session.files.get(identity)
+        rec = session.files.get(key)
         if rec is not None and rec.id == recording_id:
-            await self._finish_file(session, identity)
+            await self._finish_file(session, key)
 
     # room events (EventBus) -------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:

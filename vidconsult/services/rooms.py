@@ -21,6 +21,7 @@ from vidconsult.domain.rooms import (
     RoomStatus,
     Track,
     TrackKind,
+    TrackSource,
     validate_identity,
     validate_room_name,
 )
@@ -429,6 +430,17 @@ class RoomService:
             raise PermissionDenied("only a room admin may end the room")
         await self.end_room(room_id, reason=f"ended by {actor}")
 
+    async def raise_hand(self, room_id: str, identity: str, raised: bool) -> None:
+        """Ask for the floor (or lower the hand): everyone in the room is told."""
+        participant = self._participant(room_id, identity)
+        if participant.hand_raised == raised:
+            return
+        participant.hand_raised = raised
+        log.info("hand room=%s identity=%s raised=%s", room_id, identity, raised)
+        await self._broadcast_about(
+            room_id, participant, "hand.raised", {"identity": identity, "raised": raised}
+        )
+
     async def chat(self, room_id: str, identity: str, text: str) -> dict[str, Any]:
         participant = self._participant(room_id, identity)
         text = text.strip()
@@ -471,14 +483,17 @@ class RoomService:
         participant = live.get(identity) if live else None
         if live is None or participant is None:
             return
-        participant.tracks[track.sid] = Track(sid=track.sid, kind=TrackKind(track.kind))
+        participant.tracks[track.sid] = Track(
+            sid=track.sid, kind=TrackKind(track.kind), source=track.shows
+        )
         info = participant.tracks[track.sid].to_dict()
         log.info(
-            "track published room=%s identity=%s track=%s kind=%s codec=%s",
+            "track published room=%s identity=%s track=%s kind=%s source=%s codec=%s",
             room_id,
             identity,
             track.sid,
             track.kind,
+            track.shows,
             track.codec,
         )
         await self._notifier.send(
@@ -529,6 +544,7 @@ class RoomService:
                         "publisher": ref.publisher,
                         "track_sid": ref.track_sid,
                         "kind": ref.kind.value if hasattr(ref.kind, "value") else ref.kind,
+                        "source": (ref.source or TrackSource.of(ref.kind)).value,
                     }
                     for mid, ref in tracks.items()
                 },

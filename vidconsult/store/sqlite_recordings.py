@@ -57,6 +57,8 @@ MIGRATIONS = [
         data TEXT NOT NULL
     );
     """,
+    # what a file holds: a participant's camera and microphone, or the screen it shared
+    "ALTER TABLE recordings ADD COLUMN source TEXT NOT NULL DEFAULT 'camera';",
 ]
 
 _COLUMNS = (
@@ -78,6 +80,7 @@ _COLUMNS = (
     "error",
     "legal_hold",
     "session_id",
+    "source",
 )
 
 
@@ -105,6 +108,7 @@ def _row(r: Recording) -> tuple[Any, ...]:
         r.error,
         int(r.legal_hold),
         r.session_id,
+        r.source,
     )
 
 
@@ -128,6 +132,7 @@ def _recording(row: sqlite3.Row) -> Recording:
         error=row["error"],
         legal_hold=bool(row["legal_hold"]),
         session_id=row["session_id"],
+        source=row["source"],
     )
 
 

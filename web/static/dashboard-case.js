@@ -34,9 +34,10 @@ export function mountCase(view, { id }) {
     await busy(null, async () => {
       await directory.load();
       const path = `/cases/${encodeURIComponent(id)}`;
-      const [c, attachments] = await Promise.all([
+      const [c, attachments, chat] = await Promise.all([
         api("GET", path),
         api("GET", `${path}/attachments`).catch((err) => ({ error: err })),
+        api("GET", `${path}/chat`).catch((err) => ({ error: err })),
       ]);
       const bookingId = c.booking_ids.length ? c.booking_ids[c.booking_ids.length - 1] : null;
       const booking = bookingId
@@ -45,11 +46,11 @@ export function mountCase(view, { id }) {
       const rooms = c.urgency === "emergency"
         ? (await api("GET", "/rooms?status=all").catch(() => ({ rooms: [] }))).rooms
           .filter((r) => r.case_id === c.id) : [];
-      if (!stopped) render(c, booking, attachments, rooms);
+      if (!stopped) render(c, booking, attachments, rooms, chat);
     }, error);
   }
 
-  function render(c, booking, attachments, rooms) {
+  function render(c, booking, attachments, rooms, chat) {
     body.dataset.status = c.status;
     const p = c.patient;
     if (recordings) recordings.stop();
@@ -83,6 +84,7 @@ export function mountCase(view, { id }) {
           c.referral ? referralCard(c.referral) : null),
         h("div", { class: "case-col" },
           attachmentsCard(attachments),
+          chatCard(chat),
           auditCard(c.audit || []))),
       recordings.el);
   }
@@ -218,6 +220,26 @@ function attachmentsCard(data) {
         ` ${a.content_type} · ${formatBytes(a.size_bytes)} · `, timeEl(a.uploaded_at, { zone: false })),
       h("div", { class: "muted small-text" },
         t("linkValidUntil", { time: "" }), timeEl(a.download_expires_at))))));
+  return card;
+}
+
+// the chat of the case's rooms, as it was typed in the room (oldest first)
+function chatCard(data) {
+  const card = h("section", { class: "card", testid: "case-chat" },
+    h("h3", {}, t("chatHeading"), zoneNote()));
+  if (data.error) {
+    card.append(h("p", { class: "error" }, data.error.message));
+    return card;
+  }
+  if (!data.messages.length) {
+    card.append(h("p", { class: "muted" }, t("noChat")));
+    return card;
+  }
+  card.append(h("ol", { class: "chat-transcript" }, data.messages.map((m) =>
+    h("li", { testid: "chat-entry", dataset: { roomId: m.room_id } },
+      h("span", { class: "muted small-text" }, timeEl(m.sent_at, { zone: false }), " "),
+      h("strong", {}, m.role ? `${m.name} (${term("roles", m.role)})` : m.name),
+      h("span", {}, `: ${m.text}`)))));
   return card;
 }
 

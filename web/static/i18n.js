@@ -312,6 +312,8 @@ export const STRINGS = {
     colNote: "Note",
     attachmentsHeading: "Attachments",
     noAttachments: "No attachment yet.",
+    chatHeading: "Chat in the consultation room",
+    noChat: "No message was written in the room.",
     download: "Download",
     linkValidUntil: "link valid until {time}",
     cancelCase: "Cancel case…",
@@ -374,6 +376,7 @@ export const STRINGS = {
       "recording.export": "exported the room's recordings",
       "export.download": "downloaded an export",
       "attachment.view": "opened an attachment", "attachment.download": "downloaded an attachment",
+      "case.view": "opened the case summary in the room",
     },
   },
   zh: {
@@ -674,6 +677,8 @@ export const STRINGS = {
     colNote: "备注",
     attachmentsHeading: "附件",
     noAttachments: "暂无附件。",
+    chatHeading: "会诊室聊天记录",
+    noChat: "会诊室中没有聊天消息。",
     download: "下载",
     linkValidUntil: "链接有效期至 {time}",
     cancelCase: "取消病例…",
@@ -731,6 +736,7 @@ export const STRINGS = {
       "recording.play": "播放录像", "recording.download": "下载录像",
       "recording.export": "导出房间录像", "export.download": "下载导出文件",
       "attachment.view": "查看附件", "attachment.download": "下载附件",
+      "case.view": "在会诊室中查看病例摘要",
     },
     specialties: {
       neurology: "神经内科", neurosurgery: "神经外科", cardiology: "心内科",
