@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from web import vendor
 from web.http import error_response
 from web.openapi import describe
 
@@ -116,5 +117,6 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 def add_static(app: web.Application) -> None:
     app.router.add_routes(routes)
+    app.router.add_routes(vendor.routes)  # before the static directory: /static/vendor/...
     app.on_response_prepare.append(_add_security_headers)
     app.router.add_static("/static/", STATIC, follow_symlinks=False, append_version=False)

@@ -162,6 +162,19 @@ async def upload(request: web.Request) -> web.Response:
         # a room token bound to the case has a quota of its own; coordinators do not
         token_id=None if who.is_coordinator else (who.token_id or who.identity),
     )
+    if who.room is not None:
+        # the room the file was added from lists it at once (its case panel reloads)
+        await request.app[ROOMS].announce(
+            who.room,
+            "attachment.added",
+            {
+                "case_id": attachment.case_id,
+                "attachment_id": attachment.id,
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "uploaded_by": attachment.uploaded_by,
+            },
+        )
     return json_ok(attachment_view(request, attachment), status=201)
 
 

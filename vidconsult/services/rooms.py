@@ -441,6 +441,12 @@ class RoomService:
             room_id, participant, "hand.raised", {"identity": identity, "raised": raised}
         )
 
+    async def announce(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Tell everyone in an open room about something that changed outside it (e.g. a file
+        added to its case); nothing when nobody is in it."""
+        if room_id in self._live:
+            await self._notifier.broadcast(room_id, event, payload)
+
     async def chat(self, room_id: str, identity: str, text: str) -> dict[str, Any]:
         participant = self._participant(room_id, identity)
         text = text.strip()

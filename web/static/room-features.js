@@ -2,3 +2,9 @@
 // (room-context.js). Add a feature by adding its import here; nothing else needs to change.
 
 import "./room-lobby.js";
+import "./room-notices.js";
+import "./room-chat.js";
+import "./room-hand.js";
+import "./room-screen.js";
+import "./room-network.js";
+import "./room-case.js";

@@ -16,7 +16,9 @@ function showRecording(on) {
   const badge = $("recording-indicator");
   if (!badge) return;
   badge.hidden = !on;
+  badge.textContent = t("recBadge");
   badge.title = on ? t("recording") : "";
+  badge.setAttribute("aria-label", t("recording"));
 }
 
 const hooks = {

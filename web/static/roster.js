@@ -59,6 +59,13 @@ export class Roster extends EventTarget {
     this._changed(identity);
   }
 
+  handRaised(identity, raised) {
+    const p = this.byIdentity.get(identity);
+    if (!p || p.hand_raised === raised) return;
+    p.hand_raised = raised;
+    this._changed(identity);
+  }
+
   _changed(identity = null) {
     this.dispatchEvent(new CustomEvent("change", { detail: { identity } }));
   }

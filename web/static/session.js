@@ -3,7 +3,9 @@
 //
 // Events (dispatched on the session, an EventTarget):
 //   "remote-stream"  detail {identity, stream}  stream is a MediaStream with that publisher's
-//                    audio+video, or null when it no longer sends anything to us
+//                    camera+microphone, or null when it no longer sends anything to us
+//   "remote-screen"  detail {identity, stream}  the screen that publisher shares (its own
+//                    MediaStream, shown as its own tile), or null when it stopped sharing
 //   "local-sid"      detail {kind, sid}          the server's sid of one of our own tracks
 //   "error"          detail {stage, error}       a publish/subscribe negotiation failed
 //   "connection"     detail {direction, state}   a peer connection's connectionState changed
@@ -27,6 +29,11 @@ export function waitForIceGathering(pc, timeoutMs = ICE_GATHERING_TIMEOUT_MS) {
   });
 }
 
+/** A track source (docs/protocol.md) that is a shared screen, shown apart from the camera. */
+export function isScreenSource(source) {
+  return source === "screen" || source === "screen_audio";
+}
+
 export class MediaSession extends EventTarget {
   constructor(signaling, { iceServers = [], localStream = null } = {}) {
     super();
@@ -36,7 +43,11 @@ export class MediaSession extends EventTarget {
     this.publishPc = null;
     this.subscribePc = null;
     this.lastTracks = {}; // mid -> {publisher, track_sid, kind}, from the last subscribe.offer
-    this.remote = new Map(); // identity -> {stream, key}
+    this.remote = new Map(); // identity -> {stream, key}: camera and microphone
+    this.remoteScreens = new Map(); // identity -> {stream, key}: the screen it shares
+    this.screenStream = null; // our own shared screen (getDisplayMedia), while we share
+    this._screenMids = new Set(); // mids of our publish transceivers that carry a screen
+    this._publishing = Promise.resolve(); // publish offers go one at a time
     this.sidByMid = new Map(); // our publish mids -> server track sids
     this.muted = { audio: false, video: false };
     this.closed = false;
@@ -48,23 +59,89 @@ export class MediaSession extends EventTarget {
   async publish() {
     const tracks = this.localStream ? this.localStream.getTracks() : [];
     if (tracks.length === 0) return;
-    const pc = this._newPeerConnection("publish");
-    this.publishPc = pc;
-    for (const track of tracks) {
-      pc.addTransceiver(track, { direction: "sendonly", streams: [this.localStream] });
-    }
+    await this._queue(async () => {
+      const pc = this._publishConnection();
+      for (const track of tracks) {
+        pc.addTransceiver(track, { direction: "sendonly", streams: [this.localStream] });
+      }
+      await this._offer();
+    });
+    // sids may have arrived before our mids were known
+    for (const kind of ["audio", "video"]) this._announceSid(kind);
+  }
+
+  /** Share a screen: its tracks (from getDisplayMedia) go out as tracks of their own, which
+   * the server shows and records apart from the camera (docs/protocol.md: screen share). */
+  async shareScreen(stream) {
+    await this._queue(async () => {
+      const pc = this._publishConnection();
+      this.screenStream = stream;
+      for (const track of stream.getTracks()) {
+        // a transceiver left by an earlier share is used again (no new m-section each time)
+        const idle = pc.getTransceivers().find((tr) => this._screenMids.has(tr.mid) &&
+          tr.direction === "inactive" && tr.receiver.track && tr.receiver.track.kind === track.kind);
+        if (idle) {
+          await idle.sender.replaceTrack(track);
+          idle.sender.setStreams(stream);
+          idle.direction = "sendonly";
+        } else {
+          const tr = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+          tr.isScreen = true;
+        }
+      }
+      await this._offer();
+    });
+  }
+
+  /** Stop sharing the screen: its transceivers go inactive and the server unpublishes them. */
+  async stopScreen() {
+    const stream = this.screenStream;
+    this.screenStream = null;
+    if (stream) for (const track of stream.getTracks()) track.stop();
+    if (!this.publishPc) return;
+    await this._queue(async () => {
+      for (const tr of this.publishPc.getTransceivers()) {
+        if (!this._screenMids.has(tr.mid) || tr.direction === "inactive") continue;
+        await tr.sender.replaceTrack(null);
+        tr.direction = "inactive";
+      }
+      await this._offer();
+    });
+  }
+
+  _queue(operation) {
+    const run = this._publishing.then(operation);
+    this._publishing = run.catch(() => {});
+    return run;
+  }
+
+  _publishConnection() {
+    if (!this.publishPc) this.publishPc = this._newPeerConnection("publish");
+    return this.publishPc;
+  }
+
+  /** Offer the publish connection as it stands, with what each sending track shows. */
+  async _offer() {
+    const pc = this.publishPc;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
+    const sources = {};
+    for (const tr of pc.getTransceivers()) {
+      if (tr.mid == null) continue;
+      if (tr.isScreen) this._screenMids.add(tr.mid);
+      const kind = tr.receiver.track ? tr.receiver.track.kind : "video";
+      if (this._screenMids.has(tr.mid)) sources[tr.mid] = kind === "audio" ? "screen_audio" : "screen";
+      else sources[tr.mid] = kind === "audio" ? "microphone" : "camera";
+    }
     await waitForIceGathering(pc);
     if (this.closed) return;
     const answer = await this.signaling.request("publish.offer", {
       sdp: pc.localDescription.sdp,
       type: "offer",
+      sources,
     });
     if (this.closed) return;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-    // sids may have arrived before our mids were known
-    for (const kind of ["audio", "video"]) this._announceSid(kind);
   }
 
   /** A `track.published` event about our own identity: learn the sid of the track at `mid`. */
@@ -78,7 +155,8 @@ export class MediaSession extends EventTarget {
   sidForKind(kind) {
     if (this.publishPc) {
       for (const tr of this.publishPc.getTransceivers()) {
-        if (tr.mid && tr.sender.track && tr.sender.track.kind === kind && this.sidByMid.has(tr.mid)) {
+        if (tr.mid && !this._screenMids.has(tr.mid) && tr.sender.track &&
+        tr.sender.track.kind === kind && this.sidByMid.has(tr.mid)) {
           return this.sidByMid.get(tr.mid);
         }
       }
@@ -139,32 +217,40 @@ export class MediaSession extends EventTarget {
     await this.signaling.request("subscribe.answer", { sdp: pc.localDescription.sdp, type: "answer" });
   }
 
-  /** Rebuild each publisher's MediaStream from the transceivers and the last offer's map. */
+  /** Rebuild each publisher's MediaStreams (camera+microphone, and a shared screen apart)
+   * from the transceivers and the last offer's map. */
   _reconcile() {
     const pc = this.subscribePc;
     if (!pc || this.closed) return;
-    const byPublisher = new Map();
+    const cameras = new Map();
+    const screens = new Map();
     for (const tr of pc.getTransceivers()) {
       const info = tr.mid != null ? this.lastTracks[tr.mid] : undefined;
       if (!info || !info.publisher || !tr.receiver.track) continue;
       const dir = tr.currentDirection ?? tr.direction;
       if (dir === "inactive" || dir === "sendonly" || dir === "stopped") continue;
-      if (!byPublisher.has(info.publisher)) byPublisher.set(info.publisher, []);
-      byPublisher.get(info.publisher).push(tr.receiver.track);
+      const into = isScreenSource(info.source) ? screens : cameras;
+      if (!into.has(info.publisher)) into.set(info.publisher, []);
+      into.get(info.publisher).push(tr.receiver.track);
     }
+    this._apply(this.remote, cameras, "remote-stream");
+    this._apply(this.remoteScreens, screens, "remote-screen");
+  }
+
+  _apply(known, byPublisher, event) {
     for (const [identity, tracks] of byPublisher) {
       const key = tracks.map((t) => t.id).sort().join(",");
-      const known = this.remote.get(identity);
-      if (known && known.key === key) continue;
+      const before = known.get(identity);
+      if (before && before.key === key) continue;
       // a new MediaStream only when the set of tracks changed, so playing elements are not reset
       const stream = new MediaStream(tracks);
-      this.remote.set(identity, { stream, key });
-      this._emitStream(identity, stream);
+      known.set(identity, { stream, key });
+      this._emit(event, identity, stream);
     }
-    for (const identity of [...this.remote.keys()]) {
+    for (const identity of [...known.keys()]) {
       if (!byPublisher.has(identity)) {
-        this.remote.delete(identity);
-        this._emitStream(identity, null);
+        known.delete(identity);
+        this._emit(event, identity, null);
       }
     }
   }
@@ -179,8 +265,8 @@ export class MediaSession extends EventTarget {
     return pc;
   }
 
-  _emitStream(identity, stream) {
-    this.dispatchEvent(new CustomEvent("remote-stream", { detail: { identity, stream } }));
+  _emit(event, identity, stream) {
+    this.dispatchEvent(new CustomEvent(event, { detail: { identity, stream } }));
   }
 
   _fail(stage, error) {
@@ -196,7 +282,11 @@ export class MediaSession extends EventTarget {
     }
     this.publishPc = null;
     this.subscribePc = null;
-    for (const identity of this.remote.keys()) this._emitStream(identity, null);
+    for (const identity of this.remote.keys()) this._emit("remote-stream", identity, null);
+    for (const identity of this.remoteScreens.keys()) this._emit("remote-screen", identity, null);
     this.remote.clear();
+    this.remoteScreens.clear();
+    if (this.screenStream) for (const track of this.screenStream.getTracks()) track.stop();
+    this.screenStream = null;
   }
 }

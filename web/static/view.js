@@ -22,6 +22,7 @@ function el(tag, attrs = {}, ...children) {
 function badgesFor(participant) {
   const media = mediaState(participant);
   const badges = [];
+  if (participant.hand_raised) badges.push(t("handRaisedBadge"));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
   if (media.audio === "none" && media.video === "none" && participant.grants.publish) {
@@ -38,6 +39,7 @@ export class RoomView {
     this.onRemove = onRemove;
     this.onFirstRemoteFrame = onFirstRemoteFrame;
     this.tiles = new Map(); // identity -> {tile, media, label, video}
+    this.screens = new Map(); // identity -> {tile, video}: shared screens, each its own tile
     this.localTile = null;
   }
 
@@ -133,7 +135,39 @@ export class RoomView {
     });
   }
 
+  // ---- shared screens: each its own large tile (presenter layout, room.css) -------------
+
+  /** Show the screen `identity` shares (null: it stopped); `isSelf` for our own share. */
+  setScreenStream(identity, participant, stream, { isSelf = false } = {}) {
+    const known = this.screens.get(identity);
+    if (!stream) {
+      if (known) {
+        known.video.srcObject = null;
+        known.tile.remove();
+        this.screens.delete(identity);
+      }
+      return;
+    }
+    const name = participant ? participant.name : identity;
+    const label = isSelf ? t("yourScreen") : t("screenOf", { name });
+    if (!known) {
+      const video = el("video", { autoplay: true, playsInline: true, muted: true, "aria-label": label,
+        "data-screen-video": identity });
+      video.muted = true; // its sound, if any, plays in the camera tile's element
+      const tile = el("article", { class: isSelf ? "tile screen local-screen" : "tile screen",
+        "data-screen": identity, "data-testid": "screen-tile", "aria-label": label },
+      el("div", { class: "tile-media" }, video),
+      el("p", { class: "tile-label" }, el("span", { class: "name", text: label })));
+      this.screens.set(identity, { tile, video });
+      this.tilesEl.prepend(tile);
+    }
+    const entry = this.screens.get(identity);
+    entry.video.srcObject = stream;
+    entry.video.play().catch(() => {});
+  }
+
   removeTile(identity) {
+    this.setScreenStream(identity, null, null);
     const entry = this.tiles.get(identity);
     if (!entry) return;
     if (entry.video) entry.video.srcObject = null;
@@ -143,6 +177,7 @@ export class RoomView {
 
   clear() {
     for (const identity of [...this.tiles.keys()]) this.removeTile(identity);
+    for (const identity of [...this.screens.keys()]) this.setScreenStream(identity, null, null);
     if (this.localTile) {
       const video = this.localTile.querySelector("video");
       if (video) video.srcObject = null;
