@@ -62,6 +62,9 @@ export const STRINGS = {
     // ---- room page ----------------------------------------------------------------------
     // ---- room page: in the room (chat, hand, screen, network, case panel) ----------------
     recBadge: "● REC",
+    regionConsultation: "Consultation",
+    regionVideo: "Video",
+    regionControls: "Call controls",
     roomChatHeading: "Chat",
     chatInputLabel: "Message to everyone in the room",
     chatPlaceholder: "Write a message…",
@@ -69,7 +72,7 @@ export const STRINGS = {
     chatTimesIn: "Times in your time zone ({zone}). The chat is kept with the case.",
     raiseHand: "Raise hand",
     lowerHand: "Lower hand",
-    handRaisedBadge: "✋ hand raised",
+    handRaisedBadge: "hand raised",
     handRaisedNotice: "{name} raised a hand.",
     participantLeft: "{name} left the consultation.",
     participantLost: "{name} lost the connection.",
@@ -496,6 +499,9 @@ export const STRINGS = {
     },
     // ---- room page: in the room (chat, hand, screen, network, case panel) ----------------
     recBadge: "● 录制中",
+    regionConsultation: "会诊",
+    regionVideo: "视频",
+    regionControls: "通话控制",
     roomChatHeading: "聊天",
     chatInputLabel: "发给会诊室内所有人的消息",
     chatPlaceholder: "输入消息…",
@@ -503,7 +509,7 @@ export const STRINGS = {
     chatTimesIn: "时间为您所在时区（{zone}）。聊天记录随病例保存。",
     raiseHand: "举手",
     lowerHand: "放下手",
-    handRaisedBadge: "✋ 已举手",
+    handRaisedBadge: "已举手",
     handRaisedNotice: "{name} 举手了。",
     participantLeft: "{name} 已离开会诊。",
     participantLost: "{name} 的连接已断开。",

@@ -15,7 +15,8 @@ export function clockTime(iso, loc = locale) {
 }
 
 function mount() {
-  const log = el("ol", { class: "chat-log", role: "log", "aria-live": "polite",
+  // a log region of plain blocks (a role on a list would take the list's meaning away)
+  const log = el("div", { class: "chat-log", role: "log", "aria-live": "polite",
     "aria-labelledby": "chat-heading", "data-testid": "chat-log" });
   const input = el("input", { type: "text", id: "chat-input", maxLength: MAX_TEXT,
     autocomplete: "off", "data-testid": "chat-input" });
@@ -37,7 +38,7 @@ function mount() {
   function append(message, mine) {
     if (!message || shown.has(message.id)) return;
     shown.add(message.id);
-    log.append(el("li", { class: mine ? "mine" : "", "data-testid": "chat-message",
+    log.append(el("p", { class: mine ? "chat-message mine" : "chat-message", "data-testid": "chat-message",
       "data-identity": message.identity },
     el("span", { class: "chat-meta" },
       el("span", { class: "chat-name", text: mine ? t("you") : message.name }), " ",

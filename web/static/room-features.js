@@ -2,6 +2,7 @@
 // (room-context.js). Add a feature by adding its import here; nothing else needs to change.
 
 import "./room-lobby.js";
+import "./room-labels.js";
 import "./room-notices.js";
 import "./room-chat.js";
 import "./room-hand.js";

@@ -28,7 +28,7 @@ function mount() {
   const dismiss = el("button", { type: "button", text: t("notNow") });
   const suggestion = el("div", { class: "suggestion", role: "alert", "data-testid": "audio-only-suggestion",
     hidden: true }, el("p", { text: t("poorLinkSuggestion") }), accept, dismiss);
-  $("room").prepend(suggestion);
+  document.querySelector(".topbar").append(suggestion);
 
   const render = () => {
     button.textContent = audioOnly ? t("videoBackOn") : t("audioOnlyButton");

@@ -13,7 +13,7 @@ let list = null;
 export function notify(text, kind = "info") {
   if (room.hooks) (room.hooks.notices ??= []).push(text);
   if (!list) return;
-  const item = el("li", { class: `notice ${kind}`, "data-testid": "notice", text });
+  const item = el("p", { class: `notice ${kind}`, "data-testid": "notice", text });
   list.prepend(item);
   while (list.children.length > MAX_SHOWN) list.lastElementChild.remove();
   setTimeout(() => item.remove(), KEEP_MS);
@@ -27,9 +27,9 @@ export function leftText(name, reason) {
 }
 
 function mount() {
-  list = el("ul", { class: "notices", role: "status", "aria-live": "polite",
+  list = el("div", { class: "notices", role: "status", "aria-live": "polite",
     "data-testid": "notices" });
-  $("room").prepend(list);
+  $("status").after(list); // in the top bar, on a line of its own
   room.onSignal("participant.left", ({ identity, reason }) => {
     // room-live.js takes them off the roster after this handler: the name is still known
     const who = room.roster && room.roster.get(identity);
