@@ -182,7 +182,9 @@ async def nonblank_canvas(page: Any, selector: str) -> bool:
                  if (!ctx || !c.width || !c.height) return false;
                  const d = ctx.getImageData(0, 0, c.width, c.height).data;
                  const seen = new Set();
-                 for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+                 for (let i = 0; i < d.length; i += 4 * 97) {
+                   seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+                 }
                  return seen.size > 2;
                })""",
             selector,

@@ -171,10 +171,9 @@ async def test_in_the_room(
 
     # the network indicator measures; a poor link suggests audio only
     await patient.wait_for_selector("[data-testid=net-indicator]:not([hidden])")
+    poor = {"rttMs": 900, "lossPct": 15, "kbps": 60, "receiving": True}
     for _ in range(3):
-        await patient.evaluate(
-            "window.vidconsult.feedNetworkSample({rttMs: 900, lossPct: 15, kbps: 60, receiving: true})"
-        )
+        await patient.evaluate("(s) => window.vidconsult.feedNetworkSample(s)", poor)
     await patient.wait_for_selector("[data-testid=audio-only-suggestion]:not([hidden])")
     await check_state(patient, f"room-{lang}-7-poor-link", axe_failures)
     await patient.click("[data-testid=suggest-audio-only]")
