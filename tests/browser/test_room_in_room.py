@@ -193,7 +193,7 @@ async def test_in_the_room(
     await check_state(expert, f"room-{lang}-8-removed-notice", axe_failures)
     again = await open_page("patient-again", patient_url, lang)
     await again.wait_for_function(
-        "() => ['blocked', 'error'].includes(window.vidconsult.state) ||"
+        "() => window.vidconsult && ['blocked', 'error'].includes(window.vidconsult.state) ||"
         " !!document.querySelector('[data-testid=join-button]:enabled')",
         timeout=EVENT_TIMEOUT_MS,
     )
