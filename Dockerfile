@@ -18,7 +18,9 @@ WORKDIR /src
 COPY web/package.json web/package-lock.json web/
 RUN npm ci --prefix web --omit=dev --no-audit --no-fund --loglevel=error \
  && test -s web/node_modules/socket.io-client/dist/socket.io.esm.min.js \
- && test -s web/node_modules/chart.js/dist/chart.umd.min.js
+ && test -s web/node_modules/chart.js/dist/chart.umd.min.js \
+ && test -s web/node_modules/pdfjs-dist/build/pdf.min.mjs \
+ && test -s web/node_modules/dwv/dist/dwv.min.js
 
 # --- the dependencies, in the virtual environment; rebuilt only when pyproject.toml changes ---
 FROM ${BASE_IMAGE} AS deps
@@ -45,6 +47,17 @@ COPY --from=client /src/web/node_modules/socket.io-client/dist/socket.io.esm.min
      web/node_modules/socket.io-client/dist/
 COPY --from=client /src/web/node_modules/chart.js/dist/chart.umd.min.js \
      web/node_modules/chart.js/dist/
+# the case panel's viewers: pdf.js and dwv with its dependencies (the files web/vendor.py serves)
+COPY --from=client /src/web/node_modules/pdfjs-dist/build/pdf.min.mjs \
+     /src/web/node_modules/pdfjs-dist/build/pdf.worker.min.mjs web/node_modules/pdfjs-dist/build/
+COPY --from=client /src/web/node_modules/pdfjs-dist/standard_fonts \
+     web/node_modules/pdfjs-dist/standard_fonts
+COPY --from=client /src/web/node_modules/dwv/dist/dwv.min.js web/node_modules/dwv/dist/
+COPY --from=client /src/web/node_modules/dwv/dist/assets/workers web/node_modules/dwv/dist/assets/workers
+COPY --from=client /src/web/node_modules/konva/konva.min.js web/node_modules/konva/
+COPY --from=client /src/web/node_modules/jszip/dist/jszip.min.js web/node_modules/jszip/dist/
+COPY --from=client /src/web/node_modules/magic-wand-tool/dist/magic-wand.min.js \
+     web/node_modules/magic-wand-tool/dist/
 RUN /opt/vidconsult/bin/pip wheel -q --no-deps --wheel-dir /wheels .
 
 # --- the runtime image: the venv, a non-root user, state in a volume ---------------------------
@@ -62,7 +75,8 @@ RUN /opt/vidconsult/bin/pip install -q --no-index --no-deps --no-cache-dir \
       --disable-pip-version-check /tmp/wheels/*.whl \
  && rm -rf /tmp/wheels \
  && /opt/vidconsult/bin/pip check --disable-pip-version-check \
- && /opt/vidconsult/bin/python -c "import web.pages as p; assert p.SOCKET_IO_CLIENT.is_file()"
+ && /opt/vidconsult/bin/python -c "import web.pages as p; assert p.SOCKET_IO_CLIENT.is_file()" \
+ && /opt/vidconsult/bin/python -c "import web.vendor as v; assert not v.missing(), v.missing()"
 
 # Media: WebRTC over UDP on ephemeral ports that aioice binds per connection (any port the
 # kernel gives; there is no range setting), announced as the container's own addresses. Run

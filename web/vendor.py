@@ -55,6 +55,16 @@ def resolve(package: str, path: str) -> Path | None:
     return NODE_MODULES / directory / path
 
 
+def missing() -> list[str]:
+    """The single files of PACKAGES that are not installed (for the image's own check)."""
+    return [
+        f"{directory}/{pattern}"
+        for directory, patterns in PACKAGES.values()
+        for pattern in patterns
+        if "*" not in pattern and not (NODE_MODULES / directory / pattern).is_file()
+    ]
+
+
 @functools.lru_cache(maxsize=4)
 def _dwv_module(path: Path, mtime: float) -> bytes:
     text = path.read_text(encoding="utf-8")
