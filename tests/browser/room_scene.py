@@ -119,17 +119,20 @@ async def case_with_files(server: ServerHandle, browser: Any) -> dict[str, Any]:
     return case
 
 
-async def run_axe(page: Any, label: str) -> list[dict[str, Any]]:
-    """axe-core on the page as it is: the serious and critical violations (none expected)."""
+async def run_axe(page: Any, label: str, within: str | None = None) -> list[dict[str, Any]]:
+    """axe-core on the page as it is (or on the element ``within`` selects): the serious and
+    critical violations (none expected)."""
     if not AXE.exists():
         pytest.fail(f"{AXE} missing: run `npm ci --prefix web`")
     if not await page.evaluate("typeof window.axe === 'object'"):
         # evaluated through the DevTools protocol: the page's CSP (no inline script) stays on
         await page.evaluate(AXE.read_text(encoding="utf-8"))
     result = await page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        "async (within) => (await axe.run(within ? document.querySelector(within) : document,"
+        " {resultTypes: ['violations']})).violations"
         ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))"
-        ".slice(0, 5)}))"
+        ".slice(0, 5)}))",
+        within,
     )
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     if bad:

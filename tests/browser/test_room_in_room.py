@@ -24,10 +24,13 @@ from tests.browser.room_scene import (
     untranslated,
 )
 from tests.helpers import ServerHandle
+from vidconsult.account_admin import create_account
+from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 Open = Callable[[str, str, str], Awaitable[Any]]
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -72,16 +75,18 @@ async def link(server: ServerHandle, room_id: str, identity: str, role: str, nam
     return str(data["join_url"])
 
 
-async def check_state(page: Any, name: str, axe_failures: dict[str, Any]) -> None:
+async def check_state(
+    page: Any, name: str, axe_failures: dict[str, Any], within: str | None = None
+) -> None:
     await page.screenshot(path=artifact(name), full_page=True)
-    bad = await run_axe(page, name)
+    bad = await run_axe(page, name, within)
     if bad:
         axe_failures[name] = bad
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_in_the_room(
-    live_server: ServerHandle, browser: Any, open_page: Open, lang: str
+    live_server: ServerHandle, settings: Settings, browser: Any, open_page: Open, lang: str
 ) -> None:
     case = await case_with_files(live_server, browser)
     room = await live_server.create_room("Cardiology consult", case_id=case["id"])
@@ -216,4 +221,33 @@ async def test_in_the_room(
     # the chat is kept with the case
     _, chat = await live_server.api("GET", f"/api/v1/cases/{case['id']}/chat")
     assert [m["text"] for m in chat["messages"]] == ["Please show the ECG.", "我胸口痛"]
+
+    # the dashboard's case view shows that transcript, and the case panel's reads in the trail
+    await asyncio.to_thread(
+        create_account, settings.data_dir, "li.coord", "coordinator", PASSWORD, "Li"
+    )
+    board = await open_page("dashboard", f"{live_server.url}/dashboard#", lang)
+    await board.fill("[data-testid=username]", "li.coord")
+    await board.fill("[data-testid=password]", PASSWORD)
+    await board.click("[data-testid=sign-in-button]")
+    await board.wait_for_selector("[data-testid=signed-in-as]", timeout=EVENT_TIMEOUT_MS)
+    await board.goto(f"{live_server.url}/dashboard?lang={lang}#cases/{case['id']}")
+    await board.wait_for_selector("[data-testid=case-chat] [data-testid=chat-entry]")
+    entries = await board.locator("[data-testid=chat-entry]").all_inner_texts()
+    assert "Please show the ECG." in entries[0] and "我胸口痛" in entries[1], entries
+    screen_row = board.locator("[data-testid=recording-row][data-source=screen]")
+    await screen_row.wait_for(timeout=EVENT_TIMEOUT_MS)
+    assert await screen_row.get_attribute("data-identity") == "dr-wang"
+    assert await screen_row.locator("[data-testid=recording-screen]").count() == 1
+    views = board.locator("[data-testid=audit-row][data-action='case.view']")
+    # each participant's case panel read the summary once (files added meanwhile: no re-read)
+    readers = sorted((await views.all_inner_texts()))
+    assert len(readers) == 3, readers
+    # axe on the transcript card: the dashboard's other cards are another part of issue 10
+    # (item 6: the recordings card's badges still fail colour contrast)
+    await check_state(
+        board, f"room-{lang}-10-dashboard-transcript", axe_failures, "[data-testid=case-chat]"
+    )
+    if lang == "zh":
+        assert "在会诊室中查看病例摘要" in await views.first.inner_text()
     assert axe_failures == {}

@@ -122,12 +122,15 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
       a.remove();
     }));
     return h("tr", { testid: "recording-row", dataset: { recordingId: rec.id, status: rec.status,
-      identity: rec.identity, roomId: rec.room_id } },
+      identity: rec.identity, roomId: rec.room_id, source: rec.source || "camera" } },
     h("th", { scope: "row" },
       h("span", { class: "p-name" }, rec.identity), " ",
       h("span", { class: "badge role" }, term("roles", rec.role)),
       rec.kinds.length > 0 && !rec.kinds.includes("video")
-        ? h("div", { class: "muted small-text" }, t("audioOnly")) : null),
+        ? h("div", { class: "muted small-text" }, t("audioOnly")) : null,
+      // the screen the participant shared: a file of its own beside its camera's
+      rec.source === "screen"
+        ? h("div", { class: "muted small-text", testid: "recording-screen" }, t("recScreenShare")) : null),
     h("td", {}, timeEl(rec.started_at, { zone: false })),
     h("td", { class: "num" }, formatDuration(rec.duration_ms)),
     h("td", { class: "num" }, rec.size ? formatBytes(rec.size) : "—"),

@@ -294,6 +294,7 @@ export const STRINGS = {
     ended: "Ended",
     offset: "Starts in the session at",
     audioOnly: "Audio only",
+    recScreenShare: "shared screen",
     playError: "This recording cannot be played here ({message}); download it instead.",
     recStatuses: {
       recording: "recording", completed: "completed", interrupted: "interrupted",
@@ -728,6 +729,7 @@ export const STRINGS = {
     ended: "结束时间",
     offset: "在录制中的起点",
     audioOnly: "仅音频",
+    recScreenShare: "共享的屏幕",
     playError: "无法在此播放此录像（{message}），请下载后观看。",
     recStatuses: {
       recording: "录制中", completed: "已完成", interrupted: "已中断",

@@ -94,16 +94,17 @@ function mount() {
     }
   }
 
-  async function load() {
+  /** The summary (each read is on the case's access log: once per join) and the files. */
+  async function load({ summary = true } = {}) {
     if (!caseId) return;
     const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
     problem.textContent = "";
     try {
       const [c, files] = await Promise.all([
-        api("GET", `${base}/summary`).then((r) => r.json()),
+        summary ? api("GET", `${base}/summary`).then((r) => r.json()) : null,
         api("GET", `${base}/attachments`).then((r) => r.json()),
       ]);
-      renderCase(c);
+      if (c) renderCase(c);
       renderFiles(files.attachments);
       panel.hidden = false;
     } catch (err) {
@@ -162,7 +163,7 @@ function mount() {
         await api("POST", path, { body: file, type: uploadType(file) });
         status.textContent = t("uploaded", { name: file.name });
         input.value = "";
-        await load();
+        await load({ summary: false });
       } catch (err) {
         status.textContent = room.errorText(err);
       } finally {
@@ -172,7 +173,7 @@ function mount() {
     return { form };
   }
 
-  room.onSignal("attachment.added", () => load());
+  room.onSignal("attachment.added", () => load({ summary: false }));
   room.on("joined", ({ reply }) => {
     caseId = reply.room && reply.room.case_id;
     if (!caseId) return;
