@@ -182,7 +182,7 @@ async def test_in_the_room(
     await patient.wait_for_selector("[data-testid=audio-only-suggestion]:not([hidden])")
     await check_state(patient, f"room-{lang}-7-poor-link", axe_failures)
     await patient.click("[data-testid=suggest-audio-only]")
-    await patient.wait_for_selector("[data-testid=audio-only-button][aria-pressed=true]")
+    await patient.wait_for_selector("[data-testid=audio-only-toggle][aria-pressed=true]")
     assert await patient.get_attribute("[data-testid=camera-button]", "aria-pressed") == "true"
 
     if lang == "zh":

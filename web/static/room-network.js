@@ -20,8 +20,8 @@ function mount() {
     "data-quality": "unknown", hidden: true });
   $("status").after(indicator);
 
-  const button = el("button", { type: "button", id: "audio-only-button",
-    "data-testid": "audio-only-button", "aria-pressed": "false", hidden: true });
+  const button = el("button", { type: "button", id: "audio-only-toggle",
+    "data-testid": "audio-only-toggle", "aria-pressed": "false", hidden: true });
   room.addControl(button);
   const accept = el("button", { type: "button", class: "primary", text: t("switchAudioOnly"),
     "data-testid": "suggest-audio-only" });
