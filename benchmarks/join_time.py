@@ -9,7 +9,8 @@ publisher handle and a subscriber handle per remote feed). The same on both:
 
 * the camera is opened (same constraints as web/static/room.js) before the join click;
 * no bitrate cap (vidconsult's default; the Janus rooms are created with ``bitrate: 0``);
-* non-trickle ICE from the page (offers/answers sent once gathering completes), max-bundle;
+* max-bundle; ICE: the room page sends each offer/answer with its first candidate (the server
+  pairs with where the checks come from), the Janus page trickles (as janus.js does);
 * the end: ``requestVideoFrameCallback`` on the remote ``<video>`` (fires for video frames only);
 * the stage timings come from the same init script, which wraps ``RTCPeerConnection``
   (offer/answer applied, ICE connected, DTLS connected, first audio/video RTP and first decoded
@@ -183,7 +184,11 @@ async def janus_join(
 
 
 def side(times: list[float], stages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"join_to_first_video": summary(times), "stages_p50_ms": stage_medians(stages)}
+    return {
+        "join_to_first_video": summary(times),
+        "stages_p50_ms": stage_medians(stages),
+        "each": [{"first_video_ms": t, **s} for t, s in zip(times, stages, strict=True)],
+    }
 
 
 async def main() -> None:

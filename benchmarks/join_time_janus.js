@@ -1,6 +1,7 @@
 // The Janus page of benchmarks/join_time.py: the room page's behaviour over Janus's HTTP API.
 // Evaluated with {base, room, display}: opens the camera and puts up the join button; the click
 // joins (session, publisher handle, join, publish; a subscriber handle per remote feed).
+// ICE is trickled, as janus.js does: each offer/answer goes out at once, candidates follow.
 async ({ base, room, display }) => {
   const hooks = (window.vidconsult = { joinTimes: {}, joinStages: {}, joinClickAt: null, state: "prejoin" });
   const local = await navigator.mediaDevices.getUserMedia({
@@ -16,9 +17,6 @@ async ({ base, room, display }) => {
   const mark = (stage) => {
     if (!(stage in hooks.joinStages)) hooks.joinStages[stage] = Math.round(performance.now() - hooks.joinClickAt);
   };
-  const gathered = (pc) => pc.iceGatheringState === "complete" ? Promise.resolve() :
-    new Promise((resolve) => pc.addEventListener("icegatheringstatechange",
-      () => pc.iceGatheringState === "complete" && resolve()));
   const post = async (url, body) => {
     const transaction = Math.random().toString(36).slice(2);
     const reply = await (await fetch(url, { method: "POST", body: JSON.stringify({ ...body, transaction }) })).json();
@@ -35,6 +33,13 @@ async ({ base, room, display }) => {
     const jsepWaiters = new Map();
     const nextJsep = (handle) => new Promise((resolve) => jsepWaiters.set(handle, resolve));
     const seen = new Set();
+    const trickle = (handle, pc) => pc.addEventListener("icecandidate", (e) => {
+      const c = e.candidate;
+      const candidate = c && c.candidate
+        ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex }
+        : { completed: true };
+      post(`${sbase}/${handle}`, { janus: "trickle", candidate }).catch(() => {});
+    });
     let joined;
     const joinedEvent = new Promise((resolve) => { joined = resolve; });
     let pubHandle = null;
@@ -63,6 +68,7 @@ async ({ base, room, display }) => {
       await post(`${sbase}/${handle}`, { janus: "message",
         body: { request: "join", room, ptype: "subscriber", streams: [{ feed: publisher.id }] } });
       const pc = new RTCPeerConnection(config);
+      trickle(handle, pc);
       const video = document.createElement("video");
       video.autoplay = true; video.playsInline = true;
       video.dataset.identity = publisher.display;
@@ -77,7 +83,6 @@ async ({ base, room, display }) => {
       });
       await pc.setRemoteDescription(await offer);
       await pc.setLocalDescription(await pc.createAnswer());
-      await gathered(pc);
       await post(`${sbase}/${handle}`, { janus: "message", body: { request: "start" },
         jsep: { type: "answer", sdp: pc.localDescription.sdp } });
     }
@@ -90,9 +95,9 @@ async ({ base, room, display }) => {
     mark("joinReply");
     hooks.state = "joined";
     const pc = new RTCPeerConnection(config);
+    trickle(pubHandle, pc);
     for (const track of local.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [local] });
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
     const answer = nextJsep(pubHandle);
     await post(`${sbase}/${pubHandle}`, { janus: "message", body: { request: "configure", audio: true, video: true },
       jsep: { type: "offer", sdp: pc.localDescription.sdp } });

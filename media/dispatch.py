@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vidconsult.ports import MediaListener
@@ -43,6 +43,11 @@ class ListenerDispatcher:
             )
         queue.put_nowait((method, args, on_error))
 
+    def post_job(self, room_id: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Queue the engine's own ``job()`` behind the room's events already queued (e.g. an
+        offer that should fold in the tracks whose events are still to be delivered)."""
+        self.post(room_id, "", job)
+
     async def close_room(self, room_id: str) -> None:
         """Deliver what is queued for the room (bounded by the timeout), then stop."""
         queue = self._queues.pop(room_id, None)
@@ -74,6 +79,13 @@ class ListenerDispatcher:
                     logger.exception("error hook failed room=%s event=%s", room_id, method)
 
     async def _deliver(self, room_id: str, method: str, args: tuple[Any, ...]) -> bool:
+        if not method:  # post_job
+            try:
+                await asyncio.wait_for(args[0](), self._timeout)
+            except Exception:
+                logger.exception("media job failed room=%s", room_id)
+                return False
+            return True
         listener = self._listener
         if listener is None:
             logger.debug("no listener, dropping event=%s room=%s", method, room_id)

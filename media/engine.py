@@ -258,7 +258,7 @@ class AiortcMediaEngine:
             publisher,
             track_sid,
         )
-        await self._offer(sub)
+        self._offer_soon(sub)
 
     async def unsubscribe(
         self, room_id: str, subscriber: str, publisher: str, track_sid: str
@@ -288,6 +288,22 @@ class AiortcMediaEngine:
         )
         if await sub.apply_answer(remote):
             await self._offer(sub)
+
+    def _offer_soon(self, sub: SubscribeSession) -> None:
+        """Offer once the room's events already queued are delivered: a publisher's audio and
+        video (one ``on_track_published`` each, the listener subscribing others to each), or
+        the tracks a newcomer subscribes to in a row, go out in ONE offer. Offered one by one,
+        the video waited for the answer to the audio-only offer and a second negotiation
+        (issue 15)."""
+        if sub.offer_queued:
+            return
+        sub.offer_queued = True
+
+        async def offer() -> None:
+            sub.offer_queued = False
+            await self._offer(sub)
+
+        self._dispatch.post_job(sub.room_id, offer)
 
     async def _offer(self, sub: SubscribeSession) -> None:
         made = await sub.make_offer()

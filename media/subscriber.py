@@ -49,6 +49,7 @@ class SubscribeSession:
         self._forwarder = forwarder
         self.slots: list[Slot] = []
         self.offer_pending = False
+        self.offer_queued = False  # an offer is queued behind the room's events (the engine's)
         self._dirty = False
         self._offered_idle: set[int] = set()  # id(slot) offered as inactive
         self._lock = asyncio.Lock()

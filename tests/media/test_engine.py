@@ -63,9 +63,9 @@ async def test_one_offer_outstanding_changes_are_folded(
     listener.auto_answer = False
 
     await engine.subscribe(ROOM, "bob", "alice", sids["video"])
-    await engine.subscribe(ROOM, "bob", "alice", sids["audio"])  # while the first is unanswered
     first = await listener.wait_offer("bob")
     assert [r.track_sid for r in first.args[1].values()] == [sids["video"]]
+    await engine.subscribe(ROOM, "bob", "alice", sids["audio"])  # while the first is unanswered
     mark = len(listener.events)
 
     from tests.media.conftest import answer
@@ -77,6 +77,29 @@ async def test_one_offer_outstanding_changes_are_folded(
     await answer(engine, "bob", bob, second.args[0], second.args[1])
     frame = await next_frame(bob.track(bob.mid_of(sids["audio"])))
     assert frame.samples > 0
+
+
+async def test_subscriptions_in_a_row_go_out_in_one_offer(
+    engine: AiortcMediaEngine, listener: FakeListener, peers: Peers
+) -> None:
+    """Issue 15: a newcomer subscribing to a publisher's audio and video (or everyone
+    subscribing to a new publisher's tracks) gets ONE offer with both; one offer per track
+    made the video wait for a second negotiation."""
+    await peers.publisher("alice", AudioStreamTrack(), VideoStreamTrack())
+    sids = sids_by_kind(await published(listener, "alice", 2))
+    bob = await peers.subscriber("bob")
+    listener.auto_answer = False
+
+    await engine.subscribe(ROOM, "bob", "alice", sids["audio"])
+    await engine.subscribe(ROOM, "bob", "alice", sids["video"])
+    offer = await listener.wait_offer("bob")
+    assert sorted(r.track_sid for r in offer.args[1].values()) == sorted(sids.values())
+    from tests.media.conftest import answer
+
+    await answer(engine, "bob", bob, offer.args[0], offer.args[1])
+    frame = await next_frame(bob.track(bob.mid_of(sids["video"])))
+    assert frame.width > 0
+    assert len(listener.named("offer", "bob")) == 1
 
 
 async def test_late_subscriber_unsubscribe_and_slot_reuse(

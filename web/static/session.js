@@ -12,20 +12,31 @@
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 
-/** Resolve once ICE gathering is complete (or after `timeoutMs`: send what was gathered). */
-export function waitForIceGathering(pc, timeoutMs = ICE_GATHERING_TIMEOUT_MS) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
+/**
+ * Resolve once the local description carries a first ICE candidate, or gathering is complete
+ * (or after `timeoutMs`: send what there is). The offer/answer goes out with the candidates
+ * gathered so far, without end-of-candidates: the server's ICE pairs with the address our
+ * checks come from (docs/media.md, "ICE and SDP"), and we keep checking from every candidate
+ * gathered later. Waiting for "complete" cost ~120 ms per connection in Chromium (its TCP
+ * candidates come in a later gathering phase, and the server does not use them).
+ */
+export function waitForIceCandidate(pc, timeoutMs = ICE_GATHERING_TIMEOUT_MS) {
+  const ready = () => pc.iceGatheringState === "complete" ||
+    (pc.localDescription != null && pc.localDescription.sdp.includes("\r\na=candidate:"));
+  if (ready()) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", onChange);
+      pc.removeEventListener("icegatheringstatechange", check);
+      pc.removeEventListener("icecandidate", check);
       resolve();
     };
-    const onChange = () => {
-      if (pc.iceGatheringState === "complete") done();
+    const check = () => {
+      if (ready()) done();
     };
     const timer = setTimeout(done, timeoutMs);
-    pc.addEventListener("icegatheringstatechange", onChange);
+    pc.addEventListener("icegatheringstatechange", check);
+    pc.addEventListener("icecandidate", check);
   });
 }
 
@@ -133,7 +144,7 @@ export class MediaSession extends EventTarget {
       if (this._screenMids.has(tr.mid)) sources[tr.mid] = kind === "audio" ? "screen_audio" : "screen";
       else sources[tr.mid] = kind === "audio" ? "microphone" : "camera";
     }
-    await waitForIceGathering(pc);
+    await waitForIceCandidate(pc);
     if (this.closed) return;
     const answer = await this.signaling.request("publish.offer", {
       sdp: pc.localDescription.sdp,
@@ -212,7 +223,7 @@ export class MediaSession extends EventTarget {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     this._reconcile();
-    await waitForIceGathering(pc);
+    await waitForIceCandidate(pc);
     if (this.closed) return;
     await this.signaling.request("subscribe.answer", { sdp: pc.localDescription.sdp, type: "answer" });
   }
