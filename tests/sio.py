@@ -25,6 +25,8 @@ class RawClient:
                     fut.set_result(data)
                     self._waiters.remove((ev, fut))
 
+        self._any_event = any_event
+
         @self.sio.event
         async def connect_error(data: Any) -> None:
             self.connect_error = data
@@ -36,6 +38,17 @@ class RawClient:
     async def connect(self, url: str, token: str, **auth: Any) -> None:
         await self.sio.connect(
             url, auth={"token": token, **auth}, transports=["websocket"], wait_timeout=5
+        )
+
+    async def connect_staff(self, url: str, token: str) -> None:
+        """The ``/staff`` namespace only (a workspace's pages: docs/protocol.md)."""
+        self.sio.on("*", self._any_event, namespace="/staff")
+        await self.sio.connect(
+            url,
+            auth={"token": token},
+            transports=["websocket"],
+            namespaces=["/staff"],
+            wait_timeout=5,
         )
 
     async def request(self, event: str, payload: Any = None) -> Any:

@@ -25,6 +25,8 @@ def create_account(
     *,
     secret: bytes | None = None,
     config: AccountsConfig | None = None,
+    unit_id: str | None = None,
+    phone: str = "",
 ) -> tuple[Account, str | None]:
     """Create an account in ``{data_dir}/vidconsult.db``. Without ``password`` one is generated
     and returned (print it once); with one, the second value is None. Raises
@@ -45,7 +47,12 @@ def create_account(
                 config=config,
             )
             return await service.create_account(
-                username, AccountRole(role), password or generated or "", display_name
+                username,
+                AccountRole(role),
+                password or generated or "",
+                display_name,
+                unit_id=unit_id,
+                phone=phone,
             )
         finally:
             await db.close()

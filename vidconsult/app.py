@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from signaling.server import SignalingServer
+from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.config import Settings
@@ -51,6 +52,7 @@ MEDIA = web.AppKey("media", MediaEngine)
 DATABASE = web.AppKey("database", Database)
 SIGNALING = web.AppKey("signaling", SignalingServer)
 EVENTS = web.AppKey("events", EventBus)
+STAFF = web.AppKey("staff", StaffChannel)
 # extra wiring steps (an area of the product adding its routes, services, background tasks)
 Installer = Callable[[web.Application], None]
 
@@ -152,6 +154,8 @@ def build_app(
         ),
     )
     signaling.attach_rooms(rooms)
+    staff = StaffChannel(signaling.sio, signer, clock)
+    app[STAFF] = staff
     signaling.attach(app)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
@@ -170,6 +174,7 @@ def build_app(
         events=app[EVENTS],
         clock=clock,
         settings=settings,
+        push=staff,
     )
     for install in default_installers() if installers is None else installers:
         install(app)

@@ -73,6 +73,9 @@ HELP = {
     "(0: never)",
     "webhook_allowed_networks": "internal networks webhooks may post to (CIDR, comma-separated)",
     "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
+    "paging_answer_seconds": "seconds an emergency page rings before the backup, then the "
+    "coordinators, are paged",
+    "paging_interval": "seconds between checks for unanswered pages (0: no background loop)",
     "header_timeout": "seconds a client has to send request headers; idle keep-alive too",
     "body_timeout": "seconds to send a JSON body; grace before an upload's minimum rate",
     "min_upload_rate": "uploads slower than this (bytes/s, after the grace) are cut",
@@ -149,15 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recorder_arguments(record)
 
-    account = sub.add_parser("account", help="dashboard accounts (coordinators, experts)")
+    account = sub.add_parser(
+        "account", help="dashboard accounts (coordinators, experts, unit doctors)"
+    )
     account_sub = account.add_subparsers(dest="account_command", required=True)
     create = account_sub.add_parser(
         "create",
         help="create an account; the password is read from stdin, or generated and printed once",
     )
     create.add_argument("--username", required=True)
-    create.add_argument("--role", required=True, choices=["coordinator", "expert"])
+    create.add_argument("--role", required=True, choices=["coordinator", "expert", "doctor"])
     create.add_argument("--name", default="", help="display name")
+    create.add_argument("--unit", default=None, help="a unit doctor's unit id (role doctor)")
+    create.add_argument("--phone", default="", help="where pages reach this person (SMS/phone)")
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -207,6 +214,8 @@ def _account(settings: Settings, args: argparse.Namespace) -> int:
             password,
             args.name,
             secret=settings.load_secret(),
+            unit_id=args.unit,
+            phone=args.phone,
         )
     except (VidconsultError, ValueError) as exc:
         print(f"vidconsult: {exc}", file=sys.stderr)

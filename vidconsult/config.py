@@ -108,6 +108,10 @@ class Settings:
     emergency_unanswered_minutes: int = 60
     # seconds between scheduler ticks; 0 = no background loop (tick() is called directly)
     scheduler_interval: float = 15.0
+    # emergency paging: seconds a page rings before the next person (backup on the rota, then
+    # the coordinators) is paged; seconds between checks of that (0 = no background loop)
+    paging_answer_seconds: float = 60.0
+    paging_interval: float = 1.0
     # case records: largest attachment, lifetime of signed download links (s)
     max_attachment_bytes: int = 200 * 1024 * 1024
     attachment_link_ttl: int = 300
@@ -199,6 +203,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.paging_answer_seconds <= 0 or self.paging_interval < 0:
+            raise ValueError("paging_answer_seconds must be positive, paging_interval not negative")
         for name in ("header_timeout", "body_timeout", "password_workers", "min_upload_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

@@ -272,3 +272,16 @@ class CompositeInput:
     offset: float  # seconds from the room recording's start
     duration: float  # seconds
     label: str = ""
+
+
+class StaffPush(Protocol):
+    """Delivers events to the open workspaces of staff (experts, coordinators, unit doctors)
+    signed in with their dashboard login (implemented by signaling's ``/staff`` namespace)."""
+
+    async def to_person(self, identity: str, event: str, payload: dict[str, Any]) -> int:
+        """To every open workspace of ``identity``; how many sessions it reached."""
+        ...
+
+    async def to_coordinators(self, event: str, payload: dict[str, Any]) -> int:
+        """To every open coordinator dashboard; how many sessions it reached."""
+        ...

@@ -16,34 +16,42 @@ from aiohttp import web
 
 from vidconsult.config import Settings
 from vidconsult.domain.emergency import EmergencyClosing
+from vidconsult.domain.paging import PagingPolicy
 from vidconsult.domain.slots import BookingPolicy
 from vidconsult.domain.specialties import parse_specialty
 from vidconsult.domain.workdays import WorkCalendar
-from vidconsult.ports import Clock
+from vidconsult.ports import Clock, StaffPush
 from vidconsult.services.booking import BookingService
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
 from vidconsult.services.emergency import EmergencyService
 from vidconsult.services.events import EventBus
+from vidconsult.services.leave_requests import LeaveRequestService
 from vidconsult.services.lectures import LectureService
 from vidconsult.services.outcomes import OutcomeService
+from vidconsult.services.paging import PagingService
 from vidconsult.services.rooms import RoomService
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.scheduler import Scheduler
 from vidconsult.services.sessions import RoomTimes, SessionService
 from vidconsult.services.statistics import StatisticsService
+from vidconsult.services.workspace import WorkspaceService
+from vidconsult.store.base_leave import LeaveRequestStore
 from vidconsult.store.base_workflow import WorkflowStores
-from web import cases_api, directory_api, emergency_api, lectures_api
+from web import cases_api, directory_api, emergency_api, lectures_api, paging_api, workspace_api
 from web.keys import BASE_URL, SETTINGS
 from web.workflow_keys import (
     BOOKING,
     CASES,
     DIRECTORY,
     EMERGENCY,
+    LEAVE,
     LECTURES,
     OUTCOMES,
+    PAGING,
     SCHEDULER,
     STATISTICS,
+    WORKSPACE,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,9 @@ def install(
     events: EventBus,
     clock: Clock,
     settings: Settings,
+    push: StaffPush | None = None,
 ) -> None:
+    """``push``: what rings staff workspaces (signaling's ``/staff`` namespace)."""
     policy = booking_policy(settings)
     times = RoomTimes(
         lead=timedelta(minutes=settings.room_lead_minutes),
@@ -169,10 +179,46 @@ def install(
         cases=stores.cases, experts=stores.experts, time_zone=settings.centre_time_zone
     )
     app[SCHEDULER] = scheduler
+    paging = PagingService(
+        cases=cases,
+        directory=directory,
+        schedule=schedule,
+        rooms=rooms,
+        sessions=sessions,
+        events=events,
+        clock=clock,
+        policy=PagingPolicy(timedelta(seconds=settings.paging_answer_seconds)),
+        token_ttl=timedelta(seconds=settings.token_ttl),
+        push=push,
+        workspace_url=lambda: f"{app[BASE_URL][0]}/workspace",
+    )
+    events.subscribe(paging.on_event)
+    app[PAGING] = paging
+    paging_api.install_metrics(app)
+    app[WORKSPACE] = WorkspaceService(
+        cases=cases,
+        directory=directory,
+        booking=app[BOOKING],
+        rooms=rooms,
+        sessions=sessions,
+        clock=clock,
+        token_ttl=timedelta(seconds=settings.token_ttl),
+    )
+    app[LEAVE] = LeaveRequestService(
+        store=_leave_store(app), directory=directory, events=events, clock=clock
+    )
 
-    for module in (directory_api, cases_api, emergency_api, lectures_api):
+    for module in (
+        directory_api,
+        cases_api,
+        emergency_api,
+        lectures_api,
+        paging_api,
+        workspace_api,
+    ):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_scheduler_lifecycle)
+    app.cleanup_ctx.append(_paging_lifecycle)
 
 
 async def _scheduler_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -187,3 +233,26 @@ async def _scheduler_lifecycle(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await scheduler.stop()
+
+
+def _leave_store(app: web.Application) -> LeaveRequestStore:
+    from vidconsult.app import DATABASE  # (app.py imports this module)
+    from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_leave import SQLiteLeaveRequestStore
+
+    db = app[DATABASE]
+    if not isinstance(db, SQLiteDatabase):
+        raise ValueError("leave requests need the sqlite store for now")
+    return SQLiteLeaveRequestStore(db)
+
+
+async def _paging_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """The loop that pages the next person when a page goes unanswered."""
+    interval = app[SETTINGS].paging_interval
+    paging = app[PAGING]
+    task = asyncio.get_running_loop().create_task(paging.run(interval)) if interval else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

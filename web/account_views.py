@@ -21,6 +21,8 @@ class AccountOut(BaseModel):
     disabled: bool
     created_at: Instant
     locked_until: Instant | None
+    unit_id: str | None = None
+    phone: str = ""
 
     @classmethod
     def of(cls, account: Account) -> AccountOut:
@@ -32,6 +34,8 @@ class AccountOut(BaseModel):
             disabled=account.disabled,
             created_at=account.created_at,
             locked_until=account.locked_until,
+            unit_id=account.unit_id,
+            phone=account.phone,
         )
 
 

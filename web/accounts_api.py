@@ -12,9 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from vidconsult.domain.accounts import LockoutPolicy
+from vidconsult.domain.accounts import AccountRole, LockoutPolicy
+from vidconsult.domain.paging import PageTarget, TargetKind
 from vidconsult.errors import PermissionDenied
 from vidconsult.services.accounts import AccountsConfig, AccountService
+from vidconsult.services.paging import Contacts
 from vidconsult.services.password_pool import PasswordPool
 from vidconsult.tokens import TokenClaims
 from web.account_views import (
@@ -46,6 +48,7 @@ from web.keys import (
     SIGNER,
 )
 from web.openapi import describe
+from web.workflow_keys import PAGING
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -67,6 +70,15 @@ def config_from(settings: Any) -> AccountsConfig:
 def install(app: web.Application) -> None:
     """Wire accounts and API tokens into an app built by ``vidconsult.app.build_app``."""
     installer(config_from(app[SETTINGS]))(app)
+
+
+def _contacts(service: AccountService) -> Contacts:
+    async def contacts(target: PageTarget) -> list[dict[str, str]]:
+        if target.kind is TargetKind.COORDINATOR:
+            return await service.contacts(role=AccountRole.COORDINATOR)
+        return await service.contacts(username=target.id)
+
+    return contacts
 
 
 def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
@@ -96,6 +108,12 @@ def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
         app[ACCOUNTS] = service
         app[API_TOKEN_RESOLVER] = service.resolve_api_token
         app[SESSION_CHECKER] = service.check_session
+        from vidconsult.app import STAFF
+
+        if STAFF in app:  # the staff channel admits live sessions only
+            app[STAFF].check_session = service.check_session
+        if PAGING in app:  # a page carries the phone an SMS or phone gateway dials
+            app[PAGING].contacts = _contacts(service)
         if api_token_middleware not in app.middlewares:
             app.middlewares.append(api_token_middleware)
         app.router.add_routes(routes)
@@ -189,7 +207,12 @@ async def create_account(request: web.Request) -> web.Response:
     require_person(request)
     body = await parse_body(request, CreateAccount)
     account = await request.app[ACCOUNTS].create_account(
-        body.username, body.role, body.password, body.display_name
+        body.username,
+        body.role,
+        body.password,
+        body.display_name,
+        unit_id=body.unit_id,
+        phone=body.phone,
     )
     return json_ok(AccountOut.of(account).model_dump(mode="json"), status=201)
 

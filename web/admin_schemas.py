@@ -46,6 +46,12 @@ class CreateAccount(_Body):
         description="12..1024 characters, no spaces at either end, at least 4 different ones",
     )
     display_name: str = Field(default="", max_length=200)
+    unit_id: str | None = Field(
+        default=None, max_length=64, description="a unit doctor's unit (role doctor only)"
+    )
+    phone: str = Field(
+        default="", max_length=32, description="where pages reach this person (SMS/phone gateway)"
+    )
 
 
 class UpdateAccount(_Body):

@@ -28,6 +28,7 @@ from web.http import claims, json_ok, parse_body, parse_query, require_coordinat
 from web.keys import ACCESS_LOG
 from web.openapi import describe
 from web.queries import BookingQuery, CaseQuery, ReferralQuery, SlotPickerQuery
+from web.scope import scope_of
 from web.workflow_keys import BOOKING, CASES, OUTCOMES
 from web.workflow_schemas import (
     BookingBody,
@@ -71,10 +72,17 @@ def booking_view(booking: Booking, room: BookedRoom) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/cases")
-@describe("Open a routine case (requested)", status=201, body=CaseBody, response=CaseOut)
+@describe(
+    "Open a routine case (requested): a coordinator, or a unit doctor for their own unit",
+    status=201,
+    body=CaseBody,
+    response=CaseOut,
+)
 async def create_case(request: web.Request) -> web.Response:
-    who = require_coordinator(request)
+    scope = await scope_of(request)
+    who = scope.who
     body = await parse_body(request, CaseBody)
+    scope.require_unit(body.referring_unit_id)
     if body.urgency is Urgency.EMERGENCY:
         raise InvalidInput(
             "emergency requests go to POST /api/v1/emergencies", code="use_emergency_endpoint"
@@ -96,16 +104,31 @@ async def create_case(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/cases")
-@describe("List cases, newest first", query=CaseQuery, response=CaseList)
+@describe(
+    "List cases, newest first (a unit doctor: their unit's only; an expert: their own only)",
+    query=CaseQuery,
+    response=CaseList,
+)
 async def list_cases(request: web.Request) -> web.Response:
-    require_coordinator(request)
+    scope = await scope_of(request)
     q = parse_query(request, CaseQuery)
+    unit, expert = q.unit, q.expert
+    if not scope.coordinator:
+        if scope.unit_id is not None:
+            scope.require_unit(unit or scope.unit_id)
+            unit = scope.unit_id
+        elif scope.expert_id is not None:
+            if expert not in (None, scope.expert_id):
+                raise PermissionDenied("an expert lists their own cases", code="not_your_case")
+            expert = scope.expert_id
+        else:
+            require_coordinator(request)
     query = CaseFilter(
         status=q.status,
-        unit_id=q.unit,
+        unit_id=unit,
         specialty=q.specialty,
         urgency=q.urgency,
-        expert_id=q.expert,
+        expert_id=expert,
         requested_from=q.since,
         requested_to=q.until,
         limit=q.limit,
@@ -116,15 +139,19 @@ async def list_cases(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/cases/{case_id}")
 @describe(
-    "A case with its audit trail (coordinator or the case's expert)",
+    "A case with its audit trail (coordinator, the case's expert, or its unit's doctor)",
     response=CaseOut,
     errors=(404,),
 )
 async def get_case(request: web.Request) -> web.Response:
-    who = claims(request)
+    scope = await scope_of(request)
+    who = scope.who
     case = await request.app[CASES].get(request.match_info["case_id"])
-    if not who.is_coordinator and not _is_case_expert(who, case):
-        raise PermissionDenied("only a coordinator or the case's expert may read it")
+    if not _is_case_expert(who, case) and not (who.room is None and scope.may_read(case)):
+        raise PermissionDenied(
+            "only a coordinator, the case's expert or its unit's doctor may read it",
+            code="not_your_case",
+        )
     doc = case_doc(case)
     if who.is_coordinator and ACCESS_LOG in request.app:
         # who read its recordings and attachments: for coordinators only

@@ -7,9 +7,10 @@ from aiohttp import web
 
 from vidconsult.store.codec import case_doc
 from web.cases_api import patient_from_body
-from web.http import json_ok, parse_body, require_coordinator
+from web.http import json_ok, parse_body
 from web.openapi import describe
 from web.room_views import RoomOut
+from web.scope import scope_of
 from web.workflow_keys import EMERGENCY
 from web.workflow_schemas import EmergencyBody
 from web.workflow_views import EmergencyOut
@@ -19,15 +20,18 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/emergencies")
 @describe(
-    "Emergency: open a room now, summon the on-duty expert, return join links",
+    "Emergency: open a room now, page the on-duty expert, return join links (a coordinator, "
+    "or a unit doctor for their own unit)",
     status=201,
     body=EmergencyBody,
     response=EmergencyOut,
     errors=(404, 409),
 )
 async def request_emergency(request: web.Request) -> web.Response:
-    who = require_coordinator(request)
+    scope = await scope_of(request)
+    who = scope.who
     body = await parse_body(request, EmergencyBody)
+    scope.require_unit(body.referring_unit_id)
     opened = await request.app[EMERGENCY].request(
         patient=patient_from_body(body.patient),
         referring_unit_id=body.referring_unit_id,
@@ -46,7 +50,10 @@ async def request_emergency(request: web.Request) -> web.Response:
                 "source": opened.pick.source.value,
                 "busy": opened.pick.busy,
             },
-            "links": opened.links,
+            # a unit doctor gets the unit's own link; the expert's goes to the expert's page
+            "links": opened.links
+            if scope.coordinator
+            else [link for link in opened.links if link["kind"] == "unit"],
             "elapsed_ms": round(opened.elapsed_ms, 1),
         },
         status=201,

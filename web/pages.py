@@ -74,6 +74,18 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "dashboard.html", headers=NO_STORE)
 
 
+@routes.get("/workspace")
+@describe(
+    "The workspace of experts (pages, consultations, reports, roster) and unit doctors "
+    "(requests, cases, join links, reports)",
+    auth="none",
+    response={"type": "string"},
+    media_type="text/html",
+)
+async def workspace_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "workspace.html", headers=NO_STORE)
+
+
 @routes.get("/static/vendor/socket.io.esm.min.js")
 @describe(
     "The socket.io browser client (an ES module)",

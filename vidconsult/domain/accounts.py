@@ -26,7 +26,8 @@ class AccountRole(StrEnum):
     """The roles that may hold a dashboard account or an API token."""
 
     COORDINATOR = "coordinator"
-    EXPERT = "expert"
+    EXPERT = "expert"  # the user name is the expert's id in the directory
+    DOCTOR = "doctor"  # a unit doctor: bound to one member unit (``Account.unit_id``)
 
     @property
     def role(self) -> Role:
@@ -42,6 +43,31 @@ def validate_username(username: str) -> str:
             code="invalid_username",
         )
     return name
+
+
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{3,30}$")
+
+
+def validate_phone(phone: str) -> str:
+    """Empty, or a phone number a gateway can dial: digits, spaces, '()-', an optional '+'."""
+    value = phone.strip()
+    if value and not _PHONE_RE.match(value):
+        raise InvalidInput(
+            "phone must be digits (with an optional leading +)", code="invalid_phone"
+        )
+    return value
+
+
+def validate_binding(role: AccountRole, unit_id: str | None) -> str | None:
+    """A unit doctor's account names its unit; no other account does."""
+    unit = (unit_id or "").strip() or None
+    if role is AccountRole.DOCTOR and unit is None:
+        raise InvalidInput("a unit doctor's account needs its unit", code="unit_required")
+    if role is not AccountRole.DOCTOR and unit is not None:
+        raise InvalidInput(
+            "only a unit doctor's account is bound to a unit", code="unit_not_allowed"
+        )
+    return unit
 
 
 def validate_password(password: str) -> str:
@@ -85,6 +111,8 @@ class Account:
     locked_until: datetime | None = None
     # login tokens carry it; moving it on ends every session of the account at once
     session_generation: int = 0
+    unit_id: str | None = None  # a unit doctor's unit
+    phone: str = ""  # where an SMS or phone gateway reaches this person (pages)
 
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")

@@ -182,6 +182,19 @@ class Case:
         self.scheduled_start = None
         self.sla_breach = None
 
+    def add_expert(self, expert_id: str, *, by: str, at: datetime) -> bool:
+        """An expert who answered the case's emergency page joins its experts (so they may sign
+        its report); False when they were one already."""
+        if not expert_id:
+            raise InvalidInput("expert id must not be empty")
+        if expert_id in self.expert_ids:
+            return False
+        if self.status in TERMINAL:
+            raise Conflict(f"case {self.id} is {self.status.value}", code="illegal_transition")
+        self.expert_ids = (*self.expert_ids, expert_id)
+        self._append(AuditEntry(at, by, "expert.added", None, None, expert_id))
+        return True
+
     def note(self, action: str, *, by: str, at: datetime, note: str = "") -> None:
         """Record a non-status event (attachment added, interpreter joined) in the trail."""
         self._append(AuditEntry(at, by, action, None, None, note))

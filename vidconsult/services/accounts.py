@@ -23,7 +23,9 @@ from vidconsult.domain.accounts import (
     AccountRole,
     ApiToken,
     LockoutPolicy,
+    validate_binding,
     validate_password,
+    validate_phone,
     validate_token_name,
     validate_username,
 )
@@ -120,10 +122,21 @@ class AccountService:
 
     # accounts ------------------------------------------------------------------------------
     async def create_account(
-        self, username: str, role: AccountRole, password: str, display_name: str = ""
+        self,
+        username: str,
+        role: AccountRole,
+        password: str,
+        display_name: str = "",
+        *,
+        unit_id: str | None = None,
+        phone: str = "",
     ) -> Account:
+        """``unit_id``: the unit of a unit doctor's account (required for them, refused for
+        others). An expert account's user name is its expert id."""
         name = validate_username(username)
         validate_password(password)
+        unit = validate_binding(AccountRole(role), unit_id)
+        phone = validate_phone(phone)
         if len(display_name) > 200:
             raise InvalidInput("display name must be at most 200 characters")
         account = Account(
@@ -133,6 +146,8 @@ class AccountService:
             password_hash=await self._pool.run(self._passwords.hash, password),
             created_at=self._clock.now(),
             display_name=display_name.strip(),
+            unit_id=unit,
+            phone=phone,
         )
         await self._accounts.create_account(account)
         log.info("account created username=%s role=%s", name, account.role.value)
@@ -146,6 +161,22 @@ class AccountService:
         if account is None:
             raise NotFound(f"account {username} not found")
         return account
+
+    async def contacts(
+        self, *, username: str | None = None, role: AccountRole | None = None
+    ) -> list[dict[str, str]]:
+        """Name and phone of the enabled account ``username``, or of every enabled account of
+        ``role``: where a page reaches them (an SMS or phone gateway dials the phone)."""
+        if username is not None:
+            found = await self._accounts.get_account(username)
+            accounts = [found] if found is not None else []
+        else:
+            accounts = [a for a in await self._accounts.list_accounts() if a.role is role]
+        return [
+            {"name": a.display_name or a.username, "phone": a.phone}
+            for a in accounts
+            if not a.disabled
+        ]
 
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         account = await self.get_account(username)
@@ -267,6 +298,10 @@ class AccountService:
         self, name: str, role: AccountRole, created_by: str, ttl: timedelta | None = None
     ) -> tuple[str, ApiToken]:
         """A new token: (the secret, shown once; its record, which keeps only the hash)."""
+        if AccountRole(role) is AccountRole.DOCTOR:
+            raise InvalidInput(
+                "a unit doctor signs in with an account bound to the unit", code="invalid_role"
+            )
         secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self._clock.now()
         token = ApiToken(

@@ -36,6 +36,11 @@ MIGRATIONS = [
     );
     """,
     "ALTER TABLE accounts ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;",
+    # unit doctors' accounts are bound to a unit; anyone may be paged on a phone
+    """
+    ALTER TABLE accounts ADD COLUMN unit_id TEXT;
+    ALTER TABLE accounts ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -61,8 +66,8 @@ class SQLiteAccountStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO accounts(id, username, display_name, role, password_hash,"
-                    " disabled, failed_logins, locked_until, created_at, session_generation)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " disabled, failed_logins, locked_until, created_at, session_generation,"
+                    " unit_id, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         a.id,
                         a.username,
@@ -74,6 +79,8 @@ class SQLiteAccountStore:
                         _opt(a.locked_until),
                         iso(a.created_at),
                         a.session_generation,
+                        a.unit_id,
+                        a.phone,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -211,6 +218,8 @@ def _account(row: sqlite3.Row) -> Account:
         failed_logins=row["failed_logins"],
         locked_until=_dt(row["locked_until"]),
         session_generation=row["session_generation"],
+        unit_id=row["unit_id"],
+        phone=row["phone"],
     )
 
 

@@ -1,0 +1,262 @@
+"""Emergency paging over the real server on a fake clock: the on-duty expert's workspace rings
+(the ``/staff`` namespace) and ``page.sent`` carries the gateway's data; unanswered in the
+configured time, the backup on the rota is paged (the clock moves, ``tick()`` runs: no
+sleeping), then the coordinators; acceptance answers, hands back a join link, cancels the other
+pages; every step is on the case's audit trail; the metrics count it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes import FakeClock, NullMediaEngine
+from tests.helpers import SECRET
+from tests.sio import RawClient
+from tests.workflow.helpers import MON, WorkflowServer, case_body
+from vidconsult.account_admin import create_account
+from vidconsult.app import EVENTS, run_server
+from vidconsult.config import Settings
+from vidconsult.tokens import TokenSigner
+from web.workflow_keys import PAGING
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def wf(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
+    """As tests/workflow/conftest.py's, with a 30 s answer time and no paging loop."""
+    settings = dataclasses.replace(
+        settings, scheduler_interval=0, paging_interval=0, paging_answer_seconds=30
+    )
+    async with (
+        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        async def record(event: str, data: dict[str, Any]) -> None:
+            events.append((event, data))
+
+        server.app[EVENTS].subscribe(record)
+        yield WorkflowServer(
+            url=server.url,
+            signer=TokenSigner(SECRET.encode()),
+            app=server.app,
+            session=session,
+            clock=clock,
+            events=events,
+        )
+
+
+async def account(settings: Settings, username: str, role: str, **kw: Any) -> None:
+    await asyncio.to_thread(
+        create_account, settings.data_dir, username, role, PASSWORD, username.title(), **kw
+    )
+
+
+async def login(wf: WorkflowServer, username: str) -> str:
+    got = await wf.ok(
+        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}, token=""
+    )
+    return got["token"]
+
+
+@pytest.fixture
+async def duty(wf: WorkflowServer, settings: Settings) -> WorkflowServer:
+    await wf.unit("vil-1")
+    for expert in ("zhou", "wang"):
+        await wf.expert(expert)
+    # two on the cardiology rota on Mondays: zhou first, wang the backup
+    await wf.ok(
+        "PUT",
+        "/api/v1/rota/cardiology",
+        {
+            "slots": [
+                {"expert_id": e, "weekday": MON, "start": "08:00", "end": "20:00"}
+                for e in ("zhou", "wang")
+            ]
+        },
+    )
+    await account(settings, "zhou", "expert", phone="+86 138 0000 0001")
+    await account(settings, "wang", "expert", phone="+86 138 0000 0002")
+    await account(settings, "li.coord", "coordinator", phone="+86 138 0000 0009")
+    await account(settings, "vil.doctor", "doctor", unit_id="vil-1")
+    return wf
+
+
+async def staff(wf: WorkflowServer, make: Any, token: str) -> RawClient:
+    client: RawClient = make()
+    await client.connect_staff(wf.url, token)
+    return client
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Any]:
+    made: list[RawClient] = []
+
+    def make() -> RawClient:
+        made.append(RawClient())
+        return made[-1]
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+def audit_actions(case: dict[str, Any]) -> list[tuple[str, str]]:
+    skip = {"transition", "created"}
+    return [(row["action"], row["note"]) for row in case["audit"] if row["action"] not in skip]
+
+
+async def test_page_rings_escalates_to_the_backup_and_the_answer_lands_in_the_room(
+    duty: WorkflowServer, clients: Any
+) -> None:
+    wf = duty
+    zhou, wang, coord = [await login(wf, u) for u in ("zhou", "wang", "li.coord")]
+    zhou_ws = await staff(wf, clients, zhou)
+    wang_ws = await staff(wf, clients, wang)
+    coord_ws = await staff(wf, clients, coord)
+    zhou_ring = zhou_ws.expect("page.ring")
+
+    # the unit doctor files the emergency for their own unit
+    doctor = await login(wf, "vil.doctor")
+    got = await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201, token=doctor)
+    case_id, room_id = got["case"]["id"], got["room"]["id"]
+    assert [link["kind"] for link in got["links"]] == ["unit"]  # never the expert's token
+    ring = await asyncio.wait_for(zhou_ring, 5)
+    assert (ring["case_id"], ring["room_id"], ring["target"]["id"], ring["step"]) == (
+        case_id,
+        room_id,
+        "zhou",
+        1,
+    )
+    assert ring["escalates_at"] == (wf.clock.now() + timedelta(seconds=30)).isoformat()
+    assert ring["answer_url"].endswith(f"/workspace#page={case_id}.p0")
+    assert wang_ws.seen("page.ring") == []
+    [sent] = wf.seen("page.sent")
+    assert sent["target"] == {"kind": "expert", "id": "zhou"}
+    assert sent["contacts"] == [{"name": "Zhou", "phone": "+86 138 0000 0001"}]
+    mine = await wf.ok("GET", "/api/v1/pages/mine", token=zhou)
+    assert [p["page_id"] for p in mine["pages"]] == [f"{case_id}.p0"]
+    assert (await wf.ok("GET", "/api/v1/pages/mine", token=wang))["pages"] == []
+
+    # 29 s: nothing; 30 s: the backup is paged
+    pager = wf.app[PAGING]
+    wf.clock.advance(seconds=29)
+    assert await pager.tick() == 0
+    wang_ring = wang_ws.expect("page.ring")
+    wf.clock.advance(seconds=1)
+    assert await pager.tick() == 1
+    assert (await asyncio.wait_for(wang_ring, 5))["target"]["id"] == "wang"
+    assert coord_ws.seen("page.ring") == []
+
+    # nobody but the paged person answers a page
+    err = await wf.ok("POST", f"/api/v1/pages/{case_id}.p1/accept", status=403, token=zhou)
+    assert err["error"]["code"] == "not_paged"
+    # the backup accepts: the answer carries their join link; the other page stops ringing
+    zhou_closed = zhou_ws.expect("page.closed")
+    wf.clock.advance(seconds=4)
+    accepted = await wf.ok("POST", f"/api/v1/pages/{case_id}.p1/accept", token=wang)
+    link = accepted["link"]
+    claims = wf.verify(link["token"])
+    assert (claims.room, claims.identity, claims.role.value) == (room_id, "wang", "expert")
+    assert accepted["paging"]["answered_by"] == "wang"
+    assert (await asyncio.wait_for(zhou_closed, 5))["status"] == "cancelled"
+    err = await wf.ok("POST", f"/api/v1/pages/{case_id}.p0/accept", status=409, token=zhou)
+    assert err["error"]["code"] == "page_answered"
+    # the backup joins the room: the first expert's arrival is recorded
+    wf.clock.advance(seconds=6)
+    c = clients()
+    await c.connect(wf.url, link["token"])
+    await c.request("join")
+
+    case = await wf.ok("GET", f"/api/v1/cases/{case_id}")
+    assert "wang" in case["expert_ids"]  # so they sign the report
+    actions = audit_actions(case)
+    assert [a for a, _ in actions] == [
+        "page.sent",
+        "page.unanswered",
+        "page.sent",
+        "expert.added",
+        "page.accepted",
+        "page.cancelled",
+        "expert.arrived",
+    ]
+    assert "expert zhou" in actions[0][1] and "expert wang" in actions[2][1]
+    assert "34.0 s after the request" in actions[4][1]
+    times = [row["at"] for row in case["audit"] if row["action"].startswith("page.")]
+    assert times == sorted(times) and times[0] != times[-1]
+    board = await wf.ok("GET", "/api/v1/paging")
+    [row] = board["pagings"]
+    assert row["state"] == "answered" and row["answered_by"] == "wang"
+    assert [p["status"] for p in row["pages"]] == ["cancelled", "accepted"]
+    assert row["elapsed_seconds"] == 40.0 and row["first_expert_at"] is not None
+    assert board["answer_within_seconds"] == 30
+    # the backup signs the report from their workspace login
+    report = {"diagnosis": "STEMI", "treatment_plan": "PCI"}
+    done = await wf.ok("POST", f"/api/v1/cases/{case_id}/report", report, token=wang)
+    assert done["report"]["signed_by"] == "wang"
+
+    metrics = await wf.api("GET", "/metrics", token="")
+    text = metrics[1]
+    assert "vidconsult_emergency_time_to_acknowledge_seconds_count 1.0" in text
+    assert 'vidconsult_emergency_time_to_acknowledge_seconds_bucket{le="60.0"} 1.0' in text
+    assert 'vidconsult_emergency_time_to_acknowledge_seconds_bucket{le="30.0"} 0.0' in text
+    assert "vidconsult_emergency_time_to_first_expert_seconds_sum 40.0" in text
+    assert "vidconsult_pages_sent_total 2.0" in text
+
+
+async def test_unanswered_pages_reach_the_coordinators_and_decline_moves_on(
+    duty: WorkflowServer, clients: Any
+) -> None:
+    wf = duty
+    zhou, coord = await login(wf, "zhou"), await login(wf, "li.coord")
+    coord_ws = await staff(wf, clients, coord)
+    got = await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+    case_id = got["case"]["id"]
+    # zhou declines: wang is paged at once; wang never answers: the coordinators are
+    await wf.ok("POST", f"/api/v1/pages/{case_id}.p0/decline", token=zhou)
+    coord_ring = coord_ws.expect("page.ring")
+    wf.clock.advance(seconds=30)
+    await wf.app[PAGING].tick()
+    ring = await asyncio.wait_for(coord_ring, 5)
+    assert ring["target"] == {"kind": "coordinator", "id": "coordinators"} and ring["step"] == 3
+    assert [e["target"]["id"] for e in wf.seen("page.sent")] == ["zhou", "wang", "coordinators"]
+    assert wf.seen("page.sent")[-1]["contacts"] == [
+        {"name": "Li.Coord", "phone": "+86 138 0000 0009"}
+    ]
+    accepted = await wf.ok("POST", f"/api/v1/pages/{case_id}.p2/accept", token=coord)
+    assert accepted["link"]["role"] == "coordinator"
+    case = await wf.ok("GET", f"/api/v1/cases/{case_id}")
+    assert [a for a, _ in audit_actions(case)] == [
+        "page.sent",
+        "page.declined",
+        "page.sent",
+        "page.unanswered",
+        "page.sent",
+        "page.accepted",
+        "page.cancelled",
+    ]
+
+
+async def test_staff_channel_refuses_room_tokens_and_anonymous(duty: WorkflowServer) -> None:
+    import socketio
+
+    room = await duty.create_room("x")
+    for token in ("", "garbage", duty.mint("kiosk", "patient", room=room["id"])):
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                duty.url,
+                auth={"token": token},
+                transports=["websocket"],
+                namespaces=["/staff"],
+                wait_timeout=5,
+            )
+        await client.disconnect()

@@ -1,0 +1,393 @@
+"""Paging drives :class:`vidconsult.domain.paging.Paging` for every open emergency.
+
+- On "emergency.requested" (the event bus; :class:`EmergencyService` publishes it after the
+  room opened) it builds the chain (picked expert, backup, coordinators) and pages the first
+  step: the person's open workspaces ring over the staff push (:class:`StaffPush`), and
+  "page.sent" goes out on the bus with what an SMS or phone gateway needs (webhooks).
+- :meth:`tick` (the app runs it every ``interval``; tests call it with a fake clock) pages the
+  next step of every emergency whose ringing step ran out of time.
+- :meth:`accept` / :meth:`decline` answer a page; accepting adds the expert to the case (so
+  they sign its report) and hands back their join link to the room.
+- "participant.joined" of an expert in an emergency room records the first expert's arrival;
+  "room.ended" cancels the pages still open.
+
+Every step lands on the case's audit trail with its time. The state lives in this process's
+memory (the emergency's room and its live participants do too); a restart forgets which
+pages were open, the audit trail keeps what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from vidconsult.domain.booked_rooms import Party
+from vidconsult.domain.cases import Case
+from vidconsult.domain.emergency import EmergencyPick, PickSource
+from vidconsult.domain.paging import (
+    Page,
+    PageTarget,
+    Paging,
+    PagingChange,
+    PagingPolicy,
+    PagingState,
+    TargetKind,
+    paging_chain,
+)
+from vidconsult.domain.roles import Role
+from vidconsult.domain.specialties import Specialty
+from vidconsult.errors import NotFound, VidconsultError
+from vidconsult.ports import Clock, StaffPush
+from vidconsult.services.cases import CaseService
+from vidconsult.services.directory import DirectoryService
+from vidconsult.services.events import EventBus
+from vidconsult.services.rooms import RoomService
+from vidconsult.services.schedule import ScheduleKeeper
+from vidconsult.services.sessions import SessionService
+from vidconsult.tokens import TokenClaims
+
+log = logging.getLogger(__name__)
+ACTOR = "pager"
+# how long a paging is remembered after it was answered or closed (the dashboard's board)
+KEEP_FOR = timedelta(hours=12)
+# seconds: the buckets of the time-to-acknowledge and time-to-first-expert histograms
+BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+# who a page reaches by phone: the target -> [(name, phone)] (the accounts know it)
+Contacts = Callable[[PageTarget], Awaitable[list[dict[str, str]]]]
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Observations in seconds, counted per bucket (Prometheus' cumulative buckets)."""
+
+    buckets: tuple[float, ...] = BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, seconds: float) -> None:
+        self.total += seconds
+        self.count += 1
+        for i, bound in enumerate(self.buckets):
+            if seconds <= bound:
+                self.counts[i] += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        return [
+            *((str(b), c) for b, c in zip(self.buckets, self.counts, strict=True)),
+            ("+Inf", self.count),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    paging: Paging
+    page: Page
+    link: dict[str, Any]
+
+
+class PagingService:
+    def __init__(
+        self,
+        *,
+        cases: CaseService,
+        directory: DirectoryService,
+        schedule: ScheduleKeeper,
+        rooms: RoomService,
+        sessions: SessionService,
+        events: EventBus,
+        clock: Clock,
+        policy: PagingPolicy,
+        token_ttl: timedelta,
+        push: StaffPush | None = None,
+        workspace_url: Callable[[], str] = lambda: "",
+    ) -> None:
+        self._cases = cases
+        self._directory = directory
+        self._schedule = schedule
+        self._rooms = rooms
+        self._sessions = sessions
+        self._events = events
+        self._clock = clock
+        self.policy = policy
+        self._ttl = token_ttl
+        self.push = push
+        self.contacts: Contacts | None = None
+        self._workspace_url = workspace_url
+        self._pagings: dict[str, Paging] = {}  # by case id
+        self._lock = asyncio.Lock()
+        self.time_to_ack = Histogram()
+        self.time_to_expert = Histogram()
+        self.pages_sent = 0
+
+    # -- reading ------------------------------------------------------------------------------
+    def pagings(self) -> list[Paging]:
+        """Every remembered paging, newest first."""
+        return sorted(self._pagings.values(), key=lambda p: p.opened_at, reverse=True)
+
+    def of_case(self, case_id: str) -> Paging:
+        paging = self._pagings.get(case_id)
+        if paging is None:
+            raise NotFound(f"no paging for case {case_id}", code="page_not_found")
+        return paging
+
+    def open_pages_for(self, identity: str, *, coordinator: bool) -> list[tuple[Paging, Page]]:
+        found = []
+        for paging in self.pagings():
+            if paging.state is not PagingState.PAGING:
+                continue
+            for page in paging.open_pages():
+                if page.target.answerable_by(identity, coordinator=coordinator):
+                    found.append((paging, page))
+        return found
+
+    def _paging_of_page(self, page_id: str) -> Paging:
+        case_id, _, _ = page_id.rpartition(".p")
+        return self.of_case(case_id)
+
+    # -- the event bus ------------------------------------------------------------------------
+    async def on_event(self, event: str, data: dict[str, Any]) -> None:
+        if event == "emergency.requested":
+            await self.start(data)
+        elif event == "participant.joined" and data.get("role") == Role.EXPERT.value:
+            await self._expert_joined(data)
+        elif event == "room.ended" and data.get("case_id"):
+            await self._room_ended(data["case_id"])
+
+    async def start(self, data: dict[str, Any]) -> Paging:
+        now = self._clock.now()
+        specialty = Specialty(data["specialty"])
+        pick = EmergencyPick(data["expert_id"], PickSource(data["source"]), data["expert_busy"])
+        chain = paging_chain(
+            pick,
+            specialty,
+            now,
+            rota=await self._directory.rota(),
+            index=await self._schedule.index(),
+        )
+        paging = Paging(
+            case_id=data["case_id"],
+            room_id=data["room_id"],
+            unit_id=data["unit_id"],
+            specialty=specialty,
+            opened_at=now,
+            chain=chain,
+            policy=self.policy,
+        )
+        async with self._lock:
+            self._forget_old(now)
+            self._pagings[paging.case_id] = paging
+            change = paging.start(now)
+        await self._apply(paging, change)
+        return paging
+
+    # -- answering ----------------------------------------------------------------------------
+    async def accept(self, page_id: str, who: TokenClaims) -> Accepted:
+        paging = self._paging_of_page(page_id)
+        coordinator = who.is_coordinator
+        async with self._lock:
+            now = self._clock.now()
+            change = paging.accept(page_id, who.identity, now, coordinator=coordinator)
+        page = paging.page(page_id)
+        self.time_to_ack.observe((now - paging.opened_at).total_seconds())
+        if who.role is Role.EXPERT:
+
+            def add_expert(case: Case, at: datetime) -> None:
+                case.add_expert(who.identity, by=who.identity, at=at)
+
+            await self._cases.update(paging.case_id, add_expert)
+        await self._apply(paging, change, by=who.identity)
+        room = await self._rooms.get_room(paging.room_id)
+        party = Party(
+            "expert" if who.role is Role.EXPERT else "coordinator",
+            who.identity,
+            Role.EXPERT if who.role is Role.EXPERT else Role.COORDINATOR,
+            who.name,
+        )
+        (link,) = self._sessions.tokens(
+            room, (party,), not_before=None, expires_at=now + self._ttl, minted_by=who.minter
+        )
+        await self._events.publish(
+            "page.accepted",
+            {
+                "page_id": page.id,
+                "case_id": paging.case_id,
+                "room_id": paging.room_id,
+                "answered_by": who.identity,
+                "seconds_to_answer": round((now - paging.opened_at).total_seconds(), 3),
+            },
+        )
+        return Accepted(paging, page, link)
+
+    async def decline(self, page_id: str, who: TokenClaims) -> Paging:
+        paging = self._paging_of_page(page_id)
+        async with self._lock:
+            change = paging.decline(
+                page_id, who.identity, self._clock.now(), coordinator=who.is_coordinator
+            )
+        await self._apply(paging, change, by=who.identity)
+        return paging
+
+    # -- time ---------------------------------------------------------------------------------
+    async def tick(self) -> int:
+        """Page the next step wherever the ringing one ran out of time; how many were sent."""
+        now = self._clock.now()
+        changed: list[tuple[Paging, PagingChange]] = []
+        async with self._lock:
+            for paging in list(self._pagings.values()):
+                change = paging.tick(now)
+                if change.sent:
+                    changed.append((paging, change))
+        for paging, change in changed:
+            await self._apply(paging, change)
+        return sum(len(c.sent) for _, c in changed)
+
+    async def run(self, interval: float) -> None:
+        """The background loop (cancelled by the app's cleanup)."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("paging tick failed")
+            await asyncio.sleep(interval)
+
+    # -- internals ----------------------------------------------------------------------------
+    async def _expert_joined(self, data: dict[str, Any]) -> None:
+        paging = self._pagings.get(data.get("case_id") or "")
+        if paging is None or paging.room_id != data.get("room_id"):
+            return
+        now = self._clock.now()
+        if not paging.expert_arrived(now):
+            return
+        self.time_to_expert.observe((now - paging.opened_at).total_seconds())
+        await self._audit(
+            paging, "expert.arrived", data["identity"], now, _seconds_since(paging, now)
+        )
+
+    async def _room_ended(self, case_id: str) -> None:
+        paging = self._pagings.get(case_id)
+        if paging is None:
+            return
+        async with self._lock:
+            change = paging.close(self._clock.now())
+        await self._apply(paging, change)
+
+    async def _apply(self, paging: Paging, change: PagingChange, by: str = ACTOR) -> None:
+        now = self._clock.now()
+        for page in change.unanswered:
+            await self._audit(
+                paging, "page.unanswered", ACTOR, now, f"{_target(page)} · {_seconds(page, now)}"
+            )
+        for page in change.closed:
+            note = f"{_target(page)} · {_seconds_since(paging, now)}"
+            await self._audit(paging, f"page.{page.status.value}", by, now, note)
+            await self._tell(page, "page.closed", self.page_view(paging, page))
+        for page in change.sent:
+            self.pages_sent += 1
+            await self._audit(
+                paging, "page.sent", ACTOR, now, f"{_target(page)} · step {page.step + 1}"
+            )
+            view = self.page_view(paging, page)
+            rang = await self._tell(page, "page.ring", view)
+            contacts = await self.contacts(page.target) if self.contacts else []
+            log.warning(
+                "page sent case=%s page=%s target=%s workspaces=%s phones=%s",
+                paging.case_id,
+                page.id,
+                _target(page),
+                rang,
+                len([c for c in contacts if c.get("phone")]),
+            )
+            await self._events.publish("page.sent", {**view, "contacts": contacts})
+        if self.push is not None and (change.sent or change.closed or change.unanswered):
+            await self.push.to_coordinators("paging.changed", paging_view(paging, now))
+
+    async def _tell(self, page: Page, event: str, payload: dict[str, Any]) -> int:
+        if self.push is None:
+            return 0
+        try:
+            if page.target.kind is TargetKind.COORDINATOR:
+                return await self.push.to_coordinators(event, payload)
+            return await self.push.to_person(page.target.id, event, payload)
+        except Exception:  # a dead socket never stops the page (the webhook still goes)
+            log.exception("page push failed page=%s", page.id)
+            return 0
+
+    async def _audit(self, paging: Paging, action: str, by: str, at: datetime, note: str) -> None:
+        try:
+            await self._cases.update(
+                paging.case_id, lambda c, _at: c.note(action, by=by, at=_at, note=note)
+            )
+        except VidconsultError as exc:
+            log.warning(
+                "paging audit failed case=%s action=%s code=%s", paging.case_id, action, exc.code
+            )
+
+    def page_view(self, paging: Paging, page: Page) -> dict[str, Any]:
+        deadline = paging.deadline if page is paging.current else None
+        return {
+            "page_id": page.id,
+            "case_id": paging.case_id,
+            "room_id": paging.room_id,
+            "unit_id": paging.unit_id,
+            "specialty": paging.specialty.value,
+            "step": page.step + 1,
+            "target": {"kind": page.target.kind.value, "id": page.target.id},
+            "status": page.status.value,
+            "sent_at": page.sent_at.isoformat(),
+            "escalates_at": deadline.isoformat() if deadline else None,
+            "opened_at": paging.opened_at.isoformat(),
+            "answer_url": f"{self._workspace_url()}#page={page.id}",
+        }
+
+    def _forget_old(self, now: datetime) -> None:
+        for case_id, paging in list(self._pagings.items()):
+            if paging.state is not PagingState.PAGING and now - paging.opened_at > KEEP_FOR:
+                del self._pagings[case_id]
+
+
+def paging_view(paging: Paging, now: datetime) -> dict[str, Any]:
+    """The board's view of one emergency: elapsed time, who was paged, who answered."""
+    return {
+        "case_id": paging.case_id,
+        "room_id": paging.room_id,
+        "unit_id": paging.unit_id,
+        "specialty": paging.specialty.value,
+        "state": paging.state.value,
+        "opened_at": paging.opened_at.isoformat(),
+        "elapsed_seconds": round((now - paging.opened_at).total_seconds(), 1),
+        "answered_by": paging.answered_by,
+        "answered_at": paging.answered_at.isoformat() if paging.answered_at else None,
+        "first_expert_at": paging.first_expert_at.isoformat() if paging.first_expert_at else None,
+        "escalates_at": paging.deadline.isoformat() if paging.deadline else None,
+        "chain": [{"kind": t.kind.value, "id": t.id} for t in paging.chain],
+        "pages": [
+            {
+                "page_id": p.id,
+                "step": p.step + 1,
+                "target": {"kind": p.target.kind.value, "id": p.target.id},
+                "status": p.status.value,
+                "sent_at": p.sent_at.isoformat(),
+                "closed_at": p.closed_at.isoformat() if p.closed_at else None,
+                "answered_by": p.answered_by,
+            }
+            for p in paging.pages
+        ],
+    }
+
+
+def _target(page: Page) -> str:
+    return f"{page.target.kind.value} {page.target.id}"
+
+
+def _seconds(page: Page, now: datetime) -> str:
+    return f"{(now - page.sent_at).total_seconds():.1f} s after the page"
+
+
+def _seconds_since(paging: Paging, now: datetime) -> str:
+    return f"{(now - paging.opened_at).total_seconds():.1f} s after the request"
