@@ -15,7 +15,7 @@ from vidconsult.domain.paging import PageStatus, PagingState, TargetKind
 from vidconsult.domain.roles import Role
 from vidconsult.domain.specialties import Specialty
 from vidconsult.errors import PermissionDenied
-from vidconsult.services.paging import Histogram, PagingService, paging_view
+from vidconsult.services.paging import Histogram, PagingService
 from web.http import claims, json_ok, require_coordinator
 from web.keys import CLOCK
 from web.openapi import describe
@@ -50,6 +50,7 @@ class PagingOut(_Out):
     case_id: str
     room_id: str
     unit_id: str
+    unit_name: str
     specialty: Specialty
     state: PagingState
     opened_at: Instant
@@ -74,6 +75,7 @@ class OpenPage(_Out):
     case_id: str
     room_id: str
     unit_id: str
+    unit_name: str
     specialty: Specialty
     step: int
     target: TargetOut
@@ -110,7 +112,7 @@ async def board(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     return json_ok(
         {
-            "pagings": [paging_view(p, now) for p in service.pagings()],
+            "pagings": [service.view(p, now) for p in service.pagings()],
             "answer_within_seconds": service.policy.answer_within.total_seconds(),
         }
     )
@@ -135,9 +137,10 @@ async def my_pages(request: web.Request) -> web.Response:
 )
 async def accept(request: web.Request) -> web.Response:
     _staff(request)
-    accepted = await request.app[PAGING].accept(request.match_info["page_id"], claims(request))
+    service = request.app[PAGING]
+    accepted = await service.accept(request.match_info["page_id"], claims(request))
     now = request.app[CLOCK].now()
-    return json_ok({"paging": paging_view(accepted.paging, now), "link": accepted.link})
+    return json_ok({"paging": service.view(accepted.paging, now), "link": accepted.link})
 
 
 @routes.post("/api/v1/pages/{page_id}/decline")
@@ -149,8 +152,9 @@ async def accept(request: web.Request) -> web.Response:
 )
 async def decline(request: web.Request) -> web.Response:
     _staff(request)
-    paging = await request.app[PAGING].decline(request.match_info["page_id"], claims(request))
-    return json_ok(paging_view(paging, request.app[CLOCK].now()))
+    service = request.app[PAGING]
+    paging = await service.decline(request.match_info["page_id"], claims(request))
+    return json_ok(service.view(paging, request.app[CLOCK].now()))
 
 
 class PagingCollector(Collector):

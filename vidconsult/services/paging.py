@@ -120,6 +120,7 @@ class PagingService:
         self.contacts: Contacts | None = None
         self._workspace_url = workspace_url
         self._pagings: dict[str, Paging] = {}  # by case id
+        self._unit_names: dict[str, str] = {}  # by unit id, as the pages name the unit
         self._lock = asyncio.Lock()
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
@@ -179,6 +180,7 @@ class PagingService:
             chain=chain,
             policy=self.policy,
         )
+        self._unit_names[paging.unit_id] = (await self._directory.unit(paging.unit_id)).name
         async with self._lock:
             self._forget_old(now)
             self._pagings[paging.case_id] = paging
@@ -305,7 +307,7 @@ class PagingService:
             )
             await self._events.publish("page.sent", {**view, "contacts": contacts})
         if self.push is not None and (change.sent or change.closed or change.unanswered):
-            await self.push.to_coordinators("paging.changed", paging_view(paging, now))
+            await self.push.to_coordinators("paging.changed", self.view(paging, now))
 
     async def _tell(self, page: Page, event: str, payload: dict[str, Any]) -> int:
         if self.push is None:
@@ -335,6 +337,7 @@ class PagingService:
             "case_id": paging.case_id,
             "room_id": paging.room_id,
             "unit_id": paging.unit_id,
+            "unit_name": self._unit_names.get(paging.unit_id, paging.unit_id),
             "specialty": paging.specialty.value,
             "step": page.step + 1,
             "target": {"kind": page.target.kind.value, "id": page.target.id},
@@ -343,6 +346,12 @@ class PagingService:
             "escalates_at": deadline.isoformat() if deadline else None,
             "opened_at": paging.opened_at.isoformat(),
             "answer_url": f"{self._workspace_url()}#page={page.id}",
+        }
+
+    def view(self, paging: Paging, now: datetime) -> dict[str, Any]:
+        return {
+            **paging_view(paging, now),
+            "unit_name": self._unit_names.get(paging.unit_id, paging.unit_id),
         }
 
     def _forget_old(self, now: datetime) -> None:

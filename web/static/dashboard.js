@@ -12,6 +12,7 @@ import { mountCases } from "./dashboard-cases.js";
 import { mountCase } from "./dashboard-case.js";
 import { mountRecordings } from "./dashboard-recordings.js";
 import { mountDirectory, mountStats } from "./dashboard-directory.js";
+import { mountPaging } from "./dashboard-paging.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +23,7 @@ const SECTIONS = {
   recordings: mountRecordings,
   directory: mountDirectory,
   stats: mountStats,
+  emergencies: mountPaging,
 };
 
 let me = null; // GET /auth/me of the signed-in token
@@ -37,7 +39,8 @@ function translateShell() {
   $("nav").setAttribute("aria-label", t("navLabel"));
   for (const a of $("nav").querySelectorAll("a")) {
     const key = { rooms: "navRooms", cases: "navCases", recordings: "navRecordings",
-      directory: "navDirectory", stats: "navStats" }[a.dataset.section];
+      directory: "navDirectory", stats: "navStats", emergencies: "navEmergencies" }[
+      a.dataset.section];
     a.textContent = t(key);
   }
   $("clock-label").textContent = t("centreTime");
@@ -130,6 +133,11 @@ async function signedIn(token) {
   session.token = token;
   try {
     const who = await api("GET", "/auth/me", undefined);
+    if (!who.room && (who.role === "expert" || who.role === "doctor")) {
+      // experts and unit doctors have their own workspace
+      location.assign(`/workspace${location.search}`);
+      return;
+    }
     if (who.role !== "coordinator") throw new ApiError(403, "not_coordinator",
       t("notCoordinator", { role: who.role }));
     if (who.room) throw new ApiError(403, "room_token", t("roomToken"));
