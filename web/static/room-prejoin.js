@@ -57,6 +57,9 @@ export function showPrejoin(onJoin) {
   room.setState("prejoin");
   room.view.setStatus("");
   room.emit("prejoin", { claims, check: room.check });
+  // a workspace that answered an emergency page (or a unit's "join the room") goes straight
+  // in: #token=...&join=now
+  if (new URLSearchParams(location.hash.replace(/^#/, "")).get("join") === "now") button.click();
 }
 
 async function startPreview() {

@@ -4,7 +4,7 @@
 // an alert with sound and, when allowed, the browser's Notification; Accept joins the room.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { term } from "./i18n.js";
+import { t, term } from "./i18n.js";
 import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
 import { lang, w } from "./workspace-i18n.js";
 import { wallTime, offsetLabel } from "./workspace-common.js";
@@ -33,9 +33,9 @@ function translateShell() {
   const params = new URLSearchParams(location.search);
   params.set("lang", other);
   link.href = `?${params}${location.hash}`;
-  link.textContent = w("otherLanguage");
+  link.textContent = t("otherLanguage");
   link.lang = other === "zh" ? "zh-CN" : "en";
-  link.setAttribute("aria-label", w("otherLanguageLabel"));
+  link.setAttribute("aria-label", t("otherLanguageLabel"));
 }
 
 function showSignIn(message = "", tone = "info") {
@@ -257,7 +257,6 @@ function onClosed(page) {
 }
 
 function openChannel() {
-  // eslint-disable-next-line no-undef
   socket = io("/staff", { auth: { token: session.token }, transports: ["websocket"] });
   socket.on("connect", async () => {
     state.channel = "up";
