@@ -54,7 +54,9 @@ class PagingOut(_Out):
     specialty: Specialty
     state: PagingState
     opened_at: Instant
-    elapsed_seconds: float = Field(description="since the emergency was requested")
+    elapsed_seconds: float = Field(
+        description="from the request until it was answered (still paging: until now)"
+    )
     answered_by: str | None
     answered_at: Instant | None
     first_expert_at: Instant | None = Field(description="the first expert's arrival in the room")

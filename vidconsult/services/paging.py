@@ -369,7 +369,10 @@ def paging_view(paging: Paging, now: datetime) -> dict[str, Any]:
         "specialty": paging.specialty.value,
         "state": paging.state.value,
         "opened_at": paging.opened_at.isoformat(),
-        "elapsed_seconds": round((now - paging.opened_at).total_seconds(), 1),
+        # until it was answered (or closed unanswered: until now)
+        "elapsed_seconds": round(
+            ((paging.answered_at or now) - paging.opened_at).total_seconds(), 1
+        ),
         "answered_by": paging.answered_by,
         "answered_at": paging.answered_at.isoformat() if paging.answered_at else None,
         "first_expert_at": paging.first_expert_at.isoformat() if paging.first_expert_at else None,

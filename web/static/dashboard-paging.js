@@ -8,6 +8,8 @@ import { api, busy, centre, fill, h, notify, session } from "./dashboard-core.js
 import { w, wterm } from "./workspace-i18n.js";
 import { timeIn } from "./workspace-common.js";
 
+const SECONDS = { seconds: true };
+
 function elapsedText(seconds) {
   const s = Math.max(0, Math.round(seconds));
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
@@ -52,16 +54,16 @@ export function mountPaging(view) {
       h("span", { class: "elapsed", testid: "paging-elapsed" }, elapsedText(since))),
     h("p", {}, h("b", {}, `${w("answered")}: `),
       h("span", { testid: "paging-answered" }, p.answered_by
-        ? [p.answered_by, " · ", timeIn(p.answered_at, centre.zone)] : w("notAnswered"))),
+        ? [p.answered_by, " · ", timeIn(p.answered_at, centre.zone, "", null, SECONDS)] : w("notAnswered"))),
     p.first_expert_at ? h("p", {}, h("b", {}, `${w("firstExpert")}: `),
-      timeIn(p.first_expert_at, centre.zone)) : null,
+      timeIn(p.first_expert_at, centre.zone, "", null, SECONDS)) : null,
     h("p", { class: "small-text" }, h("b", {}, `${w("paged")}:`)),
     h("ol", { class: "paging-steps", testid: "paging-steps" }, p.pages.map((pg) => h("li",
       { dataset: { status: pg.status, target: pg.target.id } },
       `${target(pg.target)} · ${wterm("pageStatuses", pg.status)} · `,
-      timeIn(pg.sent_at, centre.zone)))),
+      timeIn(pg.sent_at, centre.zone, "", null, SECONDS)))),
     p.escalates_at ? h("p", { class: "small-text muted" }, `${w("escalatesAt")}: `,
-      timeIn(p.escalates_at, centre.zone)) : null,
+      timeIn(p.escalates_at, centre.zone, "", null, SECONDS)) : null,
     h("p", { class: "small-text" }, h("a", { href: `#cases/${encodeURIComponent(p.case_id)}` },
       p.case_id)),
     accept ? h("div", { class: "button-row" }, accept) : null);

@@ -18,34 +18,38 @@ export function offsetLabel(zone, date = new Date()) {
   return name.replace("GMT", "UTC") || "UTC";
 }
 
-/** "2026-03-09 09:30" in `zone`. */
-export function wallTime(iso, zone) {
+/** "2026-03-09 09:30" (or "09:30:05" with `seconds`) in `zone`. */
+export function wallTime(iso, zone, { seconds = false } = {}) {
   const date = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
   const p = partsIn(zone, date, { year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit" });
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+    hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined });
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
 }
 
 /** A <time>: "label 2026-03-09 09:30 UTC+8 · Asia/Shanghai". */
-export function timeIn(iso, zone, label = "", testid = null) {
+export function timeIn(iso, zone, label = "", testid = null, { seconds = false } = {}) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
   return h("span", { class: "zone-time", testid },
     label ? h("b", {}, `${label} `) : null,
-    h("time", { datetime: date.toISOString() }, wallTime(date, zone)),
+    h("time", { datetime: date.toISOString() }, wallTime(date, zone, { seconds })),
     h("span", { class: "zone" }, ` ${offsetLabel(zone, date)} · ${zone}`));
 }
 
-/** The same instant in several zones, one line each ([label, zone] pairs; repeats dropped). */
+/** The same instant in several zones, one line per zone; labels of zones that coincide
+ * share a line ("Your time · Unit’s time 2026-03-09 09:30 UTC+8 · Asia/Shanghai"). */
 export function timesIn(iso, zones, testid = "times") {
-  const seen = new Set();
-  const lines = [];
+  const byZone = new Map();
   for (const [label, zone, id] of zones) {
-    if (!zone || seen.has(zone)) continue;
-    seen.add(zone);
-    lines.push(timeIn(iso, zone, label, id));
+    if (!zone) continue;
+    const entry = byZone.get(zone) || { labels: [], ids: [] };
+    entry.labels.push(label);
+    entry.ids.push(id);
+    byZone.set(zone, entry);
   }
+  const lines = [...byZone].map(([zone, { labels, ids }]) =>
+    timeIn(iso, zone, labels.join(" · "), ids.filter(Boolean).join(" ")));
   return h("div", { class: "times", testid }, lines);
 }
 
@@ -124,7 +128,7 @@ export function reportView(c, zone) {
     ref ? h("p", { testid: "report-referral" }, w("referralTo", {
       hospital: ref.target_hospital, department: ref.department,
       priority: wterm("priorities", ref.priority) }),
-    ref.green_channel ? h("span", { class: "badge green" }, w("greenChannelYes")) : null) : null,
+    ref.green_channel ? h("span", { class: "badge live" }, w("greenChannelYes")) : null) : null,
     h("p", { class: "muted small-text" }, w("signedBy", { who: r.signed_by, time: "" }),
       timeIn(r.signed_at, zone)));
 }

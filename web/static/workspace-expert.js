@@ -25,7 +25,7 @@ export function mountExpert(view, me) {
     body);
   const refresh = h("button", { type: "button", class: "small", testid: "refresh" }, "↻");
   refresh.setAttribute("aria-label", w("loading"));
-  const consultations = h("section", { class: "card table-card",
+  const consultations = h("section", { class: "card",
     "aria-labelledby": "consultations-heading" },
   h("div", { class: "card-head", style: null },
     h("h2", { id: "consultations-heading", class: "card-title" }, w("consultationsHeading")),
@@ -65,7 +65,7 @@ export function mountExpert(view, me) {
         [w("unitTime"), item.unit.time_zone, "time-unit"],
         [w("centreTime"), centreZone, "time-centre"]])
         : h("span", { class: "muted" }, w("notBooked")),
-      item.emergency_room_id ? h("div", { class: "badge green" }, w("emergencyNow")) : null),
+      item.emergency_room_id ? h("div", { class: "badge live" }, w("emergencyNow")) : null),
       h("td", {}, item.unit.name),
       h("td", {}, h("span", { class: "badge", testid: "case-status" },
         term("statuses", c.status))),

@@ -96,7 +96,7 @@ export function mountUnit(view, me) {
 
   // ---- the unit's cases --------------------------------------------------------------------
   const body = h("tbody", { testid: "unit-cases" });
-  const cases = h("section", { class: "card table-card", "aria-labelledby": "cases-heading" },
+  const cases = h("section", { class: "card", "aria-labelledby": "cases-heading" },
     h("h2", { id: "cases-heading", class: "card-title" }, w("unitCasesHeading")),
     h("div", { class: "table-scroll" }, h("table", { class: "table" },
       h("thead", {}, h("tr", {},
@@ -136,7 +136,7 @@ export function mountUnit(view, me) {
       `${term("specialties", c.specialty)} · ${term("urgencies", c.urgency)}`)),
     h("td", {}, when ? timesIn(when, [[w("unitTime"), zone, "time-unit"],
       [w("centreTime"), centreZone, "time-centre"]])
-      : (item.emergency_room_id ? h("span", { class: "badge green" }, w("emergencyNow"))
+      : (item.emergency_room_id ? h("span", { class: "badge live" }, w("emergencyNow"))
         : h("span", { class: "muted" }, w("notBooked")))),
     h("td", {}, h("span", { class: "badge", testid: "case-status" }, term("statuses", c.status)),
       c.report ? h("div", { class: "small-text ok" }, w("reportHeading")) : null),

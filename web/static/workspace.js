@@ -16,7 +16,8 @@ let me = null; // GET /workspace
 let socket = null;
 let unmount = null;
 
-/** What tests and the benchmark read: when each page rang, and how often the bell sounded. */
+/** What tests and the benchmark read: when each page rang (epoch ms, when its alert was
+ * drawn), and how often the bell sounded. */
 const state = { ringAt: {}, rings: 0, channel: "down", pages: {} };
 window.vidconsultWorkspace = state;
 
@@ -106,6 +107,7 @@ function showWorkspace() {
   who.hidden = false;
   const role = me.kind === "expert" ? w("expertRole") : w("unitRole", { unit: me.unit.name });
   who.textContent = `${me.name} · ${role}`;
+  who.title = who.textContent;
   $("sign-out").hidden = false;
   if (me.kind === "expert") openChannel();
   const view = $("view");
@@ -240,7 +242,7 @@ function renderPager() {
 }
 
 function onRing(page) {
-  if (!(page.page_id in state.ringAt)) state.ringAt[page.page_id] = performance.now();
+  if (!(page.page_id in state.ringAt)) state.ringAt[page.page_id] = Date.now();
   const fresh = !(page.page_id in state.pages);
   state.pages[page.page_id] = page;
   renderPager();
