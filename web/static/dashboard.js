@@ -101,7 +101,7 @@ function showSignIn(message = "", tone = "info") {
       const reply = await api("POST", "/auth/login",
         { username: username.value.trim(), password: password.value }, { auth: false });
       password.value = "";
-      await signedIn(reply.token);
+      await signedIn(reply.token, { login: true });
     }, error);
   });
 
@@ -129,12 +129,12 @@ function showSignIn(message = "", tone = "info") {
 }
 
 /** Checks `token` (GET /auth/me: a room-less coordinator), keeps it and opens the dashboard. */
-async function signedIn(token) {
+async function signedIn(token, { login = false } = {}) {
   session.token = token;
   try {
     const who = await api("GET", "/auth/me", undefined);
-    if (!who.room && (who.role === "expert" || who.role === "doctor")) {
-      // experts and unit doctors have their own workspace
+    if (login && !who.room && (who.role === "expert" || who.role === "doctor")) {
+      // experts and unit doctors who sign in here have their own workspace
       location.assign(`/workspace${location.search}`);
       return;
     }
