@@ -65,9 +65,15 @@ async def open_page(browser: Any) -> AsyncIterator[Open]:
 async def join(page: Any) -> None:
     await page.wait_for_selector("[data-testid=join-button]:enabled", timeout=EVENT_TIMEOUT_MS)
     await page.click("[data-testid=join-button]")
-    await page.wait_for_function(
-        "() => window.vidconsult && window.vidconsult.state === 'joined'", timeout=EVENT_TIMEOUT_MS
-    )
+    try:
+        await page.wait_for_function(
+            "() => window.vidconsult && window.vidconsult.state === 'joined'",
+            timeout=MEDIA_TIMEOUT_MS,
+        )
+    except Exception:
+        state = await page.evaluate("[window.vidconsult.state, window.vidconsult.reason]")
+        status = await page.inner_text("[data-testid=status]")
+        raise AssertionError(f"not joined: state, reason {state}, status {status!r}") from None
 
 
 async def link(server: ServerHandle, room_id: str, identity: str, role: str, name: str) -> str:
@@ -241,7 +247,7 @@ async def test_in_the_room(
     assert await screen_row.locator("[data-testid=recording-screen]").count() == 1
     views = board.locator("[data-testid=audit-row][data-action='case.view']")
     # each participant's case panel read the summary once (files added meanwhile: no re-read)
-    readers = sorted((await views.all_inner_texts()))
+    readers = sorted(await views.all_inner_texts())
     assert len(readers) == 3, readers
     # axe on the transcript card: the dashboard's other cards are another part of issue 10
     # (item 6: the recordings card's badges still fail colour contrast)
