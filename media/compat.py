@@ -34,7 +34,6 @@ RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 RECEIVER_TS_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
 RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
-RECEIVER_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
 DTLS_CONNECTED = State.CONNECTED
 
 #: (class, method) pairs the passthrough replaces per instance or calls
@@ -60,7 +59,6 @@ _USES = (
             RECEIVER_DECODER_THREAD,
             RECEIVER_TS_MAPPER,
             RECEIVER_RTCP_SSRC,
-            RECEIVER_ESTIMATOR,
         ),
     ),
     (RTCRtpReceiver.receive, (RECEIVER_DECODER_QUEUE, "_track")),
@@ -137,11 +135,6 @@ def enable_rid_extensions() -> None:
     for ext_id, uri in RID_EXTENSIONS:
         if uri not in known:
             video.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri))
-
-
-def receiver_bitrate_estimator(receiver: RTCRtpReceiver) -> Any:
-    """The receiver's REMB estimator (video), fed by the simulcast layers aiortc does not see."""
-    return getattr(receiver, RECEIVER_ESTIMATOR, None)
 
 
 def sender_counters(sender: RTCRtpSender) -> tuple[int, int]:

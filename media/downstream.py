@@ -72,6 +72,7 @@ VP8_MIME = "video/vp8"
 
 KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
+LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -132,6 +133,7 @@ class Downstream:
         self.packets = 0
         self.octets = 0
         self.retransmitted = 0
+        self._loss_mark: tuple[float, int, int, int] | None = None
         self._wrap_sender()
 
     @property
@@ -156,6 +158,7 @@ class Downstream:
             "target": sel.target,
             "paused": sel.paused,
             "estimate_kbps": None if bps is None else round(bps / 1000),
+            "remb_kbps": None if self.estimate.remb is None else round(self.estimate.remb / 1000),
             "fraction_lost": round(self.estimate.fraction_lost, 3),
             "switches": sel.switches,
         }
@@ -300,7 +303,8 @@ class Downstream:
         if source is None:
             return
         before = self.selector.target
-        target = self.selector.choose(self.estimate.bps, source.rates.bps, now)
+        estimate = self.estimate
+        target = self.selector.choose(estimate.bps, source.rates.bps, now, estimate.fraction_lost)
         if target != before:
             logger.info(
                 "layer target track=%s from=%s to=%s estimate_kbps=%s",
@@ -335,15 +339,28 @@ class Downstream:
             elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
                 for report in packet.reports:
                     if report.ssrc == self._ssrc:
-                        source, current = self.source, self.selector.current
-                        sending = (
-                            source.rates.bps[current]
-                            if source is not None and current is not None
-                            else 0.0
-                        )
-                        self.estimate.on_loss(report.fraction_lost / 256, sending)
+                        self._loss_report(report.packets_lost, report.highest_sequence)
         except Exception:
             logger.debug("feedback not understood", exc_info=True)
+
+    def _loss_report(self, cumulative_lost: int, highest: int) -> None:
+        """Loss over at least ``LOSS_WINDOW`` seconds, from a receiver report's cumulative
+        counters: receivers report often while they NACK, and a report's own fraction over a
+        few packets says little."""
+        now = time.monotonic()
+        sent = self.octets + 12 * self.packets
+        mark = self._loss_mark
+        if mark is None:
+            self._loss_mark = (now, cumulative_lost, highest, sent)
+            return
+        then, lost_before, highest_before, sent_before = mark
+        if now - then < LOSS_WINDOW:
+            return
+        expected = highest - highest_before
+        if expected > 0:
+            fraction = min(1.0, max(0.0, (cumulative_lost - lost_before) / expected))
+            self.estimate.on_loss(fraction, (sent - sent_before) * 8 / (now - then))
+        self._loss_mark = (now, cumulative_lost, highest, sent)
 
     def _retransmit(self, seq: int) -> None:
         try:

@@ -205,6 +205,23 @@ class AiortcMediaEngine:
             assert part.subscriber is not None
             await self._offer(part.subscriber)
 
+    def subscriber_links(self, room_id: str, identity: str) -> list[dict[str, Any]]:
+        """Per track a subscriber receives: its simulcast layer, whether video is paused for
+        its link, and the link's estimate (``media.downstream.Downstream.link``), plus
+        ``publisher``, ``track_sid`` and ``kind``. Empty for an unknown subscriber."""
+        sub = self._rooms.find_subscriber(room_id, identity)
+        links: list[dict[str, Any]] = []
+        for slot in sub.slots if sub is not None else []:
+            ref = slot.ref
+            if ref is None:
+                continue
+            info = self._forwarder.link(slot.output) or {}
+            links.append(
+                {"publisher": ref.publisher, "track_sid": ref.track_sid, "kind": ref.kind.value}
+                | info
+            )
+        return links
+
     # --- encoded taps (docs/media.md, "Taps") ---
 
     def add_tap(self, room_id: str, identity: str, track_sid: str, tap: EncodedTap) -> None:

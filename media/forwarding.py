@@ -11,7 +11,7 @@ implementations: :class:`media.passthrough.PassthroughForwarder` (``forward_mode
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import RTCRtpCodecCapability, RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
@@ -69,6 +69,11 @@ class Forwarder(Protocol):
 
     def codec_preferences(self, track_sid: str) -> list[RTCRtpCodecCapability] | None:
         """Codecs a subscriber's transceiver must offer for this track (None: any)."""
+        ...
+
+    def link(self, output: MediaStreamTrack) -> dict[str, Any] | None:
+        """What the output's subscriber gets of its track (simulcast layer, paused, its
+        link's estimate); None where the forwarder does not adapt (re-encoding)."""
         ...
 
     def stats(self) -> ForwarderStats: ...

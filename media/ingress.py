@@ -13,8 +13,8 @@ publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *
 * the publisher's sender reports go to the taps;
 * REMB sent by aiortc's receiver is clamped to ``bitrate_cap``;
 * a simulcast track (``simulcast`` set by the publish session) has its packets tagged with
-  their layer for the sink, and only the recorded layer reaches aiortc's receive path (the
-  others feed its bandwidth estimator only): see :mod:`media.simulcast`.
+  their layer for the sink, only the recorded layer reaches aiortc's receive path, and
+  aiortc's REMBs are not sent (only caps are): see :mod:`media.simulcast`.
 
 Everything here runs inside the transport's receive loop, where an exception would stop all
 RTP reception of the publisher's connection: the sink, the taps and the clamp contain their
@@ -135,10 +135,14 @@ class Ingress:
             await orig_rtcp(packet)
 
         async def send_rtcp(packet: Any) -> None:
-            if self.bitrate_cap and isinstance(packet, RtcpPsfbPacket):
-                packet = self._clamp_remb(packet)
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                if self.simulcast is not None:
+                    return  # see media/simulcast.py: the browser's own estimate governs
+                if self.bitrate_cap:
+                    packet = self._clamp_remb(packet)
             await orig_send_rtcp(packet)
 
+        self._raw_send_rtcp = orig_send_rtcp
         r.receive = receive  # type: ignore[method-assign]
         r._handle_rtp_packet = handle_rtp  # type: ignore[method-assign]
         r._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
@@ -204,7 +208,6 @@ class Ingress:
                 self._record_asked = now
                 self.request_keyframe(wanted)
         if layer != demux.record_layer:
-            self._feed_estimator(packet, arrival_time_ms)
             return
         if rtx:
             media_ssrc = demux.layer_ssrc[layer]
@@ -212,27 +215,6 @@ class Ingress:
                 return
             packet = unwrap_rtx(packet, payload_type=self._rtx[pt], ssrc=media_ssrc)
         await orig_rtp(packet, arrival_time_ms)
-
-    def _feed_estimator(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        """The layers aiortc does not see still count in the REMB it sends the publisher (or
-        the publisher would be told its link carries only the recorded layer)."""
-        estimator = compat.receiver_bitrate_estimator(self.receiver)
-        if estimator is None or packet.extensions.abs_send_time is None:
-            return
-        try:
-            remb = estimator.add(
-                abs_send_time=packet.extensions.abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
-            )
-            rtcp_ssrc = compat.receiver_rtcp_ssrc(self.receiver)
-            if remb is not None and rtcp_ssrc is not None:
-                fci = pack_remb_fci(*remb)
-                report = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
-                self._spawn(self.receiver._send_rtcp(report))
-        except Exception:
-            logger.debug("estimator not fed track=%s", self.track_sid, exc_info=True)
 
     def _to_sink(self, packet: RtpPacket, layer: int = 0) -> None:
         try:
@@ -421,7 +403,7 @@ class Ingress:
         fci = pack_remb_fci(bitrate, media)
         packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0, fci=fci)
         try:
-            await self.receiver._send_rtcp(packet)
+            await self._raw_send_rtcp(packet)
         except Exception:
             logger.debug("REMB not sent track=%s", self.track_sid, exc_info=True)
 

@@ -2,15 +2,23 @@
 can carry, and which layer it gets. Pure (numbers in, decisions out; the caller's clock).
 
 * :class:`LayerRates`: the bitrate of each layer of a published track, measured as it arrives.
-* :class:`LinkEstimate`: one subscriber's available bitrate, from its REMB (delay-based, sent by
-  Chromium and aiortc receivers when abs-send-time is negotiated) and its receiver reports'
-  loss (more than 10 % lost cuts the estimate, less than 2 % lets it grow back; in between it
-  holds, so a link with steady random loss is not starved).
+* :class:`LinkEstimate`: one subscriber's available bitrate, from its receiver reports' loss
+  (more than 10 % lost cuts the estimate under what was being sent, less than 2 % lets it grow
+  back; in between it holds, so a link with steady random loss is not starved) and its REMB
+  (delay-based, sent by Chromium and aiortc receivers since abs-send-time is written). A REMB
+  is read as "the link carries up to ``REMB_SLACK`` times this": a receive-side estimate never
+  exceeds 1.5 x what arrives (so it cannot show room above the layer being sent), and on a busy
+  machine scheduling jitter looks like queueing and takes it to 0.85 x what arrives now and
+  then (measured: Chromium and aiortc both did it on an idle loopback link). A real overload
+  takes it far lower, or shows as loss.
 * :class:`LayerSelector`: the layer to forward. Down at once when the current one no longer
-  fits, up only after the higher one has fitted for ``UP_HOLD`` seconds, paused when even the
-  lowest does not fit by far (audio is separate and continues), with a retry of the lowest
-  layer every ``RESUME_AFTER`` seconds. It only *targets*: the switch itself happens on a
-  keyframe of the target layer (:meth:`LayerSelector.admit`), so the picture never breaks.
+  fits, up when the estimate shows room for ``UP_HOLD`` seconds, or by *trying* the next
+  layer when the link has been clean (< 2 % loss) for a while: ``TRY_UP_AFTER`` seconds after
+  the last step down, doubling after each try that had to step back (up to
+  ``TRY_UP_MAX``). Paused when even the lowest layer does not fit by far (audio is separate
+  and continues), with a retry of the lowest layer every ``RESUME_AFTER`` seconds. It only
+  *targets*: the switch itself happens on a keyframe of the target layer
+  (:meth:`LayerSelector.admit`), so the picture never breaks.
 
 Layers are numbered from 0 (the lowest); a track without simulcast has one layer, 0.
 """
@@ -21,10 +29,20 @@ from collections.abc import Sequence
 
 __all__ = ["LayerRates", "LayerSelector", "LinkEstimate"]
 
-HEADROOM = 0.9  # share of the estimate video may use (audio, RTX, RTCP live in the rest)
+HEADROOM = 0.9  # share of the estimate a layer may use to be switched up to
+KEEP = 1.1  # the current layer is kept while its rate is under this share of the estimate
+# (a receiver's delay-based estimate sits at about what it receives while the link copes, and
+# drops to ~85 % of it when the link is overused: this tells the two apart)
 UP_HOLD = 2.0  # seconds a higher layer must fit before switching up to it
 PAUSE_RATIO = 0.5  # pause when the budget is under this share of the lowest layer's rate
+PAUSE_HOLD = 2.0  # seconds the lowest layer must not fit before video is paused
 RESUME_AFTER = 10.0  # seconds paused before the lowest layer is tried again
+REMB_SLACK = 1.6  # a REMB means the link carries up to this many times it (see above)
+TRY_UP_AFTER = 20.0  # seconds after a step down before the next layer up is tried
+TRY_UP_MAX = 120.0  # the longest wait between tries
+TRY_WINDOW = 5.0  # a try that steps back within this many seconds failed
+LOSS_DOWN = 0.10  # loss above which a try ends at once
+CLEAN_LOSS = 0.02  # loss below which the link is clean enough to try a layer up
 RATE_WINDOW = 0.5  # seconds per bitrate measurement
 RATE_ALPHA = 0.5  # weight of the newest measurement
 STALE_AFTER = 1.0  # a layer with nothing for this long is not being sent
@@ -78,24 +96,28 @@ class LinkEstimate:
 
     def on_remb(self, bps: float) -> None:
         self.remb = bps
-        if self.loss_cap is not None and self.loss_cap >= bps:
+        if self.loss_cap is not None and self.loss_cap >= bps * REMB_SLACK:
             self.loss_cap = None  # the delay-based estimate is the tighter one again
 
     def on_loss(self, fraction: float, sending_bps: float) -> None:
         """A receiver report: ``fraction`` (0..1) of the packets lost since the last one,
         while ``sending_bps`` were being sent."""
         self.fraction_lost = fraction
-        if fraction > 0.10:
+        if fraction > 0.10 and sending_bps > 0:
             base = sending_bps if self.loss_cap is None else min(self.loss_cap, sending_bps)
             self.loss_cap = max(base * (1 - 0.5 * fraction), 1.0)
         elif fraction < 0.02 and self.loss_cap is not None:
             self.loss_cap *= 1.08
-            if self.remb is not None and self.loss_cap >= self.remb:
+            if self.remb is not None and self.loss_cap >= self.remb * REMB_SLACK:
                 self.loss_cap = None
+        elif self.loss_cap is not None:
+            # the link carries what is being sent, with tolerable loss: never hold under that
+            self.loss_cap = max(self.loss_cap, sending_bps)
 
     @property
     def bps(self) -> float | None:
-        known = [x for x in (self.remb, self.loss_cap) if x is not None]
+        remb = None if self.remb is None else self.remb * REMB_SLACK
+        known = [x for x in (remb, self.loss_cap) if x is not None]
         return min(known) if known else None
 
 
@@ -111,24 +133,63 @@ class LayerSelector:
         self._up_since: float | None = None
         self._up_to: int | None = None
         self._paused_at: float | None = None
+        self._starved_since: float | None = None  # since when the lowest layer does not fit
+        self._down_at: float | None = None  # last step down (None: never)
+        self._try_wait = TRY_UP_AFTER
+        self._tried_at: float | None = None  # last try up, until it held or failed
 
     @property
     def paused(self) -> bool:
         return self.target is None
 
-    def choose(self, budget: float | None, rates: Sequence[float], now: float) -> int | None:
-        """Re-target from the subscriber's ``budget`` (bit/s, None = unknown) and the
-        layers' current ``rates``; returns the target."""
+    def choose(
+        self, budget: float | None, rates: Sequence[float], now: float, lost: float = 0.0
+    ) -> int | None:
+        """Re-target from the subscriber's ``budget`` (bit/s, None = unknown), the layers'
+        current ``rates`` and the last reported loss (0..1); returns the target."""
+        before = self.target
+        target = self._choose(budget, rates, now, lost)
+        if before is not None and (target is None or target < before):
+            self._down_at = now
+            if self._tried_at is not None and now - self._tried_at <= TRY_WINDOW:
+                self._try_wait = min(self._try_wait * 2, TRY_UP_MAX)  # the try failed
+            self._tried_at = None
+        elif self._tried_at is not None and now - self._tried_at > TRY_WINDOW:
+            self._tried_at = None  # the try held
+        return target
+
+    def _choose(
+        self, budget: float | None, rates: Sequence[float], now: float, lost: float
+    ) -> int | None:
         active = [i for i, bps in enumerate(rates) if bps > 0]
         if not active:
             return self.target  # nothing measured yet: keep what there is
+        trying = self._tried_at is not None and now - self._tried_at <= TRY_WINDOW
+        if trying and self.target in active and lost < LOSS_DOWN:
+            return self.target  # give the try its window: only loss can end it early
         if budget is None:
             wanted: int | None = max(active)
         else:
-            fitting = [i for i in active if rates[i] <= budget * HEADROOM]
+            fitting = [
+                i
+                for i in active
+                if rates[i] <= budget * (KEEP if i == self.target else HEADROOM)
+                or (self.target is not None and i < self.target and rates[i] <= budget * KEEP)
+            ]
+            starved = not fitting and budget < rates[min(active)] * PAUSE_RATIO
+            if not starved:
+                self._starved_since = None
+            elif self._starved_since is None:
+                self._starved_since = now
             if fitting:
                 wanted = max(fitting)
-            elif budget < rates[min(active)] * PAUSE_RATIO:
+            elif starved and (
+                self.target is None
+                or (
+                    self._starved_since is not None
+                    and now - self._starved_since >= PAUSE_HOLD - 1e-6
+                )
+            ):
                 wanted = None
             else:
                 wanted = min(active)
@@ -156,6 +217,14 @@ class LayerSelector:
                 self.target = wanted
         else:
             self._up_since = None
+            higher = [i for i in active if i > target]
+            clean = lost < CLEAN_LOSS and (self.current == target)
+            since = self._down_at if self._down_at is not None else self._tried_at
+            waited = since is None or now - since >= self._try_wait - 1e-6
+            if higher and clean and waited and self._tried_at is None:
+                self.target = min(higher)  # try it: the estimate cannot show the room
+                self._tried_at = now
+                self._down_at = None
         if self.target is not None:
             self._paused_at = None
         return self.target

@@ -197,6 +197,10 @@ class PassthroughForwarder:
             return None
         return same_codec(src.kind, src.mime, src.ingress.codec_parameters())
 
+    def link(self, output: MediaStreamTrack) -> dict[str, Any] | None:
+        d = self._outputs.get(output) if isinstance(output, IdleTrack) else None
+        return None if d is None else d.link()
+
     def source(self, track_sid: str) -> _Source | None:
         return self._sources.get(track_sid)
 

@@ -24,6 +24,7 @@ import contextlib
 import logging
 from collections import deque
 from fractions import Fraction
+from typing import Any
 
 from aiortc import RTCRtpCodecCapability
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -224,6 +225,9 @@ class RelayForwarder:
 
     def codec_preferences(self, track_sid: str) -> list[RTCRtpCodecCapability] | None:
         return None  # re-encoding: the subscriber may negotiate any codec
+
+    def link(self, output: MediaStreamTrack) -> dict[str, Any] | None:
+        return None  # each sender encodes for its own link (aiortc's REMB handling)
 
     def stats(self) -> ForwarderStats:
         return ForwarderStats(

@@ -16,7 +16,14 @@ treats every SSRC of a track as one stream. What is done here instead:
 * **Recording**: aiortc's own receive path (jitter buffer, taps, upstream NACKs, receiver
   reports) sees one layer only, the best one being sent; when the publisher stops sending it
   (its uplink got thinner) the next best takes over at its keyframe, and a better one that
-  starts again takes over the same way.
+  starts again takes over the same way. The other layers get no upstream NACKs.
+* **The publisher's bandwidth**: aiortc's REMB is *not* sent to a simulcast publisher (a
+  bitrate cap still is). Its delay-based estimator runs on the event loop, whose scheduling
+  delays look like queueing: measured on a loopback link with the machine busy, it fell to
+  150-250 kbit/s over and over, and the browser then never enabled its top layer. The browser's
+  own loss-based estimate (started at ``START_KBPS`` by ``x-google-start-bitrate``) decides
+  which layers it sends; a thin uplink still makes it drop its top layers (more than 10 %
+  loss), but a deep buffer on the uplink shows as delay only, which is then not reacted to.
 """
 
 from __future__ import annotations
@@ -59,27 +66,52 @@ def _valid_rid(rid: str) -> bool:
     return 0 < len(rid) <= 16 and all(c.isalnum() or c in "-_" for c in rid)
 
 
-def with_simulcast_answer(answer_sdp: str, layers: dict[str, list[str]]) -> str:
+#: the video bitrate (kbit/s) a simulcast publisher's bandwidth estimate starts at
+START_KBPS = 1500
+
+
+def with_simulcast_answer(
+    answer_sdp: str, layers: dict[str, list[str]], start_kbps: int = START_KBPS
+) -> str:
     """The answer with ``a=rid:<rid> recv`` and ``a=simulcast:recv`` in the sections whose
-    mid is in ``layers``."""
+    mid is in ``layers``, and ``x-google-start-bitrate`` on their primary codec.
+
+    The start bitrate is there because aiortc's receive-side estimator (REMB) grows by at most
+    1.5 x what it receives: a browser starting at its default 300 kbit/s would take long to
+    enable its top layer. Started at ``start_kbps``, it sends all layers at once and backs off
+    from there if its uplink cannot carry them."""
     if not layers:
         return answer_sdp
-    out: list[str] = []
-    pending: list[str] = []
+    sections: list[list[str]] = [[]]
     for line in answer_sdp.splitlines():
         if not line:
             continue
         if line.startswith("m="):
-            out += pending
-            pending = []
-        elif line.startswith("a=mid:"):
-            rids = layers.get(line[6:].strip())
-            if rids:
-                pending = [f"a=rid:{rid} recv" for rid in rids]
-                pending.append("a=simulcast:recv " + ";".join(rids))
-        out.append(line)
-    out += pending
+            sections.append([])
+        sections[-1].append(line)
+    out = sections[0]
+    for section in sections[1:]:
+        mid = next((x[6:].strip() for x in section if x.startswith("a=mid:")), None)
+        rids = layers.get(mid or "")
+        if rids:
+            section = _with_start_bitrate(section, start_kbps)
+            section += [f"a=rid:{rid} recv" for rid in rids]
+            section.append("a=simulcast:recv " + ";".join(rids))
+        out += section
     return "\r\n".join(out) + "\r\n"
+
+
+def _with_start_bitrate(section: list[str], kbps: int) -> list[str]:
+    words = section[0].split()
+    if len(words) < 4 or not kbps:
+        return section
+    pt = words[3]
+    param = f"x-google-start-bitrate={kbps}"
+    fmtp = f"a=fmtp:{pt} "
+    if any(x.startswith(fmtp) for x in section):
+        return [x + ";" + param if x.startswith(fmtp) else x for x in section]
+    at = max((i for i, x in enumerate(section) if x.startswith(f"a=rtpmap:{pt} ")), default=0)
+    return [*section[: at + 1], fmtp + param, *section[at + 1 :]]
 
 
 @dataclass(slots=True)

@@ -8,7 +8,11 @@ import random
 import pytest
 
 from media.layers import (
+    PAUSE_HOLD,
+    REMB_SLACK,
     RESUME_AFTER,
+    TRY_UP_AFTER,
+    TRY_WINDOW,
     UP_HOLD,
     LayerRates,
     LayerSelector,
@@ -141,15 +145,21 @@ def test_layer_rates_measure_each_layer_and_see_a_layer_stop() -> None:
 def test_link_estimate_takes_the_tighter_of_remb_and_loss() -> None:
     e = LinkEstimate()
     assert e.bps is None
-    e.on_remb(800_000)
-    assert e.bps == 800_000
+    e.on_remb(500_000)
+    assert e.bps == 500_000 * REMB_SLACK  # a REMB cannot show room above what arrives
     e.on_loss(0.03, 500_000)  # steady random loss: holds
-    assert e.bps == 800_000
+    assert e.bps == 500_000 * REMB_SLACK
     e.on_loss(0.30, 500_000)  # heavy loss: cut under what is being sent
     assert e.bps == pytest.approx(500_000 * 0.85)
-    for _ in range(20):
+    e.on_loss(0.05, 200_000)  # tolerable loss: holds
+    assert e.bps == pytest.approx(500_000 * 0.85)
+    e.on_loss(0.30, 200_000)
+    assert e.bps == pytest.approx(200_000 * 0.85)
+    e.on_loss(0.05, 250_000)  # it carries what is sent now, with tolerable loss
+    assert e.bps == 250_000
+    for _ in range(30):
         e.on_loss(0.0, 400_000)
-    assert e.bps == 800_000  # grew back to the delay-based estimate, loss cap dropped
+    assert e.bps == 500_000 * REMB_SLACK  # grew back, loss cap dropped
     assert e.loss_cap is None
 
 
@@ -170,14 +180,42 @@ def test_selector_starts_at_the_best_goes_down_at_once_and_up_after_a_hold() -> 
     assert s.choose(3_000_000, [150_000.0, 500_000.0, 0.0], 10.0) == 1
 
 
+def test_selector_tries_a_layer_up_on_a_clean_link_and_backs_off_when_it_fails() -> None:
+    s = LayerSelector(3)
+    s.choose(None, RATES, 0.0)
+    s.admit(2, keyframe=True)
+    assert s.choose(300_000, RATES, 1.0) == 0  # the link dropped
+    s.admit(0, keyframe=True)
+    # the estimate (a REMB ceiling) never shows room for layer 1; the link is clean
+    assert s.choose(300_000, RATES, 1.0 + TRY_UP_AFTER / 2) == 0
+    assert s.choose(300_000, RATES, 1.0 + TRY_UP_AFTER) == 1  # tried
+    t = 1.0 + TRY_UP_AFTER
+    assert s.choose(300_000, RATES, t + TRY_WINDOW / 2) == 1  # the try gets its window
+    s.admit(1, keyframe=True)
+    assert s.choose(300_000, RATES, t + TRY_WINDOW / 2 + 0.1, lost=0.2) == 0  # loss: over
+    s.admit(0, keyframe=True)
+    t2 = t + TRY_WINDOW / 2 + 0.1
+    assert s.choose(300_000, RATES, t2 + TRY_UP_AFTER) == 0  # waits twice as long now
+    assert s.choose(300_000, RATES, t2 + 2 * TRY_UP_AFTER) == 1
+    # a lossy link is never tried
+    lossy = LayerSelector(3)
+    lossy.choose(None, RATES, 0.0)
+    lossy.choose(300_000, RATES, 1.0)
+    lossy.admit(0, keyframe=True)
+    assert lossy.choose(300_000, RATES, 100.0, lost=0.03) == 0
+
+
 def test_selector_pauses_on_a_link_too_thin_for_the_lowest_layer_and_retries() -> None:
     s = LayerSelector(3)
     s.choose(100_000, RATES, 0.0)
     assert s.target == 0  # under the lowest layer, but not by far: the lowest
-    assert s.choose(50_000, RATES, 1.0) is None
+    assert s.choose(50_000, RATES, 1.0) == 0  # starved, but not for long yet
+    assert s.choose(50_000, RATES, 1.0 + PAUSE_HOLD / 2) == 0
+    assert s.choose(50_000, RATES, 1.0 + PAUSE_HOLD) is None
     assert s.paused
-    assert s.choose(50_000, RATES, 1.0 + RESUME_AFTER / 2) is None
-    assert s.choose(50_000, RATES, 1.0 + RESUME_AFTER) == 0  # a retry
+    t = 1.0 + PAUSE_HOLD
+    assert s.choose(50_000, RATES, t + RESUME_AFTER / 2) is None
+    assert s.choose(50_000, RATES, t + RESUME_AFTER) == 0  # a retry
     assert s.choose(400_000, RATES, 12.0) == 0
 
 
@@ -196,6 +234,7 @@ def test_selector_switches_only_on_a_keyframe_of_the_target() -> None:
     assert s.admit(2, keyframe=False) == (False, False)
     assert s.switches == 2
     s.choose(10_000, RATES, 2.0)
+    s.choose(10_000, RATES, 2.0 + PAUSE_HOLD)
     assert s.admit(0, keyframe=True) == (False, False)  # paused
     assert s.current is None
 
@@ -222,6 +261,7 @@ def test_simulcast_offer_is_read_and_accepted_in_the_answer() -> None:
     assert layers == {"1": ["q", "h", "f"]}
     answer = with_simulcast_answer(ANSWER, layers)
     video = answer.split("m=video", 1)[1]
+    assert "x-google-start-bitrate" in video
     assert "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\na=simulcast:recv q;h;f\r\n" in video
     assert "a=simulcast" not in answer.split("m=video", 1)[0]
     assert with_simulcast_answer(ANSWER, {}) == ANSWER

@@ -70,10 +70,12 @@ async function startPreview() {
     return;
   }
   previewStatus.textContent = t("previewStarting");
+  // 960x540 is the smallest size browsers send three simulcast layers of (session.js); a
+  // weak uplink drops the upper layers, a weak subscriber gets a lower one (docs/media.md)
   const video = {
-    width: { ideal: 640 },
-    height: { ideal: 480 },
-    frameRate: { ideal: 15, max: 30 }, // weak uplinks: small and steady beats large and choppy
+    width: { ideal: 960 },
+    height: { ideal: 540 },
+    frameRate: { ideal: 30, max: 30 },
   };
   try {
     room.localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video });

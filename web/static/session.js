@@ -12,6 +12,15 @@
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 
+// Camera video is sent as three simulcast layers, lowest first (docs/media.md, "Simulcast"):
+// the server forwards each subscriber the best layer its link carries, without re-encoding.
+// A shared screen is sent as one layer.
+export const SIMULCAST_ENCODINGS = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 120_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 350_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_000_000 },
+];
+
 /**
  * Resolve once the local description carries a first ICE candidate, or gathering is complete
  * (or after `timeoutMs`: send what there is). The offer/answer goes out with the candidates
@@ -73,7 +82,9 @@ export class MediaSession extends EventTarget {
     await this._queue(async () => {
       const pc = this._publishConnection();
       for (const track of tracks) {
-        pc.addTransceiver(track, { direction: "sendonly", streams: [this.localStream] });
+        const init = { direction: "sendonly", streams: [this.localStream] };
+        if (track.kind === "video") init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+        pc.addTransceiver(track, init);
       }
       await this._offer();
     });

@@ -1,0 +1,260 @@
+"""A weak subscriber gets a lower simulcast layer; a good one in the same room keeps the top.
+
+A doctor's room page on this machine publishes its camera as three simulcast layers (the page's
+``sendEncodings``). Two watchers (observers) are on other machines (tests/netlab.py: a network
+namespace each); both start on a good link and receive the top layer. Then one watcher's link
+drops to 300 kbit/s with 3 % random loss: within 5 s it gets a lower layer (smaller frames), and
+from there on plays at >= 15 fps without a freeze longer than 1 s, while the other watcher still
+gets the top layer at full size. Frames are counted in the watchers' pages as they are
+presented (``requestVideoFrameCallback``), so the figures are what a person would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from media.engine import AiortcMediaEngine
+from tests.browser.conftest import CHROMIUM_ARGS, csp_violations
+from tests.helpers import SECRET, ServerHandle, require_module
+from tests.netlab import GOOD, LinkProfile, Netlab, Participant, require_netlab
+from vidconsult.app import MEDIA, RunningServer, run_server
+from vidconsult.config import Settings
+from vidconsult.tokens import TokenSigner
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+MEDIA_TIMEOUT_MS = 30_000
+WEAK = LinkProfile(rate_kbit=300, loss=0.03)
+SWITCH_WITHIN = 5.0  # seconds from the link drop to a lower layer on the weak watcher's screen
+WATCH_FOR = 10.0  # seconds of playback measured after that
+TOP_WIDTH = 960  # the page captures 960x540 and sends it as the top layer
+
+# every frame a video element presents: [page time ms, width, height]
+WATCH_FRAMES = """
+(() => {
+  window.__pcs = [];
+  const Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+  window.__frames = {};
+  window.__watch = (identity) => {
+    const frames = (window.__frames[identity] = []);
+    const step = () => {
+      const v = document.querySelector(`video[data-identity="${identity}"]`);
+      if (!v || !v.requestVideoFrameCallback) return setTimeout(step, 50);
+      v.requestVideoFrameCallback((now, meta) => {
+        frames.push([now, meta.width, meta.height]);
+        step();
+      });
+    };
+    step();
+  };
+})();
+"""
+JS_FRAMES_SINCE = """([identity, since]) =>
+  (window.__frames[identity] || []).filter((f) => f[0] >= since)"""
+JS_NOW = "() => performance.now()"
+# what a watching page receives
+JS_INBOUND = """async () => {
+  const out = [];
+  for (const pc of window.__pcs || []) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "inbound-rtp" && s.kind === "video")
+        out.push({w: s.frameWidth, fps: s.framesPerSecond, decoded: s.framesDecoded,
+                  dropped: s.framesDropped, lost: s.packetsLost, nacks: s.nackCount,
+                  freezes: s.freezeCount, frozen_s: s.totalFreezesDuration});
+    }
+  }
+  return out;
+}"""
+# what the publishing page sends, per simulcast layer
+JS_OUTBOUND = """async () => {
+  const out = [];
+  for (const pc of window.__pcs || []) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && s.kind === "video")
+        out.push({rid: s.rid, w: s.frameWidth, fps: s.framesPerSecond, bytes: s.bytesSent,
+                  active: s.active, limit: s.qualityLimitationReason,
+                  target: s.targetBitrate});
+    }
+  }
+  return out;
+}"""
+
+
+def playback(frames: list[list[float]]) -> dict[str, float]:
+    """fps, longest gap between presented frames (s), and the most common width."""
+    if len(frames) < 2:
+        return {"fps": 0.0, "max_gap_s": float("inf"), "width": 0, "frames": len(frames)}
+    times = [f[0] for f in frames]
+    span = (times[-1] - times[0]) / 1000
+    gaps = [(b - a) / 1000 for a, b in zip(times, times[1:], strict=False)]
+    widths = [int(f[1]) for f in frames]
+    return {
+        "fps": (len(frames) - 1) / span if span else 0.0,
+        "max_gap_s": max(gaps),
+        "width": max(set(widths), key=widths.count),
+        "frames": len(frames),
+    }
+
+
+@pytest.fixture
+def lab() -> AsyncIterator[Netlab]:
+    require_netlab()
+    with Netlab() as netlab:
+        yield netlab  # type: ignore[misc]
+
+
+async def launch(pw: Any, chromium: Path, extra: list[str]) -> Any:
+    return await pw.chromium.launch(
+        executable_path=str(chromium), headless=True, args=[*CHROMIUM_ARGS, *extra]
+    )
+
+
+async def open_page(browser: Any, url: str, log: list[str], who: str) -> Any:
+    context = await browser.new_context(permissions=["camera", "microphone"])
+    await context.add_init_script(WATCH_FRAMES)
+    page = await context.new_page()
+    page.on("console", lambda m: log.append(f"[{who}] {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: log.append(f"[{who}] pageerror: {e}"))
+    await page.goto(url)
+    await page.wait_for_selector("[data-testid=join-button]:enabled")
+    await page.click("[data-testid=join-button]")
+    await page.wait_for_function(
+        "() => window.vidconsult.state === 'joined'", timeout=MEDIA_TIMEOUT_MS
+    )
+    return page
+
+
+def link_of(server: RunningServer, room_id: str, identity: str) -> dict[str, Any]:
+    """The server's view of a subscriber's video link (layer, estimate)."""
+    engine = server.app[MEDIA]
+    assert isinstance(engine, AiortcMediaEngine)
+    links = engine.subscriber_links(room_id, identity)
+    video = [x for x in links if x["kind"] == "video"]
+    return video[0] if video else {}
+
+
+async def until(check: Any, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not await check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.1)  # polling a browser's screen: there is no event to await
+    return time.monotonic() - start
+
+
+async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
+    lab: Netlab, chromium_path: Path, tmp_path: Path
+) -> None:
+    playwright_api = require_module("playwright.async_api")
+    good_part = lab.add("good", GOOD)
+    weak_part = lab.add("weak", GOOD)
+    settings = Settings.from_env(
+        {}, host="0.0.0.0", port=0, data_dir=tmp_path / "var", secret=SECRET
+    )
+    log: list[str] = []
+    async with (
+        run_server(settings) as server,
+        aiohttp.ClientSession() as session,
+        playwright_api.async_playwright() as pw,
+    ):
+        local = f"http://127.0.0.1:{server.port}"
+        api = ServerHandle(
+            url=local, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
+        room = (await api.create_room("Weak links"))["id"]
+
+        async def link(identity: str, role: str, part: Participant | None) -> str:
+            url = (await api.join_token(room, identity, role))["join_url"]
+            base = local if part is None else f"http://{part.host_ip}:{server.port}"
+            return base + url[url.index("/room/") :]
+
+        browsers = [await launch(pw, chromium_path, [])]
+        try:
+            doctor = await open_page(browsers[0], await link("doctor", "doctor", None), log, "dr")
+            watchers: dict[str, Any] = {}
+            for name, part in (("good", good_part), ("weak", weak_part)):
+                origin = f"http://{part.host_ip}:{server.port}"
+                browser = await launch(
+                    pw,
+                    part.wrapper(tmp_path, str(chromium_path)),
+                    # the page needs a secure context; on another machine that is HTTPS, here
+                    # the origin is declared one (tests/browser/test_remote_machine.py: HTTPS)
+                    [f"--unsafely-treat-insecure-origin-as-secure={origin}"],
+                )
+                browsers.append(browser)
+                watchers[name] = await open_page(
+                    browser, await link(f"watch-{name}", "observer", part), log, name
+                )
+                await watchers[name].evaluate("(id) => window.__watch(id)", "doctor")
+
+            async def full_size(name: str) -> bool:
+                page = watchers[name]
+                frames = await page.evaluate(JS_FRAMES_SINCE, ["doctor", 0])
+                return len(frames) > 10 and frames[-1][1] >= TOP_WIDTH
+
+            async def diagnosis() -> str:
+                frames = {
+                    n: (await p.evaluate(JS_FRAMES_SINCE, ["doctor", 0]))[-3:]
+                    for n, p in watchers.items()
+                }
+                links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
+                sent = await doctor.evaluate(JS_OUTBOUND)
+                return f"frames {frames}; links {links}; publisher sends {sent}"
+
+            for name in watchers:  # both start on the top layer
+                try:
+                    await until(lambda n=name: full_size(n), 40, f"{name} sees the top layer")
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}: {await diagnosis()}") from None
+            assert link_of(server, room, "watch-good")["layer"] == 2, log[-30:]
+
+            weak_part.set_profile(WEAK)
+            dropped_at = await watchers["weak"].evaluate(JS_NOW)
+
+            async def lower() -> bool:
+                frames = await watchers["weak"].evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
+                return bool(frames) and frames[-1][1] < TOP_WIDTH
+
+            switched_after = await until(
+                lower, SWITCH_WITHIN, "the weak watcher gets a lower layer"
+            )
+            since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
+            await asyncio.sleep(WATCH_FOR)  # the measured playback itself
+            seen = {
+                n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
+                for n, p in watchers.items()
+            }
+            links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
+            print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
+            print(f"netlab counters (weak): {weak_part.counters()}")
+            print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
+            for n, p in watchers.items():
+                print(f"{n} receives {await p.evaluate(JS_INBOUND)}")
+
+            weak, good = seen["weak"], seen["good"]
+            assert weak["width"] < TOP_WIDTH and weak["fps"] >= 15, (weak, links)
+            assert weak["max_gap_s"] <= 1.0, (weak, links)
+            assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
+            assert good["max_gap_s"] <= 1.0, (good, links)
+            assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
+
+            shot = tmp_path / "weak-watcher.png"
+            await watchers["weak"].screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the weak watcher: {shot}")
+            assert not [x for x in log if "pageerror" in x]
+            assert csp_violations(log) == []
+            assert doctor is not None
+        finally:
+            print("\n".join(log[-40:]))
+            for browser in browsers:
+                await browser.close()
