@@ -50,7 +50,16 @@ def netns_down() -> None:
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
 
 
-def write_config(root: Path) -> Path:
+def write_config(
+    root: Path,
+    *,
+    http_ip: str = NS_IP,
+    http_port: int = 8088,
+    ice_enforce: str = NS_IF,
+    rtp_range: str = "40000-40999",
+) -> Path:
+    """Janus's configuration under ``root`` (defaults: in its own namespace, see above;
+    benchmarks/weak_links.py runs it on this machine's side of the netlab links)."""
     conf, plugins, transports = root / "conf", root / "plugins", root / "transports"
     for d in (conf, plugins, transports, root / "events", root / "loggers"):
         d.mkdir(parents=True, exist_ok=True)
@@ -67,11 +76,11 @@ general: {{
     session_timeout = 0
 }}
 media: {{
-    rtp_port_range = "40000-40999"
+    rtp_port_range = "{rtp_range}"
 }}
 nat: {{
     nice_debug = false
-    ice_enforce_list = "{NS_IF}"
+    ice_enforce_list = "{ice_enforce}"
 }}
 """)
     (conf / "janus.transport.http.jcfg").write_text(f"""
@@ -79,8 +88,8 @@ general: {{
     json = "compact"
     base_path = "/janus"
     http = true
-    port = 8088
-    ip = "{NS_IP}"
+    port = {http_port}
+    ip = "{http_ip}"
     https = false
 }}
 admin: {{

@@ -95,6 +95,7 @@ class Ingress:
         self.simulcast: SimulcastDemux | None = None
         self._pli_ssrcs: set[int] = set()
         self._record_asked = 0.0
+        self._cap_packet: RtcpPsfbPacket | None = None
         self._configure_codecs(codecs)
         self._install()
 
@@ -136,13 +137,12 @@ class Ingress:
 
         async def send_rtcp(packet: Any) -> None:
             if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-                if self.simulcast is not None:
+                if self.simulcast is not None and packet is not self._cap_packet:
                     return  # see media/simulcast.py: the browser's own estimate governs
                 if self.bitrate_cap:
                     packet = self._clamp_remb(packet)
             await orig_send_rtcp(packet)
 
-        self._raw_send_rtcp = orig_send_rtcp
         r.receive = receive  # type: ignore[method-assign]
         r._handle_rtp_packet = handle_rtp  # type: ignore[method-assign]
         r._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
@@ -402,8 +402,9 @@ class Ingress:
             media = [s for s in self.simulcast.layer_ssrc if s is not None] or media
         fci = pack_remb_fci(bitrate, media)
         packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0, fci=fci)
+        self._cap_packet = packet  # let through even to a simulcast publisher
         try:
-            await self._raw_send_rtcp(packet)
+            await self.receiver._send_rtcp(packet)
         except Exception:
             logger.debug("REMB not sent track=%s", self.track_sid, exc_info=True)
 

@@ -1,0 +1,467 @@
+"""Weak links: a good and a weak subscriber in one room, vidconsult (simulcast, a layer per
+subscriber) against Janus's VideoRoom (simulcast, its defaults), side by side in one run.
+Prints JSON.
+
+The impaired links are tests/netlab.py's: each subscriber ("watcher") is a headless Chromium in
+its own network namespace; the good one's link is not limited, the weak one's is set to each
+profile in turn (default ``300kbit/3%``: 300 kbit/s, 3 % random loss each way). The publisher
+is a headless Chromium on this machine sending its fake camera (960x540, 30 fps) as three
+simulcast layers with the room page's encodings (q/h/f: 1/4, 1/2, 1; 120/350/1000 kbit/s):
+
+* vidconsult: the real server in-process, the room page for everyone (watchers as observers);
+* Janus (Debian ``janus``, on this machine's side of the netlab links): the same publisher
+  constraints and encodings over its HTTP API, watchers subscribing with Janus's defaults
+  (top substream, no adaptation to the subscriber's link) — benchmarks/weak_links_janus.js.
+
+Per profile and server: both watchers start on good links and play; the weak one's link is
+impaired; after ``--settle`` s, ``--seconds`` s of playback are measured on both, from the
+frames each page presents (``requestVideoFrameCallback``): fps, freezes (a gap longer than
+max(3 x the mean frame interval, mean + 150 ms), Chromium's definition), total freeze time, the
+longest gap, the most shown resolution. Forwarding cost: the server's CPU (user+sys from /proc;
+vidconsult's is this process, which also drives the browsers) during the measured window,
+minus a publisher-only baseline window, per subscriber.
+
+    python benchmarks/weak_links.py > benchmarks/weak_links.results.json
+    python benchmarks/weak_links.py --profiles 300kbit/3%,500kbit/1% --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+from benchmarks import janus_videoroom as jv  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.helpers import SECRET  # noqa: E402
+from tests.netlab import GOOD, LinkProfile, Netlab, Participant  # noqa: E402
+from vidconsult.app import MEDIA, run_server  # noqa: E402
+from vidconsult.config import Settings  # noqa: E402
+from vidconsult.domain.roles import Role  # noqa: E402
+from vidconsult.tokens import TokenSigner  # noqa: E402
+
+JANUS_PAGE_JS = (HERE / "weak_links_janus.js").read_text()
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ENCODINGS = [  # web/static/session.js SIMULCAST_ENCODINGS
+    {"rid": "q", "scaleResolutionDownBy": 4, "maxBitrate": 120_000},
+    {"rid": "h", "scaleResolutionDownBy": 2, "maxBitrate": 350_000},
+    {"rid": "f", "scaleResolutionDownBy": 1, "maxBitrate": 1_000_000},
+]
+
+WATCH_FRAMES = """
+(() => {
+  window.__pcs = window.__pcs || [];
+  const Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+  window.__frames = {};
+  window.__watch = (identity) => {
+    const frames = (window.__frames[identity] = []);
+    const step = () => {
+      const v = document.querySelector(`video[data-identity="${identity}"]`);
+      if (!v || !v.requestVideoFrameCallback) return setTimeout(step, 50);
+      v.requestVideoFrameCallback((now, meta) => {
+        frames.push([now, meta.width, meta.height]);
+        step();
+      });
+    };
+    step();
+  };
+})();
+"""
+JS_FRAMES_SINCE = """([identity, since]) =>
+  (window.__frames[identity] || []).filter((f) => f[0] >= since)"""
+JS_NOW = "() => performance.now()"
+JS_INBOUND = """async () => {
+  const out = {freezes: 0, frozen_s: 0, lost: 0, nacks: 0, bytes: 0};
+  for (const pc of window.__pcs || []) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type !== "inbound-rtp" || s.kind !== "video") continue;
+      out.freezes += s.freezeCount || 0; out.frozen_s += s.totalFreezesDuration || 0;
+      out.lost += s.packetsLost || 0; out.nacks += s.nackCount || 0;
+      out.bytes += s.bytesReceived || 0;
+    }
+  }
+  return out;
+}"""
+
+
+def parse_profile(text: str) -> tuple[str, LinkProfile]:
+    rate, _, loss = text.partition("/")
+    kbit = int(rate.lower().removesuffix("kbit"))
+    return text, LinkProfile(rate_kbit=kbit, loss=float(loss.rstrip("%") or 0) / 100)
+
+
+def playback(frames: list[list[float]]) -> dict[str, Any]:
+    if len(frames) < 3:
+        return {"fps": 0.0, "frames": len(frames), "freezes": None, "frozen_s": None}
+    times = [f[0] / 1000 for f in frames]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    mean = statistics.fmean(gaps)
+    freeze = [g for g in gaps if g > max(3 * mean, mean + 0.150)]
+    sizes = [f"{int(f[1])}x{int(f[2])}" for f in frames]
+    return {
+        "fps": round((len(frames) - 1) / (times[-1] - times[0]), 1),
+        "frames": len(frames),
+        "freezes": len(freeze),
+        "frozen_s": round(sum(freeze), 2),
+        "longest_gap_s": round(max(gaps), 2),
+        "resolution": max(set(sizes), key=sizes.count),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def launch(pw: Any, executable: str, extra: list[str]) -> Any:
+    return await pw.chromium.launch(
+        executable_path=executable, headless=True, args=[*CHROMIUM_ARGS, *extra]
+    )
+
+
+async def new_page(browser: Any, url: str) -> Any:
+    context = await browser.new_context(permissions=["camera", "microphone"])
+    await context.add_init_script(WATCH_FRAMES)
+    page = await context.new_page()
+    await page.goto(url)
+    return page
+
+
+async def until(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.2)  # polling a browser's screen: nothing to await
+    return False
+
+
+class Scene:
+    """One server's room: a publisher page and the two watchers' pages."""
+
+    def __init__(self, name: str, pid: int) -> None:
+        self.name = name
+        self.pid = pid
+        self.baseline_cpu = 0.0  # CPU s/s with the publisher alone
+        self.view: Any = None  # the server's own view of the watchers' links, if it has one
+        self.publisher: Any = None
+        self.watchers: dict[str, Any] = {}
+        self.identity = "doctor"
+
+    async def playing_top(self) -> bool:
+        for page in self.watchers.values():
+            frames = await page.evaluate(JS_FRAMES_SINCE, [self.identity, 0])
+            if len(frames) < 10 or frames[-1][1] < 960:
+                return False
+        return True
+
+
+async def measure(
+    scene: Scene, weak: Participant, profile: LinkProfile, settle: float, seconds: float
+) -> dict[str, Any]:
+    ready = await until(scene.playing_top, 60)
+    cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
+    await asyncio.sleep(seconds / 2)
+    cpu_before = (cpu_seconds(scene.pid) - cpu0) / (time.monotonic() - t0)
+    weak.set_profile(profile)
+    await asyncio.sleep(settle)
+    since = {n: await p.evaluate(JS_NOW) for n, p in scene.watchers.items()}
+    stats0 = {n: await p.evaluate(JS_INBOUND) for n, p in scene.watchers.items()}
+    cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu_during = (cpu_seconds(scene.pid) - cpu0) / (time.monotonic() - t0)
+    out: dict[str, Any] = {"both_on_top_layer_before": ready}
+    for name, page in scene.watchers.items():
+        frames = await page.evaluate(JS_FRAMES_SINCE, [scene.identity, since[name]])
+        stats1 = await page.evaluate(JS_INBOUND)
+        out[name] = playback(frames) | {
+            "chromium_freezes": stats1["freezes"] - stats0[name]["freezes"],
+            "chromium_frozen_s": round(stats1["frozen_s"] - stats0[name]["frozen_s"], 2),
+            "kbit_per_s": round((stats1["bytes"] - stats0[name]["bytes"]) * 8 / seconds / 1000),
+            "packets_lost": stats1["lost"] - stats0[name]["lost"],
+        }
+    out["server_cpu_ms_per_s"] = round(cpu_during * 1000, 1)
+    out["server_cpu_ms_per_s_before_impairment"] = round(cpu_before * 1000, 1)
+    out["server_cpu_ms_per_s_publisher_only"] = round(scene.baseline_cpu * 1000, 1)
+    out["forwarding_cpu_ms_per_s_per_subscriber"] = round(
+        (cpu_during - scene.baseline_cpu) * 1000 / len(scene.watchers), 1
+    )
+    if scene.view is not None:
+        out["server_view"] = scene.view()
+    weak.set_profile(GOOD)
+    return out
+
+
+async def baseline(scene: Scene, seconds: float) -> None:
+    """The server's CPU with the publisher alone (after its media started)."""
+    await asyncio.sleep(3)
+    cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    scene.baseline_cpu = (cpu_seconds(scene.pid) - cpu0) / (time.monotonic() - t0)
+
+
+# --- vidconsult -------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def vidconsult_scene(
+    pw: Any, lab: dict[str, Participant], server: Any, session: Any, tmp: Path, seconds: float
+) -> AsyncIterator[Scene]:
+    signer = TokenSigner(SECRET.encode())
+    from datetime import UTC, datetime, timedelta
+
+    coordinator = signer.mint(
+        identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
+    local = f"http://127.0.0.1:{server.port}"
+    auth = {"Authorization": f"Bearer {coordinator}"}
+    async with session.post(f"{local}/api/v1/rooms", json={"name": "weak"}, headers=auth) as r:
+        room = (await r.json())["id"]
+
+    async def join(identity: str, role: str, part: Participant | None, browser: Any) -> Any:
+        body = {"identity": identity, "role": role, "name": identity}
+        async with session.post(
+            f"{local}/api/v1/rooms/{room}/tokens", json=body, headers=auth
+        ) as r:
+            url = (await r.json())["join_url"]
+        base = local if part is None else f"http://{part.host_ip}:{server.port}"
+        page = await new_page(browser, base + url[url.index("/room/") :])
+        await page.wait_for_selector("[data-testid=join-button]:enabled")
+        await page.click("[data-testid=join-button]")
+        await page.wait_for_function("() => window.vidconsult.state === 'joined'", timeout=30000)
+        return page
+
+    scene = Scene("vidconsult", os.getpid())
+    browsers = [await launch(pw, str(CHROMIUM), [])]
+    try:
+        scene.publisher = await join("doctor", "doctor", None, browsers[0])
+        await baseline(scene, seconds)
+        engine = server.app[MEDIA]
+        scene.view = lambda: {
+            n: [x for x in engine.subscriber_links(room, f"watch-{n}") if x["kind"] == "video"]
+            for n in lab
+        }
+        for name, part in lab.items():
+            origin = f"http://{part.host_ip}:{server.port}"
+            browser = await launch(
+                pw,
+                str(part.wrapper(tmp, str(CHROMIUM))),
+                [f"--unsafely-treat-insecure-origin-as-secure={origin}"],
+            )
+            browsers.append(browser)
+            page = await join(f"watch-{name}", "observer", part, browser)
+            await page.evaluate("(id) => window.__watch(id)", "doctor")
+            scene.watchers[name] = page
+        yield scene
+    finally:
+        for browser in browsers:
+            await browser.close()
+        async with session.delete(f"{local}/api/v1/rooms/{room}", headers=auth):
+            pass
+
+
+# --- Janus ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def janus_on_host(lab: dict[str, Participant]) -> Iterator[tuple[str, int, str | None]]:
+    """Janus on this machine, its ICE on the netlab links only; (API base path, pid, version)."""
+    if shutil.which("janus") is None:
+        raise jv.JanusUnavailable("janus binary not installed (apt-get install janus)")
+    root = Path(tempfile.mkdtemp(prefix="vcbench-weak-janus-"))
+    port = 18000 + secrets.randbelow(2000)
+    conf = jv.write_config(
+        root,
+        http_ip="0.0.0.0",
+        http_port=port,
+        ice_enforce=",".join(p.host_link for p in lab.values()),
+        rtp_range="42000-42999",
+    )
+    log = open(root / "janus.log", "w")
+    proc = subprocess.Popen(
+        ["janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/janus"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/info", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise jv.JanusUnavailable(f"janus did not start, see {root}") from None
+                time.sleep(0.3)
+        yield f"/janus@{port}", proc.pid, jv.janus_version(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.asynccontextmanager
+async def janus_scene(
+    pw: Any,
+    lab: dict[str, Participant],
+    janus: tuple[str, int, str | None],
+    room: int,
+    tmp: Path,
+    seconds: float,
+) -> AsyncIterator[Scene]:
+    from aiohttp import web
+
+    path, pid, _ = janus
+    port = int(path.split("@")[1])
+    await asyncio.to_thread(
+        jv.create_room, f"http://127.0.0.1:{port}/janus", room, publishers=1, bitrate=0
+    )
+
+    async def blank(_: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>janus</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", blank)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", 0)
+    await site.start()
+    blank_port = runner.addresses[0][1]
+    scene = Scene("janus", pid)
+    browsers = [await launch(pw, str(CHROMIUM), [])]
+    try:
+        scene.publisher = await new_page(browsers[0], f"http://127.0.0.1:{blank_port}/")
+        await scene.publisher.evaluate(
+            JANUS_PAGE_JS,
+            {
+                "base": f"http://127.0.0.1:{port}/janus",
+                "room": room,
+                "display": "doctor",
+                "role": "publisher",
+                "encodings": ENCODINGS,
+            },
+        )
+        await baseline(scene, seconds)
+        for name, part in lab.items():
+            browser = await launch(pw, str(part.wrapper(tmp, str(CHROMIUM))), [])
+            browsers.append(browser)
+            page = await new_page(browser, f"http://{part.host_ip}:{blank_port}/")
+            await page.evaluate(
+                JANUS_PAGE_JS,
+                {
+                    "base": f"http://{part.host_ip}:{port}/janus",
+                    "room": room,
+                    "display": f"watch-{name}",
+                    "role": "watcher",
+                    "encodings": ENCODINGS,
+                },
+            )
+            await page.evaluate("(id) => window.__watch(id)", "doctor")
+            scene.watchers[name] = page
+        yield scene
+    finally:
+        for browser in browsers:
+            await browser.close()
+        await runner.cleanup()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(jv.destroy_room, f"http://127.0.0.1:{port}/janus", room)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    import aiohttp
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", default="300kbit/3%", help="weak links, comma-separated")
+    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--no-janus", action="store_true")
+    args = parser.parse_args()
+    profiles = [parse_profile(p) for p in args.profiles.split(",")]
+    rooms = itertools.count(7001)
+    result: dict[str, Any] = {
+        "benchmark": "weak_links",
+        "publisher": "Chromium fake camera 960x540 30 fps, simulcast q/h/f 120/350/1000 kbit/s",
+        "measure": "frames presented by each watcher's <video> (requestVideoFrameCallback)",
+        "settle_s": args.settle,
+        "seconds": args.seconds,
+        "cpus": os.cpu_count(),
+        "profiles": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp_dir, Netlab() as netlab:
+        tmp = Path(tmp_dir)
+        lab = {"good": netlab.add("good", GOOD), "weak": netlab.add("weak", GOOD)}
+        janus_cm: Any = None
+        janus: tuple[str, int, str | None] | str
+        if args.no_janus:
+            janus = "--no-janus"
+        else:
+            try:
+                janus_cm = janus_on_host(lab)
+                janus = janus_cm.__enter__()
+            except jv.JanusUnavailable as exc:
+                janus_cm, janus = None, str(exc)
+        try:
+            settings = Settings.from_env(
+                {}, host="0.0.0.0", port=0, data_dir=tmp / "var", secret=SECRET, log_level="WARNING"
+            )
+            async with (
+                run_server(settings) as server,
+                aiohttp.ClientSession() as session,
+                async_playwright() as pw,
+            ):
+                for label, profile in profiles:
+                    row: dict[str, Any] = {}
+                    async with vidconsult_scene(
+                        pw, lab, server, session, tmp, args.seconds / 2
+                    ) as scene:
+                        row["vidconsult"] = await measure(
+                            scene, lab["weak"], profile, args.settle, args.seconds
+                        )
+                    if isinstance(janus, tuple):
+                        async with janus_scene(
+                            pw, lab, janus, next(rooms), tmp, args.seconds / 2
+                        ) as scene:
+                            row["janus"] = await measure(
+                                scene, lab["weak"], profile, args.settle, args.seconds
+                            )
+                    else:
+                        row["janus"] = {"skipped": janus}
+                    result["profiles"][label] = row
+        finally:
+            if janus_cm is not None:
+                janus_cm.__exit__(None, None, None)
+    if isinstance(janus, tuple):
+        result["janus_version"] = janus[2]
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
