@@ -35,6 +35,7 @@ class OtherMachine:
     host_ip: str
     ip: str
     host_link: str
+    link: str = ""  # the other machine's end of the pair (inside the namespace)
 
     def wrapper(self, directory: Path, executable: str) -> Path:
         """A script that runs ``executable`` with its arguments inside the namespace (pipes
@@ -66,8 +67,9 @@ def other_machine() -> Iterator[OtherMachine]:
         host_ip=f"{prefix}.{fourth + 1}",
         ip=f"{prefix}.{fourth + 2}",
         host_link=f"vch{tag}",
+        link=f"vcn{tag}",
     )
-    inner = f"vcn{tag}"
+    inner = machine.link
     _ip("netns", "add", machine.name)
     try:
         _ip("link", "add", machine.host_link, "type", "veth", "peer", "name", inner)

@@ -14,6 +14,17 @@ server's :class:`media.ingress.Ingress` hook before it starts, so nothing is dec
 :class:`media.taps.EncodedTap` to a :class:`RemoteTrack` (``remote.add_tap(tap)``, e.g. from
 the ``on_track`` callback) to get its :class:`~media.taps.EncodedFrame` s and the publisher's
 :class:`~media.taps.SenderReport` s, and ``on_end`` when the track goes away.
+
+Reconnection (``reconnect=True``, the default): when the signaling connection drops without
+the server having ended the session (no ``removed``, no ``room.ended``), when the address
+this machine reaches the server from goes away (hotel Wi-Fi handing out a new one; checked
+every ``address_poll`` seconds), or when a media connection fails, the client rejoins by itself: a
+new connection with the same token (same identity and role; the server replaces the old
+session without telling the room that anyone left), the same tracks published again, the
+same mutes and audio-only choice, and a subscription to everyone, as the server gives every
+joiner. Events ``rejoining`` and ``rejoined`` (with ``seconds``) are added to ``events``;
+``rejoins`` counts them. A refusal that will not change (token expired or revoked, room ended)
+ends it: ``closed_reason`` says which and ``disconnected`` is set.
 """
 
 from __future__ import annotations
@@ -21,10 +32,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import socketio
 from aiortc import (
@@ -36,7 +49,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaPlayer
+from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from vidconsult.file_player import EncodedFilePlayer
@@ -44,6 +57,50 @@ from vidconsult.file_player import EncodedFilePlayer
 log = logging.getLogger(__name__)
 
 SdpFilter = Callable[[str], str]
+# refusals a rejoin cannot overcome: the client stops trying
+FINAL_REFUSALS = frozenset(
+    {
+        "token_expired",
+        "token_revoked",
+        "token_invalid",
+        "token_missing",
+        "room_ended",
+        "not_found",
+        "wrong_room",
+        "room_required",
+        "forbidden",
+    }
+)
+REJOIN_DELAY_MAX = 4.0
+CLOSE_TIMEOUT = 3.0
+
+
+def route_address(url: str) -> str | None:
+    """The local address this machine sends from to reach ``url``'s host (a connected UDP
+    socket: the kernel picks the route, nothing is sent)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(address)
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
+
+
+def local_addresses() -> frozenset[str]:
+    """This machine's non-loopback IP addresses (ifaddr, as aioice gathers them)."""
+    import ifaddr
+
+    found: set[str] = set()
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            if address not in ("127.0.0.1", "::1"):
+                found.add(address)
+    return frozenset(found)
 
 
 class ClientError(Exception):
@@ -158,14 +215,32 @@ class RoomClient:
         sdp_filter: SdpFilter | None = None,
         encoded: bool = False,
         on_track: Callable[[RemoteTrack], None] | None = None,
+        reconnect: bool = True,
+        address_poll: float = 1.0,
     ) -> None:
         """``encoded``: subscribe without decoding (see the module doc); ``on_track`` is called
-        with every new :class:`RemoteTrack` (before its media flows)."""
+        with every new :class:`RemoteTrack` (before its media flows). ``reconnect``: rejoin by
+        itself after a drop or an address change (module doc); ``address_poll``: seconds
+        between looks at this machine's addresses (0: never)."""
         self.url = url
         self._token = token
         self._room = room
         self._sdp_filter = sdp_filter or (lambda sdp: sdp)
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self._reconnect = reconnect
+        self._address_poll = address_poll
+        self._refused: dict[str, Any] = {}
+        self.rejoins = 0
+        self._rejoin_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._leaving = False
+        # published tracks and what they show, published again on a rejoin
+        self._sources: list[tuple[MediaStreamTrack, str | None]] = []
+        self._relay: MediaRelay | None = None
+        self._route_address: str | None = None  # where we reach the server from
+        self._muted: dict[str, bool] = {}  # kind -> muted, applied again on rejoin
+        self._audio_only: bool | None = None
+        self._old_sockets: set[asyncio.Task[None]] = set()
+        self.sio = self._new_socket()
         self.joined: dict[str, Any] = {}
         self.identity: str = ""
         self.participants: dict[str, dict[str, Any]] = {}
@@ -191,7 +266,6 @@ class RoomClient:
         self._encoded = encoded
         self._on_track = on_track
         self._ingress: dict[int, Any] = {}  # encoded mode: Ingress by id(receiver)
-        self._register()
 
     # connection ----------------------------------------------------------------------------
     async def __aenter__(self) -> RoomClient:
@@ -201,17 +275,24 @@ class RoomClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _new_socket(self) -> socketio.AsyncClient:
+        # python-socketio's own reconnection is off: a reconnect must join again (the server
+        # forgets a participant whose connection dropped), which _rejoin does
+        sio = socketio.AsyncClient(reconnection=False)
+        self._register(sio)
+        return sio
+
     async def connect(self) -> dict[str, Any]:
+        joined = await self._connect_and_join()
+        if self._reconnect and self._address_poll > 0 and self._watch_task is None:
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch_addresses())
+        return joined
+
+    async def _connect_and_join(self) -> dict[str, Any]:
         auth: dict[str, Any] = {"token": self._token}
         if self._room:
             auth["room"] = self._room
-        refused: dict[str, Any] = {}
-
-        @self.sio.event
-        async def connect_error(data: Any) -> None:
-            if isinstance(data, dict):
-                refused.update(data.get("data") or {"message": data.get("message")})
-
+        refused = self._refused = {}
         try:
             await self.sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=10)
         except socketio.exceptions.ConnectionError as exc:
@@ -225,6 +306,7 @@ class RoomClient:
             await self.sio.disconnect()  # nothing may stay waiting on a room not joined
             raise
         self.identity = self.joined["participant"]["identity"]
+        self._route_address = await asyncio.to_thread(route_address, self.url)
         self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
         for p in self.joined["participants"]:
             self.participants[p["identity"]] = p
@@ -293,12 +375,27 @@ class RoomClient:
         """Publish tracks; returns {publish mid: track sid} once the server announced them.
         ``source``: what these tracks show ("screen" for a shared screen, shown and recorded
         apart from the camera); None: camera and microphone."""
+        known = {id(t) for t, _ in self._sources}
+        self._sources.extend((t, source) for t in tracks if id(t) not in known)
+        return await self._publish(tracks, source)
+
+    async def _publish(
+        self, tracks: tuple[MediaStreamTrack, ...], source: str | None
+    ) -> dict[str, str]:
         if self._pub is None:
             self._pub = RTCPeerConnection(self._config())
             self._watch(self._pub, "publish")
+        # each connection sends a relay of the source: aiortc stops a sender's track when its
+        # connection closes, and a rejoin publishes the same sources on a new connection
+        if self._relay is None:
+            self._relay = MediaRelay()
+        sent: list[MediaStreamTrack] = []
         for track in tracks:
-            transceiver = self._pub.addTransceiver(track, direction="sendonly")
             mime = getattr(track, "mime_type", None)
+            # encoded packets must all arrive (buffered); raw frames: the latest is enough
+            proxy = self._relay.subscribe(track, buffered=bool(mime))
+            transceiver = self._pub.addTransceiver(proxy, direction="sendonly")
+            sent.append(proxy)
             if mime:  # already encoded packets (file_player): offer only their codec
                 _prefer_codec(transceiver, mime)
         offer = await self._pub.createOffer()
@@ -309,7 +406,7 @@ class RoomClient:
             message["sources"] = {
                 t.mid: source
                 for t in self._pub.getTransceivers()
-                if t.sender.track in tracks and t.mid is not None
+                if t.sender.track in sent and t.mid is not None
             }
         answer = await self.request("publish.offer", message)
         self.publish_answer = answer["sdp"]  # as sent (aiortc re-serializes without b= lines)
@@ -317,7 +414,7 @@ class RoomClient:
         mids = [
             t.mid
             for t in self._pub.getTransceivers()
-            if t.sender.track in tracks and t.mid is not None  # set by the local description
+            if t.sender.track in sent and t.mid is not None  # set by the local description
         ]
         await self.wait_until(lambda: all(m in self.own_tracks for m in mids))
         return {m: self.own_tracks[m] for m in mids}
@@ -339,6 +436,22 @@ class RoomClient:
 
     async def set_muted(self, track_sid: str, muted: bool) -> None:
         await self.request("track.mute", {"track_sid": track_sid, "muted": muted})
+        kind = self._own_kind(track_sid)
+        if kind:
+            self._muted[kind] = muted
+
+    async def set_audio_only(self, enabled: bool) -> None:
+        """Receive audio only (video subscriptions held), e.g. on a poor link."""
+        await self.request("subscribe.audio_only", {"enabled": enabled})
+        self._audio_only = enabled
+
+    def _own_kind(self, track_sid: str) -> str | None:
+        if self._pub is None:
+            return None
+        for transceiver in self._pub.getTransceivers():
+            if self.own_tracks.get(transceiver.mid or "") == track_sid:
+                return str(transceiver.kind)
+        return None
 
     # subscribing ---------------------------------------------------------------------------
     async def _on_subscribe_offer(self, data: dict[str, Any]) -> None:
@@ -451,11 +564,16 @@ class RoomClient:
         return found
 
     # events --------------------------------------------------------------------------------
-    def _register(self) -> None:
-        sio = self.sio
+    def _register(self, sio: socketio.AsyncClient) -> None:
+        @sio.event
+        async def connect_error(data: Any) -> None:
+            if isinstance(data, dict):
+                self._refused.update(data.get("data") or {"message": data.get("message")})
 
         @sio.on("*")
         async def any_event(event: str, data: Any = None) -> None:
+            if sio is not self.sio:
+                return  # late events of the connection a rejoin replaced
             # every room event (subscribe offers, participants, tracks, mutes, chat...) in
             # arrival order, held until the join reply is applied
             await self._room_event(event, data)
@@ -464,12 +582,19 @@ class RoomClient:
 
             @sio.on(name)
             async def closing(data: dict[str, Any], _name: str = name) -> None:
+                if sio is not self.sio:
+                    return  # the connection a rejoin replaced (e.g. its duplicate_identity)
                 self.events.append((_name, data))
                 self.closed_reason = data.get("reason")
                 await self._notify()
 
         @sio.event
         async def disconnect(*args: Any) -> None:
+            if sio is not self.sio:
+                return  # the connection a rejoin replaced
+            if self._may_rejoin():
+                self._start_rejoin("disconnected")
+                return
             self.disconnected.set()
             await self._notify()
 
@@ -499,6 +624,9 @@ class RoomClient:
                 direction,
                 pc.connectionState,
             )
+            if pc.connectionState == "failed" and pc in (self._pub, self._sub):
+                if self._may_rejoin():
+                    self._start_rejoin(f"{direction} connection failed")
             await self._notify()
 
     @property
@@ -511,6 +639,7 @@ class RoomClient:
 
     # leaving -------------------------------------------------------------------------------
     async def leave(self) -> None:
+        self._leaving = True  # the server's disconnect after the leave is no drop
         if self.sio.connected:
             with contextlib.suppress(ClientError, socketio.exceptions.TimeoutError):
                 await self.request("leave", timeout=5)
@@ -518,6 +647,11 @@ class RoomClient:
 
     async def close(self) -> None:
         self._closed = True
+        for task in (self._watch_task, self._rejoin_task):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._replay is not None and not self._replay.done():
             self._replay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -531,5 +665,128 @@ class RoomClient:
             for t in (player.audio, player.video):
                 if t is not None:
                     t.stop()
+        for track, _ in self._sources:  # the connections stopped only their relays
+            track.stop()
         if self.sio.connected:
             await self.sio.disconnect()
+        for task in list(self._old_sockets):
+            with contextlib.suppress(Exception):
+                await task
+
+    # reconnection --------------------------------------------------------------------------
+    def _may_rejoin(self) -> bool:
+        return (
+            self._reconnect
+            and not self._closed
+            and not self._leaving
+            and self.closed_reason is None
+            and bool(self.joined)
+        )
+
+    @property
+    def rejoining(self) -> bool:
+        return self._rejoin_task is not None and not self._rejoin_task.done()
+
+    def _start_rejoin(self, reason: str) -> None:
+        if self.rejoining:
+            return
+        self._rejoin_task = asyncio.get_running_loop().create_task(self._rejoin(reason))
+
+    async def _watch_addresses(self) -> None:
+        """A look every ``address_poll`` s at whether the address this machine reaches the
+        server from still exists (what a browser's network-change notifier does): a socket or
+        an ICE pair on an address that is gone would only notice after its timeouts (20 s,
+        30 s). Addresses that come and go elsewhere (a VPN, a container bridge) are no reason
+        to rejoin."""
+        while not self._closed:
+            await asyncio.sleep(self._address_poll)
+            used = self._route_address
+            if used is None or used in ("127.0.0.1", "::1") or not self._may_rejoin():
+                continue
+            if used not in await asyncio.to_thread(local_addresses):
+                log.info("address gone identity=%s address=%s", self.identity, used)
+                self._start_rejoin(f"address gone: {used}")
+
+    async def _rejoin(self, reason: str) -> None:
+        """Join again on a new connection with the same token; publish the same tracks."""
+        started = time.monotonic()
+        log.info("rejoining identity=%s reason=%s", self.identity, reason)
+        self.events.append(("rejoining", {"reason": reason}))
+        await self._notify()
+        old, self.sio = self.sio, self._new_socket()
+        self._drop_socket(old)
+        await self._drop_media()
+        delay = 0.25
+        while not self._closed:
+            self._held = []
+            try:
+                await self._connect_and_join()
+                break
+            except ClientError as exc:
+                if exc.code in FINAL_REFUSALS:
+                    log.warning("rejoin refused identity=%s code=%s", self.identity, exc.code)
+                    self.closed_reason = exc.code
+                    self.disconnected.set()
+                    await self._notify()
+                    return
+                log.info("rejoin failed identity=%s error=%s", self.identity, exc)
+            except Exception as exc:  # a network still settling: try again
+                log.info("rejoin failed identity=%s error=%r", self.identity, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REJOIN_DELAY_MAX)
+        if self._closed:
+            return
+        try:
+            for source in dict.fromkeys(src for _, src in self._sources):
+                await self._publish(tuple(t for t, src in self._sources if src == source), source)
+            for kind, muted in self._muted.items():
+                sid = next(
+                    (
+                        self.own_tracks.get(t.mid or "")
+                        for t in (self._pub.getTransceivers() if self._pub else [])
+                        if t.kind == kind and t.mid in self.own_tracks
+                    ),
+                    None,
+                )
+                if sid and muted:
+                    await self.request("track.mute", {"track_sid": sid, "muted": True})
+            if self._audio_only is not None:
+                await self.request("subscribe.audio_only", {"enabled": self._audio_only})
+        except Exception:
+            log.exception("republishing after a rejoin failed identity=%s", self.identity)
+        self.rejoins += 1
+        seconds = round(time.monotonic() - started, 3)
+        log.info("rejoined identity=%s seconds=%s reason=%s", self.identity, seconds, reason)
+        self.events.append(("rejoined", {"reason": reason, "seconds": seconds}))
+        await self._notify()
+
+    def _drop_socket(self, sio: socketio.AsyncClient) -> None:
+        """Let go of a connection that may be dead: its close must not hold the rejoin up."""
+
+        async def drop() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sio.eio.disconnect(abort=True), CLOSE_TIMEOUT)
+
+        task = asyncio.get_running_loop().create_task(drop())
+        self._old_sockets.add(task)
+        task.add_done_callback(self._old_sockets.discard)
+
+    async def _drop_media(self) -> None:
+        """Close both peer connections and forget what they carried."""
+        if self._replay is not None and not self._replay.done():
+            self._replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay
+        async with self._sub_lock:
+            for remote in list(self.remote_tracks.values()):
+                await remote.stop()
+            self.remote_tracks.clear()
+            pcs = [pc for pc in (self._pub, self._sub) if pc is not None]
+            self._pub = self._sub = None
+            self._sub_map = {}
+            self._ingress = {}
+        self.own_tracks.clear()
+        self.participants.clear()
+        for pc in pcs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)

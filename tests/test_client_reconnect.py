@@ -1,0 +1,104 @@
+"""The Python client rejoins by itself (real server, real aiortc peers over loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+from tests.helpers import ServerHandle
+from vidconsult.client import RoomClient
+
+
+async def _sees(client: RoomClient, publisher: str, other_than: set[str]) -> str:
+    """Wait until ``client`` decodes video from ``publisher`` on a track not in
+    ``other_than``; returns its sid."""
+
+    def new() -> str | None:
+        for sid, remote in client.remote_tracks.items():
+            if remote.publisher == publisher and remote.kind == "video" and sid not in other_than:
+                return sid
+        return None
+
+    await client.wait_until(lambda: new() is not None, 10)
+    sid = new()
+    assert sid is not None
+    try:
+        await client.remote_tracks[sid].wait_frames(5, timeout=10)
+    except TimeoutError:
+        remote = client.remote_tracks[sid]
+        info = []
+        for t in client._sub.getTransceivers():
+            r = t.receiver
+            stats = await r.getStats()
+            info.append(
+                (
+                    t.mid,
+                    t.currentDirection,
+                    r.track.readyState if r.track else None,
+                    r.track is remote.track,
+                    [(s.type, getattr(s, "packetsReceived", None)) for s in stats.values()],
+                )
+            )
+        raise AssertionError(f"{remote.frames} {remote.ended.is_set()} {info}") from None
+    return sid
+
+
+async def test_dropped_connection_rejoins_with_media(live_server: ServerHandle) -> None:
+    room = await live_server.create_room()
+    rid = room["id"]
+    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+    kiosk = RoomClient(live_server.url, live_server.mint("kiosk", "interpreter", room=rid))
+    try:
+        await doctor.connect()
+        await doctor.publish(VideoStreamTrack(), AudioStreamTrack())
+        await kiosk.connect()
+        await kiosk.publish(VideoStreamTrack(), AudioStreamTrack())
+        first = await _sees(doctor, "kiosk", set())
+        await _sees(kiosk, "dr-li", set())
+        audio_sid = next(s for s, r in kiosk.remote_tracks.items() if r.kind == "audio")
+        own_audio = next(sid for sid in kiosk.own_tracks.values() if sid != first)
+        await kiosk.set_muted(own_audio, True)
+
+        # the kiosk's connection drops without a word (a dead link looks so to the client)
+        await kiosk.sio.eio.disconnect(abort=True)
+        rejoined = await kiosk.wait_event("rejoined", timeout=10)
+        assert rejoined["reason"] == "disconnected" and kiosk.rejoins == 1
+        # both see each other again, on new tracks
+        await _sees(doctor, "kiosk", {first})
+        await _sees(kiosk, "dr-li", set())
+        # subscribed to the same tracks of the doctor again (the doctor never left)
+        audio = await kiosk.wait_for_track("dr-li", "audio")
+        assert audio.track_sid == audio_sid
+        await audio.wait_frames(10)
+        # the mute chosen before the drop holds on the new connection
+        new_sids = set(kiosk.own_tracks.values())
+        assert own_audio not in new_sids
+        await doctor.wait_event(
+            "track.muted",
+            lambda d: d["identity"] == "kiosk" and d["muted"] and d["track_sid"] in new_sids,
+            timeout=10,
+        )
+        # the server saw this drop (the socket closed): the room was told it left, and is
+        # told it is back
+        await doctor.wait_event("participant.left", lambda d: d["identity"] == "kiosk")
+        assert "kiosk" in doctor.participants
+    finally:
+        await kiosk.close()
+        await doctor.close()
+
+
+async def test_no_rejoin_after_removal(live_server: ServerHandle) -> None:
+    room = await live_server.create_room()
+    rid = room["id"]
+    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+    patient = RoomClient(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
+    try:
+        await doctor.connect()
+        await patient.connect()
+        await doctor.request("admin.remove", {"identity": "pt-wang"})
+        await asyncio.wait_for(patient.disconnected.wait(), 10)
+        assert patient.closed_reason and patient.rejoins == 0 and not patient.rejoining
+    finally:
+        await patient.close()
+        await doctor.close()
