@@ -12,6 +12,12 @@ window once streams flow. Per-stream cost = slope of a linear fit of CPU ms/s ov
     python benchmarks/sfu_forwarding.py                 # full sweep
     python benchmarks/sfu_forwarding.py --quick         # CI size
     python benchmarks/sfu_forwarding.py --modes passthrough --counts 1,8,64 --window 10
+    python benchmarks/sfu_forwarding.py --browser      # Chromium publisher and viewers
+
+``--browser`` (benchmarks/sfu_browser.py): the publisher and the viewers are Chromium pages
+(fake camera and microphone, audio+video, real RTCP feedback, viewers decode), for vidconsult
+(passthrough) and Janus: server CPU with 1 viewer and per added viewer, also per 1000 packets
+the publisher sends. Viewer counts default to 1,2,3,4 (each one is a decoding Chromium page).
 """
 
 from __future__ import annotations
@@ -468,6 +474,49 @@ def bench_vidconsult(
     return result
 
 
+def bench_browser(counts: list[int], window: float, settle: float) -> dict[str, Any]:
+    from benchmarks.janus_videoroom import JanusUnavailable, janus_running, janus_version
+    from benchmarks.sfu_browser import VIDEO_KBPS, browser_sweep
+
+    out: dict[str, Any] = {
+        "mode": "browser",
+        "publisher": f"Chromium fake camera 640x480 + microphone, video <= {VIDEO_KBPS} kbps",
+        "window_s": window,
+        "cpus": os.cpu_count(),
+        "results": {},
+    }
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    server = ctx.Process(target=server_main, args=("passthrough", q), daemon=True)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{q.get(timeout=30)}"
+        out["results"]["passthrough"] = asyncio.run(
+            browser_sweep("passthrough", ("vidconsult", url), server.pid, counts, window, settle)
+        )
+    finally:
+        server.terminate()
+        server.join(5)
+    try:
+        with janus_running() as (janus_url, pid):
+            out["results"]["janus"] = asyncio.run(
+                browser_sweep("janus", ("janus", janus_url), pid, counts, window, settle)
+            )
+            out["results"]["janus"]["version"] = janus_version(janus_url)
+    except JanusUnavailable as exc:
+        out["results"]["janus"] = {"skipped": str(exc)}
+    ours, theirs = out["results"]["passthrough"], out["results"]["janus"]
+    for key in (
+        "one_viewer_cpu_ms_per_s",
+        "one_viewer_ms_per_1000_packets_in",
+        "slope_ms_per_s_per_viewer",
+        "slope_ms_per_1000_packets_in_per_viewer",
+    ):
+        if ours.get(key) and theirs.get(key):
+            out[f"{key}_vidconsult_over_janus"] = round(ours[key] / theirs[key], 2)
+    return out
+
+
 def main() -> None:
     import signal
 
@@ -480,7 +529,13 @@ def main() -> None:
     parser.add_argument("--reencode-counts", default="1,2,4,8")
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=4.0)
+    parser.add_argument("--browser", action="store_true", help="Chromium publisher and viewers")
+    parser.add_argument("--browser-counts", default="1,2,3,4")
     args = parser.parse_args()
+    if args.browser:
+        counts = [int(x) for x in args.browser_counts.split(",")]
+        print(json.dumps(bench_browser(counts, args.window, args.settle), indent=2))
+        return
     counts = [int(x) for x in args.counts.split(",")]
     re_counts = [int(x) for x in args.reencode_counts.split(",")]
     window, settle = args.window, args.settle
