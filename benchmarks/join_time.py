@@ -2,10 +2,11 @@
 Janus's VideoRoom, side by side in one run. Prints JSON.
 
 Two headless Chromium pages (Debian ``chromium``, fake camera 640x480) per join, each the other's
-remote participant. vidconsult: the real server in-process (REST, signaling, aiortc media) and
-its own room page. Janus (Debian ``janus``, in its network namespace, see janus_videoroom.py): a
-small page in this file doing what the room page does over Janus's HTTP API (one session, a
-publisher handle and a subscriber handle per remote feed). The same on both:
+remote participant. vidconsult: the real server (REST, signaling, aiortc media) in a process of
+its own, like Janus, and its own room page. Janus (Debian ``janus``, in its network namespace,
+see janus_videoroom.py): a small page in this file doing what the room page does over Janus's
+HTTP API (one session, a publisher handle and a subscriber handle per remote feed). The same on
+both:
 
 * the camera is opened (same constraints as web/static/room.js) before the join click;
 * no bitrate cap (vidconsult's default; the Janus rooms are created with ``bitrate: 0``);
@@ -29,6 +30,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing as mp
 import statistics
 import sys
 import tempfile
@@ -191,6 +193,25 @@ def side(times: list[float], stages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _serve(data_dir: str, media_mode: str | None, url_q: Any) -> None:
+    """The vidconsult server under test, in its own process (as Janus is)."""
+
+    async def serve() -> None:
+        settings = Settings.from_env(
+            {},
+            port=0,
+            data_dir=Path(data_dir),
+            secret=SECRET,
+            media_mode=media_mode,
+            log_level="WARNING",
+        )
+        async with run_server(settings) as server:
+            url_q.put((server.url, settings.media_mode))
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
 async def main() -> None:
     import aiohttp
 
@@ -200,14 +221,11 @@ async def main() -> None:
     parser.add_argument("--no-janus", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, _janus(args.no_janus) as janus:
-        settings = Settings.from_env(
-            {},
-            port=0,
-            data_dir=Path(tmp),
-            secret=SECRET,
-            media_mode=args.media_mode,
-            log_level="WARNING",
-        )
+        ctx = mp.get_context("spawn")
+        url_q = ctx.Queue()
+        server = ctx.Process(target=_serve, args=(tmp, args.media_mode, url_q), daemon=True)
+        server.start()
+        url, media_mode = url_q.get(timeout=60)
         signer = TokenSigner(SECRET.encode())
         coordinator = signer.mint(
             identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
@@ -215,7 +233,6 @@ async def main() -> None:
         ours: tuple[list[float], list[dict[str, Any]]] = ([], [])
         theirs: tuple[list[float], list[dict[str, Any]]] = ([], [])
         async with (
-            run_server(settings) as server,
             aiohttp.ClientSession() as session,
             async_playwright() as pw,
         ):
@@ -225,7 +242,7 @@ async def main() -> None:
             rooms = itertools.count(9001)
             blank = await _blank_page_server()
             for _ in range(args.runs):
-                t, s = await vidconsult_join(browser, server.url, session, coordinator)
+                t, s = await vidconsult_join(browser, url, session, coordinator)
                 ours[0].extend(t)
                 ours[1].extend(s)
                 if isinstance(janus, tuple):
@@ -234,11 +251,13 @@ async def main() -> None:
                     theirs[1].extend(s)
             await browser.close()
             await blank[1].cleanup()
+        server.terminate()
+        server.join(10)
     result: dict[str, Any] = {
         "benchmark": "join_time",
         "measure": "join click -> first requestVideoFrameCallback on the remote <video>, ms",
         "joins_per_server": args.runs,
-        "media_mode": settings.media_mode,
+        "media_mode": media_mode,
         "vidconsult": side(*ours),
     }
     if isinstance(janus, tuple):
