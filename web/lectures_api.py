@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from vidconsult.domain.access import AccessKind
+from vidconsult.domain.booked_rooms import RoomState
 from vidconsult.domain.roles import Role
 from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import NotFound, PermissionDenied
@@ -122,7 +123,8 @@ def _library_reader(request: web.Request) -> TokenClaims:
 
 @routes.get("/api/v1/library")
 @describe(
-    "The replay library: past and current lectures with their recordings (newest first), "
+    "The replay library: lectures that have begun (or whose room opened), newest first, with "
+    "their recordings, "
     "attendance and number of questions",
     response=LibraryOut,
 )
@@ -133,9 +135,9 @@ async def library(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     entries = []
     for lecture in reversed(await service.list_lectures()):
-        if lecture.start > now:
-            continue
         _, room = await service.get(lecture.id)
+        if lecture.start > now and room.state is RoomState.SCHEDULED:
+            continue  # not begun: nothing to watch yet
         found = (
             await recordings.store.list_recordings(room_id=room.room_id, status="completed")
             if recordings is not None

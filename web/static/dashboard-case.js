@@ -12,6 +12,7 @@ import {
   bookEarliest, patientLine, slaBadge, statusBadge, urgencyBadge,
 } from "./dashboard-cases.js";
 import { caseRecordingsCard } from "./dashboard-recordings.js";
+import { partyTime, slotPicker } from "./dashboard-slots.js";
 
 const OPEN_STATES = ["requested", "scheduled", "in_progress"];
 
@@ -39,7 +40,8 @@ export function mountCase(view, { id }) {
         api("GET", `${path}/attachments`).catch((err) => ({ error: err })),
         api("GET", `${path}/chat`).catch((err) => ({ error: err })),
       ]);
-      const bookingId = c.booking_ids.length ? c.booking_ids[c.booking_ids.length - 1] : null;
+      // a panel's first booking leads: its room is the panel's
+      const bookingId = c.booking_ids.length ? c.booking_ids[0] : null;
       const booking = bookingId
         ? await api("GET", `/bookings/${encodeURIComponent(bookingId)}`).catch(() => null) : null;
       // an emergency has no booking: its room is found among the rooms by case id
@@ -114,8 +116,21 @@ export function mountCase(view, { id }) {
         load();
       }, cancelError);
     });
+    // the slot picker, built when opened: a choice of experts (a panel), interpreter and time
+    const picker = h("details", { testid: c.status === "requested" ? "choose-slot"
+      : "reschedule" });
+    const pickerMode = c.status === "requested" ? "book"
+      : c.status === "scheduled" ? "reschedule" : null;
+    picker.append(h("summary", {}, pickerMode === "reschedule" ? t("rescheduleHeading")
+      : t("pickerHeading")));
+    picker.addEventListener("toggle", () => {
+      if (picker.open && picker.children.length === 1) {
+        picker.append(slotPicker(c, { mode: pickerMode, done: () => load() }));
+      }
+    });
     return h("div", { class: "case-actions" },
       h("div", { class: "button-row" }, book), bookError, out,
+      pickerMode ? picker : null,
       h("details", {}, h("summary", {}, t("cancelCase")), cancelForm));
   }
 
@@ -149,7 +164,8 @@ function bookingCard(c, booking) {
   }, linksError));
   card.append(
     facts([
-      [t("expert"), expertName(booking.expert_id)],
+      [t("expert"), c.expert_ids.length ? c.expert_ids.map(expertName).join(", ")
+        : expertName(booking.expert_id)],
       [t("scheduledStart"), timeEl(booking.start, { weekday: true })],
       [t("colSla"), slaBadge(booking.sla_breach)],
       room && [t("roomWindow"),
@@ -157,11 +173,30 @@ function bookingCard(c, booking) {
       room && [t("roomState"), `${room.state} · ${t("attendance")}: ${room.attendance}`],
       room && [t("parties"), room.parties.map((p) => `${p.name} (${term("roles", p.role)})`)
         .join("; ")],
-    ]));
+    ]),
+    // the start as each party reads it: the unit's clock, each expert's and the interpreter's
+    h("h4", {}, t("partyTimesHeading")),
+    h("ul", { class: "party-times", testid: "booking-party-times" },
+      partyTimesOf(c, booking, room)));
   if (room && !booking.cancelled_at && OPEN_STATES.includes(c.status)) {
     card.append(show, linksError, links);
   }
   return card;
+}
+
+function partyTimesOf(c, booking, room) {
+  const unit = directory.units.find((u) => u.id === c.referring_unit_id);
+  const out = [];
+  if (unit) out.push(partyTime(unit.name, booking.start, unit.time_zone, `unit-${unit.id}`));
+  const booked = new Set(c.expert_ids);
+  for (const p of room?.parties || []) {
+    if (p.kind === "interpreter") booked.add(p.identity);
+  }
+  for (const pid of booked) {
+    const person = directory.experts.find((e) => e.id === pid);
+    if (person) out.push(partyTime(person.name, booking.start, person.time_zone, pid));
+  }
+  return out;
 }
 
 function roomsCard(rooms) {

@@ -294,3 +294,23 @@ export function confirmDialog({ title, text, confirmLabel, tone = "danger" }) {
     dialog.querySelector("[data-testid=confirm-cancel]").focus();
   });
 }
+
+// ---- wall-clock times in a named zone (forms) -----------------------------------------------
+
+function offsetAt(date, zone) {
+  const name = new Intl.DateTimeFormat("en-GB", { timeZone: zone, timeZoneName: "longOffset" })
+    .formatToParts(date).find((p) => p.type === "timeZoneName")?.value || "GMT";
+  return /^GMT[+-]\d\d:\d\d$/.test(name) ? name.slice(3) : "+00:00";
+}
+
+/** The instant of wall-clock `day` ("2026-03-10") `hhmm` ("09:30") in `zone` (an IANA name), as
+ * an ISO date-time with that zone's offset then (what the API takes). */
+export function zonedIso(day, hhmm, zone) {
+  const guess = new Date(`${day}T${hhmm}:00Z`);
+  if (Number.isNaN(guess.getTime())) return "";
+  // the zone's offset near that wall time, checked once more after applying it (DST edges)
+  let offset = offsetAt(guess, zone);
+  const again = offsetAt(new Date(`${day}T${hhmm}:00${offset}`), zone);
+  if (again !== offset) offset = again;
+  return `${day}T${hhmm}:00${offset}`;
+}

@@ -1,8 +1,11 @@
-// The directory (experts and units, read-only) and the statistics summary; also the cache of
-// names the other sections show instead of ids.
+// The directory (experts, interpreters, units and the rota, each editable: dashboard-admin.js)
+// and the statistics; also the cache of names the other sections show instead of ids.
 
 import { t, term } from "./i18n.js";
-import { api, busy, fill, h, select } from "./dashboard-core.js";
+import { api, busy, fill, h } from "./dashboard-core.js";
+import {
+  expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
+} from "./dashboard-admin.js";
 
 /** Units and experts, loaded once per few seconds at most. */
 export const directory = {
@@ -36,8 +39,9 @@ export function expertName(id) {
   return expert ? expert.name : id;
 }
 
-function table(testid, caption, columns, rows) {
-  return h("div", { class: "table-scroll" },
+export function table(testid, caption, columns, rows) {
+  // a region that may scroll sideways: focusable, so a keyboard can scroll it too
+  return h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": caption },
     h("table", { class: "table", testid },
       h("caption", { class: "visually-hidden" }, caption),
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, t(c))))),
@@ -49,104 +53,79 @@ export function mountDirectory(view) {
     h("h3", { id: "experts-heading" }, t("expertsHeading")), h("p", { class: "muted" }, t("loading")));
   const units = h("section", { class: "card", "aria-labelledby": "units-heading" },
     h("h3", { id: "units-heading" }, t("unitsHeading")), h("p", { class: "muted" }, t("loading")));
+  const rota = h("div");
   const error = h("p", { class: "error", role: "alert" });
-  fill(view, h("div", { class: "section-head" }, h("h2", {}, t("navDirectory"))), error,
-    h("div", { class: "directory" }, experts, units));
+  // one editor at a time, above the tables
+  const editorSlot = h("div", { class: "card editor-card", testid: "directory-editor",
+    hidden: true });
+  const close = () => { fill(editorSlot); editorSlot.hidden = true; };
+  const open = (form) => {
+    fill(editorSlot, form);
+    editorSlot.hidden = false;
+    form.querySelector("input:not([readonly]), select")?.focus();
+  };
+  const hooks = { saved: () => { close(); load(); }, close };
+  const newUnit = h("button", { type: "button", class: "small", testid: "new-unit",
+    onclick: () => open(unitEditor(null, directory.units, hooks)) }, t("newUnit"));
+  const newExpert = h("button", { type: "button", class: "small", testid: "new-expert",
+    onclick: () => open(expertEditor(null, hooks)) }, t("newExpert"));
+  fill(view, h("div", { class: "section-head" }, h("h2", {}, t("navDirectory")),
+    h("div", { class: "button-row" }, newExpert, newUnit)), error, editorSlot,
+  h("div", { class: "directory" }, experts, units), rota);
 
-  busy(null, async () => {
-    await directory.load({ force: true });
-    fill(experts, h("h3", { id: "experts-heading" }, t("expertsHeading"),
-      h("span", { class: "count" }, ` ${directory.experts.length}`)),
-    directory.experts.length ? table("experts-table", t("expertsHeading"),
-      ["colName", "colInstitution", "colSpecialties", "colLanguages", "colZone"],
-      directory.experts.map((e) => h("tr", { testid: "expert-row", dataset: { expertId: e.id } },
-        h("th", { scope: "row" }, e.name, h("div", { class: "muted mono small-text" }, e.id)),
-        h("td", {}, e.institution.name, " ",
-          h("span", { class: `badge ${e.international ? "intl" : ""}` },
-            e.international ? `${t("international")} · ${e.institution.country}` : t("domestic"))),
-        h("td", {}, e.specialties.map((s) => term("specialties", s)).join(", ")),
-        h("td", {}, e.languages.join(", ")),
-        h("td", { class: "mono small-text" }, e.time_zone))))
-      : h("p", { class: "empty" }, t("noExperts")));
-    fill(units, h("h3", { id: "units-heading" }, t("unitsHeading"),
-      h("span", { class: "count" }, ` ${directory.units.length}`)),
-    directory.units.length ? table("units-table", t("unitsHeading"),
-      ["colName", "colTier", "colParent", "colConsultRooms"],
-      directory.units.map((u) => h("tr", { testid: "unit-row", dataset: { unitId: u.id } },
-        h("th", { scope: "row" }, u.name, h("div", { class: "muted mono small-text" }, u.id)),
-        h("td", {}, h("span", { class: `badge tier-${u.tier}` }, term("tiers", u.tier))),
-        h("td", {}, u.parent_id ? unitName(u.parent_id) : "—"),
-        h("td", {}, u.consult_rooms.join(", ") || "—"))))
-      : h("p", { class: "empty" }, t("noUnits")));
-  }, error);
-  return null;
-}
-
-// ---- statistics ---------------------------------------------------------------------------
-
-const PERIODS = ["day", "week", "month", "quarter", "year"];
-
-function tile(label, value, detail, testid) {
-  return h("div", { class: "tile", testid },
-    h("div", { class: "tile-label" }, label),
-    h("div", { class: "tile-value" }, value),
-    detail ? h("div", { class: "tile-detail muted" }, detail) : null);
-}
-
-function breakdown(title, group, counts) {
-  const entries = Object.entries(counts || {});
-  return h("div", { class: "breakdown" }, h("h4", {}, title),
-    entries.length ? h("ul", {}, entries.map(([k, n]) =>
-      h("li", {}, h("span", {}, term(group, k)), h("strong", {}, String(n)))))
-      : h("p", { class: "muted" }, t("noData")));
-}
-
-function pct(value) {
-  return value == null ? "—" : `${Math.round(value * 10) / 10}%`;
-}
-
-function totalsTable(testid, caption, rows, name, first = "colName") {
-  return table(testid, caption, [first, "colTotal", "slaMetPct", "referrals"],
-    Object.entries(rows).map(([key, s]) => h("tr", {},
-      h("th", { scope: "row" }, name(key)), h("td", { class: "num" }, String(s.total)),
-      h("td", { class: "num" }, pct(s.sla_met_pct)), h("td", { class: "num" }, String(s.referrals)))));
-}
-
-export function mountStats(view) {
-  const period = select("period", PERIODS, (p) => term("periods", p), { value: "month" });
-  period.id = "stats-period";
-  period.dataset.testid = "stats-period";
-  const body = h("div", { class: "stats", testid: "stats" }, h("p", { class: "muted" }, t("loading")));
-  const error = h("p", { class: "error", role: "alert" });
-  fill(view,
-    h("div", { class: "section-head" }, h("h2", {}, t("statsHeading")),
-      h("div", { class: "inline-field" }, h("label", { for: "stats-period" }, t("period")), period)),
-    error, body);
+  const editButton = (label, testid, onclick) => h("button", { type: "button", class: "small",
+    testid, onclick }, label);
 
   async function load() {
     await busy(null, async () => {
-      await directory.load();
-      const s = await api("GET", `/stats?period=${period.value}`);
-      const o = s.overall;
-      fill(body,
-        h("div", { class: "tiles" },
-          tile(t("total"), String(o.total), null, "stat-total"),
-          tile(t("slaMetPct"), pct(o.sla_met_pct),
-            t("slaCounts", { met: o.sla_met, breached: o.sla_breached }), "stat-sla"),
-          tile(t("domesticIntl"), `${o.domestic} / ${o.international}`, null, "stat-intl"),
-          tile(t("referrals"), String(o.referrals), t("greenChannelCount", { n: o.green_channel }),
-            "stat-referrals")),
-        h("div", { class: "card breakdowns" },
-          breakdown(t("byUrgency"), "urgencies", o.by_urgency),
-          breakdown(t("byStatus"), "statuses", o.by_status)),
-        h("div", { class: "directory" },
-          h("section", { class: "card" }, h("h3", {}, t("byUnit")),
-            totalsTable("stats-by-unit", t("byUnit"), s.by_unit, unitName, "colUnit")),
-          h("section", { class: "card" }, h("h3", {}, t("byPeriod")),
-            totalsTable("stats-by-period", t("byPeriod"), s.by_period, (k) => k, "period"))));
+      await directory.load({ force: true });
+      const rotaData = await api("GET", "/rota");
+      fill(experts, h("h3", { id: "experts-heading" }, t("expertsHeading"),
+        h("span", { class: "count" }, ` ${directory.experts.length}`)),
+      directory.experts.length ? table("experts-table", t("expertsHeading"),
+        ["colName", "colInstitution", "colSpecialties", "colLanguages", "colZone", "colActions"],
+        directory.experts.map((e) => h("tr", { testid: "expert-row", dataset: { expertId: e.id } },
+          h("th", { scope: "row" }, e.name, h("div", { class: "muted mono small-text" }, e.id)),
+          h("td", {}, e.institution.name, " ",
+            h("span", { class: `badge ${e.international ? "intl" : ""}` },
+              e.international ? `${t("international")} · ${e.institution.country}` : t("domestic"))),
+          h("td", {}, e.specialties.map((s) => term("specialties", s)).join(", ")),
+          h("td", {}, e.languages.join(", ")),
+          h("td", { class: "mono small-text" }, e.time_zone),
+          h("td", { class: "actions" },
+            editButton(t("edit"), "edit-expert", () => open(expertEditor(e, hooks))),
+            editButton(t("roster"), "edit-roster", () => busy(null, async () => {
+              const roster = await api("GET", `/experts/${encodeURIComponent(e.id)}/roster`)
+                .catch((err) => (err.status === 404 ? null : Promise.reject(err)));
+              open(rosterEditor(e, roster, hooks));
+            }, error))))))
+        : h("p", { class: "empty" }, t("noExperts")));
+      fill(units, h("h3", { id: "units-heading" }, t("unitsHeading"),
+        h("span", { class: "count" }, ` ${directory.units.length}`)),
+      directory.units.length ? table("units-table", t("unitsHeading"),
+        ["colName", "colTier", "colParent", "colConsultRooms", "consultHours", "colActions"],
+        directory.units.map((u) => h("tr", { testid: "unit-row", dataset: { unitId: u.id } },
+          h("th", { scope: "row" }, u.name, h("div", { class: "muted mono small-text" }, u.id)),
+          h("td", {}, h("span", { class: `badge tier-${u.tier}` }, term("tiers", u.tier))),
+          h("td", {}, u.parent_id ? unitName(u.parent_id) : "—"),
+          h("td", {}, u.consult_rooms.join(", ") || "—"),
+          h("td", { class: "small-text", testid: "unit-hours" }, hoursText(u)),
+          h("td", { class: "actions" },
+            editButton(t("edit"), "edit-unit",
+              () => open(unitEditor(u, directory.units, hooks)))))))
+        : h("p", { class: "empty" }, t("noUnits")));
+      fill(rota, rotaCard(rotaData, directory.experts,
+        (sp) => open(rotaEditor(sp, rotaData, directory.experts, hooks))));
     }, error);
   }
-  period.addEventListener("change", load);
   load();
   return null;
 }
+
+/** "Mon–Fri 08:00–17:30 (UTC+8 · Asia/Shanghai)" style summary of a unit's consult hours. */
+function hoursText(u) {
+  if (!u.consult_hours.length) return t("consultHoursAny");
+  const windows = u.consult_hours.map((w) => `${weekdayName(w.weekday)} ${w.start}–${w.end}`);
+  return `${windows.join(", ")} (${u.time_zone})`;
+}
+

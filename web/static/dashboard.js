@@ -11,7 +11,9 @@ import { mountRooms } from "./dashboard-rooms.js";
 import { mountCases } from "./dashboard-cases.js";
 import { mountCase } from "./dashboard-case.js";
 import { mountRecordings } from "./dashboard-recordings.js";
-import { mountDirectory, mountStats } from "./dashboard-directory.js";
+import { mountDirectory } from "./dashboard-directory.js";
+import { mountStats } from "./dashboard-stats.js";
+import { mountLectures } from "./dashboard-lectures.js";
 import { mountPaging } from "./dashboard-paging.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +26,7 @@ const SECTIONS = {
   directory: mountDirectory,
   stats: mountStats,
   emergencies: mountPaging,
+  lectures: mountLectures,
 };
 
 let me = null; // GET /auth/me of the signed-in token
@@ -39,8 +42,8 @@ function translateShell() {
   $("nav").setAttribute("aria-label", t("navLabel"));
   for (const a of $("nav").querySelectorAll("a")) {
     const key = { rooms: "navRooms", cases: "navCases", recordings: "navRecordings",
-      directory: "navDirectory", stats: "navStats", emergencies: "navEmergencies" }[
-      a.dataset.section];
+      directory: "navDirectory", stats: "navStats", emergencies: "navEmergencies",
+      lectures: "navLectures" }[a.dataset.section];
     a.textContent = t(key);
   }
   $("clock-label").textContent = t("centreTime");

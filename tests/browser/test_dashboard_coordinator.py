@@ -1,0 +1,571 @@
+"""The coordinator's tools in the dashboard, in headless Chromium against the real server.
+
+- A two-expert panel (Beijing and New York) plus a bookable interpreter is booked through the
+  slot picker: every offered slot lies inside the village clinic's consult hours (a New York
+  morning expert, 21:00+ in the village, is never offered), each row shows the centre's, the
+  unit's and each person's own local time, and after booking the case's page and the API show
+  each party the same instant on their own clock.
+- The directory is edited from the page: a unit with consult hours, an expert, a roster with
+  leave, the on-duty rota; the API has what was typed.
+- A booked case is rescheduled from the picker and then cancelled: the old booking is
+  cancelled, the new one stands, then none.
+- A lecture is scheduled from the page, held (an SDK presenter publishes, an audience unit asks
+  a question by chat), recorded by default, and played from the replay library.
+- The statistics page draws its charts (Chart.js, under the page's CSP).
+Every page state is checked with axe-core (no serious or critical violation) and screenshotted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.browser import test_dashboard as dashboard_tests
+from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, Opener, coordinator_account, ok
+from tests.helpers import ServerHandle
+from tests.recording import synth
+from vidconsult.client import RoomClient
+from vidconsult.config import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+open_dashboard = dashboard_tests.open_dashboard  # the fixture: a signed-out dashboard page
+BEIJING = ZoneInfo("Asia/Shanghai")
+NEW_YORK = ZoneInfo("America/New_York")
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path("/tmp/vidconsult-coordinator-shots")
+EVERY_DAY = range(7)
+
+
+def shot(name: str) -> str:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SHOTS / f"{name}.png")
+
+
+async def axe_check(page: Any, label: str) -> None:
+    """axe-core on the page as it is: no serious or critical violation (colour contrast of
+    badges included). The script is evaluated through the DevTools protocol, not a <script>
+    tag, so the page's CSP stays as it is."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core missing: run `npm ci --prefix web` ({AXE})")
+    if not await page.evaluate("() => Boolean(window.axe)"):
+        await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
+    )
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{label}: {json.dumps(bad, indent=1)}"
+
+
+async def put_unit(server: ServerHandle, unit_id: str, name: str, **kw: Any) -> None:
+    body = {"id": unit_id, "name": name, "tier": "village", "consult_rooms": ["first-consult"]}
+    await ok(server, "POST", "/api/v1/units", {**body, **kw}, 201)
+
+
+async def put_expert(
+    server: ServerHandle,
+    expert_id: str,
+    name: str,
+    *,
+    zone: str,
+    specialties: list[str],
+    languages: list[str],
+    international: bool = False,
+    shift: tuple[str, str] = ("08:00", "12:00"),
+) -> None:
+    inst = (
+        {"id": "us-group", "name": "US Partner Group", "kind": "international", "country": "US"}
+        if international
+        else {"id": "pumch", "name": "PUMCH", "kind": "domestic"}
+    )
+    await ok(
+        server,
+        "POST",
+        "/api/v1/experts",
+        {
+            "id": expert_id,
+            "name": name,
+            "institution": inst,
+            "specialties": specialties,
+            "languages": languages,
+            "time_zone": zone,
+        },
+        201,
+    )
+    start, end = shift
+    shifts = [{"weekday": d, "start": start, "end": end} for d in EVERY_DAY]
+    await ok(server, "PUT", f"/api/v1/experts/{expert_id}/roster", {"shifts": shifts})
+
+
+async def seed(server: ServerHandle) -> None:
+    """A village clinic open 08:00-17:30 Beijing time every day; a Beijing cardiologist in the
+    mornings; a New York cardiologist on New York evenings (Beijing mornings); a New York
+    cardiologist on New York mornings (21:00+ in the village: never fits); an interpreter."""
+    hours = [{"weekday": d, "start": "08:00", "end": "17:30"} for d in EVERY_DAY]
+    await put_unit(server, "vil-1", "Xiaohe village clinic", consult_hours=hours)
+    await put_expert(
+        server,
+        "dr-wang",
+        "Prof. Wang Li",
+        zone="Asia/Shanghai",
+        specialties=["cardiology"],
+        languages=["zh"],
+        shift=("08:00", "12:00"),
+    )
+    # 19:00-23:30 New York is 08:00-12:30 Beijing in winter (07:00-11:30 in summer)
+    await put_expert(
+        server,
+        "dr-jones",
+        "Dr Amy Jones",
+        zone="America/New_York",
+        specialties=["cardiology"],
+        languages=["en"],
+        international=True,
+        shift=("19:00", "23:30"),
+    )
+    await put_expert(
+        server,
+        "dr-smith",
+        "Dr John Smith",
+        zone="America/New_York",
+        specialties=["cardiology"],
+        languages=["en"],
+        international=True,
+        shift=("08:00", "11:00"),
+    )
+    await put_expert(
+        server,
+        "chen-i",
+        "Chen Hui (interpreter)",
+        zone="Asia/Shanghai",
+        specialties=["interpretation"],
+        languages=["zh", "en"],
+        shift=("08:00", "17:00"),
+    )
+
+
+async def new_case(server: ServerHandle, **kw: Any) -> dict[str, Any]:
+    body = {
+        "patient": {"name": "Zhang San", "sex": "male", "age_years": 35},
+        "referring_unit_id": "vil-1",
+        "referring_doctor": "Dr Zhao",
+        "specialty": "cardiology",
+        "clinical_summary": "chest pain for two weeks",
+        **kw,
+    }
+    return await ok(server, "POST", "/api/v1/cases", body, 201)
+
+
+async def signed_in(
+    open_dashboard: Opener, server: ServerHandle, settings: Settings, where: str
+) -> Dashboard:
+    username = await coordinator_account(settings)
+    dash = await open_dashboard(server)
+    await dash.open(where)
+    await dash.sign_in(username)
+    await dash.signed_in()
+    return dash
+
+
+def local(iso: str, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def test_panel_with_interpreter_booked_through_the_slot_picker(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    await seed(app_server)
+    case = await new_case(app_server, interpreter_needed=True)
+    dash = await signed_in(open_dashboard, app_server, settings, f"#cases/{case['id']}")
+    page = dash.page
+    detail = page.locator(f"[data-testid=case-detail][data-case-id='{case['id']}']")
+    await detail.locator("[data-testid=choose-slot] summary").click()
+    picker = detail.locator("[data-testid=slot-picker-card]")
+    await picker.locator("[data-testid=slot-row]").first.wait_for(timeout=TIMEOUT_MS)
+
+    # every fitting expert is offered for choice, the interpreter apart
+    offered = await picker.locator("[data-testid=picker-expert]").evaluate_all(
+        "els => els.map(e => e.value)"
+    )
+    assert sorted(offered) == ["dr-jones", "dr-smith", "dr-wang"]
+    # ...but the New York morning expert has no slot inside the village's hours
+    rows = await picker.locator("[data-testid=slot-row]").evaluate_all(
+        "els => els.map(e => e.dataset.experts)"
+    )
+    assert rows and "dr-smith" not in rows and {"dr-wang", "dr-jones"} <= set(rows)
+    await axe_check(page, "slot picker, each expert's slots")
+
+    # a panel: Jones (leads: the first ticked in the list) and Wang, with the interpreter
+    await picker.locator("[data-testid=picker-expert][data-expert-id=dr-wang]").check()
+    await picker.locator("[data-testid=picker-expert][data-expert-id=dr-jones]").check()
+    await picker.locator("[data-testid=picker-interpreter]").select_option("chen-i")
+    await picker.locator("[data-testid=find-slots]").click()
+    panel_row = picker.locator(
+        "[data-testid=slot-row][data-experts='dr-jones,dr-wang,chen-i']"
+    ).first
+    await panel_row.wait_for(timeout=TIMEOUT_MS)
+    start = await panel_row.get_attribute("data-start")
+    assert start is not None
+    at = datetime.fromisoformat(start)
+    assert 8 <= at.astimezone(BEIJING).hour < 17  # inside the clinic's hours
+    times = {
+        await li.get_attribute("data-identity"): await li.inner_text()
+        for li in await panel_row.locator("[data-testid=party-time]").all()
+    }
+    assert set(times) == {"unit-vil-1", "dr-wang", "dr-jones", "chen-i"}
+    ny_offset = "UTC-5" if at.astimezone(NEW_YORK).utcoffset() == timedelta(hours=-5) else "UTC-4"
+    assert local(start, NEW_YORK) in times["dr-jones"] and ny_offset in times["dr-jones"]
+    assert local(start, BEIJING) in times["unit-vil-1"] and "UTC+8" in times["unit-vil-1"]
+    assert "CST" not in await panel_row.inner_text()
+    await page.screenshot(path=shot("slot-picker-panel"), full_page=True)
+    await axe_check(page, "slot picker, panel")
+
+    await panel_row.locator("[data-testid=pick-slot]").click()
+    await page.wait_for_selector(
+        f"[data-testid=case-detail][data-case-id='{case['id']}'][data-status=scheduled]",
+        timeout=TIMEOUT_MS,
+    )
+    got = await ok(app_server, "GET", f"/api/v1/cases/{case['id']}")
+    assert got["expert_ids"] == ["dr-jones", "dr-wang"] and len(got["booking_ids"]) == 3
+    # each party sees the same instant on their own clock: the booking page...
+    booking = detail.locator("[data-testid=case-booking]")
+    party = {
+        await li.get_attribute("data-identity"): await li.inner_text()
+        for li in await booking.locator("[data-testid=party-time]").all()
+    }
+    assert local(start, NEW_YORK) in party["dr-jones"]
+    assert local(start, BEIJING) in party["dr-wang"] and local(start, BEIJING) in party["chen-i"]
+    assert local(start, BEIJING) in party["unit-vil-1"]
+    # ...and the API: each member's booking (and so each party's own list) has it in UTC
+    for bid, who in zip(got["booking_ids"], ["dr-jones", "dr-wang", "chen-i"], strict=True):
+        b = await ok(app_server, "GET", f"/api/v1/bookings/{bid}")
+        assert b["expert_id"] == who and b["start"] == at.astimezone(UTC).isoformat()
+        mine = await ok(app_server, "GET", f"/api/v1/bookings?expert={who}")
+        assert [x["id"] for x in mine["bookings"]] == [bid]
+        parties = {p["identity"] for p in b["room"]["parties"]}
+        assert {"dr-wang", "dr-jones", "chen-i"} <= parties
+    await page.screenshot(path=shot("panel-booked"), full_page=True)
+    await axe_check(page, "case with a booked panel")
+    assert not dash.page_errors()
+
+
+async def test_reschedule_and_cancel_from_the_case_page(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    await seed(app_server)
+    case = await new_case(app_server)
+    first = await ok(app_server, "POST", f"/api/v1/cases/{case['id']}/booking", {}, 201)
+    old_id = first["booking"]["id"]
+    dash = await signed_in(open_dashboard, app_server, settings, f"#cases/{case['id']}")
+    page = dash.page
+    detail = page.locator(f"[data-testid=case-detail][data-case-id='{case['id']}']")
+    await detail.locator("[data-testid=reschedule] summary").click()
+    picker = detail.locator("[data-testid=slot-picker-card]")
+    await picker.locator("[data-testid=picker-expert][data-expert-id=dr-jones]").check()
+    await picker.locator("[data-testid=find-slots]").click()
+    row = picker.locator("[data-testid=slot-row][data-experts='dr-jones']").first
+    await row.wait_for(timeout=TIMEOUT_MS)
+    await picker.locator("[data-testid=reschedule-reason]").fill("the patient asked for later")
+    await row.locator("[data-testid=pick-slot]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=case-booking]')?.innerText"
+        ".includes('Dr Amy Jones')",
+        timeout=TIMEOUT_MS,
+    )
+    got = await ok(app_server, "GET", f"/api/v1/cases/{case['id']}")
+    assert got["status"] == "scheduled" and got["expert_ids"] == ["dr-jones"]
+    old = await ok(app_server, "GET", f"/api/v1/bookings/{old_id}")
+    assert old["cancelled_at"] is not None and old["room"]["state"] == "closed"
+    assert got["audit"][-2]["note"] == "rescheduled: the patient asked for later"
+    await page.screenshot(path=shot("rescheduled"), full_page=True)
+    await axe_check(page, "rescheduled case")
+
+    await detail.locator("details:has([data-testid=cancel-reason]) summary").click()
+    await detail.locator("[data-testid=cancel-reason]").fill("recovered")
+    await detail.locator("[data-testid=cancel-case-button]").click()
+    await page.wait_for_selector(
+        f"[data-testid=case-detail][data-case-id='{case['id']}'][data-status=cancelled]",
+        timeout=TIMEOUT_MS,
+    )
+    jones = await ok(app_server, "GET", "/api/v1/bookings?expert=dr-jones")
+    assert all(b["cancelled_at"] for b in jones["bookings"]) and jones["bookings"]
+    assert not dash.page_errors()
+
+
+async def test_directory_is_edited_from_the_page(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    await seed(app_server)
+    dash = await signed_in(open_dashboard, app_server, settings, "#directory")
+    page = dash.page
+    await page.wait_for_selector("[data-testid=unit-row]", timeout=TIMEOUT_MS)
+    await axe_check(page, "directory")
+
+    # a new township unit, open Monday to Friday 08:30-16:00 on its own clock
+    await page.click("[data-testid=new-unit]")
+    editor = page.locator("[data-testid=unit-editor]")
+    await editor.locator("[data-testid=unit-id]").fill("twn-2")
+    await editor.locator("[data-testid=unit-name]").fill("Dongshan township centre")
+    await editor.locator("[data-testid=unit-tier]").select_option("township")
+    for day in range(5):
+        await editor.locator(f"[data-testid=unit-hours-day][data-weekday='{day}']").check()
+    await editor.locator("[data-testid=unit-hours-from]").fill("08:30")
+    await editor.locator("[data-testid=unit-hours-to]").fill("16:00")
+    await axe_check(page, "unit editor")
+    await page.screenshot(path=shot("unit-editor"), full_page=True)
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_selector("[data-testid=unit-row][data-unit-id=twn-2]", timeout=TIMEOUT_MS)
+    unit = await ok(app_server, "GET", "/api/v1/units/twn-2")
+    assert unit["tier"] == "township" and unit["name"] == "Dongshan township centre"
+    assert unit["consult_hours"] == [
+        {"weekday": d, "start": "08:30", "end": "16:00"} for d in range(5)
+    ]
+    # edit it: rename, consult hours off
+    await page.click("[data-testid=unit-row][data-unit-id=twn-2] [data-testid=edit-unit]")
+    editor = page.locator("[data-testid=unit-editor]")
+    assert await editor.locator("[data-testid=unit-id]").get_attribute("readonly") is not None
+    await editor.locator("[data-testid=unit-name]").fill("Dongshan health centre")
+    for day in range(5):
+        await editor.locator(f"[data-testid=unit-hours-day][data-weekday='{day}']").uncheck()
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=unit-row][data-unit-id=twn-2]')?.innerText"
+        ".includes('Dongshan health centre')",
+        timeout=TIMEOUT_MS,
+    )
+    unit = await ok(app_server, "GET", "/api/v1/units/twn-2")
+    assert unit["consult_hours"] == [] and unit["name"] == "Dongshan health centre"
+
+    # a new expert, a neurologist in Los Angeles
+    await page.click("[data-testid=new-expert]")
+    editor = page.locator("[data-testid=expert-editor]")
+    await editor.locator("[data-testid=expert-id]").fill("dr-garcia")
+    await editor.locator("[data-testid=expert-name]").fill("Dr Ana Garcia")
+    await editor.locator("[data-testid=expert-inst-id]").fill("ucla")
+    await editor.locator("[data-testid=expert-inst-name]").fill("UCLA Health")
+    await editor.locator("[data-testid=expert-inst-kind]").select_option("international")
+    await editor.locator("[data-testid=expert-country]").fill("us")
+    await editor.locator("[data-testid=expert-specialties]").select_option(
+        ["neurology", "neurosurgery"]
+    )
+    await editor.locator("[data-testid=expert-languages]").fill("en, es")
+    await editor.locator("[data-testid=expert-zone]").fill("America/Los_Angeles")
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_selector(
+        "[data-testid=expert-row][data-expert-id=dr-garcia]", timeout=TIMEOUT_MS
+    )
+    expert = await ok(app_server, "GET", "/api/v1/experts/dr-garcia")
+    assert expert["institution"] == {
+        "id": "ucla",
+        "name": "UCLA Health",
+        "kind": "international",
+        "country": "US",
+    }
+    assert sorted(expert["specialties"]) == ["neurology", "neurosurgery"]
+    assert sorted(expert["languages"]) == ["en", "es"] and expert["international"] is True
+
+    # her roster: Tuesday 09:00-13:00 (Los Angeles), and a week of leave
+    await page.click("[data-testid=expert-row][data-expert-id=dr-garcia] [data-testid=edit-roster]")
+    editor = page.locator("[data-testid=roster-editor]")
+    await editor.locator("[data-testid=shift-add]").click()
+    shift = editor.locator("[data-testid=shift-row]").last
+    await shift.locator("[data-testid=shift-weekday]").select_option("1")
+    await shift.locator("[data-testid=shift-start]").fill("09:00")
+    await shift.locator("[data-testid=shift-end]").fill("13:00")
+    await editor.locator("[data-testid=leave-add]").click()
+    leave = editor.locator("[data-testid=leave-row]").last
+    await leave.locator("[data-testid=leave-from]").fill("2027-01-04")
+    await leave.locator("[data-testid=leave-to]").fill("2027-01-08")
+    await leave.locator("[data-testid=leave-reason]").fill("conference")
+    await axe_check(page, "roster editor")
+    await page.screenshot(path=shot("roster-editor"), full_page=True)
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_selector(
+        "[data-testid=roster-editor]:not(:has([data-testid=editor-error]:empty)),"
+        "[data-testid=directory-editor][hidden]",
+        state="attached",
+        timeout=TIMEOUT_MS,
+    )
+    assert await page.locator("[data-testid=roster-editor]").count() == 0, (
+        await page.locator("[data-testid=editor-error]").inner_text()
+    )
+    roster = await ok(app_server, "GET", "/api/v1/experts/dr-garcia/roster")
+    assert roster["shifts"] == [{"weekday": 1, "start": "09:00", "end": "13:00"}]
+    # whole days in her zone: 4 Jan 00:00 to 9 Jan 00:00 Los Angeles (UTC-8), in UTC
+    assert roster["leave"] == [
+        {
+            "start": "2027-01-04T08:00:00+00:00",
+            "end": "2027-01-09T08:00:00+00:00",
+            "reason": "conference",
+        }
+    ]
+
+    # the on-duty rota for cardiology: Wang on Mondays 08:00-20:00
+    await page.select_option("[data-testid=rota-specialty]", "cardiology")
+    await page.click("[data-testid=rota-edit]")
+    editor = page.locator("[data-testid=rota-editor]")
+    await editor.locator("[data-testid=rota-add]").click()
+    row = editor.locator("[data-testid=rota-row]").last
+    await row.locator("[data-testid=rota-expert]").select_option("dr-wang")
+    await row.locator("[data-testid=shift-weekday]").select_option("0")
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_selector(
+        "[data-testid=rota-specialty-row][data-specialty=cardiology]", timeout=TIMEOUT_MS
+    )
+    rota = await ok(app_server, "GET", "/api/v1/rota")
+    assert [
+        (s["specialty"], s["expert_id"], s["weekday"], s["start"], s["end"]) for s in rota["slots"]
+    ] == [("cardiology", "dr-wang", 0, "08:00", "20:00")]
+    await page.screenshot(path=shot("directory"), full_page=True)
+    await axe_check(page, "directory after editing")
+    assert not dash.page_errors()
+
+
+async def test_statistics_draw_charts(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    await seed(app_server)
+    for _ in range(2):
+        await new_case(app_server)
+    booked = await new_case(app_server, requested_expert_id="dr-jones")
+    await ok(app_server, "POST", f"/api/v1/cases/{booked['id']}/booking", {}, 201)
+    dash = await signed_in(open_dashboard, app_server, settings, "#stats")
+    page = dash.page
+    await page.wait_for_selector("[data-testid=stats][data-charts='6']", timeout=TIMEOUT_MS)
+    stats = await ok(app_server, "GET", "/api/v1/stats?period=month")
+    assert (stats["overall"]["domestic"], stats["overall"]["international"]) == (2, 1)
+    assert await page.inner_text("[data-testid=stat-intl] .tile-value") == "2 / 1"
+    # each chart drew something: its canvas has coloured pixels
+    painted = await page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid$=-canvas]')].map(c => {
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0;
+             for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+             return [c.dataset.testid, c.width > 0 && n > 500];
+           })"""
+    )
+    assert len(painted) == 6 and all(ok_ for _, ok_ in painted), painted
+    assert await page.locator("[data-testid=stats-by-specialty] tbody tr").count() == 1
+    await page.screenshot(path=shot("statistics"), full_page=True)
+    await axe_check(page, "statistics")
+    # the same in Chinese
+    await dash.open("?lang=zh#stats")
+    await page.wait_for_selector("[data-testid=stats][data-charts='6']", timeout=TIMEOUT_MS)
+    assert "按专科" in await page.inner_text("[data-testid=stats]")
+    await page.screenshot(path=shot("statistics-zh"), full_page=True)
+    await axe_check(page, "statistics (zh)")
+    assert not dash.page_errors()
+
+
+@pytest.fixture(scope="module")
+def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("lecture-media")
+    return synth.write_file(base / "lecture.webm", synth.encode(12, [1.0, 3.0, 5.0]))
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Poll the API (the server publishes no event a test can await for a finished file)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+async def test_lecture_scheduled_held_recorded_and_replayed(
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
+    sdk_clients: list[RoomClient],
+    media_file: Path,
+) -> None:
+    server = live_server
+    await seed(server)
+    await put_unit(server, "cty-1", "Anda county hospital")
+    dash = await signed_in(open_dashboard, server, settings, "#lectures")
+    page = dash.page
+    form = page.locator("[data-testid=lecture-form]")
+    await form.wait_for(timeout=TIMEOUT_MS)
+    await axe_check(page, "lectures")
+    # in five minutes (centre time): its room is open already (10 minutes' lead)
+    start = datetime.now(BEIJING) + timedelta(minutes=5)
+    await form.locator("[data-testid=lecture-title]").fill("ECG for village doctors")
+    await form.locator("[data-testid=lecture-presenter]").select_option("dr-wang")
+    await form.locator("[data-testid=lecture-unit][data-unit-id=vil-1]").check()
+    await form.locator("[data-testid=lecture-unit][data-unit-id=cty-1]").check()
+    await form.locator("[data-testid=lecture-day]").fill(start.strftime("%Y-%m-%d"))
+    await form.locator("[data-testid=lecture-time]").fill(start.strftime("%H:%M"))
+    await form.locator("[data-testid=schedule-lecture]").click()
+    row = page.locator("[data-testid=lecture-row]")
+    await row.wait_for(timeout=TIMEOUT_MS)
+    [lecture] = (await ok(server, "GET", "/api/v1/lectures"))["lectures"]
+    assert lecture["title"] == "ECG for village doctors"
+    assert lecture["audience_unit_ids"] == ["cty-1", "vil-1"]
+    assert local(lecture["start"], BEIJING) == start.strftime("%Y-%m-%d %H:%M")
+    assert datetime.fromisoformat(lecture["end"]) - datetime.fromisoformat(
+        lecture["start"]
+    ) == timedelta(hours=1)
+    detail = await ok(server, "GET", f"/api/v1/lectures/{lecture['id']}")
+    room_id = detail["room"]["room_id"]
+    assert (await ok(server, "GET", f"/api/v1/rooms/{room_id}/recording"))["policy"][
+        "enabled"
+    ] is True
+
+    # held: the presenter publishes, a village screen watches and asks a question
+    links = (await ok(server, "GET", f"/api/v1/lectures/{lecture['id']}/links"))["links"]
+    token = {link["identity"]: link["token"] for link in links}
+    presenter = RoomClient(server.url, token["dr-wang"], room=room_id)
+    viewer = RoomClient(server.url, token["unit-vil-1"], room=room_id)
+    sdk_clients += [presenter, viewer]
+    await presenter.connect()
+    await presenter.publish_file(str(media_file), loop=False)
+    await viewer.connect()
+    await viewer.request("chat.send", {"text": "Is ST elevation in aVR urgent?"})
+    await wait_until(lambda: _recording_active(server, room_id))
+    await row.locator("[data-testid=show-activity]").click()
+    activity = row.locator("[data-testid=lecture-activity]")
+    await activity.locator("[data-testid=question]").wait_for(timeout=TIMEOUT_MS)
+    assert "Is ST elevation in aVR urgent?" in await activity.inner_text()
+    assert "1" in await activity.locator("[data-testid=audience-count]").inner_text()
+    await page.screenshot(path=shot("lecture-activity"), full_page=True)
+    await axe_check(page, "lecture activity")
+    # the file's length (what is recorded), not a synchronisation
+    await asyncio.sleep(3)
+    await ok(server, "DELETE", f"/api/v1/rooms/{room_id}")
+    await wait_until(lambda: _completed(server, room_id))
+
+    # the replay library plays it
+    library = (await ok(server, "GET", "/api/v1/library"))["lectures"]
+    assert [len(e["recordings"]) for e in library] == [1]
+    await page.reload()  # the section loads the library afresh
+    play = page.locator("[data-testid=library-play]").first
+    await play.wait_for(timeout=TIMEOUT_MS)
+    await play.click()
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=library-video]');"
+        " return v && v.currentTime > 0.5 && v.videoWidth > 0; }",
+        timeout=TIMEOUT_MS,
+    )
+    await page.screenshot(path=shot("lecture-replay"), full_page=True)
+    await axe_check(page, "replay library")
+    log = await ok(server, "GET", f"/api/v1/rooms/{room_id}/access-log")
+    assert [e["action"] for e in log["entries"]] == ["recording.play"]
+    assert not dash.page_errors()
+
+
+async def _recording_active(server: ServerHandle, room_id: str) -> bool:
+    status = await ok(server, "GET", f"/api/v1/rooms/{room_id}/recording")
+    return bool(status["active"])
+
+
+async def _completed(server: ServerHandle, room_id: str) -> bool:
+    found = (await ok(server, "GET", f"/api/v1/recordings?room_id={room_id}"))["recordings"]
+    return bool(found) and all(r["status"] == "completed" for r in found)
