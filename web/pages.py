@@ -15,10 +15,6 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 # the ES module build: the room page imports { io } from it (web/static/room-live.js)
 SOCKET_IO_CLIENT = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
-# Chart.js (the dashboard's statistics charts): its UMD build, a classic script defining
-# window.Chart, because the dashboard loads plain files with no bundler to resolve its ES build's
-# bare import of @kurkle/color.
-CHART_JS = HERE / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
 
 routes = web.RouteTableDef()
 
@@ -100,22 +96,6 @@ async def socket_io_client(request: web.Request) -> web.StreamResponse:
             503, "not_installed", "socket.io client not installed: run `npm ci --prefix web`"
         )
     return web.FileResponse(SOCKET_IO_CLIENT, headers={"Content-Type": JAVASCRIPT})
-
-
-@routes.get("/static/vendor/chart.umd.min.js")
-@describe(
-    "The Chart.js browser library (the dashboard's statistics charts)",
-    auth="none",
-    response={"type": "string"},
-    media_type=JAVASCRIPT,
-    errors=(503,),
-)
-async def chart_js(request: web.Request) -> web.StreamResponse:
-    if not CHART_JS.exists():
-        return error_response(
-            503, "not_installed", "Chart.js not installed: run `npm ci --prefix web`"
-        )
-    return web.FileResponse(CHART_JS, headers={"Content-Type": JAVASCRIPT})
 
 
 @routes.get("/")

@@ -1,6 +1,7 @@
 """Browser libraries installed from npm (``web/package.json``, ``npm ci --prefix web``) and
 served from ``web/node_modules`` as they ship, never copied into the repository: pdf.js (PDF
-attachments in the room's case panel) and dwv (DICOM) with dwv's three dependencies.
+attachments in the room's case panel) and dwv (DICOM) with dwv's three dependencies; Chart.js
+(the dashboard's statistics).
 
 Only the listed files are served. dwv's ES module build imports its dependencies by bare name
 (``from "konva"``); a page with a strict CSP has no inline import map, so those three imports
@@ -29,6 +30,9 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "konva": ("konva", ("konva.min.js",)),
     "jszip": ("jszip/dist", ("jszip.min.js",)),
     "magic-wand-tool": ("magic-wand-tool/dist", ("magic-wand.min.js",)),
+    # the dashboard's statistics charts: the UMD build, a classic script defining window.Chart
+    # (the ES build imports @kurkle/color by bare name)
+    "chartjs": ("chart.js/dist", ("chart.umd.min.js",)),
 }
 # dwv's bare imports -> the shims that hand it the UMD builds as ES modules
 DWV_IMPORTS = {
@@ -83,7 +87,7 @@ def _media_type(path: Path) -> str:
 
 @routes.get("/static/vendor/{package}/{path:.+}")
 @describe(
-    "A browser library from npm the room page loads (pdf.js, dwv and its dependencies); only "
+    "A browser library from npm the pages load (pdf.js, dwv and its dependencies, Chart.js); only "
     "the files the page needs are served",
     auth="none",
     response={"type": "string"},

@@ -262,8 +262,9 @@ async def test_reschedule_and_cancel_from_the_case_page(
     app_server: ServerHandle, settings: Settings, open_dashboard: Opener
 ) -> None:
     await seed(app_server)
-    case = await new_case(app_server)
+    case = await new_case(app_server, requested_expert_id="dr-wang")
     first = await ok(app_server, "POST", f"/api/v1/cases/{case['id']}/booking", {}, 201)
+    assert first["booking"]["expert_id"] == "dr-wang"
     old_id = first["booking"]["id"]
     dash = await signed_in(open_dashboard, app_server, settings, f"#cases/{case['id']}")
     page = dash.page
@@ -395,9 +396,9 @@ async def test_directory_is_edited_from_the_page(
         state="attached",
         timeout=TIMEOUT_MS,
     )
-    assert await page.locator("[data-testid=roster-editor]").count() == 0, (
-        await page.locator("[data-testid=editor-error]").inner_text()
-    )
+    assert await page.locator("[data-testid=roster-editor]").count() == 0, await page.locator(
+        "[data-testid=editor-error]"
+    ).inner_text()
     roster = await ok(app_server, "GET", "/api/v1/experts/dr-garcia/roster")
     assert roster["shifts"] == [{"weekday": 1, "start": "09:00", "end": "13:00"}]
     # whole days in her zone: 4 Jan 00:00 to 9 Jan 00:00 Los Angeles (UTC-8), in UTC

@@ -279,8 +279,8 @@ class BookingService:
         async with self._schedule.lock:
             index = await self._schedule.index()
             experts = fitting_experts(index, case.specialty, language)
-            if case.requested_expert_id:
-                experts = [e for e in experts if e.id == case.requested_expert_id] or experts
+            # the requested expert first; the coordinator may still choose another
+            experts.sort(key=lambda e: e.id != case.requested_expert_id)
             found_interpreters = interpreters(index, case.requested_language)
             if expert_ids:
                 check_panel(index, case.specialty, expert_ids, interpreter_id)

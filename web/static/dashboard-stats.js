@@ -1,5 +1,5 @@
 // Statistics: the tiles, charts drawn with Chart.js (loaded on first use from
-// /static/vendor/chart.umd.min.js, the npm package served as socket.io's client is) and the
+// /static/vendor/chartjs/chart.umd.min.js, the npm package served as socket.io's client is) and the
 // same figures as tables (what a screen reader reads; the charts are images of them).
 // Cases per period by urgency and by kind (domestic / international: every case counts), SLA met
 // %, emergency time to the first expert, and cases per unit and per specialty.
@@ -21,7 +21,7 @@ export function loadChartJs() {
   if (!chartLib) {
     chartLib = new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = "/static/vendor/chart.umd.min.js";
+      script.src = "/static/vendor/chartjs/chart.umd.min.js";
       script.onload = () => resolve(window.Chart);
       script.onerror = () => { chartLib = null; reject(new Error(t("chartsUnavailable"))); };
       document.head.append(script);
