@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser import test_dashboard as dashboard_tests
+from tests.browser.axe import serious_violations
 from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, Opener, coordinator_account, ok
 from tests.helpers import ServerHandle
 from tests.recording import synth
@@ -39,7 +40,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 open_dashboard = dashboard_tests.open_dashboard  # the fixture: a signed-out dashboard page
 BEIJING = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
-AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path("/tmp/vidconsult-coordinator-shots")
 EVERY_DAY = range(7)
 
@@ -50,19 +50,9 @@ def shot(name: str) -> str:
 
 
 async def axe_check(page: Any, label: str) -> None:
-    """axe-core on the page as it is: no serious or critical violation (colour contrast of
-    badges included). The script is evaluated through the DevTools protocol, not a <script>
-    tag, so the page's CSP stays as it is."""
-    if not AXE.exists():
-        pytest.fail(f"axe-core missing: run `npm ci --prefix web` ({AXE})")
-    if not await page.evaluate("() => Boolean(window.axe)"):
-        await page.evaluate(AXE.read_text())
-    result = await page.evaluate(
-        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
-        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
-    )
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    """axe-core on the page as it is (tests/browser/axe.py): no serious or critical violation,
+    colour contrast of the badges included."""
+    bad = await serious_violations(page)
     assert bad == [], f"{label}: {json.dumps(bad, indent=1)}"
 
 
