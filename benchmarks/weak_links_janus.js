@@ -1,7 +1,8 @@
 // The Janus pages of benchmarks/weak_links.py, over Janus's HTTP API (VideoRoom plugin).
 // Evaluated with {base, room, display, role, encodings}:
 //   role "publisher": opens the camera as the room page does (960x540, 30 fps) and publishes it
-//     with the room page's simulcast encodings (web/static/session.js SIMULCAST_ENCODINGS);
+//     with the room page's simulcast encodings (web/static/session.js SIMULCAST_ENCODINGS), listed
+//     highest first as janus.js lists them (Janus numbers substreams by that order);
 //   role "watcher": subscribes to the room's publisher; its <video data-identity=display of the
 //     publisher> is what the benchmark watches. Janus's defaults: it forwards the top substream
 //     and does not adapt it to a subscriber's link (an application may "configure" a substream).
@@ -43,7 +44,7 @@ async ({ base, room, display, role, encodings }) => {
     window.__pcs = [...(window.__pcs || []), pc];
     for (const track of local.getTracks()) {
       const init = { direction: "sendonly", streams: [local] };
-      if (track.kind === "video") init.sendEncodings = encodings.map((e) => ({ ...e }));
+      if (track.kind === "video") init.sendEncodings = encodings.map((e) => ({ ...e })).reverse();
       pc.addTransceiver(track, init);
     }
     await pc.setLocalDescription(await pc.createOffer());

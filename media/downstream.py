@@ -35,6 +35,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -72,11 +73,16 @@ VP8_MIME = "video/vp8"
 
 KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
-LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers
+LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers, at least...
+LOSS_MIN_PACKETS = 60  # ...and packets: 2 lost of 16 is noise on a link losing 3 %
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+
+#: every live video downstream, to share a subscriber's REMB among its video tracks
+_VIDEO_DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
 
 
 class IdleTrack(MediaStreamTrack):
@@ -134,6 +140,8 @@ class Downstream:
         self.octets = 0
         self.retransmitted = 0
         self._loss_mark: tuple[float, int, int, int] | None = None
+        if self.kind == "video":
+            _VIDEO_DOWNSTREAMS.add(self)
         self._wrap_sender()
 
     @property
@@ -161,6 +169,8 @@ class Downstream:
             "remb_kbps": None if self.estimate.remb is None else round(self.estimate.remb / 1000),
             "fraction_lost": round(self.estimate.fraction_lost, 3),
             "switches": sel.switches,
+            "packets": self.packets,
+            "retransmitted": self.retransmitted,
         }
 
     # --- sender takeover ---
@@ -265,6 +275,7 @@ class Downstream:
                 return
             if switched:
                 self.munger.switch(seq, ts, now)
+                self.history.floor = self.munger.max_seq
                 if self.vp8 is not None:
                     self.vp8.switch()
                 self._seen_ts = None
@@ -304,7 +315,13 @@ class Downstream:
             return
         before = self.selector.target
         estimate = self.estimate
-        target = self.selector.choose(estimate.bps, source.rates.bps, now, estimate.fraction_lost)
+        target = self.selector.choose(
+            estimate.bps,
+            source.rates.bps,
+            now,
+            estimate.fraction_lost,
+            pause_budget=estimate.loss_cap,  # a REMB alone under-reports too often to pause on
+        )
         if target != before:
             logger.info(
                 "layer target track=%s from=%s to=%s estimate_kbps=%s",
@@ -334,8 +351,14 @@ class Downstream:
             if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
                 if self._ssrc in ssrcs:
-                    # the estimate covers every stream it names: this one's share
-                    self.estimate.on_remb(bitrate / max(1, len(ssrcs)))
+                    # the estimate covers the subscriber's whole link: this video's share
+                    transport = self.sender.transport
+                    videos = {
+                        d._ssrc
+                        for d in _VIDEO_DOWNSTREAMS
+                        if d.sender.transport is transport and d.source is not None
+                    }
+                    self.estimate.on_remb(bitrate / max(1, len(videos & set(ssrcs))))
             elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
                 for report in packet.reports:
                     if report.ssrc == self._ssrc:
@@ -344,9 +367,9 @@ class Downstream:
             logger.debug("feedback not understood", exc_info=True)
 
     def _loss_report(self, cumulative_lost: int, highest: int) -> None:
-        """Loss over at least ``LOSS_WINDOW`` seconds, from a receiver report's cumulative
-        counters: receivers report often while they NACK, and a report's own fraction over a
-        few packets says little."""
+        """Loss over at least ``LOSS_WINDOW`` seconds and ``LOSS_MIN_PACKETS`` packets, from a
+        receiver report's cumulative counters: receivers report often while they NACK, and a
+        report's own fraction over a few packets says little."""
         now = time.monotonic()
         sent = self.octets + 12 * self.packets
         mark = self._loss_mark
@@ -354,9 +377,9 @@ class Downstream:
             self._loss_mark = (now, cumulative_lost, highest, sent)
             return
         then, lost_before, highest_before, sent_before = mark
-        if now - then < LOSS_WINDOW:
-            return
         expected = highest - highest_before
+        if now - then < LOSS_WINDOW or 0 <= expected < LOSS_MIN_PACKETS:
+            return
         if expected > 0:
             fraction = min(1.0, max(0.0, (cumulative_lost - lost_before) / expected))
             self.estimate.on_loss(fraction, (sent - sent_before) * 8 / (now - then))
@@ -364,7 +387,7 @@ class Downstream:
 
     def _retransmit(self, seq: int) -> None:
         try:
-            data = self.history.get(seq)
+            data = self.history.resend(seq, time.monotonic())
             if data is None or not self.ready:
                 return
             if self._dtls._state is not compat.DTLS_CONNECTED:

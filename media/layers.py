@@ -16,7 +16,8 @@ can carry, and which layer it gets. Pure (numbers in, decisions out; the caller'
   layer when the link has been clean (< 2 % loss) for a while: ``TRY_UP_AFTER`` seconds after
   the last step down, doubling after each try that had to step back (up to
   ``TRY_UP_MAX``). Paused when even the lowest layer does not fit by far (audio is separate
-  and continues), with a retry of the lowest layer every ``RESUME_AFTER`` seconds. It only
+  and continues; the downstream pauses on the loss-based estimate only, a REMB alone never
+  pauses), with a retry of the lowest layer every ``RESUME_AFTER`` seconds. It only
   *targets*: the switch itself happens on a keyframe of the target layer
   (:meth:`LayerSelector.admit`), so the picture never breaks.
 
@@ -137,17 +138,27 @@ class LayerSelector:
         self._down_at: float | None = None  # last step down (None: never)
         self._try_wait = TRY_UP_AFTER
         self._tried_at: float | None = None  # last try up, until it held or failed
+        self._pause_budget: float | None = None
 
     @property
     def paused(self) -> bool:
         return self.target is None
 
     def choose(
-        self, budget: float | None, rates: Sequence[float], now: float, lost: float = 0.0
+        self,
+        budget: float | None,
+        rates: Sequence[float],
+        now: float,
+        lost: float = 0.0,
+        *,
+        pause_budget: float | None | str = "budget",
     ) -> int | None:
         """Re-target from the subscriber's ``budget`` (bit/s, None = unknown), the layers'
-        current ``rates`` and the last reported loss (0..1); returns the target."""
+        current ``rates`` and the last reported loss (0..1); returns the target.
+        ``pause_budget``: what decides a pause, if not ``budget`` (None: never pause; the
+        downstream pauses on loss only, see LinkEstimate)."""
         before = self.target
+        self._pause_budget = budget if isinstance(pause_budget, str) else pause_budget
         target = self._choose(budget, rates, now, lost)
         if before is not None and (target is None or target < before):
             self._down_at = now
@@ -176,7 +187,12 @@ class LayerSelector:
                 if rates[i] <= budget * (KEEP if i == self.target else HEADROOM)
                 or (self.target is not None and i < self.target and rates[i] <= budget * KEEP)
             ]
-            starved = not fitting and budget < rates[min(active)] * PAUSE_RATIO
+            pause_budget = self._pause_budget
+            starved = (
+                not fitting
+                and pause_budget is not None
+                and pause_budget < rates[min(active)] * PAUSE_RATIO
+            )
             if not starved:
                 self._starved_since = None
             elif self._starved_since is None:

@@ -4,6 +4,8 @@ for answering a subscriber's NACKs without going upstream."""
 from __future__ import annotations
 
 HISTORY = 512  # packets kept per downstream (~1 s of 1 Mbit/s video)
+MAX_RESENDS = 2  # a packet is retransmitted at most this many times...
+RESEND_SPACING = 0.1  # ...and not again within this many seconds
 
 
 class PacketHistory:
@@ -15,10 +17,35 @@ class PacketHistory:
             raise ValueError("history size must be positive")
         self._size = size
         self._slots: list[bytes | None] = [None] * size
+        self._resends = [0] * size
+        self._resent_at = [0.0] * size
+        self.floor: int | None = None  # packets before this sequence number are not resent
 
     def put(self, seq: int, data: bytes) -> None:
         """``data`` is a serialized RTP packet whose sequence number is ``seq``."""
-        self._slots[seq % self._size] = data
+        i = seq % self._size
+        self._slots[i] = data
+        self._resends[i] = 0
+
+    def resend(self, seq: int, now: float) -> bytes | None:
+        """The packet to retransmit for a NACK of ``seq``, or None: unknown, before
+        ``floor`` (e.g. of a layer no longer forwarded: the receiver restarts at the new
+        layer's keyframe), resent ``MAX_RESENDS`` times already, or within
+        ``RESEND_SPACING`` (receivers NACK again every round trip; on a congested link,
+        answering every one of them would feed the congestion)."""
+        data = self.get(seq)
+        if data is None:
+            return None
+        if self.floor is not None and (seq - self.floor) & 0xFFFF >= 0x8000:
+            return None
+        i = seq % self._size
+        if self._resends[i] >= MAX_RESENDS or (
+            self._resends[i] and now - self._resent_at[i] < RESEND_SPACING
+        ):
+            return None
+        self._resends[i] += 1
+        self._resent_at[i] = now
+        return data
 
     def get(self, seq: int) -> bytes | None:
         data = self._slots[seq % self._size]

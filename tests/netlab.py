@@ -112,6 +112,12 @@ class Participant:
         return {
             "down_tbf_dropped": _tbf_dropped(self.host_link, None),
             "up_tbf_dropped": _tbf_dropped(self.inner_link, self.netns),
+            "down_bytes": int(
+                Path(f"/sys/class/net/{self.host_link}/statistics/tx_bytes").read_text()
+            ),
+            "down_packets": int(
+                Path(f"/sys/class/net/{self.host_link}/statistics/tx_packets").read_text()
+            ),
         }
 
 

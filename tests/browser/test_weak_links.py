@@ -218,6 +218,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
                     raise AssertionError(f"{exc}: {await diagnosis()}") from None
             assert link_of(server, room, "watch-good")["layer"] == 2, log[-30:]
 
+            before_drop = weak_part.counters()
             weak_part.set_profile(WEAK)
             dropped_at = await watchers["weak"].evaluate(JS_NOW)
 
@@ -236,7 +237,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             }
             links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
             print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
-            print(f"netlab counters (weak): {weak_part.counters()}")
+            print(f"netlab counters (weak): before {before_drop}, after {weak_part.counters()}")
             print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
             for n, p in watchers.items():
                 print(f"{n} receives {await p.evaluate(JS_INBOUND)}")

@@ -113,6 +113,18 @@ def test_history_returns_what_was_put_and_forgets_what_was_overwritten() -> None
     assert h.get((65530 + 11) & 0xFFFF) == packet((65530 + 11) & 0xFFFF)
     assert h.get(65530) is None  # overwritten by a newer number in its slot
     assert h.get(12345) is None
+    # retransmission: at most twice per packet, not twice within the spacing
+    last = (65530 + 11) & 0xFFFF
+    assert h.resend(last, 0.0) == packet(last)
+    assert h.resend(last, 0.05) is None
+    assert h.resend(last, 0.2) == packet(last)
+    assert h.resend(last, 1.0) is None
+    h.put(last, packet(last))  # sent again (a new packet with that number): resendable
+    assert h.resend(last, 1.0) == packet(last)
+    # nothing from before the floor (a layer no longer forwarded)
+    h.floor = (last - 1) & 0xFFFF
+    assert h.resend((last - 2) & 0xFFFF, 2.0) is None
+    assert h.resend((last - 1) & 0xFFFF, 2.0) == packet((last - 1) & 0xFFFF)
     h.clear()
     assert h.get((65530 + 11) & 0xFFFF) is None
     with pytest.raises(ValueError):
@@ -288,3 +300,13 @@ def test_demux_learns_layers_from_rids_and_follows_the_best_layer() -> None:
     assert d.wanted_record_layer(0.5) is None
     d.seen(0, 2.0)  # layer 2 stopped: the recording moves down
     assert d.wanted_record_layer(2.0) == 0
+
+
+def test_selector_pauses_on_its_pause_budget_only() -> None:
+    s = LayerSelector(3)
+    s.choose(None, RATES, 0.0)
+    for t in (1.0, 1.0 + PAUSE_HOLD, 1.0 + 2 * PAUSE_HOLD):
+        # a budget far under the lowest layer (a REMB), but no loss-based reason to pause
+        assert s.choose(10_000, RATES, t, pause_budget=None) == 0
+    s.choose(10_000, RATES, 10.0, pause_budget=10_000.0)
+    assert s.choose(10_000, RATES, 10.0 + PAUSE_HOLD, pause_budget=10_000.0) is None
