@@ -8,7 +8,7 @@ import { Roster } from "./roster.js";
 import { RoomView } from "./view.js";
 import { JoinTimer } from "./join-timing.js";
 import { readToken, showPrejoin, roomIdFromPath } from "./room-prejoin.js";
-import { connect, setupFinish } from "./room-live.js";
+import { connect, preconnect, setupFinish } from "./room-live.js";
 import { setupControls, removeParticipant } from "./room-controls.js";
 import "./room-features.js";
 
@@ -76,4 +76,7 @@ setupFinish();
 setupControls();
 mountFeatures();
 room.setState("prejoin");
-if (readToken()) showPrejoin(enter);
+if (readToken()) {
+  showPrejoin(enter);
+  preconnect(roomIdFromPath());
+}
