@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -8,6 +8,7 @@ import pytest
 
 from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
+from tests.postgres import PostgresServer, postgres_server
 from vidconsult.app import run_server
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
@@ -37,3 +38,11 @@ async def live_server(settings: Settings) -> AsyncIterator[ServerHandle]:
     """The real server: REST, signaling and the aiortc media engine, on an ephemeral port."""
     async for handle in _serve(settings):
         yield handle
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL (Debian's, as an unprivileged user) for the session; tests take a
+    database of their own from it (``postgres.new_database()``)."""
+    with postgres_server() as server:
+        yield server

@@ -1,6 +1,6 @@
 """The workflow stores, built per backend: every workflow contract test runs against each entry
-of BACKENDS (add the Redis one here when it exists). The records/accounts/webhooks contracts
-use tests/store/record_backends.py."""
+of BACKENDS (SQLite, and PostgreSQL on the session's real server: tests/postgres.py). The
+records/accounts/webhooks contracts use tests/store/record_backends.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests.postgres import PostgresServer
 from vidconsult.store.base_workflow import WorkflowStores
+from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.workflow import pg_workflow_stores
 from vidconsult.store.sqlite import SQLiteDatabase
 from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
 
@@ -38,18 +41,30 @@ def sqlite_stores(path: Path) -> Stores:
     return _bundle(db, sqlite_workflow_stores(db))
 
 
-BACKENDS: dict[str, Callable[[Path], Stores]] = {"sqlite": sqlite_stores}
+def postgres_stores(url: str) -> Stores:
+    db = PostgresDatabase(url, pool_size=4)
+    return _bundle(db, pg_workflow_stores(db))
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+BACKENDS = ["postgres", "sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
 def open_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """A factory: ``async with open_stores() as s`` opens (or reopens) the same data; two
-    at once are two independent connections, as two server processes would hold."""
-    factory = BACKENDS[request.param]
+    at once are two independent connections (engines, pools), as two server processes or two
+    nodes would hold."""
+    factory: Callable[[], Stores]
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+        factory = lambda: postgres_stores(url)  # noqa: E731
+    else:
+        factory = lambda: sqlite_stores(tmp_path)  # noqa: E731
 
     @asynccontextmanager
     async def opener() -> AsyncIterator[Stores]:
-        stores = factory(tmp_path)
+        stores = factory()
         await stores.db.open()
         try:
             yield stores

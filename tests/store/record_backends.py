@@ -1,7 +1,9 @@
-"""Backends for the records/accounts/webhooks store contracts (Redis joins the list later).
+"""Backends for the records/accounts/webhooks/access/revocations store contracts: SQLite, and
+PostgreSQL on the session's real server (tests/postgres.py), each test on a database of its
+own.
 
 Kept out of ``tests/store/conftest.py`` (owned by the workflow stores); each contract module
-makes its fixture with :func:`backend_fixture`."""
+makes its fixture with :func:`backend_fixture` and names its store class per kind in STORES."""
 
 from __future__ import annotations
 
@@ -11,22 +13,28 @@ from typing import Any
 
 import pytest
 
+from vidconsult.store.pg.database import PostgresDatabase
 from vidconsult.store.sqlite import SQLiteDatabase
 
-IMPLEMENTATIONS = ["sqlite"]
+IMPLEMENTATIONS = ["postgres", "sqlite"]
 
 
 class Backend:
     """Opens (and re-opens, to check durability) one backend with the given repositories."""
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    def __init__(self, kind: str, tmp_path: Path, url: str | None = None) -> None:
         self.kind = kind
         self.path = tmp_path / "store.db"
-        self.db: SQLiteDatabase | None = None
+        self.url = url
+        self.db: SQLiteDatabase | PostgresDatabase | None = None
 
-    async def open(self, make: Callable[[SQLiteDatabase], Any]) -> Any:
+    async def open(self, make: Callable[[Any], Any]) -> Any:
         await self.close()
-        self.db = SQLiteDatabase(self.path)
+        if self.kind == "postgres":
+            assert self.url is not None
+            self.db = PostgresDatabase(self.url, pool_size=2)
+        else:
+            self.db = SQLiteDatabase(self.path)
         store = make(self.db)
         await self.db.open()
         return store
@@ -40,7 +48,12 @@ class Backend:
 def backend_fixture() -> Any:
     @pytest.fixture(params=IMPLEMENTATIONS)
     async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-        b = Backend(request.param, tmp_path)
+        url = (
+            request.getfixturevalue("postgres").new_database()
+            if request.param == "postgres"
+            else None
+        )
+        b = Backend(request.param, tmp_path, url)
         yield b
         await b.close()
 

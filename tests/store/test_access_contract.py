@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.access import AccessEntry, AccessKind
+from vidconsult.store.pg.records import PgAccessLogStore
 from vidconsult.store.sqlite_access import SQLiteAccessLogStore
 
-STORES = {"sqlite": SQLiteAccessLogStore}
+STORES = {"sqlite": SQLiteAccessLogStore, "postgres": PgAccessLogStore}
 backend = backend_fixture()
 T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
 

@@ -10,9 +10,10 @@ import pytest
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.accounts import Account, AccountRole, ApiToken
 from vidconsult.errors import Conflict
+from vidconsult.store.pg.accounts import PgAccountStore
 from vidconsult.store.sqlite_accounts import SQLiteAccountStore
 
-STORES = {"sqlite": SQLiteAccountStore}
+STORES = {"sqlite": SQLiteAccountStore, "postgres": PgAccountStore}
 backend = backend_fixture()
 T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 

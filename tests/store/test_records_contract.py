@@ -11,9 +11,10 @@ from vidconsult.domain.records import ChatMessage, new_attachment
 from vidconsult.domain.roles import Role
 from vidconsult.errors import Conflict
 from vidconsult.store.base_records import CaseChatMessage
+from vidconsult.store.pg.records import PgRecordStore
 from vidconsult.store.sqlite_records import SQLiteRecordStore
 
-STORES = {"sqlite": SQLiteRecordStore}
+STORES = {"sqlite": SQLiteRecordStore, "postgres": PgRecordStore}
 backend = backend_fixture()
 T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.revocations import Revocation, RevocationKind
+from vidconsult.store.pg.records import PgRevocationStore
 from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
 
-STORES = {"sqlite": SQLiteRevocationStore}
+STORES = {"sqlite": SQLiteRevocationStore, "postgres": PgRevocationStore}
 backend = backend_fixture()
 T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
 

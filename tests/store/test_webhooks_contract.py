@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.webhooks import Delivery, DeliveryStatus, Webhook
+from vidconsult.store.pg.accounts import PgWebhookStore
 from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
 
-STORES = {"sqlite": SQLiteWebhookStore}
+STORES = {"sqlite": SQLiteWebhookStore, "postgres": PgWebhookStore}
 backend = backend_fixture()
 T0 = datetime(2026, 3, 9, 2, tzinfo=UTC)
 

@@ -1,0 +1,106 @@
+"""Contract: rooms and the recordings archive's index, on SQLite and PostgreSQL (the suites
+of the other areas are in the other test_*_contract modules)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.store.record_backends import Backend, backend_fixture
+from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
+from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.errors import Conflict
+from vidconsult.store.pg.recordings import PgRecordingStore
+from vidconsult.store.pg.records import PgRoomStore
+from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
+from vidconsult.store.sqlite_rooms import SQLiteRoomStore
+
+ROOMS = {"sqlite": SQLiteRoomStore, "postgres": PgRoomStore}
+RECORDINGS = {"sqlite": SQLiteRecordingStore, "postgres": PgRecordingStore}
+backend = backend_fixture()
+T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+
+async def test_rooms_are_kept_listed_newest_first_and_ended(backend: Backend) -> None:
+    store = await backend.open(ROOMS[backend.kind])
+    a = Room("rm_a", "Ward 3", T0, case_id="case_1", max_video_kbps=300)
+    b = Room("rm_b", "Lecture", T0 + timedelta(minutes=1), kind=RoomKind.LECTURE)
+    await store.create_room(a)
+    await store.create_room(b)
+    with pytest.raises(Conflict):
+        await store.create_room(a)
+    a.end(T0 + timedelta(hours=1), "done")
+    await store.save_room(a)
+    store = await backend.open(ROOMS[backend.kind])  # a restart loses nothing
+    assert await store.get_room("rm_a") == a
+    assert await store.get_room("nope") is None
+    assert [r.id for r in await store.list_rooms()] == ["rm_b", "rm_a"]
+    assert [r.id for r in await store.list_rooms(RoomStatus.ENDED)] == ["rm_a"]
+    assert [r.id for r in await store.list_rooms(limit=1)] == ["rm_b"]
+
+
+def recording(i: int, room: str = "rm_a", case: str | None = "case_1") -> Recording:
+    return Recording(
+        f"rec_{i}",
+        room,
+        case,
+        f"user{i}",
+        "expert",
+        f"{room}/rec_{i}.mkv",
+        T0 + timedelta(minutes=i),
+        kinds=["audio", "video"],
+        codecs=["opus", "vp8"],
+        session_id="s1",
+    )
+
+
+async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> None:
+    store = await backend.open(RECORDINGS[backend.kind])
+    for i in range(3):
+        await store.add_recording(recording(i, room="rm_a" if i < 2 else "rm_b"))
+    done = replace(
+        recording(1),
+        status=RecordingStatus.COMPLETED,
+        ended_at=T0 + timedelta(minutes=9),
+        size=1234,
+        sha256="ab" * 32,
+        duration_ms=480_000,
+    )
+    await store.save_recording(done)
+    await store.save_policy(RecordingPolicy("rm_a", True, "case_1", True, "dr", T0, "asked"))
+    await store.save_policy(RecordingPolicy("rm_a", False, "case_1", False, "dr", T0, "no"))
+    await store.set_case_hold("case_1", True, "admin", T0)
+    await store.set_case_hold("case_2", True, "admin", T0)
+    await store.set_case_hold("case_2", False, "admin", T0)
+    await store.save_export({"id": "ex1", "room_id": "rm_a", "state": "queued"})
+    await store.save_export({"id": "ex1", "room_id": "rm_a", "state": "done", "n": [1, 2]})
+
+    store = await backend.open(RECORDINGS[backend.kind])
+    assert await store.get_recording("rec_1") == done
+    assert await store.get_recording("nope") is None
+    assert [r.id for r in await store.list_recordings(room_id="rm_a")] == ["rec_0", "rec_1"]
+    assert [r.id for r in await store.list_recordings(newest_first=True, limit=2)] == [
+        "rec_2",
+        "rec_1",
+    ]
+    assert [r.id for r in await store.list_recordings(status="completed")] == ["rec_1"]
+    assert [
+        r.id
+        for r in await store.list_recordings(
+            since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=2)
+        )
+    ] == ["rec_1"]
+    assert await store.get_policy("rm_a") == RecordingPolicy(
+        "rm_a", False, "case_1", False, "dr", T0, "no"
+    )
+    assert await store.get_policy("rm_z") is None
+    assert await store.held_cases() == {"case_1"}
+    assert await store.get_export("ex1") == {
+        "id": "ex1",
+        "room_id": "rm_a",
+        "state": "done",
+        "n": [1, 2],
+    }
+    assert await store.get_export("ex2") is None

@@ -1,0 +1,274 @@
+"""Rooms, case records (attachments, chat), the access log and the token revocation list on
+PostgreSQL; the same contracts as ``sqlite_rooms``, ``sqlite_records``, ``sqlite_access`` and
+``sqlite_revocations``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exc, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from vidconsult.domain.access import AccessEntry, AccessKind
+from vidconsult.domain.records import Attachment, ChatMessage
+from vidconsult.domain.revocations import Revocation, RevocationKind
+from vidconsult.domain.roles import Role
+from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.errors import Conflict
+from vidconsult.store.base_records import CaseChatMessage
+from vidconsult.store.pg import tables as t
+from vidconsult.store.pg.database import PostgresDatabase
+
+
+class PgRoomStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def create_room(self, room: Room) -> None:
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(
+                    insert(t.rooms).values(
+                        id=room.id,
+                        name=room.name,
+                        kind=room.kind.value,
+                        case_id=room.case_id,
+                        status=room.status.value,
+                        created_at=room.created_at,
+                        ended_at=room.ended_at,
+                        end_reason=room.end_reason,
+                        max_participants=room.max_participants,
+                        max_video_kbps=room.max_video_kbps,
+                    )
+                )
+        except exc.IntegrityError:
+            raise Conflict(f"room {room.id} exists", code="room_exists") from None
+
+    async def get_room(self, room_id: str) -> Room | None:
+        async with self._db.begin() as conn:
+            row = (await conn.execute(select(t.rooms).where(t.rooms.c.id == room_id))).first()
+        return _room(row) if row else None
+
+    async def list_rooms(self, status: RoomStatus | None = None, limit: int = 500) -> list[Room]:
+        stmt = select(t.rooms).order_by(t.rooms.c.created_at.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(t.rooms.c.status == status.value)
+        async with self._db.begin() as conn:
+            return [_room(r) for r in (await conn.execute(stmt)).all()]
+
+    async def save_room(self, room: Room) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(
+                update(t.rooms)
+                .where(t.rooms.c.id == room.id)
+                .values(
+                    name=room.name,
+                    status=room.status.value,
+                    ended_at=room.ended_at,
+                    end_reason=room.end_reason,
+                    max_video_kbps=room.max_video_kbps,
+                )
+            )
+
+
+def _room(row: Any) -> Room:
+    return Room(
+        id=row.id,
+        name=row.name,
+        kind=RoomKind(row.kind),
+        case_id=row.case_id,
+        status=RoomStatus(row.status),
+        created_at=row.created_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+        max_participants=row.max_participants,
+        max_video_kbps=row.max_video_kbps,
+    )
+
+
+class PgRecordStore:
+    """Implements AttachmentStore and ChatStore."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def add_attachment(self, attachment: Attachment) -> None:
+        a = attachment
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(
+                    insert(t.attachments).values(
+                        id=a.id,
+                        case_id=a.case_id,
+                        filename=a.filename,
+                        content_type=a.content_type,
+                        size_bytes=a.size_bytes,
+                        sha256=a.sha256,
+                        uploaded_by=a.uploaded_by,
+                        uploaded_at=a.uploaded_at,
+                        uploaded_with=a.uploaded_with,
+                    )
+                )
+        except exc.IntegrityError:
+            raise Conflict(f"attachment {a.id} exists", code="attachment_exists") from None
+
+    async def get_attachment(self, attachment_id: str) -> Attachment | None:
+        stmt = select(t.attachments).where(t.attachments.c.id == attachment_id)
+        async with self._db.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _attachment(row) if row else None
+
+    async def list_attachments(self, case_id: str) -> list[Attachment]:
+        c = t.attachments.c
+        stmt = select(t.attachments).where(c.case_id == case_id).order_by(c.uploaded_at, c.id)
+        async with self._db.begin() as conn:
+            return [_attachment(r) for r in (await conn.execute(stmt)).all()]
+
+    async def case_bytes(self, case_id: str) -> int:
+        return await self._total(t.attachments.c.case_id == case_id)
+
+    async def token_bytes(self, token_id: str) -> int:
+        return await self._total(t.attachments.c.uploaded_with == token_id)
+
+    async def _total(self, condition: Any) -> int:
+        stmt = select(func.coalesce(func.sum(t.attachments.c.size_bytes), 0)).where(condition)
+        async with self._db.begin() as conn:
+            return int(await conn.scalar(stmt) or 0)
+
+    async def add_chat_message(self, entry: CaseChatMessage) -> None:
+        m = entry.message
+        async with self._db.begin() as conn:
+            await conn.execute(
+                insert(t.case_chat)
+                .values(
+                    id=entry.id,
+                    case_id=entry.case_id,
+                    room_id=m.room_id,
+                    sender=m.sender,
+                    sender_name=entry.sender_name,
+                    sender_role=m.sender_role.value,
+                    text=m.text,
+                    sent_at=m.sent_at,
+                )
+                .on_conflict_do_nothing(index_elements=[t.case_chat.c.id])
+            )
+
+    async def list_chat_messages(self, case_id: str, limit: int = 1000) -> list[CaseChatMessage]:
+        c = t.case_chat.c
+        stmt = select(t.case_chat).where(c.case_id == case_id).order_by(c.seq.desc()).limit(limit)
+        async with self._db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_chat(r) for r in reversed(rows)]
+
+
+def _attachment(row: Any) -> Attachment:
+    return Attachment(
+        id=row.id,
+        case_id=row.case_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        uploaded_by=row.uploaded_by,
+        uploaded_at=row.uploaded_at,
+        sha256=row.sha256,
+        uploaded_with=row.uploaded_with,
+    )
+
+
+def _chat(row: Any) -> CaseChatMessage:
+    return CaseChatMessage(
+        id=row.id,
+        case_id=row.case_id,
+        sender_name=row.sender_name,
+        message=ChatMessage(
+            room_id=row.room_id,
+            sender=row.sender,
+            sender_role=Role(row.sender_role),
+            text=row.text,
+            sent_at=row.sent_at,
+        ),
+    )
+
+
+class PgAccessLogStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def add_access(self, entry: AccessEntry) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(
+                insert(t.access_log).values(
+                    at=entry.at,
+                    actor=entry.actor,
+                    role=entry.role,
+                    action=entry.action.value,
+                    subject=entry.subject,
+                    case_id=entry.case_id,
+                    room_id=entry.room_id,
+                    note=entry.note,
+                )
+            )
+
+    async def list_access(
+        self, *, case_id: str | None = None, room_id: str | None = None, limit: int = 1000
+    ) -> list[AccessEntry]:
+        c = t.access_log.c
+        either: list[Any] = []
+        if case_id is not None:
+            either.append(c.case_id == case_id)
+        if room_id is not None:
+            either.append(c.room_id == room_id)
+        if not either:
+            return []
+        stmt = select(t.access_log).where(or_(*either)).order_by(c.seq.desc()).limit(limit)
+        async with self._db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            AccessEntry(
+                at=r.at,
+                actor=r.actor,
+                role=r.role,
+                action=AccessKind(r.action),
+                subject=r.subject,
+                case_id=r.case_id,
+                room_id=r.room_id,
+                note=r.note,
+            )
+            for r in reversed(rows)
+        ]
+
+
+class PgRevocationStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def add_revocation(self, entry: Revocation) -> None:
+        stmt = insert(t.token_revocations).values(
+            kind=entry.kind.value,
+            key=entry.key,
+            revoked_at=entry.revoked_at,
+            expires_at=entry.expires_at,
+            reason=entry.reason,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.token_revocations.c.kind, t.token_revocations.c.key],
+            set_={
+                "revoked_at": stmt.excluded.revoked_at,
+                "expires_at": stmt.excluded.expires_at,
+                "reason": stmt.excluded.reason,
+            },
+            where=stmt.excluded.revoked_at >= t.token_revocations.c.revoked_at,
+        )
+        async with self._db.begin() as conn:
+            await conn.execute(stmt)
+
+    async def live_revocations(self, now: datetime) -> list[Revocation]:
+        c = t.token_revocations.c
+        async with self._db.begin() as conn:
+            await conn.execute(delete(t.token_revocations).where(c.expires_at <= now))
+            rows = (await conn.execute(select(t.token_revocations).order_by(c.revoked_at))).all()
+        return [
+            Revocation(RevocationKind(r.kind), r.key, r.revoked_at, r.expires_at, r.reason)
+            for r in rows
+        ]
