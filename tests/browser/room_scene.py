@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # screenshots of every state a scene visits (look at them): kept after the run
 ARTIFACTS = Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifacts"))
-EVENT_TIMEOUT_MS = 20_000
-MEDIA_TIMEOUT_MS = 40_000
+EVENT_TIMEOUT_MS = 30_000
+MEDIA_TIMEOUT_MS = 60_000  # a loaded machine: 3 pages, their media and the SFU on 2 cores
 
 
 def artifact(name: str) -> str:

@@ -31,6 +31,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 Open = Callable[[str, str, str], Awaitable[Any]]
 PASSWORD = "correct horse battery"
+# dr-wang's shared screen plays in a tile of its own, apart from dr-wang's camera
+JS_SCREEN_SHOWN = """() => {
+  const v = document.querySelector('[data-testid=screen-tile][data-screen=dr-wang] video');
+  const cam = document.querySelector('video[data-identity=dr-wang]');
+  return v && v.videoWidth > 0 && v.currentTime > 0.3 && cam && cam !== v
+    && v.srcObject !== cam.srcObject;
+}"""
+# what a page knows of dr-wang's shared screen, for a failure's report
+SCREEN_DIAGNOSIS = """() => {
+  const page = window.vidconsult.page;
+  const s = page.session;
+  const v = document.querySelector('[data-testid=screen-tile] video');
+  return {
+    state: page.state,
+    tracks: (page.roster.get('dr-wang') || {tracks: []}).tracks,
+    offerMap: s && s.lastTracks,
+    screens: s && [...s.remoteScreens.keys()],
+    sharing: s && !!s.screenStream,
+    sub: s && s.subscribePc && s.subscribePc.connectionState,
+    pub: s && s.publishPc && s.publishPc.connectionState,
+    video: v && {w: v.videoWidth, t: v.currentTime, ready: v.readyState},
+  };
+}"""
 
 
 @pytest.fixture
@@ -137,15 +160,12 @@ async def test_in_the_room(
 
     # the expert shares a screen: the patient's page shows it as a tile of its own
     await expert.click("[data-testid=screen-button]")
-    await patient.wait_for_function(
-        """() => {
-          const v = document.querySelector('[data-testid=screen-tile][data-screen=dr-wang] video');
-          const cam = document.querySelector('video[data-identity=dr-wang]');
-          return v && v.videoWidth > 0 && v.currentTime > 0.3 && cam && cam !== v
-            && v.srcObject !== cam.srcObject;
-        }""",
-        timeout=MEDIA_TIMEOUT_MS,
-    )
+    try:
+        await patient.wait_for_function(JS_SCREEN_SHOWN, timeout=MEDIA_TIMEOUT_MS)
+    except Exception:
+        seen = await patient.evaluate(SCREEN_DIAGNOSIS)
+        shared = await expert.evaluate(SCREEN_DIAGNOSIS)
+        raise AssertionError(f"no screen tile: patient {seen}, expert {shared}") from None
     sources = await patient.evaluate(
         "() => window.vidconsult.page.roster.get('dr-wang').tracks.map(t => t.source).sort()"
     )

@@ -65,9 +65,10 @@ function mount() {
   });
   dismiss.addEventListener("click", () => { suggestion.hidden = true; });
 
+  let simulated = false; // a test (or support) feeds samples: the real ones stay out of the way
   async function sample() {
     const session = room.session;
-    if (!session || room.state !== "joined") return;
+    if (!session || room.state !== "joined" || simulated) return;
     const at = performance.now();
     const parts = [];
     for (const pc of [session.publishPc, session.subscribePc]) {
@@ -93,7 +94,10 @@ function mount() {
     if (watch.feed(q) && !audioOnly) suggestion.hidden = false;
   }
   // tests and support: feed a sample as if measured ({rttMs, lossPct, kbps, receiving})
-  room.hooks.feedNetworkSample = (s) => show(s);
+  room.hooks.feedNetworkSample = (s) => {
+    simulated = true;
+    show(s);
+  };
 
   room.on("joined", () => {
     button.hidden = false;

@@ -7,7 +7,8 @@ import { el } from "./dom.js";
 
 /** What getDisplayMedia asks for: a clear picture of a document, few frames a second. */
 export const DISPLAY_CONSTRAINTS = {
-  video: { frameRate: { ideal: 5, max: 15 }, width: { max: 1920 }, height: { max: 1080 } },
+  // 720p is sharp enough for an ECG trace or a report page, and light on a weak uplink
+  video: { frameRate: { ideal: 5, max: 15 }, width: { max: 1280 }, height: { max: 720 } },
   audio: false,
 };
 
