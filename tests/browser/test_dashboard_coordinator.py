@@ -3,8 +3,9 @@
 - A two-expert panel (Beijing and New York) plus a bookable interpreter is booked through the
   slot picker: every offered slot lies inside the village clinic's consult hours (a New York
   morning expert, 21:00+ in the village, is never offered), each row shows the centre's, the
-  unit's and each person's own local time, and after booking the case's page and the API show
-  each party the same instant on their own clock.
+  unit's and each person's own local time, and after booking the case's page, the API and each
+  party's own workspace (both experts, the village doctor) show the same instant on their own
+  clock.
 - The directory is edited from the page: a unit with consult hours, an expert, a roster with
   leave, the on-duty rota; the API has what was typed.
 - A booked case is rescheduled from the picker and then cancelled: the old booking is
@@ -29,9 +30,17 @@ import pytest
 
 from tests.browser import test_dashboard as dashboard_tests
 from tests.browser.axe import serious_violations
-from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, Opener, coordinator_account, ok
+from tests.browser.test_dashboard import (
+    PASSWORD,
+    TIMEOUT_MS,
+    Dashboard,
+    Opener,
+    coordinator_account,
+    ok,
+)
 from tests.helpers import ServerHandle
 from tests.recording import synth
+from vidconsult.account_admin import create_account
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 
@@ -246,6 +255,33 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
     await page.screenshot(path=shot("panel-booked"), full_page=True)
     await axe_check(page, "case with a booked panel")
     assert not dash.page_errors()
+
+    # each party's own workspace shows it on their own clock: the New York expert, the Beijing
+    # expert, and the village clinic's doctor
+    for username, role, kw in (
+        ("dr-jones", "expert", {}),
+        ("dr-wang", "expert", {}),
+        ("vil.doctor", "doctor", {"unit_id": "vil-1"}),
+    ):
+        await asyncio.to_thread(
+            create_account, settings.data_dir, username, role, PASSWORD, username, **kw
+        )
+    for username, role, zone, mine in (
+        ("dr-jones", "expert", NEW_YORK, "time-mine"),
+        ("dr-wang", "expert", BEIJING, "time-mine"),
+        ("vil.doctor", "doctor", BEIJING, "time-unit"),
+    ):
+        ws = await open_dashboard(app_server)
+        await ws.page.goto(f"{app_server.url}/workspace?lang=en")
+        await ws.sign_in(username)
+        kind = "unit-case-row" if role == "doctor" else "consultation-row"
+        row = ws.page.locator(f"[data-testid={kind}][data-case-id='{case['id']}']")
+        await row.wait_for(timeout=TIMEOUT_MS)
+        text = await row.locator(f"[data-testid~={mine}]").first.inner_text()
+        assert local(start, zone) in text, (username, text)
+        assert ("America/New_York" if zone is NEW_YORK else "Asia/Shanghai") in text
+        await ws.page.screenshot(path=shot(f"workspace-{username}"), full_page=True)
+        await axe_check(ws.page, f"workspace of {username}")
 
 
 async def test_reschedule_and_cancel_from_the_case_page(
