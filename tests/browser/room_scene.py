@@ -10,12 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.browser.axe import serious_violations
 from tests.helpers import ServerHandle, require_module
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # screenshots of every state a scene visits (look at them): kept after the run
 ARTIFACTS = Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifacts"))
 EVENT_TIMEOUT_MS = 30_000
@@ -120,21 +118,23 @@ async def case_with_files(server: ServerHandle, browser: Any) -> dict[str, Any]:
 
 
 async def run_axe(page: Any, label: str, within: str | None = None) -> list[dict[str, Any]]:
-    """axe-core on the page as it is (or on the element ``within`` selects): the serious and
-    critical violations (none expected)."""
-    if not AXE.exists():
-        pytest.fail(f"{AXE} missing: run `npm ci --prefix web`")
-    if not await page.evaluate("typeof window.axe === 'object'"):
-        # evaluated through the DevTools protocol: the page's CSP (no inline script) stays on
-        await page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = await page.evaluate(
-        "async (within) => (await axe.run(within ? document.querySelector(within) : document,"
-        " {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))"
-        ".slice(0, 5)}))",
-        within,
-    )
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    """axe-core's serious and critical violations on the page (tests/browser/axe.py), or on
+    the element ``within`` selects; printed with the state's label when there are any."""
+    if within is None:
+        bad = await serious_violations(page)
+    else:
+        await serious_violations(page)  # loads axe into the page
+        bad = [
+            v
+            for v in await page.evaluate(
+                "async (sel) => (await axe.run(document.querySelector(sel),"
+                " {resultTypes: ['violations']})).violations"
+                ".map(v => ({id: v.id, impact: v.impact,"
+                " nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))",
+                within,
+            )
+            if v["impact"] in ("serious", "critical")
+        ]
     if bad:
         print(f"axe violations at {label}: {bad}")
     return bad
