@@ -5,7 +5,8 @@ A doctor's room page on this machine publishes its camera as three simulcast lay
 namespace each); both start on a good link and receive the top layer. Then one watcher's link
 drops to 300 kbit/s with 3 % random loss: within 5 s it gets a lower layer (smaller frames), and
 from there on plays at >= 15 fps without a freeze longer than 1 s, while the other watcher still
-gets the top layer at full size. Frames are counted in the watchers' pages as they are
+gets the top layer at full size, and so does the recorder (an encoded tap on the track gets
+keyframes of the top layer only). Frames are counted in the watchers' pages as they are
 presented (``requestVideoFrameCallback``), so the figures are what a person would see.
 """
 
@@ -21,6 +22,7 @@ import aiohttp
 import pytest
 
 from media.engine import AiortcMediaEngine
+from media.taps import EncodedFrame, SenderReport
 from tests.browser.conftest import CHROMIUM_ARGS, csp_violations
 from tests.helpers import SECRET, ServerHandle, require_module
 from tests.netlab import GOOD, LinkProfile, Netlab, Participant, require_netlab
@@ -134,6 +136,28 @@ async def open_page(browser: Any, url: str, log: list[str], who: str) -> Any:
     return page
 
 
+class KeyframeSizes:
+    """An encoded tap (what the recorder gets): the size of each VP8 keyframe."""
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+        self.seen = asyncio.Event()
+
+    def on_frame(self, frame: EncodedFrame) -> None:
+        data = frame.data
+        if frame.keyframe and len(data) >= 10 and data[3:6] == b"\x9d\x01\x2a":
+            width = (data[6] | data[7] << 8) & 0x3FFF
+            height = (data[8] | data[9] << 8) & 0x3FFF
+            self.sizes.append((width, height))
+            self.seen.set()
+
+    def on_sender_report(self, report: SenderReport) -> None:
+        pass
+
+    def on_end(self, track_sid: str) -> None:
+        pass
+
+
 def link_of(server: RunningServer, room_id: str, identity: str) -> dict[str, Any]:
     """The server's view of a subscriber's video link (layer, estimate)."""
     engine = server.app[MEDIA]
@@ -229,6 +253,11 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             switched_after = await until(
                 lower, SWITCH_WITHIN, "the weak watcher gets a lower layer"
             )
+            # the recorder's view (an encoded tap) is the best layer, whatever the weak one gets
+            engine = server.app[MEDIA]
+            recorded = KeyframeSizes()
+            video_sid = link_of(server, room, "watch-weak")["track_sid"]
+            engine.add_tap(room, "doctor", video_sid, recorded)  # asks for a keyframe
             since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
             await asyncio.sleep(WATCH_FOR)  # the measured playback itself
             seen = {
@@ -236,6 +265,9 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
                 for n, p in watchers.items()
             }
             links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
+            await asyncio.wait_for(recorded.seen.wait(), 10)
+            engine.remove_tap(room, "doctor", video_sid, recorded)
+            print(f"\nrecorded keyframes: {recorded.sizes}")
             print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
             print(f"netlab counters (weak): before {before_drop}, after {weak_part.counters()}")
             print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
@@ -248,6 +280,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
             assert good["max_gap_s"] <= 1.0, (good, links)
             assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
+            assert recorded.sizes and all(w == TOP_WIDTH for w, _ in recorded.sizes), recorded.sizes
 
             shot = tmp_path / "weak-watcher.png"
             await watchers["weak"].screenshot(path=str(shot), full_page=True)
