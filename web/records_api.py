@@ -25,7 +25,7 @@ from vidconsult.domain.records import (
     Attachment,
 )
 from vidconsult.domain.roles import Role
-from vidconsult.errors import InvalidInput
+from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
 from vidconsult.services.records import RecordsConfig, RecordService, authorize
 from vidconsult.tokens import TokenClaims
 from web import record_views as views
@@ -113,7 +113,13 @@ async def authorize_party(
     (their room-less login token; the case decides)."""
     if who.room is None and who.role in (Role.EXPERT, Role.DOCTOR):
         scope = await scope_of(request)
-        scope.require_case(await request.app[CASES].get(case_id))
+        try:
+            case = await request.app[CASES].get(case_id)
+        except NotFound:  # records of a case the workflow does not know: not theirs either
+            raise PermissionDenied(
+                "this token is not valid for this case", code="wrong_case"
+            ) from None
+        scope.require_case(case)
         return
     authorize(who, case_id, write=write)
 

@@ -131,3 +131,31 @@ export function mountPaging(view) {
     if (socket) socket.disconnect();
   };
 }
+
+let watcher = null;
+
+/** On every section: a page to the coordinators says so in the notice line (and as a desktop
+ * notification when allowed) with the way to the board. Needs a login (the /staff namespace
+ * refuses tokens without a session; then only the board's polling shows pages). */
+export function watchCoordinatorPages() {
+  if (watcher) return;
+  watcher = io("/staff", { auth: { token: session.token }, transports: ["websocket"] });
+  watcher.on("page.ring", (page) => {
+    if (page.target.kind !== "coordinator") return;
+    const text = w("coordinatorPaged", { specialty: term("specialties", page.specialty),
+      unit: page.unit_name });
+    if (!location.hash.startsWith("#emergencies")) notify(text, "error");
+    if ("Notification" in window && Notification.permission === "granted") {
+      try {
+        new Notification(w("notificationTitle"), { body: text, tag: page.page_id });
+      } catch {
+        // notifications from a service worker only, in some browsers
+      }
+    }
+  });
+}
+
+export function stopWatchingPages() {
+  if (watcher) watcher.disconnect();
+  watcher = null;
+}

@@ -14,7 +14,7 @@ import { mountRecordings } from "./dashboard-recordings.js";
 import { mountDirectory } from "./dashboard-directory.js";
 import { mountStats } from "./dashboard-stats.js";
 import { mountLectures } from "./dashboard-lectures.js";
-import { mountPaging } from "./dashboard-paging.js";
+import { mountPaging, stopWatchingPages, watchCoordinatorPages } from "./dashboard-paging.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -165,6 +165,7 @@ async function learnCentreZone() {
 }
 
 function signOut() {
+  stopWatchingPages();
   session.token = null;
   notify("");
   history.replaceState(null, "", `${location.pathname}${location.search}`);
@@ -183,6 +184,7 @@ function showDashboard() {
   who.textContent = me.name || me.identity;
   who.title = t("signedInAs", { name: me.name || me.identity, role: term("roles", me.role) });
   $("sign-out").hidden = false;
+  watchCoordinatorPages();
   route();
 }
 
