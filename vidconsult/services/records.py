@@ -65,7 +65,8 @@ def validate_case_id(case_id: str) -> str:
     if (
         not case_id
         or len(case_id) > MAX_CASE_ID
-        or not all(c.isalnum() or c in "_-." for c in case_id)
+        # ASCII only, as the documented pattern says ("Ç".isalnum() is true)
+        or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in case_id)
     ):
         raise InvalidInput("case id must be 1..64 characters of letters, digits, '_-.'")
     return case_id
