@@ -113,3 +113,18 @@ JS_RECEIVING_FROM = (
     "  return r.framesDecoded > frames && r.audioPackets > 20 && r.width > 0;\n"
     "}"
 )
+
+# the page's video sent: one entry per outbound-rtp (per simulcast layer), with its rid
+JS_VIDEO_SENT = """async () => {
+  const out = [];
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === "closed") continue;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && (s.kind || s.mediaType) === "video") {
+        out.push({rid: s.rid || null, packetsSent: s.packetsSent || 0,
+                  framesEncoded: s.framesEncoded || 0, width: s.frameWidth || 0});
+      }
+    }
+  }
+  return out.sort((a, b) => String(a.rid).localeCompare(String(b.rid)));
+}"""

@@ -18,7 +18,12 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.browser.conftest import csp_violations
 from tests.browser.firefox import firefox
-from tests.browser.rtc_js import JS_RECEIVED_FROM, JS_RECEIVING_FROM, KEEP_PEER_CONNECTIONS
+from tests.browser.rtc_js import (
+    JS_RECEIVED_FROM,
+    JS_RECEIVING_FROM,
+    JS_VIDEO_SENT,
+    KEEP_PEER_CONNECTIONS,
+)
 from vidconsult.client import RoomClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -81,6 +86,13 @@ async def test_firefox_chromium_and_python_client_in_one_room(
                 )
             )
 
+            sent = {
+                "firefox": await fox.evaluate(JS_VIDEO_SENT),
+                "chromium": await chromium.evaluate(JS_VIDEO_SENT),
+            }
+            print(f"video sent: {sent}")
+            # Firefox takes the page's simulcast too: layers with their rids reach the server
+            assert len([x for x in sent["firefox"] if x["rid"] and x["framesEncoded"]]) >= 2, sent
             # the server lists Firefox's tracks as audio and video
             status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
             assert status == 200, view
