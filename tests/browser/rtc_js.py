@@ -90,7 +90,8 @@ JS_RECEIVED_FROM = """async (identity) => {
   for (const track of v.srcObject.getTracks()) {
     out.tracks.push(track.kind);
     for (const pc of window.__pcs) {
-      if (pc.connectionState === "closed") continue;
+      // closed connections, and those a test marked as from before an event, do not count
+      if (pc.connectionState === "closed" || pc.__old) continue;
       if (!pc.getReceivers().some((r) => r.track === track)) continue;
       const stats = await pc.getStats(track);
       for (const s of stats.values()) {

@@ -18,8 +18,47 @@ const RESTART_INTERVAL_MS = 15000;
 // A media connection "disconnected" this long is taken as a changed network (the browser's
 // address went away, as on hotel Wi-Fi): the page joins again at once on a new socket and new
 // connections, instead of waiting ~30 s for "failed" (aiortc cannot restart ICE in place).
-const DISCONNECTED_GRACE_MS = 3000;
+const DISCONNECTED_GRACE_MS = 500;
 let disconnectedTimer = null;
+// A connected media connection on which nothing at all arrived for this long (the server's
+// RTCP reports come every second even when nobody sends media) has lost its path: browsers
+// take 5-7 s more to call it "disconnected" after an address change.
+const SILENCE_MS = 3000;
+const LIVENESS_INTERVAL_MS = 1000;
+let livenessTimer = null;
+
+/** Check every second that packets still arrive on each connected media connection. */
+function watchLiveness() {
+  clearInterval(livenessTimer);
+  livenessTimer = setInterval(async () => {
+    const session = room.session;
+    if (room.state !== "joined" || !session) return;
+    for (const [direction, pc] of [["publish", session.publishPc], ["subscribe", session.subscribePc]]) {
+      if (!pc || pc.connectionState !== "connected") continue;
+      const silent = await silenceMs(pc);
+      if (silent > SILENCE_MS && room.session === session) {
+        restartSession(`${direction} connection silent for ${Math.round(silent)} ms`);
+        return;
+      }
+    }
+  }, LIVENESS_INTERVAL_MS);
+}
+
+/** Milliseconds since the last packet arrived on `pc`'s selected candidate pair (0: unknown). */
+async function silenceMs(pc) {
+  let stats;
+  try {
+    stats = await pc.getStats();
+  } catch {
+    return 0;
+  }
+  let selected = null;
+  for (const s of stats.values()) {
+    if (s.type === "transport" && s.selectedCandidatePairId) selected = stats.get(s.selectedCandidatePairId);
+  }
+  if (!selected || !selected.lastPacketReceivedTimestamp) return 0;
+  return selected.timestamp - selected.lastPacketReceivedTimestamp;
+}
 
 /** Status line and state together. */
 export function setState(next, statusText = null, tone = "info") {
@@ -165,6 +204,7 @@ export async function join() {
   for (const replay of earlyEvents.splice(0)) replay();
   if (room.localStream && !view.localTile) view.showLocal(reply.participant, room.localStream);
   setState("joined", t("inRoom"));
+  watchLiveness();
   room.emit("joined", { reply, session });
   if (room.grants.publish && room.localStream) {
     try {
@@ -215,6 +255,7 @@ export function mayPublish(participant) {
 
 export function dropSession() {
   clearTimeout(disconnectedTimer);
+  clearInterval(livenessTimer);
   if (room.session) room.session.close();
   room.session = null;
   for (const identity of [...room.view.tiles.keys()]) room.view.removeTile(identity);
