@@ -117,6 +117,7 @@ async def test_address_change_mid_call(
     room = await handle.create_room("Expert on hotel Wi-Fi", case_id="case-roam")
     rid = room["id"]
     doctor_frames: dict[str, float] = {}  # track sid -> when its 5th frame came
+    notices: set[asyncio.Future[None]] = set()
 
     def on_track(remote: RemoteTrack) -> None:
         if remote.publisher == "dr-roaming" and remote.kind == "video":
@@ -124,6 +125,8 @@ async def test_address_change_mid_call(
             def on_frame(_: Any) -> None:
                 if remote.frames == 5:
                     doctor_frames[remote.track_sid] = time.time()
+                    # wake the test's wait_until (it re-checks on the client's notices)
+                    notices.add(asyncio.ensure_future(doctor._notify()))
 
             remote.on_frame = on_frame
 
@@ -150,7 +153,11 @@ async def test_address_change_mid_call(
         await peer.next("joined")
         await peer.next("published")
         await peer.next("media")  # the roaming expert sees the doctor
-        await doctor.wait_until(lambda: len(doctor_frames) == 1, 20)
+        try:
+            await doctor.wait_until(lambda: len(doctor_frames) == 1, 20)
+        except TimeoutError:
+            state = [(r.publisher, r.kind, r.frames) for r in doctor.remote_tracks.values()]
+            raise AssertionError(f"doctor sees nothing: {doctor.subscribe_state} {state}") from None
         first_track = next(iter(doctor_frames))
         await doctor.wait_event("recording.started")
         await (await doctor.wait_for_track("dr-roaming", "audio")).wait_frames(20)
