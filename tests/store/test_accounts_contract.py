@@ -125,3 +125,17 @@ async def test_api_tokens_by_hash_list_and_revoke(backend: Backend) -> None:
     store = await backend.open(STORES[backend.kind])
     got = await store.get_api_token_by_hash(f"{1:064x}")
     assert got is not None and not got.usable(T0 + timedelta(hours=3))
+
+
+async def test_a_unit_doctors_unit_and_a_phone_are_kept(backend: Backend) -> None:
+    store = await backend.open(STORES[backend.kind])
+    doctor = replace(
+        account("vil.doctor", AccountRole.DOCTOR), unit_id="vil-1", phone="+86 138 0000 0001"
+    )
+    await store.create_account(doctor)
+    await store.create_account(account("zhou"))
+    store = await backend.open(STORES[backend.kind])  # durable
+    got = await store.get_account("vil.doctor")
+    assert got is not None and (got.unit_id, got.phone) == ("vil-1", "+86 138 0000 0001")
+    plain = await store.get_account("zhou")
+    assert plain is not None and (plain.unit_id, plain.phone) == (None, "")

@@ -38,6 +38,8 @@ class PgAccountStore:
                         locked_until=a.locked_until,
                         created_at=a.created_at,
                         session_generation=a.session_generation,
+                        unit_id=a.unit_id,
+                        phone=a.phone,
                     )
                 )
         except exc.IntegrityError:
@@ -154,6 +156,8 @@ def _account(row: Any) -> Account:
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
         session_generation=row.session_generation,
+        unit_id=row.unit_id,
+        phone=row.phone,
     )
 
 

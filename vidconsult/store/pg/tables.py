@@ -303,6 +303,9 @@ accounts = Table(
     _ts("locked_until", nullable=True),
     _ts("created_at"),
     Column("session_generation", Integer, nullable=False, server_default="0"),
+    # a unit doctor's unit; where pages reach the person (revision 0002)
+    Column("unit_id", Text, nullable=True),
+    Column("phone", Text, nullable=False, server_default=""),
 )
 
 api_tokens = Table(
