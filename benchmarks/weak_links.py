@@ -180,8 +180,13 @@ class Scene:
 
 
 async def measure(
-    scene: Scene, weak: Participant, profile: LinkProfile, settle: float, seconds: float
+    scene: Scene,
+    lab: dict[str, Participant],
+    profile: LinkProfile,
+    settle: float,
+    seconds: float,
 ) -> dict[str, Any]:
+    weak = lab["weak"]
     ready = await until(scene.playing_top, 60)
     cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
     await asyncio.sleep(seconds / 2)
@@ -190,9 +195,12 @@ async def measure(
     await asyncio.sleep(settle)
     since = {n: await p.evaluate(JS_NOW) for n, p in scene.watchers.items()}
     stats0 = {n: await p.evaluate(JS_INBOUND) for n, p in scene.watchers.items()}
+    link0 = {n: lab[n].counters() for n in scene.watchers}
     cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
     await asyncio.sleep(seconds)
-    cpu_during = (cpu_seconds(scene.pid) - cpu0) / (time.monotonic() - t0)
+    elapsed = time.monotonic() - t0
+    cpu_during = (cpu_seconds(scene.pid) - cpu0) / elapsed
+    link1 = {n: lab[n].counters() for n in scene.watchers}
     out: dict[str, Any] = {"both_on_top_layer_before": ready}
     for name, page in scene.watchers.items():
         frames = await page.evaluate(JS_FRAMES_SINCE, [scene.identity, since[name]])
@@ -200,8 +208,16 @@ async def measure(
         out[name] = playback(frames) | {
             "chromium_freezes": stats1["freezes"] - stats0[name]["freezes"],
             "chromium_frozen_s": round(stats1["frozen_s"] - stats0[name]["frozen_s"], 2),
-            "kbit_per_s": round((stats1["bytes"] - stats0[name]["bytes"]) * 8 / seconds / 1000),
+            "video_kbit_per_s": round(
+                (stats1["bytes"] - stats0[name]["bytes"]) * 8 / seconds / 1000
+            ),
             "packets_lost": stats1["lost"] - stats0[name]["lost"],
+            # everything that left this machine on the watcher's link (all of its media)
+            "link_kbit_per_s": round(
+                (link1[name]["down_bytes"] - link0[name]["down_bytes"]) * 8 / elapsed / 1000
+            ),
+            "link_dropped_by_rate_limit": link1[name]["down_tbf_dropped"]
+            - link0[name]["down_tbf_dropped"],
         }
     out["server_cpu_ms_per_s"] = round(cpu_during * 1000, 1)
     out["server_cpu_ms_per_s_before_impairment"] = round(cpu_before * 1000, 1)
@@ -413,6 +429,7 @@ async def main() -> None:
         "settle_s": args.settle,
         "seconds": args.seconds,
         "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
         "profiles": {},
     }
     with tempfile.TemporaryDirectory() as tmp_dir, Netlab() as netlab:
@@ -443,14 +460,14 @@ async def main() -> None:
                         pw, lab, server, session, tmp, args.seconds / 2
                     ) as scene:
                         row["vidconsult"] = await measure(
-                            scene, lab["weak"], profile, args.settle, args.seconds
+                            scene, lab, profile, args.settle, args.seconds
                         )
                     if isinstance(janus, tuple):
                         async with janus_scene(
                             pw, lab, janus, next(rooms), tmp, args.seconds / 2
                         ) as scene:
                             row["janus"] = await measure(
-                                scene, lab["weak"], profile, args.settle, args.seconds
+                                scene, lab, profile, args.settle, args.seconds
                             )
                     else:
                         row["janus"] = {"skipped": janus}
@@ -460,6 +477,7 @@ async def main() -> None:
                 janus_cm.__exit__(None, None, None)
     if isinstance(janus, tuple):
         result["janus_version"] = janus[2]
+    result["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

@@ -41,7 +41,7 @@ async ({ base, room, display, role, encodings }) => {
     });
     await post(hbase, { janus: "message", body: { request: "join", room, ptype: "publisher", display } });
     const pc = new RTCPeerConnection(config);
-    window.__pcs = [...(window.__pcs || []), pc];
+    // (window.__pcs: the benchmark's init script keeps every connection already)
     for (const track of local.getTracks()) {
       const init = { direction: "sendonly", streams: [local] };
       if (track.kind === "video") init.sendEncodings = encodings.map((e) => ({ ...e })).reverse();
@@ -66,7 +66,7 @@ async ({ base, room, display, role, encodings }) => {
   await post(hbase, { janus: "message", body: { request: "join", room, ptype: "subscriber",
     streams: [{ feed: feed.id }] } });
   const pc = new RTCPeerConnection(config);
-  window.__pcs = [...(window.__pcs || []), pc];
+  // (window.__pcs: the benchmark's init script keeps every connection already)
   const video = document.createElement("video");
   video.autoplay = true; video.muted = true; video.playsInline = true;
   video.dataset.identity = feed.display;
