@@ -165,6 +165,7 @@ class SignalingServer:
             "admin.end_room": (schemas.Empty, self._admin_end_room),
             "chat.send": (schemas.ChatSend, self._chat_send),
             "subscribe.audio_only": (schemas.AudioOnly, self._audio_only),
+            "subscribe.links": (schemas.Empty, self._links),
             "hand.raise": (schemas.HandRaise, self._hand_raise),
         }
         self.sio.on("connect", self._on_connect)
@@ -369,6 +370,10 @@ class SignalingServer:
     async def _admin_end_room(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
         await self.rooms.end_room_by(session.room_id, session.claims.identity)
         return {"ok": True}
+
+    async def _links(self, session: Session, msg: schemas.Empty) -> dict[str, Any]:
+        tracks = self.rooms.subscriber_links(session.room_id, session.claims.identity)
+        return {"ok": True, "tracks": tracks}
 
     async def _audio_only(self, session: Session, msg: schemas.AudioOnly) -> dict[str, Any]:
         await self.rooms.set_audio_only(session.room_id, session.claims.identity, msg.enabled)

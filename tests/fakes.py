@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from vidconsult.ports import MediaListener, MediaStats, SessionDescription
 
@@ -70,6 +71,9 @@ class NullMediaEngine:
 
     async def set_audio_only(self, room_id: str, identity: str, enabled: bool) -> None:
         self.audio_only[(room_id, identity)] = enabled
+
+    def subscriber_links(self, room_id: str, identity: str) -> list[dict[str, Any]]:
+        return []
 
     async def remove_participant(self, room_id: str, identity: str) -> None:
         self.participants.discard((room_id, identity))

@@ -212,6 +212,14 @@ async def test_audio_only_subscription_on_a_poor_link(live_server: ServerHandle)
         video = await sub.wait_for_track("expert", "video")
         audio = await sub.wait_for_track("expert", "audio")
         await video.next_frame()
+        # what the server adapts to this link: one layer (no simulcast from aiortc), not paused
+        links = await sub.request("subscribe.links", {})
+        assert links["ok"] is True
+        kinds = sorted(t["kind"] for t in links["tracks"])
+        assert kinds == ["audio", "video"], links
+        (sent,) = [t for t in links["tracks"] if t["kind"] == "video"]
+        assert sent["publisher"] == "expert" and sent["layers"] == 1 and sent["layer"] == 0
+        assert sent["paused"] is False
         offers_before = len([e for e, _ in sub.events if e == "subscribe.offer"])
         assert await sub.request("subscribe.audio_only", {"enabled": True}) == {
             "ok": True,
@@ -227,6 +235,8 @@ async def test_audio_only_subscription_on_a_poor_link(live_server: ServerHandle)
         await sub.wait_until(video_held)
         heard = audio.frames
         await audio.wait_frames(heard + 20)  # sound keeps flowing
+        held = await sub.request("subscribe.links", {})
+        assert [t["kind"] for t in held["tracks"]] == ["audio"], held
 
         await sub.request("subscribe.audio_only", {"enabled": False})
         await sub.wait_until(

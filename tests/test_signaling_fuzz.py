@@ -42,6 +42,7 @@ EVENTS = [
     "admin.end_room",
     "chat.send",
     "subscribe.audio_only",
+    "subscribe.links",
     "recording.start",
     "recording.stop",
     "connect",

@@ -397,6 +397,11 @@ class RoomService:
         await self._media.set_audio_only(room_id, identity, enabled)
         log.info("audio only room=%s identity=%s enabled=%s", room_id, identity, enabled)
 
+    def subscriber_links(self, room_id: str, identity: str) -> list[dict[str, Any]]:
+        """What the participant receives and how the media engine adapts it to its link."""
+        self._participant(room_id, identity)
+        return self._media.subscriber_links(room_id, identity)
+
     async def remove_participant(
         self, room_id: str, actor: str, target: str, reason: str = "removed_by_admin"
     ) -> None:
