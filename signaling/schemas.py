@@ -21,6 +21,14 @@ TrackSourceName = Literal["camera", "microphone", "screen", "screen_audio"]
 Mid = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
+class Join(_Message):
+    """``join``: optional display name (else the token's) and the answer to the consent
+    question of the pre-join step (None: not asked)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80, pattern=r"\S")
+    consent: bool | None = None
+
+
 class Offer(_Message):
     sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
     type: Literal["offer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +41,7 @@ class Session:
     room_id: str
     joined: bool = False
     joining: bool = False  # the join request is being handled
+    waiting: bool = False  # in the room's waiting room (lobby)
     gone: bool = False  # left or disconnected while joining: the join must be undone
 
 
@@ -156,13 +158,16 @@ class SignalingServer:
         self._turn = turn
         self._sessions: dict[str, Session] = {}
         self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
-            "join": (schemas.Empty, self._join),
+            "join": (schemas.Join, self._join),
             "publish.offer": (schemas.Offer, self._publish_offer),
             "subscribe.answer": (schemas.Answer, self._subscribe_answer),
             "track.mute": (schemas.TrackMute, self._track_mute),
             "leave": (schemas.Empty, self._leave),
             "admin.remove": (schemas.RemoveParticipant, self._admin_remove),
             "admin.end_room": (schemas.Empty, self._admin_end_room),
+            "admin.admit": (schemas.RemoveParticipant, self._admin_admit),
+            "admin.decline": (schemas.RemoveParticipant, self._admin_decline),
+            "admin.mute": (schemas.RemoveParticipant, self._admin_mute),
             "chat.send": (schemas.ChatSend, self._chat_send),
             "subscribe.audio_only": (schemas.AudioOnly, self._audio_only),
             "subscribe.links": (schemas.Empty, self._links),
@@ -238,6 +243,9 @@ class SignalingServer:
         if session is not None and session.joining:
             session.gone = True  # the join, when it completes, takes the participant out
             return
+        if session is not None and session.waiting:
+            await self.rooms.leave_lobby(session.room_id, session.claims.identity, sid)
+            return
         if session is None or not session.joined:
             return
         try:
@@ -295,19 +303,28 @@ class SignalingServer:
         await self.sio.emit("error", result["error"], to=sid)
         return result
 
-    async def _join(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+    async def _join(self, session: Session, msg: schemas.Join) -> dict[str, Any]:
         if session.joined:
             raise Conflict("already joined", code="already_joined")
         claims = session.claims
         # the token may have expired between connect and join
         if claims.expires_at <= self._clock.now():
             raise Unauthenticated("token has expired", code="token_expired")
+        if msg.name is not None:
+            claims = dataclasses.replace(claims, name=msg.name.strip())
+        await self.rooms.check_consent(claims, msg.consent)
+        held = await self.rooms.hold_in_lobby(claims, session.sid)
+        if held is not None:
+            # in the waiting room: `lobby.admitted` tells it to send `join` again
+            session.waiting = True
+            return {"lobby": held}
+        session.waiting = False
         await self.sio.enter_room(session.sid, session.room_id)
         # joined from now on: joining subscribes the newcomer to the tracks already published,
         # and a client may answer that offer before this request's reply reaches it
         session.joined = session.joining = True
         try:
-            result = await self.rooms.join(claims, session.sid)
+            result = await self.rooms.join(claims, session.sid, consent=msg.consent)
         except BaseException:
             session.joined = False
             await self.sio.leave_room(session.sid, session.room_id)
@@ -325,6 +342,7 @@ class SignalingServer:
             "participant": result.participant.to_dict(),
             "participants": [p.to_dict() for p in result.participants],
             "ice_servers": self._ice_for(claims),
+            "waiting": [w.to_dict() for w in result.waiting],
         }
 
     def _ice_for(self, claims: TokenClaims) -> list[dict[str, Any]]:
@@ -365,6 +383,31 @@ class SignalingServer:
         self, session: Session, msg: schemas.RemoveParticipant
     ) -> dict[str, Any]:
         await self.rooms.remove_participant(session.room_id, session.claims.identity, msg.identity)
+        return {"ok": True}
+
+    async def _admin_admit(
+        self, session: Session, msg: schemas.RemoveParticipant
+    ) -> dict[str, Any]:
+        actor = self.rooms.may_admit(session.room_id, session.claims.identity)
+        waiting = await self.rooms.admit(
+            session.room_id, msg.identity, by=actor.identity, role=actor.role.value
+        )
+        return {"ok": True, "admitted": waiting.to_dict()}
+
+    async def _admin_decline(
+        self, session: Session, msg: schemas.RemoveParticipant
+    ) -> dict[str, Any]:
+        actor = self.rooms.may_admit(session.room_id, session.claims.identity)
+        waiting = await self.rooms.decline(
+            session.room_id, msg.identity, by=actor.identity, role=actor.role.value
+        )
+        return {"ok": True, "declined": waiting.to_dict()}
+
+    async def _admin_mute(self, session: Session, msg: schemas.RemoveParticipant) -> dict[str, Any]:
+        actor = self.rooms.may_admit(session.room_id, session.claims.identity)
+        await self.rooms.request_mute(
+            session.room_id, msg.identity, by=actor.identity, by_name=actor.name
+        )
         return {"ok": True}
 
     async def _admin_end_room(self, session: Session, _: schemas.Empty) -> dict[str, Any]:

@@ -295,8 +295,8 @@ async def test_an_answer_sent_before_the_join_reply_is_accepted(live_server: Ser
     original_join, original_answer = rooms.join, rooms.subscriber_answer
     answered = asyncio.Event()
 
-    async def join(claims, sid):  # the reply waits until the client has answered
-        result = await original_join(claims, sid)
+    async def join(claims, sid, **kwargs):  # the reply waits until the client has answered
+        result = await original_join(claims, sid, **kwargs)
         if claims.identity == "late":
             await asyncio.wait_for(answered.wait(), 5)
         return result
@@ -359,10 +359,10 @@ async def test_leaving_or_dropping_during_the_join_leaves_no_ghost(
     entered, release, emptied = asyncio.Event(), asyncio.Event(), asyncio.Event()
     leave_seen = asyncio.Event()
 
-    async def slow_join(claims, sid):  # the join waits until the client is gone
+    async def slow_join(claims, sid, **kwargs):  # the join waits until the client is gone
         entered.set()
         await asyncio.wait_for(release.wait(), 10)
-        return await original_join(claims, sid)
+        return await original_join(claims, sid, **kwargs)
 
     async def leave(room_id, identity, sid, reason):
         leave_seen.set()
@@ -421,8 +421,8 @@ async def test_sdk_applies_events_around_the_join_reply_in_order(live_server: Se
         "tracks": [],
     }
 
-    async def join(claims, sid):
-        result = await original_join(claims, sid)
+    async def join(claims, sid, **kwargs):
+        result = await original_join(claims, sid, **kwargs)
         if claims.identity == "late":
             await notifier.send(rid, "late", "participant.joined", {"participant": ghost})
             # sent once this request's reply has gone out

@@ -169,18 +169,20 @@ async def test_admin_remove_and_end_room(app_server: ServerHandle, clients) -> N
     await exp.connect(app_server.url, app_server.mint("ex", "expert", room=rid))
     for c in (doc, pat, exp):
         await c.request("join")
-    # an expert is not a room admin
-    assert (await exp.request("admin.remove", {"identity": "pt"}))["error"][
+    # a patient is not a room admin
+    assert (await pat.request("admin.remove", {"identity": "ex"}))["error"][
         "code"
     ] == "permission_denied"
+    assert (await pat.request("admin.end_room"))["error"]["code"] == "permission_denied"
     removed = pat.expect("removed")
     assert await doc.request("admin.remove", {"identity": "pt"}) == {"ok": True}
     assert (await asyncio.wait_for(removed, WAIT))["reason"] == "removed_by_admin"
     await asyncio.wait_for(pat.disconnected.wait(), WAIT)
 
-    ended = exp.expect("room.ended")
-    assert await doc.request("admin.end_room") == {"ok": True}
-    assert "dr" in (await asyncio.wait_for(ended, WAIT))["reason"]
+    # the grants table lets the consulting expert end the consult (issue 10)
+    ended = doc.expect("room.ended")
+    assert await exp.request("admin.end_room") == {"ok": True}
+    assert "ex" in (await asyncio.wait_for(ended, WAIT))["reason"]
     await asyncio.wait_for(exp.disconnected.wait(), WAIT)
     await asyncio.wait_for(doc.disconnected.wait(), WAIT)
     status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")

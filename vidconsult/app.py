@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,8 @@ from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.config import Settings
+from vidconsult.domain.access import AccessKind
+from vidconsult.domain.consent import ConsentRule, OnRefusal
 from vidconsult.domain.publishing import PublishLimits
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
@@ -32,7 +34,7 @@ from vidconsult.store.base_workflow import WorkflowStores
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
-from web import guards, openapi, ops_api, pages, rooms_api
+from web import guards, join_api, openapi, ops_api, pages, rooms_api
 from web.http import error_middleware
 from web.keys import (
     ACCESS_LOG,
@@ -146,6 +148,9 @@ def build_app(
         signer=signer,
         clock=clock,
         revocations=revocations,
+        consent=ConsentRule(
+            ask=settings.recording_consent == "ask", on_refusal=OnRefusal(settings.consent_refusal)
+        ),
         default_max_participants=settings.max_participants,
         events=app[EVENTS],
         publish_limits=PublishLimits(
@@ -153,6 +158,7 @@ def build_app(
             offers_per_minute=settings.offers_per_minute,
         ),
     )
+    app[EVENTS].subscribe(_room_audit(app[ACCESS_LOG]))
     signaling.attach_rooms(rooms)
     staff = StaffChannel(signaling.sio, signer, clock)
     app[STAFF] = staff
@@ -163,6 +169,7 @@ def build_app(
 
     app.router.add_routes(rooms_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.router.add_routes(join_api.routes)
     openapi.install(app)
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
@@ -179,6 +186,39 @@ def build_app(
     for install in default_installers() if installers is None else installers:
         install(app)
     return app
+
+
+# the consult room's decisions about people, on the case's (or the room's) audit trail
+_AUDITED = {
+    "lobby.admitted": AccessKind.LOBBY_ADMIT,
+    "lobby.declined": AccessKind.LOBBY_DECLINE,
+    "participant.removed": AccessKind.PARTICIPANT_REMOVE,
+}
+
+
+def _room_audit(access: AccessLog) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    async def on_event(event: str, data: dict[str, Any]) -> None:
+        room_id, case_id = data.get("room_id"), data.get("case_id")
+        if not isinstance(room_id, str):
+            return
+        case = case_id if isinstance(case_id, str) else None
+        if event in _AUDITED:
+            await access.record(
+                str(data.get("by")),
+                str(data.get("by_role")),
+                _AUDITED[event],
+                str(data.get("identity")),
+                case_id=case,
+                room_id=room_id,
+                note=str(data.get("name") or ""),
+            )
+        elif event == "participant.joined" and isinstance(data.get("consent"), bool):
+            kind = AccessKind.CONSENT_GIVEN if data["consent"] else AccessKind.CONSENT_REFUSED
+            identity = str(data.get("identity"))
+            role = str(data.get("role"))
+            await access.record(identity, role, kind, identity, case_id=case, room_id=room_id)
+
+    return on_event
 
 
 def default_installers() -> list[Installer]:

@@ -217,11 +217,18 @@ class RoomClient:
         on_track: Callable[[RemoteTrack], None] | None = None,
         reconnect: bool = True,
         address_poll: float = 1.0,
+        name: str | None = None,
+        consent: bool | None = None,
+        lobby_timeout: float | None = None,
     ) -> None:
         """``encoded``: subscribe without decoding (see the module doc); ``on_track`` is called
         with every new :class:`RemoteTrack` (before its media flows). ``reconnect``: rejoin by
         itself after a drop or an address change (module doc); ``address_poll``: seconds
-        between looks at this machine's addresses (0: never)."""
+        between looks at this machine's addresses (0: never). ``name``: the display name (else
+        the token's); ``consent``: the answer to the recording consent question (None: not
+        asked). In a room with a waiting room, :meth:`connect` waits there until admitted (at
+        most ``lobby_timeout`` seconds; None: as long as it takes) and raises
+        :class:`ClientError` ``lobby_declined`` when turned away."""
         self.url = url
         self._token = token
         self._room = room
@@ -266,6 +273,15 @@ class RoomClient:
         self._encoded = encoded
         self._on_track = on_track
         self._ingress: dict[int, Any] = {}  # encoded mode: Ingress by id(receiver)
+        self._join_payload: dict[str, Any] = {}
+        if name is not None:
+            self._join_payload["name"] = name
+        if consent is not None:
+            self._join_payload["consent"] = consent
+        self._lobby_timeout = lobby_timeout
+        self.lobby: dict[str, Any] | None = None  # the place in the waiting room, while there
+        self.waiting: list[dict[str, Any]] = []  # who waits (for a participant who may admit)
+        self._lobby_answer: asyncio.Future[tuple[str, Any]] | None = None
 
     # connection ----------------------------------------------------------------------------
     async def __aenter__(self) -> RoomClient:
@@ -300,13 +316,14 @@ class RoomClient:
                 refused.get("code", "connect_failed"), refused.get("message", str(exc))
             ) from None
         try:
-            self.joined = await self.request("join")
+            self.joined = await self._join()
         except BaseException:
             self._held = None
             await self.sio.disconnect()  # nothing may stay waiting on a room not joined
             raise
         self.identity = self.joined["participant"]["identity"]
         self._route_address = await asyncio.to_thread(route_address, self.url)
+        self.waiting = list(self.joined.get("waiting") or [])
         self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
         for p in self.joined["participants"]:
             self.participants[p["identity"]] = p
@@ -315,6 +332,46 @@ class RoomClient:
         # the join (room, identity) before any callback (on_track) runs
         self._replay = asyncio.get_running_loop().create_task(self._replay_held())
         return self.joined
+
+    async def _join(self) -> dict[str, Any]:
+        """Send ``join``; in a waiting room, wait to be admitted and send it again."""
+        self._lobby_answer = asyncio.get_running_loop().create_future()
+        reply: dict[str, Any] = await self.request("join", self._join_payload)
+        if "lobby" not in reply:
+            return reply
+        self.lobby = reply["lobby"]
+        await self._notify()
+        event, data = await asyncio.wait_for(self._lobby_answer, self._lobby_timeout)
+        self.lobby = None
+        if event == "lobby.declined":
+            raise ClientError("lobby_declined", "not admitted from the waiting room")
+        if event != "lobby.admitted":
+            raise ClientError(str(data.get("reason") or "disconnected"), f"{event} while waiting")
+        return await self._join()
+
+    def _lobby_event(self, event: str, data: Any) -> None:
+        answer = self._lobby_answer
+        if answer is not None and not answer.done():
+            answer.set_result((event, data if isinstance(data, dict) else {}))
+
+    # the admin's controls (a participant with the admin grant) ---------------------------
+    async def admit(self, identity: str) -> dict[str, Any]:
+        """Let ``identity`` in from the waiting room."""
+        result: dict[str, Any] = await self.request("admin.admit", {"identity": identity})
+        return result
+
+    async def decline(self, identity: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("admin.decline", {"identity": identity})
+        return result
+
+    async def remove(self, identity: str) -> dict[str, Any]:
+        """Remove ``identity`` for good (its link is revoked)."""
+        result: dict[str, Any] = await self.request("admin.remove", {"identity": identity})
+        return result
+
+    async def request_mute(self, identity: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("admin.mute", {"identity": identity})
+        return result
 
     async def _replay_held(self) -> None:
         held = self._held or []
@@ -340,7 +397,9 @@ class RoomClient:
             except Exception:
                 log.exception("subscribe offer failed identity=%s", self.identity)
             return
-        if name == "participant.joined":
+        if name == "lobby.waiting" and isinstance(data, dict):
+            self.waiting = list(data.get("waiting") or [])
+        elif name == "participant.joined":
             self.participants[data["participant"]["identity"]] = data["participant"]
         elif name == "participant.left":
             self.participants.pop(data["identity"], None)
@@ -586,12 +645,26 @@ class RoomClient:
                     return  # the connection a rejoin replaced (e.g. its duplicate_identity)
                 self.events.append((_name, data))
                 self.closed_reason = data.get("reason")
+                self._lobby_event(_name, data)
+                await self._notify()
+
+        for name in ("lobby.admitted", "lobby.declined"):
+
+            @sio.on(name)
+            async def lobby_answer(data: Any = None, _name: str = name) -> None:
+                if sio is not self.sio:
+                    return
+                self.events.append((_name, data))
+                if _name == "lobby.declined":
+                    self.closed_reason = "declined"
+                self._lobby_event(_name, data)
                 await self._notify()
 
         @sio.event
         async def disconnect(*args: Any) -> None:
             if sio is not self.sio:
                 return  # the connection a rejoin replaced
+            self._lobby_event("disconnect", {"reason": "disconnected"})
             if self._may_rejoin():
                 self._start_rejoin("disconnected")
                 return

@@ -90,6 +90,12 @@ class Settings:
     demo: bool = False
     # consultation workflow: the centre's zone, its holiday calendar and the booking rules
     centre_time_zone: str = "Asia/Shanghai"
+    # the number the room page tells people to call when a link does not work
+    centre_phone: str = ""
+    # consent to record, asked in the room's pre-join step of recorded consultations: "ask" or
+    # "off"; a refusal joins without recording ("join_unrecorded") or keeps out ("stay_out")
+    recording_consent: str = "ask"
+    consent_refusal: str = "join_unrecorded"
     # JSON {"holidays": ["2026-10-01", ...], "makeup_workdays": ["2026-09-27", ...]}
     holidays_file: str = ""
     sla_working_days: int = 3
@@ -186,6 +192,14 @@ class Settings:
             raise ValueError(f"port out of range: {self.port}")
         if self.store not in {"sqlite", "redis"}:
             raise ValueError(f"store must be sqlite or redis, not {self.store!r}")
+        if self.recording_consent not in {"ask", "off"}:
+            raise ValueError(
+                f"recording consent must be ask or off, not {self.recording_consent!r}"
+            )
+        if self.consent_refusal not in {"join_unrecorded", "stay_out"}:
+            raise ValueError(
+                f"consent refusal must be join_unrecorded or stay_out, not {self.consent_refusal!r}"
+            )
         if self.media_mode not in {"reencode", "passthrough"}:
             raise ValueError(f"media mode must be reencode or passthrough, not {self.media_mode!r}")
         if self.token_ttl <= 0:

@@ -57,6 +57,7 @@ from web.workflow_keys import (
 log = logging.getLogger(__name__)
 SCHEDULE = web.AppKey("schedule", ScheduleKeeper)
 STORES = web.AppKey("workflow_stores", WorkflowStores)
+SESSIONS = web.AppKey("sessions", SessionService)
 
 
 def load_calendar(settings: Settings) -> WorkCalendar:
@@ -140,6 +141,7 @@ def install(
     events.subscribe(scheduler.on_event)
 
     app[SCHEDULE] = schedule
+    app[SESSIONS] = sessions
     app[STORES] = stores
     app[DIRECTORY] = directory
     app[CASES] = cases

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from vidconsult.domain.roles import Grants, Role
 from vidconsult.domain.rooms import (
@@ -17,6 +17,7 @@ from vidconsult.domain.rooms import (
     Track,
     TrackKind,
     TrackSource,
+    Waiting,
 )
 from vidconsult.domain.timeutil import utc_iso
 
@@ -82,6 +83,17 @@ class ParticipantOut(BaseModel):
         )
 
 
+class WaitingOut(BaseModel):
+    identity: str
+    name: str
+    role: Role
+    since: Instant
+
+    @classmethod
+    def of(cls, w: Waiting) -> WaitingOut:
+        return cls(identity=w.identity, name=w.name, role=w.role, since=w.since)
+
+
 class RoomOut(BaseModel):
     id: str
     name: str
@@ -93,11 +105,19 @@ class RoomOut(BaseModel):
     end_reason: str | None
     max_participants: int
     max_video_kbps: int
+    lobby: bool = Field(description="Those without the admin grant wait to be admitted")
+    # people in the waiting room (on reads, for those who may admit them)
+    waiting: list[WaitingOut] | None = None
     # live participants: on reads and creation, not on the answer to ending a room
     participants: list[ParticipantOut] | None = None
 
     @classmethod
-    def of(cls, room: Room, participants: list[Participant] | None = None) -> RoomOut:
+    def of(
+        cls,
+        room: Room,
+        participants: list[Participant] | None = None,
+        waiting: list[Waiting] | None = None,
+    ) -> RoomOut:
         return cls(
             id=room.id,
             name=room.name,
@@ -109,6 +129,8 @@ class RoomOut(BaseModel):
             end_reason=room.end_reason,
             max_participants=room.max_participants,
             max_video_kbps=room.max_video_kbps,
+            lobby=room.lobby,
+            waiting=None if waiting is None else [WaitingOut.of(w) for w in waiting],
             participants=None
             if participants is None
             else [ParticipantOut.of(p) for p in participants],
@@ -116,7 +138,8 @@ class RoomOut(BaseModel):
 
     def wire(self) -> dict[str, object]:
         return self.model_dump(
-            mode="json", exclude={"participants"} if self.participants is None else None
+            mode="json",
+            exclude={k for k in ("participants", "waiting") if getattr(self, k) is None} or None,
         )
 
 
@@ -139,3 +162,12 @@ class BandwidthOut(BaseModel):
     identity: str | None
     video_kbps: int
     room_max_video_kbps: int
+
+
+class PersonActionOut(BaseModel):
+    room_id: str
+    identity: str
+    done: str = Field(description="admitted, declined, removed or mute_requested")
+
+    def wire(self) -> dict[str, object]:
+        return self.model_dump(mode="json")

@@ -22,14 +22,19 @@ from web.http import (
 )
 from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
 from web.openapi import describe
-from web.room_views import BandwidthOut, JoinTokenOut, RoomList, RoomOut
+from web.room_views import BandwidthOut, JoinTokenOut, PersonActionOut, RoomList, RoomOut
 from web.schemas import Bandwidth, CreateRoom, CreateToken, RoomQuery
 
 routes = web.RouteTableDef()
 
 
 def room_view(rooms: RoomService, room: Room, *, include_hidden: bool) -> RoomOut:
-    return RoomOut.of(room, rooms.participants(room.id, include_hidden=include_hidden))
+    return RoomOut.of(
+        room,
+        rooms.participants(room.id, include_hidden=include_hidden),
+        # who waits, for those who may admit (coordinators and room admins)
+        waiting=rooms.waiting(room.id) if include_hidden else None,
+    )
 
 
 @routes.post("/api/v1/rooms")
@@ -43,6 +48,7 @@ async def create_room(request: web.Request) -> web.Response:
         kind=body.kind,
         max_participants=body.max_participants,
         max_video_kbps=body.max_video_kbps,
+        lobby=body.lobby,
     )
     return json_ok(room_view(request.app[ROOMS], room, include_hidden=True).wire(), status=201)
 
@@ -73,7 +79,8 @@ async def get_room(request: web.Request) -> web.Response:
         who.require_room(room_id)
     rooms = request.app[ROOMS]
     room = await rooms.get_room(room_id)
-    return json_ok(room_view(rooms, room, include_hidden=who.is_coordinator).wire())
+    admin = who.is_coordinator or who.grants.admin
+    return json_ok(room_view(rooms, room, include_hidden=admin).wire())
 
 
 @routes.delete("/api/v1/rooms/{room_id}")
@@ -153,4 +160,64 @@ async def create_token(request: web.Request) -> web.Response:
             "expires_at": utc_iso(now + ttl),
         },
         status=201,
+    )
+
+
+# the live room's controls for the dashboard: the same as a room admin's in the room ----------
+_PERSON = "/api/v1/rooms/{room_id}/participants/{identity}"
+
+
+@routes.post("/api/v1/rooms/{room_id}/lobby/{identity}/admit")
+@describe(
+    "Admit someone from the room's waiting room (coordinator or room admin); on the case's"
+    " audit trail",
+    response=PersonActionOut,
+    errors=(404,),
+)
+async def admit(request: web.Request) -> web.Response:
+    room_id, identity = request.match_info["room_id"], request.match_info["identity"]
+    who = require_room_admin(request, room_id)
+    await request.app[ROOMS].admit(room_id, identity, by=who.identity, role=who.role.value)
+    return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="admitted").wire())
+
+
+@routes.post("/api/v1/rooms/{room_id}/lobby/{identity}/decline")
+@describe(
+    "Turn someone away from the room's waiting room (coordinator or room admin)",
+    response=PersonActionOut,
+    errors=(404,),
+)
+async def decline(request: web.Request) -> web.Response:
+    room_id, identity = request.match_info["room_id"], request.match_info["identity"]
+    who = require_room_admin(request, room_id)
+    await request.app[ROOMS].decline(room_id, identity, by=who.identity, role=who.role.value)
+    return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="declined").wire())
+
+
+@routes.delete(_PERSON)
+@describe(
+    "Remove a participant for good: its link is revoked, a reload does not bring it back"
+    " (coordinator or room admin)",
+    response=PersonActionOut,
+    errors=(404,),
+)
+async def remove(request: web.Request) -> web.Response:
+    room_id, identity = request.match_info["room_id"], request.match_info["identity"]
+    who = require_room_admin(request, room_id)
+    await request.app[ROOMS].remove_by(room_id, identity, by=who.identity, role=who.role.value)
+    return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="removed").wire())
+
+
+@routes.post(_PERSON + "/mute")
+@describe(
+    "Ask a participant to mute its microphone: its page mutes it and says who asked",
+    response=PersonActionOut,
+    errors=(404, 409),
+)
+async def request_mute(request: web.Request) -> web.Response:
+    room_id, identity = request.match_info["room_id"], request.match_info["identity"]
+    who = require_room_admin(request, room_id)
+    await request.app[ROOMS].request_mute(room_id, identity, by=who.identity, by_name=who.name)
+    return json_ok(
+        PersonActionOut(room_id=room_id, identity=identity, done="mute_requested").wire()
     )

@@ -33,6 +33,11 @@ class CreateRoom(_Body):
         le=20000,
         description="Cap on publishers' video bitrate in kbit/s (0: none), for weak links",
     )
+    lobby: bool = Field(
+        default=False,
+        description="A waiting room: patients and others without the admin grant wait until"
+        " a participant with it (doctor, expert, coordinator) admits them",
+    )
 
 
 class Bandwidth(_Body):

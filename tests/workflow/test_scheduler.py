@@ -4,6 +4,7 @@ window is refused at connect; only the lease holder acts."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -94,10 +95,17 @@ async def test_held_session_starts_the_case_and_stays_open_while_in_use(
     by_kind = {link["kind"]: link for link in links["links"]}
     patient, expert = clients(), clients()
     await patient.connect(wf.url, by_kind["patient"]["token"])
-    await patient.request("join")
+    # a booked consultation has a waiting room: the patient waits for the expert
+    assert (await patient.request("join"))["lobby"]["position"] == 1
     assert await case_status(wf, booked["case"]) == "scheduled"  # the expert is not there yet
     await expert.connect(wf.url, by_kind["expert"]["token"])
-    await expert.request("join")
+    joined = await expert.request("join")
+    assert [w["identity"] for w in joined["waiting"]] == [by_kind["patient"]["identity"]]
+    assert await case_status(wf, booked["case"]) == "scheduled"  # the patient still waits
+    admitted = patient.expect("lobby.admitted")
+    await expert.request("admin.admit", {"identity": by_kind["patient"]["identity"]})
+    await asyncio.wait_for(admitted, 10)
+    assert "participant" in await patient.request("join")
     # both sides present: the case is in progress at once, without waiting for a tick
     assert await case_status(wf, booked["case"]) == "in_progress"
     done = await wf.ok(
@@ -156,8 +164,10 @@ async def test_joining_outside_the_window_is_refused_at_connect(wf, booked, clie
     wf.clock.current = OPENS
     c = clients()
     await c.connect(wf.url, patient_link["token"])
-    assert (await c.request("join"))["room"]["status"] == "open"
-    await c.request("leave")
+    # (the patient waits in the booked consultation's waiting room: the room is open)
+    assert "lobby" in await c.request("join")
+    assert await room_status(wf, room) == "open"
+    await c.close()
     assert (await tick_at(wf, OPENS + timedelta(seconds=5))).opened == []  # already open
 
     # after the window (and nobody in the room) the door is shut, tick or no tick

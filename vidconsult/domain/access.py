@@ -19,6 +19,12 @@ class AccessKind(StrEnum):
     ATTACHMENT_VIEW = "attachment.view"  # one attachment's record (and link) was opened
     ATTACHMENT_DOWNLOAD = "attachment.download"  # its bytes were sent
     CASE_VIEW = "case.view"  # the case summary was opened in its consultation room
+    # the consult room (subject: the participant's identity)
+    LOBBY_ADMIT = "lobby.admit"  # let in from the waiting room
+    LOBBY_DECLINE = "lobby.decline"  # turned away from the waiting room
+    PARTICIPANT_REMOVE = "participant.remove"  # removed, its link revoked
+    CONSENT_GIVEN = "recording.consent"  # agreed to the recording before joining
+    CONSENT_REFUSED = "recording.consent_refused"  # refused it
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,14 @@
 |--------------|---------|-----------|-------|--------|
 | patient      | yes     | yes       | no    | no     |
 | doctor       | yes     | yes       | yes   | no     |
-| expert       | yes     | yes       | no    | no     |
+| expert       | yes     | yes       | yes   | no     |
 | coordinator  | yes     | yes       | yes   | no     |
 | interpreter  | yes     | yes       | no    | no     |
 | observer     | no      | yes       | no    | no     |
 | recorder     | no      | yes       | no    | yes    |
 
-``admin`` means: may remove participants from, and end, the room it is bound to. Coordinators
+``admin`` means: may admit people from the waiting room, remove participants from, ask them
+to mute, and end, the room it is bound to. Coordinators
 additionally hold the REST write permissions (create rooms, mint tokens) when their token is not
 bound to a room.
 """
@@ -68,7 +69,8 @@ class Grants:
 DEFAULT_GRANTS: dict[Role, Grants] = {
     Role.PATIENT: Grants(publish=True, subscribe=True, admin=False),
     Role.DOCTOR: Grants(publish=True, subscribe=True, admin=True),
-    Role.EXPERT: Grants(publish=True, subscribe=True, admin=False),
+    # the consulting expert runs the consult: admits, removes, ends it (issue 10)
+    Role.EXPERT: Grants(publish=True, subscribe=True, admin=True),
     Role.COORDINATOR: Grants(publish=True, subscribe=True, admin=True),
     Role.INTERPRETER: Grants(publish=True, subscribe=True, admin=False),
     Role.OBSERVER: Grants(publish=False, subscribe=True, admin=False),

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from vidconsult.domain.roles import Grants, Role
+from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import Conflict, InvalidInput, NotFound
 
 MAX_NAME_LENGTH = 200
@@ -81,6 +82,8 @@ class Room:
     max_participants: int = 16
     # publishers' video bitrate cap in kbit/s (0: none), for rooms with weak rural links
     max_video_kbps: int = 0
+    # a waiting room: those without the admin grant wait until someone with it admits them
+    lobby: bool = False
 
     def end(self, at: datetime, reason: str) -> None:
         if self.status is RoomStatus.ENDED:
@@ -119,6 +122,25 @@ class Room:
             "end_reason": self.end_reason,
             "max_participants": self.max_participants,
             "max_video_kbps": self.max_video_kbps,
+            "lobby": self.lobby,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Someone in a room's waiting room (lobby), until admitted or declined."""
+
+    identity: str
+    name: str
+    role: Role
+    since: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "identity": self.identity,
+            "name": self.name,
+            "role": self.role.value,
+            "since": utc_iso(self.since),
         }
 
 

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vidconsult.domain.rooms import Participant
+from vidconsult.domain.rooms import Participant, Waiting
 
 CHAT_HISTORY = 200
 
@@ -22,6 +22,12 @@ class LiveParticipant:
 
 
 @dataclass(slots=True)
+class LobbyEntry:
+    waiting: Waiting
+    session_id: str
+
+
+@dataclass(slots=True)
 class LiveRoom:
     room_id: str
     participants: dict[str, LiveParticipant] = field(default_factory=dict)
@@ -29,6 +35,12 @@ class LiveRoom:
     chat: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
     # when the last visible participant left (None: nobody has left an empty room yet)
     emptied_at: datetime | None = None
+    # the waiting room, in arrival order, and who was admitted (a reconnect does not wait again)
+    lobby: dict[str, LobbyEntry] = field(default_factory=dict)
+    admitted: set[str] = field(default_factory=set)
+
+    def waiting(self) -> list[Waiting]:
+        return [entry.waiting for entry in self.lobby.values()]
 
     def get(self, identity: str) -> Participant | None:
         live = self.participants.get(identity)

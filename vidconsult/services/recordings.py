@@ -443,6 +443,8 @@ class RecordingService:
         room_id = data.get("room_id")
         if not isinstance(room_id, str):
             return
+        if event == "participant.joined" and isinstance(data.get("consent"), bool):
+            await self._consent(room_id, str(data.get("identity")), bool(data["consent"]))
         if event == "room.ended":
             self._paused.discard(room_id)
             await self.stop(room_id, by="server", reason="room_ended", missing_ok=True)
@@ -457,6 +459,14 @@ class RecordingService:
                 "recording.started",
                 self._sessions[room_id].event(),
             )
+
+    async def _consent(self, room_id: str, identity: str, consent: bool) -> None:
+        """The pre-join answer, kept on the room's recording policy (with its case): one
+        refusal stands against later agreements (everyone recorded must agree)."""
+        policy = await self.policy(room_id)
+        if consent and policy.consent is False:
+            return
+        await self.set_policy(room_id, consent=consent, by=identity)
 
     def _rooms(self) -> RoomService:
         if self._room_service is None:

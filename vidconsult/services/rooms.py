@@ -4,13 +4,15 @@ subscribing. The one place where room rules meet the store, the media engine and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from vidconsult.domain.consent import ConsentRule
 from vidconsult.domain.publishing import PublishLimits, check_sections
 from vidconsult.domain.ratelimit import Rate, RateLimiter
 from vidconsult.domain.roles import Grants, Role
@@ -22,6 +24,7 @@ from vidconsult.domain.rooms import (
     Track,
     TrackKind,
     TrackSource,
+    Waiting,
     validate_identity,
     validate_room_name,
 )
@@ -36,7 +39,7 @@ from vidconsult.ports import (
     TrackRef,
 )
 from vidconsult.services.events import EventBus
-from vidconsult.services.live import LiveParticipant, LiveRoom
+from vidconsult.services.live import LiveParticipant, LiveRoom, LobbyEntry
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.store.base import RoomStore
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -51,6 +54,11 @@ LECTURE_MAX_PARTICIPANTS = 100
 Admission = Callable[[Room, TokenClaims], Awaitable[Room]]
 
 
+@contextlib.asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
 
@@ -60,6 +68,8 @@ class JoinResult:
     room: Room
     participant: Participant
     participants: list[Participant]
+    # the waiting room, for a participant who may admit (empty for the others)
+    waiting: list[Waiting] = field(default_factory=list)
 
 
 class RoomService:
@@ -77,10 +87,12 @@ class RoomService:
         events: EventBus | None = None,
         publish_limits: PublishLimits | None = None,
         revocations: TokenRevocations | None = None,
+        consent: ConsentRule | None = None,
     ) -> None:
         """``revocations``: where removing a participant revokes its token (None: a removed
         participant may come back with the same link)."""
         self.events = events
+        self.consent = consent or ConsentRule()
         self._revocations = revocations
         self._store = store
         self._media = media
@@ -110,6 +122,7 @@ class RoomService:
         max_participants: int | None = None,
         scheduled: bool = False,
         max_video_kbps: int = 0,
+        lobby: bool = False,
     ) -> Room:
         """``scheduled``: nobody may join until :meth:`open_room` (a booking's room)."""
         room = Room(
@@ -122,6 +135,7 @@ class RoomService:
             max_participants=max_participants
             or (LECTURE_MAX_PARTICIPANTS if kind is RoomKind.LECTURE else self._max_participants),
             max_video_kbps=max_video_kbps,
+            lobby=lobby,
         )
         await self._store.create_room(room)
         log.info("room created room=%s name=%r case=%s", room.id, room.name, case_id)
@@ -180,9 +194,14 @@ class RoomService:
             async with live.lock:
                 identities = list(live.participants)
                 await self._notifier.broadcast(room_id, "room.ended", {"reason": reason})
+                for identity in list(live.lobby):
+                    # the waiting room is not in the broadcast group: told one by one
+                    await self._notifier.send(room_id, identity, "room.ended", {"reason": reason})
+                    identities.append(identity)
                 for identity in identities:
                     await self._notifier.disconnect(room_id, identity, "room_ended")
                 live.participants.clear()
+                live.lobby.clear()
         await self._media.close_room(room_id)
         if self.events is not None:
             await self.events.publish(
@@ -231,13 +250,153 @@ class RoomService:
         room.ensure_open()
         return room
 
-    async def join(self, claims: TokenClaims, session_id: str) -> JoinResult:
-        room = await self.authorize_connect(claims)
+    async def _live_room(self, room: Room) -> LiveRoom:
         live = self._live.get(room.id)
         if live is None:
             live = self._live[room.id] = LiveRoom(room.id)
             if room.max_video_kbps:
                 await self._media.set_bitrate_cap(room.id, room.max_video_kbps)
+        return live
+
+    # the waiting room ------------------------------------------------------------------------
+    @staticmethod
+    def must_wait(room: Room, claims: TokenClaims, live: LiveRoom | None) -> bool:
+        """In a room with a lobby, everyone without the admin grant waits to be admitted,
+        unless admitted already in this session of the room (a reconnect does not wait)."""
+        if not room.lobby or claims.grants.admin or claims.grants.hidden:
+            return False
+        return live is None or claims.identity not in live.admitted
+
+    def would_wait(self, room: Room, claims: TokenClaims) -> bool:
+        return self.must_wait(room, claims, self._live.get(room.id))
+
+    async def hold_in_lobby(self, claims: TokenClaims, session_id: str) -> dict[str, Any] | None:
+        """Put a joining participant in the waiting room if the room has one and it must wait;
+        None: it may join now. The answer: its place in the waiting room."""
+        room = await self.authorize_connect(claims)
+        if not self.must_wait(room, claims, self._live.get(room.id)):
+            return None
+        live = await self._live_room(room)
+        async with live.lock:
+            if self._live.get(room.id) is not live:
+                raise Conflict(f"room {room.id} has ended", code="room_ended")
+            previous = live.lobby.pop(claims.identity, None)
+            if previous is not None and previous.session_id != session_id:
+                # the same person from a new tab: the old one stops waiting
+                await self._notifier.disconnect(room.id, claims.identity, "duplicate_identity")
+            waiting = Waiting(claims.identity, claims.name, claims.role, self._clock.now())
+            live.lobby[claims.identity] = LobbyEntry(waiting, session_id)
+            self._notifier.bind(room.id, claims.identity, session_id)
+            position = list(live.lobby).index(claims.identity) + 1
+            await self._lobby_changed(live)
+        log.info("waiting room=%s identity=%s role=%s", room.id, claims.identity, claims.role)
+        await self._publish(
+            "lobby.waiting",
+            room,
+            {"identity": claims.identity, "name": claims.name, "role": claims.role.value},
+        )
+        hosts = [p.to_dict() for p in live.visible() if p.grants.admin]
+        return {"position": position, "since": waiting.since.isoformat(), "hosts": hosts}
+
+    def waiting(self, room_id: str) -> list[Waiting]:
+        live = self._live.get(room_id)
+        return live.waiting() if live else []
+
+    async def _lobby_changed(self, live: LiveRoom) -> None:
+        """Tell those who may admit who is waiting now (call with the room's lock held)."""
+        payload = {"waiting": [w.to_dict() for w in live.waiting()]}
+        for lp in live.participants.values():
+            if lp.participant.grants.admin:
+                await self._notifier.send(
+                    live.room_id, lp.participant.identity, "lobby.waiting", payload
+                )
+
+    async def admit(self, room_id: str, target: str, *, by: str, role: str) -> Waiting:
+        """Let someone in from the waiting room: it is told (``lobby.admitted``) and joins."""
+        room = await self.get_room(room_id)
+        live = self._live.get(room_id)
+        async with live.lock if live else _no_lock():
+            entry = live.lobby.pop(target, None) if live else None
+            if live is None or entry is None:
+                raise NotFound(f"{target} is not waiting in room {room_id}", code="not_waiting")
+            live.admitted.add(target)
+            await self._notifier.send(room_id, target, "lobby.admitted", {"by": by})
+            await self._lobby_changed(live)
+        log.info("admitted room=%s identity=%s by=%s", room_id, target, by)
+        await self._publish(
+            "lobby.admitted",
+            room,
+            {"identity": target, "by": by, "by_role": role, "name": entry.waiting.name},
+        )
+        return entry.waiting
+
+    async def decline(self, room_id: str, target: str, *, by: str, role: str) -> Waiting:
+        """Turn someone in the waiting room away: it is told (``lobby.declined``) and
+        disconnected; its link still works (it may wait again)."""
+        room = await self.get_room(room_id)
+        live = self._live.get(room_id)
+        async with live.lock if live else _no_lock():
+            entry = live.lobby.pop(target, None) if live else None
+            if live is None or entry is None:
+                raise NotFound(f"{target} is not waiting in room {room_id}", code="not_waiting")
+            await self._notifier.send(room_id, target, "lobby.declined", {"reason": "declined"})
+            await self._notifier.disconnect(room_id, target, "declined")
+            await self._lobby_changed(live)
+        log.info("declined room=%s identity=%s by=%s", room_id, target, by)
+        await self._publish(
+            "lobby.declined",
+            room,
+            {"identity": target, "by": by, "by_role": role, "name": entry.waiting.name},
+        )
+        return entry.waiting
+
+    async def leave_lobby(self, room_id: str, identity: str, session_id: str) -> None:
+        """A waiting connection closed: it no longer waits (unless a newer one replaced it)."""
+        live = self._live.get(room_id)
+        if live is None:
+            return
+        async with live.lock:
+            entry = live.lobby.get(identity)
+            if entry is None or entry.session_id != session_id:
+                return
+            del live.lobby[identity]
+            self._notifier.unbind(room_id, identity, session_id)
+            await self._lobby_changed(live)
+
+    def may_admit(self, room_id: str, actor: str) -> Participant:
+        """The joined participant ``actor``, if it holds the admin grant."""
+        participant = self._participant(room_id, actor)
+        if not participant.grants.admin:
+            raise PermissionDenied("only a participant with the admin grant may do this")
+        return participant
+
+    async def _publish(self, event: str, room: Room, data: dict[str, Any]) -> None:
+        if self.events is not None:
+            await self.events.publish(
+                event,
+                {
+                    **data,
+                    "room_id": room.id,
+                    "case_id": room.case_id,
+                    "at": self._clock.now().isoformat(),
+                },
+            )
+
+    async def check_consent(self, claims: TokenClaims, consent: bool | None) -> None:
+        """Refuse the join of someone who refused consent where the rule keeps them out."""
+        room = await self.get_room(claims.room) if claims.room else None
+        if room is not None:
+            self.consent.check(room, claims.role, consent)
+
+    async def join(
+        self, claims: TokenClaims, session_id: str, *, consent: bool | None = None
+    ) -> JoinResult:
+        """``consent``: the answer to the pre-join consent question (None: not asked); it
+        travels on the "participant.joined" event to the recording policy."""
+        room = await self.authorize_connect(claims)
+        if self.must_wait(room, claims, self._live.get(room.id)):
+            raise PermissionDenied("wait to be admitted", code="lobby_required")
+        live = await self._live_room(room)
         async with live.lock:
             # the room may have ended while we waited for the lock
             if self._live.get(room.id) is not live:
@@ -291,6 +450,7 @@ class RoomService:
                 claims.role.value,
             )
             others = [p for p in live.visible() if p.identity != claims.identity]
+            waiting = live.waiting() if claims.grants.admin else []
         if self.events is not None:
             # attendance of booked sessions (the scheduler) listens here
             await self.events.publish(
@@ -301,9 +461,10 @@ class RoomService:
                     "identity": claims.identity,
                     "role": claims.role.value,
                     "at": utc_iso(participant.joined_at),
+                    "consent": consent,
                 },
             )
-        return JoinResult(room=room, participant=participant, participants=others)
+        return JoinResult(room=room, participant=participant, participants=others, waiting=waiting)
 
     async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:
         """A session ends (leave request or disconnect). Ignored if a newer session with the
@@ -407,9 +568,15 @@ class RoomService:
     ) -> None:
         """Removed for good: the participant's token is revoked, so reloading the same link
         is refused (``token_revoked``); a new link lets it back in."""
-        admin = self._participant(room_id, actor)
-        if not admin.grants.admin:
-            raise PermissionDenied("only a room admin may remove participants")
+        admin = self.may_admit(room_id, actor)
+        await self.remove_by(room_id, target, by=actor, role=admin.role.value, reason=reason)
+
+    async def remove_by(
+        self, room_id: str, target: str, *, by: str, role: str, reason: str = "removed_by_admin"
+    ) -> None:
+        """Remove ``target`` for good (see :meth:`remove_participant`); ``by`` is checked by
+        the caller (a room admin in the room, or a coordinator over REST)."""
+        actor = by
         live = self._live.get(room_id)
         removed = live.participants.get(target) if live else None
         if removed is not None and self._revocations is not None:
@@ -419,6 +586,16 @@ class RoomService:
                 f"removed from room {room_id} by {actor}",
             )
         await self.kick(room_id, target, reason)
+        room = await self.get_room(room_id)
+        await self._publish(
+            "participant.removed", room, {"identity": target, "by": by, "by_role": role}
+        )
+
+    async def request_mute(self, room_id: str, target: str, *, by: str, by_name: str) -> None:
+        """Ask ``target`` to mute its microphone: its page mutes it and says who asked (it may
+        unmute again; nobody can speak for someone else)."""
+        self._participant(room_id, target)
+        await self._notifier.send(room_id, target, "mute.requested", {"by": by, "name": by_name})
 
     async def kick(self, room_id: str, target: str, reason: str) -> None:
         live = self._live.get(room_id)
@@ -430,9 +607,7 @@ class RoomService:
             await self._drop(live, target, reason, announce=True)
 
     async def end_room_by(self, room_id: str, actor: str) -> None:
-        admin = self._participant(room_id, actor)
-        if not admin.grants.admin:
-            raise PermissionDenied("only a room admin may end the room")
+        self.may_admit(room_id, actor)
         await self.end_room(room_id, reason=f"ended by {actor}")
 
     async def raise_hand(self, room_id: str, identity: str, raised: bool) -> None:

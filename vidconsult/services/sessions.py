@@ -81,6 +81,8 @@ class SessionService:
             kind=kind,
             scheduled=True,
             max_participants=max(len(parties) + extra_seats, 2),
+            # booked consultations have a waiting room: the expert (or doctor) admits
+            lobby=kind is RoomKind.CONSULTATION,
         )
         opens, closes = room_window(booking, lead=self.times.lead, grace=self.times.grace)
         return BookedRoom(
@@ -198,6 +200,14 @@ class SessionService:
             },
         )
         return True
+
+    async def booking_of(self, room_id: str) -> tuple[BookedRoom, Booking] | None:
+        """The booking behind a room, with its booked room (None: not a booked room)."""
+        booked = await self._bookings.room_by_room_id(room_id)
+        if booked is None:
+            return None
+        booking = await self._bookings.get_booking(booked.booking_id)
+        return None if booking is None else (booked, booking)
 
     async def admit(self, room: Room, claims: TokenClaims) -> Room:
         """The admission check of :class:`RoomService`: a booked room may be entered only in

@@ -29,6 +29,9 @@ MIGRATIONS = [
     """
     ALTER TABLE rooms ADD COLUMN max_video_kbps INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN lobby INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -42,8 +45,8 @@ class SQLiteRoomStore:
             try:
                 self._db.conn.execute(
                     "INSERT INTO rooms(id, name, kind, case_id, status, created_at, ended_at,"
-                    " end_reason, max_participants, max_video_kbps)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " end_reason, max_participants, max_video_kbps, lobby)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     _room_row(room),
                 )
             except sqlite3.IntegrityError:
@@ -76,14 +79,15 @@ class SQLiteRoomStore:
     async def save_room(self, room: Room) -> None:
         def op() -> None:
             self._db.conn.execute(
-                "UPDATE rooms SET name=?, status=?, ended_at=?, end_reason=?, max_video_kbps=?"
-                " WHERE id=?",
+                "UPDATE rooms SET name=?, status=?, ended_at=?, end_reason=?, max_video_kbps=?,"
+                " lobby=? WHERE id=?",
                 (
                     room.name,
                     room.status.value,
                     room.ended_at.isoformat() if room.ended_at else None,
                     room.end_reason,
                     room.max_video_kbps,
+                    int(room.lobby),
                     room.id,
                 ),
             )
@@ -103,6 +107,7 @@ def _room_row(room: Room) -> tuple[Any, ...]:
         room.end_reason,
         room.max_participants,
         room.max_video_kbps,
+        int(room.lobby),
     )
 
 
@@ -118,4 +123,5 @@ def _room_from_row(row: sqlite3.Row) -> Room:
         end_reason=row["end_reason"],
         max_participants=row["max_participants"],
         max_video_kbps=row["max_video_kbps"],
+        lobby=bool(row["lobby"]),
     )

@@ -450,6 +450,10 @@ export const STRINGS = {
       "page.accepted": "page accepted", "page.declined": "page declined",
       "page.cancelled": "page stopped", "expert.added": "expert added",
       "expert.arrived": "first expert in the room",
+      "lobby.admit": "admitted from the waiting room", "lobby.decline": "declined in the waiting room",
+      "participant.remove": "removed from the consultation",
+      "recording.consent": "consented to the recording",
+      "recording.consent_refused": "refused consent to the recording",
     },
     // ---- the workspace (experts, unit doctors) and the coordinators' paging board ------
     workspace: {
@@ -1137,6 +1141,9 @@ export const STRINGS = {
       "page.accepted": "接受呼叫", "page.declined": "拒绝呼叫",
       "page.cancelled": "呼叫停止", "expert.added": "加入专家",
       "expert.arrived": "首位专家进入会诊室",
+      "lobby.admit": "从候诊室准入", "lobby.decline": "在候诊室被拒绝",
+      "participant.remove": "被移出会诊",
+      "recording.consent": "同意录制", "recording.consent_refused": "拒绝录制",
     },
     workspace: {
       appTitle: "工作台",

@@ -13,7 +13,7 @@ export class SignalingError extends Error {
 
 export class Signaling {
   /**
-   * `io` is the socket.io-client factory (global from /static/vendor/socket.io.min.js).
+   * `io` is the socket.io-client factory (room-live.js imports it from the ES module build).
    * `room`, when given, is the room the page is for: the server refuses a token of another one.
    */
   constructor(io, url, token, room = null) {
