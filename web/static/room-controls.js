@@ -74,6 +74,14 @@ async function endConsult() {
   }
 }
 
+export async function requestMute(p) {
+  try {
+    await room.signaling.request("admin.mute", { identity: p.identity });
+  } catch (err) {
+    room.view.setStatus(room.errorText(err), "error");
+  }
+}
+
 export async function removeParticipant(p) {
   if (!window.confirm(t("removeConfirm", { name: p.name }))) return;
   try {

@@ -191,7 +191,10 @@ export async function join() {
   session.addEventListener("remote-stream", ({ detail }) => {
     // only for those in the room: an offer sent before a participant.left may still list them
     const participant = roster.get(detail.identity);
-    if (participant) view.setRemoteStream(detail.identity, participant, detail.stream);
+    if (participant) {
+      view.setRemoteStream(detail.identity, participant, detail.stream);
+      room.emit("remote-media", { identity: detail.identity });
+    }
   });
   session.addEventListener("connection", ({ detail }) => onMediaConnection(detail));
   session.addEventListener("error", ({ detail }) => {

@@ -8,8 +8,9 @@ import { Roster } from "./roster.js";
 import { RoomView } from "./view.js";
 import { JoinTimer } from "./join-timing.js";
 import { readToken, showPrejoin, roomIdFromPath } from "./room-prejoin.js";
+import { checkLink } from "./room-check.js";
 import { connect, preconnect, setupFinish } from "./room-live.js";
-import { setupControls, removeParticipant } from "./room-controls.js";
+import { setupControls, removeParticipant, requestMute } from "./room-controls.js";
 import "./room-features.js";
 
 function showRecording(on) {
@@ -41,23 +42,26 @@ room.view = new RoomView({
   participants: $("participants"),
   status: $("status"),
   onRemove: (p) => removeParticipant(p),
+  onMute: (p) => requestMute(p),
   onFirstRemoteFrame: (identity, source) => room.joinTimer.firstVideoFrame(identity, source),
 });
 room.roster = new Roster();
 room.roster.addEventListener("change", () => room.view.renderRoster(room.roster, { canAdmin: room.grants.admin }));
 
+/** Every static text of room.html from the one string table (data-i18n, data-i18n-label). */
 function translatePage() {
-  $("join-button").textContent = t("joinButton");
-  $("leave-button").textContent = t("leave");
-  $("end-button").textContent = t("endConsult");
-  $("rejoin-button").textContent = t("rejoin");
-  $("participants-heading").textContent = t("participants");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  }
+  document.title = `vidconsult — ${t("title")}`;
 }
 
-/** Into the room: the pre-join step gives way to the tiles, focus follows. */
+/** Into the room: the pre-join step gives way to the tiles, and the keyboard focus follows. */
 function enter() {
   $("prejoin").hidden = true;
   $("room").hidden = false;
+  $("room-heading").focus();
   if (room.localStream) {
     // our own image right away: on a slow link joining can take a while
     const { claims } = room;
@@ -71,12 +75,20 @@ function enter() {
 room.onSignal("recording.started", () => showRecording(true));
 room.onSignal("recording.stopped", () => showRecording(false));
 
+/** The steps: the link check first (no camera before it passes), then the pre-join step. */
+async function start() {
+  if (!readToken()) return;
+  const prejoin = (check) => {
+    showPrejoin(check, enter);
+    // the socket opens while the person is on the pre-join step (room-live.js preconnect)
+    preconnect(roomIdFromPath());
+  };
+  const check = await checkLink(prejoin);
+  if (check) prejoin(check);
+}
+
 translatePage();
 setupFinish();
 setupControls();
 mountFeatures();
-room.setState("prejoin");
-if (readToken()) {
-  showPrejoin(enter);
-  preconnect(roomIdFromPath());
-}
+start();

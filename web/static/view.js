@@ -32,11 +32,12 @@ function badgesFor(participant) {
 }
 
 export class RoomView {
-  constructor({ tiles, participants, status, onRemove = null, onFirstRemoteFrame = null }) {
+  constructor({ tiles, participants, status, onRemove = null, onMute = null, onFirstRemoteFrame = null }) {
     this.tilesEl = tiles;
     this.participantsEl = participants;
     this.statusEl = status;
     this.onRemove = onRemove;
+    this.onMute = onMute;
     this.onFirstRemoteFrame = onFirstRemoteFrame;
     this.tiles = new Map(); // identity -> {tile, media, label, video}
     this.screens = new Map(); // identity -> {tile, video}: shared screens, each its own tile
@@ -213,9 +214,15 @@ export class RoomView {
         "data-audio": media.audio,
         "data-video": media.video,
       }, info);
+      if (canAdmin && !isSelf && this.onMute && media.audio === "on") {
+        const mute = el("button", { type: "button", class: "remove", text: t("muteAsk"),
+          "aria-label": t("muteAskLabel", { name: p.name }), "data-testid": "mute-request" });
+        mute.addEventListener("click", () => this.onMute(p));
+        li.append(mute);
+      }
       if (canAdmin && !isSelf && this.onRemove) {
         const button = el("button", { type: "button", class: "remove", text: t("remove"),
-          "aria-label": `${t("remove")} ${p.name}` });
+          "aria-label": t("removeLabel", { name: p.name }), "data-testid": "remove-button" });
         button.addEventListener("click", () => this.onRemove(p));
         li.append(button);
       }

@@ -1,0 +1,126 @@
+// The link check (GET /api/v1/join/check): before the camera starts, the page asks the server
+// what its token will meet. A link that cannot be used (yet) gets its reason in words, its
+// times in the viewer's zone and the centre's, a live countdown when it opens later, and whom
+// to call. No raw error code or UTC instant reaches the page.
+
+import { t, locale } from "./i18n.js";
+import { room, $, errorText } from "./room-context.js";
+import { bothZones, viewerZone, secondsUntil, countdownText } from "./timefmt.js";
+
+// refusals that end at a known time: the page counts down and checks again then
+const NOT_YET = new Set(["too_early", "token_not_yet_valid", "room_not_open", "room_not_scheduled"]);
+const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+
+let countdownTimer = null;
+
+/** Ask the server about the token; resolves with the check when the link may be used now,
+ * or null when the page shows why not (and, for a link that opens later, calls `onOpen`
+ * with the new check once it has opened). */
+export async function checkLink(onOpen) {
+  room.setState("checking");
+  room.view.setStatus(t("checking"));
+  const check = await fetchCheck();
+  room.check = check;
+  if (check.ok) {
+    room.view.setStatus("");
+    return check;
+  }
+  showBlocked(check, onOpen);
+  return null;
+}
+
+async function fetchCheck() {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const response = await fetch("/api/v1/join/check", {
+        headers: { Authorization: `Bearer ${room.token}` }, cache: "no-store",
+      });
+      const body = await response.json();
+      if (response.ok) return body;
+      if (response.status !== 429 && response.status < 500) {
+        return { ok: false, code: body.error?.code ?? "error", centre: {}, meet: [] };
+      }
+    } catch {
+      // offline, or the server restarting: say so and try again
+    }
+    room.view.setStatus(t("checkUnreachable"), "warn");
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]));
+  }
+}
+
+/** Rows of a <dl>: a label, then the time in the viewer's zone and the centre's. */
+export function timeRows(label, iso, check) {
+  if (!iso) return [];
+  const lines = bothZones(new Date(iso), {
+    viewer: viewerZone(), centre: check.centre?.time_zone || viewerZone(), locale, t,
+  });
+  const dt = document.createElement("dt");
+  dt.textContent = label;
+  const dds = lines.map((line) => {
+    const dd = document.createElement("dd");
+    const text = document.createElement("time");
+    text.dateTime = iso;
+    text.textContent = line.text;
+    const zone = document.createElement("span");
+    zone.className = "zone";
+    zone.textContent = ` — ${line.label} (${line.zone})`;
+    dd.append(text, zone);
+    return dd;
+  });
+  return [dt, ...dds];
+}
+
+export function timesList(check, { opens = false } = {}) {
+  const dl = document.createElement("dl");
+  dl.className = "times";
+  dl.append(...(opens ? timeRows(t("opensAtLabel"), check.opens_at, check) : []),
+    ...timeRows(t("scheduledLabel"), check.starts_at, check));
+  return dl.children.length ? dl : null;
+}
+
+function showBlocked(check, onOpen) {
+  const notYet = NOT_YET.has(check.code) && !!check.opens_at;
+  room.setState(notYet ? "early" : "blocked");
+  document.body.dataset.code = check.code || "";
+  room.hooks.reason = check.code;
+  $("prejoin").hidden = true;
+  $("blocked").hidden = false;
+  $("blocked-heading").textContent = t(notYet ? "notOpenHeading" : "blockedHeading");
+  $("blocked-reason").textContent = errorText(check.code);
+  $("blocked-times").replaceChildren(...[timesList(check, { opens: notYet })].filter(Boolean));
+  const phone = check.centre?.phone;
+  $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
+  room.view.setStatus("");
+  $("blocked-heading").focus();
+  if (notYet) startCountdown(check, onOpen);
+}
+
+function startCountdown(check, onOpen) {
+  const el = $("countdown");
+  el.hidden = false;
+  // the server's clock, not the PC's: a consult-room PC's clock may be off
+  const offset = new Date(check.now).getTime() - Date.now();
+  const opens = new Date(check.opens_at);
+  const earliestRecheck = Date.now() + 3000; // a check that disagrees is not asked again at once
+  const tick = async () => {
+    const left = secondsUntil(opens, new Date(Date.now() + offset));
+    if (left > 0 || Date.now() < earliestRecheck) {
+      el.textContent = left > 0 ? t("opensIn", { time: countdownText(left, t) }) : t("opensNow");
+      return;
+    }
+    clearInterval(countdownTimer);
+    el.textContent = t("opensNow");
+    const again = await fetchCheck();
+    room.check = again;
+    if (again.ok) {
+      $("blocked").hidden = true;
+      el.hidden = true;
+      onOpen(again);
+    } else {
+      showBlocked(again, onOpen);
+    }
+  };
+  clearInterval(countdownTimer);
+  tick();
+  countdownTimer = setInterval(tick, 1000);
+}

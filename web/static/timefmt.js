@@ -1,0 +1,51 @@
+// Times for people: in the viewer's own zone with the centre's beside it, each zone named
+// (IANA name and UTC offset), never a raw UTC instant; and countdowns. Pure functions.
+
+/** The viewer's IANA zone (the browser's). */
+export function viewerZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/** "GMT+8" for a zone at an instant. */
+export function zoneOffset(date, zone, locale = "en-GB") {
+  const parts = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: "shortOffset" })
+    .formatToParts(date);
+  return (parts.find((p) => p.type === "timeZoneName") || {}).value || "";
+}
+
+/** "Mon 7 Dec 2026, 20:50" in `zone`. */
+export function formatIn(date, zone, locale = "en-GB") {
+  return new Intl.DateTimeFormat(locale, {
+    timeZone: zone, weekday: "short", year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).format(date);
+}
+
+/** A time in both zones: [{label, text, zone}], the viewer's first; one entry when the two
+ * zones agree at that instant (same offset and name). */
+export function bothZones(date, { viewer, centre, locale, t }) {
+  const mine = { label: t("yourTime"), text: formatIn(date, viewer, locale), zone: `${viewer}, ${zoneOffset(date, viewer, locale)}` };
+  if (viewer === centre) return [{ ...mine, label: t("yourAndCentreTime") }];
+  const theirs = { label: t("centreZoneTime"), text: formatIn(date, centre, locale), zone: `${centre}, ${zoneOffset(date, centre, locale)}` };
+  return [mine, theirs];
+}
+
+/** Whole seconds from `now` to `target` (0 when passed). */
+export function secondsUntil(target, now) {
+  return Math.max(0, Math.ceil((target.getTime() - now.getTime()) / 1000));
+}
+
+/** "1 d 02:05:09" style countdown text in words of `t` (days, hours, minutes, seconds). */
+export function countdownText(seconds, t) {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  const parts = [];
+  if (d) parts.push(t("cdDays", { n: d }));
+  if (d || h) parts.push(t("cdHours", { n: h }));
+  parts.push(t("cdMinutes", { n: d || h ? pad(m) : m }));
+  parts.push(t("cdSeconds", { n: pad(s) }));
+  return parts.join(" ");
+}

@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { bothZones, countdownText, secondsUntil, zoneOffset, formatIn } from "../static/timefmt.js";
+import { translator } from "../static/i18n.js";
+
+const en = translator("en").t;
+const zh = translator("zh").t;
+const at = new Date("2026-12-07T12:50:00Z");
+
+test("a time is shown in the viewer's zone and the centre's, both named", () => {
+  const [mine, centre] = bothZones(at, { viewer: "Europe/London", centre: "Asia/Shanghai", locale: "en-GB", t: en });
+  assert.match(mine.text, /12:50/);
+  assert.match(mine.zone, /^Europe\/London, GMT(\+0)?$/);
+  assert.match(centre.text, /20:50/);
+  assert.equal(centre.zone, "Asia/Shanghai, GMT+8");
+  assert.notEqual(mine.label, centre.label);
+});
+
+test("one line when the viewer is in the centre's zone", () => {
+  const lines = bothZones(at, { viewer: "Asia/Shanghai", centre: "Asia/Shanghai", locale: "zh-CN", t: zh });
+  assert.equal(lines.length, 1);
+  assert.match(lines[0].text, /20:50/);
+  assert.ok(/[\u4e00-\u9fff]/.test(lines[0].label));
+});
+
+test("no raw UTC instant in the text", () => {
+  assert.doesNotMatch(formatIn(at, "Asia/Shanghai"), /T\d\d:|Z$|\+00:00/);
+  assert.equal(zoneOffset(at, "Asia/Kolkata"), "GMT+5:30");
+});
+
+test("countdowns", () => {
+  assert.equal(secondsUntil(new Date(10_500), new Date(0)), 11);
+  assert.equal(secondsUntil(new Date(0), new Date(5000)), 0);
+  assert.equal(countdownText(65, en), "1 min 05 s");
+  assert.equal(countdownText(3 * 3600 + 65, en), "3 h 01 min 05 s");
+  assert.equal(countdownText(86400 + 5, en), "1 d 0 h 00 min 05 s");
+  assert.equal(countdownText(65, zh), "1 分 05 秒");
+});
