@@ -226,13 +226,13 @@ async def test_consent_refused_keeps_out_where_the_rule_says(app_server: ServerH
 
     rooms = app_server.app[ROOMS]
     rid = (await app_server.create_room("Consent"))["id"]
-    rooms.consent = ConsentRule(on_refusal=OnRefusal.STAY_OUT)
+    rooms.consent = ConsentRule(ask=True, on_refusal=OnRefusal.STAY_OUT)
     with pytest.raises(ClientError) as refused:
         await sdk(
             app_server.url, app_server.mint("pt", "patient", room=rid), consent=False
         ).connect()
     assert refused.value.code == "consent_refused"
-    rooms.consent = ConsentRule(on_refusal=OnRefusal.JOIN_UNRECORDED)
+    rooms.consent = ConsentRule(ask=True, on_refusal=OnRefusal.JOIN_UNRECORDED)
     joined = await sdk(
         app_server.url, app_server.mint("pt", "patient", room=rid), consent=False, name="Zhang S."
     ).connect()

@@ -93,8 +93,9 @@ class Settings:
     # the number the room page tells people to call when a link does not work
     centre_phone: str = ""
     # consent to record, asked in the room's pre-join step of recorded consultations: "ask" or
-    # "off"; a refusal joins without recording ("join_unrecorded") or keeps out ("stay_out")
-    recording_consent: str = "ask"
+    # "off" (the page still says that the consultation is recorded); a refusal joins without
+    # recording ("join_unrecorded") or keeps out ("stay_out")
+    recording_consent: str = "off"
     consent_refusal: str = "join_unrecorded"
     # JSON {"holidays": ["2026-10-01", ...], "makeup_workdays": ["2026-09-27", ...]}
     holidays_file: str = ""

@@ -270,8 +270,10 @@ async def test_page_rejoins_after_a_network_drop(live_server: Any, open_as: Open
     assert await doctor.page.locator("#tiles [data-participant='pt-liu']").count() == 1
 
 
-async def test_refused_connection_is_explained(live_server: Any, open_as: Opener) -> None:
-    """A forged token: the page says why it cannot connect, and never opens a camera."""
+async def test_refused_connection_is_explained(
+    live_server: Any, browser: Any, count_get_user_media: str
+) -> None:
+    """A forged token: the link check says why it cannot be used, before any camera."""
     room_id = await create_room(live_server, "Refused")
     forged = TokenSigner(b"not-the-server-secret-" + b"y" * 20).mint(
         identity="mallory",
@@ -280,10 +282,14 @@ async def test_refused_connection_is_explained(live_server: Any, open_as: Opener
         now=datetime.now(UTC),
         ttl=timedelta(minutes=5),
     )
-    page = await open_as("mallory", f"{live_server.url}/room/{room_id}#token={forged}")
-    await page.page.click("[data-testid=join-button]")
-    await page.wait_state("error")
-    text = await page.page.locator("[data-testid=status]").inner_text()
+    context = await browser.new_context()
+    await context.add_init_script(count_get_user_media)
+    page = Page(await context.new_page(), "mallory")
+    await page.page.goto(f"{live_server.url}/room/{room_id}#token={forged}")
+    await page.wait_state("blocked")
+    text = await page.page.locator("[data-testid=blocked-reason]").inner_text()
     # in words, not the server's code or its English reason
     assert "this link is not valid" in text.lower() and "token_invalid" not in text, text
     assert await page.gum_calls() == 0
+    assert csp_violations(page.log) == []
+    await context.close()

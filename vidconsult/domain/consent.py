@@ -26,7 +26,7 @@ class OnRefusal(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ConsentRule:
-    ask: bool = True
+    ask: bool = False
     on_refusal: OnRefusal = OnRefusal.JOIN_UNRECORDED
     roles: frozenset[Role] = ASKED_ROLES
 

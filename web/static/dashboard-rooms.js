@@ -94,7 +94,8 @@ export function mountRooms(view) {
     let previous = null;
     for (const room of ordered) {
       const signature = JSON.stringify([room.name, room.kind, room.case_id,
-        room.participants.map((p) => [p.identity, p.name, p.role, p.tracks]),
+        room.participants.map((p) => [p.identity, p.name, p.role, p.tracks]), room.lobby,
+        (room.waiting || []).map((w) => [w.identity, w.name, w.role]),
         canRecord, recordingOf(room.id)]);
       let row = rows.get(room.id);
       if (!row) {
@@ -130,7 +131,8 @@ export function mountRooms(view) {
         ? h("a", { href: `#cases/${encodeURIComponent(room.case_id)}`, class: "mono" }, room.case_id)
         : h("span", { class: "muted" }, "—")),
       h("td", {}, timeEl(room.created_at)),
-      h("td", {}, participantList(room.participants)),
+      h("td", {}, participantList(room.participants, room, personAction),
+        waitingList(room, personAction)),
       h("td", { class: "actions" }, h("div", { class: "action-stack" },
         canRecord ? recordingButton(room, rec.active) : null,
         h("button", { type: "button", class: "small", testid: "invite-button",
@@ -144,6 +146,30 @@ export function mountRooms(view) {
       (tr.querySelector(`[data-testid="${keepFocus}"]`)
         || tr.querySelector(`[data-testid="${SWAPPED[keepFocus]}"]`))?.focus();
     }
+  }
+
+  /** Admit, decline, mute or remove one person, from the live-room view (REST). */
+  async function personAction(action, room, person, button) {
+    const who = person.name || person.identity;
+    if (action === "remove") {
+      const ok = await confirmDialog({ title: t("removeConfirmTitle"),
+        text: t("removeConfirmText", { name: who, room: room.name }), confirmLabel: t("remove") });
+      if (!ok) return;
+    }
+    const base = `/rooms/${encodeURIComponent(room.id)}`;
+    const id = encodeURIComponent(person.identity);
+    const call = {
+      admit: ["POST", `${base}/lobby/${id}/admit`, "admitted"],
+      decline: ["POST", `${base}/lobby/${id}/decline`, "declinedNotice"],
+      mute: ["POST", `${base}/participants/${id}/mute`, "muteAskedNotice"],
+      remove: ["DELETE", `${base}/participants/${id}`, "removedNotice"],
+    }[action];
+    await busy(button, async () => {
+      await api(call[0], call[1]);
+      notify(t(call[2], { name: who, room: room.name }));
+      clearTimeout(timer);
+      poll();
+    });
   }
 
   function recordingButton(room, active) {
@@ -190,16 +216,18 @@ export function mountRooms(view) {
     kind.dataset.testid = "room-kind-select";
     const caseId = h("input", { name: "case_id", maxlength: 64, testid: "room-case-input",
       class: "mono" });
+    const lobby = h("input", { type: "checkbox", name: "lobby", testid: "room-lobby-input" });
     const error = h("p", { class: "error", role: "alert", testid: "create-room-error" });
     const submit = h("button", { type: "submit", class: "primary", testid: "create-room-button" },
       t("createRoom"));
     const form = h("form", { class: "stack", testid: "create-room-form" },
       field(t("roomName"), name), field(t("roomKind"), kind), field(t("roomCase"), caseId),
+      h("label", { class: "check" }, lobby, ` ${t("roomLobby")}`),
       error, submit);
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       busy(submit, async () => {
-        const body = { name: name.value.trim(), kind: kind.value };
+        const body = { name: name.value.trim(), kind: kind.value, lobby: lobby.checked };
         if (caseId.value.trim()) body.case_id = caseId.value.trim();
         const room = await api("POST", "/rooms", body);
         notify(t("roomCreated", { name: room.name }));
@@ -287,15 +315,52 @@ function recMarker(since) {
     h("span", { class: "visually-hidden" }, label));
 }
 
-function participantList(participants) {
+function participantList(participants, room, act) {
   if (!participants.length) return h("span", { class: "muted" }, t("nobodyYet"));
-  return h("ul", { class: "participants" }, participants.map((p) =>
-    h("li", { testid: "participant", dataset: { identity: p.identity, role: p.role } },
-      h("span", { class: "p-name" }, p.name || p.identity),
+  return h("ul", { class: "participants" }, participants.map((p) => {
+    const name = p.name || p.identity;
+    const audioOn = (p.tracks || []).some((tr) => tr.kind === "audio" && !tr.muted);
+    return h("li", { testid: "participant", dataset: { identity: p.identity, role: p.role } },
+      h("span", { class: "p-name" }, name),
       p.name && p.name !== p.identity ? h("span", { class: "muted mono small-text" }, p.identity)
         : null,
       h("span", { class: "badge role" }, term("roles", p.role)),
-      trackBadges(p.tracks || []))));
+      trackBadges(p.tracks || []),
+      h("span", { class: "person-actions" },
+        audioOn ? h("button", { type: "button", class: "small", testid: "mute-request-button",
+          "aria-label": t("muteAskLabel", { name }), onclick: (ev) => act("mute", room, p, ev.target) },
+        t("muteAsk")) : null,
+        h("button", { type: "button", class: "small danger", testid: "remove-participant-button",
+          "aria-label": t("removeLabel", { name }), onclick: (ev) => act("remove", room, p, ev.target) },
+        t("remove"))));
+  }));
+}
+
+/** Who waits in the room's waiting room, with Admit and Decline. */
+function waitingList(room, act) {
+  const waiting = room.waiting || [];
+  if (!room.lobby && !waiting.length) return null;
+  return h("div", { class: "waiting-block", testid: "waiting-block" },
+    h("p", { class: "waiting-title" }, h("span", { class: "badge lobby" }, t("colWaiting")),
+      waiting.length ? null : h("span", { class: "muted small-text" }, ` ${t("waitingNone")}`)),
+    waiting.length ? h("ul", { class: "participants waiting" }, waiting.map((w) => {
+      const name = w.name || w.identity;
+      return h("li", { testid: "waiting-person", dataset: { identity: w.identity } },
+        h("span", { class: "p-name" }, name),
+        h("span", { class: "badge role" }, term("roles", w.role)),
+        h("span", { class: "muted small-text" }, t("waitingSince", { time: timeText(w.since) })),
+        h("span", { class: "person-actions" },
+          h("button", { type: "button", class: "small primary", testid: "admit-button",
+            "aria-label": t("admitLabel", { name }), onclick: (ev) => act("admit", room, w, ev.target) },
+          t("admit")),
+          h("button", { type: "button", class: "small danger", testid: "decline-button",
+            "aria-label": t("declineLabel", { name }), onclick: (ev) => act("decline", room, w, ev.target) },
+          t("decline"))));
+    })) : null);
+}
+
+function timeText(iso) {
+  return centreTime(new Date(iso));
 }
 
 function trackBadges(tracks) {

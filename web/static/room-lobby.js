@@ -8,7 +8,7 @@ import { room, $, registerFeature } from "./room-context.js";
 import { join } from "./room-live.js";
 import { toggle } from "./room-controls.js";
 import { timesList } from "./room-check.js";
-import { formatIn, viewerZone } from "./timefmt.js";
+import { formatIn, viewerZone, zoneOffset } from "./timefmt.js";
 
 let panel = null;
 let list = null;
@@ -72,7 +72,8 @@ function renderWaiting(waiting) {
     li.dataset.testid = "waiting-person";
     const who = document.createElement("span");
     who.className = "info";
-    const since = formatIn(new Date(w.since), viewerZone()).split(", ").pop();
+    const at = new Date(w.since);
+    const since = `${formatIn(at, viewerZone()).split(", ").pop()} (${zoneOffset(at, viewerZone())})`;
     who.textContent = `${w.name} · ${roleName(w.role)} · ${t("waitingSince", { time: since })}`;
     const admit = button(t("admit"), t("admitLabel", { name: w.name }), "admit-button", "primary",
       () => act("admin.admit", w));

@@ -194,6 +194,7 @@ async function startPreview() {
       status.textContent = "";
       $("camera-help-text").textContent = audioOnly ? t("micDenied") : t("cameraDenied");
       $("camera-help").hidden = false;
+      $("preview").hidden = true;
       $("audio-only-join").hidden = audioOnly;
       room.hooks.cameraDenied = true;
       return;

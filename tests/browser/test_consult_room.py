@@ -1,0 +1,457 @@
+"""The consult room page as doctors, experts and patients meet it (issue 10, first half), in
+headless Chromium against the real server: the link check before the camera (too early with a
+countdown, then open; expired, withdrawn, forged, ended: in English and Chinese, with whom to
+call), the pre-join step with the recording consent, the waiting room (admit, decline), the
+removed patient whose reload is refused, a blocked camera, the three screen sizes, and the
+dashboard's live-room view admitting and removing. Every state is screenshotted (artifacts
+under $VIDCONSULT_ARTIFACTS/consult-room, default /tmp/vidconsult-artifacts) and checked with
+axe-core (no serious or critical violation)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.axe import serious_violations as axe_violations
+from tests.browser.conftest import csp_violations
+from tests.helpers import SECRET, ServerHandle, require_binary
+from vidconsult.client import ClientError, RoomClient
+from vidconsult.config import Settings
+from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+ARTIFACTS = (
+    Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifacts")) / "consult-room"
+)
+PHONE = "+86 10 8888 6666"
+TIMEOUT_MS = 20_000
+WEB = Path(__file__).resolve().parents[2] / "web"
+ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+VIEWPORTS = {"1366x768": (1366, 768), "1024x600": (1024, 600), "390x844": (390, 844)}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "var",
+        secret=SECRET,
+        centre_phone=PHONE,
+        recording_consent="ask",  # the pre-join step asks the patient side
+    )
+
+
+def strings() -> dict[str, Any]:
+    node = require_binary("node")
+    script = 'import("./static/i18n.js").then((m) => console.log(JSON.stringify(m.STRINGS)))'
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+STRINGS: dict[str, Any] = {}
+
+
+def table(lang: str) -> dict[str, Any]:
+    if not STRINGS:
+        STRINGS.update(strings())
+    return STRINGS[lang]
+
+
+def english_sentences() -> set[str]:
+    """The English table's sentences (for "no untranslated string" on a Chinese page)."""
+    out: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, str) and len(value) > 12 and " " in value and "{" not in value:
+            out.add(value)
+
+    walk(table("en"))
+    return out
+
+
+class Room:
+    """One person's room page in a browser context of its own."""
+
+    def __init__(self, page: Any, name: str) -> None:
+        self.page = page
+        self.name = name
+        self.log: list[str] = []
+        page.on("console", lambda m: self.log.append(f"[{name}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.log.append(f"[{name}] pageerror: {e}"))
+        page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
+
+    async def wait_state(self, *states: str) -> str:
+        await self.page.wait_for_function(
+            "(s) => window.vidconsult && s.includes(window.vidconsult.state)",
+            arg=list(states),
+            timeout=TIMEOUT_MS,
+        )
+        return str(await self.page.evaluate("window.vidconsult.state"))
+
+    async def text(self, testid: str) -> str:
+        return str(await self.page.locator(f"[data-testid={testid}]").inner_text())
+
+    async def shot(self, state: str, lang: str = "en") -> None:
+        """Screenshot (kept), axe-core, and no raw code or instant in what a person reads."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(ARTIFACTS / f"{state}.png"), full_page=True)
+        violations = await axe_violations(self.page)
+        assert violations == [], f"{state}: {json.dumps(violations, indent=1)}"
+        body = str(await self.page.locator("body").inner_text())
+        assert not ISO_INSTANT.search(body), f"{state}: a raw instant: {body}"
+        assert not re.search(r"\b(token|room|lobby)_[a-z_]+\b", body), (
+            f"{state}: a raw code: {body}"
+        )
+        if lang == "zh":
+            left = [s for s in english_sentences() if s in body]
+            assert left == [], f"{state}: untranslated: {left}"
+
+    async def layout_ok(self, state: str) -> None:
+        """Usable at 1366x768, 1024x600 and 390x844: no sideways overflow, sane buttons."""
+        for label, (width, height) in VIEWPORTS.items():
+            await self.page.set_viewport_size({"width": width, "height": height})
+            sizes = await self.page.evaluate(
+                """() => ({ overflow: document.documentElement.scrollWidth - window.innerWidth,
+                  buttons: [...document.querySelectorAll("button")]
+                    .filter((b) => b.offsetParent !== null)
+                    .map((b) => [b.textContent.trim(), b.getBoundingClientRect().height,
+                                 b.getBoundingClientRect().width]) })"""
+            )
+            assert sizes["overflow"] <= 0, f"{state} at {label}: {sizes}"
+            for text, h, w in sizes["buttons"]:
+                assert 32 <= h <= 72, f"{state} at {label}: button {text!r} is {h}px tall"
+                assert w <= width, f"{state} at {label}: button {text!r} is {w}px wide"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await self.page.screenshot(path=str(ARTIFACTS / f"{state}-{label}.png"))
+        await self.page.set_viewport_size({"width": 1366, "height": 768})
+
+
+Opener = Callable[..., Awaitable[Room]]
+
+
+@pytest.fixture
+async def open_room(browser: Any, count_get_user_media: str) -> AsyncIterator[Opener]:
+    rooms: list[Room] = []
+
+    async def opener(
+        name: str,
+        url: str,
+        *,
+        lang: str = "en",
+        tz: str = "Europe/London",
+        init: str | None = None,
+    ) -> Room:
+        context = await browser.new_context(
+            permissions=["camera", "microphone"],
+            timezone_id=tz,
+            locale="zh-CN" if lang == "zh" else "en-GB",
+            viewport={"width": 1366, "height": 768},
+        )
+        await context.add_init_script(count_get_user_media)
+        if init:
+            await context.add_init_script(init)
+        room = Room(await context.new_page(), name)
+        rooms.append(room)
+        base, _, fragment = url.partition("#")
+        await room.page.goto(f"{base}?lang={lang}#{fragment}")
+        return room
+
+    yield opener
+    for room in rooms:
+        print("\n".join(room.log[-60:]))
+        await room.page.context.close()
+    logs = [line for room in rooms for line in room.log]
+    assert csp_violations(logs) == []
+    assert [line for line in logs if "pageerror" in line] == []
+
+
+async def create_room(server: ServerHandle, name: str, **kw: Any) -> str:
+    status, room = await server.api("POST", "/api/v1/rooms", json={"name": name, **kw})
+    assert status == 201, room
+    return str(room["id"])
+
+
+def link(server: ServerHandle, room_id: str, token: str) -> str:
+    return f"{server.url}/room/{room_id}#token={token}"
+
+
+def mint(server: ServerHandle, identity: str, role: str, room_id: str, **kw: Any) -> str:
+    return server.signer.mint(
+        identity=identity,
+        role=Role(role),
+        room=room_id,
+        now=datetime.now(UTC),
+        ttl=kw.pop("ttl", timedelta(hours=2)),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_links_that_cannot_be_used_say_why_and_whom_to_call(
+    live_server: ServerHandle, open_room: Opener, lang: str
+) -> None:
+    words = table(lang)
+    rid = await create_room(live_server, "Cardiology consult")
+    now = datetime.now(UTC)
+    expired = TokenSigner(SECRET.encode()).mint(
+        identity="pt-old",
+        role=Role.PATIENT,
+        room=rid,
+        now=now - timedelta(hours=3),
+        ttl=timedelta(hours=1),
+    )
+    forged = TokenSigner(b"not-the-server-secret-" + b"y" * 20).mint(
+        identity="mallory", role=Role.PATIENT, room=rid, now=now, ttl=timedelta(hours=1)
+    )
+    # withdrawn: removed from the room (its token revoked)
+    revoked = mint(live_server, "pt-gone", "patient", rid)
+    async with RoomClient(live_server.url, revoked) as gone:
+        status, body = await live_server.api("DELETE", f"/api/v1/rooms/{rid}/participants/pt-gone")
+        assert status == 200, body
+        await asyncio.wait_for(gone.disconnected.wait(), 10)
+    ended_room = await create_room(live_server, "Yesterday's consult")
+    ended = mint(live_server, "pt-late", "patient", ended_room)
+    await live_server.api("DELETE", f"/api/v1/rooms/{ended_room}")
+
+    cases = [
+        ("expired", rid, expired, "token_expired"),
+        ("forged", rid, forged, "token_invalid"),
+        ("revoked", rid, revoked, "token_revoked"),
+        ("ended", ended_room, ended, "room_ended"),
+    ]
+    for label, room_id, token, code in cases:
+        page = await open_room(label, link(live_server, room_id, token), lang=lang)
+        assert await page.wait_state("blocked") == "blocked"
+        assert await page.text("blocked-reason") == words["errors"][code]
+        assert PHONE in await page.text("blocked-call")
+        assert await page.page.evaluate("window.__gumCalls") == 0  # the camera never started
+        assert await page.page.locator("[data-testid=join-button]").is_visible() is False
+        await page.shot(f"link-{label}-{lang}", lang)
+
+
+async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
+    live_server: ServerHandle, open_room: Opener
+) -> None:
+    """A patient's too-early link counts down, opens by itself, asks for consent, waits in the
+    lobby; the expert admits, declines another, and removes the patient, whose reload is
+    refused."""
+    en = table("en")
+    rid = await create_room(live_server, "Cardiology consult", lobby=True)
+    now = datetime.now(UTC)
+    early = mint(
+        live_server,
+        "pt-zhang",
+        "patient",
+        rid,
+        name="Zhang Wei",
+        not_before=now + timedelta(seconds=12),
+    )
+    patient = await open_room("patient", link(live_server, rid, early), tz="Europe/London")
+    assert await patient.wait_state("early") == "early"
+    first = await patient.text("countdown")
+    assert first.startswith("Opens in") and " s" in first, first
+    times = await patient.text("blocked-times")
+    assert "Europe/London" in times and "Asia/Shanghai, GMT+8" in times, times
+    await patient.page.wait_for_function(
+        "(t) => document.querySelector('[data-testid=countdown]').textContent !== t",
+        arg=first,
+        timeout=5000,
+    )
+    assert await patient.page.evaluate("window.__gumCalls") == 0
+    await patient.shot("too-early-countdown")
+
+    # at the opening time the page checks again and shows the pre-join step by itself
+    assert await patient.wait_state("prejoin") == "prejoin"
+    await patient.page.wait_for_selector("[data-testid=preview-video]")
+    assert await patient.page.evaluate("window.__gumCalls") >= 1
+    consent = patient.page.locator("[data-testid=consent]")
+    assert await consent.is_visible(), "a recorded consultation asks the patient for consent"
+    assert await patient.page.locator("[data-testid=join-button]").is_disabled()
+    await patient.page.wait_for_selector("[data-testid=camera-select] option", state="attached")
+    await patient.page.fill("[data-testid=display-name]", "Zhang Wei (patient)")
+    await patient.page.check("[data-testid=consent-yes]")
+    assert await patient.page.locator("[data-testid=join-button]").is_enabled()
+    await patient.page.click("[data-testid=speaker-test]")
+    await patient.page.wait_for_function("() => window.vidconsult.speakerTests >= 1", timeout=5000)
+    await patient.page.wait_for_function("() => window.vidconsult.micLevel > 0.01", timeout=10000)
+    await patient.shot("prejoin-consent")
+    await patient.layout_ok("prejoin")
+
+    await patient.page.click("[data-testid=join-button]")
+    assert await patient.wait_state("lobby") == "lobby"
+    assert "the doctor or expert will let you in" in await patient.text("lobby-text")
+    await patient.shot("lobby-waiting")
+
+    expert = await open_room(
+        "expert",
+        link(live_server, rid, mint(live_server, "dr-wu", "expert", rid, name="Dr Wu")),
+        lang="zh",
+        tz="Asia/Shanghai",
+    )
+    await expert.page.click("[data-testid=join-button]:enabled")
+    assert await expert.wait_state("joined") == "joined"
+    # the keyboard focus moved into the room
+    assert await expert.page.evaluate("document.activeElement.closest('#room') !== null")
+    await expert.page.wait_for_selector("[data-testid=waiting-person][data-identity=pt-zhang]")
+    await expert.shot("expert-sees-waiting-zh", "zh")
+
+    await expert.page.click(
+        "[data-testid=waiting-person][data-identity=pt-zhang] [data-testid=admit-button]"
+    )
+    assert await patient.wait_state("joined") == "joined"
+    assert await patient.page.evaluate("document.activeElement.closest('#room') !== null")
+    await expert.page.wait_for_selector("[data-testid=participants] li[data-participant=pt-zhang]")
+    name = await expert.page.locator(
+        "[data-testid=participants] li[data-participant=pt-zhang]"
+    ).inner_text()
+    assert "Zhang Wei (patient)" in name
+    await patient.page.wait_for_selector("[data-testid=participants] li[data-participant=dr-wu]")
+    await patient.shot("patient-in-room")
+    await patient.layout_ok("room")
+
+    # a second patient is declined
+    other = await open_room(
+        "other", link(live_server, rid, mint(live_server, "pt-li", "patient", rid))
+    )
+    await other.page.check("[data-testid=consent-yes]")
+    await other.page.click("[data-testid=join-button]")
+    assert await other.wait_state("lobby") == "lobby"
+    await expert.page.click(
+        "[data-testid=waiting-person][data-identity=pt-li] [data-testid=decline-button]"
+    )
+    assert await other.wait_state("declined") == "declined"
+    assert await other.text("status") == en["declined"]
+    await other.shot("declined")
+
+    # removed: the patient's reload does not bring them back
+    await expert.page.click(
+        "[data-testid=participants] li[data-participant=pt-zhang] [data-testid=remove-button]"
+    )
+    assert await patient.wait_state("removed") == "removed"
+    await patient.shot("removed")
+    await patient.page.reload()
+    assert await patient.wait_state("blocked") == "blocked"
+    assert await patient.text("blocked-reason") == en["errors"]["token_revoked"]
+    await patient.shot("removed-reload-refused")
+
+    # the consent is kept with the room's recording policy and on the audit trail
+    status, rec = await live_server.api("GET", f"/api/v1/rooms/{rid}/recording")
+    assert status == 200 and rec["policy"]["consent"] is True, rec
+    assert rec["policy"]["consent_by"] == "pt-zhang"
+    status, log = await live_server.api("GET", f"/api/v1/rooms/{rid}/access-log")
+    actions = {(e["action"], e["subject"]) for e in log["entries"]}
+    assert {
+        ("recording.consent", "pt-zhang"),
+        ("lobby.admit", "pt-zhang"),
+        ("lobby.decline", "pt-li"),
+        ("participant.remove", "pt-zhang"),
+    } <= actions, actions
+
+
+DENY_CAMERA = """
+(() => {
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  window.__denied = 0;
+  md.getUserMedia = (c) => {
+    if (!c || !c.video) return original(c);
+    window.__denied += 1;
+    return Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+  };
+})();
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_blocked_camera_explains_retries_and_joins_with_audio(
+    live_server: ServerHandle, open_room: Opener, lang: str
+) -> None:
+    words = table(lang)
+    rid = await create_room(live_server, "Consult")
+    page = await open_room(
+        "patient",
+        link(live_server, rid, mint(live_server, "pt", "patient", rid)),
+        lang=lang,
+        init=DENY_CAMERA,
+    )
+    await page.page.wait_for_selector("[data-testid=camera-help]", state="visible")
+    assert words["cameraDenied"] in await page.text("camera-help")
+    await page.shot(f"camera-denied-{lang}", lang)
+    denied = await page.page.evaluate("window.__denied")
+    await page.page.click("[data-testid=camera-retry]")
+    await page.page.wait_for_function("(n) => window.__denied > n", arg=denied)
+    await page.page.wait_for_selector("[data-testid=camera-help]", state="visible")
+    await page.page.click("[data-testid=audio-only-button]")
+    await page.page.wait_for_function(
+        "(t) => document.querySelector('[data-testid=preview-status]').textContent === t",
+        arg=words["audioOnlyChosen"],
+    )
+    await page.page.check("[data-testid=consent-yes]")
+    await page.page.click("[data-testid=join-button]")
+    assert await page.wait_state("joined") == "joined"
+    kinds = await page.page.evaluate(
+        "window.vidconsult.page.localStream.getTracks().map((t) => t.kind)"
+    )
+    assert kinds == ["audio"]
+
+
+async def test_dashboard_live_room_admits_mutes_and_removes(
+    live_server: ServerHandle, browser: Any
+) -> None:
+    rid = await create_room(live_server, "Dermatology consult", lobby=True)
+    token = mint(live_server, "pt-wang", "patient", rid, name="Wang Fang")
+    patient = RoomClient(live_server.url, token, consent=True)
+    waiting = asyncio.create_task(patient.connect())
+    try:
+        await patient.wait_until(lambda: patient.lobby is not None)
+        context = await browser.new_context(viewport={"width": 1366, "height": 768})
+        page = await context.new_page()
+        log: list[str] = []
+        page.on("console", lambda m: log.append(m.text))
+        page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+        await page.goto(f"{live_server.url}/dashboard#rooms")
+        await page.click("[data-testid=token-toggle]")
+        await page.fill("[data-testid=token-input]", live_server.coordinator_token)
+        await page.click("[data-testid=use-token-button]")
+        row = page.locator(f"[data-testid=room-row][data-room-id={rid}]")
+        await row.locator("[data-testid=waiting-person][data-identity=pt-wang]").wait_for()
+        dash = Room(page, "dashboard")
+        await dash.shot("dashboard-waiting")
+        await row.locator("[data-testid=admit-button]").click()
+        await asyncio.wait_for(waiting, 15)
+        await row.locator("[data-testid=participant][data-identity=pt-wang]").wait_for()
+        await dash.shot("dashboard-admitted")
+        await row.locator("[data-testid=remove-participant-button]").click()
+        await page.click("[data-testid=confirm-ok]")
+        await asyncio.wait_for(patient.disconnected.wait(), 15)
+        with pytest.raises(ClientError) as refused:
+            await RoomClient(live_server.url, token).connect()
+        assert refused.value.code == "token_revoked"
+        assert csp_violations(log) == [] and not [x for x in log if "pageerror" in x]
+        await context.close()
+    finally:
+        waiting.cancel()
+        await patient.close()
