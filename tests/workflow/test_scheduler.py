@@ -218,3 +218,27 @@ async def test_only_the_lease_holder_acts(wf, booked) -> None:
     wf.clock.current = OPENS + timedelta(seconds=31)  # ours stopped renewing: node-b takes over
     assert (await other.tick()).leader
     assert not (await ours.tick()).leader
+
+
+async def test_link_check_of_a_booked_room_says_whom_and_when(wf, booked) -> None:
+    """The room page's link check (GET /api/v1/join/check) before the window: too early, with
+    the opening time and the booked start, and whom the patient will meet; in it: open, and
+    the patient will wait in the waiting room for the expert."""
+    links = await wf.ok("GET", f"/api/v1/bookings/{booked['booking']}/links")
+    by_kind = {link["kind"]: link for link in links["links"]}
+    patient = by_kind["patient"]["token"]
+    wf.clock.current = OPENS - timedelta(minutes=30)
+    check = await wf.ok("GET", "/api/v1/join/check", token=patient)
+    assert (check["ok"], check["code"]) == (False, "too_early"), check
+    assert when(check["opens_at"]) == OPENS and when(check["starts_at"]) == START
+    assert when(check["now"]) == OPENS - timedelta(minutes=30)
+    meet = {(p["role"], p["name"]) for p in check["meet"]}
+    assert ("expert", by_kind["expert"]["name"]) in meet, check["meet"]
+    assert all(p["name"] != by_kind["patient"]["name"] for p in check["meet"])
+    assert await room_status(wf, booked["room"]) == "scheduled"  # the check opens nothing
+
+    wf.clock.current = OPENS + timedelta(minutes=1)
+    check = await wf.ok("GET", "/api/v1/join/check", token=patient)
+    assert check["ok"] is True and check["code"] is None and check["lobby"] is True, check
+    expert = await wf.ok("GET", "/api/v1/join/check", token=by_kind["expert"]["token"])
+    assert expert["ok"] is True and expert["lobby"] is False and expert["you"]["admin"] is True

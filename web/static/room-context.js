@@ -11,6 +11,8 @@
 //   "prejoin"  {claims, check}          the link check passed; the pre-join step is shown
 //   "joined"   {reply, session}         the join reply arrived (again after a reconnect)
 //   "finished" {state, reason}          left, removed, ended or error: the page is done
+//   "lobby"    {reply}                  held in the waiting room (room-lobby.js)
+//   "remote-media" {identity}           a remote stream was attached to its tile
 // Signaling events: room.onSignal(name, handler) works before and after the socket exists.
 // UI slots: room.addControl(button) puts a button in the call toolbar, room.addPanel(element)
 // a panel beside the tiles, room.addPrejoin(element) a block in the pre-join step.
@@ -18,7 +20,7 @@
 import { t, term } from "./i18n.js";
 
 export const STATES = [
-  "checking", "blocked", "prejoin", "lobby", "connecting", "joined", "reconnecting",
+  "checking", "early", "blocked", "prejoin", "lobby", "connecting", "joined", "reconnecting",
   "left", "removed", "declined", "ended", "error",
 ];
 export const FINISHED = new Set(["blocked", "left", "removed", "declined", "ended", "error"]);

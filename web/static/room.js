@@ -75,6 +75,21 @@ function enter() {
 room.onSignal("recording.started", () => showRecording(true));
 room.onSignal("recording.stopped", () => showRecording(false));
 
+// removed, declined, ended: the room gives way to a card that says so and whom to call
+room.on("finished", ({ state }) => {
+  showRecording(false);
+  if (!["removed", "declined", "ended"].includes(state)) return;
+  $("room").hidden = true;
+  $("prejoin").hidden = true;
+  $("blocked").hidden = false;
+  $("blocked-heading").textContent = t(state === "ended" ? "consultEnded" : "blockedHeading");
+  $("blocked-reason").textContent = t(state === "ended" ? "consultEnded" : state);
+  $("blocked-times").replaceChildren();
+  const phone = room.check?.centre?.phone;
+  $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
+  $("blocked-heading").focus();
+});
+
 /** The steps: the link check first (no camera before it passes), then the pre-join step. */
 async function start() {
   if (!readToken()) return;
