@@ -61,3 +61,39 @@ def test_media_and_signaling_do_not_know_each_other() -> None:
     for pkg, other in (("media", "signaling"), ("signaling", "media"), ("media", "web")):
         for path in (ROOT / pkg).glob("**/*.py"):
             assert not offending(path, {other}), (path, other)
+
+
+# concrete stores are named by the composition root (vidconsult/compose.py) and by the command
+# line's offline tools that open a data directory themselves; nothing else
+CONCRETE_STORES = {"vidconsult.store.sqlite", "vidconsult.store.pg"}
+MAY_NAME_CONCRETE_STORES = {
+    "vidconsult/compose.py",
+    "vidconsult/account_admin.py",
+}
+# web/ modules that still build media parts themselves (issue 12, item 1: to move to the root)
+WEB_IMPORTING_MEDIA_TODAY = {"web/recordings_api.py"}
+
+
+def _concrete(name: str) -> bool:
+    return any(name == c or name.startswith(c) for c in CONCRETE_STORES)
+
+
+def test_only_the_composition_root_names_a_concrete_store() -> None:
+    offenders = {}
+    for pkg in ("vidconsult", "web", "signaling", "media"):
+        for path in (ROOT / pkg).glob("**/*.py"):
+            rel = str(path.relative_to(ROOT))
+            if rel.startswith("vidconsult/store/") or rel in MAY_NAME_CONCRETE_STORES:
+                continue
+            # imported() walks the whole tree: the late imports inside install() count too
+            bad = {n for n in imported(path) if _concrete(n)}
+            if bad:
+                offenders[rel] = bad
+    assert offenders == {}
+
+
+def test_web_does_not_build_media() -> None:
+    importing = {
+        str(p.relative_to(ROOT)) for p in (ROOT / "web").glob("**/*.py") if offending(p, {"media"})
+    }
+    assert importing <= WEB_IMPORTING_MEDIA_TODAY, importing - WEB_IMPORTING_MEDIA_TODAY

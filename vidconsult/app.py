@@ -16,6 +16,7 @@ from signaling.server import SignalingServer
 from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
+from vidconsult.compose import make_storage
 from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.consent import ConsentRule, OnRefusal
@@ -27,10 +28,7 @@ from vidconsult.services.events import EventBus
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
-from vidconsult.store.base import Database, RoomStore
-from vidconsult.store.base_access import AccessLogStore
-from vidconsult.store.base_revocations import RevocationStore
-from vidconsult.store.base_workflow import WorkflowStores
+from vidconsult.store.base import Database
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
@@ -46,6 +44,7 @@ from web.keys import (
     ROOMS,
     SETTINGS,
     SIGNER,
+    STORAGE,
 )
 
 log = logging.getLogger(__name__)
@@ -57,36 +56,6 @@ EVENTS = web.AppKey("events", EventBus)
 STAFF = web.AppKey("staff", StaffChannel)
 # extra wiring steps (an area of the product adding its routes, services, background tasks)
 Installer = Callable[[web.Application], None]
-
-
-@dataclass(slots=True)
-class Storage:
-    """The chosen backend and the repositories built on it."""
-
-    db: Database
-    rooms: RoomStore
-    workflow: WorkflowStores
-    revocations: RevocationStore
-    access: AccessLogStore
-
-
-def make_storage(settings: Settings) -> Storage:
-    if settings.store == "redis":
-        raise ValueError("the redis store is not available yet; use --store sqlite")
-    from vidconsult.store.sqlite import SQLiteDatabase
-    from vidconsult.store.sqlite_access import SQLiteAccessLogStore
-    from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
-    from vidconsult.store.sqlite_rooms import SQLiteRoomStore
-    from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
-
-    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    return Storage(
-        db=db,
-        rooms=SQLiteRoomStore(db),
-        workflow=sqlite_workflow_stores(db),
-        revocations=SQLiteRevocationStore(db),
-        access=SQLiteAccessLogStore(db),
-    )
 
 
 def make_media(settings: Settings) -> MediaEngine:
@@ -125,6 +94,7 @@ def build_app(
     # who played, downloaded or exported a recording, viewed or downloaded an attachment
     app[ACCESS_LOG] = AccessLog(store=storage.access, clock=clock)
     app[DATABASE] = storage.db
+    app[STORAGE] = storage
     app[MEDIA] = media
     app[EVENTS] = EventBus()
     app[BASE_URL] = [settings.base_url()]

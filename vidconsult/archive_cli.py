@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vidconsult.compose import make_storage
 from vidconsult.config import Settings
+from vidconsult.store.base_stores import Storage
 
 
 def register_cli(subparsers: Any) -> argparse.ArgumentParser:
@@ -100,18 +102,19 @@ def _in_progress(settings: Settings) -> set[str]:
         return set()
 
 
-async def _service(settings: Settings, archive: Any, db: Any, days: int | None = None) -> Any:
+async def _service(
+    settings: Settings, archive: Any, storage: Storage, days: int | None = None
+) -> Any:
     from media.recording.repair import salvage
     from vidconsult.ports import SystemClock
     from vidconsult.services.recordings import RecordingService
-    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
     from web.recordings_api import config_from
 
     config = config_from(settings)
     if days is not None:
         config.retention_days = days
-    store = SQLiteRecordingStore(db)
-    await db.open()
+    store = storage.recordings
+    await storage.db.open()
     return RecordingService(
         store=store,
         archive=archive,
@@ -126,12 +129,12 @@ async def _service(settings: Settings, archive: Any, db: Any, days: int | None =
 
 async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
     from vidconsult.store.recording_files import ArchiveFiles
-    from vidconsult.store.sqlite import SQLiteDatabase
     from web.recordings_api import recordings_root
 
     archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
-    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    service = await _service(settings, archive, db, getattr(args, "days", None))
+    storage = make_storage(settings)
+    db = storage.db
+    service = await _service(settings, archive, storage, getattr(args, "days", None))
     try:
         if args.archive_command == "recover":
             from vidconsult.services.recordings import ArchiveBusy
@@ -159,8 +162,6 @@ async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
 async def _import(settings: Settings, source_dir: Path, source_secret: str | None) -> int:
     from vidconsult.archive_import import import_archive, source_archive, source_key
     from vidconsult.store.recording_files import ArchiveFiles
-    from vidconsult.store.sqlite import SQLiteDatabase
-    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
     from web.recordings_api import recordings_root
 
     try:
@@ -169,8 +170,8 @@ async def _import(settings: Settings, source_dir: Path, source_secret: str | Non
         print(f"vidconsult: {exc}", file=sys.stderr)
         return 2
     target = ArchiveFiles(recordings_root(settings), settings.load_secret())
-    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    store = SQLiteRecordingStore(db)
+    storage = make_storage(settings)
+    db, store = storage.db, storage.recordings
     await db.open()
     try:
         report = await import_archive(
@@ -187,11 +188,9 @@ async def _export(settings: Settings, archive: Any, room_id: str, out: str | Non
 
     from media.recording.composite import export_composite
     from vidconsult.services.exports import composite_inputs
-    from vidconsult.store.sqlite import SQLiteDatabase
-    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
 
-    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
-    store = SQLiteRecordingStore(db)
+    storage = make_storage(settings)
+    db, store = storage.db, storage.recordings
     await db.open()
     try:
         recs = await store.list_recordings(room_id=room_id, limit=10_000)

@@ -38,8 +38,11 @@ HELP = {
     "turn_secret": "secret shared with the TURN server (coturn static-auth-secret); prefer the "
     "variable or --turn-secret-file",
     "turn_secret_file": "file holding the TURN shared secret",
-    "store": "sqlite (embedded) or redis",
-    "redis_url": "Redis URL when --store redis",
+    "store": "where records go: sqlite (embedded, one node) or postgres (several nodes)",
+    "database_url": "PostgreSQL URL with --store postgres: postgresql://user:pw@host:5432/db "
+    "(prefer the variable VIDCONSULT_DATABASE_URL: a password in a flag shows in ps)",
+    "database_pool_size": "connections each node keeps to PostgreSQL",
+    "redis_url": "Redis URL of the live state shared by nodes (not used yet)",
     "media_mode": "reencode or passthrough",
     "log_level": "DEBUG, INFO, WARNING, ERROR",
     "token_ttl": "lifetime of join tokens minted over REST, seconds",
@@ -216,6 +219,7 @@ def _account(settings: Settings, args: argparse.Namespace) -> int:
             secret=settings.load_secret(),
             unit_id=args.unit,
             phone=args.phone,
+            settings=settings,
         )
     except (VidconsultError, ValueError) as exc:
         print(f"vidconsult: {exc}", file=sys.stderr)

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vidconsult.addresses import parse_origins
 from vidconsult.turn import MIN_TURN_SECRET_CHARS, TURN_SCHEMES, TurnRelay
 
 ENV_PREFIX = "VIDCONSULT_"
 MIN_SECRET_CHARS = 32
+STORES = ("sqlite", "postgres")
 SHORT_SECRET = (
     f"the secret (--secret, VIDCONSULT_SECRET) must be at least {MIN_SECRET_CHARS} characters"
 )
@@ -75,8 +77,13 @@ class Settings:
     turn_urls: str = ""
     turn_secret: str = field(default="", repr=False)
     turn_secret_file: str = ""
-    # "sqlite" (embedded, default) or "redis"
+    # where the records go: "sqlite" (embedded in the data directory: one node, the default)
+    # or "postgres" (the database of database_url, shared by several nodes)
     store: str = "sqlite"
+    # --store postgres: postgresql://user:password@host:5432/dbname (never logged), and the
+    # connections each node keeps open to it
+    database_url: str = field(default="", repr=False)
+    database_pool_size: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
@@ -191,8 +198,7 @@ class Settings:
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port out of range: {self.port}")
-        if self.store not in {"sqlite", "redis"}:
-            raise ValueError(f"store must be sqlite or redis, not {self.store!r}")
+        self._validate_store()
         if self.recording_consent not in {"ask", "off"}:
             raise ValueError(
                 f"recording consent must be ask or off, not {self.recording_consent!r}"
@@ -237,6 +243,31 @@ class Settings:
         self._validate_tls()
         self._validate_turn()
         self.data_dir = Path(self.data_dir)
+
+    def _validate_store(self) -> None:
+        if self.store == "redis":
+            raise ValueError(
+                "--store redis is not a records store: records go to sqlite (one node) or"
+                " postgres (several nodes, --database-url)"
+            )
+        if self.store not in STORES:
+            raise ValueError(f"--store must be sqlite or postgres, not {self.store!r}")
+        if self.store == "postgres" and not self.database_url:
+            raise ValueError(
+                "--store postgres needs --database-url (VIDCONSULT_DATABASE_URL),"
+                " e.g. postgresql://vidconsult@db.example:5432/vidconsult"
+            )
+        if self.database_url and self.store != "postgres":
+            raise ValueError("--database-url applies only with --store postgres")
+        if self.database_url:
+            scheme = urlsplit(self.database_url).scheme
+            if scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
+                raise ValueError(
+                    "--database-url must be a postgresql:// URL, not a "
+                    f"{scheme or 'schemeless'} one"
+                )
+        if self.database_pool_size <= 0:
+            raise ValueError("database_pool_size must be positive")
 
     def _validate_signaling(self) -> None:
         parse_origins(self.allowed_origins)

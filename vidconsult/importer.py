@@ -139,7 +139,7 @@ def read(path: Path, kind: str, *, progress: bool = True) -> Parsed:
 
 async def import_file(settings: Any, path: Path, kind: str, *, progress: bool = True) -> Parsed:
     """Validate ``path`` and, when every row is good, write it in one transaction."""
-    from vidconsult.app import make_storage
+    from vidconsult.compose import make_storage
 
     parsed = read(path, kind, progress=progress)
     if parsed.errors:

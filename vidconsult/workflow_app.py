@@ -39,7 +39,7 @@ from vidconsult.services.workspace import WorkspaceService
 from vidconsult.store.base_leave import LeaveRequestStore
 from vidconsult.store.base_workflow import WorkflowStores
 from web import cases_api, directory_api, emergency_api, lectures_api, paging_api, workspace_api
-from web.keys import BASE_URL, SETTINGS
+from web.keys import BASE_URL, SETTINGS, STORAGE
 from web.workflow_keys import (
     BOOKING,
     CASES,
@@ -238,14 +238,7 @@ async def _scheduler_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def _leave_store(app: web.Application) -> LeaveRequestStore:
-    from vidconsult.app import DATABASE  # (app.py imports this module)
-    from vidconsult.store.sqlite import SQLiteDatabase
-    from vidconsult.store.sqlite_leave import SQLiteLeaveRequestStore
-
-    db = app[DATABASE]
-    if not isinstance(db, SQLiteDatabase):
-        raise ValueError("leave requests need the sqlite store for now")
-    return SQLiteLeaveRequestStore(db)
+    return app[STORAGE].leave
 
 
 async def _paging_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 
 from aiohttp import web
 
+from vidconsult.config import Settings
 from vidconsult.domain.accounts import AccountRole, LockoutPolicy
 from vidconsult.domain.paging import PageTarget, TargetKind
 from vidconsult.errors import PermissionDenied
@@ -46,6 +46,7 @@ from web.keys import (
     SESSION_CHECKER,
     SETTINGS,
     SIGNER,
+    STORAGE,
 )
 from web.openapi import describe
 from web.workflow_keys import PAGING
@@ -55,14 +56,14 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
 
 
-def config_from(settings: Any) -> AccountsConfig:
-    """Settings fields ``session_ttl`` (seconds), ``login_max_failures`` and
-    ``login_lockout_seconds``, when the settings object has them."""
+def config_from(settings: Settings) -> AccountsConfig:
+    """Settings ``session_ttl`` (seconds), ``login_max_failures`` and
+    ``login_lockout_seconds``."""
     return AccountsConfig(
-        session_ttl=timedelta(seconds=int(getattr(settings, "session_ttl", 12 * 3600))),
+        session_ttl=timedelta(seconds=settings.session_ttl),
         lockout=LockoutPolicy(
-            max_failures=int(getattr(settings, "login_max_failures", 5)),
-            lock_for=timedelta(seconds=int(getattr(settings, "login_lockout_seconds", 900))),
+            max_failures=settings.login_max_failures,
+            lock_for=timedelta(seconds=settings.login_lockout_seconds),
         ),
     )
 
@@ -83,22 +84,15 @@ def _contacts(service: AccountService) -> Contacts:
 
 def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
     def install_accounts(app: web.Application) -> None:
-        from vidconsult.app import DATABASE  # (app.py imports web modules)
-        from vidconsult.store.sqlite import SQLiteDatabase
-        from vidconsult.store.sqlite_accounts import SQLiteAccountStore
-
-        db = app[DATABASE]
-        if not isinstance(db, SQLiteDatabase):
-            raise ValueError("accounts need the sqlite store for now")
-        store = SQLiteAccountStore(db)
+        storage = app[STORAGE]
         settings = app[SETTINGS]
         # Argon2 in a bounded pool of its own, closed with the app (after the last request)
         pool = PasswordPool(settings.password_workers, settings.password_queue)
         app.cleanup_ctx.append(_closing(pool))
         app[PASSWORD_POOL] = pool
         service = AccountService(
-            accounts=store,
-            tokens=store,
+            accounts=storage.accounts,
+            tokens=storage.api_tokens,
             signer=app[SIGNER],
             clock=app[CLOCK],
             config=config,

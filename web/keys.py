@@ -13,9 +13,12 @@ from vidconsult.services.access import AccessLog
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
+from vidconsult.store.base_stores import Storage
 from vidconsult.tokens import TokenClaims, TokenSigner
 
 SETTINGS = web.AppKey("settings", Settings)
+# the repositories of the store the settings chose (built by vidconsult.compose)
+STORAGE = web.AppKey("storage", Storage)
 ROOMS = web.AppKey("rooms", RoomService)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from vidconsult.config import Settings
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.recordings import Recording
@@ -33,7 +34,7 @@ from web.http import (
     require_coordinator,
     require_room_admin,
 )
-from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS, STORAGE
 from web.openapi import BINARY, describe
 from web.recording_views import (
     ActiveRecordings,
@@ -98,16 +99,16 @@ class LinkQuery(BaseModel):
     sig: str | None = Field(default=None, description="of the signed link")
 
 
-def config_from(settings: Any) -> RecordingConfig:
+def config_from(settings: Settings) -> RecordingConfig:
     """Settings ``recording_retention_days`` (0 = keep) and ``recording_link_ttl`` (s)."""
     return RecordingConfig(
-        retention_days=int(getattr(settings, "recording_retention_days", 0)),
-        link_ttl=timedelta(seconds=int(getattr(settings, "recording_link_ttl", 300))),
+        retention_days=settings.recording_retention_days,
+        link_ttl=timedelta(seconds=settings.recording_link_ttl),
     )
 
 
 def recordings_root(settings: Any) -> Path:
-    return Path(getattr(settings, "recording_dir", "") or settings.data_dir / "recordings")
+    return Path(settings.recording_dir or settings.data_dir / "recordings")
 
 
 def install(app: web.Application) -> None:
@@ -117,16 +118,11 @@ def install(app: web.Application) -> None:
     from media.recording import TapRecorder
     from media.recording.composite import export_composite
     from media.recording.repair import salvage
-    from vidconsult.app import DATABASE, EVENTS, MEDIA, SIGNALING
+    from vidconsult.app import EVENTS, MEDIA, SIGNALING
     from vidconsult.store.recording_files import ArchiveFiles
-    from vidconsult.store.sqlite import SQLiteDatabase
-    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
 
     settings = app[SETTINGS]
-    db = app[DATABASE]
-    if not isinstance(db, SQLiteDatabase):
-        raise ValueError("recordings need the sqlite store for now")
-    store = SQLiteRecordingStore(db)
+    store = app[STORAGE].recordings
     try:
         recorder = TapRecorder(app[MEDIA])
     except TypeError as exc:
@@ -154,7 +150,7 @@ def install(app: web.Application) -> None:
     app[EVENTS].subscribe(service.on_event)
     _add_room_requests(app[SIGNALING], service)
     app.router.add_routes(routes)
-    interval = float(getattr(settings, "recording_purge_interval", 3600.0))
+    interval = settings.recording_purge_interval
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.recover()

@@ -20,7 +20,6 @@ from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.records import (
     ALLOWED_CONTENT_TYPES,
-    DEFAULT_MAX_ATTACHMENT_BYTES,
     MAX_FILENAME,
     Attachment,
 )
@@ -31,7 +30,7 @@ from vidconsult.tokens import TokenClaims
 from web import record_views as views
 from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok, parse_query
-from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS, STORAGE
 from web.openapi import BINARY, describe
 from web.scope import scope_of
 from web.workflow_keys import CASES
@@ -60,13 +59,10 @@ class LinkQuery(BaseModel):
 
 
 def config_from(settings: Settings) -> RecordsConfig:
-    """Settings fields ``max_attachment_bytes`` and ``attachment_link_ttl`` (seconds), when
-    the settings object has them."""
+    """Settings ``max_attachment_bytes``, ``attachment_link_ttl`` (seconds) and the quotas."""
     return RecordsConfig(
-        max_attachment_bytes=int(
-            getattr(settings, "max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES)
-        ),
-        link_ttl=timedelta(seconds=int(getattr(settings, "attachment_link_ttl", 300))),
+        max_attachment_bytes=settings.max_attachment_bytes,
+        link_ttl=timedelta(seconds=settings.attachment_link_ttl),
         case_quota_bytes=settings.case_quota_bytes,
         token_quota_bytes=settings.token_quota_bytes,
     )
@@ -79,19 +75,14 @@ def install(app: web.Application) -> None:
 
 def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
     def install_records(app: web.Application) -> None:
-        from vidconsult.app import DATABASE, EVENTS  # (app.py imports web modules)
+        from vidconsult.app import EVENTS  # (app.py imports web modules)
         from vidconsult.store.blobs import FileBlobStore
-        from vidconsult.store.sqlite import SQLiteDatabase
-        from vidconsult.store.sqlite_records import SQLiteRecordStore
 
         settings = app[SETTINGS]
-        db = app[DATABASE]
-        if not isinstance(db, SQLiteDatabase):
-            raise ValueError("case records need the sqlite store for now")
-        store = SQLiteRecordStore(db)
+        storage = app[STORAGE]
         records = RecordService(
-            attachments=store,
-            chat=store,
+            attachments=storage.attachments,
+            chat=storage.chat,
             blobs=FileBlobStore(settings.data_dir / "attachments"),
             clock=app[CLOCK],
             link_key=settings.load_secret(),

@@ -8,7 +8,6 @@ import contextlib
 import errno
 import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -16,6 +15,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from vidconsult.config import Settings
 from vidconsult.domain.webhooks import Destinations, RetryPolicy
 from vidconsult.errors import InvalidInput
 from vidconsult.services.webhooks import (
@@ -28,7 +28,7 @@ from vidconsult.services.webhooks import (
 from web.account_views import Ok
 from web.admin_schemas import CreateWebhook
 from web.http import json_ok, parse_body, require_coordinator
-from web.keys import CLOCK, SETTINGS
+from web.keys import CLOCK, SETTINGS, STORAGE
 from web.openapi import describe
 from web.webhook_views import (
     DeliveryList,
@@ -113,17 +113,17 @@ class AiohttpSender:
             self._session = None
 
 
-def config_from(settings: Any) -> WebhooksConfig:
-    """Settings fields ``webhook_max_attempts``, ``webhook_backoff_base``,
-    ``webhook_backoff_max`` and ``webhook_timeout`` (seconds), when the settings have them."""
+def config_from(settings: Settings) -> WebhooksConfig:
+    """Settings ``webhook_max_attempts``, ``webhook_backoff_base``, ``webhook_backoff_max``,
+    ``webhook_timeout`` (seconds) and ``webhook_allowed_networks``."""
     return WebhooksConfig(
         retry=RetryPolicy(
-            max_attempts=int(getattr(settings, "webhook_max_attempts", 8)),
-            base_delay=float(getattr(settings, "webhook_backoff_base", 1.0)),
-            max_delay=float(getattr(settings, "webhook_backoff_max", 600.0)),
+            max_attempts=settings.webhook_max_attempts,
+            base_delay=settings.webhook_backoff_base,
+            max_delay=settings.webhook_backoff_max,
         ),
-        timeout=float(getattr(settings, "webhook_timeout", 10.0)),
-        destinations=Destinations.parse(str(getattr(settings, "webhook_allowed_networks", ""))),
+        timeout=settings.webhook_timeout,
+        destinations=Destinations.parse(settings.webhook_allowed_networks),
     )
 
 
@@ -136,14 +136,9 @@ def installer(
     config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep
 ) -> Callable[[web.Application], None]:
     def install_webhooks(app: web.Application) -> None:
-        from vidconsult.app import DATABASE, EVENTS  # (app.py imports web modules)
-        from vidconsult.store.sqlite import SQLiteDatabase
-        from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
+        from vidconsult.app import EVENTS  # (app.py imports web modules)
 
-        db = app[DATABASE]
-        if not isinstance(db, SQLiteDatabase):
-            raise ValueError("webhooks need the sqlite store for now")
-        store = SQLiteWebhookStore(db)
+        store = app[STORAGE].webhooks
         sender = AiohttpSender(config.destinations)
         worker = DeliveryWorker(
             store=store, sender=sender, clock=app[CLOCK], config=config, sleep=sleep

@@ -20,6 +20,10 @@ from vidconsult.store.pg.database import PostgresDatabase, alembic_config
 NODES = 4
 
 
+def alembic_script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 async def open_nodes(url: str, n: int = NODES) -> list[Stores]:
     nodes = [postgres_stores(url) for _ in range(n)]
     # every node migrates at start: the advisory lock lets exactly one apply the revisions
@@ -38,7 +42,7 @@ async def test_nodes_starting_together_migrate_once(postgres: PostgresServer) ->
         async with nodes[0].db.begin() as conn:
             heads = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         # the latest revision, once (the head of vidconsult/store/pg/migrations)
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        head = alembic_script().get_current_head()
         assert [h[0] for h in heads] == [head]
     finally:
         await close_nodes(nodes)
@@ -123,3 +127,23 @@ async def test_an_unreachable_database_fails_at_start_with_a_reason(
     db = PostgresDatabase(postgres.url("no_such_database"))
     with pytest.raises(Exception, match="no_such_database"):
         await db.open()
+
+
+async def test_migrations_match_the_tables_declared(postgres: PostgresServer) -> None:
+    """Alembic's autogenerate finds nothing to add after the last revision: every change of
+    vidconsult/store/pg/tables.py came with its revision."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from vidconsult.store.pg.tables import metadata
+
+    db = PostgresDatabase(postgres.new_database())
+    await db.open()
+    try:
+        async with db.begin() as conn:
+            diffs = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), metadata)
+            )
+        assert diffs == []
+    finally:
+        await db.close()

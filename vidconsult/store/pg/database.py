@@ -42,6 +42,8 @@ MIGRATION_LOCK = 0x76696463  # "vidc"
 
 def async_url(url: str) -> str:
     """``postgresql://user@host/db`` (as operators write it) with the asyncpg driver named."""
+    if url.startswith("postgres://"):  # libpq's short form, which SQLAlchemy does not name
+        url = "postgresql://" + url.removeprefix("postgres://")
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")

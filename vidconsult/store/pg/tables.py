@@ -408,3 +408,20 @@ recording_exports = Table(
     Column("room_id", Text, nullable=False),
     Column("data", JSONB, nullable=False),
 )
+
+# experts' leave requests ------------------------------------------------------------------------
+leave_requests = Table(
+    "leave_requests",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("expert_id", Text, nullable=False),
+    _ts("start"),
+    _ts("end"),
+    Column("reason", Text, nullable=False),
+    _ts("requested_at"),
+    Column("status", Text, nullable=False),
+    Column("decided_by", Text),
+    _ts("decided_at", nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Index(None, "expert_id", "requested_at"),
+)

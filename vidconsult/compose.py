@@ -1,0 +1,81 @@
+"""The composition root's store part: the one place that names concrete stores. It builds the
+repositories of the backend the settings choose (``--store sqlite``: the embedded database in
+the data directory, the default; ``--store postgres``: the database of ``--database-url``,
+shared by several nodes); :mod:`vidconsult.app` hands them to the services, and the command
+line's tools (accounts, the archive) use the same builder."""
+
+from __future__ import annotations
+
+from vidconsult.config import Settings
+from vidconsult.store.base_stores import Storage
+
+
+def make_storage(settings: Settings) -> Storage:
+    if settings.store == "postgres":
+        return _postgres(settings)
+    return _sqlite(settings)
+
+
+def _sqlite(settings: Settings) -> Storage:
+    from vidconsult.store.sqlite import SQLiteDatabase
+    from vidconsult.store.sqlite_access import SQLiteAccessLogStore
+    from vidconsult.store.sqlite_accounts import SQLiteAccountStore
+    from vidconsult.store.sqlite_leave import SQLiteLeaveRequestStore
+    from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
+    from vidconsult.store.sqlite_records import SQLiteRecordStore
+    from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
+    from vidconsult.store.sqlite_rooms import SQLiteRoomStore
+    from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
+    from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
+
+    db = SQLiteDatabase(settings.data_dir / "vidconsult.db")
+    records = SQLiteRecordStore(db)
+    accounts = SQLiteAccountStore(db)
+    return Storage(
+        kind="sqlite",
+        db=db,
+        rooms=SQLiteRoomStore(db),
+        workflow=sqlite_workflow_stores(db),
+        revocations=SQLiteRevocationStore(db),
+        access=SQLiteAccessLogStore(db),
+        attachments=records,
+        chat=records,
+        accounts=accounts,
+        api_tokens=accounts,
+        webhooks=SQLiteWebhookStore(db),
+        recordings=SQLiteRecordingStore(db),
+        leave=SQLiteLeaveRequestStore(db),
+    )
+
+
+def _postgres(settings: Settings) -> Storage:
+    from vidconsult.store.pg.accounts import PgAccountStore, PgWebhookStore
+    from vidconsult.store.pg.database import PostgresDatabase
+    from vidconsult.store.pg.leave import PgLeaveRequestStore
+    from vidconsult.store.pg.recordings import PgRecordingStore
+    from vidconsult.store.pg.records import (
+        PgAccessLogStore,
+        PgRecordStore,
+        PgRevocationStore,
+        PgRoomStore,
+    )
+    from vidconsult.store.pg.workflow import pg_workflow_stores
+
+    db = PostgresDatabase(settings.database_url, pool_size=settings.database_pool_size)
+    records = PgRecordStore(db)
+    accounts = PgAccountStore(db)
+    return Storage(
+        kind="postgres",
+        db=db,
+        rooms=PgRoomStore(db),
+        workflow=pg_workflow_stores(db),
+        revocations=PgRevocationStore(db),
+        access=PgAccessLogStore(db),
+        attachments=records,
+        chat=records,
+        accounts=accounts,
+        api_tokens=accounts,
+        webhooks=PgWebhookStore(db),
+        recordings=PgRecordingStore(db),
+        leave=PgLeaveRequestStore(db),
+    )
