@@ -70,8 +70,8 @@ MAY_NAME_CONCRETE_STORES = {
     "vidconsult/compose.py",
     "vidconsult/account_admin.py",
 }
-# web/ modules that still build media parts themselves (issue 12, item 1: to move to the root)
-WEB_IMPORTING_MEDIA_TODAY = {"web/recordings_api.py"}
+# the composition root: builds stores, services, the media engine and the recorder
+ROOT_MODULES = {"vidconsult.app", "vidconsult.areas", "vidconsult.compose", "vidconsult.app_keys"}
 
 
 def _concrete(name: str) -> bool:
@@ -92,8 +92,20 @@ def test_only_the_composition_root_names_a_concrete_store() -> None:
     assert offenders == {}
 
 
-def test_web_does_not_build_media() -> None:
-    importing = {
-        str(p.relative_to(ROOT)) for p in (ROOT / "web").glob("**/*.py") if offending(p, {"media"})
+def test_web_only_declares_routes() -> None:
+    """web/ builds nothing: no media part, and no reach back into the composition root (its
+    install() functions used to, making an import cycle with vidconsult/app.py)."""
+    bad = {
+        str(p.relative_to(ROOT)): offending(p, {"media", *ROOT_MODULES})
+        for p in (ROOT / "web").glob("**/*.py")
     }
-    assert importing <= WEB_IMPORTING_MEDIA_TODAY, importing - WEB_IMPORTING_MEDIA_TODAY
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_services_and_signaling_do_not_reach_the_root() -> None:
+    paths = [
+        *(ROOT / "vidconsult" / "services").glob("*.py"),
+        *(ROOT / "signaling").glob("**/*.py"),
+    ]
+    bad = {str(p.relative_to(ROOT)): offending(p, ROOT_MODULES) for p in paths}
+    assert {k: v for k, v in bad.items() if v} == {}

@@ -14,11 +14,11 @@ from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.installed import fast_accounts
 from tests.postgres import PostgresServer
+from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.cli import main
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
-from web import access_api, accounts_api, records_api, webhooks_api
 
 Node = Callable[[str], AbstractAsyncContextManager[ServerHandle]]
 
@@ -41,10 +41,10 @@ def node(tmp_path: Path, postgres: PostgresServer) -> Node:
             password_workers=1,
         )
         installers = [
-            records_api.install,
-            accounts_api.installer(fast_accounts()),
-            webhooks_api.install,
-            access_api.install,
+            areas.install_records,
+            areas.accounts_installer(fast_accounts()),
+            areas.install_webhooks,
+            areas.install_access,
         ]
         async with (
             run_server(settings, media=NullMediaEngine(), installers=installers) as server,

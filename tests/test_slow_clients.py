@@ -17,9 +17,9 @@ import pytest
 
 from tests.helpers import ServerHandle
 from tests.installed import serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.domain.roles import Role
-from web import records_api
 
 PDF = b"%PDF-1.7\n" + b"x" * 4000
 
@@ -29,7 +29,7 @@ async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
     settings.header_timeout = 1.0
     settings.body_timeout = 1.0
     settings.min_upload_rate = 1000
-    async with serve(settings, [records_api.install]) as handle:
+    async with serve(settings, [areas.install_records]) as handle:
         yield handle
 
 

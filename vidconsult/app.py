@@ -16,6 +16,8 @@ from signaling.server import SignalingServer
 from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
+from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, SIGNALING, STAFF
+from vidconsult.areas import Installer, default_installers
 from vidconsult.compose import make_storage
 from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
@@ -28,7 +30,6 @@ from vidconsult.services.events import EventBus
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
 from vidconsult.services.rooms import RoomService
-from vidconsult.store.base import Database
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
@@ -49,13 +50,8 @@ from web.keys import (
 
 log = logging.getLogger(__name__)
 
-MEDIA = web.AppKey("media", MediaEngine)
-DATABASE = web.AppKey("database", Database)
-SIGNALING = web.AppKey("signaling", SignalingServer)
-EVENTS = web.AppKey("events", EventBus)
-STAFF = web.AppKey("staff", StaffChannel)
-# extra wiring steps (an area of the product adding its routes, services, background tasks)
-Installer = Callable[[web.Application], None]
+# the root's own keys, here too for the modules and tests that read them from vidconsult.app
+__all__ = ["DATABASE", "EVENTS", "MEDIA", "SIGNALING", "STAFF", "Installer", "build_app"]
 
 
 def make_media(settings: Settings) -> MediaEngine:
@@ -189,18 +185,6 @@ def _room_audit(access: AccessLog) -> Callable[[str, dict[str, Any]], Awaitable[
             await access.record(identity, role, kind, identity, case_id=case, room_id=room_id)
 
     return on_event
-
-
-def default_installers() -> list[Installer]:
-    from web import access_api, accounts_api, recordings_api, records_api, webhooks_api
-
-    return [
-        records_api.install,
-        accounts_api.install,
-        webhooks_api.install,
-        recordings_api.install,
-        access_api.install,
-    ]
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

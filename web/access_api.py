@@ -50,10 +50,6 @@ class RoomAccessLog(BaseModel):
     entries: list[AccessEntryOut]
 
 
-def install(app: web.Application) -> None:
-    app.router.add_routes(routes)
-
-
 def access_doc(entry: AccessEntry) -> dict[str, Any]:
     """An entry as a row of the case audit trail: ``action`` says what kind of access,
     ``subject`` what was accessed, ``role`` the token's role."""

@@ -6,17 +6,14 @@ token resolver in ``API_TOKEN_RESOLVER`` and the resolving middleware in the app
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from aiohttp import web
 
 from vidconsult.config import Settings
-from vidconsult.domain.accounts import AccountRole, LockoutPolicy
-from vidconsult.domain.paging import PageTarget, TargetKind
+from vidconsult.domain.accounts import LockoutPolicy
 from vidconsult.errors import PermissionDenied
 from vidconsult.services.accounts import AccountsConfig, AccountService
-from vidconsult.services.paging import Contacts
 from vidconsult.services.password_pool import PasswordPool
 from vidconsult.tokens import TokenClaims
 from web.account_views import (
@@ -38,18 +35,8 @@ from web.admin_schemas import (
     UpdateAccount,
 )
 from web.guards import limit
-from web.http import api_token_middleware, claims, json_ok, parse_body, require_coordinator
-from web.keys import (
-    API_TOKEN_RESOLVER,
-    CLOCK,
-    REVOCATIONS,
-    SESSION_CHECKER,
-    SETTINGS,
-    SIGNER,
-    STORAGE,
-)
+from web.http import claims, json_ok, parse_body, require_coordinator
 from web.openapi import describe
-from web.workflow_keys import PAGING
 
 routes = web.RouteTableDef()
 ACCOUNTS = web.AppKey("accounts", AccountService)
@@ -66,61 +53,6 @@ def config_from(settings: Settings) -> AccountsConfig:
             lock_for=timedelta(seconds=settings.login_lockout_seconds),
         ),
     )
-
-
-def install(app: web.Application) -> None:
-    """Wire accounts and API tokens into an app built by ``vidconsult.app.build_app``."""
-    installer(config_from(app[SETTINGS]))(app)
-
-
-def _contacts(service: AccountService) -> Contacts:
-    async def contacts(target: PageTarget) -> list[dict[str, str]]:
-        if target.kind is TargetKind.COORDINATOR:
-            return await service.contacts(role=AccountRole.COORDINATOR)
-        return await service.contacts(username=target.id)
-
-    return contacts
-
-
-def installer(config: AccountsConfig) -> Callable[[web.Application], None]:
-    def install_accounts(app: web.Application) -> None:
-        storage = app[STORAGE]
-        settings = app[SETTINGS]
-        # Argon2 in a bounded pool of its own, closed with the app (after the last request)
-        pool = PasswordPool(settings.password_workers, settings.password_queue)
-        app.cleanup_ctx.append(_closing(pool))
-        app[PASSWORD_POOL] = pool
-        service = AccountService(
-            accounts=storage.accounts,
-            tokens=storage.api_tokens,
-            signer=app[SIGNER],
-            clock=app[CLOCK],
-            config=config,
-            pool=pool,
-            revocations=app.get(REVOCATIONS),
-        )
-        app[ACCOUNTS] = service
-        app[API_TOKEN_RESOLVER] = service.resolve_api_token
-        app[SESSION_CHECKER] = service.check_session
-        from vidconsult.app import STAFF
-
-        if STAFF in app:  # the staff channel admits live sessions only
-            app[STAFF].check_session = service.check_session
-        if PAGING in app:  # a page carries the phone an SMS or phone gateway dials
-            app[PAGING].contacts = _contacts(service)
-        if api_token_middleware not in app.middlewares:
-            app.middlewares.append(api_token_middleware)
-        app.router.add_routes(routes)
-
-    return install_accounts
-
-
-def _closing(pool: PasswordPool) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def password_pool(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await pool.close()
-
-    return password_pool
 
 
 def require_person(request: web.Request) -> TokenClaims:

@@ -4,10 +4,8 @@ composite exports. ``install(app)`` wires the whole recording area into ``build_
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,7 +32,7 @@ from web.http import (
     require_coordinator,
     require_room_admin,
 )
-from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS, STORAGE
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
 from web.openapi import BINARY, describe
 from web.recording_views import (
     ActiveRecordings,
@@ -109,70 +107,6 @@ def config_from(settings: Settings) -> RecordingConfig:
 
 def recordings_root(settings: Any) -> Path:
     return Path(settings.recording_dir or settings.data_dir / "recordings")
-
-
-def install(app: web.Application) -> None:
-    """Wire recording into an app built by ``vidconsult.app.build_app``: the recorder on the
-    media engine's taps (if it has them), the service, routes, recovery of interrupted files
-    at start and the retention loop (``recording_purge_interval`` seconds, 0 = off)."""
-    from media.recording import TapRecorder
-    from media.recording.composite import export_composite
-    from media.recording.repair import salvage
-    from vidconsult.app import EVENTS, MEDIA, SIGNALING
-    from vidconsult.store.recording_files import ArchiveFiles
-
-    settings = app[SETTINGS]
-    store = app[STORAGE].recordings
-    try:
-        recorder = TapRecorder(app[MEDIA])
-    except TypeError as exc:
-        log.warning("recording unavailable: %s", exc)
-        recorder = None
-    rooms = app[ROOMS]
-    if rooms.events is None:  # build_app may already pass the bus to the room service
-        rooms.events = app[EVENTS]
-    archive = ArchiveFiles(recordings_root(settings), settings.load_secret())
-    service = RecordingService(
-        store=store,
-        archive=archive,
-        recorder=recorder,
-        rooms=rooms,
-        notifier=app[SIGNALING].notifier,
-        clock=app[CLOCK],
-        config=config_from(settings),
-        salvage=salvage,
-        events=app[EVENTS],
-    )
-    app[RECORDINGS] = service
-    app[EXPORTS] = ExportService(
-        store=store, recordings=service, archive=archive, compose=export_composite, clock=app[CLOCK]
-    )
-    app[EVENTS].subscribe(service.on_event)
-    _add_room_requests(app[SIGNALING], service)
-    app.router.add_routes(routes)
-    interval = settings.recording_purge_interval
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await service.recover()
-        loop_task = asyncio.create_task(_purge_loop(service, interval)) if interval > 0 else None
-        yield
-        if loop_task is not None:
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
-        await app[EXPORTS].close()
-        await service.close()
-
-    app.cleanup_ctx.append(lifecycle)
-
-
-async def _purge_loop(service: RecordingService, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await service.purge()
-        except Exception:
-            log.exception("retention purge failed")
 
 
 # authorization ------------------------------------------------------------------------------
@@ -509,7 +443,7 @@ class _NoPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _add_room_requests(signaling: Any, service: RecordingService) -> None:
+def add_room_requests(signaling: Any, service: RecordingService) -> None:
     """``recording.start`` / ``recording.stop`` from a room admin, over signaling."""
 
     async def start(claims: TokenClaims, room_id: str, _: _NoPayload) -> dict[str, Any]:

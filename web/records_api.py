@@ -8,7 +8,6 @@ its type (415), or when it arrives too slowly (408). Uploads are rate-limited (4
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -30,7 +29,7 @@ from vidconsult.tokens import TokenClaims
 from web import record_views as views
 from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok, parse_query
-from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS, STORAGE
+from web.keys import ACCESS_LOG, BASE_URL, ROOMS, SETTINGS
 from web.openapi import BINARY, describe
 from web.scope import scope_of
 from web.workflow_keys import CASES
@@ -66,35 +65,6 @@ def config_from(settings: Settings) -> RecordsConfig:
         case_quota_bytes=settings.case_quota_bytes,
         token_quota_bytes=settings.token_quota_bytes,
     )
-
-
-def install(app: web.Application) -> None:
-    """Wire case records into an app built by ``vidconsult.app.build_app``."""
-    installer(config_from(app[SETTINGS]))(app)
-
-
-def installer(config: RecordsConfig) -> Callable[[web.Application], None]:
-    def install_records(app: web.Application) -> None:
-        from vidconsult.app import EVENTS  # (app.py imports web modules)
-        from vidconsult.store.blobs import FileBlobStore
-
-        settings = app[SETTINGS]
-        storage = app[STORAGE]
-        records = RecordService(
-            attachments=storage.attachments,
-            chat=storage.chat,
-            blobs=FileBlobStore(settings.data_dir / "attachments"),
-            clock=app[CLOCK],
-            link_key=settings.load_secret(),
-            config=config,
-        )
-        app[RECORDS] = records
-        if app[ROOMS].events is None:  # build_app may already pass the bus to the room service
-            app[ROOMS].events = app[EVENTS]
-        app[EVENTS].subscribe(records.on_event)
-        app.router.add_routes(routes)
-
-    return install_records
 
 
 async def authorize_party(

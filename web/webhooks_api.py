@@ -3,11 +3,8 @@ deliveries, and the delivery worker's lifecycle (``cleanup_ctx``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
 import socket
-from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -21,14 +18,12 @@ from vidconsult.errors import InvalidInput
 from vidconsult.services.webhooks import (
     DeliveryError,
     DeliveryWorker,
-    Sleep,
     WebhooksConfig,
     WebhookService,
 )
 from web.account_views import Ok
 from web.admin_schemas import CreateWebhook
 from web.http import json_ok, parse_body, require_coordinator
-from web.keys import CLOCK, SETTINGS, STORAGE
 from web.openapi import describe
 from web.webhook_views import (
     DeliveryList,
@@ -125,43 +120,6 @@ def config_from(settings: Settings) -> WebhooksConfig:
         timeout=settings.webhook_timeout,
         destinations=Destinations.parse(settings.webhook_allowed_networks),
     )
-
-
-def install(app: web.Application) -> None:
-    """Wire webhooks into an app built by ``vidconsult.app.build_app``."""
-    installer(config_from(app[SETTINGS]))(app)
-
-
-def installer(
-    config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep
-) -> Callable[[web.Application], None]:
-    def install_webhooks(app: web.Application) -> None:
-        from vidconsult.app import EVENTS  # (app.py imports web modules)
-
-        store = app[STORAGE].webhooks
-        sender = AiohttpSender(config.destinations)
-        worker = DeliveryWorker(
-            store=store, sender=sender, clock=app[CLOCK], config=config, sleep=sleep
-        )
-        service = WebhookService(
-            store=store, clock=app[CLOCK], on_enqueued=worker.wake, destinations=config.destinations
-        )
-        app[WEBHOOKS] = service
-        app[WEBHOOK_WORKER] = worker
-        app[EVENTS].subscribe(service.on_event)
-
-        async def run_worker(app: web.Application) -> AsyncIterator[None]:
-            task = asyncio.create_task(worker.run(), name="webhook-deliveries")
-            yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await sender.close()
-
-        app.cleanup_ctx.append(run_worker)
-        app.router.add_routes(routes)
-
-    return install_webhooks
 
 
 @routes.post("/api/v1/webhooks")

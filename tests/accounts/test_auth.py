@@ -10,9 +10,9 @@ import pytest
 from tests.fakes import FakeClock
 from tests.helpers import ServerHandle
 from tests.installed import fast_accounts, serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.domain.accounts import LockoutPolicy
-from web import accounts_api
 
 PASSWORD = "correct horse battery"
 
@@ -25,7 +25,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHandle]:
     config = fast_accounts(lockout=LockoutPolicy(max_failures=3, lock_for=timedelta(minutes=15)))
-    async with serve(settings, [accounts_api.installer(config)], clock=clock) as handle:
+    async with serve(settings, [areas.accounts_installer(config)], clock=clock) as handle:
         yield handle
 
 

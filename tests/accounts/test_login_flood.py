@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import ServerHandle
 from tests.installed import fast_accounts, serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.services.accounts import Passwords
 from web import accounts_api
@@ -53,7 +54,7 @@ def configure(settings: Settings, **values: Any) -> Settings:
 async def flood_server(settings: Settings) -> AsyncIterator[ServerHandle]:
     configure(settings, password_workers=1, password_queue=2, login_rate_ip=0)
     configure(settings, login_rate_account=0)
-    async with serve(settings, [accounts_api.installer(fast_accounts())]) as handle:
+    async with serve(settings, [areas.accounts_installer(fast_accounts())]) as handle:
         yield handle
 
 
@@ -82,7 +83,7 @@ async def test_a_login_flood_beyond_the_pool_is_answered_503_at_once(
 
 async def rate_server(settings: Settings, **rates: int) -> Callable[[], Any]:
     configure(settings, **rates)
-    return serve(settings, [accounts_api.installer(fast_accounts())])
+    return serve(settings, [areas.accounts_installer(fast_accounts())])
 
 
 async def test_logins_are_limited_per_user_name_known_or_not(settings: Settings) -> None:

@@ -14,8 +14,8 @@ from tests.fakes import FakeClock
 from tests.helpers import ServerHandle
 from tests.installed import fast_accounts, serve
 from tests.sio import RawClient
+from vidconsult import areas
 from vidconsult.config import Settings
-from web import accounts_api
 
 PASSWORD = "correct horse battery"
 WAIT = 5
@@ -28,7 +28,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHandle]:
-    async with serve(settings, [accounts_api.installer(fast_accounts())], clock=clock) as h:
+    async with serve(settings, [areas.accounts_installer(fast_accounts())], clock=clock) as h:
         yield h
 
 
@@ -151,13 +151,13 @@ async def test_a_disabled_coordinators_links_are_refused_at_join_and_rest(
 
 
 async def test_revocations_survive_a_restart(settings: Settings, clock: FakeClock) -> None:
-    async with serve(settings, [accounts_api.installer(fast_accounts())], clock=clock) as s:
+    async with serve(settings, [areas.accounts_installer(fast_accounts())], clock=clock) as s:
         coord = await coordinator_login(s)
         rid = (await s.create_room())["id"]
         minted = (await link(s, rid, "pt", coord))["token"]
         clock.advance(seconds=2)
         assert (await s.api("PATCH", "/api/v1/accounts/li.coord", {"disabled": True}))[0] == 200
-    async with serve(settings, [accounts_api.installer(fast_accounts())], clock=clock) as s:
+    async with serve(settings, [areas.accounts_installer(fast_accounts())], clock=clock) as s:
         status, body = await s.api("GET", f"/api/v1/rooms/{rid}", token=minted)
         assert (status, body["error"]["code"]) == (401, "token_revoked")
 

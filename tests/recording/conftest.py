@@ -8,10 +8,10 @@ import pytest
 
 from tests.helpers import SECRET, ServerHandle
 from tests.recording import synth
+from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
-from web import recordings_api
 
 FLASHES = [1.0, 3.5, 6.0, 8.5, 11.0]
 
@@ -42,7 +42,7 @@ def rec_settings(tmp_path: Path) -> Settings:
 async def rec_server(rec_settings: Settings) -> AsyncIterator[ServerHandle]:
     """The real server (passthrough media) with recording installed."""
     async with (
-        run_server(rec_settings, installers=[recordings_api.install]) as server,
+        run_server(rec_settings, installers=[areas.install_recordings]) as server,
         aiohttp.ClientSession() as session,
     ):
         yield ServerHandle(

@@ -7,9 +7,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.config import Settings
-from web import recordings_api
 
 
 async def main(data_dir: str, secret: str) -> None:
@@ -21,7 +21,7 @@ async def main(data_dir: str, secret: str) -> None:
         secret=secret,
         media_mode="passthrough",
     )
-    async with run_server(settings, installers=[recordings_api.install]) as server:
+    async with run_server(settings, installers=[areas.install_recordings]) as server:
         print(server.url, flush=True)
         await asyncio.Event().wait()
 

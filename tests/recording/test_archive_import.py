@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import SECRET, ServerHandle
+from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.archive_import import (
     IMPORTED,
@@ -65,7 +66,7 @@ async def _record(base: Path, media: dict[str, Path]) -> Source:
     rec_dir.mkdir()
     (rec_dir / "secret.key").write_text(RECORDER_SECRET)
     async with (
-        run_server(settings, installers=[recordings_api.install]) as server,
+        run_server(settings, installers=[areas.install_recordings]) as server,
         aiohttp.ClientSession() as session,
     ):
         srv = ServerHandle(

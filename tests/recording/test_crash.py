@@ -17,7 +17,7 @@ import aiohttp
 
 from tests.helpers import SECRET
 from tests.recording import synth
-from vidconsult import archive_cli
+from vidconsult import archive_cli, areas
 from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
@@ -80,7 +80,7 @@ async def test_sigkill_keeps_files_playable(tmp_path: Path, media_files: dict[st
         assert set(summary["counts"]) == {"audio", "video"}
 
     settings = Settings.from_env({}, host="127.0.0.1", port=0, data_dir=data, secret=SECRET)
-    async with run_server(settings, installers=[recordings_api.install]) as server:
+    async with run_server(settings, installers=[areas.install_recordings]) as server:
         recs = await server.app[recordings_api.RECORDINGS].store.list_recordings(room_id=rid)
         assert [r.status.value for r in recs] == ["interrupted", "interrupted"]
         assert all(r.duration_ms >= 8000 and r.sha256 for r in recs)

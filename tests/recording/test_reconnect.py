@@ -29,12 +29,12 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
 from tests.netns import OtherMachine, other_machine
+from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.client import RemoteTrack, RoomClient
 from vidconsult.config import Settings
 from vidconsult.store.recording_files import verify
 from vidconsult.tokens import TokenSigner
-from web import recordings_api
 from web.recordings_api import RECORDINGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -61,7 +61,7 @@ async def server(tmp_path: Path, machine: OtherMachine) -> AsyncIterator[tuple[S
         media_mode="passthrough",
     )
     async with (
-        run_server(settings, installers=[recordings_api.install]) as running,
+        run_server(settings, installers=[areas.install_recordings]) as running,
         aiohttp.ClientSession() as session,
     ):
         handle = ServerHandle(

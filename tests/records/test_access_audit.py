@@ -13,11 +13,11 @@ import pytest
 from tests.fakes import FakeClock
 from tests.helpers import ServerHandle
 from tests.installed import serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.domain.cases import Patient, Sex, Urgency, open_case
 from vidconsult.domain.recordings import Recording, RecordingStatus
 from vidconsult.workflow_app import STORES
-from web import access_api, recordings_api, records_api
 from web.recordings_api import RECORDINGS
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
@@ -31,7 +31,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHandle]:
-    installers = [records_api.install, recordings_api.install, access_api.install]
+    installers = [areas.install_records, areas.install_recordings, areas.install_access]
     async with serve(settings, installers, clock=clock) as handle:
         case = open_case(
             case_id=CASE,

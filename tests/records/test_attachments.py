@@ -14,9 +14,9 @@ import pytest
 from tests.fakes import FakeClock
 from tests.helpers import ServerHandle
 from tests.installed import serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.services.records import RecordsConfig
-from web import records_api
 
 LIMIT = 64 * 1024
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
@@ -32,7 +32,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def server(settings: Settings, clock: FakeClock) -> AsyncIterator[ServerHandle]:
-    install = records_api.installer(RecordsConfig(max_attachment_bytes=LIMIT))
+    install = areas.records_installer(RecordsConfig(max_attachment_bytes=LIMIT))
     async with serve(settings, [install], clock=clock) as handle:
         yield handle
 

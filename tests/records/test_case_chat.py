@@ -9,13 +9,13 @@ import pytest
 from tests.helpers import ServerHandle
 from tests.installed import serve
 from tests.sio import RawClient
+from vidconsult import areas
 from vidconsult.config import Settings
-from web import records_api
 
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
-    async with serve(settings, [records_api.install]) as handle:
+    async with serve(settings, [areas.install_records]) as handle:
         yield handle
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from tests.helpers import ServerHandle
 from tests.installed import serve
+from vidconsult import areas
 from vidconsult.config import Settings
 from vidconsult.domain.roles import Role
-from web import records_api
 
 
 def pdf(size: int) -> bytes:
@@ -30,7 +30,7 @@ def quota_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def server(quota_settings: Settings) -> AsyncIterator[ServerHandle]:
-    async with serve(quota_settings, [records_api.install]) as handle:
+    async with serve(quota_settings, [areas.install_records]) as handle:
         yield handle
 
 
@@ -103,16 +103,16 @@ async def test_concurrent_uploads_cannot_pass_the_quota_together(server: ServerH
 
 
 async def test_usage_is_read_from_the_store_after_a_restart(quota_settings: Settings) -> None:
-    async with serve(quota_settings, [records_api.install]) as server:
+    async with serve(quota_settings, [areas.install_records]) as server:
         assert (await upload(server, pdf(8_000)))[0] == 201
-    async with serve(quota_settings, [records_api.install]) as server:
+    async with serve(quota_settings, [areas.install_records]) as server:
         status, body = await upload(server, pdf(3_000), name="b.pdf")
         assert (status, body["error"]["code"]) == (413, "case_quota_exceeded")
 
 
 async def test_uploads_are_rate_limited_per_token_identity(quota_settings: Settings) -> None:
     quota_settings.upload_rate_account = 2
-    async with serve(quota_settings, [records_api.install]) as server:
+    async with serve(quota_settings, [areas.install_records]) as server:
         wang = patient(server)
         assert [(await upload(server, pdf(500), token=wang))[0] for _ in range(2)] == [201, 201]
         async with server.session.post(

@@ -12,11 +12,11 @@ import pytest
 from tests.helpers import ServerHandle
 from tests.installed import serve
 from tests.webhooks.receiver import Receiver, receiving
+from vidconsult import areas
 from vidconsult.app import EVENTS
 from vidconsult.config import Settings
 from vidconsult.domain.webhooks import Destinations, RetryPolicy
 from vidconsult.services.webhooks import WebhooksConfig
-from web import webhooks_api
 
 # short real backoff: the test awaits the receiver, never a sleep
 # the receiver listens on loopback, which webhooks may reach only when an operator allows it
@@ -30,7 +30,7 @@ CONFIG = WebhooksConfig(
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
-    async with serve(settings, [webhooks_api.installer(CONFIG)]) as handle:
+    async with serve(settings, [areas.webhooks_installer(CONFIG)]) as handle:
         yield handle
 
 

@@ -1,0 +1,20 @@
+"""The app state keys of the parts the composition root builds (the media engine, the store's
+lifecycle, signaling, the event bus, the staff channel). Their own module so the root's
+modules (:mod:`vidconsult.app`, :mod:`vidconsult.areas`) share them without importing each
+other; ``web/`` handlers use :mod:`web.keys`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from signaling.server import SignalingServer
+from signaling.staff import StaffChannel
+from vidconsult.ports import MediaEngine
+from vidconsult.services.events import EventBus
+from vidconsult.store.base import Database
+
+MEDIA = web.AppKey("media", MediaEngine)
+DATABASE = web.AppKey("database", Database)
+SIGNALING = web.AppKey("signaling", SignalingServer)
+EVENTS = web.AppKey("events", EventBus)
+STAFF = web.AppKey("staff", StaffChannel)
