@@ -166,6 +166,16 @@ async def test_in_the_room(
         seen = await patient.evaluate(SCREEN_DIAGNOSIS)
         shared = await expert.evaluate(SCREEN_DIAGNOSIS)
         raise AssertionError(f"no screen tile: patient {seen}, expert {shared}") from None
+    # the expert's connection drops: the page joins again and shares the same screen again
+    await patient.evaluate(
+        "document.querySelector('[data-testid=screen-tile] video').dataset.before = 'drop'"
+    )
+    await expert.evaluate("window.vidconsult.dropConnection()")
+    await patient.wait_for_function(
+        "() => !document.querySelector('[data-testid=screen-tile] video[data-before]')",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    await patient.wait_for_function(JS_SCREEN_SHOWN, timeout=MEDIA_TIMEOUT_MS)
     sources = await patient.evaluate(
         "() => window.vidconsult.page.roster.get('dr-wang').tracks.map(t => t.source).sort()"
     )
@@ -261,14 +271,16 @@ async def test_in_the_room(
     await board.wait_for_selector("[data-testid=case-chat] [data-testid=chat-entry]")
     entries = await board.locator("[data-testid=chat-entry]").all_inner_texts()
     assert "Please show the ECG." in entries[0] and "我胸口痛" in entries[1], entries
-    screen_row = board.locator("[data-testid=recording-row][data-source=screen]")
+    # two screen files: before and after the expert's connection dropped
+    screen_row = board.locator("[data-testid=recording-row][data-source=screen]").first
     await screen_row.wait_for(timeout=EVENT_TIMEOUT_MS)
     assert await screen_row.get_attribute("data-identity") == "dr-wang"
     assert await screen_row.locator("[data-testid=recording-screen]").count() == 1
     views = board.locator("[data-testid=audit-row][data-action='case.view']")
-    # each participant's case panel read the summary once (files added meanwhile: no re-read)
-    readers = sorted(await views.all_inner_texts())
-    assert len(readers) == 3, readers
+    # every participant's case panel read the summary (once a join: the pages may join again
+    # on a loaded machine, an added file does not re-read it)
+    readers = await views.locator("td:nth-child(2)").all_inner_texts()
+    assert len(set(readers)) == 3, readers
     # axe on the transcript card: the dashboard's other cards are another part of issue 10
     # (item 6: the recordings card's badges still fail colour contrast)
     await check_state(

@@ -16,6 +16,8 @@ function mount() {
   const button = el("button", { type: "button", id: "screen-button", "data-testid": "screen-button",
     "aria-pressed": "false", hidden: true });
   let sharing = false;
+  let shared = null; // the display stream while we share (kept across a reconnect)
+  const live = () => !!shared && shared.getVideoTracks().some((tr) => tr.readyState === "live");
   const render = () => {
     button.textContent = sharing ? t("stopSharing") : t("shareScreen");
     button.setAttribute("aria-pressed", String(sharing));
@@ -44,11 +46,18 @@ function mount() {
       video.addEventListener("ended", () => { if (sharing) stop(); }, { once: true });
     }
     sharing = true;
+    shared = stream;
     render();
-    room.view.setScreenStream(room.roster.self, room.roster.get(room.roster.self), stream, { isSelf: true });
+    await send(session);
+  }
+
+  /** Offer our shared screen on `session` (the first time, or again after a reconnect). */
+  async function send(session) {
+    room.view.setScreenStream(room.roster.self, room.roster.get(room.roster.self), shared, { isSelf: true });
     try {
-      await session.shareScreen(stream);
+      await session.shareScreen(shared);
     } catch (err) {
+      if (session.closed) return; // replaced meanwhile: the new session shares it again
       console.error("vidconsult: screen share failed", err);
       room.view.setStatus(t("screenShareFailed"), "warn");
       await stop();
@@ -57,6 +66,8 @@ function mount() {
 
   async function stop() {
     sharing = false;
+    if (shared) for (const track of shared.getTracks()) track.stop();
+    shared = null;
     render();
     room.view.setScreenStream(room.roster.self, null, null);
     const session = room.session;
@@ -71,12 +82,9 @@ function mount() {
 
   button.addEventListener("click", () => (sharing ? stop() : start()));
   room.on("joined", ({ session }) => {
-    // a new session (after a reconnect) starts without our share
-    if (sharing) {
-      sharing = false;
-      render();
-      room.view.setScreenStream(room.roster.self, null, null);
-    }
+    // a new session after a reconnect: share the same screen again, if it is still shared
+    if (sharing && live()) send(session);
+    else if (sharing) stop();
     button.hidden = !(room.grants.publish && navigator.mediaDevices &&
       (navigator.mediaDevices.getDisplayMedia || room.hooks.getDisplayMedia));
     session.addEventListener("remote-screen", ({ detail }) => {
@@ -86,7 +94,11 @@ function mount() {
       if (room.hooks) room.hooks.screens = [...room.view.screens.keys()];
     });
   });
-  room.on("finished", () => { button.disabled = true; });
+  room.on("finished", () => {
+    button.disabled = true;
+    if (shared) for (const track of shared.getTracks()) track.stop();
+    shared = null;
+  });
 }
 
 registerFeature({ name: "screen", mount });

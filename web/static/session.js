@@ -117,9 +117,7 @@ export class MediaSession extends EventTarget {
 
   /** Stop sharing the screen: its transceivers go inactive and the server unpublishes them. */
   async stopScreen() {
-    const stream = this.screenStream;
     this.screenStream = null;
-    if (stream) for (const track of stream.getTracks()) track.stop();
     if (!this.publishPc) return;
     await this._queue(async () => {
       for (const tr of this.publishPc.getTransceivers()) {
@@ -308,7 +306,6 @@ export class MediaSession extends EventTarget {
     for (const identity of this.remoteScreens.keys()) this._emit("remote-screen", identity, null);
     this.remote.clear();
     this.remoteScreens.clear();
-    if (this.screenStream) for (const track of this.screenStream.getTracks()) track.stop();
-    this.screenStream = null;
+    this.screenStream = null; // the page owns it (a new session after a reconnect shares it again)
   }
 }
