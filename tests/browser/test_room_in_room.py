@@ -228,7 +228,7 @@ async def test_in_the_room(
     # a room admin (the expert, once the grants table makes experts admins; the referring
     # doctor until then) removes the patient: the others are told; the same link stays shut
     remover = expert if await expert.evaluate("window.vidconsult.page.grants.admin") else doctor
-    await remover.click("#participants li[data-participant=pt-zhang] button.remove")
+    await remover.click("#participants li[data-participant=pt-zhang] [data-testid=remove-button]")
     await patient.wait_for_function("() => window.vidconsult.state === 'removed'")
     await expert.wait_for_selector("[data-testid=notice]")
     await check_state(expert, f"room-{lang}-8-removed-notice", axe_failures)
