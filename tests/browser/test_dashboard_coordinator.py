@@ -587,6 +587,36 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
     assert [e["action"] for e in log["entries"]] == ["recording.play"]
     assert not dash.page_errors()
 
+    # the village clinic's doctor watches it from the unit's own workspace
+    await asyncio.to_thread(
+        create_account,
+        settings.data_dir,
+        "vil.doctor",
+        "doctor",
+        PASSWORD,
+        "Dr Zhao",
+        unit_id="vil-1",
+    )
+    unit = await open_dashboard(server)
+    await unit.page.goto(f"{server.url}/workspace?lang=zh")
+    await unit.sign_in("vil.doctor")
+    entry = unit.page.locator(f"[data-testid=library-entry][data-lecture-id='{lecture['id']}']")
+    await entry.wait_for(timeout=TIMEOUT_MS)
+    assert local(lecture["start"], BEIJING) in await entry.inner_text()
+    await entry.locator("[data-testid=library-play]").click()
+    await unit.page.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=library-video]');"
+        " return v && v.currentTime > 0.5 && v.videoWidth > 0; }",
+        timeout=TIMEOUT_MS,
+    )
+    await unit.page.screenshot(path=shot("unit-library-zh"), full_page=True)
+    await axe_check(unit.page, "unit workspace library (zh)")
+    log = await ok(server, "GET", f"/api/v1/rooms/{room_id}/access-log")
+    assert [(e["actor"], e["action"]) for e in log["entries"]][-1] == (
+        "vil.doctor",
+        "recording.play",
+    )
+
 
 async def _recording_active(server: ServerHandle, room_id: str) -> bool:
     status = await ok(server, "GET", f"/api/v1/rooms/{room_id}/recording")

@@ -210,6 +210,10 @@ async def test_page_rings_escalates_to_the_backup_and_the_answer_lands_in_the_ro
     assert 'vidconsult_emergency_time_to_acknowledge_seconds_bucket{le="30.0"} 0.0' in text
     assert "vidconsult_emergency_time_to_first_expert_seconds_sum 40.0" in text
     assert "vidconsult_pages_sent_total 2.0" in text
+    # the statistics read the same arrival from the case's trail: 40 s to the first expert
+    stats = (await wf.ok("GET", "/api/v1/stats?period=month"))["overall"]
+    assert stats["emergency_to_expert_count"] == 1
+    assert stats["emergency_to_expert_median_s"] == stats["emergency_to_expert_p90_s"] == 40.0
 
 
 async def test_unanswered_pages_reach_the_coordinators_and_decline_moves_on(

@@ -6,6 +6,7 @@ import { term } from "./i18n.js";
 import { api, busy, field, fill, h, notify, select } from "./dashboard-core.js";
 import { w } from "./workspace-i18n.js";
 import { guarded, patientLine, recordsPanel, reportView, timesIn } from "./workspace-common.js";
+import { libraryCard } from "./workspace-library.js";
 
 const SEXES = ["female", "male", "other", "unknown"];
 const SPECIALTIES = [
@@ -109,7 +110,10 @@ export function mountUnit(view, me) {
     h("div", { class: "ws-col" }, cases),
     h("div", { class: "ws-col" }, h("section", { class: "card",
       "aria-labelledby": "file-heading" },
-    h("h2", { id: "file-heading", class: "card-title" }, w("fileHeading")), form, outcome))));
+    h("h2", { id: "file-heading", class: "card-title" }, w("fileHeading")), form, outcome),
+    // the lectures the centre recorded, to watch again
+    libraryCard([[w("unitTime"), zone, "time-unit"], [w("centreTime"), centreZone,
+      "time-centre"]]))));
 
   function row(item) {
     const c = item.case;
