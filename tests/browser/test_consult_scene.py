@@ -6,14 +6,17 @@ doctor adds a file from the room; the expert removes the patient, whose link no 
 the recording index lists the screen share as a file of its own. In English and in Chinese
 (no English phrase of the page's table left), axe-core and a screenshot at every state.
 
-The opening time is real: the link opens 20 s after it is made, and the page's own countdown
-re-checks it then (no sleep in the test: it waits for the page's state)."""
+"Too early -> the right time" goes through clock seams, not waiting: the server runs on a
+clock the test can move forward (real time plus a shift), and the patient's page on
+Playwright's installed clock; both jump 10 minutes, and the page's own countdown re-checks."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.browser.room_scene import (
@@ -32,12 +35,42 @@ from tests.browser.test_room_in_room import (  # noqa: F401 (open_page is a fixt
     link,
     open_page,
 )
-from tests.helpers import ServerHandle
+from tests.helpers import SECRET, ServerHandle
+from vidconsult.app import run_server
+from vidconsult.config import Settings
 from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
-OPENS_AFTER = timedelta(seconds=20)
+OPENS_AFTER = timedelta(minutes=10)
+
+
+class ShiftedClock:
+    """The real time plus a shift the test moves forward (the server's clock seam)."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+    def advance(self, by: timedelta) -> None:
+        self.shift += by
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def clocked_server(settings: Settings, clock: ShiftedClock) -> AsyncIterator[ServerHandle]:
+    """The real server (REST, signaling, aiortc media, recording) on the test's clock."""
+    async with run_server(settings, clock=clock) as server, aiohttp.ClientSession() as session:
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
 
 
 async def state_is(page: Any, *states: str, timeout: int = EVENT_TIMEOUT_MS) -> str:
@@ -51,11 +84,13 @@ async def state_is(page: Any, *states: str, timeout: int = EVENT_TIMEOUT_MS) -> 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_the_whole_consult(
-    live_server: ServerHandle,
+    clocked_server: ServerHandle,
+    clock: ShiftedClock,
     browser: Any,
     open_page: Open,  # noqa: F811 (the fixture imported above)
     lang: str,
 ) -> None:
+    live_server = clocked_server
     shots: dict[str, Any] = {}
 
     async def shot(page: Any, name: str) -> None:
@@ -77,14 +112,14 @@ async def test_the_whole_consult(
         name="Zhang San",
         room=rid,
         case=case["id"],
-        now=datetime.now(UTC),
+        now=clock.now(),
         ttl=timedelta(hours=2),
-        not_before=datetime.now(UTC) + OPENS_AFTER,
+        not_before=clock.now() + OPENS_AFTER,
     )
     patient_url = f"{live_server.url}/room/{rid}#token={early}"
 
     # too early: the page counts down to the opening time, the camera untouched
-    patient = await open_page("patient", patient_url, lang)
+    patient = await open_page("patient", patient_url, lang, clock=True)
     await state_is(patient, "early", "blocked")
     await patient.wait_for_selector("[data-testid=countdown]:not([hidden])")
     await shot(patient, "1-too-early-countdown")
@@ -99,8 +134,11 @@ async def test_the_whole_consult(
     await join(expert)
     await join(doctor)
 
-    # at the opening time the patient's page checks again by itself; the patient waits
-    await state_is(patient, "prejoin", timeout=60_000)
+    # at the opening time (both clocks 10 minutes on) the page checks again by itself
+    assert await state_is(patient, "early", "blocked") == "early"
+    clock.advance(OPENS_AFTER)
+    await patient.clock.fast_forward(int(OPENS_AFTER.total_seconds() * 1000))
+    await state_is(patient, "prejoin")
     if await patient.locator("[data-testid=consent-yes]").is_visible():
         await patient.check("[data-testid=consent-yes]")
     await patient.click("[data-testid=join-button]:enabled")

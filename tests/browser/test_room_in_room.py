@@ -29,7 +29,7 @@ from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-Open = Callable[[str, str, str], Awaitable[Any]]
+Open = Callable[..., Awaitable[Any]]
 PASSWORD = "correct horse battery"
 # dr-wang's shared screen plays in a tile of its own, apart from dr-wang's camera
 JS_SCREEN_SHOWN = """() => {
@@ -63,7 +63,7 @@ async def open_page(browser: Any) -> AsyncIterator[Open]:
     logs: list[str] = []
     contexts: list[Any] = []
 
-    async def opener(who: str, url: str, lang: str) -> Any:
+    async def opener(who: str, url: str, lang: str, clock: bool = False) -> Any:
         context = await browser.new_context(
             permissions=["camera", "microphone"],
             viewport={"width": 1366, "height": 768},
@@ -71,6 +71,8 @@ async def open_page(browser: Any) -> AsyncIterator[Open]:
         )
         contexts.append(context)
         page = await context.new_page()
+        if clock:  # the page's clock seam: the test moves its time forward
+            await page.clock.install()
         page.on("console", lambda m: logs.append(f"[{who}] {m.type}: {m.text}"))
         page.on("pageerror", lambda e: logs.append(f"[{who}] pageerror: {e}"))
         page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
