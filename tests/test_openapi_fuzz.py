@@ -49,6 +49,7 @@ CROSS_FIELD = {
     "PUT /api/v1/rota/{specialty}": "the experts must exist and practise the specialty",
     "PUT /api/v1/experts/{expert_id}/roster": "leave ends after it starts; shifts don't overlap",
     "POST /api/v1/cases/{case_id}/attachments": "extension, Content-Type and magic bytes agree",
+    "POST /api/v1/units": "consult hours end after they start, on the same day",
 }
 # DELETE of a room ends it, it does not delete it: an ended room stays readable (status
 # "ended") for the record, where use_after_free expects 404.
