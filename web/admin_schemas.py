@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.accounts import AccountRole
@@ -68,7 +70,8 @@ class CreateApiToken(_Body):
         pattern=NAME,
         description="What the integration is (printable; not only spaces)",
     )
-    role: AccountRole = AccountRole.COORDINATOR
+    # a unit doctor signs in with an account bound to the unit, never with an API token
+    role: Literal[AccountRole.COORDINATOR, AccountRole.EXPERT] = AccountRole.COORDINATOR
     ttl_days: int | None = Field(
         default=None, ge=1, le=3650, description="Lifetime; none = until revoked"
     )
