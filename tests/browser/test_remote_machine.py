@@ -182,8 +182,18 @@ async def test_a_browser_on_another_machine_joins_over_https(
             await unpinned.close()
 
             # plain HTTP on the link's address: not a secure context, no camera at all
-            token = remote_link.split("#", 1)[1]
-            plain_url = f"{plain_server.url}/room/{room['id']}#{token}"
+            # (a room of that server's own: the page checks its link before the camera)
+            plain_api = ServerHandle(
+                url=plain_server.url,
+                signer=TokenSigner(SECRET.encode()),
+                app=plain_server.app,
+                session=session,
+            )
+            plain_room = await plain_api.create_room("Over plain HTTP")
+            token = (
+                await plain_api.join_token(plain_room["id"], "dr-remote", "doctor", "Dr Remote")
+            )["join_url"].split("#", 1)[1]
+            plain_url = f"{plain_server.url}/room/{plain_room['id']}#{token}"
             assert plain_server.url.startswith(f"http://{machine.host_ip}:")
             plain = await open_page(remote_browser, plain_url, log, "remote/http")
             assert await plain.evaluate(JS_SECURITY) == {
