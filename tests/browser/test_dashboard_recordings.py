@@ -31,6 +31,7 @@ from tests.browser.test_dashboard import (
     ok,
     seed_directory,
 )
+from tests.browser.axe import serious_violations
 from tests.helpers import ServerHandle
 from tests.recording import synth
 from vidconsult.client import RoomClient
@@ -120,6 +121,7 @@ async def test_record_play_hold_export_from_the_dashboard(
         f"{row}[data-recording=true] [data-testid=rec-marker]", timeout=TIMEOUT_MS
     )
     await page.screenshot(path=SCREENSHOTS.format("rooms"))
+    assert await serious_violations(page) == [], "rooms"
     # the session's length (what is recorded), not a synchronisation
     await asyncio.sleep(max(0.0, RECORD_SECONDS - (asyncio.get_running_loop().time() - began)))
 
@@ -191,6 +193,7 @@ async def test_record_play_hold_export_from_the_dashboard(
     await page.wait_for_function(f"() => {video}.currentTime > {played} + 0.3", timeout=TIMEOUT_MS)
     await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=SCREENSHOTS.format("player"), full_page=True)
+    assert await serious_violations(page) == [], "player"
 
     # ---- Download: the file, under its name -------------------------------------------------
     async with page.expect_download(timeout=TIMEOUT_MS) as download:
@@ -253,6 +256,7 @@ async def test_record_play_hold_export_from_the_dashboard(
     assert await panel.locator("[data-testid=case-hold-toggle]").is_checked()
     await panel.scroll_into_view_if_needed()
     await page.screenshot(path=SCREENSHOTS.format("case"), full_page=True)
+    assert await serious_violations(page) == [], "case"
     assert not dash.page_errors(), dash.page_errors()
 
 
