@@ -23,6 +23,7 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack
 
 from tests.browser import test_dashboard as dashboard_tests
+from tests.browser.axe import serious_violations
 from tests.browser.test_dashboard import (
     CST,
     TIMEOUT_MS,
@@ -31,7 +32,6 @@ from tests.browser.test_dashboard import (
     ok,
     seed_directory,
 )
-from tests.browser.axe import serious_violations
 from tests.helpers import ServerHandle
 from tests.recording import synth
 from vidconsult.client import RoomClient
