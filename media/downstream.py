@@ -72,6 +72,9 @@ H264_MIME = "video/h264"
 VP8_MIME = "video/vp8"
 
 KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
+#: seconds between keyframes asked because a packet the subscriber still NACKs was resent
+#: as often as the history allows (the publisher side throttles PLIs too, Ingress)
+LOST_KEYFRAME_SPACING = 0.5
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
 LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers, at least...
 LOSS_MIN_PACKETS = 60  # ...and packets: 2 lost of 16 is noise on a link losing 3 %
@@ -139,6 +142,7 @@ class Downstream:
         self.packets = 0
         self.octets = 0
         self.retransmitted = 0
+        self._lost_asked = float("-inf")  # when a keyframe was last asked for a lost packet
         self._loss_mark: tuple[float, int, int, int] | None = None
         if self.kind == "video":
             _VIDEO_DOWNSTREAMS.add(self)
@@ -387,7 +391,16 @@ class Downstream:
 
     def _retransmit(self, seq: int) -> None:
         try:
-            data = self.history.resend(seq, time.monotonic())
+            now = time.monotonic()
+            data = self.history.resend(seq, now)
+            if data is None and self.ready and self.history.exhausted(seq):
+                # Resent as often as allowed and still missing: the subscriber's VP8/H264
+                # reference chain is broken until a keyframe. Its own PLI comes only when its
+                # NACKing gives up (~10 round trips, seconds on a congested link), so ask now.
+                if now - self._lost_asked >= LOST_KEYFRAME_SPACING:
+                    self._lost_asked = now
+                    self._ask_keyframe(now)
+                return
             if data is None or not self.ready:
                 return
             if self._dtls._state is not compat.DTLS_CONNECTED:

@@ -47,6 +47,15 @@ class PacketHistory:
         self._resent_at[i] = now
         return data
 
+    def exhausted(self, seq: int) -> bool:
+        """Whether ``seq`` is a packet after ``floor`` that was resent ``MAX_RESENDS`` times
+        already: its receiver still misses it and will not decode on without a keyframe."""
+        if self.get(seq) is None:
+            return False
+        if self.floor is not None and (seq - self.floor) & 0xFFFF >= 0x8000:
+            return False
+        return self._resends[seq % self._size] >= MAX_RESENDS
+
     def get(self, seq: int) -> bytes | None:
         data = self._slots[seq % self._size]
         if data is None or len(data) < 4 or ((data[2] << 8) | data[3]) != seq:

@@ -119,6 +119,9 @@ def test_history_returns_what_was_put_and_forgets_what_was_overwritten() -> None
     assert h.resend(last, 0.05) is None
     assert h.resend(last, 0.2) == packet(last)
     assert h.resend(last, 1.0) is None
+    assert h.exhausted(last)  # still missing after every resend: a keyframe must repair it
+    assert not h.exhausted((last - 1) & 0xFFFF)  # never resent
+    assert not h.exhausted(12345)  # unknown
     h.put(last, packet(last))  # sent again (a new packet with that number): resendable
     assert h.resend(last, 1.0) == packet(last)
     # nothing from before the floor (a layer no longer forwarded)
