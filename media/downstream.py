@@ -399,6 +399,7 @@ class Downstream:
                 # NACKing gives up (~10 round trips, seconds on a congested link), so ask now.
                 if now - self._lost_asked >= LOST_KEYFRAME_SPACING:
                     self._lost_asked = now
+                    logger.info("keyframe asked for a packet lost for good seq=%s", seq)
                     self._ask_keyframe(now)
                 return
             if data is None or not self.ready:
