@@ -89,7 +89,9 @@ function showBlocked(check, onOpen) {
   $("blocked-reason").textContent = errorText(check.code);
   $("blocked-times").replaceChildren(...[timesList(check, { opens: notYet })].filter(Boolean));
   const phone = check.centre?.phone;
-  $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
+  // a link that only needs waiting is not a link to replace
+  const ask = notYet ? "keepOpen" : "askCentre";
+  $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t(ask);
   room.view.setStatus("");
   $("blocked-heading").focus();
   if (notYet) startCountdown(check, onOpen);
