@@ -64,6 +64,9 @@ class WorkspaceCase(_Out):
     booking: BookingOut | None
     room: BookedRoomOut | None = Field(description="the booked room and its window")
     emergency_room_id: str | None = Field(description="the emergency's room while it is open")
+    interpreting: bool = Field(
+        description="the caller is booked as this case's interpreter, not one of its experts"
+    )
 
 
 class WorkspaceCases(_Out):
@@ -165,8 +168,9 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/workspace/cases")
 @describe(
-    "The caller's cases (an expert's, or the unit's), upcoming first, with the unit, the "
-    "booking and its room window, and the open emergency room",
+    "The caller's cases (an expert's, or the unit's; an interpreter's: those they are booked "
+    "to interpret), upcoming first, with the unit, the booking and its room window, and the "
+    "open emergency room",
     response=WorkspaceCases,
 )
 async def my_cases(request: web.Request) -> web.Response:
@@ -181,6 +185,7 @@ async def my_cases(request: web.Request) -> web.Response:
                     "booking": booking_doc(i.booking) if i.booking else None,
                     "room": booked_room_doc(i.booked_room) if i.booked_room else None,
                     "emergency_room_id": i.emergency_room.id if i.emergency_room else None,
+                    "interpreting": i.interpreting,
                 }
                 for i in items
             ]

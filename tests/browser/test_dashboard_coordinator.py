@@ -49,6 +49,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 open_dashboard = dashboard_tests.open_dashboard  # the fixture: a signed-out dashboard page
 BEIJING = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 SHOTS = Path("/tmp/vidconsult-coordinator-shots")
 EVERY_DAY = range(7)
 
@@ -108,7 +109,8 @@ async def put_expert(
 async def seed(server: ServerHandle) -> None:
     """A village clinic open 08:00-17:30 Beijing time every day; a Beijing cardiologist in the
     mornings; a New York cardiologist on New York evenings (Beijing mornings); a New York
-    cardiologist on New York mornings (21:00+ in the village: never fits); an interpreter."""
+    cardiologist on New York mornings (21:00+ in the village: never fits); an interpreter in
+    Los Angeles on LA afternoons and evenings (Beijing mornings)."""
     hours = [{"weekday": d, "start": "08:00", "end": "17:30"} for d in EVERY_DAY]
     await put_unit(server, "vil-1", "Xiaohe village clinic", consult_hours=hours)
     await put_expert(
@@ -145,10 +147,11 @@ async def seed(server: ServerHandle) -> None:
         server,
         "chen-i",
         "Chen Hui (interpreter)",
-        zone="Asia/Shanghai",
+        zone="America/Los_Angeles",
         specialties=["interpretation"],
         languages=["zh", "en"],
-        shift=("08:00", "17:00"),
+        # 15:00-23:00 Los Angeles is 07:00-15:00 Beijing in winter (06:00-14:00 in summer)
+        shift=("15:00", "23:00"),
     )
 
 
@@ -242,7 +245,8 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
         for li in await booking.locator("[data-testid=party-time]").all()
     }
     assert local(start, NEW_YORK) in party["dr-jones"]
-    assert local(start, BEIJING) in party["dr-wang"] and local(start, BEIJING) in party["chen-i"]
+    assert local(start, BEIJING) in party["dr-wang"]
+    assert local(start, LOS_ANGELES) in party["chen-i"]
     assert local(start, BEIJING) in party["unit-vil-1"]
     # ...and the API: each member's booking (and so each party's own list) has it in UTC
     for bid, who in zip(got["booking_ids"], ["dr-jones", "dr-wang", "chen-i"], strict=True):
@@ -257,10 +261,12 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
     assert not dash.page_errors()
 
     # each party's own workspace shows it on their own clock: the New York expert, the Beijing
-    # expert, and the village clinic's doctor
+    # expert, the Los Angeles interpreter (an expert-kind account named by its directory id),
+    # and the village clinic's doctor
     for username, role, kw in (
         ("dr-jones", "expert", {}),
         ("dr-wang", "expert", {}),
+        ("chen-i", "expert", {}),
         ("vil.doctor", "doctor", {"unit_id": "vil-1"}),
     ):
         await asyncio.to_thread(
@@ -269,6 +275,7 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
     for username, role, zone, mine in (
         ("dr-jones", "expert", NEW_YORK, "time-mine"),
         ("dr-wang", "expert", BEIJING, "time-mine"),
+        ("chen-i", "expert", LOS_ANGELES, "time-mine"),
         ("vil.doctor", "doctor", BEIJING, "time-unit"),
     ):
         ws = await open_dashboard(app_server)
@@ -279,9 +286,37 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
         await row.wait_for(timeout=TIMEOUT_MS)
         text = await row.locator(f"[data-testid~={mine}]").first.inner_text()
         assert local(start, zone) in text, (username, text)
-        assert ("America/New_York" if zone is NEW_YORK else "Asia/Shanghai") in text
+        assert str(zone) in text
+        if username == "chen-i":
+            await interpreter_sees_the_booking(ws, row, case["id"], start)
         await ws.page.screenshot(path=shot(f"workspace-{username}"), full_page=True)
         await axe_check(ws.page, f"workspace of {username}")
+
+
+async def interpreter_sees_the_booking(ws: Dashboard, row: Any, case_id: str, start: str) -> None:
+    """The interpreter's row: marked as theirs to interpret, the unit's and the centre's time
+    beside their own, a join button, and a join link for their own interpreter seat only; no
+    records nor report form (those are the experts')."""
+    assert "Interpreter" in await ws.signed_in()
+    await row.locator("[data-testid=interpreting]").wait_for(timeout=TIMEOUT_MS)
+    beijing = await row.locator("[data-testid~=time-unit]").inner_text()
+    assert local(start, BEIJING) in beijing and "UTC+8" in beijing
+    assert "time-centre" in (
+        await row.locator("[data-testid~=time-unit]").get_attribute("data-testid") or ""
+    )
+    assert await row.locator("[data-testid=join-button]").count() == 1
+    assert await row.locator("[data-testid=details-button]").count() == 0
+    status, got = await ws.page.evaluate(
+        """async (id) => {
+          const token = sessionStorage.getItem("vidconsult.dashboard.token");
+          const r = await fetch(`/api/v1/workspace/cases/${id}/join`,
+            { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+          return [r.status, await r.json()];
+        }""",
+        case_id,
+    )
+    assert status == 200, got
+    assert [(x["identity"], x["role"]) for x in got["links"]] == [("chen-i", "interpreter")]
 
 
 async def test_reschedule_and_cancel_from_the_case_page(

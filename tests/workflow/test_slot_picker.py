@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.workflow.helpers import MON, TUE, WED, WorkflowServer, cst, when
+from tests.workflow.test_paging import account, login
 
 NEW_YORK = ZoneInfo("America/New_York")
 # a village clinic open 08:00-17:30 on weekdays, Beijing time
@@ -121,6 +122,47 @@ async def test_panel_with_interpreter_is_booked_together_in_one_room(clinic) -> 
     again = await clinic.case()
     err = await clinic.book(again["id"], 409, expert_id="jones", start=picker["slots"][0]["start"])
     assert err["error"]["code"] == "double_booking"
+
+
+async def test_interpreter_workspace_lists_the_booking_with_their_own_seat(
+    clinic: WorkflowServer, settings: Any
+) -> None:
+    case = await clinic.case(requested_language="zh", interpreter_needed=True)
+    booked = await clinic.book(
+        case["id"], expert_id="wang", interpreter_id="chen", start=cst(10, 9).isoformat()
+    )
+    # the interpreter signs in with an expert-kind account named by its directory id
+    await account(settings, "chen", "expert")
+    await account(settings, "smith", "expert")
+    chen, smith = await login(clinic, "chen"), await login(clinic, "smith")
+    mine = await clinic.ok("GET", "/api/v1/workspace/cases", token=chen)
+    assert [(c["case"]["id"], c["interpreting"]) for c in mine["cases"]] == [(case["id"], True)]
+    item = mine["cases"][0]
+    assert when(item["booking"]["start"]) == cst(10, 9)
+    assert item["room"]["room_id"] == booked["booking"]["room"]["room_id"]
+    # the expert's own list marks nothing as interpreted
+    wang = await clinic.ok("GET", "/api/v1/workspace/cases", token=await login_as(clinic, settings))
+    assert [c["interpreting"] for c in wang["cases"]] == [False]
+    links = await clinic.ok("POST", f"/api/v1/workspace/cases/{case['id']}/join", token=chen)
+    assert [(x["identity"], x["role"]) for x in links["links"]] == [("chen", "interpreter")]
+    # another expert of the directory gets nothing of it
+    assert (await clinic.ok("GET", "/api/v1/workspace/cases", token=smith))["cases"] == []
+    err = await clinic.ok(
+        "POST", f"/api/v1/workspace/cases/{case['id']}/join", status=403, token=smith
+    )
+    assert err["error"]["code"] == "not_your_case"
+    # once the case is cancelled the interpreter's booking is gone from the list, and no seat
+    await clinic.ok("POST", f"/api/v1/cases/{case['id']}/cancel", {"reason": "patient recovered"})
+    assert (await clinic.ok("GET", "/api/v1/workspace/cases", token=chen))["cases"] == []
+    err = await clinic.ok(
+        "POST", f"/api/v1/workspace/cases/{case['id']}/join", status=403, token=chen
+    )
+    assert err["error"]["code"] == "not_your_case"
+
+
+async def login_as(clinic: WorkflowServer, settings: Any, username: str = "wang") -> str:
+    await account(settings, username, "expert")
+    return await login(clinic, username)
 
 
 async def test_panel_is_all_or_none_when_racing(clinic) -> None:

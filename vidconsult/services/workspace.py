@@ -1,6 +1,10 @@
 """The workspaces of experts and unit doctors: their own cases with what each needs beside it
 (the unit, the booking and its room window, the open emergency room), and join links for the
-caller's own seat in a case's room, never anyone else's."""
+caller's own seat in a case's room, never anyone else's.
+
+An interpreter is a directory entry of specialty ``interpretation`` and signs in like an expert
+(the account's user name is its directory id): their workspace lists the cases they are booked
+to interpret (``CaseItem.interpreting``), with the interpreter's own seat to join."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class CaseItem:
     booking: Booking | None
     booked_room: BookedRoom | None
     emergency_room: Room | None
+    interpreting: bool = False  # the caller is booked as this case's interpreter
 
 
 class WorkspaceService:
@@ -72,8 +77,15 @@ class WorkspaceService:
             for r in await self._rooms.list_rooms(RoomStatus.OPEN)
             if r.kind is RoomKind.EMERGENCY and r.case_id
         }
+        interpreting: list[Case] = []
+        if expert_id is not None:
+            seen = {case.id for case in found}
+            for case_id in await self._interpreting(expert_id, limit):
+                if case_id not in seen:
+                    seen.add(case_id)
+                    interpreting.append(await self._cases.get(case_id))
         items = []
-        for case in found:
+        for case in [*found, *interpreting]:
             booking, booked = await self._booking_of(case)
             items.append(
                 CaseItem(
@@ -82,10 +94,18 @@ class WorkspaceService:
                     booking,
                     booked,
                     emergency_rooms.get(case.id),
+                    interpreting=case in interpreting,
                 )
             )
         items.sort(key=_sort_key)
         return items
+
+    async def _interpreting(self, expert_id: str, limit: int) -> list[str]:
+        """The cases whose active booking has ``expert_id`` as its interpreter."""
+        found = await self._booking.bookings(
+            expert_id=expert_id, start_from=None, start_to=None, limit=limit
+        )
+        return [b.case_id for b in found if b.interpreter and b.active and b.case_id]
 
     async def _booking_of(self, case: Case) -> tuple[Booking | None, BookedRoom | None]:
         for booking_id in reversed(case.booking_ids):
@@ -96,6 +116,17 @@ class WorkspaceService:
             if booking.active:
                 return booking, room
         return None, None
+
+    async def _interprets(self, case: Case, expert_id: str) -> bool:
+        """Whether ``expert_id`` is booked (actively) as the case's interpreter."""
+        for booking_id in case.booking_ids:
+            try:
+                booking, _ = await self._booking.booked_room(booking_id)
+            except NotFound:
+                continue
+            if booking.interpreter and booking.active and booking.expert_id == expert_id:
+                return True
+        return False
 
     async def links(
         self,
@@ -110,7 +141,8 @@ class WorkspaceService:
         (patient and referring doctor of a booked room; the unit's screen of an emergency)."""
         case = await self._cases.get(case_id)
         if expert_id is not None and expert_id not in case.expert_ids:
-            raise PermissionDenied("this is not your case", code="not_your_case")
+            if case.urgency is Urgency.EMERGENCY or not await self._interprets(case, expert_id):
+                raise PermissionDenied("this is not your case", code="not_your_case")
         if unit_id is not None and case.referring_unit_id != unit_id:
             raise PermissionDenied("this case is another unit's", code="not_your_case")
         if case.urgency is Urgency.EMERGENCY:

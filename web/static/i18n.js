@@ -547,6 +547,8 @@ export const STRINGS = {
       signedOut: "You have signed out.",
       networkError: "The server cannot be reached ({message}).",
       expertRole: "Expert",
+      interpreterRole: "Interpreter",
+      interpreting: "You interpret",
       unitRole: "Unit doctor · {unit}",
       loading: "Loading…",
       // times
@@ -1309,6 +1311,8 @@ export const STRINGS = {
       signedOut: "您已退出登录。",
       networkError: "无法连接服务器（{message}）。",
       expertRole: "专家",
+      interpreterRole: "翻译",
+      interpreting: "您担任翻译",
       unitRole: "单位医生 · {unit}",
       loading: "加载中…",
       yourTime: "您的时间",

@@ -50,9 +50,11 @@ export function mountExpert(view, me) {
       const got = await api("POST", `/workspace/cases/${encodeURIComponent(c.id)}/join`);
       location.assign(`${got.links[0].join_url}&join=now`);
     }));
-    const toggle = h("button", { type: "button", class: "small", testid: "details-button",
-      "aria-expanded": String(open.has(c.id)) }, open.has(c.id) ? w("hide") : w("details"));
-    toggle.addEventListener("click", () => {
+    // an interpreter joins and sees the times; the records and the report are the experts'
+    const toggle = item.interpreting ? null : h("button", { type: "button", class: "small",
+      testid: "details-button", "aria-expanded": String(open.has(c.id)) },
+    open.has(c.id) ? w("hide") : w("details"));
+    toggle?.addEventListener("click", () => {
       if (open.has(c.id)) open.delete(c.id);
       else open.add(c.id);
       render();
@@ -60,7 +62,9 @@ export function mountExpert(view, me) {
     const rows = [h("tr", { testid: "consultation-row", dataset: { caseId: c.id } },
       h("td", {}, h("div", {}, c.patient.name),
         h("div", { class: "muted small-text" }, `${term("specialties", c.specialty)} · ${
-          term("urgencies", c.urgency)}`)),
+          term("urgencies", c.urgency)}`),
+        item.interpreting ? h("div", { class: "badge", testid: "interpreting" },
+          w("interpreting")) : null),
       h("td", {}, when ? timesIn(when, [[w("yourTime"), zone, "time-mine"],
         [w("unitTime"), item.unit.time_zone, "time-unit"],
         [w("centreTime"), centreZone, "time-centre"]])
@@ -70,7 +74,7 @@ export function mountExpert(view, me) {
       h("td", {}, h("span", { class: "badge", testid: "case-status" },
         term("statuses", c.status))),
       h("td", {}, h("div", { class: "button-row" }, join, toggle)))];
-    if (open.has(c.id)) rows.push(h("tr", { class: "case-detail" },
+    if (open.has(c.id) && !item.interpreting) rows.push(h("tr", { class: "case-detail" },
       h("td", { colspan: 5 }, detail(item))));
     return rows;
   }

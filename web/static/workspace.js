@@ -105,7 +105,11 @@ function showWorkspace() {
   $("view").hidden = false;
   const who = $("who");
   who.hidden = false;
-  const role = me.kind === "expert" ? w("expertRole") : w("unitRole", { unit: me.unit.name });
+  // an interpreter is a directory entry whose only specialty is interpretation
+  const interpreter = me.kind === "expert"
+    && me.expert.specialties.every((s) => s === "interpretation");
+  const role = me.kind !== "expert" ? w("unitRole", { unit: me.unit.name })
+    : (interpreter ? w("interpreterRole") : w("expertRole"));
   who.textContent = `${me.name} · ${role}`;
   who.title = who.textContent;
   $("sign-out").hidden = false;
