@@ -9,6 +9,7 @@ import pytest
 from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_server
+from tests.redis_server import RedisServer, redis_server
 from vidconsult.app import run_server
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
@@ -45,4 +46,13 @@ def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL (Debian's, as an unprivileged user) for the session; tests take a
     database of their own from it (``postgres.new_database()``)."""
     with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """One real redis-server for the session; tests keep apart by a key prefix of their own
+    (pub/sub channels ignore Redis' numbered databases). A test that stops Redis starts its
+    own (``tests.redis_server.redis_server()``)."""
+    with redis_server() as server:
         yield server

@@ -4,17 +4,18 @@ a factory of nodes sharing one state, as the nodes of one centre share one Redis
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 
+from tests.redis_server import RedisServer
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.cluster.ports import LiveState
 
 # short enough that the tests of expiry wait little, long enough for a loaded CI machine
 TTL = 1.0
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "redis"]
 
 NodeFactory = Callable[[str], Awaitable[LiveState]]
 
@@ -23,9 +24,11 @@ NodeFactory = Callable[[str], Awaitable[LiveState]]
 async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory]:
     made: list[LiveState] = []
     hub = MemoryHub(ttl=TTL) if request.param == "memory" else None
-    redis_url: Any = None
+    redis_url = ""
+    prefix = f"t{secrets.token_hex(4)}:"
     if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
+        server: RedisServer = request.getfixturevalue("redis")
+        redis_url = server.url
 
     async def factory(node_id: str) -> LiveState:
         state: LiveState
@@ -34,7 +37,7 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory
         else:
             from vidconsult.cluster.redis_state import RedisLiveState
 
-            state = RedisLiveState(redis_url, node_id, ttl=TTL)
+            state = RedisLiveState(redis_url, node_id, ttl=TTL, prefix=prefix)
         await state.start()
         made.append(state)
         return state
