@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from vidconsult.cli import main
-from vidconsult.config import Settings
+from vidconsult.config import Settings, SettingsError
 from vidconsult.tokens import TokenSigner
 
 
@@ -179,3 +179,73 @@ def test_unreadable_turn_secret_file_is_refused(tmp_path: Path) -> None:
     s = Settings.from_env({}, turn_urls="turn:x", turn_secret_file=str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="turn-secret-file"):
         s.turn_relay()
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"VIDCONSULT_PORT": "70000"}, "--port (VIDCONSULT_PORT) must be at most 65535"),
+        ({"VIDCONSULT_TOKEN_TTL": "0"}, "--token-ttl (VIDCONSULT_TOKEN_TTL) must be positive"),
+        (
+            {"VIDCONSULT_STORE": "mongo"},
+            "--store (VIDCONSULT_STORE) must be 'sqlite' or 'postgres', not 'mongo'",
+        ),
+        (
+            {"VIDCONSULT_SCHEDULER_INTERVAL": "-1"},
+            "--scheduler-interval (VIDCONSULT_SCHEDULER_INTERVAL) must not be negative",
+        ),
+        ({"VIDCONSULT_DEMO": "maybe"}, "--demo (VIDCONSULT_DEMO): not a boolean: 'maybe'"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_its_flag_and_variable(env, line: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value) == line
+
+
+def test_an_invalid_combination_fails_at_start_with_one_line(tmp_path: Path, capsys) -> None:
+    argv = ["serve", "--data-dir", str(tmp_path), "--port", "0", "--tls-names", "a.lan"]
+    assert main([*argv, "--token-ttl", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "--token-ttl (VIDCONSULT_TOKEN_TTL) must be positive" in err
+
+
+def test_secrets_never_show_in_repr_or_dump() -> None:
+    s = Settings.from_env(
+        {"VIDCONSULT_DATABASE_URL": "postgresql://vc:pw-db-123@db/vc"},
+        store="postgres",
+        secret="k" * 40,
+        turn_urls="turn:x",
+        turn_secret="t" * 40,
+    )
+    shown = repr(s) + str(s) + str(s.model_dump()) + s.model_dump_json()
+    for hidden in ("pw-db-123", "k" * 40, "t" * 40):
+        assert hidden not in shown
+    assert s.load_secret() == b"k" * 40
+    assert s.database_url.get_secret_value() == "postgresql://vc:pw-db-123@db/vc"
+
+
+def test_secrets_come_from_files_of_the_secrets_dir(tmp_path: Path) -> None:
+    # Docker secrets: /run/secrets/vidconsult_secret etc.; a variable or a flag wins over a file
+    (tmp_path / "vidconsult_secret").write_text("f" * 40 + "\n")
+    (tmp_path / "vidconsult_database_url").write_text("postgresql://vc:pw@db/vc")
+    env = {"VIDCONSULT_SECRETS_DIR": str(tmp_path), "VIDCONSULT_STORE": "postgres"}
+    s = Settings.from_env(env)
+    assert s.load_secret() == b"f" * 40
+    assert s.database_url.get_secret_value() == "postgresql://vc:pw@db/vc"
+    assert Settings.from_env(env, secret="g" * 40).load_secret() == b"g" * 40
+    with pytest.raises(SettingsError, match="VIDCONSULT_SECRETS_DIR: .* is not a directory"):
+        Settings.from_env({"VIDCONSULT_SECRETS_DIR": str(tmp_path / "missing")})
+
+
+def test_every_setting_has_a_flag_a_variable_and_a_help() -> None:
+    from vidconsult.cli import build_parser
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flags = {a.dest: a for a in serve._actions if a.dest in Settings.model_fields}
+    assert set(flags) == set(Settings.model_fields)
+    for name, action in flags.items():
+        assert f"--{name.replace('_', '-')}" in action.option_strings
+        assert f"[env VIDCONSULT_{name.upper()}]" in (action.help or "")
+        assert Settings.model_fields[name].description, f"{name} has no help"

@@ -8,112 +8,27 @@ import asyncio
 import logging
 import signal
 import sys
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from vidconsult.config import Settings
+from vidconsult.config import Settings, flag, variable
 from vidconsult.domain.roles import Role
 from vidconsult.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from vidconsult.tls import ServerTls
 
-HELP = {
-    "host": "address to listen on",
-    "port": "TCP port (0: any free port)",
-    "data_dir": "directory for the database, the secret and recordings",
-    "public_url": "base URL of join links, e.g. https://consult.example.org behind a TLS proxy "
-    "(default http(s)://HOST:PORT; for a wildcard HOST, this machine's first address)",
-    "tls_cert": "serve HTTPS with this PEM certificate (the chain may follow it); with --tls-key",
-    "tls_key": "the unencrypted PEM private key of --tls-cert",
-    "tls_self_signed": "serve HTTPS with a self-signed certificate made once into DATA_DIR/tls/ "
-    "(trials on a LAN: browsers warn; compare the printed fingerprint)",
-    "tls_names": "extra DNS names or IP addresses of the self-signed certificate (comma-separated)",
-    "secret": "token signing secret, >= 32 chars (prefer the environment variable)",
-    "ice_servers": "ICE servers: JSON list of RTCIceServer, or comma-separated URLs; "
-    "empty = host candidates only",
-    "turn_urls": "TURN URLs given to clients with short-lived credentials, comma-separated "
-    "(turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443?transport=tcp)",
-    "turn_secret": "secret shared with the TURN server (coturn static-auth-secret); prefer the "
-    "variable or --turn-secret-file",
-    "turn_secret_file": "file holding the TURN shared secret",
-    "store": "where records go: sqlite (embedded, one node) or postgres (several nodes)",
-    "database_url": "PostgreSQL URL with --store postgres: postgresql://user:pw@host:5432/db "
-    "(prefer the variable VIDCONSULT_DATABASE_URL: a password in a flag shows in ps)",
-    "database_pool_size": "connections each node keeps to PostgreSQL",
-    "redis_url": "Redis URL of the live state shared by nodes (not used yet)",
-    "media_mode": "reencode or passthrough",
-    "log_level": "DEBUG, INFO, WARNING, ERROR",
-    "token_ttl": "lifetime of join tokens minted over REST, seconds",
-    "max_participants": "default participant limit of a room",
-    "max_request_bytes": "largest accepted HTTP request body",
-    "demo": "create a demo room and print two join links",
-    "max_attachment_bytes": "largest case attachment accepted",
-    "attachment_link_ttl": "lifetime of signed attachment download links, seconds",
-    "session_ttl": "lifetime of dashboard login tokens, seconds",
-    "login_max_failures": "failed logins before a lockout",
-    "login_lockout_seconds": "length of a login lockout",
-    "webhook_max_attempts": "delivery attempts per webhook event",
-    "webhook_backoff_base": "first retry delay of a webhook delivery, seconds",
-    "webhook_backoff_max": "longest retry delay of a webhook delivery, seconds",
-    "webhook_timeout": "timeout of one webhook delivery attempt, seconds",
-    "recording_dir": "directory of recordings (default DATA_DIR/recordings)",
-    "recording_retention_days": "delete recordings older than this unless on hold (0: keep)",
-    "recording_link_ttl": "lifetime of signed recording download links, seconds",
-    "recording_purge_interval": "seconds between retention sweeps (0: none)",
-    "centre_time_zone": "the centre's IANA time zone (working days, SLA, statistics)",
-    "holidays_file": 'JSON {"holidays": [dates], "makeup_workdays": [dates]}',
-    "sla_working_days": "book routine cases within this many working days",
-    "slot_minutes": "default consultation slot length, minutes",
-    "slot_minutes_by_specialty": 'per-specialty slot lengths, e.g. "psychiatry=60"',
-    "booking_horizon_days": "how far ahead the booking search looks",
-    "room_lead_minutes": "a booked room opens this long before its start",
-    "room_grace_minutes": "a booked room closes this long after its end (unless in use)",
-    "no_show_wait_minutes": "a booked party absent this long after the start is a no-show",
-    "emergency_idle_minutes": "close an emergency room this long after it emptied (0: never)",
-    "emergency_unanswered_minutes": "close an emergency room nobody joined after this long "
-    "(0: never)",
-    "webhook_allowed_networks": "internal networks webhooks may post to (CIDR, comma-separated)",
-    "scheduler_interval": "seconds between scheduler ticks (0: no background loop)",
-    "paging_answer_seconds": "seconds an emergency page rings before the backup, then the "
-    "coordinators, are paged",
-    "paging_interval": "seconds between checks for unanswered pages (0: no background loop)",
-    "header_timeout": "seconds a client has to send request headers; idle keep-alive too",
-    "body_timeout": "seconds to send a JSON body; grace before an upload's minimum rate",
-    "min_upload_rate": "uploads slower than this (bytes/s, after the grace) are cut",
-    "password_workers": "threads hashing passwords (each Argon2 check takes 64 MiB)",
-    "password_queue": "password checks that may wait for a thread; more are answered 503",
-    "login_rate_ip": "logins per minute per client address (0: no limit)",
-    "login_rate_account": "logins per minute per user name (0: no limit)",
-    "token_rate_ip": "join-token/link requests per minute per client address (0: no limit)",
-    "token_rate_account": "join-token/link requests per minute per account (0: no limit)",
-    "upload_rate_ip": "attachment uploads per minute per client address (0: no limit)",
-    "upload_rate_account": "attachment uploads per minute per token identity (0: no limit)",
-    "join_rate_ip": "room connections per minute per client address (0: no limit)",
-    "join_rate_account": "room connections per minute per participant of a room (0: no limit)",
-    "case_quota_bytes": "total attachment bytes per case (0: no quota)",
-    "token_quota_bytes": "total attachment bytes per room token (0: no quota)",
-    "allowed_origins": "web origins besides the server's own whose pages may connect to "
-    'signaling, comma-separated (e.g. "https://portal.example.org"; "*": any)',
-    "max_tracks_per_participant": "media sections (tracks) one publish offer may carry",
-    "offers_per_minute": "publish offers per participant per minute, in bursts of that size "
-    "(0: no limit)",
-    "max_message_bytes": "largest signaling (Socket.IO) message, bytes",
-}
-
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    for f in fields(Settings):
-        flag = "--" + f.name.replace("_", "-")
-        env = "VIDCONSULT_" + f.name.upper()
-        help_text = f"{HELP.get(f.name, '')} [env {env}]"
-        if f.type == "bool":  # a switch: the flag alone turns it on
+    """A flag for every field of Settings, its help from the field's description."""
+    for name, info in Settings.model_fields.items():
+        help_text = f"{info.description or ''} [env {variable(name)}]"
+        if info.annotation is bool:  # a switch: the flag alone turns it on
             parser.add_argument(
-                flag, action="store_const", const="true", default=None, help=help_text
+                flag(name), action="store_const", const="true", default=None, help=help_text
             )
         else:
-            parser.add_argument(flag, dest=f.name, default=None, help=help_text)
+            parser.add_argument(flag(name), dest=name, default=None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
     return Settings.from_env(**overrides)
 
 

@@ -61,7 +61,9 @@ def _postgres(settings: Settings) -> Storage:
     )
     from vidconsult.store.pg.workflow import pg_workflow_stores
 
-    db = PostgresDatabase(settings.database_url, pool_size=settings.database_pool_size)
+    db = PostgresDatabase(
+        settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
+    )
     records = PgRecordStore(db)
     accounts = PgAccountStore(db)
     return Storage(

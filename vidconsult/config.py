@@ -1,5 +1,14 @@
-"""One settings object, read from the environment and CLI flags, with an embedded default for
-every setting. ``environ`` is injectable so tests never depend on the real environment."""
+"""One typed settings object (pydantic-settings), read from CLI flags, the environment and
+optional secret files, with an embedded default for every setting.
+
+Every setting is one field below: ``--name-with-dashes`` on the command line (vidconsult/cli.py
+makes the flags from the fields and their descriptions) and ``VIDCONSULT_NAME`` in the
+environment; a file named ``vidconsult_name`` in ``VIDCONSULT_SECRETS_DIR`` (e.g. Docker's
+/run/secrets) gives it too. Precedence: flag, variable, secret file, default. A single value is
+checked by its type and ``Field`` bounds or a ``field_validator``; settings that only make sense
+together are checked in ``_combinations``. Whatever is wrong is reported as one line
+(``SettingsError``) before anything starts. ``environ`` is injectable so tests never depend on
+the real environment. Secrets are ``SecretStr``: never in a repr or a log line."""
 
 from __future__ import annotations
 
@@ -9,15 +18,32 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from vidconsult.addresses import parse_origins
 from vidconsult.turn import MIN_TURN_SECRET_CHARS, TURN_SCHEMES, TurnRelay
 
 ENV_PREFIX = "VIDCONSULT_"
+SECRETS_DIR_VARIABLE = ENV_PREFIX + "SECRETS_DIR"
 MIN_SECRET_CHARS = 32
 STORES = ("sqlite", "postgres")
 SHORT_SECRET = (
@@ -27,20 +53,39 @@ _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$", re.IGNORECASE)
 
 
-def _ice_servers(value: str) -> list[dict[str, Any]]:
+class SettingsError(ValueError):
+    """Settings that cannot start a server, in one line naming the flag and the variable."""
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def variable(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _ice_servers(value: Any) -> Any:
     """JSON list of RTCIceServer dicts, or a comma-separated list of URLs."""
+    if not isinstance(value, str):
+        return value
     value = value.strip()
     if not value:
         return []
     if value.startswith("["):
-        data = json.loads(value)
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
         if not isinstance(data, list) or not all(isinstance(s, dict) and "urls" in s for s in data):
             raise ValueError("ICE servers must be a JSON list of {urls, username?, credential?}")
         return data
     return [{"urls": [u.strip()]} for u in value.split(",") if u.strip()]
 
 
-def _bool(value: str) -> bool:
+def _bool(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
     v = value.strip().lower()
     if v in {"1", "true", "yes", "on"}:
         return True
@@ -49,236 +94,411 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
-@dataclass(slots=True)
-class Settings:
+# a switch: on the command line the flag alone turns it on; in the environment 1/true/yes/on
+Switch = Annotated[bool, BeforeValidator(_bool)]
+# read by _ice_servers, not as JSON by pydantic-settings (a comma-separated list is not JSON)
+IceServers = Annotated[list[dict[str, Any]], NoDecode, BeforeValidator(_ice_servers)]
+
+# the environment from_env() reads: os.environ unless a caller (a test) hands its own
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("vidconsult_environ", default=None)
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source, reading the mapping given to from_env()."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {k.lower(): v for k, v in environ.items()}
+
+
+class Settings(BaseSettings):
     """Every setting has a flag ``--name-with-dashes`` and a variable ``VIDCONSULT_NAME``."""
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = Path("./var")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
+    data_dir: Path = Field(
+        Path("./var"), description="directory for the database, the secret and recordings"
+    )
     # public base URL used in join links; default: http(s)://{host}:{port}, and for a wildcard
     # host this machine's first interface address
-    public_url: str = ""
+    public_url: str = Field(
+        "",
+        description=(
+            "base URL of join links, e.g. https://consult.example.org behind a TLS proxy (default"
+            " http(s)://HOST:PORT; for a wildcard HOST, this machine's first address)"
+        ),
+    )
     # HTTPS: a PEM certificate (the chain may follow it) and its unencrypted key, both or neither
-    tls_cert: str = ""
-    tls_key: str = ""
+    tls_cert: str = Field(
+        "",
+        description=(
+            "serve HTTPS with this PEM certificate (the chain may follow it); with --tls-key"
+        ),
+    )
+    tls_key: str = Field("", description="the unencrypted PEM private key of --tls-cert")
     # HTTPS with a self-signed certificate made once and kept in {data_dir}/tls/ (LAN trials)
-    tls_self_signed: bool = False
+    tls_self_signed: Switch = Field(
+        False,
+        description=(
+            "serve HTTPS with a self-signed certificate made once into DATA_DIR/tls/ (trials on a"
+            " LAN: browsers warn; compare the printed fingerprint)"
+        ),
+    )
     # extra names of the self-signed certificate besides localhost, this machine's host name
     # and addresses: comma-separated DNS names or IP addresses
-    tls_names: str = ""
+    tls_names: str = Field(
+        "",
+        description=(
+            "extra DNS names or IP addresses of the self-signed certificate (comma-separated)"
+        ),
+    )
     # signing secret; default: generated once and kept (0600) in {data_dir}/secret.key
-    secret: str = ""
+    secret: SecretStr = Field(
+        SecretStr(""),
+        description="token signing secret, >= 32 chars (prefer the environment variable)",
+    )
     # RTCIceServer list; empty = host candidates only (never a public default)
-    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    ice_servers: IceServers = Field(
+        default_factory=list,
+        description=(
+            "ICE servers: JSON list of RTCIceServer, or comma-separated URLs; empty = host "
+            "candidates only"
+        ),
+    )
     # TURN relays handed to clients with short-lived credentials (docs/operations.md, TURN):
     # comma-separated turn:/turns: URLs, and the secret shared with the TURN server (coturn's
     # static-auth-secret), given directly or as a file holding it; never logged
-    turn_urls: str = ""
-    turn_secret: str = field(default="", repr=False)
-    turn_secret_file: str = ""
+    turn_urls: str = Field(
+        "",
+        description=(
+            "TURN URLs given to clients with short-lived credentials, comma-separated (turn:host:"
+            "3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443?transport=tcp)"
+        ),
+    )
+    turn_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "secret shared with the TURN server (coturn static-auth-secret); prefer the variable "
+            "or --turn-secret-file"
+        ),
+    )
+    turn_secret_file: str = Field("", description="file holding the TURN shared secret")
     # where the records go: "sqlite" (embedded in the data directory: one node, the default)
     # or "postgres" (the database of database_url, shared by several nodes)
-    store: str = "sqlite"
+    store: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="where records go: sqlite (embedded, one node) or postgres (several nodes)",
+    )
     # --store postgres: postgresql://user:password@host:5432/dbname (never logged), and the
     # connections each node keeps open to it
-    database_url: str = field(default="", repr=False)
-    database_pool_size: int = 10
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "PostgreSQL URL with --store postgres: postgresql://user:pw@host:5432/db (prefer the "
+            "variable VIDCONSULT_DATABASE_URL: a password in a flag shows in ps)"
+        ),
+    )
+    database_pool_size: int = Field(
+        10, gt=0, description="connections each node keeps to PostgreSQL"
+    )
+    redis_url: str = Field(
+        repr=False,
+        default="redis://127.0.0.1:6379/0",
+        description="Redis URL of the live state shared by nodes (not used yet)",
+    )
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
-    media_mode: str = "passthrough"
-    log_level: str = "INFO"
+    media_mode: Literal["passthrough", "reencode"] = Field(
+        "passthrough", description="reencode or passthrough"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     # default lifetime of join tokens minted over REST, in seconds
-    token_ttl: int = 4 * 3600
-    max_participants: int = 16
-    max_request_bytes: int = 1024 * 1024
+    token_ttl: int = Field(
+        4 * 3600, gt=0, description="lifetime of join tokens minted over REST, seconds"
+    )
+    max_participants: int = Field(16, description="default participant limit of a room")
+    max_request_bytes: int = Field(1024 * 1024, description="largest accepted HTTP request body")
     # create a demo room at start and print two join links
-    demo: bool = False
+    demo: Switch = Field(False, description="create a demo room and print two join links")
     # consultation workflow: the centre's zone, its holiday calendar and the booking rules
-    centre_time_zone: str = "Asia/Shanghai"
+    centre_time_zone: str = Field(
+        "Asia/Shanghai", description="the centre's IANA time zone (working days, SLA, statistics)"
+    )
     # the number the room page tells people to call when a link does not work
-    centre_phone: str = ""
+    centre_phone: str = Field(
+        "", description="the phone number the room page gives when a link does not work"
+    )
     # consent to record, asked in the room's pre-join step of recorded consultations: "ask" or
     # "off" (the page still says that the consultation is recorded); a refusal joins without
     # recording ("join_unrecorded") or keeps out ("stay_out")
-    recording_consent: str = "off"
-    consent_refusal: str = "join_unrecorded"
+    recording_consent: Literal["ask", "off"] = Field(
+        "off",
+        description="ask consent to record before joining a recorded consultation: ask or off",
+    )
+    consent_refusal: Literal["join_unrecorded", "stay_out"] = Field(
+        "join_unrecorded",
+        description=(
+            "a refused consent joins without recording (join_unrecorded) or keeps out (stay_out)"
+        ),
+    )
     # JSON {"holidays": ["2026-10-01", ...], "makeup_workdays": ["2026-09-27", ...]}
-    holidays_file: str = ""
-    sla_working_days: int = 3
-    slot_minutes: int = 30
+    holidays_file: str = Field(
+        "", description='JSON {"holidays": [dates], "makeup_workdays": [dates]}'
+    )
+    sla_working_days: int = Field(
+        3, gt=0, description="book routine cases within this many working days"
+    )
+    slot_minutes: int = Field(30, gt=0, description="default consultation slot length, minutes")
     # per-specialty slot lengths, e.g. "psychiatry=60,radiology=20"
-    slot_minutes_by_specialty: str = ""
-    booking_horizon_days: int = 28
+    slot_minutes_by_specialty: str = Field(
+        "", description='per-specialty slot lengths, e.g. "psychiatry=60"'
+    )
+    booking_horizon_days: int = Field(
+        28, gt=0, description="how far ahead the booking search looks"
+    )
     # a booked room opens lead minutes before its start and closes grace minutes after its end
-    room_lead_minutes: int = 10
-    room_grace_minutes: int = 15
+    room_lead_minutes: int = Field(
+        10, ge=0, description="a booked room opens this long before its start"
+    )
+    room_grace_minutes: int = Field(
+        15, ge=0, description="a booked room closes this long after its end (unless in use)"
+    )
     # a booked party absent this long after the start makes the session a no-show
-    no_show_wait_minutes: int = 15
+    no_show_wait_minutes: int = Field(
+        15, ge=0, description="a booked party absent this long after the start is a no-show"
+    )
     # an emergency room closes this long after its last participant left, or after it opened
     # if nobody ever joined (0 = never for that reason)
-    emergency_idle_minutes: int = 30
-    emergency_unanswered_minutes: int = 60
+    emergency_idle_minutes: int = Field(
+        30, ge=0, description="close an emergency room this long after it emptied (0: never)"
+    )
+    emergency_unanswered_minutes: int = Field(
+        60, ge=0, description="close an emergency room nobody joined after this long (0: never)"
+    )
     # seconds between scheduler ticks; 0 = no background loop (tick() is called directly)
-    scheduler_interval: float = 15.0
+    scheduler_interval: float = Field(
+        15.0, ge=0, description="seconds between scheduler ticks (0: no background loop)"
+    )
     # emergency paging: seconds a page rings before the next person (backup on the rota, then
     # the coordinators) is paged; seconds between checks of that (0 = no background loop)
-    paging_answer_seconds: float = 60.0
-    paging_interval: float = 1.0
+    paging_answer_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "seconds an emergency page rings before the backup, then the coordinators, are paged"
+        ),
+    )
+    paging_interval: float = Field(
+        1.0, ge=0, description="seconds between checks for unanswered pages (0: no background loop)"
+    )
     # case records: largest attachment, lifetime of signed download links (s)
-    max_attachment_bytes: int = 200 * 1024 * 1024
-    attachment_link_ttl: int = 300
+    max_attachment_bytes: int = Field(
+        200 * 1024 * 1024, description="largest case attachment accepted"
+    )
+    attachment_link_ttl: int = Field(
+        300, description="lifetime of signed attachment download links, seconds"
+    )
     # dashboard logins: token lifetime (s), failed attempts before a lockout of N seconds
-    session_ttl: int = 12 * 3600
-    login_max_failures: int = 5
-    login_lockout_seconds: int = 900
+    session_ttl: int = Field(12 * 3600, description="lifetime of dashboard login tokens, seconds")
+    login_max_failures: int = Field(5, description="failed logins before a lockout")
+    login_lockout_seconds: int = Field(900, description="length of a login lockout")
     # webhooks: attempts per delivery, exponential backoff base and cap (s), timeout (s)
-    webhook_max_attempts: int = 8
-    webhook_backoff_base: float = 1.0
-    webhook_backoff_max: float = 600.0
-    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = Field(8, description="delivery attempts per webhook event")
+    webhook_backoff_base: float = Field(
+        1.0, description="first retry delay of a webhook delivery, seconds"
+    )
+    webhook_backoff_max: float = Field(
+        600.0, description="longest retry delay of a webhook delivery, seconds"
+    )
+    webhook_timeout: float = Field(
+        10.0, description="timeout of one webhook delivery attempt, seconds"
+    )
     # webhooks reach public addresses only, plus these networks (CIDR, comma-separated), e.g.
     # the hospital information system's "10.20.0.0/16" (loopback/private/link-local refused)
-    webhook_allowed_networks: str = ""
+    webhook_allowed_networks: str = Field(
+        "", description="internal networks webhooks may post to (CIDR, comma-separated)"
+    )
     # recordings: where files go (default {data_dir}/recordings), days kept (0 = forever,
     # unless on legal hold), lifetime of signed download links (s), purge interval (s)
-    recording_dir: str = ""
-    recording_retention_days: int = 0
-    recording_link_ttl: int = 300
-    recording_purge_interval: float = 3600.0
+    recording_dir: str = Field(
+        "", description="directory of recordings (default DATA_DIR/recordings)"
+    )
+    recording_retention_days: int = Field(
+        0, description="delete recordings older than this unless on hold (0: keep)"
+    )
+    recording_link_ttl: int = Field(
+        300, description="lifetime of signed recording download links, seconds"
+    )
+    recording_purge_interval: float = Field(
+        3600.0, description="seconds between retention sweeps (0: none)"
+    )
     # resource limits: seconds a client has to send a request's headers (also how long an idle
     # keep-alive connection stays open); seconds to send a JSON body; an upload slower than
     # min_upload_rate bytes/s (after body_timeout seconds of grace) is cut
-    header_timeout: float = 20.0
-    body_timeout: float = 30.0
-    min_upload_rate: int = 8 * 1024
+    header_timeout: float = Field(
+        20.0, gt=0, description="seconds a client has to send request headers; idle keep-alive too"
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, description="seconds to send a JSON body; grace before an upload's minimum rate"
+    )
+    min_upload_rate: int = Field(
+        8 * 1024, gt=0, description="uploads slower than this (bytes/s, after the grace) are cut"
+    )
     # password hashing: threads of its own pool, and checks that may wait for one (more: 503)
-    password_workers: int = 2
-    password_queue: int = 8
+    password_workers: int = Field(
+        2, gt=0, description="threads hashing passwords (each Argon2 check takes 64 MiB)"
+    )
+    password_queue: int = Field(
+        8, ge=0, description="password checks that may wait for a thread; more are answered 503"
+    )
     # rate limits per minute (bursts of that size), per client address and per account
     # (user name or token identity); 0 = no limit
-    login_rate_ip: int = 30
-    login_rate_account: int = 10
-    token_rate_ip: int = 120
-    token_rate_account: int = 60
-    upload_rate_ip: int = 60
-    upload_rate_account: int = 30
+    login_rate_ip: int = Field(
+        30, ge=0, description="logins per minute per client address (0: no limit)"
+    )
+    login_rate_account: int = Field(
+        10, ge=0, description="logins per minute per user name (0: no limit)"
+    )
+    token_rate_ip: int = Field(
+        120,
+        ge=0,
+        description="join-token/link requests per minute per client address (0: no limit)",
+    )
+    token_rate_account: int = Field(
+        60, ge=0, description="join-token/link requests per minute per account (0: no limit)"
+    )
+    upload_rate_ip: int = Field(
+        60, ge=0, description="attachment uploads per minute per client address (0: no limit)"
+    )
+    upload_rate_account: int = Field(
+        30, ge=0, description="attachment uploads per minute per token identity (0: no limit)"
+    )
     # Socket.IO joins (connections), per client address and per participant of a room: a page
     # load or a reconnect is one; a clinic behind one NAT address has many participants
-    join_rate_ip: int = 300
-    join_rate_account: int = 30
+    join_rate_ip: int = Field(
+        300, ge=0, description="room connections per minute per client address (0: no limit)"
+    )
+    join_rate_account: int = Field(
+        30, ge=0, description="room connections per minute per participant of a room (0: no limit)"
+    )
     # upload quotas (total bytes): per case, and per room token bound to a case
-    case_quota_bytes: int = 2 * 1024**3
-    token_quota_bytes: int = 500 * 1024**2
+    case_quota_bytes: int = Field(
+        2 * 1024**3, ge=0, description="total attachment bytes per case (0: no quota)"
+    )
+    token_quota_bytes: int = Field(
+        500 * 1024**2, ge=0, description="total attachment bytes per room token (0: no quota)"
+    )
     # signaling: pages of other origins that may open a Socket.IO connection besides the
     # server's own (comma-separated origins; "*": any page); clients without Origin always may
-    allowed_origins: str = ""
+    allowed_origins: str = Field(
+        "",
+        description=(
+            "web origins besides the server's own whose pages may connect to signaling, "
+            'comma-separated (e.g. "https://portal.example.org"; "*": any)'
+        ),
+    )
     # signaling caps per participant: media sections (tracks) in one publish offer, publish
     # offers a minute (bursts of that size; 0 = no limit), largest Socket.IO message in bytes
-    max_tracks_per_participant: int = 8
-    offers_per_minute: int = 60
-    max_message_bytes: int = 256 * 1024
+    max_tracks_per_participant: int = Field(
+        8, gt=0, description="media sections (tracks) one publish offer may carry"
+    )
+    offers_per_minute: int = Field(
+        60,
+        ge=0,
+        description=(
+            "publish offers per participant per minute, in bursts of that size (0: no limit)"
+        ),
+    )
+    max_message_bytes: int = Field(
+        256 * 1024,
+        ge=16 * 1024,
+        description=(
+            "largest signaling (Socket.IO) message, bytes (at least 16384: an SDP must fit)"
+        ),
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # flags, then variables, then secret files; never a .env file of the working directory
+        return init_settings, _Environment(settings_cls), file_secret_settings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings of ``environ`` (default: the process environment) and ``overrides``
+        (command-line values; None = not given), or SettingsError with one line."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _convert(f.name, raw)
-        for key, val in overrides.items():
-            if val is not None:
-                values[key] = _convert(key, val) if isinstance(val, str) else val
-        settings = cls(**values)
-        settings.validate()
-        return settings
+        secrets_dir = env.get(SECRETS_DIR_VARIABLE) or None
+        if secrets_dir is not None and not Path(secrets_dir).is_dir():
+            raise SettingsError(f"{SECRETS_DIR_VARIABLE}: {secrets_dir} is not a directory")
+        values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        values["_secrets_dir"] = secrets_dir
+        token = _ENVIRON.set(env)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_one_line(exc)) from None
+        finally:
+            _ENVIRON.reset(token)
 
-    def validate(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port out of range: {self.port}")
-        self._validate_store()
-        if self.recording_consent not in {"ask", "off"}:
-            raise ValueError(
-                f"recording consent must be ask or off, not {self.recording_consent!r}"
-            )
-        if self.consent_refusal not in {"join_unrecorded", "stay_out"}:
-            raise ValueError(
-                f"consent refusal must be join_unrecorded or stay_out, not {self.consent_refusal!r}"
-            )
-        if self.media_mode not in {"reencode", "passthrough"}:
-            raise ValueError(f"media mode must be reencode or passthrough, not {self.media_mode!r}")
-        if self.token_ttl <= 0:
-            raise ValueError("token ttl must be positive")
-        for name in ("sla_working_days", "slot_minutes", "booking_horizon_days"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        for name in (
-            "room_lead_minutes",
-            "room_grace_minutes",
-            "no_show_wait_minutes",
-            "scheduler_interval",
-            "emergency_idle_minutes",
-            "emergency_unanswered_minutes",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.paging_answer_seconds <= 0 or self.paging_interval < 0:
-            raise ValueError("paging_answer_seconds must be positive, paging_interval not negative")
-        for name in ("header_timeout", "body_timeout", "password_workers", "min_upload_rate"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        for name in (
-            "password_queue",
-            "case_quota_bytes",
-            "token_quota_bytes",
-            *(f"{k}_rate_{w}" for k in ("login", "token", "upload") for w in ("ip", "account")),
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if self.secret and len(self.secret) < MIN_SECRET_CHARS:
-            raise ValueError(SHORT_SECRET)
-        self._validate_signaling()
-        self._validate_tls()
-        self._validate_turn()
-        self.data_dir = Path(self.data_dir)
-
-    def _validate_store(self) -> None:
-        if self.store == "redis":
+    @field_validator("store", mode="before")
+    @classmethod
+    def _no_redis_store(cls, value: Any) -> Any:
+        if value == "redis":
             raise ValueError(
                 "--store redis is not a records store: records go to sqlite (one node) or"
                 " postgres (several nodes, --database-url)"
             )
-        if self.store not in STORES:
-            raise ValueError(f"--store must be sqlite or postgres, not {self.store!r}")
-        if self.store == "postgres" and not self.database_url:
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if value and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(SHORT_SECRET)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Settings:
+        self._check_store()
+        self._check_tls()
+        self._check_turn()
+        return self
+
+    def _check_store(self) -> None:
+        database_url = self.database_url.get_secret_value()
+        if self.store == "postgres" and not database_url:
             raise ValueError(
                 "--store postgres needs --database-url (VIDCONSULT_DATABASE_URL),"
                 " e.g. postgresql://vidconsult@db.example:5432/vidconsult"
             )
-        if self.database_url and self.store != "postgres":
+        if database_url and self.store != "postgres":
             raise ValueError("--database-url applies only with --store postgres")
-        if self.database_url:
-            scheme = urlsplit(self.database_url).scheme
+        if database_url:
+            scheme = urlsplit(database_url).scheme
             if scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
                 raise ValueError(
                     "--database-url must be a postgresql:// URL, not a "
                     f"{scheme or 'schemeless'} one"
                 )
-        if self.database_pool_size <= 0:
-            raise ValueError("database_pool_size must be positive")
 
-    def _validate_signaling(self) -> None:
-        parse_origins(self.allowed_origins)
-        if self.max_tracks_per_participant <= 0:
-            raise ValueError("max_tracks_per_participant must be positive")
-        if self.offers_per_minute < 0:
-            raise ValueError("offers_per_minute must not be negative")
-        if self.max_message_bytes < 16 * 1024:
-            raise ValueError("max_message_bytes must be at least 16384 (an SDP must fit)")
-
-    def _validate_tls(self) -> None:
+    def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together: give both or neither")
         if self.tls_self_signed and self.tls_cert:
@@ -294,16 +514,17 @@ class Settings:
                         f"--tls-names: {name!r} is neither a DNS name nor an IP address"
                     ) from None
 
-    def _validate_turn(self) -> None:
-        if self.turn_secret and self.turn_secret_file:
+    def _check_turn(self) -> None:
+        turn_secret = self.turn_secret.get_secret_value()
+        if turn_secret and self.turn_secret_file:
             raise ValueError("--turn-secret and --turn-secret-file exclude each other")
-        has_secret = bool(self.turn_secret or self.turn_secret_file)
+        has_secret = bool(turn_secret or self.turn_secret_file)
         if bool(self.turn_url_list()) != has_secret:
             raise ValueError("--turn-urls and a TURN secret (--turn-secret[-file]) go together")
         for url in self.turn_url_list():
             if not url.startswith(TURN_SCHEMES):
                 raise ValueError(f"--turn-urls: not a turn: or turns: URL: {url!r}")
-        if self.turn_secret and len(self.turn_secret) < MIN_TURN_SECRET_CHARS:
+        if turn_secret and len(turn_secret) < MIN_TURN_SECRET_CHARS:
             raise ValueError(f"the TURN secret must be at least {MIN_TURN_SECRET_CHARS} characters")
 
     def turn_url_list(self) -> list[str]:
@@ -322,7 +543,7 @@ class Settings:
                     f"--turn-secret-file {self.turn_secret_file}: {exc.strerror}"
                 ) from None
         else:
-            secret = self.turn_secret.encode()
+            secret = self.turn_secret.get_secret_value().encode()
         return TurnRelay(tuple(self.turn_url_list()), secret)
 
     @property
@@ -349,9 +570,10 @@ class Settings:
     def load_secret(self) -> bytes:
         """The signing secret: the setting, else the one kept in the data dir (made once)."""
         if self.secret:
-            if len(self.secret) < MIN_SECRET_CHARS:
+            value = self.secret.get_secret_value()
+            if len(value) < MIN_SECRET_CHARS:
                 raise ValueError(SHORT_SECRET)
-            return self.secret.encode()
+            return value.encode()
         path = self.data_dir / "secret.key"
         if path.exists():
             raw = path.read_bytes().strip()
@@ -368,20 +590,33 @@ class Settings:
         return raw
 
 
-_CONVERTERS: dict[str, Any] = {
-    "int": int,
-    "float": float,
-    "bool": _bool,
-    "Path": Path,
-    "str": str,
-    "list[dict[str, Any]]": _ice_servers,
-}
-_FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Settings)}
-
-
-def _convert(name: str, raw: str) -> Any:
-    conv = _CONVERTERS[_FIELD_TYPES.get(name, "str")]
-    try:
-        return conv(raw)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError(f"invalid value for {name}: {exc}") from None
+def _one_line(exc: ValidationError) -> str:
+    """The first problem of a ValidationError as one sentence naming the flag and variable."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    ctx = first.get("ctx") or {}
+    kind = first["type"]
+    if not first["loc"]:  # a combination (_combinations): its sentence names the flags
+        return f"{ctx.get('error', first['msg'])}{more}"
+    name = str(first["loc"][0])
+    where = f"{flag(name)} ({variable(name)})"
+    if kind == "value_error":
+        text = str(ctx.get("error", first["msg"]))
+        return (text if flag(name) in text or variable(name) in text else f"{where}: {text}") + more
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        text = "must be positive"
+    elif kind == "greater_than_equal" and ctx.get("ge") == 0:
+        text = "must not be negative"
+    elif kind == "greater_than_equal":
+        text = f"must be at least {ctx.get('ge')}"
+    elif kind == "less_than_equal":
+        text = f"must be at most {ctx.get('le')}"
+    elif kind == "literal_error":
+        text = f"must be {ctx.get('expected')}, not {first.get('input')!r}"
+    elif kind == "extra_forbidden":
+        return f"no such setting: {name}{more}"
+    else:
+        msg = first["msg"]
+        text = f"invalid value {first.get('input')!r}: {msg[:1].lower()}{msg[1:]}"
+    return f"{where} {text}{more}" if not text.startswith("invalid") else f"{where}: {text}{more}"

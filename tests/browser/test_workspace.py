@@ -14,7 +14,6 @@ Both languages, axe-core (0 serious/critical) on every page shown, screenshots i
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -60,7 +59,9 @@ COUNT_NOTIFICATIONS = """
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
-    tuned = dataclasses.replace(settings, paging_answer_seconds=ANSWER_SECONDS, paging_interval=0.2)
+    tuned = settings.model_copy(
+        update={"paging_answer_seconds": ANSWER_SECONDS, "paging_interval": 0.2}
+    )
     async for handle in _serve(tuned):
         yield handle
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,7 +24,7 @@ def clock() -> FakeClock:
 async def wf(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
     """The real server (REST + signaling) on an ephemeral port, on a fake clock, with the
     scheduler's background loop off: tests drive it with ``scheduler.tick()``."""
-    settings = dataclasses.replace(settings, scheduler_interval=0)
+    settings = settings.model_copy(update={"scheduler_interval": 0})
     async with (
         run_server(settings, clock=clock, media=NullMediaEngine()) as server,
         aiohttp.ClientSession() as session,

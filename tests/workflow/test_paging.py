@@ -7,7 +7,6 @@ pages; every step is on the case's audit trail; the metrics count it."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -31,8 +30,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 async def wf(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
     """As tests/workflow/conftest.py's, with a 30 s answer time and no paging loop."""
-    settings = dataclasses.replace(
-        settings, scheduler_interval=0, paging_interval=0, paging_answer_seconds=30
+    settings = settings.model_copy(
+        update={"scheduler_interval": 0, "paging_interval": 0, "paging_answer_seconds": 30}
     )
     async with (
         run_server(settings, clock=clock, media=NullMediaEngine()) as server,
