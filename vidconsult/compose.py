@@ -21,6 +21,7 @@ def _sqlite(settings: Settings) -> Storage:
     from vidconsult.store.sqlite_access import SQLiteAccessLogStore
     from vidconsult.store.sqlite_accounts import SQLiteAccountStore
     from vidconsult.store.sqlite_leave import SQLiteLeaveRequestStore
+    from vidconsult.store.sqlite_paging import SQLitePagingStore
     from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
     from vidconsult.store.sqlite_records import SQLiteRecordStore
     from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
@@ -45,6 +46,7 @@ def _sqlite(settings: Settings) -> Storage:
         webhooks=SQLiteWebhookStore(db),
         recordings=SQLiteRecordingStore(db),
         leave=SQLiteLeaveRequestStore(db),
+        pagings=SQLitePagingStore(db),
     )
 
 
@@ -52,6 +54,7 @@ def _postgres(settings: Settings) -> Storage:
     from vidconsult.store.pg.accounts import PgAccountStore, PgWebhookStore
     from vidconsult.store.pg.database import PostgresDatabase
     from vidconsult.store.pg.leave import PgLeaveRequestStore
+    from vidconsult.store.pg.paging import PgPagingStore
     from vidconsult.store.pg.recordings import PgRecordingStore
     from vidconsult.store.pg.records import (
         PgAccessLogStore,
@@ -80,4 +83,5 @@ def _postgres(settings: Settings) -> Storage:
         webhooks=PgWebhookStore(db),
         recordings=PgRecordingStore(db),
         leave=PgLeaveRequestStore(db),
+        pagings=PgPagingStore(db),
     )

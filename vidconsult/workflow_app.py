@@ -193,6 +193,7 @@ def install(
         token_ttl=timedelta(seconds=settings.token_ttl),
         push=push,
         workspace_url=lambda: f"{app[BASE_URL][0]}/workspace",
+        store=app[STORAGE].pagings,
     )
     events.subscribe(paging.on_event)
     app[PAGING] = paging
@@ -242,9 +243,11 @@ def _leave_store(app: web.Application) -> LeaveRequestStore:
 
 
 async def _paging_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """The loop that pages the next person when a page goes unanswered."""
+    """After the database opened: the pages open before a restart, then the loop that pages
+    the next person when a page goes unanswered."""
     interval = app[SETTINGS].paging_interval
     paging = app[PAGING]
+    await paging.restore()
     task = asyncio.get_running_loop().create_task(paging.run(interval)) if interval else None
     yield
     if task is not None:

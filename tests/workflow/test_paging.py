@@ -7,8 +7,9 @@ pages; every step is on the case's audit trail; the metrics count it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -30,6 +31,12 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 async def wf(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
     """As tests/workflow/conftest.py's, with a 30 s answer time and no paging loop."""
+    async with serving(settings, clock) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
     settings = settings.model_copy(
         update={"scheduler_interval": 0, "paging_interval": 0, "paging_answer_seconds": 30}
     )
@@ -68,6 +75,10 @@ async def login(wf: WorkflowServer, username: str) -> str:
 
 @pytest.fixture
 async def duty(wf: WorkflowServer, settings: Settings) -> WorkflowServer:
+    return await on_duty(wf, settings)
+
+
+async def on_duty(wf: WorkflowServer, settings: Settings) -> WorkflowServer:
     await wf.unit("vil-1")
     for expert in ("zhou", "wang"):
         await wf.expert(expert)
@@ -246,6 +257,56 @@ async def test_unanswered_pages_reach_the_coordinators_and_decline_moves_on(
         "page.accepted",
         "page.cancelled",
     ]
+
+
+async def test_open_pages_survive_a_restart_and_the_clock_resumes(
+    settings: Settings, clock: FakeClock, clients: Any
+) -> None:
+    async with serving(settings, clock) as wf:
+        await on_duty(wf, settings)
+        zhou, wang = await login(wf, "zhou"), await login(wf, "wang")
+        got = await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+        case_id, room_id = got["case"]["id"], got["room"]["id"]
+        opened = wf.clock.now()
+        wf.clock.advance(seconds=20)
+    # the server stops 20 s into the first page, and starts again on the same data
+    async with serving(settings, clock) as wf:
+        pager = wf.app[PAGING]
+        # the page still rings for zhou, with its own clock; the board has it
+        [page] = (await wf.ok("GET", "/api/v1/pages/mine", token=zhou))["pages"]
+        assert page["page_id"] == f"{case_id}.p0" and page["status"] == "ringing"
+        assert datetime.fromisoformat(page["sent_at"]) == opened
+        assert datetime.fromisoformat(page["escalates_at"]) == opened + timedelta(seconds=30)
+        [row] = (await wf.ok("GET", "/api/v1/paging"))["pagings"]
+        assert row["case_id"] == case_id and row["state"] == "paging"
+        assert [p["target"]["id"] for p in row["pages"]] == ["zhou"]
+        # 29 s after the page: nothing; 30 s: the backup's workspace rings
+        wang_ws = await staff(wf, clients, wang)
+        wang_ring = wang_ws.expect("page.ring")
+        wf.clock.advance(seconds=9)
+        assert await pager.tick() == 0
+        wf.clock.advance(seconds=1)
+        assert await pager.tick() == 1
+        assert (await asyncio.wait_for(wang_ring, 5))["page_id"] == f"{case_id}.p1"
+        # the backup answers and lands in the room the emergency opened before the restart
+        accepted = await wf.ok("POST", f"/api/v1/pages/{case_id}.p1/accept", token=wang)
+        assert wf.verify(accepted["link"]["token"]).room == room_id
+        case = await wf.ok("GET", f"/api/v1/cases/{case_id}")
+        assert [a for a, _ in audit_actions(case)] == [
+            "page.sent",
+            "page.unanswered",
+            "page.sent",
+            "expert.added",
+            "page.accepted",
+            "page.cancelled",
+        ]
+    # and once more: the answer is kept, nothing rings any more
+    async with serving(settings, clock) as wf:
+        assert (await wf.ok("GET", "/api/v1/pages/mine", token=zhou))["pages"] == []
+        [row] = (await wf.ok("GET", "/api/v1/paging"))["pagings"]
+        assert row["state"] == "answered" and row["answered_by"] == "wang"
+        assert [p["status"] for p in row["pages"]] == ["cancelled", "accepted"]
+        assert await wf.app[PAGING].tick() == 0
 
 
 async def test_staff_channel_refuses_room_tokens_and_anonymous(duty: WorkflowServer) -> None:

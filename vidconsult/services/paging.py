@@ -11,9 +11,12 @@
 - "participant.joined" of an expert in an emergency room records the first expert's arrival;
   "room.ended" cancels the pages still open.
 
-Every step lands on the case's audit trail with its time. The state lives in this process's
-memory (the emergency's room and its live participants do too); a restart forgets which
-pages were open, the audit trail keeps what happened.
+Every step lands on the case's audit trail with its time. Each paging is kept in the store
+(:class:`PagingStore`) after every change, before anyone is told: a restarted server
+(:meth:`restore`) has every open page again, with when it was sent, so the escalation clock
+resumes where it stopped (a step that ran out while the server was down is paged at the first
+tick) and the board still shows who was paged and who answered. The policy a paging started
+with stays its own: the "escalates at" its pages announced stays true across a restart.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from vidconsult.services.events import EventBus
 from vidconsult.services.rooms import RoomService
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.sessions import SessionService
+from vidconsult.store.base_paging import PagingStore
 from vidconsult.tokens import TokenClaims
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,7 @@ class PagingService:
         token_ttl: timedelta,
         push: StaffPush | None = None,
         workspace_url: Callable[[], str] = lambda: "",
+        store: PagingStore | None = None,
     ) -> None:
         self._cases = cases
         self._directory = directory
@@ -122,6 +127,8 @@ class PagingService:
         self._pagings: dict[str, Paging] = {}  # by case id
         self._unit_names: dict[str, str] = {}  # by unit id, as the pages name the unit
         self._lock = asyncio.Lock()
+        self._store = store
+        self._save_lock = asyncio.Lock()  # saves in order: the last one writes the latest
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -150,6 +157,38 @@ class PagingService:
     def _paging_of_page(self, page_id: str) -> Paging:
         case_id, _, _ = page_id.rpartition(".p")
         return self.of_case(case_id)
+
+    # -- the store ----------------------------------------------------------------------------
+    async def restore(self) -> int:
+        """Load what the store keeps (every paging still paging, and those opened in the last
+        ``KEEP_FOR``), after a restart; how many pagings are still paging."""
+        if self._store is None:
+            return 0
+        now = self._clock.now()
+        found = await self._store.list_pagings(since=now - KEEP_FOR)
+        for paging in found:
+            if paging.unit_id not in self._unit_names:
+                try:
+                    self._unit_names[paging.unit_id] = (
+                        await self._directory.unit(paging.unit_id)
+                    ).name
+                except NotFound:
+                    pass
+        async with self._lock:
+            for paging in found:
+                self._pagings.setdefault(paging.case_id, paging)
+        open_ = [p for p in found if p.state is PagingState.PAGING]
+        log.info("pagings restored count=%s paging=%s", len(found), len(open_))
+        return len(open_)
+
+    async def _save(self, paging: Paging) -> None:
+        if self._store is None:
+            return
+        async with self._save_lock:
+            try:
+                await self._store.save_paging(paging)
+            except Exception:  # the page still rings; the next change saves it again
+                log.exception("paging save failed case=%s", paging.case_id)
 
     # -- the event bus ------------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -266,6 +305,7 @@ class PagingService:
         now = self._clock.now()
         if not paging.expert_arrived(now):
             return
+        await self._save(paging)
         self.time_to_expert.observe((now - paging.opened_at).total_seconds())
         await self._audit(
             paging, "expert.arrived", data["identity"], now, _seconds_since(paging, now)
@@ -280,6 +320,7 @@ class PagingService:
         await self._apply(paging, change)
 
     async def _apply(self, paging: Paging, change: PagingChange, by: str = ACTOR) -> None:
+        await self._save(paging)  # kept before anyone is told
         now = self._clock.now()
         for page in change.unanswered:
             await self._audit(

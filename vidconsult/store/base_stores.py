@@ -10,6 +10,7 @@ from vidconsult.store.base import Database, RoomStore
 from vidconsult.store.base_access import AccessLogStore
 from vidconsult.store.base_accounts import AccountStore, ApiTokenStore
 from vidconsult.store.base_leave import LeaveRequestStore
+from vidconsult.store.base_paging import PagingStore
 from vidconsult.store.base_recordings import RecordingStore
 from vidconsult.store.base_records import AttachmentStore, ChatStore
 from vidconsult.store.base_revocations import RevocationStore
@@ -34,3 +35,4 @@ class Storage:
     webhooks: WebhookStore
     recordings: RecordingStore
     leave: LeaveRequestStore
+    pagings: PagingStore

@@ -425,3 +425,14 @@ leave_requests = Table(
     Column("note", Text, nullable=False, server_default=""),
     Index(None, "expert_id", "requested_at"),
 )
+
+# emergency pagings (one document per emergency case) ---------------------------------------------
+pagings = Table(
+    "pagings",
+    metadata,
+    Column("case_id", Text, primary_key=True),
+    _ts("opened_at"),
+    Column("state", Text, nullable=False),
+    Column("doc", JSONB, nullable=False),
+    Index(None, "state", "opened_at"),
+)

@@ -1,0 +1,66 @@
+"""Contract: emergency pagings (open pages, their times, who answered), on SQLite and
+PostgreSQL; a re-opened store (a restart) has every one of them as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.store.record_backends import Backend, backend_fixture
+from vidconsult.domain.paging import PageTarget, Paging, PagingPolicy, PagingState
+from vidconsult.domain.specialties import Specialty
+from vidconsult.store.pg.paging import PgPagingStore
+from vidconsult.store.sqlite_paging import SQLitePagingStore
+
+STORES = {"sqlite": SQLitePagingStore, "postgres": PgPagingStore}
+backend = backend_fixture()
+T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+
+def paging(case_id: str, opened_at: datetime) -> Paging:
+    return Paging(
+        case_id=case_id,
+        room_id=f"room-{case_id}",
+        unit_id="vil-1",
+        specialty=Specialty.CARDIOLOGY,
+        opened_at=opened_at,
+        chain=(PageTarget.expert("zhou"), PageTarget.expert("wang"), PageTarget.coordinators()),
+        policy=PagingPolicy(timedelta(seconds=45)),
+    )
+
+
+async def test_pagings_survive_a_reopen_with_their_pages_and_clock(backend: Backend) -> None:
+    store = await backend.open(STORES[backend.kind])
+    # one still paging, long ago (its step ran out: the backup rings, the first is unanswered)
+    ringing = paging("case_old", T0 - timedelta(days=3))
+    ringing.start(ringing.opened_at)
+    ringing.tick(ringing.opened_at + timedelta(seconds=50))
+    await store.save_paging(ringing)
+    # one answered an hour ago, after the expert's page (then saved again: an upsert)
+    answered = paging("case_answered", T0 - timedelta(hours=1))
+    answered.start(answered.opened_at)
+    await store.save_paging(answered)
+    answered.accept("case_answered.p0", "zhou", T0 - timedelta(minutes=59), coordinator=False)
+    answered.expert_arrived(T0 - timedelta(minutes=58))
+    await store.save_paging(answered)
+    # one closed unanswered two days ago: older than the board keeps
+    closed = paging("case_closed", T0 - timedelta(days=2))
+    closed.start(closed.opened_at)
+    closed.close(closed.opened_at + timedelta(minutes=60))
+    await store.save_paging(closed)
+
+    store = await backend.open(STORES[backend.kind])  # a restart
+    got = await store.list_pagings(since=T0 - timedelta(hours=12))
+    assert [p.case_id for p in got] == ["case_answered", "case_old"]
+    again_answered, again_ringing = got
+    assert again_ringing == ringing and again_answered == answered
+    # what the escalation clock reads after the restart is what it was
+    assert again_ringing.state is PagingState.PAGING
+    assert again_ringing.deadline == ringing.opened_at + timedelta(seconds=95)
+    assert [p.status.value for p in again_ringing.pages] == ["unanswered", "ringing"]
+    assert again_ringing.policy.answer_within == timedelta(seconds=45)
+    assert again_answered.answered_by == "zhou" and again_answered.first_expert_at is not None
+    assert again_answered.pages[0].answered_by == "zhou"
+    # ``since`` far back: all three, newest first
+    every = await store.list_pagings(since=T0 - timedelta(days=30))
+    assert [p.case_id for p in every] == ["case_answered", "case_closed", "case_old"]
+    assert every[1].state is PagingState.CLOSED
