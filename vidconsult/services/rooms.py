@@ -639,11 +639,13 @@ class RoomService:
             "text": text,
             "sent_at": utc_iso(self._clock.now()),
         }
+        # read before anyone sees the message: a store that cannot answer refuses it for all
+        # (the sender gets the reason), rather than showing a message the sender was told failed
+        room = await self._store.get_room(room_id) if self.events is not None else None
         self._live[room_id].chat.append(message)
         await self._notifier.broadcast(room_id, "chat.message", message, exclude=identity)
         if self.events is not None:
             # the case record keeps the chat (services/records.py subscribes)
-            room = await self._store.get_room(room_id)
             await self.events.publish(
                 "chat.message",
                 {

@@ -35,7 +35,7 @@ from vidconsult.domain.emergency import EmergencyClosing, emergency_close_reason
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance, Presence, decide_attendance
 from vidconsult.domain.rooms import RoomKind, RoomStatus
-from vidconsult.errors import VidconsultError
+from vidconsult.errors import Unavailable, VidconsultError
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
 from vidconsult.services.rooms import RoomService
@@ -198,4 +198,7 @@ class Scheduler:
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:
-        await self._leases.release(LEASE, self.owner)
+        try:
+            await self._leases.release(LEASE, self.owner)
+        except Unavailable as exc:  # the store is down: the lease expires by itself
+            log.warning("scheduler lease not released owner=%s reason=%s", self.owner, exc.message)
