@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 from signaling import schemas
 from signaling.guard import GuardedServer, RejectionSink, error_payload
 from signaling.origins import AllowedOrigins
+from signaling.relay import EdgeRelay, Sockets, remote_sid, split_sid
+from vidconsult.cluster.ports import LiveState
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.errors import (
     Conflict,
@@ -27,6 +29,7 @@ from vidconsult.errors import (
     VidconsultError,
 )
 from vidconsult.ports import Clock, SessionDescription
+from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rooms import RoomService
 from vidconsult.tokens import TokenClaims, TokenSigner
 from vidconsult.turn import TurnRelay
@@ -54,8 +57,8 @@ BAD_INPUT = (InvalidInput, TooLarge, RateLimited)
 class SocketNotifier:
     """Implements :class:`vidconsult.ports.Notifier` on top of the Socket.IO server."""
 
-    def __init__(self, sio: GuardedServer) -> None:
-        self._sio = sio
+    def __init__(self, sockets: Sockets) -> None:
+        self._sio = sockets
         self._sids: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # requests being handled per connection: a close waits for them, so that a request
@@ -126,6 +129,8 @@ class SignalingServer:
         self,
         *,
         rooms: RoomService | None = None,
+        link: NodeLink | None = None,
+        live: LiveState | None = None,
         signer: TokenSigner,
         clock: Clock,
         ice_servers: list[dict[str, Any]],
@@ -150,7 +155,17 @@ class SignalingServer:
             ping_interval=10,
             ping_timeout=10,
         )
-        self.notifier = SocketNotifier(self.sio)
+        # several nodes: a socket whose room is on another node is relayed there (relay.py)
+        self.sockets = Sockets(self.sio, link)
+        self.sockets.on_remote_closed = self._on_disconnect
+        self.notifier = SocketNotifier(self.sockets)
+        self.link = link
+        self.edge: EdgeRelay | None = None
+        if link is not None and live is not None:
+            self.edge = EdgeRelay(self.sio, link, live)
+            link.on("sig.connect", self._remote_connect)
+            link.on("sig.event", self._remote_event)
+            link.on("sig.disconnect", self._remote_disconnect)
         self._rooms = rooms
         self._signer = signer
         self._ice_servers = ice_servers
@@ -224,6 +239,19 @@ class SignalingServer:
                     ("join.ip", _remote(environ)),
                     ("join.account", f"{claims.room or ''}/{claims.identity}"),
                 )
+            node = None
+            if self.edge is not None and claims.room is not None:
+                hello = {"token": token, "room": wanted_room, "remote": _remote(environ)}
+                node = await self.edge.connect(sid, claims.room, hello)
+            if node is not None:
+                log.info(
+                    "connected sid=%s room=%s identity=%s relayed_to=%s",
+                    sid,
+                    claims.room,
+                    claims.identity,
+                    node,
+                )
+                return
             room = await self.rooms.authorize_connect(claims)
         except VidconsultError as exc:
             if isinstance(exc, Unauthenticated | RateLimited):  # floods: counted, throttled
@@ -238,8 +266,44 @@ class SignalingServer:
         self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
         log.info("connected sid=%s room=%s identity=%s", sid, room.id, claims.identity)
 
+    async def start(self) -> None:
+        """Several nodes: listen on the node link, watch the nodes relayed to."""
+        if self.link is not None:
+            await self.link.start()
+        if self.edge is not None:
+            await self.edge.start()
+
+    async def stop(self) -> None:
+        if self.edge is not None:
+            await self.edge.stop()
+        if self.link is not None:
+            await self.link.close()
+
+    # relayed participants: the room's node's side --------------------------------------------
+    async def _remote_connect(self, edge: str, payload: dict[str, Any]) -> dict[str, Any]:
+        claims = self._signer.verify(payload.get("token"), now=self._clock.now())
+        if payload.get("room") is not None:
+            claims.require_room(str(payload["room"]))
+        room = await self.rooms.authorize_connect(claims)
+        sid = remote_sid(edge, str(payload.get("sid")))
+        self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
+        log.info("connected sid=%s room=%s identity=%s via=%s", sid, room.id, claims.identity, edge)
+        return {"ok": True}
+
+    async def _remote_event(self, edge: str, payload: dict[str, Any]) -> dict[str, Any]:
+        sid = remote_sid(edge, str(payload.get("sid")))
+        return await self._on_event(str(payload.get("event")), sid, payload.get("data"))
+
+    async def _remote_disconnect(self, edge: str, payload: dict[str, Any]) -> None:
+        await self._on_disconnect(remote_sid(edge, str(payload.get("sid"))), "relay")
+
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        if self.edge is not None and sid in self.edge.sessions:
+            await self.edge.closed(sid)
+            return
         session = self._sessions.pop(sid, None)
+        if session is not None and split_sid(sid) is not None:
+            self.sockets.forget(sid, session.room_id)
         if session is not None and session.joining:
             session.gone = True  # the join, when it completes, takes the participant out
             return
@@ -257,6 +321,11 @@ class SignalingServer:
 
     # requests ------------------------------------------------------------------------------
     async def _on_event(self, event: str, sid: str, data: Any = None) -> dict[str, Any]:
+        if self.edge is not None and sid in self.edge.sessions:
+            try:
+                return await self.edge.forward(sid, event, data)
+            except VidconsultError as exc:
+                return error_payload(exc.code, exc.message)
         session = self._sessions.get(sid)
         if session is None:
             return error_payload("not_connected", "no session")
@@ -300,7 +369,7 @@ class SignalingServer:
         except Exception:
             log.exception("request crashed sid=%s room=%s event=%s", sid, session.room_id, event)
             result = error_payload("internal", "internal error")
-        await self.sio.emit("error", result["error"], to=sid)
+        await self.sockets.emit("error", result["error"], to=sid)
         return result
 
     async def _join(self, session: Session, msg: schemas.Join) -> dict[str, Any]:
@@ -319,7 +388,7 @@ class SignalingServer:
             session.waiting = True
             return {"lobby": held}
         session.waiting = False
-        await self.sio.enter_room(session.sid, session.room_id)
+        await self.sockets.enter_room(session.sid, session.room_id)
         # joined from now on: joining subscribes the newcomer to the tracks already published,
         # and a client may answer that offer before this request's reply reaches it
         session.joined = session.joining = True
@@ -327,7 +396,7 @@ class SignalingServer:
             result = await self.rooms.join(claims, session.sid, consent=msg.consent)
         except BaseException:
             session.joined = False
-            await self.sio.leave_room(session.sid, session.room_id)
+            await self.sockets.leave_room(session.sid, session.room_id)
             raise
         finally:
             session.joining = False

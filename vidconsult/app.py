@@ -3,6 +3,8 @@ each interface (store, media engine) and owning the lifecycle of everything it s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -18,7 +20,9 @@ from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, SIGNALING, STAFF
 from vidconsult.areas import Installer, default_installers
-from vidconsult.compose import make_storage
+from vidconsult.cluster.node import NodeAgent
+from vidconsult.cluster.ports import LiveState
+from vidconsult.compose import make_live_state, make_storage
 from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.consent import ConsentRule, OnRefusal
@@ -27,8 +31,10 @@ from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.access import AccessLog
 from vidconsult.services.events import EventBus
+from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
+from vidconsult.services.room_routing import RoomRouter
 from vidconsult.services.rooms import RoomService
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
@@ -42,6 +48,7 @@ from web.keys import (
     LIMITER,
     REJECTIONS,
     REVOCATIONS,
+    ROOM_ROUTER,
     ROOMS,
     SETTINGS,
     SIGNER,
@@ -69,15 +76,21 @@ def build_app(
     clock: Clock | None = None,
     media: MediaEngine | None = None,
     installers: Sequence[Installer] | None = None,
+    live: LiveState | None = None,
 ) -> web.Application:
     """``installers``: the areas to wire besides rooms and the workflow; None = all of them
-    (case records, accounts and API tokens, webhooks). Tests pass only the ones they need."""
+    (case records, accounts and API tokens, webhooks). Tests pass only the ones they need.
+    ``live``: the live state shared with other nodes (default: from the settings; None when
+    they say one node): signaling relayed to a room's node, REST on any node."""
     clock = clock or SystemClock()
     storage = make_storage(settings)
     # every verification (REST, signaling) checks the revocation list, held in memory
     revocations = TokenRevocations(store=storage.revocations, clock=clock)
     signer = TokenSigner(settings.load_secret(), revocations=revocations)
     media = media or make_media(settings)
+    if live is None:
+        live = make_live_state(settings)
+    link = NodeLink(live.bus, live.node_id) if live is not None else None
 
     app = web.Application(
         middlewares=[error_middleware, guards.guard_middleware],
@@ -105,6 +118,8 @@ def build_app(
         rejections=app[REJECTIONS],
         max_message_bytes=settings.max_message_bytes,
         limiter=app[LIMITER],
+        link=link,
+        live=live,
     )
     signaling.origins.set(allowed_origins(settings, settings.port))
     rooms = RoomService(
@@ -130,6 +145,7 @@ def build_app(
     app[STAFF] = staff
     signaling.attach(app)
     app[ROOMS] = rooms
+    app[ROOM_ROUTER] = RoomRouter(rooms, link, live.placement if live else None)
     app[SIGNALING] = signaling
     app[ops_api.REGISTRY] = ops_api.make_registry(rooms, media.stats, app[REJECTIONS])
 
@@ -140,6 +156,8 @@ def build_app(
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)
+    if live is not None:
+        _install_node(app, live, rooms)
     workflow_app.install(
         app,
         stores=storage.workflow,
@@ -152,6 +170,52 @@ def build_app(
     for install in default_installers() if installers is None else installers:
         install(app)
     return app
+
+
+def _install_node(app: web.Application, live: LiveState, rooms: RoomService) -> None:
+    """One of several nodes: heartbeats (address, load) into the live state, and a room that
+    ended is no longer placed anywhere."""
+    settings = app[SETTINGS]
+
+    def load() -> tuple[int, int]:
+        busy, participants, _ = rooms.live_counts()
+        return participants, busy
+
+    agent = NodeAgent(
+        live,
+        address=lambda: app[BASE_URL][0],
+        load=load,
+        limit=settings.node_limit,
+        interval=settings.node_heartbeat,
+    )
+
+    async def on_event(event: str, data: dict[str, Any]) -> None:
+        if event == "room.ended" and isinstance(data.get("room_id"), str):
+            try:
+                await live.placement.release(data["room_id"])
+            except Exception:
+                log.warning("room placement not released room=%s", data["room_id"])
+
+    app[EVENTS].subscribe(on_event)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await live.start()
+        except Exception:
+            log.warning("live state unreachable at start node=%s", live.node_id)
+        await app[SIGNALING].start()  # the node link listens before the node is placeable
+        await agent.beat()
+        task = asyncio.create_task(agent.run(), name="node-heartbeat")
+        log.info("node up node=%s live=%s", live.node_id, live.kind)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await agent.leave()
+        await app[SIGNALING].stop()
+        await live.close()
+
+    app.cleanup_ctx.append(lifecycle)
 
 
 # the consult room's decisions about people, on the case's (or the room's) audit trail

@@ -6,8 +6,23 @@ line's tools (accounts, the archive) use the same builder."""
 
 from __future__ import annotations
 
+from vidconsult.cluster.ports import LiveState
 from vidconsult.config import Settings
 from vidconsult.store.base_stores import Storage
+
+
+def make_live_state(settings: Settings) -> LiveState | None:
+    """The live state shared by several nodes (``--live redis``); None for one node (the
+    default: nothing is relayed, the room service holds everything in the process)."""
+    if settings.live != "redis":
+        return None
+    from vidconsult.cluster.node import load_node_id, valid_node_id
+    from vidconsult.cluster.redis_state import RedisLiveState
+
+    node_id = (
+        valid_node_id(settings.node_id) if settings.node_id else load_node_id(settings.data_dir)
+    )
+    return RedisLiveState(settings.redis_url, node_id, ttl=settings.node_ttl)
 
 
 def make_storage(settings: Settings) -> Storage:

@@ -208,7 +208,24 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         repr=False,
         default="redis://127.0.0.1:6379/0",
-        description="Redis URL of the live state shared by nodes (not used yet)",
+        description="Redis URL of the live state shared by nodes (with --live redis)",
+    )
+    # the live state: "memory" (one node, the default) or "redis" (several nodes share it at
+    # redis_url; a participant may enter through any node: docs/operations.md, several nodes)
+    live: Literal["memory", "redis"] = Field(
+        "memory",
+        description="live state: memory (one node) or redis (several nodes, needs postgres)",
+    )
+    # this node's id among several (default: made at first start, kept in the data directory);
+    # seconds between its heartbeats, and how long one lasts (a node silent this long is dead
+    # and its rooms are placed again); most participants it takes (0: no limit)
+    node_id: str = Field("", description="this node's id (default: kept in DATA_DIR/node-id)")
+    node_heartbeat: float = Field(2.0, gt=0, description="seconds between node heartbeats")
+    node_ttl: float = Field(
+        6.0, gt=0, description="seconds a heartbeat lasts: a silent node is dead after it"
+    )
+    node_limit: int = Field(
+        0, ge=0, description="most participants this node takes (0: no limit)"
     )
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
@@ -497,6 +514,12 @@ class Settings(BaseSettings):
                     "--database-url must be a postgresql:// URL, not a "
                     f"{scheme or 'schemeless'} one"
                 )
+        if self.live == "redis" and self.store != "postgres":
+            raise ValueError(
+                "--live redis (several nodes) needs --store postgres: the nodes share their records"
+            )
+        if self.node_ttl <= self.node_heartbeat:
+            raise ValueError("--node-ttl must be longer than --node-heartbeat")
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):

@@ -12,6 +12,7 @@ from vidconsult.ports import Clock
 from vidconsult.services.access import AccessLog
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
+from vidconsult.services.room_routing import RoomRouter
 from vidconsult.services.rooms import RoomService
 from vidconsult.store.base_stores import Storage
 from vidconsult.tokens import TokenClaims, TokenSigner
@@ -20,6 +21,8 @@ SETTINGS = web.AppKey("settings", Settings)
 # the repositories of the store the settings chose (built by vidconsult.compose)
 STORAGE = web.AppKey("storage", Storage)
 ROOMS = web.AppKey("rooms", RoomService)
+# REST on any node: a room's live side asked of the room's node (services/room_routing.py)
+ROOM_ROUTER = web.AppKey("room_router", RoomRouter)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
 # revoked join tokens (removed participants, disabled minters); the signer checks it

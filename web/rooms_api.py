@@ -20,7 +20,7 @@ from web.http import (
     require_coordinator,
     require_room_admin,
 )
-from web.keys import BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import BASE_URL, CLOCK, ROOM_ROUTER, ROOMS, SETTINGS
 from web.openapi import describe
 from web.room_views import BandwidthOut, JoinTokenOut, PersonActionOut, RoomList, RoomOut
 from web.schemas import Bandwidth, CreateRoom, CreateToken, RoomQuery
@@ -35,6 +35,21 @@ def room_view(rooms: RoomService, room: Room, *, include_hidden: bool) -> RoomOu
         # who waits, for those who may admit (coordinators and room admins)
         waiting=rooms.waiting(room.id) if include_hidden else None,
     )
+
+
+async def live_views(
+    request: web.Request, found: list[Room], *, include_hidden: bool
+) -> list[RoomOut]:
+    """The rooms with their live side, asked of each room's node (several nodes)."""
+    live = await request.app[ROOM_ROUTER].live([r.id for r in found], include_hidden=include_hidden)
+    return [
+        RoomOut.of(
+            room,
+            live[room.id].participants,
+            waiting=live[room.id].waiting if include_hidden else None,
+        )
+        for room in found
+    ]
 
 
 @routes.post("/api/v1/rooms")
@@ -63,7 +78,8 @@ async def list_rooms(request: web.Request) -> web.Response:
     found = await rooms.list_rooms(status)
     if query.case_id:
         found = [r for r in found if r.case_id == query.case_id]
-    return json_ok({"rooms": [room_view(rooms, r, include_hidden=True).wire() for r in found]})
+    views = await live_views(request, found, include_hidden=True)
+    return json_ok({"rooms": [view.wire() for view in views]})
 
 
 @routes.get("/api/v1/rooms/{room_id}")
@@ -80,7 +96,8 @@ async def get_room(request: web.Request) -> web.Response:
     rooms = request.app[ROOMS]
     room = await rooms.get_room(room_id)
     admin = who.is_coordinator or who.grants.admin
-    return json_ok(room_view(rooms, room, include_hidden=admin).wire())
+    (view,) = await live_views(request, [room], include_hidden=admin)
+    return json_ok(view.wire())
 
 
 @routes.delete("/api/v1/rooms/{room_id}")
@@ -92,7 +109,7 @@ async def get_room(request: web.Request) -> web.Response:
 async def end_room(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
-    room = await request.app[ROOMS].end_room(room_id, reason=f"ended by {who.identity}")
+    room = await request.app[ROOM_ROUTER].end_room(room_id, reason=f"ended by {who.identity}")
     return json_ok(RoomOut.of(room).wire())
 
 

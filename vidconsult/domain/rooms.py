@@ -143,6 +143,16 @@ class Waiting:
             "since": utc_iso(self.since),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Waiting:
+        """From :meth:`to_dict` (e.g. another node's answer)."""
+        return cls(
+            identity=str(data["identity"]),
+            name=str(data["name"]),
+            role=Role(str(data["role"])),
+            since=datetime.fromisoformat(str(data["since"])),
+        )
+
 
 @dataclass(slots=True)
 class Track:
@@ -159,6 +169,15 @@ class Track:
             "muted": self.muted,
             "source": source.value,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Track:
+        return cls(
+            sid=str(data["sid"]),
+            kind=TrackKind(str(data["kind"])),
+            muted=bool(data.get("muted", False)),
+            source=TrackSource(str(data["source"])) if data.get("source") else None,
+        )
 
 
 @dataclass(slots=True)
@@ -181,6 +200,25 @@ class Participant:
             "tracks": [t.to_dict() for t in self.tracks.values()],
             "hand_raised": self.hand_raised,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Participant:
+        """From :meth:`to_dict` (e.g. another node's answer)."""
+        grants = data.get("grants")
+        tracks = data.get("tracks")
+        return cls(
+            identity=str(data["identity"]),
+            name=str(data["name"]),
+            role=Role(str(data["role"])),
+            grants=Grants.from_dict(grants if isinstance(grants, dict) else {}),
+            joined_at=datetime.fromisoformat(str(data["joined_at"])),
+            tracks={
+                str(t["sid"]): Track.from_dict(t)
+                for t in (tracks if isinstance(tracks, list) else [])
+                if isinstance(t, dict)
+            },
+            hand_raised=bool(data.get("hand_raised", False)),
+        )
 
     def track(self, sid: str) -> Track:
         try:
