@@ -6,6 +6,8 @@ line's tools (accounts, the archive) use the same builder."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from vidconsult.cluster.ports import LiveState
 from vidconsult.config import Settings
 from vidconsult.store.base_stores import Storage
@@ -22,7 +24,9 @@ def make_live_state(settings: Settings) -> LiveState | None:
     node_id = (
         valid_node_id(settings.node_id) if settings.node_id else load_node_id(settings.data_dir)
     )
-    return RedisLiveState(settings.redis_url, node_id, ttl=settings.node_ttl)
+    state = RedisLiveState(settings.redis_url, node_id, ttl=settings.node_ttl)
+    # the port declares its parts as plain attributes, which mypy holds invariant
+    return cast(LiveState, state)
 
 
 def make_storage(settings: Settings) -> Storage:

@@ -224,9 +224,7 @@ class Settings(BaseSettings):
     node_ttl: float = Field(
         6.0, gt=0, description="seconds a heartbeat lasts: a silent node is dead after it"
     )
-    node_limit: int = Field(
-        0, ge=0, description="most participants this node takes (0: no limit)"
-    )
+    node_limit: int = Field(0, ge=0, description="most participants this node takes (0: no limit)")
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
     media_mode: Literal["passthrough", "reencode"] = Field(
