@@ -21,6 +21,7 @@ from media.compat import check_aiortc, enable_rid_extensions
 from media.config import MediaConfig
 from media.dispatch import ListenerDispatcher
 from media.forwarding import Forwarder, PublisherSource, create_forwarder
+from media.node_relay import NodeRelays
 from media.observers import TrackObservers
 from media.publisher import PublishedEntry, PublishSession
 from media.rooms import Participant, Rooms, published
@@ -60,9 +61,11 @@ class AiortcMediaEngine:
         self._closed_packets = 0
         self._observers = TrackObservers()
         self._links = WeakLinks(self._rooms, config.video_bitrate_kbps)
+        #: a room spanning nodes (media/node_relay.py); idle until ``relays.configure``
+        self.relays = NodeRelays(self, self._rooms)
 
     def set_listener(self, listener: MediaListener) -> None:
-        self._dispatch.set_listener(listener)
+        self._dispatch.set_listener(self.relays.listener_for(listener))
 
     # --- participants ---
 
@@ -95,6 +98,7 @@ class AiortcMediaEngine:
     async def close_room(self, room_id: str) -> None:
         self._closing_rooms.add(room_id)  # nobody to renegotiate with any more
         try:
+            await self.relays.room_closed(room_id)
             for part in self._rooms.members(room_id):
                 await self.remove_participant(room_id, part.identity)
             self._rooms.drop(room_id)
@@ -110,6 +114,7 @@ class AiortcMediaEngine:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.relays.close()
         await self._dispatch.close()
         await self._forwarder.close()
 

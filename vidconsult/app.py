@@ -39,7 +39,7 @@ from vidconsult.services.rooms import RoomService
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
-from web import guards, join_api, openapi, ops_api, pages, rooms_api
+from web import guards, join_api, openapi, ops_api, pages, relay_api, rooms_api
 from web.http import error_middleware
 from web.keys import (
     ACCESS_LOG,
@@ -152,6 +152,8 @@ def build_app(
     app.router.add_routes(rooms_api.routes)
     app.router.add_routes(ops_api.routes)
     app.router.add_routes(join_api.routes)
+    app.router.add_routes(relay_api.routes)
+    _wire_relay(app, media, settings, live)
     openapi.install(app)
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
@@ -216,6 +218,36 @@ def _install_node(app: web.Application, live: LiveState, rooms: RoomService) -> 
         await live.close()
 
     app.cleanup_ctx.append(lifecycle)
+
+
+def _wire_relay(
+    app: web.Application, media: MediaEngine, settings: Settings, live: LiveState | None
+) -> None:
+    """The lecture relay between nodes (docs/media.md, "Rooms across nodes"): only with a
+    cluster secret and the aiortc engine; otherwise its internal routes refuse (403)."""
+    from media.node_relay import NodeRelays
+    from vidconsult.cluster.node import load_node_id, valid_node_id
+
+    relays = getattr(media, "relays", None)
+    secret = settings.cluster_secret.get_secret_value()
+    if not secret or not isinstance(relays, NodeRelays):
+        return
+    if live is not None:
+        node_id = live.node_id
+    elif settings.node_id:
+        node_id = valid_node_id(settings.node_id)
+    else:
+        node_id = load_node_id(settings.data_dir)
+    courier = relay_api.HttpRelayCourier(node_id, secret)
+    relays.configure(node_id, courier)
+    app[relay_api.RELAYS] = relays
+    app[relay_api.CLUSTER_SECRET] = secret
+    app[relay_api.COURIER] = courier
+
+    async def close_courier(_app: web.Application) -> None:
+        await courier.close()
+
+    app.on_cleanup.append(close_courier)
 
 
 # the consult room's decisions about people, on the case's (or the room's) audit trail

@@ -225,6 +225,16 @@ class Settings(BaseSettings):
         6.0, gt=0, description="seconds a heartbeat lasts: a silent node is dead after it"
     )
     node_limit: int = Field(0, ge=0, description="most participants this node takes (0: no limit)")
+    # the secret every node of a cluster shares for its internal endpoints (the lecture relay:
+    # docs/media.md, "Rooms across nodes"); empty = they refuse (403). Never a participant's
+    # token; never logged
+    cluster_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "secret the nodes of a cluster share for their internal endpoints (lecture relay),"
+            " >= 32 chars; prefer the variable VIDCONSULT_CLUSTER_SECRET"
+        ),
+    )
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
     media_mode: Literal["passthrough", "reencode"] = Field(
@@ -481,6 +491,16 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: SecretStr) -> SecretStr:
         if value and len(value.get_secret_value()) < MIN_SECRET_CHARS:
             raise ValueError(SHORT_SECRET)
+        return value
+
+    @field_validator("cluster_secret")
+    @classmethod
+    def _long_cluster_secret(cls, value: SecretStr) -> SecretStr:
+        if value and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"the cluster secret (--cluster-secret) must be at least {MIN_SECRET_CHARS}"
+                " characters"
+            )
         return value
 
     @field_validator("allowed_origins")

@@ -98,6 +98,50 @@ class MediaStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RelayEdge:
+    """A node that has audience for a room: its id and the base URL of its internal API."""
+
+    node_id: str
+    url: str
+
+
+class RelayCourier(Protocol):
+    """Carries a relay leg's signaling from the room's home node to an edge node (over HTTP
+    with the cluster secret: ``web/relay_api.py``)."""
+
+    async def offer(
+        self, edge: RelayEdge, room_id: str, publisher: str, offer: SessionDescription
+    ) -> str:
+        """Deliver the leg's offer (``offer.sources``: each track's source by mid); returns
+        the edge's answer SDP."""
+        ...
+
+    async def end(self, edge: RelayEdge, room_id: str, publisher: str) -> None:
+        """The publisher's relay ended: the edge drops its relayed publisher."""
+
+
+class NodeRelay(Protocol):
+    """A room spanning nodes (docs/media.md, "Rooms across nodes"): both ends of the media
+    relay of one node (implemented by ``media.node_relay.NodeRelays``)."""
+
+    async def add_edge(self, room_id: str, edge: RelayEdge) -> list[str]:
+        """(origin) ``edge`` has audience for the room: relay its publishers there."""
+        ...
+
+    async def remove_edge(self, room_id: str, node_id: str) -> bool: ...
+
+    async def accept_offer(
+        self, room_id: str, origin: str, publisher: str, offer: SessionDescription
+    ) -> SessionDescription:
+        """(edge) a leg's offer from the origin: answered by this node's publish path."""
+        ...
+
+    async def end_relayed(self, room_id: str, origin: str, publisher: str) -> bool: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
 class MediaEngine(Protocol):
     """Terminates participants' peer connections and forwards published tracks.
 

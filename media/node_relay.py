@@ -1,0 +1,419 @@
+"""``NodeRelays``: a room that spans nodes (a lecture whose audience outgrows one node).
+
+The room's **home** node (the *origin*) holds the presenter's publish connection. Another node
+(an *edge*) that has audience for the room asks the origin for it once
+(:meth:`NodeRelays.add_edge`, over the internal HTTP endpoint of ``web/relay_api.py``). For
+each publisher of the room the origin then opens one **leg**: a subscribe-only participant of
+its own engine, named ``"relay <edge node> <publisher>"`` (a space, so it can never be a
+participant's identity), subscribed to all of the publisher's tracks. The leg's offers go to the
+edge through a :class:`RelayCourier`, whose answer comes from the edge's engine **publish** path
+(:meth:`accept_offer`): on the edge, the relayed publisher is an ordinary publisher of the
+same identity, so its audience subscribes, gets simulcast-free passthrough RTP, NACKs served
+from the edge's own history and PLIs relayed (over the leg to the origin, then to the
+presenter), all by the code that serves local publishers. Nothing is decoded on either node;
+one copy of each track crosses per edge, whatever the edge's audience.
+
+A publisher leaving the origin (its media participant removed) ends its legs and tells each
+edge (:meth:`RelayCourier.end`), whose audience then sees the tracks end. An edge registration
+stays until the edge removes it (:meth:`remove_edge`) or the room closes, so a presenter who
+comes back is relayed again. Relayed-in publishers are never relayed on (no loops).
+
+This module never speaks HTTP: the courier is given by the composition root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vidconsult.errors import Conflict, InvalidInput, Unavailable
+from vidconsult.ports import (
+    MediaListener,
+    PublishedTrack,
+    RelayCourier,
+    RelayEdge,
+    SessionDescription,
+    TrackRef,
+)
+
+if TYPE_CHECKING:
+    from media.engine import AiortcMediaEngine
+    from media.rooms import Rooms
+
+logger = logging.getLogger(__name__)
+
+LEG_PREFIX = "relay "
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # vidconsult.cluster.node's rule
+
+
+def check_node_id(node_id: str) -> str:
+    if not NODE_ID.fullmatch(node_id):
+        raise InvalidInput(
+            "node id must be 1..63 letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit",
+            code="invalid_node_id",
+        )
+    return node_id
+
+
+def leg_identity(edge: str, publisher: str) -> str:
+    return f"{LEG_PREFIX}{edge} {publisher}"
+
+
+def is_leg(identity: str) -> bool:
+    return identity.startswith(LEG_PREFIX)
+
+
+Edge = RelayEdge  # the name this module uses
+
+
+@dataclass(slots=True)
+class _Leg:
+    room_id: str
+    edge: Edge
+    publisher: str
+    identity: str
+    offers: int = 0
+    answered: int = 0
+
+
+@dataclass(slots=True)
+class _Room:
+    edges: dict[str, Edge] = field(default_factory=dict)  # by node id
+    legs: dict[tuple[str, str], _Leg] = field(default_factory=dict)  # (edge, publisher)
+
+
+class NodeRelays:
+    """Both ends of node-to-node relays for one engine: origin legs and relayed-in publishers."""
+
+    def __init__(self, engine: AiortcMediaEngine, rooms: Rooms) -> None:
+        self._engine = engine
+        self._rooms = rooms
+        self.node_id = ""
+        self._courier: RelayCourier | None = None
+        self._origin: dict[str, _Room] = {}
+        #: relayed-in publishers on this node (as an edge): (room, identity) -> origin node
+        self._relayed_in: dict[tuple[str, str], str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def configure(self, node_id: str, courier: RelayCourier) -> None:
+        self.node_id = check_node_id(node_id)
+        self._courier = courier
+
+    def listener_for(self, inner: MediaListener) -> MediaListener:
+        """The engine's listener: the core's, with the legs' callbacks taken out."""
+        return _RelayingListener(inner, self)
+
+    # --- origin side -----------------------------------------------------------------------
+
+    async def add_edge(self, room_id: str, edge: Edge) -> list[str]:
+        """``edge`` has audience for ``room_id`` (idempotent): every publisher of the room is
+        relayed to it, now and as they publish. Returns the publishers relayed now."""
+        if self._courier is None:
+            raise Unavailable("node relay is not configured on this node", code="relay_disabled")
+        check_node_id(edge.node_id)
+        if edge.node_id == self.node_id:
+            raise InvalidInput("a node cannot relay to itself", code="invalid_node_id")
+        room = self._origin.setdefault(room_id, _Room())
+        old = room.edges.get(edge.node_id)
+        if old is not None and old.url != edge.url:
+            await self.remove_edge(room_id, edge.node_id)  # the edge restarted elsewhere
+            room = self._origin.setdefault(room_id, _Room())
+        room.edges[edge.node_id] = edge
+        publishers = self._local_publishers(room_id)
+        for publisher in publishers:
+            await self._open_leg(room_id, edge, publisher)
+        logger.info(
+            "relay edge added room=%s edge=%s url=%s publishers=%s",
+            room_id,
+            edge.node_id,
+            edge.url,
+            publishers,
+        )
+        return publishers
+
+    async def remove_edge(self, room_id: str, node_id: str) -> bool:
+        room = self._origin.get(room_id)
+        if room is None or room.edges.pop(node_id, None) is None:
+            return False
+        for key, leg in list(room.legs.items()):
+            if key[0] == node_id:
+                await self._close_leg(leg, tell_edge=False)
+        if not room.edges:
+            self._origin.pop(room_id, None)
+        logger.info("relay edge removed room=%s edge=%s", room_id, node_id)
+        return True
+
+    async def room_closed(self, room_id: str) -> None:
+        """The room closes on this node: edges are told, registrations dropped; relayed-in
+        publishers of the room are forgotten (the engine removes them)."""
+        room = self._origin.pop(room_id, None)
+        if room is not None:
+            for leg in list(room.legs.values()):
+                await self._close_leg(leg, tell_edge=True)
+        for key in [k for k in self._relayed_in if k[0] == room_id]:
+            del self._relayed_in[key]
+
+    def _local_publishers(self, room_id: str) -> list[str]:
+        seen: list[str] = []
+        for identity, _track in self._engine.published_tracks(room_id):
+            if identity not in seen and self._relayable(room_id, identity):
+                seen.append(identity)
+        return seen
+
+    def _relayable(self, room_id: str, identity: str) -> bool:
+        return not is_leg(identity) and (room_id, identity) not in self._relayed_in
+
+    async def _open_leg(self, room_id: str, edge: Edge, publisher: str) -> None:
+        room = self._origin.get(room_id)
+        if room is None:
+            return
+        leg = room.legs.get((edge.node_id, publisher))
+        if leg is None:
+            identity = leg_identity(edge.node_id, publisher)
+            leg = _Leg(room_id, edge, publisher, identity)
+            room.legs[(edge.node_id, publisher)] = leg
+            await self._engine.add_participant(
+                room_id, identity, can_publish=False, can_subscribe=True
+            )
+            logger.info(
+                "relay leg opened room=%s edge=%s publisher=%s", room_id, edge.node_id, publisher
+            )
+        for identity, track in self._engine.published_tracks(room_id):
+            if identity == publisher:
+                await self._engine.subscribe(room_id, leg.identity, publisher, track.sid)
+
+    async def _close_leg(self, leg: _Leg, *, tell_edge: bool) -> None:
+        room = self._origin.get(leg.room_id)
+        if room is not None:
+            room.legs.pop((leg.edge.node_id, leg.publisher), None)
+        await self._engine.remove_participant(leg.room_id, leg.identity)
+        logger.info(
+            "relay leg closed room=%s edge=%s publisher=%s",
+            leg.room_id,
+            leg.edge.node_id,
+            leg.publisher,
+        )
+        if tell_edge and self._courier is not None:
+            courier = self._courier
+            self._spawn(self._tell_end(courier, leg))
+
+    async def _tell_end(self, courier: RelayCourier, leg: _Leg) -> None:
+        try:
+            await courier.end(leg.edge, leg.room_id, leg.publisher)
+        except Exception as exc:
+            logger.warning(
+                "relay end not delivered room=%s edge=%s publisher=%s error=%s",
+                leg.room_id,
+                leg.edge.node_id,
+                leg.publisher,
+                exc,
+            )
+
+    def _find_leg(self, room_id: str, identity: str) -> _Leg | None:
+        room = self._origin.get(room_id)
+        if room is None:
+            return None
+        return next((leg for leg in room.legs.values() if leg.identity == identity), None)
+
+    # callbacks of the engine (through _RelayingListener), on the room's dispatch task
+
+    async def track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        room = self._origin.get(room_id)
+        if room is None or not self._relayable(room_id, identity):
+            return
+        for edge in list(room.edges.values()):
+            await self._open_leg(room_id, edge, identity)
+
+    async def track_ended(self, room_id: str, identity: str) -> None:
+        """The engine already took the track off the legs (and re-offers them); a publisher
+        whose media participant is gone (it left) ends its legs."""
+        room = self._origin.get(room_id)
+        if room is None or self._rooms.get(room_id, identity) is not None:
+            return
+        for (_, publisher), leg in list(room.legs.items()):
+            if publisher == identity:
+                await self._close_leg(leg, tell_edge=True)
+
+    def leg_offer(self, room_id: str, identity: str, offer: SessionDescription) -> None:
+        leg = self._find_leg(room_id, identity)
+        if leg is None or self._courier is None:
+            return
+        leg.offers += 1
+        self._spawn(self._negotiate(self._courier, leg, offer))
+
+    async def _negotiate(self, courier: RelayCourier, leg: _Leg, offer: SessionDescription) -> None:
+        """The engine keeps at most one offer of a leg outstanding, so these never overlap."""
+        try:
+            sdp = await courier.offer(leg.edge, leg.room_id, leg.publisher, offer)
+            await self._engine.subscriber_answer(
+                leg.room_id, leg.identity, SessionDescription(sdp, "answer")
+            )
+            leg.answered += 1
+        except Exception as exc:
+            logger.warning(
+                "relay leg negotiation failed, leg closed room=%s edge=%s publisher=%s error=%s",
+                leg.room_id,
+                leg.edge.node_id,
+                leg.publisher,
+                exc,
+            )
+            if self._find_leg(leg.room_id, leg.identity) is leg:
+                await self._close_leg(leg, tell_edge=True)
+
+    async def leg_state(self, room_id: str, identity: str, state: str) -> None:
+        leg = self._find_leg(room_id, identity)
+        logger.info("relay leg connection room=%s leg=%r state=%s", room_id, identity, state)
+        if leg is not None and state == "failed":
+            await self._close_leg(leg, tell_edge=True)
+
+    def sources(
+        self, room_id: str, identity: str, tracks: Mapping[str, TrackRef]
+    ) -> dict[str, str]:
+        return {mid: ref.source.value for mid, ref in tracks.items() if ref.source is not None}
+
+    # --- edge side -------------------------------------------------------------------------
+
+    async def accept_offer(
+        self, room_id: str, origin: str, publisher: str, offer: SessionDescription
+    ) -> SessionDescription:
+        """An origin's leg offers ``publisher``'s tracks: they become a publisher of this
+        engine (same identity), answered by its ordinary publish path."""
+        check_node_id(origin)
+        if origin == self.node_id:
+            raise InvalidInput("an offer from this node itself", code="invalid_node_id")
+        if is_leg(publisher):
+            raise InvalidInput("a relay leg cannot be relayed", code="invalid_identity")
+        key = (room_id, publisher)
+        known = self._relayed_in.get(key)
+        if known is None and self._rooms.get(room_id, publisher) is not None:
+            raise Conflict(
+                f"{publisher} is a participant of room {room_id} on this node",
+                code="identity_in_use",
+            )
+        if known is not None and known != origin:
+            raise Conflict(
+                f"{publisher} of room {room_id} is relayed from node {known}",
+                code="relayed_elsewhere",
+            )
+        if known is None:
+            self._relayed_in[key] = origin
+            await self._engine.add_participant(
+                room_id, publisher, can_publish=True, can_subscribe=False
+            )
+            logger.info(
+                "relayed publisher added room=%s origin=%s publisher=%s", room_id, origin, publisher
+            )
+        try:
+            return await self._engine.publish(room_id, publisher, offer)
+        except Exception:
+            if known is None:
+                await self.end_relayed(room_id, origin, publisher)
+            raise
+
+    async def end_relayed(self, room_id: str, origin: str, publisher: str) -> bool:
+        if self._relayed_in.get((room_id, publisher)) != origin:
+            return False
+        del self._relayed_in[(room_id, publisher)]
+        await self._engine.remove_participant(room_id, publisher)
+        logger.info(
+            "relayed publisher removed room=%s origin=%s publisher=%s", room_id, origin, publisher
+        )
+        return True
+
+    def relayed_in(self, room_id: str, identity: str) -> str | None:
+        """The origin node of a relayed-in publisher, None for a local one."""
+        return self._relayed_in.get((room_id, identity))
+
+    # --- observation -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Legs (with what each sent: per track ``packets``) and relayed-in publishers."""
+        legs = []
+        for room_id, room in self._origin.items():
+            for leg in room.legs.values():
+                links = self._engine.subscriber_links(room_id, leg.identity)
+                legs.append(
+                    {
+                        "room_id": room_id,
+                        "edge": leg.edge.node_id,
+                        "publisher": leg.publisher,
+                        "offers": leg.offers,
+                        "answered": leg.answered,
+                        "tracks": [
+                            {
+                                "track_sid": x["track_sid"],
+                                "kind": x["kind"],
+                                "packets": x.get("packets", 0),
+                            }
+                            for x in links
+                        ],
+                    }
+                )
+        return {
+            "node_id": self.node_id,
+            "edges": {room_id: sorted(room.edges) for room_id, room in self._origin.items()},
+            "legs": legs,
+            "relayed_in": [
+                {"room_id": r, "publisher": p, "origin": o}
+                for (r, p), o in self._relayed_in.items()
+            ],
+        }
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            try:
+                await task
+            except BaseException:  # noqa: S110 - cancelled or already logged
+                pass
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _RelayingListener:
+    """Between the engine and the core: legs' offers and states go to the relays, never to
+    the core (a leg is nobody in the room); published/ended go to both."""
+
+    def __init__(self, inner: MediaListener, relays: NodeRelays) -> None:
+        self._inner = inner
+        self._relays = relays
+
+    async def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        await self._inner.on_track_published(room_id, identity, track)
+        await self._relays.track_published(room_id, identity, track)
+
+    async def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None:
+        await self._inner.on_track_ended(room_id, identity, track_sid)
+        await self._relays.track_ended(room_id, identity)
+
+    async def on_subscriber_offer(
+        self,
+        room_id: str,
+        identity: str,
+        offer: SessionDescription,
+        tracks: Mapping[str, TrackRef],
+    ) -> None:
+        if not is_leg(identity):
+            await self._inner.on_subscriber_offer(room_id, identity, offer, tracks)
+            return
+        sources = self._relays.sources(room_id, identity, tracks)
+        self._relays.leg_offer(
+            room_id, identity, SessionDescription(offer.sdp, offer.type, sources)
+        )
+
+    async def on_connection_state(
+        self, room_id: str, identity: str, direction: str, state: str
+    ) -> None:
+        if is_leg(identity):
+            await self._relays.leg_state(room_id, identity, state)
+            return
+        await self._inner.on_connection_state(room_id, identity, direction, state)
