@@ -57,13 +57,20 @@ class MemoryRecordingStore:
         return dataclasses.replace(r) if r else None
 
     async def list_recordings(
-        self, *, room_id: str | None = None, status: str | None = None, limit: int = 500, **_: Any
+        self,
+        *,
+        room_id: str | None = None,
+        status: str | None = None,
+        limit: int = 500,
+        node_id: str | None = None,
+        **_: Any,
     ) -> list[Recording]:
         out = [
             dataclasses.replace(r)
             for r in self.recs.values()
             if (room_id is None or r.room_id == room_id)
             and (status is None or r.status.value == status)
+            and (node_id is None or r.node_id == node_id)
         ]
         return sorted(out, key=lambda r: r.started_at)[:limit]
 

@@ -53,6 +53,7 @@ def recording(i: int, room: str = "rm_a", case: str | None = "case_1") -> Record
         kinds=["audio", "video"],
         codecs=["opus", "vp8"],
         session_id="s1",
+        node_id="node-a" if i % 2 == 0 else "node-b",
     )
 
 
@@ -86,6 +87,10 @@ async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> 
         "rec_1",
     ]
     assert [r.id for r in await store.list_recordings(status="completed")] == ["rec_1"]
+    # several nodes share the index: each recovers (and is recovered for) its own files
+    assert [r.id for r in await store.list_recordings(node_id="node-a")] == ["rec_0", "rec_2"]
+    assert [r.id for r in await store.list_recordings(node_id="node-b")] == ["rec_1"]
+    assert await store.list_recordings(node_id="node-c") == []
     assert [
         r.id
         for r in await store.list_recordings(

@@ -54,6 +54,8 @@ class Recording:
     session_id: str = ""  # the room recording (start..stop) this file belongs to
     # "camera": the participant's camera and microphone; "screen": the screen it shared
     source: str = "camera"
+    # the node whose recorder writes the file (its disk holds it); "" = before nodes had ids
+    node_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 NO_MEDIA = "no_media"
 # held (flock) in the recordings root by the server running on it, from recover() to close()
 SERVER_LOCK = ".server.lock"
+# the error of a file whose node died while recording, marked by another node; the node that
+# holds the file replaces it when it closes and hashes the file at its next start
+NODE_LOST = "its node stopped while recording"
 # closes a file the server could not close (media/recording/repair.py); returns ms readable
 Salvage = Callable[[str], Any]
 
@@ -99,7 +102,11 @@ class RecordingService:
         config: RecordingConfig | None = None,
         salvage: Salvage | None = None,
         events: EventBus | None = None,
+        node_id: str = "",
     ) -> None:
+        """``node_id``: this node (its recorder's files are its own: several nodes share one
+        index, each file lives on its node's disk)."""
+        self.node_id = node_id
         self.store = store
         self.archive = archive
         self.archive_key = archive.key
@@ -269,6 +276,7 @@ class RecordingService:
             started_at=now,
             session_id=session.id,
             source=source,
+            node_id=self.node_id,
         )
         await self.store.add_recording(recording)  # in the index before the first byte
         target = RecordingTarget(
@@ -551,11 +559,28 @@ class RecordingService:
         its readable prefix), measure it, mark it ``interrupted`` and chain it. Takes the
         server lock first (:meth:`hold_server_lock`; :class:`ArchiveBusy` if another server
         has it). A file that cannot be salvaged (e.g. disk full) is marked interrupted with
-        the error, as it is; nothing here stops the server from starting."""
+        the error, as it is; nothing here stops the server from starting.
+
+        Several nodes share the index: only this node's files (and those of no node, written
+        before nodes had ids) are its to close; other nodes' live recordings are left alone.
+        Its files another node marked interrupted while this node was down
+        (:meth:`node_down`) are closed and hashed now, on the disk that holds them."""
         self.hold_server_lock()
-        found = await self.store.list_recordings(
-            status=RecordingStatus.RECORDING.value, limit=100_000
-        )
+        found = [
+            rec
+            for node in dict.fromkeys((self.node_id, ""))
+            for rec in await self.store.list_recordings(
+                status=RecordingStatus.RECORDING.value, limit=100_000, node_id=node
+            )
+        ]
+        if self.node_id:
+            found += [
+                rec
+                for rec in await self.store.list_recordings(
+                    status=RecordingStatus.INTERRUPTED.value, limit=100_000, node_id=self.node_id
+                )
+                if (rec.error or "").startswith(NODE_LOST)
+            ]
         firsts: dict[tuple[str, str], datetime] = {}  # (room, session) -> its first file start
         for rec in found:
             try:
@@ -564,6 +589,30 @@ class RecordingService:
                 log.exception(
                     "recovering a recording failed recording=%s room=%s", rec.id, rec.room_id
                 )
+        return found
+
+    async def node_down(self, node_id: str) -> list[Recording]:
+        """Another node died (the live state announced it): its files still marked
+        "recording" are marked interrupted now, so nobody waits on them. Their bytes are on
+        that node's disk: it closes, hashes and chains them when it starts again
+        (:meth:`recover`), and they stay verifiable. Idempotent (every node hears the news)."""
+        if not node_id or node_id == self.node_id:
+            return []
+        found = await self.store.list_recordings(
+            status=RecordingStatus.RECORDING.value, limit=100_000, node_id=node_id
+        )
+        now = self._clock.now()
+        for rec in found:
+            rec.status = RecordingStatus.INTERRUPTED
+            rec.error = f"{NODE_LOST} ({node_id})"
+            rec.ended_at = max(now, rec.started_at)
+            await self.store.save_recording(rec)
+            log.warning(
+                "recording of a dead node marked interrupted recording=%s room=%s node=%s",
+                rec.id,
+                rec.room_id,
+                node_id,
+            )
         return found
 
     async def _recover_one(self, rec: Recording, firsts: dict[tuple[str, str], datetime]) -> None:
@@ -587,6 +636,8 @@ class RecordingService:
         if rec.offset_ms == 0 and rec.session_id:
             rec.offset_ms = await self._estimated_offset(rec, firsts)
         rec.status = RecordingStatus.INTERRUPTED
+        if (rec.error or "").startswith(NODE_LOST):
+            rec.error = None  # this node has its file now
         rec.error = rec.error or "server stopped while recording"
         if problem:
             rec.error = f"{rec.error}; {problem}"

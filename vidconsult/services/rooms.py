@@ -41,6 +41,7 @@ from vidconsult.ports import (
 from vidconsult.services.events import EventBus
 from vidconsult.services.live import LiveParticipant, LiveRoom, LobbyEntry
 from vidconsult.services.revocations import TokenRevocations
+from vidconsult.services.room_cluster import RoomCluster, Session
 from vidconsult.store.base import RoomStore
 from vidconsult.tokens import TokenClaims, TokenSigner
 
@@ -88,9 +89,12 @@ class RoomService:
         publish_limits: PublishLimits | None = None,
         revocations: TokenRevocations | None = None,
         consent: ConsentRule | None = None,
+        cluster: RoomCluster | None = None,
     ) -> None:
         """``revocations``: where removing a participant revokes its token (None: a removed
-        participant may come back with the same link)."""
+        participant may come back with the same link). ``cluster``: the room's place among
+        the nodes and presence (None: this node alone, nothing shared)."""
+        self.cluster = cluster
         self.events = events
         self.consent = consent or ConsentRule()
         self._revocations = revocations
@@ -173,6 +177,14 @@ class RoomService:
             return False, None
         return bool(live.visible()), live.emptied_at
 
+    def sessions(self) -> list[Session]:
+        """(room, participant, session id) of everyone in a room on this node."""
+        return [
+            (room_id, lp.participant, lp.session_id)
+            for room_id, live in self._live.items()
+            for lp in live.participants.values()
+        ]
+
     def live_counts(self) -> tuple[int, int, int]:
         """(rooms with someone in them, participants, published tracks) on this node."""
         rooms = participants = tracks = 0
@@ -190,6 +202,7 @@ class RoomService:
         await self._store.save_room(room)
         live = self._live.pop(room_id, None)
         log.info("room ended room=%s reason=%s", room_id, reason)
+        sessions: list[tuple[str, str]] = []  # (identity, session id) of those in it here
         if live is not None:
             async with live.lock:
                 identities = list(live.participants)
@@ -200,9 +213,12 @@ class RoomService:
                     identities.append(identity)
                 for identity in identities:
                     await self._notifier.disconnect(room_id, identity, "room_ended")
+                sessions = [(i, lp.session_id) for i, lp in live.participants.items()]
                 live.participants.clear()
                 live.lobby.clear()
         await self._media.close_room(room_id)
+        if self.cluster is not None:
+            await self.cluster.ended(room_id, sessions)
         if self.events is not None:
             await self.events.publish(
                 "room.ended", {"room_id": room_id, "reason": reason, "case_id": room.case_id}
@@ -276,6 +292,8 @@ class RoomService:
         room = await self.authorize_connect(claims)
         if not self.must_wait(room, claims, self._live.get(room.id)):
             return None
+        if self.cluster is not None:  # the lobby is where the room is
+            await self.cluster.claim(room.id)
         live = await self._live_room(room)
         async with live.lock:
             if self._live.get(room.id) is not live:
@@ -396,6 +414,8 @@ class RoomService:
         room = await self.authorize_connect(claims)
         if self.must_wait(room, claims, self._live.get(room.id)):
             raise PermissionDenied("wait to be admitted", code="lobby_required")
+        if self.cluster is not None:  # several nodes: the room is served here, or refused
+            await self.cluster.claim(room.id)
         live = await self._live_room(room)
         async with live.lock:
             # the room may have ended while we waited for the lock
@@ -422,6 +442,8 @@ class RoomService:
                 participant, session_id, claims.token_id, claims.expires_at
             )
             self._notifier.bind(room.id, claims.identity, session_id)
+            if self.cluster is not None:
+                await self.cluster.entered(room.id, participant, session_id)
             await self._media.add_participant(
                 room.id,
                 claims.identity,
@@ -483,6 +505,8 @@ class RoomService:
         if lp is None:
             return
         self._notifier.unbind(live.room_id, identity, lp.session_id)
+        if self.cluster is not None:
+            await self.cluster.left(live.room_id, identity, lp.session_id)
         await self._media.remove_participant(live.room_id, identity)
         if announce and not lp.participant.grants.hidden:
             await self._notifier.broadcast(

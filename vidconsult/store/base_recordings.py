@@ -25,7 +25,10 @@ class RecordingStore(Protocol):
         status: str | None = None,
         limit: int = 500,
         newest_first: bool = False,
-    ) -> list[Recording]: ...
+        node_id: str | None = None,
+    ) -> list[Recording]:
+        """``node_id``: only the files of that node's recorder."""
+        ...
 
     async def get_policy(self, room_id: str) -> RecordingPolicy | None: ...
 

@@ -59,6 +59,8 @@ MIGRATIONS = [
     """,
     # what a file holds: a participant's camera and microphone, or the screen it shared
     "ALTER TABLE recordings ADD COLUMN source TEXT NOT NULL DEFAULT 'camera';",
+    # the node whose recorder writes the file (several nodes share one index)
+    "ALTER TABLE recordings ADD COLUMN node_id TEXT NOT NULL DEFAULT '';",
 ]
 
 _COLUMNS = (
@@ -81,6 +83,7 @@ _COLUMNS = (
     "legal_hold",
     "session_id",
     "source",
+    "node_id",
 )
 
 
@@ -109,6 +112,7 @@ def _row(r: Recording) -> tuple[Any, ...]:
         int(r.legal_hold),
         r.session_id,
         r.source,
+        r.node_id,
     )
 
 
@@ -133,6 +137,7 @@ def _recording(row: sqlite3.Row) -> Recording:
         legal_hold=bool(row["legal_hold"]),
         session_id=row["session_id"],
         source=row["source"],
+        node_id=row["node_id"],
     )
 
 
@@ -179,10 +184,16 @@ class SQLiteRecordingStore:
         status: str | None = None,
         limit: int = 500,
         newest_first: bool = False,
+        node_id: str | None = None,
     ) -> list[Recording]:
         where: list[str] = []
         args: list[str | int] = []
-        for column, value in (("room_id", room_id), ("case_id", case_id), ("status", status)):
+        for column, value in (
+            ("room_id", room_id),
+            ("case_id", case_id),
+            ("status", status),
+            ("node_id", node_id),
+        ):
             if value is not None:
                 where.append(f"{column}=?")
                 args.append(value)

@@ -35,6 +35,7 @@ def _values(r: Recording) -> dict[str, Any]:
         "legal_hold": r.legal_hold,
         "session_id": r.session_id,
         "source": r.source,
+        "node_id": r.node_id,
     }
 
 
@@ -59,6 +60,7 @@ def _recording(row: Any) -> Recording:
         legal_hold=row.legal_hold,
         session_id=row.session_id,
         source=row.source,
+        node_id=row.node_id,
     )
 
 
@@ -94,9 +96,12 @@ class PgRecordingStore:
         status: str | None = None,
         limit: int = 500,
         newest_first: bool = False,
+        node_id: str | None = None,
     ) -> list[Recording]:
         c = t.recordings.c
         stmt = select(t.recordings)
+        if node_id is not None:
+            stmt = stmt.where(c.node_id == node_id)
         if room_id is not None:
             stmt = stmt.where(c.room_id == room_id)
         if case_id is not None:

@@ -378,6 +378,8 @@ recordings = Table(
     Column("legal_hold", Boolean, nullable=False, server_default="false"),
     Column("session_id", Text, nullable=False, server_default=""),
     Column("source", Text, nullable=False, server_default="camera"),
+    # the node whose recorder writes the file (its disk holds it)
+    Column("node_id", Text, nullable=False, server_default=""),
     Index(None, "started_at"),
 )
 
