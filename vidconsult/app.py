@@ -18,11 +18,11 @@ from signaling.server import SignalingServer
 from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
-from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, SIGNALING, STAFF
+from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, NODE_AGENT, SIGNALING, STAFF
 from vidconsult.areas import Installer, default_installers
 from vidconsult.cluster.node import NodeAgent
 from vidconsult.cluster.ports import LiveState
-from vidconsult.compose import make_live_state, make_storage
+from vidconsult.compose import make_live_state, make_storage, one_node_state
 from vidconsult.config import Settings
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.consent import ConsentRule, OnRefusal
@@ -34,6 +34,7 @@ from vidconsult.services.events import EventBus
 from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rejections import Rejections
 from vidconsult.services.revocations import TokenRevocations
+from vidconsult.services.room_cluster import RoomCluster
 from vidconsult.services.room_routing import RoomRouter
 from vidconsult.services.rooms import RoomService
 from vidconsult.tls import ServerTls
@@ -46,6 +47,7 @@ from web.keys import (
     BASE_URL,
     CLOCK,
     LIMITER,
+    LIVE,
     REJECTIONS,
     REVOCATIONS,
     ROOM_ROUTER,
@@ -89,8 +91,10 @@ def build_app(
     signer = TokenSigner(settings.load_secret(), revocations=revocations)
     media = media or make_media(settings)
     if live is None:
-        live = make_live_state(settings)
+        live = make_live_state(settings)  # None: one node
     link = NodeLink(live.bus, live.node_id) if live is not None else None
+    # placement and presence: the shared live state, or this process's for one node
+    cluster = RoomCluster(live if live is not None else one_node_state(settings))
 
     app = web.Application(
         middlewares=[error_middleware, guards.guard_middleware],
@@ -109,6 +113,7 @@ def build_app(
     app[BASE_URL] = [settings.base_url()]
     app[LIMITER] = RateLimiter(guards.rates_from(settings))
     app[REJECTIONS] = Rejections()
+    app[LIVE] = cluster.live
 
     signaling = SignalingServer(
         signer=signer,
@@ -138,6 +143,7 @@ def build_app(
             max_tracks=settings.max_tracks_per_participant,
             offers_per_minute=settings.offers_per_minute,
         ),
+        cluster=cluster,
     )
     app[EVENTS].subscribe(_room_audit(app[ACCESS_LOG]))
     signaling.attach_rooms(rooms)
@@ -158,8 +164,7 @@ def build_app(
     pages.add_static(app)
     # the database opens first and closes last: installers' background tasks run inside it
     app.cleanup_ctx.append(_lifecycle)
-    if live is not None:
-        _install_node(app, live, rooms)
+    _install_node(app, cluster, rooms)
     workflow_app.install(
         app,
         stores=storage.workflow,
@@ -174,10 +179,12 @@ def build_app(
     return app
 
 
-def _install_node(app: web.Application, live: LiveState, rooms: RoomService) -> None:
-    """One of several nodes: heartbeats (address, load) into the live state, and a room that
-    ended is no longer placed anywhere."""
+def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService) -> None:
+    """This node in the live state (shared, or its own for one node): heartbeats its address
+    and load (a room ended is released by the room service), sweeps dead nodes, and writes its
+    rooms and presence back when the live state returns after an outage."""
     settings = app[SETTINGS]
+    live = cluster.live
 
     def load() -> tuple[int, int]:
         busy, participants, _ = rooms.live_counts()
@@ -189,16 +196,9 @@ def _install_node(app: web.Application, live: LiveState, rooms: RoomService) -> 
         load=load,
         limit=settings.node_limit,
         interval=settings.node_heartbeat,
+        on_back=lambda: cluster.resync(rooms.sessions()),
     )
-
-    async def on_event(event: str, data: dict[str, Any]) -> None:
-        if event == "room.ended" and isinstance(data.get("room_id"), str):
-            try:
-                await live.placement.release(data["room_id"])
-            except Exception:
-                log.warning("room placement not released room=%s", data["room_id"])
-
-    app[EVENTS].subscribe(on_event)
+    app[NODE_AGENT] = agent
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
@@ -206,9 +206,9 @@ def _install_node(app: web.Application, live: LiveState, rooms: RoomService) -> 
         except Exception:
             log.warning("live state unreachable at start node=%s", live.node_id)
         await app[SIGNALING].start()  # the node link listens before the node is placeable
-        await agent.beat()
+        await agent.beat()  # registered before the first join (Redis away: it retries)
         task = asyncio.create_task(agent.run(), name="node-heartbeat")
-        log.info("node up node=%s live=%s", live.node_id, live.kind)
+        log.info("node up node=%s live=%s reachable=%s", live.node_id, live.kind, agent.reachable)
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from signaling.server import SignalingServer
 from signaling.staff import StaffChannel
+from vidconsult.cluster.node import NodeAgent
 from vidconsult.ports import MediaEngine
 from vidconsult.services.events import EventBus
 from vidconsult.store.base import Database
@@ -18,3 +19,5 @@ DATABASE = web.AppKey("database", Database)
 SIGNALING = web.AppKey("signaling", SignalingServer)
 EVENTS = web.AppKey("events", EventBus)
 STAFF = web.AppKey("staff", StaffChannel)
+# this node's heartbeat in the live state (web.keys.LIVE)
+NODE_AGENT = web.AppKey("node_agent", NodeAgent)

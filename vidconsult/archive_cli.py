@@ -106,6 +106,7 @@ async def _service(
     settings: Settings, archive: Any, storage: Storage, days: int | None = None
 ) -> Any:
     from media.recording.repair import salvage
+    from vidconsult.compose import node_id_of
     from vidconsult.ports import SystemClock
     from vidconsult.services.recordings import RecordingService
     from web.recordings_api import config_from
@@ -124,6 +125,7 @@ async def _service(
         clock=SystemClock(),
         config=config,
         salvage=salvage,
+        node_id=node_id_of(settings),  # recover closes this node's files only
     )
 
 

@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
-from vidconsult.app_keys import EVENTS, MEDIA, SIGNALING, STAFF
+from vidconsult.app_keys import EVENTS, MEDIA, NODE_AGENT, SIGNALING, STAFF
+from vidconsult.cluster.ports import CLUSTER_TOPIC, NODE_DOWN
 from vidconsult.domain.accounts import AccountRole
 from vidconsult.domain.paging import PageTarget, TargetKind
 from vidconsult.services.accounts import AccountsConfig, AccountService, PasswordPool
@@ -33,6 +35,7 @@ from web.http import api_token_middleware
 from web.keys import (
     API_TOKEN_RESOLVER,
     CLOCK,
+    LIVE,
     REVOCATIONS,
     ROOMS,
     SESSION_CHECKER,
@@ -142,10 +145,19 @@ def install_webhooks(app: web.Application) -> None:
 
 def webhooks_installer(config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep) -> Installer:
     def install(app: web.Application) -> None:
-        store = app[STORAGE].webhooks
+        storage = app[STORAGE]
+        store = storage.webhooks
         sender = webhooks_api.AiohttpSender(config.destinations)
+        # nodes sharing one database share its queue: one of them sends (the store's lease)
+        shared = storage.kind == "postgres"
         worker = DeliveryWorker(
-            store=store, sender=sender, clock=app[CLOCK], config=config, sleep=sleep
+            store=store,
+            sender=sender,
+            clock=app[CLOCK],
+            config=config,
+            sleep=sleep,
+            leases=storage.workflow.leases if shared else None,
+            owner=app[LIVE].node_id,
         )
         service = WebhookService(
             store=store, clock=app[CLOCK], on_enqueued=worker.wake, destinations=config.destinations
@@ -160,6 +172,10 @@ def webhooks_installer(config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep) 
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            try:
+                await worker.release()  # another node takes the queue over at once
+            except Exception:
+                log.warning("webhook queue lease not released node=%s", worker.owner)
             await sender.close()
 
         app.cleanup_ctx.append(run_worker)
@@ -195,8 +211,16 @@ def install_recordings(app: web.Application) -> None:
         config=recordings_api.config_from(settings),
         salvage=salvage,
         events=app[EVENTS],
+        node_id=app[LIVE].node_id,
     )
     app[recordings_api.RECORDINGS] = service
+
+    async def on_cluster(message: dict[str, Any]) -> None:
+        # another node died: its files still marked "recording" are interrupted now
+        if message.get("type") == NODE_DOWN:
+            await service.node_down(str(message.get("node")))
+
+    app[NODE_AGENT].follow(CLUSTER_TOPIC, on_cluster)
     exports = ExportService(
         store=store, recordings=service, archive=archive, compose=export_composite, clock=app[CLOCK]
     )

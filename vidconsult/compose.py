@@ -2,31 +2,14 @@
 repositories of the backend the settings choose (``--store sqlite``: the embedded database in
 the data directory, the default; ``--store postgres``: the database of ``--database-url``,
 shared by several nodes); :mod:`vidconsult.app` hands them to the services, and the command
-line's tools (accounts, the archive) use the same builder."""
+line's tools (accounts, the archive) use the same builder. The live state several nodes share
+(``--live memory|redis``) is chosen here too."""
 
 from __future__ import annotations
-
-from typing import cast
 
 from vidconsult.cluster.ports import LiveState
 from vidconsult.config import Settings
 from vidconsult.store.base_stores import Storage
-
-
-def make_live_state(settings: Settings) -> LiveState | None:
-    """The live state shared by several nodes (``--live redis``); None for one node (the
-    default: nothing is relayed, the room service holds everything in the process)."""
-    if settings.live != "redis":
-        return None
-    from vidconsult.cluster.node import load_node_id, valid_node_id
-    from vidconsult.cluster.redis_state import RedisLiveState
-
-    node_id = (
-        valid_node_id(settings.node_id) if settings.node_id else load_node_id(settings.data_dir)
-    )
-    state = RedisLiveState(settings.redis_url, node_id, ttl=settings.node_ttl)
-    # the port declares its parts as plain attributes, which mypy holds invariant
-    return cast(LiveState, state)
 
 
 def make_storage(settings: Settings) -> Storage:
@@ -104,3 +87,35 @@ def _postgres(settings: Settings) -> Storage:
         leave=PgLeaveRequestStore(db),
         pagings=PgPagingStore(db),
     )
+
+
+def node_id_of(settings: Settings) -> str:
+    """This node's id: ``--node-id``, else the one generated at the data directory's first
+    start and kept there (a restarted node is the same node: its recordings stay its own)."""
+    from vidconsult.cluster.node import load_node_id
+
+    return settings.node_id or load_node_id(settings.data_dir)
+
+
+# one node's in-process live state never expires: the node is the process itself
+_ONE_NODE_TTL = 10 * 365 * 24 * 3600.0
+
+
+def make_live_state(settings: Settings) -> LiveState | None:
+    """The live state shared by several nodes (``--live redis``); None for one node (the
+    default: nothing is relayed, the room service holds everything in the process)."""
+    if settings.live != "redis":
+        return None
+    from vidconsult.cluster.redis_state import RedisLiveState
+
+    return RedisLiveState(
+        settings.redis_url.get_secret_value(), node_id_of(settings), ttl=settings.node_ttl
+    )
+
+
+def one_node_state(settings: Settings) -> LiveState:
+    """One node's live state, in this process: placement always answers this node (unless
+    it is over ``--node-limit``), presence and the bus stay here."""
+    from vidconsult.cluster.memory import MemoryHub
+
+    return MemoryHub(ttl=_ONE_NODE_TTL).node(node_id_of(settings))

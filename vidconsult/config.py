@@ -205,10 +205,13 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         10, gt=0, description="connections each node keeps to PostgreSQL"
     )
-    redis_url: str = Field(
-        repr=False,
-        default="redis://127.0.0.1:6379/0",
-        description="Redis URL of the live state shared by nodes (with --live redis)",
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"),
+        description=(
+            "Redis URL of the live state shared by nodes, with --live redis:"
+            " redis://[:password@]host:6379/0 or rediss:// (never logged; prefer the variable"
+            " VIDCONSULT_REDIS_URL: a password in a flag shows in ps)"
+        ),
     )
     # the live state: "memory" (one node, the default) or "redis" (several nodes share it at
     # redis_url; a participant may enter through any node: docs/operations.md, several nodes)
@@ -219,7 +222,11 @@ class Settings(BaseSettings):
     # this node's id among several (default: made at first start, kept in the data directory);
     # seconds between its heartbeats, and how long one lasts (a node silent this long is dead
     # and its rooms are placed again); most participants it takes (0: no limit)
-    node_id: str = Field("", description="this node's id (default: kept in DATA_DIR/node-id)")
+    node_id: str = Field(
+        "",
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,62})?$",
+        description="this node's id (default: generated once, kept in DATA_DIR/node-id)",
+    )
     node_heartbeat: float = Field(2.0, gt=0, description="seconds between node heartbeats")
     node_ttl: float = Field(
         6.0, gt=0, description="seconds a heartbeat lasts: a silent node is dead after it"
@@ -512,6 +519,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _combinations(self) -> Settings:
         self._check_store()
+        self._check_live()
         self._check_tls()
         self._check_turn()
         return self
@@ -538,6 +546,15 @@ class Settings(BaseSettings):
             )
         if self.node_ttl <= self.node_heartbeat:
             raise ValueError("--node-ttl must be longer than --node-heartbeat")
+
+    def _check_live(self) -> None:
+        if self.live == "redis":
+            scheme = urlsplit(self.redis_url.get_secret_value()).scheme
+            if scheme not in {"redis", "rediss", "unix"}:
+                raise ValueError(
+                    "--redis-url must be a redis:// or rediss:// URL, not a"
+                    f" {scheme or 'schemeless'} one"
+                )
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from vidconsult.cluster.ports import LiveState
 from vidconsult.config import Settings
 from vidconsult.domain.ratelimit import RateLimiter
 from vidconsult.ports import Clock
@@ -23,6 +24,8 @@ STORAGE = web.AppKey("storage", Storage)
 ROOMS = web.AppKey("rooms", RoomService)
 # REST on any node: a room's live side asked of the room's node (services/room_routing.py)
 ROOM_ROUTER = web.AppKey("room_router", RoomRouter)
+# the live state nodes share: placement, presence, the bus between nodes (vidconsult.cluster)
+LIVE = web.AppKey("live", LiveState)
 SIGNER = web.AppKey("signer", TokenSigner)
 CLOCK = web.AppKey("clock", Clock)
 # revoked join tokens (removed participants, disabled minters); the signer checks it

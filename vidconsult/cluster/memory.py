@@ -21,8 +21,12 @@ from vidconsult.cluster.ports import (
     CLUSTER_TOPIC,
     NODE_DOWN,
     Handler,
+    MessageBus,
     NodeInfo,
+    NodeRegistry,
+    Presence,
     PresenceEntry,
+    RoomPlacement,
     choose_node,
 )
 
@@ -211,16 +215,17 @@ class MemoryLiveState:
     def __init__(self, hub: MemoryHub, node_id: str) -> None:
         self.hub = hub
         self.node_id = node_id
-        self.nodes = _Registry(hub)
-        self.placement = _Placement(hub)
-        self.bus = _Bus(hub)
-        self.presence = _Presence(hub)
+        self.nodes: NodeRegistry = _Registry(hub)
+        self.placement: RoomPlacement = _Placement(hub)
+        self._bus = _Bus(hub)
+        self.bus: MessageBus = self._bus
+        self.presence: Presence = _Presence(hub)
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         """Stop this node's subscriptions (the hub's state stays, as Redis's would)."""
-        for subscription in self.bus.subscriptions:
+        for subscription in self._bus.subscriptions:
             await subscription.close()
-        self.bus.subscriptions.clear()
+        self._bus.subscriptions.clear()

@@ -9,10 +9,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from vidconsult.cluster.ports import LiveState, NodeInfo, NodeLoad
+from vidconsult.cluster.ports import Handler, LiveState, NodeInfo, NodeLoad, Subscription
 from vidconsult.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,13 @@ class NodeAgent:
         load: Callable[[], tuple[int, int]],
         limit: int = 0,
         interval: float = 5.0,
+        on_back: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_back``: called when the backend answers again after an outage (it may have
+        lost everything: write back what this node holds)."""
+        self.on_back = on_back
+        self._wanted: list[tuple[str, Handler]] = []
+        self.subscriptions: list[Subscription] = []
         self.state = state
         self._address = address
         self._load = load
@@ -78,12 +84,26 @@ class NodeAgent:
         load = NodeLoad(participants=participants, rooms=rooms, cpu=self._cpu.read())
         return NodeInfo(self.state.node_id, self._address(), load, self.limit)
 
+    def follow(self, topic: str, handler: Handler) -> None:
+        """Subscribe ``handler`` to ``topic`` at the next beat that reaches the backend (a
+        node may start while Redis is away); kept until :meth:`leave`."""
+        self._wanted.append((topic, handler))
+
+    async def _subscribe_wanted(self) -> None:
+        while self._wanted:
+            topic, handler = self._wanted[0]
+            self.subscriptions.append(await self.state.bus.subscribe(topic, handler))
+            self._wanted.pop(0)
+
     async def beat(self) -> list[str]:
         """One heartbeat and sweep; the dead nodes this beat removed. Never raises for an
         unreachable backend (logged once when it goes, once when it is back)."""
         try:
             await self.state.nodes.heartbeat(self.info())
+            await self._subscribe_wanted()
             dead = await self.state.nodes.sweep()
+            if not self.reachable and self.on_back is not None:
+                await self.on_back()
         except Unavailable:
             if self.reachable:
                 log.warning("live state unreachable node=%s", self.state.node_id)
@@ -106,6 +126,9 @@ class NodeAgent:
             await asyncio.sleep(self.interval)
 
     async def leave(self) -> None:
+        for subscription in self.subscriptions:
+            await subscription.close()
+        self.subscriptions.clear()
         try:
             await self.state.nodes.leave(self.state.node_id)
         except Unavailable:

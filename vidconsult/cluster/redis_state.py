@@ -36,8 +36,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from vidconsult.cluster.ports import (
     CLUSTER_TOPIC,
     Handler,
+    MessageBus,
     NodeInfo,
+    NodeRegistry,
+    Presence,
     PresenceEntry,
+    RoomPlacement,
     choose_node,
     unavailable,
 )
@@ -220,10 +224,10 @@ class RedisLiveState:
         self._listeners: dict[str, list[_Listener]] = {}
         self._has_channels = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
-        self.nodes = _Registry(self)
-        self.placement = _Placement(self)
-        self.bus = _Bus(self)
-        self.presence = _Presence(self)
+        self.nodes: NodeRegistry = _Registry(self)
+        self.placement: RoomPlacement = _Placement(self)
+        self.bus: MessageBus = _Bus(self)
+        self.presence: Presence = _Presence(self)
 
     async def script(self, name: str, *args: Any) -> Any:
         with _guard():

@@ -35,6 +35,7 @@ from vidconsult.errors import InvalidInput, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.rooms import new_id
 from vidconsult.store.base_webhooks import WebhookStore
+from vidconsult.store.base_workflow import LeaseStore
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -57,6 +58,10 @@ class WebhooksConfig:
     concurrency: int = 4
     batch: int = 50
     destinations: Destinations = field(default_factory=Destinations)
+    # several nodes: seconds the sending node's lease lasts (renewed before each attempt), and
+    # how often a node looks for deliveries another node queued (nobody wakes it for those)
+    lease_ttl: float = 60.0
+    poll: float = 2.0
 
 
 class WebhookService:
@@ -151,9 +156,17 @@ class WebhookService:
         self.on_enqueued()
 
 
+LEASE = "webhook-deliveries"
+
+
 class DeliveryWorker:
     """Posts due deliveries; between rounds, sleeps until the next one is due or new ones
-    are queued. ``sleep`` and ``rand`` are injectable for tests."""
+    are queued. ``sleep`` and ``rand`` are injectable for tests.
+
+    ``leases`` (several nodes sharing one queue): only the node holding the lease
+    :data:`LEASE` sends, and it renews the lease before each attempt, so a delivery is sent by
+    one node (an attempt lasts at most ``timeout``, well inside ``lease_ttl``). The others
+    look again every ``poll`` seconds and take over when the holder stops renewing."""
 
     def __init__(
         self,
@@ -164,7 +177,11 @@ class DeliveryWorker:
         config: WebhooksConfig | None = None,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        leases: LeaseStore | None = None,
+        owner: str = "",
     ) -> None:
+        self._leases = leases
+        self.owner = owner or "webhooks"
         self._store = store
         self._sender = sender
         self._clock = clock
@@ -187,6 +204,8 @@ class DeliveryWorker:
                 log.exception("webhook delivery round failed")
                 due = self._clock.now() + timedelta(seconds=5)
             delay = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
+            if self._leases is not None:  # deliveries queued by other nodes wake nobody here
+                delay = self.config.poll if delay is None else min(delay, self.config.poll)
             await self._wait(delay)
 
     async def _wait(self, delay: float | None) -> None:
@@ -199,13 +218,28 @@ class DeliveryWorker:
             for waiter in waiters:
                 waiter.cancel()
 
+    async def owns_queue(self) -> bool:
+        """Whether this node sends now (takes or renews the lease; always, for one node)."""
+        if self._leases is None:
+            return True
+        ttl = timedelta(seconds=self.config.lease_ttl)
+        return await self._leases.acquire(LEASE, self.owner, self._clock.now(), ttl)
+
+    async def release(self) -> None:
+        if self._leases is not None:
+            await self._leases.release(LEASE, self.owner)
+
     async def run_once(self) -> int:
         """Attempt every delivery due now; return how many were attempted."""
+        if not await self.owns_queue():
+            return 0
         due = await self._store.due_deliveries(self._clock.now(), self.config.batch)
         limit = asyncio.Semaphore(self.config.concurrency)
 
         async def bounded(delivery: Delivery) -> None:
             async with limit:
+                if self._leases is not None and not await self.owns_queue():
+                    return  # another node took the queue over meanwhile
                 await self.attempt(delivery)
 
         await asyncio.gather(*(bounded(d) for d in due))
