@@ -1,7 +1,7 @@
 """the node whose recorder writes each recording
 
-Revision ID: 0004_recording_node
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05 22:10:00
 
 A starting node recovers only its own interrupted files, and a node that learns another died
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_recording_node"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
