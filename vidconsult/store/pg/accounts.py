@@ -6,14 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exc, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from vidconsult.domain.accounts import Account, AccountRole, ApiToken
+from vidconsult.domain.accounts import Account, ApiToken
 from vidconsult.domain.webhooks import Delivery, DeliveryStatus, Webhook
 from vidconsult.errors import Conflict
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import RowMap
+
+ACCOUNTS = RowMap(Account, t.accounts)
+API_TOKENS = RowMap(ApiToken, t.api_tokens)
+WEBHOOKS = RowMap(Webhook, t.webhooks)
+DELIVERIES = RowMap(Delivery, t.webhook_deliveries)
 
 
 class PgAccountStore:
@@ -23,54 +29,29 @@ class PgAccountStore:
         self._db = db
 
     async def create_account(self, account: Account) -> None:
-        a = account
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.accounts).values(
-                        id=a.id,
-                        username=a.username,
-                        display_name=a.display_name,
-                        role=a.role.value,
-                        password_hash=a.password_hash,
-                        disabled=a.disabled,
-                        failed_logins=a.failed_logins,
-                        locked_until=a.locked_until,
-                        created_at=a.created_at,
-                        session_generation=a.session_generation,
-                        unit_id=a.unit_id,
-                        phone=a.phone,
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"account {a.username} exists", code="account_exists") from None
+        await self._db.insert_new(
+            insert(t.accounts).values(ACCOUNTS.values(account)),
+            lambda: Conflict(f"account {account.username} exists", code="account_exists"),
+        )
 
     async def get_account(self, username: str) -> Account | None:
         stmt = select(t.accounts).where(t.accounts.c.username == username)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _account(row) if row else None
+        return await self._db.first(stmt, ACCOUNTS.load)
 
     async def list_accounts(self) -> list[Account]:
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(select(t.accounts).order_by(t.accounts.c.username))).all()
-        return [_account(r) for r in rows]
+        return await self._db.every(
+            select(t.accounts).order_by(t.accounts.c.username), ACCOUNTS.load
+        )
 
     async def save_account(self, account: Account) -> None:
         """The mutable fields only; never ``disabled`` nor ``session_generation`` (see the
         protocol: a stale copy must not undo a disable or revive ended sessions)."""
-        a = account
+        values = ACCOUNTS.values(
+            account, "display_name", "role", "password_hash", "failed_logins", "locked_until"
+        )
         async with self._db.begin() as conn:
             await conn.execute(
-                update(t.accounts)
-                .where(t.accounts.c.id == a.id)
-                .values(
-                    display_name=a.display_name,
-                    role=a.role.value,
-                    password_hash=a.password_hash,
-                    failed_logins=a.failed_logins,
-                    locked_until=a.locked_until,
-                )
+                update(t.accounts).where(t.accounts.c.id == account.id).values(values)
             )
 
     async def set_disabled(self, account_id: str, disabled: bool) -> Account | None:
@@ -94,43 +75,22 @@ class PgAccountStore:
             .values(**values)
             .returning(*t.accounts.c)
         )
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _account(row) if row else None
+        return await self._db.first(stmt, ACCOUNTS.load)
 
     async def create_api_token(self, token: ApiToken) -> None:
-        tk = token
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.api_tokens).values(
-                        id=tk.id,
-                        name=tk.name,
-                        role=tk.role.value,
-                        token_hash=tk.token_hash,
-                        prefix=tk.prefix,
-                        created_by=tk.created_by,
-                        created_at=tk.created_at,
-                        expires_at=tk.expires_at,
-                        revoked_at=tk.revoked_at,
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"api token {tk.id} exists", code="token_exists") from None
+        await self._db.insert_new(
+            insert(t.api_tokens).values(API_TOKENS.values(token)),
+            lambda: Conflict(f"api token {token.id} exists", code="token_exists"),
+        )
 
     async def get_api_token_by_hash(self, token_hash: str) -> ApiToken | None:
         stmt = select(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _token(row) if row else None
+        return await self._db.first(stmt, API_TOKENS.load)
 
     async def list_api_tokens(self) -> list[ApiToken]:
         c = t.api_tokens.c
-        async with self._db.begin() as conn:
-            rows = (
-                await conn.execute(select(t.api_tokens).order_by(c.created_at.desc(), c.id))
-            ).all()
-        return [_token(r) for r in rows]
+        stmt = select(t.api_tokens).order_by(c.created_at.desc(), c.id)
+        return await self._db.every(stmt, API_TOKENS.load)
 
     async def revoke_api_token(self, token_id: str, at: datetime) -> ApiToken | None:
         c = t.api_tokens.c
@@ -141,38 +101,7 @@ class PgAccountStore:
                 .values(revoked_at=at)
             )
             row = (await conn.execute(select(t.api_tokens).where(c.id == token_id))).first()
-        return _token(row) if row else None
-
-
-def _account(row: Any) -> Account:
-    return Account(
-        id=row.id,
-        username=row.username,
-        role=AccountRole(row.role),
-        password_hash=row.password_hash,
-        created_at=row.created_at,
-        display_name=row.display_name,
-        disabled=row.disabled,
-        failed_logins=row.failed_logins,
-        locked_until=row.locked_until,
-        session_generation=row.session_generation,
-        unit_id=row.unit_id,
-        phone=row.phone,
-    )
-
-
-def _token(row: Any) -> ApiToken:
-    return ApiToken(
-        id=row.id,
-        name=row.name,
-        role=AccountRole(row.role),
-        token_hash=row.token_hash,
-        prefix=row.prefix,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+        return API_TOKENS.load(row) if row else None
 
 
 class PgWebhookStore:
@@ -180,35 +109,18 @@ class PgWebhookStore:
         self._db = db
 
     async def create_webhook(self, webhook: Webhook) -> None:
-        w = webhook
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.webhooks).values(
-                        id=w.id,
-                        url=w.url,
-                        events=list(w.events),
-                        secret=w.secret,
-                        description=w.description,
-                        created_by=w.created_by,
-                        created_at=w.created_at,
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"webhook {w.id} exists", code="webhook_exists") from None
+        await self._db.insert_new(
+            insert(t.webhooks).values(WEBHOOKS.values(webhook)),
+            lambda: Conflict(f"webhook {webhook.id} exists", code="webhook_exists"),
+        )
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
-        async with self._db.begin() as conn:
-            row = (
-                await conn.execute(select(t.webhooks).where(t.webhooks.c.id == webhook_id))
-            ).first()
-        return _webhook(row) if row else None
+        stmt = select(t.webhooks).where(t.webhooks.c.id == webhook_id)
+        return await self._db.first(stmt, WEBHOOKS.load)
 
     async def list_webhooks(self) -> list[Webhook]:
         c = t.webhooks.c
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(select(t.webhooks).order_by(c.created_at, c.id))).all()
-        return [_webhook(r) for r in rows]
+        return await self._db.every(select(t.webhooks).order_by(c.created_at, c.id), WEBHOOKS.load)
 
     async def delete_webhook(self, webhook_id: str) -> bool:
         async with self._db.begin() as conn:
@@ -224,7 +136,9 @@ class PgWebhookStore:
         if not deliveries:
             return
         async with self._db.begin() as conn:
-            await conn.execute(insert(t.webhook_deliveries), [_delivery_row(d) for d in deliveries])
+            await conn.execute(
+                insert(t.webhook_deliveries), [DELIVERIES.values(d) for d in deliveries]
+            )
 
     async def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         c = t.webhook_deliveries.c
@@ -234,8 +148,7 @@ class PgWebhookStore:
             .order_by(c.next_attempt_at, c.created_at)
             .limit(limit)
         )
-        async with self._db.begin() as conn:
-            return [_delivery(r) for r in (await conn.execute(stmt)).all()]
+        return await self._db.every(stmt, DELIVERIES.load)
 
     async def next_due_at(self) -> datetime | None:
         c = t.webhook_deliveries.c
@@ -245,19 +158,20 @@ class PgWebhookStore:
         return value
 
     async def save_delivery(self, delivery: Delivery) -> None:
-        d = delivery
+        values = DELIVERIES.values(
+            delivery,
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status",
+            "last_error",
+        )
         async with self._db.begin() as conn:
             await conn.execute(
                 update(t.webhook_deliveries)
-                .where(t.webhook_deliveries.c.id == d.id)
-                .values(
-                    status=d.status.value,
-                    attempts=d.attempts,
-                    next_attempt_at=d.next_attempt_at,
-                    last_attempt_at=d.last_attempt_at,
-                    last_status=d.last_status,
-                    last_error=d.last_error,
-                )
+                .where(t.webhook_deliveries.c.id == delivery.id)
+                .values(values)
             )
 
     async def list_deliveries(self, webhook_id: str, limit: int = 100) -> list[Delivery]:
@@ -268,51 +182,4 @@ class PgWebhookStore:
             .order_by(c.created_at.desc(), c.seq.desc())
             .limit(limit)
         )
-        async with self._db.begin() as conn:
-            return [_delivery(r) for r in (await conn.execute(stmt)).all()]
-
-
-def _webhook(row: Any) -> Webhook:
-    return Webhook(
-        id=row.id,
-        url=row.url,
-        events=tuple(row.events),
-        secret=row.secret,
-        description=row.description,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
-
-
-def _delivery_row(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "webhook_id": d.webhook_id,
-        "event": d.event,
-        "event_id": d.event_id,
-        "body": d.body,
-        "status": d.status.value,
-        "attempts": d.attempts,
-        "created_at": d.created_at,
-        "next_attempt_at": d.next_attempt_at,
-        "last_attempt_at": d.last_attempt_at,
-        "last_status": d.last_status,
-        "last_error": d.last_error,
-    }
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        event=row.event,
-        event_id=row.event_id,
-        body=bytes(row.body),
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        status=DeliveryStatus(row.status),
-        attempts=row.attempts,
-        last_attempt_at=row.last_attempt_at,
-        last_status=row.last_status,
-        last_error=row.last_error,
-    )
+        return await self._db.every(stmt, DELIVERIES.load)

@@ -21,19 +21,21 @@ failed transaction leaves nothing half-written (each write is one transaction).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, exc, text
+from sqlalchemy import Connection, Executable, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from vidconsult.errors import Unavailable
+from vidconsult.errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the advisory lock key held while migrating (any constant unique to this application)
@@ -114,3 +116,24 @@ class PostgresDatabase:
                 code="store_unavailable",
                 retry_after=5,
             ) from err
+
+    async def first(self, stmt: Executable, load: Callable[[Any], T]) -> T | None:
+        """The first row of ``stmt`` as ``load`` makes it, or None when there is none."""
+        async with self.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else load(row)
+
+    async def every(self, stmt: Executable, load: Callable[[Any], T]) -> list[T]:
+        """Every row of ``stmt``, each as ``load`` makes it."""
+        async with self.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [load(row) for row in rows]
+
+    async def insert_new(self, stmt: Executable, exists: Callable[[], Conflict]) -> None:
+        """Run one insert; a key that exists already (or another constraint the row breaks)
+        raises ``exists()`` and keeps nothing."""
+        try:
+            async with self.begin() as conn:
+                await conn.execute(stmt)
+        except exc.IntegrityError:
+            raise exists() from None

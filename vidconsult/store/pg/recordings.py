@@ -10,58 +10,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
+from vidconsult.domain.recordings import Recording, RecordingPolicy
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import RowMap
 
-
-def _values(r: Recording) -> dict[str, Any]:
-    return {
-        "room_id": r.room_id,
-        "case_id": r.case_id,
-        "identity": r.identity,
-        "role": r.role,
-        "path": r.path,
-        "started_at": r.started_at,
-        "ended_at": r.ended_at,
-        "status": r.status.value,
-        "kinds": list(r.kinds),
-        "codecs": list(r.codecs),
-        "duration_ms": r.duration_ms,
-        "offset_ms": r.offset_ms,
-        "size": r.size,
-        "sha256": r.sha256,
-        "error": r.error,
-        "legal_hold": r.legal_hold,
-        "session_id": r.session_id,
-        "source": r.source,
-        "node_id": r.node_id,
-    }
-
-
-def _recording(row: Any) -> Recording:
-    return Recording(
-        id=row.id,
-        room_id=row.room_id,
-        case_id=row.case_id,
-        identity=row.identity,
-        role=row.role,
-        path=row.path,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        status=RecordingStatus(row.status),
-        kinds=list(row.kinds),
-        codecs=list(row.codecs),
-        duration_ms=row.duration_ms,
-        offset_ms=row.offset_ms,
-        size=row.size,
-        sha256=row.sha256,
-        error=row.error,
-        legal_hold=row.legal_hold,
-        session_id=row.session_id,
-        source=row.source,
-        node_id=row.node_id,
-    )
+RECORDINGS = RowMap(Recording, t.recordings)
+POLICIES = RowMap(RecordingPolicy, t.recording_policies)
 
 
 class PgRecordingStore:
@@ -70,21 +25,19 @@ class PgRecordingStore:
 
     async def add_recording(self, recording: Recording) -> None:
         async with self._db.begin() as conn:
-            await conn.execute(insert(t.recordings).values(id=recording.id, **_values(recording)))
+            await conn.execute(insert(t.recordings).values(RECORDINGS.values(recording)))
 
     async def save_recording(self, recording: Recording) -> None:
         async with self._db.begin() as conn:
             await conn.execute(
                 update(t.recordings)
                 .where(t.recordings.c.id == recording.id)
-                .values(**_values(recording))
+                .values(_changeable(recording))
             )
 
     async def get_recording(self, recording_id: str) -> Recording | None:
         stmt = select(t.recordings).where(t.recordings.c.id == recording_id)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _recording(row) if row else None
+        return await self._db.first(stmt, RECORDINGS.load)
 
     async def list_recordings(
         self,
@@ -114,35 +67,16 @@ class PgRecordingStore:
             stmt = stmt.where(c.started_at < until)
         order = (c.started_at.desc(), c.id.desc()) if newest_first else (c.started_at, c.id)
         stmt = stmt.order_by(*order).limit(limit)
-        async with self._db.begin() as conn:
-            return [_recording(r) for r in (await conn.execute(stmt)).all()]
+        return await self._db.every(stmt, RECORDINGS.load)
 
     async def get_policy(self, room_id: str) -> RecordingPolicy | None:
         stmt = select(t.recording_policies).where(t.recording_policies.c.room_id == room_id)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        if row is None:
-            return None
-        return RecordingPolicy(
-            room_id=row.room_id,
-            enabled=row.enabled,
-            case_id=row.case_id,
-            consent=row.consent,
-            consent_by=row.consent_by,
-            consent_at=row.consent_at,
-            note=row.note,
-        )
+        return await self._db.first(stmt, POLICIES.load)
 
     async def save_policy(self, policy: RecordingPolicy) -> None:
-        values = {
-            "enabled": policy.enabled,
-            "case_id": policy.case_id,
-            "consent": policy.consent,
-            "consent_by": policy.consent_by,
-            "consent_at": policy.consent_at,
-            "note": policy.note,
-        }
-        stmt = insert(t.recording_policies).values(room_id=policy.room_id, **values)
+        values = POLICIES.values(policy)
+        stmt = insert(t.recording_policies).values(values)
+        values.pop("room_id")
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.recording_policies.c.room_id], set_=values
         )
@@ -182,3 +116,10 @@ class PgRecordingStore:
         async with self._db.begin() as conn:
             data: dict[str, Any] | None = await conn.scalar(stmt)
         return data
+
+
+def _changeable(recording: Recording) -> dict[str, Any]:
+    """Every column but the key."""
+    values = RECORDINGS.values(recording)
+    values.pop("id")
+    return values

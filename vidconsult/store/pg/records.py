@@ -7,18 +7,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exc, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from vidconsult.domain.access import AccessEntry, AccessKind
+from vidconsult.domain.access import AccessEntry
 from vidconsult.domain.records import Attachment, ChatMessage
 from vidconsult.domain.revocations import Revocation, RevocationKind
 from vidconsult.domain.roles import Role
-from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import Conflict
 from vidconsult.store.base_records import CaseChatMessage
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import RowMap
+
+ROOMS = RowMap(Room, t.rooms)
+ATTACHMENTS = RowMap(Attachment, t.attachments)
+ACCESS = RowMap(AccessEntry, t.access_log)
 
 
 class PgRoomStore:
@@ -26,36 +31,19 @@ class PgRoomStore:
         self._db = db
 
     async def create_room(self, room: Room) -> None:
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.rooms).values(
-                        id=room.id,
-                        name=room.name,
-                        kind=room.kind.value,
-                        case_id=room.case_id,
-                        status=room.status.value,
-                        created_at=room.created_at,
-                        ended_at=room.ended_at,
-                        end_reason=room.end_reason,
-                        max_participants=room.max_participants,
-                        max_video_kbps=room.max_video_kbps,
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"room {room.id} exists", code="room_exists") from None
+        await self._db.insert_new(
+            insert(t.rooms).values(ROOMS.values(room)),
+            lambda: Conflict(f"room {room.id} exists", code="room_exists"),
+        )
 
     async def get_room(self, room_id: str) -> Room | None:
-        async with self._db.begin() as conn:
-            row = (await conn.execute(select(t.rooms).where(t.rooms.c.id == room_id))).first()
-        return _room(row) if row else None
+        return await self._db.first(select(t.rooms).where(t.rooms.c.id == room_id), ROOMS.load)
 
     async def list_rooms(self, status: RoomStatus | None = None, limit: int = 500) -> list[Room]:
         stmt = select(t.rooms).order_by(t.rooms.c.created_at.desc()).limit(limit)
         if status is not None:
             stmt = stmt.where(t.rooms.c.status == status.value)
-        async with self._db.begin() as conn:
-            return [_room(r) for r in (await conn.execute(stmt)).all()]
+        return await self._db.every(stmt, ROOMS.load)
 
     async def save_room(self, room: Room) -> None:
         async with self._db.begin() as conn:
@@ -63,28 +51,9 @@ class PgRoomStore:
                 update(t.rooms)
                 .where(t.rooms.c.id == room.id)
                 .values(
-                    name=room.name,
-                    status=room.status.value,
-                    ended_at=room.ended_at,
-                    end_reason=room.end_reason,
-                    max_video_kbps=room.max_video_kbps,
+                    ROOMS.values(room, "name", "status", "ended_at", "end_reason", "max_video_kbps")
                 )
             )
-
-
-def _room(row: Any) -> Room:
-    return Room(
-        id=row.id,
-        name=row.name,
-        kind=RoomKind(row.kind),
-        case_id=row.case_id,
-        status=RoomStatus(row.status),
-        created_at=row.created_at,
-        ended_at=row.ended_at,
-        end_reason=row.end_reason,
-        max_participants=row.max_participants,
-        max_video_kbps=row.max_video_kbps,
-    )
 
 
 class PgRecordStore:
@@ -94,36 +63,19 @@ class PgRecordStore:
         self._db = db
 
     async def add_attachment(self, attachment: Attachment) -> None:
-        a = attachment
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.attachments).values(
-                        id=a.id,
-                        case_id=a.case_id,
-                        filename=a.filename,
-                        content_type=a.content_type,
-                        size_bytes=a.size_bytes,
-                        sha256=a.sha256,
-                        uploaded_by=a.uploaded_by,
-                        uploaded_at=a.uploaded_at,
-                        uploaded_with=a.uploaded_with,
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"attachment {a.id} exists", code="attachment_exists") from None
+        await self._db.insert_new(
+            insert(t.attachments).values(ATTACHMENTS.values(attachment)),
+            lambda: Conflict(f"attachment {attachment.id} exists", code="attachment_exists"),
+        )
 
     async def get_attachment(self, attachment_id: str) -> Attachment | None:
         stmt = select(t.attachments).where(t.attachments.c.id == attachment_id)
-        async with self._db.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _attachment(row) if row else None
+        return await self._db.first(stmt, ATTACHMENTS.load)
 
     async def list_attachments(self, case_id: str) -> list[Attachment]:
         c = t.attachments.c
         stmt = select(t.attachments).where(c.case_id == case_id).order_by(c.uploaded_at, c.id)
-        async with self._db.begin() as conn:
-            return [_attachment(r) for r in (await conn.execute(stmt)).all()]
+        return await self._db.every(stmt, ATTACHMENTS.load)
 
     async def case_bytes(self, case_id: str) -> int:
         return await self._total(t.attachments.c.case_id == case_id)
@@ -157,23 +109,7 @@ class PgRecordStore:
     async def list_chat_messages(self, case_id: str, limit: int = 1000) -> list[CaseChatMessage]:
         c = t.case_chat.c
         stmt = select(t.case_chat).where(c.case_id == case_id).order_by(c.seq.desc()).limit(limit)
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_chat(r) for r in reversed(rows)]
-
-
-def _attachment(row: Any) -> Attachment:
-    return Attachment(
-        id=row.id,
-        case_id=row.case_id,
-        filename=row.filename,
-        content_type=row.content_type,
-        size_bytes=row.size_bytes,
-        uploaded_by=row.uploaded_by,
-        uploaded_at=row.uploaded_at,
-        sha256=row.sha256,
-        uploaded_with=row.uploaded_with,
-    )
+        return list(reversed(await self._db.every(stmt, _chat)))
 
 
 def _chat(row: Any) -> CaseChatMessage:
@@ -197,18 +133,7 @@ class PgAccessLogStore:
 
     async def add_access(self, entry: AccessEntry) -> None:
         async with self._db.begin() as conn:
-            await conn.execute(
-                insert(t.access_log).values(
-                    at=entry.at,
-                    actor=entry.actor,
-                    role=entry.role,
-                    action=entry.action.value,
-                    subject=entry.subject,
-                    case_id=entry.case_id,
-                    room_id=entry.room_id,
-                    note=entry.note,
-                )
-            )
+            await conn.execute(insert(t.access_log).values(ACCESS.values(entry)))
 
     async def list_access(
         self, *, case_id: str | None = None, room_id: str | None = None, limit: int = 1000
@@ -222,21 +147,7 @@ class PgAccessLogStore:
         if not either:
             return []
         stmt = select(t.access_log).where(or_(*either)).order_by(c.seq.desc()).limit(limit)
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [
-            AccessEntry(
-                at=r.at,
-                actor=r.actor,
-                role=r.role,
-                action=AccessKind(r.action),
-                subject=r.subject,
-                case_id=r.case_id,
-                room_id=r.room_id,
-                note=r.note,
-            )
-            for r in reversed(rows)
-        ]
+        return list(reversed(await self._db.every(stmt, ACCESS.load)))
 
 
 class PgRevocationStore:

@@ -60,6 +60,7 @@ from vidconsult.store.codec import (
 )
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import column
 
 
 class PgUnitStore:
@@ -87,16 +88,15 @@ class PgUnitStore:
             await conn.execute(stmt)
 
     async def get_unit(self, unit_id: str) -> Unit | None:
-        async with self._db.begin() as conn:
-            doc = await conn.scalar(select(t.units.c.doc).where(t.units.c.id == unit_id))
-        return unit_from(doc) if doc is not None else None
+        return await self._db.first(
+            select(t.units.c.doc).where(t.units.c.id == unit_id), column(unit_from)
+        )
 
     async def list_units(self, tier: UnitTier | None = None) -> list[Unit]:
         query = select(t.units.c.doc).order_by(t.units.c.id)
         if tier is not None:
             query = query.where(t.units.c.tier == tier.value)
-        async with self._db.begin() as conn:
-            return [unit_from(d) for d in await conn.scalars(query)]
+        return await self._db.every(query, column(unit_from))
 
 
 class PgExpertStore:
@@ -122,9 +122,9 @@ class PgExpertStore:
                     )
 
     async def get_expert(self, expert_id: str) -> Expert | None:
-        async with self._db.begin() as conn:
-            doc = await conn.scalar(select(t.experts.c.doc).where(t.experts.c.id == expert_id))
-        return expert_from(doc) if doc is not None else None
+        return await self._db.first(
+            select(t.experts.c.doc).where(t.experts.c.id == expert_id), column(expert_from)
+        )
 
     async def list_experts(self, specialty: Specialty | None = None) -> list[Expert]:
         query = select(t.experts.c.doc).order_by(t.experts.c.id)
@@ -132,8 +132,7 @@ class PgExpertStore:
             query = query.join(
                 t.expert_specialties, t.expert_specialties.c.expert_id == t.experts.c.id
             ).where(t.expert_specialties.c.specialty == specialty.value)
-        async with self._db.begin() as conn:
-            return [expert_from(d) for d in await conn.scalars(query)]
+        return await self._db.every(query, column(expert_from))
 
     async def put_roster(self, roster: Roster) -> None:
         async with self._db.begin() as conn:
@@ -150,16 +149,13 @@ class PgExpertStore:
             )
 
     async def get_roster(self, expert_id: str) -> Roster | None:
-        async with self._db.begin() as conn:
-            doc = await conn.scalar(
-                select(t.rosters.c.doc).where(t.rosters.c.expert_id == expert_id)
-            )
-        return roster_from(doc) if doc is not None else None
+        return await self._db.first(
+            select(t.rosters.c.doc).where(t.rosters.c.expert_id == expert_id), column(roster_from)
+        )
 
     async def list_rosters(self) -> list[Roster]:
-        async with self._db.begin() as conn:
-            docs = await conn.scalars(select(t.rosters.c.doc).order_by(t.rosters.c.expert_id))
-            return [roster_from(d) for d in docs]
+        stmt = select(t.rosters.c.doc).order_by(t.rosters.c.expert_id)
+        return await self._db.every(stmt, column(roster_from))
 
 
 class PgRotaStore:
@@ -307,9 +303,7 @@ class PgCaseStore:
         if green_channel is not None:
             stmt = stmt.where(o.green_channel.is_(green_channel))
         stmt = stmt.order_by(o.signed_at.desc()).limit(limit)
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [(r.case_id, referral_from(r.referral)) for r in rows]
+        return await self._db.every(stmt, lambda r: (r.case_id, referral_from(r.referral)))
 
     @staticmethod
     async def _load(conn: AsyncConnection, doc: dict[str, Any]) -> Case:
@@ -403,9 +397,9 @@ class PgBookingStore:
             ) from None
 
     async def get_booking(self, booking_id: str) -> Booking | None:
-        async with self._db.begin() as conn:
-            doc = await conn.scalar(select(t.bookings.c.doc).where(t.bookings.c.id == booking_id))
-        return booking_from(doc) if doc is not None else None
+        return await self._db.first(
+            select(t.bookings.c.doc).where(t.bookings.c.id == booking_id), column(booking_from)
+        )
 
     async def list_bookings(
         self,
@@ -427,8 +421,7 @@ class PgBookingStore:
         if start_to is not None:
             stmt = stmt.where(c.start_at < start_to)
         stmt = stmt.order_by(c.start_at, c.id).limit(limit)
-        async with self._db.begin() as conn:
-            return [booking_from(d) for d in await conn.scalars(stmt)]
+        return await self._db.every(stmt, column(booking_from))
 
     async def cancel_booking(self, booking_id: str, at: datetime) -> Booking:
         async with self._db.begin() as conn:
@@ -454,9 +447,9 @@ class PgBookingStore:
         return await self._room_where(t.booked_rooms.c.room_id == room_id)
 
     async def _room_where(self, condition: Any) -> BookedRoom | None:
-        async with self._db.begin() as conn:
-            doc = await conn.scalar(select(t.booked_rooms.c.doc).where(condition))
-        return booked_room_from(doc) if doc is not None else None
+        return await self._db.first(
+            select(t.booked_rooms.c.doc).where(condition), column(booked_room_from)
+        )
 
     async def save_room(self, room: BookedRoom) -> None:
         async with self._db.begin() as conn:
@@ -476,8 +469,7 @@ class PgBookingStore:
             .where(or_(and_(c.state == "scheduled", c.opens_at <= now), c.state == "open"))
             .order_by(c.opens_at, c.booking_id)
         )
-        async with self._db.begin() as conn:
-            return [booked_room_from(d) for d in await conn.scalars(stmt)]
+        return await self._db.every(stmt, column(booked_room_from))
 
     async def record_presence(self, room_id: str, who: Presence, at: datetime) -> bool:
         async with self._db.begin() as conn:
@@ -492,9 +484,7 @@ class PgBookingStore:
     async def presences(self, room_id: str) -> list[Presence]:
         c = t.room_presence.c
         stmt = select(c.identity, c.role).where(c.room_id == room_id).order_by(c.first_at, c.seq)
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [Presence(r.identity, Role(r.role)) for r in rows]
+        return await self._db.every(stmt, lambda r: Presence(r.identity, Role(r.role)))
 
 
 class PgLectureStore:
@@ -502,36 +492,27 @@ class PgLectureStore:
         self._db = db
 
     async def create_lecture(self, lecture: Lecture, booking_id: str) -> None:
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(
-                    insert(t.lectures).values(
-                        id=lecture.id,
-                        booking_id=booking_id,
-                        start_at=lecture.start,
-                        doc=lecture_doc(lecture),
-                    )
-                )
-        except exc.IntegrityError:
-            raise Conflict(f"lecture {lecture.id} exists", code="lecture_exists") from None
+        await self._db.insert_new(
+            insert(t.lectures).values(
+                id=lecture.id,
+                booking_id=booking_id,
+                start_at=lecture.start,
+                doc=lecture_doc(lecture),
+            ),
+            lambda: Conflict(f"lecture {lecture.id} exists", code="lecture_exists"),
+        )
 
     async def get_lecture(self, lecture_id: str) -> tuple[Lecture, str] | None:
-        async with self._db.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(t.lectures.c.doc, t.lectures.c.booking_id).where(
-                        t.lectures.c.id == lecture_id
-                    )
-                )
-            ).first()
-        return (lecture_from(row.doc), row.booking_id) if row else None
+        stmt = select(t.lectures.c.doc, t.lectures.c.booking_id).where(
+            t.lectures.c.id == lecture_id
+        )
+        return await self._db.first(stmt, lambda r: (lecture_from(r.doc), r.booking_id))
 
     async def list_lectures(self, start_from: datetime | None = None) -> list[Lecture]:
         stmt = select(t.lectures.c.doc).order_by(t.lectures.c.start_at)
         if start_from is not None:
             stmt = stmt.where(t.lectures.c.start_at >= start_from)
-        async with self._db.begin() as conn:
-            return [lecture_from(d) for d in await conn.scalars(stmt)]
+        return await self._db.every(stmt, column(lecture_from))
 
     async def add_question(self, lecture_id: str, question: dict[str, Any]) -> None:
         async with self._db.begin() as conn:
@@ -549,8 +530,7 @@ class PgLectureStore:
     async def questions(self, lecture_id: str) -> list[dict[str, Any]]:
         c = t.lecture_questions.c
         stmt = select(c.doc).where(c.lecture_id == lecture_id).order_by(c.sent_at, c.seq)
-        async with self._db.begin() as conn:
-            return list(await conn.scalars(stmt))
+        return await self._db.every(stmt, column(dict))
 
 
 class PgLeaseStore:
