@@ -29,6 +29,11 @@ JOIN_PATH = [
     "vidconsult/domain/rooms.py",
     "vidconsult/domain/room_window.py",
     "vidconsult/domain/booked_rooms.py",
+    # several nodes: placement and the live state, the relay to the room's node
+    "vidconsult/cluster/ports.py",
+    "vidconsult/services/room_cluster.py",
+    "vidconsult/services/node_link.py",
+    "signaling/relay.py",
 ]
 CODE = re.compile(r'code\s*=\s*"([a-z_]+)"')
 

@@ -49,14 +49,14 @@ class Inbox:
 async def test_heartbeat_registers_a_node_with_its_address_and_load(make_node: NodeFactory) -> None:
     a = await make_node("a")
     b = await make_node("b")
-    await a.nodes.heartbeat(info("a", 3, limit=40, cpu=0.25))
+    assert await a.nodes.heartbeat(info("a", 3, limit=40, cpu=0.25)) is False  # new
     seen = await b.nodes.get("a")
     assert seen is not None
     assert seen.address == "https://a.example:8443"
     assert seen.load == NodeLoad(participants=3, rooms=0, cpu=0.25)
     assert seen.limit == 40
     assert await b.nodes.get("b") is None  # never heartbeated
-    await a.nodes.heartbeat(info("a", 5))
+    assert await a.nodes.heartbeat(info("a", 5)) is True  # known: nothing to write back
     again = await b.nodes.get("a")
     assert again is not None and again.load.participants == 5
 
@@ -91,6 +91,8 @@ async def test_a_node_without_heartbeat_expires_and_is_announced_once(
     assert await c.nodes.get("a") is None
     assert [n.node_id for n in await c.nodes.nodes()] == ["b"]
     assert await c.presence.members("rm_x") == []  # a's participants went with it
+    # a was only paused: its next beat says it was unknown, so it writes its state back
+    assert await a.nodes.heartbeat(info("a")) is False
 
 
 async def test_a_node_that_leaves_is_announced_and_gone_at_once(make_node: NodeFactory) -> None:

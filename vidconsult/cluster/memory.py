@@ -119,9 +119,12 @@ class _Registry:
     def __init__(self, hub: MemoryHub) -> None:
         self._hub = hub
 
-    async def heartbeat(self, node: NodeInfo) -> None:
-        expires = self._hub.clock() + self._hub.ttl
+    async def heartbeat(self, node: NodeInfo) -> bool:
+        now = self._hub.clock()
+        known = node.node_id in self._hub.nodes and self._hub.nodes[node.node_id][1] > now
+        expires = now + self._hub.ttl
         self._hub.nodes[node.node_id] = (replace(node, placed_rooms=0), expires)
+        return known
 
     async def leave(self, node_id: str) -> None:
         if node_id in self._hub.nodes:

@@ -66,8 +66,9 @@ class NodeAgent:
         interval: float = 5.0,
         on_back: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """``on_back``: called when the backend answers again after an outage (it may have
-        lost everything: write back what this node holds)."""
+        """``on_back``: called when this node's registration was missing (Redis restarted
+        empty, or the node was swept as dead while it paused) or the backend answers again
+        after an outage: write back what this node holds (its rooms' placement, presence)."""
         self.on_back = on_back
         self._wanted: list[tuple[str, Handler]] = []
         self.subscriptions: list[Subscription] = []
@@ -99,10 +100,10 @@ class NodeAgent:
         """One heartbeat and sweep; the dead nodes this beat removed. Never raises for an
         unreachable backend (logged once when it goes, once when it is back)."""
         try:
-            await self.state.nodes.heartbeat(self.info())
+            known = await self.state.nodes.heartbeat(self.info())
             await self._subscribe_wanted()
             dead = await self.state.nodes.sweep()
-            if not self.reachable and self.on_back is not None:
+            if (not known or not self.reachable) and self.on_back is not None:
                 await self.on_back()
         except Unavailable:
             if self.reachable:

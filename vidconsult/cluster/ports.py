@@ -51,7 +51,9 @@ def room_topic(room_id: str) -> str:
 
 
 def unavailable() -> Unavailable:
-    return Unavailable(UNAVAILABLE_MESSAGE, code=UNAVAILABLE_CODE, retry_after=5)
+    unavailable = Unavailable(UNAVAILABLE_MESSAGE, code="live_state_unavailable", retry_after=5)
+    assert unavailable.code == UNAVAILABLE_CODE
+    return unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +153,11 @@ class Subscription(Protocol):
 
 
 class NodeRegistry(Protocol):
-    async def heartbeat(self, node: NodeInfo) -> None:
-        """Register or refresh ``node`` (this node) for the registry's TTL."""
+    async def heartbeat(self, node: NodeInfo) -> bool:
+        """Register or refresh ``node`` (this node) for the registry's TTL. False when the
+        node was not registered (its first beat, or it was swept as dead, or Redis restarted
+        empty): what it had placed and its presence may be gone, and should be written again."""
+        ...
 
     async def leave(self, node_id: str) -> None:
         """A clean shutdown: remove the node now (its rooms may be placed again at once) and

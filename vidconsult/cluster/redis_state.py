@@ -84,9 +84,10 @@ HEARTBEAT = (
     _NOW
     + """
 local p, id = ARGV[1], ARGV[2]
+local known = redis.call('EXISTS', p .. 'node:' .. id)
 redis.call('SET', p .. 'node:' .. id, ARGV[3], 'PX', ARGV[4])
 redis.call('ZADD', p .. 'nodes', now + tonumber(ARGV[4]), id)
-return 1
+return known
 """
 )
 
@@ -328,9 +329,10 @@ class _Registry:
     def __init__(self, state: RedisLiveState) -> None:
         self._s = state
 
-    async def heartbeat(self, node: NodeInfo) -> None:
+    async def heartbeat(self, node: NodeInfo) -> bool:
         ttl_ms = int(self._s.ttl * 1000)
-        await self._s.script("heartbeat", node.node_id, json.dumps(node.to_json()), ttl_ms)
+        data = json.dumps(node.to_json())
+        return bool(await self._s.script("heartbeat", node.node_id, data, ttl_ms))
 
     async def leave(self, node_id: str) -> None:
         await self._s.script("sweep", CLUSTER_TOPIC, node_id)

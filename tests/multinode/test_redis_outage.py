@@ -1,0 +1,112 @@
+"""A node with its live state in a real redis-server, which is stopped and started again:
+the consultation already running goes on (media keeps flowing), a new participant is refused
+with live_state_unavailable (a sentence in both languages on the page), and joins work again
+by themselves once Redis answers; the room is still placed on this node and its participants
+listed (the node wrote back what it holds)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+from tests.helpers import SECRET, ServerHandle
+from tests.postgres import PostgresServer
+from tests.redis_server import RedisServer, redis_server
+from vidconsult.app import run_server
+from vidconsult.client import ClientError, RoomClient
+from vidconsult.cluster.ports import UNAVAILABLE_CODE
+from vidconsult.config import Settings
+from vidconsult.tokens import TokenSigner
+from web.keys import LIVE
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def node(
+    tmp_path: Path, postgres: PostgresServer, own_redis: RedisServer
+) -> AsyncIterator[ServerHandle]:
+    settings = Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "a",
+        secret=SECRET,
+        store="postgres",
+        database_url=postgres.new_database(),
+        database_pool_size=3,
+        live="redis",
+        redis_url=own_redis.url,
+        node_id="node-a",
+        node_heartbeat=0.5,
+        node_ttl=2.0,
+    )
+    async with (
+        run_server(settings, installers=[]) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
+
+
+async def test_redis_away_refuses_new_joins_keeps_media_and_recovers(
+    node: ServerHandle, own_redis: RedisServer
+) -> None:
+    rid = (await node.create_room("Redis outage"))["id"]
+    doctor = RoomClient(node.url, node.mint("dr-li", "doctor", room=rid))
+    patient = RoomClient(node.url, node.mint("pt-wang", "patient", room=rid))
+    late = RoomClient(node.url, node.mint("nurse-zhao", "doctor", room=rid))
+    live = node.app[LIVE]
+    try:
+        await doctor.connect()
+        await patient.connect()
+        await doctor.publish(VideoStreamTrack(), AudioStreamTrack())
+        video = await patient.wait_for_track("dr-li", "video")
+        await video.next_frame(timeout=15)
+        assert await live.placement.where(rid) == "node-a"
+        assert {e.identity for e in await live.presence.members(rid)} == {"dr-li", "pt-wang"}
+
+        own_redis.stop()
+        started = time.monotonic()
+        with pytest.raises(ClientError) as refused:
+            await late.connect()
+        assert refused.value.code == UNAVAILABLE_CODE
+        assert "Redis" in refused.value.message
+        assert time.monotonic() - started < 10  # refused promptly, not after a hang
+        # the consultation goes on: frames keep arriving while Redis is away
+        before = video.frames
+        await video.next_frame(timeout=10)
+        assert video.frames > before
+
+        own_redis.start()  # empty: this test's Redis keeps nothing on disk
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await late.connect()
+                break
+            except ClientError as exc:
+                # until this node's next heartbeat registers it in the empty Redis: no_nodes
+                assert exc.code in {UNAVAILABLE_CODE, "no_nodes"}, exc
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)  # the page retries; here, a loop
+        assert late.joined is not None
+        # the node wrote back its room and who is in it
+        assert await live.placement.where(rid) == "node-a"
+        members = {e.identity for e in await live.presence.members(rid)}
+        assert members == {"dr-li", "pt-wang", "nurse-zhao"}
+        await video.next_frame(timeout=10)
+    finally:
+        for client in (doctor, patient, late):
+            await client.close()
