@@ -31,7 +31,7 @@ from vidconsult.domain.experts import Expert, Institution, InstitutionKind  # no
 from vidconsult.domain.rosters import Leave, Roster, WeeklyShift, iter_shift_epochs  # noqa: E402
 from vidconsult.domain.schedule import ScheduleIndex  # noqa: E402
 from vidconsult.domain.slots import BookingPolicy, SlotQuery, find_earliest_slot  # noqa: E402
-from vidconsult.domain.specialties import Specialty  # noqa: E402
+from vidconsult.domain.specialties import BUILT_IN  # noqa: E402
 from vidconsult.errors import Conflict, NotFound  # noqa: E402
 
 ORIGIN = datetime(2026, 3, 2, tzinfo=UTC)  # the US DST change (Mar 8) falls in week 1
@@ -49,7 +49,7 @@ US = Institution("us", "US partner group", InstitutionKind.INTERNATIONAL, "US")
 def build_world(
     rng: random.Random, n_experts: int
 ) -> tuple[list[Expert], list[Roster], list[Booking]]:
-    specs = list(Specialty)
+    specs = [e.slug for e in BUILT_IN]
     experts, rosters, bookings = [], [], []
     for i in range(n_experts):
         zone = rng.choices([z for z, _ in ZONES], [w for _, w in ZONES])[0]
@@ -182,7 +182,7 @@ def main() -> None:
 
     policy = BookingPolicy()
     horizon = int(policy.horizon.total_seconds())
-    specs = list(Specialty)
+    specs = [e.slug for e in BUILT_IN]
     fast, slow = [], []
     breaches = 0
     errors: dict[str, int] = {}

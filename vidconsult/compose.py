@@ -28,6 +28,7 @@ def _sqlite(settings: Settings) -> Storage:
     from vidconsult.store.sqlite_records import SQLiteRecordStore
     from vidconsult.store.sqlite_revocations import SQLiteRevocationStore
     from vidconsult.store.sqlite_rooms import SQLiteRoomStore
+    from vidconsult.store.sqlite_specialties import SQLiteSpecialtyStore
     from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
     from vidconsult.store.sqlite_workflow import sqlite_workflow_stores
 
@@ -49,6 +50,7 @@ def _sqlite(settings: Settings) -> Storage:
         recordings=SQLiteRecordingStore(db),
         leave=SQLiteLeaveRequestStore(db),
         pagings=SQLitePagingStore(db),
+        specialties=SQLiteSpecialtyStore(db),
     )
 
 
@@ -64,6 +66,7 @@ def _postgres(settings: Settings) -> Storage:
         PgRevocationStore,
         PgRoomStore,
     )
+    from vidconsult.store.pg.specialties import PgSpecialtyStore
     from vidconsult.store.pg.workflow import pg_workflow_stores
 
     db = PostgresDatabase(
@@ -86,6 +89,7 @@ def _postgres(settings: Settings) -> Storage:
         recordings=PgRecordingStore(db),
         leave=PgLeaveRequestStore(db),
         pagings=PgPagingStore(db),
+        specialties=PgSpecialtyStore(db),
     )
 
 

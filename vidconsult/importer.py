@@ -14,12 +14,14 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from vidconsult.domain.experts import Expert, Institution, InstitutionKind
+from vidconsult.domain.specialties import SpecialtyCatalogue
 from vidconsult.domain.units import DEFAULT_CENTRE_ZONE, Unit, parse_tier
 from vidconsult.errors import InvalidInput
 
@@ -61,7 +63,12 @@ def unit_from_row(row: dict[str, str | None]) -> Unit:
     )
 
 
-def expert_from_row(row: dict[str, str | None]) -> Expert:
+def expert_from_row(
+    row: dict[str, str | None], catalogue: SpecialtyCatalogue | None = None
+) -> Expert:
+    """``catalogue``: the specialties an expert may name (default: the built-in ones)."""
+    catalogue = catalogue or SpecialtyCatalogue()
+    specialties = frozenset(catalogue.require(s) for s in _split(row.get("specialties")))
     kind = _cell(row, "institution_kind").lower()
     try:
         inst_kind = InstitutionKind(kind)
@@ -78,7 +85,7 @@ def expert_from_row(row: dict[str, str | None]) -> Expert:
             inst_kind,
             _cell(row, "country") or "CN",
         ),
-        specialties=frozenset(_split(row.get("specialties"))),  # type: ignore[arg-type]
+        specialties=specialties,
         languages=frozenset(_split(row.get("languages"))),
         time_zone=_cell(row, "time_zone"),
     )
@@ -129,10 +136,15 @@ def check_parents(units: list[Unit], known: set[str]) -> list[str]:
     ]
 
 
-def read(path: Path, kind: str, *, progress: bool = True) -> Parsed:
-    required, build = (
-        (UNIT_COLUMNS, unit_from_row) if kind == "units" else (EXPERT_COLUMNS, expert_from_row)
-    )
+def read(
+    path: Path, kind: str, *, progress: bool = True, catalogue: SpecialtyCatalogue | None = None
+) -> Parsed:
+    required: Iterable[str]
+    build: Callable[[dict[str, str | None]], Any]
+    if kind == "units":
+        required, build = UNIT_COLUMNS, unit_from_row
+    else:
+        required, build = EXPERT_COLUMNS, partial(expert_from_row, catalogue=catalogue)
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return parse_csv(fh, required, build, progress=progress)
 
@@ -141,12 +153,13 @@ async def import_file(settings: Any, path: Path, kind: str, *, progress: bool = 
     """Validate ``path`` and, when every row is good, write it in one transaction."""
     from vidconsult.compose import make_storage
 
-    parsed = read(path, kind, progress=progress)
-    if parsed.errors:
-        return parsed
     storage = make_storage(settings)
     await storage.db.open()
     try:
+        catalogue = SpecialtyCatalogue(await storage.specialties.list_specialties())
+        parsed = read(path, kind, progress=progress, catalogue=catalogue)
+        if parsed.errors:
+            return parsed
         if kind == "units":
             known = {u.id for u in await storage.workflow.units.list_units()}
             parsed.errors = check_parents(parsed.items, known)

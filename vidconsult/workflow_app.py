@@ -38,7 +38,15 @@ from vidconsult.services.statistics import StatisticsService
 from vidconsult.services.workspace import WorkspaceService
 from vidconsult.store.base_leave import LeaveRequestStore
 from vidconsult.store.base_workflow import WorkflowStores
-from web import cases_api, directory_api, emergency_api, lectures_api, paging_api, workspace_api
+from web import (
+    cases_api,
+    directory_api,
+    emergency_api,
+    lectures_api,
+    paging_api,
+    specialties_api,
+    workspace_api,
+)
 from web.keys import BASE_URL, SETTINGS, STORAGE
 from web.workflow_keys import (
     BOOKING,
@@ -113,7 +121,11 @@ def install(
     )
     schedule = ScheduleKeeper(stores.experts, stores.bookings, clock)
     directory = DirectoryService(
-        units=stores.units, experts=stores.experts, rota=stores.rota, schedule=schedule
+        units=stores.units,
+        experts=stores.experts,
+        rota=stores.rota,
+        schedule=schedule,
+        specialties=app[STORAGE].specialties,
     )
     cases = CaseService(cases=stores.cases, directory=directory, clock=clock, events=events)
     sessions = SessionService(
@@ -217,6 +229,7 @@ def install(
         emergency_api,
         lectures_api,
         paging_api,
+        specialties_api,
         workspace_api,
     ):
         app.router.add_routes(module.routes)

@@ -7,7 +7,7 @@ from aiohttp import web
 from vidconsult.domain.experts import Expert, Institution
 from vidconsult.domain.rosters import Leave, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutySlot
-from vidconsult.domain.specialties import Specialty, parse_specialty
+from vidconsult.domain.specialties import SLUG_PATTERN, parse_specialty
 from vidconsult.domain.units import Unit
 from vidconsult.store.codec import expert_doc, override_doc, roster_doc, slot_doc, unit_doc
 from web.account_views import Ok
@@ -36,9 +36,9 @@ from web.workflow_views import (
 )
 
 routes = web.RouteTableDef()
-# a specialty in a path: only the known slugs, so that /rota/on-duty and /rota/overrides are
-# never taken for one (PUT there is 405, not "unknown specialty")
-SPECIALTY = "(?i:" + "|".join(s.value for s in Specialty) + ")"
+# a specialty in a path: a slug's shape, never "overrides", so that /rota/on-duty and
+# /rota/overrides are never taken for one (PUT there is 405, not "unknown specialty")
+SPECIALTY = r"(?!(?i:overrides)$)[A-Za-z][A-Za-z0-9_]+"
 
 
 def unit_from_body(body: UnitBody) -> Unit:
@@ -160,7 +160,7 @@ async def get_rota(request: web.Request) -> web.Response:
     "Replace one specialty's weekly duty slots",
     body=DutySlotsBody,
     response=DutySlotsOut,
-    path={"specialty": {"type": "string", "enum": [s.value for s in Specialty]}},
+    path={"specialty": {"type": "string", "pattern": SLUG_PATTERN}},
     errors=(404,),
 )
 async def put_duty_slots(request: web.Request) -> web.Response:

@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidconsult.domain.paging import PageStatus, PagingState, TargetKind
 from vidconsult.domain.roles import Role
-from vidconsult.domain.specialties import Specialty
 from vidconsult.errors import PermissionDenied
 from vidconsult.services.paging import Histogram, PagingService
 from web.http import claims, json_ok, require_coordinator
 from web.keys import CLOCK
 from web.openapi import describe
+from web.queries import SpecialtyField
 from web.room_views import Instant
 from web.workflow_keys import PAGING
 from web.workflow_views import JoinLink
@@ -51,7 +51,7 @@ class PagingOut(_Out):
     room_id: str
     unit_id: str
     unit_name: str
-    specialty: Specialty
+    specialty: SpecialtyField
     state: PagingState
     opened_at: Instant
     elapsed_seconds: float = Field(
@@ -78,7 +78,7 @@ class OpenPage(_Out):
     room_id: str
     unit_id: str
     unit_name: str
-    specialty: Specialty
+    specialty: SpecialtyField
     step: int
     target: TargetOut
     status: PageStatus

@@ -6,12 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from vidconsult.domain.cases import CaseStatus, Urgency
-from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.specialties import SLUG_PATTERN, Specialty, parse_specialty
 from vidconsult.domain.statistics import Period
 from vidconsult.domain.units import UnitTier
+from vidconsult.errors import InvalidInput
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -48,7 +56,32 @@ Instant = Annotated[
     # blank is the same as absent
     WithJsonSchema({"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]}),
 ]
-SpecialtySlug = Annotated[Specialty | None, BeforeValidator(_slug)]
+
+
+def _specialty(value: Any) -> Specialty:
+    if not isinstance(value, str):
+        raise ValueError("must be a specialty's slug")  # noqa: TRY004 (pydantic wants ValueError)
+    try:
+        return parse_specialty(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _maybe_specialty(value: Any) -> Specialty | None:
+    return None if value is None or value == "" else _specialty(value)
+
+
+# a specialty's slug (the catalogue, GET /api/v1/specialties, says which exist)
+SpecialtyField = Annotated[
+    Specialty,
+    PlainValidator(_specialty),
+    WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN}),
+]
+SpecialtySlug = Annotated[
+    Specialty | None,
+    PlainValidator(_maybe_specialty),
+    WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN}),
+]
 Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
@@ -62,7 +95,7 @@ class ExpertQuery(BaseModel):
 
 
 class OnDutyQuery(BaseModel):
-    specialty: Annotated[Specialty, BeforeValidator(_slug)]
+    specialty: SpecialtyField
     at: Instant = Field(default=None, description="Default: now")
 
 

@@ -12,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from vidconsult.domain.cases import CaseStatus, Sex, Urgency
 from vidconsult.domain.experts import InstitutionKind
 from vidconsult.domain.outcomes import ReferralPriority
-from vidconsult.domain.specialties import Specialty
 from vidconsult.domain.units import DEFAULT_CENTRE_ZONE, UnitTier
+from web.queries import SpecialtyField
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TEXT = 20_000
@@ -74,7 +74,7 @@ class ExpertBody(_Body):
     id: str = Field(pattern=ID, description="Also the expert's identity in tokens and rooms")
     name: str = Field(min_length=1, max_length=200)
     institution: InstitutionBody
-    specialties: list[Specialty] = Field(min_length=1)
+    specialties: list[SpecialtyField] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1, description='BCP 47 tags: "zh", "en"')
     time_zone: TimeZone = Field(description="Where the expert lives; roster shifts are in it")
 
@@ -105,7 +105,7 @@ class DutySlotsBody(_Body):
 
 
 class DutyOverrideBody(_Body):
-    specialty: Specialty
+    specialty: SpecialtyField
     expert_id: str = Field(pattern=ID)
     start: AwareDatetime
     end: AwareDatetime
@@ -134,7 +134,7 @@ class _CaseFields(_Body):
     patient: PatientBody
     referring_unit_id: str = Field(pattern=ID)
     referring_doctor: str = Field(min_length=1, max_length=200)
-    specialty: Specialty
+    specialty: SpecialtyField
     clinical_summary: str = Field(min_length=1, max_length=TEXT)
     requested_language: str | None = Field(default=None, max_length=20, pattern=LANGUAGE)
 

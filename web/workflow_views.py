@@ -16,9 +16,9 @@ from vidconsult.domain.experts import InstitutionKind
 from vidconsult.domain.outcomes import ReferralPriority
 from vidconsult.domain.roles import Role
 from vidconsult.domain.room_window import Attendance
-from vidconsult.domain.specialties import Specialty
 from vidconsult.domain.statistics import Period
 from vidconsult.domain.units import UnitTier
+from web.queries import SpecialtyField
 from web.room_views import Instant, RoomOut
 
 
@@ -76,7 +76,7 @@ class CaseSummary(_Out):
     patient: PatientOut
     referring_unit_id: str
     referring_doctor: str
-    specialty: Specialty
+    specialty: SpecialtyField
     urgency: Urgency
     clinical_summary: str
     requested_at: Instant
@@ -223,7 +223,7 @@ class ExpertOut(_Out):
     id: str
     name: str
     institution: InstitutionOut
-    specialties: list[Specialty]
+    specialties: list[SpecialtyField]
     languages: list[str]
     time_zone: str
     international: bool
@@ -248,13 +248,13 @@ class RosterOut(_Out):
 
 
 class DutySlotOut(ShiftOut):
-    specialty: Specialty
+    specialty: SpecialtyField
     expert_id: str
     time_zone: str
 
 
 class DutyOverrideOut(_Out):
-    specialty: Specialty
+    specialty: SpecialtyField
     expert_id: str
     start: Instant
     end: Instant
@@ -270,12 +270,12 @@ class RotaOut(_Out):
 
 
 class DutySlotsOut(_Out):
-    specialty: Specialty
+    specialty: SpecialtyField
     slots: list[DutySlotOut]
 
 
 class OnDutyOut(_Out):
-    specialty: Specialty
+    specialty: SpecialtyField
     at: Instant
     expert_ids: list[str]
 
@@ -392,7 +392,7 @@ class TallyOut(_Out):
 class StatsOut(_Out):
     overall: TallyOut
     by_unit: dict[str, TallyOut] = Field(description="by referring unit id")
-    by_specialty: dict[Specialty, TallyOut] = Field(description="by the case's specialty")
+    by_specialty: dict[SpecialtyField, TallyOut] = Field(description="by the case's specialty")
     by_period: dict[str, TallyOut] = Field(
         description='by period of the request: "2026-03-09", "2026-W11", "2026-03", "2026-Q1", '
         '"2026"'
@@ -430,7 +430,7 @@ class SlotChoiceOut(_Out):
     """Free slots for a case; every instant in UTC, with the zones to show them in."""
 
     case_id: str
-    specialty: Specialty
+    specialty: SpecialtyField
     centre_time_zone: str
     unit: PickerUnit
     experts: list[PickerPerson] = Field(description="Who fits the case")

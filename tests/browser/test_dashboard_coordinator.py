@@ -492,6 +492,119 @@ async def test_directory_is_edited_from_the_page(
     assert not dash.page_errors()
 
 
+async def test_specialties_created_renamed_and_retired_from_the_page(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    await seed(app_server)
+    dash = await signed_in(open_dashboard, app_server, settings, "#directory")
+    page = dash.page
+    await page.wait_for_selector("[data-testid=specialty-row]", timeout=TIMEOUT_MS)
+    # a new specialty, with its names in English and Chinese
+    await page.click("[data-testid=new-specialty]")
+    editor = page.locator("[data-testid=specialty-editor]")
+    await editor.locator("[data-testid=specialty-slug]").fill("sports_medicine")
+    await editor.locator("[data-testid=specialty-name-en]").fill("Sports medicine")
+    await editor.locator("[data-testid=specialty-name-zh]").fill("运动医学科")
+    await axe_check(page, "specialty editor")
+    await editor.locator("[data-testid=editor-save]").click()
+    row = page.locator("[data-testid=specialty-row][data-slug=sports_medicine]")
+    await row.wait_for(timeout=TIMEOUT_MS)
+    # renamed (the slug stays)
+    await row.locator("[data-testid=edit-specialty]").click()
+    editor = page.locator("[data-testid=specialty-editor]")
+    assert (
+        await editor.locator("[data-testid=specialty-slug]").get_attribute("readonly") is not None
+    )
+    await editor.locator("[data-testid=specialty-name-en]").fill("Sport and exercise medicine")
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=specialty-row][data-slug=sports_medicine]')"
+        "?.innerText.includes('Sport and exercise medicine')",
+        timeout=TIMEOUT_MS,
+    )
+    listed = await ok(app_server, "GET", "/api/v1/specialties")
+    mine = [s for s in listed["specialties"] if s["slug"] == "sports_medicine"]
+    assert mine == [
+        {
+            "slug": "sports_medicine",
+            "name_en": "Sport and exercise medicine",
+            "name_zh": "运动医学科",
+            "retired": False,
+            "built_in": False,
+        }
+    ]
+    # an expert can have it: the expert editor offers it by its new name, and saving works
+    await page.click("[data-testid=expert-row][data-expert-id=dr-wang] [data-testid=edit-expert]")
+    editor = page.locator("[data-testid=expert-editor]")
+    option = editor.locator("[data-testid=expert-specialties] option[value=sports_medicine]")
+    assert await option.inner_text() == "Sport and exercise medicine"
+    await editor.locator("[data-testid=expert-specialties]").select_option(
+        ["cardiology", "sports_medicine"]
+    )
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=expert-row][data-expert-id=dr-wang]')"
+        "?.innerText.includes('Sport and exercise medicine')",
+        timeout=TIMEOUT_MS,
+    )
+    wang = await ok(app_server, "GET", "/api/v1/experts/dr-wang")
+    assert sorted(wang["specialties"]) == ["cardiology", "sports_medicine"]
+    # ...and a case can name it
+    await new_case(app_server, specialty="sports_medicine")
+    # retired: no new case names it; the expert who has it keeps it
+    await page.locator(
+        "[data-testid=specialty-row][data-slug=sports_medicine] [data-testid=retire-specialty]"
+    ).click()
+    await page.wait_for_selector(
+        "[data-testid=specialty-row][data-slug=sports_medicine][data-retired=true]",
+        timeout=TIMEOUT_MS,
+    )
+    status, err = await app_server.api(
+        "POST",
+        "/api/v1/cases",
+        {
+            "patient": {"name": "Li Si", "sex": "male", "age_years": 20},
+            "referring_unit_id": "vil-1",
+            "referring_doctor": "Dr Zhao",
+            "specialty": "sports_medicine",
+            "clinical_summary": "knee",
+        },
+    )
+    assert status == 400 and err["error"]["code"] == "retired_specialty", err
+    wang = await ok(app_server, "GET", "/api/v1/experts/dr-wang")
+    assert "sports_medicine" in wang["specialties"]
+    # the new-case form no longer offers it
+    await dash.open("#cases")
+    await page.wait_for_selector(
+        "[data-testid=case-specialty] option[value=cardiology]",
+        state="attached",
+        timeout=TIMEOUT_MS,
+    )
+    assert (
+        await page.locator("[data-testid=case-specialty] option[value=sports_medicine]").count()
+        == 0
+    )
+    await dash.open("#directory")
+    await page.wait_for_selector(
+        "[data-testid=specialty-row][data-slug=sports_medicine][data-retired=true]",
+        timeout=TIMEOUT_MS,
+    )
+    await page.screenshot(path=shot("specialties"), full_page=True)
+    await axe_check(page, "directory with specialties")
+    # in Chinese the catalogue's Chinese name is shown
+    zh = await open_dashboard(app_server)
+    await zh.page.goto(f"{app_server.url}/dashboard?lang=zh#directory")
+    await zh.sign_in(await coordinator_account(settings, "coord2"))
+    await zh.page.wait_for_function(
+        "() => document.querySelector('[data-testid=expert-row][data-expert-id=dr-wang]')"
+        "?.innerText.includes('运动医学科')",
+        timeout=TIMEOUT_MS,
+    )
+    await zh.page.screenshot(path=shot("specialties-zh"), full_page=True)
+    await axe_check(zh.page, "directory in Chinese")
+    assert not dash.page_errors() and not zh.page_errors()
+
+
 async def test_statistics_draw_charts(
     app_server: ServerHandle, settings: Settings, open_dashboard: Opener
 ) -> None:

@@ -8,19 +8,60 @@ import pytest
 from vidconsult.domain.cases import Patient, Sex, Urgency, open_case
 from vidconsult.domain.experts import Expert, Institution, InstitutionKind, index_experts
 from vidconsult.domain.slots import SlotQuery, slot_query_for
-from vidconsult.domain.specialties import Specialty, normalize_language, parse_specialty
+from vidconsult.domain.specialties import (
+    BUILT_IN,
+    Specialty,
+    SpecialtyCatalogue,
+    normalize_language,
+    parse_specialty,
+)
 from vidconsult.domain.units import Unit, UnitTier
-from vidconsult.errors import InvalidInput
+from vidconsult.errors import Conflict, InvalidInput, NotFound
 
 US = Institution("us", "US group", InstitutionKind.INTERNATIONAL, "US")
 
 
 def test_specialty_catalogue() -> None:
-    assert len(Specialty) >= 20
-    assert parse_specialty(" Cardiac_Surgery ") is Specialty.CARDIAC_SURGERY
+    assert len(BUILT_IN) >= 20
+    assert parse_specialty(" Cardiac_Surgery ") == Specialty.CARDIAC_SURGERY
+    for bad in ("astro-logy", "", "x", "overrides", "9lives"):
+        with pytest.raises(InvalidInput) as err:
+            parse_specialty(bad)
+        assert err.value.code == "unknown_specialty"
     with pytest.raises(InvalidInput) as err:
-        parse_specialty("astrology")
+        SpecialtyCatalogue().require("astrology")  # a slug's shape, but no such specialty
     assert err.value.code == "unknown_specialty"
+
+
+def test_specialty_catalogue_create_rename_retire() -> None:
+    empty = SpecialtyCatalogue()
+    made = empty.create("Sports_Medicine", "Sports medicine", "运动医学科")
+    assert made.slug == "sports_medicine" and not made.built_in
+    with pytest.raises(Conflict):
+        empty.create("cardiology", "Heart", "心")
+    with pytest.raises(InvalidInput) as err:
+        empty.create("geriatrics", " ", "老年科")
+    assert err.value.code == "invalid_name"
+    # a built-in renamed and retired, stored; the catalogue keeps it built-in, in its place
+    retired = empty.edit("cardiology", name_en="Cardiology (adult)", retired=True)
+    cat = SpecialtyCatalogue([made, retired])
+    slugs = [e.slug for e in cat.entries()]
+    assert slugs[: len(BUILT_IN)] == [e.slug for e in BUILT_IN] and slugs[-1] == made.slug
+    entry = cat.get("cardiology")
+    assert entry.built_in and entry.retired and entry.name_zh == "心内科"
+    assert entry.name_en == "Cardiology (adult)"
+    # retired: nothing new names it, but an expert who practised it keeps it
+    with pytest.raises(InvalidInput) as err:
+        cat.require("cardiology")
+    assert err.value.code == "retired_specialty"
+    assert cat.require("cardiology", already=["cardiology"]) == Specialty.CARDIOLOGY
+    assert cat.require("sports_medicine") == "sports_medicine"
+    # brought back
+    assert not cat.edit("cardiology", retired=False).retired
+    with pytest.raises(InvalidInput):
+        cat.edit("interpretation", retired=True)
+    with pytest.raises(NotFound):
+        cat.get("astrology")
 
 
 def test_language_tags() -> None:

@@ -152,7 +152,9 @@ async def test_thursday_request_counts_from_friday(wf: WorkflowServer) -> None:
     ("path", "body", "code"),
     [
         ("/api/v1/cases", {}, "invalid_payload"),
-        ("/api/v1/cases", case_body(specialty="astrology"), "invalid_payload"),
+        # a slug of the right shape that the catalogue does not have
+        ("/api/v1/cases", case_body(specialty="astrology"), "unknown_specialty"),
+        ("/api/v1/cases", case_body(specialty="astro-logy"), "invalid_payload"),
         ("/api/v1/cases", case_body(unit="nowhere"), "unknown_unit"),
         ("/api/v1/cases", case_body(urgency="emergency"), "use_emergency_endpoint"),
         (

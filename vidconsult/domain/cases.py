@@ -256,7 +256,7 @@ def open_case(
     if not case_id or not referring_unit_id or not referring_doctor.strip():
         raise InvalidInput("case id, referring unit and referring doctor are required")
     require_aware(requested_at, "requested_at")
-    if parse_specialty(specialty) is Specialty.INTERPRETATION:
+    if parse_specialty(specialty) == Specialty.INTERPRETATION:
         raise InvalidInput(
             "interpretation is booked with a case, not requested as one", code="not_clinical"
         )

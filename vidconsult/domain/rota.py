@@ -78,10 +78,10 @@ class DutyRota:
         slot covering the instant counts (a team may have several members on duty)."""
         require_aware(instant, "instant")
         chosen = [
-            o.expert_id for o in self.overrides if o.specialty is specialty and o.covers(instant)
+            o.expert_id for o in self.overrides if o.specialty == specialty and o.covers(instant)
         ]
         if not chosen:
             chosen = [
-                s.expert_id for s in self.slots if s.specialty is specialty and s.covers(instant)
+                s.expert_id for s in self.slots if s.specialty == specialty and s.covers(instant)
             ]
         return tuple(dict.fromkeys(chosen))

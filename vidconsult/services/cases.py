@@ -48,6 +48,7 @@ class CaseService:
         interpreter_needed: bool = False,
     ) -> Case:
         """A validated case in ``requested`` (not stored yet)."""
+        specialty = await self._directory.require_specialty(specialty)
         try:
             await self._directory.unit(referring_unit_id)
             if requested_expert_id is not None:

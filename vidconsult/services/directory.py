@@ -1,5 +1,7 @@
-"""The directory of the network: member units, experts with their rosters, and the on-duty
-rota. Every change to experts or rosters invalidates the schedule index."""
+"""The directory of the network: member units, experts with their rosters, the on-duty rota
+and the specialty catalogue. Every change to experts or rosters invalidates the schedule
+index. New experts, cases and rota slots name specialties of the catalogue that are not
+retired (an expert keeps a specialty they already had after it is retired)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,25 @@ from datetime import date, datetime
 from vidconsult.domain.experts import Expert
 from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
-from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.specialties import Specialty, SpecialtyCatalogue, SpecialtyEntry
 from vidconsult.domain.units import Unit, UnitTier
 from vidconsult.errors import InvalidInput, NotFound
 from vidconsult.services.schedule import ScheduleKeeper
+from vidconsult.store.base_specialties import SpecialtyStore
 from vidconsult.store.base_workflow import ExpertStore, RotaStore, UnitStore
 
 
 class DirectoryService:
     def __init__(
-        self, *, units: UnitStore, experts: ExpertStore, rota: RotaStore, schedule: ScheduleKeeper
+        self,
+        *,
+        units: UnitStore,
+        experts: ExpertStore,
+        rota: RotaStore,
+        schedule: ScheduleKeeper,
+        specialties: SpecialtyStore | None = None,
     ) -> None:
+        self._specialties = specialties
         self._units = units
         self._experts = experts
         self._rota = rota
@@ -42,6 +52,12 @@ class DirectoryService:
     # experts and rosters -------------------------------------------------------------------
     async def put_experts(self, experts: Sequence[Expert]) -> None:
         _no_duplicates(e.id for e in experts)
+        catalogue = await self.catalogue()
+        for e in experts:
+            before = await self._experts.get_expert(e.id)
+            had = before.specialties if before is not None else frozenset()
+            for s in e.specialties:
+                catalogue.require(s, already=had)
         await self._experts.put_experts(experts)
         self._schedule.invalidate()
 
@@ -75,13 +91,49 @@ class DirectoryService:
         roster = await self._experts.get_roster(expert_id)
         return roster or Roster(expert.id, expert.time_zone, ())
 
+    # specialties ---------------------------------------------------------------------------
+    async def catalogue(self) -> SpecialtyCatalogue:
+        stored = await self._specialties.list_specialties() if self._specialties else []
+        return SpecialtyCatalogue(stored)
+
+    async def require_specialty(self, slug: str) -> Specialty:
+        """``slug`` if new work may name it: known and not retired (InvalidInput otherwise)."""
+        return (await self.catalogue()).require(slug)
+
+    async def create_specialty(self, slug: str, name_en: str, name_zh: str) -> SpecialtyEntry:
+        entry = (await self.catalogue()).create(slug, name_en, name_zh)
+        await self._save_specialty(entry)
+        return entry
+
+    async def edit_specialty(
+        self,
+        slug: str,
+        *,
+        name_en: str | None = None,
+        name_zh: str | None = None,
+        retired: bool | None = None,
+    ) -> SpecialtyEntry:
+        entry = (await self.catalogue()).edit(
+            slug, name_en=name_en, name_zh=name_zh, retired=retired
+        )
+        await self._save_specialty(entry)
+        return entry
+
+    async def _save_specialty(self, entry: SpecialtyEntry) -> None:
+        if self._specialties is None:
+            raise InvalidInput("this server keeps no specialty catalogue", code="read_only")
+        await self._specialties.save_specialty(entry)
+
     # rota ----------------------------------------------------------------------------------
     async def set_duty_slots(self, specialty: Specialty, slots: Sequence[DutySlot]) -> None:
+        if slots:
+            await self.require_specialty(specialty)
         for slot in slots:
             await self._must_practise(slot.expert_id, specialty)
         await self._rota.replace_slots(specialty, slots)
 
     async def add_override(self, override: DutyOverride) -> str:
+        await self.require_specialty(override.specialty)
         await self._must_practise(override.expert_id, override.specialty)
         return await self._rota.add_override(override)
 

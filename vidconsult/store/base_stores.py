@@ -14,6 +14,7 @@ from vidconsult.store.base_paging import PagingStore
 from vidconsult.store.base_recordings import RecordingStore
 from vidconsult.store.base_records import AttachmentStore, ChatStore
 from vidconsult.store.base_revocations import RevocationStore
+from vidconsult.store.base_specialties import SpecialtyStore
 from vidconsult.store.base_webhooks import WebhookStore
 from vidconsult.store.base_workflow import WorkflowStores
 
@@ -36,3 +37,4 @@ class Storage:
     recordings: RecordingStore
     leave: LeaveRequestStore
     pagings: PagingStore
+    specialties: SpecialtyStore

@@ -38,7 +38,7 @@ class SQLiteRotaStore:
         db.register("rota", MIGRATIONS)
 
     async def replace_slots(self, specialty: Specialty, slots: Sequence[DutySlot]) -> None:
-        if any(s.specialty is not specialty for s in slots):
+        if any(s.specialty != specialty for s in slots):
             raise InvalidInput(f"every slot must be for {specialty.value}")
 
         def op(conn: sqlite3.Connection) -> None:

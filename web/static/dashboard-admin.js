@@ -1,6 +1,7 @@
 // Editing the directory: units (with their consult hours), experts and interpreters, an
 // expert's roster and leave, and the on-duty rota. Each editor is a form that PUTs/POSTs the
-// whole record (the API's create-or-replace) and calls `saved()`.
+// whole record (the API's create-or-replace) and calls `saved()`. The specialty catalogue's
+// editor is dashboard-specialties.js.
 
 import { t, term } from "./i18n.js";
 import { api, busy, field, h, notify, select, zonedIso } from "./dashboard-core.js";
@@ -9,9 +10,11 @@ import { SPECIALTIES } from "./dashboard-cases.js";
 export const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
 const TIERS = ["city", "county", "township", "village"];
 const KINDS = ["domestic", "international"];
-// the specialties an expert may have: the clinical ones, and interpreting (a bookable resource)
-// (a function: dashboard-cases.js and this module import each other through the directory)
-const expertSpecialties = () => [...SPECIALTIES, "interpretation"];
+// the specialties an expert may have: the clinical ones in use, interpreting (a bookable
+// resource), and any retired one they already have (a function: dashboard-cases.js and this
+// module import each other through the directory)
+const expertSpecialties = (expert) => [
+  ...new Set([...SPECIALTIES, "interpretation", ...(expert?.specialties ?? [])])];
 export const ZONES = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Tokyo",
   "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago", "America/Denver",
   "America/Los_Angeles", "UTC"];
@@ -45,7 +48,7 @@ function timeInput(name, value, testid) {
 }
 
 /** A form's shell: heading, fields, error line, save and cancel. */
-function editor(title, testid, fields, onSubmit, close) {
+export function editor(title, testid, fields, onSubmit, close) {
   const error = h("p", { class: "error", role: "alert", testid: "editor-error" });
   const save = h("button", { type: "submit", class: "primary", testid: "editor-save" }, t("save"));
   const cancel = h("button", { type: "button", testid: "editor-cancel", onclick: close },
@@ -125,7 +128,7 @@ export function expertEditor(expert, { saved, close }) {
     maxlength: 2, testid: "expert-country" });
   const specialties = h("select", { name: "specialties", multiple: true, size: 6, required: true,
     testid: "expert-specialties" },
-  expertSpecialties().map((s) => h("option", { value: s,
+  expertSpecialties(expert).map((s) => h("option", { value: s,
     selected: (expert?.specialties ?? []).includes(s) }, term("specialties", s))));
   const languages = h("input", { name: "languages", required: true,
     value: (expert?.languages ?? ["zh"]).join(", "), testid: "expert-languages" });

@@ -11,6 +11,8 @@ import { directory, expertName, unitName } from "./dashboard-directory.js";
 export const STATUSES = ["requested", "scheduled", "in_progress", "completed", "cancelled",
   "no_show"];
 export const URGENCIES = ["routine", "emergency"];
+// the specialties offered for new work; replaced by the catalogue's (the ones not retired)
+// whenever the directory loads (dashboard-directory.js)
 export const SPECIALTIES = ["neurology", "neurosurgery", "cardiology", "cardiac_surgery",
   "medical_oncology", "surgical_oncology", "radiation_oncology", "rheumatology", "endocrinology",
   "gastroenterology", "hepatobiliary_surgery", "nephrology", "urology", "pulmonology",
@@ -18,6 +20,15 @@ export const SPECIALTIES = ["neurology", "neurosurgery", "cardiology", "cardiac_
   "obstetrics_gynecology", "psychiatry", "radiology", "pathology", "emergency_medicine"];
 const SEXES = ["female", "male", "other", "unknown"];
 const LANGUAGES = { zh: "中文 (zh)", en: "English (en)" };
+
+/** The options of a specialty <select> from the catalogue (once loaded), keeping its value. */
+function refreshSpecialties(el) {
+  const value = el.value;
+  const blank = el.options[0]?.value === "" ? el.options[0] : null;
+  el.replaceChildren(...[blank, ...SPECIALTIES.map((s) => h("option", { value: s },
+    term("specialties", s)))].filter(Boolean));
+  el.value = value;
+}
 
 /** The SLA badge of a case or booking: met, breach, or none yet (not booked). */
 export function slaBadge(breach) {
@@ -179,6 +190,7 @@ function newCaseForm(reload) {
     error, submit);
   let unit = null;
   directory.load().then(() => {
+    refreshSpecialties(specialty);
     unit = unitSelect("case-unit");
     fill(unitHolder, field(t("referringUnit"), unit));
   });
@@ -247,6 +259,7 @@ function emergencyForm(reload) {
     testid: "emergency-button" }, t("requestEmergency"));
   let unit = null;
   directory.load().then(() => {
+    refreshSpecialties(specialty);
     unit = unitSelect("emergency-unit");
     fill(unitHolder, field(t("referringUnit"), unit));
   });

@@ -1,25 +1,34 @@
 // The directory (experts, interpreters, units and the rota, each editable: dashboard-admin.js)
 // and the statistics; also the cache of names the other sections show instead of ids.
 
-import { t, term } from "./i18n.js";
+import { setSpecialtyNames, t, term } from "./i18n.js";
 import { api, busy, fill, h } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
 } from "./dashboard-admin.js";
+import { SPECIALTIES } from "./dashboard-cases.js";
+import { specialtiesCard, specialtyEditor } from "./dashboard-specialties.js";
 
-/** Units and experts, loaded once per few seconds at most. */
+/** Units, experts and the specialty catalogue, loaded once per few seconds at most. */
 export const directory = {
   units: [],
   experts: [],
+  specialties: [],
   loadedAt: 0,
   pending: null,
   async load({ force = false } = {}) {
     if (!force && Date.now() - this.loadedAt < 10_000) return this;
     if (!this.pending) {
-      this.pending = Promise.all([api("GET", "/units"), api("GET", "/experts")])
-        .then(([u, e]) => {
+      this.pending = Promise.all([api("GET", "/units"), api("GET", "/experts"),
+        api("GET", "/specialties")])
+        .then(([u, e, s]) => {
           this.units = u.units;
           this.experts = e.experts;
+          this.specialties = s.specialties;
+          setSpecialtyNames(s.specialties);
+          // what new cases, experts and rota slots are offered: the clinical ones in use
+          SPECIALTIES.splice(0, SPECIALTIES.length, ...s.specialties
+            .filter((x) => !x.retired && x.slug !== "interpretation").map((x) => x.slug));
           this.loadedAt = Date.now();
           return this;
         })
@@ -54,6 +63,7 @@ export function mountDirectory(view) {
   const units = h("section", { class: "card", "aria-labelledby": "units-heading" },
     h("h3", { id: "units-heading" }, t("unitsHeading")), h("p", { class: "muted" }, t("loading")));
   const rota = h("div");
+  const specialties = h("div");
   const error = h("p", { class: "error", role: "alert" });
   // one editor at a time, above the tables
   const editorSlot = h("div", { class: "card editor-card", testid: "directory-editor",
@@ -69,9 +79,11 @@ export function mountDirectory(view) {
     onclick: () => open(unitEditor(null, directory.units, hooks)) }, t("newUnit"));
   const newExpert = h("button", { type: "button", class: "small", testid: "new-expert",
     onclick: () => open(expertEditor(null, hooks)) }, t("newExpert"));
+  const newSpecialty = h("button", { type: "button", class: "small", testid: "new-specialty",
+    onclick: () => open(specialtyEditor(null, hooks)) }, t("newSpecialty"));
   fill(view, h("div", { class: "section-head" }, h("h2", {}, t("navDirectory")),
-    h("div", { class: "button-row" }, newExpert, newUnit)), error, editorSlot,
-  h("div", { class: "directory" }, experts, units), rota);
+    h("div", { class: "button-row" }, newExpert, newUnit, newSpecialty)), error, editorSlot,
+  h("div", { class: "directory" }, experts, units), rota, specialties);
 
   const editButton = (label, testid, onclick) => h("button", { type: "button", class: "small",
     testid, onclick }, label);
@@ -116,6 +128,8 @@ export function mountDirectory(view) {
         : h("p", { class: "empty" }, t("noUnits")));
       fill(rota, rotaCard(rotaData, directory.experts,
         (sp) => open(rotaEditor(sp, rotaData, directory.experts, hooks))));
+      fill(specialties, specialtiesCard(directory.specialties,
+        (entry) => open(specialtyEditor(entry, hooks)), hooks.saved, error));
     }, error);
   }
   load();

@@ -703,6 +703,20 @@ export const STRINGS = {
     consultHoursIrregular: "This unit has different hours on different days; saving applies one window to every ticked day.",
     consultHoursAny: "Any time",
     consultHoursSome: "Inside the unit's consult hours ({zone})",
+    newSpecialty: "New specialty",
+    editSpecialty: "Rename “{name}”",
+    specialtiesHeading: "Specialties",
+    specialtySlug: "Code",
+    specialtySlugHint: "Lower-case letters, digits and “_”, e.g. sports_medicine. It identifies the specialty for good; only the names can change.",
+    specialtyNameEn: "English name",
+    specialtyNameZh: "Chinese name",
+    savedSpecialty: "Specialty “{name}” saved.",
+    retireSpecialty: "Retire",
+    restoreSpecialty: "Bring back",
+    retiredSpecialty: "“{name}” is retired: no new expert, case or rota slot can name it; past ones keep it.",
+    restoredSpecialty: "“{name}” is in use again.",
+    specialtyRetired: "retired",
+    specialtyInUse: "in use",
     newExpert: "New expert or interpreter",
     editExpert: "Edit “{name}”",
     expertId: "Expert id",
@@ -1477,6 +1491,20 @@ export const STRINGS = {
     consultHoursIrregular: "该单位各天时间不同；保存后所勾选的每一天都使用同一时段。",
     consultHoursAny: "不限时间",
     consultHoursSome: "在单位会诊时间内（{zone}）",
+    newSpecialty: "新建专科",
+    editSpecialty: "重命名“{name}”",
+    specialtiesHeading: "专科",
+    specialtySlug: "代码",
+    specialtySlugHint: "小写字母、数字和“_”，如 sports_medicine。代码永久标识该专科，只有名称可以修改。",
+    specialtyNameEn: "英文名称",
+    specialtyNameZh: "中文名称",
+    savedSpecialty: "专科“{name}”已保存。",
+    retireSpecialty: "停用",
+    restoreSpecialty: "恢复使用",
+    retiredSpecialty: "“{name}”已停用：新的专家、病例和值班时段不能再选择它；已有记录保留。",
+    restoredSpecialty: "“{name}”已恢复使用。",
+    specialtyRetired: "已停用",
+    specialtyInUse: "使用中",
     newExpert: "新建专家或翻译",
     editExpert: "编辑“{name}”",
     expertId: "专家编号",
@@ -1586,6 +1614,15 @@ export const lang = pickLanguage();
 export const locale = lang === "zh" ? "zh-CN" : "en-GB";
 export const htmlLang = lang === "zh" ? "zh-CN" : "en";
 
+// the specialty catalogue's names (GET /api/v1/specialties): slug -> { en, zh }; they win
+// over the built-in table, so a created or renamed specialty shows its own name
+const SPECIALTY_NAMES = {};
+
+/** Registers the catalogue's names (`{ slug, name_en, name_zh }` entries). */
+export function setSpecialtyNames(entries) {
+  for (const e of entries) SPECIALTY_NAMES[e.slug] = { en: e.name_en, zh: e.name_zh };
+}
+
 /** A translator for `language` (tests use this; pages use `t` below). */
 export function translator(language) {
   const table = STRINGS[language] ?? STRINGS.en;
@@ -1597,6 +1634,9 @@ export function translator(language) {
   // to the raw value with underscores as spaces.
   const term = (group, value) => {
     if (value == null) return "";
+    if (group === "specialties" && SPECIALTY_NAMES[value]) {
+      return SPECIALTY_NAMES[value][language === "zh" ? "zh" : "en"];
+    }
     return table[group]?.[value] ?? STRINGS.en[group]?.[value] ?? String(value).replace(/_/g, " ");
   };
   return { t, term };

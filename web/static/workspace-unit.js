@@ -37,7 +37,8 @@ export function mountUnit(view, me) {
   const age = h("input", { name: "age", type: "number", min: 0, max: 130, required: true,
     testid: "patient-age", inputmode: "numeric" });
   const idNumber = h("input", { name: "id_number", maxlength: 32, autocomplete: "off" });
-  const specialty = select("specialty", SPECIALTIES, (s) => term("specialties", s),
+  const specialty = select("specialty", me.specialties ?? SPECIALTIES,
+    (s) => term("specialties", s),
     { value: "cardiology" });
   specialty.dataset.testid = "specialty";
   const doctor = h("input", { name: "referring_doctor", required: true, maxlength: 200,

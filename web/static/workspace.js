@@ -4,7 +4,7 @@
 // an alert with sound and, when allowed, the browser's Notification; Accept joins the room.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { t, term } from "./i18n.js";
+import { setSpecialtyNames, t, term } from "./i18n.js";
 import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
 import { lang, w } from "./workspace-i18n.js";
 import { wallTime, offsetLabel } from "./workspace-common.js";
@@ -91,6 +91,11 @@ async function signedIn(token) {
       return;
     }
     me = await api("GET", "/workspace");
+    // the catalogue's names (created and renamed specialties), and what a unit may file for
+    const catalogue = await api("GET", "/specialties");
+    setSpecialtyNames(catalogue.specialties);
+    me.specialties = catalogue.specialties
+      .filter((s) => !s.retired && s.slug !== "interpretation").map((s) => s.slug);
   } catch (err) {
     session.token = null;
     throw err;

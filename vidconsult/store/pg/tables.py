@@ -438,3 +438,13 @@ pagings = Table(
     Column("doc", JSONB, nullable=False),
     Index(None, "state", "opened_at"),
 )
+
+# the specialty catalogue: created entries, and built-in ones renamed or retired ------------------
+specialties = Table(
+    "specialties",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("name_en", Text, nullable=False),
+    Column("name_zh", Text, nullable=False),
+    Column("retired", Boolean, nullable=False, server_default="false"),
+)

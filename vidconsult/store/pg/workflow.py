@@ -163,7 +163,7 @@ class PgRotaStore:
         self._db = db
 
     async def replace_slots(self, specialty: Specialty, slots: Sequence[DutySlot]) -> None:
-        if any(s.specialty is not specialty for s in slots):
+        if any(s.specialty != specialty for s in slots):
             raise InvalidInput(f"every slot must be for {specialty.value}")
         async with self._db.begin() as conn:
             await conn.execute(
