@@ -11,6 +11,8 @@ CORE = [
     *sorted((ROOT / "vidconsult" / "services").glob("*.py")),
     ROOT / "vidconsult" / "ports.py",
     ROOT / "vidconsult" / "errors.py",
+    # the live-state port: services depend on it, Redis only behind it
+    ROOT / "vidconsult" / "cluster" / "ports.py",
     # the storage interfaces: base.py and its per-area siblings (base_records.py, ...)
     *sorted((ROOT / "vidconsult" / "store").glob("base*.py")),
 ]
@@ -109,3 +111,15 @@ def test_services_and_signaling_do_not_reach_the_root() -> None:
     ]
     bad = {str(p.relative_to(ROOT)): offending(p, ROOT_MODULES) for p in paths}
     assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_only_the_redis_live_state_imports_redis() -> None:
+    """Redis is an adapter behind the live-state port (vidconsult/cluster/redis_state.py); the
+    rest of the server reaches it only through vidconsult.cluster.ports."""
+    users = {
+        str(path.relative_to(ROOT))
+        for pkg in ("vidconsult", "signaling", "media", "web")
+        for path in (ROOT / pkg).glob("**/*.py")
+        if offending(path, {"redis"})
+    }
+    assert users == {"vidconsult/cluster/redis_state.py"}
