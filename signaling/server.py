@@ -187,6 +187,7 @@ class SignalingServer:
             "subscribe.audio_only": (schemas.AudioOnly, self._audio_only),
             "subscribe.links": (schemas.Empty, self._links),
             "hand.raise": (schemas.HandRaise, self._hand_raise),
+            "ping": (schemas.Empty, self._ping),
         }
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
@@ -494,6 +495,10 @@ class SignalingServer:
     async def _hand_raise(self, session: Session, msg: schemas.HandRaise) -> dict[str, Any]:
         await self.rooms.raise_hand(session.room_id, session.claims.identity, msg.raised)
         return {"ok": True, "raised": msg.raised}
+
+    async def _ping(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        # a client whose network changed checks that this connection still carries
+        return {"ok": True}
 
     async def _chat_send(self, session: Session, msg: schemas.ChatSend) -> dict[str, Any]:
         message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)

@@ -24,6 +24,7 @@ from tests.browser.rtc_js import (
     JS_VIDEO_SENT,
     KEEP_PEER_CONNECTIONS,
 )
+from tests.browser.waits import wait_true
 from vidconsult.client import RoomClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -67,8 +68,9 @@ async def test_firefox_chromium_and_python_client_in_one_room(
             ]
 
             async def receiving(page: Any, other: str, frames: int) -> None:
-                await page.wait_for_function(
-                    JS_RECEIVING_FROM, arg=[other, frames], timeout=MEDIA_TIMEOUT_MS
+                # getStats is async: Playwright's wait_for_function would not wait for it
+                await wait_true(
+                    page, JS_RECEIVING_FROM, [other, frames], timeout_ms=MEDIA_TIMEOUT_MS
                 )
 
             await asyncio.gather(*(receiving(page, other, 10) for _, page, other in pairs))

@@ -108,9 +108,11 @@ async def launch(playwright: Any, executable: Path, spki: str) -> Any:
     )
 
 
-async def open_page(browser: Any, url: str, log: list[str], who: str) -> Any:
+async def open_page(browser: Any, url: str, log: list[str], who: str, *init_scripts: str) -> Any:
     context = await browser.new_context(permissions=["camera", "microphone"])
     await context.add_init_script(KEEP_PEER_CONNECTIONS)
+    for script in init_scripts:
+        await context.add_init_script(script)
     page = await context.new_page()
     page.on("console", lambda m: log.append(f"[{who}] {m.type}: {m.text}"))
     page.on("pageerror", lambda e: log.append(f"[{who}] pageerror: {e}"))

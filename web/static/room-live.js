@@ -26,6 +26,27 @@ let disconnectedTimer = null;
 const SILENCE_MS = 3000;
 const LIVENESS_INTERVAL_MS = 1000;
 let livenessTimer = null;
+// After the browser's network changed (a new local address), the signaling socket may be a TCP
+// connection from an address that is gone: nothing tells Socket.IO until its ping times out,
+// up to 20 s later, while ICE may already carry the media over to the new address. A request
+// that gets no answer within this long shows the socket dead: the page joins again at once
+// (a live server on a machine loaded to 10x its cores took over 2 s once: a needless rejoin).
+const PROBE_TIMEOUT_MS = 3000;
+let probing = null;
+
+/** Ask the server something small; no answer in time means the socket is gone. */
+function probeSignaling(why) {
+  const session = room.session;
+  if (probing || room.state !== "joined" || !session) return;
+  probing = room.signaling.request("ping", {}, PROBE_TIMEOUT_MS).then(
+    () => {},
+    (err) => {
+      if (room.session === session) restartSession(`${why}, and the server did not answer (${err.code})`);
+    },
+  ).finally(() => {
+    probing = null;
+  });
+}
 
 /** Check every second that packets still arrive on each connected media connection. */
 function watchLiveness() {
@@ -197,6 +218,9 @@ export async function join() {
     }
   });
   session.addEventListener("connection", ({ detail }) => onMediaConnection(detail));
+  session.addEventListener("network-change", ({ detail }) => {
+    probeSignaling(`new network address ${detail.address} on the ${detail.direction} connection`);
+  });
   session.addEventListener("error", ({ detail }) => {
     // the server waits for our answer before it offers again: without one we would see nobody
     if (detail.stage === "subscribe") restartSession(`subscribe negotiation failed: ${detail.error.message}`);

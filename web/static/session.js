@@ -9,6 +9,8 @@
 //   "local-sid"      detail {kind, sid}          the server's sid of one of our own tracks
 //   "error"          detail {stage, error}       a publish/subscribe negotiation failed
 //   "connection"     detail {direction, state}   a peer connection's connectionState changed
+//   "network-change" detail {direction, address} a connection that was up gathered a candidate
+//                    on a new address: the browser's network changed under the call
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 
@@ -277,10 +279,27 @@ export class MediaSession extends EventTarget {
 
   _newPeerConnection(direction) {
     const pc = new RTCPeerConnection(this.config);
+    // up, or done gathering once: a candidate from then on is from a network found later
+    let settled = false;
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") settled = true;
+    });
     pc.addEventListener("connectionstatechange", () => {
       if (this.closed) return;
+      if (pc.connectionState === "connected") settled = true;
       const detail = { direction, state: pc.connectionState };
       this.dispatchEvent(new CustomEvent("connection", { detail }));
+    });
+    // A candidate gathered on a connection that was up (or had gathered) means the browser
+    // found a new network address (Chromium gathers continually): ICE may carry the media over
+    // to it, but the signaling socket stays on the old address, dead, until its ping times out.
+    const seen = new Set();
+    pc.addEventListener("icecandidate", ({ candidate }) => {
+      if (!candidate || !candidate.address || seen.has(candidate.address)) return;
+      seen.add(candidate.address);
+      if (this.closed || !settled) return;
+      const detail = { direction, address: candidate.address };
+      this.dispatchEvent(new CustomEvent("network-change", { detail }));
     });
     return pc;
   }
