@@ -314,9 +314,8 @@ class SignalingServer:
         if session is None or not session.joined:
             return
         try:
-            await self.rooms.leave(
-                session.room_id, session.claims.identity, sid, reason="disconnected"
-            )
+            # without a `leave`: the seat is held for a rejoin (the reconnect grace)
+            await self.rooms.connection_lost(session.room_id, session.claims.identity, sid)
         except Exception:
             log.exception("leave on disconnect failed sid=%s room=%s", sid, session.room_id)
 

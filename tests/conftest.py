@@ -16,8 +16,13 @@ from vidconsult.tokens import TokenSigner
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, host="127.0.0.1", port=0, data_dir=tmp_path / "var", secret=SECRET)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The servers' settings; ``@pytest.mark.settings(name=value)`` changes some."""
+    marker = request.node.get_closest_marker("settings")
+    overrides = dict(marker.kwargs) if marker else {}
+    return Settings.from_env(
+        {}, host="127.0.0.1", port=0, data_dir=tmp_path / "var", secret=SECRET, **overrides
+    )
 
 
 async def _serve(settings: Settings, **kw) -> AsyncIterator[ServerHandle]:

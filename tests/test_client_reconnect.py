@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.helpers import ServerHandle
+from tests.helpers import SECRET, ServerHandle
 from vidconsult.client import RoomClient
+from vidconsult.store.recording_files import verify
+from web.recordings_api import RECORDINGS
 
 
 async def _sees(client: RoomClient, publisher: str, other_than: set[str]) -> str:
@@ -79,10 +83,72 @@ async def test_dropped_connection_rejoins_with_media(live_server: ServerHandle) 
             lambda d: d["identity"] == "kiosk" and d["muted"] and d["track_sid"] in new_sids,
             timeout=10,
         )
-        # the server saw this drop (the socket closed): the room was told it left, and is
-        # told it is back
-        await doctor.wait_event("participant.left", lambda d: d["identity"] == "kiosk")
-        assert "kiosk" in doctor.participants
+        # the server saw this drop (the socket closed): it held the kiosk's seat, and the room
+        # saw it reconnecting, then back; never a leave and a join
+        await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
+        back = await doctor.wait_event(
+            "participant.reconnected", lambda d: d["participant"]["identity"] == "kiosk"
+        )
+        assert back["participant"]["reconnecting"] is False
+        names = [e for e, d in doctor.events if _about(d) == "kiosk"]
+        assert "participant.left" not in names, names
+        assert names.count("participant.joined") == 1, names  # its first join only
+        assert doctor.participants["kiosk"]["reconnecting"] is False
+        await audio.wait_frames(50)  # a stretch of media after the gap, for the recording
+        status, stopped = await live_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+        assert status == 200 and stopped["active"] is False, stopped
+    finally:
+        await kiosk.close()
+        await doctor.close()
+
+    # the recording went on across the gap: the kiosk's two files in the one room recording,
+    # both complete, chained in the room's signed manifest
+    status, listing = await live_server.api("GET", f"/api/v1/recordings?room_id={rid}")
+    assert status == 200, listing
+    files = sorted(
+        (r for r in listing["recordings"] if r["identity"] == "kiosk"), key=lambda r: r["offset_ms"]
+    )
+    assert len(files) == 2 and files[0]["session_id"] == files[1]["session_id"], files
+    assert all(r["status"] == "completed" for r in files), files
+    archive = live_server.app[RECORDINGS].archive
+    checked, problems = await asyncio.to_thread(verify, archive, SECRET.encode(), rid)
+    assert problems == [] and checked >= 3, problems
+
+
+def _about(data: Any) -> str | None:
+    """The identity a room event is about."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("participant"), dict):
+        return data["participant"].get("identity")
+    return data.get("identity")
+
+
+@pytest.mark.settings(reconnect_grace_seconds=1.0)
+async def test_a_seat_not_resumed_in_time_is_left(live_server: ServerHandle) -> None:
+    room = await live_server.create_room()
+    rid = room["id"]
+    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+    kiosk = RoomClient(
+        live_server.url, live_server.mint("kiosk", "interpreter", room=rid), reconnect=False
+    )
+    try:
+        await doctor.connect()
+        await kiosk.connect()
+        await kiosk.publish(VideoStreamTrack(), AudioStreamTrack())
+        await _sees(doctor, "kiosk", set())
+        await kiosk.sio.eio.disconnect(abort=True)  # gone, and it does not come back
+        await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
+        status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+        assert [p["reconnecting"] for p in view["participants"] if p["identity"] == "kiosk"] == [
+            True
+        ]
+        left = await doctor.wait_event(
+            "participant.left", lambda d: d["identity"] == "kiosk", timeout=10
+        )
+        assert left["reason"] == "disconnected"
+        status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+        assert [p["identity"] for p in view["participants"]] == ["dr-li"]
     finally:
         await kiosk.close()
         await doctor.close()

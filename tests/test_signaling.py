@@ -69,6 +69,7 @@ async def test_bad_tokens_are_refused_at_connect(app_server: ServerHandle) -> No
     assert (await refused(app_server, wrong))["code"] == "room_ended"
 
 
+@pytest.mark.settings(reconnect_grace_seconds=1.0)
 async def test_join_presence_and_leave(app_server: ServerHandle, clients) -> None:
     room = await app_server.create_room()
     rid = room["id"]
@@ -94,13 +95,75 @@ async def test_join_presence_and_leave(app_server: ServerHandle, clients) -> Non
     status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
     assert [p["identity"] for p in view["participants"]] == ["dr-li"]
 
-    # a dropped connection counts as leaving too
+    # a dropped connection counts as leaving too, once its seat's grace (1 s here) ran out
     c = clients()
     await c.connect(app_server.url, app_server.mint("nurse", "patient", room=rid))
     await c.request("join")
+    reconnecting = a.expect("participant.reconnecting")
     left = a.expect("participant.left")
     await c.sio.disconnect()
-    assert (await asyncio.wait_for(left, WAIT))["identity"] == "nurse"
+    assert (await asyncio.wait_for(reconnecting, WAIT)) == {"identity": "nurse"}
+    dropped = asyncio.get_running_loop().time()
+    assert (await asyncio.wait_for(left, WAIT)) == {"identity": "nurse", "reason": "disconnected"}
+    assert asyncio.get_running_loop().time() - dropped > 0.8
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert [p["identity"] for p in view["participants"]] == ["dr-li"]
+
+
+@pytest.mark.settings(reconnect_grace_seconds=2.0)
+async def test_a_rejoin_within_the_grace_resumes_the_seat(
+    app_server: ServerHandle, clients
+) -> None:
+    """The room sees a dropped participant as reconnecting, then back: no leave, no join."""
+    room = await app_server.create_room()
+    rid = room["id"]
+    doctor, patient = clients(), clients()
+    await doctor.connect(app_server.url, app_server.mint("dr-li", "doctor", room=rid))
+    await doctor.request("join")
+    token = app_server.mint("pt-wang", "patient", room=rid)
+    await patient.connect(app_server.url, token)
+    first = (await patient.request("join"))["participant"]
+    assert first["reconnecting"] is False
+    assert (await patient.request("hand.raise", {"raised": True}))["raised"] is True
+
+    joins = len(doctor.seen("participant.joined"))
+    reconnecting = doctor.expect("participant.reconnecting")
+    await patient.sio.eio.disconnect(abort=True)  # the link dies: no leave, no goodbye
+    assert (await asyncio.wait_for(reconnecting, WAIT)) == {"identity": "pt-wang"}
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    seat = next(p for p in view["participants"] if p["identity"] == "pt-wang")
+    assert seat["reconnecting"] is True
+
+    back = clients()
+    reconnected = doctor.expect("participant.reconnected")
+    await back.connect(app_server.url, token)
+    again = (await back.request("join"))["participant"]
+    got = (await asyncio.wait_for(reconnected, WAIT))["participant"]
+    # the same seat: when it was first taken, the raised hand; no longer reconnecting
+    for p in (again, got):
+        assert p["identity"] == "pt-wang" and p["reconnecting"] is False, p
+        assert p["joined_at"] == first["joined_at"] and p["hand_raised"] is True, p
+    # the grace's end does not take the resumed seat away
+    await asyncio.sleep(2.5)
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert sorted(p["identity"] for p in view["participants"]) == ["dr-li", "pt-wang"]
+    assert not doctor.seen("participant.left")
+    assert len(doctor.seen("participant.joined")) == joins
+    assert (await back.request("chat.send", {"text": "back"}))["ok"] is True
+
+
+@pytest.mark.settings(reconnect_grace_seconds=0)
+async def test_without_a_grace_a_drop_is_a_leave(app_server: ServerHandle, clients) -> None:
+    room = await app_server.create_room()
+    a, b = clients(), clients()
+    await a.connect(app_server.url, app_server.mint("dr-li", "doctor", room=room["id"]))
+    await a.request("join")
+    await b.connect(app_server.url, app_server.mint("pt", "patient", room=room["id"]))
+    await b.request("join")
+    left = a.expect("participant.left")
+    await b.sio.eio.disconnect(abort=True)
+    assert (await asyncio.wait_for(left, WAIT)) == {"identity": "pt", "reason": "disconnected"}
+    assert not a.seen("participant.reconnecting")
 
 
 async def test_bad_requests_get_errors_and_the_session_survives(

@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -138,6 +139,7 @@ def build_app(
             ask=settings.recording_consent == "ask", on_refusal=OnRefusal(settings.consent_refusal)
         ),
         default_max_participants=settings.max_participants,
+        reconnect_grace=timedelta(seconds=settings.reconnect_grace_seconds),
         events=app[EVENTS],
         publish_limits=PublishLimits(
             max_tracks=settings.max_tracks_per_participant,
@@ -288,6 +290,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     log.info("store open kind=%s", app[SETTINGS].store)
     await app[REVOCATIONS].load()
     yield
+    await app[ROOMS].close()  # seats held for a rejoin: no grace ends after this
     await app[MEDIA].close()
     await app[SIGNALING].notifier.drain()
     await app[DATABASE].close()

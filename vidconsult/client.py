@@ -399,8 +399,10 @@ class RoomClient:
             return
         if name == "lobby.waiting" and isinstance(data, dict):
             self.waiting = list(data.get("waiting") or [])
-        elif name == "participant.joined":
+        elif name in ("participant.joined", "participant.reconnected"):
             self.participants[data["participant"]["identity"]] = data["participant"]
+        elif name == "participant.reconnecting" and data.get("identity") in self.participants:
+            self.participants[data["identity"]]["reconnecting"] = True
         elif name == "participant.left":
             self.participants.pop(data["identity"], None)
         elif name == "track.published":

@@ -253,6 +253,14 @@ class Settings(BaseSettings):
         4 * 3600, gt=0, description="lifetime of join tokens minted over REST, seconds"
     )
     max_participants: int = Field(16, description="default participant limit of a room")
+    # a participant whose connection dropped without leaving keeps its seat this long (the
+    # room sees it "reconnecting"); a rejoin with the same identity in time resumes it
+    reconnect_grace_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="a dropped participant keeps its seat this long for a rejoin"
+        " (0: it leaves at once)",
+    )
     max_request_bytes: int = Field(1024 * 1024, description="largest accepted HTTP request body")
     # create a demo room at start and print two join links
     demo: Switch = Field(False, description="create a demo room and print two join links")

@@ -69,6 +69,8 @@ class ParticipantOut(BaseModel):
     grants: GrantsOut
     tracks: list[TrackOut]
     hand_raised: bool
+    # its connection dropped without a leave; the seat is held for a rejoin (a short grace)
+    reconnecting: bool = False
 
     @classmethod
     def of(cls, p: Participant) -> ParticipantOut:
@@ -80,6 +82,7 @@ class ParticipantOut(BaseModel):
             grants=GrantsOut.of(p.grants),
             tracks=[TrackOut.of(t) for t in p.tracks.values()],
             hand_raised=p.hand_raised,
+            reconnecting=p.reconnecting,
         )
 
 

@@ -9,8 +9,10 @@ decoded remote frame) is printed and recorded.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ JS_PLAYING = """([identity, since]) => {
   const v = document.querySelector(`video[data-identity="${identity}"]`);
   return !!v && v.videoWidth > 0 && v.currentTime > since;
 }"""
+ARTIFACTS = Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifacts")) / "e2e-room"
 JS_CURRENT_TIME = """(identity) => {
   const v = document.querySelector(`video[data-identity="${identity}"]`);
   return v ? v.currentTime : -1;
@@ -260,6 +263,12 @@ async def test_page_rejoins_after_a_network_drop(live_server: Any, open_as: Open
     await asyncio.gather(doctor.wait_playing("pt-liu"), patient.wait_playing("dr-wu"))
     await patient.page.click("[data-testid=mute-button]")
     await patient.page.evaluate("window.vidconsult.dropConnection()")
+    # the server holds the patient's seat meanwhile: the doctor sees it reconnecting, not gone
+    held = "[data-testid=participants] li[data-participant='pt-liu'][data-reconnecting]"
+    await doctor.page.wait_for_selector(held, timeout=EVENT_TIMEOUT_MS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await doctor.page.screenshot(path=str(ARTIFACTS / "peer-reconnecting.png"), full_page=True)
+    assert "reconnecting" in (await doctor.page.locator(held).inner_text())
     await patient.wait_state("reconnecting")
     await patient.wait_state("joined")
     await asyncio.gather(doctor.wait_playing("pt-liu"), patient.wait_playing("dr-wu"))
@@ -268,6 +277,8 @@ async def test_page_rejoins_after_a_network_drop(live_server: Any, open_as: Open
         timeout=EVENT_TIMEOUT_MS,
     )
     assert await doctor.page.locator("#tiles [data-participant='pt-liu']").count() == 1
+    # back in its seat, no longer marked
+    await doctor.page.wait_for_selector(held, state="detached", timeout=EVENT_TIMEOUT_MS)
 
 
 async def test_refused_connection_is_explained(

@@ -186,6 +186,10 @@ async def test_page_survives_an_address_change(
             back = max(steps.values())
             print(f"\nthe page is back with media {back:.1f} s after its address changed {steps}")
             assert back < BACK_WITHIN_MS / 1000, steps
+            # the participant on this machine saw the other come back to its seat: no leave
+            seen = [what for _, what in await local.evaluate("window.__timeline")]
+            assert "got participant.reconnected" in seen, seen
+            assert "got participant.left" not in seen, seen
             assert await remote.evaluate("() => window.vidconsult.state") == "joined"
             # either way back is fine: the socket seen closed (Socket.IO reconnects and the
             # page joins again) or the media connections seen silent ("joining again")

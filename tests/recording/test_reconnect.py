@@ -195,6 +195,13 @@ async def test_address_change_mid_call(
         assert all(0 < d < BACK_WITHIN for d in delays.values()), delays
         # the room saw no one leave: a rejoin replaces the session in place
         assert not [d for e, d in doctor.events if e == "participant.left"], doctor.events
+        # but back in its seat (docs/protocol.md, "Reconnection"), not joined anew
+        seated = [
+            e
+            for e, d in doctor.events
+            if isinstance(d, dict) and (d.get("participant") or {}).get("identity") == "dr-roaming"
+        ]
+        assert seated[-1] == "participant.reconnected", seated
         await (await doctor.wait_for_track("dr-roaming", "audio")).wait_frames(20)
         await asyncio.sleep(2)  # a stretch of media after the gap, for the recording
         status, stopped = await handle.api("POST", f"/api/v1/rooms/{rid}/recording/stop")

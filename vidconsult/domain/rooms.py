@@ -189,6 +189,8 @@ class Participant:
     joined_at: datetime
     tracks: dict[str, Track] = field(default_factory=dict)
     hand_raised: bool = False  # asks for the floor (raise hand); cleared by lowering it
+    # its connection dropped without a leave: the seat is held for a rejoin (a short grace)
+    reconnecting: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -199,6 +201,7 @@ class Participant:
             "grants": self.grants.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks.values()],
             "hand_raised": self.hand_raised,
+            "reconnecting": self.reconnecting,
         }
 
     @classmethod

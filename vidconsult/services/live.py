@@ -19,6 +19,13 @@ class LiveParticipant:
     # the join token it came in with: removing the participant revokes it
     token_id: str = ""
     token_expires_at: datetime | None = None
+    # while it is reconnecting: the timer that ends its seat when the grace runs out
+    grace: asyncio.TimerHandle | None = None
+
+    def stop_grace(self) -> None:
+        if self.grace is not None:
+            self.grace.cancel()
+            self.grace = None
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ subscribing. The one place where room rules meet the store, the media engine and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -85,6 +86,7 @@ class RoomService:
         signer: TokenSigner,
         clock: Clock,
         default_max_participants: int = 16,
+        reconnect_grace: timedelta = timedelta(0),
         events: EventBus | None = None,
         publish_limits: PublishLimits | None = None,
         revocations: TokenRevocations | None = None,
@@ -93,7 +95,9 @@ class RoomService:
     ) -> None:
         """``revocations``: where removing a participant revokes its token (None: a removed
         participant may come back with the same link). ``cluster``: the room's place among
-        the nodes and presence (None: this node alone, nothing shared)."""
+        the nodes and presence (None: this node alone, nothing shared). ``reconnect_grace``:
+        how long the seat of a participant whose connection dropped is held for its rejoin
+        (0: it leaves at once)."""
         self.cluster = cluster
         self.events = events
         self.consent = consent or ConsentRule()
@@ -104,6 +108,8 @@ class RoomService:
         self._signer = signer
         self._clock = clock
         self._max_participants = default_max_participants
+        self._grace = reconnect_grace
+        self._grace_tasks: set[asyncio.Task[None]] = set()
         self._live: dict[str, LiveRoom] = {}
         self._admission: Admission | None = None
         self._publish_limits = publish_limits or PublishLimits()
@@ -112,6 +118,15 @@ class RoomService:
             clock=lambda: clock.now().timestamp(),
         )
         media.set_listener(self)
+
+    async def close(self) -> None:
+        """At shutdown: the seats held for a rejoin stay as they are (no grace ends later)."""
+        for live in self._live.values():
+            for lp in live.participants.values():
+                lp.stop_grace()
+        for task in list(self._grace_tasks):
+            task.cancel()
+        await asyncio.gather(*self._grace_tasks, return_exceptions=True)
 
     def set_admission(self, admission: Admission) -> None:
         self._admission = admission
@@ -214,6 +229,8 @@ class RoomService:
                 for identity in identities:
                     await self._notifier.disconnect(room_id, identity, "room_ended")
                 sessions = [(i, lp.session_id) for i, lp in live.participants.items()]
+                for lp in live.participants.values():
+                    lp.stop_grace()
                 live.participants.clear()
                 live.lobby.clear()
         await self._media.close_room(room_id)
@@ -425,18 +442,29 @@ class RoomService:
             if previous is None and len(live.participants) >= room.max_participants:
                 raise Conflict("the room is full", code="room_full")
             if previous is not None:
-                log.info("replacing session room=%s identity=%s", room.id, claims.identity)
-                await self._notifier.send(
-                    room.id, claims.identity, "removed", {"reason": "duplicate_identity"}
+                # the same identity again: its seat is resumed (a rejoin after a drop, or
+                # another device taking over); the older connection, if still open, is closed
+                log.info(
+                    "resuming seat room=%s identity=%s reconnecting=%s",
+                    room.id,
+                    claims.identity,
+                    previous.participant.reconnecting,
                 )
-                await self._notifier.disconnect(room.id, claims.identity, "duplicate_identity")
+                previous.stop_grace()
+                if not previous.participant.reconnecting:
+                    await self._notifier.send(
+                        room.id, claims.identity, "removed", {"reason": "duplicate_identity"}
+                    )
+                    await self._notifier.disconnect(room.id, claims.identity, "duplicate_identity")
                 await self._drop(live, claims.identity, "duplicate_identity", announce=False)
             participant = Participant(
                 identity=claims.identity,
                 name=claims.name,
                 role=claims.role,
                 grants=claims.grants,
-                joined_at=self._clock.now(),
+                # a resumed seat keeps when it was first taken and a raised hand
+                joined_at=previous.participant.joined_at if previous else self._clock.now(),
+                hand_raised=previous.participant.hand_raised if previous else False,
             )
             live.participants[claims.identity] = LiveParticipant(
                 participant, session_id, claims.token_id, claims.expires_at
@@ -451,9 +479,10 @@ class RoomService:
                 can_subscribe=claims.grants.subscribe,
             )
             if not claims.grants.hidden:
+                # the others see a resumed seat come back, not a leave and a join
                 await self._notifier.broadcast(
                     room.id,
-                    "participant.joined",
+                    "participant.reconnected" if previous else "participant.joined",
                     {"participant": participant.to_dict()},
                     exclude=claims.identity,
                 )
@@ -484,6 +513,7 @@ class RoomService:
                     "role": claims.role.value,
                     "at": utc_iso(participant.joined_at),
                     "consent": consent,
+                    "resumed": previous is not None,
                 },
             )
         return JoinResult(room=room, participant=participant, participants=others, waiting=waiting)
@@ -500,10 +530,58 @@ class RoomService:
                 return
             await self._drop(live, identity, reason, announce=True)
 
+    async def connection_lost(self, room_id: str, identity: str, session_id: str) -> None:
+        """A joined participant's connection closed without a leave: its seat is held for the
+        reconnect grace (the room is told it is reconnecting), then it leaves
+        (``disconnected``) unless a join with its identity resumed it first. Media, tracks and
+        subscriptions stay as they are meanwhile. Ignored if a newer session replaced it."""
+        live = self._live.get(room_id)
+        if live is None:
+            return
+        async with live.lock:
+            current = live.participants.get(identity)
+            if current is None or current.session_id != session_id:
+                return
+            if self._grace <= timedelta(0) or current.participant.grants.hidden:
+                await self._drop(live, identity, "disconnected", announce=True)
+                return
+            current.participant.reconnecting = True
+            self._notifier.unbind(room_id, identity, session_id)
+            loop = asyncio.get_running_loop()
+            current.grace = loop.call_later(
+                self._grace.total_seconds(), self._grace_over, live, current
+            )
+            await self._notifier.broadcast(
+                room_id, "participant.reconnecting", {"identity": identity}
+            )
+        log.info(
+            "participant reconnecting room=%s identity=%s grace_s=%s",
+            room_id,
+            identity,
+            self._grace.total_seconds(),
+        )
+
+    def _grace_over(self, live: LiveRoom, seat: LiveParticipant) -> None:
+        task = asyncio.get_running_loop().create_task(self._end_grace(live, seat))
+        self._grace_tasks.add(task)
+        task.add_done_callback(self._grace_tasks.discard)
+
+    async def _end_grace(self, live: LiveRoom, seat: LiveParticipant) -> None:
+        identity = seat.participant.identity
+        async with live.lock:
+            if (
+                self._live.get(live.room_id) is not live
+                or live.participants.get(identity) is not seat
+            ):
+                return  # resumed, removed, or the room ended meanwhile
+            seat.grace = None
+            await self._drop(live, identity, "disconnected", announce=True)
+
     async def _drop(self, live: LiveRoom, identity: str, reason: str, *, announce: bool) -> None:
         lp = live.participants.pop(identity, None)
         if lp is None:
             return
+        lp.stop_grace()
         self._notifier.unbind(live.room_id, identity, lp.session_id)
         if self.cluster is not None:
             await self.cluster.left(live.room_id, identity, lp.session_id)

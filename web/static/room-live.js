@@ -125,7 +125,7 @@ function wireEvents(sig) {
     if (room.session) room.session.handleSubscribeOffer(offer);
     else pendingOffers.push(offer);
   });
-  onRoomEvent(sig, "participant.joined", ({ participant }) => {
+  const onJoined = (participant) => {
     if (!participant || participant.identity === roster.self) return;
     roster.joined(participant);
     const known = roster.get(participant.identity);
@@ -133,7 +133,11 @@ function wireEvents(sig) {
     // tracks that arrived before the participant.joined event
     const early = room.session && room.session.remote.get(known.identity);
     if (early) view.setRemoteStream(known.identity, known, early.stream);
-  });
+  };
+  onRoomEvent(sig, "participant.joined", ({ participant }) => onJoined(participant));
+  // a seat held while its connection is down, then resumed by its rejoin: new tracks follow
+  onRoomEvent(sig, "participant.reconnecting", ({ identity }) => roster.reconnecting(identity));
+  onRoomEvent(sig, "participant.reconnected", ({ participant }) => onJoined(participant));
   onRoomEvent(sig, "participant.left", ({ identity }) => {
     roster.left(identity);
     view.removeTile(identity);

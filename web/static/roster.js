@@ -33,6 +33,14 @@ export class Roster extends EventTarget {
     this._changed(participant.identity);
   }
 
+  /** Its connection dropped; the server holds its seat for a rejoin. */
+  reconnecting(identity) {
+    const p = this.byIdentity.get(identity);
+    if (!p || p.reconnecting) return;
+    p.reconnecting = true;
+    this._changed(identity);
+  }
+
   left(identity) {
     if (this.byIdentity.delete(identity)) this._changed(identity);
   }

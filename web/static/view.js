@@ -22,10 +22,13 @@ function el(tag, attrs = {}, ...children) {
 function badgesFor(participant) {
   const media = mediaState(participant);
   const badges = [];
+  // its connection dropped: the server holds its seat for a rejoin (docs/protocol.md)
+  if (participant.reconnecting) badges.push(t("reconnectingBadge"));
   if (participant.hand_raised) badges.push(t("handRaisedBadge"));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
-  if (media.audio === "none" && media.video === "none" && participant.grants.publish) {
+  if (media.audio === "none" && media.video === "none" && participant.grants.publish &&
+    !participant.reconnecting) {
     badges.push(t("noMedia"));
   }
   return badges;
@@ -213,6 +216,7 @@ export class RoomView {
         "data-participant": p.identity,
         "data-audio": media.audio,
         "data-video": media.video,
+        "data-reconnecting": !!p.reconnecting,
       }, info);
       if (canAdmin && !isSelf && this.onMute && media.audio === "on") {
         const mute = el("button", { type: "button", class: "remove", text: t("muteAsk"),
