@@ -126,6 +126,9 @@ def install(
         rota=stores.rota,
         schedule=schedule,
         specialties=app[STORAGE].specialties,
+        clock=clock,
+        cases=stores.cases,
+        bookings=stores.bookings,
     )
     cases = CaseService(cases=stores.cases, directory=directory, clock=clock, events=events)
     sessions = SessionService(

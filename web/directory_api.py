@@ -90,6 +90,19 @@ async def get_unit(request: web.Request) -> web.Response:
     return json_ok(unit_doc(await request.app[DIRECTORY].unit(request.match_info["unit_id"])))
 
 
+@routes.delete("/api/v1/units/{unit_id}")
+@describe(
+    "Delete a unit nothing refers to (409 in_use: a unit with cases on record, or the parent "
+    "of another, stays for the record)",
+    response=Ok,
+    errors=(404, 409),
+)
+async def delete_unit(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    await request.app[DIRECTORY].delete_unit(request.match_info["unit_id"])
+    return json_ok(Ok().model_dump(mode="json"))
+
+
 # experts and rosters -------------------------------------------------------------------------
 @routes.post("/api/v1/experts")
 @describe("Create or replace an expert", status=201, body=ExpertBody, response=ExpertOut)
@@ -114,6 +127,19 @@ async def get_expert(request: web.Request) -> web.Response:
     require_coordinator(request)
     expert = await request.app[DIRECTORY].expert(request.match_info["expert_id"])
     return json_ok(expert_doc(expert))
+
+
+@routes.delete("/api/v1/experts/{expert_id}")
+@describe(
+    "Delete an expert (and their roster) nothing refers to (409 in_use: one with bookings or "
+    "cases on record stays for the record; one on the rota is taken off it first)",
+    response=Ok,
+    errors=(404, 409),
+)
+async def delete_expert(request: web.Request) -> web.Response:
+    require_coordinator(request)
+    await request.app[DIRECTORY].delete_expert(request.match_info["expert_id"])
+    return json_ok(Ok().model_dump(mode="json"))
 
 
 @routes.put("/api/v1/experts/{expert_id}/roster")
@@ -176,13 +202,19 @@ async def put_duty_slots(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/rota/overrides")
-@describe("Add a dated duty override", status=201, body=DutyOverrideBody, response=NewDutyOverride)
+@describe(
+    "Add a dated duty override. Where overrides overlap, the most recently created one is "
+    "paged first, older ones after it",
+    status=201,
+    body=DutyOverrideBody,
+    response=NewDutyOverride,
+)
 async def add_override(request: web.Request) -> web.Response:
     require_coordinator(request)
     body = await parse_body(request, DutyOverrideBody)
     override = DutyOverride(body.specialty, body.expert_id, body.start, body.end)
-    override_id = await request.app[DIRECTORY].add_override(override)
-    return json_ok({"id": override_id, **override_doc(override)}, status=201)
+    added = await request.app[DIRECTORY].add_override(override)
+    return json_ok(override_doc(added), status=201)
 
 
 @routes.delete("/api/v1/rota/overrides/{override_id}")

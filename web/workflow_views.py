@@ -258,10 +258,14 @@ class DutyOverrideOut(_Out):
     expert_id: str
     start: Instant
     end: Instant
+    id: str
+    created_at: Instant | None = Field(
+        description="orders overlapping overrides: the newest is paged first"
+    )
 
 
 class NewDutyOverride(DutyOverrideOut):
-    id: str
+    pass
 
 
 class RotaOut(_Out):

@@ -7,7 +7,10 @@
   party's own workspace (both experts, the village doctor) show the same instant on their own
   clock.
 - The directory is edited from the page: a unit with consult hours, an expert, a roster with
-  leave, the on-duty rota; the API has what was typed.
+  leave, the on-duty rota, dated overrides (the newest of two overlapping is on duty first),
+  deletes (refused, with the reason, for an expert on the rota); the API has what was typed.
+- The specialty catalogue is edited from the page: created, renamed, given to an expert,
+  retired (then refused for new cases), shown by its Chinese name in zh-CN.
 - A booked case is rescheduled from the picker and then cancelled: the old booking is
   cancelled, the new one stands, then none.
 - A lecture is scheduled from the page, held (an SDK presenter publishes, an audience unit asks
@@ -487,6 +490,63 @@ async def test_directory_is_edited_from_the_page(
     assert [
         (s["specialty"], s["expert_id"], s["weekday"], s["start"], s["end"]) for s in rota["slots"]
     ] == [("cardiology", "dr-wang", 0, "08:00", "20:00")]
+
+    # dated overrides: Jones, then Wang over the same Saturday; the newest is paged first
+    card = page.locator("[data-testid=overrides-card]")
+    for expert in ("dr-jones", "dr-wang"):
+        await card.locator("[data-testid=override-specialty]").select_option("cardiology")
+        await card.locator("[data-testid=override-expert]").select_option(expert)
+        await card.locator("[data-testid=override-from]").fill("2027-01-09T08:00")
+        await card.locator("[data-testid=override-to]").fill("2027-01-09T20:00")
+        await card.locator("[data-testid=override-add]").click()
+        await page.wait_for_selector(
+            f"[data-testid=override-row][data-expert-id={expert}]", timeout=TIMEOUT_MS
+        )
+        card = page.locator("[data-testid=overrides-card]")
+    rota = await ok(app_server, "GET", "/api/v1/rota")
+    assert {(o["expert_id"], o["start"], o["end"]) for o in rota["overrides"]} == {
+        (e, "2027-01-09T00:00:00+00:00", "2027-01-09T12:00:00+00:00")
+        for e in ("dr-jones", "dr-wang")
+    }
+    noon = "2027-01-09T12%3A00%3A00%2B08%3A00"
+    duty = await ok(app_server, "GET", f"/api/v1/rota/on-duty?specialty=cardiology&at={noon}")
+    assert duty["expert_ids"] == ["dr-wang", "dr-jones"]
+    row_text = await card.locator("[data-testid=override-row]").first.inner_text()
+    assert "2027-01-09 08:00" in row_text and "UTC+8" in row_text
+    await page.screenshot(path=shot("overrides"), full_page=True)
+    await axe_check(page, "directory with overrides")
+    await card.locator(
+        "[data-testid=override-row][data-expert-id=dr-wang] [data-testid=override-delete]"
+    ).click()
+    await page.wait_for_selector(
+        "[data-testid=override-row][data-expert-id=dr-wang]",
+        state="detached",
+        timeout=TIMEOUT_MS,
+    )
+    duty = await ok(app_server, "GET", f"/api/v1/rota/on-duty?specialty=cardiology&at={noon}")
+    assert duty["expert_ids"] == ["dr-jones"]
+
+    # delete: Smith (no history) goes after a second click; Wang (on the rota) stays, and why
+    smith = page.locator("[data-testid=expert-row][data-expert-id=dr-smith]")
+    await smith.locator("[data-testid=delete-expert]").click()
+    assert await smith.count() == 1  # the first click only arms the button
+    await smith.locator("[data-testid=delete-expert]").click()
+    await smith.wait_for(state="detached", timeout=TIMEOUT_MS)
+    assert (await app_server.api("GET", "/api/v1/experts/dr-smith"))[0] == 404
+    wang = page.locator("[data-testid=expert-row][data-expert-id=dr-wang]")
+    for _ in range(2):
+        await wang.locator("[data-testid=delete-expert]").click()
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('[role=alert]')].some("
+        "e => e.innerText.includes('rota'))",
+        timeout=TIMEOUT_MS,
+    )
+    assert (await app_server.api("GET", "/api/v1/experts/dr-wang"))[0] == 200
+    twn = page.locator("[data-testid=unit-row][data-unit-id=twn-2]")
+    for _ in range(2):
+        await twn.locator("[data-testid=delete-unit]").click()
+    await twn.wait_for(state="detached", timeout=TIMEOUT_MS)
+    assert (await app_server.api("GET", "/api/v1/units/twn-2"))[0] == 404
     await page.screenshot(path=shot("directory"), full_page=True)
     await axe_check(page, "directory after editing")
     assert not dash.page_errors()

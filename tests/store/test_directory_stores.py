@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -78,3 +79,12 @@ async def test_rota_slots_replace_per_specialty_and_overrides(stores) -> None:
     assert (await stores.rota.get_rota()).overrides == ()
     with pytest.raises(NotFound):
         await stores.rota.delete_override(ovr_id)
+    # overlapping overrides: the most recently created is first, whatever the ids' order;
+    # ids and creation times come back as stored
+    made = []
+    for who, hour in (("first", 1), ("latest", 3), ("middle", 2)):
+        o = replace(ovr, expert_id=who, created_at=cst(2026, 3, 1, hour))
+        made.append(replace(o, id=await stores.rota.add_override(o)))
+    rota = await stores.rota.get_rota()
+    assert sorted(rota.overrides, key=lambda o: o.id) == sorted(made, key=lambda o: o.id)
+    assert rota.on_duty(CARDIO, tuesday_noon) == ("latest", "middle", "first")

@@ -45,12 +45,15 @@ class DutySlot:
 
 @dataclass(frozen=True, slots=True)
 class DutyOverride:
-    """``expert_id`` is on duty for ``specialty`` in ``[start, end)``, replacing weekly slots."""
+    """``expert_id`` is on duty for ``specialty`` in ``[start, end)``, replacing weekly slots.
+    ``id`` is the store's; ``created_at`` orders overlapping overrides (see ``on_duty``)."""
 
     specialty: Specialty
     expert_id: str
     start: datetime
     end: datetime
+    id: str = ""
+    created_at: datetime | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.start, "override start")
@@ -75,13 +78,24 @@ class DutyRota:
         """Expert ids on duty for ``specialty`` at ``instant``, in rota order, no duplicates.
 
         Overrides covering the instant replace the weekly slots entirely; with none, every weekly
-        slot covering the instant counts (a team may have several members on duty)."""
+        slot covering the instant counts (a team may have several members on duty). When
+        overrides overlap, the most recently created one comes first (its expert is paged
+        first: a later override is the coordinator's latest word), the older ones after it as
+        backups; ties (and overrides kept before their creation time was) by id."""
         require_aware(instant, "instant")
-        chosen = [
-            o.expert_id for o in self.overrides if o.specialty == specialty and o.covers(instant)
-        ]
+        covering = sorted(
+            (o for o in self.overrides if o.specialty == specialty and o.covers(instant)),
+            key=_newest_first,
+        )
+        chosen = [o.expert_id for o in covering]
         if not chosen:
             chosen = [
                 s.expert_id for s in self.slots if s.specialty == specialty and s.covers(instant)
             ]
         return tuple(dict.fromkeys(chosen))
+
+
+def _newest_first(o: DutyOverride) -> tuple[int, float, str]:
+    if o.created_at is None:
+        return (1, 0.0, o.id)
+    return (0, -o.created_at.timestamp(), o.id)

@@ -6,6 +6,7 @@ retired (an expert keeps a specialty they already had after it is retired)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from vidconsult.domain.experts import Expert
@@ -13,10 +14,18 @@ from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
 from vidconsult.domain.specialties import Specialty, SpecialtyCatalogue, SpecialtyEntry
 from vidconsult.domain.units import Unit, UnitTier
-from vidconsult.errors import InvalidInput, NotFound
+from vidconsult.errors import Conflict, InvalidInput, NotFound
+from vidconsult.ports import Clock
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.store.base_specialties import SpecialtyStore
-from vidconsult.store.base_workflow import ExpertStore, RotaStore, UnitStore
+from vidconsult.store.base_workflow import (
+    BookingStore,
+    CaseFilter,
+    CaseStore,
+    ExpertStore,
+    RotaStore,
+    UnitStore,
+)
 
 
 class DirectoryService:
@@ -28,7 +37,14 @@ class DirectoryService:
         rota: RotaStore,
         schedule: ScheduleKeeper,
         specialties: SpecialtyStore | None = None,
+        clock: Clock | None = None,
+        cases: CaseStore | None = None,
+        bookings: BookingStore | None = None,
     ) -> None:
+        """``cases``, ``bookings``: what may refer to a unit or an expert (deletes check)."""
+        self._cases = cases
+        self._bookings = bookings
+        self._clock = clock
         self._specialties = specialties
         self._units = units
         self._experts = experts
@@ -49,6 +65,23 @@ class DirectoryService:
     async def units(self, tier: UnitTier | None = None) -> list[Unit]:
         return await self._units.list_units(tier)
 
+    async def delete_unit(self, unit_id: str) -> None:
+        """Deleted only while nothing refers to it: a unit named by a case (or the parent of
+        another unit) stays, for the record; Conflict(code="in_use") says what refers to it."""
+        await self.unit(unit_id)
+        children = [u.id for u in await self._units.list_units() if u.parent_id == unit_id]
+        if children:
+            raise Conflict(f"unit {unit_id} is the parent of {', '.join(children)}", code="in_use")
+        if self._cases is not None and await self._cases.list_cases(
+            CaseFilter(unit_id=unit_id, limit=1)
+        ):
+            raise Conflict(
+                f"cases of unit {unit_id} are on record; it stays in the directory",
+                code="in_use",
+            )
+        if not await self._units.delete_unit(unit_id):
+            raise NotFound(f"unit {unit_id} not found", code="unknown_unit")
+
     # experts and rosters -------------------------------------------------------------------
     async def put_experts(self, experts: Sequence[Expert]) -> None:
         _no_duplicates(e.id for e in experts)
@@ -59,6 +92,37 @@ class DirectoryService:
             for s in e.specialties:
                 catalogue.require(s, already=had)
         await self._experts.put_experts(experts)
+        self._schedule.invalidate()
+
+    async def delete_expert(self, expert_id: str) -> None:
+        """Deleted (with the roster) only while nothing refers to them: an expert with a
+        booking (even a past or cancelled one) or a case stays, for the record; one on the rota
+        is taken off it first. Conflict(code="in_use") says what refers to them."""
+        await self.expert(expert_id)
+        rota = await self._rota.get_rota()
+        if any(s.expert_id == expert_id for s in rota.slots) or any(
+            o.expert_id == expert_id for o in rota.overrides
+        ):
+            raise Conflict(
+                f"expert {expert_id} is on the on-duty rota; take them off it first",
+                code="in_use",
+            )
+        if self._bookings is not None and await self._bookings.list_bookings(
+            expert_id=expert_id, active=None, limit=1
+        ):
+            raise Conflict(
+                f"expert {expert_id} has bookings on record; they stay in the directory",
+                code="in_use",
+            )
+        if self._cases is not None and await self._cases.list_cases(
+            CaseFilter(expert_id=expert_id, limit=1)
+        ):
+            raise Conflict(
+                f"cases of expert {expert_id} are on record; they stay in the directory",
+                code="in_use",
+            )
+        if not await self._experts.delete_expert(expert_id):
+            raise NotFound(f"expert {expert_id} not found", code="unknown_expert")
         self._schedule.invalidate()
 
     async def expert(self, expert_id: str) -> Expert:
@@ -132,10 +196,13 @@ class DirectoryService:
             await self._must_practise(slot.expert_id, specialty)
         await self._rota.replace_slots(specialty, slots)
 
-    async def add_override(self, override: DutyOverride) -> str:
+    async def add_override(self, override: DutyOverride) -> DutyOverride:
+        """Stored with its id and creation time (which orders overlapping overrides)."""
         await self.require_specialty(override.specialty)
+        if self._clock is not None and override.created_at is None:
+            override = replace(override, created_at=self._clock.now())
         await self._must_practise(override.expert_id, override.specialty)
-        return await self._rota.add_override(override)
+        return replace(override, id=await self._rota.add_override(override))
 
     async def delete_override(self, override_id: str) -> None:
         await self._rota.delete_override(override_id)

@@ -36,6 +36,9 @@ class UnitStore(Protocol):
 
     async def list_units(self, tier: UnitTier | None = None) -> list[Unit]: ...
 
+    async def delete_unit(self, unit_id: str) -> bool:
+        """False when there was no such unit (the directory checks nothing refers to it)."""
+
 
 class ExpertStore(Protocol):
     async def put_experts(self, experts: Sequence[Expert]) -> None:
@@ -51,6 +54,9 @@ class ExpertStore(Protocol):
     async def get_roster(self, expert_id: str) -> Roster | None: ...
 
     async def list_rosters(self) -> list[Roster]: ...
+
+    async def delete_expert(self, expert_id: str) -> bool:
+        """The expert with their specialties and roster; False when there was none."""
 
 
 class RotaStore(Protocol):

@@ -158,15 +158,21 @@ def override_doc(override: DutyOverride) -> Doc:
         "expert_id": override.expert_id,
         "start": _iso(override.start),
         "end": _iso(override.end),
+        "id": override.id,
+        "created_at": _iso(override.created_at) if override.created_at else None,
     }
 
 
-def override_from(doc: Doc) -> DutyOverride:
+def override_from(doc: Doc, override_id: str | None = None) -> DutyOverride:
+    """``override_id``: the row's (documents kept before the id was in them have none)."""
+    created = doc.get("created_at")
     return DutyOverride(
         parse_specialty(doc["specialty"]),
         doc["expert_id"],
         datetime.fromisoformat(doc["start"]),
         datetime.fromisoformat(doc["end"]),
+        id=override_id or doc.get("id") or "",
+        created_at=datetime.fromisoformat(created) if created else None,
     )
 
 

@@ -106,3 +106,11 @@ class SQLiteExpertStore:
             return [roster_from(json.loads(r["doc"])) for r in rows]
 
         return await self._db.run(op)
+
+    async def delete_expert(self, expert_id: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM rosters WHERE expert_id = ?", (expert_id,))
+            conn.execute("DELETE FROM expert_specialties WHERE expert_id = ?", (expert_id,))
+            return conn.execute("DELETE FROM experts WHERE id = ?", (expert_id,)).rowcount > 0
+
+        return await self._db.transaction(op)

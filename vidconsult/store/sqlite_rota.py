@@ -6,6 +6,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
 from vidconsult.domain.specialties import Specialty
@@ -52,6 +53,7 @@ class SQLiteRotaStore:
 
     async def add_override(self, override: DutyOverride) -> str:
         override_id = f"ovr_{secrets.token_hex(6)}"
+        override = replace(override, id=override_id)
 
         def op() -> None:
             self._db.conn.execute(
@@ -83,8 +85,8 @@ class SQLiteRotaStore:
                 for r in conn.execute("SELECT doc FROM duty_slots ORDER BY specialty, position")
             ]
             overrides = [
-                override_from(json.loads(r["doc"]))
-                for r in conn.execute("SELECT doc FROM duty_overrides ORDER BY id")
+                override_from(json.loads(r["doc"]), r["id"])
+                for r in conn.execute("SELECT id, doc FROM duty_overrides ORDER BY id")
             ]
             return DutyRota.of(slots, overrides)
 

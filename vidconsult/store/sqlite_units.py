@@ -59,3 +59,10 @@ class SQLiteUnitStore:
             return [unit_from(json.loads(r["doc"])) for r in rows]
 
         return await self._db.run(op)
+
+    async def delete_unit(self, unit_id: str) -> bool:
+        def op() -> bool:
+            cur = self._db.conn.execute("DELETE FROM units WHERE id = ?", (unit_id,))
+            return cur.rowcount > 0
+
+        return await self._db.run(op)

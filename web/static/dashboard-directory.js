@@ -2,12 +2,13 @@
 // and the statistics; also the cache of names the other sections show instead of ids.
 
 import { setSpecialtyNames, t, term } from "./i18n.js";
-import { api, busy, fill, h } from "./dashboard-core.js";
+import { api, busy, fill, h, notify } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
 } from "./dashboard-admin.js";
 import { SPECIALTIES } from "./dashboard-cases.js";
 import { specialtiesCard, specialtyEditor } from "./dashboard-specialties.js";
+import { overridesCard } from "./dashboard-overrides.js";
 
 /** Units, experts and the specialty catalogue, loaded once per few seconds at most. */
 export const directory = {
@@ -64,6 +65,7 @@ export function mountDirectory(view) {
     h("h3", { id: "units-heading" }, t("unitsHeading")), h("p", { class: "muted" }, t("loading")));
   const rota = h("div");
   const specialties = h("div");
+  const overrides = h("div");
   const error = h("p", { class: "error", role: "alert" });
   // one editor at a time, above the tables
   const editorSlot = h("div", { class: "card editor-card", testid: "directory-editor",
@@ -83,10 +85,28 @@ export function mountDirectory(view) {
     onclick: () => open(specialtyEditor(null, hooks)) }, t("newSpecialty"));
   fill(view, h("div", { class: "section-head" }, h("h2", {}, t("navDirectory")),
     h("div", { class: "button-row" }, newExpert, newUnit, newSpecialty)), error, editorSlot,
-  h("div", { class: "directory" }, experts, units), rota, specialties);
+  h("div", { class: "directory" }, experts, units), rota, overrides, specialties);
 
   const editButton = (label, testid, onclick) => h("button", { type: "button", class: "small",
     testid, onclick }, label);
+  // deleting asks for a second click; the server refuses (409, with why) what history names
+  const deleteButton = (testid, path, done) => {
+    const button = h("button", { type: "button", class: "small danger", testid },
+      t("deleteButton"));
+    button.addEventListener("click", () => {
+      if (button.dataset.armed !== "true") {
+        button.dataset.armed = "true";
+        button.textContent = t("confirmDelete");
+        return;
+      }
+      busy(button, async () => {
+        await api("DELETE", path);
+        notify(done);
+        load();
+      }, error);
+    });
+    return button;
+  };
 
   async function load() {
     await busy(null, async () => {
@@ -106,6 +126,8 @@ export function mountDirectory(view) {
           h("td", { class: "mono small-text" }, e.time_zone),
           h("td", { class: "actions" },
             editButton(t("edit"), "edit-expert", () => open(expertEditor(e, hooks))),
+            deleteButton("delete-expert", `/experts/${encodeURIComponent(e.id)}`,
+              t("deletedExpert", { name: e.name })),
             editButton(t("roster"), "edit-roster", () => busy(null, async () => {
               const roster = await api("GET", `/experts/${encodeURIComponent(e.id)}/roster`)
                 .catch((err) => (err.status === 404 ? null : Promise.reject(err)));
@@ -124,10 +146,13 @@ export function mountDirectory(view) {
           h("td", { class: "small-text", testid: "unit-hours" }, hoursText(u)),
           h("td", { class: "actions" },
             editButton(t("edit"), "edit-unit",
-              () => open(unitEditor(u, directory.units, hooks)))))))
+              () => open(unitEditor(u, directory.units, hooks))),
+            deleteButton("delete-unit", `/units/${encodeURIComponent(u.id)}`,
+              t("deletedUnit", { name: u.name }))))))
         : h("p", { class: "empty" }, t("noUnits")));
       fill(rota, rotaCard(rotaData, directory.experts,
         (sp) => open(rotaEditor(sp, rotaData, directory.experts, hooks))));
+      fill(overrides, overridesCard(rotaData, directory.experts, load, error));
       fill(specialties, specialtiesCard(directory.specialties,
         (entry) => open(specialtyEditor(entry, hooks)), hooks.saved, error));
     }, error);

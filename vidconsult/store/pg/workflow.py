@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +99,13 @@ class PgUnitStore:
             query = query.where(t.units.c.tier == tier.value)
         return await self._db.every(query, column(unit_from))
 
+    async def delete_unit(self, unit_id: str) -> bool:
+        async with self._db.begin() as conn:
+            gone = await conn.scalar(
+                delete(t.units).where(t.units.c.id == unit_id).returning(t.units.c.id)
+            )
+        return gone is not None
+
 
 class PgExpertStore:
     def __init__(self, db: PostgresDatabase) -> None:
@@ -157,6 +165,17 @@ class PgExpertStore:
         stmt = select(t.rosters.c.doc).order_by(t.rosters.c.expert_id)
         return await self._db.every(stmt, column(roster_from))
 
+    async def delete_expert(self, expert_id: str) -> bool:
+        async with self._db.begin() as conn:
+            await conn.execute(delete(t.rosters).where(t.rosters.c.expert_id == expert_id))
+            await conn.execute(
+                delete(t.expert_specialties).where(t.expert_specialties.c.expert_id == expert_id)
+            )
+            gone = await conn.scalar(
+                delete(t.experts).where(t.experts.c.id == expert_id).returning(t.experts.c.id)
+            )
+        return gone is not None
+
 
 class PgRotaStore:
     def __init__(self, db: PostgresDatabase) -> None:
@@ -180,6 +199,7 @@ class PgRotaStore:
 
     async def add_override(self, override: DutyOverride) -> str:
         override_id = f"ovr_{secrets.token_hex(6)}"
+        override = replace(override, id=override_id)
         async with self._db.begin() as conn:
             await conn.execute(
                 insert(t.duty_overrides).values(
@@ -211,12 +231,12 @@ class PgRotaStore:
                     )
                 )
             ]
-            overrides = [
-                override_from(d)
-                for d in await conn.scalars(
-                    select(t.duty_overrides.c.doc).order_by(t.duty_overrides.c.id)
+            rows = await conn.execute(
+                select(t.duty_overrides.c.id, t.duty_overrides.c.doc).order_by(
+                    t.duty_overrides.c.id
                 )
-            ]
+            )
+            overrides = [override_from(r.doc, r.id) for r in rows]
         return DutyRota.of(slots, overrides)
 
 
