@@ -41,7 +41,7 @@ from vidconsult.services.rooms import RoomService
 from vidconsult.tls import ServerTls
 from vidconsult.tls import prepare as prepare_tls
 from vidconsult.tokens import TokenSigner
-from web import guards, join_api, openapi, ops_api, pages, relay_api, rooms_api
+from web import guards, join_api, nodes_api, openapi, ops_api, pages, relay_api, rooms_api
 from web.http import error_middleware
 from web.keys import (
     ACCESS_LOG,
@@ -159,6 +159,7 @@ def build_app(
 
     app.router.add_routes(rooms_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.router.add_routes(nodes_api.routes)
     app.router.add_routes(join_api.routes)
     app.router.add_routes(relay_api.routes)
     _wire_relay(app, media, settings, live)

@@ -84,6 +84,11 @@ async def test_redis_away_refuses_new_joins_keeps_media_and_recovers(
         assert refused.value.code == UNAVAILABLE_CODE
         assert "Redis" in refused.value.message
         assert time.monotonic() - started < 10  # refused promptly, not after a hang
+        # REST that needs the live state answers 503 with the reason, not a stack trace
+        status, body = await node.api("GET", "/api/v1/nodes")
+        assert status == 503, body
+        assert body["error"]["code"] == UNAVAILABLE_CODE
+        assert "Redis" in body["error"]["message"]
         # the consultation goes on: frames keep arriving while Redis is away
         before = video.frames
         await video.next_frame(timeout=10)
@@ -102,6 +107,8 @@ async def test_redis_away_refuses_new_joins_keeps_media_and_recovers(
                     raise
                 await asyncio.sleep(0.2)  # the page retries; here, a loop
         assert late.joined is not None
+        status, body = await node.api("GET", "/api/v1/nodes")
+        assert status == 200 and [n["node_id"] for n in body["nodes"]] == ["node-a"]
         # the node wrote back its room and who is in it
         assert await live.placement.where(rid) == "node-a"
         members = {e.identity for e in await live.presence.members(rid)}
