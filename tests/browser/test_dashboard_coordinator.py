@@ -375,32 +375,57 @@ async def test_directory_is_edited_from_the_page(
     await page.wait_for_selector("[data-testid=unit-row]", timeout=TIMEOUT_MS)
     await axe_check(page, "directory")
 
-    # a new township unit, open Monday to Friday 08:30-16:00 on its own clock
+    # a new township unit on its own clock: Monday to Friday 08:30-16:00, except Monday with a
+    # lunch break (08:30-12:00 and 13:30-16:00), and Saturday mornings 09:00-12:00
     await page.click("[data-testid=new-unit]")
     editor = page.locator("[data-testid=unit-editor]")
     await editor.locator("[data-testid=unit-id]").fill("twn-2")
     await editor.locator("[data-testid=unit-name]").fill("Dongshan township centre")
     await editor.locator("[data-testid=unit-tier]").select_option("township")
-    for day in range(5):
-        await editor.locator(f"[data-testid=unit-hours-day][data-weekday='{day}']").check()
-    await editor.locator("[data-testid=unit-hours-from]").fill("08:30")
-    await editor.locator("[data-testid=unit-hours-to]").fill("16:00")
+    wanted = {
+        0: [("08:30", "12:00"), ("13:30", "16:00")],
+        **{d: [("08:30", "16:00")] for d in range(1, 5)},
+        5: [("09:00", "12:00")],
+    }
+    for day, windows in wanted.items():
+        line = editor.locator(f"[data-testid=hours-day][data-weekday='{day}']")
+        for i, (start, end) in enumerate(windows):
+            await line.locator("[data-testid=hours-add]").click()
+            window = line.locator("[data-testid=hours-window]").nth(i)
+            await window.locator("[data-testid=hours-from]").fill(start)
+            await window.locator("[data-testid=hours-to]").fill(end)
     await axe_check(page, "unit editor")
     await page.screenshot(path=shot("unit-editor"), full_page=True)
     await editor.locator("[data-testid=editor-save]").click()
     await page.wait_for_selector("[data-testid=unit-row][data-unit-id=twn-2]", timeout=TIMEOUT_MS)
     unit = await ok(app_server, "GET", "/api/v1/units/twn-2")
     assert unit["tier"] == "township" and unit["name"] == "Dongshan township centre"
-    assert unit["consult_hours"] == [
-        {"weekday": d, "start": "08:30", "end": "16:00"} for d in range(5)
+    expected = [
+        {"weekday": d, "start": start, "end": end}
+        for d, windows in wanted.items()
+        for start, end in windows
     ]
-    # edit it: rename, consult hours off
+    assert unit["consult_hours"] == expected
+    # edit it: renamed only; the hours that differ by day come back as they were (no loss)
     await page.click("[data-testid=unit-row][data-unit-id=twn-2] [data-testid=edit-unit]")
     editor = page.locator("[data-testid=unit-editor]")
     assert await editor.locator("[data-testid=unit-id]").get_attribute("readonly") is not None
+    assert await editor.locator("[data-testid=hours-window]").count() == len(expected)
+    await editor.locator("[data-testid=unit-name]").fill("Dongshan township health centre")
+    await editor.locator("[data-testid=editor-save]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=unit-row][data-unit-id=twn-2]')?.innerText"
+        ".includes('Dongshan township health centre')",
+        timeout=TIMEOUT_MS,
+    )
+    unit = await ok(app_server, "GET", "/api/v1/units/twn-2")
+    assert unit["consult_hours"] == expected
+    # edit it again: rename, consult hours off
+    await page.click("[data-testid=unit-row][data-unit-id=twn-2] [data-testid=edit-unit]")
+    editor = page.locator("[data-testid=unit-editor]")
     await editor.locator("[data-testid=unit-name]").fill("Dongshan health centre")
-    for day in range(5):
-        await editor.locator(f"[data-testid=unit-hours-day][data-weekday='{day}']").uncheck()
+    while await editor.locator("[data-testid=hours-remove]").count():
+        await editor.locator("[data-testid=hours-remove]").first.click()
     await editor.locator("[data-testid=editor-save]").click()
     await page.wait_for_function(
         "() => document.querySelector('[data-testid=unit-row][data-unit-id=twn-2]')?.innerText"

@@ -76,38 +76,63 @@ export function unitEditor(unit, units, { saved, close }) {
     (x) => units.find((u) => u.id === x)?.name ?? x, { blank: "—", value: unit?.parent_id ?? "" });
   const rooms = h("input", { name: "consult_rooms", value: (unit?.consult_rooms ?? []).join(", "),
     testid: "unit-rooms" });
-  // consult hours: one daily window on the ticked weekdays (the unit's own clock)
-  const hours = unit?.consult_hours ?? [];
-  const first = hours[0];
-  const days = WEEKDAYS.map((d) => h("label", { class: "check" },
-    h("input", { type: "checkbox", value: String(d), checked: hours.some((w) => w.weekday === d),
-      testid: "unit-hours-day", dataset: { weekday: String(d) } }), ` ${weekdayName(d)}`));
-  const from = timeInput("hours_from", first?.start ?? "08:00", "unit-hours-from");
-  const to = timeInput("hours_to", first?.end ?? "17:30", "unit-hours-to");
-  const irregular = hours.some((w) => w.start !== first.start || w.end !== first.end);
+  // consult hours: per weekday, any number of windows (the unit's own clock); a day with no
+  // window takes no consultation, no window at all means any time. Nothing is flattened.
+  const hours = consultHoursEditor(unit?.consult_hours ?? []);
   const fields = [
     field(t("unitId"), id), field(t("colName"), name), field(t("colTier"), tier), zone.el,
     field(t("colParent"), parent), field(t("colConsultRooms"), rooms, t("commaSeparated")),
-    h("fieldset", { class: "hours" }, h("legend", {}, t("consultHours")),
-      h("p", { class: "hint" }, t("consultHoursHint")),
-      h("div", { class: "days" }, days),
-      h("div", { class: "inline-fields" }, field(t("from"), from), field(t("to"), to)),
-      irregular ? h("p", { class: "hint" }, t("consultHoursIrregular")) : null),
+    hours.el,
   ];
   return editor(unit ? t("editUnit", { name: unit.name }) : t("newUnit"), "unit-editor", fields,
     async () => {
-      const ticked = days.map((l) => l.querySelector("input")).filter((b) => b.checked);
       const body = {
         id: id.value.trim(), name: name.value.trim(), tier: tier.value,
         time_zone: zone.input.value.trim(), consult_rooms: csv(rooms.value),
-        consult_hours: ticked.map((b) => ({ weekday: Number(b.value), start: from.value,
-          end: to.value })),
+        consult_hours: hours.read(),
       };
       if (parent.value) body.parent_id = parent.value;
       await api("POST", "/units", body);
       notify(t("savedUnit", { name: body.name }));
       saved();
     }, close);
+}
+
+/** The weekly consult hours: one line per weekday with its windows (add, remove). */
+function consultHoursEditor(windows) {
+  const lines = WEEKDAYS.map((d) => {
+    const list = h("span", { class: "windows", testid: "hours-windows",
+      dataset: { weekday: String(d) } });
+    const closed = h("span", { class: "muted small-text", testid: "hours-closed" },
+      t("consultHoursNone"));
+    const sync = () => { closed.hidden = list.children.length > 0; };
+    const addWindow = (w = { start: "08:00", end: "17:30" }) => {
+      const from = timeInput("hours_from", w.start, "hours-from");
+      from.setAttribute("aria-label", `${weekdayName(d)} ${t("from")}`);
+      const to = timeInput("hours_to", w.end, "hours-to");
+      to.setAttribute("aria-label", `${weekdayName(d)} ${t("to")}`);
+      const win = h("span", { class: "row-edit window", testid: "hours-window" }, from, "–", to);
+      win.append(h("button", { type: "button", class: "small", testid: "hours-remove",
+        "aria-label": `${weekdayName(d)} ${t("removeRow")}`,
+        onclick: () => { win.remove(); sync(); } }, "×"));
+      win.read = () => ({ weekday: d, start: from.value, end: to.value });
+      list.append(win);
+      sync();
+    };
+    for (const w of windows.filter((x) => x.weekday === d)) addWindow(w);
+    sync();
+    const add = h("button", { type: "button", class: "small", testid: "hours-add",
+      dataset: { weekday: String(d) }, "aria-label": `${weekdayName(d)} ${t("addHours")}`,
+      onclick: () => addWindow() }, `+ ${t("addHours")}`);
+    return h("li", { class: "row-edit", testid: "hours-day", dataset: { weekday: String(d) } },
+      h("strong", { class: "day-name" }, weekdayName(d)), closed, list, add);
+  });
+  const el = h("fieldset", { class: "hours" }, h("legend", {}, t("consultHours")),
+    h("p", { class: "hint" }, t("consultHoursHint")),
+    h("ul", { class: "rows", testid: "hours-days" }, lines));
+  const read = () => lines.flatMap((line) => [...line.querySelectorAll("[data-testid=hours-window]")]
+    .map((w) => w.read()));
+  return { el, read };
 }
 
 // ---- experts -------------------------------------------------------------------------------
