@@ -13,8 +13,9 @@
   retired (then refused for new cases), shown by its Chinese name in zh-CN.
 - A booked case is rescheduled from the picker and then cancelled: the old booking is
   cancelled, the new one stands, then none.
-- A lecture is scheduled from the page, held (an SDK presenter publishes, an audience unit asks
-  a question by chat), recorded by default, and played from the replay library.
+- A lecture is scheduled from the page, held (an SDK presenter publishes; the village clinic's
+  screen watches in the room page and asks a question from its chat, which the presenter
+  receives and the dashboard lists), recorded by default, and played from the replay library.
 - The statistics page draws its charts (Chart.js, under the page's CSP).
 Every page state is checked with axe-core (no serious or critical violation) and screenshotted.
 """
@@ -779,16 +780,36 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
         "enabled"
     ] is True
 
-    # held: the presenter publishes, a village screen watches and asks a question
+    # held: the presenter publishes; the village clinic's screen watches in the room page and
+    # asks a question from the page's chat; the presenter gets it
     links = (await ok(server, "GET", f"/api/v1/lectures/{lecture['id']}/links"))["links"]
     token = {link["identity"]: link["token"] for link in links}
+    url = {link["identity"]: link["join_url"] for link in links}
     presenter = RoomClient(server.url, token["dr-wang"], room=room_id)
-    viewer = RoomClient(server.url, token["unit-vil-1"], room=room_id)
-    sdk_clients += [presenter, viewer]
+    sdk_clients.append(presenter)
     await presenter.connect()
     await presenter.publish_file(str(media_file), loop=False)
-    await viewer.connect()
-    await viewer.request("chat.send", {"text": "Is ST elevation in aVR urgent?"})
+    viewer = (await open_dashboard(server)).page
+    await viewer.goto(f"{url['unit-vil-1']}&join=now")
+    await viewer.wait_for_function(
+        "() => window.vidconsult && window.vidconsult.state === 'joined'", timeout=TIMEOUT_MS
+    )
+    # the lecture plays in the page
+    await viewer.wait_for_function(
+        "() => [...document.querySelectorAll('video')].some(v => v.videoWidth > 0"
+        " && v.currentTime > 0)",
+        timeout=TIMEOUT_MS,
+    )
+    question = "Is ST elevation in aVR urgent?"
+    await viewer.fill("[data-testid=chat-input]", question)
+    await viewer.click("[data-testid=chat-send]")
+    heard = await presenter.wait_event("chat.message", lambda d: d.get("text") == question)
+    assert heard["identity"] == "unit-vil-1"
+    mine = viewer.locator("[data-testid=chat-message][data-identity=unit-vil-1]")
+    await mine.wait_for(timeout=TIMEOUT_MS)
+    assert question in await mine.inner_text()
+    await viewer.screenshot(path=shot("lecture-room-question"), full_page=True)
+    await axe_check(viewer, "lecture room page with a question")
     await wait_until(lambda: _recording_active(server, room_id))
     await row.locator("[data-testid=show-activity]").click()
     activity = row.locator("[data-testid=lecture-activity]")
