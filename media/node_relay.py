@@ -268,13 +268,9 @@ class NodeRelays:
     async def leg_state(self, room_id: str, identity: str, state: str) -> None:
         leg = self._find_leg(room_id, identity)
         logger.info("relay leg connection room=%s leg=%r state=%s", room_id, identity, state)
-        if leg is not None and state == "failed":
+        if leg is not None and state in ("failed", "closed"):
+            # closed by the edge or failed: the edge registers again (PUT) to get it back
             await self._close_leg(leg, tell_edge=True)
-
-    def sources(
-        self, room_id: str, identity: str, tracks: Mapping[str, TrackRef]
-    ) -> dict[str, str]:
-        return {mid: ref.source.value for mid, ref in tracks.items() if ref.source is not None}
 
     # --- edge side -------------------------------------------------------------------------
 
@@ -388,12 +384,16 @@ class _RelayingListener:
         self._relays = relays
 
     async def on_track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
-        await self._inner.on_track_published(room_id, identity, track)
-        await self._relays.track_published(room_id, identity, track)
+        try:
+            await self._inner.on_track_published(room_id, identity, track)
+        finally:  # the core failing must not keep the track from the edges
+            await self._relays.track_published(room_id, identity, track)
 
     async def on_track_ended(self, room_id: str, identity: str, track_sid: str) -> None:
-        await self._inner.on_track_ended(room_id, identity, track_sid)
-        await self._relays.track_ended(room_id, identity)
+        try:
+            await self._inner.on_track_ended(room_id, identity, track_sid)
+        finally:
+            await self._relays.track_ended(room_id, identity)
 
     async def on_subscriber_offer(
         self,
@@ -405,7 +405,7 @@ class _RelayingListener:
         if not is_leg(identity):
             await self._inner.on_subscriber_offer(room_id, identity, offer, tracks)
             return
-        sources = self._relays.sources(room_id, identity, tracks)
+        sources = {mid: ref.source.value for mid, ref in tracks.items() if ref.source is not None}
         self._relays.leg_offer(
             room_id, identity, SessionDescription(offer.sdp, offer.type, sources)
         )
@@ -415,5 +415,12 @@ class _RelayingListener:
     ) -> None:
         if is_leg(identity):
             await self._relays.leg_state(room_id, identity, state)
+            return
+        origin = self._relays.relayed_in(room_id, identity)
+        if origin is not None:
+            # a relayed-in publisher's leg failed or closed (its origin went away without a
+            # word): it is dropped here; the origin relays it again when it offers anew
+            if direction == "publish" and state in ("failed", "closed"):
+                await self._relays.end_relayed(room_id, origin, identity)
             return
         await self._inner.on_connection_state(room_id, identity, direction, state)

@@ -321,3 +321,45 @@ async def test_offer_for_a_local_participant_conflicts(tmp_path: Path) -> None:
             assert (status, body["error"]["code"]) == (409, "identity_in_use")
         finally:
             await pc.close()
+
+
+async def test_a_broken_leg_is_dropped_on_both_nodes_and_registering_again_restores_it(
+    tmp_path: Path,
+) -> None:
+    async with node(tmp_path, "node-a") as a, node(tmp_path, "node-b") as b:
+        room = (await a.create_room("Grand rounds", kind="lecture"))["id"]
+        presenter = RoomClient(a.url, a.mint("dr-zhou", "expert", room=room))
+        engine_a: AiortcMediaEngine = a.app[MEDIA]  # type: ignore[assignment]
+        engine_b: AiortcMediaEngine = b.app[MEDIA]  # type: ignore[assignment]
+        audience = Audience(engine_b, b.app[ROOMS], room)
+        engine_b.set_listener(audience)
+        try:
+            await presenter.connect()
+            await presenter.publish(VideoStreamTrack())
+            await audience.join("student-b1")
+            await b.app[COURIER].join(a.url, room, b.url)
+            await audience.until(lambda: "video" in audience.tracks["student-b1"])
+            await asyncio.wait_for(audience.tracks["student-b1"]["video"].recv(), TIMEOUT)
+
+            # the leg's connection goes away without a word between the nodes
+            leg = engine_a._rooms.get(room, "relay node-b dr-zhou")
+            assert leg is not None and leg.subscriber is not None
+            await leg.subscriber.pc.close()
+            await audience.until(lambda: len(audience.ended) == 1)
+
+            async def both_forgot() -> bool:
+                _, state_a = await internal(a, "GET", "")
+                _, state_b = await internal(b, "GET", "")
+                return bool(state_a["legs"] == [] and state_b["relayed_in"] == [])
+
+            await wait_for(both_forgot)
+            assert engine_b.published_tracks(room) == []
+
+            # B registers again: a new leg, and B's audience gets the presenter again
+            assert await b.app[COURIER].join(a.url, room, b.url) == ["dr-zhou"]
+            await audience.until(lambda: len(audience.published) == 2)
+            _, state_a = await internal(a, "GET", "")
+            assert len(state_a["legs"]) == 1
+        finally:
+            await presenter.close()
+            await audience.close()
