@@ -18,6 +18,14 @@ both:
   frame from ``getStats`` polled every 10 ms) plus the page's own marks ("socket": token checked
   and signaling connected / Janus session created and handle attached; "joinReply").
 
+vidconsult's server marks its own stages too (vidconsult/join_trace.py; the server process is
+built with a JoinTrace and answers the benchmark's queries over a queue, no network surface):
+``server.<stage>`` for the page's own participant (token check, join, publish offer/answer,
+subscribe offer/answer, ICE and DTLS per connection, the keyframe asked for it, the first
+audio/video packet forwarded to it) and ``server.peer.<stage>`` for the participant it waits
+to see (its publish answer and DTLS, its first audio/video RTP in), all on the page's time line
+(wall clock: ``performance.timeOrigin`` on the page). Janus has page-side stages only.
+
 Rooms alternate (vidconsult, Janus, vidconsult, ...); each join gives two measurements (each
 page's time to see the other). All times are ms after the join click.
 
@@ -34,6 +42,7 @@ import multiprocessing as mp
 import statistics
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +59,7 @@ from tests.helpers import SECRET  # noqa: E402
 from vidconsult.app import run_server  # noqa: E402
 from vidconsult.config import Settings  # noqa: E402
 from vidconsult.domain.roles import Role  # noqa: E402
+from vidconsult.join_trace import JoinTrace  # noqa: E402
 from vidconsult.tokens import TokenSigner  # noqa: E402
 
 # Wraps RTCPeerConnection: when each connection reaches each step, in performance.now() time.
@@ -62,7 +72,8 @@ JANUS_PAGE_JS = (HERE / "join_time_janus.js").read_text()
 STAGES_JS = """(other) => {
   const h = window.vidconsult, t0 = h.joinClickAt;
   const rel = (t) => (t == null ? null : Math.round(t - t0));
-  const out = { ...h.joinStages, firstFrame: h.joinTimes[other] };
+  const out = { ...h.joinStages, firstFrame: h.joinTimes[other],
+                clickEpoch: performance.timeOrigin + t0 };
   const pcs = window.__joinTrace.pcs.filter((p) => p.created >= t0);
   for (const role of ["publish", "subscribe"]) {
     const rec = pcs.find((p) => p.role === role);
@@ -127,8 +138,28 @@ async def measure(pages: list[tuple[str, Any]]) -> tuple[list[float], list[dict[
     return times, stages
 
 
+def with_server_stages(
+    stages: list[dict[str, Any]], marks: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    """Each page's stages plus the server's (vidconsult/join_trace.py), ms after that page's
+    click on the same wall clock: ``server.<stage>`` for the page's own participant, and
+    ``server.peer.<stage>`` for the publishing side of the one it waits to see."""
+    merged = []
+    for stage, identity, other in zip(stages, IDENTITIES, reversed(IDENTITIES), strict=True):
+        click = stage.pop("clickEpoch")
+        out = dict(stage)
+        for name, at in marks.get(identity, {}).items():
+            out[f"server.{name}"] = round(at - click)
+        for name in ("publishAnswerSent", "publish.dtls", "firstAudioIn", "firstVideoIn"):
+            at = marks.get(other, {}).get(name)
+            if at is not None:
+                out[f"server.peer.{name}"] = round(at - click)
+        merged.append(out)
+    return merged
+
+
 async def vidconsult_join(
-    browser: Any, url: str, session: Any, coordinator: str
+    browser: Any, url: str, session: Any, coordinator: str, server_marks: Any
 ) -> tuple[list[float], list[dict[str, Any]]]:
     auth = {"Authorization": f"Bearer {coordinator}"}
     async with session.post(f"{url}/api/v1/rooms", json={"name": "bench"}, headers=auth) as resp:
@@ -154,7 +185,8 @@ async def vidconsult_join(
         pages.append((identity, page))
         contexts.append(context)
     try:
-        return await measure(pages)
+        times, stages = await measure(pages)
+        return times, with_server_stages(stages, await asyncio.to_thread(server_marks, room["id"]))
     finally:
         for context in contexts:
             await context.close()
@@ -176,7 +208,10 @@ async def janus_join(
         pages.append((identity, page))
         contexts.append(context)
     try:
-        return await measure(pages)
+        times, stages = await measure(pages)
+        for stage in stages:
+            stage.pop("clickEpoch")
+        return times, stages
     finally:
         for _, page in pages:
             await page.evaluate("window.vidconsult.state = 'closed'")
@@ -193,10 +228,19 @@ def side(times: list[float], stages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _serve(data_dir: str, media_mode: str | None, url_q: Any) -> None:
-    """The vidconsult server under test, in its own process (as Janus is)."""
+def _serve(data_dir: str, media_mode: str | None, url_q: Any, trace_q: Any) -> None:
+    """The vidconsult server under test, in its own process (as Janus is). ``trace_q``: a room
+    id asked there is answered on ``url_q`` with its participants' join trace."""
 
     async def serve() -> None:
+        trace = JoinTrace()
+        loop = asyncio.get_running_loop()
+
+        def answer_trace_requests() -> None:
+            while True:
+                room_id = trace_q.get()
+                loop.call_soon_threadsafe(lambda r=room_id: url_q.put(trace.room(r)))
+
         settings = Settings.from_env(
             {},
             port=0,
@@ -205,8 +249,9 @@ def _serve(data_dir: str, media_mode: str | None, url_q: Any) -> None:
             media_mode=media_mode,
             log_level="WARNING",
         )
-        async with run_server(settings) as server:
+        async with run_server(settings, join_trace=trace) as server:
             url_q.put((server.url, settings.media_mode))
+            threading.Thread(target=answer_trace_requests, daemon=True).start()
             await asyncio.Event().wait()
 
     asyncio.run(serve())
@@ -222,10 +267,18 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, _janus(args.no_janus) as janus:
         ctx = mp.get_context("spawn")
-        url_q = ctx.Queue()
-        server = ctx.Process(target=_serve, args=(tmp, args.media_mode, url_q), daemon=True)
+        url_q, trace_q = ctx.Queue(), ctx.Queue()
+        server = ctx.Process(
+            target=_serve, args=(tmp, args.media_mode, url_q, trace_q), daemon=True
+        )
         server.start()
         url, media_mode = url_q.get(timeout=60)
+
+        def server_marks(room_id: str) -> dict[str, dict[str, float]]:
+            trace_q.put(room_id)
+            marks: dict[str, dict[str, float]] = url_q.get(timeout=30)
+            return marks
+
         signer = TokenSigner(SECRET.encode())
         coordinator = signer.mint(
             identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
@@ -242,7 +295,7 @@ async def main() -> None:
             rooms = itertools.count(9001)
             blank = await _blank_page_server()
             for _ in range(args.runs):
-                t, s = await vidconsult_join(browser, url, session, coordinator)
+                t, s = await vidconsult_join(browser, url, session, coordinator, server_marks)
                 ours[0].extend(t)
                 ours[1].extend(s)
                 if isinstance(janus, tuple):

@@ -144,6 +144,7 @@ class Downstream:
         self.retransmitted = 0
         self._lost_asked = float("-inf")  # when a keyframe was last asked for a lost packet
         self._loss_mark: tuple[float, int, int, int] | None = None
+        self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
         if self.kind == "video":
             _VIDEO_DOWNSTREAMS.add(self)
         self._wrap_sender()
@@ -278,6 +279,8 @@ class Downstream:
                     self._ask_keyframe(now)
                 return
             if switched:
+                if self.trace is not None and not self.packets:
+                    self.trace("firstVideoOut" if self.kind == "video" else "firstAudioOut")
                 self.munger.switch(seq, ts, now)
                 self.history.floor = self.munger.max_seq
                 if self.vp8 is not None:
@@ -346,6 +349,8 @@ class Downstream:
         self._asked = time.monotonic() if now is None else now
         sel = self.selector
         layer = sel.target if sel.target is not None else sel.current
+        if new and self.trace is not None and self.kind == "video":
+            self.trace("keyframeAsked")
         source.request_keyframe(layer, new_since=self._asked if new else None)
 
     # --- RTCP from the subscriber ---

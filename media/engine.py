@@ -31,6 +31,7 @@ from media.taps import EncodedTap, TrackObserver
 from media.weak_links import WeakLinks
 from vidconsult.domain.publishing import media_sections
 from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
+from vidconsult.join_trace import JoinTrace
 from vidconsult.ports import (
     MediaListener,
     MediaStats,
@@ -46,9 +47,16 @@ class AiortcMediaEngine:
     """Terminates both peer connections of every participant and forwards published tracks.
 
     ``forwarder`` is for tests and future modes; by default it follows ``config.forward_mode``.
+    ``trace``: the join benchmark's stage timestamps (vidconsult/join_trace.py), None = off.
     """
 
-    def __init__(self, config: MediaConfig, *, forwarder: Forwarder | None = None) -> None:
+    def __init__(
+        self,
+        config: MediaConfig,
+        *,
+        forwarder: Forwarder | None = None,
+        trace: JoinTrace | None = None,
+    ) -> None:
         check_aiortc()
         enable_rid_extensions()  # simulcast publishers (media/simulcast.py)
         self._config = config
@@ -63,6 +71,7 @@ class AiortcMediaEngine:
         self._links = WeakLinks(self._rooms, config.video_bitrate_kbps)
         #: a room spanning nodes (media/node_relay.py); idle until ``relays.configure``
         self.relays = NodeRelays(self, self._rooms)
+        self._trace = trace
 
     def set_listener(self, listener: MediaListener) -> None:
         self._dispatch.set_listener(self.relays.listener_for(listener))
@@ -168,6 +177,8 @@ class AiortcMediaEngine:
                     entry.ingress,
                 )
             )
+            if self._trace is not None:
+                self._trace_source(room_id, identity, entry.sid)
             track = published(entry)
             self._observers.published(room_id, identity, track)
             self._dispatch.post(room_id, "on_track_published", identity, track)
@@ -273,6 +284,8 @@ class AiortcMediaEngine:
         if self._links.held_back(part, ref):
             return
         sub.add(ref)
+        if self._trace is not None:
+            self._trace_output(sub, publisher, track_sid)
         logger.debug(
             "subscribed room=%s subscriber=%s publisher=%s track=%s",
             room_id,
@@ -330,6 +343,8 @@ class AiortcMediaEngine:
     async def _offer(self, sub: SubscribeSession) -> None:
         made = await sub.make_offer()
         if made is not None:
+            if self._trace is not None:
+                self._trace.mark(sub.room_id, sub.identity, "subscribeOfferMade")
             self._dispatch.post(
                 sub.room_id,
                 "on_subscriber_offer",
@@ -364,7 +379,39 @@ class AiortcMediaEngine:
     def _new_pc(self, room_id: str, identity: str, direction: str) -> RTCPeerConnection:
         pc = RTCPeerConnection(self._config.rtc_configuration())
         pc.on("connectionstatechange", self._state_handler(pc, room_id, identity, direction))
+        trace = self._trace
+        if trace is not None:
+
+            @pc.on("iceconnectionstatechange")
+            def on_ice() -> None:
+                if pc.iceConnectionState == "completed":
+                    trace.mark(room_id, identity, f"{direction}.ice")
+
+            @pc.on("connectionstatechange")
+            def on_dtls() -> None:
+                if pc.connectionState == "connected":
+                    trace.mark(room_id, identity, f"{direction}.dtls")
+
         return pc
+
+    # --- the join benchmark's stage timestamps (vidconsult/join_trace.py) ---
+
+    def _trace_source(self, room_id: str, identity: str, track_sid: str) -> None:
+        """The passthrough's source marks the publisher's first RTP in."""
+        assert self._trace is not None
+        find = getattr(self._forwarder, "source", None)
+        src = find(track_sid) if find is not None else None
+        if src is not None:
+            src.trace = self._trace.marker(room_id, identity)
+
+    def _trace_output(self, sub: SubscribeSession, publisher: str, track_sid: str) -> None:
+        """The passthrough's downstream marks the keyframe asked for a new subscriber and
+        the first packets it forwards to it."""
+        assert self._trace is not None
+        slot = sub.find(publisher, track_sid)
+        downstream = getattr(slot.output, "downstream", None) if slot is not None else None
+        if downstream is not None:
+            downstream.trace = self._trace.marker(sub.room_id, sub.identity)
 
     def _state_handler(
         self, pc: RTCPeerConnection, room_id: str, identity: str, direction: str

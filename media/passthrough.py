@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpCodecCapability, RTCRtpSender
@@ -41,6 +42,7 @@ class _Source:
         self.packets_out = 0
         self.dropped_codec = 0
         self.latency: Any = None  # optional probe with .add(nanoseconds), for the benchmark
+        self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
         self.layers = ingress.layer_count
         self.rates = LayerRates(self.layers)
         ingress.sink = self.on_packet
@@ -57,6 +59,8 @@ class _Source:
         layer: int = 0,
     ) -> None:
         self.packets_in += 1
+        if self.packets_in == 1 and self.trace is not None:
+            self.trace("firstVideoIn" if self.video else "firstAudioIn")
         if pt != self.ingress.primary_pt:
             self.dropped_codec += 1
             return

@@ -28,6 +28,7 @@ from vidconsult.errors import (
     Unauthenticated,
     VidconsultError,
 )
+from vidconsult.join_trace import JoinTrace
 from vidconsult.ports import Clock, SessionDescription
 from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rooms import RoomService
@@ -57,8 +58,9 @@ BAD_INPUT = (InvalidInput, TooLarge, RateLimited)
 class SocketNotifier:
     """Implements :class:`vidconsult.ports.Notifier` on top of the Socket.IO server."""
 
-    def __init__(self, sockets: Sockets) -> None:
+    def __init__(self, sockets: Sockets, trace: JoinTrace | None = None) -> None:
         self._sio = sockets
+        self._trace = trace
         self._sids: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # requests being handled per connection: a close waits for them, so that a request
@@ -91,6 +93,8 @@ class SocketNotifier:
         sid = self._sids.get((room_id, identity))
         if sid is not None:
             await self._sio.emit(event, payload, to=sid)
+            if self._trace is not None and event == "subscribe.offer":
+                self._trace.mark(room_id, identity, "subscribeOfferSent")
 
     async def broadcast(
         self, room_id: str, event: str, payload: dict[str, Any], *, exclude: str | None = None
@@ -138,8 +142,10 @@ class SignalingServer:
         turn: TurnRelay | None = None,
         max_message_bytes: int = 256 * 1024,
         limiter: RateLimiter | None = None,
+        trace: JoinTrace | None = None,
     ) -> None:
         self._clock = clock
+        self._trace = trace  # the join benchmark's stage timestamps (vidconsult/join_trace.py)
         self._rejections = rejections
         # joins per client address ("join.ip") and per participant of a room ("join.account")
         self._limiter = limiter
@@ -158,7 +164,7 @@ class SignalingServer:
         # several nodes: a socket whose room is on another node is relayed there (relay.py)
         self.sockets = Sockets(self.sio, link)
         self.sockets.on_remote_closed = self._on_disconnect
-        self.notifier = SocketNotifier(self.sockets)
+        self.notifier = SocketNotifier(self.sockets, trace)
         self.link = link
         self.edge: EdgeRelay | None = None
         if link is not None and live is not None:
@@ -265,6 +271,7 @@ class SignalingServer:
                 refusal["retry_after"] = math.ceil(exc.retry_after)
             raise socketio.exceptions.ConnectionRefusedError(exc.message, refusal) from None
         self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
+        self._mark(self._sessions[sid], "tokenChecked")
         log.info("connected sid=%s room=%s identity=%s", sid, room.id, claims.identity)
 
     async def start(self) -> None:
@@ -343,6 +350,8 @@ class SignalingServer:
             if event != "join" and not session.joined:
                 raise Conflict("join the room first", code="not_joined")
             async with self.notifier.request(sid):
+                if self._trace is not None:
+                    return await self._traced(event, session, handler, payload)
                 return await handler(session, payload)
         except BAD_INPUT as exc:
             self._rejections.record(
@@ -370,6 +379,22 @@ class SignalingServer:
             log.exception("request crashed sid=%s room=%s event=%s", sid, session.room_id, event)
             result = error_payload("internal", "internal error")
         await self.sockets.emit("error", result["error"], to=sid)
+        return result
+
+    def _mark(self, session: Session, stage: str) -> None:
+        if self._trace is not None:
+            self._trace.mark(session.room_id, session.claims.identity, stage)
+
+    async def _traced(
+        self, event: str, session: Session, handler: Handler, payload: Any
+    ) -> dict[str, Any]:
+        stages = _TRACED.get(event)
+        if stages is None:
+            return await handler(session, payload)
+        self._mark(session, stages[0])
+        result = await handler(session, payload)
+        if stages[1] and "lobby" not in result:
+            self._mark(session, stages[1])
         return result
 
     async def _join(self, session: Session, msg: schemas.Join) -> dict[str, Any]:
@@ -502,6 +527,14 @@ class SignalingServer:
     async def _chat_send(self, session: Session, msg: schemas.ChatSend) -> dict[str, Any]:
         message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)
         return {"ok": True, "message": message}
+
+
+#: requests whose arrival and reply the join trace times: event -> (received, replied)
+_TRACED = {
+    "join": ("joinReceived", "joinReplied"),
+    "publish.offer": ("publishOfferReceived", "publishAnswerSent"),
+    "subscribe.answer": ("subscribeAnswerReceived", ""),
+}
 
 
 def _summarize(exc: ValidationError) -> str:

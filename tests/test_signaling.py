@@ -323,3 +323,21 @@ async def test_publish_offer_sources_are_validated(app_server: ServerHandle, cli
             "publish.offer", {"sdp": "v=0", "type": "offer", "sources": sources}
         )
         assert reply["error"]["code"] == "invalid_payload", sources
+
+
+async def test_join_trace_marks_the_token_check_and_the_join(settings, clients) -> None:
+    """With a JoinTrace (the join benchmark's), the socket connect and the join request are
+    timed on the server; without one (every other test), nothing is recorded."""
+    from tests.conftest import _serve
+    from tests.fakes import NullMediaEngine
+    from vidconsult.join_trace import JoinTrace
+
+    trace = JoinTrace()
+    async for server in _serve(settings, media=NullMediaEngine(), join_trace=trace):
+        rid = (await server.create_room())["id"]
+        a = clients()
+        await a.connect(server.url, server.mint("dr-li", "doctor", room=rid))
+        await a.request("join")
+        marks = trace.room(rid)["dr-li"]
+        assert marks["tokenChecked"] <= marks["joinReceived"] <= marks["joinReplied"]
+        assert "publishOfferReceived" not in marks

@@ -29,6 +29,7 @@ from vidconsult.domain.access import AccessKind
 from vidconsult.domain.consent import ConsentRule, OnRefusal
 from vidconsult.domain.publishing import PublishLimits
 from vidconsult.domain.ratelimit import RateLimiter
+from vidconsult.join_trace import JoinTrace
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.access import AccessLog
 from vidconsult.services.events import EventBus
@@ -64,12 +65,13 @@ log = logging.getLogger(__name__)
 __all__ = ["DATABASE", "EVENTS", "MEDIA", "SIGNALING", "STAFF", "Installer", "build_app"]
 
 
-def make_media(settings: Settings) -> MediaEngine:
+def make_media(settings: Settings, trace: JoinTrace | None = None) -> MediaEngine:
     from media.config import MediaConfig
     from media.engine import AiortcMediaEngine
 
     return AiortcMediaEngine(
-        MediaConfig(ice_servers=settings.ice_servers, forward_mode=settings.media_mode)
+        MediaConfig(ice_servers=settings.ice_servers, forward_mode=settings.media_mode),
+        trace=trace,
     )
 
 
@@ -80,17 +82,19 @@ def build_app(
     media: MediaEngine | None = None,
     installers: Sequence[Installer] | None = None,
     live: LiveState | None = None,
+    join_trace: JoinTrace | None = None,
 ) -> web.Application:
     """``installers``: the areas to wire besides rooms and the workflow; None = all of them
     (case records, accounts and API tokens, webhooks). Tests pass only the ones they need.
     ``live``: the live state shared with other nodes (default: from the settings; None when
-    they say one node): signaling relayed to a room's node, REST on any node."""
+    they say one node): signaling relayed to a room's node, REST on any node.
+    ``join_trace``: record the join path's stage times (benchmarks/join_time.py); None = off."""
     clock = clock or SystemClock()
     storage = make_storage(settings)
     # every verification (REST, signaling) checks the revocation list, held in memory
     revocations = TokenRevocations(store=storage.revocations, clock=clock)
     signer = TokenSigner(settings.load_secret(), revocations=revocations)
-    media = media or make_media(settings)
+    media = media or make_media(settings, join_trace)
     if live is None:
         live = make_live_state(settings)  # None: one node
     link = NodeLink(live.bus, live.node_id) if live is not None else None
@@ -126,6 +130,7 @@ def build_app(
         limiter=app[LIMITER],
         link=link,
         live=live,
+        trace=join_trace,
     )
     signaling.origins.set(allowed_origins(settings, settings.port))
     rooms = RoomService(
