@@ -74,7 +74,9 @@ STAGES_JS = """(other) => {
   const rel = (t) => (t == null ? null : Math.round(t - t0));
   const out = { ...h.joinStages, firstFrame: h.joinTimes[other],
                 clickEpoch: performance.timeOrigin + t0 };
-  const pcs = window.__joinTrace.pcs.filter((p) => p.created >= t0);
+  // connections negotiated after the click (vidconsult makes its own before it, on the
+  // pre-join step, to gather candidates early)
+  const pcs = window.__joinTrace.pcs.filter((p) => p.offer != null && p.offer >= t0);
   for (const role of ["publish", "subscribe"]) {
     const rec = pcs.find((p) => p.role === role);
     if (!rec) continue;

@@ -5,7 +5,7 @@ import { io } from "/static/vendor/socket.io.esm.min.js";
 import { t } from "./i18n.js";
 import { room } from "./room-context.js";
 import { Signaling } from "./signaling.js";
-import { MediaSession } from "./session.js";
+import { MediaSession, warmPeerConnections } from "./session.js";
 
 let pendingOffers = [];
 // Room events that arrive while the join request is in flight. The join reply is a snapshot,
@@ -88,17 +88,21 @@ export function setState(next, statusText = null, tone = "info") {
 }
 
 let early = null; // {signaling, connected}: the socket opened on the pre-join step
+let warm = null; // peer connections gathering candidates since the pre-join step (session.js)
 
 /**
  * Open the socket while the person is still on the pre-join step: the token is checked and the
  * connection is up before the click, which then only has to join (~50 ms of the join time,
- * issue 15). A refusal is shown at the click, as before. Nothing is joined or published yet.
+ * issue 15), and the page's two peer connections gather their host candidates meanwhile
+ * (session.js warmPeerConnections). A refusal is shown at the click, as before. Nothing is
+ * joined or published yet, no track is attached and no candidate leaves the page.
  */
 export function preconnect(roomId) {
   if (early || room.signaling) return;
   const signaling = new Signaling(io, location.origin, room.token, roomId);
   early = { signaling, connected: signaling.connect() };
   early.connected.catch(() => {}); // handled in connect()
+  warm = warmPeerConnections();
 }
 
 /** Open the socket (once per page) and join; the lobby module may hold the join back. */
@@ -211,7 +215,13 @@ export async function join() {
   for (const p of roster.list()) {
     if (p.identity !== roster.self && mayPublish(p)) view.ensureTile(p.identity, p);
   }
-  const session = new MediaSession(room.signaling, { iceServers: reply.ice_servers || [], localStream: room.localStream });
+  const session = new MediaSession(room.signaling, {
+    iceServers: reply.ice_servers || [],
+    localStream: room.localStream,
+    warm, // the first session only: a session after a reconnect makes its own
+    mark: (stage) => room.joinTimer.mark(stage),
+  });
+  warm = null;
   room.session = session;
   session.addEventListener("remote-stream", ({ detail }) => {
     // only for those in the room: an offer sent before a participant.left may still list them
@@ -296,6 +306,8 @@ export function dropSession() {
 export function setupFinish() {
   room.on("finished", () => {
     dropSession();
+    for (const pc of Object.values(warm || {})) pc.close();
+    warm = null;
     if (room.localStream) for (const track of room.localStream.getTracks()) track.stop();
     room.view.clear();
   });

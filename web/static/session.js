@@ -51,16 +51,36 @@ export function waitForIceCandidate(pc, timeoutMs = ICE_GATHERING_TIMEOUT_MS) {
   });
 }
 
+const BASE_CONFIG = { bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 };
+
+/**
+ * The page's two peer connections, made on the pre-join step so the browser gathers their ICE
+ * candidates before the click (`iceCandidatePoolSize`): at the click the offer/answer carries a
+ * candidate at once. Chromium took ~100 ms to its first host candidate after
+ * setLocalDescription, on each connection, on the join path (issue 15). No ICE servers yet (the
+ * join reply brings them, with this person's TURN credentials): only local host candidates,
+ * nothing is sent anywhere, no track is attached. MediaSession takes them over (`warm`).
+ */
+export function warmPeerConnections() {
+  if (typeof RTCPeerConnection !== "function") return null;
+  return {
+    publish: new RTCPeerConnection({ ...BASE_CONFIG, iceServers: [] }),
+    subscribe: new RTCPeerConnection({ ...BASE_CONFIG, iceServers: [] }),
+  };
+}
+
 /** A track source (docs/protocol.md) that is a shared screen, shown apart from the camera. */
 export function isScreenSource(source) {
   return source === "screen" || source === "screen_audio";
 }
 
 export class MediaSession extends EventTarget {
-  constructor(signaling, { iceServers = [], localStream = null } = {}) {
+  constructor(signaling, { iceServers = [], localStream = null, warm = null, mark = null } = {}) {
     super();
+    this.mark = mark || (() => {}); // join stages for the page's timer (join-timing.js)
     this.signaling = signaling;
-    this.config = { iceServers, bundlePolicy: "max-bundle" };
+    this.config = { ...BASE_CONFIG, iceServers };
+    this._warm = warm || {}; // direction -> an unused RTCPeerConnection (warmPeerConnections)
     this.localStream = localStream;
     this.publishPc = null;
     this.subscribePc = null;
@@ -157,6 +177,7 @@ export class MediaSession extends EventTarget {
     }
     await waitForIceCandidate(pc);
     if (this.closed) return;
+    this.mark("publishOfferSent");
     const answer = await this.signaling.request("publish.offer", {
       sdp: pc.localDescription.sdp,
       type: "offer",
@@ -236,6 +257,7 @@ export class MediaSession extends EventTarget {
     this._reconcile();
     await waitForIceCandidate(pc);
     if (this.closed) return;
+    this.mark("subscribeAnswerSent");
     await this.signaling.request("subscribe.answer", { sdp: pc.localDescription.sdp, type: "answer" });
   }
 
@@ -278,7 +300,14 @@ export class MediaSession extends EventTarget {
   }
 
   _newPeerConnection(direction) {
-    const pc = new RTCPeerConnection(this.config);
+    let pc = this._warm[direction];
+    delete this._warm[direction];
+    if (pc && pc.signalingState !== "closed") {
+      // the join reply's ICE servers (STUN/TURN): the pool gathers again with them
+      if (this.config.iceServers.length) pc.setConfiguration(this.config);
+    } else {
+      pc = new RTCPeerConnection(this.config);
+    }
     // up, or done gathering once: a candidate from then on is from a network found later
     let settled = false;
     pc.addEventListener("icegatheringstatechange", () => {
@@ -316,9 +345,10 @@ export class MediaSession extends EventTarget {
   /** Close both connections. The local stream is left alone (the page owns it). */
   close() {
     this.closed = true;
-    for (const pc of [this.publishPc, this.subscribePc]) {
+    for (const pc of [this.publishPc, this.subscribePc, ...Object.values(this._warm)]) {
       if (pc) pc.close();
     }
+    this._warm = {};
     this.publishPc = null;
     this.subscribePc = null;
     for (const identity of this.remote.keys()) this._emit("remote-stream", identity, null);
