@@ -237,6 +237,8 @@ class Downstream:
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
         self.ready = self._protect is not None
+        if self.ready and self.source is not None:
+            self.source.prime(self)  # a kept keyframe at once, while the live one is asked
         # the connection is up just now: a keyframe asked before could not reach it
         self._ask_keyframe(new=True)
 
@@ -315,6 +317,36 @@ class Downstream:
         self.packets += 1
         self.octets += len(payload)
         compat.set_sender_counters(self.sender, self.octets, self.packets)
+
+    def start_with(
+        self, layer: int, packets: list[tuple[int, int, int, bytes]], now: float
+    ) -> bool:
+        """Send a whole keyframe the source kept (media/keyframe_cache.py) to this downstream,
+        which has just become able to receive and waits for a keyframe of ``layer``; then wait
+        again, for the live keyframe asked at the same time. Sound for VP8 and H.264 alike: a
+        keyframe decodes alone, and the delta frames that follow it at the publisher (which
+        reference frames this subscriber never got) are not sent: forwarding resumes at the
+        next live keyframe, whose sequence numbers, timestamp (plus the time passed) and VP8
+        picture id continue this stream's (the munger's switch), so the receiver sees no gap to
+        NACK. Returns whether it was sent."""
+        sel = self.selector
+        if not self.ready or self.muted or sel.target != layer or sel.current is not None:
+            return False
+        admitted, switched = sel.admit(layer, True)
+        if not (admitted and switched):
+            return False
+        if self.trace is not None and not self.packets:
+            self.trace("firstVideoOut")
+        first_seq, first_ts = packets[0][0], packets[0][1]
+        self.munger.switch(first_seq, first_ts, now)
+        self.history.floor = self.munger.max_seq
+        if self.vp8 is not None:
+            self.vp8.switch()
+        self._seen_ts = None
+        for seq, ts, marker, payload in packets:
+            self.forward(layer, seq, ts, marker, payload, None, True, now)
+        self.restart()
+        return True
 
     def _choose(self, now: float) -> None:
         source = self.source

@@ -285,6 +285,7 @@ class AiortcMediaEngine:
             return
         sub.add(ref)
         if self._trace is not None:
+            self._trace.mark(room_id, subscriber, "subscribed")
             self._trace_output(sub, publisher, track_sid)
         logger.debug(
             "subscribed room=%s subscriber=%s publisher=%s track=%s",

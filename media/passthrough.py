@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from media.downstream import Downstream, IdleTrack
 from media.forwarding import ForwarderStats, PublisherSource
 from media.ingress import Ingress
+from media.keyframe_cache import KeyframeCache
 from media.layers import LayerRates
 from media.rtp_wire import starts_keyframe
 
@@ -45,6 +46,8 @@ class _Source:
         self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
         self.layers = ingress.layer_count
         self.rates = LayerRates(self.layers)
+        # the last whole keyframe per layer, sent at once to a new subscriber (start_with)
+        self.keyframes = KeyframeCache(self.layers, self.mime) if self.video else None
         ingress.sink = self.on_packet
 
     def on_packet(
@@ -67,6 +70,8 @@ class _Source:
         now = time.monotonic()
         if self.video:
             self.rates.add(layer, len(payload) + 12, now)
+            if not self.muted:
+                self.keyframes.add(layer, seq, ts, marker, payload, now)  # type: ignore[union-attr]
         if self.muted or not self.downstreams:
             return
         keyframe = True
@@ -95,6 +100,23 @@ class _Source:
         if d.ready:  # otherwise it asks once its connection is up (Downstream._configure)
             self.request_keyframe(d.selector.target, new_since=time.monotonic())
 
+    def prime(self, d: Downstream) -> None:
+        """A downstream that has just become able to receive starts with the kept keyframe of
+        its layer, if there is one (the live keyframe is asked for all the same). Only when
+        its sender starts (Downstream._configure: the subscriber's answer is applied): an
+        output re-pointed to this source (``add`` on a ready downstream) is being offered
+        again, and what is sent before the subscriber's answer would be lost, leaving a gap
+        it cannot have repaired."""
+        if self.keyframes is None or self.muted or d.selector.target is None:
+            return
+        now = time.monotonic()
+        packets = self.keyframes.get(d.selector.target, now)
+        if packets:
+            try:
+                d.start_with(d.selector.target, packets, now)
+            except Exception:
+                self._failed(d)
+
     def remove(self, d: Downstream) -> None:
         self.downstreams = tuple(x for x in self.downstreams if x is not d)
         if d.source is self:
@@ -106,6 +128,8 @@ class _Source:
         self.ingress.request_keyframe(layer, new_since=new_since)
 
     def set_muted(self, muted: bool) -> None:
+        if muted and self.keyframes is not None:
+            self.keyframes.clear()  # a picture from before the mute must not show after it
         if self.muted and not muted:
             for d in self.downstreams:
                 d.restart()

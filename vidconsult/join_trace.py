@@ -10,7 +10,8 @@ one time line). Stages, by who marks them:
   ``publishOfferReceived`` / ``publishAnswerSent``, ``subscribeOfferSent`` /
   ``subscribeAnswerReceived``;
 * the media engine: ``publish.ice`` / ``publish.dtls`` / ``subscribe.ice`` /
-  ``subscribe.dtls`` (ICE connected, DTLS done), ``subscribeOfferMade``;
+  ``subscribe.dtls`` (ICE connected, DTLS done), ``subscribed`` (to a first track),
+  ``subscribeOfferMade``;
 * the passthrough: ``firstAudioIn`` / ``firstVideoIn`` (first RTP from this publisher),
   ``keyframeAsked`` (a keyframe asked for this new subscriber), ``firstAudioOut`` /
   ``firstVideoOut`` (first packet forwarded to this subscriber; for video, the start of the
