@@ -11,7 +11,9 @@ both:
 * the camera is opened (same constraints as web/static/room.js) before the join click;
 * no bitrate cap (vidconsult's default; the Janus rooms are created with ``bitrate: 0``);
 * max-bundle; ICE: the room page sends each offer/answer with its first candidate (the server
-  pairs with where the checks come from), the Janus page trickles (as janus.js does);
+  pairs with where the checks come from), the Janus page trickles (as janus.js does); the
+  room page makes its two peer connections on the pre-join step (candidates gathered before
+  the click, no media), the Janus page at the click (as janus.js does);
 * the end: ``requestVideoFrameCallback`` on the remote ``<video>`` (fires for video frames only);
 * the stage timings come from the same init script, which wraps ``RTCPeerConnection``
   (offer/answer applied, ICE connected, DTLS connected, first audio/video RTP and first decoded
