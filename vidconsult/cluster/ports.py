@@ -106,7 +106,8 @@ class NodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class PresenceEntry:
-    """One participant in one room, on the node that holds its signaling session."""
+    """One participant in one room; ``node_id``: the node whose room service holds it (the
+    room's node, also for a participant whose socket another node relays)."""
 
     room_id: str
     identity: str
