@@ -21,7 +21,7 @@ from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
 from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, NODE_AGENT, SIGNALING, STAFF
 from vidconsult.areas import Installer, default_installers
-from vidconsult.cluster.node import NodeAgent
+from vidconsult.cluster.node import NodeAgent, SelfRegistering
 from vidconsult.cluster.ports import LiveState
 from vidconsult.compose import make_live_state, make_storage, one_node_state
 from vidconsult.config import Settings
@@ -207,6 +207,8 @@ def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService
         on_back=lambda: cluster.resync(rooms.sessions()),
     )
     app[NODE_AGENT] = agent
+    # a join finding no node registered (Redis back, empty) registers this one and goes on
+    live.placement = SelfRegistering(live.placement, agent.beat)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

@@ -12,7 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from vidconsult.cluster.ports import Handler, LiveState, NodeInfo, NodeLoad, Subscription
+from vidconsult.cluster.ports import (
+    Handler,
+    LiveState,
+    NodeInfo,
+    NodeLoad,
+    RoomPlacement,
+    Subscription,
+)
 from vidconsult.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,34 @@ class CpuMeter:
         spent, elapsed = cpu - self._cpu, wall - self._wall
         self._wall, self._cpu = wall, cpu
         return round(spent / elapsed, 3) if elapsed > 0 else 0.0
+
+
+class SelfRegistering:
+    """A :class:`RoomPlacement` that, finding no node registered (``no_nodes``: Redis came
+    back empty and this node has not beaten since), registers this node at once and places
+    again, so a join does not wait for the next heartbeat."""
+
+    def __init__(self, inner: RoomPlacement, beat: Callable[[], Awaitable[object]]) -> None:
+        self._inner = inner
+        self._beat = beat
+
+    async def place(self, room_id: str) -> NodeInfo:
+        try:
+            return await self._inner.place(room_id)
+        except Unavailable as exc:
+            if exc.code != "no_nodes":
+                raise
+        await self._beat()
+        return await self._inner.place(room_id)
+
+    async def where(self, room_id: str) -> str | None:
+        return await self._inner.where(room_id)
+
+    async def release(self, room_id: str) -> None:
+        await self._inner.release(room_id)
+
+    async def rooms_on(self, node_id: str) -> list[str]:
+        return await self._inner.rooms_on(node_id)
 
 
 class NodeAgent:
