@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
+
 from vidconsult.errors import Conflict, InvalidInput, Unavailable
 from vidconsult.ports import (
     MediaListener,
@@ -305,11 +307,16 @@ class NodeRelays:
                 "relayed publisher added room=%s origin=%s publisher=%s", room_id, origin, publisher
             )
         try:
-            return await self._engine.publish(room_id, publisher, offer)
+            answer = await self._engine.publish(room_id, publisher, offer)
         except Exception:
             if known is None:
                 await self.end_relayed(room_id, origin, publisher)
             raise
+        part = self._rooms.get(room_id, publisher)
+        if part is not None and part.publisher is not None:
+            for entry in part.publisher.tracks.values():
+                _no_remb(entry.receiver)
+        return answer
 
     async def end_relayed(self, room_id: str, origin: str, publisher: str) -> bool:
         if self._relayed_in.get((room_id, publisher)) != origin:
@@ -373,6 +380,25 @@ class NodeRelays:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _no_remb(receiver: Any) -> None:
+    """The edge's receiver of a leg sends no REMB: the leg is one subscriber of the origin, and
+    its layer (of a simulcast presenter) would follow aiortc's delay-based estimate, which on a
+    busy event loop reads scheduling delay as queueing and falls to a few hundred kbit/s
+    (docs/media.md, Simulcast): every edge subscriber would get the lowest layer. Without it the
+    leg's layer follows loss only (top layer between nodes on a LAN). Idempotent."""
+    if getattr(receiver, "_vidconsult_no_remb", False):
+        return
+    send_rtcp = receiver._send_rtcp
+
+    async def without_remb(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            return
+        await send_rtcp(packet)
+
+    receiver._send_rtcp = without_remb
+    receiver._vidconsult_no_remb = True
 
 
 class _RelayingListener:
