@@ -314,3 +314,35 @@ export function zonedIso(day, hhmm, zone) {
   if (again !== offset) offset = again;
   return `${day}T${hhmm}:00${offset}`;
 }
+
+/** The user name and password form of the dashboard and the workspace: POST /auth/login, then
+ * `onToken(token)`. `text(key)` gives the page's strings (username, password, signIn,
+ * signingIn); `message` starts in the error line (with `tone`); `before()` runs on submit
+ * (inside the click's gesture). Returns the form, its error line and the user name input. */
+export function signInForm({ text, onToken, message = "", tone = "info", before = () => {} }) {
+  const error = h("p", { class: "error", role: "alert", testid: "sign-in-error" });
+  if (message) {
+    fill(error, message);
+    error.dataset.tone = tone;
+  }
+  const username = h("input", { name: "username", autocomplete: "username", required: true,
+    testid: "username", autocapitalize: "none", spellcheck: "false" });
+  const password = h("input", { name: "password", type: "password", required: true,
+    autocomplete: "current-password", testid: "password" });
+  const submit = h("button", { type: "submit", class: "primary", testid: "sign-in-button" },
+    text("signIn"));
+  const form = h("form", { class: "stack", testid: "sign-in-form" },
+    field(text("username"), username), field(text("password"), password), submit);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    before();
+    busy(submit, async () => {
+      submit.textContent = text("signingIn");
+      const reply = await api("POST", "/auth/login",
+        { username: username.value.trim(), password: password.value }, { auth: false });
+      password.value = "";
+      await onToken(reply.token);
+    }, error);
+  });
+  return { form, error, username };
+}

@@ -4,7 +4,7 @@
 
 import { t, term, lang } from "./i18n.js";
 import {
-  ApiError, api, busy, centre, centreTime, field, fill, h, notify, session, zoneLabel,
+  ApiError, api, busy, centre, centreTime, field, fill, h, notify, session, signInForm, zoneLabel,
   zoneOffset,
 } from "./dashboard-core.js";
 import { mountRooms } from "./dashboard-rooms.js";
@@ -84,29 +84,8 @@ function showSignIn(message = "", tone = "info") {
   const section = $("sign-in");
   section.hidden = false;
 
-  const error = h("p", { class: "error", role: "alert", testid: "sign-in-error" });
-  if (message) {
-    fill(error, message);
-    error.dataset.tone = tone;
-  }
-  const username = h("input", { name: "username", autocomplete: "username", required: true,
-    testid: "username", autocapitalize: "none", spellcheck: "false" });
-  const password = h("input", { name: "password", type: "password", required: true,
-    autocomplete: "current-password", testid: "password" });
-  const submit = h("button", { type: "submit", class: "primary", testid: "sign-in-button" },
-    t("signIn"));
-  const form = h("form", { class: "stack", testid: "sign-in-form" },
-    field(t("username"), username), field(t("password"), password), submit);
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    busy(submit, async () => {
-      submit.textContent = t("signingIn");
-      const reply = await api("POST", "/auth/login",
-        { username: username.value.trim(), password: password.value }, { auth: false });
-      password.value = "";
-      await signedIn(reply.token, { login: true });
-    }, error);
-  });
+  const { form, error, username } = signInForm({ text: t, message, tone,
+    onToken: (token) => signedIn(token, { login: true }) });
 
   const tokenInput = h("textarea", { name: "token", rows: 3, required: true, testid: "token-input",
     spellcheck: "false", autocomplete: "off" });

@@ -5,7 +5,7 @@
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { setSpecialtyNames, t, term } from "./i18n.js";
-import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
+import { ApiError, api, busy, fill, h, notify, session, signInForm } from "./dashboard-core.js";
 import { lang, w } from "./workspace-i18n.js";
 import { wallTime, offsetLabel } from "./workspace-common.js";
 import { mountExpert } from "./workspace-expert.js";
@@ -51,30 +51,9 @@ function showSignIn(message = "", tone = "info") {
   $("sign-out").hidden = true;
   const section = $("sign-in");
   section.hidden = false;
-  const error = h("p", { class: "error", role: "alert", testid: "sign-in-error" });
-  if (message) {
-    fill(error, message);
-    error.dataset.tone = tone;
-  }
-  const username = h("input", { name: "username", autocomplete: "username", required: true,
-    testid: "username", autocapitalize: "none", spellcheck: "false" });
-  const password = h("input", { name: "password", type: "password", required: true,
-    autocomplete: "current-password", testid: "password" });
-  const submit = h("button", { type: "submit", class: "primary", testid: "sign-in-button" },
-    w("signIn"));
-  const form = h("form", { class: "stack", testid: "sign-in-form" },
-    field(w("username"), username), field(w("password"), password), submit);
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    unlockAudio();
-    busy(submit, async () => {
-      submit.textContent = w("signingIn");
-      const reply = await api("POST", "/auth/login",
-        { username: username.value.trim(), password: password.value }, { auth: false });
-      password.value = "";
-      await signedIn(reply.token);
-    }, error);
-  });
+  // the sign-in click is the gesture that lets the pager's bell sound later
+  const { form, error, username } = signInForm({ text: w, message, tone,
+    before: unlockAudio, onToken: signedIn });
   fill(section, h("div", { class: "card sign-in-card" },
     h("h2", { id: "sign-in-heading" }, w("signInHeading")),
     h("p", { class: "muted" }, w("signInIntro")), error, form));
