@@ -12,9 +12,10 @@ import socketio
 
 from tests.sio import RawClient
 from tests.workflow.helpers import WED, WorkflowServer, cst, when
+from vidconsult.cluster.ports import PresenceEntry
 from vidconsult.services.scheduler import Scheduler
 from vidconsult.workflow_app import STORES
-from web.keys import ROOMS
+from web.keys import LIVE, ROOMS
 from web.workflow_keys import BOOKING, CASES, SCHEDULER
 
 WEEK = 7 * 24 * 3600
@@ -48,6 +49,23 @@ async def room_status(wf: WorkflowServer, room_id: str) -> str:
 
 async def case_status(wf: WorkflowServer, case_id: str) -> str:
     return (await wf.ok("GET", f"/api/v1/cases/{case_id}"))["status"]
+
+
+async def test_a_room_in_use_on_another_node_is_kept_open(wf, booked) -> None:
+    """Several nodes: the scheduler runs on one; someone present in the room on another node
+    (the live state's presence) keeps the booked room open past its window."""
+    room = booked["room"]
+    assert (await tick_at(wf, OPENS)).opened == [room]
+    live = wf.app[LIVE]
+    entry = PresenceEntry(room, "pt-far", "node-elsewhere", "s-far", "Far", "patient")
+    await live.presence.enter(entry)
+    report = await tick_at(wf, CLOSES + timedelta(minutes=5))
+    assert report.closed == [] and report.kept_open == [room]
+    assert await room_status(wf, room) == "open"
+    assert await live.presence.exit(room, "pt-far", "s-far")
+    report = await tick_at(wf, CLOSES + timedelta(minutes=6))
+    assert report.closed == [room]
+    assert await room_status(wf, room) == "ended"
 
 
 async def test_opens_marks_no_show_and_closes_on_time(wf, booked) -> None:

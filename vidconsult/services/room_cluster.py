@@ -74,6 +74,16 @@ class RoomCluster:
         except Unavailable:
             log.warning("placement not released room=%s", room_id)
 
+    async def present_elsewhere(self, room_id: str) -> bool:
+        """Someone is in the room on another node (presence). When the live state cannot
+        say, yes: whoever asks (the scheduler, before closing a room) keeps the room and
+        looks again later, rather than end a consultation it cannot see."""
+        try:
+            members = await self.live.presence.members(room_id)
+        except Unavailable:
+            return True
+        return any(m.node_id != self.live.node_id for m in members)
+
     async def resync(self, sessions: Iterable[Session]) -> None:
         """The live state is back (it may have lost everything): claim this node's rooms
         and write its participants' presence again."""

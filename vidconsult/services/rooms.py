@@ -192,6 +192,10 @@ class RoomService:
             return False, None
         return bool(live.visible()), live.emptied_at
 
+    async def present_elsewhere(self, room_id: str) -> bool:
+        """Someone is in the room on another node (several nodes; False for one)."""
+        return self.cluster is not None and await self.cluster.present_elsewhere(room_id)
+
     def sessions(self) -> list[Session]:
         """(room, participant, session id) of everyone in a room on this node."""
         return [

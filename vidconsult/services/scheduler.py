@@ -108,6 +108,8 @@ class Scheduler:
             if room.kind is not RoomKind.EMERGENCY:
                 continue
             occupied, emptied_at = self._rooms.occupancy(room.id)
+            if not occupied and await self._rooms.present_elsewhere(room.id):
+                occupied = True  # in use on another node: never closed from here
             reason = emergency_close_reason(
                 room.created_at,
                 now,
@@ -139,7 +141,9 @@ class Scheduler:
             return
         await self._judge(booked, now, report)
         if now >= booked.closes_at:
-            if self._rooms.participants(booked.room_id, include_hidden=True):
+            if self._rooms.participants(
+                booked.room_id, include_hidden=True
+            ) or await self._rooms.present_elsewhere(booked.room_id):
                 report.kept_open.append(booked.room_id)
                 return
             await self._sessions.close(booked, "window_closed")
