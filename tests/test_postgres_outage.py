@@ -8,6 +8,8 @@ this test stops and starts it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,10 @@ def _unavailable(status: int, headers: dict[str, str], data: Any, what: str) -> 
     assert int(headers["Retry-After"]) >= 1, (what, headers)
 
 
-async def test_postgres_stopped_answers_503_and_the_server_recovers(tmp_path: Path) -> None:
+async def test_postgres_stopped_answers_503_and_the_server_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     with postgres_server() as pg:
         settings = Settings.from_env(
             {},
@@ -70,7 +75,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(tmp_path: Pa
             database_url=pg.new_database(),
             database_pool_size=2,
             password_workers=1,
-            scheduler_interval=0,
+            scheduler_interval=0.2,  # its loop runs through the outage
             paging_interval=0,
         )
         installers = [
@@ -130,6 +135,16 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(tmp_path: Pa
                 await client.connect(server.url, doctor)
             assert client.connect_error["data"]["code"] == "store_unavailable"
             await client.close()
+
+            # the scheduler's loop says why it skips, in one line, not a traceback a tick
+            for _ in range(100):
+                if any("scheduler tick skipped" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.05)
+            skipped = [r for r in caplog.records if "scheduler tick skipped" in r.getMessage()]
+            assert skipped and REASON in skipped[0].getMessage()
+            tracebacks = [r for r in caplog.records if r.exc_info and r.name.startswith("vidc")]
+            assert not tracebacks, [r.getMessage() for r in tracebacks]
 
             pg.start()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vidconsult import errors
 from vidconsult.app_keys import EVENTS, MEDIA, NODE_AGENT, SIGNALING, STAFF
 from vidconsult.cluster.ports import CLUSTER_TOPIC, NODE_DOWN
 from vidconsult.domain.accounts import AccountRole
@@ -249,6 +250,8 @@ async def _purge_loop(service: RecordingService, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             await service.purge()
+        except errors.Unavailable as exc:  # the store is down: one line, and the next round
+            log.warning("retention purge skipped reason=%s", exc.message)
         except Exception:
             log.exception("retention purge failed")
 

@@ -43,7 +43,7 @@ from vidconsult.domain.paging import (
 )
 from vidconsult.domain.roles import Role
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import NotFound, VidconsultError
+from vidconsult.errors import NotFound, Unavailable, VidconsultError
 from vidconsult.ports import Clock, StaffPush
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
@@ -293,6 +293,8 @@ class PagingService:
         while True:
             try:
                 await self.tick()
+            except Unavailable as exc:  # the store is down: one line, and the next tick
+                log.warning("paging tick skipped reason=%s", exc.message)
             except Exception:
                 log.exception("paging tick failed")
             await asyncio.sleep(interval)

@@ -197,6 +197,8 @@ class Scheduler:
         while True:
             try:
                 await self.tick()
+            except Unavailable as exc:  # the store is down: one line, and the next tick
+                log.warning("scheduler tick skipped owner=%s reason=%s", self.owner, exc.message)
             except Exception:
                 log.exception("scheduler tick failed owner=%s", self.owner)
             await asyncio.sleep(interval)

@@ -31,7 +31,7 @@ from vidconsult.domain.webhooks import (
     validate_patterns,
     validate_url,
 )
-from vidconsult.errors import InvalidInput, NotFound
+from vidconsult.errors import InvalidInput, NotFound, Unavailable
 from vidconsult.ports import Clock
 from vidconsult.services.rooms import new_id
 from vidconsult.store.base_webhooks import WebhookStore
@@ -200,6 +200,9 @@ class DeliveryWorker:
                 if await self.run_once() >= self.config.batch:
                     continue  # more may be due already
                 due = await self._store.next_due_at()
+            except Unavailable as exc:  # the store is down: one line, and a round in 5 s
+                log.warning("webhook delivery round skipped reason=%s", exc.message)
+                due = self._clock.now() + timedelta(seconds=5)
             except Exception:
                 log.exception("webhook delivery round failed")
                 due = self._clock.now() + timedelta(seconds=5)
