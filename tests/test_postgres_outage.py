@@ -170,3 +170,29 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
             assert [m["text"] for m in nurse.seen("chat.message")] == ["back"]
             await expert.close()
             await nurse.close()
+
+
+async def test_a_query_cut_off_by_the_shutdown_is_unavailable_too() -> None:
+    # a statement in flight when PostgreSQL stops fails inside the driver, not at connect
+    from vidconsult.errors import Unavailable
+    from vidconsult.store.pg.database import PostgresDatabase
+
+    with postgres_server() as pg:
+        db = PostgresDatabase(pg.new_database(), pool_size=2)
+        await db.open()
+        try:
+            from sqlalchemy import text
+
+            slow = asyncio.create_task(db.first(text("SELECT pg_sleep(30)"), lambda r: r))
+            for _ in range(200):  # until the server runs it (no event tells that)
+                if "pg_sleep(30)" in pg.psql("SELECT query FROM pg_stat_activity"):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(pg.stop)
+            with pytest.raises(Unavailable) as caught:
+                await slow
+            assert caught.value.code == "store_unavailable"
+            with pytest.raises(Unavailable):
+                await db.first(text("SELECT 1"), lambda r: r)
+        finally:
+            await db.close()

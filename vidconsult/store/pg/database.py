@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Executable, exc, text
@@ -110,7 +111,9 @@ class PostgresDatabase:
         try:
             async with self.engine.begin() as conn:
                 yield conn
-        except (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError) as err:
+        except (exc.DBAPIError, OSError, TimeoutError) as err:
+            if isinstance(err, exc.DBAPIError) and not _connection_lost(err):
+                raise
             raise Unavailable(
                 "the database cannot be reached; try again shortly",
                 code="store_unavailable",
@@ -137,3 +140,24 @@ class PostgresDatabase:
                 await conn.execute(stmt)
         except exc.IntegrityError:
             raise exists() from None
+
+
+# the driver's errors of a connection that is gone or unusable, whatever SQLAlchemy wraps them
+# in: a statement in flight when the server shuts down ends in ConnectionDoesNotExistError
+# (a plain DBAPIError) or, between protocol states, in InternalClientError (an InternalError)
+_LOST = (
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin / crash shutdown, cannot connect now
+)
+
+
+def _connection_lost(err: exc.DBAPIError) -> bool:
+    """Whether a database error means "the database is not there" (503), not a bad statement."""
+    if isinstance(err, exc.OperationalError | exc.InterfaceError) or err.connection_invalidated:
+        return True
+    cause = getattr(err.orig, "__cause__", None) or err.orig
+    # asyncpg files a value it cannot encode under InterfaceError too: that is a bad statement
+    bad_input = (asyncpg.exceptions.DataError, asyncpg.exceptions.ClientConfigurationError)
+    return isinstance(cause, _LOST) and not isinstance(cause, bad_input)
