@@ -11,6 +11,7 @@ from vidconsult.domain.paging import Paging, PagingState
 from vidconsult.store.paging_codec import paging_doc, paging_from
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import column
 
 
 class PgPagingStore:
@@ -41,5 +42,4 @@ class PgPagingStore:
             .where(or_(c.state == PagingState.PAGING.value, c.opened_at >= since))
             .order_by(c.opened_at.desc(), c.case_id)
         )
-        async with self._db.begin() as conn:
-            return [paging_from(doc) for doc in (await conn.scalars(stmt)).all()]
+        return await self._db.every(stmt, column(paging_from))

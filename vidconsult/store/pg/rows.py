@@ -3,9 +3,10 @@
 A domain dataclass kept column for field (an account, a room, a recording...) gets a
 :class:`RowMap`: ``values(obj)`` gives the columns to insert or update, ``load(row)`` builds the
 object back. The conversions follow the dataclass' annotations: an enum is stored by its value,
-a tuple or list as an array, ``bytes`` as bytea; columns the dataclass has no field for (a
-sequence number) are left to the database. A field the table lacks (and that has no default)
-fails when the map is made, at import, not at the first query.
+a ``str`` subclass (a specialty's slug) as text, a tuple or list as an array, ``bytes`` as
+bytea; columns the dataclass has no field for (a sequence number) are left to the database. A
+field the table lacks (and that has no default) fails when the map is made, at import, not at
+the first query.
 
 Reading and creating go through :class:`~vidconsult.store.pg.database.PostgresDatabase`'s
 ``first`` (one row or None), ``every`` (all rows) and ``insert_new`` (a duplicate key is the
@@ -38,6 +39,8 @@ def _loader(hint: Any) -> Callable[[Any], Any] | None:
     hint = _unoptional(hint)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint
+    if isinstance(hint, type) and issubclass(hint, str) and hint is not str:
+        return hint  # a str of a kind of its own (a specialty's slug)
     if typing.get_origin(hint) is tuple:
         return tuple
     if typing.get_origin(hint) is list:
@@ -51,6 +54,8 @@ def _dumper(hint: Any) -> Callable[[Any], Any] | None:
     hint = _unoptional(hint)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda v: v.value
+    if isinstance(hint, type) and issubclass(hint, str) and hint is not str:
+        return str
     if typing.get_origin(hint) in (tuple, list):
         return list
     return None

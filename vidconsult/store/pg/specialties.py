@@ -6,9 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from vidconsult.domain.specialties import Specialty, SpecialtyEntry
+from vidconsult.domain.specialties import SpecialtyEntry
 from vidconsult.store.pg import tables as t
 from vidconsult.store.pg.database import PostgresDatabase
+from vidconsult.store.pg.rows import RowMap
+
+SPECIALTIES = RowMap(SpecialtyEntry, t.specialties)
 
 
 class PgSpecialtyStore:
@@ -19,17 +22,10 @@ class PgSpecialtyStore:
 
     async def list_specialties(self) -> list[SpecialtyEntry]:
         stmt = select(t.specialties).order_by(t.specialties.c.slug)
-        async with self._db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [SpecialtyEntry(Specialty(r.slug), r.name_en, r.name_zh, r.retired) for r in rows]
+        return await self._db.every(stmt, SPECIALTIES.load)
 
     async def save_specialty(self, entry: SpecialtyEntry) -> None:
-        stmt = insert(t.specialties).values(
-            slug=entry.slug.value,
-            name_en=entry.name_en,
-            name_zh=entry.name_zh,
-            retired=entry.retired,
-        )
+        stmt = insert(t.specialties).values(SPECIALTIES.values(entry))
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.specialties.c.slug],
             set_={k: stmt.excluded[k] for k in ("name_en", "name_zh", "retired")},
