@@ -120,7 +120,15 @@ async def open_page(browser: Any, url: str, log: list[str], who: str, *init_scri
         "response",
         lambda r: log.append(f"[{who}] HTTP {r.status} {r.url}") if r.status >= 400 else None,
     )
-    await page.goto(url)
+    for attempt in range(3):
+        try:
+            await page.goto(url)
+            break
+        except Exception as exc:
+            # this machine's addresses change under the browser (other tests' namespaces come
+            # and go, and the reconnect test adds one): Chromium aborts the navigation
+            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 2:
+                raise
     return page
 
 

@@ -20,9 +20,12 @@ const RESTART_INTERVAL_MS = 15000;
 // connections, instead of waiting ~30 s for "failed" (aiortc cannot restart ICE in place).
 const DISCONNECTED_GRACE_MS = 500;
 let disconnectedTimer = null;
-// A connected media connection on which nothing at all arrived for this long (the server's
-// RTCP reports come every second even when nobody sends media) has lost its path: browsers
-// take 5-7 s more to call it "disconnected" after an address change.
+// A connected media connection on which nothing at all arrived for this long has lost its
+// path: browsers take 5-7 s more to call it "disconnected" after an address change. The
+// publish connection is the one watched when there is one: the server's receiver reports come
+// every second while we send. A subscribe connection also falls silent when the others' media
+// stops (a publisher whose own network changed): a page that publishes does not take that for
+// its own path gone (it did, and joined again needlessly, when the other side lost its path).
 const SILENCE_MS = 3000;
 const LIVENESS_INTERVAL_MS = 1000;
 let livenessTimer = null;
@@ -54,7 +57,9 @@ function watchLiveness() {
   livenessTimer = setInterval(async () => {
     const session = room.session;
     if (room.state !== "joined" || !session) return;
-    for (const [direction, pc] of [["publish", session.publishPc], ["subscribe", session.subscribePc]]) {
+    const publishing = session.publishPc && session.publishPc.connectionState === "connected";
+    const watched = publishing ? [["publish", session.publishPc]] : [["subscribe", session.subscribePc]];
+    for (const [direction, pc] of watched) {
       if (!pc || pc.connectionState !== "connected") continue;
       const silent = await silenceMs(pc);
       if (silent > SILENCE_MS && room.session === session) {
