@@ -4,7 +4,8 @@ Prints JSON.
 
 The impaired links are tests/netlab.py's: each subscriber ("watcher") is a headless Chromium in
 its own network namespace; the good one's link is not limited, the weak one's is set to each
-profile in turn (default ``300kbit/3%``: 300 kbit/s, 3 % random loss each way). The publisher
+profile in turn (default ``300kbit/3%``: 300 kbit/s, 3 % random loss each way; a third part
+adds a one-way delay each way, ``300kbit/3%/150ms``). The publisher
 is a headless Chromium on this machine sending its fake camera (960x540, 30 fps) as three
 simulcast layers with the room page's encodings (q/h/f: 1/4, 1/2, 1; 120/350/1000 kbit/s):
 
@@ -23,6 +24,7 @@ minus a publisher-only baseline window, per subscriber.
 
     python benchmarks/weak_links.py > benchmarks/weak_links.results.json
     python benchmarks/weak_links.py --profiles 300kbit/3%,500kbit/1% --seconds 20
+    python benchmarks/weak_links.py --profiles 300kbit/3%/150ms
 """
 
 from __future__ import annotations
@@ -108,9 +110,16 @@ JS_INBOUND = """async () => {
 
 
 def parse_profile(text: str) -> tuple[str, LinkProfile]:
-    rate, _, loss = text.partition("/")
+    """``RATEkbit/LOSS%[/DELAYms]``, e.g. ``300kbit/3%/150ms`` (the delay one way, each
+    direction: tests/netlab.py)."""
+    rate, _, rest = text.partition("/")
+    loss, _, delay = rest.partition("/")
     kbit = int(rate.lower().removesuffix("kbit"))
-    return text, LinkProfile(rate_kbit=kbit, loss=float(loss.rstrip("%") or 0) / 100)
+    return text, LinkProfile(
+        rate_kbit=kbit,
+        loss=float(loss.rstrip("%") or 0) / 100,
+        delay_ms=float(delay.lower().removesuffix("ms") or 0),
+    )
 
 
 def playback(frames: list[list[float]]) -> dict[str, Any]:

@@ -10,12 +10,16 @@ The kernel here has no ``netem``, so a profile is made of what does work inside 
 * **loss**: random drops by iptables' ``statistic --mode random`` match, on INPUT (downlink)
   and OUTPUT (uplink) inside the namespace, so this machine's own rules are never touched.
 
-Delay is not modelled (it would need a relay in user space); the RTTs are loopback's.
+* **delay**: a fixed one-way delay in each direction (so the round trip grows by twice it):
+  iptables' ``NFQUEUE`` target hands INPUT and OUTPUT packets of the namespace to a small
+  process in user space (:mod:`tests.netdelay`, run inside the namespace) that accepts each
+  ``delay_ms`` after it came, in order. Random loss is decided first (a dropped packet is not
+  queued), the rate limit applies on the links' egress as before.
 
 Usable without pytest (benchmarks)::
 
     with Netlab() as lab:
-        weak = lab.add("weak", LinkProfile(rate_kbit=300, loss=0.03))
+        weak = lab.add("weak", LinkProfile(rate_kbit=300, loss=0.03, delay_ms=75))
         subprocess.run(weak.command("python3", "client.py"))   # runs inside the namespace
         weak.set_profile(GOOD)                                  # the link recovers
 
@@ -29,6 +33,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +50,7 @@ class LinkProfile:
     loss: float = 0.0
     up_rate_kbit: int | None = None
     queue_ms: int = 200
+    delay_ms: float = 0.0  # one way, each direction
 
     def __post_init__(self) -> None:
         if self.rate_kbit < 0 or (self.up_rate_kbit or 0) < 0:
@@ -53,6 +59,8 @@ class LinkProfile:
             raise ValueError("loss is a probability in [0, 1)")
         if self.queue_ms <= 0:
             raise ValueError("queue_ms must be positive")
+        if not 0 <= self.delay_ms <= 5000:
+            raise ValueError("delay_ms is in [0, 5000]")
 
     @property
     def up_kbit(self) -> int:
@@ -60,6 +68,9 @@ class LinkProfile:
 
 
 GOOD = LinkProfile()
+# the NFQUEUE of the delayer (queues are per network namespace)
+DELAY_QUEUE = 0
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> None:
@@ -80,6 +91,7 @@ class Participant:
     host_link: str
     inner_link: str
     profile: LinkProfile = GOOD
+    delayer: subprocess.Popen[str] | None = None
 
     def command(self, *argv: str) -> list[str]:
         """``argv`` run inside the namespace."""
@@ -97,6 +109,10 @@ class Participant:
         """Apply ``profile`` now (mid-call changes take effect on the next packet)."""
         _shape(self.host_link, profile.rate_kbit, profile.queue_ms, netns=None)
         _shape(self.inner_link, profile.up_kbit, profile.queue_ms, netns=self.netns)
+        if profile.delay_ms != self.profile.delay_ms or (profile.delay_ms and not self.delayer):
+            self._stop_delayer()
+            if profile.delay_ms:
+                self._start_delayer(profile.delay_ms)
         for chain in ("INPUT", "OUTPUT"):
             _run("ip", "netns", "exec", self.netns, "iptables", "-F", chain)
             if profile.loss:
@@ -105,7 +121,50 @@ class Participant:
                     "iptables", "-A", chain, "-m", "statistic", "--mode", "random",
                     "--probability", f"{profile.loss:.4f}", "-j", "DROP",
                 )  # fmt: skip
+            if profile.delay_ms:
+                # to the delayer; should it be gone, packets pass undelayed, never dropped
+                _run(
+                    "ip", "netns", "exec", self.netns, "iptables", "-A", chain,
+                    "-j", "NFQUEUE", "--queue-num", str(DELAY_QUEUE), "--queue-bypass",
+                )  # fmt: skip
         self.profile = profile
+
+    def _start_delayer(self, delay_ms: float) -> None:
+        proc = subprocess.Popen(
+            self.command(
+                sys.executable,
+                "-m",
+                "tests.netdelay",
+                "--queue",
+                str(DELAY_QUEUE),
+                "--delay-ms",
+                str(delay_ms),
+            ),  # fmt: skip
+            cwd=str(REPO),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().strip()
+        if ready != "ready":
+            proc.kill()
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"the delayer did not start: {ready!r} {err[-500:]}")
+        self.delayer = proc
+
+    def _stop_delayer(self) -> None:
+        if self.delayer is not None:
+            self.delayer.terminate()
+            try:
+                self.delayer.wait(5)
+            except subprocess.TimeoutExpired:
+                self.delayer.kill()
+                self.delayer.wait(5)
+            self.delayer = None
+
+    def close(self) -> None:
+        self._stop_delayer()
 
     def counters(self) -> dict[str, int]:
         """Packets dropped so far by the rate limit (down/up) and by the loss rules."""
@@ -194,6 +253,7 @@ class Netlab:
 
     def close(self) -> None:
         for part in self.participants.values():
+            part.close()
             # deleting the namespace deletes its end of the pair, its rules, and so the pair
             subprocess.run(["ip", "netns", "del", part.netns], capture_output=True, timeout=15)
             subprocess.run(["ip", "link", "del", part.host_link], capture_output=True, timeout=15)

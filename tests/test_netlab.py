@@ -90,6 +90,70 @@ def test_rate_limit_and_random_loss_and_a_change_mid_run() -> None:
     assert netns not in listed
 
 
+# echoes every UDP datagram back to where it came from
+ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+"""
+
+
+def round_trips(part: Participant, count: int) -> tuple[list[float], list[int]]:
+    """Round-trip times (s) of ``count`` datagrams sent one after the other's echo to an echo
+    in the namespace; then the order in which the echoes of ``count`` more sent at once came."""
+    proc = subprocess.Popen(
+        part.command(sys.executable, "-c", ECHO, part.ip, "47001"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(3)
+        rtts = []
+        for n in range(count):
+            start = time.monotonic()
+            sock.sendto(str(n).encode(), (part.ip, 47001))
+            assert int(sock.recv(64)) == n
+            rtts.append(time.monotonic() - start)
+        for n in range(count):
+            sock.sendto(str(n).encode(), (part.ip, 47001))
+        order = [int(sock.recv(64)) for _ in range(count)]
+        sock.close()
+        return rtts, order
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_delay_in_each_direction() -> None:
+    """The user-space delayer adds its delay each way, keeps the order, and goes away with
+    the profile (the round trip is loopback's again)."""
+    require_netlab()
+    with Netlab() as lab:
+        part = lab.add("far", LinkProfile(delay_ms=60))
+        rtts, order = round_trips(part, 25)
+        assert order == list(range(25))
+        rtts.sort()
+        median = rtts[len(rtts) // 2]
+        assert 0.120 <= rtts[0] and median < 0.170, rtts  # twice 60 ms, and little more
+
+        # with rate and loss too (the weak profiles of benchmarks/weak_links.py)
+        part.set_profile(LinkProfile(rate_kbit=300, loss=0.03, delay_ms=40))
+        sent, packets, _ = measure(part, kbit=200, seconds=2.0, size=200)
+        assert 0.0 < 1 - packets / sent < 0.08, (sent, packets)
+
+        part.set_profile(GOOD)
+        assert part.delayer is None
+        rtts, _ = round_trips(part, 10)
+        assert max(rtts) < 0.05, rtts
+
+
 def test_bad_profiles_are_refused() -> None:
     with pytest.raises(ValueError):
         LinkProfile(rate_kbit=-1)
@@ -97,3 +161,5 @@ def test_bad_profiles_are_refused() -> None:
         LinkProfile(loss=1.0)
     with pytest.raises(ValueError):
         LinkProfile(queue_ms=0)
+    with pytest.raises(ValueError):
+        LinkProfile(delay_ms=-1)
