@@ -26,3 +26,31 @@ async def wait_true(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"still {value!r} after {timeout_ms:.0f} ms: {fn[:80]!r}")
         await asyncio.sleep(interval_s)
+
+
+async def mark_when(page: Any, name: str, predicate: str, arg: Any = None) -> None:
+    """Have the page itself check ``predicate(arg)`` (a JS function, async or not) every
+    100 ms and keep, under ``name``, its own clock (``Date.now()``) when it first held: a time
+    taken in the page, not late by this process's polling (slow on a loaded machine). Read it
+    with :func:`marked`."""
+    await page.evaluate(
+        f"""([name, arg]) => {{
+  const predicate = {predicate.strip()};
+  window.__marks = window.__marks || {{}};
+  const timer = setInterval(async () => {{
+    if (window.__marks[name]) return clearInterval(timer);
+    if (await predicate(arg)) {{
+      window.__marks[name] = window.__marks[name] || Date.now();
+      clearInterval(timer);
+    }}
+  }}, 100);
+}}""",
+        [name, arg],
+    )
+
+
+async def marked(page: Any, name: str, *, timeout_ms: float) -> float:
+    """The page's ``Date.now()`` (ms) when the predicate of :func:`mark_when` first held."""
+    return float(
+        await wait_true(page, "(n) => (window.__marks || {})[n] || 0", name, timeout_ms=timeout_ms)
+    )
