@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -11,6 +13,7 @@ from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_server
 from tests.redis_server import RedisServer, redis_server
 from vidconsult.app import run_server
+from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 
@@ -61,3 +64,57 @@ def redis() -> Iterator[RedisServer]:
     own (``tests.redis_server.redis_server()``)."""
     with redis_server() as server:
         yield server
+
+
+@dataclass(slots=True)
+class TwoInARoom:
+    """A room and two Python participants in it (real peers over loopback); ``sids`` of each
+    one's published camera and microphone ({} if it did not publish)."""
+
+    room_id: str
+    first: RoomClient
+    second: RoomClient
+    first_sids: dict[str, str]
+    second_sids: dict[str, str]
+
+
+@pytest.fixture
+async def two_in_a_room(
+    live_server: ServerHandle,
+) -> AsyncIterator[Callable[..., Awaitable[TwoInARoom]]]:
+    """``await two_in_a_room(first=(identity, role), second=(identity, role), publish=...,
+    second_options={...})``: both joined, and (``publish``: by default both, else the listed
+    identities) publishing a test camera and microphone; closed after the test."""
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    made: list[RoomClient] = []
+
+    async def make(
+        first: tuple[str, str] = ("dr-li", "doctor"),
+        second: tuple[str, str] = ("pt-wang", "patient"),
+        *,
+        name: str = "Consult",
+        publish: tuple[str, ...] | None = None,
+        second_options: dict[str, Any] | None = None,
+    ) -> TwoInARoom:
+        rid = (await live_server.create_room(name))["id"]
+        a = RoomClient(live_server.url, live_server.mint(first[0], first[1], room=rid))
+        b = RoomClient(
+            live_server.url,
+            live_server.mint(second[0], second[1], room=rid),
+            **(second_options or {}),
+        )
+        made.extend((a, b))
+        await a.connect()
+        await b.connect()
+        sids: list[dict[str, str]] = []
+        for client, identity in ((a, first[0]), (b, second[0])):
+            if publish is None or identity in publish:
+                sids.append(await client.publish(VideoStreamTrack(), AudioStreamTrack()))
+            else:
+                sids.append({})
+        return TwoInARoom(rid, a, b, sids[0], sids[1])
+
+    yield make
+    for client in reversed(made):
+        await client.close()

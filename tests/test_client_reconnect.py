@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from tests.conftest import TwoInARoom
 from tests.helpers import SECRET, ServerHandle
 from vidconsult.client import RoomClient
 from vidconsult.store.recording_files import verify
@@ -48,58 +49,52 @@ async def _sees(client: RoomClient, publisher: str, other_than: set[str]) -> str
     return sid
 
 
-async def test_dropped_connection_rejoins_with_media(live_server: ServerHandle) -> None:
-    room = await live_server.create_room()
-    rid = room["id"]
-    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
-    kiosk = RoomClient(live_server.url, live_server.mint("kiosk", "interpreter", room=rid))
-    try:
-        await doctor.connect()
-        await doctor.publish(VideoStreamTrack(), AudioStreamTrack())
-        await kiosk.connect()
-        await kiosk.publish(VideoStreamTrack(), AudioStreamTrack())
-        first = await _sees(doctor, "kiosk", set())
-        await _sees(kiosk, "dr-li", set())
-        audio_sid = next(s for s, r in kiosk.remote_tracks.items() if r.kind == "audio")
-        own_audio = next(sid for sid in kiosk.own_tracks.values() if sid != first)
-        await kiosk.set_muted(own_audio, True)
+async def test_dropped_connection_rejoins_with_media(
+    live_server: ServerHandle, two_in_a_room: Callable[..., Awaitable[TwoInARoom]]
+) -> None:
+    pair = await two_in_a_room(("dr-li", "doctor"), ("kiosk", "interpreter"))
+    rid, doctor, kiosk = pair.room_id, pair.first, pair.second
+    first = await _sees(doctor, "kiosk", set())
+    await _sees(kiosk, "dr-li", set())
+    audio_sid = next(s for s, r in kiosk.remote_tracks.items() if r.kind == "audio")
+    own_audio = next(sid for sid in kiosk.own_tracks.values() if sid != first)
+    await kiosk.set_muted(own_audio, True)
 
-        # the kiosk's connection drops without a word (a dead link looks so to the client)
-        await kiosk.sio.eio.disconnect(abort=True)
-        rejoined = await kiosk.wait_event("rejoined", timeout=10)
-        assert rejoined["reason"] == "disconnected" and kiosk.rejoins == 1
-        # both see each other again, on new tracks
-        await _sees(doctor, "kiosk", {first})
-        await _sees(kiosk, "dr-li", set())
-        # subscribed to the same tracks of the doctor again (the doctor never left)
-        audio = await kiosk.wait_for_track("dr-li", "audio")
-        assert audio.track_sid == audio_sid
-        await audio.wait_frames(10)
-        # the mute chosen before the drop holds on the new connection
-        new_sids = set(kiosk.own_tracks.values())
-        assert own_audio not in new_sids
-        await doctor.wait_event(
-            "track.muted",
-            lambda d: d["identity"] == "kiosk" and d["muted"] and d["track_sid"] in new_sids,
-            timeout=10,
-        )
-        # the server saw this drop (the socket closed): it held the kiosk's seat, and the room
-        # saw it reconnecting, then back; never a leave and a join
-        await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
-        back = await doctor.wait_event(
-            "participant.reconnected", lambda d: d["participant"]["identity"] == "kiosk"
-        )
-        assert back["participant"]["reconnecting"] is False
-        names = [e for e, d in doctor.events if _about(d) == "kiosk"]
-        assert "participant.left" not in names, names
-        assert names.count("participant.joined") == 1, names  # its first join only
-        assert doctor.participants["kiosk"]["reconnecting"] is False
-        await audio.wait_frames(50)  # a stretch of media after the gap, for the recording
-        status, stopped = await live_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
-        assert status == 200 and stopped["active"] is False, stopped
-    finally:
-        await kiosk.close()
-        await doctor.close()
+    # the kiosk's connection drops without a word (a dead link looks so to the client)
+    await kiosk.sio.eio.disconnect(abort=True)
+    rejoined = await kiosk.wait_event("rejoined", timeout=10)
+    assert rejoined["reason"] == "disconnected" and kiosk.rejoins == 1
+    # both see each other again, on new tracks
+    await _sees(doctor, "kiosk", {first})
+    await _sees(kiosk, "dr-li", set())
+    # subscribed to the same tracks of the doctor again (the doctor never left)
+    audio = await kiosk.wait_for_track("dr-li", "audio")
+    assert audio.track_sid == audio_sid
+    await audio.wait_frames(10)
+    # the mute chosen before the drop holds on the new connection
+    new_sids = set(kiosk.own_tracks.values())
+    assert own_audio not in new_sids
+    await doctor.wait_event(
+        "track.muted",
+        lambda d: d["identity"] == "kiosk" and d["muted"] and d["track_sid"] in new_sids,
+        timeout=10,
+    )
+    # the server saw this drop (the socket closed): it held the kiosk's seat, and the room
+    # saw it reconnecting, then back; never a leave and a join
+    await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
+    back = await doctor.wait_event(
+        "participant.reconnected", lambda d: d["participant"]["identity"] == "kiosk"
+    )
+    assert back["participant"]["reconnecting"] is False
+    names = [e for e, d in doctor.events if _about(d) == "kiosk"]
+    assert "participant.left" not in names, names
+    assert names.count("participant.joined") == 1, names  # its first join only
+    assert doctor.participants["kiosk"]["reconnecting"] is False
+    await audio.wait_frames(50)  # a stretch of media after the gap, for the recording
+    status, stopped = await live_server.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+    assert status == 200 and stopped["active"] is False, stopped
+    await kiosk.close()
+    await doctor.close()
 
     # the recording went on across the gap: the kiosk's two files in the one room recording,
     # both complete, chained in the room's signed manifest
@@ -125,46 +120,34 @@ def _about(data: Any) -> str | None:
 
 
 @pytest.mark.settings(reconnect_grace_seconds=1.0)
-async def test_a_seat_not_resumed_in_time_is_left(live_server: ServerHandle) -> None:
-    room = await live_server.create_room()
-    rid = room["id"]
-    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
-    kiosk = RoomClient(
-        live_server.url, live_server.mint("kiosk", "interpreter", room=rid), reconnect=False
+async def test_a_seat_not_resumed_in_time_is_left(
+    live_server: ServerHandle, two_in_a_room: Callable[..., Awaitable[TwoInARoom]]
+) -> None:
+    pair = await two_in_a_room(
+        ("dr-li", "doctor"),
+        ("kiosk", "interpreter"),
+        publish=("kiosk",),
+        second_options={"reconnect": False},
     )
-    try:
-        await doctor.connect()
-        await kiosk.connect()
-        await kiosk.publish(VideoStreamTrack(), AudioStreamTrack())
-        await _sees(doctor, "kiosk", set())
-        await kiosk.sio.eio.disconnect(abort=True)  # gone, and it does not come back
-        await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
-        status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
-        assert [p["reconnecting"] for p in view["participants"] if p["identity"] == "kiosk"] == [
-            True
-        ]
-        left = await doctor.wait_event(
-            "participant.left", lambda d: d["identity"] == "kiosk", timeout=10
-        )
-        assert left["reason"] == "disconnected"
-        status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
-        assert [p["identity"] for p in view["participants"]] == ["dr-li"]
-    finally:
-        await kiosk.close()
-        await doctor.close()
+    rid, doctor, kiosk = pair.room_id, pair.first, pair.second
+    await _sees(doctor, "kiosk", set())
+    await kiosk.sio.eio.disconnect(abort=True)  # gone, and it does not come back
+    await doctor.wait_event("participant.reconnecting", lambda d: d["identity"] == "kiosk")
+    status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert [p["reconnecting"] for p in view["participants"] if p["identity"] == "kiosk"] == [True]
+    left = await doctor.wait_event(
+        "participant.left", lambda d: d["identity"] == "kiosk", timeout=10
+    )
+    assert left["reason"] == "disconnected"
+    status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert [p["identity"] for p in view["participants"]] == ["dr-li"]
 
 
-async def test_no_rejoin_after_removal(live_server: ServerHandle) -> None:
-    room = await live_server.create_room()
-    rid = room["id"]
-    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
-    patient = RoomClient(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
-    try:
-        await doctor.connect()
-        await patient.connect()
-        await doctor.request("admin.remove", {"identity": "pt-wang"})
-        await asyncio.wait_for(patient.disconnected.wait(), 10)
-        assert patient.closed_reason and patient.rejoins == 0 and not patient.rejoining
-    finally:
-        await patient.close()
-        await doctor.close()
+async def test_no_rejoin_after_removal(
+    two_in_a_room: Callable[..., Awaitable[TwoInARoom]],
+) -> None:
+    pair = await two_in_a_room(publish=())
+    doctor, patient = pair.first, pair.second
+    await doctor.request("admin.remove", {"identity": "pt-wang"})
+    await asyncio.wait_for(patient.disconnected.wait(), 10)
+    assert patient.closed_reason and patient.rejoins == 0 and not patient.rejoining

@@ -4,9 +4,11 @@ media engine, with real peer connections over UDP on loopback."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from tests.conftest import TwoInARoom
 from tests.helpers import ServerHandle
 from vidconsult.app import MEDIA
 from vidconsult.client import ClientError, RoomClient
@@ -23,51 +25,41 @@ def strip_candidates(sdp: str) -> str:
     )
 
 
-async def test_two_clients_see_and_hear_each_other(live_server: ServerHandle) -> None:
-    room = await live_server.create_room("Cardiology consult")
-    rid = room["id"]
-    a = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
-    b = RoomClient(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
-    try:
-        await a.connect()
-        await b.connect()
-        sids_a = await a.publish(VideoStreamTrack(), AudioStreamTrack())
-        await b.publish(VideoStreamTrack(), AudioStreamTrack())
-        assert len(sids_a) == 2
+async def test_two_clients_see_and_hear_each_other(
+    live_server: ServerHandle, two_in_a_room: Callable[..., Awaitable[TwoInARoom]]
+) -> None:
+    pair = await two_in_a_room(name="Cardiology consult")
+    rid, a, b, sids_a = pair.room_id, pair.first, pair.second, pair.first_sids
+    assert len(sids_a) == 2
 
-        for me, other in ((a, "pt-wang"), (b, "dr-li")):
-            video = await me.wait_for_track(other, "video")
-            audio = await me.wait_for_track(other, "audio")
-            frame = await video.next_frame(timeout=15)
-            assert frame.width > 0 and frame.height > 0
-            await audio.wait_frames(5)
-        status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
-        kinds = {
-            p["identity"]: sorted(t["kind"] for t in p["tracks"]) for p in view["participants"]
-        }
-        assert kinds == {"dr-li": ["audio", "video"], "pt-wang": ["audio", "video"]}
+    for me, other in ((a, "pt-wang"), (b, "dr-li")):
+        video = await me.wait_for_track(other, "video")
+        audio = await me.wait_for_track(other, "audio")
+        frame = await video.next_frame(timeout=15)
+        assert frame.width > 0 and frame.height > 0
+        await audio.wait_frames(5)
+    status, view = await live_server.api("GET", f"/api/v1/rooms/{rid}")
+    kinds = {p["identity"]: sorted(t["kind"] for t in p["tracks"]) for p in view["participants"]}
+    assert kinds == {"dr-li": ["audio", "video"], "pt-wang": ["audio", "video"]}
 
-        # mute is announced to the other participant
-        video_sid = next(
-            s
-            for s in sids_a.values()
-            if any(
-                t["sid"] == s and t["kind"] == "video"
-                for p in view["participants"]
-                for t in p["tracks"]
-            )
+    # mute is announced to the other participant
+    video_sid = next(
+        s
+        for s in sids_a.values()
+        if any(
+            t["sid"] == s and t["kind"] == "video"
+            for p in view["participants"]
+            for t in p["tracks"]
         )
-        await a.set_muted(video_sid, True)
-        muted = await b.wait_event("track.muted", lambda d: d["track_sid"] == video_sid)
-        assert muted["muted"] is True and muted["identity"] == "dr-li"
+    )
+    await a.set_muted(video_sid, True)
+    muted = await b.wait_event("track.muted", lambda d: d["track_sid"] == video_sid)
+    assert muted["muted"] is True and muted["identity"] == "dr-li"
 
-        # leaving is seen by the other, and its tracks stop
-        await b.leave()
-        left = await a.wait_event("participant.left")
-        assert left["identity"] == "pt-wang"
-    finally:
-        await a.close()
-        await b.close()
+    # leaving is seen by the other, and its tracks stop
+    await b.leave()
+    left = await a.wait_event("participant.left")
+    assert left["identity"] == "pt-wang"
 
 
 async def test_observer_receives_without_publishing(live_server: ServerHandle) -> None:
