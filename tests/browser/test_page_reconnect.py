@@ -170,7 +170,10 @@ async def test_page_survives_an_address_change(
             # each when the page saw it (its clock, not this loaded test process's)
             await mark_when(remote, "connected", JS_NEW_PC_CONNECTED, pcs_before)
             await mark_when(remote, "remote decodes", JS_RECEIVING_FROM, ["dr-clinic", 5])
-            await mark_when(local, "local decodes", JS_FRAMES_SINCE, ["dr-hotel", local_base, 15])
+            # both ways "back" is the same: more than 5 new frames decoded (15 before: on a
+            # machine loaded to 17x its cores the pages decode 2-3 fps, and 15 frames took 5 s
+            # more after the first; tests/browser/test_weak_links.py measures frame rates)
+            await mark_when(local, "local decodes", JS_FRAMES_SINCE, ["dr-hotel", local_base, 5])
             pages = {"connected": remote, "remote decodes": remote, "local decodes": local}
             # waited for longer than the bound, so that a slow run still says how slow
             at = await asyncio.gather(
