@@ -19,7 +19,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
-from aiortc.rtcrtpreceiver import TimestampMapper
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics, TimestampMapper
 
 SUPPORTED_AIORTC = "1.16."
 
@@ -34,6 +34,8 @@ RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 RECEIVER_TS_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
 RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+#: ssrc -> StreamStatistics: the passthrough ingress fills it, aiortc's RTCP loop reports it
+RECEIVER_REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
 DTLS_CONNECTED = State.CONNECTED
 
 #: (class, method) pairs the passthrough replaces per instance or calls
@@ -43,6 +45,7 @@ _METHODS: tuple[tuple[type, str], ...] = (
     (RTCRtpReceiver, "_handle_rtcp_packet"),
     (RTCRtpReceiver, "_send_rtcp"),
     (RTCRtpReceiver, "_send_rtcp_pli"),
+    (RTCRtpReceiver, "_send_rtcp_nack"),
     (RTCRtpSender, "send"),
     (RTCRtpSender, "_retransmit"),
     (RTCRtpSender, "_send_keyframe"),
@@ -59,8 +62,13 @@ _USES = (
             RECEIVER_DECODER_THREAD,
             RECEIVER_TS_MAPPER,
             RECEIVER_RTCP_SSRC,
+            RECEIVER_REMOTE_STREAMS,
         ),
     ),
+    (RTCRtpReceiver._run_rtcp, (RECEIVER_REMOTE_STREAMS, "_send_rtcp")),
+    (RTCRtpReceiver._send_rtcp_nack, ("_send_rtcp",)),
+    (StreamStatistics.add, ("packets_received", "max_seq")),
+    (NackGenerator.add, ("missing", "max_seq")),
     (RTCRtpReceiver.receive, (RECEIVER_DECODER_QUEUE, "_track")),
     (RTCRtpReceiver._handle_rtp_packet, (RECEIVER_DECODER_QUEUE, "put", RECEIVER_TS_MAPPER)),
     (RTCRtpReceiver._send_rtcp_pli, ("_send_rtcp",)),

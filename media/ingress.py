@@ -5,13 +5,20 @@ aiortc 1.16 has no public encoded-frame hook. The ingress is installed on the re
 publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *before*
 ``receive()`` starts the decoder thread (see :mod:`media.compat` for the internals checked):
 
-* every RTP packet goes to ``sink`` (the passthrough fan-out) *before* aiortc's own handling
-  (statistics, NACK generation, jitter buffer), RTX already unwrapped;
-* the decoder queue is replaced by a :class:`_FrameQueue`: complete encoded frames go to the
-  taps, and to the decoder thread only while ``decode`` is set (reencode mode). The ``None``
-  that ``stop()`` puts in always reaches the thread, so it exits;
+* every RTP packet goes to ``sink`` (the passthrough fan-out) first, RTX already unwrapped;
+* while ``decode`` is not set (passthrough), aiortc's own receive path is skipped: nothing is
+  decoded, so its depacketiser, jitter buffer, bandwidth estimator and source bookkeeping are
+  not needed. The ingress keeps what the publisher must still get (issue 15: this path cost
+  more than the forwarding itself): the receive statistics aiortc's RTCP loop turns into
+  receiver reports (same table), NACKs for gaps (aiortc's generator), and, only while a tap
+  (the recorder) listens, depacketisation and frame assembly by aiortc's jitter buffer, whose
+  picture-loss signal becomes a (throttled) PLI. A bitrate cap is repeated by REMB every
+  ``REMB_EVERY`` instead of clamping aiortc's estimates;
+* while ``decode`` is set (reencode mode), packets take aiortc's full path; the decoder queue is
+  replaced by a :class:`_FrameQueue`: complete encoded frames go to the taps, and to the
+  decoder thread. The ``None`` that ``stop()`` puts in always reaches the thread, so it exits;
 * the publisher's sender reports go to the taps;
-* REMB sent by aiortc's receiver is clamped to ``bitrate_cap``;
+* REMB sent by aiortc's receiver (reencode mode) is clamped to ``bitrate_cap``;
 * a simulcast track (``simulcast`` set by the publish session) has its packets tagged with
   their layer for the sink, only the recorded layer reaches aiortc's receive path, and
   aiortc's REMBs are not sent (only caps are): see :mod:`media.simulcast`.
@@ -31,6 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
+from aiortc.codecs import depayload
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -57,6 +66,9 @@ PLI_INTERVAL = 0.5
 PacketSink = Callable[[int, int, int, int, bytes, Any, int, int], None]
 
 RECORD_KEYFRAME_RETRY = 1.0  # seconds between keyframe requests for the recorded layer
+
+#: seconds between REMBs repeating a bitrate cap (passthrough: no estimate is sent)
+REMB_EVERY = 1.0
 
 
 class Ingress:
@@ -87,6 +99,7 @@ class Ingress:
         self._codec_mimes: dict[int, str] = {}
         self._failed_taps: set[int] = set()
         self._sink_failed = False
+        self._receive_failed = False
         self._last_pli = -PLI_INTERVAL
         self._last_pli_at = float("-inf")  # time.monotonic() of the last PLI
         self._pli_pending: asyncio.TimerHandle | None = None
@@ -96,6 +109,12 @@ class Ingress:
         self._pli_ssrcs: set[int] = set()
         self._record_asked = 0.0
         self._cap_packet: RtcpPsfbPacket | None = None
+        self._codecs: dict[int, RTCRtpCodecParameters] = {}
+        # the receiver's own table of receive statistics: its RTCP loop reports from it
+        self._streams: dict[int, Any] = getattr(receiver, compat.RECEIVER_REMOTE_STREAMS)
+        self._nack = compat.NackGenerator() if kind == "video" else None
+        self._jitter: JitterBuffer | None = None  # frame assembly, only while taps listen
+        self._remb_at = 0.0  # time.monotonic() the cap was last repeated
         self._configure_codecs(codecs)
         self._install()
 
@@ -119,16 +138,12 @@ class Ingress:
             await orig_receive(parameters)
 
         async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
-            if self.simulcast is not None:
-                await self._simulcast_rtp(packet, arrival_time_ms, orig_rtp)
+            if not self.decode:
+                self.rtp(packet)
                 return
-            if self.media_ssrc is None and packet.payload_type == self.primary_pt:
-                self.media_ssrc = packet.ssrc
-                if self.bitrate_cap:  # a cap set before media flowed: tell it now
-                    self._spawn(self.send_remb(self.bitrate_cap))
-            if self.sink is not None:
-                self._to_sink(packet)
-            await orig_rtp(packet, arrival_time_ms)
+            taken = self._take(packet)
+            if taken is not None:
+                await orig_rtp(taken[0], arrival_time_ms)
 
         async def handle_rtcp(packet: Any) -> None:
             if isinstance(packet, RtcpSrPacket) and self.taps:
@@ -161,6 +176,7 @@ class Ingress:
                 continue
             mime = codec.mimeType.lower()
             self._codec_mimes[codec.payloadType] = mime
+            self._codecs[codec.payloadType] = codec
             if mime.endswith("/rtx"):
                 apt = codec.parameters.get("apt")
                 if isinstance(apt, int):
@@ -181,7 +197,31 @@ class Ingress:
 
     # --- receive path ---
 
-    async def _simulcast_rtp(self, packet: RtpPacket, arrival_time_ms: int, orig_rtp: Any) -> None:
+    def rtp(self, packet: RtpPacket) -> None:
+        """A packet of a forwarded (not decoded) track."""
+        try:
+            taken = self._take(packet)
+            if taken is not None:
+                self._receive(taken[0], taken[1])
+        except Exception:
+            if not self._receive_failed:
+                self._receive_failed = True
+                logger.exception("receive path failed track=%s", self.track_sid)
+
+    def _take(self, packet: RtpPacket) -> tuple[RtpPacket, int] | None:
+        """Hands the packet to the sink; returns what continues on the receive path (RTX of
+        a simulcast layer unwrapped) and its layer, or None."""
+        if self.simulcast is not None:
+            return self._simulcast_take(packet)
+        if self.media_ssrc is None and packet.payload_type == self.primary_pt:
+            self.media_ssrc = packet.ssrc
+            if self.bitrate_cap:  # a cap set before media flowed: tell it now
+                self._spawn(self.send_remb(self.bitrate_cap))
+        if self.sink is not None:
+            self._to_sink(packet)
+        return packet, 0
+
+    def _simulcast_take(self, packet: RtpPacket) -> tuple[RtpPacket, int] | None:
         demux = self.simulcast
         assert demux is not None
         pt = packet.payload_type
@@ -191,7 +231,7 @@ class Ingress:
             packet.ssrc, ext.repaired_rtp_stream_id if rtx else ext.rtp_stream_id, rtx
         )
         if layer < 0:
-            return  # a stream not identified yet (its first packets carry the rid)
+            return None  # a stream not identified yet (its first packets carry the rid)
         now = time.monotonic()
         if not rtx:
             demux.seen(layer, now)
@@ -208,13 +248,62 @@ class Ingress:
                 self._record_asked = now
                 self.request_keyframe(wanted)
         if layer != demux.record_layer:
-            return
+            return None
         if rtx:
             media_ssrc = demux.layer_ssrc[layer]
             if media_ssrc is None or len(packet.payload) < 2:
+                return None
+            packet = unwrap_rtx(packet, payload_type=self._rtx[pt], ssrc=media_ssrc)
+        return packet, layer
+
+    def _receive(self, packet: RtpPacket, layer: int = 0) -> None:
+        """What a forwarded (not decoded) track needs of aiortc's receive path."""
+        pt = packet.payload_type
+        stats = self._streams.get(packet.ssrc)
+        if stats is None:
+            codec = self._codecs.get(pt)
+            if codec is None:
+                return
+            stats = self._streams[packet.ssrc] = compat.StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        if pt in self._rtx:
+            media_ssrc = self._rtx_ssrc.get(packet.ssrc, self.media_ssrc)
+            if media_ssrc is None or len(packet.payload) < 2:
                 return
             packet = unwrap_rtx(packet, payload_type=self._rtx[pt], ssrc=media_ssrc)
-        await orig_rtp(packet, arrival_time_ms)
+        nack = self._nack
+        if nack is not None and nack.add(packet):
+            self._spawn(self.receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        if self.taps and not self.taps_muted:
+            self._assemble(packet, layer)
+        if self.bitrate_cap:
+            now = time.monotonic()
+            if now - self._remb_at >= REMB_EVERY:
+                self._remb_at = now
+                self._spawn(self.send_remb(self.bitrate_cap))
+
+    def _assemble(self, packet: RtpPacket, layer: int) -> None:
+        """Encoded frames for the taps, by aiortc's depacketiser and jitter buffer."""
+        codec = self._codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        try:
+            packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+        except ValueError:
+            return
+        jitter = self._jitter
+        if jitter is None:
+            video = self.kind == "video"
+            jitter = self._jitter = (
+                JitterBuffer(capacity=512, is_video=True)
+                if video
+                else JitterBuffer(capacity=16, prefetch=4)
+            )
+        lost, frame = jitter.add(packet)
+        if lost:
+            self.request_keyframe(layer if self.simulcast is not None else None)
+        if frame is not None:
+            self.frame(codec, frame, mapped=False)
 
     def _to_sink(self, packet: RtpPacket, layer: int = 0) -> None:
         try:
@@ -246,8 +335,9 @@ class Ingress:
                 self._sink_failed = True
                 logger.exception("passthrough sink failed track=%s", self.track_sid)
 
-    def frame(self, codec: Any, jitter_frame: Any) -> None:
-        """A complete encoded frame from the jitter buffer (called in the receive path)."""
+    def frame(self, codec: Any, jitter_frame: Any, *, mapped: bool = True) -> None:
+        """A complete encoded frame from the jitter buffer (called in the receive path);
+        ``mapped``: its timestamp went through aiortc's timestamp mapper (decode mode)."""
         taps = self.taps
         if not taps or self.taps_muted:
             return
@@ -259,7 +349,9 @@ class Ingress:
                 kind=self.kind,
                 codec=codec.mimeType,
                 data=data,
-                rtp_timestamp=compat.publisher_timestamp(self.receiver, jitter_frame.timestamp),
+                rtp_timestamp=compat.publisher_timestamp(self.receiver, jitter_frame.timestamp)
+                if mapped
+                else jitter_frame.timestamp & 0xFFFFFFFF,
                 clock_rate=codec.clockRate,
                 keyframe=frame_is_keyframe(mime, data),
                 arrival=time.monotonic(),
@@ -318,6 +410,8 @@ class Ingress:
 
     def remove_tap(self, tap: EncodedTap) -> None:
         self.taps = tuple(t for t in self.taps if t is not tap)
+        if not self.taps:
+            self._jitter = None  # a later tap starts from a fresh buffer
 
     def end(self) -> None:
         """The track ended: taps get ``on_end`` and are dropped; nothing more is forwarded."""
