@@ -16,7 +16,7 @@ from aiortc import clock as aiortc_clock
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs import CODECS, HEADER_EXTENSIONS
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter, State
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics, TimestampMapper
@@ -75,7 +75,13 @@ _USES = (
     (RTCRtpSender.__init__, ("_ssrc", "_rtx_ssrc", SENDER_LSR, SENDER_OCTETS, SENDER_PACKETS)),
     (RTCRtpSender._handle_rtcp_packet, ("_retransmit", "_send_keyframe")),
     (RTCRtpSender._run_rtcp, ("_send_rtcp", SENDER_LSR)),
-    (RTCDtlsTransport.__init__, ("_tx_srtp", "_state")),
+    (
+        RTCDtlsTransport.__init__,
+        ("_tx_srtp", "_rx_srtp", "_state", "_rtp_router", "_rtp_header_extensions_map"),
+    ),
+    (RTCDtlsTransport._handle_rtp_data, ("_rtp_router", "_rtp_header_extensions_map")),
+    (RtpRouter.__init__, ("ssrc_table", "payload_type_table")),
+    (aioice.ice.StunProtocol.datagram_received, ("receiver", "data_received")),
     (RTCDtlsTransport._handle_rtp_data, ("_handle_rtp_packet",)),
     (RTCDtlsTransport._handle_rtcp_data, ("_handle_rtcp_packet",)),
     (RTCIceTransport.__init__, ("_connection",)),
@@ -194,3 +200,15 @@ def transport_writer(dtls: RTCDtlsTransport) -> Writer:
     if srtp is None or pair is None or pair.protocol.transport is None:
         return None, None, None
     return srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
+
+
+def rtp_router(dtls: RTCDtlsTransport) -> RtpRouter:
+    router: RtpRouter = dtls._rtp_router
+    return router
+
+
+def nominated_protocol(dtls: RTCDtlsTransport) -> Any:
+    """The aioice protocol (socket callback) of a transport's nominated pair, or None."""
+    connection = getattr(dtls.transport, "_connection", None)
+    pair = connection._nominated.get(1) if connection is not None else None
+    return None if pair is None else pair.protocol

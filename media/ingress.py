@@ -51,7 +51,7 @@ from aiortc.rtp import (
     unwrap_rtx,
 )
 
-from media import compat
+from media import compat, intake
 from media.rtp_wire import frame_is_keyframe, starts_keyframe
 from media.simulcast import SimulcastDemux
 from media.taps import EncodedFrame, EncodedTap, SenderReport
@@ -115,6 +115,7 @@ class Ingress:
         self._nack = compat.NackGenerator() if kind == "video" else None
         self._jitter: JitterBuffer | None = None  # frame assembly, only while taps listen
         self._remb_at = 0.0  # time.monotonic() the cap was last repeated
+        self.intake: intake.Intake | None = None  # set at the first packet (passthrough)
         self._configure_codecs(codecs)
         self._install()
 
@@ -140,6 +141,8 @@ class Ingress:
         async def handle_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
             if not self.decode:
                 self.rtp(packet)
+                if self.intake is None:
+                    self.intake = intake.attach(r, self)
                 return
             taken = self._take(packet)
             if taken is not None:
@@ -160,6 +163,7 @@ class Ingress:
 
         r.receive = receive  # type: ignore[method-assign]
         r._handle_rtp_packet = handle_rtp  # type: ignore[method-assign]
+        self.entry = handle_rtp  # the intake checks it is still the receiver's entry point
         r._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
         r._send_rtcp = send_rtcp  # type: ignore[method-assign]
 
@@ -198,7 +202,8 @@ class Ingress:
     # --- receive path ---
 
     def rtp(self, packet: RtpPacket) -> None:
-        """A packet of a forwarded (not decoded) track."""
+        """A packet of a forwarded (not decoded) track: from aiortc's receive task, or straight
+        from the socket (:mod:`media.intake`)."""
         try:
             taken = self._take(packet)
             if taken is not None:

@@ -108,6 +108,12 @@ async def test_subscriber_and_tap_get_the_publishers_encoded_frames(
     assert {(b - a) % (1 << 32) for a, b in itertools.pairwise(stamps)} == {clip.step}
     stamps = [f.rtp_timestamp for f in server_tap.frames[:10]]
     assert {(b - a) % (1 << 32) for a, b in itertools.pairwise(stamps)} == {clip.step}
+    # the publisher's packets came straight from the socket, not through aiortc's queue
+    fwd = engine._forwarder
+    assert isinstance(fwd, PassthroughForwarder)
+    src = fwd.source(info.sid)
+    assert src is not None and src.ingress.intake is not None
+    assert src.ingress.intake.packets > 0
 
     engine.remove_tap(ROOM, "alice", info.sid, server_tap)
     engine.remove_tap(ROOM, "alice", info.sid, server_tap)  # idempotent
