@@ -39,8 +39,9 @@
     }
     __poll() {
       const rec = this.__rec;
+      const start = now(); // not rec.created: the room page makes its connections before the click
       const tick = async () => {
-        if (this.signalingState === "closed" || now() - rec.created > 30000) return;
+        if (this.signalingState === "closed" || now() - start > 30000) return;
         try {
           const stats = await this.getStats();
           stats.forEach((s) => {

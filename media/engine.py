@@ -337,6 +337,8 @@ class AiortcMediaEngine:
 
         async def offer() -> None:
             sub.offer_queued = False
+            if self._trace is not None:
+                self._trace.mark(sub.room_id, sub.identity, "subscribeOfferJob")
             await self._offer(sub)
 
         self._dispatch.post_job(sub.room_id, offer)

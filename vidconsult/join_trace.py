@@ -11,7 +11,7 @@ one time line). Stages, by who marks them:
   ``subscribeAnswerReceived``;
 * the media engine: ``publish.ice`` / ``publish.dtls`` / ``subscribe.ice`` /
   ``subscribe.dtls`` (ICE connected, DTLS done), ``subscribed`` (to a first track),
-  ``subscribeOfferMade``;
+  ``subscribeOfferJob`` (the offer's turn in the room's queue), ``subscribeOfferMade``;
 * the passthrough: ``firstAudioIn`` / ``firstVideoIn`` (first RTP from this publisher),
   ``keyframeAsked`` (a keyframe asked for this new subscriber), ``firstAudioOut`` /
   ``firstVideoOut`` (first packet forwarded to this subscriber; for video, the start of the
