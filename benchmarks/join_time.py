@@ -8,7 +8,9 @@ see janus_videoroom.py): a small page in this file doing what the room page does
 HTTP API (one session, a publisher handle and a subscriber handle per remote feed). The same on
 both:
 
-* the camera is opened (same constraints as web/static/room.js) before the join click;
+* the camera is opened (the room page's constraints, 960x540 at 30 fps) before the join click,
+  and the camera is sent as the room page's three simulcast layers (Janus's VideoRoom forwards
+  the top one to a new subscriber, vidconsult starts at the top one too);
 * no bitrate cap (vidconsult's default; the Janus rooms are created with ``bitrate: 0``);
 * max-bundle; ICE: the room page sends each offer/answer with its first candidate (the server
   pairs with where the checks come from), the Janus page trickles (as janus.js does); the

@@ -6,8 +6,15 @@ async ({ base, room, display }) => {
   const hooks = (window.vidconsult = { joinTimes: {}, joinStages: {}, joinClickAt: null, state: "prejoin" });
   const local = await navigator.mediaDevices.getUserMedia({
     audio: true,
-    video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } },
+    // the room page's constraints and simulcast layers (room-prejoin.js, session.js), so both
+    // pages encode the same (3 layers of 960x540 cost Chromium far more than one 640x480)
+    video: { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 30, max: 30 } },
   });
+  const SIMULCAST_ENCODINGS = [
+    { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 120_000 },
+    { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 350_000 },
+    { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_000_000 },
+  ];
   const preview = document.createElement("video");
   preview.muted = true; preview.autoplay = true; preview.playsInline = true;
   preview.srcObject = local;
@@ -96,7 +103,11 @@ async ({ base, room, display }) => {
     hooks.state = "joined";
     const pc = new RTCPeerConnection(config);
     trickle(pubHandle, pc);
-    for (const track of local.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [local] });
+    for (const track of local.getTracks()) {
+      const init = { direction: "sendonly", streams: [local] };
+      if (track.kind === "video") init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+      pc.addTransceiver(track, init);
+    }
     await pc.setLocalDescription(await pc.createOffer());
     const answer = nextJsep(pubHandle);
     await post(`${sbase}/${pubHandle}`, { janus: "message", body: { request: "configure", audio: true, video: true },
