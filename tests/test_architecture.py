@@ -123,3 +123,40 @@ def test_only_the_redis_live_state_imports_redis() -> None:
         if offending(path, {"redis"})
     }
     assert users == {"vidconsult/cluster/redis_state.py"}
+
+
+def _reads_settings_around_the_object(path: Path) -> list[str]:
+    """Where a module reads the environment or a setting with a default of its own: an
+    ``os.environ``/``os.getenv`` use, or ``getattr(settings, "name", default)`` (issue 12
+    counted 14 of those, each repeating a default Settings already declares)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                found.append(f"os.{node.attr} (line {node.lineno})")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) == 3
+            and isinstance(node.args[0], ast.Name | ast.Attribute)
+            and "settings" in ast.unparse(node.args[0])
+        ):
+            found.append(f"{ast.unparse(node)} (line {node.lineno})")
+    return found
+
+
+# the settings object itself; Alembic's environment, run by hand by developers (operations.md)
+MAY_READ_THE_ENVIRONMENT = {"vidconsult/config.py", "vidconsult/store/pg/migrations/env.py"}
+
+
+def test_settings_are_read_only_through_the_settings_object() -> None:
+    offenders = {}
+    for pkg in ("vidconsult", "web", "signaling", "media"):
+        for path in (ROOT / pkg).glob("**/*.py"):
+            rel = str(path.relative_to(ROOT))
+            if rel not in MAY_READ_THE_ENVIRONMENT and (
+                found := _reads_settings_around_the_object(path)
+            ):
+                offenders[rel] = found
+    assert offenders == {}
