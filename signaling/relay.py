@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signaling.guard import GuardedServer
-from vidconsult.cluster.ports import CLUSTER_TOPIC, NODE_DOWN, LiveState, Subscription
+from vidconsult.cluster.ports import (
+    CLUSTER_TOPIC,
+    NODE_DOWN,
+    UNAVAILABLE_CODE,
+    LiveState,
+    Subscription,
+)
 from vidconsult.errors import Unavailable
 from vidconsult.services.node_link import NodeLink, NodeUnavailable
 
@@ -137,6 +143,12 @@ class EdgeRelay:
         self._timeout = request_timeout
         self._watch_interval = watch_interval
         self.connect_deadline = 12.0
+        self._settle_until = 0.0
+        self.settle_seconds = 1.0
+        # whether this node's heartbeat reached the live state last time (set by the wiring)
+        self.reachable: Callable[[], bool] = lambda: True
+        self._outage = False  # a placement failed for the live state: it may come back empty
+        self.absent_for = 10.0  # see _watch (the wiring sets it from the node TTL)
         self.sessions: dict[str, Relayed] = {}
         self._watcher: asyncio.Task[None] | None = None
         link.on("sig.emit", self._on_emit, inline=True)
@@ -152,9 +164,23 @@ class EdgeRelay:
         raises its domain error here). A room node that does not answer (killed, and not yet
         out of the registry) is waited out until the room is placed on a live one, at most
         ``connect_deadline`` s (then :class:`NodeUnavailable`)."""
-        deadline = asyncio.get_running_loop().time() + self.connect_deadline
+        loop = asyncio.get_running_loop()
+        if self._outage or not self.reachable():
+            # the live state was away: is it back? (where() writes nothing; raises if not)
+            await self._state.placement.where(room_id)
+            if self._outage or not self.reachable():
+                self._outage = False
+                self.settle()
+        if (wait := self._settle_until - loop.time()) > 0:
+            await asyncio.sleep(wait)
+        deadline = loop.time() + self.connect_deadline
         while True:
-            node = (await self._state.placement.place(room_id)).node_id
+            try:
+                node = (await self._state.placement.place(room_id)).node_id
+            except Unavailable as exc:
+                if exc.code == UNAVAILABLE_CODE:
+                    self._outage = True
+                raise
             if node == self.node_id:
                 return None
             left = deadline - asyncio.get_running_loop().time()
@@ -170,6 +196,13 @@ class EdgeRelay:
                 continue
             self.sessions[sid] = Relayed(sid=sid, node=node, room_id=room_id)
             return node
+
+    def settle(self) -> None:
+        """The live state is back after an outage and may have lost the rooms' placement:
+        connections wait ``settle_seconds`` (every node writes its rooms back at its next
+        heartbeat)
+        before a room is placed, so a room alive on a node is not placed on another."""
+        self._settle_until = asyncio.get_running_loop().time() + self.settle_seconds
 
     async def forward(self, sid: str, event: str, data: Any) -> dict[str, Any]:
         relayed = self.sessions[sid]
@@ -247,15 +280,29 @@ class EdgeRelay:
             self._watcher = None
 
     async def _watch(self) -> None:
+        """The fallback for a lost ``node.down``: a node relayed to that stays out of the
+        registry for ``absent_for`` s in a row, while this node reaches the live state, is
+        gone. (Absent once is no proof: a Redis that came back empty misses every node until
+        its next heartbeat.)"""
+        missing: dict[str, float] = {}
         while True:
             await asyncio.sleep(self._watch_interval)
+            now = asyncio.get_running_loop().time()
             nodes = {r.node for r in self.sessions.values()}
+            for node in list(missing):
+                if node not in nodes:
+                    del missing[node]
             for node in nodes:
                 try:
-                    alive = await self._state.nodes.get(node) is not None
+                    alive = self.reachable() and await self._state.nodes.get(node) is not None
                 except Exception:  # the live state is unreachable: nothing to conclude
+                    alive = True
+                if alive or not self.reachable():
+                    missing.pop(node, None)
                     continue
-                if not alive:
+                since = missing.setdefault(node, now)
+                if now - since >= self.absent_for:
+                    del missing[node]
                     await self.drop_node(node)
 
     async def drop_node(self, node: str) -> None:

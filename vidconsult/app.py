@@ -198,17 +198,32 @@ def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService
         busy, participants, _ = rooms.live_counts()
         return participants, busy
 
+    started = asyncio.Event()
+
+    async def on_back() -> None:
+        edge = app[SIGNALING].edge
+        if started.is_set() and edge is not None:
+            # back after an outage that may have emptied it: every node writes its rooms'
+            # placement back at its next heartbeat; until then no room is placed anew here
+            edge.settle()
+        await cluster.resync(rooms.sessions())
+
     agent = NodeAgent(
         live,
         address=lambda: app[BASE_URL][0],
         load=load,
         limit=settings.node_limit,
         interval=settings.node_heartbeat,
-        on_back=lambda: cluster.resync(rooms.sessions()),
+        on_back=on_back,
     )
     app[NODE_AGENT] = agent
     # a join finding no node registered (Redis back, empty) registers this one and goes on
     live.placement = SelfRegistering(live.placement, agent.beat)
+    edge = app[SIGNALING].edge
+    if edge is not None:
+        edge.reachable = lambda: agent.reachable
+        edge.settle_seconds = settings.node_heartbeat * 1.5
+        edge.absent_for = settings.node_ttl * 2
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
@@ -217,6 +232,7 @@ def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService
             log.warning("live state unreachable at start node=%s", live.node_id)
         await app[SIGNALING].start()  # the node link listens before the node is placeable
         await agent.beat()  # registered before the first join (Redis away: it retries)
+        started.set()
         task = asyncio.create_task(agent.run(), name="node-heartbeat")
         log.info("node up node=%s live=%s reachable=%s", live.node_id, live.kind, agent.reachable)
         yield

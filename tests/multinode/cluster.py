@@ -24,7 +24,7 @@ import aiohttp
 
 from tests.helpers import SECRET
 
-READY_TIMEOUT = 60.0  # three nodes importing at once on a loaded 2-core machine
+READY_TIMEOUT = 120.0  # three nodes importing at once on a loaded 2-core machine
 # a node's heartbeat (s) and how long it lasts: a killed node is out of the registry after
 # at most TTL + one heartbeat of a survivor (its sweep)
 HEARTBEAT = 0.5

@@ -19,7 +19,7 @@ from tests.multinode.cluster import Cluster
 from tests.multinode.test_nodes import handle, token
 from vidconsult.client import RoomClient
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def room_link(base: str, room_id: str, tok: str) -> str:

@@ -148,12 +148,12 @@ class _Placement:
     def __init__(self, hub: MemoryHub) -> None:
         self._hub = hub
 
-    async def place(self, room_id: str) -> NodeInfo:
+    async def place(self, room_id: str, prefer: str | None = None) -> NodeInfo:
         live = {n.node_id: n for n in self._hub.live()}
         current = self._hub.placements.get(room_id)
         if current in live:
             return live[current]
-        chosen = choose_node(list(live.values()))
+        chosen = live[prefer] if prefer in live else choose_node(list(live.values()))
         self._hub.placements[room_id] = chosen.node_id
         return replace(chosen, placed_rooms=chosen.placed_rooms + 1)
 

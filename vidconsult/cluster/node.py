@@ -67,14 +67,14 @@ class SelfRegistering:
         self._inner = inner
         self._beat = beat
 
-    async def place(self, room_id: str) -> NodeInfo:
+    async def place(self, room_id: str, prefer: str | None = None) -> NodeInfo:
         try:
-            return await self._inner.place(room_id)
+            return await self._inner.place(room_id, prefer)
         except Unavailable as exc:
             if exc.code != "no_nodes":
                 raise
         await self._beat()
-        return await self._inner.place(room_id)
+        return await self._inner.place(room_id, prefer)
 
     async def where(self, room_id: str) -> str | None:
         return await self._inner.where(room_id)

@@ -180,10 +180,12 @@ class NodeRegistry(Protocol):
 
 
 class RoomPlacement(Protocol):
-    async def place(self, room_id: str) -> NodeInfo:
+    async def place(self, room_id: str, prefer: str | None = None) -> NodeInfo:
         """The live node that serves the room: the one it is on while that node lives, else
-        the least loaded live node under its limit (recorded, so every node agrees).
-        Raises Unavailable ``nodes_full`` / ``no_nodes``."""
+        ``prefer`` if given and live (the node that holds the room's live state claims it
+        back, e.g. after Redis came back empty), else the least loaded live node under its
+        limit (recorded, so every node agrees). Raises Unavailable ``nodes_full`` /
+        ``no_nodes``."""
         ...
 
     async def where(self, room_id: str) -> str | None:

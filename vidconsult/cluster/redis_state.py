@@ -371,14 +371,16 @@ class _Placement:
     def __init__(self, state: RedisLiveState) -> None:
         self._s = state
 
-    async def place(self, room_id: str) -> NodeInfo:
+    async def place(self, room_id: str, prefer: str | None = None) -> NodeInfo:
         for _ in range(5):  # a candidate that dies between choosing and placing: choose again
             current = await self.where(room_id)
             if current is not None:
                 node = await self._s.nodes.get(current)
                 if node is not None:
                     return node
-            chosen = choose_node(await self._s.nodes.nodes())
+            live = await self._s.nodes.nodes()
+            preferred = [n for n in live if n.node_id == prefer]
+            chosen = preferred[0] if preferred else choose_node(live)
             placed = await self._s.script("place", room_id, chosen.node_id)
             if placed == chosen.node_id:
                 return replace(chosen, placed_rooms=chosen.placed_rooms + 1)

@@ -36,7 +36,9 @@ class RoomCluster:
         return self.live.node_id
 
     async def claim(self, room_id: str) -> None:
-        node = await self.live.placement.place(room_id)
+        # this node holds (or is about to hold) the room's live state: if the room has no
+        # live node, it is placed here, not on whichever node is least loaded
+        node = await self.live.placement.place(room_id, prefer=self.live.node_id)
         if node.node_id != self.live.node_id:
             raise Conflict(
                 f"this room is served by another node ({node.node_id})", code="room_elsewhere"
