@@ -119,7 +119,7 @@ class NodeRelays:
             raise Unavailable("node relay is not configured on this node", code="relay_disabled")
         check_node_id(edge.node_id)
         if edge.node_id == self.node_id:
-            raise InvalidInput("a node cannot relay to itself", code="invalid_node_id")
+            raise Conflict("a node cannot relay to itself", code="same_node")
         room = self._origin.setdefault(room_id, _Room())
         old = room.edges.get(edge.node_id)
         if old is not None and old.url != edge.url:
@@ -283,7 +283,7 @@ class NodeRelays:
         engine (same identity), answered by its ordinary publish path."""
         check_node_id(origin)
         if origin == self.node_id:
-            raise InvalidInput("an offer from this node itself", code="invalid_node_id")
+            raise Conflict("an offer from this node itself", code="same_node")
         if is_leg(publisher):
             raise InvalidInput("a relay leg cannot be relayed", code="invalid_identity")
         key = (room_id, publisher)

@@ -296,10 +296,10 @@ async def test_internal_endpoints_refuse_bad_input(tmp_path: Path) -> None:
         status, body = await internal(a, "PUT", "/rooms/rm_1/edges/-node-b", edge)
         assert (status, body["error"]["code"]) == (400, "invalid_node_id")
         status, body = await internal(a, "PUT", "/rooms/rm_1/edges/node-a", edge)
-        assert (status, body["error"]["code"]) == (400, "invalid_node_id")  # itself
+        assert (status, body["error"]["code"]) == (409, "same_node")  # itself
         status, body = await internal(a, "PUT", "/rooms/rm_1/edges/node-b", {"url": "ftp://x"})
         assert (status, body["error"]["code"]) == (400, "invalid_payload")
-        offer = {"origin": "node-b", "publisher": "dr-zhou", "sdp": "v=0 garbage"}
+        offer = {"origin": "node-b", "publisher": "dr-zhou", "sdp": "v=0\r\ngarbage"}
         status, body = await internal(a, "POST", "/rooms/rm_1/offers", offer)
         assert (status, body["error"]["code"]) == (400, "invalid_sdp")
         status, body = await internal(
@@ -307,7 +307,7 @@ async def test_internal_endpoints_refuse_bad_input(tmp_path: Path) -> None:
         )
         assert (status, body["error"]["code"]) == (400, "invalid_payload")
         status, body = await internal(a, "POST", "/rooms/rm_1/offers", offer | {"origin": "node-a"})
-        assert (status, body["error"]["code"]) == (400, "invalid_node_id")
+        assert (status, body["error"]["code"]) == (409, "same_node")
         # nothing was left behind by the refused offers
         _, state = await internal(a, "GET", "")
         assert state == {"node_id": "node-a", "edges": {}, "legs": [], "relayed_in": []}
