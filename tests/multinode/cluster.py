@@ -59,13 +59,21 @@ class Node:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
+    def env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "VIDCONSULT_SECRET": SECRET,
             "VIDCONSULT_DATABASE_URL": self.database_url,
+            "VIDCONSULT_STORE": "postgres",
         }
+
+    def command(self, *args: str) -> list[str]:
+        """``vidconsult ARGS --data-dir`` this node's (e.g. ``archive verify``)."""
+        return [sys.executable, "-m", "vidconsult", *args, "--data-dir", str(self.data_dir)]
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
         argv = [sys.executable, "-m", "vidconsult", "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         argv += ["--store", "postgres", "--database-pool-size", "4"]

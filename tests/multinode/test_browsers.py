@@ -110,3 +110,25 @@ async def test_room_node_killed_page_and_client_rejoin(
     assert status == 200, view
     roles: dict[str, Any] = {p["identity"]: p["role"] for p in view["participants"]}
     assert roles == {"dr-wu": "expert", "pt-liu": "patient"}
+
+    # the consultation was recording on the killed node: its files there are marked
+    # interrupted (by a live node told it died), and once that node is back (same data
+    # directory) they are closed and hashed, and its archive verifies
+    live = handle(cluster, cluster.node(str(now_home)))
+    status, listed = await live.api("GET", f"/api/v1/recordings?room_id={rid}")
+    assert status == 200, listed
+    cut = [r for r in listed["recordings"] if r["status"] == "interrupted"]
+    assert cut, listed
+    killed = cluster.node(home)
+    killed.start()
+    await killed.ready(cluster.session)
+    verify = await asyncio.create_subprocess_exec(
+        *killed.command("archive", "verify"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=killed.env(),
+    )
+    out, _ = await verify.communicate()
+    assert verify.returncode == 0, out.decode()
+    assert "0 problem(s)" in out.decode(), out.decode()
+    print(out.decode().strip().splitlines()[-1])

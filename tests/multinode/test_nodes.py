@@ -1,6 +1,6 @@
-"""Three real nodes (processes) on one PostgreSQL and one Redis: participants entering through
-different nodes meet in one room; REST on any node lists and ends it; a node killed with
-SIGKILL and Redis stopped for a while."""
+"""Three real nodes (processes) on one PostgreSQL and one Redis, with SDK participants: Redis
+stopped for 10 s under a consultation whose participants entered through different nodes.
+(The browsers' scenes and the SIGKILL of a room's node are in test_browsers.py.)"""
 
 from __future__ import annotations
 
