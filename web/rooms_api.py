@@ -194,7 +194,9 @@ _PERSON = "/api/v1/rooms/{room_id}/participants/{identity}"
 async def admit(request: web.Request) -> web.Response:
     room_id, identity = request.match_info["room_id"], request.match_info["identity"]
     who = require_room_admin(request, room_id)
-    await request.app[ROOMS].admit(room_id, identity, by=who.identity, role=who.role.value)
+    await request.app[ROOM_ROUTER].act(
+        room_id, "admit", identity, by=who.identity, role=who.role.value
+    )
     return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="admitted").wire())
 
 
@@ -207,7 +209,9 @@ async def admit(request: web.Request) -> web.Response:
 async def decline(request: web.Request) -> web.Response:
     room_id, identity = request.match_info["room_id"], request.match_info["identity"]
     who = require_room_admin(request, room_id)
-    await request.app[ROOMS].decline(room_id, identity, by=who.identity, role=who.role.value)
+    await request.app[ROOM_ROUTER].act(
+        room_id, "decline", identity, by=who.identity, role=who.role.value
+    )
     return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="declined").wire())
 
 
@@ -221,7 +225,9 @@ async def decline(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     room_id, identity = request.match_info["room_id"], request.match_info["identity"]
     who = require_room_admin(request, room_id)
-    await request.app[ROOMS].remove_by(room_id, identity, by=who.identity, role=who.role.value)
+    await request.app[ROOM_ROUTER].act(
+        room_id, "remove", identity, by=who.identity, role=who.role.value
+    )
     return json_ok(PersonActionOut(room_id=room_id, identity=identity, done="removed").wire())
 
 
@@ -234,7 +240,7 @@ async def remove(request: web.Request) -> web.Response:
 async def request_mute(request: web.Request) -> web.Response:
     room_id, identity = request.match_info["room_id"], request.match_info["identity"]
     who = require_room_admin(request, room_id)
-    await request.app[ROOMS].request_mute(room_id, identity, by=who.identity, by_name=who.name)
+    await request.app[ROOM_ROUTER].act(room_id, "mute", identity, by=who.identity, by_name=who.name)
     return json_ok(
         PersonActionOut(room_id=room_id, identity=identity, done="mute_requested").wire()
     )

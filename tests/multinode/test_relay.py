@@ -121,3 +121,24 @@ async def test_relayed_participant_leaving_is_seen(node: Node, hub: MemoryHub) -
         finally:
             await via_a.close()
             await on_b.close()
+
+
+async def test_rest_on_another_node_acts_in_the_room(node: Node, hub: MemoryHub) -> None:
+    """Mute request and removal over REST on node a reach a participant of the room on b."""
+    async with node("a") as a, node("b") as b:
+        rid = (await a.create_room())["id"]
+        hub.placements[rid] = "b"
+        on_b = RoomClient(b.url, b.mint("pt-wang", "patient", room=rid), reconnect=False)
+        try:
+            await on_b.connect()
+            status, done = await a.api("POST", f"/api/v1/rooms/{rid}/participants/pt-wang/mute")
+            assert status == 200, done
+            await on_b.wait_event("mute.requested")
+            status, done = await a.api("DELETE", f"/api/v1/rooms/{rid}/participants/pt-wang")
+            assert status == 200, done
+            removed = await on_b.wait_event("removed")
+            assert removed["reason"] == "removed_by_admin"
+            status, missing = await a.api("DELETE", f"/api/v1/rooms/{rid}/participants/nobody")
+            assert status == 404, missing
+        finally:
+            await on_b.close()

@@ -13,10 +13,13 @@ from typing import Any
 
 from vidconsult.cluster.ports import RoomPlacement
 from vidconsult.domain.rooms import Participant, Room, Waiting
+from vidconsult.errors import InvalidInput
 from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rooms import RoomService
 
 log = logging.getLogger(__name__)
+# the live-room actions of the REST API done on the room's node (see RoomRouter.act)
+ACTIONS = ("remove", "admit", "decline", "mute")
 
 
 @dataclass(slots=True)
@@ -41,6 +44,7 @@ class RoomRouter:
         if link is not None:
             link.on("room.live", self._on_live)
             link.on("room.end", self._on_end)
+            link.on("room.act", self._on_act)
 
     async def _node(self, room_id: str) -> str | None:
         """Another node holding the room, or None for this one (or none)."""
@@ -100,7 +104,46 @@ class RoomRouter:
         )
         return await self._rooms.get_room(room_id)
 
+    async def act(self, room_id: str, action: str, target: str, **by: str) -> None:
+        """A live-room action of the REST API, done on the room's node: ``remove``,
+        ``admit``, ``decline`` (``by``, ``role``) or ``mute`` (``by``, ``by_name``)."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown room action {action!r}")
+        node = await self._node(room_id)
+        if node is None:
+            await self._act(room_id, action, target, by)
+            return
+        assert self._link is not None
+        await self._link.request(
+            node,
+            "room.act",
+            {"room_id": room_id, "action": action, "target": target, "by": by},
+            timeout=self._timeout,
+        )
+
+    async def _act(self, room_id: str, action: str, target: str, by: dict[str, str]) -> None:
+        if action == "remove":
+            await self._rooms.remove_by(room_id, target, by=by["by"], role=by["role"])
+        elif action == "admit":
+            await self._rooms.admit(room_id, target, by=by["by"], role=by["role"])
+        elif action == "decline":
+            await self._rooms.decline(room_id, target, by=by["by"], role=by["role"])
+        elif action == "mute":
+            await self._rooms.request_mute(room_id, target, by=by["by"], by_name=by["by_name"])
+
     # the room's node ---------------------------------------------------------------------
+    async def _on_act(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
+        action, by = str(payload.get("action")), payload.get("by")
+        if action not in ACTIONS or not isinstance(by, dict):
+            raise InvalidInput(f"unknown room action {action!r}")
+        await self._act(
+            str(payload["room_id"]),
+            action,
+            str(payload["target"]),
+            {k: str(v) for k, v in by.items()},
+        )
+        return {"ok": True}
+
     async def _on_live(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
         hidden = bool(payload.get("include_hidden"))
         answer: dict[str, Any] = {}
