@@ -50,6 +50,9 @@ CROSS_FIELD = {
     "PUT /api/v1/experts/{expert_id}/roster": "leave ends after it starts; shifts don't overlap",
     "POST /api/v1/cases/{case_id}/attachments": "extension, Content-Type and magic bytes agree",
     "POST /api/v1/units": "consult hours end after they start, on the same day",
+    "POST /api/v1/experts": "the specialties must be in the catalogue and not retired",
+    "POST /api/v1/specialties": "the slug must be new, and not 'overrides' (a rota route)",
+    "PATCH /api/v1/specialties/{slug}": "interpretation cannot be retired",
 }
 # DELETE of a room ends it, it does not delete it: an ended room stays readable (status
 # "ended") for the record, where use_after_free expects 404.

@@ -77,10 +77,11 @@ SpecialtyField = Annotated[
     PlainValidator(_specialty),
     WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN}),
 ]
+# in a query: blank is the same as absent
 SpecialtySlug = Annotated[
     Specialty | None,
     PlainValidator(_maybe_specialty),
-    WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN}),
+    WithJsonSchema({"type": "string", "pattern": "^(" + SLUG_PATTERN[1:-1] + ")?$"}),
 ]
 Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
 Limit = Annotated[int, Field(ge=1, le=1000)]

@@ -102,7 +102,7 @@ def parse_specialty(value: str) -> Specialty:
     if isinstance(value, Specialty):
         return value
     slug = str(value).strip().lower()
-    if not _SLUG_RE.match(slug) or slug in RESERVED:
+    if not _SLUG_RE.match(slug):
         raise InvalidInput(f"unknown specialty {value!r}", code="unknown_specialty")
     return Specialty(slug)
 
@@ -167,6 +167,10 @@ class SpecialtyCatalogue:
 
     def create(self, slug: str, name_en: str, name_zh: str) -> SpecialtyEntry:
         key = parse_specialty(slug)
+        if key in RESERVED:
+            raise InvalidInput(
+                f"{key!s} names a route of the rota; choose another code", code="reserved_slug"
+            )
         if key in self._entries:
             raise Conflict(f"specialty {key} exists already", code="specialty_exists")
         return SpecialtyEntry(key, name_en.strip(), name_zh.strip())
