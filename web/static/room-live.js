@@ -13,8 +13,13 @@ let pendingOffers = [];
 // the reply itself: they are replayed on top of the snapshot instead of being wiped by it.
 let joining = false;
 let earlyEvents = [];
-let lastRestartAt = -Infinity;
+// Joining again is held back for RESTART_INTERVAL_MS after the last time, so that a page whose
+// rejoins keep failing does not hammer the server; once a media connection of the new session
+// is up, RESTART_AFTER_UP_MS is enough (a rejoin that worked, then a new loss of the path: seen
+// at load 33 when a needless rejoin just before an address change held the real one back 10 s).
+let nextRestartAt = -Infinity;
 const RESTART_INTERVAL_MS = 15000;
+const RESTART_AFTER_UP_MS = 2000;
 // A media connection "disconnected" this long is taken as a changed network (the browser's
 // address went away, as on hotel Wi-Fi): the page joins again at once on a new socket and new
 // connections, instead of waiting ~30 s for "failed" (aiortc cannot restart ICE in place).
@@ -279,15 +284,17 @@ function onMediaConnection({ direction, state }) {
         restartSession(`${direction} connection disconnected for ${DISCONNECTED_GRACE_MS} ms`);
       }
     }, DISCONNECTED_GRACE_MS);
-  } else if (state === "connected") room.view.setStatus(t("inRoom"));
-  else if (state === "failed") restartSession(`${direction} connection failed`);
+  } else if (state === "connected") {
+    room.view.setStatus(t("inRoom"));
+    nextRestartAt = Math.min(nextRestartAt, performance.now() + RESTART_AFTER_UP_MS);
+  } else if (state === "failed") restartSession(`${direction} connection failed`);
 }
 
-/** Leave and join again on a fresh socket (at most every RESTART_INTERVAL_MS). */
+/** Leave and join again on a fresh socket (see nextRestartAt). */
 function restartSession(why) {
-  if (room.state !== "joined" || performance.now() - lastRestartAt < RESTART_INTERVAL_MS) return;
+  if (room.state !== "joined" || performance.now() < nextRestartAt) return;
   console.warn(`vidconsult: ${why}; joining again`);
-  lastRestartAt = performance.now();
+  nextRestartAt = performance.now() + RESTART_INTERVAL_MS;
   dropSession();
   setState("reconnecting", t("reconnecting"), "warn");
   room.signaling.socket.disconnect(); // the disconnect handler keeps us in "reconnecting"
