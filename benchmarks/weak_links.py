@@ -37,7 +37,6 @@ import json
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,19 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from benchmarks import janus_videoroom as jv  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.conftest import CHROMIUM  # noqa: E402
+from tests.browser.watching import (  # noqa: E402
+    JS_FRAMES_SINCE,
+    JS_INBOUND,
+    JS_NOW,
+    inbound_totals,
+    join_room,
+    launch,
+    launch_in,
+    page_url,
+    playback,
+    watching_page,
+)
 from tests.helpers import SECRET  # noqa: E402
 from tests.netlab import GOOD, LinkProfile, Netlab, Participant  # noqa: E402
 from vidconsult.app import MEDIA, run_server  # noqa: E402
@@ -70,44 +81,6 @@ ENCODINGS = [  # web/static/session.js SIMULCAST_ENCODINGS
     {"rid": "f", "scaleResolutionDownBy": 1, "maxBitrate": 1_000_000},
 ]
 
-WATCH_FRAMES = """
-(() => {
-  window.__pcs = window.__pcs || [];
-  const Original = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-  window.__frames = {};
-  window.__watch = (identity) => {
-    const frames = (window.__frames[identity] = []);
-    const step = () => {
-      const v = document.querySelector(`video[data-identity="${identity}"]`);
-      if (!v || !v.requestVideoFrameCallback) return setTimeout(step, 50);
-      v.requestVideoFrameCallback((now, meta) => {
-        frames.push([now, meta.width, meta.height]);
-        step();
-      });
-    };
-    step();
-  };
-})();
-"""
-JS_FRAMES_SINCE = """([identity, since]) =>
-  (window.__frames[identity] || []).filter((f) => f[0] >= since)"""
-JS_NOW = "() => performance.now()"
-JS_INBOUND = """async () => {
-  const out = {freezes: 0, frozen_s: 0, lost: 0, nacks: 0, bytes: 0};
-  for (const pc of window.__pcs || []) {
-    for (const s of (await pc.getStats()).values()) {
-      if (s.type !== "inbound-rtp" || s.kind !== "video") continue;
-      out.freezes += s.freezeCount || 0; out.frozen_s += s.totalFreezesDuration || 0;
-      out.lost += s.packetsLost || 0; out.nacks += s.nackCount || 0;
-      out.bytes += s.bytesReceived || 0;
-    }
-  }
-  return out;
-}"""
-
 
 def parse_profile(text: str) -> tuple[str, LinkProfile]:
     """``RATEkbit/LOSS%[/DELAYms]``, e.g. ``300kbit/3%/150ms`` (the delay one way, each
@@ -122,41 +95,9 @@ def parse_profile(text: str) -> tuple[str, LinkProfile]:
     )
 
 
-def playback(frames: list[list[float]]) -> dict[str, Any]:
-    if len(frames) < 3:
-        return {"fps": 0.0, "frames": len(frames), "freezes": None, "frozen_s": None}
-    times = [f[0] / 1000 for f in frames]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    mean = statistics.fmean(gaps)
-    freeze = [g for g in gaps if g > max(3 * mean, mean + 0.150)]
-    sizes = [f"{int(f[1])}x{int(f[2])}" for f in frames]
-    return {
-        "fps": round((len(frames) - 1) / (times[-1] - times[0]), 1),
-        "frames": len(frames),
-        "freezes": len(freeze),
-        "frozen_s": round(sum(freeze), 2),
-        "longest_gap_s": round(max(gaps), 2),
-        "resolution": max(set(sizes), key=sizes.count),
-    }
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-async def launch(pw: Any, executable: str, extra: list[str]) -> Any:
-    return await pw.chromium.launch(
-        executable_path=executable, headless=True, args=[*CHROMIUM_ARGS, *extra]
-    )
-
-
-async def new_page(browser: Any, url: str) -> Any:
-    context = await browser.new_context(permissions=["camera", "microphone"])
-    await context.add_init_script(WATCH_FRAMES)
-    page = await context.new_page()
-    await page.goto(url)
-    return page
 
 
 async def until(check: Any, timeout: float) -> bool:
@@ -203,7 +144,7 @@ async def measure(
     weak.set_profile(profile)
     await asyncio.sleep(settle)
     since = {n: await p.evaluate(JS_NOW) for n, p in scene.watchers.items()}
-    stats0 = {n: await p.evaluate(JS_INBOUND) for n, p in scene.watchers.items()}
+    stats0 = {n: inbound_totals(await p.evaluate(JS_INBOUND)) for n, p in scene.watchers.items()}
     link0 = {n: lab[n].counters() for n in scene.watchers}
     cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
     await asyncio.sleep(seconds)
@@ -213,7 +154,7 @@ async def measure(
     out: dict[str, Any] = {"both_on_top_layer_before": ready}
     for name, page in scene.watchers.items():
         frames = await page.evaluate(JS_FRAMES_SINCE, [scene.identity, since[name]])
-        stats1 = await page.evaluate(JS_INBOUND)
+        stats1 = inbound_totals(await page.evaluate(JS_INBOUND))
         out[name] = playback(frames) | {
             "chromium_freezes": stats1["freezes"] - stats0[name]["freezes"],
             "chromium_frozen_s": round(stats1["frozen_s"] - stats0[name]["frozen_s"], 2),
@@ -272,15 +213,10 @@ async def vidconsult_scene(
             f"{local}/api/v1/rooms/{room}/tokens", json=body, headers=auth
         ) as r:
             url = (await r.json())["join_url"]
-        base = local if part is None else f"http://{part.host_ip}:{server.port}"
-        page = await new_page(browser, base + url[url.index("/room/") :])
-        await page.wait_for_selector("[data-testid=join-button]:enabled")
-        await page.click("[data-testid=join-button]")
-        await page.wait_for_function("() => window.vidconsult.state === 'joined'", timeout=30000)
-        return page
+        return await join_room(browser, page_url(url, server.port, part))
 
     scene = Scene("vidconsult", os.getpid())
-    browsers = [await launch(pw, str(CHROMIUM), [])]
+    browsers = [await launch(pw, CHROMIUM, [])]
     try:
         scene.publisher = await join("doctor", "doctor", None, browsers[0])
         await baseline(scene, seconds)
@@ -290,12 +226,7 @@ async def vidconsult_scene(
             for n in lab
         }
         for name, part in lab.items():
-            origin = f"http://{part.host_ip}:{server.port}"
-            browser = await launch(
-                pw,
-                str(part.wrapper(tmp, str(CHROMIUM))),
-                [f"--unsafely-treat-insecure-origin-as-secure={origin}"],
-            )
+            browser = await launch_in(pw, part, CHROMIUM, tmp, server.port)
             browsers.append(browser)
             page = await join(f"watch-{name}", "observer", part, browser)
             await page.evaluate("(id) => window.__watch(id)", "doctor")
@@ -380,7 +311,7 @@ async def janus_scene(
     scene = Scene("janus", pid)
     browsers = [await launch(pw, str(CHROMIUM), [])]
     try:
-        scene.publisher = await new_page(browsers[0], f"http://127.0.0.1:{blank_port}/")
+        scene.publisher = await watching_page(browsers[0], f"http://127.0.0.1:{blank_port}/")
         await scene.publisher.evaluate(
             JANUS_PAGE_JS,
             {
@@ -395,7 +326,7 @@ async def janus_scene(
         for name, part in lab.items():
             browser = await launch(pw, str(part.wrapper(tmp, str(CHROMIUM))), [])
             browsers.append(browser)
-            page = await new_page(browser, f"http://{part.host_ip}:{blank_port}/")
+            page = await watching_page(browser, f"http://{part.host_ip}:{blank_port}/")
             await page.evaluate(
                 JANUS_PAGE_JS,
                 {
