@@ -54,11 +54,15 @@ def sdp_with(sections: int, newline: str = "\r\n") -> str:
     return newline.join(head + ["m=audio 9 UDP/TLS/RTP/SAVPF 111"] * sections) + newline
 
 
+@pytest.mark.settings(reconnect_grace_seconds=1.0)
 async def test_a_client_sent_connect_event_leaves_no_ghost(
     app_server: ServerHandle, raw: list[RawSocket]
 ) -> None:
     # before: the event reached the connect handler, which replaced the joined session with a
-    # new one; on disconnect the participant stayed listed, holding one of the 2 seats
+    # new one; on disconnect the participant stayed listed, holding one of the 2 seats.
+    # A joined participant's dropped connection keeps its seat for the reconnect grace (1 s
+    # here, not the 15 s default): the drop is seen as this session's (reconnecting), and the
+    # seat is freed when the grace ends (left), not held for ever
     room = await app_server.create_room(max_participants=2)
     rid = room["id"]
     doctor = await joined_doctor(app_server, rid)
@@ -71,9 +75,12 @@ async def test_a_client_sent_connect_event_leaves_no_ghost(
         assert reply["error"]["code"] == "reserved_event"
         reply = (await s.call(3, "connect"))[0]
         assert reply["error"]["code"] == "reserved_event"
+        reconnecting = doctor.expect("participant.reconnecting")
         left = doctor.expect("participant.left")
         await s.close()
-        assert (await asyncio.wait_for(left, WAIT))["identity"] == "pt"
+        assert (await asyncio.wait_for(reconnecting, WAIT))["identity"] == "pt"
+        gone = await asyncio.wait_for(left, WAIT)
+        assert (gone["identity"], gone["reason"]) == ("pt", "disconnected")
         assert await participants(app_server, rid) == ["dr"]
         nxt = RawClient()
         await nxt.connect(app_server.url, app_server.mint("pt3", "patient", room=rid))
