@@ -302,12 +302,20 @@ export class MediaSession extends EventTarget {
   _newPeerConnection(direction) {
     let pc = this._warm[direction];
     delete this._warm[direction];
-    if (pc && pc.signalingState !== "closed") {
-      // the join reply's ICE servers (STUN/TURN): the pool gathers again with them
-      if (this.config.iceServers.length) pc.setConfiguration(this.config);
-    } else {
-      pc = new RTCPeerConnection(this.config);
+    if (pc && this.config.iceServers.length) {
+      // the join reply's ICE servers (STUN/TURN, this person's credentials): the pool gathers
+      // again with them. Only the servers change: the rest of the connection's configuration
+      // stays as it was made (setConfiguration would otherwise reset what the call leaves out,
+      // e.g. an iceTransportPolicy "relay" the browser was made with, to its default "all").
+      // One that refuses the change is replaced by a new connection made as the join's.
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.config.iceServers });
+      } catch {
+        pc.close();
+        pc = null;
+      }
     }
+    if (!pc || pc.signalingState === "closed") pc = new RTCPeerConnection(this.config);
     // up, or done gathering once: a candidate from then on is from a network found later
     let settled = false;
     pc.addEventListener("icegatheringstatechange", () => {
