@@ -55,6 +55,8 @@ async def test_lecture_records_counts_its_audience_and_keeps_questions(
     [question] = activity["questions"]
     assert question["text"] == "Is ST elevation in aVR urgent?"
     assert question["identity"] == "unit-vil-1" and question["sent_at"].endswith("+00:00")
+    # the county leaves (a dropped connection would keep its seat for the reconnect grace)
+    await viewers[1].request("leave")
     await viewers[1].close()
     activity = await wf.ok("GET", f"/api/v1/lectures/{lecture['id']}/activity")
     assert (activity["audience_joined"], activity["audience_now"]) == (2, 1)
