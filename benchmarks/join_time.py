@@ -182,11 +182,15 @@ async def vidconsult_join(
         await context.add_init_script(TRACE_JS)
         page = await context.new_page()
         await page.goto(join_url)
+        # not timed: at a load average of 30-40 on this machine the pre-join step (link check,
+        # camera preview) took over playwright's default 30 s now and then
         await page.wait_for_function(
-            "() => document.querySelector('[data-testid=preview-video]').videoWidth > 0"
+            "() => document.querySelector('[data-testid=preview-video]').videoWidth > 0",
+            timeout=120_000,
         )
         await page.wait_for_function(
-            "() => !document.querySelector('[data-testid=join-button]').disabled"
+            "() => !document.querySelector('[data-testid=join-button]').disabled",
+            timeout=120_000,
         )
         pages.append((identity, page))
         contexts.append(context)
