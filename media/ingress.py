@@ -67,6 +67,8 @@ PacketSink = Callable[[int, int, int, int, bytes, Any, int, int], None]
 
 RECORD_KEYFRAME_RETRY = 1.0  # seconds between keyframe requests for the recorded layer
 
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
 #: seconds between REMBs repeating a bitrate cap (passthrough: no estimate is sent)
 REMB_EVERY = 1.0
 
@@ -116,6 +118,7 @@ class Ingress:
         self._jitter: JitterBuffer | None = None  # frame assembly, only while taps listen
         self._remb_at = 0.0  # time.monotonic() the cap was last repeated
         self.intake: intake.Intake | None = None  # set at the first packet (passthrough)
+        self.level_id = 0  # negotiated id of the ssrc-audio-level extension, 0 = none
         self._configure_codecs(codecs)
         self._install()
 
@@ -169,6 +172,9 @@ class Ingress:
 
     def _configure(self, parameters: RTCRtpReceiveParameters) -> None:
         self._configure_codecs(parameters.codecs)
+        for ext in parameters.headerExtensions:
+            if ext.uri == AUDIO_LEVEL_URI:
+                self.level_id = ext.id
         for encoding in parameters.encodings:
             if encoding.rtx:
                 self._rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc

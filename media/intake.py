@@ -20,12 +20,13 @@ own errors: an exception there would only be logged by asyncio, but would lose t
 from __future__ import annotations
 
 import logging
+import struct
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Error as SrtpError
 
 from media import compat
@@ -74,7 +75,11 @@ class Intake:
     def _take(self, srtp: Any, data: bytes, ingress: Ingress) -> None:
         try:
             plain = srtp.unprotect(data)
-            packet = RtpPacket.parse(plain, self._dtls._rtp_header_extensions_map)
+            extensions = self._dtls._rtp_header_extensions_map
+            if ingress.simulcast is None:
+                packet = parse_rtp(plain, ingress.level_id, extensions)
+            else:  # the layers are told apart by their rid extensions
+                packet = RtpPacket.parse(plain, extensions)
         except (SrtpError, ValueError):
             return  # what aiortc does too: a packet that fails authentication or parsing
         except Exception:
@@ -98,3 +103,64 @@ def attach(receiver: RTCRtpReceiver, ingress: Ingress) -> Intake | None:
         found = _INTAKES[dtls] = Intake(dtls, protocol)
     found.add(receiver, ingress)
     return found
+
+
+_HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, seq, timestamp, ssrc
+_ONE_BYTE_PROFILE = 0xBEDE
+
+
+def parse_rtp(data: bytes, level_id: int, extensions: HeaderExtensionsMap) -> RtpPacket:
+    """``RtpPacket.parse`` for a forwarded track without simulcast: of the header extensions
+    only ssrc-audio-level (id ``level_id``, 0 = not negotiated) is read, the one the fan-out
+    passes on. The others fed what the ingress skips (abs-send-time aiortc's bandwidth
+    estimator) or are not needed (mid: packets are routed by SSRC). Raises ValueError like
+    ``RtpPacket.parse``; an extension block not in the one-byte form is parsed by it."""
+    end = len(data)
+    if end < 12:
+        raise ValueError("RTP packet too short")
+    first, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has invalid version")
+    pos = 12 + 4 * (first & 0x0F)
+    if end < pos:
+        raise ValueError("RTP packet has truncated CSRC")
+    packet = RtpPacket(second & 0x7F, second >> 7, seq, timestamp, ssrc)
+    if first & 0x10:
+        if end < pos + 4:
+            raise ValueError("RTP packet has truncated extension profile / length")
+        profile = (data[pos] << 8) | data[pos + 1]
+        length = ((data[pos + 2] << 8) | data[pos + 3]) * 4
+        pos += 4
+        if end < pos + length:
+            raise ValueError("RTP packet has truncated extension value")
+        if level_id:
+            if profile != _ONE_BYTE_PROFILE:
+                return RtpPacket.parse(data, extensions)
+            level = _one_byte_element(data, pos, pos + length, level_id)
+            if level is not None:
+                packet.extensions.audio_level = (level & 0x80 == 0x80, level & 0x7F)
+        pos += length
+    if first & 0x20:
+        padding = data[-1]
+        if not padding or padding > end - pos:
+            raise ValueError("RTP packet padding length is invalid")
+        packet.padding_size = padding
+        end -= padding
+    packet.payload = data[pos:end]
+    return packet
+
+
+def _one_byte_element(data: bytes, pos: int, end: int, wanted: int) -> int | None:
+    """The first byte of element ``wanted`` in a one-byte-header extension block (RFC 8285)."""
+    while pos < end:
+        head = data[pos]
+        if head == 0:  # padding between elements
+            pos += 1
+            continue
+        element = head >> 4
+        if element == 15:  # reserved: stop reading
+            return None
+        if element == wanted:
+            return data[pos + 1] if pos + 1 < end else None
+        pos += 2 + (head & 0x0F)
+    return None
