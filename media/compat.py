@@ -85,7 +85,7 @@ _USES = (
     (RTCDtlsTransport._handle_rtp_data, ("_handle_rtp_packet",)),
     (RTCDtlsTransport._handle_rtcp_data, ("_handle_rtcp_packet",)),
     (RTCIceTransport.__init__, ("_connection",)),
-    (aioice.Connection.__init__, ("_nominated",)),
+    (aioice.Connection.__init__, ("_nominated", "_protocols")),
     (aioice.Connection.sendto, ("_nominated", "protocol", "remote_addr", "send_data")),
     (TimestampMapper.__init__, ("_origin",)),
     (JitterFrame.__init__, ("data", "timestamp")),
@@ -207,8 +207,13 @@ def rtp_router(dtls: RTCDtlsTransport) -> RtpRouter:
     return router
 
 
-def nominated_protocol(dtls: RTCDtlsTransport) -> Any:
-    """The aioice protocol (socket callback) of a transport's nominated pair, or None."""
+def connection_protocols(dtls: RTCDtlsTransport) -> list[Any]:
+    """The aioice protocols (socket callbacks) of a transport's connection: the nominated
+    pair's first, then every local socket's; empty while nothing is nominated."""
     connection = getattr(dtls.transport, "_connection", None)
     pair = connection._nominated.get(1) if connection is not None else None
-    return None if pair is None else pair.protocol
+    if connection is None or pair is None:
+        return []
+    protocols = [pair.protocol]
+    protocols += [p for p in connection._protocols if p is not pair.protocol]
+    return protocols

@@ -12,9 +12,11 @@ Everything else keeps aiortc's path: STUN, DTLS, SRTCP, packets of an SSRC the r
 learnt yet (aiortc learns it from them), of a receiver that decodes (reencode mode), and of a
 receiver whose ``_handle_rtp_packet`` was wrapped by someone else since (tests do).
 
-Installed by the ingress at the first packet it gets, on the nominated pair's protocol (an
-instance attribute; aioice's TURN client calls the same attribute). The callback contains its
-own errors: an exception there would only be logged by asyncio, but would lose the packet.
+Installed by the ingress at the first packet it gets, on the nominated pair's protocol and
+every other local socket of the connection (the peer may send on a pair other than the one
+this side recorded as nominated): an instance attribute, which aioice's TURN client calls too.
+The callback contains its own errors: an exception there would only be logged by asyncio,
+but would lose the packet.
 """
 
 from __future__ import annotations
@@ -40,20 +42,22 @@ _INTAKES: weakref.WeakKeyDictionary[RTCDtlsTransport, Intake] = weakref.WeakKeyD
 
 
 class Intake:
-    def __init__(self, dtls: RTCDtlsTransport, protocol: Any) -> None:
+    def __init__(self, dtls: RTCDtlsTransport, protocols: list[Any]) -> None:
         self._dtls = dtls
         self._router = compat.rtp_router(dtls)
         self._ingresses: dict[Any, Ingress] = {}  # receiver -> its ingress
-        self._protocol = protocol
-        self._orig = protocol.datagram_received
         self._failed = False
         self.packets = 0
-        protocol.datagram_received = self.datagram_received
+        for protocol in protocols:
+            orig = protocol.datagram_received
+            protocol.datagram_received = lambda data, addr, orig=orig: self.datagram_received(
+                data, addr, orig
+            )
 
     def add(self, receiver: RTCRtpReceiver, ingress: Ingress) -> None:
         self._ingresses[receiver] = ingress
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
+    def datagram_received(self, data: bytes, addr: Any, orig: Any) -> None:
         # RTP (not RTCP: see aiortc.rtp.is_rtcp) of a forwarded track
         if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
             router = self._router
@@ -70,7 +74,7 @@ class Intake:
                 if srtp is not None and dtls._state is compat.DTLS_CONNECTED:
                     self._take(srtp, data, ingress)
                     return
-        self._orig(data, addr)
+        orig(data, addr)
 
     def _take(self, srtp: Any, data: bytes, ingress: Ingress) -> None:
         try:
@@ -97,10 +101,10 @@ def attach(receiver: RTCRtpReceiver, ingress: Ingress) -> Intake | None:
     dtls = receiver.transport
     found = _INTAKES.get(dtls)
     if found is None:
-        protocol = compat.nominated_protocol(dtls)
-        if protocol is None:
+        protocols = compat.connection_protocols(dtls)
+        if not protocols:
             return None
-        found = _INTAKES[dtls] = Intake(dtls, protocol)
+        found = _INTAKES[dtls] = Intake(dtls, protocols)
     found.add(receiver, ingress)
     return found
 
