@@ -92,6 +92,7 @@ async def test_writes_need_a_coordinator(app_server: ServerHandle, token_of, sta
         ({"name": ""}, "invalid_payload"),
         ({"name": "x", "unknown": 1}, "invalid_payload"),
         ({"name": 42}, "invalid_payload"),
+        ({"name": "x", "case_id": ""}, "invalid_payload"),  # a room of case ""
         ([1, 2], "invalid_payload"),
     ],
 )

@@ -19,7 +19,8 @@ class CreateRoom(_Body):
     name: str = Field(
         min_length=1, max_length=200, pattern=r"[^\s\x1c-\x1f]", description="Shown to participants"
     )
-    case_id: str | None = Field(default=None, max_length=64)
+    # absent for a room of no case; a blank one is refused, not a room of case ""
+    case_id: str | None = Field(default=None, min_length=1, max_length=64)
     kind: RoomKind = RoomKind.CONSULTATION
     max_participants: int | None = Field(
         default=None,
