@@ -20,7 +20,7 @@ from vidconsult.cluster.ports import (
 )
 from vidconsult.errors import Unavailable
 
-WAIT = 5.0
+WAIT = 10.0  # generous: CI machines can be slow; a pass never waits it
 
 
 def info(node_id: str, participants: int = 0, *, limit: int = 0, cpu: float = 0.0) -> NodeInfo:

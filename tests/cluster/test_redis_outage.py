@@ -51,7 +51,7 @@ async def test_redis_stopped_then_back(own_redis: RedisServer) -> None:
         received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         await a.bus.subscribe(room_topic("rm_1"), received.put)
         await b.bus.publish(room_topic("rm_1"), {"n": 1})
-        assert await asyncio.wait_for(received.get(), 5) == {"n": 1}
+        assert await asyncio.wait_for(received.get(), 10) == {"n": 1}
 
         own_redis.stop()
         started = time.monotonic()

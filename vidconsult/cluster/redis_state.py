@@ -290,12 +290,24 @@ class RedisLiveState:
             try:
                 with _guard():
                     await self._pubsub.subscribe(listener.channel)
+                    await self._subscribed(listener.channel)
             except Exception:
                 self._listeners.pop(listener.channel, None)
                 raise
         listeners.append(listener)
         listener.task = asyncio.create_task(_pump(listener), name=f"bus:{listener.channel}")
         self._has_channels.set()
+
+    async def _subscribed(self, channel: str) -> None:
+        """Return once Redis counts this subscription (SUBSCRIBE is sent without waiting for
+        its confirmation, which the reader consumes): a message published after
+        :meth:`MessageBus.subscribe` returns is then delivered, whatever connection sends it."""
+        for _ in range(200):
+            counts = await self.client.pubsub_numsub(channel)
+            if counts and int(counts[0][1]) > 0:
+                return
+            await asyncio.sleep(0.01)  # Redis has not read the SUBSCRIBE yet
+        log.warning("subscription not confirmed channel=%s", channel)
 
     async def remove_listener(self, listener: _Listener) -> None:
         listeners = self._listeners.get(listener.channel, [])
