@@ -17,6 +17,9 @@ from web.queries import SpecialtyField
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TEXT = 20_000
+# a text the domain requires: at least one character that is not white space (it strips, and
+# Python's white space includes the separators \x1c-\x1f, which ECMA's \s does not)
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 # the document says what the domain checks after these models: IANA zone names this server
 # knows, BCP 47 tags (vidconsult.domain.specialties), wall-clock times without an offset
 TimeZone = Annotated[
@@ -229,16 +232,16 @@ class TransitionBody(_Body):
 
 
 class ReferralBody(_Body):
-    target_hospital: str = Field(min_length=1, max_length=500)
-    department: str = Field(min_length=1, max_length=500)
+    target_hospital: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
+    department: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
     priority: ReferralPriority
     green_channel: bool = False
     reason: str = Field(default="", max_length=TEXT)
 
 
 class ReportBody(_Body):
-    diagnosis: str = Field(min_length=1, max_length=TEXT)
-    treatment_plan: str = Field(min_length=1, max_length=TEXT)
+    diagnosis: str = Field(min_length=1, max_length=TEXT, pattern=NOT_BLANK)
+    treatment_plan: str = Field(min_length=1, max_length=TEXT, pattern=NOT_BLANK)
     notes: str = Field(default="", max_length=TEXT)
     counselling: bool = False
     referral: ReferralBody | None = None
