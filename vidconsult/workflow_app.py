@@ -129,6 +129,8 @@ def install(
         clock=clock,
         cases=stores.cases,
         bookings=stores.bookings,
+        accounts=app[STORAGE].accounts,
+        lectures=stores.lectures,
     )
     cases = CaseService(cases=stores.cases, directory=directory, clock=clock, events=events)
     sessions = SessionService(

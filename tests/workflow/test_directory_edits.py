@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.workflow.helpers import MON, WorkflowServer
+from tests.workflow.helpers import MON, WorkflowServer, cst
 
 
 async def test_delete_units_and_experts_only_without_history(wf: WorkflowServer) -> None:
@@ -44,6 +44,46 @@ async def test_delete_units_and_experts_only_without_history(wf: WorkflowServer)
     assert (await wf.api("GET", "/api/v1/experts/idle"))[0] == 404
     assert (await wf.api("GET", "/api/v1/experts/idle/roster"))[0] == 404
     assert [e["id"] for e in (await wf.ok("GET", "/api/v1/experts"))["experts"]] == ["wang"]
+
+
+async def test_units_and_experts_named_by_accounts_or_lectures_stay(wf: WorkflowServer) -> None:
+    """Issue #11: an account bound to a unit, a lecture's audience naming it, and an expert
+    account (user name = expert id) refer to them too: deleting would leave the account's
+    workspace a 404. Disabled accounts count (they can be enabled again)."""
+    for unit in ("vil-1", "vil-2", "vil-3"):
+        await wf.unit(unit)
+    await wf.expert("zhou")
+    await wf.expert("wang")
+
+    async def account(username: str, role: str, **kw: str) -> None:
+        body = {"username": username, "role": role, "password": "correct horse battery", **kw}
+        await wf.ok("POST", "/api/v1/accounts", body, status=201)
+
+    await account("vil.doctor", "doctor", unit_id="vil-1")
+    await wf.ok("PATCH", "/api/v1/accounts/vil.doctor", {"disabled": True})
+    err = await wf.ok("DELETE", "/api/v1/units/vil-1", status=409)
+    assert err["error"]["code"] == "in_use" and "vil.doctor" in err["error"]["message"]
+    assert (await wf.api("GET", "/api/v1/units/vil-1"))[0] == 200
+    lecture = {
+        "title": "ECG for village doctors",
+        "presenter_id": "wang",
+        "audience_unit_ids": ["vil-2"],
+        "start": cst(10, 19).isoformat(),
+        "end": cst(10, 20).isoformat(),
+    }
+    await wf.ok("POST", "/api/v1/lectures", lecture, status=201)
+    err = await wf.ok("DELETE", "/api/v1/units/vil-2", status=409)
+    assert err["error"]["code"] == "in_use" and "lectures" in err["error"]["message"]
+    assert (await wf.api("GET", "/api/v1/units/vil-2"))[0] == 200
+    await account("zhou", "expert")
+    err = await wf.ok("DELETE", "/api/v1/experts/zhou", status=409)
+    assert err["error"]["code"] == "in_use" and "account zhou" in err["error"]["message"]
+    assert (await wf.api("GET", "/api/v1/experts/zhou"))[0] == 200
+    # a coordinator or doctor account of the same name is not the expert's
+    await wf.expert("li")
+    await account("li", "coordinator")
+    await wf.ok("DELETE", "/api/v1/experts/li")
+    await wf.ok("DELETE", "/api/v1/units/vil-3")  # nothing refers to it
 
 
 async def test_overlapping_overrides_the_newest_is_on_duty_first(wf: WorkflowServer) -> None:

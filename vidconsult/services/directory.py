@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
+from vidconsult.domain.accounts import AccountRole
 from vidconsult.domain.experts import Expert
 from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
@@ -17,12 +18,14 @@ from vidconsult.domain.units import Unit, UnitTier
 from vidconsult.errors import Conflict, InvalidInput, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.schedule import ScheduleKeeper
+from vidconsult.store.base_accounts import AccountStore
 from vidconsult.store.base_specialties import SpecialtyStore
 from vidconsult.store.base_workflow import (
     BookingStore,
     CaseFilter,
     CaseStore,
     ExpertStore,
+    LectureStore,
     RotaStore,
     UnitStore,
 )
@@ -40,8 +43,13 @@ class DirectoryService:
         clock: Clock | None = None,
         cases: CaseStore | None = None,
         bookings: BookingStore | None = None,
+        accounts: AccountStore | None = None,
+        lectures: LectureStore | None = None,
     ) -> None:
-        """``cases``, ``bookings``: what may refer to a unit or an expert (deletes check)."""
+        """``cases``, ``bookings``, ``accounts``, ``lectures``: what may refer to a unit or an
+        expert (deletes check)."""
+        self._accounts = accounts
+        self._lectures = lectures
         self._cases = cases
         self._bookings = bookings
         self._clock = clock
@@ -77,6 +85,24 @@ class DirectoryService:
         ):
             raise Conflict(
                 f"cases of unit {unit_id} are on record; it stays in the directory",
+                code="in_use",
+            )
+        if self._accounts is not None:
+            bound = sorted(
+                a.username for a in await self._accounts.list_accounts() if a.unit_id == unit_id
+            )
+            if bound:
+                raise Conflict(
+                    f"unit {unit_id} is the unit of the account(s) {', '.join(bound)} "
+                    "(disabled ones too); it stays in the directory",
+                    code="in_use",
+                )
+        if self._lectures is not None and any(
+            lecture.is_audience(unit_id) for lecture in await self._lectures.list_lectures()
+        ):
+            raise Conflict(
+                f"lectures with unit {unit_id} in their audience are on record; "
+                "it stays in the directory",
                 code="in_use",
             )
         if not await self._units.delete_unit(unit_id):
@@ -121,6 +147,14 @@ class DirectoryService:
                 f"cases of expert {expert_id} are on record; they stay in the directory",
                 code="in_use",
             )
+        if self._accounts is not None:
+            account = await self._accounts.get_account(expert_id)
+            if account is not None and account.role is AccountRole.EXPERT:
+                raise Conflict(
+                    f"expert {expert_id} signs in with the expert account {expert_id} "
+                    "(disabled ones too); they stay in the directory",
+                    code="in_use",
+                )
         if not await self._experts.delete_expert(expert_id):
             raise NotFound(f"expert {expert_id} not found", code="unknown_expert")
         self._schedule.invalidate()
