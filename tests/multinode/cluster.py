@@ -47,6 +47,8 @@ class Node:
     public_url: str
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # more environment for the process (benchmarks/signaling_nodes.py: no rate limits)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -65,6 +67,7 @@ class Node:
             "VIDCONSULT_SECRET": SECRET,
             "VIDCONSULT_DATABASE_URL": self.database_url,
             "VIDCONSULT_STORE": "postgres",
+            **self.extra_env,
         }
 
     def command(self, *args: str) -> list[str]:
