@@ -211,6 +211,8 @@ def install(
         push=push,
         workspace_url=lambda: f"{app[BASE_URL][0]}/workspace",
         store=app[STORAGE].pagings,
+        # several nodes share PostgreSQL: one of them (the scheduler's) escalates
+        leader=scheduler.lead if settings.store == "postgres" else None,
     )
     events.subscribe(paging.on_event)
     app[PAGING] = paging

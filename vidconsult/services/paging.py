@@ -22,6 +22,7 @@ with stays its own: the "escalates at" its pages announced stays true across a r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,7 +112,11 @@ class PagingService:
         push: StaffPush | None = None,
         workspace_url: Callable[[], str] = lambda: "",
         store: PagingStore | None = None,
+        leader: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """``leader``: with several nodes on one store, whether this node may escalate now
+        (takes or renews the scheduler's lease); None on one node (SQLite): it always may."""
+        self._leader = leader
         self._cases = cases
         self._directory = directory
         self._schedule = schedule
@@ -181,6 +186,25 @@ class PagingService:
         log.info("pagings restored count=%s paging=%s", len(found), len(open_))
         return len(open_)
 
+    async def _refresh(self) -> None:
+        """With several nodes: take the store's copy of every paging that another node
+        started or moved on (the store has every change); a copy is replaced only by a further
+        one (pagings only move forward), never by an older one."""
+        if self._store is None or self._leader is None:
+            return
+        found = await self._store.list_pagings(since=self._clock.now() - KEEP_FOR)
+        for paging in found:
+            if paging.unit_id not in self._unit_names:
+                with contextlib.suppress(NotFound):
+                    self._unit_names[paging.unit_id] = (
+                        await self._directory.unit(paging.unit_id)
+                    ).name
+        async with self._lock:
+            for paging in found:
+                mine = self._pagings.get(paging.case_id)
+                if mine is None or _progress(paging) > _progress(mine):
+                    self._pagings[paging.case_id] = paging
+
     async def _save(self, paging: Paging) -> None:
         if self._store is None:
             return
@@ -229,6 +253,7 @@ class PagingService:
 
     # -- answering ----------------------------------------------------------------------------
     async def accept(self, page_id: str, who: TokenClaims) -> Accepted:
+        await self._refresh()  # the page may have been sent by another node
         paging = self._paging_of_page(page_id)
         coordinator = who.is_coordinator
         async with self._lock:
@@ -266,6 +291,7 @@ class PagingService:
         return Accepted(paging, page, link)
 
     async def decline(self, page_id: str, who: TokenClaims) -> Paging:
+        await self._refresh()
         paging = self._paging_of_page(page_id)
         async with self._lock:
             change = paging.decline(
@@ -276,7 +302,13 @@ class PagingService:
 
     # -- time ---------------------------------------------------------------------------------
     async def tick(self) -> int:
-        """Page the next step wherever the ringing one ran out of time; how many were sent."""
+        """Page the next step wherever the ringing one ran out of time; how many were sent.
+        With several nodes only the holder of the scheduler's lease does, on the store's latest
+        copy of every paging (so each step is paged once, whichever node started it)."""
+        if self._leader is not None:
+            if not await self._leader():
+                return 0
+            await self._refresh()
         now = self._clock.now()
         changed: list[tuple[Paging, PagingChange]] = []
         async with self._lock:
@@ -401,6 +433,18 @@ class PagingService:
         for case_id, paging in list(self._pagings.items()):
             if paging.state is not PagingState.PAGING and now - paging.opened_at > KEEP_FOR:
                 del self._pagings[case_id]
+
+
+def _progress(paging: Paging) -> tuple[int, int, int, bool]:
+    """How far a paging has moved (each change moves it forward): ended, pages sent, pages
+    answered or given up, first expert arrived."""
+    settled = sum(1 for p in paging.pages if not p.open)
+    return (
+        int(paging.state is not PagingState.PAGING),
+        len(paging.pages),
+        settled,
+        paging.first_expert_at is not None,
+    )
 
 
 def paging_view(paging: Paging, now: datetime) -> dict[str, Any]:

@@ -83,6 +83,12 @@ class Scheduler:
         self.owner = owner or f"scheduler-{secrets.token_hex(4)}"
         self._lock = asyncio.Lock()  # one tick at a time in this process
 
+    async def lead(self) -> bool:
+        """Take or renew this process's lease (as :meth:`tick` does) without a round: the
+        paging loop runs on the node that holds it (several nodes on one store)."""
+        now = self._clock.now()
+        return await self._leases.acquire(LEASE, self.owner, now, self._lease_ttl)
+
     async def tick(self) -> TickReport:
         async with self._lock:
             now = self._clock.now()
