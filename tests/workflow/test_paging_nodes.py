@@ -88,6 +88,13 @@ async def test_an_unanswered_page_escalates_once_with_two_nodes(
                 await asyncio.gather(a.app[PAGING].tick(), b.app[PAGING].tick())
             assert sent((a, b), first["id"]) == ["wang", "zhou"]  # wang paged once
             assert [e["target"]["id"] for e in b.seen("page.sent")] == ["wang"]
+            # a did not send it, and its board shows it all the same (read from the store)
+            board = await a.ok("GET", "/api/v1/paging")
+            (mine,) = [p for p in board["pagings"] if p["case_id"] == first["id"]]
+            assert [(p["target"]["id"], p["status"]) for p in mine["pages"]] == [
+                ("zhou", "unanswered"),
+                ("wang", "ringing"),
+            ]
 
             # an emergency filed on a after b started: b escalates it from the store
             second = (await a.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"]

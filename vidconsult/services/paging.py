@@ -304,11 +304,12 @@ class PagingService:
     async def tick(self) -> int:
         """Page the next step wherever the ringing one ran out of time; how many were sent.
         With several nodes only the holder of the scheduler's lease does, on the store's latest
-        copy of every paging (so each step is paged once, whichever node started it)."""
+        copy of every paging (so each step is paged once, whichever node started it); the
+        others only read that copy (what their board and workspaces list)."""
         if self._leader is not None:
+            await self._refresh()  # every node: its board and workspaces show the latest
             if not await self._leader():
                 return 0
-            await self._refresh()
         now = self._clock.now()
         changed: list[tuple[Paging, PagingChange]] = []
         async with self._lock:
