@@ -464,7 +464,12 @@ class Downstream:
                     now = time.monotonic()
                     ntp = compat.ntp_now()
                     munger = self.munger
-                    if munger.started and not self.waiting:
+                    # extrapolated while waiting for a keyframe too: the stream resumes at
+                    # the last timestamp plus the time passed (RtpMunger.switch), so a report
+                    # holding last_ts would tie an old timestamp to now and place this
+                    # track's frames late at the receiver (lip sync) until a later report;
+                    # after a kept keyframe (start_with) that wait is a whole GOP
+                    if munger.started:
                         rtp_ts = munger.timestamp_at(now)
                     else:
                         rtp_ts = munger.last_ts
