@@ -45,6 +45,7 @@ from benchmarks.sfu_forwarding import (  # noqa: E402
     fit_slope,
     make_clip,
     publisher_main,
+    signaling_routes,
     subscribers_main,
 )
 
@@ -61,49 +62,12 @@ async def _node(name: str, port_q: Any) -> None:
     from aiohttp import web
 
     from media import AiortcMediaEngine, MediaConfig
-    from vidconsult.ports import SessionDescription
     from web.relay_api import CLUSTER_SECRET, RELAYS, HttpRelayCourier, routes
 
     engine = AiortcMediaEngine(MediaConfig(ice_servers=[], forward_mode="passthrough"))
     courier = HttpRelayCourier(name, SECRET)
     engine.relays.configure(name, courier)
-    offers: dict[str, asyncio.Future[Any]] = {}
-
-    class Listener:
-        async def on_track_published(self, *a: Any) -> None: ...
-        async def on_track_ended(self, *a: Any) -> None: ...
-        async def on_connection_state(self, *a: Any) -> None: ...
-
-        async def on_subscriber_offer(
-            self, room_id: str, identity: str, offer: Any, tracks: Any
-        ) -> None:
-            fut = offers.get(identity)
-            if fut is not None and not fut.done():
-                fut.set_result(offer)
-
-    engine.set_listener(Listener())
-
-    async def publish(request: web.Request) -> web.Response:
-        body = await request.json()
-        await engine.add_participant(ROOM, "pub", can_publish=True, can_subscribe=False)
-        answer = await engine.publish(ROOM, "pub", SessionDescription(body["sdp"], "offer"))
-        return web.json_response({"sdp": answer.sdp})
-
-    async def subscribe(request: web.Request) -> web.Response:
-        identity = (await request.json())["identity"]
-        await engine.add_participant(ROOM, identity, can_publish=False, can_subscribe=True)
-        offers[identity] = asyncio.get_running_loop().create_future()
-        for pub, track in engine.published_tracks(ROOM):
-            await engine.subscribe(ROOM, identity, pub, track.sid)
-        offer = await asyncio.wait_for(offers[identity], 10)
-        return web.json_response({"sdp": offer.sdp})
-
-    async def answer(request: web.Request) -> web.Response:
-        body = await request.json()
-        await engine.subscriber_answer(
-            ROOM, body["identity"], SessionDescription(body["sdp"], "answer")
-        )
-        return web.json_response({})
+    shim = signaling_routes(engine, ROOM)
 
     async def join(request: web.Request) -> web.Response:
         """This node has audience: ask the origin for the room, wait for the relayed track."""
@@ -131,9 +95,7 @@ async def _node(name: str, port_q: Any) -> None:
     app.add_routes(routes)
     app.add_routes(
         [
-            web.post("/publish", publish),
-            web.post("/subscribe", subscribe),
-            web.post("/answer", answer),
+            *shim,
             web.post("/join", join),
             web.get("/stats", stats),
         ]

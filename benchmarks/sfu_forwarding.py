@@ -111,21 +111,16 @@ class Probe:
         }
 
 
-def server_main(mode: str, port_q: Any) -> None:
-    logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_server(mode, port_q))
-
-
-async def _server(mode: str, port_q: Any) -> None:
+def signaling_routes(engine: Any, room: str) -> list[Any]:
+    """The tiny HTTP signaling of a benchmark's media node (no tokens, no room service): POST
+    /publish (an offer from "pub", the answer back), /subscribe (a new subscriber of every
+    published track: the engine's offer back) and /answer (that subscriber's answer). Sets the
+    engine's listener. Shared by this benchmark and benchmarks/lecture_nodes.py."""
     from aiohttp import web
 
-    from media import AiortcMediaEngine, MediaConfig
     from vidconsult.ports import SessionDescription
 
-    engine = AiortcMediaEngine(MediaConfig(ice_servers=[], forward_mode=mode))
     offers: dict[str, asyncio.Future[Any]] = {}
-    probe = Probe()
-    room = "bench"
 
     class Listener:
         async def on_track_published(self, *a: Any) -> None: ...
@@ -163,6 +158,28 @@ async def _server(mode: str, port_q: Any) -> None:
         )
         return web.json_response({})
 
+    return [
+        web.post("/publish", publish),
+        web.post("/subscribe", subscribe),
+        web.post("/answer", answer),
+    ]
+
+
+def server_main(mode: str, port_q: Any) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_server(mode, port_q))
+
+
+async def _server(mode: str, port_q: Any) -> None:
+    from aiohttp import web
+
+    from media import AiortcMediaEngine, MediaConfig
+
+    engine = AiortcMediaEngine(MediaConfig(ice_servers=[], forward_mode=mode))
+    probe = Probe()
+    room = "bench"
+    shim = signaling_routes(engine, room)
+
     async def latency(request: web.Request) -> web.Response:
         fwd = engine._forwarder
         for _, track in engine.published_tracks(room):
@@ -172,14 +189,7 @@ async def _server(mode: str, port_q: Any) -> None:
         return web.json_response(probe.summary())
 
     app = web.Application()
-    app.add_routes(
-        [
-            web.post("/publish", publish),
-            web.post("/subscribe", subscribe),
-            web.post("/answer", answer),
-            web.get("/latency", latency),
-        ]
-    )
+    app.add_routes([*shim, web.get("/latency", latency)])
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
