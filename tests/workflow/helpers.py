@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.fakes import FakeClock
-from tests.helpers import ServerHandle
+import aiohttp
+
+from tests.fakes import FakeClock, NullMediaEngine
+from tests.helpers import SECRET, ServerHandle
+from vidconsult.app import EVENTS, run_server
+from vidconsult.config import Settings
 from vidconsult.domain.roles import Role
+from vidconsult.tokens import TokenSigner
 
 CST = ZoneInfo("Asia/Shanghai")
 # Monday 9 March 2026, 09:00 in the centre's zone; the SLA deadline of a request now is the end
@@ -128,3 +135,27 @@ def case_body(unit: str = "vil-1", specialty: str = "cardiology", **kw: Any) -> 
         "clinical_summary": "chest pain for two weeks",
         **kw,
     }
+
+
+@contextlib.asynccontextmanager
+async def workflow_server(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
+    """The real server (REST + signaling) of ``settings`` on an ephemeral port, on a fake clock
+    and no media, recording every event it publishes (``WorkflowServer.seen``)."""
+    async with (
+        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        async def record(event: str, data: dict[str, Any]) -> None:
+            events.append((event, data))
+
+        server.app[EVENTS].subscribe(record)
+        yield WorkflowServer(
+            url=server.url,
+            signer=TokenSigner(SECRET.encode()),
+            app=server.app,
+            session=session,
+            clock=clock,
+            events=events,
+        )

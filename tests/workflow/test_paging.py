@@ -12,17 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.fakes import FakeClock, NullMediaEngine
-from tests.helpers import SECRET
+from tests.fakes import FakeClock
 from tests.sio import RawClient
-from tests.workflow.helpers import MON, WorkflowServer, case_body
+from tests.workflow.helpers import MON, WorkflowServer, case_body, workflow_server
 from vidconsult.account_admin import create_account
-from vidconsult.app import EVENTS, run_server
 from vidconsult.config import Settings
-from vidconsult.tokens import TokenSigner
 from web.workflow_keys import PAGING
 
 PASSWORD = "correct horse battery"
@@ -40,24 +36,8 @@ async def serving(settings: Settings, clock: FakeClock) -> AsyncIterator[Workflo
     settings = settings.model_copy(
         update={"scheduler_interval": 0, "paging_interval": 0, "paging_answer_seconds": 30}
     )
-    async with (
-        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        events: list[tuple[str, dict[str, Any]]] = []
-
-        async def record(event: str, data: dict[str, Any]) -> None:
-            events.append((event, data))
-
-        server.app[EVENTS].subscribe(record)
-        yield WorkflowServer(
-            url=server.url,
-            signer=TokenSigner(SECRET.encode()),
-            app=server.app,
-            session=session,
-            clock=clock,
-            events=events,
-        )
+    async with workflow_server(settings, clock) as server:
+        yield server
 
 
 async def account(settings: Settings, username: str, role: str, **kw: Any) -> None:

@@ -8,18 +8,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from pydantic import SecretStr
 
-from tests.fakes import FakeClock, NullMediaEngine
-from tests.helpers import SECRET
+from tests.fakes import FakeClock
 from tests.postgres import PostgresServer
-from tests.workflow.helpers import MON, WorkflowServer, case_body
-from vidconsult.app import EVENTS, run_server
+from tests.workflow.helpers import MON, WorkflowServer, case_body, workflow_server
 from vidconsult.config import Settings
-from vidconsult.tokens import TokenSigner
 from web.workflow_keys import PAGING
 
 
@@ -38,24 +33,8 @@ async def node(
             "paging_answer_seconds": 20,  # inside the lease's 30 s: the holder keeps it
         }
     )
-    async with (
-        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        events: list[tuple[str, dict[str, Any]]] = []
-
-        async def record(event: str, data: dict[str, Any]) -> None:
-            events.append((event, data))
-
-        server.app[EVENTS].subscribe(record)
-        yield WorkflowServer(
-            url=server.url,
-            signer=TokenSigner(SECRET.encode()),
-            app=server.app,
-            session=session,
-            clock=clock,
-            events=events,
-        )
+    async with workflow_server(settings, clock) as server:
+        yield server
 
 
 def sent(nodes: tuple[WorkflowServer, ...], case_id: str) -> list[str]:
