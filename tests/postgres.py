@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import require_binary
+from tests.helpers import SECRET, require_binary
+from vidconsult.config import Settings
 
 
 def _pg_bin() -> Path:
@@ -109,6 +110,24 @@ class PostgresServer:
     def stop(self) -> None:
         """Fast shutdown: open transactions are rolled back, clients are disconnected."""
         self._as_owner(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+def postgres_node_settings(
+    data_dir: Path, database_url: str, *, pool_size: int = 3, **more: object
+) -> Settings:
+    """A node's settings on a test database (``--store postgres``) on a free loopback
+    port, with the tests' secret; ``more`` adds to (or overrides) them."""
+    return Settings.from_env(
+        {},
+        host="127.0.0.1",
+        port=0,
+        data_dir=data_dir,
+        secret=SECRET,
+        store="postgres",
+        database_url=database_url,
+        database_pool_size=pool_size,
+        **more,
+    )
 
 
 def _free_port() -> int:

@@ -13,11 +13,10 @@ import pytest
 from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.installed import fast_accounts
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.cli import main
-from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 
 Node = Callable[[str], AbstractAsyncContextManager[ServerHandle]]
@@ -29,17 +28,7 @@ def node(tmp_path: Path, postgres: PostgresServer) -> Node:
 
     @asynccontextmanager
     async def start(name: str) -> AsyncIterator[ServerHandle]:
-        settings = Settings.from_env(
-            {},
-            host="127.0.0.1",
-            port=0,
-            data_dir=tmp_path / name,
-            secret=SECRET,
-            store="postgres",
-            database_url=url,
-            database_pool_size=3,
-            password_workers=1,
-        )
+        settings = postgres_node_settings(tmp_path / name, url, password_workers=1)
         installers = [
             areas.install_records,
             areas.accounts_installer(fast_accounts()),

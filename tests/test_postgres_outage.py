@@ -20,11 +20,10 @@ import pytest
 from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.installed import fast_accounts
-from tests.postgres import postgres_server
+from tests.postgres import postgres_node_settings, postgres_server
 from tests.sio import RawClient
 from vidconsult import areas
 from vidconsult.app import run_server
-from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 
 pytestmark = pytest.mark.slow
@@ -65,15 +64,10 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
 ) -> None:
     caplog.set_level(logging.INFO)
     with postgres_server() as pg:
-        settings = Settings.from_env(
-            {},
-            host="127.0.0.1",
-            port=0,
-            data_dir=tmp_path,
-            secret=SECRET,
-            store="postgres",
-            database_url=pg.new_database(),
-            database_pool_size=2,
+        settings = postgres_node_settings(
+            tmp_path,
+            pg.new_database(),
+            pool_size=2,
             password_workers=1,
             scheduler_interval=0.2,  # its loop runs through the outage
             paging_interval=0,

@@ -11,11 +11,10 @@ import aiohttp
 import pytest
 
 from tests.helpers import SECRET, ServerHandle
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.cluster.memory import MemoryHub
-from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 from web.keys import LIVE
 
@@ -29,18 +28,7 @@ def node(tmp_path: Path, postgres: PostgresServer) -> Node:
 
     @asynccontextmanager
     async def start(name: str) -> AsyncIterator[ServerHandle]:
-        settings = Settings.from_env(
-            {},
-            host="127.0.0.1",
-            port=0,
-            data_dir=tmp_path / name,
-            secret=SECRET,
-            store="postgres",
-            database_url=url,
-            database_pool_size=3,
-            node_id=name,
-            node_limit=50,
-        )
+        settings = postgres_node_settings(tmp_path / name, url, node_id=name, node_limit=50)
         async with (
             run_server(settings, installers=[], live=hub.node(name)) as server,
             aiohttp.ClientSession() as session,

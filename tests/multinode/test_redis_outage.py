@@ -16,12 +16,11 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, postgres_node_settings
 from tests.redis_server import RedisServer, redis_server
 from vidconsult.app import run_server
 from vidconsult.client import ClientError, RoomClient
 from vidconsult.cluster.ports import UNAVAILABLE_CODE
-from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 from web.keys import LIVE
 
@@ -36,15 +35,9 @@ def own_redis() -> Iterator[RedisServer]:
 async def node(
     tmp_path: Path, postgres: PostgresServer, own_redis: RedisServer
 ) -> AsyncIterator[ServerHandle]:
-    settings = Settings.from_env(
-        {},
-        host="127.0.0.1",
-        port=0,
-        data_dir=tmp_path / "a",
-        secret=SECRET,
-        store="postgres",
-        database_url=postgres.new_database(),
-        database_pool_size=3,
+    settings = postgres_node_settings(
+        tmp_path / "a",
+        postgres.new_database(),
         live="redis",
         redis_url=own_redis.url,
         node_id="node-a",

@@ -14,11 +14,10 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.cluster.memory import MemoryHub
-from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
 from web.keys import ROOMS
 
@@ -36,18 +35,7 @@ def node(tmp_path: Path, postgres: PostgresServer, hub: MemoryHub) -> Node:
 
     @asynccontextmanager
     async def start(name: str) -> AsyncIterator[ServerHandle]:
-        settings = Settings.from_env(
-            {},
-            host="127.0.0.1",
-            port=0,
-            data_dir=tmp_path / name,
-            secret=SECRET,
-            store="postgres",
-            database_url=url,
-            database_pool_size=3,
-            node_heartbeat=1.0,
-            node_ttl=3.0,
-        )
+        settings = postgres_node_settings(tmp_path / name, url, node_heartbeat=1.0, node_ttl=3.0)
         async with (
             run_server(settings, installers=[], live=hub.node(name)) as server,
             aiohttp.ClientSession() as session,
