@@ -210,6 +210,21 @@ def _tbf_dropped(link: str, netns: str | None) -> int:
     return 0
 
 
+def ipv4_only(link: str, netns: str | None = None) -> None:
+    """No IPv6 on a test link. Its link-local address would appear 1-2 s after the link comes
+    up (duplicate address detection), and Chromium aborts the loads in flight of every page on
+    this machine when an address changes (net::ERR_NETWORK_CHANGED)."""
+    inside = ["ip", "netns", "exec", netns] if netns else []
+    done = subprocess.run(
+        [*inside, "sysctl", "-q", "-w", f"net.ipv6.conf.{link}.disable_ipv6=1"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"disabling IPv6 on {link}: {done.stderr.strip()}")
+
+
 class Netlab:
     """Namespaces with shaped links; everything it made is removed on exit (or ``close``)."""
 
@@ -243,6 +258,8 @@ class Netlab:
         self.participants[label] = part
         _run("ip", "link", "add", part.host_link, "type", "veth", "peer", "name", part.inner_link)
         _run("ip", "link", "set", part.inner_link, "netns", part.netns)
+        ipv4_only(part.host_link)
+        ipv4_only(part.inner_link, part.netns)
         _run("ip", "addr", "add", f"{part.host_ip}/30", "dev", part.host_link)
         _run("ip", "link", "set", part.host_link, "up")
         _run("ip", "-n", part.netns, "addr", "add", f"{part.ip}/30", "dev", part.inner_link)

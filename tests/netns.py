@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import require_binary
+from tests.netlab import ipv4_only
 
 
 def require_root(why: str) -> None:
@@ -74,6 +75,8 @@ def other_machine() -> Iterator[OtherMachine]:
     try:
         _ip("link", "add", machine.host_link, "type", "veth", "peer", "name", inner)
         _ip("link", "set", inner, "netns", machine.name)
+        ipv4_only(machine.host_link)
+        ipv4_only(inner, machine.name)
         _ip("addr", "add", f"{machine.host_ip}/30", "dev", machine.host_link)
         _ip("link", "set", machine.host_link, "up")
         _ip("-n", machine.name, "addr", "add", f"{machine.ip}/30", "dev", inner)

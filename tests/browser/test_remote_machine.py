@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from tests.browser.conftest import CHROMIUM_ARGS, csp_violations
+from tests.browser.waits import goto_settled
 from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle, require_module
 from tests.netns import OtherMachine, other_machine
@@ -120,15 +121,7 @@ async def open_page(browser: Any, url: str, log: list[str], who: str, *init_scri
         "response",
         lambda r: log.append(f"[{who}] HTTP {r.status} {r.url}") if r.status >= 400 else None,
     )
-    for attempt in range(3):
-        try:
-            await page.goto(url)
-            break
-        except Exception as exc:
-            # this machine's addresses change under the browser (other tests' namespaces come
-            # and go, and the reconnect test adds one): Chromium aborts the navigation
-            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 2:
-                raise
+    await goto_settled(page, url)
     return page
 
 

@@ -54,3 +54,35 @@ async def marked(page: Any, name: str, *, timeout_ms: float) -> float:
     return float(
         await wait_true(page, "(n) => (window.__marks || {})[n] || 0", name, timeout_ms=timeout_ms)
     )
+
+
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+
+async def goto_settled(page: Any, url: str, attempts: int = 3) -> None:
+    """``page.goto(url)``, again when Chromium aborted the page or one of its scripts because
+    an address of this machine changed meanwhile (net::ERR_NETWORK_CHANGED: other tests'
+    network namespaces come and go). A page whose script failed to load would never start, and
+    a person would reload it; so does this."""
+    aborted: list[str] = []
+
+    def on_failed(request: Any) -> None:
+        if NETWORK_CHANGED in (request.failure or ""):
+            aborted.append(request.url)
+
+    page.on("requestfailed", on_failed)
+    try:
+        for attempt in range(1, attempts + 1):
+            aborted.clear()
+            try:
+                await page.goto(url)
+            except Exception as exc:
+                if NETWORK_CHANGED not in str(exc) or attempt == attempts:
+                    raise
+                continue
+            if not aborted:
+                return
+            if attempt == attempts:
+                raise AssertionError(f"{NETWORK_CHANGED} {attempts} times, last for {aborted}")
+    finally:
+        page.remove_listener("requestfailed", on_failed)

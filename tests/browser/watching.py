@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.waits import goto_settled
 from tests.netlab import Participant
 
 JOINED_TIMEOUT_MS = 30_000
@@ -143,7 +144,7 @@ async def watching_page(browser: Any, url: str, log: list[str] | None = None, wh
     if log is not None:
         page.on("console", lambda m: log.append(f"[{who}] {m.type}: {m.text}"))
         page.on("pageerror", lambda e: log.append(f"[{who}] pageerror: {e}"))
-    await page.goto(url)
+    await goto_settled(page, url)
     return page
 
 
