@@ -38,6 +38,7 @@ from web.keys import (
     CLOCK,
     LIVE,
     REVOCATIONS,
+    ROOM_ROUTER,
     ROOMS,
     SESSION_CHECKER,
     SETTINGS,
@@ -228,6 +229,7 @@ def install_recordings(app: web.Application) -> None:
     app[recordings_api.EXPORTS] = exports
     app[EVENTS].subscribe(service.on_event)
     recordings_api.add_room_requests(app[SIGNALING], service)
+    recordings_api.add_room_commands(app[ROOM_ROUTER], service)
     app.router.add_routes(recordings_api.routes)
     interval = settings.recording_purge_interval
 

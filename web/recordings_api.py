@@ -23,6 +23,7 @@ from vidconsult.domain.roles import Role
 from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from vidconsult.services.exports import ExportService
 from vidconsult.services.recordings import RecordingConfig, RecordingService
+from vidconsult.services.room_routing import RoomRouter
 from vidconsult.tokens import TokenClaims
 from web.http import (
     claims,
@@ -32,7 +33,7 @@ from web.http import (
     require_coordinator,
     require_room_admin,
 )
-from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, CLOCK, ROOM_ROUTER, ROOMS, SETTINGS
 from web.openapi import BINARY, describe
 from web.recording_views import (
     ActiveRecordings,
@@ -140,7 +141,8 @@ async def recording_status(request: web.Request) -> web.Response:
     if not who.is_coordinator:
         who.require_room(room_id)
     service = request.app[RECORDINGS]
-    status = service.status(room_id)
+    # the session and its files are the room's node's
+    status = await request.app[ROOM_ROUTER].command(room_id, "recording.status", {})
     if not (who.is_coordinator or who.grants.admin):
         # everyone in the room may know whether it is recorded; the files (identities, roles,
         # sizes, hashes), the session and the policy are for whoever runs the room
@@ -170,7 +172,11 @@ async def active_recordings(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
-    return json_ok(await request.app[RECORDINGS].start(room_id, by=who.identity))
+    # recorded where the room's media is: on its node
+    started = await request.app[ROOM_ROUTER].command(
+        room_id, "recording.start", {"by": who.identity}
+    )
+    return json_ok(started)
 
 
 @routes.post(ROOM + "/recording/stop")
@@ -180,7 +186,10 @@ async def start(request: web.Request) -> web.Response:
 async def stop(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
-    return json_ok(await request.app[RECORDINGS].stop(room_id, by=who.identity))
+    stopped = await request.app[ROOM_ROUTER].command(
+        room_id, "recording.stop", {"by": who.identity}
+    )
+    return json_ok(stopped)
 
 
 @routes.put(ROOM + "/recording/policy")
@@ -194,9 +203,13 @@ async def set_policy(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     who = require_room_admin(request, room_id)
     body = await parse_body(request, PolicyBody)
-    policy = await request.app[RECORDINGS].set_policy(
-        room_id, enabled=body.enabled, consent=body.consent, note=body.note, by=who.identity
+    # set on the room's node: a policy that forbids recording stops the recording there
+    await request.app[ROOM_ROUTER].command(
+        room_id,
+        "recording.policy",
+        {**body.model_dump(), "by": who.identity},
     )
+    policy = await request.app[RECORDINGS].policy(room_id)
     return json_ok(PolicyOut.of(policy).model_dump(mode="json"))
 
 
@@ -441,6 +454,36 @@ async def export_content(request: web.Request) -> web.StreamResponse:
 
 class _NoPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def add_room_commands(router: RoomRouter, service: RecordingService) -> None:
+    """What the REST routes above ask of the room's node (``RoomRouter.command``): the
+    recording is made where the room's media is."""
+
+    async def start(room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        return await service.start(room_id, by=str(args["by"]))
+
+    async def stop(room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        return await service.stop(room_id, by=str(args["by"]))
+
+    async def status(room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        return service.status(room_id)
+
+    async def policy(room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        body = PolicyBody.model_validate({k: v for k, v in args.items() if k != "by"})
+        await service.set_policy(
+            room_id,
+            enabled=body.enabled,
+            consent=body.consent,
+            note=body.note,
+            by=str(args["by"]),
+        )
+        return {}
+
+    router.on("recording.start", start)
+    router.on("recording.stop", stop)
+    router.on("recording.status", status)
+    router.on("recording.policy", policy)
 
 
 def add_room_requests(signaling: Any, service: RecordingService) -> None:

@@ -29,7 +29,7 @@ from vidconsult.tokens import TokenClaims
 from web import record_views as views
 from web.guards import limit, paced, streams_body
 from web.http import claims, json_ok, parse_query
-from web.keys import ACCESS_LOG, BASE_URL, ROOMS, SETTINGS
+from web.keys import ACCESS_LOG, BASE_URL, ROOM_ROUTER, SETTINGS
 from web.openapi import BINARY, describe
 from web.scope import scope_of
 from web.workflow_keys import CASES
@@ -147,7 +147,7 @@ async def upload(request: web.Request) -> web.Response:
     )
     if who.room is not None:
         # the room the file was added from lists it at once (its case panel reloads)
-        await request.app[ROOMS].announce(
+        await request.app[ROOM_ROUTER].announce(
             who.room,
             "attachment.added",
             {

@@ -124,12 +124,15 @@ async def set_bandwidth(request: web.Request) -> web.Response:
     room_id = request.match_info["room_id"]
     require_room_admin(request, room_id)
     body = await parse_body(request, Bandwidth)
-    room = await request.app[ROOMS].set_bandwidth(room_id, body.video_kbps, body.identity)
+    # applied where the publishers are: on the room's node
+    room_kbps = await request.app[ROOM_ROUTER].set_bandwidth(
+        room_id, body.video_kbps, body.identity
+    )
     applied = BandwidthOut(
-        room_id=room.id,
+        room_id=room_id,
         identity=body.identity,
         video_kbps=body.video_kbps,
-        room_max_video_kbps=room.max_video_kbps,
+        room_max_video_kbps=room_kbps,
     )
     return json_ok(applied.model_dump(mode="json"))
 

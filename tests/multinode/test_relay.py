@@ -5,9 +5,10 @@ own ICE candidates); REST on A lists, inspects and ends the room held by B."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 import pytest
@@ -15,13 +16,20 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_node_settings
+from vidconsult import areas
 from vidconsult.app import run_server
+from vidconsult.areas import Installer
 from vidconsult.client import RoomClient
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.tokens import TokenSigner
 from web.keys import ROOMS
+from web.recordings_api import RECORDINGS
 
-Node = Callable[[str], AbstractAsyncContextManager[ServerHandle]]
+
+class Node(Protocol):
+    def __call__(
+        self, name: str, installers: Sequence[Installer] = ...
+    ) -> AbstractAsyncContextManager[ServerHandle]: ...
 
 
 @pytest.fixture
@@ -34,10 +42,10 @@ def node(tmp_path: Path, postgres: PostgresServer, hub: MemoryHub) -> Node:
     url = postgres.new_database()
 
     @asynccontextmanager
-    async def start(name: str) -> AsyncIterator[ServerHandle]:
+    async def start(name: str, installers: Sequence[Installer] = ()) -> AsyncIterator[ServerHandle]:
         settings = postgres_node_settings(tmp_path / name, url, node_heartbeat=1.0, node_ttl=3.0)
         async with (
-            run_server(settings, installers=[], live=hub.node(name)) as server,
+            run_server(settings, installers=list(installers), live=hub.node(name)) as server,
             aiohttp.ClientSession() as session,
         ):
             yield ServerHandle(
@@ -129,4 +137,75 @@ async def test_rest_on_another_node_acts_in_the_room(node: Node, hub: MemoryHub)
             status, missing = await a.api("DELETE", f"/api/v1/rooms/{rid}/participants/nobody")
             assert status == 404, missing
         finally:
+            await on_b.close()
+
+
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+async def test_rest_on_another_node_commands_the_room_node(node: Node, hub: MemoryHub) -> None:
+    """The bitrate cap, recording start / status / stop and a room announcement asked on node
+    a are done on b, the room's node: its publisher gets the cap in its next publish answer,
+    the recording is made on b (files marked with b), and the announcement reaches both the
+    participant on b and one relayed through a."""
+    installers = [areas.install_records, areas.install_recordings]
+    async with node("a", installers) as a, node("b", installers) as b:
+        rid = (await a.create_room("Commanded from a", case_id="case-1"))["id"]
+        hub.placements[rid] = "b"
+        on_b = RoomClient(b.url, b.mint("pt-wang", "patient", room=rid, case="case-1"))
+        via_a = RoomClient(a.url, a.mint("dr-li", "doctor", room=rid, case="case-1"))
+        try:
+            await on_b.connect()
+            await via_a.connect()
+            await on_b.publish(VideoStreamTrack())
+
+            # the bitrate cap: the room's, then the patient's own (on a, nobody is joined)
+            bandwidth = f"/api/v1/rooms/{rid}/bandwidth"
+            status, body = await a.api("PUT", bandwidth, {"video_kbps": 300})
+            assert status == 200 and body["room_max_video_kbps"] == 300, body
+            await on_b.publish(AudioStreamTrack())
+            assert "b=AS:300" in on_b.publish_answer, on_b.publish_answer
+            status, body = await a.api("PUT", bandwidth, {"video_kbps": 200, "identity": "pt-wang"})
+            assert status == 200 and body["room_max_video_kbps"] == 300, body
+            await on_b.publish(AudioStreamTrack())
+            assert "b=AS:200" in on_b.publish_answer, on_b.publish_answer
+            status, err = await a.api("PUT", bandwidth, {"video_kbps": 100, "identity": "nobody"})
+            assert status == 409 and err["error"]["code"] == "not_joined", err
+
+            # recording: started on a, made on b (where the patient's video is)
+            status, started = await a.api("POST", f"/api/v1/rooms/{rid}/recording/start")
+            assert status == 200 and started["active"], started
+            assert started["files"], started
+            for client in (on_b, via_a):
+                await client.wait_event("recording.started")
+            assert b.app[RECORDINGS].status(rid)["active"]
+            assert not a.app[RECORDINGS].status(rid)["active"]
+            files = await a.app[RECORDINGS].store.list_recordings(room_id=rid)
+            assert files and {f.node_id for f in files} == {"b"}, files
+            assert {f.identity for f in files} == {"pt-wang"}
+            status, seen = await a.api("GET", f"/api/v1/rooms/{rid}/recording")
+            assert status == 200 and seen["active"], seen
+            assert seen["session"]["session_id"] == started["session"]["session_id"]
+            status, stopped = await a.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+            assert status == 200 and not stopped["active"], stopped
+            await on_b.wait_event("recording.stopped")
+            assert not b.app[RECORDINGS].status(rid)["active"]
+            status, err = await a.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
+            assert status == 409 and err["error"]["code"] == "not_recording", err
+
+            # an announcement: a file added on a through a's REST reaches everyone in the room
+            status, added = await a.api(
+                "POST",
+                "/api/v1/cases/case-1/attachments",
+                token=via_a._token,
+                params={"filename": "ecg.pdf"},
+                data=PDF,
+                headers={"Content-Type": "application/pdf"},
+            )
+            assert status == 201, added
+            for client in (on_b, via_a):
+                told = await client.wait_event("attachment.added")
+                assert told["attachment_id"] == added["id"], told
+        finally:
+            await via_a.close()
             await on_b.close()

@@ -1,23 +1,28 @@
-"""REST on any node: a room's live side (who is in it, who waits) is on the room's node, so
-reading it or ending the room is asked of that node over the node link. The records (the
-room row, its status) are in the shared store and read here. One node (no link): everything
-is local, as before."""
+"""REST on any node: a room's live side (who is in it, who waits, its media, its recording) is
+on the room's node, so reading it, ending the room and every command on it (remove, admit,
+decline, mute, the bitrate cap, announcements, the recordings area's start / stop / status /
+policy) are asked of that node over the node link (``room.live``, ``room.end``,
+``room.command``). The records (the room row, its status) are in the shared store and read
+here. One node (no link), or a room on no node: everything is done here, as before."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vidconsult.cluster.ports import RoomPlacement
 from vidconsult.domain.rooms import Participant, Room, Waiting
-from vidconsult.errors import InvalidInput
+from vidconsult.errors import InvalidInput, Unavailable
 from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rooms import RoomService
 
 log = logging.getLogger(__name__)
+# a command on a live room (RoomRouter.command): done on the room's node with the room's id and
+# its arguments (JSON); its answer (JSON) comes back to the node that asked
+RoomCommand = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # the live-room actions of the REST API done on the room's node (see RoomRouter.act)
 ACTIONS = ("remove", "admit", "decline", "mute")
 
@@ -41,10 +46,22 @@ class RoomRouter:
         self._link = link
         self._locator = locator
         self._timeout = timeout
+        self._commands: dict[str, RoomCommand] = {}
+        for action in ACTIONS:
+            self.on(action, self._act(action))
+        self.on("bandwidth", self._bandwidth)
+        self.on("announce", self._announce)
         if link is not None:
             link.on("room.live", self._on_live)
             link.on("room.end", self._on_end)
-            link.on("room.act", self._on_act)
+            link.on("room.command", self._on_command)
+
+    def on(self, name: str, command: RoomCommand) -> None:
+        """``command(room_id, args)`` is what ``name`` does on the room's node (an area adds
+        its own: the recordings' ``recording.start``, ...)."""
+        if name in self._commands:
+            raise ValueError(f"room command {name!r} is already handled")
+        self._commands[name] = command
 
     async def _node(self, room_id: str) -> str | None:
         """Another node holding the room, or None for this one (or none)."""
@@ -104,45 +121,81 @@ class RoomRouter:
         )
         return await self._rooms.get_room(room_id)
 
+    async def command(self, room_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Do ``name`` on the room's node (here when the room is here, or on no node) and
+        return its answer; a domain error it raised there is raised here (same code)."""
+        if name not in self._commands:
+            raise ValueError(f"unknown room command {name!r}")
+        node = await self._node(room_id)
+        if node is None:
+            return await self._commands[name](room_id, args)
+        assert self._link is not None
+        return await self._link.request(
+            node,
+            "room.command",
+            {"room_id": room_id, "name": name, "args": args},
+            timeout=self._timeout,
+        )
+
     async def act(self, room_id: str, action: str, target: str, **by: str) -> None:
         """A live-room action of the REST API, done on the room's node: ``remove``,
         ``admit``, ``decline`` (``by``, ``role``) or ``mute`` (``by``, ``by_name``)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown room action {action!r}")
-        node = await self._node(room_id)
-        if node is None:
-            await self._act(room_id, action, target, by)
-            return
-        assert self._link is not None
-        await self._link.request(
-            node,
-            "room.act",
-            {"room_id": room_id, "action": action, "target": target, "by": by},
-            timeout=self._timeout,
-        )
+        await self.command(room_id, action, {"target": target, **by})
 
-    async def _act(self, room_id: str, action: str, target: str, by: dict[str, str]) -> None:
-        if action == "remove":
-            await self._rooms.remove_by(room_id, target, by=by["by"], role=by["role"])
-        elif action == "admit":
-            await self._rooms.admit(room_id, target, by=by["by"], role=by["role"])
-        elif action == "decline":
-            await self._rooms.decline(room_id, target, by=by["by"], role=by["role"])
-        elif action == "mute":
-            await self._rooms.request_mute(room_id, target, by=by["by"], by_name=by["by_name"])
+    async def set_bandwidth(self, room_id: str, kbps: int, identity: str | None) -> int:
+        """Cap publishers' video bitrate on the room's node (where they publish): the
+        room's cap (``identity`` None) or one participant's; the room's cap after it."""
+        answer = await self.command(
+            room_id, "bandwidth", {"video_kbps": kbps, "identity": identity}
+        )
+        return int(answer["room_max_video_kbps"])
+
+    async def announce(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Tell everyone in the room (on its node) about something that changed outside it;
+        best effort: a node that does not answer is logged, the caller's work stands."""
+        try:
+            await self.command(room_id, "announce", {"event": event, "payload": payload})
+        except Unavailable as exc:
+            log.warning("announcement lost room=%s event=%s reason=%s", room_id, event, exc)
 
     # the room's node ---------------------------------------------------------------------
-    async def _on_act(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
-        action, by = str(payload.get("action")), payload.get("by")
-        if action not in ACTIONS or not isinstance(by, dict):
-            raise InvalidInput(f"unknown room action {action!r}")
-        await self._act(
-            str(payload["room_id"]),
-            action,
-            str(payload["target"]),
-            {k: str(v) for k, v in by.items()},
+    def _act(self, action: str) -> RoomCommand:
+        async def act(room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+            target, by = str(args["target"]), str(args["by"])
+            if action == "remove":
+                await self._rooms.remove_by(room_id, target, by=by, role=str(args["role"]))
+            elif action == "admit":
+                await self._rooms.admit(room_id, target, by=by, role=str(args["role"]))
+            elif action == "decline":
+                await self._rooms.decline(room_id, target, by=by, role=str(args["role"]))
+            else:
+                await self._rooms.request_mute(room_id, target, by=by, by_name=str(args["by_name"]))
+            return {"ok": True}
+
+        return act
+
+    async def _bandwidth(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        identity = args.get("identity")
+        room = await self._rooms.set_bandwidth(
+            room_id, int(args["video_kbps"]), None if identity is None else str(identity)
+        )
+        return {"room_max_video_kbps": room.max_video_kbps}
+
+    async def _announce(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        payload = args.get("payload")
+        await self._rooms.announce(
+            room_id, str(args["event"]), payload if isinstance(payload, dict) else {}
         )
         return {"ok": True}
+
+    async def _on_command(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
+        name, args = str(payload.get("name")), payload.get("args")
+        command = self._commands.get(name)
+        if command is None or not isinstance(args, dict):
+            raise InvalidInput(f"unknown room command {name!r}", code="unknown_room_command")
+        return await command(str(payload["room_id"]), args)
 
     async def _on_live(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
         hidden = bool(payload.get("include_hidden"))
