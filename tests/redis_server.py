@@ -1,5 +1,8 @@
-"""Debian's redis-server for tests: a throwaway server on a free loopback port, no persistence.
-Locally a test without redis-server is skipped; in CI (CI=true) it fails.
+"""Debian's redis-server for tests: a throwaway server on a free loopback port, no persistence;
+a Redis Cluster of three primaries (:func:`redis_cluster`) and a primary with a replica watched
+by one Sentinel (:func:`redis_sentinel`), made of the same binary (``redis-server --sentinel``
+is Redis Sentinel; Debian's redis-sentinel package only links that name to it) and redis-cli.
+Locally a test without redis-server (or redis-cli) is skipped; in CI (CI=true) it fails.
 
 :meth:`RedisServer.stop` and :meth:`RedisServer.start` stop and start it again on the same
 port (the live state's "Redis goes away and comes back" tests)."""
@@ -11,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +46,7 @@ class RedisServer:
     directory: Path
     process: subprocess.Popen[bytes] | None = field(default=None)
     db: int = 0
+    extra: tuple[str, ...] = ()  # more of redis-server's options (a cluster node, a replica)
 
     @property
     def url(self) -> str:
@@ -65,7 +69,8 @@ class RedisServer:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
             + ["--appendonly", "no", "--dir", str(self.directory)]
-            + ["--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes"],
+            + ["--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes"]
+            + list(self.extra),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -74,6 +79,13 @@ class RedisServer:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start:\n{self.log_text()[-2000:]}")
             time.sleep(0.05)  # a process starting: no event to wait on but its port
+
+    def kill(self) -> None:
+        """SIGKILL: the machine under it is gone (nothing flushed, no goodbye to anyone)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def stop(self) -> None:
         if self.process is None:
@@ -98,3 +110,192 @@ def redis_server() -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)  # servers agreeing among themselves: no event to wait on from here
+
+
+def _info(port: int, section: str) -> dict[str, str]:
+    import redis
+
+    with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+        text = client.execute_command("INFO", section)
+    if isinstance(text, dict):  # redis-py parses INFO itself
+        return {k: str(v) for k, v in text.items()}
+    return dict(line.split(":", 1) for line in str(text).splitlines() if ":" in line)
+
+
+@dataclass(slots=True)
+class RedisClusterServers:
+    """Three primaries, no replicas, all 16384 slots assigned."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        """One node's URL: the client finds the others from it."""
+        return self.nodes[0].url
+
+
+def _cluster_state_ok(port: int) -> bool:
+    import redis
+
+    try:
+        with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+            info = client.execute_command("CLUSTER INFO")
+    except redis.RedisError:
+        return False
+    if isinstance(info, dict):  # redis-py parses CLUSTER INFO itself
+        return info.get("cluster_state") == "ok"
+    return "cluster_state:ok" in str(info)
+
+
+@contextmanager
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    binary = require_binary("redis-server")
+    cli = require_binary("redis-cli")
+    directory = Path(tempfile.mkdtemp(prefix="vc-redis-cluster-"))
+    nodes: list[RedisServer] = []
+    try:
+        for i in range(3):
+            port, bus = _free_port(), _free_port()  # the bus port given: port + 10000 may not exist
+            node_dir = directory / f"n{i}"
+            node_dir.mkdir()
+            extra = ("--cluster-enabled", "yes", "--cluster-port", str(bus))
+            extra += ("--cluster-config-file", str(node_dir / "nodes.conf"))
+            extra += ("--cluster-node-timeout", "2000")
+            nodes.append(RedisServer(binary, port, node_dir, extra=extra))
+            nodes[-1].start()
+        created = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes)]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout[-2000:]}")
+        for node in nodes:
+            _until("cluster_state:ok", lambda node=node: _cluster_state_ok(node.port))
+        yield RedisClusterServers(nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+SENTINEL_MASTER = "vcmaster"
+
+
+@dataclass(slots=True)
+class RedisSentinelServers:
+    """A primary, its replica, and one Sentinel (quorum 1) that fails over after 1 s down."""
+
+    primary: RedisServer
+    replica: RedisServer
+    sentinel: RedisServer
+    master_name: str = SENTINEL_MASTER
+
+    @property
+    def sentinels(self) -> tuple[tuple[str, int], ...]:
+        return (("127.0.0.1", self.sentinel.port),)
+
+    def master_port(self) -> int:
+        """The primary's port as the Sentinel names it now."""
+        import redis
+
+        with redis.Redis(port=self.sentinel.port, socket_timeout=2) as client:
+            address = client.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", self.master_name)
+        return int(address[1])
+
+
+@contextmanager
+def redis_sentinel() -> Iterator[RedisSentinelServers]:
+    binary = require_binary("redis-server")
+    directory = Path(tempfile.mkdtemp(prefix="vc-redis-sentinel-"))
+    started: list[RedisServer] = []
+    try:
+        dirs = [directory / name for name in ("primary", "replica", "sentinel")]
+        for d in dirs:
+            d.mkdir()
+        # a replica syncs at once (diskless sync otherwise waits 5 s for more replicas)
+        at_once = ("--repl-diskless-sync-delay", "0")
+        primary = RedisServer(binary, _free_port(), dirs[0], extra=at_once)
+        primary.start()
+        started.append(primary)
+        replica = RedisServer(
+            binary,
+            _free_port(),
+            dirs[1],
+            extra=(*at_once, "--replicaof", "127.0.0.1", str(primary.port)),
+        )
+        replica.start()
+        started.append(replica)
+        _until(
+            "replica in sync",
+            lambda: _info(replica.port, "replication").get("master_link_status") == "up",
+        )
+        sentinel_port = _free_port()
+        config = dirs[2] / "sentinel.conf"  # Sentinel rewrites its file: one of its own
+        config.write_text(
+            f"port {sentinel_port}\nbind 127.0.0.1\n"
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary.port} 1\n"
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n"
+            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+            # told, not found by its next INFO round (up to 10 s)
+            f"sentinel known-replica {SENTINEL_MASTER} 127.0.0.1 {replica.port}\n"
+        )
+        sentinel = RedisServer(binary, sentinel_port, dirs[2])
+        _start_sentinel(sentinel, config)
+        started.append(sentinel)
+        servers = RedisSentinelServers(primary, replica, sentinel)
+        _until("the sentinel knows the replica", lambda: _knows_replica(servers))
+        yield servers
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _start_sentinel(server: RedisServer, config: Path) -> None:
+    server.process = subprocess.Popen(
+        [
+            server.binary,
+            str(config),
+            "--sentinel",
+            "--logfile",
+            str(server.directory / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not _answers_ping(server.port):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"redis-server --sentinel did not start:\n{server.log_text()[-2000:]}"
+            )
+        time.sleep(0.05)  # a process starting: no event to wait on but its port
+
+
+def _knows_replica(servers: RedisSentinelServers) -> bool:
+    import redis
+
+    with redis.Redis(port=servers.sentinel.port, socket_timeout=2, decode_responses=True) as c:
+        replicas = c.execute_command("SENTINEL REPLICAS", servers.master_name)
+    for replica in replicas:
+        fields = (
+            replica
+            if isinstance(replica, dict)
+            else dict(zip(replica[::2], replica[1::2], strict=True))
+        )
+        if str(fields.get("port")) == str(servers.replica.port) and "s_down" not in str(
+            fields.get("flags", "")
+        ):
+            return True
+    return False

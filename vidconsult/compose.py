@@ -113,7 +113,12 @@ def make_live_state(settings: Settings) -> LiveState | None:
     from vidconsult.cluster.redis_state import RedisLiveState
 
     return RedisLiveState(
-        settings.redis_url.get_secret_value(), node_id_of(settings), ttl=settings.node_ttl
+        settings.redis_url.get_secret_value(),
+        node_id_of(settings),
+        ttl=settings.node_ttl,
+        cluster=settings.redis_cluster,
+        sentinels=settings.redis_sentinel_addresses(),
+        sentinel_master=settings.redis_sentinel_master,
     )
 
 

@@ -213,6 +213,23 @@ class Settings(BaseSettings):
             " VIDCONSULT_REDIS_URL: a password in a flag shows in ps)"
         ),
     )
+    # Redis deployed for fail-over (docs/operations.md, "Redis with fail-over"): --redis-url
+    # names one node of a Redis Cluster; or Sentinels name the primary (the URL then gives only
+    # its password, database and TLS)
+    redis_cluster: Switch = Field(
+        False,
+        description="--redis-url is one node of a Redis Cluster: the client finds the others",
+    )
+    redis_sentinels: str = Field(
+        "",
+        description=(
+            "Redis Sentinels (host:port,host:port) that name the live state's primary, with"
+            " --redis-sentinel-master; --redis-url then gives only its password, database, TLS"
+        ),
+    )
+    redis_sentinel_master: str = Field(
+        "", description="the name the Sentinels monitor the primary under (with --redis-sentinels)"
+    )
     # the live state: "memory" (one node, the default) or "redis" (several nodes share it at
     # redis_url; a participant may enter through any node: docs/operations.md, several nodes)
     live: Literal["memory", "redis"] = Field(
@@ -563,6 +580,38 @@ class Settings(BaseSettings):
                     "--redis-url must be a redis:// or rediss:// URL, not a"
                     f" {scheme or 'schemeless'} one"
                 )
+        sentinels = bool(self.redis_sentinels.strip())
+        if (self.redis_cluster or sentinels or self.redis_sentinel_master) and self.live != "redis":
+            raise ValueError("--redis-cluster and --redis-sentinels apply only with --live redis")
+        if sentinels != bool(self.redis_sentinel_master):
+            raise ValueError(
+                "--redis-sentinels and --redis-sentinel-master go together: give both or neither"
+            )
+        if self.redis_cluster and sentinels:
+            raise ValueError(
+                "--redis-cluster and --redis-sentinels exclude each other: a Redis Cluster fails"
+                " over by itself"
+            )
+        if self.redis_cluster:
+            url = urlsplit(self.redis_url.get_secret_value())
+            if url.scheme == "unix" or url.path.strip("/") not in {"", "0"}:
+                raise ValueError(
+                    "--redis-cluster needs a redis:// or rediss:// URL of database 0 (a Redis"
+                    " Cluster has no other)"
+                )
+        self.redis_sentinel_addresses()
+
+    def redis_sentinel_addresses(self) -> tuple[tuple[str, int], ...]:
+        """--redis-sentinels as (host, port) pairs; a bad one is a ValueError naming it."""
+        addresses = []
+        for item in self.redis_sentinels.split(","):
+            if not item.strip():
+                continue
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"--redis-sentinels: {item.strip()!r} is not host:port")
+            addresses.append((host.strip("[]"), int(port)))
+        return tuple(addresses)
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):

@@ -1,23 +1,44 @@
 """The live-state backends the contract suite (test_live_contract.py) runs on: the in-process
-hub, and Redis on a real ``redis-server`` the tests start (tests/redis_server.py). A backend is
-a factory of nodes sharing one state, as the nodes of one centre share one Redis."""
+hub, and Redis on real servers the tests start (tests/redis_server.py): one ``redis-server``, a
+Redis Cluster of three primaries, and a primary with a replica behind a Sentinel. A backend is
+a factory of nodes sharing one state, as the nodes of one centre share one Redis. The cluster
+and the Sentinel set start once per test module."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from tests.redis_server import RedisServer
+from tests.redis_server import (
+    RedisClusterServers,
+    RedisSentinelServers,
+    RedisServer,
+    redis_cluster,
+    redis_sentinel,
+)
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.cluster.ports import LiveState
 
 # short enough that the tests of expiry wait little, long enough for a loaded CI machine
 TTL = 1.0
-BACKENDS = ["memory", "redis"]
+BACKENDS = ["memory", "redis", "redis-cluster", "redis-sentinel"]
 
 NodeFactory = Callable[[str], Awaitable[LiveState]]
+
+
+@pytest.fixture(scope="module")
+def redis_cluster_servers() -> Iterator[RedisClusterServers]:
+    with redis_cluster() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="module")
+def redis_sentinel_servers() -> Iterator[RedisSentinelServers]:
+    with redis_sentinel() as servers:
+        yield servers
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,10 +46,18 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory
     made: list[LiveState] = []
     hub = MemoryHub(ttl=TTL) if request.param == "memory" else None
     redis_url = ""
-    prefix = f"t{secrets.token_hex(4)}:"
+    prefix = f"t{secrets.token_hex(4)}"
+    options: dict[str, Any] = {}
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis")
         redis_url = server.url
+    elif request.param == "redis-cluster":
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster_servers")
+        redis_url, options = cluster.url, {"cluster": True}
+    elif request.param == "redis-sentinel":
+        sentinel: RedisSentinelServers = request.getfixturevalue("redis_sentinel_servers")
+        redis_url = "redis://ignored.invalid/0"  # the Sentinel names the primary
+        options = {"sentinels": sentinel.sentinels, "sentinel_master": sentinel.master_name}
 
     async def factory(node_id: str) -> LiveState:
         state: LiveState
@@ -37,7 +66,7 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory
         else:
             from vidconsult.cluster.redis_state import RedisLiveState
 
-            state = RedisLiveState(redis_url, node_id, ttl=TTL, prefix=prefix)
+            state = RedisLiveState(redis_url, node_id, ttl=TTL, prefix=prefix, **options)
         await state.start()
         made.append(state)
         return state

@@ -15,6 +15,7 @@ from vidconsult.compose import node_id_of
 from vidconsult.config import Settings
 
 PG = ["--store", "postgres", "--database-url", "postgresql://x@db/vc"]
+SENTINELS = ["--redis-sentinels", "s1:26379,s2:26379", "--redis-sentinel-master", "vc"]
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,35 @@ PG = ["--store", "postgres", "--database-url", "postgresql://x@db/vc"]
         (["--node-id", "no spaces"], "--node-id"),
         (["--node-limit", "-1"], "--node-limit"),
         (["--node-heartbeat", "5", "--node-ttl", "2"], "--node-ttl must be longer"),
+        (["--redis-cluster"], "--redis-cluster and --redis-sentinels apply only with --live redis"),
+        (
+            [*PG, "--live", "redis", "--redis-sentinels", "s1:26379"],
+            "--redis-sentinels and --redis-sentinel-master go together",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-sentinel-master", "vc"],
+            "--redis-sentinels and --redis-sentinel-master go together",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-cluster", *SENTINELS],
+            "--redis-cluster and --redis-sentinels exclude each other",
+        ),
+        (
+            [
+                *PG,
+                "--live",
+                "redis",
+                "--redis-sentinels",
+                "s1:26379,s2",
+                "--redis-sentinel-master",
+                "vc",
+            ],
+            "--redis-sentinels: 's2' is not host:port",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-cluster", "--redis-url", "redis://r:6379/3"],
+            "--redis-cluster needs a redis:// or rediss:// URL of database 0",
+        ),
     ],
 )
 def test_invalid_live_settings_fail_at_start_with_one_line(
@@ -62,3 +92,43 @@ def test_the_node_id_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert node_id_of(settings) == first  # a restart is the same node
     named = Settings.from_env({}, data_dir=tmp_path / "var", secret=SECRET, node_id="lab-2")
     assert node_id_of(named) == "lab-2"
+
+
+def test_redis_with_fail_over_reaches_the_live_state(tmp_path: Path) -> None:
+    """The settings of a Sentinel set and of a Redis Cluster reach the live state's client."""
+    from redis.asyncio.cluster import RedisCluster
+    from redis.asyncio.sentinel import SentinelConnectionPool
+
+    from vidconsult.cluster.redis_state import RedisLiveState
+    from vidconsult.compose import make_live_state
+
+    base = {
+        "data_dir": tmp_path,
+        "secret": SECRET,
+        "store": "postgres",
+        "database_url": "postgresql://x@db/vc",
+        "live": "redis",
+        "node_id": "n1",
+    }
+    sentinel = Settings.from_env(
+        {
+            "VIDCONSULT_REDIS_URL": "redis://:pw@ignored/2",
+            "VIDCONSULT_REDIS_SENTINELS": "s1.lan:26379, [::1]:26380",
+            "VIDCONSULT_REDIS_SENTINEL_MASTER": "vc",
+        },
+        **base,
+    )
+    assert sentinel.redis_sentinel_addresses() == (("s1.lan", 26379), ("::1", 26380))
+    state = make_live_state(sentinel)
+    assert isinstance(state, RedisLiveState)
+    pool = state.client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "vc"
+    assert pool.connection_kwargs["password"] == "pw" and pool.connection_kwargs["db"] == 2
+    assert state.prefix == "{vc}:"  # one hash tag for every key
+    cluster = Settings.from_env(
+        {"VIDCONSULT_REDIS_URL": "redis://r1:7000/0", "VIDCONSULT_REDIS_CLUSTER": "true"}, **base
+    )
+    state = make_live_state(cluster)
+    assert isinstance(state, RedisLiveState)
+    assert isinstance(state.client, RedisCluster)

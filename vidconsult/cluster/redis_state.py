@@ -1,8 +1,23 @@
 """The live state in Redis (``--live redis --redis-url redis://...``), shared by the nodes of
-a centre. One Redis (or a Sentinel-managed primary), not Redis Cluster: the scripts below
-touch keys they compute, which Redis Cluster does not allow.
+a centre, on one of three deployments (:func:`connect`): one Redis; a primary with replicas
+that Redis Sentinel fails over (``--redis-sentinels``, ``--redis-sentinel-master``); or a Redis
+Cluster (``--redis-cluster``).
 
-Keys (under ``prefix``, default ``vc:``):
+One hash tag for every key: the prefix (default ``vc``) is written ``{vc}:``, so all of a
+centre's keys hash to one slot of a Redis Cluster. The scripts below then stay atomic there:
+removing a dead node touches every room it held and everyone present through it, so no finer
+tag (per room, per node) keeps that one script. The cost is that the live state lives on one
+primary of the cluster (plus its replicas); it is small (a record per node, room and person
+present), and the cluster gives fail-over rather than room to grow. Each script names one key
+of the slot (``KEYS[1]``) so the cluster client sends it to the primary that owns the slot.
+
+The bus uses plain PUBLISH/SUBSCRIBE on every deployment. A Redis Cluster forwards a PUBLISH to
+all its nodes, so a subscriber may hold its connection to any of them, and a script's PUBLISH
+(a node's death, announced by the sweep that removed it) needs nothing of a cluster. Sharded
+pub/sub (SPUBLISH) would only spare the other primaries that traffic; with one hash tag it
+would all go to the one shard anyway, and the messages are few (signaling relays, presence).
+
+Keys (under ``{prefix}:``):
 
 - ``node:{id}`` the node's :class:`NodeInfo` as JSON, expiring after the TTL (alive = exists);
   ``nodes`` a sorted set of node ids scored by when their heartbeat runs out (Redis' own
@@ -28,7 +43,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -176,6 +194,48 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def hash_tagged(prefix: str) -> str:
+    """``vc`` or ``vc:`` -> ``{vc}:``: every key under it hashes to one Redis Cluster slot."""
+    name = prefix.rstrip(":")
+    return prefix if name.startswith("{") and name.endswith("}") else f"{{{name}}}:"
+
+
+def connect(
+    url: str,
+    *,
+    timeout: float = 2.0,
+    cluster: bool = False,
+    sentinels: tuple[tuple[str, int], ...] = (),
+    sentinel_master: str = "",
+) -> Any:
+    """A client of the live state's Redis: ``url`` itself; with ``cluster``, a Redis Cluster
+    found from that node; with ``sentinels``, the primary they name ``sentinel_master`` (the
+    URL's credentials, database and TLS apply to it, its host is not used). Replies decoded;
+    a call waits ``timeout`` seconds, then retries once (a join waits at most ~2 timeouts)."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+    }
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    if sentinels:
+        parsed = parse_url(url)
+        for name in ("username", "password", "db"):
+            if parsed.get(name) is not None:
+                options[name] = parsed[name]
+        if url.startswith("rediss://"):
+            options["ssl"] = True
+        sentinel = Sentinel(
+            list(sentinels),
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        return sentinel.master_for(sentinel_master, redis_class=aioredis.Redis, **options)
+    return aioredis.Redis.from_url(url, **options)
+
+
 @dataclass(slots=True)
 class _Listener:
     handler: Handler
@@ -196,19 +256,26 @@ class RedisLiveState:
         node_id: str,
         *,
         ttl: float = 15.0,
-        prefix: str = "vc:",
+        prefix: str = "vc",
         timeout: float = 2.0,
+        cluster: bool = False,
+        sentinels: tuple[tuple[str, int], ...] = (),
+        sentinel_master: str = "",
     ) -> None:
         self.node_id = node_id
         self.ttl = ttl
-        self.prefix = prefix
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
+        self.prefix = hash_tagged(prefix)
+        # a Redis, or a RedisCluster: the same commands, typed apart
+        self.client: aioredis.Redis = connect(
             url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # one quick retry: a join waits at most ~2 timeouts for a Redis that is gone
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+            timeout=timeout,
+            cluster=cluster,
+            sentinels=sentinels,
+            sentinel_master=sentinel_master,
+        )
+        # a cluster's nodes count their own subscribers: ask them all
+        self._every_node: dict[str, Any] = (
+            {"target_nodes": RedisCluster.ALL_NODES} if cluster else {}
         )
         self._scripts = {
             name: self.client.register_script(source)
@@ -232,7 +299,10 @@ class RedisLiveState:
 
     async def script(self, name: str, *args: Any) -> Any:
         with _guard():
-            return await self._scripts[name](keys=[], args=[self.prefix, *args])
+            # KEYS[1]: a key of the slot, for a cluster client to route the script by
+            return await self._scripts[name](
+                keys=[f"{self.prefix}nodes"], args=[self.prefix, *args]
+            )
 
     async def start(self) -> None:
         if self._reader is None:
@@ -303,7 +373,7 @@ class RedisLiveState:
         its confirmation, which the reader consumes): a message published after
         :meth:`MessageBus.subscribe` returns is then delivered, whatever connection sends it."""
         for _ in range(200):
-            counts = await self.client.pubsub_numsub(channel)
+            counts = await self.client.pubsub_numsub(channel, **self._every_node)
             if counts and int(counts[0][1]) > 0:
                 return
             await asyncio.sleep(0.01)  # Redis has not read the SUBSCRIBE yet
@@ -355,11 +425,11 @@ class _Registry:
             ids = [_text(i) for i in await client.zrange(f"{p}nodes", 0, -1)]
             if not ids:
                 return []
+            raws = await client.mget([f"{p}node:{i}" for i in ids])  # not in a cluster's pipeline
             async with client.pipeline(transaction=False) as pipe:
-                pipe.mget([f"{p}node:{i}" for i in ids])
                 for node_id in ids:
                     pipe.scard(f"{p}noderooms:{node_id}")
-                raws, *counts = await pipe.execute()
+                counts = await pipe.execute()
         return [
             NodeInfo.from_json(json.loads(raw), placed_rooms=int(count))
             for raw, count in zip(raws, counts, strict=True)
