@@ -1,7 +1,8 @@
 """The browser client's own checks, run by the test suite so CI runs them: ESLint over
 web/ (flat config web/eslint.config.js) and the unit tests of its logic under node's built-in
-test runner (web/test/*.test.js); and every error code the join path can send has a text in
-both languages of the one string table (web/static/i18n.js)."""
+test runner (web/test/*.test.js); and every error code the server can send (the join path's,
+and every other module's, which the dashboard and the workspace show) has a text in both
+languages of the one string table (web/static/i18n.js)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,12 @@ JOIN_PATH = [
     "vidconsult/services/node_link.py",
     "signaling/relay.py",
 ]
-CODE = re.compile(r'code\s*=\s*"([a-z_]+)"')
+CODE = re.compile(r'code\s*=\s*"([a-z_0-9]+)"')
+# web/http.py, web/guards.py...: error_response(400, "malformed_body", ...)
+RESPONSE_CODE = re.compile(r'error_response\(\s*\d+,\s*"([a-z_0-9]+)"')
+# where the server's codes are raised: every Python module of these packages (web/ without
+# its static files and node_modules)
+SERVER_SOURCES = ["vidconsult", "signaling", "media", "web"]
 
 
 def _node() -> str:
@@ -103,3 +109,50 @@ def test_every_join_path_error_code_has_both_texts() -> None:
         assert isinstance(errors, dict)
         missing = sorted(codes - errors.keys())
         assert not missing, f"{language}: no text for {missing}"
+
+
+def server_error_codes() -> dict[str, str]:
+    """Every error code a server module names (``code="..."``, ``error_response(n, "...")``),
+    with the first file that names it; plus the computed ones (upload quotas, room windows)."""
+    found: dict[str, str] = {}
+    for package in SERVER_SOURCES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "node_modules" in path.parts or "static" in path.parts:
+                continue
+            text = path.read_text()
+            for pattern in (CODE, RESPONSE_CODE):
+                for match in pattern.finditer(text):
+                    found.setdefault(match.group(1), str(path.relative_to(ROOT)))
+    # TooLarge(code=f"{quota.kind}_quota_exceeded") in services/upload_quota.py
+    for kind in ("case", "token"):
+        found.setdefault(f"{kind}_quota_exceeded", "vidconsult/services/upload_quota.py")
+    for refusal in JoinRefusal:
+        found.setdefault(refusal.value, "vidconsult/domain/room_window.py")
+    return found
+
+
+def test_every_server_error_code_has_both_texts() -> None:
+    """The dashboard and the workspace show a person's sentence for a refusal, never the code
+    or the server's English: a code raised anywhere on the server without a text fails here."""
+    codes = server_error_codes()
+    # the scan sees codes from every corner: the store, the domain, the edges
+    assert {"double_booking", "invalid_payload", "not_coordinator", "in_use"} <= codes.keys()
+    assert len(codes) > 120, len(codes)
+    strings = _strings()
+    for language in ("en", "zh"):
+        errors = strings[language]["errors"]
+        assert isinstance(errors, dict)
+        missing = sorted(f"{code} ({codes[code]})" for code in codes.keys() - errors.keys())
+        assert not missing, f"{language}: no text for {missing}"
+        # a sentence, not the code again
+        same = sorted(code for code in codes if errors[code].replace(" ", "_") == code)
+        assert not same, f"{language}: the code itself as its text: {same}"
+
+
+def test_quota_kinds_are_the_ones_scanned() -> None:
+    """The quota codes are computed from the quota's kind: if a kind is added, the scan above
+    must learn it (or the new code would reach a person without a sentence)."""
+    kinds: set[str] = set()
+    for path in (ROOT / "vidconsult").rglob("*.py"):
+        kinds |= set(re.findall(r'\bQuota\(\s*"([a-z_]+)"', path.read_text()))
+    assert kinds == {"case", "token"}, kinds

@@ -4,7 +4,7 @@ A coordinator signs in with a real account, opens a room, mints a join link that
 participant then uses, watches that participant (and its mute) appear live, ends the room and
 the participant is told; a routine case is created and booked (SLA met, and breached when the
 expert is away); an emergency request opens a room with its links at once; a failed sign-in
-shows the API's own message.
+shows the sentence for the API's code (its own words folded away).
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ async def test_rooms_live_join_link_participant_and_end(
     assert not dash.page_errors()
 
 
-async def test_failed_sign_in_shows_the_api_message(
+async def test_failed_sign_in_shows_the_sentence_for_the_code(
     app_server: ServerHandle,
     settings: Settings,
     open_dashboard: Opener,
@@ -208,12 +208,20 @@ async def test_failed_sign_in_shows_the_api_message(
     await dash.sign_in(username, "not the password at all")
     error = page.locator("[data-testid=sign-in-error]")
     await page.wait_for_selector("[data-testid=sign-in-error]:not(:empty)", timeout=TIMEOUT_MS)
-    # the very message the API gives for a wrong password
+    # the sentence of the page's table for the code the API gives for a wrong password; the
+    # API's own words only under the folded-away details
     status, body = await app_server.api(
         "POST", "/api/v1/auth/login", {"username": username, "password": "wrong again!!"}, token=""
     )
     assert status == 401 and body["error"]["code"] == "invalid_credentials"
-    assert await error.inner_text() == body["error"]["message"]
+    sentence = await page.evaluate(
+        "async () => (await import('/static/i18n.js')).STRINGS.en.errors.invalid_credentials"
+    )
+    assert await error.locator("[data-testid=error-text]").inner_text() == sentence
+    assert await error.get_attribute("data-code") == "invalid_credentials"
+    details = error.locator("[data-testid=error-details]")
+    assert await details.get_attribute("open") is None
+    assert await details.locator("span").text_content() == body["error"]["message"]
     assert await page.locator("[data-testid=signed-in-as]").is_hidden()
 
     # a pasted token that is not a coordinator's is refused; a coordinator's is taken

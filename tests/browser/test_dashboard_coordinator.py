@@ -8,7 +8,8 @@
   clock.
 - The directory is edited from the page: a unit with consult hours, an expert, a roster with
   leave, the on-duty rota, dated overrides (the newest of two overlapping is on duty first),
-  deletes (refused, with the reason, for an expert on the rota); the API has what was typed.
+  deletes (refused for an expert on the rota: the sentence for the code, the server's reason
+  under its details); the API has what was typed.
 - The specialty catalogue is edited from the page: created, renamed, given to an expert,
   retired (then refused for new cases), shown by its Chinese name in zh-CN.
 - A booked case is rescheduled from the picker and then cancelled: the old booking is
@@ -562,11 +563,14 @@ async def test_directory_is_edited_from_the_page(
     wang = page.locator("[data-testid=expert-row][data-expert-id=dr-wang]")
     for _ in range(2):
         await wang.locator("[data-testid=delete-expert]").click()
-    await page.wait_for_function(
-        "() => [...document.querySelectorAll('[role=alert]')].some("
-        "e => e.innerText.includes('rota'))",
-        timeout=TIMEOUT_MS,
+    # the sentence for the code; the server's words (what refers to her) under the details
+    refused = page.locator("[role=alert][data-code=in_use]")
+    await refused.wait_for(timeout=TIMEOUT_MS)
+    sentence = await page.evaluate(
+        "async () => (await import('/static/i18n.js')).STRINGS.en.errors.in_use"
     )
+    assert await refused.locator("[data-testid=error-text]").inner_text() == sentence
+    assert "rota" in await refused.locator("[data-testid=error-details]").text_content()
     assert (await app_server.api("GET", "/api/v1/experts/dr-wang"))[0] == 200
     twn = page.locator("[data-testid=unit-row][data-unit-id=twn-2]")
     for _ in range(2):

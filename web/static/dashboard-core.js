@@ -1,16 +1,20 @@
 // Dashboard plumbing shared by every section: the REST client, a small DOM builder, times in
 // the centre's zone, and the notice line.
 
-import { t, locale } from "./i18n.js";
+import { t, locale, errorText } from "./i18n.js";
 
 const TOKEN_KEY = "vidconsult.dashboard.token";
 
-/** An error reply of the API: `{"error": {"code", "message"}}`, or a network failure. */
+/** An error reply of the API: `{"error": {"code", "message"}}`, or a network failure. Its
+ * `message` is the person's sentence for the code in the page's language (i18n.js `errors`,
+ * never the raw code), or `sentence` when the page has a more fitting one of its own; `reason`
+ * keeps the server's own (English) words for support. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
+  constructor(status, code, reason = "", sentence = null) {
+    super(sentence ?? errorText(code));
     this.status = status;
     this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -40,7 +44,7 @@ export async function api(method, path, body = undefined, { auth = true } = {}) 
       cache: "no-store",
     });
   } catch (err) {
-    throw new ApiError(0, "network", t("networkError", { message: err.message }));
+    throw new ApiError(0, "network", err.message);
   }
   let data = null;
   if ((resp.headers.get("Content-Type") || "").startsWith("application/json")) {
@@ -227,8 +231,9 @@ export async function busy(button, work, errorEl = null) {
   } catch (err) {
     const message = err instanceof ApiError ? err.message : String(err.message || err);
     if (errorEl) {
-      fill(errorEl, message);
+      fill(errorEl, h("span", { testid: "error-text" }, message), errorDetails(err));
       errorEl.dataset.code = err.code || "error";
+      delete errorEl.dataset.tone; // an error, whatever the line said before (signed out...)
     } else {
       notify(message, "error");
     }
@@ -240,6 +245,16 @@ export async function busy(button, work, errorEl = null) {
       button.textContent = label;
     }
   }
+}
+
+/** The server's own words for a refusal, folded away under a disclosure: a coordinator
+ * reads the sentence; support (or a coordinator fixing a form) can open the details, which
+ * name the field or the record the server refused. Not for network failures. */
+function errorDetails(err) {
+  const reason = err instanceof ApiError && err.status ? err.reason : "";
+  if (!reason) return null;
+  return h("details", { class: "error-details", testid: "error-details" },
+    h("summary", {}, t("errorDetails")), h("span", { lang: "en" }, reason));
 }
 
 /** A labelled form field: <div class="field"><label>..</label><input ...></div>. */

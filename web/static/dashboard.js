@@ -120,9 +120,9 @@ async function signedIn(token, { login = false } = {}) {
       location.assign(`/workspace${location.search}`);
       return;
     }
-    if (who.role !== "coordinator") throw new ApiError(403, "not_coordinator",
+    if (who.role !== "coordinator") throw new ApiError(403, "not_coordinator", "",
       t("notCoordinator", { role: who.role }));
-    if (who.room) throw new ApiError(403, "room_token", t("roomToken"));
+    if (who.room) throw new ApiError(403, "room_token", "", t("roomToken"));
     me = who;
   } catch (err) {
     session.token = null;

@@ -17,7 +17,7 @@
 // UI slots: room.addControl(button) puts a button in the call toolbar, room.addPanel(element)
 // a panel beside the tiles, room.addPrejoin(element) a block in the pre-join step.
 
-import { t, term } from "./i18n.js";
+import { errorText as sharedErrorText } from "./i18n.js";
 
 export const STATES = [
   "checking", "early", "blocked", "prejoin", "lobby", "connecting", "joined", "reconnecting",
@@ -28,11 +28,10 @@ export const FINISHED = new Set(["blocked", "left", "removed", "declined", "ende
 export const $ = (id) => document.getElementById(id);
 
 /** A person's sentence for a server error ({code, message} or a SignalingError): the code's
- * text from the i18n table's `errors` group; never the raw code or the server's English. */
+ * text from the i18n table's `errors` group (the room page's `roomErrors` first); never the raw
+ * code or the server's English. */
 export function errorText(err) {
-  const code = err && typeof err === "object" ? err.code : err;
-  const text = code ? term("errors", code) : "";
-  return text && text !== String(code).replace(/_/g, " ") ? text : t("errorUnknown");
+  return sharedErrorText(err, "roomErrors");
 }
 
 /** The one room of this page: its state, its parts, and the hooks features use. */

@@ -2,7 +2,7 @@
 // its report. Times always say their zone ("UTC+8 · Asia/Shanghai"), never a bare "CST".
 
 import { term } from "./i18n.js";
-import { api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
+import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
 import { w, wterm } from "./workspace-i18n.js";
 
 function partsIn(zone, date, options) {
@@ -102,7 +102,10 @@ export function recordsPanel(caseId) {
         { method: "POST", headers: { Authorization: `Bearer ${session.token}`,
           "Content-Type": type }, body: file });
       const data = await resp.json().catch(() => null);
-      if (!resp.ok) throw new Error(data?.error?.message || `${resp.status}`);
+      if (!resp.ok) {
+        throw new ApiError(resp.status, data?.error?.code ?? `http_${resp.status}`,
+          data?.error?.message ?? "");
+      }
       fill(status, w("uploaded", { name: file.name }));
       input.value = "";
       await load();

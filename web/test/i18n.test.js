@@ -50,3 +50,17 @@ test("t fills placeholders and falls back to English, then to the key", () => {
   assert.equal(term("roles", "expert"), "专家");
   assert.equal(term("roles", "new_role"), "new role");
 });
+
+test("a server error code reads as a sentence in the page's language, never as the code", () => {
+  const zh = translator("zh");
+  const en = translator("en");
+  assert.equal(zh.errorText({ code: "double_booking", message: "slot taken" }), STRINGS.zh.errors.double_booking);
+  assert.equal(en.errorText("permission_denied"), STRINGS.en.errors.permission_denied);
+  // an unknown code, no code, or a non-string: the generic sentence of that language
+  assert.equal(zh.errorText({ code: "made_up", message: "raw English" }), STRINGS.zh.errorUnknown);
+  assert.equal(en.errorText(undefined), STRINGS.en.errorUnknown);
+  assert.equal(zh.errorText({ code: 42 }), STRINGS.zh.errorUnknown);
+  // a page's own readings win over the shared one
+  assert.equal(zh.errorText("not_found", "roomErrors"), STRINGS.zh.roomErrors.not_found);
+  assert.equal(zh.errorText("not_found"), STRINGS.zh.errors.not_found);
+});

@@ -40,3 +40,8 @@ test("an error code becomes a sentence, an unknown one the generic sentence", ()
   assert.equal(errorText({ code: "made_up_code", message: "raw English" }), STRINGS.en.errorUnknown);
   assert.equal(errorText(null), STRINGS.en.errorUnknown);
 });
+
+test("the room page reads not_found as its room; the shared table reads it in general", () => {
+  assert.equal(errorText({ code: "not_found" }), STRINGS.en.roomErrors.not_found);
+  assert.notEqual(STRINGS.en.errors.not_found, STRINGS.en.roomErrors.not_found);
+});
