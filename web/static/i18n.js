@@ -187,6 +187,7 @@ export const STRINGS = {
       invalid_events: "Please choose at least one kind of event to be notified of (and not too many).",
       invalid_url: "The notification address (webhook URL) is not valid.",
       url_not_allowed: "The notification address (webhook URL) points at a network it may not reach.",
+      unknown_room_command: "The server holding this consultation room does not know this action (it may run an older version). Please tell the administrator.",
     },
     // ---- room page ----------------------------------------------------------------------
     // ---- room page: in the room (chat, hand, screen, network, case panel) ----------------
@@ -1114,6 +1115,7 @@ export const STRINGS = {
       invalid_events: "请至少选择一种要通知的事件（且不能过多）。",
       invalid_url: "通知地址（Webhook URL）无效。",
       url_not_allowed: "通知地址（Webhook URL）指向不允许访问的网络。",
+      unknown_room_command: "此会诊室所在的服务器不支持该操作（可能运行较旧的版本），请告知管理员。",
     },
     // ---- room page: in the room (chat, hand, screen, network, case panel) ----------------
     recBadge: "● 录制中",
