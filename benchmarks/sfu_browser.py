@@ -96,6 +96,7 @@ async def browser_sweep(
     from benchmarks.join_time import _blank_page_server
     from benchmarks.sfu_forwarding import _signal, cpu_seconds, fit_slope
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser.waits import wait_true
 
     origin, blank = await _blank_page_server()
     rows: list[dict[str, Any]] = []
@@ -124,10 +125,12 @@ async def browser_sweep(
                     offer = await _signal(signal, "subscribe", identity)
                     answer = await viewer.evaluate("(sdp) => window.bench.view(sdp)", offer)
                     await _signal(signal, "answer", answer, identity)
-                    await viewer.wait_for_function(
+                    # polled with evaluate, which awaits: wait_for_function would take the
+                    # async predicate's Promise as true at once (tests/browser/waits.py)
+                    await wait_true(
+                        viewer,
                         "async () => (await window.bench.stats()).framesDecoded > 0",
-                        timeout=20_000,
-                        polling=100,
+                        timeout_ms=20_000,
                     )
                     viewers.append(viewer)
                 await asyncio.sleep(settle)
