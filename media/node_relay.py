@@ -13,6 +13,13 @@ from the edge's own history and PLIs relayed (over the leg to the origin, then t
 presenter), all by the code that serves local publishers. Nothing is decoded on either node;
 one copy of each track crosses per edge, whatever the edge's audience.
 
+**The edge's audience** (:meth:`serve_audience` / :meth:`drop_audience`, called by the
+signaling edge, ``signaling/audience.py``): a lecture's listener whose socket is on this node
+gets its subscribe connection from this node's engine. The first one of a room registers this
+node with the origin (``RelayCourier.join``), the last one leaving removes it (``leave``) and
+drops the room's relayed-in publishers; each listener is subscribed to every relayed-in track
+of its room, now and as they arrive.
+
 A publisher leaving the origin (its media participant removed) ends its legs and tells each
 edge (:meth:`RelayCourier.end`), whose audience then sees the tracks end. An edge registration
 stays until the edge removes it (:meth:`remove_edge`) or the room closes, so a presenter who
@@ -26,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +91,17 @@ class _Leg:
 
 
 @dataclass(slots=True)
+class _Audience:
+    """This node's (an edge's) own listeners of a room held by ``origin``."""
+
+    origin: str
+    origin_url: str
+    members: dict[str, str] = field(default_factory=dict)  # identity -> session id
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    joined: bool = False  # registered with the origin
+
+
+@dataclass(slots=True)
 class _Room:
     edges: dict[str, Edge] = field(default_factory=dict)  # by node id
     legs: dict[tuple[str, str], _Leg] = field(default_factory=dict)  # (edge, publisher)
@@ -100,11 +118,24 @@ class NodeRelays:
         self._origin: dict[str, _Room] = {}
         #: relayed-in publishers on this node (as an edge): (room, identity) -> origin node
         self._relayed_in: dict[tuple[str, str], str] = {}
+        #: this node's own audience of rooms held elsewhere (as an edge), by room
+        self._audience: dict[str, _Audience] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._own_url: Callable[[], str] = lambda: ""
 
-    def configure(self, node_id: str, courier: RelayCourier) -> None:
+    def configure(
+        self, node_id: str, courier: RelayCourier, own_url: Callable[[], str] | None = None
+    ) -> None:
+        """``own_url``: this node's internal base URL, which an origin posts legs' offers to
+        (read when an edge registers: the port may be known only once the server listens)."""
         self.node_id = check_node_id(node_id)
         self._courier = courier
+        if own_url is not None:
+            self._own_url = own_url
+
+    @property
+    def configured(self) -> bool:
+        return self._courier is not None
 
     def listener_for(self, inner: MediaListener) -> MediaListener:
         """The engine's listener: the core's, with the legs' callbacks taken out."""
@@ -225,6 +256,10 @@ class NodeRelays:
     # callbacks of the engine (through _RelayingListener), on the room's dispatch task
 
     async def track_published(self, room_id: str, identity: str, track: PublishedTrack) -> None:
+        audience = self._audience.get(room_id)
+        if audience is not None and (room_id, identity) in self._relayed_in:
+            for member in list(audience.members):
+                await self._engine.subscribe(room_id, member, identity, track.sid)
         room = self._origin.get(room_id)
         if room is None or not self._relayable(room_id, identity):
             return
@@ -332,6 +367,135 @@ class NodeRelays:
         """The origin node of a relayed-in publisher, None for a local one."""
         return self._relayed_in.get((room_id, identity))
 
+    # --- the edge's own audience -----------------------------------------------------------
+
+    async def serve_audience(
+        self, room_id: str, identity: str, session_id: str, origin: str, origin_url: str
+    ) -> None:
+        """``identity`` (a listener whose socket is on this node) watches ``room_id``, held by
+        ``origin`` (internal base URL ``origin_url``), from this node's engine. The room's
+        first listener here registers this node with the origin; refused with
+        :class:`Unavailable` ``relay_unreachable`` (nothing left behind) when it cannot."""
+        courier = self._courier
+        if courier is None:
+            raise Unavailable("node relay is not configured on this node", code="relay_disabled")
+        check_node_id(origin)
+        while True:
+            audience = self._audience.get(room_id)
+            if audience is None:
+                audience = self._audience[room_id] = _Audience(origin, origin_url.rstrip("/"))
+            await audience.lock.acquire()
+            if self._audience.get(room_id) is not audience:
+                audience.lock.release()  # its last listener left meanwhile: a new one
+                continue
+            if audience.origin != origin:
+                # the room moved (its node died, it was placed again): the old relay is over
+                await self._forget_audience(room_id, audience, leave=False)
+                audience.lock.release()
+                continue
+            break
+        try:
+            audience.members[identity] = session_id
+            await self._engine.add_participant(
+                room_id, identity, can_publish=False, can_subscribe=True
+            )
+            if not audience.joined:
+                try:
+                    publishers = await courier.join(audience.origin_url, room_id, self._own_url())
+                except Exception as exc:
+                    logger.warning(
+                        "relay join refused room=%s origin=%s url=%s error=%s",
+                        room_id,
+                        origin,
+                        audience.origin_url,
+                        exc,
+                    )
+                    audience.members.pop(identity, None)
+                    await self._engine.remove_participant(room_id, identity)
+                    if not audience.members and self._audience.get(room_id) is audience:
+                        del self._audience[room_id]
+                    raise Unavailable(
+                        f"this node cannot reach the lecture's node {origin} to relay it; "
+                        "try again (another entry point may serve you)",
+                        code="relay_unreachable",
+                        retry_after=5,
+                    ) from None
+                audience.joined = True
+                logger.info(
+                    "relay joined room=%s origin=%s publishers=%s", room_id, origin, publishers
+                )
+            for publisher, track in self._engine.published_tracks(room_id):
+                if (room_id, publisher) in self._relayed_in:
+                    await self._engine.subscribe(room_id, identity, publisher, track.sid)
+        finally:
+            audience.lock.release()
+        logger.info(
+            "edge audience in room=%s identity=%s origin=%s listeners=%d",
+            room_id,
+            identity,
+            origin,
+            len(audience.members),
+        )
+
+    async def drop_audience(self, room_id: str, identity: str, session_id: str) -> bool:
+        """The listener's session ended (ignored if a newer session of the same identity took
+        over); the room's last listener here unregisters this node from the origin."""
+        audience = self._audience.get(room_id)
+        if audience is None:
+            return False
+        async with audience.lock:
+            if audience.members.get(identity) != session_id:
+                return False
+            del audience.members[identity]
+            await self._engine.remove_participant(room_id, identity)
+            logger.info(
+                "edge audience out room=%s identity=%s listeners=%d",
+                room_id,
+                identity,
+                len(audience.members),
+            )
+            if not audience.members:
+                await self._forget_audience(room_id, audience, leave=True)
+        return True
+
+    async def _forget_audience(self, room_id: str, audience: _Audience, *, leave: bool) -> None:
+        if self._audience.get(room_id) is audience:
+            del self._audience[room_id]
+        for identity in list(audience.members):
+            await self._engine.remove_participant(room_id, identity)
+        audience.members.clear()
+        if leave and audience.joined and self._courier is not None:
+            try:
+                await self._courier.leave(audience.origin_url, room_id)
+            except Exception as exc:  # the origin is gone or unreachable: its legs fail
+                logger.warning(
+                    "relay leave not delivered room=%s origin=%s error=%s",
+                    room_id,
+                    audience.origin,
+                    exc,
+                )
+        audience.joined = False
+        for (r, publisher), origin in list(self._relayed_in.items()):
+            if r == room_id and origin == audience.origin:
+                await self.end_relayed(room_id, origin, publisher)
+        logger.info("relay left room=%s origin=%s", room_id, audience.origin)
+
+    async def origin_gone(self, origin: str) -> None:
+        """``origin`` died: its rooms' audience here is dropped (their sockets reconnect and
+        join again wherever the room is placed), and its relayed-in publishers with it."""
+        for room_id, audience in list(self._audience.items()):
+            if audience.origin == origin:
+                async with audience.lock:
+                    if self._audience.get(room_id) is audience:  # not left meanwhile
+                        await self._forget_audience(room_id, audience, leave=False)
+        for (room_id, publisher), known in list(self._relayed_in.items()):
+            if known == origin:
+                await self.end_relayed(room_id, origin, publisher)
+
+    def audience(self, room_id: str) -> list[str]:
+        found = self._audience.get(room_id)
+        return sorted(found.members) if found else []
+
     # --- observation -----------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -365,6 +529,10 @@ class NodeRelays:
                 {"room_id": r, "publisher": p, "origin": o}
                 for (r, p), o in self._relayed_in.items()
             ],
+            "audience": {
+                room_id: {"origin": a.origin, "listeners": sorted(a.members)}
+                for room_id, a in self._audience.items()
+            },
         }
 
     async def close(self) -> None:

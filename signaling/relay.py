@@ -122,6 +122,10 @@ class Relayed:
     room_id: str
     busy: int = 0  # requests forwarded and not answered yet
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # a lecture's listener whose media this node serves (signaling/audience.py): the room's
+    # node said so at connect, and gave its internal URL for the media relay
+    edge_media: bool = False
+    origin_url: str = ""
 
 
 class EdgeRelay:
@@ -151,6 +155,12 @@ class EdgeRelay:
         self.absent_for = 10.0  # see _watch (the wiring sets it from the node TTL)
         self.sessions: dict[str, Relayed] = {}
         self._watcher: asyncio.Task[None] | None = None
+        # the lecture relay (signaling/audience.py, set by the wiring): whether this node can
+        # serve a lecture's listeners' media itself, and what to do when a relayed session
+        # ends or a room's node is gone
+        self.edge_media = False
+        self.on_session_end: Callable[[Relayed], Awaitable[None]] | None = None
+        self.on_node_gone: Callable[[str], Awaitable[None]] | None = None
         link.on("sig.emit", self._on_emit, inline=True)
         link.on("sig.close", self._on_close, inline=True)
 
@@ -185,8 +195,11 @@ class EdgeRelay:
                 return None
             left = deadline - asyncio.get_running_loop().time()
             try:
-                await self._link.request(
-                    node, "sig.connect", {**hello, "sid": sid}, timeout=max(0.5, min(3.0, left))
+                answer = await self._link.request(
+                    node,
+                    "sig.connect",
+                    {**hello, "sid": sid, "edge_media": self.edge_media},
+                    timeout=max(0.5, min(3.0, left)),
                 )
             except NodeUnavailable:
                 if asyncio.get_running_loop().time() >= deadline:
@@ -194,7 +207,14 @@ class EdgeRelay:
                 log.info("room node not answering room=%s node=%s; waiting", room_id, node)
                 await asyncio.sleep(0.5)
                 continue
-            self.sessions[sid] = Relayed(sid=sid, node=node, room_id=room_id)
+            edge_media = self.edge_media and answer.get("media") == "edge"
+            self.sessions[sid] = Relayed(
+                sid=sid,
+                node=node,
+                room_id=room_id,
+                edge_media=edge_media,
+                origin_url=str(answer.get("origin_url") or "") if edge_media else "",
+            )
             return node
 
     def settle(self) -> None:
@@ -220,13 +240,25 @@ class EdgeRelay:
             if not relayed.busy:
                 relayed.idle.set()
 
+    async def emit(self, sid: str, event: str, data: Any) -> None:
+        """To a socket of this node (a relayed one)."""
+        await self._sio.emit(event, data, to=sid)
+
     async def closed(self, sid: str) -> None:
         """The socket went away: the room's node lets the participant go."""
         relayed = self.sessions.pop(sid, None)
         if relayed is None:
             return
+        await self._ended(relayed)
         with contextlib.suppress(Exception):
             await self._link.send(relayed.node, "sig.disconnect", {"sid": sid})
+
+    async def _ended(self, relayed: Relayed) -> None:
+        if self.on_session_end is not None and relayed.edge_media:
+            try:
+                await self.on_session_end(relayed)
+            except Exception:
+                log.exception("edge session cleanup failed sid=%s", relayed.sid)
 
     # from the room's node ------------------------------------------------------------------
     async def _on_emit(self, node: str, payload: dict[str, Any]) -> None:
@@ -245,7 +277,8 @@ class EdgeRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2):
                     await relayed.idle.wait()
-        self.sessions.pop(sid, None)
+        if self.sessions.pop(sid, None) is not None:
+            await self._ended(relayed)
 
         async def close() -> None:
             await asyncio.sleep(0)
@@ -314,7 +347,13 @@ class EdgeRelay:
             log.warning("room node gone node=%s sockets=%d", node, len(doomed))
         for relayed in doomed:
             self.sessions.pop(relayed.sid, None)
+            await self._ended(relayed)
             await drop_transport(self._sio, relayed.sid)
+        if self.on_node_gone is not None:
+            try:
+                await self.on_node_gone(node)
+            except Exception:
+                log.exception("edge cleanup of a gone node failed node=%s", node)
 
 
 async def drop_transport(sio: GuardedServer, sid: str) -> None:

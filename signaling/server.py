@@ -15,6 +15,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from signaling import schemas
+from signaling.audience import EdgeAudience
 from signaling.guard import GuardedServer, RejectionSink, error_payload
 from signaling.origins import AllowedOrigins
 from signaling.relay import EdgeRelay, Sockets, remote_sid, split_sid
@@ -47,6 +48,8 @@ class Session:
     joining: bool = False  # the join request is being handled
     waiting: bool = False  # in the room's waiting room (lobby)
     gone: bool = False  # left or disconnected while joining: the join must be undone
+    # a lecture's listener relayed from another node that serves its media (audience.py)
+    media_elsewhere: bool = False
 
 
 Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
@@ -172,6 +175,11 @@ class SignalingServer:
             link.on("sig.connect", self._remote_connect)
             link.on("sig.event", self._remote_event)
             link.on("sig.disconnect", self._remote_disconnect)
+        # the lecture relay (signaling/audience.py, set by the wiring when this node has a
+        # cluster secret): this node's listeners of lectures held elsewhere, and this node's
+        # internal URL, which edges serving its lectures' listeners are given
+        self.audience: EdgeAudience | None = None
+        self.relay_url: Callable[[], str] | None = None
         self._rooms = rooms
         self._signer = signer
         self._ice_servers = ice_servers
@@ -284,6 +292,8 @@ class SignalingServer:
     async def stop(self) -> None:
         if self.edge is not None:
             await self.edge.stop()
+        if self.audience is not None:
+            await self.audience.close()
         if self.link is not None:
             await self.link.close()
 
@@ -294,8 +304,25 @@ class SignalingServer:
             claims.require_room(str(payload["room"]))
         room = await self.rooms.authorize_connect(claims)
         sid = remote_sid(edge, str(payload.get("sid")))
-        self._sessions[sid] = Session(sid=sid, claims=claims, room_id=room.id)
-        log.info("connected sid=%s room=%s identity=%s via=%s", sid, room.id, claims.identity, edge)
+        # a lecture's listener: the edge serves its media, relayed from here
+        elsewhere = (
+            payload.get("edge_media") is True
+            and self.relay_url is not None
+            and room.watched_from_any_node(claims.grants)
+        )
+        self._sessions[sid] = Session(
+            sid=sid, claims=claims, room_id=room.id, media_elsewhere=elsewhere
+        )
+        log.info(
+            "connected sid=%s room=%s identity=%s via=%s media=%s",
+            sid,
+            room.id,
+            claims.identity,
+            edge,
+            "edge" if elsewhere else "here",
+        )
+        if elsewhere and self.relay_url is not None:
+            return {"ok": True, "media": "edge", "origin_url": self.relay_url()}
         return {"ok": True}
 
     async def _remote_event(self, edge: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -328,8 +355,10 @@ class SignalingServer:
 
     # requests ------------------------------------------------------------------------------
     async def _on_event(self, event: str, sid: str, data: Any = None) -> dict[str, Any]:
-        if self.edge is not None and sid in self.edge.sessions:
+        if self.edge is not None and (relayed := self.edge.sessions.get(sid)) is not None:
             try:
+                if relayed.edge_media and self.audience is not None:
+                    return await self.audience.request(relayed, event, data)
                 return await self.edge.forward(sid, event, data)
             except VidconsultError as exc:
                 return error_payload(exc.code, exc.message)
@@ -418,7 +447,9 @@ class SignalingServer:
         # and a client may answer that offer before this request's reply reaches it
         session.joined = session.joining = True
         try:
-            result = await self.rooms.join(claims, session.sid, consent=msg.consent)
+            result = await self.rooms.join(
+                claims, session.sid, consent=msg.consent, media=not session.media_elsewhere
+            )
         except BaseException:
             session.joined = False
             await self.sockets.leave_room(session.sid, session.room_id)

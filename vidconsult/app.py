@@ -15,11 +15,20 @@ from typing import Any
 
 from aiohttp import web
 
+from signaling.audience import EdgeAudience
 from signaling.server import SignalingServer
 from signaling.staff import StaffChannel
 from vidconsult import workflow_app
 from vidconsult.addresses import interface_addresses, is_wildcard, reachable_hosts
-from vidconsult.app_keys import DATABASE, EVENTS, MEDIA, NODE_AGENT, SIGNALING, STAFF
+from vidconsult.app_keys import (
+    DATABASE,
+    EVENTS,
+    INTERNAL_URL,
+    MEDIA,
+    NODE_AGENT,
+    SIGNALING,
+    STAFF,
+)
 from vidconsult.areas import Installer, default_installers
 from vidconsult.cluster.node import NodeAgent, SelfRegistering
 from vidconsult.cluster.ports import LiveState
@@ -265,10 +274,17 @@ def _wire_relay(
     else:
         node_id = load_node_id(settings.data_dir)
     courier = relay_api.HttpRelayCourier(node_id, secret)
-    relays.configure(node_id, courier)
+    app[INTERNAL_URL] = [settings.internal_base_url()]  # the port, once it listens: run_server
+    relays.configure(node_id, courier, own_url=lambda: str(app[INTERNAL_URL][0]))
     app[relay_api.RELAYS] = relays
     app[relay_api.CLUSTER_SECRET] = secret
     app[relay_api.COURIER] = courier
+    signaling = app[SIGNALING]
+    if live is not None and signaling.edge is not None:
+        # a lecture's listeners whose sockets are here watch from this node's engine, relayed
+        # from the room's node (signaling/audience.py); this node relays its own lectures
+        signaling.audience = EdgeAudience(signaling.edge, relays, media, signaling.notifier)
+        signaling.relay_url = lambda: str(app[INTERNAL_URL][0])
 
     async def close_courier(_app: web.Application) -> None:
         await courier.close()
@@ -361,6 +377,8 @@ async def run_server(
         await site.start()
         port = _bound_port(site) or settings.port
         app[BASE_URL][0] = settings.base_url(port, host=_link_host(settings.host))
+        if INTERNAL_URL in app:
+            app[INTERNAL_URL][0] = settings.internal_base_url(port, host=_link_host(settings.host))
         app[SIGNALING].origins.set(allowed_origins(settings, port))
         log.info("listening url=%s tls=%s", app[BASE_URL][0], _tls_kind(tls))
         yield RunningServer(app=app, runner=runner, host=settings.host, port=port, tls=tls)

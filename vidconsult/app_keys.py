@@ -21,3 +21,5 @@ EVENTS = web.AppKey("events", EventBus)
 STAFF = web.AppKey("staff", StaffChannel)
 # this node's heartbeat in the live state (web.keys.LIVE)
 NODE_AGENT = web.AppKey("node_agent", NodeAgent)
+# where the other nodes reach this one (the lecture relay): one item, set once it listens
+INTERNAL_URL = web.AppKey("internal_url", list)

@@ -259,6 +259,18 @@ class Settings(BaseSettings):
             " >= 32 chars; prefer the variable VIDCONSULT_CLUSTER_SECRET"
         ),
     )
+    # where the other nodes reach this one's internal endpoints (the lecture relay posts its
+    # legs' offers here); empty: this node's own listen address (not --public-url, which is
+    # the front of every node)
+    internal_url: str = Field(
+        "",
+        max_length=300,
+        pattern=r"^(https?://[^\s/?#]+/?)?$",
+        description=(
+            "this node's base URL for the other nodes of a cluster (lecture relay), e.g."
+            " http://10.0.0.5:8080 (default: its own listen address)"
+        ),
+    )
     # "passthrough" (forward encoded media as received) or "reencode" (decode once,
     # encode per subscriber: the old aiortc path, kept as a baseline)
     media_mode: Literal["passthrough", "reencode"] = Field(
@@ -675,6 +687,17 @@ class Settings(BaseSettings):
         127.0.0.1 for a wildcard one)."""
         if self.public_url:
             return self.public_url.rstrip("/")
+        return self.own_url(port, host)
+
+    def internal_base_url(self, port: int | None = None, host: str | None = None) -> str:
+        """Where the other nodes of a cluster reach this one: ``internal_url`` when set, else
+        this server's own address (never ``public_url``, the front of all nodes)."""
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        return self.own_url(port, host)
+
+    def own_url(self, port: int | None = None, host: str | None = None) -> str:
+        """This server's own address (host and port it listens on)."""
         if host is None:
             host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
         if ":" in host and not host.startswith("["):

@@ -120,6 +120,15 @@ class RelayCourier(Protocol):
     async def end(self, edge: RelayEdge, room_id: str, publisher: str) -> None:
         """The publisher's relay ended: the edge drops its relayed publisher."""
 
+    async def join(self, origin_url: str, room_id: str, own_url: str) -> list[str]:
+        """(edge) this node has audience for ``room_id``, held by the node at ``origin_url``:
+        relay its publishers to ``own_url``; returns the publishers relayed now."""
+        ...
+
+    async def leave(self, origin_url: str, room_id: str) -> bool:
+        """(edge) no more audience here: the origin closes this node's legs."""
+        ...
+
 
 class NodeRelay(Protocol):
     """A room spanning nodes (docs/media.md, "Rooms across nodes"): both ends of the media
@@ -138,6 +147,22 @@ class NodeRelay(Protocol):
         ...
 
     async def end_relayed(self, room_id: str, origin: str, publisher: str) -> bool: ...
+
+    async def serve_audience(
+        self, room_id: str, identity: str, session_id: str, origin: str, origin_url: str
+    ) -> None:
+        """(edge) a listener whose socket is here watches the room from this node's engine;
+        the room's first one registers this node with the origin (``relay_unreachable`` if
+        it cannot)."""
+        ...
+
+    async def drop_audience(self, room_id: str, identity: str, session_id: str) -> bool:
+        """(edge) the listener's session ended; the last one unregisters this node."""
+        ...
+
+    async def origin_gone(self, origin: str) -> None:
+        """(edge) the origin node died: its rooms' audience and relayed publishers go."""
+        ...
 
     def state(self) -> dict[str, Any]: ...
 

@@ -108,11 +108,20 @@ class RelayedInOut(_Body):
     origin: str
 
 
+class AudienceOut(_Body):
+    origin: str = Field(description="The room's node, which relays its publishers here")
+    listeners: list[str] = Field(description="This node's own listeners of the room")
+
+
 class RelayStateOut(_Body):
     node_id: str
     edges: dict[str, list[str]] = Field(description="Edge nodes registered, by room")
     legs: list[LegOut]
     relayed_in: list[RelayedInOut]
+    audience: dict[str, AudienceOut] = Field(
+        default_factory=dict,
+        description="Lectures held elsewhere whose listeners this node serves, by room",
+    )
 
 
 def _relays(request: web.Request) -> NodeRelay:
@@ -208,8 +217,8 @@ async def relay_end(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX)
 @describe(
-    "Internal (cluster secret): this node's relay legs (with packets sent) and relayed-in "
-    "publishers",
+    "Internal (cluster secret): this node's relay legs (with packets sent), relayed-in "
+    "publishers and its own audience of lectures held elsewhere",
     response=RelayStateOut,
     auth="none",
     errors=(400, 403),  # (400 only where the path has ids)

@@ -313,7 +313,13 @@ async def test_internal_endpoints_refuse_bad_input(tmp_path: Path) -> None:
         assert (status, body["error"]["code"]) == (409, "same_node")
         # nothing was left behind by the refused offers
         _, state = await internal(a, "GET", "")
-        assert state == {"node_id": "node-a", "edges": {}, "legs": [], "relayed_in": []}
+        assert state == {
+            "node_id": "node-a",
+            "edges": {},
+            "legs": [],
+            "relayed_in": [],
+            "audience": {},
+        }
         assert a.app[MEDIA].published_tracks("rm_1") == []
         # removing what is not there is no error
         status, body = await internal(a, "DELETE", "/rooms/rm_1/edges/node-b")

@@ -29,6 +29,8 @@ READY_TIMEOUT = 120.0  # three nodes importing at once on a loaded 2-core machin
 # at most TTL + one heartbeat of a survivor (its sweep)
 HEARTBEAT = 0.5
 TTL = 2.0
+# the nodes' shared secret for their internal endpoints (the lecture relay, /internal/v1/relay)
+CLUSTER_SECRET = "cluster-" + "s" * 40
 
 
 def free_port() -> int:
@@ -67,6 +69,7 @@ class Node:
             "VIDCONSULT_SECRET": SECRET,
             "VIDCONSULT_DATABASE_URL": self.database_url,
             "VIDCONSULT_STORE": "postgres",
+            "VIDCONSULT_CLUSTER_SECRET": CLUSTER_SECRET,
             **self.extra_env,
         }
 

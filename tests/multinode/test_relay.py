@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -18,17 +18,19 @@ from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult import areas
 from vidconsult.app import run_server
+from vidconsult.app_keys import SIGNALING
 from vidconsult.areas import Installer
-from vidconsult.client import RoomClient
+from vidconsult.client import ClientError, RoomClient
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.tokens import TokenSigner
 from web.keys import ROOMS
 from web.recordings_api import RECORDINGS
+from web.relay_api import RELAYS
 
 
 class Node(Protocol):
     def __call__(
-        self, name: str, installers: Sequence[Installer] = ...
+        self, name: str, installers: Sequence[Installer] = ..., **more: Any
     ) -> AbstractAsyncContextManager[ServerHandle]: ...
 
 
@@ -42,8 +44,12 @@ def node(tmp_path: Path, postgres: PostgresServer, hub: MemoryHub) -> Node:
     url = postgres.new_database()
 
     @asynccontextmanager
-    async def start(name: str, installers: Sequence[Installer] = ()) -> AsyncIterator[ServerHandle]:
-        settings = postgres_node_settings(tmp_path / name, url, node_heartbeat=1.0, node_ttl=3.0)
+    async def start(
+        name: str, installers: Sequence[Installer] = (), **more: Any
+    ) -> AsyncIterator[ServerHandle]:
+        settings = postgres_node_settings(
+            tmp_path / name, url, node_heartbeat=1.0, node_ttl=3.0, **more
+        )
         async with (
             run_server(settings, installers=list(installers), live=hub.node(name)) as server,
             aiohttp.ClientSession() as session,
@@ -209,3 +215,26 @@ async def test_rest_on_another_node_commands_the_room_node(node: Node, hub: Memo
         finally:
             await via_a.close()
             await on_b.close()
+
+
+async def test_lecture_listener_refused_when_the_edge_cannot_reach_the_room_node(
+    node: Node, hub: MemoryHub
+) -> None:
+    """A lecture's listener entering through node a, whose room is on b: a serves its media,
+    relayed from b, and for that reaches b's internal endpoint. When it cannot, the join is
+    refused with its reason and code, and the listener is not left in the room on b."""
+    secret = "k" * 40
+    async with node("a", cluster_secret=secret) as a, node("b", cluster_secret=secret) as b:
+        rid = (await a.create_room("Lecture", kind="lecture"))["id"]
+        hub.placements[rid] = "b"
+        b.app[SIGNALING].relay_url = lambda: "http://127.0.0.1:9"  # nobody listens there
+        listener = RoomClient(a.url, a.mint("unit-a", "observer", room=rid), reconnect=False)
+        try:
+            with pytest.raises(ClientError) as refused:
+                await listener.connect()
+            assert refused.value.code == "relay_unreachable", refused.value
+            assert "cannot reach the lecture's node b" in str(refused.value)
+            assert b.app[ROOMS].participants(rid) == []
+            assert a.app[RELAYS].state()["audience"] == {}
+        finally:
+            await listener.close()

@@ -110,6 +110,19 @@ class Room:
         if self.status is RoomStatus.ENDED:
             raise Conflict(f"room {self.id} has ended", code="room_ended")
 
+    def watched_from_any_node(self, grants: Grants) -> bool:
+        """Whether a participant of these grants may get the room's media from the node its
+        socket is on, relayed there from the room's node (a lecture's audience: subscribe
+        only, visible; docs/architecture.md, "A lecture spanning nodes"). Anyone who
+        publishes, and hidden participants (a recorder records on the room's node), are
+        served by the room's node."""
+        return (
+            self.kind is RoomKind.LECTURE
+            and grants.subscribe
+            and not grants.publish
+            and not grants.hidden
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,

@@ -428,10 +428,18 @@ class RoomService:
             self.consent.check(room, claims.role, consent)
 
     async def join(
-        self, claims: TokenClaims, session_id: str, *, consent: bool | None = None
+        self,
+        claims: TokenClaims,
+        session_id: str,
+        *,
+        consent: bool | None = None,
+        media: bool = True,
     ) -> JoinResult:
         """``consent``: the answer to the pre-join consent question (None: not asked); it
-        travels on the "participant.joined" event to the recording policy."""
+        travels on the "participant.joined" event to the recording policy. ``media=False``:
+        the participant's media is served by the node its socket is on (a lecture's
+        listener relayed to another node, :meth:`Room.watched_from_any_node`): it is in the
+        room (roster, presence, events) but not in this node's media engine."""
         room = await self.authorize_connect(claims)
         if self.must_wait(room, claims, self._live.get(room.id)):
             raise PermissionDenied("wait to be admitted", code="lobby_required")
@@ -476,12 +484,13 @@ class RoomService:
             self._notifier.bind(room.id, claims.identity, session_id)
             if self.cluster is not None:
                 await self.cluster.entered(room.id, participant, session_id)
-            await self._media.add_participant(
-                room.id,
-                claims.identity,
-                can_publish=claims.grants.publish,
-                can_subscribe=claims.grants.subscribe,
-            )
+            if media:
+                await self._media.add_participant(
+                    room.id,
+                    claims.identity,
+                    can_publish=claims.grants.publish,
+                    can_subscribe=claims.grants.subscribe,
+                )
             if not claims.grants.hidden:
                 # the others see a resumed seat come back, not a leave and a join
                 await self._notifier.broadcast(
@@ -490,7 +499,7 @@ class RoomService:
                     {"participant": participant.to_dict()},
                     exclude=claims.identity,
                 )
-            if claims.grants.subscribe:
+            if claims.grants.subscribe and media:
                 for other in live.all():
                     if other.identity == claims.identity:
                         continue
