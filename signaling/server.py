@@ -468,6 +468,7 @@ class SignalingServer:
             "participants": [p.to_dict() for p in result.participants],
             "ice_servers": self._ice_for(claims),
             "waiting": [w.to_dict() for w in result.waiting],
+            "chat": [line.to_dict() for line in result.chat],
         }
 
     def _ice_for(self, claims: TokenClaims) -> list[dict[str, Any]]:

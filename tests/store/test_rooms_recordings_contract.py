@@ -10,7 +10,7 @@ import pytest
 
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
-from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.domain.rooms import ChatLine, Room, RoomKind, RoomStatus
 from vidconsult.errors import Conflict
 from vidconsult.store.pg.recordings import PgRecordingStore
 from vidconsult.store.pg.records import PgRoomStore
@@ -26,7 +26,7 @@ T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
 async def test_rooms_are_kept_listed_newest_first_and_ended(backend: Backend) -> None:
     store = await backend.open(ROOMS[backend.kind])
     a = Room("rm_a", "Ward 3", T0, case_id="case_1", max_video_kbps=300)
-    b = Room("rm_b", "Lecture", T0 + timedelta(minutes=1), kind=RoomKind.LECTURE)
+    b = Room("rm_b", "Lecture", T0 + timedelta(minutes=1), kind=RoomKind.LECTURE, lobby=True)
     await store.create_room(a)
     await store.create_room(b)
     with pytest.raises(Conflict):
@@ -39,6 +39,38 @@ async def test_rooms_are_kept_listed_newest_first_and_ended(backend: Backend) ->
     assert [r.id for r in await store.list_rooms()] == ["rm_b", "rm_a"]
     assert [r.id for r in await store.list_rooms(RoomStatus.ENDED)] == ["rm_a"]
     assert [r.id for r in await store.list_rooms(limit=1)] == ["rm_b"]
+    assert (await store.get_room("rm_b")).lobby is True
+    b.lobby = False
+    await store.save_room(b)
+    assert (await store.get_room("rm_b")).lobby is False
+
+
+def line(i: int, name: str | None = "Dr Li") -> ChatLine:
+    return ChatLine(f"msg_{i}", "dr-li", name, f"line {i} 心电图", T0 + timedelta(seconds=i))
+
+
+async def test_a_live_rooms_admissions_and_chat_outlive_the_node_until_it_ends(
+    backend: Backend,
+) -> None:
+    store = await backend.open(ROOMS[backend.kind])
+    await store.add_admitted("rm_a", "pt-wang", T0)
+    await store.add_admitted("rm_a", "pt-wang", T0 + timedelta(minutes=1))  # again: ignored
+    await store.add_admitted("rm_a", "pt-zhao", T0)
+    await store.add_admitted("rm_b", "pt-liu", T0)
+    for i in range(5):
+        await store.add_chat_line("rm_a", line(i, None if i == 2 else "Dr Li"), keep=3)
+    await store.add_chat_line("rm_a", line(4), keep=3)  # the same id again: ignored
+    await store.add_chat_line("rm_b", line(9), keep=3)
+    store = await backend.open(ROOMS[backend.kind])  # another node, or a restart
+    assert await store.admitted("rm_a") == {"pt-wang", "pt-zhao"}
+    assert await store.admitted("nope") == set()
+    # the last three, oldest first, as they were written
+    assert await store.chat_lines("rm_a") == [line(2, None), line(3), line(4)]
+    assert await store.chat_lines("rm_b") == [line(9)]
+    await store.forget_live("rm_a")  # the room ended
+    assert await store.admitted("rm_a") == set() and await store.chat_lines("rm_a") == []
+    assert await store.admitted("rm_b") == {"pt-liu"}
+    assert await store.chat_lines("rm_b") == [line(9)]
 
 
 def recording(i: int, room: str = "rm_a", case: str | None = "case_1") -> Recording:

@@ -258,3 +258,29 @@ def validate_identity(identity: str) -> str:
     if not _IDENTITY.fullmatch(identity):
         raise InvalidInput("identity must not contain whitespace or control characters")
     return identity
+
+
+# what a room keeps of its chat for its participants (the last ones, shown on joining); a case's
+# room also keeps every message with the case (the medical record: services/records.py)
+CHAT_HISTORY = 200
+MAX_CHAT_LENGTH = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLine:
+    """A message of a room's chat, as its participants see it (``chat.message``)."""
+
+    id: str
+    identity: str
+    name: str | None
+    text: str
+    sent_at: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "identity": self.identity,
+            "name": self.name,
+            "text": self.text,
+            "sent_at": utc_iso(self.sent_at),
+        }

@@ -93,7 +93,7 @@ class JoinChecker:
                 result.code = exc.code
         if result.code is None:
             result.ok = True
-            result.lobby = self._rooms.would_wait(room, claims)
+            result.lobby = await self._rooms.would_wait(room, claims)
         records = await self._records(room) if self._records is not None else False
         result.records = records
         result.ask_consent = self._rooms.consent.asks(room, claims.role, records=records)

@@ -7,9 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vidconsult.domain.rooms import Participant, Waiting
-
-CHAT_HISTORY = 200
+from vidconsult.domain.rooms import CHAT_HISTORY, ChatLine, Participant, Waiting
 
 
 @dataclass(slots=True)
@@ -39,7 +37,9 @@ class LiveRoom:
     room_id: str
     participants: dict[str, LiveParticipant] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    chat: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
+    # the last lines of its chat and who was admitted: also in the store (RoomStore), whence a
+    # node that takes the room over after another died reads them
+    chat: deque[ChatLine] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
     # when the last visible participant left (None: nobody has left an empty room yet)
     emptied_at: datetime | None = None
     # the waiting room, in arrival order, and who was admitted (a reconnect does not wait again)

@@ -18,6 +18,9 @@ from vidconsult.domain.publishing import PublishLimits, check_sections
 from vidconsult.domain.ratelimit import Rate, RateLimiter
 from vidconsult.domain.roles import Grants, Role
 from vidconsult.domain.rooms import (
+    CHAT_HISTORY,
+    MAX_CHAT_LENGTH,
+    ChatLine,
     Participant,
     Room,
     RoomKind,
@@ -30,7 +33,7 @@ from vidconsult.domain.rooms import (
     validate_room_name,
 )
 from vidconsult.domain.timeutil import utc_iso
-from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from vidconsult.ports import (
     Clock,
     MediaEngine,
@@ -48,7 +51,6 @@ from vidconsult.tokens import TokenClaims, TokenSigner
 
 log = logging.getLogger(__name__)
 
-MAX_CHAT_LENGTH = 4000
 # remote education: one presenter, every member unit watching
 LECTURE_MAX_PARTICIPANTS = 100
 # a check run before anyone connects to a room (e.g. the booking's join window); it may raise a
@@ -72,6 +74,8 @@ class JoinResult:
     participants: list[Participant]
     # the waiting room, for a participant who may admit (empty for the others)
     waiting: list[Waiting] = field(default_factory=list)
+    # the room's chat so far (its last lines), oldest first
+    chat: list[ChatLine] = field(default_factory=list)
 
 
 class RoomService:
@@ -238,6 +242,11 @@ class RoomService:
                 live.participants.clear()
                 live.lobby.clear()
         await self._media.close_room(room_id)
+        try:
+            # the live room's records go with it (a case's room keeps its chat with the case)
+            await self._store.forget_live(room_id)
+        except Unavailable as exc:  # the room has ended all the same; its rows stay behind
+            log.warning("live records of an ended room kept room=%s reason=%s", room_id, exc)
         if self.cluster is not None:
             await self.cluster.ended(room_id, sessions)
         if self.events is not None:
@@ -290,28 +299,37 @@ class RoomService:
     async def _live_room(self, room: Room) -> LiveRoom:
         live = self._live.get(room.id)
         if live is None:
-            live = self._live[room.id] = LiveRoom(room.id)
+            # the room may have been live on a node that died: who it admitted and its chat
+            # are in the store
+            admitted = await self._store.admitted(room.id)
+            chat = await self._store.chat_lines(room.id)
+            live = self._live.get(room.id)  # another join may have made it meanwhile
+            if live is not None:
+                return live
+            live = self._live[room.id] = LiveRoom(room.id, admitted=admitted)
+            live.chat.extend(chat)
             if room.max_video_kbps:
                 await self._media.set_bitrate_cap(room.id, room.max_video_kbps)
         return live
 
     # the waiting room ------------------------------------------------------------------------
-    @staticmethod
-    def must_wait(room: Room, claims: TokenClaims, live: LiveRoom | None) -> bool:
+    async def would_wait(self, room: Room, claims: TokenClaims) -> bool:
         """In a room with a lobby, everyone without the admin grant waits to be admitted,
-        unless admitted already in this session of the room (a reconnect does not wait)."""
+        unless admitted already while the room is open (a reconnect does not wait, nor does a
+        rejoin through another node after the room's node died: the store keeps who was
+        admitted until the room ends)."""
         if not room.lobby or claims.grants.admin or claims.grants.hidden:
             return False
-        return live is None or claims.identity not in live.admitted
-
-    def would_wait(self, room: Room, claims: TokenClaims) -> bool:
-        return self.must_wait(room, claims, self._live.get(room.id))
+        live = self._live.get(room.id)
+        if live is not None and claims.identity in live.admitted:
+            return False
+        return claims.identity not in await self._store.admitted(room.id)
 
     async def hold_in_lobby(self, claims: TokenClaims, session_id: str) -> dict[str, Any] | None:
         """Put a joining participant in the waiting room if the room has one and it must wait;
         None: it may join now. The answer: its place in the waiting room."""
         room = await self.authorize_connect(claims)
-        if not self.must_wait(room, claims, self._live.get(room.id)):
+        if not await self.would_wait(room, claims):
             return None
         if self.cluster is not None:  # the lobby is where the room is
             await self.cluster.claim(room.id)
@@ -355,9 +373,13 @@ class RoomService:
         room = await self.get_room(room_id)
         live = self._live.get(room_id)
         async with live.lock if live else _no_lock():
-            entry = live.lobby.pop(target, None) if live else None
+            entry = live.lobby.get(target) if live else None
             if live is None or entry is None:
                 raise NotFound(f"{target} is not waiting in room {room_id}", code="not_waiting")
+            # kept before it is told: its join (on whichever node holds the room then) and
+            # every rejoin until the room ends find it admitted
+            await self._store.add_admitted(room_id, target, self._clock.now())
+            del live.lobby[target]
             live.admitted.add(target)
             await self._notifier.send(room_id, target, "lobby.admitted", {"by": by})
             await self._lobby_changed(live)
@@ -441,7 +463,7 @@ class RoomService:
         listener relayed to another node, :meth:`Room.watched_from_any_node`): it is in the
         room (roster, presence, events) but not in this node's media engine."""
         room = await self.authorize_connect(claims)
-        if self.must_wait(room, claims, self._live.get(room.id)):
+        if await self.would_wait(room, claims):
             raise PermissionDenied("wait to be admitted", code="lobby_required")
         if self.cluster is not None:  # several nodes: the room is served here, or refused
             await self.cluster.claim(room.id)
@@ -515,6 +537,7 @@ class RoomService:
             )
             others = [p for p in live.visible() if p.identity != claims.identity]
             waiting = live.waiting() if claims.grants.admin else []
+            chat = list(live.chat)
         if self.events is not None:
             # attendance of booked sessions (the scheduler) listens here
             await self.events.publish(
@@ -529,7 +552,9 @@ class RoomService:
                     "resumed": previous is not None,
                 },
             )
-        return JoinResult(room=room, participant=participant, participants=others, waiting=waiting)
+        return JoinResult(
+            room=room, participant=participant, participants=others, waiting=waiting, chat=chat
+        )
 
     async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:
         """A session ends (leave request or disconnect). Ignored if a newer session with the
@@ -747,17 +772,16 @@ class RoomService:
         text = text.strip()
         if not text or len(text) > MAX_CHAT_LENGTH:
             raise InvalidInput(f"chat text must be 1..{MAX_CHAT_LENGTH} characters")
-        message: dict[str, object] = {
-            "id": new_id("msg"),
-            "identity": identity,
-            "name": participant.name,
-            "text": text,
-            "sent_at": utc_iso(self._clock.now()),
-        }
-        # read before anyone sees the message: a store that cannot answer refuses it for all
-        # (the sender gets the reason), rather than showing a message the sender was told failed
+        line = ChatLine(new_id("msg"), identity, participant.name, text, self._clock.now())
+        message = line.to_dict()
+        # kept before anyone sees the message (whichever node holds the room next shows it to
+        # those who join): a store that cannot answer refuses it for all (the sender gets the
+        # reason), rather than showing a message the sender was told failed
+        await self._store.add_chat_line(room_id, line, keep=CHAT_HISTORY)
         room = await self._store.get_room(room_id) if self.events is not None else None
-        self._live[room_id].chat.append(message)
+        live = self._live.get(room_id)
+        if live is not None:
+            live.chat.append(line)
         await self._notifier.broadcast(room_id, "chat.message", message, exclude=identity)
         if self.events is not None:
             # the case record keeps the chat (services/records.py subscribes)

@@ -3,9 +3,10 @@ implementation and a Redis one, run through the same contract tests."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-from vidconsult.domain.rooms import Room, RoomStatus
+from vidconsult.domain.rooms import ChatLine, Room, RoomStatus
 
 
 class Database(Protocol):
@@ -28,3 +29,21 @@ class RoomStore(Protocol):
 
     async def save_room(self, room: Room) -> None:
         """Update a room's mutable fields (status, ended_at, end_reason)."""
+
+    # the live room's own records, so that whichever node holds the room next has them (a
+    # node killed mid-consultation loses nothing a participant saw): kept until the room ends
+    async def add_admitted(self, room_id: str, identity: str, at: datetime) -> None:
+        """Someone let in from the room's waiting room; a second add is ignored."""
+
+    async def admitted(self, room_id: str) -> set[str]: ...
+
+    async def add_chat_line(self, room_id: str, line: ChatLine, keep: int) -> None:
+        """Append to the room's chat; only its last ``keep`` lines are kept; a second add
+        of an id is ignored."""
+
+    async def chat_lines(self, room_id: str) -> list[ChatLine]:
+        """Oldest first."""
+        ...
+
+    async def forget_live(self, room_id: str) -> None:
+        """The room ended: its admitted list and its chat lines go."""

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.domain.rooms import ChatLine, Room, RoomKind, RoomStatus
 from vidconsult.errors import Conflict
 from vidconsult.store.sqlite import SQLiteDatabase
 
@@ -31,6 +31,25 @@ MIGRATIONS = [
     """,
     """
     ALTER TABLE rooms ADD COLUMN lobby INTEGER NOT NULL DEFAULT 0;
+    """,
+    # the live room's admitted list and chat (kept until the room ends): see RoomStore
+    """
+    CREATE TABLE room_admitted (
+        room_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        admitted_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, identity)
+    );
+    CREATE TABLE room_chat (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        room_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        name TEXT,
+        text TEXT NOT NULL,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX room_chat_room ON room_chat(room_id, seq);
     """,
 ]
 
@@ -93,6 +112,65 @@ class SQLiteRoomStore:
             )
 
         await self._db.run(op)
+
+    async def add_admitted(self, room_id: str, identity: str, at: datetime) -> None:
+        def op() -> None:
+            self._db.conn.execute(
+                "INSERT OR IGNORE INTO room_admitted(room_id, identity, admitted_at)"
+                " VALUES (?,?,?)",
+                (room_id, identity, at.isoformat()),
+            )
+
+        await self._db.run(op)
+
+    async def admitted(self, room_id: str) -> set[str]:
+        def op() -> set[str]:
+            rows = self._db.conn.execute(
+                "SELECT identity FROM room_admitted WHERE room_id = ?", (room_id,)
+            )
+            return {row["identity"] for row in rows}
+
+        return await self._db.run(op)
+
+    async def add_chat_line(self, room_id: str, line: ChatLine, keep: int) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO room_chat(id, room_id, identity, name, text, sent_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (line.id, room_id, line.identity, line.name, line.text, line.sent_at.isoformat()),
+            )
+            conn.execute(
+                "DELETE FROM room_chat WHERE room_id = ? AND seq <= (SELECT seq FROM room_chat"
+                " WHERE room_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (room_id, room_id, keep),
+            )
+
+        await self._db.transaction(op)
+
+    async def chat_lines(self, room_id: str) -> list[ChatLine]:
+        def op() -> list[ChatLine]:
+            rows = self._db.conn.execute(
+                "SELECT * FROM room_chat WHERE room_id = ? ORDER BY seq", (room_id,)
+            )
+            return [
+                ChatLine(
+                    id=row["id"],
+                    identity=row["identity"],
+                    name=row["name"],
+                    text=row["text"],
+                    sent_at=datetime.fromisoformat(row["sent_at"]),
+                )
+                for row in rows
+            ]
+
+        return await self._db.run(op)
+
+    async def forget_live(self, room_id: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM room_admitted WHERE room_id = ?", (room_id,))
+            conn.execute("DELETE FROM room_chat WHERE room_id = ?", (room_id,))
+
+        await self._db.transaction(op)
 
 
 def _room_row(room: Room) -> tuple[Any, ...]:

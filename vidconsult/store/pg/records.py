@@ -14,7 +14,7 @@ from vidconsult.domain.access import AccessEntry
 from vidconsult.domain.records import Attachment, ChatMessage
 from vidconsult.domain.revocations import Revocation, RevocationKind
 from vidconsult.domain.roles import Role
-from vidconsult.domain.rooms import Room, RoomStatus
+from vidconsult.domain.rooms import ChatLine, Room, RoomStatus
 from vidconsult.errors import Conflict
 from vidconsult.store.base_records import CaseChatMessage
 from vidconsult.store.pg import tables as t
@@ -22,6 +22,7 @@ from vidconsult.store.pg.database import PostgresDatabase
 from vidconsult.store.pg.rows import RowMap
 
 ROOMS = RowMap(Room, t.rooms)
+CHAT_LINES = RowMap(ChatLine, t.room_chat)
 ATTACHMENTS = RowMap(Attachment, t.attachments)
 ACCESS = RowMap(AccessEntry, t.access_log)
 
@@ -51,9 +52,61 @@ class PgRoomStore:
                 update(t.rooms)
                 .where(t.rooms.c.id == room.id)
                 .values(
-                    ROOMS.values(room, "name", "status", "ended_at", "end_reason", "max_video_kbps")
+                    ROOMS.values(
+                        room, "name", "status", "ended_at", "end_reason", "max_video_kbps", "lobby"
+                    )
                 )
             )
+
+    async def add_admitted(self, room_id: str, identity: str, at: datetime) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(
+                insert(t.room_admitted)
+                .values(room_id=room_id, identity=identity, admitted_at=at)
+                .on_conflict_do_nothing()
+            )
+
+    async def admitted(self, room_id: str) -> set[str]:
+        c = t.room_admitted.c
+        stmt = select(c.identity).where(c.room_id == room_id)
+        return set(await self._db.every(stmt, lambda row: str(row.identity)))
+
+    async def add_chat_line(self, room_id: str, line: ChatLine, keep: int) -> None:
+        c = t.room_chat.c
+        oldest_kept = (
+            select(c.seq)
+            .where(c.room_id == room_id)
+            .order_by(c.seq.desc())
+            .limit(1)
+            .offset(keep)
+            .scalar_subquery()
+        )
+        async with self._db.begin() as conn:
+            await conn.execute(
+                insert(t.room_chat)
+                .values(
+                    id=line.id,
+                    room_id=room_id,
+                    identity=line.identity,
+                    name=line.name,
+                    text=line.text,
+                    sent_at=line.sent_at,
+                )
+                .on_conflict_do_nothing(index_elements=[c.id])
+            )
+            await conn.execute(
+                delete(t.room_chat).where(c.room_id == room_id, c.seq <= oldest_kept)
+            )
+
+    async def chat_lines(self, room_id: str) -> list[ChatLine]:
+        c = t.room_chat.c
+        stmt = select(t.room_chat).where(c.room_id == room_id).order_by(c.seq)
+        return await self._db.every(stmt, CHAT_LINES.load)
+
+    async def forget_live(self, room_id: str) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(delete(t.room_admitted).where(t.room_admitted.c.room_id == room_id))
+            await conn.execute(delete(t.room_chat).where(t.room_chat.c.room_id == room_id))
 
 
 class PgRecordStore:

@@ -61,6 +61,29 @@ rooms = Table(
     Column("end_reason", Text),
     Column("max_participants", Integer, nullable=False),
     Column("max_video_kbps", Integer, nullable=False, server_default="0"),
+    Column("lobby", Boolean, nullable=False, server_default="false"),
+)
+
+# the live room's admitted list and chat, for whichever node holds the room next (until it ends)
+room_admitted = Table(
+    "room_admitted",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("identity", Text, primary_key=True),
+    _ts("admitted_at"),
+)
+
+room_chat = Table(
+    "room_chat",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("room_id", Text, nullable=False),
+    Column("identity", Text, nullable=False),
+    Column("name", Text),
+    Column("text", Text, nullable=False),
+    _ts("sent_at"),
+    Index(None, "room_id", "seq"),
 )
 
 # workflow: directory, rota, cases ---------------------------------------------------------------
