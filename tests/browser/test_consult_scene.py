@@ -161,6 +161,13 @@ async def test_the_whole_consult(
     await expert.wait_for_selector("[data-testid=chat-message]:has-text('好的，医生')")
     await shot(patient, "4-chat")
 
+    # the referring doctor's page reloads (its PC restarted): the room's chat so far is back
+    await doctor.reload()
+    await join(doctor)
+    lines = doctor.locator("[data-testid=chat-message] .chat-text")
+    await lines.nth(1).wait_for()
+    assert await lines.all_inner_texts() == ["Please show the ECG.", "好的，医生"]
+
     # the expert shares a screen: the patient's page shows it as a tile of its own
     await expert.click("[data-testid=screen-button]")
     await patient.wait_for_function(JS_SCREEN_SHOWN, timeout=MEDIA_TIMEOUT_MS)

@@ -5,6 +5,7 @@ stopped for 10 s under a consultation whose participants entered through differe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -92,6 +93,60 @@ async def test_redis_stopped_for_ten_seconds(cluster: Cluster, own_redis: RedisS
         video = await c.wait_for_track("dr-li", "video")
         assert (await video.next_frame(timeout=15)).width > 0
         assert {p for p in c.participants} == {"dr-li", "pt-wang"}
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_room_node_killed_admitted_patient_and_chat_survive(cluster: Cluster) -> None:
+    """A room with a waiting room, its patient admitted (over REST on another node) and a few
+    chat lines sent; the room's node SIGKILLed: the patient rejoins through a live node
+    without waiting to be admitted again, and the join answer there brings the chat back."""
+    front = handle(cluster, cluster.front.url)
+    rid = (await front.create_room("Lobby survives a node", lobby=True))["id"]
+    doctor = RoomClient(front.url, await token(front, rid, "dr-li", "doctor"))
+    patient = RoomClient(front.url, await token(front, rid, "pt-wang", "patient"))
+    clients = [doctor, patient]
+    try:
+        await doctor.connect()
+        waiting = asyncio.create_task(patient.connect())
+        await patient.wait_until(lambda: patient.lobby is not None)
+        home = await cluster.where(rid)
+        assert home is not None
+        other = next(n for n in cluster.nodes if n.name != home)
+        status, body = await handle(cluster, other).api(
+            "POST", f"/api/v1/rooms/{rid}/lobby/pt-wang/admit"
+        )
+        assert status == 200, body
+        await asyncio.wait_for(waiting, 15)
+        assert patient.joined["chat"] == []
+        await patient.request("chat.send", {"text": "胸口还是有点闷"})
+        assert (await doctor.wait_event("chat.message"))["text"] == "胸口还是有点闷"
+        await doctor.request("chat.send", {"text": "Please keep the ECG leads on"})
+        assert (await patient.wait_event("chat.message"))["text"] == "Please keep the ECG leads on"
+
+        cluster.node(home).kill()
+        killed_at = time.monotonic()
+        for client in clients:
+            await client.wait_event("rejoined", timeout=15)
+        print(f"\nboth back {time.monotonic() - killed_at:.1f} s after the SIGKILL")
+        now_home = await cluster.where(rid)
+        assert now_home not in (None, home)
+        # not in the waiting room again: it was admitted while the room is open
+        assert patient.lobby is None and patient.rejoins == 1
+        for client in clients:
+            assert [(m["identity"], m["text"]) for m in client.joined["chat"]] == [
+                ("pt-wang", "胸口还是有点闷"),
+                ("dr-li", "Please keep the ECG leads on"),
+            ], client.joined
+        # someone new still waits: only those admitted go straight in
+        nurse = RoomClient(front.url, await token(front, rid, "nurse-he", "patient"))
+        clients.append(nurse)
+        queued = asyncio.create_task(nurse.connect())
+        await nurse.wait_until(lambda: nurse.lobby is not None)
+        queued.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await queued
     finally:
         for client in clients:
             await client.close()

@@ -1,5 +1,6 @@
-// Chat in the room (docs/protocol.md: chat.send / chat.message). The server keeps every
-// message of a case's room with the case; the dashboard's case view shows that transcript.
+// Chat in the room (docs/protocol.md: chat.send / chat.message; the join answer's "chat" is the
+// room's last lines). The server keeps every message of a case's room with the case; the
+// dashboard's case view shows that transcript.
 
 import { t, locale } from "./i18n.js";
 import { room, registerFeature } from "./room-context.js";
@@ -65,7 +66,13 @@ function mount() {
     }
   });
   room.onSignal("chat.message", (message) => append(message, false));
-  room.on("joined", () => { panel.hidden = false; });
+  room.on("joined", ({ reply }) => {
+    panel.hidden = false;
+    // the room's chat so far: after a reload, for a late arrival, after a rejoin through
+    // another node (the server keeps the room's last lines until it ends)
+    const me = reply && reply.participant ? reply.participant.identity : null;
+    for (const message of (reply && reply.chat) || []) append(message, message.identity === me);
+  });
   room.on("finished", () => { send.disabled = true; input.disabled = true; });
 }
 
