@@ -412,8 +412,8 @@ class NodeRelays:
                     )
                     audience.members.pop(identity, None)
                     await self._engine.remove_participant(room_id, identity)
-                    if not audience.members and self._audience.get(room_id) is audience:
-                        del self._audience[room_id]
+                    if not audience.members:
+                        await self._forget_audience(room_id, audience, leave=False)
                     raise Unavailable(
                         f"this node cannot reach the lecture's node {origin} to relay it; "
                         "try again (another entry point may serve you)",
@@ -459,8 +459,8 @@ class NodeRelays:
         return True
 
     async def _forget_audience(self, room_id: str, audience: _Audience, *, leave: bool) -> None:
-        if self._audience.get(room_id) is audience:
-            del self._audience[room_id]
+        """(Under the audience's lock; it stays registered until the end, so a listener
+        arriving meanwhile waits for the lock and then starts a new one.)"""
         for identity in list(audience.members):
             await self._engine.remove_participant(room_id, identity)
         audience.members.clear()
@@ -478,6 +478,12 @@ class NodeRelays:
         for (r, publisher), origin in list(self._relayed_in.items()):
             if r == room_id and origin == audience.origin:
                 await self.end_relayed(room_id, origin, publisher)
+        if room_id not in self._origin and not self._rooms.members(room_id):
+            # nobody of the room left on this node's engine: its room state and listener task
+            # go (an edge serves many lectures over time)
+            await self._engine.close_room(room_id)
+        if self._audience.get(room_id) is audience:
+            del self._audience[room_id]
         logger.info("relay left room=%s origin=%s", room_id, audience.origin)
 
     async def origin_gone(self, origin: str) -> None:

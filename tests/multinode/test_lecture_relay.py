@@ -4,7 +4,8 @@ on a node (its *home*); listeners (observers) enter through the two others. Each
 nodes serves its own listeners' media, relayed once from the home (one WebRTC leg per node
 and publisher); signaling (chat, raised hand, leave) still reaches the room on the home,
 whose roster lists everyone. The last listener leaving a node closes that node's leg on the
-home. The home killed: the listeners rejoin like anyone else, and their nodes drop what they
+home. One listener is the room page in Chromium (unchanged: it cannot tell where its media
+comes from). The home killed: the listeners rejoin like anyone else, and their nodes drop what they
 relayed from it."""
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from typing import Any
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from tests.browser.room_scene import artifact
+from tests.browser.test_e2e_room import Opener
 from tests.multinode.cluster import CLUSTER_SECRET, Cluster, Node
+from tests.multinode.test_browsers import join, room_link
 from tests.multinode.test_nodes import handle, token
 from vidconsult.client import RoomClient
 from web.relay_api import PREFIX, SECRET_HEADER
 
-pytestmark = [pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 PRESENTER = "dr-li"
 
 
@@ -61,7 +65,7 @@ def legs(state: dict[str, Any], room_id: str) -> list[tuple[str, str]]:
     return sorted((x["edge"], x["publisher"]) for x in state["legs"] if x["room_id"] == room_id)
 
 
-async def test_lecture_audience_on_other_nodes(cluster: Cluster) -> None:
+async def test_lecture_audience_on_other_nodes(cluster: Cluster, open_as: Opener) -> None:
     api = handle(cluster, cluster.nodes[0])
     rid = (await api.create_room("Lecture: sepsis", kind="lecture"))["id"]
     presenter = RoomClient(api.url, await token(api, rid, PRESENTER, "expert"))
@@ -83,10 +87,16 @@ async def test_lecture_audience_on_other_nodes(cluster: Cluster) -> None:
         for (name, (node, _)), reply in zip(where.items(), replies, strict=True):
             assert reply["participant"]["identity"] == name
             assert reply["media_node"] == node.name, reply
-        # every listener decodes the presenter's video
+        # every listener decodes the presenter's video, the page too
+        page = await open_as(
+            "unit-d", room_link(n3.url, rid, await token(api3, rid, "unit-d", "observer"))
+        )
+        await join(page)
         for client in listeners.values():
             video = await client.wait_for_track(PRESENTER, "video", timeout=30)
             assert (await video.next_frame(timeout=30)).width > 0
+        await page.wait_playing(PRESENTER)
+        await page.page.screenshot(path=artifact("multinode-lecture-listener-on-edge"))
 
         # n2 and n3 each get one copy of each of the presenter's tracks: one leg per node,
         # carrying audio and video, and nothing else leaves n1 (its only subscriptions are the
@@ -98,7 +108,7 @@ async def test_lecture_audience_on_other_nodes(cluster: Cluster) -> None:
             assert all(t["packets"] > 0 for t in leg["tracks"]), leg
         assert origin["edges"] == {rid: sorted([n2.name, n3.name])}
         assert await metric(cluster, n1, "vidconsult_subscriptions") == 4
-        for node, names in ((n2, ["unit-a", "unit-b"]), (n3, ["unit-c"])):
+        for node, names in ((n2, ["unit-a", "unit-b"]), (n3, ["unit-c", "unit-d"])):
             edge = await relay_state(cluster, node)
             assert edge["relayed_in"] == [
                 {"room_id": rid, "publisher": PRESENTER, "origin": n1.name}
@@ -112,7 +122,7 @@ async def test_lecture_audience_on_other_nodes(cluster: Cluster) -> None:
         for api in (api1, api3):
             status, view = await api.api("GET", f"/api/v1/rooms/{rid}")
             assert status == 200, view
-            assert {p["identity"] for p in view["participants"]} == {PRESENTER, *where}
+            assert {p["identity"] for p in view["participants"]} == {PRESENTER, *where, "unit-d"}
 
         # signaling from an edge's listener reaches the room: a question and a raised hand
         await listeners["unit-a"].request("chat.send", {"text": "What about lactate?"})
@@ -125,7 +135,17 @@ async def test_lecture_audience_on_other_nodes(cluster: Cluster) -> None:
         heard = await listeners["unit-b"].wait_event("chat.message")
         assert heard["text"] == "What about lactate?"
 
-        # n3's last listener leaves: n3's leg on n1 is closed, n2's stays
+        # the page goes (its seat is held on n1 for the reconnect grace), then n3's last
+        # listener leaves: n3's leg on n1 is closed, n2's stays
+        await page.page.context.close()
+        await eventually(
+            lambda: relay_state(cluster, n3),
+            lambda s: s["audience"] == {rid: {"origin": n1.name, "listeners": ["unit-c"]}},
+            "the page off n3",
+        )
+        assert legs(await relay_state(cluster, n1), rid) == sorted(
+            [(n2.name, PRESENTER), (n3.name, PRESENTER)]
+        )
         await listeners["unit-c"].leave()
         left = await presenter.wait_event("participant.left")
         assert left["identity"] == "unit-c"

@@ -18,7 +18,7 @@ from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult import areas
 from vidconsult.app import run_server
-from vidconsult.app_keys import SIGNALING
+from vidconsult.app_keys import MEDIA, SIGNALING
 from vidconsult.areas import Installer
 from vidconsult.client import ClientError, RoomClient
 from vidconsult.cluster.memory import MemoryHub
@@ -236,5 +236,6 @@ async def test_lecture_listener_refused_when_the_edge_cannot_reach_the_room_node
             assert "cannot reach the lecture's node b" in str(refused.value)
             assert b.app[ROOMS].participants(rid) == []
             assert a.app[RELAYS].state()["audience"] == {}
+            assert a.app[MEDIA].stats().rooms == 0  # nothing of the room left on a's engine
         finally:
             await listener.close()
