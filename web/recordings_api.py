@@ -20,6 +20,7 @@ from vidconsult.domain import recordings as domain
 from vidconsult.domain.access import AccessKind
 from vidconsult.domain.recordings import Recording
 from vidconsult.domain.roles import Role
+from vidconsult.domain.rooms import RoomStatus
 from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from vidconsult.services.exports import ExportService
 from vidconsult.services.recordings import RecordingConfig, RecordingService
@@ -160,7 +161,17 @@ async def active_recordings(request: web.Request) -> web.Response:
     """Every room recording now (and rooms whose recording stopped on an error): what the
     live rooms view shows in one request per refresh."""
     require_coordinator(request)
-    return json_ok({"rooms": request.app[RECORDINGS].statuses()})
+    found = {status["room_id"]: status for status in request.app[RECORDINGS].statuses()}
+    # several nodes: each open room's recording is its node's (one request per other node)
+    open_rooms = await request.app[ROOMS].list_rooms(RoomStatus.OPEN)
+    elsewhere = await request.app[ROOM_ROUTER].command_elsewhere(
+        [room.id for room in open_rooms], "recording.status", {}
+    )
+    for room_id, status in elsewhere.items():
+        found.pop(room_id, None)  # this node's word on a room now elsewhere is stale
+        if status.get("active") or status.get("error"):
+            found[room_id] = status
+    return json_ok({"rooms": [found[room_id] for room_id in sorted(found)]})
 
 
 @routes.post(ROOM + "/recording/start")

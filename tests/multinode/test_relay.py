@@ -150,8 +150,8 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 
 async def test_rest_on_another_node_commands_the_room_node(node: Node, hub: MemoryHub) -> None:
-    """The bitrate cap, recording start / status / stop and a room announcement asked on node
-    a are done on b, the room's node: its publisher gets the cap in its next publish answer,
+    """The bitrate cap, recording start / status / stop (and the list of rooms recording) and
+    a room announcement asked on node a are done on b, the room's node: its publisher gets the cap in its next publish answer,
     the recording is made on b (files marked with b), and the announcement reaches both the
     participant on b and one relayed through a."""
     installers = [areas.install_records, areas.install_recordings]
@@ -192,6 +192,9 @@ async def test_rest_on_another_node_commands_the_room_node(node: Node, hub: Memo
             status, seen = await a.api("GET", f"/api/v1/rooms/{rid}/recording")
             assert status == 200 and seen["active"], seen
             assert seen["session"]["session_id"] == started["session"]["session_id"]
+            status, active = await a.api("GET", "/api/v1/recording/active")
+            assert status == 200, active
+            assert [(r["room_id"], r["active"]) for r in active["rooms"]] == [(rid, True)], active
             status, stopped = await a.api("POST", f"/api/v1/rooms/{rid}/recording/stop")
             assert status == 200 and not stopped["active"], stopped
             await on_b.wait_event("recording.stopped")

@@ -15,7 +15,7 @@ from typing import Any
 
 from vidconsult.cluster.ports import RoomPlacement
 from vidconsult.domain.rooms import Participant, Room, Waiting
-from vidconsult.errors import InvalidInput, Unavailable
+from vidconsult.errors import InvalidInput, Unavailable, VidconsultError
 from vidconsult.services.node_link import NodeLink
 from vidconsult.services.rooms import RoomService
 
@@ -55,6 +55,7 @@ class RoomRouter:
             link.on("room.live", self._on_live)
             link.on("room.end", self._on_end)
             link.on("room.command", self._on_command)
+            link.on("room.commands", self._on_commands)
 
     def on(self, name: str, command: RoomCommand) -> None:
         """``command(room_id, args)`` is what ``name`` does on the room's node (an area adds
@@ -137,6 +138,35 @@ class RoomRouter:
             timeout=self._timeout,
         )
 
+    async def command_elsewhere(
+        self, room_ids: Sequence[str], name: str, args: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """``name`` on each of these rooms that is on another node (one request per node),
+        the answers by room; the rooms here or on no node are the caller's. A node that does
+        not answer in time, or a room whose command fails, is left out (logged)."""
+        if name not in self._commands:
+            raise ValueError(f"unknown room command {name!r}")
+        elsewhere: dict[str, list[str]] = defaultdict(list)
+        for room_id in room_ids:
+            node = await self._node(room_id)
+            if node is not None:
+                elsewhere[node].append(room_id)
+        answers: dict[str, dict[str, Any]] = {}
+        for node, ids in elsewhere.items():
+            assert self._link is not None
+            try:
+                answer = await self._link.request(
+                    node,
+                    "room.commands",
+                    {"room_ids": ids, "name": name, "args": args},
+                    timeout=self._timeout,
+                )
+            except Exception as exc:
+                log.warning("room commands failed node=%s rooms=%d error=%s", node, len(ids), exc)
+                continue
+            answers.update({k: v for k, v in answer.items() if isinstance(v, dict)})
+        return answers
+
     async def act(self, room_id: str, action: str, target: str, **by: str) -> None:
         """A live-room action of the REST API, done on the room's node: ``remove``,
         ``admit``, ``decline`` (``by``, ``role``) or ``mute`` (``by``, ``by_name``)."""
@@ -196,6 +226,19 @@ class RoomRouter:
         if command is None or not isinstance(args, dict):
             raise InvalidInput(f"unknown room command {name!r}", code="unknown_room_command")
         return await command(str(payload["room_id"]), args)
+
+    async def _on_commands(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
+        name, args = str(payload.get("name")), payload.get("args")
+        command = self._commands.get(name)
+        if command is None or not isinstance(args, dict):
+            raise InvalidInput(f"unknown room command {name!r}", code="unknown_room_command")
+        answers: dict[str, Any] = {}
+        for room_id in payload.get("room_ids") or []:
+            try:
+                answers[str(room_id)] = await command(str(room_id), args)
+            except VidconsultError as exc:
+                log.warning("room command failed room=%s name=%s error=%s", room_id, name, exc)
+        return answers
 
     async def _on_live(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
         hidden = bool(payload.get("include_hidden"))
