@@ -151,9 +151,9 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 async def test_rest_on_another_node_commands_the_room_node(node: Node, hub: MemoryHub) -> None:
     """The bitrate cap, recording start / status / stop (and the list of rooms recording) and
-    a room announcement asked on node a are done on b, the room's node: its publisher gets the cap in its next publish answer,
-    the recording is made on b (files marked with b), and the announcement reaches both the
-    participant on b and one relayed through a."""
+    a room announcement asked on node a are done on b, the room's node: its publisher gets the
+    cap in its next publish answer, the recording is made on b (files marked with b), and the
+    announcement reaches both the participant on b and one relayed through a."""
     installers = [areas.install_records, areas.install_recordings]
     async with node("a", installers) as a, node("b", installers) as b:
         rid = (await a.create_room("Commanded from a", case_id="case-1"))["id"]
