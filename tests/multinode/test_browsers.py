@@ -2,7 +2,8 @@
 nodes of three real ones meet in one room and decode each other's video; an admin's REST call
 on the third node lists the room with both and ends it, and both pages show the end. Then the
 same through the front with the room's node killed (SIGKILL): the page and a Python client
-are back, seeing each other, within 10 s."""
+are back, seeing each other, within 10 s; the page, reloaded, is not sent to the waiting room
+again and shows the chat so far."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ async def test_room_node_killed_page_and_client_rejoin(
     cluster: Cluster, open_as: Opener, sdk_clients: list[RoomClient]
 ) -> None:
     front = handle(cluster, cluster.front.url)
-    rid = (await front.create_room("Survives a node"))["id"]
+    rid = (await front.create_room("Survives a node", lobby=True))["id"]
     expert = RoomClient(front.url, await token(front, rid, "dr-wu", "expert"))
     sdk_clients.append(expert)
     await expert.connect()
@@ -75,7 +76,18 @@ async def test_room_node_killed_page_and_client_rejoin(
     patient = await open_as(
         "pt-liu", room_link(front.url, rid, await token(front, rid, "pt-liu", "patient"))
     )
-    await join(patient)
+    # the room has a waiting room: the patient is admitted (REST on whichever node the front
+    # picks), and they chat
+    await patient.page.click("[data-testid=join-button]")
+    await patient.wait_state("lobby")
+    status, body = await front.api("POST", f"/api/v1/rooms/{rid}/lobby/pt-liu/admit")
+    assert status == 200, body
+    await patient.wait_state("joined")
+    await patient.page.fill("[data-testid=chat-input]", "我有点头晕")
+    await patient.page.press("[data-testid=chat-input]", "Enter")
+    assert (await expert.wait_event("chat.message"))["text"] == "我有点头晕"
+    await expert.request("chat.send", {"text": "Please sit down"})
+    await patient.page.locator("[data-testid=chat-message]", has_text="Please sit down").wait_for()
     await patient.wait_playing("dr-wu")
     video = await expert.wait_for_track("pt-liu", "video")
     await video.next_frame(timeout=20)
@@ -110,6 +122,15 @@ async def test_room_node_killed_page_and_client_rejoin(
     assert status == 200, view
     roles: dict[str, Any] = {p["identity"]: p["role"] for p in view["participants"]}
     assert roles == {"dr-wu": "expert", "pt-liu": "patient"}
+
+    # the page reloaded on a live node: straight in (it was admitted while the room is open),
+    # the room's chat shown again (the join answer brings it from the store)
+    await patient.page.reload()
+    await join(patient)
+    lines = patient.page.locator("[data-testid=chat-message] .chat-text")
+    await lines.nth(1).wait_for()
+    assert await lines.all_inner_texts() == ["我有点头晕", "Please sit down"]
+    await patient.page.screenshot(path=artifact("multinode-after-sigkill-reload"))
 
     # the consultation was recording on the killed node: its files there are marked
     # interrupted (by a live node told it died), and once that node is back (same data
