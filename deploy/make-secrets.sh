@@ -16,4 +16,13 @@ if [ ! -s secrets/postgres_password ]; then
   printf 'postgresql://vidconsult:%s@127.0.0.1:5432/vidconsult\n' "$password" \
     > secrets/vidconsult_database_url
 fi
-ls -l secrets
+# the files are bind-mounted as they are (compose's secrets without swarm): the nodes run as
+# uid 10001 (the Dockerfile's user), and so does coturn (compose.yaml), so they own theirs;
+# PostgreSQL's entrypoint reads its password as root. Rootless podman or docker map uids:
+# there, run "podman unshare chown 10001:10001 deploy/secrets/vidconsult_*" instead.
+if [ "$(id -u)" = 0 ]; then
+  chown 10001:10001 secrets/vidconsult_*
+else
+  echo "make-secrets.sh: not root; give secrets/vidconsult_* to uid 10001 (see the comment)" >&2
+fi
+ls -ln secrets

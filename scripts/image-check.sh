@@ -31,12 +31,8 @@ fail() {
   exit 1
 }
 
-SUITE=bookworm
-# python3 + its venv module to install into, CA certificates for pip, tzdata for zoneinfo (the
-# centre's time zone); nodejs and npm are installed only in the Dockerfile's throw-away stage
-BASE_PACKAGES=(python3 python3-venv ca-certificates tzdata)
-CACHE_DIR=${VIDCONSULT_CI_CACHE:-/var/cache/vidconsult-ci}
-MAX_AGE_DAYS=${VIDCONSULT_CI_BASE_MAX_AGE_DAYS:-7}
+# SUITE, BASE_PACKAGES, make_debian_base (the base made with mmdebstrap, cached)
+source scripts/debian-base.sh
 IMAGE=${VIDCONSULT_CI_IMAGE:-localhost/vidconsult:ci}
 read -r -a PODMAN_OPTS <<<"${PODMAN_GLOBAL_OPTS:---runtime runc --cgroup-manager=cgroupfs}"
 ULIMITS=(--ulimit nofile=1024:20000 --ulimit nproc=1024:1024)
@@ -108,44 +104,7 @@ done
 podman --version
 
 step "base image: ${BASE_PACKAGES[*]} from Debian $SUITE"
-if [[ -n ${VIDCONSULT_CI_APT_SOURCES:-} ]]; then
-  SOURCES=$VIDCONSULT_CI_APT_SOURCES
-elif [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-  SOURCES=/etc/apt/sources.list.d/debian.sources
-else
-  SOURCES="" # mmdebstrap's default mirrors
-fi
-# a proxy set only in apt's configuration reaches mmdebstrap through the environment
-if [[ -z ${http_proxy:-} ]]; then
-  eval "$(apt-config shell APT_HTTP_PROXY Acquire::http::Proxy)"
-  [[ -n ${APT_HTTP_PROXY:-} ]] && export http_proxy=$APT_HTTP_PROXY
-fi
-key=$( {
-  echo "$SUITE ${BASE_PACKAGES[*]}"
-  if [[ -f $SOURCES ]]; then cat "$SOURCES"; else echo "$SOURCES"; fi
-} | sha256sum | cut -c1-12)
-BASE_TAR="$CACHE_DIR/base-$SUITE-$key.tar"
-BASE_IMAGE="localhost/vidconsult-ci-base:$SUITE-$key"
-mkdir -p "$CACHE_DIR"
-(
-  flock 9 # one maker of the base at a time on this machine
-  if [[ -f $BASE_TAR ]] && [[ -z $(find "$BASE_TAR" -mtime +"$MAX_AGE_DAYS") ]]; then
-    echo "cached: $BASE_TAR"
-  else
-    echo "making $BASE_TAR from ${SOURCES:-the default mirrors of mmdebstrap}"
-    pm rmi -f "$BASE_IMAGE" >/dev/null 2>&1 || true
-    rm -f "$BASE_TAR.tmp"
-    mmdebstrap --quiet --variant=minbase --format=tar \
-      --include="$(IFS=,; echo "${BASE_PACKAGES[*]}")" \
-      "$SUITE" "$BASE_TAR.tmp" ${SOURCES:+"$SOURCES"} ||
-      fail "mmdebstrap could not make the base"
-    mv "$BASE_TAR.tmp" "$BASE_TAR"
-  fi
-  if ! pm image exists "$BASE_IMAGE"; then
-    pm import --quiet "$BASE_TAR" "$BASE_IMAGE" >/dev/null || fail "podman import failed"
-    echo "imported as $BASE_IMAGE"
-  fi
-) 9>"$CACHE_DIR/.lock"
+make_debian_base
 
 step "build $IMAGE on $BASE_IMAGE"
 CA_BUNDLE=${VIDCONSULT_CI_CA_BUNDLE:-${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}}

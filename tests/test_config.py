@@ -1,3 +1,4 @@
+import os
 import stat
 from pathlib import Path
 
@@ -237,6 +238,22 @@ def test_secrets_come_from_files_of_the_secrets_dir(tmp_path: Path) -> None:
     assert Settings.from_env(env, secret="g" * 40).load_secret() == b"g" * 40
     with pytest.raises(SettingsError, match="VIDCONSULT_SECRETS_DIR: .* is not a directory"):
         Settings.from_env({"VIDCONSULT_SECRETS_DIR": str(tmp_path / "missing")})
+
+
+def test_an_unreadable_secret_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as compose bind-mounts a root-owned 0600 file for a server of uid 10001 (root, who runs
+    # the tests, reads anything: the permission check is what is replaced)
+    (tmp_path / "vidconsult_secret").write_text("f" * 40)
+    (tmp_path / "unrelated").write_text("x")
+    real_access = os.access
+    unreadable = {tmp_path / "vidconsult_secret", tmp_path / "unrelated"}
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) not in unreadable and real_access(path, mode)
+    )
+    with pytest.raises(SettingsError, match="vidconsult_secret cannot be read by this user"):
+        Settings.from_env({"VIDCONSULT_SECRETS_DIR": str(tmp_path)})
 
 
 def test_every_setting_has_a_flag_a_variable_and_a_help() -> None:

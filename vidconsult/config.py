@@ -113,6 +113,18 @@ class _Environment(EnvSettingsSource):
         return {k.lower(): v for k, v in environ.items()}
 
 
+def _readable_secret_files(directory: Path) -> None:
+    """A secret file this user cannot read (compose's secrets are bind-mounted as they are on
+    the host: root's 0600 file, a server running as uid 10001) stops the start with a line
+    that says so, not pydantic-settings' "error getting value ... SecretsSettingsSource"."""
+    for path in sorted(directory.glob(f"{ENV_PREFIX.lower()}*")):
+        if path.is_file() and not os.access(path, os.R_OK):
+            raise SettingsError(
+                f"{SECRETS_DIR_VARIABLE}: {path} cannot be read by this user (uid {os.getuid()}):"
+                " give the file to the server's user (deploy/make-secrets.sh)"
+            )
+
+
 class Settings(BaseSettings):
     """Every setting has a flag ``--name-with-dashes`` and a variable ``VIDCONSULT_NAME``."""
 
@@ -510,6 +522,8 @@ class Settings(BaseSettings):
         secrets_dir = env.get(SECRETS_DIR_VARIABLE) or None
         if secrets_dir is not None and not Path(secrets_dir).is_dir():
             raise SettingsError(f"{SECRETS_DIR_VARIABLE}: {secrets_dir} is not a directory")
+        if secrets_dir is not None:
+            _readable_secret_files(Path(secrets_dir))
         values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         values["_secrets_dir"] = secrets_dir
         token = _ENVIRON.set(env)
