@@ -130,6 +130,9 @@ async def test_room_node_killed_page_and_client_rejoin(
     lines = patient.page.locator("[data-testid=chat-message] .chat-text")
     await lines.nth(1).wait_for()
     assert await lines.all_inner_texts() == ["我有点头晕", "Please sit down"]
+    # a room without a case keeps its chat only until it ends, and the panel says so
+    note = await patient.page.inner_text("[data-testid=chat-note]")
+    assert "deleted when the room ends" in note, note
     await patient.page.screenshot(path=artifact("multinode-after-sigkill-reload"))
 
     # the consultation was recording on the killed node: its files there are marked

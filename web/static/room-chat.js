@@ -27,10 +27,11 @@ function mount() {
   const problem = el("p", { class: "note", role: "alert" });
   const form = el("form", { class: "chat-form" }, label, input, send);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const note = el("p", { class: "panel-note", "data-testid": "chat-note", text: t("chatTimesIn", { zone }) });
   const panel = el("section", { class: "panel chat", "aria-labelledby": "chat-heading",
     "data-testid": "chat-panel" },
   el("h2", { id: "chat-heading", text: t("roomChatHeading") }),
-  el("p", { class: "panel-note", text: t("chatTimesIn", { zone }) }),
+  note,
   log, problem, form);
   panel.hidden = true;
   room.addPanel(panel);
@@ -68,6 +69,9 @@ function mount() {
   room.onSignal("chat.message", (message) => append(message, false));
   room.on("joined", ({ reply }) => {
     panel.hidden = false;
+    // a case's room keeps its chat with the case; a room without one only until it ends
+    const withCase = Boolean(reply && reply.room && reply.room.case_id);
+    note.textContent = t(withCase ? "chatTimesIn" : "chatTimesInNoCase", { zone });
     // the room's chat so far: after a reload, for a late arrival, after a rejoin through
     // another node (the server keeps the room's last lines until it ends)
     const me = reply && reply.participant ? reply.participant.identity : null;
