@@ -1,7 +1,9 @@
 """Choosing a simulcast layer per subscriber: what each layer costs, what the subscriber's link
 can carry, and which layer it gets. Pure (numbers in, decisions out; the caller's clock).
 
-* :class:`LayerRates`: the bitrate of each layer of a published track, measured as it arrives.
+* :class:`LayerRates`: the bitrate of each layer of a published track, measured as it arrives,
+  on the media's clock (RTP timestamps), so a stall of this process is not read as a layer
+  stopping or as a burst of bitrate.
 * :class:`LinkEstimate`: one subscriber's available bitrate, from its receiver reports' loss
   (more than 10 % lost cuts the estimate under what was being sent, less than 2 % lets it grow
   back; in between it holds, so a link with steady random loss is not starved) and its REMB
@@ -47,41 +49,95 @@ CLEAN_LOSS = 0.02  # loss below which the link is clean enough to try a layer up
 RATE_WINDOW = 0.5  # seconds per bitrate measurement
 RATE_ALPHA = 0.5  # weight of the newest measurement
 STALE_AFTER = 1.0  # a layer with nothing for this long is not being sent
+STALL_GAP = 0.25  # a gap with no packet of any layer counts as at most this (LayerRates)
+VIDEO_CLOCK = 90_000  # RTP clock rate of every video codec forwarded (VP8, H264)
 
 
 class LayerRates:
-    """Bit/s of each layer, averaged over windows of ``RATE_WINDOW`` seconds."""
+    """Bit/s of each layer, averaged over windows of ``RATE_WINDOW`` seconds of receiving.
+
+    Measured on the media's own clock where it can be: a layer's bits over the span of its
+    RTP timestamps (``ts``, 90 kHz) in the window, not over the time this process took to read
+    them. On a starved machine the event loop stalls (a second and more at a load average of
+    30): nothing is read meanwhile, then the queued packets come at once. Timed on arrival, a
+    window that closed on the first packet after a stall saw the layers it had not read yet as
+    stopped (``STALE_AFTER``), and the next one measured the burst, seconds of media read in
+    milliseconds, at several times its rate: the subscriber's estimate no longer fitted any
+    layer above the lowest, and it stayed there (tests/media/test_layer_stalls.py). So the
+    windows and the staleness run on a clock of receiving that counts a gap with no packet of
+    any layer as at most ``STALL_GAP`` (a stall here, or a publisher that paused everything);
+    a layer the publisher stops while others go on is still seen stopped within
+    ``STALE_AFTER``."""
 
     def __init__(self, layers: int) -> None:
         self.layers = layers
         self.bps = [0.0] * layers
+        self.stalls = 0  # gaps longer than STALL_GAP seen (for logs and tests)
         self._octets = [0] * layers
         self._last_seen = [-1e9] * layers
         self._window_start: float | None = None
+        self._clock = 0.0  # seconds of receiving (gaps capped at STALL_GAP)
+        self._wall: float | None = None  # the caller's time of the last packet
+        # per layer: the RTP timestamp the window's span starts at (the last one of the window
+        # before), the newest one, and whether the span started in this window (a first
+        # packet: its own frame's time is not in the span, so the receiving clock is used)
+        self._ts_from: list[int | None] = [None] * layers
+        self._ts_last: list[int | None] = [None] * layers
+        self._ts_fresh = [True] * layers
 
-    def add(self, layer: int, octets: int, now: float) -> None:
+    def add(self, layer: int, octets: int, now: float, ts: int | None = None) -> None:
+        """A packet of ``layer``: ``octets`` long, read at ``now`` (the caller's clock,
+        seconds), with RTP timestamp ``ts`` (90 kHz) if known."""
+        if self._wall is not None:
+            gap = now - self._wall
+            if gap > STALL_GAP:
+                self.stalls += 1
+                gap = STALL_GAP
+            self._clock += max(0.0, gap)
+        self._wall = now
+        clock = self._clock
         if self._window_start is None:
-            self._window_start = now
+            self._window_start = clock
         self._octets[layer] += octets
-        self._last_seen[layer] = now
-        if now - self._window_start >= RATE_WINDOW:
-            self.tick(now)
+        self._last_seen[layer] = clock
+        if ts is not None:
+            if self._ts_from[layer] is None:
+                self._ts_from[layer] = ts
+                self._ts_fresh[layer] = True
+            self._ts_last[layer] = ts
+        if clock - self._window_start >= RATE_WINDOW:
+            self._tick(clock)
 
-    def tick(self, now: float) -> None:
+    def _media_span(self, layer: int, span: float) -> float:
+        """Seconds of media the layer's window covers by its RTP timestamps; ``span`` (the
+        receiving clock's) when they cannot tell (no timestamps, a first packet, a jump)."""
+        first, last = self._ts_from[layer], self._ts_last[layer]
+        if first is None or last is None or self._ts_fresh[layer]:
+            return span
+        media = ((last - first) & 0xFFFFFFFF) / VIDEO_CLOCK
+        # a restarted source (new timestamp base) or a window of one frame: not a span
+        if RATE_WINDOW / 4 <= media <= 4 * span + 2 * STALL_GAP + RATE_WINDOW:
+            return media
+        return span
+
+    def _tick(self, clock: float) -> None:
         start = self._window_start
-        if start is None or now <= start:
+        if start is None or clock <= start:
             return
-        span = now - start
+        span = clock - start
         for i in range(self.layers):
-            measured = self._octets[i] * 8 / span
-            if now - self._last_seen[i] > STALE_AFTER:
+            measured = self._octets[i] * 8 / self._media_span(i, span)
+            if clock - self._last_seen[i] > STALE_AFTER:
                 self.bps[i] = 0.0  # the publisher stopped sending it
+                self._ts_from[i] = self._ts_last[i] = None
             elif self.bps[i] == 0.0:
                 self.bps[i] = measured
             else:
                 self.bps[i] = RATE_ALPHA * measured + (1 - RATE_ALPHA) * self.bps[i]
             self._octets[i] = 0
-        self._window_start = now
+            self._ts_from[i] = self._ts_last[i]
+            self._ts_fresh[i] = False
+        self._window_start = clock
 
     def active(self) -> list[int]:
         return [i for i, bps in enumerate(self.bps) if bps > 0]
