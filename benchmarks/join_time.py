@@ -78,15 +78,20 @@ STAGES_JS = """(other) => {
   const rel = (t) => (t == null ? null : Math.round(t - t0));
   const out = { ...h.joinStages, firstFrame: h.joinTimes[other],
                 clickEpoch: performance.timeOrigin + t0 };
-  // connections negotiated after the click (vidconsult makes its own before it, on the
-  // pre-join step, to gather candidates early)
-  const pcs = window.__joinTrace.pcs.filter((p) => p.offer != null && p.offer >= t0);
+  // connections used after the click (vidconsult makes its own before it, on the pre-join
+  // step, and negotiates them there: ICE and DTLS happen before the click). Each step: its
+  // first time after the click, else its last time before it (a negative time)
+  const pcs = window.__joinTrace.pcs.filter((p) => p.events.some(([, t]) => t >= t0));
   for (const role of ["publish", "subscribe"]) {
     const rec = pcs.find((p) => p.role === role);
     if (!rec) continue;
     for (const key of ["offer", "answer", "gathered", "ice", "dtls",
                        "firstAudioRtp", "firstVideoRtp", "firstDecoded"]) {
-      if (rec[key] != null) out[`${role}.${key}`] = rel(rec[key]);
+      const times = rec.events.filter(([k]) => k === key).map(([, t]) => t);
+      const after = times.find((t) => t >= t0);
+      const before = times.filter((t) => t < t0).pop();
+      const at = after ?? before;
+      if (at != null) out[`${role}.${key}`] = rel(at);
     }
   }
   return out;

@@ -4,11 +4,17 @@
   const trace = (window.__joinTrace = { pcs: [] });
   const Base = window.RTCPeerConnection;
   const now = () => performance.now();
-  const once = (rec, key) => { if (rec[key] == null) rec[key] = now(); };
+  // every time a step is reached goes to rec.events ([step, time]); rec[step] keeps the first
+  // (the room page negotiates its connections before the click and again after it)
+  const once = (rec, key) => {
+    const t = now();
+    rec.events.push([key, t]);
+    if (rec[key] == null) rec[key] = t;
+  };
   class Traced extends Base {
     constructor(...args) {
       super(...args);
-      const rec = (this.__rec = { created: now(), role: null });
+      const rec = (this.__rec = { created: now(), role: null, events: [] });
       trace.pcs.push(rec);
       this.addEventListener("iceconnectionstatechange", () => {
         if (["connected", "completed"].includes(this.iceConnectionState)) once(rec, "ice");
@@ -28,10 +34,12 @@
       return result;
     }
     async setRemoteDescription(desc) {
-      if (desc && desc.type === "offer" && this.__rec.role == null) {
-        this.__rec.role = "subscribe";
-        once(this.__rec, "offer");
-        this.__poll();
+      if (desc && desc.type === "offer") {
+        if (this.__rec.role == null) this.__rec.role = "subscribe";
+        if (this.__rec.role === "subscribe") {
+          once(this.__rec, "offer");
+          if (!this.__polling) this.__poll();
+        }
       }
       const result = await super.setRemoteDescription(desc);
       if (desc && desc.type === "answer") once(this.__rec, "answer");
@@ -40,8 +48,12 @@
     __poll() {
       const rec = this.__rec;
       const start = now(); // not rec.created: the room page makes its connections before the click
+      this.__polling = true;
       const tick = async () => {
-        if (this.signalingState === "closed" || now() - start > 30000) return;
+        if (this.signalingState === "closed" || now() - start > 30000) {
+          this.__polling = false;
+          return;
+        }
         try {
           const stats = await this.getStats();
           stats.forEach((s) => {
@@ -52,6 +64,7 @@
           });
         } catch (e) { return; }
         if (rec.firstDecoded == null || rec.firstAudioRtp == null) setTimeout(tick, 10);
+        else this.__polling = false;
       };
       setTimeout(tick, 10);
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from aiortc import RTCPeerConnection
@@ -25,12 +25,12 @@ from media.node_relay import NodeRelays
 from media.observers import TrackObservers
 from media.publisher import PublishedEntry, PublishSession
 from media.rooms import Participant, Rooms, published
-from media.sdp import parse_remote
+from media.sdp import SENDING, RemoteDescription, parse_remote
 from media.subscriber import SubscribeSession
 from media.taps import EncodedTap, TrackObserver
 from media.weak_links import WeakLinks
 from vidconsult.domain.publishing import media_sections
-from vidconsult.errors import InvalidInput, NotFound, PermissionDenied
+from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vidconsult.join_trace import JoinTrace
 from vidconsult.ports import (
     MediaListener,
@@ -72,6 +72,9 @@ class AiortcMediaEngine:
         #: a room spanning nodes (media/node_relay.py); idle until ``relays.configure``
         self.relays = NodeRelays(self, self._rooms)
         self._trace = trace
+        #: connections prepared before a join click, by (room, key): not in the room (nothing
+        #: subscribes them, they publish nothing) until :meth:`adopt` at the join
+        self._prepared: dict[tuple[str, str], Participant] = {}
 
     def set_listener(self, listener: MediaListener) -> None:
         self._dispatch.set_listener(self.relays.listener_for(listener))
@@ -91,6 +94,90 @@ class AiortcMediaEngine:
         self._rooms.add(part)
         logger.debug("media participant added room=%s identity=%s", room_id, identity)
 
+    # --- connections prepared before the join click (docs/protocol.md, "Prepare") ---
+
+    async def prepare(
+        self, room_id: str, key: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> SessionDescription | None:
+        """Media connections for someone who has not joined yet, kept apart under ``key``
+        (its signaling session): the subscribe connection's first offer (one inactive section,
+        no track), or None when it may not subscribe. Its publish offer goes to
+        :meth:`prepared_publish`. Nothing is forwarded to or from it before :meth:`adopt`."""
+        await self.drop_prepared(room_id, key)
+        part = Participant(room_id, identity, can_publish, can_subscribe)
+        self._prepared[(room_id, key)] = part
+        if not can_subscribe:
+            return None
+        pc = self._new_pc(room_id, identity, "subscribe")
+        part.subscriber = SubscribeSession(room_id, identity, pc, self._forwarder)
+        return await part.subscriber.prepare_offer()
+
+    async def prepared_publish(
+        self, room_id: str, key: str, offer: SessionDescription
+    ) -> SessionDescription:
+        """Answer the publish offer of a prepared connection. Every media section must be
+        inactive or receive-only: nobody is heard or seen before the join (``not_joined``)."""
+        part = self._prepared_part(room_id, key)
+        if not part.can_publish:
+            raise PermissionDenied(f"{part.identity} may not publish", code="permission_denied")
+        remote = parse_remote(
+            offer.sdp, offer.type, expected_type="offer", max_bytes=self._config.max_sdp_bytes
+        )
+        for m in remote.parsed.media:
+            if m.kind in ("audio", "video") and remote.accepted(m) and m.direction in SENDING:
+                raise Conflict("join the room before sending media", code="not_joined")
+        return await self._publish(part, remote, offer.sources)
+
+    async def prepared_answer(self, room_id: str, key: str, answer: SessionDescription) -> None:
+        part = self._prepared_part(room_id, key)
+        if part.subscriber is None:
+            raise PermissionDenied(f"{part.identity} may not subscribe", code="permission_denied")
+        remote = parse_remote(
+            answer.sdp, answer.type, expected_type="answer", max_bytes=self._config.max_sdp_bytes
+        )
+        # nothing changes on a prepared connection, so no new offer follows
+        await part.subscriber.apply_answer(remote)
+
+    async def adopt(self, room_id: str, key: str, identity: str) -> bool:
+        """At the join: the connections prepared under ``key`` become ``identity``'s in the
+        room (as :meth:`add_participant` would make them). False: none were prepared (or they
+        failed), call :meth:`add_participant`."""
+        part = self._prepared.pop((room_id, key), None)
+        if part is None:
+            return False
+        sessions = [s for s in (part.publisher, part.subscriber) if s is not None]
+        if part.identity != identity or any(
+            s.pc.connectionState in ("failed", "closed") for s in sessions
+        ):
+            await self._close_prepared(part)
+            return False
+        if self._rooms.get(room_id, identity) is not None:
+            logger.info("replacing media session room=%s identity=%s", room_id, identity)
+            await self.remove_participant(room_id, identity)
+        self._rooms.add(part)
+        logger.debug("prepared media participant joined room=%s identity=%s", room_id, identity)
+        return True
+
+    async def drop_prepared(self, room_id: str, key: str) -> None:
+        part = self._prepared.pop((room_id, key), None)
+        if part is not None:
+            await self._close_prepared(part)
+
+    def prepared_count(self, room_id: str | None = None) -> int:
+        return sum(1 for r, _ in self._prepared if room_id in (None, r))
+
+    def _prepared_part(self, room_id: str, key: str) -> Participant:
+        part = self._prepared.get((room_id, key))
+        if part is None:
+            raise Conflict("nothing prepared for this connection", code="not_prepared")
+        return part
+
+    async def _close_prepared(self, part: Participant) -> None:
+        if part.publisher is not None:
+            await part.publisher.close()  # it published nothing
+        if part.subscriber is not None:
+            await part.subscriber.close()
+
     async def remove_participant(self, room_id: str, identity: str) -> None:
         part = self._rooms.pop(room_id, identity)
         if part is None:
@@ -107,6 +194,9 @@ class AiortcMediaEngine:
     async def close_room(self, room_id: str) -> None:
         self._closing_rooms.add(room_id)  # nobody to renegotiate with any more
         try:
+            for r, key in list(self._prepared):
+                if r == room_id:
+                    await self.drop_prepared(r, key)
             await self.relays.room_closed(room_id)
             for part in self._rooms.members(room_id):
                 await self.remove_participant(room_id, part.identity)
@@ -117,6 +207,8 @@ class AiortcMediaEngine:
             self._closing_rooms.discard(room_id)
 
     async def close(self) -> None:
+        for room_id, key in list(self._prepared):
+            await self.drop_prepared(room_id, key)
         for room_id in self._rooms.ids():
             await self.close_room(room_id)
         for task in list(self._tasks):
@@ -138,6 +230,14 @@ class AiortcMediaEngine:
         remote = parse_remote(
             offer.sdp, offer.type, expected_type="offer", max_bytes=self._config.max_sdp_bytes
         )
+        return await self._publish(part, remote, offer.sources)
+
+    async def _publish(
+        self, part: Participant, remote: RemoteDescription, sources: Mapping[str, str] | None
+    ) -> SessionDescription:
+        room_id, identity = part.room_id, part.identity
+        if not part.can_publish:
+            raise PermissionDenied(f"{identity} may not publish", code="permission_denied")
         session = part.publisher
         if session is not None and not session.usable:
             # the client gave up on a failed connection and offers on a new one
@@ -156,7 +256,7 @@ class AiortcMediaEngine:
             )
             part.publisher = session
         try:
-            changes = await session.negotiate(remote, offer.sources)
+            changes = await session.negotiate(remote, sources)
         except InvalidInput:
             if session.pc.remoteDescription is None:  # a first offer that failed: start afresh
                 part.publisher = None

@@ -54,6 +54,9 @@ class SubscribeSession:
         self._offered_idle: set[int] = set()  # id(slot) offered as inactive
         self._lock = asyncio.Lock()
         self._closed = False
+        # prepared before the join click (docs/protocol.md, "Prepare"): an inactive section that
+        # carries ICE and DTLS until the first track is added; it never carries media
+        self.placeholder: RTCRtpTransceiver | None = None
 
     # --- subscriptions (synchronous: they only change what the next offer will say) ---
 
@@ -95,10 +98,20 @@ class SubscribeSession:
 
     # --- negotiation ---
 
+    async def prepare_offer(self) -> SessionDescription:
+        """The first offer of a connection prepared before the join: one inactive audio
+        section and no track, so ICE and DTLS come up while nothing can be sent on it."""
+        async with self._lock:
+            if self.placeholder is None:
+                self.placeholder = self.pc.addTransceiver("audio", direction="inactive")
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            self.offer_pending, self._dirty = True, False
+            return SessionDescription(self.pc.localDescription.sdp, "offer")
+
     async def make_offer(self) -> SubscriberOffer | None:
         """The next offer, or None when one is outstanding (the change is folded in later)."""
         async with self._lock:
-            if self.closed or not self.slots:
+            if self.closed or (not self.slots and self.placeholder is None):
                 return None
             if self.offer_pending:
                 self._dirty = True

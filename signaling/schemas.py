@@ -27,6 +27,9 @@ class Join(_Message):
 
     name: str | None = Field(default=None, min_length=1, max_length=80, pattern=r"\S")
     consent: bool | None = None
+    # take over the media connections prepared on this connection (``prepare``); without it
+    # they are dropped and the client negotiates new ones
+    prepared: bool = False
 
 
 class Offer(_Message):

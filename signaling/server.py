@@ -47,6 +47,7 @@ class Session:
     joined: bool = False
     joining: bool = False  # the join request is being handled
     waiting: bool = False  # in the room's waiting room (lobby)
+    prepared: bool = False  # media connections prepared before the join (``prepare``)
     gone: bool = False  # left or disconnected while joining: the join must be undone
     # a lecture's listener relayed from another node that serves its media (audience.py)
     media_elsewhere: bool = False
@@ -188,6 +189,7 @@ class SignalingServer:
         self._sessions: dict[str, Session] = {}
         self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
             "join": (schemas.Join, self._join),
+            "prepare": (schemas.Empty, self._prepare),
             "publish.offer": (schemas.Offer, self._publish_offer),
             "subscribe.answer": (schemas.Answer, self._subscribe_answer),
             "track.mute": (schemas.TrackMute, self._track_mute),
@@ -339,6 +341,8 @@ class SignalingServer:
         session = self._sessions.pop(sid, None)
         if session is not None and split_sid(sid) is not None:
             self.sockets.forget(sid, session.room_id)
+        if session is not None and session.prepared and not session.joined:
+            await self.rooms.drop_prepared(session.room_id, sid)
         if session is not None and session.joining:
             session.gone = True  # the join, when it completes, takes the participant out
             return
@@ -376,8 +380,9 @@ class SignalingServer:
                 raise InvalidInput(
                     f"invalid {event} payload: {_summarize(exc)}", code="invalid_payload"
                 ) from None
-            if event != "join" and not session.joined:
-                raise Conflict("join the room first", code="not_joined")
+            if event not in _BEFORE_JOIN and not session.joined:
+                if not (session.prepared and event in _PREPARED):
+                    raise Conflict("join the room first", code="not_joined")
             async with self.notifier.request(sid):
                 if self._trace is not None:
                     return await self._traced(event, session, handler, payload)
@@ -430,16 +435,27 @@ class SignalingServer:
         if session.joined:
             raise Conflict("already joined", code="already_joined")
         claims = session.claims
-        # the token may have expired between connect and join
-        if claims.expires_at <= self._clock.now():
-            raise Unauthenticated("token has expired", code="token_expired")
         if msg.name is not None:
             claims = dataclasses.replace(claims, name=msg.name.strip())
-        await self.rooms.check_consent(claims, msg.consent)
-        held = await self.rooms.hold_in_lobby(claims, session.sid)
+        if not msg.prepared:
+            await self._unprepare(session)  # the client negotiates new connections
+        elif session.prepared and self._trace is not None:
+            # the join benchmark: what the prepare did is apart from what this join does
+            self._trace.set_aside(session.room_id, claims.identity)
+            self._mark(session, "joinReceived")
+        try:
+            # the token may have expired between connect (or prepare) and join
+            if claims.expires_at <= self._clock.now():
+                raise Unauthenticated("token has expired", code="token_expired")
+            await self.rooms.check_consent(claims, msg.consent)
+            held = await self.rooms.hold_in_lobby(claims, session.sid)
+        except BaseException:
+            await self._unprepare(session)  # e.g. revoked since the prepare: nothing is kept
+            raise
         if held is not None:
             # in the waiting room: `lobby.admitted` tells it to send `join` again
             session.waiting = True
+            await self._unprepare(session)  # no media before admission
             return {"lobby": held}
         session.waiting = False
         await self.sockets.enter_room(session.sid, session.room_id)
@@ -453,9 +469,13 @@ class SignalingServer:
         except BaseException:
             session.joined = False
             await self.sockets.leave_room(session.sid, session.room_id)
+            await self._unprepare(session)
             raise
         finally:
             session.joining = False
+        if not result.prepared:
+            await self._unprepare(session)  # not taken over (media elsewhere): closed
+        session.prepared = False
         if session.gone:
             # it left (or its connection dropped) while this join was being handled: no ghost
             # may stay in the room holding a seat and looking present
@@ -469,7 +489,28 @@ class SignalingServer:
             "ice_servers": self._ice_for(claims),
             "waiting": [w.to_dict() for w in result.waiting],
             "chat": [line.to_dict() for line in result.chat],
+            "prepared": result.prepared,
         }
+
+    async def _prepare(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
+        """Media connections made on the pre-join step (docs/protocol.md, "Prepare")."""
+        if session.joined or session.joining:
+            raise Conflict("already joined", code="already_joined")
+        claims = session.claims
+        if claims.expires_at <= self._clock.now():
+            raise Unauthenticated("token has expired", code="token_expired")
+        if session.media_elsewhere:  # a lecture's listener: its media is on another node
+            raise Conflict("media is served by another node", code="not_prepared")
+        offer = await self.rooms.prepare(claims, session.sid)
+        session.prepared = True
+        self._mark(session, "prepared")
+        subscribe = None if offer is None else {"sdp": offer.sdp, "type": offer.type}
+        return {"ice_servers": self._ice_for(claims), "subscribe": subscribe}
+
+    async def _unprepare(self, session: Session) -> None:
+        if session.prepared:
+            session.prepared = False
+            await self.rooms.drop_prepared(session.room_id, session.sid)
 
     def _ice_for(self, claims: TokenClaims) -> list[dict[str, Any]]:
         servers = list(self._ice_servers)
@@ -478,6 +519,11 @@ class SignalingServer:
         return servers
 
     async def _publish_offer(self, session: Session, msg: schemas.Offer) -> dict[str, Any]:
+        if not session.joined:  # prepared: the connection comes up, nothing is published
+            answer = await self.rooms.prepared_publish(
+                session.room_id, session.sid, SessionDescription(msg.sdp, msg.type)
+            )
+            return {"sdp": answer.sdp, "type": answer.type}
         answer = await self.rooms.publish(
             session.room_id,
             session.claims.identity,
@@ -486,6 +532,11 @@ class SignalingServer:
         return {"sdp": answer.sdp, "type": answer.type}
 
     async def _subscribe_answer(self, session: Session, msg: schemas.Answer) -> dict[str, Any]:
+        if not session.joined:
+            await self.rooms.prepared_answer(
+                session.room_id, session.sid, SessionDescription(msg.sdp, msg.type)
+            )
+            return {"ok": True}
         await self.rooms.subscriber_answer(
             session.room_id, session.claims.identity, SessionDescription(msg.sdp, msg.type)
         )
@@ -560,6 +611,11 @@ class SignalingServer:
         message = await self.rooms.chat(session.room_id, session.claims.identity, msg.text)
         return {"ok": True, "message": message}
 
+
+#: requests a connection may send before it joined
+_BEFORE_JOIN = frozenset({"join", "prepare"})
+#: and those of a connection that prepared its media (``prepare``): the transports come up
+_PREPARED = frozenset({"publish.offer", "subscribe.answer"})
 
 #: requests whose arrival and reply the join trace times: event -> (received, replied)
 _TRACED = {

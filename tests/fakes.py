@@ -28,6 +28,7 @@ class NullMediaEngine:
         self.subscriptions: list[tuple[str, str, str, str]] = []
         self.caps: dict[tuple[str, str | None], int] = {}
         self.audio_only: dict[tuple[str, str], bool] = {}
+        self.prepared: dict[tuple[str, str], str] = {}  # (room, key) -> identity
 
     def set_listener(self, listener: MediaListener) -> None:
         self.listener = listener
@@ -36,6 +37,29 @@ class NullMediaEngine:
         self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
     ) -> None:
         self.participants.add((room_id, identity))
+
+    async def prepare(
+        self, room_id: str, key: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> SessionDescription | None:
+        self.prepared[(room_id, key)] = identity
+        return SessionDescription("v=0\r\n", "offer") if can_subscribe else None
+
+    async def prepared_publish(
+        self, room_id: str, key: str, offer: SessionDescription
+    ) -> SessionDescription:
+        return SessionDescription("v=0\r\n", "answer")
+
+    async def prepared_answer(self, room_id: str, key: str, answer: SessionDescription) -> None:
+        pass
+
+    async def adopt(self, room_id: str, key: str, identity: str) -> bool:
+        if self.prepared.pop((room_id, key), None) != identity:
+            return False
+        self.participants.add((room_id, identity))
+        return True
+
+    async def drop_prepared(self, room_id: str, key: str) -> None:
+        self.prepared.pop((room_id, key), None)
 
     async def publish(
         self, room_id: str, identity: str, offer: SessionDescription

@@ -154,6 +154,7 @@ def build_app(
         ),
         default_max_participants=settings.max_participants,
         reconnect_grace=timedelta(seconds=settings.reconnect_grace_seconds),
+        prepare_timeout=timedelta(seconds=settings.prepare_timeout_seconds),
         events=app[EVENTS],
         publish_limits=PublishLimits(
             max_tracks=settings.max_tracks_per_participant,

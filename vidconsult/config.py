@@ -302,6 +302,13 @@ class Settings(BaseSettings):
         description="a dropped participant keeps its seat this long for a rejoin"
         " (0: it leaves at once)",
     )
+    # media connections a page prepares on its pre-join step (docs/protocol.md, "Prepare") are
+    # dropped after this long without the join click
+    prepare_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="media prepared on the pre-join step is dropped after this long without a join",
+    )
     max_request_bytes: int = Field(1024 * 1024, description="largest accepted HTTP request body")
     # create a demo room at start and print two join links
     demo: Switch = Field(False, description="create a demo room and print two join links")

@@ -44,6 +44,15 @@ class JoinTrace:
         if stage not in marks:
             marks[stage] = round(self._clock() * 1000, 1)
 
+    def set_aside(self, room_id: str, identity: str, prefix: str = "prepare.") -> None:
+        """The stages reached so far become ``prefix + stage`` (a join of connections prepared
+        before the click: their negotiation, ICE and DTLS were then; the join's come now)."""
+        marks = self._marks.get((room_id, identity))
+        if marks:
+            self._marks[(room_id, identity)] = {
+                (k if k.startswith(prefix) else prefix + k): v for k, v in marks.items()
+            }
+
     def marker(self, room_id: str, identity: str) -> Mark:
         """``mark`` bound to one participant, for parts that do not know who they serve."""
         return lambda stage: self.mark(room_id, identity, stage)

@@ -180,6 +180,30 @@ class MediaEngine(Protocol):
         self, room_id: str, identity: str, *, can_publish: bool, can_subscribe: bool
     ) -> None: ...
 
+    async def prepare(
+        self, room_id: str, key: str, identity: str, *, can_publish: bool, can_subscribe: bool
+    ) -> SessionDescription | None:
+        """Media connections made before the join (``key``: the signaling session), outside
+        the room: nothing is forwarded to or from them until :meth:`adopt`. Returns the
+        subscribe connection's first offer (no track in it), None if it may not subscribe."""
+        ...
+
+    async def prepared_publish(
+        self, room_id: str, key: str, offer: SessionDescription
+    ) -> SessionDescription:
+        """Answer a prepared publish offer; a section that would send is refused
+        (``not_joined``)."""
+        ...
+
+    async def prepared_answer(self, room_id: str, key: str, answer: SessionDescription) -> None: ...
+
+    async def adopt(self, room_id: str, key: str, identity: str) -> bool:
+        """The prepared connections become ``identity``'s in the room (instead of
+        :meth:`add_participant`); False when there are none (or they failed)."""
+        ...
+
+    async def drop_prepared(self, room_id: str, key: str) -> None: ...
+
     async def publish(
         self, room_id: str, identity: str, offer: SessionDescription
     ) -> SessionDescription:

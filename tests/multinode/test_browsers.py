@@ -41,6 +41,13 @@ async def test_pages_through_two_nodes_meet_and_a_third_ends_it(
     patient = await open_as(
         "pt-zhang", room_link(n2.url, rid, await token(n2, rid, "pt-zhang", "patient"))
     )
+    # each page prepared its media on the pre-join step, through its node (docs/protocol.md,
+    # "Prepare": relayed to the room's node like every request)
+    for page in (doctor, patient):
+        await page.page.wait_for_function(
+            "() => ['ready', 'no'].includes(window.vidconsult.prepared)", timeout=15_000
+        )
+        assert await page.page.evaluate("window.vidconsult.prepared") == "ready"
     await join(doctor, patient)
     await asyncio.gather(doctor.wait_playing("pt-zhang"), patient.wait_playing("dr-li"))
     home = await cluster.where(rid)

@@ -76,6 +76,8 @@ class JoinResult:
     waiting: list[Waiting] = field(default_factory=list)
     # the room's chat so far (its last lines), oldest first
     chat: list[ChatLine] = field(default_factory=list)
+    # the media connections prepared before the click were taken over (else new ones)
+    prepared: bool = False
 
 
 class RoomService:
@@ -96,12 +98,14 @@ class RoomService:
         revocations: TokenRevocations | None = None,
         consent: ConsentRule | None = None,
         cluster: RoomCluster | None = None,
+        prepare_timeout: timedelta = timedelta(minutes=5),
     ) -> None:
         """``revocations``: where removing a participant revokes its token (None: a removed
         participant may come back with the same link). ``cluster``: the room's place among
         the nodes and presence (None: this node alone, nothing shared). ``reconnect_grace``:
         how long the seat of a participant whose connection dropped is held for its rejoin
-        (0: it leaves at once)."""
+        (0: it leaves at once). ``prepare_timeout``: how long media connections prepared
+        before a join click (:meth:`prepare`) are kept without the click."""
         self.cluster = cluster
         self.events = events
         self.consent = consent or ConsentRule()
@@ -114,6 +118,9 @@ class RoomService:
         self._max_participants = default_max_participants
         self._grace = reconnect_grace
         self._grace_tasks: set[asyncio.Task[None]] = set()
+        self._prepare_timeout = prepare_timeout
+        # (room, session id) -> when its prepared media is dropped unless it joins first
+        self._prepared: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._live: dict[str, LiveRoom] = {}
         self._admission: Admission | None = None
         self._publish_limits = publish_limits or PublishLimits()
@@ -128,6 +135,9 @@ class RoomService:
         for live in self._live.values():
             for lp in live.participants.values():
                 lp.stop_grace()
+        for timer in self._prepared.values():
+            timer.cancel()
+        self._prepared.clear()
         for task in list(self._grace_tasks):
             task.cancel()
         await asyncio.gather(*self._grace_tasks, return_exceptions=True)
@@ -443,6 +453,73 @@ class RoomService:
                 },
             )
 
+    # media prepared before the join click (docs/protocol.md, "Prepare") -----------------------
+    async def prepare(self, claims: TokenClaims, session_id: str) -> SessionDescription | None:
+        """Make the media connections of someone on the pre-join step, so that ICE and DTLS
+        are done before the click. They stay outside the room: the participant is not listed,
+        nothing it offers may send, nothing is forwarded to it, no event is published, until
+        :meth:`join` takes them over. Refused (``lobby_required``) for someone who would wait
+        in the waiting room. Dropped after ``prepare_timeout`` without a join. Returns the
+        subscribe connection's first offer (None: it may not subscribe)."""
+        room = await self.authorize_connect(claims)
+        if await self.would_wait(room, claims):
+            raise PermissionDenied("wait to be admitted", code="lobby_required")
+        key = (room.id, session_id)
+        self._stop_prepare_timer(key)
+        offer = await self._media.prepare(
+            room.id,
+            session_id,
+            claims.identity,
+            can_publish=claims.grants.publish,
+            can_subscribe=claims.grants.subscribe,
+        )
+        loop = asyncio.get_running_loop()
+        self._prepared[key] = loop.call_later(
+            self._prepare_timeout.total_seconds(), self._prepare_expired, key
+        )
+        log.info("media prepared room=%s identity=%s", room.id, claims.identity)
+        return offer
+
+    def is_prepared(self, room_id: str, session_id: str) -> bool:
+        return (room_id, session_id) in self._prepared
+
+    async def prepared_publish(
+        self, room_id: str, session_id: str, offer: SessionDescription
+    ) -> SessionDescription:
+        if offer.type != "offer":
+            raise InvalidInput("expected an SDP offer", code="invalid_sdp")
+        self._require_prepared(room_id, session_id)
+        return await self._media.prepared_publish(room_id, session_id, offer)
+
+    async def prepared_answer(
+        self, room_id: str, session_id: str, answer: SessionDescription
+    ) -> None:
+        if answer.type != "answer":
+            raise InvalidInput("expected an SDP answer", code="invalid_sdp")
+        self._require_prepared(room_id, session_id)
+        await self._media.prepared_answer(room_id, session_id, answer)
+
+    async def drop_prepared(self, room_id: str, session_id: str) -> None:
+        """The connection closed, or its join failed: its prepared media goes."""
+        if self._stop_prepare_timer((room_id, session_id)):
+            await self._media.drop_prepared(room_id, session_id)
+
+    def _require_prepared(self, room_id: str, session_id: str) -> None:
+        if (room_id, session_id) not in self._prepared:
+            raise Conflict("join the room first", code="not_joined")
+
+    def _stop_prepare_timer(self, key: tuple[str, str]) -> bool:
+        timer = self._prepared.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        return timer is not None
+
+    def _prepare_expired(self, key: tuple[str, str]) -> None:
+        log.info("prepared media expired room=%s session=%s", *key)
+        task = asyncio.get_running_loop().create_task(self.drop_prepared(*key))
+        self._grace_tasks.add(task)
+        task.add_done_callback(self._grace_tasks.discard)
+
     async def check_consent(self, claims: TokenClaims, consent: bool | None) -> None:
         """Refuse the join of someone who refused consent where the rule keeps them out."""
         room = await self.get_room(claims.room) if claims.room else None
@@ -506,7 +583,12 @@ class RoomService:
             self._notifier.bind(room.id, claims.identity, session_id)
             if self.cluster is not None:
                 await self.cluster.entered(room.id, participant, session_id)
-            if media:
+            prepared = (
+                media
+                and self._stop_prepare_timer((room.id, session_id))
+                and await self._media.adopt(room.id, session_id, claims.identity)
+            )
+            if media and not prepared:
                 await self._media.add_participant(
                     room.id,
                     claims.identity,
@@ -553,7 +635,12 @@ class RoomService:
                 },
             )
         return JoinResult(
-            room=room, participant=participant, participants=others, waiting=waiting, chat=chat
+            room=room,
+            participant=participant,
+            participants=others,
+            waiting=waiting,
+            chat=chat,
+            prepared=prepared,
         )
 
     async def leave(self, room_id: str, identity: str, session_id: str, reason: str) -> None:

@@ -113,7 +113,41 @@ export function preconnect(roomId) {
   early = { signaling, connected: signaling.connect() };
   early.connected.catch(() => {}); // handled in connect()
   warm = warmPeerConnections();
+  room.hooks.prepared = "preparing"; // then "ready" or "no" (tests, support)
+  early.prepared = early.connected.then(() => prepareMedia(signaling)).catch((err) => {
+    // not prepared (a waiting room, an older server, a refusal): the click joins as before
+    if (err && err.code !== "lobby_required") console.warn("vidconsult: media not prepared", err);
+    return null;
+  }).then((session) => {
+    room.hooks.prepared = session ? "ready" : "no";
+    return session;
+  });
 }
+
+/**
+ * The media connections negotiated while the person is on the pre-join step (docs/protocol.md,
+ * "Prepare"): the server authenticates the token and answers both connections, ICE and DTLS
+ * come up, and nothing is sent or received; the participant is not in the room. The click then
+ * only joins and puts the camera in (issue 15: ~100-200 ms of ICE and DTLS off the join).
+ */
+async function prepareMedia(signaling) {
+  const reply = await signaling.request("prepare", {});
+  const session = new MediaSession(signaling, {
+    iceServers: reply.ice_servers || [],
+    warm,
+    mark: (stage) => room.joinTimer.mark(stage),
+  });
+  warm = null;
+  try {
+    await session.prepare(reply.subscribe, { publish: true });
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+  return session;
+}
+
+let prepared = null; // the MediaSession prepareMedia made, until the join takes it (or not)
 
 /** Open the socket (once per page) and join; the lobby module may hold the join back. */
 export async function connect(roomId) {
@@ -130,6 +164,9 @@ export async function connect(roomId) {
     room.finish("error", room.errorText(err), err.code);
     return;
   }
+  // a prepare still on its way is awaited: the server must not get the join before it
+  prepared = opened ? await opened.prepared : null;
+  if (prepared) room.joinTimer.mark("prepared");
   await join();
 }
 
@@ -201,14 +238,20 @@ export async function join() {
   pendingOffers = [];
   joining = true;
   earlyEvents = [];
+  // the connections prepared on the pre-join step, for the first join only
+  const ready = prepared;
+  prepared = null;
   let reply;
   try {
-    reply = await room.signaling.request("join", room.joinOptions());
+    const options = room.joinOptions();
+    reply = await room.signaling.request("join", ready ? { ...options, prepared: true } : options);
   } catch (err) {
     joining = false;
+    if (ready) ready.close();
     if (room.state === "connecting") room.finish("error", room.errorText(err), err.code);
     return;
   }
+  if (ready && (room.finished || !reply.prepared)) ready.close(); // not taken over: new ones
   if (room.finished) return;
   room.joinTimer.mark(reply.lobby ? "lobby" : "joinReply");
   if (reply.lobby) {
@@ -225,12 +268,17 @@ export async function join() {
   for (const p of roster.list()) {
     if (p.identity !== roster.self && mayPublish(p)) view.ensureTile(p.identity, p);
   }
-  const session = new MediaSession(room.signaling, {
-    iceServers: reply.ice_servers || [],
-    localStream: room.localStream,
-    warm, // the first session only: a session after a reconnect makes its own
-    mark: (stage) => room.joinTimer.mark(stage),
-  });
+  let session = ready && reply.prepared ? ready : null;
+  if (session) {
+    session.localStream = room.localStream; // the camera as chosen at the click
+  } else {
+    session = new MediaSession(room.signaling, {
+      iceServers: reply.ice_servers || [],
+      localStream: room.localStream,
+      warm, // the first session only: a session after a reconnect makes its own
+      mark: (stage) => room.joinTimer.mark(stage),
+    });
+  }
   warm = null;
   room.session = session;
   session.addEventListener("remote-stream", ({ detail }) => {
@@ -320,6 +368,9 @@ export function setupFinish() {
     dropSession();
     for (const pc of Object.values(warm || {})) pc.close();
     warm = null;
+    if (prepared) prepared.close();
+    prepared = null;
+    if (early) early.prepared.then((session) => session && session.close());
     if (room.localStream) for (const track of room.localStream.getTracks()) track.stop();
     room.view.clear();
   });

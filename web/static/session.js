@@ -96,6 +96,37 @@ export class MediaSession extends EventTarget {
     this._offers = Promise.resolve();
   }
 
+  // ---- prepared before the click (docs/protocol.md, "Prepare") -----------------------------
+
+  /**
+   * On the pre-join step, after the server's `prepare` reply: answer its subscribe offer (no
+   * track in it) and offer the publish connection with one inactive audio section and no
+   * track, so that ICE and DTLS of both connections are done before the click. Nothing is
+   * sent or received: at the click, `publish()` puts the microphone into that section, adds
+   * the camera's, and offers again on the same transport. `subscribeOffer` null: this person may not subscribe;
+   * `publish` false: nor publish. Resolves once both negotiations are answered.
+   */
+  async prepare(subscribeOffer, { publish = true } = {}) {
+    if (subscribeOffer) this.handleSubscribeOffer({ ...subscribeOffer, tracks: {} });
+    if (publish) {
+      try {
+        await this._queue(async () => {
+          // one audio section carries the transport; the camera's section is added at the
+          // click with its simulcast layers (Firefox keeps no layers a section was first
+          // negotiated without: an inactive video section lost them)
+          this._publishConnection().addTransceiver("audio", { direction: "inactive" }).prepared = true;
+          await this._offer();
+        });
+      } catch (error) {
+        // e.g. an observer, who may not publish: the subscribe side is prepared all the same
+        if (this.publishPc) this.publishPc.close();
+        this.publishPc = null;
+        if (this.closed) throw error;
+      }
+    }
+    await this._offers;
+  }
+
   // ---- publishing -------------------------------------------------------------------------
 
   async publish() {
@@ -104,6 +135,15 @@ export class MediaSession extends EventTarget {
     await this._queue(async () => {
       const pc = this._publishConnection();
       for (const track of tracks) {
+        // a section prepared before the click (prepare) takes the track: same transport
+        const idle = pc.getTransceivers().find((tr) => tr.prepared && !tr.sender.track &&
+          tr.direction === "inactive" && tr.receiver.track && tr.receiver.track.kind === track.kind);
+        if (idle) {
+          await idle.sender.replaceTrack(track);
+          if (idle.sender.setStreams) idle.sender.setStreams(this.localStream);
+          idle.direction = "sendonly";
+          continue;
+        }
         const init = { direction: "sendonly", streams: [this.localStream] };
         if (track.kind === "video") init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
         pc.addTransceiver(track, init);
@@ -126,7 +166,7 @@ export class MediaSession extends EventTarget {
           tr.direction === "inactive" && tr.receiver.track && tr.receiver.track.kind === track.kind);
         if (idle) {
           await idle.sender.replaceTrack(track);
-          idle.sender.setStreams(stream);
+          if (idle.sender.setStreams) idle.sender.setStreams(stream);
           idle.direction = "sendonly";
         } else {
           const tr = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });

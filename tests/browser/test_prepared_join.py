@@ -1,0 +1,135 @@
+"""The room page prepares its media connections on the pre-join step (docs/protocol.md,
+"Prepare"), in headless Chromium against a live server: both connections are up (ICE and DTLS)
+before the click, and yet nobody in the room sees, hears or lists the person, and nothing flows
+either way. At the click the same connections carry the media, the camera in three simulcast
+layers. A page in a room's waiting room prepares nothing and receives no media."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.rtc_js import JS_MEDIA_COUNTS, KEEP_PEER_CONNECTIONS
+from tests.browser.test_e2e_room import EVENT_TIMEOUT_MS, Page, create_room, mint
+from vidconsult.app import MEDIA
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+ARTIFACTS = Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifacts")) / "prepared"
+
+# every connection the page made: its state and how many were made
+JS_CONNECTIONS = """() => window.__pcs.map((pc) => pc.connectionState)"""
+JS_LISTED = """() => [...document.querySelectorAll('[data-testid=participants] li')]
+  .map((li) => li.dataset.participant)"""
+JS_TILES = """() => [...document.querySelectorAll('#tiles [data-participant]')]
+  .map((el) => el.dataset.participant)"""
+
+
+@pytest.fixture
+async def open_page(browser: Any) -> Any:
+    pages: list[Page] = []
+
+    async def opener(identity: str, join_url: str) -> Page:
+        context = await browser.new_context(permissions=["camera", "microphone"])
+        await context.add_init_script(KEEP_PEER_CONNECTIONS)
+        page = Page(await context.new_page(), identity)
+        pages.append(page)
+        await page.page.goto(join_url)
+        await page.page.wait_for_selector("[data-testid=join-button]:enabled")
+        return page
+
+    yield opener
+    for page in pages:
+        print("\n".join(page.log[-60:]))
+        await page.page.context.close()
+
+
+async def prepared(page: Page) -> str:
+    await page.page.wait_for_function(
+        "() => ['ready', 'no'].includes(window.vidconsult.prepared)", timeout=EVENT_TIMEOUT_MS
+    )
+    return str(await page.page.evaluate("window.vidconsult.prepared"))
+
+
+async def test_prepared_page_is_connected_but_unseen_until_the_click(
+    live_server: Any, open_page: Any
+) -> None:
+    room_id = await create_room(live_server, "Prepared join")
+    doctor = await open_page("dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He"))
+    await doctor.page.click("[data-testid=join-button]")
+    await doctor.wait_state("joined")
+
+    patient = await open_page("pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma"))
+    assert await prepared(patient) == "ready"
+    # both of its connections are up before the click
+    await patient.page.wait_for_function(
+        "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 2",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    media = live_server.app[MEDIA]
+    assert media.prepared_count(room_id) == 1
+    # let the doctor's camera run and the prepared connections idle a while: nothing may move
+    await doctor.page.wait_for_function(
+        "async () => (await (" + JS_MEDIA_COUNTS + ")()).videoFramesEncoded > 30",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
+    assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
+    assert counts["videoFramesEncoded"] == counts["audioPacketsSent"] == 0, counts
+    # the doctor's page lists nobody new and shows no tile for it; the server's roster neither
+    assert await doctor.page.evaluate(JS_LISTED) == ["dr-he"]
+    assert "pt-ma" not in await doctor.page.evaluate(JS_TILES)
+    doctor_counts = await doctor.page.evaluate(JS_MEDIA_COUNTS)
+    assert doctor_counts["videoPacketsReceived"] == doctor_counts["audioPacketsReceived"] == 0
+    status, view = await live_server.api("GET", f"/api/v1/rooms/{room_id}")
+    assert status == 200 and [p["identity"] for p in view["participants"]] == ["dr-he"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await patient.page.screenshot(path=str(ARTIFACTS / "patient-prejoin.png"), full_page=True)
+    await doctor.page.screenshot(path=str(ARTIFACTS / "doctor-alone.png"), full_page=True)
+
+    # the click: the same two connections carry the media both ways
+    await patient.page.click("[data-testid=join-button]")
+    await asyncio.gather(doctor.wait_playing("pt-ma"), patient.wait_playing("dr-he"))
+    assert await patient.page.evaluate(JS_CONNECTIONS) == ["connected", "connected"]
+    assert media.prepared_count(room_id) == 0
+    assert sorted(await doctor.page.evaluate(JS_LISTED)) == ["dr-he", "pt-ma"]
+    # the camera goes out in the room page's three simulcast layers
+    links = media.subscriber_links(room_id, "dr-he")
+    video = [link for link in links if link["publisher"] == "pt-ma" and link["kind"] == "video"]
+    assert video and video[0]["layers"] == 3, links
+    await patient.page.screenshot(path=str(ARTIFACTS / "patient-joined.png"), full_page=True)
+
+
+async def test_waiting_room_page_prepares_nothing_and_receives_nothing(
+    live_server: Any, open_page: Any
+) -> None:
+    status, room = await live_server.api(
+        "POST",
+        "/api/v1/rooms",
+        json={"name": "Prepared lobby", "lobby": True},
+        token=live_server.coordinator_token,
+    )
+    assert status == 201, room
+    room_id = room["id"]
+    doctor = await open_page("dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He"))
+    await doctor.page.click("[data-testid=join-button]")
+    await doctor.wait_state("joined")
+    patient = await open_page("pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma"))
+    assert await prepared(patient) == "no"
+    assert live_server.app[MEDIA].prepared_count(room_id) == 0
+    await patient.page.click("[data-testid=join-button]")
+    await patient.page.wait_for_function(
+        "() => window.vidconsult.state === 'lobby'", timeout=EVENT_TIMEOUT_MS
+    )
+    await doctor.page.wait_for_function(
+        "async () => (await (" + JS_MEDIA_COUNTS + ")()).videoFramesEncoded > 30",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
+    assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
+    assert counts["videoFramesEncoded"] == 0, counts
+    assert await doctor.page.evaluate(JS_LISTED) == ["dr-he"]
