@@ -71,6 +71,7 @@ export const STRINGS = {
       body_timeout: "The upload was too slow and stopped. Please check the connection and try again.",
       removed: "You were removed from the consultation.",
       lobby_required: "Please wait in the waiting room to be admitted.",
+      not_prepared: "The connection could not be prepared in advance; it is made when you join.",
       not_waiting: "This person is no longer waiting.",
       consent_refused: "This consultation can only take place recorded.",
       // the dashboard's and the workspace's refusals (vidconsult/, web/, signaling/, media/);
@@ -1003,6 +1004,7 @@ export const STRINGS = {
       body_timeout: "上传过慢已中止，请检查网络后重试。",
       removed: "您已被移出会诊。",
       lobby_required: "请在候诊室等候准入。",
+      not_prepared: "连接未能提前准备，将在您加入时建立。",
       not_waiting: "此人已不在候诊室。",
       consent_refused: "本次会诊必须录制才能进行。",
       aborted_body: "上传中途中断，请检查网络后重试。",
