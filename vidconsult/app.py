@@ -206,7 +206,10 @@ def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService
 
     def load() -> tuple[int, int]:
         busy, participants, _ = rooms.live_counts()
-        return participants, busy
+        audience = app[SIGNALING].audience
+        # a lecture's listeners whose media this node serves (their seats are on the room's
+        # node, which counts them too): their media is this node's work
+        return participants + (audience.served() if audience is not None else 0), busy
 
     started = asyncio.Event()
 

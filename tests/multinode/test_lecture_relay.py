@@ -118,6 +118,22 @@ async def test_lecture_audience_on_other_nodes(cluster: Cluster, open_as: Opener
             # each listener subscribes to the relayed presenter's two tracks, on its own node
             assert await metric(cluster, node, "vidconsult_subscriptions") == 2 * len(names)
 
+        # the registry's load: each edge counts the listeners it serves (it holds no room),
+        # the room's node everyone seated there; presence lists the room once, with everyone
+        async def nodes() -> Any:
+            return await api1.api("GET", "/api/v1/nodes")
+
+        def loads(answer: Any) -> dict[str, int]:
+            return {n["node_id"]: n["participants"] for n in answer[1]["nodes"]}
+
+        seen = await eventually(
+            nodes,
+            lambda r: loads(r) == {n1.name: 5, n2.name: 2, n3.name: 2},
+            "the nodes' load",
+        )
+        assert seen[1]["presence"] == {rid: 5}, seen
+        assert [n["placed_rooms"] for n in seen[1]["nodes"] if n["node_id"] == n1.name] == [[rid]]
+
         # one room: n1's roster (and REST on any node) lists everyone
         for api in (api1, api3):
             status, view = await api.api("GET", f"/api/v1/rooms/{rid}")
