@@ -5,7 +5,8 @@ own ICE candidates); REST on A lists, inspects and ends the room held by B."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -242,3 +243,67 @@ async def test_lecture_listener_refused_when_the_edge_cannot_reach_the_room_node
             assert a.app[MEDIA].stats().rooms == 0  # nothing of the room left on a's engine
         finally:
             await listener.close()
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    """Poll in-process state that changes in background tasks (no event to await)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def test_lecture_listener_on_an_edge_taken_over_then_removed(
+    node: Node, hub: MemoryHub
+) -> None:
+    """A lecture's listener entering twice through the edge a with the same link (a second
+    device, or a reload racing its old socket): a keeps one media session for it, fed by one
+    leg from b; removed by an admin's REST call, it leaves nothing of the room on a, and b
+    closes a's leg."""
+    secret = "k" * 40
+    async with node("a", cluster_secret=secret) as a, node("b", cluster_secret=secret) as b:
+        rid = (await a.create_room("Lecture", kind="lecture"))["id"]
+        hub.placements[rid] = "b"
+        presenter = RoomClient(b.url, b.mint("dr-li", "expert", room=rid))
+        token = a.mint("unit-a", "observer", room=rid)
+        first = RoomClient(a.url, token, reconnect=False)
+        second = RoomClient(a.url, token, reconnect=False)
+
+        def legs_to_a() -> int:
+            return sum(1 for x in b.app[RELAYS].state()["legs"] if x["edge"] == "a")
+
+        try:
+            await presenter.connect()
+            await presenter.publish(VideoStreamTrack(), AudioStreamTrack())
+            assert (await first.connect())["media_node"] == "a"
+            video = await first.wait_for_track("dr-li", "video")
+            assert (await video.next_frame(timeout=15)).width > 0
+
+            assert (await second.connect())["media_node"] == "a"
+            removed = await first.wait_event("removed")
+            assert removed["reason"] == "duplicate_identity"
+            video = await second.wait_for_track("dr-li", "video")
+            assert (await video.next_frame(timeout=15)).width > 0
+            await until(
+                lambda: a.app[MEDIA].stats().subscriptions == 2,
+                "a subscribes the listener's one session to the presenter's two tracks",
+            )
+            assert a.app[RELAYS].state()["audience"] == {
+                rid: {"origin": "b", "listeners": ["unit-a"]}
+            }
+            assert legs_to_a() == 1
+            assert [p.identity for p in b.app[ROOMS].participants(rid)] == ["dr-li", "unit-a"]
+
+            status, done = await a.api("DELETE", f"/api/v1/rooms/{rid}/participants/unit-a")
+            assert status == 200, done
+            assert (await second.wait_event("removed"))["reason"] == "removed_by_admin"
+            await until(
+                lambda: a.app[RELAYS].state()["audience"] == {} and legs_to_a() == 0,
+                "the edge unregistered, its leg closed",
+            )
+            await until(lambda: a.app[MEDIA].stats().rooms == 0, "nothing of the room on a")
+            assert a.app[RELAYS].state()["relayed_in"] == []
+        finally:
+            for client in (first, second, presenter):
+                await client.close()
