@@ -52,7 +52,7 @@ from aiortc.rtp import (
 )
 
 from media import compat
-from media.layers import LayerSelector, LinkEstimate
+from media.layers import LayerSelector, LinkEstimate, LossMeter
 from media.packet_history import PacketHistory
 from media.rtp_munger import Munger, Vp8Munger
 from media.rtp_wire import (
@@ -76,8 +76,6 @@ KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 #: as often as the history allows (the publisher side throttles PLIs too, Ingress)
 LOST_KEYFRAME_SPACING = 0.5
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
-LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers, at least...
-LOSS_MIN_PACKETS = 60  # ...and packets: 2 lost of 16 is noise on a link losing 3 %
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -143,7 +141,7 @@ class Downstream:
         self.octets = 0
         self.retransmitted = 0
         self._lost_asked = float("-inf")  # when a keyframe was last asked for a lost packet
-        self._loss_mark: tuple[float, int, int, int] | None = None
+        self.loss = LossMeter()
         self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
         if self.kind == "video":
             _VIDEO_DOWNSTREAMS.add(self)
@@ -288,10 +286,13 @@ class Downstream:
                 if self.vp8 is not None:
                     self.vp8.switch()
                 self._seen_ts = None
+        newest = self.munger.max_seq
         out = self.munger.rewrite(seq, ts, now)
         if out is None:
             return  # older than where this source started
         out_seq, out_ts = out
+        if self.packets:
+            self.loss.forwarded((out_seq - newest) & 0xFFFF)
         if self.vp8 is not None:
             payload = self.vp8.rewrite(payload)
         if self._abs_id:
@@ -408,23 +409,13 @@ class Downstream:
             logger.debug("feedback not understood", exc_info=True)
 
     def _loss_report(self, cumulative_lost: int, highest: int) -> None:
-        """Loss over at least ``LOSS_WINDOW`` seconds and ``LOSS_MIN_PACKETS`` packets, from a
-        receiver report's cumulative counters: receivers report often while they NACK, and a
-        report's own fraction over a few packets says little."""
-        now = time.monotonic()
-        sent = self.octets + 12 * self.packets
-        mark = self._loss_mark
-        if mark is None:
-            self._loss_mark = (now, cumulative_lost, highest, sent)
-            return
-        then, lost_before, highest_before, sent_before = mark
-        expected = highest - highest_before
-        if now - then < LOSS_WINDOW or 0 <= expected < LOSS_MIN_PACKETS:
-            return
-        if expected > 0:
-            fraction = min(1.0, max(0.0, (cumulative_lost - lost_before) / expected))
-            self.estimate.on_loss(fraction, (sent - sent_before) * 8 / (now - then))
-        self._loss_mark = (now, cumulative_lost, highest, sent)
+        """A receiver report's counters into the link's loss (LossMeter: not what never
+        reached this server)."""
+        measured = self.loss.report(
+            time.monotonic(), cumulative_lost, highest, self.octets + 12 * self.packets
+        )
+        if measured is not None:
+            self.estimate.on_loss(*measured)
 
     def _retransmit(self, seq: int) -> None:
         try:

@@ -13,6 +13,9 @@ can carry, and which layer it gets. Pure (numbers in, decisions out; the caller'
   machine scheduling jitter looks like queueing and takes it to 0.85 x what arrives now and
   then (measured: Chromium and aiortc both did it on an idle loopback link). A real overload
   takes it far lower, or shows as loss.
+* :class:`LossMeter`: the loss on a subscriber's link from its receiver reports, without the
+  sequence numbers the forwarder skipped because the packets never reached it (the publisher's
+  link, or this process's socket buffer overflowing while its event loop stalled).
 * :class:`LayerSelector`: the layer to forward. Down at once when the current one no longer
   fits, up when the estimate shows room for ``UP_HOLD`` seconds, or by *trying* the next
   layer when the link has been clean (< 2 % loss) for a while: ``TRY_UP_AFTER`` seconds after
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["LayerRates", "LayerSelector", "LinkEstimate"]
+__all__ = ["LayerRates", "LayerSelector", "LinkEstimate", "LossMeter"]
 
 HEADROOM = 0.9  # share of the estimate a layer may use to be switched up to
 KEEP = 1.1  # the current layer is kept while its rate is under this share of the estimate
@@ -51,6 +54,8 @@ RATE_ALPHA = 0.5  # weight of the newest measurement
 STALE_AFTER = 1.0  # a layer with nothing for this long is not being sent
 STALL_GAP = 0.25  # a gap with no packet of any layer counts as at most this (LayerRates)
 VIDEO_CLOCK = 90_000  # RTP clock rate of every video codec forwarded (VP8, H264)
+LOSS_WINDOW = 1.0  # seconds of receiver reports one loss figure covers, at least...
+LOSS_MIN_PACKETS = 60  # ...and packets: 2 lost of 16 is noise on a link losing 3 %
 
 
 class LayerRates:
@@ -176,6 +181,52 @@ class LinkEstimate:
         remb = None if self.remb is None else self.remb * REMB_SLACK
         known = [x for x in (remb, self.loss_cap) if x is not None]
         return min(known) if known else None
+
+
+class LossMeter:
+    """The loss on one subscriber's link, from its receiver reports' cumulative counters, over
+    at least ``LOSS_WINDOW`` seconds and ``LOSS_MIN_PACKETS`` packets (receivers report often
+    while they NACK, and a report's own fraction over a few packets says little).
+
+    Only what this server sent and the subscriber did not get is the link's loss. A sequence
+    number the forwarder skipped (the packet never reached it: lost on the publisher's link, or
+    dropped from this process's socket buffer while its event loop stalled on a starved
+    machine) is reported lost too, but lowering the subscriber for it would not help it: those
+    are taken off (:meth:`forwarded` counts them; a late packet that fills one gives it back).
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0  # sequence numbers skipped, not (yet) filled
+        self._mark: tuple[float, int, int, int, int] | None = None
+
+    def forwarded(self, ahead: int) -> None:
+        """A packet was sent ``ahead`` sequence numbers after the newest one before it
+        (16-bit difference: 1 in order, more after a gap, >= 0x8000 late)."""
+        if 1 < ahead < 0x8000:
+            self.skipped += ahead - 1
+        elif ahead >= 0x8000 and self.skipped:
+            self.skipped -= 1
+
+    def report(
+        self, now: float, cumulative_lost: int, highest: int, sent_octets: int
+    ) -> tuple[float, float] | None:
+        """A receiver report: (fraction lost on the link 0..1, bit/s sent meanwhile) once a
+        window is complete, else None."""
+        mark = self._mark
+        if mark is None:
+            self._mark = (now, cumulative_lost, highest, sent_octets, self.skipped)
+            return None
+        then, lost_before, highest_before, sent_before, skipped_before = mark
+        expected = highest - highest_before
+        if now - then < LOSS_WINDOW or 0 <= expected < LOSS_MIN_PACKETS:
+            return None
+        self._mark = (now, cumulative_lost, highest, sent_octets, self.skipped)
+        if expected <= 0:
+            return None
+        never_sent = max(0, min(expected, self.skipped - skipped_before))
+        lost = cumulative_lost - lost_before - never_sent
+        fraction = min(1.0, max(0.0, lost / max(1, expected - never_sent)))
+        return fraction, (sent_octets - sent_before) * 8 / (now - then)
 
 
 class LayerSelector:

@@ -14,6 +14,10 @@ without the stalls).
 A fake clock: three layers (150 kbit/s, 500 kbit/s, 1.5 Mbit/s) sent every 10 ms, a REMB every
 second that says what the link carries, and stalls of ``STALL`` seconds every ``EVERY`` during
 which nothing is read; what was sent meanwhile (feedback too) is read at the stall's end.
+
+A stall long enough overflows the socket's buffer: those packets never reach the forwarder,
+which skips their sequence numbers, and the subscriber reports them lost. They are not its
+link's loss (LossMeter), or a subscriber on a good link would be lowered for them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from media.layers import STALE_AFTER, LayerRates, LayerSelector, LinkEstimate
+from media.layers import STALE_AFTER, LayerRates, LayerSelector, LinkEstimate, LossMeter
 
 RATES = [150_000, 500_000, 1_500_000]
 STEP = 0.01  # seconds between packets of a layer
@@ -129,3 +133,53 @@ def test_without_stalls_the_rates_are_the_same() -> None:
     assert run.rates.stalls == 0
     assert run.decisions[-1][2] == pytest.approx(RATES, rel=0.05)
     assert set(run.targets()) == {2}
+
+
+# --- loss: what never reached this server is not the subscriber's link's ---
+
+
+def feed(meter: LossMeter, packets: int, *, skip_every: int = 0, late: int = 0) -> None:
+    """``packets`` forwarded in order, a gap of one sequence number every ``skip_every`` (a
+    packet lost before this server), then ``late`` of those gaps filled by late packets."""
+    for n in range(packets):
+        meter.forwarded(2 if skip_every and n % skip_every == skip_every - 1 else 1)
+    for _ in range(late):
+        meter.forwarded(0xFFFF)  # one behind the newest
+
+
+def test_loss_before_this_server_is_not_the_subscribers_link() -> None:
+    meter = LossMeter()
+    assert meter.report(0.0, 0, 1000, 0) is None  # the first report only marks
+    # 200 packets forwarded, 40 numbers skipped (lost upstream, or in a stalled socket
+    # buffer); the subscriber got all that was sent: it reports the 40 lost
+    feed(meter, 200, skip_every=5)
+    assert meter.skipped == 40
+    got = meter.report(1.5, 40, 1240, 300_000)
+    assert got is not None
+    fraction, bps = got
+    assert fraction == 0.0
+    assert bps == pytest.approx(300_000 * 8 / 1.5)
+    # and a link that loses 15 % of what was sent, with upstream gaps too, is seen as such
+    feed(meter, 200, skip_every=5)
+    got = meter.report(3.0, 40 + 40 + 30, 1480, 600_000)
+    assert got is not None and got[0] == pytest.approx(30 / 200)
+
+
+def test_a_late_packet_gives_its_gap_back() -> None:
+    meter = LossMeter()
+    meter.report(0.0, 0, 0, 0)
+    feed(meter, 100, skip_every=10, late=10)  # every gap filled by a retransmission upstream
+    assert meter.skipped == 0
+    got = meter.report(2.0, 12, 110, 10_000)  # so the 12 lost are the link's
+    assert got is not None and got[0] == pytest.approx(12 / 110)
+
+
+def test_a_short_window_says_nothing() -> None:
+    meter = LossMeter()
+    meter.report(0.0, 0, 0, 0)
+    feed(meter, 30)
+    assert meter.report(0.5, 5, 30, 1000) is None  # too soon, too few
+    assert meter.report(1.2, 5, 30, 1000) is None  # too few packets still
+    feed(meter, 40)
+    got = meter.report(1.4, 7, 70, 2000)
+    assert got is not None and got[0] == pytest.approx(7 / 70)
