@@ -132,7 +132,7 @@ def _info(port: int, section: str) -> dict[str, str]:
 
 @dataclass(slots=True)
 class RedisClusterServers:
-    """Three primaries, no replicas, all 16384 slots assigned."""
+    """Three primaries (with their replicas, if any), all 16384 slots assigned."""
 
     nodes: list[RedisServer]
 
@@ -140,6 +140,15 @@ class RedisClusterServers:
     def url(self) -> str:
         """One node's URL: the client finds the others from it."""
         return self.nodes[0].url
+
+    def primary_of(self, key: str) -> RedisServer:
+        """The node serving ``key``'s slot now, as a running node of the cluster says."""
+        from redis.cluster import RedisCluster
+
+        alive = next(n for n in self.nodes if n.process is not None)
+        with RedisCluster(host="127.0.0.1", port=alive.port, socket_timeout=2) as client:
+            port = int(client.get_node_from_key(key).port)
+        return next(n for n in self.nodes if n.port == port)
 
 
 def _cluster_state_ok(port: int) -> bool:
@@ -156,24 +165,25 @@ def _cluster_state_ok(port: int) -> bool:
 
 
 @contextmanager
-def redis_cluster() -> Iterator[RedisClusterServers]:
+def redis_cluster(replicas: int = 0) -> Iterator[RedisClusterServers]:
+    """Three primaries, each with ``replicas`` replicas (in sync before this returns)."""
     binary = require_binary("redis-server")
     cli = require_binary("redis-cli")
     directory = Path(tempfile.mkdtemp(prefix="vc-redis-cluster-"))
     nodes: list[RedisServer] = []
     try:
-        for i in range(3):
+        for i in range(3 * (1 + replicas)):
             port, bus = _free_port(), _free_port()  # the bus port given: port + 10000 may not exist
             node_dir = directory / f"n{i}"
             node_dir.mkdir()
             extra = ("--cluster-enabled", "yes", "--cluster-port", str(bus))
             extra += ("--cluster-config-file", str(node_dir / "nodes.conf"))
-            extra += ("--cluster-node-timeout", "2000")
+            extra += ("--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0")
             nodes.append(RedisServer(binary, port, node_dir, extra=extra))
             nodes[-1].start()
         created = subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes)]
-            + ["--cluster-replicas", "0", "--cluster-yes"],
+            + ["--cluster-replicas", str(replicas), "--cluster-yes"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -182,11 +192,19 @@ def redis_cluster() -> Iterator[RedisClusterServers]:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout[-2000:]}")
         for node in nodes:
             _until("cluster_state:ok", lambda node=node: _cluster_state_ok(node.port))
+        for node in nodes:
+            _until("replicas in sync", lambda node=node: _in_sync(node.port))
         yield RedisClusterServers(nodes)
     finally:
         for node in nodes:
             node.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _in_sync(port: int) -> bool:
+    """A primary, or a replica whose link to its primary is up."""
+    info = _info(port, "replication")
+    return info.get("role") == "master" or info.get("master_link_status") == "up"
 
 
 SENTINEL_MASTER = "vcmaster"

@@ -12,8 +12,9 @@ present), and the cluster gives fail-over rather than room to grow. Each script 
 of the slot (``KEYS[1]``) so the cluster client sends it to the primary that owns the slot.
 
 The bus uses plain PUBLISH/SUBSCRIBE on every deployment. A Redis Cluster forwards a PUBLISH to
-all its nodes, so a subscriber may hold its connection to any of them, and a script's PUBLISH
-(a node's death, announced by the sweep that removed it) needs nothing of a cluster. Sharded
+all its nodes, so a subscriber may hold its connection to any of them (it takes the one serving
+the slot, and subscribes again elsewhere when that node dies), and a script's PUBLISH (a node's
+death, announced by the sweep that removed it) needs nothing of a cluster. Sharded
 pub/sub (SPUBLISH) would only spare the other primaries that traffic; with one hash tag it
 would all go to the one shard anyway, and the messages are few (signaling relays, presence).
 
@@ -273,6 +274,7 @@ class RedisLiveState:
             sentinels=sentinels,
             sentinel_master=sentinel_master,
         )
+        self._cluster = cluster
         # a cluster's nodes count their own subscribers: ask them all
         self._every_node: dict[str, Any] = (
             {"target_nodes": RedisCluster.ALL_NODES} if cluster else {}
@@ -329,17 +331,25 @@ class RedisLiveState:
 
     async def _read(self) -> None:
         """Hands each message to its topic's listeners. While Redis is gone, retries with a
-        growing pause (at most 2 s); redis-py subscribes the channels again on reconnect."""
+        growing pause (at most 2 s); redis-py subscribes the channels again on reconnect (to
+        the same address, or to the primary a Sentinel names now). On a cluster the address
+        may be gone for good (its node died, a replica took its slots): there the subscriber
+        is made again, on the node that serves the channels' slot now."""
         pause = 0.05
+        lost = False  # a cluster's subscriber lost: made again before reading
         while True:
             await self._has_channels.wait()
             try:
+                if lost:
+                    await self._resubscribe()
+                    lost = False
                 message = await self._pubsub.get_message(timeout=1.0)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 if pause == 0.05:
                     log.warning("bus connection lost node=%s error=%s", self.node_id, exc)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
+                lost = self._cluster
                 continue
             if pause > 0.05:
                 log.info("bus connection back node=%s", self.node_id)
@@ -353,6 +363,25 @@ class RedisLiveState:
                 continue
             for listener in self._listeners.get(message["channel"], ()):
                 listener.queue.put_nowait(dict(data))
+
+    async def _resubscribe(self) -> None:
+        """A new cluster subscriber for the channels listened to, on the node that serves
+        their slot now; raises (to be tried again) while the cluster has not yet moved it."""
+        old, self._pubsub = self._pubsub, self.client.pubsub(ignore_subscribe_messages=True)
+        with contextlib.suppress(Exception):
+            await old.aclose()
+        channels = list(self._listeners)
+        if not channels:
+            return
+        try:
+            await self._pubsub.subscribe(*channels)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # the client's map of slots still names the dead node: ask the cluster again
+            cluster = self.client
+            if isinstance(cluster, RedisCluster):
+                with contextlib.suppress(Exception):
+                    await cluster.nodes_manager.initialize()
+            raise
 
     async def add_listener(self, listener: _Listener) -> None:
         listeners = self._listeners.setdefault(listener.channel, [])
