@@ -1,14 +1,14 @@
 """Refusals on the coordinators' dashboard read in the person's language, in headless Chromium
 (zh-CN locale) against the real server: a booking that someone else took meanwhile (409
-double booking), a specialty code the server does not accept (400), a sign-in of a disabled
-account (403). Each shows the sentence of the one table (web/static/i18n.js ``errors``) for
-the server's code, never the code or the server's English reason; the reason stays folded
-away in a disclosure for support, and opens on demand. Every state is checked with axe-core
-and screenshotted (/tmp/vidconsult-error-shots)."""
+double booking), a specialty code the server does not accept (400), a session ended by the
+account being disabled (401) and its sign-in then refused (403). Each shows the sentence of
+the one table (web/static/i18n.js ``errors``) for the server's code, never the code or the
+server's English reason; the reason stays folded away in a disclosure for support, and opens
+on demand. Every state is checked with axe-core and screenshotted
+(/tmp/vidconsult-error-shots)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from tests.browser.conftest import csp_violations
 from tests.browser.test_dashboard import PASSWORD, TIMEOUT_MS, Dashboard, coordinator_account, ok
 from tests.browser.test_dashboard_coordinator import axe_check, new_case, seed
 from tests.helpers import ServerHandle
-from vidconsult.account_admin import create_account
 from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -136,23 +135,28 @@ async def test_refusals_read_in_chinese(
     await page.screenshot(path=shot("reserved-slug-zh"), full_page=True)
     await axe_check(page, "specialty refused, zh-CN")
 
-    # 3. permission: a disabled account cannot sign in
-    await asyncio.to_thread(
-        create_account, settings.data_dir, "wu.coord", "coordinator", PASSWORD, "Wu Coordinator"
-    )
-    await ok(app_server, "PATCH", "/api/v1/accounts/wu.coord", {"disabled": True})
+    # 3. the coordinator's account is disabled meanwhile: the session ends (401), said in
+    # Chinese without the code, and signing in again is refused (403, permission)
+    await ok(app_server, "PATCH", f"/api/v1/accounts/{username}", {"disabled": True})
     status, body = await app_server.api(
-        "POST", "/api/v1/auth/login", {"username": "wu.coord", "password": PASSWORD}, token=""
+        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}, token=""
     )
     assert status == 403 and body["error"]["code"] == "account_disabled", body
-    await page.locator("[data-testid=sign-out-button]").click()
-    await dash.sign_in("wu.coord")
-    await assert_refusal_in_chinese(
-        page,
-        page.locator("[data-testid=sign-in-error]"),
-        "account_disabled",
-        body["error"]["message"],
+    await dash.open("#cases")
+    ended = page.locator("[data-testid=sign-in-error]")
+    expected = await page.evaluate(
+        "async () => (await import('/static/i18n.js')).STRINGS.zh.sessionExpired"
     )
+    await page.wait_for_function(
+        "(text) => document.querySelector('[data-testid=sign-in-error]')?.textContent === text",
+        arg=expected,
+        timeout=TIMEOUT_MS,
+    )
+    assert "session_ended" not in await page.locator("body").inner_text()
+    await page.screenshot(path=shot("session-ended-zh"), full_page=True)
+    await axe_check(page, "session ended, zh-CN")
+    await dash.sign_in(username)
+    await assert_refusal_in_chinese(page, ended, "account_disabled", body["error"]["message"])
     await page.screenshot(path=shot("account-disabled-zh"), full_page=True)
     await axe_check(page, "sign-in refused, zh-CN")
     assert not dash.page_errors()

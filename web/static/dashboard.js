@@ -2,7 +2,7 @@
 // statistics.
 // Plain ES modules against the REST API (docs/api.md); sections are chosen by the URL hash.
 
-import { t, term, lang } from "./i18n.js";
+import { errorText, t, term, lang } from "./i18n.js";
 import {
   ApiError, api, busy, centre, centreTime, field, fill, h, notify, session, signInForm, zoneLabel,
   zoneOffset,
@@ -197,17 +197,21 @@ async function start() {
   setInterval(tickClock, 15_000);
   $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
+  // a refused token (expired, revoked, signed out elsewhere) ends the session; anything
+  // else (not a coordinator's, no server) says what it is, in the page's language
+  const whyEnded = (err) => (err.status === 401 ? t("sessionExpired")
+    : err instanceof ApiError ? err.message : errorText(null));
   session.onUnauthorized = (err) => {
     if (!me) return; // a failed sign-in shows its own message
     session.token = null;
-    showSignIn(t("sessionExpired", { message: err.message }), "error");
+    showSignIn(whyEnded(err), "error");
   };
   if (session.token) {
     try {
       await signedIn(session.token);
       return;
     } catch (err) {
-      showSignIn(t("sessionExpired", { message: err.message }), "error");
+      showSignIn(whyEnded(err), "error");
       return;
     }
   }

@@ -4,7 +4,7 @@
 // an alert with sound and, when allowed, the browser's Notification; Accept joins the room.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { setSpecialtyNames, t, term } from "./i18n.js";
+import { errorText, setSpecialtyNames, t, term } from "./i18n.js";
 import { ApiError, api, busy, fill, h, notify, session, signInForm } from "./dashboard-core.js";
 import { lang, w } from "./workspace-i18n.js";
 import { wallTime, offsetLabel } from "./workspace-common.js";
@@ -288,17 +288,21 @@ async function start() {
   translateShell();
   $("sign-out").addEventListener("click", signOut);
   document.addEventListener("click", unlockAudio, { once: true });
+  // a refused token (expired, revoked, signed out elsewhere) ends the session; anything
+  // else (not a coordinator's, no server) says what it is, in the page's language
+  const whyEnded = (err) => (err.status === 401 ? w("sessionExpired")
+    : err instanceof ApiError ? err.message : errorText(null));
   session.onUnauthorized = (err) => {
     if (!me) return;
     session.token = null;
-    showSignIn(w("sessionExpired", { message: err.message }), "error");
+    showSignIn(whyEnded(err), "error");
   };
   if (session.token) {
     try {
       await signedIn(session.token);
       return;
     } catch (err) {
-      showSignIn(w("sessionExpired", { message: err.message }), "error");
+      showSignIn(whyEnded(err), "error");
       return;
     }
   }
