@@ -7,8 +7,8 @@ and the Sentinel set start once per test module."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any, Protocol
 
 import pytest
 
@@ -22,11 +22,19 @@ from tests.redis_server import (
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.cluster.ports import LiveState
 
-# short enough that the tests of expiry wait little, long enough for a loaded CI machine
+# the test of expiry: short enough that it waits little, long enough for a loaded CI machine
 TTL = 1.0
+# every other test: no node expires while it runs, however loaded the machine (a test that
+# heartbeats a node, then places a room on it, must not find it expired in between)
+STEADY_TTL = 60.0
 BACKENDS = ["memory", "redis", "redis-cluster", "redis-sentinel"]
 
-NodeFactory = Callable[[str], Awaitable[LiveState]]
+
+class NodeFactory(Protocol):
+    """``await make_node("a")``: a node of the test's shared state; ``ttl``: its heartbeats'
+    lifetime (the same for every node of a test)."""
+
+    def __call__(self, node_id: str, *, ttl: float = STEADY_TTL) -> Awaitable[LiveState]: ...
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,7 @@ def redis_sentinel_servers() -> Iterator[RedisSentinelServers]:
 @pytest.fixture(params=BACKENDS)
 async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory]:
     made: list[LiveState] = []
-    hub = MemoryHub(ttl=TTL) if request.param == "memory" else None
+    hub = MemoryHub(ttl=STEADY_TTL) if request.param == "memory" else None
     redis_url = ""
     prefix = f"t{secrets.token_hex(4)}"
     options: dict[str, Any] = {}
@@ -59,14 +67,15 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory
         redis_url = "redis://ignored.invalid/0"  # the Sentinel names the primary
         options = {"sentinels": sentinel.sentinels, "sentinel_master": sentinel.master_name}
 
-    async def factory(node_id: str) -> LiveState:
+    async def factory(node_id: str, *, ttl: float = STEADY_TTL) -> LiveState:
         state: LiveState
         if hub is not None:
+            hub.ttl = ttl  # the hub's, for all its nodes
             state = hub.node(node_id)
         else:
             from vidconsult.cluster.redis_state import RedisLiveState
 
-            state = RedisLiveState(redis_url, node_id, ttl=TTL, prefix=prefix, **options)
+            state = RedisLiveState(redis_url, node_id, ttl=ttl, prefix=prefix, **options)
         await state.start()
         made.append(state)
         return state

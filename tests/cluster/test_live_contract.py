@@ -64,7 +64,7 @@ async def test_heartbeat_registers_a_node_with_its_address_and_load(make_node: N
 async def test_a_node_without_heartbeat_expires_and_is_announced_once(
     make_node: NodeFactory,
 ) -> None:
-    a, b, c = await make_node("a"), await make_node("b"), await make_node("c")
+    a, b, c = [await make_node(n, ttl=TTL) for n in ("a", "b", "c")]
     inbox_b, inbox_c = Inbox(), Inbox()
     await b.bus.subscribe(CLUSTER_TOPIC, inbox_b)
     await c.bus.subscribe(CLUSTER_TOPIC, inbox_c)
