@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.rtc_js import JS_MEDIA_COUNTS, KEEP_PEER_CONNECTIONS
 from tests.browser.test_e2e_room import EVENT_TIMEOUT_MS, Page, create_room, mint
+from tests.browser.waits import wait_true
 from vidconsult.app import MEDIA
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -73,9 +74,10 @@ async def test_prepared_page_is_connected_but_unseen_until_the_click(
     media = live_server.app[MEDIA]
     assert media.prepared_count(room_id) == 1
     # let the doctor's camera run and the prepared connections idle a while: nothing may move
-    await doctor.page.wait_for_function(
+    await wait_true(  # getStats is async: evaluate awaits, wait_for_function would not
+        doctor.page,
         "async () => (await (" + JS_MEDIA_COUNTS + ")()).videoFramesEncoded > 30",
-        timeout=EVENT_TIMEOUT_MS,
+        timeout_ms=EVENT_TIMEOUT_MS,
     )
     counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
     assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
@@ -125,9 +127,10 @@ async def test_waiting_room_page_prepares_nothing_and_receives_nothing(
     await patient.page.wait_for_function(
         "() => window.vidconsult.state === 'lobby'", timeout=EVENT_TIMEOUT_MS
     )
-    await doctor.page.wait_for_function(
+    await wait_true(  # getStats is async: evaluate awaits, wait_for_function would not
+        doctor.page,
         "async () => (await (" + JS_MEDIA_COUNTS + ")()).videoFramesEncoded > 30",
-        timeout=EVENT_TIMEOUT_MS,
+        timeout_ms=EVENT_TIMEOUT_MS,
     )
     counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
     assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
