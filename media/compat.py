@@ -187,19 +187,62 @@ def transceiver_codecs(transceiver: RTCRtpTransceiver) -> list[Any]:
     return list(getattr(transceiver, "_codecs", []))
 
 
-Writer = tuple[Callable[[bytes], bytes] | None, Callable[[bytes, Any], None] | None, Any]
+#: sendto(datagram, address) -> whether it was handed to the kernel (False: dropped)
+SendTo = Callable[[bytes, Any], bool]
+Writer = tuple[Callable[[bytes], bytes] | None, SendTo | None, Any]
 
 
 def transport_writer(dtls: RTCDtlsTransport) -> Writer:
     """(srtp protect, datagram sendto, remote address) of a connected transport, or Nones.
 
-    What ``RTCDtlsTransport._send_rtp`` does, without two coroutines per packet."""
+    What ``RTCDtlsTransport._send_rtp`` does, without two coroutines per packet: libsrtp on the
+    transport's session (:mod:`media.srtp`), the socket of the nominated pair
+    (:func:`datagram_sendto`)."""
+    from media import srtp as lean_srtp
+
     srtp = getattr(dtls, "_tx_srtp", None)
     connection = getattr(dtls.transport, "_connection", None)
     pair = connection._nominated.get(1) if connection is not None else None
     if srtp is None or pair is None or pair.protocol.transport is None:
         return None, None, None
-    return srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
+    return lean_srtp.protector(srtp), datagram_sendto(pair.protocol.transport), pair.remote_addr
+
+
+def datagram_sendto(transport: Any) -> SendTo:
+    """``transport.sendto`` for media, straight on its socket (asyncio's selector transport:
+    one call less per packet). A datagram the kernel refuses at once (socket buffer full:
+    EAGAIN; ENOBUFS; a route gone) is dropped and False returned, for the caller to count:
+    asyncio would queue it behind a writer callback instead, and hand ENOBUFS to aioice's
+    ``error_received``, which only logs it at debug level. Media late is media lost, and a
+    subscriber's NACK asks for what matters again. While asyncio's own queue holds data
+    (aioice's STUN or aiortc's RTCP met a full buffer) or the transport is closing, it goes
+    through ``transport.sendto`` so nothing overtakes what waits there. Another transport
+    (uvloop's, a TURN relay's, a connected one) gets its own ``sendto``."""
+    sock = getattr(transport, "_sock", None)
+    queued = getattr(transport, "_buffer", None)
+    connected = getattr(transport, "_address", None)
+    if sock is None or queued is None or connected or not hasattr(transport, "_conn_lost"):
+        send = transport.sendto
+
+        def through(data: bytes, addr: Any) -> bool:
+            send(data, addr)
+            return True
+
+        return through
+    sock_sendto = sock.sendto
+    transport_sendto = transport.sendto
+
+    def sendto(data: bytes, addr: Any) -> bool:
+        if queued or transport._conn_lost:
+            transport_sendto(data, addr)
+            return True
+        try:
+            sock_sendto(data, addr)
+        except OSError:  # BlockingIOError (EAGAIN), InterruptedError, ENOBUFS, unreachable...
+            return False
+        return True
+
+    return sendto
 
 
 def rtp_router(dtls: RTCDtlsTransport) -> RtpRouter:

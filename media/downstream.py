@@ -82,6 +82,19 @@ _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
+#: the one-byte value of the audio-level element, by (voice activity << 7) | level
+_LEVEL_BYTES = tuple(bytes((i,)) for i in range(256))
+
+
+def _variable_block(fixed: bytes, ext_id: int, size: int) -> tuple[bytes, bytes]:
+    """The extension block holding the ``fixed`` elements, then one element ``ext_id`` of
+    ``size`` bytes whose value varies per packet: (what comes before the value, what after)."""
+    elements = len(fixed) + 1 + size
+    padding = -elements % 4
+    head = b"\xbe\xde" + ((elements + padding) // 4).to_bytes(2, "big") + fixed
+    return head + bytes(((ext_id << 4) | (size - 1),)), b"\x00" * padding
+
+
 #: every live video downstream, to share a subscriber's REMB among its video tracks
 _VIDEO_DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
 
@@ -125,9 +138,13 @@ class Downstream:
         self._level_id = 0  # ssrc-audio-level extension id, 0 = not negotiated
         self._abs_id = 0  # abs-send-time extension id, 0 = not negotiated
         self._ext_plain = b""  # the extension block when nothing varies per packet
+        # the extension block around the per-packet value (abs-send-time or audio level):
+        # head (profile, length, mid element, the element's id byte) + value + tail (padding)
+        self._ext_var_head = b""
+        self._ext_var_tail = b""
         self._dtls: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
-        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._sendto: compat.SendTo | None = None
         self._addr: Any = None
         self._seen_ts: int | None = None  # RTP timestamp of the last target packet seen
         self._asked = 0.0
@@ -140,6 +157,7 @@ class Downstream:
         self.packets = 0
         self.octets = 0
         self.retransmitted = 0
+        self.send_dropped = 0  # packets the socket refused at once (compat.datagram_sendto)
         self._lost_asked = float("-inf")  # when a keyframe was last asked for a lost packet
         self.loss = LossMeter()
         self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
@@ -174,6 +192,7 @@ class Downstream:
             "switches": sel.switches,
             "packets": self.packets,
             "retransmitted": self.retransmitted,
+            "send_dropped": self.send_dropped,
         }
 
     # --- sender takeover ---
@@ -231,6 +250,14 @@ class Downstream:
         else:
             self._abs_id = ids.get(_ABS_SEND_TIME_URI, 0)
         self._ext_plain = extension_block(self._ext_head)
+        if self._abs_id:
+            self._ext_var_head, self._ext_var_tail = _variable_block(
+                self._ext_head, self._abs_id, 3
+            )
+        elif self._level_id:
+            self._ext_var_head, self._ext_var_tail = _variable_block(
+                self._ext_head, self._level_id, 1
+            )
         dtls = self.sender.transport
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
@@ -296,25 +323,33 @@ class Downstream:
         if self.vp8 is not None:
             payload = self.vp8.rewrite(payload)
         if self._abs_id:
-            abs_time = int(now * 262144) & 0xFFFFFF  # 6.18 fixed-point seconds
-            ext = extension_block(
-                self._ext_head
-                + bytes(((self._abs_id << 4) | 2, abs_time >> 16, (abs_time >> 8) & 0xFF))
-                + bytes((abs_time & 0xFF,))
+            # 6.18 fixed-point seconds
+            ext = (
+                self._ext_var_head
+                + (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")
+                + self._ext_var_tail
             )
         elif level is not None and self._level_id:
-            vad, dbov = level
-            ext = extension_block(self._ext_head + bytes((self._level_id << 4, 0x80 * vad | dbov)))
+            ext = self._ext_var_head + _LEVEL_BYTES[level[0] * 0x80 | level[1]] + self._ext_var_tail
         else:
             ext = self._ext_plain
-        header = RTP_HEADER.pack(
-            RTP_VERSION_EXT if ext else 0x80, (marker << 7) | self._pt, out_seq, out_ts, self._ssrc
+        data = (
+            RTP_HEADER.pack(
+                RTP_VERSION_EXT if ext else 0x80,
+                (marker << 7) | self._pt,
+                out_seq,
+                out_ts,
+                self._ssrc,
+            )
+            + ext
+            + payload
         )
-        data = header + ext + payload
         if self._dtls._state is not compat.DTLS_CONNECTED:
             return
         self.history.put(out_seq, data)
-        self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
+        if not self._sendto(self._protect(data), self._addr):  # type: ignore[misc]
+            self.send_dropped += 1
+            return  # not sent: the subscriber's NACK gets it from the history
         self.packets += 1
         self.octets += len(payload)
         compat.set_sender_counters(self.sender, self.octets, self.packets)
@@ -442,8 +477,10 @@ class Downstream:
                     data, header_len, self._rtx_pt, self._rtx_seq, self.sender._rtx_ssrc
                 )
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-            self._sendto(self._protect(data), self._addr)  # type: ignore[misc]
-            self.retransmitted += 1
+            if self._sendto(self._protect(data), self._addr):  # type: ignore[misc]
+                self.retransmitted += 1
+            else:
+                self.send_dropped += 1
         except Exception:
             logger.debug("retransmission failed", exc_info=True)
 

@@ -4,9 +4,9 @@ aiortc hands every datagram from aioice's socket callback to the DTLS transport'
 through a queue: per packet a STUN parse attempt, a queue hand-off, a task wake-up (one more
 turn of the event loop), then SRTP, parsing, routing and two coroutines. For a track that is
 only forwarded, the intake does the same work in the socket callback itself, synchronously:
-SRTP unprotect (the transport's own session), ``RtpPacket.parse`` with the transport's
-header-extension map, routing by SSRC and payload type as aiortc's router does, then
-:meth:`media.ingress.Ingress.rtp`. Measured in issue 15 (a Chromium publisher, one viewer).
+SRTP unprotect (the transport's own session, :mod:`media.srtp`), ``RtpPacket.parse`` with the
+transport's header-extension map, routing by SSRC and payload type as aiortc's router does,
+then :meth:`media.ingress.Ingress.rtp`. Measured in issue 15 (a Chromium publisher, one viewer).
 
 Everything else keeps aiortc's path: STUN, DTLS, SRTCP, packets of an SSRC the router has not
 learnt yet (aiortc learns it from them), of a receiver that decodes (reencode mode), and of a
@@ -32,6 +32,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Error as SrtpError
 
 from media import compat
+from media import srtp as lean_srtp
 
 if TYPE_CHECKING:
     from media.ingress import Ingress
@@ -47,6 +48,8 @@ class Intake:
         self._router = compat.rtp_router(dtls)
         self._ingresses: dict[Any, Ingress] = {}  # receiver -> its ingress
         self._failed = False
+        self._srtp: Any = None  # the receive session _unprotect is for
+        self._unprotect: Any = None
         self.packets = 0
         for protocol in protocols:
             orig = protocol.datagram_received
@@ -77,8 +80,10 @@ class Intake:
         orig(data, addr)
 
     def _take(self, srtp: Any, data: bytes, ingress: Ingress) -> None:
+        if srtp is not self._srtp:
+            self._srtp, self._unprotect = srtp, lean_srtp.unprotector(srtp)
         try:
-            plain = srtp.unprotect(data)
+            plain = self._unprotect(data)
             extensions = self._dtls._rtp_header_extensions_map
             if ingress.simulcast is None:
                 packet = parse_rtp(plain, ingress.level_id, extensions)

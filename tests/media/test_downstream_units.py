@@ -7,6 +7,7 @@ import random
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiortc import (
     RTCCertificate,
     RTCDtlsTransport,
@@ -14,7 +15,13 @@ from aiortc import (
     RTCIceTransport,
     RTCRtpSender,
 )
-from aiortc.rtp import RtcpSenderInfo, RtcpSrPacket
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtp import HeaderExtensionsMap, RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
 import media.downstream as downstream_module
 from media import compat
@@ -32,9 +39,13 @@ class Clock:
         return self.now
 
 
-async def ready_downstream(sent: list[bytes]) -> Downstream:
+async def ready_downstream(sent: list[bytes], refuse: set[int] | None = None) -> Downstream:
     """A video downstream as ``_configure`` leaves it once its subscriber is connected
-    (payload type 96, no extensions), writing plain RTP into ``sent``."""
+    (payload type 96, no extensions), writing plain RTP into ``sent``; the socket refuses
+    (compat.datagram_sendto returns False) the packets whose number is in ``refuse``, counted
+    from 0 as they are written."""
+    refuse = refuse or set()
+    written = [0]
     ice = RTCIceTransport(RTCIceGatherer())
     dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])
     d = Downstream(IdleTrack("video"), RTCRtpSender("video", dtls))
@@ -43,7 +54,15 @@ async def ready_downstream(sent: list[bytes]) -> Downstream:
     d._pt = 96
     d._dtls = SimpleNamespace(_state=compat.DTLS_CONNECTED)
     d._protect = lambda data: data
-    d._sendto = lambda data, addr: sent.append(data)
+
+    def sendto(data: bytes, addr: Any) -> bool:
+        written[0] += 1
+        if written[0] - 1 in refuse:
+            return False
+        sent.append(data)
+        return True
+
+    d._sendto = sendto
     d.ready = True
     return d
 
@@ -104,3 +123,92 @@ async def test_sender_report_before_anything_was_sent_holds_the_munger_start(
     sr = report(d)
     assert sr.sender_info.rtp_timestamp == d.munger.last_ts == 0
     assert sr.sender_info.packet_count == 0
+
+
+async def test_a_packet_the_socket_refuses_is_counted_and_resent_on_nack() -> None:
+    sent: list[bytes] = []
+    d = await ready_downstream(sent, refuse={1})
+    now = 10.0
+    d.forward(0, 100, 9000, 0, b"\x10a", None, True, now)
+    d.forward(0, 101, 9000, 0, b"\x00b", None, False, now)  # refused (EAGAIN / ENOBUFS)
+    d.forward(0, 102, 9000, 1, b"\x00c", None, False, now)
+    assert [p[12:] for p in sent] == [b"\x10a", b"\x00c"]
+    assert d.send_dropped == 1
+    assert (d.packets, d.octets) == (2, 4)  # what reached the socket, as the SR counts it
+    assert d.link()["send_dropped"] == 1
+    seqs = [int.from_bytes(p[2:4], "big") for p in sent]
+    assert seqs[1] == (seqs[0] + 2) & 0xFFFF  # the gap the subscriber NACKs
+    d._retransmit((seqs[0] + 1) & 0xFFFF)
+    assert sent[-1][12:] == b"\x00b" and d.retransmitted == 1
+
+
+async def configured(kind: str, extensions: list[tuple[int, str]], sent: list[bytes]) -> Downstream:
+    """A downstream configured by aiortc's send parameters (mid "0" and ``extensions``),
+    then given a writer into ``sent`` as a connected transport would."""
+    ice = RTCIceTransport(RTCIceGatherer())
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])
+    d = Downstream(IdleTrack(kind), RTCRtpSender(kind, dtls))
+    codec = (
+        RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+        if kind == "video"
+        else RTCRtpCodecParameters(
+            mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111
+        )
+    )
+    d._configure(
+        RTCRtpSendParameters(
+            codecs=[codec],
+            headerExtensions=[RTCRtpHeaderExtensionParameters(id=i, uri=u) for i, u in extensions],
+            muxId="0",
+        )
+    )
+    assert not d.ready  # the transport is not connected
+    d._dtls = SimpleNamespace(_state=compat.DTLS_CONNECTED)
+    d._protect = lambda data: data
+
+    def sendto(data: bytes, addr: Any) -> bool:
+        sent.append(data)
+        return True
+
+    d._sendto = sendto
+    d.ready = True
+    return d
+
+
+MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def parsed(data: bytes, extensions: list[tuple[int, str]]) -> RtpPacket:
+    ext_map = HeaderExtensionsMap()
+    ext_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[RTCRtpHeaderExtensionParameters(id=i, uri=u) for i, u in extensions]
+        )
+    )
+    return RtpPacket.parse(data, ext_map)
+
+
+@pytest.mark.parametrize("mid_id", [1, 4])
+async def test_written_header_extensions_are_what_aiortc_reads(mid_id: int) -> None:
+    video_ext = [(mid_id, MID), (3, ABS)]
+    sent: list[bytes] = []
+    video = await configured("video", video_ext, sent)
+    video.forward(0, 7, 1000, 1, b"\x10frame", None, True, 2.5)
+    packet = parsed(sent[-1], video_ext)
+    assert packet.extensions.mid == "0"
+    assert packet.extensions.abs_send_time == int(2.5 * 262144) & 0xFFFFFF
+    assert packet.payload == b"\x10frame" and packet.marker == 1 and packet.payload_type == 96
+
+    audio_ext = [(mid_id, MID), (2, LEVEL)]
+    audio = await configured("audio", audio_ext, sent)
+    for level in [(True, 0), (False, 127), (True, 42)]:
+        audio.forward(0, 9, 480, 0, b"opus", level, True, 3.0)
+        packet = parsed(sent[-1], audio_ext)
+        assert packet.extensions.mid == "0"
+        assert packet.extensions.audio_level == level
+        assert packet.payload == b"opus" and packet.payload_type == 111
+    audio.forward(0, 10, 960, 0, b"opus2", None, True, 3.02)  # no level: the mid only
+    packet = parsed(sent[-1], audio_ext)
+    assert packet.extensions.mid == "0" and packet.extensions.audio_level is None
