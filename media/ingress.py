@@ -211,7 +211,11 @@ class Ingress:
         """A packet of a forwarded (not decoded) track: from aiortc's receive task, or straight
         from the socket (:mod:`media.intake`)."""
         try:
-            taken = self._take(packet)
+            if self.simulcast is None:  # _take without its tuple: one layer
+                self._single_take(packet)
+                self._receive(packet)
+                return
+            taken = self._simulcast_take(packet)
             if taken is not None:
                 self._receive(taken[0], taken[1])
         except Exception:
@@ -224,13 +228,17 @@ class Ingress:
         a simulcast layer unwrapped) and its layer, or None."""
         if self.simulcast is not None:
             return self._simulcast_take(packet)
+        self._single_take(packet)
+        return packet, 0
+
+    def _single_take(self, packet: RtpPacket) -> None:
+        """_take of a track without simulcast: the packet continues as it is, layer 0."""
         if self.media_ssrc is None and packet.payload_type == self.primary_pt:
             self.media_ssrc = packet.ssrc
             if self.bitrate_cap:  # a cap set before media flowed: tell it now
                 self._spawn(self.send_remb(self.bitrate_cap))
         if self.sink is not None:
             self._to_sink(packet)
-        return packet, 0
 
     def _simulcast_take(self, packet: RtpPacket) -> tuple[RtpPacket, int] | None:
         demux = self.simulcast
