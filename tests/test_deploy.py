@@ -1,9 +1,10 @@
-"""The multi-node deployment (deploy/): no container registry is reachable here, so the stack
-is not started; what can be checked offline is. docker-compose (Debian's) resolves and
-validates deploy/compose.yaml, Caddy (Debian's) validates deploy/Caddyfile, and the resolved
-file is read back: every VIDCONSULT_* variable and secret file is a setting, each node's
-settings (with the secrets deploy/make-secrets.sh makes) pass vidconsult's own validation,
-and the proxy's upstreams are exactly the nodes' ports."""
+"""The multi-node deployment (deploy/), checked offline: CI reaches no container registry and
+does not start the stack (deploy/smoke.sh does, by hand, from images built of Debian's
+packages). docker-compose (Debian's) resolves and validates deploy/compose.yaml, Caddy
+(Debian's) validates deploy/Caddyfile, and the resolved file is read back: every VIDCONSULT_*
+variable and secret file is a setting, each node's settings (with the secrets
+deploy/make-secrets.sh makes) pass vidconsult's own validation, the proxy's upstreams are
+exactly the nodes' ports, and the images built without a registry are the ones compose uses."""
 
 from __future__ import annotations
 
@@ -152,3 +153,50 @@ def test_caddy_accepts_the_caddyfile(tmp_path: Path) -> None:
         [caddy, "fmt", str(DEPLOY / "Caddyfile")], capture_output=True, text=True, env=env
     )
     assert formatted.stdout == (DEPLOY / "Caddyfile").read_text()
+
+
+def test_the_images_built_without_a_registry_stand_in_for_the_public_ones(
+    deploy: Path,
+) -> None:
+    """deploy/offline.env names, for compose.yaml, exactly the images deploy/build-offline.sh
+    tags from the stages of deploy/offline/Containerfile (deploy/smoke.sh runs them for real)."""
+    compose = require_binary("docker-compose")
+    offline = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "offline.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDCONSULT_", "TURN_"))}
+    out = subprocess.run(
+        [compose, "-f", str(deploy / "compose.yaml"), "config"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=deploy,
+        env={**env, **offline},
+    )
+    services = yaml.safe_load(out.stdout)["services"]
+    stages = set(
+        re.findall(r"^FROM \S+ AS (\w+)$", (DEPLOY / "offline/Containerfile").read_text(), re.M)
+    )
+    script = (DEPLOY / "build-offline.sh").read_text()
+    built = re.search(r"for name in ([a-z ]+); do", script)
+    assert built is not None and "localhost/vidconsult-offline/$name:bookworm" in script
+    for service, variable_name in [
+        ("postgres", "POSTGRES_IMAGE"),
+        ("redis", "REDIS_IMAGE"),
+        ("proxy", "CADDY_IMAGE"),
+        ("coturn", "COTURN_IMAGE"),
+    ]:
+        name = offline[variable_name].split("/")[-1].split(":")[0]
+        assert services[service]["image"] == offline[variable_name]
+        assert offline[variable_name] == f"localhost/vidconsult-offline/{name}:bookworm"
+        assert name in stages and name in built.group(1).split()
+    # the nodes' image: what build-offline.sh tags from the repository's Dockerfile
+    assert {services[n]["image"] for n in NODES} == {"vidconsult:local"}
+    assert "--tag localhost/vidconsult:local --file Dockerfile" in script
+    # the nodes (uid 10001) and coturn (run as 10001) can read their secret files
+    assert services["coturn"]["user"] == "10001:10001"
+    if os.getuid() == 0:
+        for path in (deploy / "secrets").glob("vidconsult_*"):
+            assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (10001, 0o600), path
