@@ -9,10 +9,12 @@ Signaling is Janus's plain HTTP API (create / attach / message / long-poll).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -207,6 +209,26 @@ async def janus_signal(base: str, what: str, arg: str, identity: str) -> str:
     )
 
 
+#: held while a benchmark's Janus runs: its namespace, addresses and port are fixed, and
+#: netns_up tears down whatever holds them, so a second benchmark on the machine (another
+#: engineer's join_time.py, say) waits here instead of breaking the first one's Janus
+LOCK = Path(tempfile.gettempdir()) / "vcbench-janus.lock"
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[None]:
+    fd = os.open(LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("# waiting for another benchmark's Janus to end", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 class JanusUnavailable(RuntimeError):
     """Janus cannot run here (not installed, no root, did not start)."""
 
@@ -218,35 +240,36 @@ def janus_running() -> Iterator[tuple[str, int]]:
         raise JanusUnavailable("janus binary not installed (apt-get install janus)")
     if os.geteuid() != 0:
         raise JanusUnavailable("needs root for the network namespace")
-    root = Path(tempfile.mkdtemp(prefix="vcbench-janus-"))
-    conf = write_config(root)
-    netns_up()
-    log = open(root / "janus.log", "w")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", NS, "janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")],
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{URL}/info", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    why = f"janus did not start, see {root / 'janus.log'}"
-                    raise JanusUnavailable(why) from None
-                time.sleep(0.3)
-        yield URL, _janus_pid(proc.pid)
-    finally:
-        proc.terminate()
+    with machine_lock():
+        root = Path(tempfile.mkdtemp(prefix="vcbench-janus-"))
+        conf = write_config(root)
+        netns_up()
+        log = open(root / "janus.log", "w")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", NS, "janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")],
+            stdout=log,
+            stderr=log,
+        )
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        netns_down()
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    urllib.request.urlopen(f"{URL}/info", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        why = f"janus did not start, see {root / 'janus.log'}"
+                        raise JanusUnavailable(why) from None
+                    time.sleep(0.3)
+            yield URL, _janus_pid(proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+            netns_down()
 
 
 def janus_version(url: str = URL) -> str | None:
