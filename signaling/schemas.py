@@ -21,6 +21,13 @@ TrackSourceName = Literal["camera", "microphone", "screen", "screen_audio"]
 Mid = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
+class Offer(_Message):
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
+    type: Literal["offer"]
+    # what each sending track shows, by mid (a screen share is shown and recorded apart)
+    sources: dict[Mid, TrackSourceName] = Field(default_factory=dict, max_length=32)
+
+
 class Join(_Message):
     """``join``: optional display name (else the token's) and the answer to the consent
     question of the pre-join step (None: not asked)."""
@@ -30,13 +37,9 @@ class Join(_Message):
     # take over the media connections prepared on this connection (``prepare``); without it
     # they are dropped and the client negotiates new ones
     prepared: bool = False
-
-
-class Offer(_Message):
-    sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
-    type: Literal["offer"]
-    # what each sending track shows, by mid (a screen share is shown and recorded apart)
-    sources: dict[Mid, TrackSourceName] = Field(default_factory=dict, max_length=32)
+    # with ``prepared``: the publish connection's offer with the tracks, answered in the reply
+    # (the click's publish without a round trip of its own)
+    publish: Offer | None = None
 
 
 class Answer(_Message):

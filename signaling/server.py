@@ -482,6 +482,11 @@ class SignalingServer:
             await self.rooms.leave(session.room_id, claims.identity, session.sid, "left")
             session.joined = False
             raise Conflict("left while joining", code="not_joined")
+        extra: dict[str, Any] = {}
+        if result.prepared and msg.publish is not None:
+            # the click's publish offer came with the join: answered here, on the connection
+            # just taken over (a failure is the client's to retry with publish.offer)
+            extra = await self._join_publish(session, msg.publish)
         return {
             "room": result.room.to_dict(),
             "participant": result.participant.to_dict(),
@@ -490,7 +495,24 @@ class SignalingServer:
             "waiting": [w.to_dict() for w in result.waiting],
             "chat": [line.to_dict() for line in result.chat],
             "prepared": result.prepared,
+            **extra,
         }
+
+    async def _join_publish(self, session: Session, offer: schemas.Offer) -> dict[str, Any]:
+        self._mark(session, "publishOfferReceived")
+        try:
+            answer = await self._publish_offer(session, offer)
+        except VidconsultError as exc:
+            log.info(
+                "publish with join failed sid=%s room=%s code=%s reason=%s",
+                session.sid,
+                session.room_id,
+                exc.code,
+                exc.message,
+            )
+            return {"publish": None, "publish_error": {"code": exc.code, "message": exc.message}}
+        self._mark(session, "publishAnswerSent")
+        return {"publish": answer}
 
     async def _prepare(self, session: Session, _: schemas.Empty) -> dict[str, Any]:
         """Media connections made on the pre-join step (docs/protocol.md, "Prepare")."""

@@ -288,3 +288,53 @@ async def test_prepare_after_join_is_refused(live_server: ServerHandle) -> None:
         assert "error" in answer
     finally:
         await client.close()
+
+
+async def test_the_join_carries_the_publish_offer(
+    live_server: ServerHandle, prepared: Callable[[], Prepared]
+) -> None:
+    """The click in one request: `join` with the publish offer of the prepared connection,
+    answered in the reply; the others get the new tracks at once."""
+    rid = (await live_server.create_room("Consult"))["id"]
+    doctor = RoomClient(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+    try:
+        await doctor.connect()
+        patient = prepared()
+        await patient.prepare(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
+        await until(patient.connected)
+        patient.video.sender.replaceTrack(VideoStreamTrack())
+        patient.video.direction = "sendonly"
+        await patient.publish.setLocalDescription(await patient.publish.createOffer())
+        offer = {
+            "sdp": patient.publish.localDescription.sdp,
+            "type": "offer",
+            "sources": {patient.video.mid: "camera"},
+        }
+        joined = await patient.sio.request("join", {"prepared": True, "publish": offer})
+        assert joined["prepared"] is True and joined["publish"]["type"] == "answer", joined
+        await patient.publish.setRemoteDescription(
+            RTCSessionDescription(joined["publish"]["sdp"], "answer")
+        )
+        theirs = await doctor.wait_for_track("pt-wang", "video")
+        assert (await theirs.next_frame(timeout=WAIT)).width > 0
+    finally:
+        await doctor.close()
+
+
+async def test_a_publish_offer_with_an_unprepared_join_is_not_applied(
+    live_server: ServerHandle,
+) -> None:
+    rid = (await live_server.create_room("Consult"))["id"]
+    client = RawClient()
+    pc = RTCPeerConnection()
+    try:
+        await client.connect(live_server.url, live_server.mint("pt", "patient", room=rid))
+        pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+        joined = await client.request("join", {"prepared": True, "publish": offer})
+        assert joined["prepared"] is False and "publish" not in joined, joined
+        assert live_server.app[MEDIA].published_tracks(rid) == []
+    finally:
+        await client.close()
+        await pc.close()

@@ -242,9 +242,16 @@ export async function join() {
   const ready = prepared;
   prepared = null;
   let reply;
+  let offered = null; // the publish offer that goes with the join (prepared connections)
   try {
     const options = room.joinOptions();
-    reply = await room.signaling.request("join", ready ? { ...options, prepared: true } : options);
+    if (ready) {
+      ready.localStream = room.localStream; // the camera as chosen at the click
+      offered = await ready.offerForJoin();
+    }
+    const payload = ready ? { ...options, prepared: true } : options;
+    if (offered) payload.publish = offered;
+    reply = await room.signaling.request("join", payload);
   } catch (err) {
     joining = false;
     if (ready) ready.close();
@@ -269,9 +276,7 @@ export async function join() {
     if (p.identity !== roster.self && mayPublish(p)) view.ensureTile(p.identity, p);
   }
   let session = ready && reply.prepared ? ready : null;
-  if (session) {
-    session.localStream = room.localStream; // the camera as chosen at the click
-  } else {
+  if (!session) {
     session = new MediaSession(room.signaling, {
       iceServers: reply.ice_servers || [],
       localStream: room.localStream,
@@ -281,6 +286,10 @@ export async function join() {
   }
   warm = null;
   room.session = session;
+  // prepared: the join carried the publish offer, its reply the answer (none: offer again);
+  // applied at once, the rest of the room is set up meanwhile
+  const published = session === ready && offered ? session.answerFromJoin(reply.publish || null) : null;
+  if (published) published.catch(() => {}); // reported below
   session.addEventListener("remote-stream", ({ detail }) => {
     // only for those in the room: an offer sent before a participant.left may still list them
     const participant = roster.get(detail.identity);
@@ -307,7 +316,7 @@ export async function join() {
   room.emit("joined", { reply, session });
   if (room.grants.publish && room.localStream) {
     try {
-      await session.publish();
+      await (published || session.publish());
       // a mute chosen while (re)connecting applies to the new connection
       for (const kind of ["audio", "video"]) if (room.muted[kind]) await session.setMuted(kind, true);
     } catch (err) {

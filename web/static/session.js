@@ -129,29 +129,63 @@ export class MediaSession extends EventTarget {
 
   // ---- publishing -------------------------------------------------------------------------
 
+  /**
+   * At the click, on a prepared session: put the local tracks into the publish connection and
+   * make its offer, to go with `join` (docs/protocol.md, "Prepare"); `answerFromJoin` applies
+   * the answer the join reply carries. Null when there is nothing to publish.
+   */
+  async offerForJoin() {
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    if (!this.publishPc || tracks.length === 0) return null;
+    let offer = null;
+    await this._queue(async () => {
+      await this._attach(tracks);
+      offer = await this._localOffer();
+    });
+    return offer;
+  }
+
+  /** The publish answer from the join reply (null: none came, publish() offers again). */
+  async answerFromJoin(answer) {
+    if (answer) {
+      await this._queue(async () => {
+        if (!this.closed) await this.publishPc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      });
+      for (const kind of ["audio", "video"]) this._announceSid(kind);
+    } else {
+      await this.publish();
+    }
+  }
+
   async publish() {
     const tracks = this.localStream ? this.localStream.getTracks() : [];
     if (tracks.length === 0) return;
     await this._queue(async () => {
-      const pc = this._publishConnection();
-      for (const track of tracks) {
-        // a section prepared before the click (prepare) takes the track: same transport
-        const idle = pc.getTransceivers().find((tr) => tr.prepared && !tr.sender.track &&
-          tr.direction === "inactive" && tr.receiver.track && tr.receiver.track.kind === track.kind);
-        if (idle) {
-          await idle.sender.replaceTrack(track);
-          if (idle.sender.setStreams) idle.sender.setStreams(this.localStream);
-          idle.direction = "sendonly";
-          continue;
-        }
-        const init = { direction: "sendonly", streams: [this.localStream] };
-        if (track.kind === "video") init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
-        pc.addTransceiver(track, init);
-      }
+      await this._attach(tracks);
       await this._offer();
     });
     // sids may have arrived before our mids were known
     for (const kind of ["audio", "video"]) this._announceSid(kind);
+  }
+
+  /** Each local track onto the publish connection (once). */
+  async _attach(tracks) {
+    const pc = this._publishConnection();
+    for (const track of tracks) {
+      if (pc.getSenders().some((sender) => sender.track === track)) continue;
+      // a section prepared before the click (prepare) takes the track: same transport
+      const idle = pc.getTransceivers().find((tr) => tr.prepared && !tr.sender.track &&
+        tr.direction === "inactive" && tr.receiver.track && tr.receiver.track.kind === track.kind);
+      if (idle) {
+        await idle.sender.replaceTrack(track);
+        if (idle.sender.setStreams) idle.sender.setStreams(this.localStream);
+        idle.direction = "sendonly";
+        continue;
+      }
+      const init = { direction: "sendonly", streams: [this.localStream] };
+      if (track.kind === "video") init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+      pc.addTransceiver(track, init);
+    }
   }
 
   /** Share a screen: its tracks (from getDisplayMedia) go out as tracks of their own, which
@@ -204,6 +238,16 @@ export class MediaSession extends EventTarget {
 
   /** Offer the publish connection as it stands, with what each sending track shows. */
   async _offer() {
+    const payload = await this._localOffer();
+    if (!payload) return;
+    const answer = await this.signaling.request("publish.offer", payload);
+    if (this.closed) return;
+    await this.publishPc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  }
+
+  /** The publish connection's offer, applied locally, with its candidates and what each
+   * sending track shows: the `publish.offer` payload (null once closed). */
+  async _localOffer() {
     const pc = this.publishPc;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -216,15 +260,9 @@ export class MediaSession extends EventTarget {
       else sources[tr.mid] = kind === "audio" ? "microphone" : "camera";
     }
     await waitForIceCandidate(pc);
-    if (this.closed) return;
+    if (this.closed) return null;
     this.mark("publishOfferSent");
-    const answer = await this.signaling.request("publish.offer", {
-      sdp: pc.localDescription.sdp,
-      type: "offer",
-      sources,
-    });
-    if (this.closed) return;
-    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    return { sdp: pc.localDescription.sdp, type: "offer", sources };
   }
 
   /** A `track.published` event about our own identity: learn the sid of the track at `mid`. */
