@@ -30,8 +30,10 @@ audio/video packet forwarded to it) and ``server.peer.<stage>`` for the particip
 to see (its publish answer and DTLS, its first audio/video RTP in), all on the page's time line
 (wall clock: ``performance.timeOrigin`` on the page). Janus has page-side stages only.
 
-Rooms alternate (vidconsult, Janus, vidconsult, ...); each join gives two measurements (each
-page's time to see the other). All times are ms after the join click.
+Rooms alternate (vidconsult, Janus, vidconsult, ...; with ``--compare-unprepared`` vidconsult's
+page also joins with its pre-join "prepare" step off, the page as it was before it); each join
+gives two measurements (each page's time to see the other). All times are ms after the join
+click.
 
     python benchmarks/join_time.py --runs 8 > benchmarks/join_time.results.json
 """
@@ -170,7 +172,13 @@ def with_server_stages(
 
 
 async def vidconsult_join(
-    browser: Any, url: str, session: Any, coordinator: str, server_marks: Any
+    browser: Any,
+    url: str,
+    session: Any,
+    coordinator: str,
+    server_marks: Any,
+    *,
+    prepare: bool = True,
 ) -> tuple[list[float], list[dict[str, Any]]]:
     auth = {"Authorization": f"Bearer {coordinator}"}
     async with session.post(f"{url}/api/v1/rooms", json={"name": "bench"}, headers=auth) as resp:
@@ -185,6 +193,8 @@ async def vidconsult_join(
             join_url = (await resp.json())["join_url"]
         context = await browser.new_context()
         await context.add_init_script(TRACE_JS)
+        if not prepare:  # the page as before "prepare" (room-live.js), for the comparison
+            await context.add_init_script("window.__vidconsultNoPrepare = true;")
         page = await context.new_page()
         await page.goto(join_url)
         # not timed: at a load average of 30-40 on this machine the pre-join step (link check,
@@ -279,6 +289,11 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=8, help="joins per server (2 pages each)")
     parser.add_argument("--media-mode", default=None)
     parser.add_argument("--no-janus", action="store_true")
+    parser.add_argument(
+        "--compare-unprepared",
+        action="store_true",
+        help="also join with the page's prepare step off (rooms alternate), for the comparison",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, _janus(args.no_janus) as janus:
         ctx = mp.get_context("spawn")
@@ -299,6 +314,7 @@ async def main() -> None:
             identity="bench", role=Role.COORDINATOR, now=datetime.now(UTC), ttl=timedelta(hours=1)
         )
         ours: tuple[list[float], list[dict[str, Any]]] = ([], [])
+        unprepared: tuple[list[float], list[dict[str, Any]]] = ([], [])
         theirs: tuple[list[float], list[dict[str, Any]]] = ([], [])
         async with (
             aiohttp.ClientSession() as session,
@@ -313,6 +329,12 @@ async def main() -> None:
                 t, s = await vidconsult_join(browser, url, session, coordinator, server_marks)
                 ours[0].extend(t)
                 ours[1].extend(s)
+                if args.compare_unprepared:
+                    t, s = await vidconsult_join(
+                        browser, url, session, coordinator, server_marks, prepare=False
+                    )
+                    unprepared[0].extend(t)
+                    unprepared[1].extend(s)
                 if isinstance(janus, tuple):
                     t, s = await janus_join(browser, blank[0], janus[0], next(rooms))
                     theirs[0].extend(t)
@@ -328,9 +350,19 @@ async def main() -> None:
         "media_mode": media_mode,
         "vidconsult": side(*ours),
     }
+    if args.compare_unprepared:
+        result["vidconsult_unprepared"] = side(*unprepared)
+        result["vidconsult_unprepared"]["note"] = (
+            "the same page without 'prepare' (docs/protocol.md): connections negotiated after"
+            " the click, as before issue 15's prepare step"
+        )
     if isinstance(janus, tuple):
         result["janus"] = side(*theirs)
         result["janus"]["version"] = janus[1]
+        if args.compare_unprepared:
+            result["vidconsult_unprepared_over_janus_p50"] = round(
+                percentile(unprepared[0], 50) / percentile(theirs[0], 50), 2
+            )
         ratio = percentile(ours[0], 50) / percentile(theirs[0], 50)
         result["vidconsult_over_janus_p50"] = round(ratio, 2)
         result["vidconsult_over_janus_p95"] = round(

@@ -113,6 +113,8 @@ export function preconnect(roomId) {
   early = { signaling, connected: signaling.connect() };
   early.connected.catch(() => {}); // handled in connect()
   warm = warmPeerConnections();
+  // the join benchmark's comparison turns the step off (benchmarks/join_time.py)
+  if (window.__vidconsultNoPrepare) return;
   room.hooks.prepared = "preparing"; // then "ready" or "no" (tests, support)
   early.prepared = early.connected.then(() => prepareMedia(signaling)).catch((err) => {
     // not prepared (a waiting room, an older server, a refusal): the click joins as before
@@ -165,7 +167,7 @@ export async function connect(roomId) {
     return;
   }
   // a prepare still on its way is awaited: the server must not get the join before it
-  prepared = opened ? await opened.prepared : null;
+  prepared = (opened && (await opened.prepared)) || null;
   if (prepared) room.joinTimer.mark("prepared");
   await join();
 }
@@ -379,7 +381,7 @@ export function setupFinish() {
     warm = null;
     if (prepared) prepared.close();
     prepared = null;
-    if (early) early.prepared.then((session) => session && session.close());
+    if (early && early.prepared) early.prepared.then((session) => session && session.close());
     if (room.localStream) for (const track of room.localStream.getTracks()) track.stop();
     room.view.clear();
   });
