@@ -1,12 +1,14 @@
 """The room page prepares its media connections on the pre-join step (docs/protocol.md,
 "Prepare"), in headless Chromium against a live server: both connections are up (ICE and DTLS)
-before the click, and yet nobody in the room sees, hears or lists the person, and nothing flows
-either way. At the click the same connections carry the media, the camera in three simulcast
-layers. A page in a room's waiting room prepares nothing and receives no media."""
+before the click, and yet nobody in the room sees, hears or lists the person, the room's
+recording has nothing of it, and nothing flows either way. At the click the same connections
+carry the media, the camera in three simulcast layers. A page in a room's waiting room prepares
+nothing and receives no media."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,10 @@ async def test_prepared_page_is_connected_but_unseen_until_the_click(
     assert doctor_counts["videoPacketsReceived"] == doctor_counts["audioPacketsReceived"] == 0
     status, view = await live_server.api("GET", f"/api/v1/rooms/{room_id}")
     assert status == 200 and [p["identity"] for p in view["participants"]] == ["dr-he"]
+    # the room records (its policy): the doctor's file only, nothing of the prepared patient
+    status, recording = await live_server.api("GET", f"/api/v1/rooms/{room_id}/recording")
+    assert status == 200 and recording["active"], recording
+    assert "pt-ma" not in json.dumps(recording["files"]), recording["files"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await patient.page.screenshot(path=str(ARTIFACTS / "patient-prejoin.png"), full_page=True)
     await doctor.page.screenshot(path=str(ARTIFACTS / "doctor-alone.png"), full_page=True)
@@ -104,6 +110,9 @@ async def test_prepared_page_is_connected_but_unseen_until_the_click(
     video = [link for link in links if link["publisher"] == "pt-ma" and link["kind"] == "video"]
     assert video and video[0]["layers"] == 3, links
     await patient.page.screenshot(path=str(ARTIFACTS / "patient-joined.png"), full_page=True)
+    # and the recording takes the patient from the click on
+    status, recording = await live_server.api("GET", f"/api/v1/rooms/{room_id}/recording")
+    assert "pt-ma" in json.dumps(recording["files"]), recording["files"]
 
 
 async def test_waiting_room_page_prepares_nothing_and_receives_nothing(
