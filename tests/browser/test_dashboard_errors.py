@@ -108,6 +108,14 @@ async def test_refusals_read_in_chinese(
     error = picker.locator("[data-testid=picker-error]")
     await assert_refusal_in_chinese(page, error, code, reason)
     assert (await ok(app_server, "GET", f"/api/v1/cases/{case['id']}"))["status"] == "requested"
+    # the list is drawn again without the slot taken meanwhile; the sentence stays above it
+    taken = picker.locator(f"[data-testid=slot-row][data-experts='dr-wang'][data-start='{start}']")
+    await taken.wait_for(state="detached", timeout=TIMEOUT_MS)
+    await picker.locator("[data-testid=slot-row]").first.wait_for(timeout=TIMEOUT_MS)
+    assert (
+        await error.locator("[data-testid=error-text]").inner_text()
+        == (await zh_errors(page))["double_booking"]
+    )
     await page.screenshot(path=shot("booking-conflict-zh"), full_page=True)
     await axe_check(page, "booking conflict, zh-CN")
     # support opens the details: the server's own words, marked as English

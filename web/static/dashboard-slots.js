@@ -9,6 +9,10 @@ import {
 } from "./dashboard-core.js";
 import { directory } from "./dashboard-directory.js";
 
+// refusals of a booking that mean the slot was taken, or no longer fits, since it was offered
+const TAKEN = new Set(["double_booking", "expert_on_leave", "off_roster", "outside_consult_hours",
+  "slot_in_past"]);
+
 /** One person's (or the unit's) local time of `iso`, labelled with who it is. */
 export function partyTime(label, iso, zone, identity) {
   return h("li", { testid: "party-time", dataset: { identity, zone } },
@@ -79,21 +83,29 @@ export function slotPicker(c, { mode = "book", done = () => {} } = {}) {
       const who = [...s.expert_ids, ...(s.interpreter_id ? [s.interpreter_id] : [])];
       const action = h("button", { type: "button", class: "small primary", testid: "pick-slot" },
         mode === "reschedule" ? t("moveHere") : t("bookSlot"));
-      action.addEventListener("click", () => busy(action, async () => {
-        const body = { expert_id: s.expert_ids[0], panel: s.expert_ids.slice(1), start: s.start };
-        if (s.interpreter_id) body.interpreter_id = s.interpreter_id;
-        let reply2;
-        if (mode === "reschedule") {
-          if (!reason.reportValidity()) return;
-          reply2 = await api("POST", `/cases/${id}/reschedule`,
-            { ...body, reason: reason.value.trim() });
-          notify(t("rescheduled"));
-        } else {
-          reply2 = await api("POST", `/cases/${id}/booking`, body);
-          notify(t("bookedPanel", { n: who.length }));
+      action.addEventListener("click", async () => {
+        const booked = await busy(action, async () => {
+          const body = { expert_id: s.expert_ids[0], panel: s.expert_ids.slice(1), start: s.start };
+          if (s.interpreter_id) body.interpreter_id = s.interpreter_id;
+          let reply2;
+          if (mode === "reschedule") {
+            if (!reason.reportValidity()) return;
+            reply2 = await api("POST", `/cases/${id}/reschedule`,
+              { ...body, reason: reason.value.trim() });
+            notify(t("rescheduled"));
+          } else {
+            reply2 = await api("POST", `/cases/${id}/booking`, body);
+            notify(t("bookedPanel", { n: who.length }));
+          }
+          done(reply2);
+          return true;
+        }, error);
+        // taken (or no longer fitting) since the list was drawn: the list shows what is free
+        // now; the refusal's sentence stays above it
+        if (!booked && TAKEN.has(error.dataset.code) && error.textContent) {
+          await load().catch(() => {});
         }
-        done(reply2);
-      }, error));
+      });
       return h("tr", { testid: "slot-row", dataset: { start: s.start, experts: who.join(",") } },
         h("td", {}, timeEl(s.start, { weekday: true })),
         h("td", {}, h("ul", { class: "party-times" },
