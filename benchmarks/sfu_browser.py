@@ -7,7 +7,9 @@ Python, the pages only run WebRTC (offers/answers with gathered candidates).
 
 Both servers get the same publisher: 640x480 camera, video capped at ``VIDEO_KBPS`` by the page
 (``RTCRtpSender.setParameters``), so the packet rates are comparable; CPU is also given per
-1000 packets the publisher sent (``ms_per_1000_packets_in``).
+1000 packets the publisher sent (``ms_per_1000_packets_in``). The server's CPU is its threads'
+run time (ns, ``sfu_forwarding.CpuMeter``; ``cpu_from`` says when a thread ended and the
+10 ms clock ticks were used instead).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ async def browser_sweep(
     from playwright.async_api import async_playwright
 
     from benchmarks.join_time import _blank_page_server
-    from benchmarks.sfu_forwarding import _signal, cpu_seconds, fit_slope
+    from benchmarks.sfu_forwarding import CpuMeter, _signal, fit_slope
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
     from tests.browser.waits import wait_true
 
@@ -136,12 +138,12 @@ async def browser_sweep(
                 await asyncio.sleep(settle)
                 pages = [publisher, *viewers]
                 before = [await p.evaluate("window.bench.stats()") for p in pages]
-                cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
+                meter, t0 = CpuMeter(server_pid), time.monotonic()
                 await asyncio.sleep(window)
-                cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
+                (cpu, measured_by), t1 = meter.read(), time.monotonic()
                 after = [await p.evaluate("window.bench.stats()") for p in pages]
                 elapsed = t1 - t0
-                cpu_ms_per_s = (cpu1 - cpu0) / elapsed * 1000
+                cpu_ms_per_s = cpu / elapsed * 1000
                 sent = (after[0]["packetsSent"] - before[0]["packetsSent"]) / elapsed
                 fps = [
                     (a["framesDecoded"] - b["framesDecoded"]) / elapsed
@@ -153,7 +155,8 @@ async def browser_sweep(
                 ]
                 row = {
                     "n": n,
-                    "server_cpu_ms_per_s": round(cpu_ms_per_s, 1),
+                    "server_cpu_ms_per_s": round(cpu_ms_per_s, 2),
+                    "cpu_from": measured_by,
                     "publisher_packets_per_s": round(sent, 1),
                     "publisher_kbps": round(
                         (after[0]["bytes"] - before[0]["bytes"]) * 8 / elapsed / 1000, 1
