@@ -153,6 +153,9 @@ class Downstream:
         self.vp8: Vp8Munger | None = None
         self.history = PacketHistory()
         self.selector = LayerSelector(1)
+        #: the one simulcast layer this downstream forwards, whatever its link (a node relay's
+        #: leg, media/node_relay.py: one downstream per layer); None = chosen per its link
+        self.pinned: int | None = None
         self.estimate = LinkEstimate()
         self.packets = 0
         self.octets = 0
@@ -271,7 +274,17 @@ class Downstream:
         """Now fed by a source with ``layers`` simulcast layers (1 without simulcast)."""
         if self.selector.layers != layers:
             self.selector = LayerSelector(layers)
+        if self.pinned is not None:
+            self.selector.target = min(self.pinned, layers - 1)
         self.restart()
+
+    def pin(self, layer: int | None) -> None:
+        """Forward ``layer`` only (None: choose per the link again), from its next keyframe."""
+        self.pinned = layer
+        if layer is not None and self.selector.layers > 1:
+            self.selector.target = min(layer, self.selector.layers - 1)
+            self.restart()
+            self._ask_keyframe()
 
     # --- per packet (hot path) ---
 
@@ -289,7 +302,7 @@ class Downstream:
         if not self.ready or self.muted:
             return
         sel = self.selector
-        if sel.layers > 1 and now >= self._next_choice:
+        if sel.layers > 1 and self.pinned is None and now >= self._next_choice:
             self._next_choice = now + CHOOSE_EVERY
             self._choose(now)
         if sel.current != sel.target or layer != sel.current:

@@ -396,6 +396,43 @@ class AiortcMediaEngine:
         )
         self._offer_soon(sub)
 
+    async def subscribe_layers(
+        self, room_id: str, subscriber: str, publisher: str, track_sid: str
+    ) -> None:
+        """A relay leg's subscription (media/node_relay.py): a simulcast video track gets one
+        slot per layer, each pinned to its layer (:meth:`slot_layers` says which); any other
+        track one slot, as :meth:`subscribe`."""
+        sub = self._rooms.find_subscriber(room_id, subscriber)
+        entry = self._rooms.find_track(room_id, publisher, track_sid)
+        layers = entry.ingress.layer_count if entry is not None and entry.ingress else 1
+        find = getattr(self._forwarder, "source", None)  # layers need the passthrough
+        if sub is None or entry is None or sub.closed or layers < 2 or find is None:
+            await self.subscribe(room_id, subscriber, publisher, track_sid)
+            return
+        if sub.find(publisher, track_sid) is not None:
+            return
+        ref = TrackRef(publisher, track_sid, entry.kind, entry.source)
+        for layer in range(layers):
+            sub.add(ref, (layer, layers))
+        logger.debug(
+            "subscribed per layer room=%s subscriber=%s track=%s layers=%d",
+            room_id,
+            subscriber,
+            track_sid,
+            layers,
+        )
+        self._offer_soon(sub)
+
+    def slot_layers(self, room_id: str, identity: str) -> dict[str, tuple[str, int, int]]:
+        """mid -> (track sid, layer, layers) of a subscriber's slots pinned to one layer."""
+        sub = self._rooms.find_subscriber(room_id, identity)
+        found: dict[str, tuple[str, int, int]] = {}
+        for slot in sub.slots if sub is not None else []:
+            mid = slot.transceiver.mid
+            if slot.ref is not None and slot.layer is not None and mid is not None:
+                found[mid] = (slot.ref.track_sid, *slot.layer)
+        return found
+
     async def unsubscribe(
         self, room_id: str, subscriber: str, publisher: str, track_sid: str
     ) -> None:
@@ -403,10 +440,11 @@ class AiortcMediaEngine:
         part = self._rooms.get(room_id, subscriber)
         if part is not None:
             part.held.pop(track_sid, None)
-        slot = sub.find(publisher, track_sid) if sub is not None else None
-        if sub is None or slot is None:
+        slots = sub.find_all(publisher, track_sid) if sub is not None else []
+        if sub is None or not slots:
             return
-        sub.remove(slot)
+        for slot in slots:
+            sub.remove(slot)
         await self._offer(sub)
 
     async def subscriber_answer(
@@ -570,8 +608,9 @@ class AiortcMediaEngine:
         for other in self._rooms.members(part.room_id):
             other.held.pop(entry.sid, None)
             sub = other.subscriber
-            slot = sub.find(part.identity, entry.sid) if sub is not None else None
-            if sub is not None and slot is not None:
+            slots = sub.find_all(part.identity, entry.sid) if sub is not None else []
+            for slot in slots:
+                assert sub is not None
                 sub.remove(slot)
                 touched.add(other.identity)
         self._forwarder.detach(entry.sid)

@@ -108,6 +108,9 @@ class Ingress:
         self._tasks: set[asyncio.Task[None]] = set()
         self.plis_sent = 0
         self.simulcast: SimulcastDemux | None = None
+        #: a section carrying one layer of another section's simulcast track (a node relay's
+        #: leg): its packets are that track's ingress's (media/publisher.py)
+        self.merge_into: Ingress | None = None
         self._pli_ssrcs: set[int] = set()
         self._record_asked = 0.0
         self._cap_packet: RtcpPsfbPacket | None = None
@@ -210,6 +213,10 @@ class Ingress:
     def rtp(self, packet: RtpPacket) -> None:
         """A packet of a forwarded (not decoded) track: from aiortc's receive task, or straight
         from the socket (:mod:`media.intake`)."""
+        merged = self.merge_into
+        if merged is not None:
+            merged.rtp(packet)
+            return
         try:
             if self.simulcast is None:  # _take without its tuple: one layer
                 self._single_take(packet)

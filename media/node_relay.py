@@ -8,10 +8,14 @@ its own engine, named ``"relay <edge node> <publisher>"`` (a space, so it can ne
 participant's identity), subscribed to all of the publisher's tracks. The leg's offers go to the
 edge through a :class:`RelayCourier`, whose answer comes from the edge's engine **publish** path
 (:meth:`accept_offer`): on the edge, the relayed publisher is an ordinary publisher of the
-same identity, so its audience subscribes, gets simulcast-free passthrough RTP, NACKs served
-from the edge's own history and PLIs relayed (over the leg to the origin, then to the
-presenter), all by the code that serves local publishers. Nothing is decoded on either node;
-one copy of each track crosses per edge, whatever the edge's audience.
+same identity, so its audience subscribes, gets passthrough RTP, NACKs served from the edge's
+own history and PLIs relayed (over the leg to the origin, then to the presenter), all by the
+code that serves local publishers. Nothing is decoded on either node; one copy of each track
+crosses per edge, whatever the edge's audience. A simulcast video track crosses as every
+layer once: the leg has one slot per layer, each pinned to it
+(``AiortcMediaEngine.subscribe_layers``), its offer is marked so
+(``media.simulcast.with_relay_layers``) and the edge's publish path makes them one simulcast
+track again, whose layer each edge listener gets is chosen by the edge for its link.
 
 **The edge's audience** (:meth:`serve_audience` / :meth:`drop_audience`, called by the
 signaling edge, ``signaling/audience.py``): a lecture's listener whose socket is on this node
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
 
+from media.simulcast import with_relay_layers
 from vidconsult.errors import Conflict, InvalidInput, Unavailable
 from vidconsult.ports import (
     MediaListener,
@@ -218,7 +223,7 @@ class NodeRelays:
             )
         for identity, track in self._engine.published_tracks(room_id):
             if identity == publisher:
-                await self._engine.subscribe(room_id, leg.identity, publisher, track.sid)
+                await self._engine.subscribe_layers(room_id, leg.identity, publisher, track.sid)
 
     async def _close_leg(self, leg: _Leg, *, tell_edge: bool) -> None:
         room = self._origin.get(leg.room_id)
@@ -281,6 +286,12 @@ class NodeRelays:
         if leg is None or self._courier is None:
             return
         leg.offers += 1
+        # each simulcast layer in a section of its own, marked for the edge's publish path
+        layers = self._engine.slot_layers(room_id, identity)
+        if layers:
+            offer = SessionDescription(
+                with_relay_layers(offer.sdp, layers), offer.type, offer.sources
+            )
         self._spawn(self._negotiate(self._courier, leg, offer))
 
     async def _negotiate(self, courier: RelayCourier, leg: _Leg, offer: SessionDescription) -> None:
@@ -557,11 +568,10 @@ class NodeRelays:
 
 
 def _no_remb(receiver: Any) -> None:
-    """The edge's receiver of a leg sends no REMB: the leg is one subscriber of the origin, and
-    its layer (of a simulcast presenter) would follow aiortc's delay-based estimate, which on a
-    busy event loop reads scheduling delay as queueing and falls to a few hundred kbit/s
-    (docs/media.md, Simulcast): every edge subscriber would get the lowest layer. Without it the
-    leg's layer follows loss only (top layer between nodes on a LAN). Idempotent."""
+    """The edge's receiver of a leg sends no REMB: aiortc's delay-based estimate, on a busy
+    event loop, reads scheduling delay as queueing and falls to a few hundred kbit/s
+    (docs/media.md, Simulcast). The leg's downstreams of a simulcast track are pinned to their
+    layers (no choice to feed); the guard stays for a leg downstream that chooses. Idempotent."""
     if getattr(receiver, "_vidconsult_no_remb", False):
         return
     send_rtcp = receiver._send_rtcp

@@ -22,7 +22,7 @@ from media.sdp import (
     invalid,
     negotiated_codecs,
 )
-from media.simulcast import SimulcastDemux, offered_layers, with_simulcast_answer
+from media.simulcast import SimulcastDemux, offered_layers, relay_layers, with_simulcast_answer
 from vidconsult.domain.rooms import TrackKind, TrackSource
 from vidconsult.ports import SessionDescription
 
@@ -106,7 +106,8 @@ class PublishSession:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             answer = self.pc.localDescription
             layers = self._simulcast(offered_layers(remote.sdp))
-            added, ended = self._diff(remote, negotiated_codecs(answer.sdp), sources or {})
+            merged = self._merge_relayed(remote)
+            added, ended = self._diff(remote, negotiated_codecs(answer.sdp), sources or {}, merged)
             sdp = with_simulcast_answer(answer.sdp, layers)
             return PublishChanges(SessionDescription(sdp, "answer"), added, ended)
 
@@ -124,8 +125,49 @@ class PublishSession:
             accepted[str(transceiver.mid)] = ingress.simulcast.rids
         return accepted
 
+    def _merge_relayed(self, remote: RemoteDescription) -> set[str]:
+        """A node relay's leg offers each layer of a simulcast track in a section of its own
+        (media/simulcast.py ``relay_layers``): the first section's ingress gets every layer,
+        known by the SSRCs the offer gives; the others feed it and publish nothing. Returns
+        the mids of those others."""
+        marked = relay_layers(remote.sdp)
+        media = remote.media_by_mid()
+        by_mid = {
+            str(t.mid): self._ingress.get(id(t.receiver))
+            for t in self.pc.getTransceivers()
+            if t.mid is not None
+        }
+        merged: set[str] = set()
+        for mid, ingress in by_mid.items():
+            if ingress is None:
+                continue
+            first, layer = marked.get(mid, (None, 0))
+            target = by_mid.get(first) if first is not None else None
+            m = media.get(mid)
+            if target is None or target.simulcast is None or m is None:
+                ingress.merge_into = None
+                continue
+            ssrcs = [x.ssrc for x in m.ssrc]
+            rtx = next(
+                (g.items[1] for g in m.ssrc_group if g.semantic == "FID" and len(g.items) == 2),
+                None,
+            )
+            media_ssrc = next((s for s in ssrcs if s != rtx), None)
+            if media_ssrc is not None:
+                target.simulcast.known(layer, int(media_ssrc), None if rtx is None else int(rtx))
+            if first != mid:
+                ingress.merge_into = target
+                merged.add(mid)
+            else:
+                ingress.merge_into = None
+        return merged
+
     def _diff(
-        self, remote: RemoteDescription, codecs: dict[str, str], sources: Mapping[str, str]
+        self,
+        remote: RemoteDescription,
+        codecs: dict[str, str],
+        sources: Mapping[str, str],
+        merged: set[str],
     ) -> tuple[list[PublishedEntry], list[PublishedEntry]]:
         media = remote.media_by_mid()
         added: list[PublishedEntry] = []
@@ -136,7 +178,12 @@ class PublishSession:
                 continue
             m = media[mid]
             track = transceiver.receiver.track
-            sending = remote.accepted(m) and m.direction in SENDING and track is not None
+            sending = (
+                remote.accepted(m)
+                and m.direction in SENDING
+                and track is not None
+                and mid not in merged
+            )
             current = self.tracks.get(mid)
             if sending and current is None and track is not None:
                 entry = PublishedEntry(

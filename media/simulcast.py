@@ -30,7 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["SimulcastDemux", "offered_layers", "with_simulcast_answer"]
+__all__ = [
+    "SimulcastDemux",
+    "offered_layers",
+    "relay_layers",
+    "with_relay_layers",
+    "with_simulcast_answer",
+]
 
 STALE_AFTER = 1.0  # seconds without a packet after which a layer is not being sent
 
@@ -114,6 +120,65 @@ def _with_start_bitrate(section: list[str], kbps: int) -> list[str]:
     return [*section[: at + 1], fmtp + param, *section[at + 1 :]]
 
 
+#: a node relay's leg (media/node_relay.py) carries each simulcast layer of a track in a
+#: section of its own; this attribute, in each of them, names the section whose track they are
+#: layers of (``<mid> <layer>``). That first section also says ``a=simulcast:send`` with one rid
+#: per layer, so the edge's publish path sees one simulcast track whose layers' packets come
+#: from several sections (told apart by their SSRCs, from the offer: no rid on the packets).
+RELAY_LAYER = "a=x-vidconsult-relay-layer:"
+
+
+def relay_rid(layer: int) -> str:
+    return f"l{layer}"
+
+
+def with_relay_layers(offer_sdp: str, slots: dict[str, tuple[str, int, int]]) -> str:
+    """A leg's offer marked for the edge: ``slots`` mid -> (track sid, layer, layers) of the
+    sections carrying one layer each (media/engine.py ``slot_layers``)."""
+    if not slots:
+        return offer_sdp
+    first: dict[str, str] = {}  # track sid -> mid of its lowest layer's section
+    for mid, (sid, _, _) in sorted(slots.items(), key=lambda x: x[1][1]):
+        first.setdefault(sid, mid)
+    sections: list[list[str]] = [[]]
+    for line in offer_sdp.splitlines():
+        if not line:
+            continue
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+    out = sections[0]
+    for section in sections[1:]:
+        mid = next((x[6:].strip() for x in section if x.startswith("a=mid:")), "")
+        found = slots.get(mid)
+        if found is not None:
+            sid, layer, layers = found
+            section = [*section, f"{RELAY_LAYER}{first[sid]} {layer}"]
+            if first[sid] == mid:
+                rids = [relay_rid(i) for i in range(layers)]
+                section += [f"a=rid:{rid} send" for rid in rids]
+                section.append("a=simulcast:send " + ";".join(rids))
+        out += section
+    return "\r\n".join(out) + "\r\n"
+
+
+def relay_layers(sdp: str) -> dict[str, tuple[str, int]]:
+    """mid -> (mid of the track's first section, layer) of the sections of an offer that carry
+    one layer of a relayed simulcast track (:func:`with_relay_layers`)."""
+    found: dict[str, tuple[str, int]] = {}
+    mid: str | None = None
+    for line in [*sdp.splitlines(), "m="]:
+        if line.startswith("m="):
+            mid = None
+        elif line.startswith("a=mid:"):
+            mid = line[6:].strip()
+        elif line.startswith(RELAY_LAYER) and mid is not None:
+            words = line[len(RELAY_LAYER) :].split()
+            if len(words) == 2 and words[1].isdigit():
+                found[mid] = (words[0], int(words[1]))
+    return found
+
+
 @dataclass(slots=True)
 class SimulcastDemux:
     """The layer of each packet of one simulcast track, and which layer is recorded."""
@@ -146,6 +211,19 @@ class SimulcastDemux:
             if not rtx:
                 self.layer_ssrc[layer] = ssrc
         return layer
+
+    def known(self, layer: int, ssrc: int, rtx_ssrc: int | None) -> None:
+        """``layer``'s SSRCs, known beforehand (a relay leg's sections): its packets need no
+        rid. Replaces what the layer had."""
+        if not 0 <= layer < len(self.rids):
+            return
+        for table in (self._media, self._rtx):
+            for old in [s for s, x in table.items() if x == layer]:
+                del table[old]
+        self._media[ssrc] = layer
+        self.layer_ssrc[layer] = ssrc
+        if rtx_ssrc is not None:
+            self._rtx[rtx_ssrc] = layer
 
     def media_ssrc(self, rtx_ssrc: int) -> int | None:
         """The media SSRC an RTX SSRC repairs."""

@@ -31,6 +31,9 @@ class Slot:
     output: MediaStreamTrack
     ref: TrackRef | None
     reusable: bool = False  # inactive, and the client has answered that
+    #: (layer, layers): the slot carries one simulcast layer of its track (a relay leg's,
+    #: media/node_relay.py); None = the layer is chosen per the subscriber's link
+    layer: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +73,39 @@ class SubscribeSession:
             None,
         )
 
+    def find_all(self, publisher: str, track_sid: str) -> list[Slot]:
+        """Every slot of the track (a relay leg has one per simulcast layer)."""
+        return [
+            s
+            for s in self.slots
+            if s.ref and s.ref.publisher == publisher and s.ref.track_sid == track_sid
+        ]
+
     @property
     def closed(self) -> bool:
         return self._closed or self.pc.signalingState == "closed"
 
-    def add(self, ref: TrackRef) -> None:
+    def add(self, ref: TrackRef, layer: tuple[int, int] | None = None) -> Slot:
+        """A slot for ``ref``; ``layer`` (layer, layers): it carries that simulcast layer only."""
         slot = next(
             (s for s in self.slots if s.reusable and s.transceiver.kind == ref.kind.value), None
         )
         if slot is not None:
+            _pin(slot.output, layer)
             self._forwarder.subscribe(ref.track_sid, reuse=slot.output)
             slot.transceiver.direction = "sendonly"
-            slot.ref, slot.reusable = ref, False
-            return
+            slot.ref, slot.reusable, slot.layer = ref, False, layer
+            return slot
         output = self._forwarder.subscribe(ref.track_sid)
         transceiver = self.pc.addTransceiver(output, direction="sendonly")
         self._forwarder.bind(output, transceiver.sender)
+        _pin(output, layer)
         preferences = self._forwarder.codec_preferences(ref.track_sid)
         if preferences:
             transceiver.setCodecPreferences(preferences)
-        self.slots.append(Slot(transceiver, output, ref))
+        slot = Slot(transceiver, output, ref, layer=layer)
+        self.slots.append(slot)
+        return slot
 
     def remove(self, slot: Slot) -> None:
         self._forwarder.unsubscribe(slot.output)
@@ -176,3 +192,10 @@ class SubscribeSession:
             slot.ref = None
         await self.pc.close()
         return counters
+
+
+def _pin(output: MediaStreamTrack, layer: tuple[int, int] | None) -> None:
+    """The passthrough's downstream of ``output`` forwards that layer only (or is unpinned)."""
+    downstream = getattr(output, "downstream", None)
+    if downstream is not None:
+        downstream.pin(None if layer is None else layer[0])

@@ -33,7 +33,11 @@ class Clip:
 
 
 def video_clip(
-    codec: str, count: int = 90, gop: int = 30, size: tuple[int, int] = (160, 120)
+    codec: str,
+    count: int = 90,
+    gop: int = 30,
+    size: tuple[int, int] = (160, 120),
+    bit_rate: int = 300_000,
 ) -> Clip:
     """Random-noise frames (so every encoded frame is distinct), a keyframe every ``gop``."""
     name = {"video/vp8": "libvpx", "video/h264": "libx264"}[codec]
@@ -42,7 +46,7 @@ def video_clip(
     ctx.pix_fmt = "yuv420p"
     ctx.time_base = fractions.Fraction(1, VIDEO_RATE)
     ctx.framerate = fractions.Fraction(VIDEO_RATE, 1)
-    ctx.bit_rate = 300_000
+    ctx.bit_rate = bit_rate
     ctx.gop_size = gop
     if name == "libx264":
         ctx.options = {"tune": "zerolatency", "preset": "ultrafast", "profile": "baseline"}

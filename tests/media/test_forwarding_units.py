@@ -305,6 +305,45 @@ def test_demux_learns_layers_from_rids_and_follows_the_best_layer() -> None:
     assert d.wanted_record_layer(2.0) == 0
 
 
+LEG_OFFER = (
+    "v=0\r\no=- 5 6 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2 3\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=sendonly\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:3\r\na=sendonly\r\n"
+)
+
+
+def test_a_legs_layer_sections_are_marked_and_read_back_as_one_simulcast_track() -> None:
+    from media.simulcast import offered_layers, relay_layers, with_relay_layers
+
+    slots = {"3": ("TR_v", 2, 3), "1": ("TR_v", 0, 3), "2": ("TR_v", 1, 3)}
+    marked = with_relay_layers(LEG_OFFER, slots)
+    assert relay_layers(marked) == {"1": ("1", 0), "2": ("1", 1), "3": ("1", 2)}
+    # the lowest layer's section says simulcast, as a browser's would: the edge's publish
+    # path makes its demux from it
+    assert offered_layers(marked) == {"1": ["l0", "l1", "l2"]}
+    assert "a=x-vidconsult-relay-layer" not in marked.split("m=video", 1)[0]  # not the audio
+    assert with_relay_layers(LEG_OFFER, {}) == LEG_OFFER
+    assert relay_layers(LEG_OFFER) == {}
+
+
+def test_demux_takes_layers_known_by_ssrc() -> None:
+    from media.simulcast import SimulcastDemux
+
+    d = SimulcastDemux(["l0", "l1", "l2"])
+    d.known(1, 222, 223)
+    assert d.layer_of(222, None, rtx=False) == 1  # no rid needed
+    assert d.layer_of(223, None, rtx=True) == 1
+    assert d.layer_ssrc == [None, 222, None]
+    d.known(1, 777, None)  # the section's sender changed: the old SSRCs are forgotten
+    assert d.layer_of(222, None, rtx=False) == -1
+    assert d.layer_of(223, None, rtx=True) == -1
+    assert d.layer_of(777, None, rtx=False) == 1
+    d.known(5, 999, None)  # no such layer: ignored
+    assert d.layer_ssrc == [None, 777, None]
+
+
 def test_selector_pauses_on_its_pause_budget_only() -> None:
     s = LayerSelector(3)
     s.choose(None, RATES, 0.0)

@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    HeaderExtensionsMap,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 
+from media.downstream import IdleTrack
 from media.engine import AiortcMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.media.conftest import client_pc
+from tests.media.encoded import VIDEO_RATE, video_clip
 from vidconsult.app import MEDIA, run_server
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
@@ -380,4 +393,200 @@ async def test_a_broken_leg_is_dropped_on_both_nodes_and_registering_again_resto
             assert len(state_a["legs"]) == 1
         finally:
             await presenter.close()
+            await audience.close()
+
+
+# --- a simulcast presenter: every layer crosses, the edge picks per listener ---
+
+RIDS = ["q", "h", "f"]
+SIZES = [(80, 60), (160, 120), (320, 240)]
+RATES = [60_000, 240_000, 960_000]  # asked of the encoder; noise overshoots (rates())
+
+
+def simulcast_offer(sdp: str) -> str:
+    """A publish offer's sending video section says ``a=simulcast:send q;h;f`` as a browser's
+    does (the rids' header extensions are offered by aiortc once the engine enabled them)."""
+    out: list[str] = []
+    video = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+        out.append(line)
+        if video and line == "a=sendonly":
+            out += [f"a=rid:{rid} send" for rid in RIDS]
+            out.append("a=simulcast:send " + ";".join(RIDS))
+    return "\r\n".join(out) + "\r\n"
+
+
+class SimulcastSender:
+    """The browser's part of a simulcast publisher, on an aiortc publish connection: three
+    VP8 encodings of one picture (``SIZES``, ``RATES``) in the negotiated video section, one
+    SSRC each, the rid on every packet, 30 frames a second; a keyframe every second."""
+
+    def __init__(self, pc: RTCPeerConnection, answer_sdp: str) -> None:
+        self.pc = pc
+        answer = aiortc_sdp.SessionDescription.parse(answer_sdp)
+        video = next(m for m in answer.media if m.kind == "video")
+        codec = video.rtp.codecs[0]
+        assert codec.mimeType.lower() == "video/vp8", codec
+        self.pt = codec.payloadType
+        self.mid = video.rtp.muxId
+        self.extensions = HeaderExtensionsMap()
+        self.extensions.configure(video.rtp)
+        self.clips = [
+            video_clip("video/vp8", count=60, gop=30, size=size, bit_rate=rate)
+            for size, rate in zip(SIZES, RATES, strict=True)
+        ]
+        self.ssrcs = [random.getrandbits(32) | 1 for _ in RIDS]
+        self.seqs = [random.getrandbits(16) for _ in RIDS]
+        self.picture_ids = [random.getrandbits(15) for _ in RIDS]
+        self.task: asyncio.Task[None] | None = None
+
+    def rates(self) -> list[float]:
+        """bit/s of each layer as sent (payloads and headers)."""
+        return [
+            sum(len(f) + 12 for f in c.frames) * 8 * VIDEO_RATE / len(c.frames) for c in self.clips
+        ]
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while True:
+            await asyncio.sleep(max(0.0, start + n / VIDEO_RATE - loop.time()))
+            dtls = next(t.sender.transport for t in self.pc.getTransceivers() if t.kind == "video")
+            if dtls.state == "connected":
+                for layer, clip in enumerate(self.clips):
+                    await self._send(dtls, layer, clip.frames[n % len(clip.frames)], n * 3000)
+            n += 1
+
+    async def _send(self, dtls: Any, layer: int, frame: bytes, timestamp: int) -> None:
+        payloads = Vp8Encoder._packetize(frame, self.picture_ids[layer])
+        self.picture_ids[layer] = (self.picture_ids[layer] + 1) & 0x7FFF
+        for i, payload in enumerate(payloads):
+            packet = RtpPacket(
+                payload_type=self.pt,
+                sequence_number=self.seqs[layer],
+                timestamp=timestamp & 0xFFFFFFFF,
+                ssrc=self.ssrcs[layer],
+                payload=payload,
+                marker=int(i == len(payloads) - 1),
+            )
+            self.seqs[layer] = (self.seqs[layer] + 1) & 0xFFFF
+            packet.extensions.mid = self.mid
+            packet.extensions.rtp_stream_id = RIDS[layer]
+            await dtls._send_rtp(packet.serialize(self.extensions))
+
+
+def say_remb(pc: RTCPeerConnection, bps: int) -> None:
+    """The listener's link as its REMB tells it: every REMB its receivers send says ``bps``."""
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        send_rtcp = receiver._send_rtcp
+
+        async def rewritten(packet: Any, send_rtcp: Any = send_rtcp) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                _, ssrcs = unpack_remb_fci(packet.fci)
+                packet = RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP, ssrc=packet.ssrc, media_ssrc=0, fci=pack_remb_fci(bps, ssrcs)
+                )
+            await send_rtcp(packet)
+
+        receiver._send_rtcp = rewritten  # type: ignore[method-assign]
+
+
+async def frame_of_width(track: MediaStreamTrack, width: int) -> Any:
+    async def first() -> Any:
+        while True:
+            frame = await track.recv()
+            if frame.width == width:
+                return frame
+
+    return await asyncio.wait_for(first(), TIMEOUT)
+
+
+async def test_simulcast_presenter_relays_every_layer_and_the_edge_picks_per_listener(
+    tmp_path: Path,
+) -> None:
+    async with node(tmp_path, "node-a") as a, node(tmp_path, "node-b") as b:
+        room = (await a.create_room("Grand rounds", kind="lecture"))["id"]
+        presenter = RoomClient(
+            a.url, a.mint("dr-zhou", "expert", room=room), sdp_filter=simulcast_offer
+        )
+        engine_a: AiortcMediaEngine = a.app[MEDIA]  # type: ignore[assignment]
+        engine_b: AiortcMediaEngine = b.app[MEDIA]  # type: ignore[assignment]
+        audience = Audience(engine_b, b.app[ROOMS], room)
+        engine_b.set_listener(audience)
+        camera = IdleTrack("video")  # the sender below writes the packets
+        sender: SimulcastSender | None = None
+        try:
+            await presenter.connect()
+            await presenter.publish(camera)
+            assert presenter.publish_answer is not None
+            assert "a=simulcast:recv q;h;f" in presenter.publish_answer
+            assert presenter._pub is not None
+            sender = SimulcastSender(presenter._pub, presenter.publish_answer)
+            rates = sender.rates()
+            assert rates[0] * 3 < rates[1] and rates[1] * 3 < rates[2], rates
+            sender.start()
+
+            # one listener on a good link, one on a thin one: its REMB says what fits the
+            # lowest layer only (the estimate is up to REMB_SLACK over a REMB, media/layers.py)
+            await audience.join("student-good")
+            await audience.join("student-thin")
+            await b.app[COURIER].join(a.url, room, b.url)
+            names = ["student-good", "student-thin"]
+            await audience.until(lambda: all("video" in audience.tracks[n] for n in names))
+            say_remb(audience.pcs["student-good"], 20_000_000)
+            say_remb(audience.pcs["student-thin"], int(rates[0] * 1.25))
+
+            # each layer crosses once: the leg carries three video sections, one per layer
+            _, state = await internal(a, "GET", "")
+            (leg,) = state["legs"]
+            assert [t["kind"] for t in leg["tracks"]] == ["video"] * 3
+            video_sid = next(iter(_video_sids(engine_a, room)))
+            source_a = engine_a._forwarder.source(video_sid)  # type: ignore[attr-defined]
+            assert source_a is not None and source_a.layers == 3
+            assert sorted(d.pinned for d in source_a.downstreams) == [0, 1, 2]
+
+            # ... and on B they are ONE simulcast track of three layers, all arriving
+            (edge_sid,) = _video_sids(engine_b, room)
+            source_b = engine_b._forwarder.source(edge_sid)  # type: ignore[attr-defined]
+            assert source_b is not None and source_b.layers == 3
+            demux = source_b.ingress.simulcast
+            assert demux is not None
+
+            async def all_layers_in() -> bool:
+                return all(s is not None for s in demux.layer_ssrc) and min(source_b.rates.bps) > 0
+
+            await wait_for(all_layers_in)
+            assert len(set(demux.layer_ssrc)) == 3
+
+            # B's layer selector picks per listener: the thin link gets the lowest layer,
+            # the good one the top, both decoded
+            good = await frame_of_width(audience.tracks["student-good"]["video"], SIZES[2][0])
+            thin = await frame_of_width(audience.tracks["student-thin"]["video"], SIZES[0][0])
+            assert (good.height, thin.height) == (SIZES[2][1], SIZES[0][1])
+
+            def layer(identity: str) -> Any:
+                links = engine_b.subscriber_links(room, identity)
+                return next(x for x in links if x["kind"] == "video")["layer"]
+
+            assert (layer("student-good"), layer("student-thin")) == (2, 0)
+            # no video paused for the thin listener, and the origin still sends one copy
+            assert len(source_a.downstreams) == 3
+        finally:
+            if sender is not None:
+                await sender.stop()
+            await presenter.close()
+            camera.stop()
             await audience.close()
