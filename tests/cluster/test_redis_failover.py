@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
+from tests.cluster.scene import delivery, room_of_a_heard_from_b
 from tests.redis_server import (
     RedisClusterServers,
     RedisSentinelServers,
     redis_cluster,
     redis_sentinel,
 )
-from vidconsult.cluster.node import NodeAgent
-from vidconsult.cluster.ports import room_topic
 from vidconsult.cluster.redis_state import RedisLiveState
 from vidconsult.errors import Unavailable
 
@@ -71,13 +70,7 @@ async def test_the_primary_killed_the_live_state_follows_the_sentinel(
     await a.start()
     await b.start()
     try:
-        agent = NodeAgent(a, address=lambda: "https://a:8443", load=lambda: (0, 0))
-        await agent.beat()
-        assert (await b.placement.place("rm_1")).node_id == "a"
-        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        await a.bus.subscribe(room_topic("rm_1"), received.put)
-        await b.bus.publish(room_topic("rm_1"), {"n": 1})
-        assert await asyncio.wait_for(received.get(), 10) == {"n": 1}
+        agent, received = await room_of_a_heard_from_b(a, b)
         # the replica has every write so far (replication is asynchronous)
         assert await b.client.execute_command("WAIT", 1, 5000) == 1
 
@@ -99,13 +92,7 @@ async def test_the_primary_killed_the_live_state_follows_the_sentinel(
         assert await b.placement.where("rm_1") == "a"  # kept by the replica, now the primary
         assert await a.placement.rooms_on("a") == ["rm_1", "rm_2"]
 
-        async def delivered(n: int) -> bool:
-            await b.bus.publish(room_topic("rm_1"), {"n": n})
-            try:
-                return (await asyncio.wait_for(received.get(), 0.3))["n"] == n
-            except TimeoutError:
-                return False
-
+        delivered = delivery(b, received)
         n = 2
         while not await delivered(n):  # the subscriber's connection went with the primary
             assert time.monotonic() - killed < FAILOVER_WITHIN, "the bus did not come back"
@@ -129,13 +116,7 @@ async def test_the_slots_primary_killed_the_live_state_follows_the_cluster(
     await a.start()
     await b.start()
     try:
-        agent = NodeAgent(a, address=lambda: "https://a:8443", load=lambda: (0, 0))
-        await agent.beat()
-        assert (await b.placement.place("rm_1")).node_id == "a"
-        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        await a.bus.subscribe(room_topic("rm_1"), received.put)
-        await b.bus.publish(room_topic("rm_1"), {"n": 1})
-        assert await asyncio.wait_for(received.get(), 10) == {"n": 1}
+        agent, received = await room_of_a_heard_from_b(a, b)
         primary = cluster.primary_of(f"{a.prefix}nodes")
         assert (
             await b.client.execute_command(
@@ -153,13 +134,7 @@ async def test_the_slots_primary_killed_the_live_state_follows_the_cluster(
         assert await _within(killed, lambda: b.placement.where("rm_1")) == "a"
         assert await _within(killed, lambda: a.placement.rooms_on("a")) == ["rm_1", "rm_2"]
 
-        async def delivered(n: int) -> bool:
-            await b.bus.publish(room_topic("rm_1"), {"n": n})
-            try:
-                return (await asyncio.wait_for(received.get(), 0.3))["n"] == n
-            except TimeoutError:
-                return False
-
+        delivered = delivery(b, received)
         sent = iter(range(2, 10_000))
         assert await _within(killed, lambda: delivered(next(sent)))  # the bus, made again
         assert await agent.beat() == [] and agent.reachable

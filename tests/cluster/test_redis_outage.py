@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.cluster.scene import delivery, room_of_a_heard_from_b
 from tests.redis_server import RedisServer, redis_server
-from vidconsult.cluster.node import NodeAgent
 from vidconsult.cluster.ports import UNAVAILABLE_CODE, PresenceEntry, room_topic
 from vidconsult.cluster.redis_state import RedisLiveState
 from vidconsult.errors import Unavailable
@@ -45,13 +45,7 @@ async def test_redis_stopped_then_back(own_redis: RedisServer) -> None:
     await a.start()
     await b.start()
     try:
-        agent = NodeAgent(a, address=lambda: "https://a:8443", load=lambda: (0, 0))
-        await agent.beat()
-        assert (await b.placement.place("rm_1")).node_id == "a"
-        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        await a.bus.subscribe(room_topic("rm_1"), received.put)
-        await b.bus.publish(room_topic("rm_1"), {"n": 1})
-        assert await asyncio.wait_for(received.get(), 10) == {"n": 1}
+        agent, received = await room_of_a_heard_from_b(a, b)
 
         own_redis.stop()
         started = time.monotonic()
@@ -78,14 +72,8 @@ async def test_redis_stopped_then_back(own_redis: RedisServer) -> None:
         await _until(beat_reaches_redis)
         assert (await _until(lambda: b.placement.place("rm_2"))).node_id == "a"
 
-        async def delivered() -> bool:
-            await b.bus.publish(room_topic("rm_1"), {"n": 3})
-            try:
-                return (await asyncio.wait_for(received.get(), 0.3))["n"] == 3
-            except TimeoutError:
-                return False
-
-        assert await _until(delivered)  # the subscriber's connection came back by itself
+        delivered = delivery(b, received)
+        assert await _until(lambda: delivered(3))  # the subscriber's connection came back by itself
     finally:
         await a.close()
         await b.close()
