@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -102,26 +103,37 @@ async def create_room(live_server: Any, name: str) -> str:
     return str(room["id"])
 
 
-@pytest.fixture
-async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Opener]:
-    """Opens a join URL as one participant, in a browser context of its own (a machine each:
-    separate storage, separate fake devices). Page consoles are printed at teardown, which
-    pytest shows only when the test failed."""
+@asynccontextmanager
+async def page_opener(browser: Any, *init_scripts: str) -> AsyncIterator[tuple[Opener, list[Page]]]:
+    """An opener of join URLs, each as one participant in a browser context of its own (a
+    machine each: separate storage, separate fake devices), with ``init_scripts``, and the
+    pages opened. Page consoles are printed when it closes, which pytest shows only when the
+    test failed."""
     pages: list[Page] = []
 
     async def opener(identity: str, join_url: str) -> Page:
         context = await browser.new_context(permissions=["camera", "microphone"])
-        await context.add_init_script(count_get_user_media)
+        for script in init_scripts:
+            await context.add_init_script(script)
         page = Page(await context.new_page(), identity)
         pages.append(page)
         await page.page.goto(join_url)
         await page.page.wait_for_selector("[data-testid=join-button]:enabled")
         return page
 
-    yield opener
-    for page in pages:
-        print("\n".join(page.log[-60:]))
-        await page.page.context.close()
+    try:
+        yield opener, pages
+    finally:
+        for page in pages:
+            print("\n".join(page.log[-60:]))
+            await page.page.context.close()
+
+
+@pytest.fixture
+async def open_as(browser: Any, count_get_user_media: str) -> AsyncIterator[Opener]:
+    """Opens a join URL as one participant (:func:`page_opener`)."""
+    async with page_opener(browser, count_get_user_media) as (opener, pages):
+        yield opener
     # the room page works under its Content-Security-Policy: nothing was refused
     assert csp_violations([line for page in pages for line in page.log]) == []
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.rtc_js import JS_MEDIA_COUNTS, KEEP_PEER_CONNECTIONS
-from tests.browser.test_e2e_room import EVENT_TIMEOUT_MS, Page, create_room, mint
+from tests.browser.test_e2e_room import EVENT_TIMEOUT_MS, Page, create_room, mint, page_opener
 from tests.browser.waits import wait_true
 from vidconsult.app import MEDIA
 
@@ -34,21 +34,8 @@ JS_TILES = """() => [...document.querySelectorAll('#tiles [data-participant]')]
 
 @pytest.fixture
 async def open_page(browser: Any) -> Any:
-    pages: list[Page] = []
-
-    async def opener(identity: str, join_url: str) -> Page:
-        context = await browser.new_context(permissions=["camera", "microphone"])
-        await context.add_init_script(KEEP_PEER_CONNECTIONS)
-        page = Page(await context.new_page(), identity)
-        pages.append(page)
-        await page.page.goto(join_url)
-        await page.page.wait_for_selector("[data-testid=join-button]:enabled")
-        return page
-
-    yield opener
-    for page in pages:
-        print("\n".join(page.log[-60:]))
-        await page.page.context.close()
+    async with page_opener(browser, KEEP_PEER_CONNECTIONS) as (opener, _):
+        yield opener
 
 
 async def prepared(page: Page) -> str:
