@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 RoomCommand = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # the live-room actions of the REST API done on the room's node (see RoomRouter.act)
 ACTIONS = ("remove", "admit", "decline", "mute")
+# what a node of the release before room.command sent for ACTIONS (see _on_legacy_act)
+LEGACY_ACT = "room.act"
 
 
 @dataclass(slots=True)
@@ -56,6 +58,7 @@ class RoomRouter:
             link.on("room.end", self._on_end)
             link.on("room.command", self._on_command)
             link.on("room.commands", self._on_commands)
+            link.on(LEGACY_ACT, self._on_legacy_act)
 
     def on(self, name: str, command: RoomCommand) -> None:
         """``command(room_id, args)`` is what ``name`` does on the room's node (an area adds
@@ -226,6 +229,16 @@ class RoomRouter:
         if command is None or not isinstance(args, dict):
             raise InvalidInput(f"unknown room command {name!r}", code="unknown_room_command")
         return await command(str(payload["room_id"]), args)
+
+    async def _on_legacy_act(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``room.act`` from a node of an older release, during a rolling upgrade (it sends
+        remove/admit/decline/mute so, with ``by`` apart): done as the ``room.command`` of the
+        same name, where the node would otherwise wait for an answer until it gives up."""
+        action, target, by = payload.get("action"), payload.get("target"), payload.get("by")
+        if action not in ACTIONS or not isinstance(target, str) or not isinstance(by, dict):
+            raise InvalidInput(f"unknown room action {action!r}", code="unknown_room_command")
+        command = self._commands[str(action)]
+        return await command(str(payload["room_id"]), {**by, "target": target})
 
     async def _on_commands(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
         name, args = str(payload.get("name")), payload.get("args")
