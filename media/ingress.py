@@ -432,7 +432,11 @@ class Ingress:
         if tap not in self.taps:
             self.taps = (*self.taps, tap)
         if self.kind == "video":
-            self.request_keyframe()
+            # a tap (the recorder) gets the best layer only: only that layer's stream is asked
+            # for a keyframe, so a subscriber on a lower layer (a thin link) gets no keyframe's
+            # burst it did not need; nothing seen yet (None): every layer's
+            demux = self.simulcast
+            self.request_keyframe(None if demux is None else demux.best(time.monotonic()))
 
     def remove_tap(self, tap: EncodedTap) -> None:
         self.taps = tuple(t for t in self.taps if t is not tap)
