@@ -88,23 +88,33 @@ def with_simulcast_answer(
     from there if its uplink cannot carry them."""
     if not layers:
         return answer_sdp
-    sections: list[list[str]] = [[]]
-    for line in answer_sdp.splitlines():
-        if not line:
-            continue
-        if line.startswith("m="):
-            sections.append([])
-        sections[-1].append(line)
-    out = sections[0]
-    for section in sections[1:]:
-        mid = next((x[6:].strip() for x in section if x.startswith("a=mid:")), None)
-        rids = layers.get(mid or "")
+    session, *media = _sections(answer_sdp)
+    out = session
+    for section in media:
+        rids = layers.get(_mid(section))
         if rids:
             section = _with_start_bitrate(section, start_kbps)
             section += [f"a=rid:{rid} recv" for rid in rids]
             section.append("a=simulcast:recv " + ";".join(rids))
         out += section
     return "\r\n".join(out) + "\r\n"
+
+
+def _sections(sdp: str) -> list[list[str]]:
+    """An SDP's lines (blank ones dropped): the session part, then one list per m-section."""
+    sections: list[list[str]] = [[]]
+    for line in sdp.splitlines():
+        if not line:
+            continue
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+    return sections
+
+
+def _mid(section: list[str]) -> str:
+    """An m-section's mid ("" without one)."""
+    return next((x[6:].strip() for x in section if x.startswith("a=mid:")), "")
 
 
 def _with_start_bitrate(section: list[str], kbps: int) -> list[str]:
@@ -140,16 +150,10 @@ def with_relay_layers(offer_sdp: str, slots: dict[str, tuple[str, int, int]]) ->
     first: dict[str, str] = {}  # track sid -> mid of its lowest layer's section
     for mid, (sid, _, _) in sorted(slots.items(), key=lambda x: x[1][1]):
         first.setdefault(sid, mid)
-    sections: list[list[str]] = [[]]
-    for line in offer_sdp.splitlines():
-        if not line:
-            continue
-        if line.startswith("m="):
-            sections.append([])
-        sections[-1].append(line)
-    out = sections[0]
-    for section in sections[1:]:
-        mid = next((x[6:].strip() for x in section if x.startswith("a=mid:")), "")
+    session, *media = _sections(offer_sdp)
+    out = session
+    for section in media:
+        mid = _mid(section)
         found = slots.get(mid)
         if found is not None:
             sid, layer, layers = found
