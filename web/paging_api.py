@@ -114,7 +114,7 @@ async def board(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     return json_ok(
         {
-            "pagings": [service.view(p, now) for p in service.pagings()],
+            "pagings": [service.view(p, now) for p in await service.latest()],
             "answer_within_seconds": service.policy.answer_within.total_seconds(),
         }
     )
@@ -125,14 +125,17 @@ async def board(request: web.Request) -> web.Response:
 async def my_pages(request: web.Request) -> web.Response:
     identity, coordinator = _staff(request)
     service = request.app[PAGING]
-    pages = service.open_pages_for(identity, coordinator=coordinator)
+    pages = await service.open_pages_for(identity, coordinator=coordinator)
     return json_ok({"pages": [service.page_view(paging, page) for paging, page in pages]})
 
 
 @routes.post("/api/v1/pages/{page_id}/accept")
 @describe(
     "Accept a page: the emergency is answered, the other pages stop; the answer carries the "
-    "caller's join link to the room",
+    "caller's join link to the room. Decided by the store: of two answers at the same instant "
+    "(on any nodes) exactly one lands; the other gets 409 page_answered (someone else answered), "
+    "page_closed (the emergency ended) or page_moved_on (it kept changing: try again). An "
+    "escalation at the same instant never refuses an acceptance: the page it sent is cancelled",
     response=PageAccepted,
     errors=(404, 409),
     path=PAGE_PATH,
@@ -147,7 +150,8 @@ async def accept(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/pages/{page_id}/decline")
 @describe(
-    "Decline a page: the next person is paged at once",
+    "Decline a page: the next person is paged at once; 409 page_answered / page_closed / "
+    "page_moved_on as for accepting",
     response=PagingOut,
     errors=(404, 409),
     path=PAGE_PATH,

@@ -64,3 +64,41 @@ async def test_pagings_survive_a_reopen_with_their_pages_and_clock(backend: Back
     every = await store.list_pagings(since=T0 - timedelta(days=30))
     assert [p.case_id for p in every] == ["case_answered", "case_closed", "case_old"]
     assert every[1].state is PagingState.CLOSED
+
+
+async def test_a_write_lands_only_over_the_revision_it_was_read_at(backend: Backend) -> None:
+    """Two nodes read the same paging; one accepts the expert's page while the other pages the
+    backup. The store takes the first write and refuses the second (nothing of it kept); the
+    refused writer reads the store's copy again (its revision moved on)."""
+    store = await backend.open(STORES[backend.kind])
+    first = paging("case_race", T0)
+    first.start(T0)
+    assert first.revision == 0
+    assert await store.save_paging(first) is True
+    assert first.revision == 1
+    # a second insert of the same case (revision 0) is refused: it was stored meanwhile
+    again = paging("case_race", T0)
+    again.start(T0)
+    assert await store.save_paging(again) is False and again.revision == 0
+
+    node_a = await store.get_paging("case_race")
+    node_b = await store.get_paging("case_race")
+    assert node_a is not None and node_b is not None
+    assert node_a.revision == node_b.revision == 1
+    node_a.accept("case_race.p0", "zhou", T0 + timedelta(seconds=44), coordinator=False)
+    node_b.tick(T0 + timedelta(seconds=45))  # wang paged, on the same revision
+    assert await store.save_paging(node_a) is True
+    assert node_a.revision == 2
+    assert await store.save_paging(node_b) is False
+    assert node_b.revision == 1
+
+    store = await backend.open(STORES[backend.kind])  # what any node reads now
+    kept = await store.get_paging("case_race")
+    assert kept is not None and kept.revision == 2
+    assert kept.state is PagingState.ANSWERED and kept.answered_by == "zhou"
+    assert [(p.id, p.status.value) for p in kept.pages] == [("case_race.p0", "accepted")]
+    (listed,) = await store.list_pagings(since=T0)
+    assert listed.revision == 2 and listed == kept
+    # the refused writer, on the store's copy: nothing is due any more
+    assert kept.tick(T0 + timedelta(seconds=45)).sent == ()
+    assert await store.get_paging("case_none") is None

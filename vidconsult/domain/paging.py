@@ -118,6 +118,10 @@ class Paging:
     answered_at: datetime | None = None
     answered_by: str | None = None
     first_expert_at: datetime | None = None  # the first expert's arrival in the room
+    # the stored copy this one was read from (0: never stored); the store's compare-and-set
+    # writes a change only over that same revision, so of two changes made on one copy (an
+    # acceptance and an escalation on two nodes) exactly one lands
+    revision: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         require_aware(self.opened_at, "opened_at")

@@ -12,7 +12,16 @@
   "room.ended" cancels the pages still open.
 
 Every step lands on the case's audit trail with its time. Each paging is kept in the store
-(:class:`PagingStore`) after every change, before anyone is told: a restarted server
+(:class:`PagingStore`) after every change, before anyone is told, and the store decides which
+change is first (:meth:`_commit`): a change is made on a copy of the paging and written only
+over the revision that copy was read at. When another change landed meanwhile (an acceptance
+on one node while the scheduler's node escalates; two experts accepting at once; the room
+ending) the change is made again on the store's copy, which may refuse it: the second of two
+acceptances gets 409 ``page_answered``, an acceptance after the room ended ``page_closed``. An
+acceptance that meets an escalation is not refused (a page that went unanswered stays open):
+if the escalation landed first, the acceptance still answers and cancels the backup's page it
+sent, whose workspace is told at once ("page.closed"); if the acceptance landed first, the
+escalation finds the emergency answered and pages no one. a restarted server
 (:meth:`restore`) has every open page again, with when it was sent, so the escalation clock
 resumes where it stopped (a step that ran out while the server was down is paged at the first
 tick) and the board still shows who was paged and who answered. The policy a paging started
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,7 +54,7 @@ from vidconsult.domain.paging import (
 )
 from vidconsult.domain.roles import Role
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import NotFound, Unavailable, VidconsultError
+from vidconsult.errors import Conflict, NotFound, Unavailable, VidconsultError
 from vidconsult.ports import Clock, StaffPush
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
@@ -59,6 +69,9 @@ log = logging.getLogger(__name__)
 ACTOR = "pager"
 # how long a paging is remembered after it was answered or closed (the dashboard's board)
 KEEP_FOR = timedelta(hours=12)
+# how often a change is made again on the store's newer copy before it is refused
+# (``page_moved_on``): each retry means another change landed in between
+ATTEMPTS = 5
 # seconds: the buckets of the time-to-acknowledge and time-to-first-expert histograms
 BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
@@ -133,7 +146,6 @@ class PagingService:
         self._unit_names: dict[str, str] = {}  # by unit id, as the pages name the unit
         self._lock = asyncio.Lock()
         self._store = store
-        self._save_lock = asyncio.Lock()  # saves in order: the last one writes the latest
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -149,9 +161,18 @@ class PagingService:
             raise NotFound(f"no paging for case {case_id}", code="page_not_found")
         return paging
 
-    def open_pages_for(self, identity: str, *, coordinator: bool) -> list[tuple[Paging, Page]]:
+    async def latest(self) -> list[Paging]:
+        """:meth:`pagings` after taking the store's newer copies (another node's changes)."""
+        await self._refresh()
+        return self.pagings()
+
+    async def open_pages_for(
+        self, identity: str, *, coordinator: bool
+    ) -> list[tuple[Paging, Page]]:
+        """What rings for the person now (the store's latest: a page another node cancelled
+        does not ring on)."""
         found = []
-        for paging in self.pagings():
+        for paging in await self.latest():
             if paging.state is not PagingState.PAGING:
                 continue
             for page in paging.open_pages():
@@ -202,17 +223,50 @@ class PagingService:
         async with self._lock:
             for paging in found:
                 mine = self._pagings.get(paging.case_id)
-                if mine is None or _progress(paging) > _progress(mine):
+                if mine is None or paging.revision > mine.revision:
                     self._pagings[paging.case_id] = paging
 
-    async def _save(self, paging: Paging) -> None:
+    async def _commit(
+        self, case_id: str, change: Callable[[Paging, datetime], PagingChange | None]
+    ) -> tuple[Paging, PagingChange | None, datetime]:
+        """Make ``change`` on a copy of the case's paging and write it over the revision it was
+        read at; when another change (another node's) landed first, make it again on the
+        store's copy, which may refuse it (the domain's Conflict: page_answered, page_closed).
+        ``change`` gives None when there is nothing to write. Gives the paging as it now is,
+        the change, and its instant."""
+        async with self._lock:
+            paging = self.of_case(case_id)
+            for _ in range(ATTEMPTS):
+                now = self._clock.now()
+                draft = copy.deepcopy(paging)
+                made = change(draft, now)
+                if made is None:
+                    return paging, None, now
+                if await self._write(draft):
+                    self._pagings[case_id] = draft
+                    return draft, made, now
+                assert self._store is not None
+                fresh = await self._store.get_paging(case_id)
+                if fresh is None:
+                    raise NotFound(f"no paging for case {case_id}", code="page_not_found")
+                log.info("paging moved on meanwhile case=%s revision=%s", case_id, fresh.revision)
+                self._pagings[case_id] = paging = fresh
+            raise Conflict(
+                "this page changed again and again while it was answered; try again",
+                code="page_moved_on",
+            )
+
+    async def _write(self, paging: Paging) -> bool:
+        """The store's compare-and-set; True without a store. A store that fails (down) does
+        not stop the page: the change stays in this node's memory and the next change writes
+        it (over the same revision: unless another node wrote meanwhile)."""
         if self._store is None:
-            return
-        async with self._save_lock:
-            try:
-                await self._store.save_paging(paging)
-            except Exception:  # the page still rings; the next change saves it again
-                log.exception("paging save failed case=%s", paging.case_id)
+            return True
+        try:
+            return await self._store.save_paging(paging)
+        except Exception:
+            log.exception("paging save failed case=%s", paging.case_id)
+            return True
 
     # -- the event bus ------------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -247,18 +301,19 @@ class PagingService:
         async with self._lock:
             self._forget_old(now)
             self._pagings[paging.case_id] = paging
-            change = paging.start(now)
+        paging, change, _ = await self._commit(paging.case_id, lambda p, at: p.start(at))
+        assert change is not None
         await self._apply(paging, change)
         return paging
 
     # -- answering ----------------------------------------------------------------------------
     async def accept(self, page_id: str, who: TokenClaims) -> Accepted:
         await self._refresh()  # the page may have been sent by another node
-        paging = self._paging_of_page(page_id)
-        coordinator = who.is_coordinator
-        async with self._lock:
-            now = self._clock.now()
-            change = paging.accept(page_id, who.identity, now, coordinator=coordinator)
+        paging, change, now = await self._commit(
+            self._paging_of_page(page_id).case_id,
+            lambda p, at: p.accept(page_id, who.identity, at, coordinator=who.is_coordinator),
+        )
+        assert change is not None
         page = paging.page(page_id)
         self.time_to_ack.observe((now - paging.opened_at).total_seconds())
         if who.role is Role.EXPERT:
@@ -292,11 +347,11 @@ class PagingService:
 
     async def decline(self, page_id: str, who: TokenClaims) -> Paging:
         await self._refresh()
-        paging = self._paging_of_page(page_id)
-        async with self._lock:
-            change = paging.decline(
-                page_id, who.identity, self._clock.now(), coordinator=who.is_coordinator
-            )
+        paging, change, _ = await self._commit(
+            self._paging_of_page(page_id).case_id,
+            lambda p, at: p.decline(page_id, who.identity, at, coordinator=who.is_coordinator),
+        )
+        assert change is not None
         await self._apply(paging, change, by=who.identity)
         return paging
 
@@ -310,16 +365,17 @@ class PagingService:
             await self._refresh()  # every node: its board and workspaces show the latest
             if not await self._leader():
                 return 0
-        now = self._clock.now()
-        changed: list[tuple[Paging, PagingChange]] = []
-        async with self._lock:
-            for paging in list(self._pagings.values()):
-                change = paging.tick(now)
-                if change.sent:
-                    changed.append((paging, change))
-        for paging, change in changed:
-            await self._apply(paging, change)
-        return sum(len(c.sent) for _, c in changed)
+        sent = 0
+        for case_id in list(self._pagings):
+            try:
+                paging, change, _ = await self._commit(case_id, _escalate)
+            except Conflict as exc:  # moved on again and again: the next tick sees it
+                log.warning("paging tick skipped case=%s code=%s", case_id, exc.code)
+                continue
+            if change is not None:
+                await self._apply(paging, change)
+                sent += len(change.sent)
+        return sent
 
     async def run(self, interval: float) -> None:
         """The background loop (cancelled by the app's cleanup)."""
@@ -337,25 +393,25 @@ class PagingService:
         paging = self._pagings.get(data.get("case_id") or "")
         if paging is None or paging.room_id != data.get("room_id"):
             return
-        now = self._clock.now()
-        if not paging.expert_arrived(now):
+        paging, arrived, now = await self._commit(
+            paging.case_id, lambda p, at: PagingChange() if p.expert_arrived(at) else None
+        )
+        if arrived is None:
             return
-        await self._save(paging)
         self.time_to_expert.observe((now - paging.opened_at).total_seconds())
         await self._audit(
             paging, "expert.arrived", data["identity"], now, _seconds_since(paging, now)
         )
 
     async def _room_ended(self, case_id: str) -> None:
-        paging = self._pagings.get(case_id)
-        if paging is None:
+        if case_id not in self._pagings:
             return
-        async with self._lock:
-            change = paging.close(self._clock.now())
-        await self._apply(paging, change)
+        paging, change, _ = await self._commit(case_id, _close)
+        if change is not None:
+            await self._apply(paging, change)
 
     async def _apply(self, paging: Paging, change: PagingChange, by: str = ACTOR) -> None:
-        await self._save(paging)  # kept before anyone is told
+        """Tell what ``change`` did (written already: kept before anyone is told)."""
         now = self._clock.now()
         for page in change.unanswered:
             await self._audit(
@@ -436,16 +492,15 @@ class PagingService:
                 del self._pagings[case_id]
 
 
-def _progress(paging: Paging) -> tuple[int, int, int, bool]:
-    """How far a paging has moved (each change moves it forward): ended, pages sent, pages
-    answered or given up, first expert arrived."""
-    settled = sum(1 for p in paging.pages if not p.open)
-    return (
-        int(paging.state is not PagingState.PAGING),
-        len(paging.pages),
-        settled,
-        paging.first_expert_at is not None,
-    )
+def _escalate(paging: Paging, now: datetime) -> PagingChange | None:
+    change = paging.tick(now)
+    return change if change.sent else None
+
+
+def _close(paging: Paging, now: datetime) -> PagingChange | None:
+    was = paging.state
+    change = paging.close(now)
+    return change if change.closed or paging.state is not was else None
 
 
 def paging_view(paging: Paging, now: datetime) -> dict[str, Any]:

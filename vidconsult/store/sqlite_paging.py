@@ -1,8 +1,10 @@
-"""Emergency pagings in SQLite (one JSON document per emergency case)."""
+"""Emergency pagings in SQLite (one JSON document per emergency case, with its revision: each
+write is a compare-and-set on it, see base_paging)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 
 from vidconsult.domain.paging import Paging
@@ -20,7 +22,15 @@ MIGRATIONS = [
     );
     CREATE INDEX pagings_open ON pagings(state, opened_at);
     """,
+    # each write a compare-and-set on the revision (a paging kept before counts as revision 1)
+    "ALTER TABLE pagings ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
 ]
+
+
+def _load(row: sqlite3.Row) -> Paging:
+    paging = paging_from(json.loads(row["doc"]))
+    paging.revision = int(row["revision"])
+    return paging
 
 
 class SQLitePagingStore:
@@ -30,26 +40,46 @@ class SQLitePagingStore:
         self._db = db
         db.register("pagings", MIGRATIONS)
 
-    async def save_paging(self, paging: Paging) -> None:
+    async def save_paging(self, paging: Paging) -> bool:
         doc = json.dumps(paging_doc(paging))
+        seen = paging.revision
 
-        def op() -> None:
-            self._db.conn.execute(
-                "INSERT INTO pagings(case_id, opened_at, state, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(case_id) DO UPDATE SET opened_at = excluded.opened_at,"
-                " state = excluded.state, doc = excluded.doc",
-                (paging.case_id, iso(paging.opened_at), paging.state.value, doc),
-            )
+        def op() -> bool:
+            if seen == 0:
+                cur = self._db.conn.execute(
+                    "INSERT INTO pagings(case_id, opened_at, state, doc, revision)"
+                    " VALUES (?, ?, ?, ?, 1) ON CONFLICT(case_id) DO NOTHING",
+                    (paging.case_id, iso(paging.opened_at), paging.state.value, doc),
+                )
+            else:
+                cur = self._db.conn.execute(
+                    "UPDATE pagings SET opened_at = ?, state = ?, doc = ?, revision = revision + 1"
+                    " WHERE case_id = ? AND revision = ?",
+                    (iso(paging.opened_at), paging.state.value, doc, paging.case_id, seen),
+                )
+            return cur.rowcount == 1
 
-        await self._db.run(op)
+        landed = await self._db.run(op)
+        if landed:
+            paging.revision = seen + 1
+        return landed
+
+    async def get_paging(self, case_id: str) -> Paging | None:
+        def op() -> Paging | None:
+            row = self._db.conn.execute(
+                "SELECT doc, revision FROM pagings WHERE case_id = ?", (case_id,)
+            ).fetchone()
+            return None if row is None else _load(row)
+
+        return await self._db.run(op)
 
     async def list_pagings(self, *, since: datetime) -> list[Paging]:
         def op() -> list[Paging]:
             rows = self._db.conn.execute(
-                "SELECT doc FROM pagings WHERE state = 'paging' OR opened_at >= ?"
+                "SELECT doc, revision FROM pagings WHERE state = 'paging' OR opened_at >= ?"
                 " ORDER BY opened_at DESC, case_id",
                 (iso(since),),
             )
-            return [paging_from(json.loads(r["doc"])) for r in rows]
+            return [_load(r) for r in rows]
 
         return await self._db.run(op)

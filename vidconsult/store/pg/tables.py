@@ -459,6 +459,8 @@ pagings = Table(
     _ts("opened_at"),
     Column("state", Text, nullable=False),
     Column("doc", JSONB, nullable=False),
+    # each write a compare-and-set on it (vidconsult.store.base_paging)
+    Column("revision", Integer, nullable=False, server_default="1"),
     Index(None, "state", "opened_at"),
 )
 
