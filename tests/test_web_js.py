@@ -149,6 +149,23 @@ def test_every_server_error_code_has_both_texts() -> None:
         assert not same, f"{language}: the code itself as its text: {same}"
 
 
+def test_every_recording_and_export_failure_has_a_sentence_in_both_languages() -> None:
+    """A coordinator reads why a recording or an export failed as a sentence of its code
+    (``error_code``), never the code or the server's diagnostic: a code without both texts
+    fails here."""
+    from vidconsult.domain.recording_failures import ExportFailure, RecordingFailure
+
+    strings = _strings()
+    for language in ("en", "zh"):
+        for group, codes in (("recFailures", RecordingFailure), ("exportFailures", ExportFailure)):
+            table = strings[language][group]
+            assert isinstance(table, dict)
+            assert set(table) == {c.value for c in codes}, (language, group)
+            for code, sentence in table.items():
+                assert code not in sentence and "_" not in sentence, (language, code)
+                assert "UTC" not in sentence and "Error" not in sentence, (language, code)
+
+
 def test_quota_kinds_are_the_ones_scanned() -> None:
     """The quota codes are computed from the quota's kind: if a kind is added, the scan above
     must learn it (or the new code would reach a person without a sentence)."""

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from vidconsult.domain.recording_failures import ExportFailure, RecordingFailure
 from vidconsult.domain.recordings import RecordingPolicy, RecordingStatus
 from web.room_views import Instant
 
@@ -35,7 +36,10 @@ class RecordingFile(_Out):
     size: int
     sha256: str
     status: RecordingStatus
-    error: str | None
+    error: str | None = Field(description="the diagnostic, for operators (English)")
+    error_code: RecordingFailure | None = Field(
+        default=None, description="why it failed, for a person's sentence (docs/api.md)"
+    )
     legal_hold: bool
     file: str = Field(description="the file's name")
     session_id: str = Field(description="the room recording (start..stop) it belongs to")
@@ -97,6 +101,9 @@ class RoomRecording(_Out):
     session: RecordingSession | None
     files: list[RecordingFile]
     error: str | None = Field(description="why the last recording stopped, if on an error")
+    error_code: RecordingFailure | None = Field(
+        default=None, description="the same as a code, for a person's sentence (docs/api.md)"
+    )
 
 
 class RecordingStatusOut(_Out):
@@ -106,6 +113,7 @@ class RecordingStatusOut(_Out):
     room_id: str
     active: bool
     error: str | None
+    error_code: RecordingFailure | None = None
     session: RecordingSession | None = None
     files: list[RecordingFile] | SkipJsonSchema[None] = None
     policy: PolicyOut | SkipJsonSchema[None] = None
@@ -133,6 +141,9 @@ class ExportJob(_Out):
     created_by: str
     created_at: Instant
     files: list[str] = Field(description="the recordings composed")
-    error: str | None
+    error: str | None = Field(description="the diagnostic, for operators (English)")
+    error_code: ExportFailure | None = Field(
+        default=None, description="why it failed, for a person's sentence (docs/api.md)"
+    )
     duration_s: float | None = Field(description="of the MP4, once done")
     speed: float | None = Field(description="seconds of video per second of work, once done")

@@ -147,7 +147,14 @@ async def recording_status(request: web.Request) -> web.Response:
     if not (who.is_coordinator or who.grants.admin):
         # everyone in the room may know whether it is recorded; the files (identities, roles,
         # sizes, hashes), the session and the policy are for whoever runs the room
-        return json_ok({"room_id": room_id, "active": status["active"], "error": status["error"]})
+        return json_ok(
+            {
+                "room_id": room_id,
+                "active": status["active"],
+                "error": status["error"],
+                "error_code": status.get("error_code"),
+            }
+        )
     policy = await service.policy(room_id)
     return json_ok({**status, "policy": PolicyOut.of(policy).model_dump(mode="json")})
 

@@ -100,7 +100,12 @@ async def test_room_status_details_are_for_whoever_runs_the_room(rec_server: Ser
         rec_server.mint("rec-1", "recorder", room=rid),
     ):
         status, seen = await rec_server.api("GET", url, token=token)
-        assert status == 200 and seen == {"room_id": rid, "active": True, "error": None}
+        assert status == 200 and seen == {
+            "room_id": rid,
+            "active": True,
+            "error": None,
+            "error_code": None,
+        }
     # the room's doctor (an admin) and coordinators see the session, files and policy
     status, full = await rec_server.api(
         "GET", url, token=rec_server.mint("dr-li", "doctor", room=rid)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from vidconsult.domain.recording_failures import recording_failure
 from vidconsult.domain.rooms import RoomKind
 from vidconsult.domain.timeutil import utc_iso
 from vidconsult.errors import InvalidInput
@@ -74,6 +75,7 @@ class Recording:
             "sha256": self.sha256,
             "status": self.status.value,
             "error": self.error,
+            "error_code": code.value if (code := recording_failure(self.error)) else None,
             "legal_hold": self.legal_hold,
             "file": self.path.rsplit("/", 1)[-1],
             "session_id": self.session_id,

@@ -1,5 +1,7 @@
 """Composite export jobs: a room's participant files made into one MP4 for a referral hospital,
-off the event loop, with progress (in memory while running, stored when done)."""
+off the event loop, with progress (in memory while running, stored when done). A failed job
+carries ``error_code`` (vidconsult.domain.recording_failures.ExportFailure: what the
+coordinator reads, in their language) beside ``error`` (the diagnostic, for operators)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vidconsult.domain.recording_failures import ExportFailure, export_failure
 from vidconsult.domain.recordings import RecordingStatus
 from vidconsult.errors import Conflict, NotFound
 from vidconsult.ports import Clock, CompositeInput
@@ -63,6 +66,16 @@ def composite_inputs(recordings: list[Any], archive: ArchiveFiles) -> list[Any]:
     return out
 
 
+def _missing(paths: list[str]) -> list[str]:
+    return [p for p in paths if not Path(p).is_file()]
+
+
+class _Failed(Exception):
+    def __init__(self, code: ExportFailure, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
 class ExportService:
     def __init__(
         self,
@@ -100,6 +113,7 @@ class ExportService:
             "created_at": self._clock.now().isoformat(),
             "files": [r.id for r in recs if r.status in EXPORTABLE],
             "error": None,
+            "error_code": None,
             "duration_s": None,
             "speed": None,
         }
@@ -112,7 +126,6 @@ class ExportService:
 
     async def _run(self, job: dict[str, Any], recs: list[Any]) -> None:
         out = self.output_path(job)
-        out.parent.mkdir(parents=True, exist_ok=True)
         inputs = composite_inputs(recs, self._archive)
 
         def progress(fraction: float) -> None:
@@ -120,6 +133,17 @@ class ExportService:
 
         began = time.perf_counter()
         try:
+            missing = await asyncio.to_thread(_missing, [i.path for i in inputs])
+            if missing:  # moved, deleted, or a disk not mounted: say so before composing
+                named = ", ".join(self._in_archive(p) for p in missing)
+                raise _Failed(
+                    ExportFailure.SOURCE_MISSING,
+                    f"{len(missing)} of {len(inputs)} source files missing from the archive: "
+                    f"{named}",
+                )
+            if not inputs:
+                raise _Failed(ExportFailure.NOTHING_USABLE, "no file holds sound or picture")
+            out.parent.mkdir(parents=True, exist_ok=True)
             seconds = await asyncio.to_thread(self._compose, inputs, str(out), progress)
             elapsed = time.perf_counter() - began
             job.update(
@@ -128,11 +152,30 @@ class ExportService:
                 duration_s=round(seconds, 2),
                 speed=round(seconds / elapsed, 2) if elapsed > 0 else None,
             )
+        except _Failed as exc:
+            log.error(
+                "export failed job=%s room=%s code=%s error=%s",
+                job["id"],
+                job["room_id"],
+                exc.code.value,
+                exc.detail,
+            )
+            job.update(status="failed", error=exc.detail, error_code=exc.code.value)
         except Exception as exc:
-            log.exception("export failed job=%s room=%s", job["id"], job["room_id"])
-            job.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            code = export_failure(exc)
+            log.exception(
+                "export failed job=%s room=%s code=%s", job["id"], job["room_id"], code.value
+            )
+            job.update(status="failed", error=f"{type(exc).__name__}: {exc}", error_code=code.value)
         await self._store.save_export(job)
         self._live.pop(job["id"], None)
+
+    def _in_archive(self, path: str) -> str:
+        """A file's path as the archive names it (no server directory in what a page shows)."""
+        try:
+            return str(Path(path).relative_to(self._archive.root))
+        except ValueError:
+            return Path(path).name
 
     async def get(self, job_id: str) -> dict[str, Any]:
         if job_id in self._live:
@@ -140,6 +183,9 @@ class ExportService:
         job = await self._store.get_export(job_id)
         if job is None:
             raise NotFound(f"export {job_id} not found")
+        if job.get("status") == "failed" and not job.get("error_code"):
+            job["error_code"] = ExportFailure.OTHER.value  # a job failed before codes
+        job.setdefault("error_code", None)
         return job
 
     async def close(self) -> None:

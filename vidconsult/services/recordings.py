@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vidconsult.domain import recordings as domain
+from vidconsult.domain.recording_failures import recording_failure
 from vidconsult.domain.recordings import Recording, RecordingPolicy, RecordingStatus
 from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import Conflict, NotFound, Unavailable
@@ -172,6 +173,9 @@ class RecordingService:
             "session": session.event() if session else None,
             "files": [r.to_dict() for r in session.files.values()] if session else [],
             "error": self.errors.get(room_id),
+            "error_code": code.value
+            if (code := recording_failure(self.errors.get(room_id)))
+            else None,
         }
 
     def statuses(self) -> list[dict[str, Any]]:
@@ -211,7 +215,8 @@ class RecordingService:
                     await self._finish_file(session, key)
                 except Exception as exc:
                     log.exception("finishing a file failed room=%s file=%s", room_id, key)
-                    self.errors[room_id] = f"finishing a file failed: {exc!r}"
+                    # the first cause stays the room's error (what stopped it)
+                    self.errors.setdefault(room_id, f"finishing a file failed: {exc!r}")
         payload = {
             **session.event(),
             "reason": reason,
@@ -343,7 +348,7 @@ class RecordingService:
             await self.store.save_recording(recording)
         except Exception:
             log.exception("index not updated recording=%s room=%s", recording.id, recording.room_id)
-            self.errors[recording.room_id] = f"index not updated for {recording.id}"
+            self.errors.setdefault(recording.room_id, f"index not updated for {recording.id}")
         await self._publish("recording.completed", recording.to_dict())
 
     async def _chain(self, room_dir: str, recording: Recording, event: str) -> None:
@@ -361,7 +366,9 @@ class RecordingService:
             )
             problem = f"manifest not written: {exc}"
             recording.error = f"{recording.error}; {problem}" if recording.error else problem
-            self.errors[recording.room_id] = problem
+            # the first cause stays the room's error: a manifest that cannot be written in a
+            # folder that cannot be written is not news
+            self.errors.setdefault(recording.room_id, problem)
             await self._publish(
                 "recording.manifest_failed",
                 {

@@ -257,6 +257,14 @@ function errorDetails(err) {
     h("summary", {}, t("errorDetails")), h("span", { lang: "en" }, reason));
 }
 
+/** A recording's or an export's diagnostic (the server's English, for the operator), folded
+ * under a clearly labelled disclosure beside the coordinator's sentence; null without one. */
+export function technicalDetails(diagnostic) {
+  if (!diagnostic) return null;
+  return h("details", { class: "error-details", testid: "technical-details" },
+    h("summary", {}, t("technicalDetails")), h("span", { lang: "en", class: "mono" }, diagnostic));
+}
+
 /** A labelled form field: <div class="field"><label>..</label><input ...></div>. */
 export function field(label, control, hint = null) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;

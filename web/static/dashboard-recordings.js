@@ -4,10 +4,10 @@
 // room's files export as one composite MP4. The case view shows its recordings with the same
 // table (caseRecordingsCard).
 
-import { t, term } from "./i18n.js";
+import { failureText, t, term } from "./i18n.js";
 import {
   api, busy, centreDayStart, centreTime, confirmDialog, field, fill, formatBytes,
-  formatDuration, h, nextDay, notify, select, timeEl, zoneNote,
+  formatDuration, h, nextDay, notify, select, technicalDetails, timeEl, zoneNote,
 } from "./dashboard-core.js";
 
 export const REC_STATUSES = ["recording", "completed", "interrupted", "failed", "deleted"];
@@ -34,7 +34,7 @@ function codecNames(codecs) {
 
 export function recStatusBadge(rec) {
   return h("span", { class: `badge rec-status rec-${rec.status}`, testid: "recording-status",
-    dataset: { status: rec.status }, title: rec.error || null },
+    dataset: { status: rec.status } },
   term("recStatuses", rec.status));
 }
 
@@ -135,7 +135,10 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
     h("td", { class: "num" }, formatDuration(rec.duration_ms)),
     h("td", { class: "num" }, rec.size ? formatBytes(rec.size) : "—"),
     h("td", {}, recStatusBadge(rec),
-      rec.error ? h("div", { class: "muted small-text note" }, rec.error) : null),
+      rec.error ? h("div", { class: "small-text note", testid: "recording-failure",
+        dataset: { code: rec.error_code || "recording_failed" } },
+      h("span", {}, failureText("recFailures", rec.error_code)), technicalDetails(rec.error))
+        : null),
     h("td", { class: "mono small-text", title: rec.codecs.join(", ") || null },
       rec.codecs.length ? codecNames(rec.codecs) : "—"),
     h("td", {}, holdToggle(rec, vars)),
@@ -209,8 +212,13 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
       progress.hidden = true;
       box.dataset.status = job.status;
       if (job.status !== "done") {
+        // what happened and what to do, in the coordinator's language; the server's
+        // diagnostic folded away for the operator
         status.textContent = "";
-        throw new Error(t("exportFailed", { error: job.error || job.status }));
+        fill(error, h("span", { testid: "error-text" }, failureText("exportFailures", job.error_code)),
+          technicalDetails(job.error));
+        error.dataset.code = job.error_code || "export_failed";
+        return;
       }
       const link = await exportLink(job.id);
       if (gone()) return;

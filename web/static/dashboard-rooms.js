@@ -2,9 +2,10 @@
 // seconds), opening a room, a join link for someone, starting and stopping a room's recording,
 // and ending a room.
 
-import { t, term } from "./i18n.js";
+import { failureText, t, term } from "./i18n.js";
 import {
-  api, busy, centreTime, confirmDialog, copyButton, field, fill, h, notify, select, timeEl,
+  api, busy, centreTime, confirmDialog, copyButton, field, fill, h, notify, select,
+  technicalDetails, timeEl,
 } from "./dashboard-core.js";
 
 const POLL_MS = 3000;
@@ -77,6 +78,7 @@ export function mountRooms(view) {
   function recordingOf(roomId) {
     const rec = recording.get(roomId);
     return { active: Boolean(rec && rec.active), error: rec ? rec.error : null,
+      errorCode: rec ? rec.error_code : null,
       since: rec && rec.session ? rec.session.started_at : null };
   }
 
@@ -124,8 +126,10 @@ export function mountRooms(view) {
       h("th", { scope: "row", class: "room-name" }, room.name,
         rec.active ? recMarker(rec.since) : null,
         h("div", { class: "muted mono small-text" }, room.id),
-        !rec.active && rec.error ? h("div", { class: "error small-text", testid: "rec-error" },
-          t("recordingFailed", { error: rec.error })) : null),
+        !rec.active && rec.error ? h("div", { class: "error small-text", testid: "rec-error",
+          dataset: { code: rec.errorCode || "recording_failed" } },
+        h("span", { testid: "rec-error-text" }, failureText("recFailures", rec.errorCode)),
+        technicalDetails(rec.error)) : null),
       h("td", {}, h("span", { class: `badge kind-${room.kind}` }, term("kinds", room.kind))),
       h("td", {}, room.case_id
         ? h("a", { href: `#cases/${encodeURIComponent(room.case_id)}`, class: "mono" }, room.case_id)

@@ -16,6 +16,32 @@ export const STRINGS = {
     },
     // the heading of the disclosure that keeps the server's own (English) words for staff
     errorDetails: "Details for support",
+    // the heading of the disclosure that keeps a recording's or an export's diagnostic
+    technicalDetails: "Technical details (for the operator)",
+    // why a recording stopped or failed (its error_code, docs/api.md): what happened and what
+    // to do; tests/test_web_js.py checks every code of the server has a sentence
+    recFailures: {
+      disk_full: "The recording stopped because the server's disk is full. Ask the operator to free space, then start recording again.",
+      storage_not_writable: "The recording stopped because the server cannot write to its recordings folder. Ask the operator to check the folder's permissions, then start recording again.",
+      storage_error: "The recording stopped because of a disk error on the server. Ask the operator to check the disk.",
+      no_media: "No sound or picture reached this recording. Check the participant's camera and microphone, then record again.",
+      frames_dropped: "The server's disk did not keep up: parts of this recording are missing. Ask the operator to check the disk.",
+      file_not_closed: "The recording file could not be finished and may not play. Ask the operator to check it.",
+      manifest_not_written: "The recording was saved, but it could not be added to the tamper-evident record, so it cannot be verified. Ask the operator.",
+      index_not_updated: "The recording was saved, but the list of recordings could not be updated. Ask the operator.",
+      node_lost: "The server that was recording stopped. What was recorded is kept; that server completes the file when it is back.",
+      server_stopped: "The server stopped during the recording. What was recorded until then is kept.",
+      recording_failed: "The recording stopped because of a problem on the server. Ask the operator; the technical details help them.",
+    },
+    // why a composite export failed (its error_code)
+    exportFailures: {
+      source_missing: "A recording this export needs is missing from the archive. Ask the operator to restore it, then export again.",
+      nothing_usable: "None of this room's recordings holds sound or picture, so there is nothing to export.",
+      disk_full: "The export stopped because the server's disk is full. Ask the operator to free space, then export again.",
+      storage_not_writable: "The server cannot write the exported video. Ask the operator to check the export folder's permissions, then export again.",
+      storage_error: "The export stopped because of a disk error on the server. Ask the operator to check the disk.",
+      export_failed: "The export could not be made. Try again; if it fails again, ask the operator.",
+    },
     errors: {
       token_missing: "This link has no access token.",
       token_malformed: "This link's access token cannot be read. It may have been cut off when it was copied.",
@@ -451,7 +477,6 @@ export const STRINGS = {
     stopRecordingConfirm: "Stop recording “{name}”? It does not record again until someone starts it.",
     recordingStarted: "Recording “{name}”.",
     recordingStopped: "Stopped recording “{name}”.",
-    recordingFailed: "Recording stopped: {error}",
     // recordings
     recordingsHeading: "Recordings",
     filterRoom: "Room id",
@@ -494,7 +519,6 @@ export const STRINGS = {
     exportProgressLabel: "Export of “{room}”",
     exportRunning: "Exporting… {pct}%",
     exportDone: "Composite ready.",
-    exportFailed: "The export failed: {error}",
     exportDownload: "Download composite (MP4)",
     playerHeading: "{who} · {role}",
     closePlayer: "Close player",
@@ -950,6 +974,28 @@ export const STRINGS = {
       not_found: "此会诊室不存在（或已不存在）。",
     },
     errorDetails: "技术细节（供技术支持）",
+    technicalDetails: "技术详情（供运维人员查看）",
+    recFailures: {
+      disk_full: "服务器磁盘已满，录制已停止。请联系运维人员清理空间后重新开始录制。",
+      storage_not_writable: "服务器无法写入录像文件夹，录制已停止。请联系运维人员检查该文件夹的权限后重新开始录制。",
+      storage_error: "服务器磁盘出错，录制已停止。请联系运维人员检查磁盘。",
+      no_media: "此录像没有收到任何声音或画面。请检查参与者的摄像头和麦克风后重新录制。",
+      frames_dropped: "服务器磁盘写入跟不上，此录像有部分内容缺失。请联系运维人员检查磁盘。",
+      file_not_closed: "录像文件未能正常结束，可能无法播放。请联系运维人员检查。",
+      manifest_not_written: "录像已保存，但未能写入防篡改记录，因此无法校验。请联系运维人员。",
+      index_not_updated: "录像已保存，但录像列表未能更新。请联系运维人员。",
+      node_lost: "负责录制的服务器已停止。已录制的内容会保留，该服务器恢复后会补全文件。",
+      server_stopped: "录制期间服务器停止运行。此前已录制的内容已保留。",
+      recording_failed: "由于服务器出现问题，录制已停止。请联系运维人员，技术详情可帮助他们排查。",
+    },
+    exportFailures: {
+      source_missing: "导出所需的一段录像已不在存档中。请联系运维人员恢复该文件后再导出。",
+      nothing_usable: "此会诊室的录像都没有声音或画面，没有可导出的内容。",
+      disk_full: "服务器磁盘已满，导出已停止。请联系运维人员清理空间后再导出。",
+      storage_not_writable: "服务器无法写入导出的视频。请联系运维人员检查导出文件夹的权限后再导出。",
+      storage_error: "服务器磁盘出错，导出已停止。请联系运维人员检查磁盘。",
+      export_failed: "导出未能完成。请重试；如果再次失败，请联系运维人员。",
+    },
     errors: {
       token_missing: "此链接缺少访问令牌。",
       token_malformed: "无法读取此链接的访问令牌，复制时可能被截断。",
@@ -1378,7 +1424,6 @@ export const STRINGS = {
     stopRecordingConfirm: "停止录制“{name}”？在有人重新开始之前不会再录制。",
     recordingStarted: "已开始录制“{name}”。",
     recordingStopped: "已停止录制“{name}”。",
-    recordingFailed: "录制已中止：{error}",
     recordingsHeading: "会诊录像",
     filterRoom: "会诊室编号",
     filterCase: "病例编号",
@@ -1420,7 +1465,6 @@ export const STRINGS = {
     exportProgressLabel: "“{room}”的导出进度",
     exportRunning: "正在导出… {pct}%",
     exportDone: "合成视频已完成。",
-    exportFailed: "导出失败：{error}",
     exportDownload: "下载合成视频（MP4）",
     playerHeading: "{who} · {role}",
     closePlayer: "关闭播放器",
@@ -1918,7 +1962,14 @@ export function translator(language) {
     const own = overrides && (table[overrides]?.[code] ?? STRINGS.en[overrides]?.[code]);
     return own ?? table.errors?.[code] ?? STRINGS.en.errors[code] ?? t("errorUnknown");
   };
-  return { t, term, errorText };
+  // A person's sentence for a recording's or an export's failure code (`recFailures`,
+  // `exportFailures`): never the code; the group's general sentence for an unknown one.
+  const failureText = (group, code) => {
+    const general = group === "exportFailures" ? "export_failed" : "recording_failed";
+    return table[group]?.[code] ?? STRINGS.en[group]?.[code] ?? table[group]?.[general]
+      ?? STRINGS.en[group][general];
+  };
+  return { t, term, errorText, failureText };
 }
 
 const current = translator(lang);
@@ -1928,6 +1979,8 @@ export const t = current.t;
 export const term = current.term;
 /** A person's sentence for a server error (see `translator`). */
 export const errorText = current.errorText;
+/** A person's sentence for a recording's or an export's failure code (see `translator`). */
+export const failureText = current.failureText;
 
 export function roleName(role) {
   return term("roles", role);

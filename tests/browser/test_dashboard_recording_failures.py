@@ -1,0 +1,152 @@
+"""A recording and an export that fail for real read, on the coordinators' dashboard, as a
+sentence in the coordinator's language (en and zh-CN) that says what happened and what to do;
+the server's diagnostic is folded under a clearly labelled "technical details" disclosure for
+the operator, never in the visible text, and no failure code shows.
+
+In headless Chromium against the real server: one consultation room's recordings folder
+cannot be written (a file stands where its directory goes), so its recording stops at once;
+another room records ~2 s, then its file is removed from the archive, so its composite export
+fails for a missing source. Each state is checked with axe-core and screenshotted
+(/tmp/vidconsult-recording-failure-shots)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import test_dashboard as dashboard_tests
+from tests.browser import test_dashboard_recordings as recordings_tests
+from tests.browser.axe import serious_violations
+from tests.browser.test_dashboard import TIMEOUT_MS, Opener, coordinator_account, ok
+from tests.helpers import ServerHandle
+from tests.recording.test_failure_codes import block_room_directory
+from vidconsult.client import RoomClient
+from vidconsult.config import Settings
+from web.recordings_api import RECORDINGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+open_dashboard = dashboard_tests.open_dashboard  # the fixtures: a signed-out dashboard page
+media_file = recordings_tests.media_file  # a participant's media (VP8 + Opus)
+SHOTS = Path("/tmp/vidconsult-recording-failure-shots")
+
+SENTENCES = {
+    "en": {
+        "storage_not_writable": "The recording stopped because the server cannot write to its "
+        "recordings folder. Ask the operator to check the folder's permissions, then start "
+        "recording again.",
+        "source_missing": "A recording this export needs is missing from the archive. Ask the "
+        "operator to restore it, then export again.",
+        "details": "Technical details (for the operator)",
+    },
+    "zh": {
+        "storage_not_writable": "服务器无法写入录像文件夹，录制已停止。请联系运维人员检查该文件夹的"
+        "权限后重新开始录制。",
+        "source_missing": "导出所需的一段录像已不在存档中。请联系运维人员恢复该文件后再导出。",
+        "details": "技术详情（供运维人员查看）",
+    },
+}
+# what must never be in the text a coordinator sees (the codes, the diagnostics' words)
+HIDDEN = ("storage_not_writable", "source_missing", "FileExistsError", "Errno", "source files")
+
+
+def shot(name: str) -> str:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SHOTS / f"{name}.png")
+
+
+async def assert_failure_shown(
+    failure: Any, sentence: str, details_label: str, diagnostic_has: str
+) -> None:
+    """``failure`` shows ``sentence`` and a closed disclosure labelled ``details_label`` that
+    holds the diagnostic (which opens on demand); no code, no diagnostic in the visible text."""
+    shown = await failure.inner_text()  # a closed <details> renders its summary only
+    assert sentence in shown, shown
+    for word in HIDDEN:
+        assert word not in shown, (word, shown)
+    details = failure.locator("[data-testid=technical-details]")
+    assert await details.get_attribute("open") is None
+    assert (await details.locator("summary").inner_text()).strip() == details_label
+    await details.locator("summary").click()
+    assert await details.get_attribute("open") is not None
+    assert diagnostic_has in await details.inner_text()
+    await details.locator("summary").click()  # closed again
+
+
+async def test_recording_and_export_failures_read_as_sentences(
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
+    sdk_clients: list[RoomClient],
+    media_file: Path,
+) -> None:
+    server = live_server
+    blocked = await server.create_room("Cardiology · Anda County")
+    block_room_directory(server, blocked["id"])
+    good = await server.create_room("Neurology · Xinhe Township")
+    for room in (blocked, good):
+        rid = room["id"]
+        client = RoomClient(server.url, server.mint("dr-li", "doctor", room=rid), room=rid)
+        sdk_clients.append(client)
+        await client.connect()
+        await client.publish_file(str(media_file), loop=True)
+    stopped = await sdk_clients[0].wait_event("recording.stopped", timeout=30)
+    assert "FileExistsError" in stopped["reason"], stopped
+    await sdk_clients[1].wait_event("recording.started", timeout=30)
+    await asyncio.sleep(2.0)  # what the good room records (a length, not a synchronisation)
+    await ok(server, "POST", f"/api/v1/rooms/{good['id']}/recording/stop")
+    (rec,) = (await ok(server, "GET", f"/api/v1/recordings?room_id={good['id']}"))["recordings"]
+    assert rec["status"] == "completed", rec
+    (source,) = server.app[RECORDINGS].archive.root.rglob(rec["file"])
+    source.unlink()  # the export's source is gone from the archive
+
+    username = await coordinator_account(settings)
+    for lang, words in SENTENCES.items():
+        dash = await open_dashboard(server)
+        page = dash.page
+        await dash.open(f"?lang={lang}")
+        await dash.sign_in(username)
+
+        # ---- live rooms: the blocked room's recording stopped, and why ------------------------
+        failure = page.locator(f"{dash.row(blocked['id'])} [data-testid=rec-error]")
+        await failure.wait_for(timeout=TIMEOUT_MS)
+        assert await failure.get_attribute("data-code") == "storage_not_writable"
+        await assert_failure_shown(
+            failure, words["storage_not_writable"], words["details"], "FileExistsError"
+        )
+        await page.screenshot(path=shot(f"{lang}-rooms"))
+        assert await serious_violations(page) == [], f"{lang} rooms"
+
+        # ---- recordings: the failed file says the same; the export fails for its source ---------
+        await page.click("[data-testid=nav-recordings]")
+        group = page.locator(f"[data-testid=recording-group][data-room-id='{blocked['id']}']")
+        note = group.locator("[data-testid=recording-failure]")
+        await note.wait_for(timeout=TIMEOUT_MS)
+        assert await note.get_attribute("data-code") == "storage_not_writable"
+        await assert_failure_shown(
+            note, words["storage_not_writable"], words["details"], "FileExistsError"
+        )
+        exporter = page.locator(f"[data-testid=export][data-room-id='{good['id']}']")
+        await exporter.locator("[data-testid=export-button]").click()
+        await page.wait_for_selector(
+            f"[data-testid=export][data-room-id='{good['id']}'][data-status=failed] "
+            "[data-testid=export-error] [data-testid=error-text]",
+            timeout=30_000,
+        )
+        error = exporter.locator("[data-testid=export-error]")
+        assert await error.get_attribute("data-code") == "source_missing"
+        await assert_failure_shown(error, words["source_missing"], words["details"], rec["file"])
+        visible = await page.locator("body").inner_text()
+        for word in HIDDEN:
+            assert word not in visible, (lang, word)
+        await exporter.scroll_into_view_if_needed()
+        await page.screenshot(path=shot(f"{lang}-recordings"), full_page=True)
+        assert await serious_violations(page) == [], f"{lang} recordings"
+        # the technical details opened: what an operator reads (and still axe-clean)
+        await error.locator("[data-testid=technical-details] summary").click()
+        await page.screenshot(path=shot(f"{lang}-export-details"))
+        assert await serious_violations(page) == [], f"{lang} details"
+        assert not dash.page_errors(), dash.page_errors()
