@@ -194,14 +194,18 @@ function renderPager() {
     const error = h("p", { class: "error", role: "alert" });
     accept.addEventListener("click", () => busy(accept, async () => {
       accept.textContent = w("accepting");
-      const got = await api("POST", `/pages/${encodeURIComponent(p.page_id)}/accept`);
+      const got = await api("POST", `/pages/${encodeURIComponent(p.page_id)}/accept`)
+        .catch((err) => pageOver(p, err));
+      if (!got) return;
       delete state.pages[p.page_id];
       updateBell();
       // straight into the room, joined (the room page joins when the fragment says so)
       location.assign(`${got.link.join_url}&join=now`);
     }, error));
     decline.addEventListener("click", () => busy(decline, async () => {
-      await api("POST", `/pages/${encodeURIComponent(p.page_id)}/decline`);
+      const got = await api("POST", `/pages/${encodeURIComponent(p.page_id)}/decline`)
+        .catch((err) => pageOver(p, err));
+      if (!got) return;
       delete state.pages[p.page_id];
       updateBell();
       renderPager();
@@ -227,6 +231,21 @@ function renderPager() {
   fill(pager, alerts, alertsButton);
   document.title = open.length ? `(${open.length}) ⚠ ${w("appTitle")}`
     : `vidconsult — ${w("appTitle")}`;
+}
+
+/** A refusal that says the page is over: someone else answered first (even at the same
+ * instant, on another server: the store decides) or the emergency ended. The page stops ringing
+ * here and the notice says why, in the page's language; any other refusal is thrown on, to
+ * the page's alert. */
+function pageOver(page, err) {
+  if (!(err instanceof ApiError) || !["page_answered", "page_closed"].includes(err.code)) {
+    throw err;
+  }
+  delete state.pages[page.page_id];
+  updateBell();
+  renderPager();
+  notify(errorText(err));
+  return null;
 }
 
 function onRing(page) {
