@@ -206,3 +206,52 @@ async def test_two_answers_at_once_the_second_is_refused(
         paging = await stored(a, case_id)
         assert paging.answered_by == "wang"
         assert [p.status.value for p in paging.pages] == ["cancelled", "accepted"]
+
+
+async def test_accept_while_the_room_ends_is_refused_as_ended(
+    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    async with two_nodes(settings, clock, postgres, tmp_path) as (a, b, case_id):
+        assert await b.app[PAGING].tick() == 0  # b reads the paging (nothing due)
+        held = gate(a)
+        zhou = a.mint("zhou", "expert")
+        accept = asyncio.create_task(
+            a.api("POST", f"/api/v1/pages/{case_id}.p0/accept", token=zhou)
+        )
+        await held.reached.wait()
+        # the room ends on b (its node): every open page is cancelled, first
+        await b.app[PAGING].on_event("room.ended", {"case_id": case_id})
+        held.go.set()
+        status, body = await accept
+        assert status == 409, body
+        assert body["error"]["code"] == "page_closed"
+        paging = await stored(a, case_id)
+        assert paging.state.value == "closed" and paging.answered_by is None
+        assert [p.status.value for p in paging.pages] == ["cancelled"]
+
+
+async def test_decline_and_escalation_at_once_page_the_backup_once(
+    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Both move the paging to wang: whichever lands second is made again on the store's copy
+    and pages no one (the old code paged wang twice, and kept one of the two pages)."""
+    async with two_nodes(settings, clock, postgres, tmp_path) as (a, b, case_id):
+        clock.advance(seconds=20)
+        held = gate(a)
+        zhou = a.mint("zhou", "expert")
+        decline = asyncio.create_task(
+            a.api("POST", f"/api/v1/pages/{case_id}.p0/decline", token=zhou)
+        )
+        await held.reached.wait()  # zhou's decline paged wang on a's copy; its write waits
+        assert await b.app[PAGING].tick() == 1  # the escalation pages wang, first
+        held.go.set()
+        status, body = await decline
+        assert status == 200, body
+        assert pages_sent_to((a, b), case_id) == ["wang", "zhou"]  # wang once
+        rings = [e for n in (a, b) for e in pushes(n).to("wang") if e[0] == "page.ring"]
+        assert rings == [("page.ring", f"{case_id}.p1", "ringing")]
+        paging = await stored(a, case_id)
+        assert [(p.id, p.status.value) for p in paging.pages] == [
+            (f"{case_id}.p0", "declined"),
+            (f"{case_id}.p1", "ringing"),
+        ]
