@@ -42,6 +42,9 @@ from vidconsult.ports import (
 
 logger = logging.getLogger(__name__)
 
+#: the spare subscribe slots of a prepared connection (docs/protocol.md, "Prepare")
+PREPARED_SPARES = ("audio", "video")
+
 
 class AiortcMediaEngine:
     """Terminates both peer connections of every participant and forwards published tracks.
@@ -100,9 +103,10 @@ class AiortcMediaEngine:
         self, room_id: str, key: str, identity: str, *, can_publish: bool, can_subscribe: bool
     ) -> SessionDescription | None:
         """Media connections for someone who has not joined yet, kept apart under ``key``
-        (its signaling session): the subscribe connection's first offer (one inactive section,
-        no track), or None when it may not subscribe. Its publish offer goes to
-        :meth:`prepared_publish`. Nothing is forwarded to or from it before :meth:`adopt`."""
+        (its signaling session): the subscribe connection's first offer (one inactive section
+        and the spare slots, fed by nothing), or None when it may not subscribe. Its publish
+        offer goes to :meth:`prepared_publish`. Nothing is forwarded to or from it before
+        :meth:`adopt`."""
         await self.drop_prepared(room_id, key)
         part = Participant(room_id, identity, can_publish, can_subscribe)
         self._prepared[(room_id, key)] = part
@@ -110,7 +114,9 @@ class AiortcMediaEngine:
             return None
         pc = self._new_pc(room_id, identity, "subscribe")
         part.subscriber = SubscribeSession(room_id, identity, pc, self._forwarder)
-        return await part.subscriber.prepare_offer()
+        # one spare audio and video slot: the first publisher it subscribes to at the join
+        # (a consultation's other side) reaches it at once, before a new offer is answered
+        return await part.subscriber.prepare_offer(PREPARED_SPARES)
 
     async def prepared_publish(
         self, room_id: str, key: str, offer: SessionDescription

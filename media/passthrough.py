@@ -144,6 +144,8 @@ class PassthroughForwarder:
         self._sources: dict[str, _Source] = {}
         self._outputs: dict[IdleTrack, Downstream | None] = {}
         self._pending: dict[IdleTrack, str] = {}  # subscribed before bind()
+        #: outputs made by :meth:`spare`, not yet fed: their subscriber receives already
+        self._spares: set[IdleTrack] = set()
         self._done = ForwarderStats()
 
     def attach(self, source: PublisherSource) -> None:
@@ -170,6 +172,9 @@ class PassthroughForwarder:
         src = self._sources.get(track_sid)
         if src is None:
             raise KeyError(track_sid)
+        live = (
+            isinstance(reuse, IdleTrack) and reuse in self._spares
+        )  # negotiated ahead: its subscriber receives already
         if reuse is not None:
             if not isinstance(reuse, IdleTrack) or reuse not in self._outputs:
                 raise ValueError("can only reuse an output of this forwarder")
@@ -185,7 +190,41 @@ class PassthroughForwarder:
             self._pending[output] = track_sid
         else:
             src.add(d)
+            if live:
+                # negotiated before: the subscriber receives what is sent from now on, so the
+                # kept keyframe goes at once (no answer to wait for, see _Source.prime)
+                src.prime(d)
         return output
+
+    def spare(self, kind: str) -> IdleTrack:
+        """An output fed by nothing yet, for a subscriber slot negotiated ahead of its track
+        (a prepared connection's, docs/protocol.md "Prepare"): it sends no RTP until
+        :meth:`subscribe` re-points it (``reuse``), and from then on at once."""
+        output = IdleTrack(kind)
+        self._outputs[output] = None
+        self._spares.add(output)
+        return output
+
+    def spare_fits(self, output: MediaStreamTrack, track_sid: str) -> bool:
+        """Whether the spare ``output`` can carry ``track_sid`` as negotiated: its connection
+        is up with the source's codec (the passthrough does not transcode)."""
+        src = self._sources.get(track_sid)
+        d = self._outputs.get(output) if isinstance(output, IdleTrack) else None
+        return (
+            output in self._spares
+            and src is not None
+            and d is not None
+            and d.ready
+            and not d.failed
+            and d.source is None
+            and d.kind == src.kind
+            and d.mime == src.mime
+        )
+
+    def spare_preferences(self, kind: str) -> list[RTCRtpCodecCapability] | None:
+        """The codec a spare slot of ``kind`` is negotiated with: what browsers publish by
+        default (Opus, VP8); a publisher on another codec gets a slot of its own."""
+        return same_codec(kind, "audio/opus" if kind == "audio" else "video/vp8", None)
 
     def bind(self, output: MediaStreamTrack, sender: RTCRtpSender) -> None:
         if not isinstance(output, IdleTrack) or output not in self._outputs:
@@ -202,6 +241,7 @@ class PassthroughForwarder:
         if not isinstance(output, IdleTrack):
             return
         self._pending.pop(output, None)
+        self._spares.discard(output)
         d = self._outputs.get(output)
         if d is not None and d.source is not None:
             d.source.remove(d)
@@ -209,6 +249,7 @@ class PassthroughForwarder:
     def release(self, output: MediaStreamTrack) -> None:
         if isinstance(output, IdleTrack) and output in self._outputs:
             self.unsubscribe(output)
+            self._spares.discard(output)
             d = self._outputs.pop(output)
             if d is not None:
                 self._done.frames_out += d.packets

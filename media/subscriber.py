@@ -11,8 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -25,6 +32,20 @@ from vidconsult.ports import SessionDescription, TrackRef
 logger = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class SpareOutputs(Protocol):
+    """A forwarder that makes outputs fed by nothing yet (the passthrough): subscribe slots
+    negotiated ahead of their track, which a track then takes without a new negotiation."""
+
+    def spare(self, kind: str) -> MediaStreamTrack: ...
+
+    def spare_fits(self, output: MediaStreamTrack, track_sid: str) -> bool: ...
+
+    def spare_preferences(self, kind: str) -> list[RTCRtpCodecCapability] | None: ...
+
+    def bind(self, output: MediaStreamTrack, sender: RTCRtpSender) -> None: ...
+
+
 @dataclass(slots=True)
 class Slot:
     transceiver: RTCRtpTransceiver
@@ -34,6 +55,10 @@ class Slot:
     #: (layer, layers): the slot carries one simulcast layer of its track (a relay leg's,
     #: media/node_relay.py); None = the layer is chosen per the subscriber's link
     layer: tuple[int, int] | None = None
+    #: negotiated ahead of any track (a prepared connection's, :meth:`SubscribeSession.
+    #: prepare_offer`): sending, fed by nothing; the first track of its kind and codec takes it
+    #: and reaches the client at once, before any new offer is answered
+    spare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +112,23 @@ class SubscribeSession:
 
     def add(self, ref: TrackRef, layer: tuple[int, int] | None = None) -> Slot:
         """A slot for ``ref``; ``layer`` (layer, layers): it carries that simulcast layer only."""
+        fwd = _spare_outputs(self._forwarder)
+        spare = next(
+            (
+                s
+                for s in self.slots
+                if s.spare
+                and layer is None
+                and fwd is not None
+                and s.transceiver.kind == ref.kind.value
+                and fwd.spare_fits(s.output, ref.track_sid)
+            ),
+            None,
+        )
+        if spare is not None:
+            self._forwarder.subscribe(ref.track_sid, reuse=spare.output)
+            spare.ref, spare.spare = ref, False
+            return spare
         slot = next(
             (s for s in self.slots if s.reusable and s.transceiver.kind == ref.kind.value), None
         )
@@ -114,12 +156,24 @@ class SubscribeSession:
 
     # --- negotiation ---
 
-    async def prepare_offer(self) -> SessionDescription:
+    async def prepare_offer(self, spares: tuple[str, ...] = ()) -> SessionDescription:
         """The first offer of a connection prepared before the join: one inactive audio
-        section and no track, so ICE and DTLS come up while nothing can be sent on it."""
+        section, so ICE and DTLS come up, and a spare slot per kind in ``spares`` (sendonly,
+        fed by nothing: no RTP goes out before a track takes it, see :meth:`add`). Spare slots
+        need a forwarder that makes them (the passthrough's ``spare``); without, none."""
         async with self._lock:
             if self.placeholder is None:
                 self.placeholder = self.pc.addTransceiver("audio", direction="inactive")
+                fwd = _spare_outputs(self._forwarder)
+                for kind in spares if fwd is not None else ():
+                    assert fwd is not None
+                    output = fwd.spare(kind)
+                    transceiver = self.pc.addTransceiver(output, direction="sendonly")
+                    fwd.bind(output, transceiver.sender)
+                    preferences = fwd.spare_preferences(kind)
+                    if preferences:
+                        transceiver.setCodecPreferences(preferences)
+                    self.slots.append(Slot(transceiver, output, None, spare=True))
             await self.pc.setLocalDescription(await self.pc.createOffer())
             self.offer_pending, self._dirty = True, False
             return SessionDescription(self.pc.localDescription.sdp, "offer")
@@ -134,7 +188,7 @@ class SubscribeSession:
                 return None
             await self.pc.setLocalDescription(await self.pc.createOffer())
             self.offer_pending, self._dirty = True, False
-            self._offered_idle = {id(s) for s in self.slots if s.ref is None}
+            self._offered_idle = {id(s) for s in self.slots if s.ref is None and not s.spare}
             tracks = {
                 s.transceiver.mid: s.ref
                 for s in self.slots
@@ -192,6 +246,10 @@ class SubscribeSession:
             slot.ref = None
         await self.pc.close()
         return counters
+
+
+def _spare_outputs(forwarder: Forwarder) -> SpareOutputs | None:
+    return forwarder if isinstance(forwarder, SpareOutputs) else None
 
 
 def _pin(output: MediaStreamTrack, layer: tuple[int, int] | None) -> None:

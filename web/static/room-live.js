@@ -270,6 +270,10 @@ export async function join() {
     room.emit("lobby", { reply });
     return;
   }
+  // prepared: the join carried the publish offer, its reply the answer (none: offer again);
+  // applied first, so the camera's encoder starts while the rest of the room is set up
+  const published = ready && reply.prepared && offered ? ready.answerFromJoin(reply.publish || null) : null;
+  if (published) published.catch(() => {}); // reported below
   room.grants = { ...room.grants, ...reply.participant.grants };
   room.hooks.identity = reply.participant.identity;
   if (reply.room && reply.room.name) document.getElementById("room-title").textContent = reply.room.name;
@@ -288,14 +292,11 @@ export async function join() {
   }
   warm = null;
   room.session = session;
-  // prepared: the join carried the publish offer, its reply the answer (none: offer again);
-  // applied at once, the rest of the room is set up meanwhile
-  const published = session === ready && offered ? session.answerFromJoin(reply.publish || null) : null;
-  if (published) published.catch(() => {}); // reported below
   session.addEventListener("remote-stream", ({ detail }) => {
     // only for those in the room: an offer sent before a participant.left may still list them
     const participant = roster.get(detail.identity);
     if (participant) {
+      if (detail.stream) room.joinTimer.mark("remoteStream");
       view.setRemoteStream(detail.identity, participant, detail.stream);
       room.emit("remote-media", { identity: detail.identity });
     }

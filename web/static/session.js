@@ -94,6 +94,7 @@ export class MediaSession extends EventTarget {
     this.muted = { audio: false, video: false };
     this.closed = false;
     this._offers = Promise.resolve();
+    this._answering = 0; // subscribe offers queued or being answered
   }
 
   // ---- prepared before the click (docs/protocol.md, "Prepare") -----------------------------
@@ -312,12 +313,34 @@ export class MediaSession extends EventTarget {
 
   /** Queue a `subscribe.offer`; offers are answered one at a time, in order. */
   handleSubscribeOffer(offer) {
+    if (this._answering === 0) this._mapAhead(offer);
+    this._answering += 1;
     this._offers = this._offers
       .then(() => this._answer(offer))
       .catch((error) => {
         if (!this.closed) this._fail("subscribe", error);
+      })
+      .finally(() => {
+        this._answering -= 1;
       });
     return this._offers;
+  }
+
+  /**
+   * A track the server put into a slot negotiated ahead (a prepared connection's spare slot,
+   * docs/protocol.md "Prepare") arrives from now on, before this offer is even applied: its
+   * publisher's stream is shown at once, the offer is answered after. Only when no earlier
+   * offer is still being answered (its map must not be overtaken).
+   */
+  _mapAhead(offer) {
+    const pc = this.subscribePc;
+    const tracks = offer.tracks && typeof offer.tracks === "object" ? offer.tracks : null;
+    if (!pc || this.closed || !tracks) return;
+    const ahead = pc.getTransceivers().some((tr) => tr.mid != null && tracks[tr.mid] &&
+      tr.currentDirection === "recvonly" && !this.lastTracks[tr.mid]);
+    if (!ahead) return;
+    this.lastTracks = tracks;
+    this._reconcile();
   }
 
   async _answer(offer) {
