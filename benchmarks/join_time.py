@@ -15,7 +15,10 @@ both:
 * max-bundle; ICE: the room page sends each offer/answer with its first candidate (the server
   pairs with where the checks come from), the Janus page trickles (as janus.js does); the
   room page makes its two peer connections on the pre-join step (candidates gathered before
-  the click, no media), the Janus page at the click (as janus.js does);
+  the click, no media) and negotiates them there ("prepare": ICE and DTLS up, the subscribe
+  connection with a spare audio and video slot that the first publisher takes at the join,
+  the click's publish offer made and kept unsent), the Janus page at the click (as janus.js
+  does);
 * the end: ``requestVideoFrameCallback`` on the remote ``<video>`` (fires for video frames only);
 * the stage timings come from the same init script, which wraps ``RTCPeerConnection``
   (offer/answer applied, ICE connected, DTLS connected, first audio/video RTP and first decoded

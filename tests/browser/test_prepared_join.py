@@ -26,6 +26,9 @@ ARTIFACTS = Path(os.environ.get("VIDCONSULT_ARTIFACTS", "/tmp/vidconsult-artifac
 
 # every connection the page made: its state and how many were made
 JS_CONNECTIONS = """() => window.__pcs.map((pc) => pc.connectionState)"""
+# the local offer of each connection that has one pending (made, not answered)
+JS_PENDING_OFFER = """() => window.__pcs.filter((pc) => pc.signalingState === 'have-local-offer')
+  .map((pc) => pc.localDescription.sdp)"""
 JS_LISTED = """() => [...document.querySelectorAll('[data-testid=participants] li')]
   .map((li) => li.dataset.participant)"""
 JS_TILES = """() => [...document.querySelectorAll('#tiles [data-participant]')]
@@ -71,6 +74,11 @@ async def test_prepared_page_is_connected_but_unseen_until_the_click(
     counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
     assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
     assert counts["videoFramesEncoded"] == counts["audioPacketsSent"] == 0, counts
+    # though the click's publish offer is made already (camera and microphone in, applied
+    # locally): it waits for the click, unsent, and nothing is encoded before its answer
+    early = await patient.page.evaluate(JS_PENDING_OFFER)
+    assert len(early) == 1 and "a=simulcast:send" in early[0], early
+    assert early[0].count("a=sendonly") == 2, early
     # the doctor's page lists nobody new and shows no tile for it; the server's roster neither
     assert await doctor.page.evaluate(JS_LISTED) == ["dr-he"]
     assert "pt-ma" not in await doctor.page.evaluate(JS_TILES)

@@ -120,9 +120,23 @@ export function preconnect(roomId) {
     // not prepared (a waiting room, an older server, a refusal): the click joins as before
     if (err && err.code !== "lobby_required") console.warn("vidconsult: media not prepared", err);
     return null;
-  }).then((session) => {
+  }).then(async (session) => {
+    // the click's publish offer, made while the person is still reading the screen
+    if (session) await offerEarly(session);
     room.hooks.prepared = session ? "ready" : "no";
     return session;
+  });
+  // a camera opened (or chosen) after the prepare: the early offer is made then
+  room.on("local-stream", () => {
+    if (early && early.prepared) early.prepared.then((session) => session && offerEarly(session));
+  });
+}
+
+/** The prepared session makes the click's publish offer now (session.js offerEarly). */
+function offerEarly(session) {
+  if (!room.localStream || session.closed || room.session) return Promise.resolve();
+  return session.offerEarly(room.localStream).catch((err) => {
+    console.warn("vidconsult: early publish offer failed", err); // the click makes it
   });
 }
 

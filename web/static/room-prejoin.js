@@ -207,6 +207,7 @@ async function startPreview() {
       status.textContent = t("previewFailed");
     }
   }
+  if (room.localStream) room.emit("local-stream", { stream: room.localStream });
   const preview = $("preview-video");
   preview.muted = true;
   preview.srcObject = room.localStream;

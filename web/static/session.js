@@ -90,6 +90,7 @@ export class MediaSession extends EventTarget {
     this.screenStream = null; // our own shared screen (getDisplayMedia), while we share
     this._screenMids = new Set(); // mids of our publish transceivers that carry a screen
     this._publishing = Promise.resolve(); // publish offers go one at a time
+    this._early = null; // the click's publish offer, made before it (offerEarly)
     this.sidByMid = new Map(); // our publish mids -> server track sids
     this.muted = { audio: false, video: false };
     this.closed = false;
@@ -140,10 +141,66 @@ export class MediaSession extends EventTarget {
     if (!this.publishPc || tracks.length === 0) return null;
     let offer = null;
     await this._queue(async () => {
+      const early = this._early;
+      this._early = null;
+      if (early && (await this._fitEarly(tracks))) {
+        offer = early;
+        this.mark("publishOfferSent");
+        return;
+      }
+      if (this.publishPc.signalingState === "have-local-offer") {
+        await this.publishPc.setLocalDescription({ type: "rollback" });
+      }
       await this._attach(tracks);
       offer = await this._localOffer();
     });
     return offer;
+  }
+
+  /**
+   * Still on the pre-join step, once prepared and the camera is open: the click's publish
+   * offer made now (tracks attached, offer applied locally, its candidate in), kept until the
+   * click sends it with `join` (~40 ms at the click, more on a loaded machine). Nothing is
+   * sent before the click: the sections send only once the server's answer is applied, and
+   * the server sees the offer only with the join. A camera or microphone changed meanwhile is
+   * put into its sender at the click (`_fitEarly`); a change of kinds makes a new offer.
+   */
+  async offerEarly(stream) {
+    if (!this.publishPc || !stream || stream.getTracks().length === 0 || this._early !== null) return;
+    await this._queue(async () => {
+      if (this.closed || this._early !== null) return;
+      this.localStream = stream;
+      await this._attach(stream.getTracks());
+      this._early = await this._localOffer();
+    });
+  }
+
+  /** Whether the offer made early still fits the click's `tracks`: the same kinds, one
+   * sender each; a track replaced since (another device) goes into its sender. */
+  async _fitEarly(tracks) {
+    const pc = this.publishPc;
+    const sending = pc.getTransceivers().filter((tr) => tr.direction === "sendonly" && tr.sender.track);
+    const kinds = (list) => list.map((x) => x.kind).sort().join(",");
+    if (pc.signalingState !== "have-local-offer" ||
+      kinds(tracks) !== kinds(sending.map((tr) => tr.sender.track))) {
+      // not the same kinds (the camera turned off, or on): those senders stop, a new offer
+      for (const tr of sending) {
+        if (!tracks.includes(tr.sender.track)) {
+          await tr.sender.replaceTrack(null);
+          tr.direction = "inactive";
+          tr.prepared = true; // its section takes a track of its kind again (_attach)
+        }
+      }
+      return false;
+    }
+    for (const track of tracks) {
+      const tr = sending.find((x) => x.sender.track.kind === track.kind);
+      if (tr.sender.track !== track) {
+        await tr.sender.replaceTrack(track);
+        if (tr.sender.setStreams) tr.sender.setStreams(this.localStream);
+      }
+    }
+    return true;
   }
 
   /** The publish answer from the join reply (null: none came, publish() offers again). */
