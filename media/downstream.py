@@ -52,7 +52,8 @@ from aiortc.rtp import (
 )
 
 from media import compat
-from media.layers import LayerSelector, LinkEstimate, LossMeter
+from media.layers import REMB_SLACK, LayerSelector, LinkEstimate, LossMeter
+from media.pacer import Lane, Pacer
 from media.packet_history import PacketHistory
 from media.rtp_munger import Munger, Vp8Munger
 from media.rtp_wire import (
@@ -76,6 +77,14 @@ KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 #: as often as the history allows (the publisher side throttles PLIs too, Ingress)
 LOST_KEYFRAME_SPACING = 0.5
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
+#: a limited subscriber's link is paced at this many times the bitrate of the layers it gets
+#: (media/pacer.py; the reasons in docs/media.md, "Pacing")
+PACE_FACTOR = 2.0
+PACE_FLOOR = 64_000  # bit/s: the pacing rate never goes under this
+#: ...nor under this many times the layers' bitrate plus ``AUDIO_ALLOWANCE`` (audio is sent at
+#: once but taken from the same bucket): under it the queue would only grow
+PACE_MIN_FACTOR = 1.25
+AUDIO_ALLOWANCE = 64_000  # bit/s on the wire: Opus at 32-48 kbit/s + 50 headers a second
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -97,6 +106,42 @@ def _variable_block(fixed: bytes, ext_id: int, size: int) -> tuple[bytes, bytes]
 
 #: every live video downstream, to share a subscriber's REMB among its video tracks
 _VIDEO_DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
+#: every downstream, audio too (looked through only when a link starts being paced)
+_DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
+
+
+class _PacedLink:
+    """A limited subscriber link's :class:`~media.pacer.Pacer` and the downstreams whose
+    ``_sendto`` (and ``_resendto``) it has taken over: video through a lane each, audio
+    straight (never queued)."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+        self.members: weakref.WeakSet[Downstream] = weakref.WeakSet()
+
+    def join(self, d: Downstream) -> None:
+        if d in self.members:
+            return
+        self.members.add(d)
+        if d.kind == "video":
+            lane = self.pacer.lane(d._overflowed)
+            d.lane = lane
+            d._sendto, d._resendto = lane.send, lane.resend
+        else:
+            d._sendto = d._resendto = self.pacer.audio
+
+    def end(self) -> None:
+        """What waits goes now, in order; then every member sends straight again."""
+        self.pacer.flush()
+        self.pacer.close()
+        for d in list(self.members):
+            d._sendto = d._resendto = d._raw_sendto
+            d.lane = None
+        self.members.clear()
+
+
+#: the pacer of each subscriber link being paced, by the link's DTLS transport
+_PACED: weakref.WeakKeyDictionary[Any, _PacedLink] = weakref.WeakKeyDictionary()
 
 
 class IdleTrack(MediaStreamTrack):
@@ -144,8 +189,14 @@ class Downstream:
         self._ext_var_tail = b""
         self._dtls: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
+        # what sends a datagram: the socket's (``_raw_sendto``) or, while the subscriber's link
+        # is paced, its pacer's (media/pacer.py); ``_resendto`` the same for retransmissions
         self._sendto: compat.SendTo | None = None
+        self._resendto: compat.SendTo | None = None
+        self._raw_sendto: compat.SendTo | None = None
         self._addr: Any = None
+        self.lane: Lane | None = None  # this video's way through its link's pacer, if paced
+        self._limited = False  # the last layer decision found the link limiting (_pace)
         self._seen_ts: int | None = None  # RTP timestamp of the last target packet seen
         self._asked = 0.0
         self._next_choice = 0.0
@@ -166,6 +217,7 @@ class Downstream:
         self.trace: Callable[[str], None] | None = None  # the join benchmark's (join_trace.py)
         if self.kind == "video":
             _VIDEO_DOWNSTREAMS.add(self)
+        _DOWNSTREAMS.add(self)
         self._wrap_sender()
 
     @property
@@ -184,6 +236,7 @@ class Downstream:
         room's link-quality indicator and the benchmarks)."""
         sel = self.selector
         bps = self.estimate.bps
+        lane = self.lane
         return {
             "layers": sel.layers,
             "layer": sel.current,
@@ -196,6 +249,9 @@ class Downstream:
             "packets": self.packets,
             "retransmitted": self.retransmitted,
             "send_dropped": self.send_dropped,
+            "paced": lane is not None,
+            "paced_dropped": 0 if lane is None else lane.dropped,
+            "pacer": None if lane is None else lane.pacer.stats(),
         }
 
     # --- sender takeover ---
@@ -264,7 +320,11 @@ class Downstream:
         dtls = self.sender.transport
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
+        self._raw_sendto = self._resendto = self._sendto
         self.ready = self._protect is not None
+        paced = _PACED.get(dtls)
+        if self.ready and paced is not None:
+            paced.join(self)  # a new subscription on a link being paced
         if self.ready and self.source is not None:
             self.source.prime(self)  # a kept keyframe at once, while the live one is asked
         # the connection is up just now: a keyframe asked before could not reach it
@@ -420,6 +480,90 @@ class Downstream:
             )
             if target is not None:
                 self._ask_keyframe(now)
+        self._pace()
+
+    # --- pacing (media/pacer.py) ---
+
+    def _pace(self) -> None:
+        """After a layer decision: pace this subscriber's link while it limits what the
+        subscriber gets (a layer under the best one sent, from a known estimate), at
+        ``PACE_FACTOR`` times the bitrate of the layers its video downstreams get; send straight
+        again once none of them is limited. Nothing at all for a link that is not."""
+        sel = self.selector
+        source = self.source
+        dtls = self._dtls
+        if source is None or dtls is None or self._raw_sendto is None:
+            return
+        rates = source.rates.bps
+        top = max((i for i, bps in enumerate(rates) if bps > 0), default=None)
+        self._limited = (
+            self.estimate.bps is not None
+            and sel.target is not None
+            and top is not None
+            and sel.target < top
+        )
+        paced = _PACED.get(dtls)
+        if paced is None:
+            if not self._limited:
+                return  # the common case
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            raw = self._raw_sendto
+            link = weakref.ref(dtls)
+
+            def sendto(data: bytes, addr: Any) -> bool:
+                transport = link()
+                return (
+                    transport is not None
+                    and transport._state is compat.DTLS_CONNECTED
+                    and raw(data, addr)
+                )
+
+            paced = _PACED[dtls] = _PacedLink(
+                Pacer(sendto, PACE_FLOOR, clock=loop.time, call_at=loop.call_at)
+            )
+            for d in list(_DOWNSTREAMS):
+                if d._dtls is dtls and d.ready:
+                    paced.join(d)
+            logger.info(
+                "pacing a limited link track=%s layer=%s estimate_kbps=%s",
+                source.info.track_sid,
+                sel.target,
+                None if self.estimate.bps is None else round(self.estimate.bps / 1000),
+            )
+        video = [d for d in paced.members if d.kind == "video" and d.source is not None]
+        if not any(d._limited for d in video):
+            paced.end()
+            del _PACED[dtls]
+            logger.info("pacing ends track=%s layer=%s", source.info.track_sid, sel.target)
+            return
+        bps = sum(d._layer_bps() for d in video)
+        rate = PACE_FACTOR * bps
+        rembs = [d.estimate.remb for d in video]
+        if all(r is not None for r in rembs):
+            # not above what the link is known to carry (LinkEstimate: up to REMB_SLACK x REMB)
+            rate = min(rate, REMB_SLACK * sum(r for r in rembs if r is not None))
+        paced.pacer.rate = max(PACE_FLOOR, rate, PACE_MIN_FACTOR * bps + AUDIO_ALLOWANCE)
+
+    def _layer_bps(self) -> float:
+        """The bitrate of the layer this downstream gets (or is switching to), 0 if none."""
+        sel = self.selector
+        layer = sel.target if sel.target is not None else sel.current
+        if self.source is None or layer is None:
+            return 0.0
+        rates = self.source.rates.bps
+        return rates[layer] if layer < len(rates) else 0.0
+
+    def _overflowed(self) -> None:
+        """The pacer could not start a frame of this video within its bound (the link is
+        behind): the frames after it would reference a frame never sent, so wait for a
+        keyframe (asked now) instead; what the subscriber NACKs from before it is not resent
+        (stale)."""
+        self.history.floor = (self.munger.max_seq + 1) & 0xFFFF
+        self.restart()
+        self._ask_keyframe()
 
     def _ask_keyframe(self, now: float | None = None, *, new: bool = False) -> None:
         """``new``: this downstream has just become able to receive (not throttled upstream
@@ -490,7 +634,8 @@ class Downstream:
                     data, header_len, self._rtx_pt, self._rtx_seq, self.sender._rtx_ssrc
                 )
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-            if self._sendto(self._protect(data), self._addr):  # type: ignore[misc]
+            send = self._resendto if self._resendto is not None else self._sendto
+            if send(self._protect(data), self._addr):  # type: ignore[misc]
                 self.retransmitted += 1
             else:
                 self.send_dropped += 1

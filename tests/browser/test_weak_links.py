@@ -171,6 +171,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             video_sid = link_of(server, room, "watch-weak")["track_sid"]
             engine.add_tap(room, "doctor", video_sid, recorded)  # asks for a keyframe
             since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
+            at_watch = weak_part.counters()
             await asyncio.sleep(WATCH_FOR)  # the measured playback itself
             seen = {
                 n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
@@ -181,7 +182,14 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             engine.remove_tap(room, "doctor", video_sid, recorded)
             print(f"\nrecorded keyframes: {recorded.sizes}")
             print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
-            print(f"netlab counters (weak): before {before_drop}, after {weak_part.counters()}")
+            after = weak_part.counters()
+            print(f"netlab counters (weak): before {before_drop}, after {after}")
+            print(
+                "dropped by the weak link's queue: since the drop"
+                f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
+                f" while playback was measured"
+                f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
+            )
             print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
             for n, p in watchers.items():
                 print(f"{n} receives {await p.evaluate(JS_INBOUND)}")

@@ -212,3 +212,91 @@ async def test_written_header_extensions_are_what_aiortc_reads(mid_id: int) -> N
     audio.forward(0, 10, 960, 0, b"opus2", None, True, 3.02)  # no level: the mid only
     packet = parsed(sent[-1], audio_ext)
     assert packet.extensions.mid == "0" and packet.extensions.audio_level is None
+
+
+class _Link:
+    """Stands for a subscriber's connected DTLS transport (what the pacer is kept by)."""
+
+    _state = compat.DTLS_CONNECTED
+
+
+class _LayeredSource:
+    """A simulcast source as the downstream sees it: the layers' rates, keyframe requests."""
+
+    def __init__(self, rates: list[float]) -> None:
+        self.rates = SimpleNamespace(bps=rates)
+        self.info = SimpleNamespace(track_sid="TR_paced")
+        self.asked: list[int | None] = []
+
+    def request_keyframe(self, layer: int | None = None, *, new_since: float | None = None) -> None:
+        self.asked.append(layer)
+
+
+async def test_a_limited_link_is_paced_through_the_sendto_seam_and_unpaced_after() -> None:
+    """The layer decision swaps the subscriber's ``_sendto`` (video and audio on the same
+    link) for its pacer's while the link limits the layer it gets, and back afterwards; a
+    link that is not limited keeps the socket's own."""
+    import asyncio
+
+    link = _Link()
+    wire: list[bytes] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def raw(data: bytes, addr: Any) -> bool:
+        wire.append(data)
+        if len(wire) == 13 and not done.done():
+            done.set_result(None)
+        return True
+
+    video = await ready_downstream([])
+    source = _LayeredSource([120_000.0, 350_000.0, 1_000_000.0])
+    video.source = source  # type: ignore[assignment]
+    video.attached(3)
+    audio = Downstream(IdleTrack("audio"), RTCRtpSender("audio", video.sender.transport))
+    audio._pt, audio._protect, audio.ready = 111, (lambda data: data), True
+    for d in (video, audio):
+        d._dtls = link
+        d._sendto = d._resendto = d._raw_sendto = raw
+
+    video.estimate.on_remb(2_000_000)  # a good link: the top layer, nothing changes
+    video._choose(0.0)
+    assert video.selector.target == 2 and video._sendto is raw and video.lane is None
+    assert downstream_module._PACED.get(link) is None
+
+    video.estimate.on_remb(150_000)  # x 1.6 = 240 kbit/s: layer 0 (120 kbit/s) fits only
+    video._choose(0.3)
+    assert video.selector.target == 0
+    assert video.lane is not None and video._sendto == video.lane.send
+    assert video._resendto == video.lane.resend
+    paced = downstream_module._PACED[link]
+    assert audio._sendto == paced.pacer.audio and audio in paced.members
+    assert paced.pacer.rate == pytest.approx(downstream_module.PACE_FACTOR * 120_000)
+    assert video.link()["paced"] and video.link()["pacer"]["rate_kbps"] == 240
+
+    # a keyframe of 12 packets of ~1 kB (~400 ms at 240 kbit/s) arrives at once
+    loop_now = asyncio.get_running_loop().time()
+    for i in range(12):
+        video.forward(0, 100 + i, 9000, int(i == 11), b"\x10" + bytes(960), None, True, 0.31)
+    assert len(wire) < 3 and paced.pacer.queued > 9  # paced, not sent at once
+    audio.forward(0, 7, 480, 1, b"opus", None, True, 0.31)
+    assert wire[-1].endswith(b"opus")  # audio at once, ahead of the video waiting
+    await asyncio.wait_for(done, 5)  # the rest leaves at the rate, in order
+    took = asyncio.get_running_loop().time() - loop_now
+    assert took >= 0.3, took  # ~11 packets x 8.2 kbit / 240 kbit/s = 0.38 s
+    seqs = [int.from_bytes(p[2:4], "big") for p in wire if not p.endswith(b"opus")]
+    assert seqs == sorted(seqs) and len(seqs) == 12
+
+    # the next frame comes while the bound is exceeded: dropped, keyframe asked
+    for i in range(30):
+        video.forward(0, 200 + i, 12000, 0, b"\x10" + bytes(960), None, False, 0.5)
+    before = len(source.asked)
+    video.forward(0, 300, 15000, 0, b"\x10" + bytes(960), None, False, 0.55)
+    assert video.lane.dropped >= 1 and video.waiting and len(source.asked) > before
+    assert paced.pacer.queued == 0  # what this video still had waiting went too
+
+    video.estimate.on_remb(2_000_000)  # the link recovers: straight to the socket again
+    video._choose(10.0)
+    video._choose(12.5)  # a step up waits UP_HOLD seconds
+    assert video.selector.target == 2
+    assert video._sendto is raw and audio._sendto is raw and video.lane is None
+    assert downstream_module._PACED.get(link) is None and paced.pacer.closed
