@@ -110,6 +110,10 @@ _VIDEO_DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
 _DOWNSTREAMS: weakref.WeakSet[Downstream] = weakref.WeakSet()
 
 
+def _plain(data: bytes) -> bytes:
+    return data
+
+
 class _PacedLink:
     """A limited subscriber link's :class:`~media.pacer.Pacer` and the downstreams whose
     ``_sendto`` (and ``_resendto``) it has taken over: video through a lane each, audio
@@ -123,9 +127,13 @@ class _PacedLink:
         if d in self.members:
             return
         self.members.add(d)
-        if d.kind == "video":
-            lane = self.pacer.lane(d._overflowed)
+        if d.kind == "video" and d._protect is not None:
+            # its packets reach the lane unprotected: stamped (abs-send-time) and protected
+            # when they leave
+            offset = 12 + len(d._ext_var_head) if d._abs_id else 0
+            lane = self.pacer.lane(d._overflowed, d._protect, offset)
             d.lane = lane
+            d._protect = _plain
             d._sendto, d._resendto = lane.send, lane.resend
         else:
             d._sendto = d._resendto = self.pacer.audio
@@ -135,6 +143,8 @@ class _PacedLink:
         self.pacer.flush()
         self.pacer.close()
         for d in list(self.members):
+            if d.lane is not None:
+                d._protect = d.lane.protect
             d._sendto = d._resendto = d._raw_sendto
             d.lane = None
         self.members.clear()

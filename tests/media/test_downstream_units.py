@@ -268,6 +268,8 @@ async def test_a_limited_link_is_paced_through_the_sendto_seam_and_unpaced_after
     assert video.selector.target == 0
     assert video.lane is not None and video._sendto == video.lane.send
     assert video._resendto == video.lane.resend
+    protect = video.lane.protect  # the lane protects (and stamps) as packets leave
+    assert video._protect is downstream_module._plain
     paced = downstream_module._PACED[link]
     assert audio._sendto == paced.pacer.audio and audio in paced.members
     assert paced.pacer.rate == pytest.approx(downstream_module.PACE_FACTOR * 120_000)
@@ -299,4 +301,5 @@ async def test_a_limited_link_is_paced_through_the_sendto_seam_and_unpaced_after
     video._choose(12.5)  # a step up waits UP_HOLD seconds
     assert video.selector.target == 2
     assert video._sendto is raw and audio._sendto is raw and video.lane is None
+    assert video._protect is protect
     assert downstream_module._PACED.get(link) is None and paced.pacer.closed

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from media.pacer import BURST, IP_UDP_OVERHEAD, Pacer
+from media.pacer import BURST, IP_UDP_OVERHEAD, SRTP_TAG, Pacer
 
 ADDR = ("198.18.0.2", 5000)
 
@@ -57,9 +57,11 @@ class Handle:
         self.cancelled = True
 
 
-def packet(seq: int, ts: int, size: int = 1000 - IP_UDP_OVERHEAD, ssrc: int = 1) -> bytes:
-    """An SRTP-like datagram: a clear RTP header (sequence number, timestamp, SSRC), then
-    ``size`` bytes in all."""
+VIDEO = 1000 - IP_UDP_OVERHEAD - SRTP_TAG  # an RTP packet taking 1000 bytes on the link
+
+
+def packet(seq: int, ts: int, size: int = VIDEO, ssrc: int = 1) -> bytes:
+    """An RTP packet (sequence number, timestamp, SSRC), ``size`` bytes in all."""
     head = bytes((0x80, 96)) + seq.to_bytes(2, "big") + ts.to_bytes(4, "big")
     head += ssrc.to_bytes(4, "big")
     return head + b"\x00" * (size - len(head))
@@ -102,7 +104,7 @@ def test_a_burst_leaves_at_the_rate_in_order_with_one_timer_at_a_time() -> None:
     for k, t in enumerate(times):  # never ahead of the rate (by more than the burst allowance)
         assert t >= k * 0.010 - BURST - 1e-9, (k, t)
     assert times[-1] == pytest.approx(0.29, abs=BURST + 1e-6)  # ...and not slower either
-    sent_bits = sum((len(d) + IP_UDP_OVERHEAD) * 8 for _, d in wire.sent[1:])
+    sent_bits = sum((len(d) + SRTP_TAG + IP_UDP_OVERHEAD) * 8 for _, d in wire.sent[1:])
     assert sent_bits / (times[-1] - times[0]) == pytest.approx(800_000, rel=0.05)
     assert not pacer.timer_armed and loop.pending() == 0  # nothing waits: no timer
     assert pacer.queued == 0
@@ -248,3 +250,24 @@ def test_a_refusing_socket_is_counted_not_raised() -> None:
 def test_a_rate_is_positive() -> None:
     with pytest.raises(ValueError):
         Pacer(lambda d, a: True, 0)
+
+
+def test_packets_are_stamped_and_protected_when_they_leave() -> None:
+    """abs-send-time is the time a packet leaves the pacer, not when it was queued (else the
+    subscriber's delay-based estimate reads the wait as congestion), then it is protected."""
+    loop, wire, pacer = make(rate=800_000)
+    offset = 12 + 5  # header, then the extension block's 4 bytes and the element's id byte
+
+    def protect(data: bytes) -> bytes:
+        return data + b"T" * SRTP_TAG
+
+    lane = pacer.lane(protect=protect, abs_offset=offset)
+    for seq in range(5):
+        lane.send(packet(seq, ts=1), ADDR)
+    loop.run_until(1.0)
+    assert len(wire.sent) == 5
+    for when, data in wire.sent:
+        assert data.endswith(b"T" * SRTP_TAG) and len(data) == VIDEO + SRTP_TAG
+        stamped = int.from_bytes(data[offset : offset + 3], "big")
+        assert stamped == int(when * 262144) & 0xFFFFFF
+    assert wire.sent[-1][0] == pytest.approx(0.04, abs=BURST + 1e-6)
