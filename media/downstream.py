@@ -566,11 +566,13 @@ class Downstream:
         rates = self.source.rates.bps
         return rates[layer] if layer < len(rates) else 0.0
 
-    def _overflowed(self) -> None:
+    def _overflowed(self, dropped: int) -> None:
         """The pacer could not start a frame of this video within its bound (the link is
-        behind): the frames after it would reference a frame never sent, so wait for a
-        keyframe (asked now) instead; what the subscriber NACKs from before it is not resent
-        (stale)."""
+        behind) and dropped ``dropped`` packets: the frames after them would reference a
+        frame never sent, so wait for a keyframe (asked now) instead; what the subscriber
+        NACKs from before it is not resent (stale). The packets were never sent: not the
+        link's loss (LossMeter), which would lower the estimate for what the pacer did."""
+        self.loss.skipped += dropped
         self.history.floor = (self.munger.max_seq + 1) & 0xFFFF
         self.restart()
         self._ask_keyframe()

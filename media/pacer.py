@@ -60,7 +60,8 @@ class Lane:
     """One video downstream's way into the pacer: ``send`` (its media), ``resend`` (its
     retransmissions), both with ``sendto``'s signature (False = dropped, not sent), taking
     unprotected RTP that ``protect`` protects when it leaves; ``abs_offset``: where the
-    3-byte abs-send-time value is in its packets (0 = not there)."""
+    3-byte abs-send-time value is in its packets (0 = not there). ``on_overflow(n)``: a frame
+    could not start in time; ``n`` media packets were dropped (that one and what was queued)."""
 
     __slots__ = (
         "_dropping",
@@ -76,7 +77,7 @@ class Lane:
     def __init__(
         self,
         pacer: Pacer,
-        on_overflow: Callable[[], None] | None,
+        on_overflow: Callable[[int], None] | None,
         protect: Callable[[bytes], bytes] = _plain,
         abs_offset: int = 0,
     ) -> None:
@@ -103,9 +104,10 @@ class Lane:
             self._dropping = pacer.delay() > pacer.max_delay
             if self._dropping:
                 self.overflows += 1
-                self.dropped += pacer.purge(self)
+                purged = pacer.purge(self)
+                self.dropped += purged
                 if self._on_overflow is not None:
-                    self._on_overflow()
+                    self._on_overflow(purged + 1)
         if self._dropping:
             self.dropped += 1
             return False
@@ -185,7 +187,7 @@ class Pacer:
 
     def lane(
         self,
-        on_overflow: Callable[[], None] | None = None,
+        on_overflow: Callable[[int], None] | None = None,
         protect: Callable[[bytes], bytes] = _plain,
         abs_offset: int = 0,
     ) -> Lane:
@@ -257,12 +259,17 @@ class Pacer:
 
     def purge(self, lane: Lane) -> int:
         """Drop what ``lane`` has waiting (it overflowed: what it queued is as stale, and the
-        keyframe it will ask for needs the link); returns how many."""
+        keyframe it will ask for needs the link); returns how many media packets (its
+        retransmissions count in ``rtx_dropped``)."""
         dropped = 0
         for queue in (self._video, self._rtx):
             kept = [item for item in queue if item[4] is not lane]
             if len(kept) != len(queue):
-                dropped += len(queue) - len(kept)
+                gone = len(queue) - len(kept)
+                if queue is self._video:
+                    dropped += gone
+                else:
+                    self.rtx_dropped += gone
                 self._queued_bits -= sum(item[3] for item in queue if item[4] is lane)
                 queue.clear()
                 queue.extend(kept)

@@ -151,9 +151,9 @@ def test_retransmissions_are_paced_and_go_ahead_of_new_video() -> None:
 
 
 def test_the_queue_is_bounded_by_time_whole_frames_dropped_and_reported() -> None:
-    overflows: list[float] = []
+    overflows: list[tuple[float, int]] = []
     loop, wire, pacer = make(rate=800_000, max_delay=0.1)
-    lane = pacer.lane(lambda: overflows.append(loop.now))
+    lane = pacer.lane(lambda n: overflows.append((loop.now, n)))
     other = pacer.lane()  # another video of the same subscriber
     # a keyframe of 30 packets (300 ms at the rate): started with room, so queued whole
     for seq in range(30):
@@ -173,7 +173,7 @@ def test_the_queue_is_bounded_by_time_whole_frames_dropped_and_reported() -> Non
     loop.run_until(0.0015)
     assert not lane.send(packet(30, ts=2), ADDR)
     assert not lane.send(packet(31, ts=2), ADDR)
-    assert overflows == [0.0015] and lane.overflows == 1
+    assert overflows == [(0.0015, 29 + 1)] and lane.overflows == 1
     assert lane.dropped == 29 + 2 and pacer.queued == 0
     # with room again, frames start: the next (a keyframe, say) goes out at the rate
     assert lane.send(packet(32, ts=3), ADDR)
@@ -181,7 +181,7 @@ def test_the_queue_is_bounded_by_time_whole_frames_dropped_and_reported() -> Non
     assert other.send(packet(102, ts=10, ssrc=3), ADDR)
     loop.run_until(2.0)
     assert [seq_of(d) for _, d in wire.sent] == [0, 32, 33, 102]
-    assert overflows == [0.0015]
+    assert overflows == [(0.0015, 30)]
     assert pacer.longest_wait <= 0.03 + BURST
 
 
