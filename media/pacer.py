@@ -30,7 +30,8 @@ are SRTP-protected (the lane's ``protect``), as Chromium's pacer stamps at sendi
 queued, the subscriber's delay-based estimate would read the wait here as a congested link and
 its REMB would drop (measured: 69 kbit/s on the 300 kbit/s link of the weak-link test).
 
-Up to ``BURST`` seconds of the rate go at once (Chromium's pacer sends in 5 ms rounds too).
+Up to ``BURST`` seconds of the rate go at once (Chromium's pacer sends in 5 ms rounds too); a
+timer up to ``LATE_CREDIT`` late is caught up.
 One timer at most (``call_at`` at the next send time), none while the queue is empty. Pure
 apart from the ``sendto``, ``clock`` and ``call_at`` it is given (tests drive a fake clock).
 """
@@ -42,10 +43,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BURST", "IP_UDP_OVERHEAD", "MAX_DELAY", "Lane", "Pacer"]
+__all__ = ["BURST", "IP_UDP_OVERHEAD", "LATE_CREDIT", "MAX_DELAY", "SRTP_TAG", "Lane", "Pacer"]
 
 MAX_DELAY = 0.4  # seconds a frame may wait in the queue before it is dropped instead
 BURST = 0.005  # seconds of the rate that may be sent at once
+#: seconds a timer may fire late and the queue still leave on schedule (what it could not send
+#: meanwhile goes at once): on a busy machine the event loop runs timers late, and each miss
+#: would otherwise lower the rate for good while the queue grows
+LATE_CREDIT = 0.03
 IP_UDP_OVERHEAD = 28  # bytes per datagram on the link beyond what is handed to sendto
 SRTP_TAG = 10  # bytes SRTP adds to what a lane queues (unprotected), HMAC-SHA1-80
 
@@ -215,8 +220,8 @@ class Pacer:
         self._queued_bits += bits
         self._arm()
 
-    def _emit(self, data: bytes, addr: Any, now: float, bits: int) -> bool:
-        self._free_at = max(self._free_at, now) + bits / self._rate
+    def _emit(self, data: bytes, addr: Any, now: float, bits: int, late: float = 0.0) -> bool:
+        self._free_at = max(self._free_at, now - late) + bits / self._rate
         self.sent += 1
         try:
             ok = self._sendto(data, addr)
@@ -246,7 +251,7 @@ class Pacer:
             data, addr, since, bits, lane = (self._rtx or self._video).popleft()
             self._queued_bits -= bits
             self.longest_wait = max(self.longest_wait, now - since)
-            self._emit(lane.finish(data, now), addr, now, bits)
+            self._emit(lane.finish(data, now), addr, now, bits, LATE_CREDIT)
         self._arm()
 
     def flush(self) -> None:

@@ -271,3 +271,17 @@ def test_packets_are_stamped_and_protected_when_they_leave() -> None:
         stamped = int.from_bytes(data[offset : offset + 3], "big")
         assert stamped == int(when * 262144) & 0xFFFFFF
     assert wire.sent[-1][0] == pytest.approx(0.04, abs=BURST + 1e-6)
+
+
+def test_a_late_timer_is_caught_up_so_the_rate_holds_on_a_busy_machine() -> None:
+    loop, wire, pacer = make(rate=800_000)
+    lane = pacer.lane()
+    for seq in range(10):
+        lane.send(packet(seq, ts=1), ADDR)
+    loop.now = 0.025  # the event loop was busy: the timer due at ~5 ms runs 20 ms late
+    loop.run_until(1.0)
+    times = [t for t, _ in wire.sent]
+    assert times[1:3] == [0.025, 0.025]  # what was due meanwhile goes at once...
+    assert times[-1] == pytest.approx(0.09, abs=BURST + 1e-6)  # ...and the schedule holds
+    for k, t in enumerate(times):
+        assert t >= k * 0.010 - BURST - 1e-9, (k, t)  # never ahead of it
