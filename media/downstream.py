@@ -77,14 +77,15 @@ KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 #: as often as the history allows (the publisher side throttles PLIs too, Ingress)
 LOST_KEYFRAME_SPACING = 0.5
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
-#: a limited subscriber's link is paced at this many times the bitrate of the layers it gets
-#: (media/pacer.py; the reasons in docs/media.md, "Pacing")
+#: a limited subscriber's link is paced at this many times the bitrate of the video layers it
+#: gets, plus ``AUDIO_ALLOWANCE`` (audio is sent at once but taken from the same bucket), not
+#: above what the link is known to carry (media/pacer.py; the reasons in docs/media.md, "Pacing")
 PACE_FACTOR = 2.0
-PACE_FLOOR = 64_000  # bit/s: the pacing rate never goes under this
-#: ...nor under this many times the layers' bitrate plus ``AUDIO_ALLOWANCE`` (audio is sent at
-#: once but taken from the same bucket): under it the queue would only grow
-PACE_MIN_FACTOR = 1.25
 AUDIO_ALLOWANCE = 64_000  # bit/s on the wire: Opus at 32-48 kbit/s + 50 headers a second
+PACE_FLOOR = 64_000  # bit/s: the pacing rate never goes under this...
+#: ...nor under this many times the video layers' bitrate plus ``AUDIO_ALLOWANCE``: under it
+#: the queue would only grow
+PACE_MIN_FACTOR = 1.25
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -261,6 +262,7 @@ class Downstream:
             "send_dropped": self.send_dropped,
             "paced": lane is not None,
             "paced_dropped": 0 if lane is None else lane.dropped,
+            "paced_overflows": 0 if lane is None else lane.overflows,
             "pacer": None if lane is None else lane.pacer.stats(),
         }
 
@@ -550,7 +552,7 @@ class Downstream:
             logger.info("pacing ends track=%s layer=%s", source.info.track_sid, sel.target)
             return
         bps = sum(d._layer_bps() for d in video)
-        rate = PACE_FACTOR * bps
+        rate = PACE_FACTOR * bps + AUDIO_ALLOWANCE
         rembs = [d.estimate.remb for d in video]
         if all(r is not None for r in rembs):
             # not above what the link is known to carry (LinkEstimate: up to REMB_SLACK x REMB)

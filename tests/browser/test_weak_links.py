@@ -172,6 +172,9 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             engine.add_tap(room, "doctor", video_sid, recorded)  # asks for a keyframe
             since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
             at_watch = weak_part.counters()
+            print(
+                f"\nweak link when playback is measured from: {link_of(server, room, 'watch-weak')}"
+            )
             await asyncio.sleep(WATCH_FOR)  # the measured playback itself
             seen = {
                 n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
