@@ -10,13 +10,13 @@ measured ~200 packets dropped by the link in 12 s and freezes up to 1.13 s).
 A leaky bucket at ``rate`` bit/s (IP + UDP + SRTP bytes counted, what the link carries):
 
 * **video** (one :class:`Lane` per video downstream) waits in a queue and leaves at the rate;
-  the queue is bounded by time: a frame whose first packet would wait more than ``max_delay``
-  seconds is not started (that packet and the rest of the frame are dropped) and what the
-  lane still has waiting is dropped too (as stale, and the keyframe to come needs the link),
-  and the lane's ``on_overflow`` is told, once per frame. The downstream then waits for a
-  keyframe (and asks one): the frames after a dropped one reference it and would not decode,
-  and video that arrives more than ``max_delay`` late is worse than a short freeze. A frame
-  once started is queued whole, so a keyframe bigger than the bound still gets through
+  the queue is bounded by time: a packet that would wait more than ``max_delay`` seconds is
+  dropped with the rest of its frame and what the lane still has waiting (as stale, and the
+  keyframe to come needs the link), and the lane's ``on_overflow`` is told. The downstream
+  then waits for a keyframe (and asks one): the frames after a dropped one reference it and
+  would not decode, and video that arrives more than ``max_delay`` late is worse than a short
+  freeze. The lane's next frame (that keyframe) is queued whole, and what follows it may wait
+  the bound beyond the time it leaves, so a keyframe bigger than the bound still gets through
   (otherwise a link paced under its keyframes would ask for keyframes forever).
 * **retransmissions** (NACK answers, :meth:`Lane.resend`) are paced too, ahead of new video
   (the receiver is waiting for them, and they are older); one that would wait more than
@@ -65,14 +65,19 @@ class Lane:
     """One video downstream's way into the pacer: ``send`` (its media), ``resend`` (its
     retransmissions), both with ``sendto``'s signature (False = dropped, not sent), taking
     unprotected RTP that ``protect`` protects when it leaves; ``abs_offset``: where the
-    3-byte abs-send-time value is in its packets (0 = not there). ``on_overflow(n)``: a frame
-    could not start in time; ``n`` media packets were dropped (that one and what was queued)."""
+    3-byte abs-send-time value is in its packets (0 = not there). ``on_overflow(n)``: a packet
+    could not be sent in time; ``n`` media packets were dropped (it and what was queued); the
+    rest of its frame will be, and the next frame is taken for the keyframe the lane's owner
+    asks for, and queued whole."""
 
     __slots__ = (
         "_dropping",
         "_on_overflow",
         "_pacer",
+        "_recovering",
         "_ts",
+        "_grace_until",
+        "_whole",
         "abs_offset",
         "dropped",
         "overflows",
@@ -91,9 +96,12 @@ class Lane:
         self.protect = protect
         self.abs_offset = abs_offset
         self._ts = b""  # RTP timestamp of the frame being queued
-        self._dropping = False
-        self.dropped = 0  # video packets dropped (frames not started in time)
-        self.overflows = 0  # frames not started
+        self._dropping = False  # the rest of the frame is dropped
+        self._recovering = False  # the next frame is the keyframe asked after an overflow
+        self._whole = False  # this frame is that keyframe: queued whole
+        self._grace_until = float("-inf")  # when that keyframe will have left
+        self.dropped = 0  # video packets dropped
+        self.overflows = 0  # times the queue was over the bound
 
     @property
     def pacer(self) -> Pacer:
@@ -104,17 +112,28 @@ class Lane:
         if pacer.closed:
             return False
         ts = data[4:8]
-        if ts != self._ts:  # the first packet of a frame: is there time for it?
+        if ts != self._ts:  # a new frame
             self._ts = ts
-            self._dropping = pacer.delay() > pacer.max_delay
-            if self._dropping:
-                self.overflows += 1
-                purged = pacer.purge(self)
-                self.dropped += purged
-                if self._on_overflow is not None:
-                    self._on_overflow(purged + 1)
+            self._dropping = False
+            self._whole = self._recovering  # the keyframe asked after an overflow goes whole
+            self._recovering = False
         if self._dropping:
             self.dropped += 1
+            return False
+        if self._whole:
+            pacer.enqueue(data, addr, self, retransmission=False)
+            # what follows may wait the bound beyond the time this keyframe leaves
+            self._grace_until = pacer.clock() + pacer.delay()
+            return True
+        wait = pacer.delay()
+        if wait > pacer.max_delay and wait > pacer.max_delay + self._grace_until - pacer.clock():
+            # the rest of this frame, and what this video still has queued, are dropped
+            self._dropping = self._recovering = True
+            self.overflows += 1
+            purged = pacer.purge(self)
+            self.dropped += purged + 1
+            if self._on_overflow is not None:
+                self._on_overflow(purged + 1)
             return False
         pacer.enqueue(data, addr, self, retransmission=False)
         return True
@@ -197,6 +216,9 @@ class Pacer:
         abs_offset: int = 0,
     ) -> Lane:
         return Lane(self, on_overflow, protect, abs_offset)
+
+    def clock(self) -> float:
+        return self._clock()
 
     def delay(self) -> float:
         """Seconds a packet queued now would wait before it is sent."""

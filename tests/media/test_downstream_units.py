@@ -289,12 +289,13 @@ async def test_a_limited_link_is_paced_through_the_sendto_seam_and_unpaced_after
     seqs = [int.from_bytes(p[2:4], "big") for p in wire if not p.endswith(b"opus")]
     assert seqs == sorted(seqs) and len(seqs) == 12
 
-    # the next frame comes while the bound is exceeded: dropped, keyframe asked
-    for i in range(30):
-        video.forward(0, 200 + i, 12000, 0, b"\x10" + bytes(960), None, False, 0.5)
+    # a frame of 30 packets (~1 s at the rate): what would wait over the bound is dropped
+    # with the rest of the frame and what waits; a keyframe is asked
     before, skipped = len(source.asked), video.loss.skipped
-    video.forward(0, 230, 15000, 0, b"\x10" + bytes(960), None, False, 0.55)
-    assert video.lane.dropped >= 1 and video.waiting and len(source.asked) > before
+    for i in range(30):
+        video.forward(0, 112 + i, 12000, int(i == 29), b"\x10" + bytes(960), None, False, 0.5)
+    assert video.lane.dropped >= 1 and video.lane.overflows == 1
+    assert video.waiting and len(source.asked) > before
     assert paced.pacer.queued == 0  # what this video still had waiting went too
     # never sent, so not the link's loss: the loss meter takes them off receiver reports
     assert video.loss.skipped - skipped == video.lane.dropped

@@ -150,51 +150,55 @@ def test_retransmissions_are_paced_and_go_ahead_of_new_video() -> None:
     assert wire.sent[1][0] == pytest.approx(0.01, abs=BURST + 1e-6)  # paced, not at once
 
 
-def test_the_queue_is_bounded_by_time_whole_frames_dropped_and_reported() -> None:
+def test_the_queue_is_bounded_by_time_the_rest_of_the_frame_dropped_and_reported() -> None:
     overflows: list[tuple[float, int]] = []
-    loop, wire, pacer = make(rate=800_000, max_delay=0.1)
+    loop, wire, pacer = make(rate=800_000, max_delay=0.1)  # 10 ms per packet, 100 ms bound
     lane = pacer.lane(lambda n: overflows.append((loop.now, n)))
     other = pacer.lane()  # another video of the same subscriber
-    # a keyframe of 30 packets (300 ms at the rate): started with room, so queued whole
-    for seq in range(30):
-        assert lane.send(packet(seq, ts=1), ADDR)
-    assert not overflows and pacer.queued == 29
+    for seq in range(3):
+        assert other.send(packet(100 + seq, ts=9, ssrc=3), ADDR)
+    # a frame of 30 packets (300 ms at the rate) arrives at once: packets are queued while
+    # they would leave within 100 ms; the first that would not is dropped with the rest of
+    # its frame and what this video still has waiting (not the other video's)
+    accepted = [seq for seq in range(30) if lane.send(packet(seq, ts=1), ADDR)]
+    assert accepted == list(range(len(accepted))) and 5 <= len(accepted) <= 11
+    assert len(overflows) == 1 and lane.overflows == 1
+    purged_and_it = overflows[0][1]
+    assert purged_and_it == len(accepted) + 1  # nothing of this lane had left yet
+    assert lane.dropped == 30 and pacer.queued == 2  # the other's two waiting packets
+    # the next frame is the keyframe the owner asked: queued whole, however long it waits
+    for seq in range(30, 60):
+        assert lane.send(packet(seq, ts=2), ADDR)
+    assert lane.overflows == 1
     # a retransmission that would wait longer than the bound is dropped
     assert not lane.resend(packet(5, ts=1), ADDR)
     assert pacer.rtx_dropped == 1
-    # the other video's frame cannot start in time either: dropped whole, reported once
-    loop.run_until(0.001)
-    assert not other.send(packet(100, ts=9, ssrc=3), ADDR)
-    assert not other.send(packet(101, ts=9, ssrc=3), ADDR)
-    assert other.overflows == 1 and other.dropped == 2
-    assert pacer.queued == 29  # what the first lane queued is not the other's to drop
-    # the first lane's next frame would wait ~290 ms > 100 ms: dropped, and what it still
-    # has waiting too (stale; the keyframe it will ask for needs the link)
-    loop.run_until(0.0015)
-    assert not lane.send(packet(30, ts=2), ADDR)
-    assert not lane.send(packet(31, ts=2), ADDR)
-    assert overflows == [(0.0015, 29 + 1)] and lane.overflows == 1
-    assert lane.dropped == 29 + 2 and pacer.queued == 0
-    # with room again, frames start: the next (a keyframe, say) goes out at the rate
-    assert lane.send(packet(32, ts=3), ADDR)
-    assert lane.send(packet(33, ts=3), ADDR)
-    assert other.send(packet(102, ts=10, ssrc=3), ADDR)
-    loop.run_until(2.0)
-    assert [seq_of(d) for _, d in wire.sent] == [0, 32, 33, 102]
-    assert overflows == [(0.0015, 30)]
-    assert pacer.longest_wait <= 0.03 + BURST
+    # what follows it may wait the bound beyond the time it leaves (~300 ms from now)...
+    seq, ts = 60, 3
+    while lane.send(packet(seq, ts=ts), ADDR):
+        seq, ts = seq + 1, ts + 1
+    # ...and no longer: ~10 frames of a packet after it, it would wait 0.3 + 0.1 s
+    assert 69 <= seq <= 71 and lane.overflows == 2
+    assert overflows[1][1] == 30 + (seq - 60) + 1  # all it had waiting, the keyframe too
+    loop.run_until(5.0)
+    sent = [seq_of(d) for _, d in wire.sent]
+    assert sent == [100, 101, 102]  # nothing of this lane: all stale by then
 
 
-def test_a_frame_started_in_time_is_queued_whole() -> None:
+def test_the_keyframe_after_an_overflow_is_queued_whole() -> None:
     """A keyframe larger than the bound still gets through (else a link paced under its
-    keyframes would ask for one keyframe after another)."""
+    keyframes would ask for one after another)."""
     loop, wire, pacer = make(rate=800_000, max_delay=0.05)
-    lane = pacer.lane()
-    for seq in range(40):  # 400 ms of the rate, 8 x the bound
-        assert lane.send(packet(seq, ts=1), ADDR)
+    overflows: list[int] = []
+    lane = pacer.lane(overflows.append)
+    sent_first = [seq for seq in range(10) if lane.send(packet(seq, ts=1), ADDR)]
+    assert len(overflows) == 1 and len(sent_first) < 10
+    for seq in range(10, 50):  # 400 ms of the rate, 8 x the bound
+        assert lane.send(packet(seq, ts=2), ADDR)
     loop.run_until(2.0)
-    assert [seq_of(d) for _, d in wire.sent] == list(range(40))
-    assert lane.dropped == 0 and pacer.longest_wait == pytest.approx(0.39, abs=BURST + 1e-6)
+    assert [seq_of(d) for _, d in wire.sent] == [0, *range(10, 50)]
+    assert len(overflows) == 1
+    assert pacer.longest_wait == pytest.approx(0.4, abs=0.01 + BURST)
 
 
 def test_a_rate_change_applies_to_what_waits() -> None:
