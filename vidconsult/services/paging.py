@@ -366,7 +366,11 @@ class PagingService:
             if not await self._leader():
                 return 0
         sent = 0
-        for case_id in list(self._pagings):
+        now = self._clock.now()
+        for case_id, paging in list(self._pagings.items()):
+            deadline = paging.deadline
+            if deadline is None or now < deadline:
+                continue  # nothing due (answered, closed, or still in time): no copy, no write
             try:
                 paging, change, _ = await self._commit(case_id, _escalate)
             except Conflict as exc:  # moved on again and again: the next tick sees it
