@@ -18,9 +18,11 @@ Per profile and server: both watchers start on good links and play; the weak one
 impaired; after ``--settle`` s, ``--seconds`` s of playback are measured on both, from the
 frames each page presents (``requestVideoFrameCallback``): fps, freezes (a gap longer than
 max(3 x the mean frame interval, mean + 150 ms), Chromium's definition), total freeze time, the
-longest gap, the most shown resolution. Forwarding cost: the server's CPU (user+sys from /proc;
-vidconsult's is this process, which also drives the browsers) during the measured window,
-minus a publisher-only baseline window, per subscriber.
+longest gap, the most shown resolution; packets the weak link's rate limit dropped in that
+window and since the impairment (vidconsult paces a limited subscriber's link, docs/media.md
+"Pacing"; its view of the weak link, ``server_view``, shows the pacer). Forwarding cost: the
+server's CPU (user+sys from /proc; vidconsult's is this process, which also drives the
+browsers) during the measured window, minus a publisher-only baseline window, per subscriber.
 
     python benchmarks/weak_links.py > benchmarks/weak_links.results.json
     python benchmarks/weak_links.py --profiles 300kbit/3%,500kbit/1% --seconds 20
@@ -141,6 +143,7 @@ async def measure(
     cpu0, t0 = cpu_seconds(scene.pid), time.monotonic()
     await asyncio.sleep(seconds / 2)
     cpu_before = (cpu_seconds(scene.pid) - cpu0) / (time.monotonic() - t0)
+    link_impaired = {n: lab[n].counters() for n in scene.watchers}
     weak.set_profile(profile)
     await asyncio.sleep(settle)
     since = {n: await p.evaluate(JS_NOW) for n, p in scene.watchers.items()}
@@ -168,6 +171,10 @@ async def measure(
             ),
             "link_dropped_by_rate_limit": link1[name]["down_tbf_dropped"]
             - link0[name]["down_tbf_dropped"],
+            # the same from the moment the link was impaired: the switch to a lower layer
+            # (or none) and the settling too, where an unpaced server's bursts are dropped
+            "link_dropped_since_impairment": link1[name]["down_tbf_dropped"]
+            - link_impaired[name]["down_tbf_dropped"],
         }
     out["server_cpu_ms_per_s"] = round(cpu_during * 1000, 1)
     out["server_cpu_ms_per_s_before_impairment"] = round(cpu_before * 1000, 1)
