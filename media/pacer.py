@@ -31,7 +31,7 @@ queued, the subscriber's delay-based estimate would read the wait here as a cong
 its REMB would drop (measured: 69 kbit/s on the 300 kbit/s link of the weak-link test).
 
 Up to ``BURST`` seconds of the rate go at once (Chromium's pacer sends in 5 ms rounds too); a
-timer up to ``LATE_CREDIT`` late is caught up.
+timer up to ``LATE_CREDIT`` (100 ms) late is caught up.
 One timer at most (``call_at`` at the next send time), none while the queue is empty. Pure
 apart from the ``sendto``, ``clock`` and ``call_at`` it is given (tests drive a fake clock).
 """
@@ -48,9 +48,11 @@ __all__ = ["BURST", "IP_UDP_OVERHEAD", "LATE_CREDIT", "MAX_DELAY", "SRTP_TAG", "
 MAX_DELAY = 0.4  # seconds a frame may wait in the queue before it is dropped instead
 BURST = 0.005  # seconds of the rate that may be sent at once
 #: seconds a timer may fire late and the queue still leave on schedule (what it could not send
-#: meanwhile goes at once): on a busy machine the event loop runs timers late, and each miss
-#: would otherwise lower the rate for good while the queue grows
-LATE_CREDIT = 0.03
+#: meanwhile goes at once): on a busy machine the event loop runs timers late (stalls of
+#: 100-300 ms at a load average of 15), and each miss would otherwise lower the rate for good
+#: while the queue grows. The link's own queue drained meanwhile, so catching up refills it
+#: to at most this much of the rate: half a thin link's usual 200 ms buffer
+LATE_CREDIT = 0.1
 IP_UDP_OVERHEAD = 28  # bytes per datagram on the link beyond what is handed to sendto
 SRTP_TAG = 10  # bytes SRTP adds to what a lane queues (unprotected), HMAC-SHA1-80
 
