@@ -9,12 +9,19 @@ Both servers get the same publisher: 640x480 camera, video capped at ``VIDEO_KBP
 (``RTCRtpSender.setParameters``), so the packet rates are comparable; CPU is also given per
 1000 packets the publisher sent (``ms_per_1000_packets_in``). The server's CPU is its threads'
 run time (ns, ``sfu_forwarding.CpuMeter``; ``cpu_from`` says when a thread ended and the
-10 ms clock ticks were used instead).
+10 ms clock ticks were used instead). Where ``perf`` is installed and may count the server's
+user-space instructions (``perf stat -e instructions:u -p PID`` over the same window, all its
+threads), each row also gives ``instructions_per_packet_in``: user-space instructions per packet
+the publisher sent, a measure the machine's load does not change; absent (None) otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import signal
+import subprocess
 import time
 from typing import Any
 
@@ -85,6 +92,41 @@ PAGE_JS = """
 """
 
 
+class InstructionMeter:
+    """User-space instructions a process (all its threads) runs between start and ``read``,
+    by ``perf stat``; None when perf is missing or may not count (CI has no perf: optional)."""
+
+    def __init__(self, pid: int) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        perf = shutil.which("perf")
+        if perf is None:
+            return
+        with contextlib.suppress(OSError):
+            self._proc = subprocess.Popen(
+                [perf, "stat", "-x", ",", "-e", "instructions:u", "-p", str(pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+    def read(self) -> int | None:
+        proc = self._proc
+        if proc is None:
+            return None
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        for line in err.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return int(fields[0])
+        return None  # "<not counted>" / "<not supported>", or perf refused
+
+
 async def browser_sweep(
     label: str,
     signal: Any,
@@ -138,9 +180,13 @@ async def browser_sweep(
                 await asyncio.sleep(settle)
                 pages = [publisher, *viewers]
                 before = [await p.evaluate("window.bench.stats()") for p in pages]
+                perf_from, instructions = time.monotonic(), InstructionMeter(server_pid)
+                await asyncio.sleep(0.2)  # perf attaches to the process's threads
                 meter, t0 = CpuMeter(server_pid), time.monotonic()
                 await asyncio.sleep(window)
                 (cpu, measured_by), t1 = meter.read(), time.monotonic()
+                counted = instructions.read()
+                counted_for = time.monotonic() - perf_from  # perf's window, about
                 after = [await p.evaluate("window.bench.stats()") for p in pages]
                 elapsed = t1 - t0
                 cpu_ms_per_s = cpu / elapsed * 1000
@@ -165,6 +211,9 @@ async def browser_sweep(
                     if sent
                     else None,
                     "viewer_packets_per_s": round(sum(received) / len(received), 1),
+                    "instructions_per_packet_in": round(counted / (sent * counted_for))
+                    if counted and sent
+                    else None,
                     "worst_fps": round(min(fps), 2),
                     "mean_fps": round(sum(fps) / len(fps), 2),
                 }
@@ -182,6 +231,9 @@ async def browser_sweep(
         "rows": rows,
         "one_viewer_cpu_ms_per_s": rows[0]["server_cpu_ms_per_s"] if rows else None,
         "one_viewer_ms_per_1000_packets_in": rows[0]["ms_per_1000_packets_in"] if rows else None,
+        "one_viewer_instructions_per_packet_in": rows[0]["instructions_per_packet_in"]
+        if rows
+        else None,
         "slope_ms_per_s_per_viewer": None if slope is None else round(slope, 2),
         "slope_ms_per_1000_packets_in_per_viewer": None
         if per_packet is None

@@ -555,6 +555,7 @@ def bench_browser(counts: list[int], window: float, settle: float) -> dict[str, 
     for key in (
         "one_viewer_cpu_ms_per_s",
         "one_viewer_ms_per_1000_packets_in",
+        "one_viewer_instructions_per_packet_in",
         "slope_ms_per_s_per_viewer",
         "slope_ms_per_1000_packets_in_per_viewer",
     ):

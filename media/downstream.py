@@ -92,6 +92,10 @@ _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
+_pack_header = RTP_HEADER.pack
+_CONNECTED = compat.DTLS_CONNECTED
+_SENDER_OCTETS, _SENDER_PACKETS = compat.SENDER_OCTETS, compat.SENDER_PACKETS
+
 #: the one-byte value of the audio-level element, by (voice activity << 7) | level
 _LEVEL_BYTES = tuple(bytes((i,)) for i in range(256))
 
@@ -190,6 +194,7 @@ class Downstream:
         self._rtx_pt: int | None = None
         self._rtx_seq = random.randrange(1 << 15)
         self._ssrc = sender._ssrc
+        self._sender_vars = vars(sender)  # where the sender keeps its counters
         self._ext_head = b""  # the mid element, when negotiated
         self._level_id = 0  # ssrc-audio-level extension id, 0 = not negotiated
         self._abs_id = 0  # abs-send-time extension id, 0 = not negotiated
@@ -398,13 +403,17 @@ class Downstream:
                 if self.vp8 is not None:
                     self.vp8.switch()
                 self._seen_ts = None
-        newest = self.munger.max_seq
-        out = self.munger.rewrite(seq, ts, now)
+        munger = self.munger
+        newest = munger.max_seq
+        out = munger.rewrite(seq, ts, now)
         if out is None:
             return  # older than where this source started
         out_seq, out_ts = out
-        if self.packets:
-            self.loss.forwarded((out_seq - newest) & 0xFFFF)
+        packets = self.packets
+        if packets:
+            ahead = (out_seq - newest) & 0xFFFF
+            if ahead != 1:  # in order (1) the loss meter has nothing to count
+                self.loss.forwarded(ahead)
         if self.vp8 is not None:
             payload = self.vp8.rewrite(payload)
         if self._abs_id:
@@ -419,7 +428,7 @@ class Downstream:
         else:
             ext = self._ext_plain
         data = (
-            RTP_HEADER.pack(
+            _pack_header(
                 RTP_VERSION_EXT if ext else 0x80,
                 (marker << 7) | self._pt,
                 out_seq,
@@ -429,15 +438,18 @@ class Downstream:
             + ext
             + payload
         )
-        if self._dtls._state is not compat.DTLS_CONNECTED:
+        if self._dtls._state is not _CONNECTED:
             return
         self.history.put(out_seq, data)
         if not self._sendto(self._protect(data), self._addr):  # type: ignore[misc]
             self.send_dropped += 1
             return  # not sent: the subscriber's NACK gets it from the history
-        self.packets += 1
-        self.octets += len(payload)
-        compat.set_sender_counters(self.sender, self.octets, self.packets)
+        self.packets = packets = packets + 1
+        self.octets = octets = self.octets + len(payload)
+        # the sender's own counters (its stats): compat.set_sender_counters, inlined
+        counters = self._sender_vars
+        counters[_SENDER_OCTETS] = octets
+        counters[_SENDER_PACKETS] = packets
 
     def start_with(
         self, layer: int, packets: list[tuple[int, int, int, bytes]], now: float

@@ -52,6 +52,7 @@ from aiortc.rtp import (
 )
 
 from media import compat, intake
+from media.receive_stats import NackTracker, ReceiveStatistics
 from media.rtp_wire import frame_is_keyframe, starts_keyframe
 from media.simulcast import SimulcastDemux
 from media.taps import EncodedFrame, EncodedTap, SenderReport
@@ -117,7 +118,7 @@ class Ingress:
         self._codecs: dict[int, RTCRtpCodecParameters] = {}
         # the receiver's own table of receive statistics: its RTCP loop reports from it
         self._streams: dict[int, Any] = getattr(receiver, compat.RECEIVER_REMOTE_STREAMS)
-        self._nack = compat.NackGenerator() if kind == "video" else None
+        self._nack = NackTracker() if kind == "video" else None
         self._jitter: JitterBuffer | None = None  # frame assembly, only while taps listen
         self._remb_at = 0.0  # time.monotonic() the cap was last repeated
         self.intake: intake.Intake | None = None  # set at the first packet (passthrough)
@@ -230,6 +231,65 @@ class Ingress:
                 self._receive_failed = True
                 logger.exception("receive path failed track=%s", self.track_sid)
 
+    def plain(self, data: bytes) -> bool:
+        """A decrypted RTP packet of a forwarded track straight from the socket
+        (:mod:`media.intake`), on the common path: one layer, no RTX, no tap listening, not
+        merged into another ingress, media flowing (``media_ssrc`` known). What :meth:`rtp`
+        does then, without an ``RtpPacket``: the header's fields read once
+        (:func:`media.intake.rtp_fields`) and handed on. Returns False, having done nothing,
+        for any other packet (the caller parses it for :meth:`rtp`); raises ValueError, having
+        done nothing, for a malformed one (dropped, as aiortc does)."""
+        if (
+            self.simulcast is not None
+            or self.merge_into is not None
+            or self.media_ssrc is None
+            or (self.taps and not self.taps_muted)
+        ):
+            return False
+        fields = intake.rtp_fields(data, self.level_id)
+        if fields is None:
+            return False
+        pt, marker, seq, ts, ssrc, payload, level = fields
+        if pt in self._rtx:
+            return False
+        try:
+            if pt == self.primary_pt:
+                self.media_ssrc = ssrc
+            sink = self.sink
+            if sink is not None:
+                arrival_ns = time.perf_counter_ns()
+                self.packets_in += 1
+                try:
+                    sink(pt, seq, ts, marker, payload, level, arrival_ns, 0)
+                except Exception:
+                    if not self._sink_failed:
+                        self._sink_failed = True
+                        logger.exception("passthrough sink failed track=%s", self.track_sid)
+            # _receive
+            stats = self._streams.get(ssrc)
+            if stats is None:
+                codec = self._codecs.get(pt)
+                if codec is None:
+                    return True
+                stats = self._streams[ssrc] = ReceiveStatistics(codec.clockRate)
+            if type(stats) is ReceiveStatistics:
+                stats.add_fields(seq, ts)
+            else:  # aiortc's own (made while the track was decoded)
+                stats.add(RtpPacket(pt, marker, seq, ts, ssrc))
+            nack = self._nack
+            if nack is not None and nack.add_seq(seq):
+                self._spawn(self.receiver._send_rtcp_nack(ssrc, sorted(nack.missing)))
+            if self.bitrate_cap:
+                now = time.monotonic()
+                if now - self._remb_at >= REMB_EVERY:
+                    self._remb_at = now
+                    self._spawn(self.send_remb(self.bitrate_cap))
+        except Exception:
+            if not self._receive_failed:
+                self._receive_failed = True
+                logger.exception("receive path failed track=%s", self.track_sid)
+        return True
+
     def _take(self, packet: RtpPacket) -> tuple[RtpPacket, int] | None:
         """Hands the packet to the sink; returns what continues on the receive path (RTX of
         a simulcast layer unwrapped) and its layer, or None."""
@@ -290,7 +350,7 @@ class Ingress:
             codec = self._codecs.get(pt)
             if codec is None:
                 return
-            stats = self._streams[packet.ssrc] = compat.StreamStatistics(codec.clockRate)
+            stats = self._streams[packet.ssrc] = ReceiveStatistics(codec.clockRate)
         stats.add(packet)
         if pt in self._rtx:
             media_ssrc = self._rtx_ssrc.get(packet.ssrc, self.media_ssrc)

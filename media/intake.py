@@ -85,6 +85,9 @@ class Intake:
             self._srtp, self._unprotect = srtp, lean_srtp.unprotector(srtp)
         try:
             plain = self._unprotect(data)
+            if ingress.plain(plain):
+                self.packets += 1
+                return
             extensions = self._dtls._rtp_header_extensions_map
             if ingress.simulcast is None:
                 packet = parse_rtp(plain, ingress.level_id, extensions)
@@ -158,6 +161,48 @@ def parse_rtp(data: bytes, level_id: int, extensions: HeaderExtensionsMap) -> Rt
         end -= padding
     packet.payload = data[pos:end]
     return packet
+
+
+def rtp_fields(data: bytes, level_id: int) -> Fields | None:
+    """The fields the passthrough forwards, read from an RTP packet without building an
+    ``RtpPacket`` (issue 15): (payload type, marker, sequence number, timestamp, SSRC, payload,
+    audio level as aiortc gives it (voice activity, level) or None). Of the header extensions
+    only ssrc-audio-level (id ``level_id``, 0 = not negotiated) is read, as by
+    :func:`parse_rtp`; None when that needs an extension block not in the one-byte form (the
+    caller parses with aiortc). Raises ValueError where ``RtpPacket.parse`` does."""
+    end = len(data)
+    if end < 12:
+        raise ValueError("RTP packet too short")
+    first, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has invalid version")
+    pos = 12 + 4 * (first & 0x0F)
+    if end < pos:
+        raise ValueError("RTP packet has truncated CSRC")
+    level = None
+    if first & 0x10:
+        if end < pos + 4:
+            raise ValueError("RTP packet has truncated extension profile / length")
+        length = ((data[pos + 2] << 8) | data[pos + 3]) * 4
+        start = pos + 4
+        pos = start + length
+        if end < pos:
+            raise ValueError("RTP packet has truncated extension value")
+        if level_id:
+            if data[start - 4] != 0xBE or data[start - 3] != 0xDE:
+                return None
+            value = _one_byte_element(data, start, pos, level_id)
+            if value is not None:
+                level = (value & 0x80 == 0x80, value & 0x7F)
+    if first & 0x20:
+        padding = data[-1]
+        if not padding or padding > end - pos:
+            raise ValueError("RTP packet padding length is invalid")
+        end -= padding
+    return second & 0x7F, second >> 7, seq, timestamp, ssrc, data[pos:end], level
+
+
+Fields = tuple[int, int, int, int, int, bytes, "tuple[bool, int] | None"]
 
 
 def _one_byte_element(data: bytes, pos: int, end: int, wanted: int) -> int | None:

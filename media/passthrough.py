@@ -74,11 +74,16 @@ class _Source:
                 self.keyframes.add(layer, seq, ts, marker, payload, now)  # type: ignore[union-attr]
         if self.muted or not self.downstreams:
             return
+        downstreams = self.downstreams
         keyframe = True
-        if self.video and any(d.waiting for d in self.downstreams):
-            keyframe = starts_keyframe(self.mime, payload)
+        if self.video:
+            for d in downstreams:
+                sel = d.selector
+                if sel.target is not None and sel.current != sel.target:  # d.waiting
+                    keyframe = starts_keyframe(self.mime, payload)
+                    break
         probe = self.latency
-        for d in self.downstreams:
+        for d in downstreams:
             try:
                 d.forward(layer, seq, ts, marker, payload, level, keyframe, now)
             except Exception:
@@ -86,7 +91,7 @@ class _Source:
                 continue
             if probe is not None:
                 probe.add(time.perf_counter_ns() - arrival_ns)
-        self.packets_out += len(self.downstreams)
+        self.packets_out += len(downstreams)
 
     def _failed(self, d: Downstream) -> None:
         logger.exception("downstream failed, it stops receiving track=%s", self.info.track_sid)

@@ -153,3 +153,56 @@ def test_random_payloads_round_trip() -> None:
     for i in range(200):
         packet = struct.pack("!BBHII", 0x80, 111, i, i, 7) + os.urandom(i * 6)
         assert unprotect(protect(packet)) == packet
+
+
+async def test_the_lean_path_hands_on_what_aiortcs_packets_did(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The intake's path without an RtpPacket (Ingress.plain) against the one with (Ingress.rtp,
+    as before issue 15's cut), on the real objects of benchmarks/forward_path.py and the same
+    SRTP input (Opus with audio levels, VP8 with losses and reordering): the same packets
+    reach the passthrough's sink, the same datagrams go out, the receive statistics the
+    receiver reports are the same, the same NACKs are sent."""
+    from benchmarks.forward_path import PROFILES, Bench
+    from media.ingress import Ingress
+
+    def run() -> tuple[list[Any], int, list[Any], list[Any], int]:
+        bench = Bench(*PROFILES["AES128_CM_SHA1_80"])
+        sunk: list[Any] = []
+        nacks: list[Any] = []
+        for ingress in bench.ingresses:
+            sink = ingress.sink
+            assert sink is not None
+
+            def record(*args: Any, sink: Any = sink) -> None:
+                sunk.append(args[:6] + args[7:])  # not the arrival time
+                sink(*args)
+
+            def nack(ssrc: int, missing: list[int]) -> Any:
+                nacks.append((ssrc, missing))
+                return asyncio.sleep(0)
+
+            ingress.sink = record
+            ingress.receiver._send_rtcp_nack = nack  # type: ignore[method-assign]
+        packets = bench.packets(8)
+        kept = [p for i, p in enumerate(packets) if i % 37 != 5]  # losses
+        for i in range(10, len(kept) - 2, 23):  # and reordering
+            kept[i], kept[i + 2] = kept[i + 2], kept[i]
+        for data in kept:
+            bench.feed(data, ("127.0.0.1", 5000))
+        stats = [
+            (ssrc, s.packets_received, s.packets_lost, s.max_seq, s.cycles, s.base_seq)
+            for ingress in bench.ingresses
+            for ssrc, s in ingress._streams.items()
+        ]
+        assert bench.intake is not None
+        return sunk, len(bench.sent), stats, nacks, bench.intake.packets
+
+    lean = run()
+    monkeypatch.setattr(Ingress, "plain", lambda self, data: False)
+    before = run()
+    assert lean[0] == before[0]
+    assert any(args[5] is not None for args in lean[0])  # audio levels were read
+    assert lean[1:] == before[1:]
+    assert lean[3]  # the losses were NACKed
+    await asyncio.sleep(0)  # the NACK tasks run
