@@ -86,11 +86,31 @@ class Vp8Munger:
         self._switch_pending = True
 
     def rewrite(self, payload: bytes) -> bytes:
-        fields = _vp8_fields(payload)
-        if fields is None:
+        # _vp8_fields, _read_pid and _newer inlined: this runs for every video packet
+        n = len(payload)
+        if n < 2 or not payload[0] & 0x80:
             return payload
-        pid_pos, pid_bits, tl0_pos = fields
-        pid = _read_pid(payload, pid_pos, pid_bits) if pid_pos else None
+        ext = payload[1]
+        pos = 2
+        pid_bits = tl0_pos = 0
+        if ext & 0x80:
+            if n <= 2:
+                return payload
+            if payload[2] & 0x80:
+                pid_bits, pos = 15, 4
+            else:
+                pid_bits, pos = 7, 3
+        if ext & 0x40:
+            tl0_pos = pos
+            pos += 1
+        if n <= pos:
+            return payload  # truncated
+        if pid_bits == 15:
+            pid: int | None = ((payload[2] & 0x7F) << 8) | payload[3]
+        elif pid_bits:
+            pid = payload[2] & 0x7F
+        else:
+            pid = None
         tl0 = payload[tl0_pos] if tl0_pos else None
         if self._switch_pending:
             self._switch_pending = False
@@ -98,60 +118,26 @@ class Vp8Munger:
                 self._pid_off = self._last_pid + 1 - pid
             if tl0 is not None and self._last_tl0 is not None:
                 self._tl0_off = self._last_tl0 + 1 - tl0
-        if pid is None and tl0 is None:
-            return payload
         out = None
         if pid is not None:
             mod = 1 << pid_bits
             new_pid = (pid + self._pid_off) % mod
-            self._last_pid = (
-                new_pid if self._last_pid is None else _newer(new_pid, self._last_pid, mod)
-            )
+            last = self._last_pid
+            if last is None or (new_pid - last) % mod < mod >> 1:
+                self._last_pid = new_pid
             if new_pid != pid:
                 out = bytearray(payload)
                 if pid_bits == 15:
-                    out[pid_pos] = 0x80 | (new_pid >> 8)
-                    out[pid_pos + 1] = new_pid & 0xFF
+                    out[2] = 0x80 | (new_pid >> 8)
+                    out[3] = new_pid & 0xFF
                 else:
-                    out[pid_pos] = new_pid
+                    out[2] = new_pid
         if tl0 is not None:
             new_tl0 = (tl0 + self._tl0_off) & 0xFF
-            self._last_tl0 = (
-                new_tl0 if self._last_tl0 is None else _newer(new_tl0, self._last_tl0, 256)
-            )
+            last = self._last_tl0
+            if last is None or (new_tl0 - last) % 256 < 128:
+                self._last_tl0 = new_tl0
             if new_tl0 != tl0:
                 out = out if out is not None else bytearray(payload)
                 out[tl0_pos] = new_tl0
         return payload if out is None else bytes(out)
-
-
-def _newer(value: int, last: int, mod: int) -> int:
-    return value if (value - last) % mod < mod // 2 else last
-
-
-def _read_pid(payload: bytes, pos: int, bits: int) -> int:
-    if bits == 15:
-        return ((payload[pos] & 0x7F) << 8) | payload[pos + 1]
-    return payload[pos] & 0x7F
-
-
-def _vp8_fields(payload: bytes) -> tuple[int, int, int] | None:
-    """(picture id position or 0, its bits 7/15, TL0PICIDX position or 0), or None if the
-    descriptor has neither (or is truncated)."""
-    if len(payload) < 2 or not payload[0] & 0x80:
-        return None
-    ext = payload[1]
-    pos = 2
-    pid_pos = pid_bits = tl0_pos = 0
-    if ext & 0x80:
-        if len(payload) <= pos:
-            return None
-        pid_pos = pos
-        pid_bits = 15 if payload[pos] & 0x80 else 7
-        pos += 2 if pid_bits == 15 else 1
-    if ext & 0x40:
-        tl0_pos = pos
-        pos += 1
-    if len(payload) <= pos:
-        return None
-    return pid_pos, pid_bits, tl0_pos
