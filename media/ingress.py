@@ -10,7 +10,8 @@ publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *
   decoded, so its depacketiser, jitter buffer, bandwidth estimator and source bookkeeping are
   not needed. The ingress keeps what the publisher must still get (issue 15: this path cost
   more than the forwarding itself): the receive statistics aiortc's RTCP loop turns into
-  receiver reports (same table), NACKs for gaps (aiortc's generator), and, only while a tap
+  receiver reports (same table) and NACKs for gaps, by aiortc's classes fed with a packet's
+  fields (:mod:`media.receive_stats`), and, only while a tap
   (the recorder) listens, depacketisation and frame assembly by aiortc's jitter buffer, whose
   picture-loss signal becomes a (throttled) PLI. A bitrate cap is repeated by REMB every
   ``REMB_EVERY`` instead of clamping aiortc's estimates;

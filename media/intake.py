@@ -4,9 +4,13 @@ aiortc hands every datagram from aioice's socket callback to the DTLS transport'
 through a queue: per packet a STUN parse attempt, a queue hand-off, a task wake-up (one more
 turn of the event loop), then SRTP, parsing, routing and two coroutines. For a track that is
 only forwarded, the intake does the same work in the socket callback itself, synchronously:
-SRTP unprotect (the transport's own session, :mod:`media.srtp`), ``RtpPacket.parse`` with the
-transport's header-extension map, routing by SSRC and payload type as aiortc's router does,
-then :meth:`media.ingress.Ingress.rtp`. Measured in issue 15 (a Chromium publisher, one viewer).
+routing by SSRC and payload type as aiortc's router does, SRTP unprotect (the transport's own
+session, :mod:`media.srtp`), then, on the common path (one layer, no RTX, no tap),
+:meth:`media.ingress.Ingress.plain`: the header's fields read once (:func:`rtp_fields`), no
+``RtpPacket`` built. Any other packet is parsed (:func:`parse_rtp`, or ``RtpPacket.parse``
+with the transport's header-extension map for simulcast) for
+:meth:`media.ingress.Ingress.rtp`. Measured in issue 15 (a Chromium publisher, one viewer;
+``benchmarks/forward_path.py``).
 
 Everything else keeps aiortc's path: STUN, DTLS, SRTCP, packets of an SSRC the router has not
 learnt yet (aiortc learns it from them), of a receiver that decodes (reencode mode), and of a
