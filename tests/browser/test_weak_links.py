@@ -6,8 +6,10 @@ namespace each); both start on a good link and receive the top layer. Then one w
 drops to 300 kbit/s with 3 % random loss: within 5 s it gets a lower layer (smaller frames), and
 from there on plays at >= 15 fps without a freeze longer than 1 s, while the other watcher still
 gets the top layer at full size, and so does the recorder (an encoded tap on the track gets
-keyframes of the top layer only). Frames are counted in the watchers' pages as they are
-presented (``requestVideoFrameCallback``), so the figures are what a person would see.
+keyframes of the top layer only). What the server sends the weak watcher is paced (its link
+limits its layer); the test prints the packets the weak link's rate limit dropped. Frames are
+counted in the watchers' pages as they are presented (``requestVideoFrameCallback``), so the
+figures are what a person would see.
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
             assert good["longest_gap_s"] <= 1.0, (good, links)
             assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
+            # what is sent to the weak link is paced (docs/media.md, "Pacing")
+            assert links["weak"]["paced"] and links["weak"]["pacer"]["sent"] > 0, links
             assert recorded.sizes and all(w == TOP_WIDTH for w, _ in recorded.sizes), recorded.sizes
 
             shot = tmp_path / "weak-watcher.png"
