@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import ServerHandle
@@ -385,3 +385,49 @@ async def test_the_first_publisher_arrives_on_a_spare_slot_before_any_answer(
         assert patient.subscribe.remoteDescription.sdp == patient.first_offer
     finally:
         await doctor.close()
+
+
+async def test_a_publisher_on_another_codec_gets_a_section_of_its_own(
+    live_server: ServerHandle, prepared: Callable[[], Prepared]
+) -> None:
+    """The spare video slot is negotiated for VP8: an H.264 publisher's video cannot go on it
+    (the passthrough does not transcode), so it gets a new section, which carries media once
+    the joiner has answered the offer, as without a spare slot."""
+    rid = (await live_server.create_room("Consult"))["id"]
+    doctor = RawClient()
+    pc = RTCPeerConnection()
+    try:
+        await doctor.connect(live_server.url, live_server.mint("dr-li", "doctor", room=rid))
+        assert "participant" in await doctor.request("join")
+        sending = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
+        sending.setCodecPreferences(h264[:1])
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await doctor.request(
+            "publish.offer", {"sdp": pc.localDescription.sdp, "type": "offer"}
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        media = live_server.app[MEDIA]
+        [(_, track)] = media.published_tracks(rid)
+        assert track.codec.lower() == "video/h264", track
+
+        patient = prepared()
+        await patient.prepare(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
+        await until(patient.connected)
+        spare = {t.kind: t for t in patient.received}
+        joined = await patient.sio.request("join", {"prepared": True})
+        assert joined["prepared"] is True, joined
+        offer = await patient.answer_next_offer()
+        [(mid, info)] = offer["tracks"].items()
+        assert info["publisher"] == "dr-li" and info["kind"] == "video", offer["tracks"]
+        spare_mids = {
+            tr.mid
+            for tr in patient.subscribe.getTransceivers()
+            if tr.receiver.track in spare.values()
+        }
+        assert mid not in spare_mids, (mid, spare_mids)
+        video = next(t for t in patient.received if t.kind == "video" and t is not spare["video"])
+        assert (await asyncio.wait_for(video.recv(), WAIT)).width > 0
+    finally:
+        await doctor.close()
+        await pc.close()

@@ -110,6 +110,55 @@ async def test_prepared_page_is_connected_but_unseen_until_the_click(
     assert "pt-ma" in json.dumps(recording["files"]), recording["files"]
 
 
+# the tracks on the page's publish senders (the connection with sendonly sections)
+JS_SENT_TRACKS = """() => window.__pcs.flatMap((pc) => pc.getSenders())
+  .filter((s) => s.track).map((s) => [s.track.kind, s.track.id, s.track.readyState])"""
+JS_PREVIEW_TRACKS = """() => {
+  const v = document.querySelector('[data-testid=preview-video]');
+  return v.srcObject ? v.srcObject.getTracks().map((t) => t.id) : [];
+}"""
+
+
+async def test_a_device_chosen_after_the_early_offer_is_what_the_click_sends(
+    live_server: Any, open_page: Any
+) -> None:
+    """The click's publish offer is made on the pre-join step; a microphone chosen after it
+    (a new camera+microphone stream, the old tracks stopped) goes into the same senders at the
+    click, and the room gets the new tracks over the prepared connections."""
+    room_id = await create_room(live_server, "Prepared device change")
+    doctor = await open_page("dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He"))
+    await doctor.page.click("[data-testid=join-button]")
+    await doctor.wait_state("joined")
+    patient = await open_page("pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma"))
+    assert await prepared(patient) == "ready"
+    assert len(await patient.page.evaluate(JS_PENDING_OFFER)) == 1  # the early offer
+    early = await patient.page.evaluate(JS_SENT_TRACKS)
+    assert sorted(kind for kind, _, _ in early) == ["audio", "video"], early
+    # another device chosen: the preview restarts with new tracks, the early ones stop
+    await patient.page.dispatch_event("[data-testid=mic-select]", "change")
+    old_ids = [track_id for _, track_id, _ in early]
+    await patient.page.wait_for_function(
+        f"(old) => ({JS_PREVIEW_TRACKS})().length === 2 && "
+        f"({JS_PREVIEW_TRACKS})().every((id) => !old.includes(id))",
+        arg=old_ids,
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    fresh = await patient.page.evaluate(JS_PREVIEW_TRACKS)
+
+    await patient.page.click("[data-testid=join-button]")
+    await asyncio.gather(doctor.wait_playing("pt-ma"), patient.wait_playing("dr-he"))
+    sent = await patient.page.evaluate(JS_SENT_TRACKS)
+    assert sorted(track_id for _, track_id, _ in sent) == sorted(fresh), (sent, fresh)
+    assert {state for _, _, state in sent} == {"live"}, sent
+    # on the prepared connections (no new ones), and the doctor hears the new microphone
+    assert await patient.page.evaluate(JS_CONNECTIONS) == ["connected", "connected"]
+    await wait_true(
+        doctor.page,
+        "async () => (await (" + JS_MEDIA_COUNTS + ")()).audioPacketsReceived > 10",
+        timeout_ms=EVENT_TIMEOUT_MS,
+    )
+
+
 async def test_waiting_room_page_prepares_nothing_and_receives_nothing(
     live_server: Any, open_page: Any
 ) -> None:
