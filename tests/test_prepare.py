@@ -239,7 +239,7 @@ async def test_a_token_that_expired_before_the_click_is_refused(
     assert media.prepared_count(rid) == 0
 
 
-@pytest.mark.settings(prepare_timeout_seconds=1.0)
+@pytest.mark.settings(prepare_timeout_seconds=3.0)  # prepare itself must fit in it
 async def test_prepared_media_without_a_click_is_dropped_after_the_timeout(
     live_server: ServerHandle, prepared: Callable[[], Prepared]
 ) -> None:
@@ -415,9 +415,16 @@ async def test_a_publisher_on_another_codec_gets_a_section_of_its_own(
         await patient.prepare(live_server.url, live_server.mint("pt-wang", "patient", room=rid))
         await until(patient.connected)
         spare = {t.kind: t for t in patient.received}
+        offered = patient.sio.expect("subscribe.offer")  # it may come before the join reply
         joined = await patient.sio.request("join", {"prepared": True})
         assert joined["prepared"] is True, joined
-        offer = await patient.answer_next_offer()
+        offer = await asyncio.wait_for(offered, WAIT)
+        await patient.subscribe.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        await patient.subscribe.setLocalDescription(await patient.subscribe.createAnswer())
+        ack = await patient.sio.request(
+            "subscribe.answer", {"sdp": patient.subscribe.localDescription.sdp, "type": "answer"}
+        )
+        assert ack == {"ok": True}, ack
         [(mid, info)] = offer["tracks"].items()
         assert info["publisher"] == "dr-li" and info["kind"] == "video", offer["tracks"]
         spare_mids = {
