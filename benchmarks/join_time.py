@@ -282,7 +282,9 @@ def _serve(data_dir: str, media_mode: str | None, url_q: Any, trace_q: Any) -> N
             threading.Thread(target=answer_trace_requests, daemon=True).start()
             await asyncio.Event().wait()
 
-    asyncio.run(serve())
+    from vidconsult import event_loop
+
+    event_loop.run(serve())  # the product's loop, as `vidconsult serve`
 
 
 async def main() -> None:

@@ -66,8 +66,10 @@ SECRET = "lecture-bench-cluster-secret-0123456789"
 
 
 def node_main(name: str, port_q: Any) -> None:
+    from vidconsult import event_loop
+
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_node(name, port_q))
+    event_loop.run(_node(name, port_q))  # the product's loop
 
 
 async def _node(name: str, port_q: Any) -> None:

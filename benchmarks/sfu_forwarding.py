@@ -165,9 +165,14 @@ def signaling_routes(engine: Any, room: str) -> list[Any]:
     ]
 
 
-def server_main(mode: str, port_q: Any) -> None:
+def server_main(mode: str, port_q: Any, loop: str = "") -> None:
+    """The server under test, on the product's event loop (``vidconsult serve``'s default,
+    vidconsult/event_loop.py) unless ``loop`` names another."""
+    from vidconsult import event_loop
+
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_server(mode, port_q))
+    name: Any = loop or event_loop.DEFAULT
+    event_loop.run(_server(mode, port_q), name)
 
 
 async def _server(mode: str, port_q: Any) -> None:
@@ -495,11 +500,11 @@ def _get(url: str) -> Any:
 
 
 def bench_vidconsult(
-    mode: str, counts: list[int], window: float, settle: float, clip: str
+    mode: str, counts: list[int], window: float, settle: float, clip: str, loop: str = ""
 ) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    server = ctx.Process(target=server_main, args=(mode, q), daemon=True)
+    server = ctx.Process(target=server_main, args=(mode, q, loop), daemon=True)
     server.start()
     try:
         port = q.get(timeout=30)
@@ -520,20 +525,24 @@ def bench_vidconsult(
     return result
 
 
-def bench_browser(counts: list[int], window: float, settle: float) -> dict[str, Any]:
+def bench_browser(
+    counts: list[int], window: float, settle: float, loop: str = ""
+) -> dict[str, Any]:
     from benchmarks.janus_videoroom import JanusUnavailable, janus_running, janus_version
     from benchmarks.sfu_browser import VIDEO_KBPS, browser_sweep
+    from vidconsult import event_loop
 
     out: dict[str, Any] = {
         "mode": "browser",
         "publisher": f"Chromium fake camera 640x480 + microphone, video <= {VIDEO_KBPS} kbps",
         "window_s": window,
         "cpus": os.cpu_count(),
+        "event_loop": loop or event_loop.DEFAULT,
         "results": {},
     }
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    server = ctx.Process(target=server_main, args=("passthrough", q), daemon=True)
+    server = ctx.Process(target=server_main, args=("passthrough", q, loop), daemon=True)
     server.start()
     try:
         url = f"http://127.0.0.1:{q.get(timeout=30)}"
@@ -578,10 +587,16 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=4.0)
     parser.add_argument("--browser", action="store_true", help="Chromium publisher and viewers")
     parser.add_argument("--browser-counts", default="1,2,3,4")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="",
+        help="the server's event loop (default: the product's, vidconsult/event_loop.py)",
+    )
     args = parser.parse_args()
     if args.browser:
         counts = [int(x) for x in args.browser_counts.split(",")]
-        print(json.dumps(bench_browser(counts, args.window, args.settle), indent=2))
+        print(json.dumps(bench_browser(counts, args.window, args.settle, args.loop), indent=2))
         return
     counts = [int(x) for x in args.counts.split(",")]
     re_counts = [int(x) for x in args.reencode_counts.split(",")]
@@ -598,9 +613,13 @@ def main() -> None:
     modes = args.modes.split(",")
     for mode in modes:
         if mode == "passthrough":
-            out["results"]["passthrough"] = bench_vidconsult(mode, counts, window, settle, clip)
+            out["results"]["passthrough"] = bench_vidconsult(
+                mode, counts, window, settle, clip, args.loop
+            )
         elif mode == "reencode":
-            out["results"]["reencode"] = bench_vidconsult(mode, re_counts, window, settle, clip)
+            out["results"]["reencode"] = bench_vidconsult(
+                mode, re_counts, window, settle, clip, args.loop
+            )
         elif mode == "janus":
             from benchmarks.janus_videoroom import bench_janus
 

@@ -217,7 +217,11 @@ def datagram_sendto(transport: Any) -> SendTo:
     subscriber's NACK asks for what matters again. While asyncio's own queue holds data
     (aioice's STUN or aiortc's RTCP met a full buffer) or the transport is closing, it goes
     through ``transport.sendto`` so nothing overtakes what waits there. Another transport
-    (uvloop's, a TURN relay's, a connected one) gets its own ``sendto``."""
+    (a TURN relay's, a connected one) gets its own ``sendto``; so does uvloop's (the default
+    loop, vidconsult/event_loop.py), which has no Python socket: its ``sendto`` is C that
+    tries the socket at once (``uv_udp_try_send``), queues only on EAGAIN (behind what it
+    queued before, as asyncio's transport does) and hands a refusal to the protocol's
+    ``error_received``; such a datagram is reported sent."""
     sock = getattr(transport, "_sock", None)
     queued = getattr(transport, "_buffer", None)
     connected = getattr(transport, "_address", None)

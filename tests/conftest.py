@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,22 @@ from tests.fakes import NullMediaEngine
 from tests.helpers import SECRET, ServerHandle
 from tests.postgres import PostgresServer, postgres_server
 from tests.redis_server import RedisServer, redis_server
+from vidconsult import event_loop
 from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 from vidconsult.tokens import TokenSigner
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], Any]]:
+    """Async tests and their fixtures run on the event loop the product ships with
+    (``vidconsult serve``'s default, vidconsult/event_loop.py), so they exercise it; those
+    marked ``asyncio_loop`` on asyncio's own (``--event-loop asyncio``: its transports)."""
+    if item.get_closest_marker("asyncio_loop") is not None:
+        return {"asyncio": event_loop.loop_factory("asyncio")}
+    return {event_loop.DEFAULT: event_loop.loop_factory()}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from vidconsult import event_loop
 from vidconsult.config import Settings, flag, variable
 from vidconsult.domain.roles import Role
 from vidconsult.tokens import TokenSigner
@@ -200,7 +201,7 @@ def _serve(settings: Settings) -> int:
         print(f"vidconsult: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_run(settings, tls))
+        event_loop.run(_run(settings, tls), settings.event_loop)
     except KeyboardInterrupt:
         pass
     except VidconsultError as exc:  # refused at start (e.g. another server holds the archive)

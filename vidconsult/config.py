@@ -40,6 +40,7 @@ from pydantic_settings import (
 )
 
 from vidconsult.addresses import parse_origins
+from vidconsult.event_loop import EventLoopName
 from vidconsult.turn import MIN_TURN_SECRET_CHARS, TURN_SCHEMES, TurnRelay
 
 ENV_PREFIX = "VIDCONSULT_"
@@ -289,6 +290,11 @@ class Settings(BaseSettings):
         "passthrough", description="reencode or passthrough"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    # vidconsult/event_loop.py: uvloop does the loop's own work in C (~9 % of the server's CPU
+    # with one publisher and one viewer); asyncio for tools that hook the standard loop
+    event_loop: EventLoopName = Field(
+        "uvloop", description="the event loop of `serve`: uvloop or asyncio (the standard one)"
+    )
     # default lifetime of join tokens minted over REST, in seconds
     token_ttl: int = Field(
         4 * 3600, gt=0, description="lifetime of join tokens minted over REST, seconds"

@@ -12,6 +12,7 @@ import struct
 from typing import Any
 
 import pytest
+import uvloop
 from pylibsrtp import Error as SrtpError
 from pylibsrtp import Policy, Session
 
@@ -103,6 +104,7 @@ async def received(inbox: Inbox, n: int) -> list[bytes]:
     return [await asyncio.wait_for(inbox.got.get(), 5) for _ in range(n)]
 
 
+@pytest.mark.asyncio_loop  # asyncio's selector transport (--event-loop asyncio)
 async def test_a_refused_datagram_is_reported_and_the_next_ones_go() -> None:
     sender, refusing, receiver, inbox = await endpoints()
     try:
@@ -118,6 +120,7 @@ async def test_a_refused_datagram_is_reported_and_the_next_ones_go() -> None:
         receiver.close()
 
 
+@pytest.mark.asyncio_loop
 async def test_nothing_overtakes_what_asyncio_queued() -> None:
     """aioice's STUN or aiortc's RTCP went through transport.sendto and met a full buffer:
     asyncio queued it. Media sent meanwhile waits behind it, in order."""
@@ -130,6 +133,26 @@ async def test_nothing_overtakes_what_asyncio_queued() -> None:
         assert len(sender._buffer) == 1
         assert sendto(b"media-1", addr) and sendto(b"media-2", addr)
         assert await received(inbox, 3) == [b"rtcp", b"media-1", b"media-2"]
+    finally:
+        sender.close()
+        receiver.close()
+
+
+async def test_uvloop_transports_send_with_their_own_sendto() -> None:
+    """The product's loop (uvloop): its UDP transport has no Python socket to write on, and
+    its own sendto tries the socket at once (uv_udp_try_send) and queues only on EAGAIN."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, uvloop.Loop)
+    inbox = Inbox()
+    receiver, _ = await loop.create_datagram_endpoint(lambda: inbox, local_addr=("127.0.0.1", 0))
+    sender, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        sendto = compat.datagram_sendto(sender)
+        addr = receiver.get_extra_info("sockname")
+        assert all(sendto(b"m%d" % i, addr) for i in range(3))
+        assert await received(inbox, 3) == [b"m0", b"m1", b"m2"]
     finally:
         sender.close()
         receiver.close()

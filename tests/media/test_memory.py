@@ -108,7 +108,9 @@ SCRIPT = textwrap.dedent(
         await engine.close()
         print(json.dumps({"samples": samples, "packets": stats.packets_forwarded}))
 
-    asyncio.run(main(float(sys.argv[2])))
+    from vidconsult import event_loop  # the product's loop, as in the server
+
+    event_loop.run(main(float(sys.argv[2])))
     """
 )
 

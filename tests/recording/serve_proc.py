@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from vidconsult import areas
+from vidconsult import areas, event_loop
 from vidconsult.app import run_server
 from vidconsult.config import Settings
 
@@ -27,4 +27,4 @@ async def main(data_dir: str, secret: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    event_loop.run(main(sys.argv[1], sys.argv[2]))  # the product's loop
