@@ -69,8 +69,7 @@ class _Source:
             return
         now = time.monotonic()
         if self.video:
-            if self.layers > 1:  # the rates choose among layers (Downstream._choose)
-                self.rates.add(layer, len(payload) + 12, now, ts)
+            self.rates.add(layer, len(payload) + 12, now, ts)
             if not self.muted:
                 self.keyframes.add(layer, seq, ts, marker, payload, now)  # type: ignore[union-attr]
         if self.muted or not self.downstreams:
