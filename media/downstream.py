@@ -52,7 +52,7 @@ from aiortc.rtp import (
 )
 
 from media import compat
-from media.layers import REMB_SLACK, LayerSelector, LinkEstimate, LossMeter
+from media.layers import LayerSelector, LinkEstimate, LossMeter
 from media.pacer import Lane, Pacer
 from media.packet_history import PacketHistory
 from media.rtp_munger import Munger, Vp8Munger
@@ -86,6 +86,10 @@ PACE_FLOOR = 64_000  # bit/s: the pacing rate never goes under this...
 #: ...nor under this many times the video layers' bitrate plus ``AUDIO_ALLOWANCE``: under it
 #: the queue would only grow
 PACE_MIN_FACTOR = 1.25
+#: ...and not above this many times the subscriber's REMB: a pacer at the link's own rate
+#: (REMB_SLACK x REMB reached it on the weak-link test's 300 kbit/s link) keeps the link's
+#: short queue full, and every burst on top of it (a retransmission, audio) is dropped there
+PACE_REMB_CAP = 1.25
 
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 _LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -567,8 +571,8 @@ class Downstream:
         rate = PACE_FACTOR * bps + AUDIO_ALLOWANCE
         rembs = [d.estimate.remb for d in video]
         if all(r is not None for r in rembs):
-            # not above what the link is known to carry (LinkEstimate: up to REMB_SLACK x REMB)
-            rate = min(rate, REMB_SLACK * sum(r for r in rembs if r is not None))
+            # under what the link is known to carry (LinkEstimate: up to REMB_SLACK x REMB)
+            rate = min(rate, PACE_REMB_CAP * sum(r for r in rembs if r is not None))
         paced.pacer.rate = max(PACE_FLOOR, rate, PACE_MIN_FACTOR * bps + AUDIO_ALLOWANCE)
 
     def _layer_bps(self) -> float:
