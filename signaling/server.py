@@ -343,8 +343,11 @@ class SignalingServer:
             self.sockets.forget(sid, session.room_id)
         if session is not None and session.prepared and not session.joined:
             await self.rooms.drop_prepared(session.room_id, sid)
+        if session is not None:
+            # a join still being handled (entering the room or the waiting room) takes the
+            # participant out when it completes
+            session.gone = True
         if session is not None and session.joining:
-            session.gone = True  # the join, when it completes, takes the participant out
             return
         if session is not None and session.waiting:
             await self.rooms.leave_lobby(session.room_id, session.claims.identity, sid)
@@ -456,6 +459,11 @@ class SignalingServer:
             # in the waiting room: `lobby.admitted` tells it to send `join` again
             session.waiting = True
             await self._unprepare(session)  # no media before admission
+            if session.gone:
+                # its connection closed while it was being put in the waiting room (after the
+                # admins were told, before `waiting` was set): nobody may stay listed there
+                await self.rooms.leave_lobby(session.room_id, claims.identity, session.sid)
+                raise Conflict("left while joining", code="not_joined")
             return {"lobby": held}
         session.waiting = False
         await self.sockets.enter_room(session.sid, session.room_id)

@@ -103,6 +103,35 @@ async def test_leaving_the_lobby_takes_one_off_the_list(app_server: ServerHandle
     await doctor.wait_until(lambda: doctor.waiting == [])
 
 
+async def test_a_connection_closed_while_it_is_put_in_the_lobby_leaves_nobody_waiting(
+    app_server: ServerHandle, sdk, monkeypatch
+) -> None:
+    """The patient's disconnect handled after the admins were told it waits, before the join
+    marked the session as waiting (a window a loaded server widens: it failed a CI run): the
+    join takes it off the list and refuses, nobody is left listed as waiting."""
+    from vidconsult.app import SIGNALING
+
+    server = app_server.app[SIGNALING]
+    rid = (await app_server.create_room("Lobby", lobby=True))["id"]
+    doctor = sdk(app_server.url, app_server.mint("dr", "doctor", room=rid))
+    await doctor.connect()
+    hold = server.rooms.hold_in_lobby
+
+    async def hold_then_drop(claims, sid):
+        held = await hold(claims, sid)
+        await server._on_disconnect(sid, "transport close")  # python-socketio's dispatch, here
+        return held
+
+    monkeypatch.setattr(server.rooms, "hold_in_lobby", hold_then_drop)
+    patient = sdk(app_server.url, app_server.mint("pt", "patient", room=rid))
+    with pytest.raises(ClientError) as refused:
+        await asyncio.wait_for(patient.connect(), WAIT)
+    assert refused.value.code == "not_joined"
+    await doctor.wait_until(lambda: doctor.waiting == [])
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert status == 200 and view["waiting"] == []
+
+
 async def test_without_a_lobby_nobody_waits(app_server: ServerHandle, sdk) -> None:
     rid = (await app_server.create_room("Open door"))["id"]
     patient = sdk(app_server.url, app_server.mint("pt", "patient", room=rid))
