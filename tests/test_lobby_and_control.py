@@ -98,8 +98,30 @@ async def test_leaving_the_lobby_takes_one_off_the_list(app_server: ServerHandle
     waiting = asyncio.create_task(patient.connect())
     await doctor.wait_until(lambda: len(doctor.waiting) == 1)
     await patient.close()
-    with pytest.raises((ClientError, asyncio.CancelledError, Exception)):
+    # the pending connect() ends with the close, not at a timeout (WAIT is only a bound: a
+    # TimeoutError there is the bug)
+    with pytest.raises(ClientError) as closed:
         await asyncio.wait_for(waiting, WAIT)
+    assert closed.value.code == "closed"
+    await doctor.wait_until(lambda: doctor.waiting == [])
+    # nothing of the patient's left running: no socket, no peer connection, no task
+    assert not patient.sio.connected and patient.lobby is None
+    assert patient.publish_state == "new" and patient.subscribe_state == "new"
+    eio = patient.sio.eio
+    assert eio.state == "disconnected"
+    loops = (eio.read_loop_task, eio.write_loop_task, patient._replay, patient._watch_task)
+    assert all(task is None or task.done() for task in loops), loops
+    assert not patient._calls  # no request left waiting for an answer
+
+    # the same once the join's answer put it in the waiting room (connect() awaits admission)
+    second = sdk(app_server.url, app_server.mint("pt2", "patient", room=rid))
+    waiting = asyncio.create_task(second.connect())
+    await second.wait_until(lambda: second.lobby is not None)
+    await second.close()
+    with pytest.raises(ClientError) as closed:
+        await asyncio.wait_for(waiting, WAIT)
+    assert closed.value.code == "closed"
+    assert not second.sio.connected and second.sio.eio.state == "disconnected"
     await doctor.wait_until(lambda: doctor.waiting == [])
 
 

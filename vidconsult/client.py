@@ -228,7 +228,8 @@ class RoomClient:
         the token's); ``consent``: the answer to the recording consent question (None: not
         asked). In a room with a waiting room, :meth:`connect` waits there until admitted (at
         most ``lobby_timeout`` seconds; None: as long as it takes) and raises
-        :class:`ClientError` ``lobby_declined`` when turned away."""
+        :class:`ClientError` ``lobby_declined`` when turned away, ``closed`` when
+        :meth:`close` is called meanwhile (at once: nothing is left running)."""
         self.url = url
         self._token = token
         self._room = room
@@ -282,6 +283,7 @@ class RoomClient:
         self.lobby: dict[str, Any] | None = None  # the place in the waiting room, while there
         self.waiting: list[dict[str, Any]] = []  # who waits (for a participant who may admit)
         self._lobby_answer: asyncio.Future[tuple[str, Any]] | None = None
+        self._calls: set[asyncio.Future[Any]] = set()  # requests awaiting the server's answer
 
     # connection ----------------------------------------------------------------------------
     async def __aenter__(self) -> RoomClient:
@@ -317,6 +319,8 @@ class RoomClient:
             ) from None
         try:
             self.joined = await self._join()
+            if self._closed:  # close() while the join was answered: not joined after all
+                raise ClientError("closed", "the client was closed while joining")
         except BaseException:
             self._held = None
             await self.sio.disconnect()  # nothing may stay waiting on a room not joined
@@ -336,6 +340,8 @@ class RoomClient:
     async def _join(self) -> dict[str, Any]:
         """Send ``join``; in a waiting room, wait to be admitted and send it again."""
         self._lobby_answer = asyncio.get_running_loop().create_future()
+        if self._closed:
+            raise ClientError("closed", "the client was closed while joining")
         reply: dict[str, Any] = await self.request("join", self._join_payload)
         if "lobby" not in reply:
             return reply
@@ -343,6 +349,8 @@ class RoomClient:
         await self._notify()
         event, data = await asyncio.wait_for(self._lobby_answer, self._lobby_timeout)
         self.lobby = None
+        if event == "closed":
+            raise ClientError("closed", "the client was closed while waiting in the waiting room")
         if event == "lobby.declined":
             raise ClientError("lobby_declined", "not admitted from the waiting room")
         if event != "lobby.admitted":
@@ -418,7 +426,24 @@ class RoomClient:
         await self._notify()
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
-        reply = await self.sio.call(event, {} if payload is None else payload, timeout=timeout)
+        """Send ``event`` and return the server's answer; :class:`ClientError` with the
+        server's code, or ``closed`` when :meth:`close` ends the wait (a socket closed under
+        a call never answers it)."""
+        if self._closed:
+            raise ClientError("closed", f"{event}: the client is closed")
+        call = asyncio.ensure_future(
+            self.sio.call(event, {} if payload is None else payload, timeout=timeout)
+        )
+        self._calls.add(call)
+        try:
+            reply = await call
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if call.cancelled() and self._closed and (me is None or not me.cancelling()):
+                raise ClientError("closed", f"{event}: the client was closed") from None
+            raise
+        finally:
+            self._calls.discard(call)
         if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
             raise ClientError(reply["error"]["code"], reply["error"]["message"])
         return reply
@@ -721,7 +746,12 @@ class RoomClient:
         await self.close()
 
     async def close(self) -> None:
+        """Leave nothing running: a :meth:`connect` waiting in the waiting room ends at once
+        with :class:`ClientError` ``closed`` (not at its ``lobby_timeout``)."""
         self._closed = True
+        self._lobby_event("closed", {"reason": "closed"})
+        for call in list(self._calls):  # their answers cannot come over a closed socket
+            call.cancel()
         for task in (self._watch_task, self._rejoin_task):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
