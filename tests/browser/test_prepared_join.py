@@ -189,3 +189,201 @@ async def test_waiting_room_page_prepares_nothing_and_receives_nothing(
     assert counts["videoPacketsReceived"] == counts["audioPacketsReceived"] == 0, counts
     assert counts["videoFramesEncoded"] == 0, counts
     assert await doctor.page.evaluate(JS_LISTED) == ["dr-he"]
+
+
+# The camera as the person's machine has it, switched by the test: "ok", "blocked" (the person
+# refused it: the page offers audio only) or "busy" (another program has it: the page falls back
+# to the microphone). The microphone is always there; the devices are Chromium's fake ones.
+SWITCHED_CAMERA = """
+(() => {
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  window.__camera = window.__camera || "ok";
+  md.getUserMedia = (c) => {
+    if (c && c.video && window.__camera === "blocked") {
+      return Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+    }
+    if (c && c.video && window.__camera === "busy") {
+      return Promise.reject(new DOMException("Could not start video source", "NotReadableError"));
+    }
+    return original(c);
+  };
+})();
+"""
+CAMERA_BUSY_FROM_THE_START = 'window.__camera = "busy";'
+JS_LOCAL_KINDS = """() => {
+  const s = window.vidconsult.page.localStream;
+  return s ? s.getTracks().filter((t) => t.readyState === 'live').map((t) => t.kind).sort() : [];
+}"""
+# the m= sections of the pending (early) publish offer that send: their kinds
+JS_EARLY_SENDING_KINDS = """() => window.__pcs
+  .filter((pc) => pc.signalingState === 'have-local-offer')
+  .map((pc) => pc.localDescription.sdp.split('\\r\\nm=').slice(1)
+    .filter((s) => s.includes('a=sendonly')).map((s) => s.split(' ')[0]).sort())"""
+# the kinds of the tracks the page got for `identity` (camera and microphone)
+JS_REMOTE_KINDS = """(id) => {
+  const session = window.vidconsult.page.session;
+  const entry = session && session.remote.get(id);
+  return entry && entry.stream ? entry.stream.getTracks().map((t) => t.kind).sort() : [];
+}"""
+JS_STATUS = """() => {
+  const s = document.querySelector('[data-testid=status]');
+  return [s.textContent, s.dataset.tone];
+}"""
+
+
+def page_errors(page: Page) -> list[str]:
+    """What the page reported as going wrong: uncaught errors, console errors, and the
+    warnings of a failed prepare or early offer (the click would then have made its own)."""
+    return [
+        line
+        for line in page.log
+        if "pageerror:" in line
+        or "] error:" in line
+        or "early publish offer failed" in line
+        or "media not prepared" in line
+    ]
+
+
+async def assert_joined_without_error(page: Page) -> None:
+    await page.wait_state("joined")
+    text, tone = await page.page.evaluate(JS_STATUS)
+    assert (text, tone) in {("In the room", "info"), ("已在会诊室中", "info")}, (text, tone)
+    assert page_errors(page) == [], page.log
+
+
+def published_kinds(live_server: Any, room_id: str, identity: str) -> list[str]:
+    media = live_server.app[MEDIA]
+    return sorted(t.kind.value for who, t in media.published_tracks(room_id) if who == identity)
+
+
+async def test_camera_turned_off_after_the_early_offer_goes_out_as_audio_only(
+    live_server: Any, browser: Any
+) -> None:
+    """Prepared with camera and microphone (the early offer sends both); before the click the
+    camera is refused and the person chooses audio only: the click rolls the early offer back and
+    offers the microphone alone, on the prepared connections. The doctor hears the patient and
+    gets no video track; the server has one audio track of the patient; no error is shown."""
+    async with page_opener(browser, KEEP_PEER_CONNECTIONS, SWITCHED_CAMERA) as (open_page, _):
+        room_id = await create_room(live_server, "Prepared, camera off")
+        doctor = await open_page(
+            "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
+        )
+        await doctor.page.click("[data-testid=join-button]")
+        await doctor.wait_state("joined")
+        patient = await open_page(
+            "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
+        )
+        assert await prepared(patient) == "ready"
+        assert await patient.page.evaluate(JS_EARLY_SENDING_KINDS) == [["audio", "video"]]
+
+        # the camera is refused now: the page explains, the person goes on with audio only
+        await patient.page.evaluate("window.__camera = 'blocked'")
+        await patient.page.dispatch_event("[data-testid=camera-select]", "change")
+        await patient.page.wait_for_selector("[data-testid=camera-help]", state="visible")
+        await patient.page.click("[data-testid=audio-only-button]")
+        await patient.page.wait_for_function(
+            f"() => ({JS_LOCAL_KINDS})().join() === 'audio'", timeout=EVENT_TIMEOUT_MS
+        )
+        # the early offer still pending is the camera+microphone one: the click must redo it
+        assert await patient.page.evaluate(JS_EARLY_SENDING_KINDS) == [["audio", "video"]]
+
+        await patient.page.click("[data-testid=join-button]")
+        await assert_joined_without_error(patient)
+        await patient.wait_playing("dr-he")
+        # the doctor hears the patient, over the prepared connections
+        await wait_true(
+            doctor.page,
+            "async () => (await (" + JS_MEDIA_COUNTS + ")()).audioPacketsReceived > 50",
+            timeout_ms=EVENT_TIMEOUT_MS,
+        )
+        assert await patient.page.evaluate(JS_CONNECTIONS) == ["connected", "connected"]
+        # what reached the server: the microphone alone
+        assert published_kinds(live_server, room_id, "pt-ma") == ["audio"]
+        links = live_server.app[MEDIA].subscriber_links(room_id, "dr-he")
+        assert sorted(x["kind"] for x in links if x["publisher"] == "pt-ma") == ["audio"], links
+        # the doctor's page has the patient's audio and no video track, and decoded no video
+        await doctor.page.wait_for_function(
+            f"() => ({JS_REMOTE_KINDS})('pt-ma').join() === 'audio'", timeout=EVENT_TIMEOUT_MS
+        )
+        counts = await doctor.page.evaluate(JS_MEDIA_COUNTS)
+        assert counts["videoPacketsReceived"] == 0, counts
+        # nor does the patient encode any: its camera section went inactive
+        patient_counts = await patient.page.evaluate(JS_MEDIA_COUNTS)
+        assert patient_counts["videoFramesEncoded"] == 0, patient_counts
+        assert patient_counts["audioPacketsSent"] > 0, patient_counts
+        assert await doctor.page.evaluate(JS_LISTED) == ["dr-he", "pt-ma"]
+        assert page_errors(doctor) == [], doctor.log
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await patient.page.screenshot(
+            path=str(ARTIFACTS / "camera-off-patient.png"), full_page=True
+        )
+        await doctor.page.screenshot(path=str(ARTIFACTS / "camera-off-doctor.png"), full_page=True)
+
+
+async def test_camera_turned_on_after_the_early_offer_goes_out_with_video(
+    live_server: Any, browser: Any
+) -> None:
+    """The reverse: the camera is busy at first (the page falls back to the microphone, and the
+    early offer sends audio only); before the click it is free again and chosen: the click rolls
+    the early offer back and offers both, the camera in its three simulcast layers, on the
+    prepared connections. The doctor sees the patient; no error is shown."""
+    async with (
+        page_opener(browser, KEEP_PEER_CONNECTIONS) as (open_doctor, _),
+        page_opener(
+            browser, KEEP_PEER_CONNECTIONS, CAMERA_BUSY_FROM_THE_START, SWITCHED_CAMERA
+        ) as (
+            open_patient,
+            _,
+        ),
+    ):
+        room_id = await create_room(live_server, "Prepared, camera on")
+        doctor = await open_doctor(
+            "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
+        )
+        await doctor.page.click("[data-testid=join-button]")
+        await doctor.wait_state("joined")
+        patient = await open_patient(
+            "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
+        )
+        assert await prepared(patient) == "ready"
+        await patient.page.wait_for_function(
+            f"() => ({JS_LOCAL_KINDS})().join() === 'audio'", timeout=EVENT_TIMEOUT_MS
+        )
+        # the early offer is made with what there was: the microphone alone
+        await patient.page.wait_for_function(
+            f"() => JSON.stringify(({JS_EARLY_SENDING_KINDS})()) === '[[\"audio\"]]'",
+            timeout=EVENT_TIMEOUT_MS,
+        )
+
+        # the camera is free again and the person picks it
+        await patient.page.evaluate("window.__camera = 'ok'")
+        await patient.page.dispatch_event("[data-testid=camera-select]", "change")
+        await patient.page.wait_for_function(
+            f"() => ({JS_LOCAL_KINDS})().join() === 'audio,video'", timeout=EVENT_TIMEOUT_MS
+        )
+        assert await patient.page.evaluate(JS_EARLY_SENDING_KINDS) == [["audio"]]
+
+        await patient.page.click("[data-testid=join-button]")
+        await assert_joined_without_error(patient)
+        # the doctor sees (and hears) the patient, over the prepared connections
+        await asyncio.gather(doctor.wait_playing("pt-ma"), patient.wait_playing("dr-he"))
+        await wait_true(
+            doctor.page,
+            "async () => (await (" + JS_MEDIA_COUNTS + ")()).audioPacketsReceived > 50",
+            timeout_ms=EVENT_TIMEOUT_MS,
+        )
+        assert await patient.page.evaluate(JS_CONNECTIONS) == ["connected", "connected"]
+        assert await doctor.page.evaluate(f"() => ({JS_REMOTE_KINDS})('pt-ma')") == [
+            "audio",
+            "video",
+        ]
+        # what reached the server: microphone and camera, the camera in three layers
+        assert published_kinds(live_server, room_id, "pt-ma") == ["audio", "video"]
+        links = live_server.app[MEDIA].subscriber_links(room_id, "dr-he")
+        video = [x for x in links if x["publisher"] == "pt-ma" and x["kind"] == "video"]
+        assert video and video[0]["layers"] == 3, links
+        assert page_errors(doctor) == [], doctor.log
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await patient.page.screenshot(path=str(ARTIFACTS / "camera-on-patient.png"), full_page=True)
+        await doctor.page.screenshot(path=str(ARTIFACTS / "camera-on-doctor.png"), full_page=True)
