@@ -120,7 +120,6 @@ def attach(receiver: RTCRtpReceiver, ingress: Ingress) -> Intake | None:
 
 
 _HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, seq, timestamp, ssrc
-_ONE_BYTE_PROFILE = 0xBEDE
 
 
 def parse_rtp(data: bytes, level_id: int, extensions: HeaderExtensionsMap) -> RtpPacket:
@@ -128,39 +127,18 @@ def parse_rtp(data: bytes, level_id: int, extensions: HeaderExtensionsMap) -> Rt
     only ssrc-audio-level (id ``level_id``, 0 = not negotiated) is read, the one the fan-out
     passes on. The others fed what the ingress skips (abs-send-time aiortc's bandwidth
     estimator) or are not needed (mid: packets are routed by SSRC). Raises ValueError like
-    ``RtpPacket.parse``; an extension block not in the one-byte form is parsed by it."""
-    end = len(data)
-    if end < 12:
-        raise ValueError("RTP packet too short")
-    first, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
-    if first >> 6 != 2:
-        raise ValueError("RTP packet has invalid version")
-    pos = 12 + 4 * (first & 0x0F)
-    if end < pos:
-        raise ValueError("RTP packet has truncated CSRC")
-    packet = RtpPacket(second & 0x7F, second >> 7, seq, timestamp, ssrc)
-    if first & 0x10:
-        if end < pos + 4:
-            raise ValueError("RTP packet has truncated extension profile / length")
-        profile = (data[pos] << 8) | data[pos + 1]
-        length = ((data[pos + 2] << 8) | data[pos + 3]) * 4
-        pos += 4
-        if end < pos + length:
-            raise ValueError("RTP packet has truncated extension value")
-        if level_id:
-            if profile != _ONE_BYTE_PROFILE:
-                return RtpPacket.parse(data, extensions)
-            level = _one_byte_element(data, pos, pos + length, level_id)
-            if level is not None:
-                packet.extensions.audio_level = (level & 0x80 == 0x80, level & 0x7F)
-        pos += length
-    if first & 0x20:
-        padding = data[-1]
-        if not padding or padding > end - pos:
-            raise ValueError("RTP packet padding length is invalid")
-        packet.padding_size = padding
-        end -= padding
-    packet.payload = data[pos:end]
+    ``RtpPacket.parse``; an extension block not in the one-byte form is parsed by it. The
+    header is read by :func:`rtp_fields`."""
+    fields = rtp_fields(data, level_id)
+    if fields is None:  # an extension block not in the one-byte form, the level wanted
+        return RtpPacket.parse(data, extensions)
+    payload_type, marker, seq, timestamp, ssrc, payload, level = fields
+    packet = RtpPacket(payload_type, marker, seq, timestamp, ssrc)
+    if level is not None:
+        packet.extensions.audio_level = level
+    if data[0] & 0x20:  # rtp_fields checked the padding length
+        packet.padding_size = data[-1]
+    packet.payload = payload
     return packet
 
 
@@ -190,7 +168,7 @@ def rtp_fields(data: bytes, level_id: int) -> Fields | None:
         if end < pos:
             raise ValueError("RTP packet has truncated extension value")
         if level_id:
-            if data[start - 4] != 0xBE or data[start - 3] != 0xDE:
+            if data[start - 4] != 0xBE or data[start - 3] != 0xDE:  # not one-byte (RFC 8285)
                 return None
             value = _one_byte_element(data, start, pos, level_id)
             if value is not None:
