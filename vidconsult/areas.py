@@ -217,15 +217,23 @@ def install_recordings(app: web.Application) -> None:
     )
     app[recordings_api.RECORDINGS] = service
 
+    exports = ExportService(
+        store=store,
+        recordings=service,
+        archive=archive,
+        compose=export_composite,
+        clock=app[CLOCK],
+        node_id=app[LIVE].node_id,
+    )
+
     async def on_cluster(message: dict[str, Any]) -> None:
-        # another node died: its files still marked "recording" are interrupted now
+        # another node died: its files still marked "recording" are interrupted now, and
+        # the exports it was running have failed
         if message.get("type") == NODE_DOWN:
             await service.node_down(str(message.get("node")))
+            await exports.node_down(str(message.get("node")))
 
     app[NODE_AGENT].follow(CLUSTER_TOPIC, on_cluster)
-    exports = ExportService(
-        store=store, recordings=service, archive=archive, compose=export_composite, clock=app[CLOCK]
-    )
     app[recordings_api.EXPORTS] = exports
     app[EVENTS].subscribe(service.on_event)
     recordings_api.add_room_requests(app[SIGNALING], service)
@@ -234,7 +242,11 @@ def install_recordings(app: web.Application) -> None:
     interval = settings.recording_purge_interval
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await service.recover()
+        await service.recover()  # takes the archive's server lock first
+        try:
+            await exports.recover()
+        except Exception:  # nothing here stops the server from starting
+            log.exception("recovering interrupted exports failed")
         loop_task = asyncio.create_task(_purge_loop(service, interval)) if interval > 0 else None
         yield
         if loop_task is not None:

@@ -140,6 +140,11 @@ class ExportJob(_Out):
     progress: float = Field(description="0..1")
     created_by: str
     created_at: Instant
+    node_id: str = Field(
+        default="",
+        description='the node that runs it ("": a single server, or a job kept before jobs '
+        "named their node); if that node stops, the job fails with export_interrupted",
+    )
     files: list[str] = Field(description="the recordings composed")
     error: str | None = Field(description="the diagnostic, for operators (English)")
     error_code: ExportFailure | None = Field(

@@ -109,6 +109,10 @@ async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> 
     await store.set_case_hold("case_2", False, "admin", T0)
     await store.save_export({"id": "ex1", "room_id": "rm_a", "state": "queued"})
     await store.save_export({"id": "ex1", "room_id": "rm_a", "state": "done", "n": [1, 2]})
+    # recovery finds the jobs left running, by the node that runs them (no node: "")
+    await store.save_export({"id": "ex2", "room_id": "rm_a", "status": "running"})
+    await store.save_export({"id": "ex3", "room_id": "rm_a", "status": "running", "node_id": "n1"})
+    await store.save_export({"id": "ex4", "room_id": "rm_a", "status": "done", "node_id": "n1"})
 
     store = await backend.open(RECORDINGS[backend.kind])
     assert await store.get_recording("rec_1") == done
@@ -140,4 +144,11 @@ async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> 
         "state": "done",
         "n": [1, 2],
     }
-    assert await store.get_export("ex2") is None
+    assert await store.get_export("ex5") is None
+    running = await store.list_exports(status="running")
+    assert [j["id"] for j in running] == ["ex2", "ex3"]
+    assert running[1] == {"id": "ex3", "room_id": "rm_a", "status": "running", "node_id": "n1"}
+    assert [j["id"] for j in await store.list_exports(status="running", node_id="n1")] == ["ex3"]
+    assert [j["id"] for j in await store.list_exports(status="running", node_id="")] == ["ex2"]
+    assert [j["id"] for j in await store.list_exports(node_id="n1")] == ["ex3", "ex4"]
+    assert await store.list_exports(status="failed") == []

@@ -36,6 +36,9 @@ class ExportFailure(StrEnum):
     DISK_FULL = "disk_full"
     NOT_WRITABLE = "storage_not_writable"
     STORAGE_ERROR = "storage_error"
+    # the server (or its node) stopped while the export ran: marked at its restart or by the
+    # node that saw it die; the coordinator starts the export again
+    INTERRUPTED = "export_interrupted"
     OTHER = "export_failed"
 
 

@@ -1,7 +1,15 @@
 """Composite export jobs: a room's participant files made into one MP4 for a referral hospital,
 off the event loop, with progress (in memory while running, stored when done). A failed job
 carries ``error_code`` (vidconsult.domain.recording_failures.ExportFailure: what the
-coordinator reads, in their language) beside ``error`` (the diagnostic, for operators)."""
+coordinator reads, in their language) beside ``error`` (the diagnostic, for operators).
+
+A job names the node that runs it (``node_id``). One the server was running when it stopped
+(crash, kill, restart) is marked failed with ``export_interrupted`` when that node starts again
+(:meth:`ExportService.recover`), or at once by another node that saw it die
+(:meth:`ExportService.node_down`), so nobody waits on it and the coordinator starts it again.
+The composite is written to ``{id}.part.mp4`` and renamed to ``{id}.mp4`` only when whole; an
+interrupted job's files are deleted at that node's start, and only a ``done`` job's file is
+ever served."""
 
 from __future__ import annotations
 
@@ -85,7 +93,9 @@ class ExportService:
         archive: ArchiveFiles,
         compose: Compose,
         clock: Clock,
+        node_id: str = "",
     ) -> None:
+        self.node_id = node_id
         self._store = store
         self._recordings = recordings
         self._archive = archive
@@ -96,6 +106,61 @@ class ExportService:
 
     def output_path(self, job: dict[str, Any]) -> Path:
         return self._archive.root / "exports" / job["room_id"] / f"{job['id']}.mp4"
+
+    async def recover(self) -> list[dict[str, Any]]:
+        """At start (after the recordings service took the archive's server lock): the jobs
+        this node (or no node, before jobs named theirs) left running are marked failed,
+        ``export_interrupted``; every half-written composite (``*.part.mp4``) under the
+        archive's exports is deleted (no server writes to it now), and so is an interrupted
+        job's own file (it stopped before the job was marked done: never served)."""
+        found = [
+            job
+            for node in dict.fromkeys((self.node_id, ""))
+            for job in await self._store.list_exports(status="running", node_id=node)
+            if job["id"] not in self._live
+        ]
+        for job in found:
+            await self._interrupt(job, "server stopped while exporting")
+        doomed = [self.output_path(job) for job in found]
+        removed = await asyncio.to_thread(self._remove_partial, doomed)
+        if removed:
+            log.warning("half-written exports deleted files=%s", removed)
+        return found
+
+    async def node_down(self, node_id: str) -> list[dict[str, Any]]:
+        """Another node died: the exports it was running are marked failed now (its files
+        are on its disk; it deletes them when it starts again). Idempotent."""
+        if not node_id or node_id == self.node_id:
+            return []
+        found = await self._store.list_exports(status="running", node_id=node_id)
+        for job in found:
+            await self._interrupt(job, f"its node stopped while exporting ({node_id})")
+        return found
+
+    async def _interrupt(self, job: dict[str, Any], error: str) -> None:
+        job.update(status="failed", error=error, error_code=ExportFailure.INTERRUPTED.value)
+        await self._store.save_export(job)
+        log.warning(
+            "interrupted export marked failed job=%s room=%s node=%s",
+            job["id"],
+            job["room_id"],
+            job.get("node_id", ""),
+        )
+
+    def _remove_partial(self, outputs: list[Path]) -> list[str]:
+        exports = self._archive.root / "exports"
+        doomed = [*exports.glob("*/*.part.mp4"), *outputs] if exports.is_dir() else outputs
+        removed = []
+        for path in doomed:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                log.exception("a half-written export could not be deleted path=%s", path)
+                continue
+            removed.append(self._in_archive(str(path)))
+        return removed
 
     async def start(self, room_id: str, *, by: str) -> dict[str, Any]:
         recs = await self._store.list_recordings(room_id=room_id, limit=10_000)
@@ -111,6 +176,7 @@ class ExportService:
             "progress": 0.0,
             "created_by": by,
             "created_at": self._clock.now().isoformat(),
+            "node_id": self.node_id,
             "files": [r.id for r in recs if r.status in EXPORTABLE],
             "error": None,
             "error_code": None,
@@ -186,6 +252,7 @@ class ExportService:
         if job.get("status") == "failed" and not job.get("error_code"):
             job["error_code"] = ExportFailure.OTHER.value  # a job failed before codes
         job.setdefault("error_code", None)
+        job.setdefault("node_id", "")
         return job
 
     async def close(self) -> None:

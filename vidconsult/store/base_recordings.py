@@ -41,3 +41,10 @@ class RecordingStore(Protocol):
     async def save_export(self, job: dict[str, Any]) -> None: ...
 
     async def get_export(self, job_id: str) -> dict[str, Any] | None: ...
+
+    async def list_exports(
+        self, *, status: str | None = None, node_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Export jobs by ``status`` and by the node that runs them (``node_id``: a job kept
+        before jobs named their node counts as node ``""``)."""
+        ...

@@ -291,3 +291,23 @@ class SQLiteRecordingStore:
             return json.loads(row[0]) if row else None
 
         return await self._db.run(op)
+
+    async def list_exports(
+        self, *, status: str | None = None, node_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        if status is not None:
+            where.append("json_extract(data, '$.status') = ?")
+            args.append(status)
+        if node_id is not None:
+            where.append("coalesce(json_extract(data, '$.node_id'), '') = ?")
+            args.append(node_id)
+        sql = "SELECT data FROM recording_exports"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+
+        def op() -> list[dict[str, Any]]:
+            rows = self._db.conn.execute(sql + " ORDER BY id", args).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._db.run(op)

@@ -40,6 +40,7 @@ export const STRINGS = {
       disk_full: "The export stopped because the server's disk is full. Ask the operator to free space, then export again.",
       storage_not_writable: "The server cannot write the exported video. Ask the operator to check the export folder's permissions, then export again.",
       storage_error: "The export stopped because of a disk error on the server. Ask the operator to check the disk.",
+      export_interrupted: "The export stopped because the server restarted while it was being made. Start the export again.",
       export_failed: "The export could not be made. Try again; if it fails again, ask the operator.",
     },
     errors: {
@@ -994,6 +995,7 @@ export const STRINGS = {
       disk_full: "服务器磁盘已满，导出已停止。请联系运维人员清理空间后再导出。",
       storage_not_writable: "服务器无法写入导出的视频。请联系运维人员检查导出文件夹的权限后再导出。",
       storage_error: "服务器磁盘出错，导出已停止。请联系运维人员检查磁盘。",
+      export_interrupted: "导出过程中服务器重新启动，导出已中断。请重新开始导出。",
       export_failed: "导出未能完成。请重试；如果再次失败，请联系运维人员。",
     },
     errors: {

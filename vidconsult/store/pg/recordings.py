@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from vidconsult.domain.recordings import Recording, RecordingPolicy
@@ -116,6 +116,18 @@ class PgRecordingStore:
         async with self._db.begin() as conn:
             data: dict[str, Any] | None = await conn.scalar(stmt)
         return data
+
+    async def list_exports(
+        self, *, status: str | None = None, node_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        data = t.recording_exports.c.data
+        stmt = select(data).order_by(t.recording_exports.c.id)
+        if status is not None:
+            stmt = stmt.where(data["status"].astext == status)
+        if node_id is not None:
+            stmt = stmt.where(func.coalesce(data["node_id"].astext, "") == node_id)
+        async with self._db.begin() as conn:
+            return [dict(row) for row in (await conn.scalars(stmt)).all()]
 
 
 def _changeable(recording: Recording) -> dict[str, Any]:

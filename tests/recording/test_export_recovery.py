@@ -1,0 +1,145 @@
+"""An export the server was running when its process died is not left "running" for good: the
+server is SIGKILLed with a job held mid-way (``serve_proc --hold-exports``), a new server on the
+same data directory (the same SQLite files) says through the REST API that the job failed with
+``export_interrupted``, its half-written file is gone and never served, and the coordinator can
+start the export again (it completes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.helpers import SECRET, ServerHandle
+from vidconsult import areas
+from vidconsult.app import run_server
+from vidconsult.config import Settings
+from vidconsult.domain.recordings import Recording, RecordingStatus, file_name, room_directory
+from vidconsult.tokens import TokenSigner
+from web.recordings_api import EXPORTS, RECORDINGS
+
+WAIT = 30  # a bound for the polls below, never a synchronisation
+
+
+@asynccontextmanager
+async def server_on(data: Path) -> AsyncIterator[ServerHandle]:
+    settings = Settings.from_env(
+        {}, host="127.0.0.1", port=0, data_dir=data, secret=SECRET, media_mode="passthrough"
+    )
+    async with (
+        run_server(settings, installers=[areas.install_recordings]) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
+
+
+async def poll(server: ServerHandle, path: str, done: Any) -> dict[str, Any]:
+    """GET ``path`` until ``done(body)``, as the dashboard polls a job."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        status, body = await server.api("GET", path)
+        assert status == 200, body
+        if done(body):
+            return body
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.1)
+
+
+async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    data = tmp_path / "var"
+    # a room with one finished recording (a real 14 s VP8 + Opus file in the archive)
+    async with server_on(data) as first:
+        room = await first.create_room("Cardiology · Anda County")
+        service = first.app[RECORDINGS]
+        started = datetime.now(UTC) - timedelta(minutes=5)
+        rec = Recording(
+            id="rec_0000000000a1",
+            room_id=room["id"],
+            case_id=None,
+            identity="dr-li",
+            role="doctor",
+            path=f"{room_directory(room['id'], started)}/"
+            f"{file_name('dr-li', 'rec_0000000000a1', 'webm')}",
+            started_at=started,
+            status=RecordingStatus.COMPLETED,
+            kinds=["audio", "video"],
+            codecs=["VP8", "opus"],
+            ended_at=started + timedelta(seconds=14),
+            duration_ms=14_000,
+            session_id="rs_000000000001",
+        )
+        target = service.archive.resolve(rec.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(media_files["a"], target)
+        rec.size = target.stat().st_size
+        await service.store.add_recording(rec)
+
+    # the server, as a process, with the export held mid-way; then killed
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "tests.recording.serve_proc", str(data), SECRET, "--hold-exports"],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
+        assert url.startswith("http"), url
+        async with aiohttp.ClientSession() as session:
+            dying = ServerHandle(url, TokenSigner(SECRET.encode()), None, session)
+            status, job = await dying.api("POST", f"/api/v1/rooms/{room['id']}/exports")
+            assert status == 202, job
+            held = await poll(dying, f"/api/v1/exports/{job['id']}", lambda j: j["progress"] > 0)
+            assert held["status"] == "running" and held["progress"] == 0.5, held
+        os.kill(proc.pid, signal.SIGKILL)
+        await asyncio.to_thread(proc.wait)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    exports_dir = data / "recordings" / "exports" / room["id"]
+    part = exports_dir / f"{job['id']}.part.mp4"
+    assert part.is_file()  # what the dead server left half-written
+
+    # a new server on the same data directory
+    async with server_on(data) as again:
+        assert again.app[EXPORTS].output_path(job).parent == exports_dir
+        status, failed = await again.api("GET", f"/api/v1/exports/{job['id']}")
+        assert status == 200, failed
+        assert failed["status"] == "failed", failed
+        assert failed["error_code"] == "export_interrupted", failed
+        assert failed["error"] == "server stopped while exporting", failed
+        assert failed["node_id"] == again.app[EXPORTS].node_id
+        # the half-written file is deleted, and nothing of it is handed out
+        assert not part.exists() and not (exports_dir / f"{job['id']}.mp4").exists()
+        status, refused = await again.api("GET", f"/api/v1/exports/{job['id']}/link")
+        assert status == 409 and refused["error"]["code"] == "export_not_ready", refused
+
+        # the coordinator starts it again: it completes and is served
+        status, retry = await again.api("POST", f"/api/v1/rooms/{room['id']}/exports")
+        assert status == 202, retry
+        done = await poll(
+            again, f"/api/v1/exports/{retry['id']}", lambda j: j["status"] != "running"
+        )
+        assert done["status"] == "done" and done["duration_s"] >= 13.0, done
+        status, link = await again.api("GET", f"/api/v1/exports/{retry['id']}/link")
+        assert status == 200, link
+        async with again.session.get(link["url"]) as resp:
+            assert resp.status == 200 and resp.headers["Content-Type"] == "video/mp4"
+            assert len(await resp.read()) > 10_000
+        # the interrupted job stays failed (a restart of a restart changes nothing)
+        status, still = await again.api("GET", f"/api/v1/exports/{job['id']}")
+        assert still["status"] == "failed" and still["error_code"] == "export_interrupted"
