@@ -52,8 +52,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import cpu_seconds, serve  # noqa: E402
 from benchmarks.sfu_forwarding import (  # noqa: E402
-    cpu_seconds,
     fit_slope,
     make_clip,
     publisher_main,
@@ -114,12 +114,7 @@ async def _node(name: str, port_q: Any) -> None:
             web.get("/stats", stats),
         ]
     )
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port_q.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    await asyncio.Event().wait()
+    await serve(app, port_q)
 
 
 def _http(url: str, body: Any = None) -> Any:

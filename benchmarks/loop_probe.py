@@ -102,6 +102,7 @@ def server_main(loop_name: Any, count: bool, port_q: Any) -> None:
 async def _server(count: bool, port_q: Any) -> None:
     from aiohttp import web
 
+    from benchmarks.harness import serve
     from benchmarks.sfu_forwarding import signaling_routes
     from media import AiortcMediaEngine, MediaConfig
     from media import intake as media_intake
@@ -122,12 +123,7 @@ async def _server(count: bool, port_q: Any) -> None:
 
     app = web.Application()
     app.add_routes([*signaling_routes(engine, "bench"), web.get("/probe", probe)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port_q.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    await asyncio.Event().wait()
+    await serve(app, port_q)
 
 
 def _perf(pid: int, window: float) -> dict[str, float]:

@@ -36,18 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 
+from benchmarks.harness import cpu_seconds  # noqa: E402
 from tests.recording import synth  # noqa: E402
 from vidconsult.client import RoomClient  # noqa: E402
 from vidconsult.domain.roles import Role  # noqa: E402
 from vidconsult.tokens import TokenSigner  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 40
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def token(identity: str, role: Role, room: str | None = None) -> str:

@@ -8,7 +8,7 @@ Python, the pages only run WebRTC (offers/answers with gathered candidates).
 Both servers get the same publisher: 640x480 camera, video capped at ``VIDEO_KBPS`` by the page
 (``RTCRtpSender.setParameters``), so the packet rates are comparable; CPU is also given per
 1000 packets the publisher sent (``ms_per_1000_packets_in``). The server's CPU is its threads'
-run time (ns, ``sfu_forwarding.CpuMeter``; ``cpu_from`` says when a thread ended and the
+run time (ns, ``harness.CpuMeter``; ``cpu_from`` says when a thread ended and the
 10 ms clock ticks were used instead). Where ``perf`` is installed and may count the server's
 user-space instructions (``perf stat -e instructions:u -p PID`` over the same window, all its
 threads), each row also gives ``instructions_per_packet_in``: user-space instructions per packet
@@ -137,8 +137,9 @@ async def browser_sweep(
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
+    from benchmarks.harness import CpuMeter
     from benchmarks.join_time import _blank_page_server
-    from benchmarks.sfu_forwarding import CpuMeter, _signal, fit_slope
+    from benchmarks.sfu_forwarding import _signal, fit_slope
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
     from tests.browser.waits import wait_true
 

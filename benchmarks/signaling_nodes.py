@@ -60,6 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import cpu_seconds  # noqa: E402
 from tests.helpers import SECRET  # noqa: E402
 from tests.multinode.cluster import TTL, Front, Node, free_port  # noqa: E402
 from tests.postgres import PostgresServer, postgres_server  # noqa: E402
@@ -91,11 +92,6 @@ def summary(values: list[float]) -> dict[str, Any]:
         "p99": round(percentile(ms, 99), 1),
         "max": round(max(ms), 1),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def front_main(ports: list[tuple[str, int]], port: int, pipe: Any) -> None:

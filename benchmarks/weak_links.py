@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from benchmarks import janus_videoroom as jv  # noqa: E402
+from benchmarks.harness import cpu_seconds  # noqa: E402
 from tests.browser.conftest import CHROMIUM  # noqa: E402
 from tests.browser.watching import (  # noqa: E402
     JS_FRAMES_SINCE,
@@ -76,7 +77,6 @@ from vidconsult.domain.roles import Role  # noqa: E402
 from vidconsult.tokens import TokenSigner  # noqa: E402
 
 JANUS_PAGE_JS = (HERE / "weak_links_janus.js").read_text()
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ENCODINGS = [  # web/static/session.js SIMULCAST_ENCODINGS
     {"rid": "q", "scaleResolutionDownBy": 4, "maxBitrate": 120_000},
     {"rid": "h", "scaleResolutionDownBy": 2, "maxBitrate": 350_000},
@@ -95,11 +95,6 @@ def parse_profile(text: str) -> tuple[str, LinkProfile]:
         loss=float(loss.rstrip("%") or 0) / 100,
         delay_ms=float(delay.lower().removesuffix("ms") or 0),
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 async def until(check: Any, timeout: float) -> bool:
