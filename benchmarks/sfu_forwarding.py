@@ -38,8 +38,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# CpuMeter lived here: still importable from this module
+from benchmarks.harness import CpuMeter, cpu_seconds, serve  # noqa: E402, F401
+
 CLIP = Path(tempfile.gettempdir()) / "vidconsult-bench" / "vp8-640x480-30fps-1mbit.ivf"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- the clip ---------------------------------------------------------------------------------
@@ -195,12 +197,7 @@ async def _server(mode: str, port_q: Any) -> None:
 
     app = web.Application()
     app.add_routes([*shim, web.get("/latency", latency)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port_q.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    await asyncio.Event().wait()
+    await serve(app, port_q)
 
 
 # --- publisher process ------------------------------------------------------------------------
@@ -368,47 +365,6 @@ async def _signal(signal: Any, what: str, sdp_or_identity: str, identity: str = 
 
 
 # --- driver -----------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-class CpuMeter:
-    """A process's CPU between two reads, to the nanosecond where it can be: the run time of
-    its threads (/proc/PID/task/*/schedstat, ns), which /proc/PID/stat gives in clock ticks
-    (10 ms: over a 10 s window, 1 ms/s, ~10 % of one viewer's cost in the browser mode).
-    A thread that ends inside the window takes its time with it from the thread sum: then
-    the tick figure is used (it keeps the time of ended threads)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._ticks = cpu_seconds(pid)
-        self._threads = self._thread_seconds()
-
-    def _thread_seconds(self) -> float | None:
-        total = 0
-        try:
-            for task in Path(f"/proc/{self.pid}/task").iterdir():
-                try:
-                    total += int((task / "schedstat").read_text().split()[0])
-                except (FileNotFoundError, ProcessLookupError):
-                    continue  # the thread ended while being read
-        except OSError:
-            return None
-        return total / 1e9
-
-    def read(self) -> tuple[float, str]:
-        """(seconds of CPU since the meter was made, "threads" or "ticks": how measured)."""
-        ticks = cpu_seconds(self.pid) - self._ticks
-        threads = self._thread_seconds()
-        if threads is None or self._threads is None:
-            return ticks, "ticks"
-        precise = threads - self._threads
-        if precise < ticks - 2 / CLK_TCK:  # a thread ended: its time left the thread sum
-            return ticks, "ticks"
-        return precise, "threads"
 
 
 def fit_slope(xs: list[float], ys: list[float]) -> float | None:
