@@ -48,6 +48,11 @@ class RecordingFile(_Out):
         description="camera: the participant's camera and microphone; screen: the screen it "
         "shared, recorded as a file of its own",
     )
+    has_file: bool = Field(
+        default=True,
+        description="a file to play or download: false when deleted, or failed / interrupted "
+        "with no file or nothing in it (size or duration 0); a partial file is true",
+    )
 
 
 class RecordingEntry(RecordingFile):

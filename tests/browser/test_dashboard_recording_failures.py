@@ -6,8 +6,10 @@ the operator, never in the visible text, and no failure code shows.
 In headless Chromium against the real server: one consultation room's recordings folder
 cannot be written (a file stands where its directory goes), so its recording stops at once;
 another room records ~2 s, then its file is removed from the archive, so its composite export
-fails for a missing source. Each state is checked with axe-core and screenshotted
-(/tmp/vidconsult-recording-failure-shots)."""
+fails for a missing source. The blocked room's failed files were never written: their rows
+offer no Play or Download (a "no file to play" note instead), the failure's sentence stays; the
+other room's file (in the index with its media) keeps both. Each state is checked with axe-core
+and screenshotted (/tmp/vidconsult-recording-failure-shots)."""
 
 from __future__ import annotations
 
@@ -41,12 +43,14 @@ SENTENCES = {
         "source_missing": "A recording this export needs is missing from the archive. Ask the "
         "operator to restore it, then export again.",
         "details": "Technical details (for the operator)",
+        "no_file": "No file to play",
     },
     "zh": {
         "storage_not_writable": "服务器无法写入录像文件夹，录制已停止。请联系运维人员检查该文件夹的"
         "权限后重新开始录制。",
         "source_missing": "导出所需的一段录像已不在存档中。请联系运维人员恢复该文件后再导出。",
         "details": "技术详情（供运维人员查看）",
+        "no_file": "无可播放的文件",
     },
 }
 # what must never be in the text a coordinator sees (the codes, the diagnostics' words)
@@ -99,7 +103,13 @@ async def test_recording_and_export_failures_read_as_sentences(
     await asyncio.sleep(2.0)  # what the good room records (a length, not a synchronisation)
     await ok(server, "POST", f"/api/v1/rooms/{good['id']}/recording/stop")
     (rec,) = (await ok(server, "GET", f"/api/v1/recordings?room_id={good['id']}"))["recordings"]
-    assert rec["status"] == "completed", rec
+    assert rec["status"] == "completed" and rec["has_file"] is True, rec
+    blocked_recs = (await ok(server, "GET", f"/api/v1/recordings?room_id={blocked['id']}"))[
+        "recordings"
+    ]
+    assert blocked_recs and all(
+        r["status"] == "failed" and r["has_file"] is False for r in blocked_recs
+    ), blocked_recs
     (source,) = server.app[RECORDINGS].archive.root.rglob(rec["file"])
     source.unlink()  # the export's source is gone from the archive
 
@@ -134,6 +144,21 @@ async def test_recording_and_export_failures_read_as_sentences(
             await assert_failure_shown(
                 note, words["storage_not_writable"], words["details"], "FileExistsError"
             )
+        # no file was ever written: nothing that needs one is offered, the note says so
+        rows = group.locator("[data-testid=recording-row]")
+        assert await rows.count() == len(blocked_recs)
+        for file_row in await rows.all():
+            assert await file_row.get_attribute("data-status") == "failed"
+            assert await file_row.locator("[data-testid=play-button]").count() == 0
+            assert await file_row.locator("[data-testid=download-button]").count() == 0
+            no_file = file_row.locator("[data-testid=recording-no-file]")
+            assert (await no_file.inner_text()).strip() == words["no_file"]
+            assert await file_row.locator("[data-testid=recording-failure]").count() == 1
+        # the good room's file still plays and downloads (its row is in the index as recorded)
+        good_row = page.locator(f"[data-testid=recording-row][data-recording-id='{rec['id']}']")
+        assert await good_row.locator("[data-testid=play-button]").is_enabled()
+        assert await good_row.locator("[data-testid=download-button]").is_enabled()
+        assert await good_row.locator("[data-testid=recording-no-file]").count() == 0
         exporter = page.locator(f"[data-testid=export][data-room-id='{good['id']}']")
         await exporter.locator("[data-testid=export-button]").click()
         await page.wait_for_selector(

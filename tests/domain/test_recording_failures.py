@@ -63,3 +63,43 @@ def test_recording_failure_codes(error: str | None, code: RecordingFailure | Non
 )
 def test_export_failure_codes(exc: BaseException, code: ExportFailure) -> None:
     assert export_failure(exc) is code
+
+
+@pytest.mark.parametrize(
+    ("status", "size", "duration_ms", "has_file"),
+    [
+        ("completed", 48_000, 9_000, True),
+        ("recording", 0, 0, True),  # being written: as before
+        ("deleted", 48_000, 9_000, False),  # retention removed it
+        # never written: a folder that could not be written (nothing opened)
+        ("failed", 0, 0, False),
+        # no_media: the container's header, no sound or picture in it
+        ("failed", 612, 0, False),
+        # a dead node's file, marked by another node: not closed or measured yet
+        ("interrupted", 0, 0, False),
+        # recorded until it failed, or salvaged after a crash: what is there plays
+        ("failed", 48_000, 9_000, True),
+        ("interrupted", 48_000, 9_000, True),
+    ],
+)
+def test_a_recording_has_a_file_to_play_only_with_something_in_it(
+    status: str, size: int, duration_ms: int, has_file: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    from vidconsult.domain.recordings import Recording, RecordingStatus
+
+    rec = Recording(
+        id="rec_0000000000a1",
+        room_id="rm_a",
+        case_id=None,
+        identity="dr-li",
+        role="doctor",
+        path="2026/12/06/rm_a/dr-li-rec_0000000000a1.webm",
+        started_at=datetime(2026, 12, 6, 9, tzinfo=UTC),
+        status=RecordingStatus(status),
+        size=size,
+        duration_ms=duration_ms,
+    )
+    assert rec.has_file is has_file
+    assert rec.to_dict()["has_file"] is has_file

@@ -58,6 +58,20 @@ class Recording:
     # the node whose recorder writes the file (its disk holds it); "" = before nodes had ids
     node_id: str = ""
 
+    @property
+    def has_file(self) -> bool:
+        """Whether the archive holds a file of it worth playing or downloading. Not when
+        deleted by retention, nor when a failed or interrupted recording's file was never
+        written or holds no sound or picture (size or duration 0: a folder that could not be
+        written, ``no_media``, a dead node's file its node has not closed yet). A failed or
+        interrupted file with something in it (recorded until the failure, salvaged after a
+        crash) has one: what was recorded plays, the failure is said beside it."""
+        if self.status is RecordingStatus.DELETED:
+            return False
+        if self.status in (RecordingStatus.FAILED, RecordingStatus.INTERRUPTED):
+            return self.size > 0 and self.duration_ms > 0
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -80,6 +94,7 @@ class Recording:
             "file": self.path.rsplit("/", 1)[-1],
             "session_id": self.session_id,
             "source": self.source,
+            "has_file": self.has_file,
         }
 
 

@@ -106,21 +106,11 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
   function row(rec) {
     const started = centreTime(rec.started_at, { seconds: true });
     const vars = { who: rec.identity, time: started };
-    const hasFile = rec.status !== "deleted";
-    const play = h("button", { type: "button", class: "small primary", testid: "play-button",
-      "aria-label": t("playLabel", vars), disabled: !hasFile }, t("play"));
-    play.addEventListener("click", () => busy(play, () => player.play(rec, roomName(rec.room_id))));
-    const download = h("button", { type: "button", class: "small", testid: "download-button",
-      "aria-label": t("downloadLabel", vars), disabled: !hasFile }, t("download"));
-    download.addEventListener("click", () => busy(download, async () => {
-      // the purpose goes on the case's audit trail (a download, not a playback)
-      const link = await api("GET",
-        `/recordings/${encodeURIComponent(rec.id)}/link?purpose=download`);
-      const a = h("a", { href: link.url, download: rec.file, hidden: true });
-      document.body.append(a);
-      a.click();
-      a.remove();
-    }));
+    // no file (deleted, or failed before anything was written): no action that needs one,
+    // a note instead; the failure's sentence stays in its column
+    const actions = rec.has_file === false
+      ? h("span", { class: "muted small-text", testid: "recording-no-file" }, t("recNoFile"))
+      : fileActions(rec, vars);
     return h("tr", { testid: "recording-row", dataset: { recordingId: rec.id, status: rec.status,
       identity: rec.identity, roomId: rec.room_id, source: rec.source || "camera" } },
     h("th", { scope: "row" },
@@ -142,7 +132,26 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
     h("td", { class: "mono small-text", title: rec.codecs.join(", ") || null },
       rec.codecs.length ? codecNames(rec.codecs) : "—"),
     h("td", {}, holdToggle(rec, vars)),
-    h("td", { class: "actions" }, play, download));
+    h("td", { class: "actions" }, actions));
+  }
+
+  /** Play (inline) and Download: for a recording that has a file. */
+  function fileActions(rec, vars) {
+    const play = h("button", { type: "button", class: "small primary", testid: "play-button",
+      "aria-label": t("playLabel", vars) }, t("play"));
+    play.addEventListener("click", () => busy(play, () => player.play(rec, roomName(rec.room_id))));
+    const download = h("button", { type: "button", class: "small", testid: "download-button",
+      "aria-label": t("downloadLabel", vars) }, t("download"));
+    download.addEventListener("click", () => busy(download, async () => {
+      // the purpose goes on the case's audit trail (a download, not a playback)
+      const link = await api("GET",
+        `/recordings/${encodeURIComponent(rec.id)}/link?purpose=download`);
+      const a = h("a", { href: link.url, download: rec.file, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    }));
+    return [play, download];
   }
 
   function holdToggle(rec, vars) {

@@ -527,6 +527,7 @@ export const STRINGS = {
     offset: "Starts in the session at",
     audioOnly: "Audio only",
     recScreenShare: "shared screen",
+    recNoFile: "No file to play",
     playError: "This recording cannot be played here ({message}); download it instead.",
     recStatuses: {
       recording: "recording", completed: "completed", interrupted: "interrupted",
@@ -1474,6 +1475,7 @@ export const STRINGS = {
     offset: "在录制中的起点",
     audioOnly: "仅音频",
     recScreenShare: "共享的屏幕",
+    recNoFile: "无可播放的文件",
     playError: "无法在此播放此录像（{message}），请下载后观看。",
     recStatuses: {
       recording: "录制中", completed: "已完成", interrupted: "已中断",
