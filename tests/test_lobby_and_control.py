@@ -90,14 +90,33 @@ async def test_declined_patient_is_told_and_disconnected(app_server: ServerHandl
     assert view["waiting"] == [] and [p["identity"] for p in view["participants"]] == ["dr"]
 
 
-async def test_leaving_the_lobby_takes_one_off_the_list(app_server: ServerHandle, sdk) -> None:
+async def test_leaving_the_lobby_takes_one_off_the_list(
+    app_server: ServerHandle, sdk, monkeypatch
+) -> None:
+    """close() while connect() waits in the waiting room ends that connect() at once with
+    ``closed``, whether the join's answer (you wait) has come or not, and leaves nothing of the
+    client running; the patient is taken off the list."""
+    from vidconsult.app import SIGNALING
+
+    rooms = app_server.app[SIGNALING].rooms
     rid = (await app_server.create_room("Lobby", lobby=True))["id"]
     doctor = sdk(app_server.url, app_server.mint("dr", "doctor", room=rid))
     await doctor.connect()
+    # the join's answer held back until the patient has closed: connect() still awaits it
+    hold = rooms.hold_in_lobby
+    closed_now = asyncio.Event()
+
+    async def held_answer(claims, sid):
+        held = await hold(claims, sid)
+        await closed_now.wait()
+        return held
+
+    monkeypatch.setattr(rooms, "hold_in_lobby", held_answer)
     patient = sdk(app_server.url, app_server.mint("pt", "patient", room=rid))
     waiting = asyncio.create_task(patient.connect())
     await doctor.wait_until(lambda: len(doctor.waiting) == 1)
     await patient.close()
+    closed_now.set()
     # the pending connect() ends with the close, not at a timeout (WAIT is only a bound: a
     # TimeoutError there is the bug)
     with pytest.raises(ClientError) as closed:
@@ -114,6 +133,7 @@ async def test_leaving_the_lobby_takes_one_off_the_list(app_server: ServerHandle
     assert not patient._calls  # no request left waiting for an answer
 
     # the same once the join's answer put it in the waiting room (connect() awaits admission)
+    monkeypatch.setattr(rooms, "hold_in_lobby", hold)
     second = sdk(app_server.url, app_server.mint("pt2", "patient", room=rid))
     waiting = asyncio.create_task(second.connect())
     await second.wait_until(lambda: second.lobby is not None)
