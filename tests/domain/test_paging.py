@@ -10,6 +10,7 @@ import pytest
 from vidconsult.domain.emergency import EmergencyPick, PickSource
 from vidconsult.domain.experts import Expert
 from vidconsult.domain.paging import (
+    CancelReason,
     PageStatus,
     PageTarget,
     Paging,
@@ -127,10 +128,11 @@ def test_accept_answers_and_cancels_every_other_open_page() -> None:
     # the first expert may still take the page they missed, while nobody has answered
     change = p.accept("case_1.p0", "zhou", at(70), coordinator=False)
     assert p.state is PagingState.ANSWERED and p.answered_by == "zhou"
-    assert {(pg.id, pg.status) for pg in change.closed} == {
-        ("case_1.p0", PageStatus.ACCEPTED),
-        ("case_1.p1", PageStatus.CANCELLED),
+    assert {(pg.id, pg.status, pg.reason) for pg in change.closed} == {
+        ("case_1.p0", PageStatus.ACCEPTED, None),
+        ("case_1.p1", PageStatus.CANCELLED, CancelReason.ANSWERED_ELSEWHERE),
     }
+    assert p.pages[1].closed_at == at(70)
     assert p.deadline is None and p.tick(at(500)).sent == ()
     with pytest.raises(Conflict) as err:
         p.accept("case_1.p1", "wang", at(71), coordinator=False)
@@ -156,10 +158,21 @@ def test_closing_cancels_open_pages_and_refuses_answers() -> None:
     p = paging()
     p.start(T0)
     change = p.close(at(30))
-    assert [pg.status for pg in change.closed] == [PageStatus.CANCELLED]
+    assert [(pg.status, pg.reason) for pg in change.closed] == [
+        (PageStatus.CANCELLED, CancelReason.ROOM_CLOSED)
+    ]
     assert p.state is PagingState.CLOSED
     with pytest.raises(Conflict):
         p.accept("case_1.p0", "zhou", at(31), coordinator=False)
+    # withdrawn: every open page (the unanswered one and the ringing one) says so
+    w = paging()
+    w.start(T0)
+    w.tick(at(60))
+    change = w.close(at(61), CancelReason.EMERGENCY_WITHDRAWN)
+    assert [(pg.id, pg.reason) for pg in change.closed] == [
+        ("case_1.p0", CancelReason.EMERGENCY_WITHDRAWN),
+        ("case_1.p1", CancelReason.EMERGENCY_WITHDRAWN),
+    ]
 
 
 def test_first_expert_arrival_is_recorded_once_and_bad_input_is_refused() -> None:

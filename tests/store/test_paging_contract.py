@@ -58,6 +58,10 @@ async def test_pagings_survive_a_reopen_with_their_pages_and_clock(backend: Back
     assert again_ringing.deadline == ringing.opened_at + timedelta(seconds=95)
     assert [p.status.value for p in again_ringing.pages] == ["unanswered", "ringing"]
     assert again_ringing.policy.answer_within == timedelta(seconds=45)
+    # a cancelled page keeps why (the board, the page.cancelled webhook)
+    again_closed = await store.get_paging("case_closed")
+    assert again_closed == closed
+    assert [p.reason.value if p.reason else None for p in again_closed.pages] == ["room_closed"]
     assert again_answered.answered_by == "zhou" and again_answered.first_expert_at is not None
     assert again_answered.pages[0].answered_by == "zhou"
     # ``since`` far back: all three, newest first

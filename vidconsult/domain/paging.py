@@ -44,10 +44,18 @@ class PageStatus(StrEnum):
 OPEN = frozenset({PageStatus.RINGING, PageStatus.UNANSWERED})
 
 
+class CancelReason(StrEnum):
+    """Why a page was cancelled (stable codes: the ``page.cancelled`` webhook carries them)."""
+
+    ANSWERED_ELSEWHERE = "answered_elsewhere"  # someone else accepted the emergency first
+    ROOM_CLOSED = "room_closed"  # the emergency's room ended before anyone answered
+    EMERGENCY_WITHDRAWN = "emergency_withdrawn"  # the emergency's case was cancelled
+
+
 class PagingState(StrEnum):
     PAGING = "paging"
     ANSWERED = "answered"
-    CLOSED = "closed"  # the room ended before anyone answered
+    CLOSED = "closed"  # the room ended (or the emergency was withdrawn) before anyone answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,7 @@ class Page:
     status: PageStatus = PageStatus.RINGING
     closed_at: datetime | None = None  # when it was answered, declined, cancelled
     answered_by: str | None = None  # who accepted (for the coordinators' page: which one)
+    reason: CancelReason | None = None  # why it was cancelled (status CANCELLED only)
 
     @property
     def open(self) -> bool:
@@ -185,7 +194,7 @@ class Paging:
         self.state = PagingState.ANSWERED
         self.answered_at = now
         self.answered_by = identity
-        others = tuple(self._close_open(now, PageStatus.CANCELLED))
+        others = tuple(self._cancel_open(now, CancelReason.ANSWERED_ELSEWHERE))
         return PagingChange(closed=(page, *others))
 
     def decline(
@@ -203,12 +212,13 @@ class Paging:
             sent = (self._send(page.step + 1, now),)
         return PagingChange(sent=sent, closed=(page,))
 
-    def close(self, now: datetime) -> PagingChange:
-        """The emergency ended (its room closed): every open page is cancelled."""
+    def close(self, now: datetime, reason: CancelReason = CancelReason.ROOM_CLOSED) -> PagingChange:
+        """The emergency ended (its room closed, or it was withdrawn): every open page is
+        cancelled, with ``reason``."""
         require_aware(now, "now")
         if self.state is PagingState.PAGING:
             self.state = PagingState.CLOSED
-        return PagingChange(closed=tuple(self._close_open(now, PageStatus.CANCELLED)))
+        return PagingChange(closed=tuple(self._cancel_open(now, reason)))
 
     def expert_arrived(self, now: datetime) -> bool:
         """Record the first expert's arrival in the room; True the first time only."""
@@ -237,12 +247,13 @@ class Paging:
             raise Conflict(f"this page was {page.status.value}", code="page_closed")
         return page
 
-    def _close_open(self, now: datetime, status: PageStatus) -> list[Page]:
+    def _cancel_open(self, now: datetime, reason: CancelReason) -> list[Page]:
         closed = []
         for page in self.pages:
             if page.open:
-                page.status = status
+                page.status = PageStatus.CANCELLED
                 page.closed_at = now
+                page.reason = reason
                 closed.append(page)
         return closed
 

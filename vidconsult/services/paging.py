@@ -9,7 +9,11 @@
 - :meth:`accept` / :meth:`decline` answer a page; accepting adds the expert to the case (so
   they sign its report) and hands back their join link to the room.
 - "participant.joined" of an expert in an emergency room records the first expert's arrival;
-  "room.ended" cancels the pages still open.
+  "room.ended" cancels the pages still open (reason ``room_closed``), and so does
+  "case.cancelled" (the emergency withdrawn: ``emergency_withdrawn``).
+- Every cancelled page goes out as "page.cancelled" on the bus (webhooks: the SMS or phone
+  gateway stops ringing that person), with who, which page, why (:class:`CancelReason`) and
+  when.
 
 Every step lands on the case's audit trail with its time. Each paging is kept in the store
 (:class:`PagingStore`) after every change, before anyone is told, and the store decides which
@@ -26,6 +30,11 @@ escalation finds the emergency answered and pages no one. a restarted server
 resumes where it stopped (a step that ran out while the server was down is paged at the first
 tick) and the board still shows who was paged and who answered. The policy a paging started
 with stays its own: the "escalates at" its pages announced stays true across a restart.
+
+A change the store cannot take (the database is down) is not made: :meth:`_write` raises
+:class:`Unavailable` (``store_unavailable``), this node's copy stays the stored one, an
+acceptance or decline answers 503 and nothing is told; the escalation, a paging's first page and
+a cancellation (room ended, emergency withdrawn) are tried again by the next :meth:`tick`.
 """
 
 from __future__ import annotations
@@ -43,7 +52,9 @@ from vidconsult.domain.booked_rooms import Party
 from vidconsult.domain.cases import Case
 from vidconsult.domain.emergency import EmergencyPick, PickSource
 from vidconsult.domain.paging import (
+    CancelReason,
     Page,
+    PageStatus,
     PageTarget,
     Paging,
     PagingChange,
@@ -146,6 +157,8 @@ class PagingService:
         self._unit_names: dict[str, str] = {}  # by unit id, as the pages name the unit
         self._lock = asyncio.Lock()
         self._store = store
+        # cancellations the store could not take yet (case id -> why), tried again each tick
+        self._closing: dict[str, CancelReason] = {}
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -257,16 +270,27 @@ class PagingService:
             )
 
     async def _write(self, paging: Paging) -> bool:
-        """The store's compare-and-set; True without a store. A store that fails (down) does
-        not stop the page: the change stays in this node's memory and the next change writes
-        it (over the same revision: unless another node wrote meanwhile)."""
+        """The store's compare-and-set; True without a store. A store that fails (down)
+        raises :class:`Unavailable` ``store_unavailable``: the change is not made (the caller
+        keeps the stored copy), so no node decides anything the others and a restart would
+        not see."""
         if self._store is None:
             return True
         try:
             return await self._store.save_paging(paging)
-        except Exception:
-            log.exception("paging save failed case=%s", paging.case_id)
-            return True
+        except Exception as exc:
+            log.warning(
+                "paging change not stored case=%s revision=%s error=%s",
+                paging.case_id,
+                paging.revision,
+                getattr(exc, "message", None) or type(exc).__name__,
+            )
+            raise Unavailable(
+                "the database cannot be reached, so this change to the page was not saved and"
+                " not made; the page is as it was: try again shortly",
+                code="store_unavailable",
+                retry_after=5,
+            ) from exc
 
     # -- the event bus ------------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -275,7 +299,9 @@ class PagingService:
         elif event == "participant.joined" and data.get("role") == Role.EXPERT.value:
             await self._expert_joined(data)
         elif event == "room.ended" and data.get("case_id"):
-            await self._room_ended(data["case_id"])
+            await self._cancel(data["case_id"], CancelReason.ROOM_CLOSED)
+        elif event == "case.cancelled" and data.get("case_id"):
+            await self._cancel(data["case_id"], CancelReason.EMERGENCY_WITHDRAWN)
 
     async def start(self, data: dict[str, Any]) -> Paging:
         now = self._clock.now()
@@ -301,9 +327,13 @@ class PagingService:
         async with self._lock:
             self._forget_old(now)
             self._pagings[paging.case_id] = paging
-        paging, change, _ = await self._commit(paging.case_id, lambda p, at: p.start(at))
-        assert change is not None
-        await self._apply(paging, change)
+        try:
+            paging, change, _ = await self._commit(paging.case_id, _first_page)
+        except Unavailable:  # not stored: nothing rings yet; the next tick pages the first step
+            log.warning("paging start not stored case=%s; tried again next tick", paging.case_id)
+            return paging
+        if change is not None:
+            await self._apply(paging, change)
         return paging
 
     # -- answering ----------------------------------------------------------------------------
@@ -361,11 +391,11 @@ class PagingService:
         With several nodes only the holder of the scheduler's lease does, on the store's latest
         copy of every paging (so each step is paged once, whichever node started it); the
         others only read that copy (what their board and workspaces list)."""
+        sent = await self._retry_unstored()  # this node's own: whichever node leads
         if self._leader is not None:
             await self._refresh()  # every node: its board and workspaces show the latest
             if not await self._leader():
-                return 0
-        sent = 0
+                return sent
         now = self._clock.now()
         for case_id, paging in list(self._pagings.items()):
             deadline = paging.deadline
@@ -373,12 +403,31 @@ class PagingService:
                 continue  # nothing due (answered, closed, or still in time): no copy, no write
             try:
                 paging, change, _ = await self._commit(case_id, _escalate)
-            except Conflict as exc:  # moved on again and again: the next tick sees it
+            except (Conflict, Unavailable) as exc:  # not stored: the next tick tries again
                 log.warning("paging tick skipped case=%s code=%s", case_id, exc.code)
                 continue
             if change is not None:
                 await self._apply(paging, change)
                 sent += len(change.sent)
+        return sent
+
+    async def _retry_unstored(self) -> int:
+        """What this node was told and could not store: a paging whose first page was never
+        stored (it starts now), and cancellations (room ended, emergency withdrawn)."""
+        sent = 0
+        for case_id, paging in list(self._pagings.items()):
+            if paging.pages or paging.revision or paging.state is not PagingState.PAGING:
+                continue
+            try:
+                paging, change, _ = await self._commit(case_id, _first_page)
+            except (Conflict, Unavailable) as exc:
+                log.warning("paging start skipped case=%s code=%s", case_id, exc.code)
+                continue
+            if change is not None:
+                await self._apply(paging, change)
+                sent += len(change.sent)
+        for case_id, reason in list(self._closing.items()):
+            await self._cancel(case_id, reason)
         return sent
 
     async def run(self, interval: float) -> None:
@@ -407,10 +456,24 @@ class PagingService:
             paging, "expert.arrived", data["identity"], now, _seconds_since(paging, now)
         )
 
-    async def _room_ended(self, case_id: str) -> None:
+    async def _cancel(self, case_id: str, reason: CancelReason) -> None:
+        """The room ended or the emergency was withdrawn: cancel every open page. Not stored
+        (the database is down): kept to be tried again at the next tick."""
         if case_id not in self._pagings:
+            self._closing.pop(case_id, None)
             return
-        paging, change, _ = await self._commit(case_id, _close)
+        try:
+            paging, change, _ = await self._commit(case_id, lambda p, at: _close(p, at, reason))
+        except (Conflict, Unavailable) as exc:
+            self._closing[case_id] = reason
+            log.warning(
+                "paging cancellation not stored case=%s reason=%s code=%s; tried again next tick",
+                case_id,
+                reason.value,
+                exc.code,
+            )
+            return
+        self._closing.pop(case_id, None)
         if change is not None:
             await self._apply(paging, change)
 
@@ -424,7 +487,10 @@ class PagingService:
         for page in change.closed:
             note = f"{_target(page)} · {_seconds_since(paging, now)}"
             await self._audit(paging, f"page.{page.status.value}", by, now, note)
-            await self._tell(page, "page.closed", self.page_view(paging, page))
+            view = self.page_view(paging, page)
+            await self._tell(page, "page.closed", view)
+            if page.status is PageStatus.CANCELLED:
+                await self._events.publish("page.cancelled", await self._cancelled(paging, page))
         for page in change.sent:
             self.pages_sent += 1
             await self._audit(
@@ -466,6 +532,28 @@ class PagingService:
                 "paging audit failed case=%s action=%s code=%s", paging.case_id, action, exc.code
             )
 
+    async def _cancelled(self, paging: Paging, page: Page) -> dict[str, Any]:
+        """The ``page.cancelled`` event: the page (who: its target and their phones), why (a
+        :class:`CancelReason` code) and when (ISO 8601 with its offset)."""
+        assert page.closed_at is not None
+        contacts = await self.contacts(page.target) if self.contacts else []
+        log.warning(
+            "page cancelled case=%s page=%s target=%s reason=%s",
+            paging.case_id,
+            page.id,
+            _target(page),
+            page.reason.value if page.reason else None,
+        )
+        view = self.page_view(paging, page)
+        del view["answer_url"], view["escalates_at"]  # nothing to answer any more
+        return {
+            **view,
+            "reason": page.reason.value if page.reason else None,
+            "cancelled_at": page.closed_at.isoformat(),
+            "answered_by": paging.answered_by,
+            "contacts": contacts,
+        }
+
     def page_view(self, paging: Paging, page: Page) -> dict[str, Any]:
         deadline = paging.deadline if page is paging.current else None
         return {
@@ -501,9 +589,13 @@ def _escalate(paging: Paging, now: datetime) -> PagingChange | None:
     return change if change.sent else None
 
 
-def _close(paging: Paging, now: datetime) -> PagingChange | None:
+def _first_page(paging: Paging, now: datetime) -> PagingChange | None:
+    return paging.start(now) if not paging.pages else None
+
+
+def _close(paging: Paging, now: datetime, reason: CancelReason) -> PagingChange | None:
     was = paging.state
-    change = paging.close(now)
+    change = paging.close(now, reason)
     return change if change.closed or paging.state is not was else None
 
 

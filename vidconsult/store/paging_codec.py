@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vidconsult.domain.paging import (
+    CancelReason,
     Page,
     PageStatus,
     PageTarget,
@@ -51,6 +52,7 @@ def paging_doc(p: Paging) -> dict[str, Any]:
                 "status": page.status.value,
                 "closed_at": _at(page.closed_at),
                 "answered_by": page.answered_by,
+                "reason": page.reason.value if page.reason else None,
             }
             for page in p.pages
         ],
@@ -81,6 +83,8 @@ def paging_from(doc: dict[str, Any]) -> Paging:
                 status=PageStatus(page["status"]),
                 closed_at=_from(page.get("closed_at")),
                 answered_by=page.get("answered_by"),
+                # absent in documents kept before cancellations had reasons
+                reason=CancelReason(page["reason"]) if page.get("reason") else None,
             )
             for page in doc["pages"]
         ],
