@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidconsult.domain.paging import PageStatus, PagingState, TargetKind
+from vidconsult.domain.paging import CancelReason, PageStatus, PagingState, TargetKind
 from vidconsult.domain.roles import Role
 from vidconsult.errors import PermissionDenied
 from vidconsult.services.paging import Histogram, PagingService
@@ -44,6 +44,11 @@ class PageRow(_Out):
     sent_at: Instant
     closed_at: Instant | None
     answered_by: str | None
+    reason: CancelReason | None = Field(
+        None,
+        description="why a cancelled page stopped: answered_elsewhere, room_closed or "
+        "emergency_withdrawn (as its page.cancelled webhook said)",
+    )
 
 
 class PagingOut(_Out):
@@ -135,9 +140,12 @@ async def my_pages(request: web.Request) -> web.Response:
     "caller's join link to the room. Decided by the store: of two answers at the same instant "
     "(on any nodes) exactly one lands; the other gets 409 page_answered (someone else answered), "
     "page_closed (the emergency ended) or page_moved_on (it kept changing: try again). An "
-    "escalation at the same instant never refuses an acceptance: the page it sent is cancelled",
+    "escalation at the same instant never refuses an acceptance: the page it sent is cancelled "
+    "(page.cancelled to webhooks, reason answered_elsewhere). 503 store_unavailable "
+    "(Retry-After): the database could not take the answer, so it was not made and the page "
+    "still rings; try again",
     response=PageAccepted,
-    errors=(404, 409),
+    errors=(404, 409, 503),
     path=PAGE_PATH,
 )
 async def accept(request: web.Request) -> web.Response:
@@ -151,9 +159,9 @@ async def accept(request: web.Request) -> web.Response:
 @routes.post("/api/v1/pages/{page_id}/decline")
 @describe(
     "Decline a page: the next person is paged at once; 409 page_answered / page_closed / "
-    "page_moved_on as for accepting",
+    "page_moved_on and 503 store_unavailable as for accepting",
     response=PagingOut,
-    errors=(404, 409),
+    errors=(404, 409, 503),
     path=PAGE_PATH,
 )
 async def decline(request: web.Request) -> web.Response:

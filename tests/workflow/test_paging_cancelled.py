@@ -140,6 +140,14 @@ async def test_each_way_a_page_is_cancelled_reaches_the_gateway_with_its_reason(
         board = await wf.ok("GET", "/api/v1/paging")
         states = {p["case_id"]: p["state"] for p in board["pagings"]}
         assert states == {first["id"]: "answered", second["id"]: "closed", third["id"]: "closed"}
+        reasons = {p["page_id"]: p["reason"] for row in board["pagings"] for p in row["pages"]}
+        assert reasons == {
+            f"{first['id']}.p0": "answered_elsewhere",
+            f"{first['id']}.p1": None,  # accepted
+            f"{second['id']}.p0": "room_closed",
+            f"{third['id']}.p0": "emergency_withdrawn",
+            f"{third['id']}.p1": "emergency_withdrawn",
+        }
         case = await wf.ok("GET", f"/api/v1/cases/{third['id']}")
         assert [r["action"] for r in case["audit"]].count("page.cancelled") == 2
 

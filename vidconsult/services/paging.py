@@ -626,6 +626,7 @@ def paging_view(paging: Paging, now: datetime) -> dict[str, Any]:
                 "sent_at": p.sent_at.isoformat(),
                 "closed_at": p.closed_at.isoformat() if p.closed_at else None,
                 "answered_by": p.answered_by,
+                "reason": p.reason.value if p.reason else None,
             }
             for p in paging.pages
         ],
