@@ -18,7 +18,7 @@ let unmount = null;
 
 /** What tests and the benchmark read: when each page rang (epoch ms, when its alert was
  * drawn), and how often the bell sounded. */
-const state = { ringAt: {}, rings: 0, channel: "down", pages: {} };
+const state = { ringAt: {}, rings: 0, channel: "down", pages: {}, notSaved: {} };
 window.vidconsultWorkspace = state;
 
 // ---- shell ---------------------------------------------------------------------------------
@@ -191,8 +191,15 @@ function renderPager() {
       w("accept"));
     const decline = h("button", { type: "button", class: "danger", testid: "page-decline" },
       w("decline"));
-    const error = h("p", { class: "error", role: "alert" });
+    const error = h("p", { class: "error", role: "alert", testid: "page-error" });
+    // an answer the server could not save: said here until the next answer (kept across the
+    // alert's redraws), the buttons usable
+    if (state.notSaved[p.page_id]) {
+      fill(error, h("span", { testid: "error-text" }, w("pageNotSaved")));
+      error.dataset.code = "store_unavailable";
+    }
     accept.addEventListener("click", () => busy(accept, async () => {
+      delete state.notSaved[p.page_id];
       accept.textContent = w("accepting");
       const got = await api("POST", `/pages/${encodeURIComponent(p.page_id)}/accept`)
         .catch((err) => pageOver(p, err));
@@ -203,6 +210,7 @@ function renderPager() {
       location.assign(`${got.link.join_url}&join=now`);
     }, error));
     decline.addEventListener("click", () => busy(decline, async () => {
+      delete state.notSaved[p.page_id];
       const got = await api("POST", `/pages/${encodeURIComponent(p.page_id)}/decline`)
         .catch((err) => pageOver(p, err));
       if (!got) return;
@@ -235,9 +243,15 @@ function renderPager() {
 
 /** A refusal that says the page is over: someone else answered first (even at the same
  * instant, on another server: the store decides) or the emergency ended. The page stops ringing
- * here and the notice says why, in the page's language; any other refusal is thrown on, to
- * the page's alert. */
+ * here and the notice says why, in the page's language. An answer the server could not save
+ * (its database is down: 503 store_unavailable) was not made: the page still rings, and its
+ * alert says so, in the page's language, until the next answer. Any other refusal is thrown
+ * on, to the page's alert. */
 function pageOver(page, err) {
+  if (err instanceof ApiError && err.code === "store_unavailable") {
+    state.notSaved[page.page_id] = true;
+    throw new ApiError(err.status, err.code, err.reason, w("pageNotSaved"));
+  }
   if (!(err instanceof ApiError) || !["page_answered", "page_closed"].includes(err.code)) {
     throw err;
   }
@@ -258,6 +272,7 @@ function onRing(page) {
 }
 
 function onClosed(page) {
+  delete state.notSaved[page.page_id];
   if (!(page.page_id in state.pages)) return;
   delete state.pages[page.page_id];
   renderPager();
