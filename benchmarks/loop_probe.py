@@ -148,10 +148,9 @@ async def drive(url: str, pid: int, window: float, settle: float) -> dict[str, A
     from playwright.async_api import async_playwright
 
     from benchmarks.join_time import _blank_page_server
-    from benchmarks.sfu_browser import PAGE_JS, VIDEO_KBPS
-    from benchmarks.sfu_forwarding import _get, _signal
+    from benchmarks.sfu_browser import publisher_page, viewer_page
+    from benchmarks.sfu_forwarding import _get
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.browser.waits import wait_true
 
     signal = ("vidconsult", url)
     origin, blank = await _blank_page_server()
@@ -159,28 +158,9 @@ async def drive(url: str, pid: int, window: float, settle: float) -> dict[str, A
         browser = await pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-
-        async def page() -> Any:
-            context = await browser.new_context()
-            await context.add_init_script(PAGE_JS)
-            p = await context.new_page()
-            await p.goto(origin)
-            return p
-
         try:
-            publisher = await page()
-            offer = await publisher.evaluate("(k) => window.bench.publishOffer(k)", VIDEO_KBPS)
-            answer = await _signal(signal, "publish", offer)
-            await publisher.evaluate("(sdp) => window.bench.publishAnswer(sdp)", answer)
-            viewer = await page()
-            offer = await _signal(signal, "subscribe", "viewer0")
-            answer = await viewer.evaluate("(sdp) => window.bench.view(sdp)", offer)
-            await _signal(signal, "answer", answer, "viewer0")
-            await wait_true(
-                viewer,
-                "async () => (await window.bench.stats()).framesDecoded > 0",
-                timeout_ms=20_000,
-            )
+            publisher = await publisher_page(browser, origin, signal)
+            viewer = await viewer_page(browser, origin, signal, "viewer0")
             await asyncio.sleep(settle)
             loop = asyncio.get_running_loop()
             before = await loop.run_in_executor(None, _get, f"{url}/probe")

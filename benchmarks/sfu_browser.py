@@ -127,6 +127,43 @@ class InstructionMeter:
         return None  # "<not counted>" / "<not supported>", or perf refused
 
 
+async def bench_page(browser: Any, origin: str) -> Any:
+    """A page of its own (a browser context each: its own fake devices) with ``PAGE_JS``."""
+    context = await browser.new_context()
+    await context.add_init_script(PAGE_JS)
+    page = await context.new_page()
+    await page.goto(origin)
+    return page
+
+
+async def publisher_page(browser: Any, origin: str, signal: Any) -> Any:
+    """The publisher: camera and microphone offered through ``signal``, answer applied."""
+    from benchmarks.sfu_forwarding import _signal
+
+    page = await bench_page(browser, origin)
+    offer = await page.evaluate("(k) => window.bench.publishOffer(k)", VIDEO_KBPS)
+    answer = await _signal(signal, "publish", offer)
+    await page.evaluate("(sdp) => window.bench.publishAnswer(sdp)", answer)
+    return page
+
+
+async def viewer_page(browser: Any, origin: str, signal: Any, identity: str) -> Any:
+    """A viewer subscribed as ``identity`` through ``signal``, once it has decoded a frame."""
+    from benchmarks.sfu_forwarding import _signal
+    from tests.browser.waits import wait_true
+
+    page = await bench_page(browser, origin)
+    offer = await _signal(signal, "subscribe", identity)
+    answer = await page.evaluate("(sdp) => window.bench.view(sdp)", offer)
+    await _signal(signal, "answer", answer, identity)
+    # polled with evaluate, which awaits: wait_for_function would take the async predicate's
+    # Promise as true at once (tests/browser/waits.py)
+    await wait_true(
+        page, "async () => (await window.bench.stats()).framesDecoded > 0", timeout_ms=20_000
+    )
+    return page
+
+
 async def browser_sweep(
     label: str,
     signal: Any,
@@ -139,9 +176,8 @@ async def browser_sweep(
 
     from benchmarks.harness import CpuMeter
     from benchmarks.join_time import _blank_page_server
-    from benchmarks.sfu_forwarding import _signal, fit_slope
+    from benchmarks.sfu_forwarding import fit_slope
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.browser.waits import wait_true
 
     origin, blank = await _blank_page_server()
     rows: list[dict[str, Any]] = []
@@ -149,35 +185,13 @@ async def browser_sweep(
         browser = await pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-
-        async def page() -> Any:
-            context = await browser.new_context()
-            await context.add_init_script(PAGE_JS)
-            p = await context.new_page()
-            await p.goto(origin)
-            return p
-
         try:
-            publisher = await page()
-            offer = await publisher.evaluate("(k) => window.bench.publishOffer(k)", VIDEO_KBPS)
-            answer = await _signal(signal, "publish", offer)
-            await publisher.evaluate("(sdp) => window.bench.publishAnswer(sdp)", answer)
+            publisher = await publisher_page(browser, origin, signal)
             viewers: list[Any] = []
             for n in counts:
                 while len(viewers) < n:
                     identity = f"viewer{len(viewers)}"
-                    viewer = await page()
-                    offer = await _signal(signal, "subscribe", identity)
-                    answer = await viewer.evaluate("(sdp) => window.bench.view(sdp)", offer)
-                    await _signal(signal, "answer", answer, identity)
-                    # polled with evaluate, which awaits: wait_for_function would take the
-                    # async predicate's Promise as true at once (tests/browser/waits.py)
-                    await wait_true(
-                        viewer,
-                        "async () => (await window.bench.stats()).framesDecoded > 0",
-                        timeout_ms=20_000,
-                    )
-                    viewers.append(viewer)
+                    viewers.append(await viewer_page(browser, origin, signal, identity))
                 await asyncio.sleep(settle)
                 pages = [publisher, *viewers]
                 before = [await p.evaluate("window.bench.stats()") for p in pages]
