@@ -126,6 +126,17 @@ class WorkflowServer(ServerHandle):
         return await self.ok("POST", f"/api/v1/cases/{case_id}/booking", body, status=status)
 
 
+async def cardiology_on_duty(server: WorkflowServer) -> None:
+    """Unit vil-1, and two cardiologists on the Monday rota: zhou first, wang the backup."""
+    await server.unit("vil-1")
+    for expert in ("zhou", "wang"):
+        await server.expert(expert)
+    slots = [
+        {"expert_id": e, "weekday": MON, "start": "08:00", "end": "20:00"} for e in ("zhou", "wang")
+    ]
+    await server.ok("PUT", "/api/v1/rota/cardiology", {"slots": slots})
+
+
 def case_body(unit: str = "vil-1", specialty: str = "cardiology", **kw: Any) -> dict[str, Any]:
     return {
         "patient": {"name": "Zhang San", "sex": "male", "age_years": 35},

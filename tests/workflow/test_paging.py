@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes import FakeClock
 from tests.sio import RawClient
-from tests.workflow.helpers import MON, WorkflowServer, case_body, workflow_server
+from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body, workflow_server
 from vidconsult.account_admin import create_account
 from vidconsult.config import Settings
 from web.workflow_keys import PAGING
@@ -59,20 +59,7 @@ async def duty(wf: WorkflowServer, settings: Settings) -> WorkflowServer:
 
 
 async def on_duty(wf: WorkflowServer, settings: Settings) -> WorkflowServer:
-    await wf.unit("vil-1")
-    for expert in ("zhou", "wang"):
-        await wf.expert(expert)
-    # two on the cardiology rota on Mondays: zhou first, wang the backup
-    await wf.ok(
-        "PUT",
-        "/api/v1/rota/cardiology",
-        {
-            "slots": [
-                {"expert_id": e, "weekday": MON, "start": "08:00", "end": "20:00"}
-                for e in ("zhou", "wang")
-            ]
-        },
-    )
+    await cardiology_on_duty(wf)  # zhou first, wang the backup
     await account(settings, "zhou", "expert", phone="+86 138 0000 0001")
     await account(settings, "wang", "expert", phone="+86 138 0000 0002")
     await account(settings, "li.coord", "coordinator", phone="+86 138 0000 0009")

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from tests.fakes import FakeClock
 from tests.postgres import PostgresServer
-from tests.workflow.helpers import MON, WorkflowServer, case_body, workflow_server
+from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body, workflow_server
 from vidconsult.config import Settings
 from web.workflow_keys import PAGING
 
@@ -38,6 +38,7 @@ async def node(
 
 
 def sent(nodes: tuple[WorkflowServer, ...], case_id: str) -> list[str]:
+    """Whom the nodes paged for ``case_id`` (their page.sent events), sorted."""
     return sorted(
         e["target"]["id"] for n in nodes for e in n.seen("page.sent") if e["case_id"] == case_id
     )
@@ -48,14 +49,7 @@ async def test_an_unanswered_page_escalates_once_with_two_nodes(
 ) -> None:
     url = postgres.new_database()
     async with node(settings, clock, url, tmp_path / "a") as a:
-        await a.unit("vil-1")
-        for expert in ("zhou", "wang"):
-            await a.expert(expert)
-        slots = [
-            {"expert_id": e, "weekday": MON, "start": "08:00", "end": "20:00"}
-            for e in ("zhou", "wang")
-        ]
-        await a.ok("PUT", "/api/v1/rota/cardiology", {"slots": slots})
+        await cardiology_on_duty(a)
         first = (await a.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"]
         # b starts after it: b loads the open paging from the store, as a has it in memory
         async with node(settings, clock, url, tmp_path / "b") as b:

@@ -20,8 +20,8 @@ import pytest
 
 from tests.fakes import FakeClock
 from tests.postgres import PostgresServer
-from tests.workflow.helpers import MON, WorkflowServer, case_body
-from tests.workflow.test_paging_nodes import node
+from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body
+from tests.workflow.test_paging_nodes import node, sent
 from vidconsult.config import Settings
 from vidconsult.domain.paging import Paging
 from web.workflow_keys import PAGING
@@ -81,14 +81,7 @@ async def two_nodes(
     zhou's page ringing, wang the backup."""
     url = postgres.new_database()
     async with node(settings, clock, url, tmp_path / "a") as a:
-        await a.unit("vil-1")
-        for expert in ("zhou", "wang"):
-            await a.expert(expert)
-        slots = [
-            {"expert_id": e, "weekday": MON, "start": "08:00", "end": "20:00"}
-            for e in ("zhou", "wang")
-        ]
-        await a.ok("PUT", "/api/v1/rota/cardiology", {"slots": slots})
+        await cardiology_on_duty(a)
         async with node(settings, clock, url, tmp_path / "b") as b:
             assert await b.app[PAGING].tick() == 0  # b takes the lease
             for n in (a, b):
@@ -112,12 +105,6 @@ async def stored(server: WorkflowServer, case_id: str) -> Paging:
     return paging
 
 
-def pages_sent_to(nodes: tuple[WorkflowServer, ...], case_id: str) -> list[str]:
-    return sorted(
-        e["target"]["id"] for n in nodes for e in n.seen("page.sent") if e["case_id"] == case_id
-    )
-
-
 async def test_accept_lands_first_the_escalation_pages_no_one(
     settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -135,7 +122,7 @@ async def test_accept_lands_first_the_escalation_pages_no_one(
         paging = await stored(a, case_id)
         assert paging.state.value == "answered" and paging.answered_by == "zhou"
         assert [(p.id, p.status.value) for p in paging.pages] == [(f"{case_id}.p0", "accepted")]
-        assert pages_sent_to((a, b), case_id) == ["zhou"]  # wang was never paged
+        assert sent((a, b), case_id) == ["zhou"]  # wang was never paged
         assert pushes(b).to("wang") == [] and pushes(a).to("wang") == []
         # both nodes' boards agree, and a later tick still pages no one
         clock.advance(seconds=60)
@@ -247,7 +234,7 @@ async def test_decline_and_escalation_at_once_page_the_backup_once(
         held.go.set()
         status, body = await decline
         assert status == 200, body
-        assert pages_sent_to((a, b), case_id) == ["wang", "zhou"]  # wang once
+        assert sent((a, b), case_id) == ["wang", "zhou"]  # wang once
         rings = [e for n in (a, b) for e in pushes(n).to("wang") if e[0] == "page.ring"]
         assert rings == [("page.ring", f"{case_id}.p1", "ringing")]
         paging = await stored(a, case_id)
