@@ -93,6 +93,18 @@ async def coordinator_account(settings: Settings, username: str = "li.coord") ->
     return username
 
 
+async def signed_in_dashboard(
+    open_dashboard: Opener, server: ServerHandle, username: str, where: str = ""
+) -> Dashboard:
+    """A dashboard page opened at ``where`` (a query and/or fragment) and signed in as
+    ``username`` (an account made before, e.g. by :func:`coordinator_account`)."""
+    dash = await open_dashboard(server)
+    await dash.open(where)
+    await dash.sign_in(username)
+    await dash.signed_in()
+    return dash
+
+
 async def ok(
     server: ServerHandle, method: str, path: str, body: Any = None, status: int = 200
 ) -> Any:
@@ -315,10 +327,8 @@ async def test_case_created_and_booked_with_sla_badge(
 ) -> None:
     await seed_directory(app_server)
     username = await coordinator_account(settings)
-    dash = await open_dashboard(app_server)
+    dash = await signed_in_dashboard(open_dashboard, app_server, username, "#cases")
     page = dash.page
-    await dash.open("#cases")
-    await dash.sign_in(username)
     await page.wait_for_selector("[data-testid=cases-empty]", timeout=TIMEOUT_MS)
 
     # a routine case from the form, booked at its earliest slot: within the SLA

@@ -42,6 +42,7 @@ from tests.browser.test_dashboard import (
     Opener,
     coordinator_account,
     ok,
+    signed_in_dashboard,
 )
 from tests.helpers import ServerHandle
 from tests.recording import synth
@@ -176,11 +177,7 @@ async def signed_in(
     open_dashboard: Opener, server: ServerHandle, settings: Settings, where: str
 ) -> Dashboard:
     username = await coordinator_account(settings)
-    dash = await open_dashboard(server)
-    await dash.open(where)
-    await dash.sign_in(username)
-    await dash.signed_in()
-    return dash
+    return await signed_in_dashboard(open_dashboard, server, username, where)
 
 
 def local(iso: str, zone: ZoneInfo) -> str:

@@ -22,7 +22,13 @@ import pytest
 from tests.browser import test_dashboard as dashboard_tests
 from tests.browser import test_dashboard_recordings as recordings_tests
 from tests.browser.axe import serious_violations
-from tests.browser.test_dashboard import TIMEOUT_MS, Opener, coordinator_account, ok
+from tests.browser.test_dashboard import (
+    TIMEOUT_MS,
+    Opener,
+    coordinator_account,
+    ok,
+    signed_in_dashboard,
+)
 from tests.helpers import ServerHandle
 from tests.recording.test_failure_codes import block_room_directory
 from vidconsult.client import RoomClient
@@ -115,10 +121,8 @@ async def test_recording_and_export_failures_read_as_sentences(
 
     username = await coordinator_account(settings)
     for lang, words in SENTENCES.items():
-        dash = await open_dashboard(server)
+        dash = await signed_in_dashboard(open_dashboard, server, username, f"?lang={lang}")
         page = dash.page
-        await dash.open(f"?lang={lang}")
-        await dash.sign_in(username)
 
         # ---- live rooms: the blocked room's recording stopped, and why ------------------------
         failure = page.locator(f"{dash.row(blocked['id'])} [data-testid=rec-error]")

@@ -31,6 +31,7 @@ from tests.browser.test_dashboard import (
     coordinator_account,
     ok,
     seed_directory,
+    signed_in_dashboard,
 )
 from tests.helpers import ServerHandle
 from tests.recording import synth
@@ -89,10 +90,8 @@ async def test_record_play_hold_export_from_the_dashboard(
         await client.publish_file(str(media_file), loop=False)
 
     username = await coordinator_account(settings)
-    dash = await open_dashboard(server)
+    dash = await signed_in_dashboard(open_dashboard, server, username)
     page = dash.page
-    await dash.open()
-    await dash.sign_in(username)
     row = dash.row(rid)
     for identity in ("dr-li", "pt-wang"):
         await page.wait_for_selector(
@@ -265,10 +264,8 @@ async def test_chinese_recordings_section(
 ) -> None:
     """The section in Chinese, with the API's answer when nothing is recorded yet."""
     username = await coordinator_account(settings)
-    dash = await open_dashboard(live_server)
+    dash = await signed_in_dashboard(open_dashboard, live_server, username, "?lang=zh#recordings")
     page = dash.page
-    await dash.open("?lang=zh#recordings")
-    await dash.sign_in(username)
     await page.wait_for_selector("[data-testid=recordings-empty]", timeout=TIMEOUT_MS)
     empty = await page.locator("[data-testid=recordings-empty]").inner_text()
     assert empty == "没有符合条件的录像。"
@@ -299,10 +296,9 @@ async def test_audio_only_recording_plays(
     (rec,) = (await ok(live_server, "GET", f"/api/v1/recordings?room_id={rid}"))["recordings"]
     assert rec["status"] == "completed" and rec["kinds"] == ["audio"], rec
 
-    dash = await open_dashboard(live_server)
+    username = await coordinator_account(settings)
+    dash = await signed_in_dashboard(open_dashboard, live_server, username, "#recordings")
     page = dash.page
-    await dash.open("#recordings")
-    await dash.sign_in(await coordinator_account(settings))
     row = page.locator(f"[data-testid=recording-row][data-recording-id='{rec['id']}']")
     await row.wait_for(timeout=TIMEOUT_MS)
     assert "Audio only" in await row.inner_text()
