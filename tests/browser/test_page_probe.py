@@ -28,6 +28,7 @@ import pytest
 from tests.browser.test_page_reconnect import ip, new_block
 from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
     artifacts,
+    https_api,
     https_server,
     launch,
     machine,
@@ -35,10 +36,9 @@ from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
 )
 from tests.browser.timeline import JS_WATCH, RECORD_PEER_CONNECTIONS, merged, server_log
 from tests.browser.waits import mark_when, marked, wait_true
-from tests.helpers import SECRET, ServerHandle, require_binary, require_module
+from tests.helpers import ServerHandle, require_binary, require_module
 from tests.netns import OtherMachine
 from vidconsult.app import RunningServer
-from vidconsult.tokens import TokenSigner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -93,35 +93,25 @@ def media_path(other: OtherMachine, action: str) -> None:
 async def test_page_rejoins_when_its_socket_is_silently_dead_after_a_new_address(
     machine: OtherMachine,  # noqa: F811
     https_server: RunningServer,  # noqa: F811
+    https_api: ServerHandle,  # noqa: F811
     chromium_path: Path,
     tmp_path: Path,
     artifacts: Path,  # noqa: F811
 ) -> None:
-    import ssl
-
-    import aiohttp
-
     playwright_api = require_module("playwright.async_api")
     require_binary("iptables")
     require_binary("ss")
     tls = https_server.tls
     assert tls is not None
-    trust = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.cert_path))
     log: list[str] = []
     console: list[tuple[float, str]] = []
     added_at: float | None = None
     page = None
     async with (
-        aiohttp.ClientSession(connector=trust) as session,
         playwright_api.async_playwright() as pw,
         server_log("signaling", "vidconsult") as server,
     ):
-        api = ServerHandle(
-            url=https_server.url,
-            signer=TokenSigner(SECRET.encode()),
-            app=https_server.app,
-            session=session,
-        )
+        api = https_api
         room = await api.create_room("Expert whose socket dies")
         link = (await api.join_token(room["id"], "dr-hotel", "expert", "Dr Hotel"))["join_url"]
         browser = await launch(pw, machine.wrapper(tmp_path, str(chromium_path)), tls.spki_sha256)

@@ -21,6 +21,7 @@ import pytest
 from tests.browser.rtc_js import JS_RECEIVING_FROM
 from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
     artifacts,
+    https_api,
     https_server,
     launch,
     machine,
@@ -28,10 +29,9 @@ from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
 )
 from tests.browser.timeline import JS_WATCH, RECORD_PEER_CONNECTIONS, merged, server_log
 from tests.browser.waits import mark_when, marked, wait_true
-from tests.helpers import SECRET, ServerHandle, require_module
+from tests.helpers import ServerHandle, require_module
 from tests.netns import OtherMachine
 from vidconsult.app import RunningServer
-from vidconsult.tokens import TokenSigner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -90,33 +90,23 @@ def new_block() -> tuple[str, str]:
 async def test_page_survives_an_address_change(
     machine: OtherMachine,  # noqa: F811
     https_server: RunningServer,  # noqa: F811
+    https_api: ServerHandle,  # noqa: F811
     chromium_path: Path,
     tmp_path: Path,
     artifacts: Path,  # noqa: F811
 ) -> None:
-    import ssl
-
-    import aiohttp
-
     playwright_api = require_module("playwright.async_api")
     tls = https_server.tls
     assert tls is not None
-    trust = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.cert_path))
     log: list[str] = []
     # when each stage of the way back happened, on both pages and on the server
     consoles: dict[str, list[tuple[float, str]]] = {"remote": [], "local": []}
     changed_at: float | None = None
     async with (
-        aiohttp.ClientSession(connector=trust) as session,
         playwright_api.async_playwright() as pw,
         server_log("signaling", "vidconsult", "media") as server,
     ):
-        api = ServerHandle(
-            url=https_server.url,
-            signer=TokenSigner(SECRET.encode()),
-            app=https_server.app,
-            session=session,
-        )
+        api = https_api
         room = await api.create_room("Expert on hotel Wi-Fi")
         remote_link = (await api.join_token(room["id"], "dr-hotel", "expert", "Dr Hotel"))[
             "join_url"

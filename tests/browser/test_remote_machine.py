@@ -100,6 +100,21 @@ async def https_server(tmp_path: Path, machine: OtherMachine) -> AsyncIterator[R
         yield server
 
 
+@pytest.fixture
+async def https_api(https_server: RunningServer) -> AsyncIterator[ServerHandle]:
+    """The API of ``https_server`` over HTTPS, its self-signed certificate trusted."""
+    tls = https_server.tls
+    assert tls is not None
+    trust = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.cert_path))
+    async with aiohttp.ClientSession(connector=trust) as session:
+        yield ServerHandle(
+            url=https_server.url,
+            signer=TokenSigner(SECRET.encode()),
+            app=https_server.app,
+            session=session,
+        )
+
+
 async def launch(playwright: Any, executable: Path, spki: str) -> Any:
     return await playwright.chromium.launch(
         executable_path=str(executable),
@@ -135,6 +150,7 @@ async def wait_playing(page: Any, selector: str) -> None:
 async def test_a_browser_on_another_machine_joins_over_https(
     machine: OtherMachine,
     https_server: RunningServer,
+    https_api: ServerHandle,
     chromium_path: Path,
     tmp_path: Path,
     artifacts: Path,
@@ -144,10 +160,9 @@ async def test_a_browser_on_another_machine_joins_over_https(
     assert tls is not None and machine.host_ip in tls.names
     assert https_server.url == f"https://{machine.host_ip}:{https_server.port}"
 
-    trust = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.cert_path))
     log: list[str] = []
+    api, session = https_api, https_api.session
     async with (
-        aiohttp.ClientSession(connector=trust) as session,
         run_server(
             Settings.from_env(
                 {}, host=machine.host_ip, port=0, data_dir=tmp_path / "plain", secret=SECRET
@@ -157,12 +172,6 @@ async def test_a_browser_on_another_machine_joins_over_https(
         ) as plain_server,
         playwright_api.async_playwright() as pw,
     ):
-        api = ServerHandle(
-            url=https_server.url,
-            signer=TokenSigner(SECRET.encode()),
-            app=https_server.app,
-            session=session,
-        )
         room = await api.create_room("Across the LAN")
         remote_link = (await api.join_token(room["id"], "dr-remote", "doctor", "Dr Remote"))[
             "join_url"
