@@ -14,6 +14,9 @@ and screenshotted (/tmp/vidconsult-recording-failure-shots)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,8 @@ from tests.helpers import ServerHandle
 from tests.recording.test_failure_codes import block_room_directory
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
-from web.recordings_api import RECORDINGS
+from vidconsult.domain.recordings import Recording, RecordingStatus, file_name, room_directory
+from web.recordings_api import EXPORTS, RECORDINGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -50,6 +54,9 @@ SENTENCES = {
         "operator to restore it, then export again.",
         "details": "Technical details (for the operator)",
         "no_file": "No file to play",
+        "export_interrupted": "The export stopped because the server restarted while it was "
+        "being made. Start the export again.",
+        "no_answer": "The server is not answering. Still checking on the export…",
     },
     "zh": {
         "storage_not_writable": "服务器无法写入录像文件夹，录制已停止。请联系运维人员检查该文件夹的"
@@ -57,10 +64,19 @@ SENTENCES = {
         "source_missing": "导出所需的一段录像已不在存档中。请联系运维人员恢复该文件后再导出。",
         "details": "技术详情（供运维人员查看）",
         "no_file": "无可播放的文件",
+        "export_interrupted": "导出过程中服务器重新启动，导出已中断。请重新开始导出。",
+        "no_answer": "服务器暂无响应，正在继续查询导出状态…",
     },
 }
 # what must never be in the text a coordinator sees (the codes, the diagnostics' words)
-HIDDEN = ("storage_not_writable", "source_missing", "FileExistsError", "Errno", "source files")
+HIDDEN = (
+    "storage_not_writable",
+    "source_missing",
+    "export_interrupted",
+    "FileExistsError",
+    "Errno",
+    "source files",
+)
 
 
 def shot(name: str) -> str:
@@ -184,3 +200,113 @@ async def test_recording_and_export_failures_read_as_sentences(
         await page.screenshot(path=shot(f"{lang}-export-details"))
         assert await serious_violations(page) == [], f"{lang} details"
         assert not dash.page_errors(), dash.page_errors()
+
+
+async def test_an_export_cut_off_by_a_restart_reads_as_interrupted(
+    live_server: ServerHandle,
+    settings: Settings,
+    open_dashboard: Opener,
+    media_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dashboard follows an export while the server goes away and comes back: its polls
+    unanswered, it says so and keeps asking (no error, no spinner given up on); once the server
+    is back the job reads failed with export_interrupted, as a sentence. The server's side of
+    the restart (a job left running marked failed at start) is what ExportService.recover does
+    at start-up, called here; tests/recording/test_export_recovery.py does it with a killed
+    process and a new server."""
+    server = live_server
+    room = await server.create_room("Pediatrics · Qinggang County")
+    service = server.app[RECORDINGS]
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    rec = Recording(
+        id="rec_0000000000b2",
+        room_id=room["id"],
+        case_id=None,
+        identity="dr-li",
+        role="doctor",
+        path=f"{room_directory(room['id'], started)}/"
+        f"{file_name('dr-li', 'rec_0000000000b2', 'webm')}",
+        started_at=started,
+        status=RecordingStatus.COMPLETED,
+        kinds=["audio", "video"],
+        codecs=["VP8", "opus"],
+        ended_at=started + timedelta(seconds=12),
+        duration_ms=12_000,
+        session_id="rs_0000000000b2",
+    )
+    target = service.archive.resolve(rec.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(media_file, target)
+    rec.size = target.stat().st_size
+    await service.store.add_recording(rec)
+
+    exports = server.app[EXPORTS]
+    release = threading.Event()
+
+    def held(inputs: Any, out_path: str, progress: Any) -> float:
+        progress(0.5)
+        release.wait()  # the export is under way when the server "stops"
+        raise RuntimeError("released at the end of the test")
+
+    monkeypatch.setattr(exports, "_compose", held)
+    username = await coordinator_account(settings)
+    try:
+        for lang, words in SENTENCES.items():
+            dash = await open_dashboard(server)
+            page = dash.page
+            await dash.open(f"?lang={lang}")
+            await dash.sign_in(username)
+            await page.click("[data-testid=nav-recordings]")
+            box = f"[data-testid=export][data-room-id='{room['id']}']"
+            exporter = page.locator(box)
+            await exporter.locator("[data-testid=export-button]").click()
+            await page.wait_for_selector(f"{box}[data-status=running]", timeout=TIMEOUT_MS)
+            status = exporter.locator("[data-testid=export-status]")
+            await page.wait_for_function(
+                "(el) => el.textContent.includes('50')",
+                arg=await status.element_handle(),
+                timeout=TIMEOUT_MS,
+            )
+            job_id = await exporter.get_attribute("data-job-id")
+            assert job_id
+
+            # the server goes away: no poll is answered
+            await page.route("**/api/v1/exports/**", lambda route: route.abort())
+            await page.wait_for_function(
+                "([el, text]) => el.textContent === text",
+                arg=[await status.element_handle(), words["no_answer"]],
+                timeout=TIMEOUT_MS,
+            )
+            assert await exporter.get_attribute("data-status") == "running"
+            assert (await exporter.locator("[data-testid=export-error]").inner_text()) == ""
+            await page.screenshot(path=shot(f"{lang}-export-no-answer"))
+            assert await serious_violations(page) == [], f"{lang} no answer"
+
+            # ... and comes back, restarted: the job it was running is marked interrupted
+            exports._live.pop(job_id)
+            assert [j["id"] for j in await exports.recover()] == [job_id]
+            await page.unroute("**/api/v1/exports/**")
+            await page.wait_for_selector(
+                f"{box}[data-status=failed] [data-testid=export-error] [data-testid=error-text]",
+                timeout=TIMEOUT_MS,
+            )
+            error = exporter.locator("[data-testid=export-error]")
+            assert await error.get_attribute("data-code") == "export_interrupted"
+            await assert_failure_shown(
+                error,
+                words["export_interrupted"],
+                words["details"],
+                "server stopped while exporting",
+            )
+            assert await exporter.locator("[data-testid=export-progress]").is_hidden()
+            assert (await status.inner_text()).strip() == ""
+            visible = await page.locator("body").inner_text()
+            for word in HIDDEN:
+                assert word not in visible, (lang, word)
+            await exporter.scroll_into_view_if_needed()
+            await page.screenshot(path=shot(f"{lang}-export-interrupted"))
+            assert await serious_violations(page) == [], f"{lang} interrupted"
+            assert not dash.page_errors(), dash.page_errors()
+    finally:
+        release.set()  # the held composes end (failing); the server's teardown awaits them

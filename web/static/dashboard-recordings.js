@@ -205,18 +205,29 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
     async function follow(job) {
       box.dataset.jobId = job.id;
       let announced = -1;
+      let answered = true;
       while (job.status === "running") {
         box.dataset.status = "running";
         const pct = Math.floor((job.progress || 0) * 100);
         progress.hidden = false;
         progress.value = job.progress || 0;
-        if (announced < 0 || pct - announced >= 10) { // a live region is not a ticker
+        if (answered && (announced < 0 || pct - announced >= 10)) { // not a ticker
           status.textContent = t("exportRunning", { pct });
           announced = pct;
         }
         await sleep(EXPORT_POLL_MS);
         if (gone()) return;
-        job = await api("GET", `/exports/${encodeURIComponent(job.id)}`);
+        try {
+          job = await api("GET", `/exports/${encodeURIComponent(job.id)}`);
+          answered = true;
+        } catch (err) {
+          // no answer (the server restarting, a proxy's 502-504): keep asking. Once back it
+          // says how the job ended: done, or failed ("export_interrupted") if it stopped
+          if (err.status !== 0 && err.status < 502) throw err;
+          if (answered) status.textContent = t("exportNoAnswer");
+          answered = false;
+          announced = -1;
+        }
       }
       progress.hidden = true;
       box.dataset.status = job.status;
