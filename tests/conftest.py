@@ -5,18 +5,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.fakes import NullMediaEngine
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, served
 from tests.postgres import PostgresServer, postgres_server
 from tests.redis_server import RedisServer, redis_server
 from vidconsult import event_loop
-from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
-from vidconsult.tokens import TokenSigner
 
 
 def pytest_asyncio_loop_factories(
@@ -41,10 +38,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 async def _serve(settings: Settings, **kw) -> AsyncIterator[ServerHandle]:
-    async with run_server(settings, **kw) as server, aiohttp.ClientSession() as session:
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, **kw) as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -91,3 +93,15 @@ class ServerHandle:
         )
         assert status == 201, data
         return data
+
+
+@asynccontextmanager
+async def served(settings: Any, **kw: Any) -> AsyncIterator[ServerHandle]:
+    """The real app run with ``settings`` (``kw`` to ``vidconsult.app.run_server``: media,
+    installers, live...) on its port, and a handle with an HTTP session to it."""
+    from vidconsult.app import run_server
+
+    async with run_server(settings, **kw) as server, aiohttp.ClientSession() as session:
+        yield ServerHandle(
+            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )

@@ -6,14 +6,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
-
 from tests.fakes import NullMediaEngine
-from tests.helpers import SECRET, ServerHandle
-from vidconsult.app import Installer, run_server
+from tests.helpers import ServerHandle, served
+from vidconsult import areas
+from vidconsult.app import Installer
 from vidconsult.config import Settings
 from vidconsult.services.accounts import AccountsConfig
-from vidconsult.tokens import TokenSigner
 
 # Argon2id at the smallest cost: the tests check behaviour, not hashing strength
 FAST_HASH = {"hash_time_cost": 1, "hash_memory_kib": 8, "hash_parallelism": 1}
@@ -23,14 +21,20 @@ def fast_accounts(**kw: Any) -> AccountsConfig:
     return AccountsConfig(**{**FAST_HASH, **kw})
 
 
+def store_areas() -> list[Installer]:
+    """The areas that keep their data in the store (records, accounts at the fast hash,
+    webhooks, the access log): what a node on PostgreSQL is tested with."""
+    return [
+        areas.install_records,
+        areas.accounts_installer(fast_accounts()),
+        areas.install_webhooks,
+        areas.install_access,
+    ]
+
+
 @asynccontextmanager
 async def serve(
     settings: Settings, installers: Sequence[Installer], **kw: Any
 ) -> AsyncIterator[ServerHandle]:
-    async with (
-        run_server(settings, media=NullMediaEngine(), installers=installers, **kw) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, media=NullMediaEngine(), installers=installers, **kw) as handle:
+        yield handle

@@ -7,17 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from tests.fakes import NullMediaEngine
-from tests.helpers import SECRET, ServerHandle
-from tests.installed import fast_accounts
+from tests.helpers import ServerHandle
+from tests.installed import serve, store_areas
 from tests.postgres import PostgresServer, postgres_node_settings
-from vidconsult import areas
-from vidconsult.app import run_server
 from vidconsult.cli import main
-from vidconsult.tokens import TokenSigner
 
 Node = Callable[[str], AbstractAsyncContextManager[ServerHandle]]
 
@@ -29,22 +24,8 @@ def node(tmp_path: Path, postgres: PostgresServer) -> Node:
     @asynccontextmanager
     async def start(name: str) -> AsyncIterator[ServerHandle]:
         settings = postgres_node_settings(tmp_path / name, url, password_workers=1)
-        installers = [
-            areas.install_records,
-            areas.accounts_installer(fast_accounts()),
-            areas.install_webhooks,
-            areas.install_access,
-        ]
-        async with (
-            run_server(settings, media=NullMediaEngine(), installers=installers) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            yield ServerHandle(
-                url=server.url,
-                signer=TokenSigner(SECRET.encode()),
-                app=server.app,
-                session=session,
-            )
+        async with serve(settings, store_areas()) as handle:
+            yield handle
 
     return start
 

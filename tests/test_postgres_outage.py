@@ -14,17 +14,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.fakes import NullMediaEngine
-from tests.helpers import SECRET, ServerHandle
-from tests.installed import fast_accounts
+from tests.helpers import ServerHandle
+from tests.installed import serve, store_areas
 from tests.postgres import postgres_node_settings, postgres_server
 from tests.sio import RawClient
-from vidconsult import areas
-from vidconsult.app import run_server
-from vidconsult.tokens import TokenSigner
 
 pytestmark = pytest.mark.slow
 
@@ -72,17 +67,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
             scheduler_interval=0.2,  # its loop runs through the outage
             paging_interval=0,
         )
-        installers = [
-            areas.install_records,
-            areas.accounts_installer(fast_accounts()),
-            areas.install_webhooks,
-            areas.install_access,
-        ]
-        async with (
-            run_server(settings, media=NullMediaEngine(), installers=installers) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            h = ServerHandle(server.url, TokenSigner(SECRET.encode()), server.app, session)
+        async with serve(settings, store_areas()) as h:
             before = await h.create_room("before the outage")
             doctor = (await h.join_token(before["id"], "dr-li", "doctor"))["token"]
             # two participants in the room before the outage
@@ -92,7 +77,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
                 (nurse, "dr-wang", "doctor"),
             ):
                 await client.connect(
-                    server.url, (await h.join_token(before["id"], identity, role))["token"]
+                    h.url, (await h.join_token(before["id"], identity, role))["token"]
                 )
                 assert "error" not in await client.request("join"), identity
 
@@ -109,7 +94,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
             _unavailable(*await _call(h, "DELETE", f"/api/v1/rooms/{before['id']}"), "DELETE room")
             # no operation of the API answers a 500 (an unexpected error) while it is down
             crashed, refused = [], 0
-            for route in server.app.router.routes():
+            for route in h.app.router.routes():
                 info = route.resource.get_info() if route.resource else {}
                 template = info.get("formatter") or info.get("path") or ""
                 if not template.startswith("/api/") or route.method in {"HEAD", "OPTIONS"}:
@@ -126,7 +111,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
             # signaling: the room's check needs the database; refused with the same reason
             client = RawClient()
             with pytest.raises(Exception):  # noqa: B017 (socketio's ConnectionError)
-                await client.connect(server.url, doctor)
+                await client.connect(h.url, doctor)
             assert client.connect_error["data"]["code"] == "store_unavailable"
             await client.close()
 
@@ -153,7 +138,7 @@ async def test_postgres_stopped_answers_503_and_the_server_recovers(
                 status, _, data = await _call(h, method, path, body)
                 assert status in {200, 201}, (method, path, status, data)
             client = RawClient()
-            await client.connect(server.url, doctor)
+            await client.connect(h.url, doctor)
             joined = await client.request("join", {"name": "Dr. Li"})
             assert "error" not in joined, joined
             await client.close()

@@ -7,15 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import ServerHandle, served
 from tests.postgres import PostgresServer, postgres_node_settings
-from vidconsult.app import run_server
 from vidconsult.client import RoomClient
 from vidconsult.cluster.memory import MemoryHub
-from vidconsult.tokens import TokenSigner
 from web.keys import LIVE
 
 Node = Callable[[str], AbstractAsyncContextManager[ServerHandle]]
@@ -29,13 +26,8 @@ def node(tmp_path: Path, postgres: PostgresServer) -> Node:
     @asynccontextmanager
     async def start(name: str) -> AsyncIterator[ServerHandle]:
         settings = postgres_node_settings(tmp_path / name, url, node_id=name, node_limit=50)
-        async with (
-            run_server(settings, installers=[], live=hub.node(name)) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            yield ServerHandle(
-                url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-            )
+        async with served(settings, installers=[], live=hub.node(name)) as handle:
+            yield handle
 
     return start
 

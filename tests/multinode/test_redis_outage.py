@@ -8,27 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import ServerHandle, served
 from tests.postgres import PostgresServer, postgres_node_settings
-from tests.redis_server import RedisServer, redis_server
-from vidconsult.app import run_server
+from tests.redis_server import RedisServer
 from vidconsult.client import ClientError, RoomClient
 from vidconsult.cluster.ports import UNAVAILABLE_CODE
-from vidconsult.tokens import TokenSigner
 from web.keys import LIVE
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture
@@ -44,13 +35,8 @@ async def node(
         node_heartbeat=0.5,
         node_ttl=2.0,
     )
-    async with (
-        run_server(settings, installers=[]) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, installers=[]) as handle:
+        yield handle
 
 
 async def test_redis_away_refuses_new_joins_keeps_media_and_recovers(

@@ -11,19 +11,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import ServerHandle, served
 from tests.postgres import PostgresServer, postgres_node_settings
 from vidconsult import areas
-from vidconsult.app import run_server
 from vidconsult.app_keys import MEDIA, SIGNALING
 from vidconsult.areas import Installer
 from vidconsult.client import ClientError, RoomClient
 from vidconsult.cluster.memory import MemoryHub
-from vidconsult.tokens import TokenSigner
 from web.keys import ROOMS
 from web.recordings_api import RECORDINGS
 from web.relay_api import RELAYS
@@ -51,16 +48,8 @@ def node(tmp_path: Path, postgres: PostgresServer, hub: MemoryHub) -> Node:
         settings = postgres_node_settings(
             tmp_path / name, url, node_heartbeat=1.0, node_ttl=3.0, **more
         )
-        async with (
-            run_server(settings, installers=list(installers), live=hub.node(name)) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            yield ServerHandle(
-                url=server.url,
-                signer=TokenSigner(SECRET.encode()),
-                app=server.app,
-                session=session,
-            )
+        async with served(settings, installers=list(installers), live=hub.node(name)) as handle:
+            yield handle
 
     return start
 
