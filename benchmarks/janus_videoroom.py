@@ -234,6 +234,33 @@ class JanusUnavailable(RuntimeError):
 
 
 @contextlib.contextmanager
+def janus_process(command: list[str], url: str, root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Janus run by ``command`` (its log in ``root``/janus.log), once its API at ``url``
+    answers; stopped at the end (terminated, killed after 10 s)."""
+    log = open(root / "janus.log", "w")
+    proc = subprocess.Popen(command, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/info", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    why = f"janus did not start, see {root / 'janus.log'}"
+                    raise JanusUnavailable(why) from None
+                time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
 def janus_running() -> Iterator[tuple[str, int]]:
     """Start Janus in its network namespace; yields (HTTP API URL, PID of janus)."""
     if shutil.which("janus") is None:
@@ -244,31 +271,21 @@ def janus_running() -> Iterator[tuple[str, int]]:
         root = Path(tempfile.mkdtemp(prefix="vcbench-janus-"))
         conf = write_config(root)
         netns_up()
-        log = open(root / "janus.log", "w")
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", NS, "janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")],
-            stdout=log,
-            stderr=log,
-        )
+        command = [
+            "ip",
+            "netns",
+            "exec",
+            NS,
+            "janus",
+            "-F",
+            str(conf),
+            "-C",
+            str(conf / "janus.jcfg"),
+        ]
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    urllib.request.urlopen(f"{URL}/info", timeout=2).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        why = f"janus did not start, see {root / 'janus.log'}"
-                        raise JanusUnavailable(why) from None
-                    time.sleep(0.3)
-            yield URL, _janus_pid(proc.pid)
+            with janus_process(command, URL, root) as proc:
+                yield URL, _janus_pid(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
             netns_down()
 
 

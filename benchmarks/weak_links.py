@@ -39,11 +39,9 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -258,29 +256,10 @@ def janus_on_host(lab: dict[str, Participant]) -> Iterator[tuple[str, int, str |
         ice_enforce=",".join(p.host_link for p in lab.values()),
         rtp_range="42000-42999",
     )
-    log = open(root / "janus.log", "w")
-    proc = subprocess.Popen(
-        ["janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")], stdout=log, stderr=log
-    )
     url = f"http://127.0.0.1:{port}/janus"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/info", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise jv.JanusUnavailable(f"janus did not start, see {root}") from None
-                time.sleep(0.3)
+    command = ["janus", "-F", str(conf), "-C", str(conf / "janus.jcfg")]
+    with jv.janus_process(command, url, root) as proc:
         yield f"/janus@{port}", proc.pid, jv.janus_version(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @contextlib.asynccontextmanager
