@@ -1,6 +1,7 @@
 """What the media benchmarks share: a process's CPU read from /proc (``cpu_seconds`` in clock
-ticks, ``CpuMeter`` to the nanosecond where it can be) and the start-up of a server process's
-HTTP side (``serve``: a free port on 127.0.0.1, told to the parent through a queue)."""
+ticks, ``CpuMeter`` to the nanosecond where it can be), the start-up of a server process's
+HTTP side (``serve``: a free port on 127.0.0.1, told to the parent through a queue) and the
+empty page the benchmark pages run on (``blank_page_server``)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,22 @@ async def serve(app: Any, port_q: Any) -> None:
     await site.start()
     port_q.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     await asyncio.Event().wait()
+
+
+async def blank_page_server(host: str = "127.0.0.1") -> tuple[str, Any]:
+    """An empty page on a free port of ``host``, the origin the benchmarks' pages run their
+    WebRTC from (no CSP in the way of their fetches to Janus): (its URL on 127.0.0.1, the
+    runner, to ``cleanup()``)."""
+    from aiohttp import web
+
+    async def blank(_: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>janus</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", blank)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return f"http://127.0.0.1:{port}/", runner

@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from benchmarks import janus_videoroom as jv  # noqa: E402
+from benchmarks.harness import blank_page_server  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.helpers import SECRET  # noqa: E402
 from vidconsult.app import run_server  # noqa: E402
@@ -329,7 +330,7 @@ async def main() -> None:
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
             rooms = itertools.count(9001)
-            blank = await _blank_page_server()
+            blank = await blank_page_server()
             for _ in range(args.runs):
                 t, s = await vidconsult_join(browser, url, session, coordinator, server_marks)
                 ours[0].extend(t)
@@ -376,23 +377,6 @@ async def main() -> None:
     else:
         result["janus"] = {"skipped": janus}
     print(json.dumps(result, indent=2))
-
-
-async def _blank_page_server() -> tuple[str, Any]:
-    """The Janus page's origin: an empty page on 127.0.0.1 (no CSP in the way of its fetches)."""
-    from aiohttp import web
-
-    async def blank(_: web.Request) -> web.Response:
-        return web.Response(text="<!doctype html><title>janus</title>", content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", blank)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return f"http://127.0.0.1:{port}/", runner
 
 
 class _janus:

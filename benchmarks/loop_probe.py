@@ -147,13 +147,13 @@ def _perf(pid: int, window: float) -> dict[str, float]:
 async def drive(url: str, pid: int, window: float, settle: float) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
-    from benchmarks.join_time import _blank_page_server
+    from benchmarks.harness import blank_page_server
     from benchmarks.sfu_browser import publisher_page, viewer_page
     from benchmarks.sfu_forwarding import _get
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
     signal = ("vidconsult", url)
-    origin, blank = await _blank_page_server()
+    origin, blank = await blank_page_server()
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -174,12 +174,11 @@ async def browser_sweep(
 ) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
-    from benchmarks.harness import CpuMeter
-    from benchmarks.join_time import _blank_page_server
+    from benchmarks.harness import CpuMeter, blank_page_server
     from benchmarks.sfu_forwarding import fit_slope
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
-    origin, blank = await _blank_page_server()
+    origin, blank = await blank_page_server()
     rows: list[dict[str, Any]] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(

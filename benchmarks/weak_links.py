@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from benchmarks import janus_videoroom as jv  # noqa: E402
-from benchmarks.harness import cpu_seconds  # noqa: E402
+from benchmarks.harness import blank_page_server, cpu_seconds  # noqa: E402
 from tests.browser.conftest import CHROMIUM  # noqa: E402
 from tests.browser.watching import (  # noqa: E402
     JS_FRAMES_SINCE,
@@ -271,7 +271,6 @@ async def janus_scene(
     tmp: Path,
     seconds: float,
 ) -> AsyncIterator[Scene]:
-    from aiohttp import web
 
     path, pid, _ = janus
     port = int(path.split("@")[1])
@@ -279,20 +278,13 @@ async def janus_scene(
         jv.create_room, f"http://127.0.0.1:{port}/janus", room, publishers=1, bitrate=0
     )
 
-    async def blank(_: web.Request) -> web.Response:
-        return web.Response(text="<!doctype html><title>janus</title>", content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", blank)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "0.0.0.0", 0)
-    await site.start()
+    # on every address: the watchers' machines reach it over their links
+    origin, runner = await blank_page_server("0.0.0.0")
     blank_port = runner.addresses[0][1]
     scene = Scene("janus", pid)
     browsers = [await launch(pw, str(CHROMIUM), [])]
     try:
-        scene.publisher = await watching_page(browsers[0], f"http://127.0.0.1:{blank_port}/")
+        scene.publisher = await watching_page(browsers[0], origin)
         await scene.publisher.evaluate(
             JANUS_PAGE_JS,
             {
