@@ -28,7 +28,7 @@ from tests.workflow.test_paging_race import stored, two_nodes
 from vidconsult.config import Settings
 from vidconsult.domain.paging import Paging
 from vidconsult.errors import Unavailable
-from web.workflow_keys import PAGING
+from web.workflow_keys import CASES, PAGING
 
 
 class Overtaken:
@@ -274,3 +274,62 @@ async def test_two_nodes_an_answer_not_stored_leaves_the_other_node_escalating(
         assert [p["status"] for p in got["paging"]["pages"]] == ["accepted", "cancelled"]
         paging = await stored(b, case_id)
         assert paging.answered_by == "zhou"
+
+
+class CaseWritesDown:
+    """The case store when the database goes away right after the paging's write: the next
+    ``down`` case saves raise as the PostgreSQL store does; reads go through."""
+
+    def __init__(self, store: Any, down: int = 1) -> None:
+        self._store = store
+        self.down = down
+
+    async def save_case(self, *args: Any, **kw: Any) -> Any:
+        if self.down:
+            self.down -= 1
+            raise db_gone()
+        return await self._store.save_case(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_an_acceptance_stored_but_not_finished_is_finished_by_its_retry(
+    duty: WorkflowServer,
+) -> None:
+    """The paging takes wang's acceptance, then the database goes before the case adds him:
+    503 (his answer did not go through). His retry is the same answer, not someone else's: 200
+    with his link, the case gets him, and the cancellation of zhou's page and page.accepted
+    go out then, once; a further retry changes nothing."""
+    wf = duty
+    case_id = await emergency_at_the_backup(wf)
+    wang = wf.mint("wang", "expert")
+    cases = wf.app[CASES]
+    seam = CaseWritesDown(cases._cases)
+    cases._cases = seam
+    events = len(wf.events)
+
+    status, body = await wf.api("POST", f"/api/v1/pages/{case_id}.p1/accept", token=wang)
+    assert (status, body["error"]["code"]) == (503, "store_unavailable"), body
+    kept = await real_copy(wf, case_id)
+    assert kept.answered_by == "wang"  # the paging had taken it
+    assert wf.events[events:] == []  # nobody was told yet
+
+    for _ in range(2):  # the retry finishes it; a further one changes nothing
+        got = await wf.ok("POST", f"/api/v1/pages/{case_id}.p1/accept", token=wang)
+        assert wf.verify(got["link"]["token"]).identity == "wang"
+        assert got["paging"]["answered_by"] == "wang"
+    told = [(e, d.get("page_id")) for e, d in wf.events[events:] if e.startswith("page.")]
+    assert sorted(told) == [("page.accepted", f"{case_id}.p1"), ("page.cancelled", f"{case_id}.p0")]
+    [cancelled] = wf.seen("page.cancelled")
+    assert (cancelled["reason"], cancelled["answered_by"]) == ("answered_elsewhere", "wang")
+    case = await wf.ok("GET", f"/api/v1/cases/{case_id}")
+    assert case["expert_ids"] == ["zhou", "wang"]
+    actions = [r["action"] for r in case["audit"]]
+    assert actions.count("page.accepted") == 1 and actions.count("page.cancelled") == 1
+    assert actions.count("expert.added") == 1
+    assert (await real_copy(wf, case_id)).revision == kept.revision  # nothing written again
+    # someone else is still refused
+    zhou = wf.mint("zhou", "expert")
+    status, body = await wf.api("POST", f"/api/v1/pages/{case_id}.p0/accept", token=zhou)
+    assert (status, body["error"]["code"]) == (409, "page_answered")

@@ -341,18 +341,37 @@ class PagingService:
         await self._refresh()  # the page may have been sent by another node
         paging, change, now = await self._commit(
             self._paging_of_page(page_id).case_id,
-            lambda p, at: p.accept(page_id, who.identity, at, coordinator=who.is_coordinator),
+            lambda p, at: _accept(p, page_id, who, at),
         )
-        assert change is not None
         page = paging.page(page_id)
-        self.time_to_ack.observe((now - paging.opened_at).total_seconds())
+        assert page.closed_at is not None
+        if change is not None:
+            self.time_to_ack.observe((now - paging.opened_at).total_seconds())
+        else:
+            # theirs already: a retry after an answer that failed once the acceptance was
+            # stored (the case or the room could not be reached after it). Nothing is written
+            # again; what that answer did not get to is done now
+            change = await self._untold(paging, page, who.identity)
         if who.role is Role.EXPERT:
 
             def add_expert(case: Case, at: datetime) -> None:
                 case.add_expert(who.identity, by=who.identity, at=at)
 
             await self._cases.update(paging.case_id, add_expert)
-        await self._apply(paging, change, by=who.identity)
+        if change is not None:
+            await self._apply(paging, change, by=who.identity)
+            await self._events.publish(
+                "page.accepted",
+                {
+                    "page_id": page.id,
+                    "case_id": paging.case_id,
+                    "room_id": paging.room_id,
+                    "answered_by": who.identity,
+                    "seconds_to_answer": round(
+                        (page.closed_at - paging.opened_at).total_seconds(), 3
+                    ),
+                },
+            )
         room = await self._rooms.get_room(paging.room_id)
         party = Party(
             "expert" if who.role is Role.EXPERT else "coordinator",
@@ -363,17 +382,22 @@ class PagingService:
         (link,) = self._sessions.tokens(
             room, (party,), not_before=None, expires_at=now + self._ttl, minted_by=who.minter
         )
-        await self._events.publish(
-            "page.accepted",
-            {
-                "page_id": page.id,
-                "case_id": paging.case_id,
-                "room_id": paging.room_id,
-                "answered_by": who.identity,
-                "seconds_to_answer": round((now - paging.opened_at).total_seconds(), 3),
-            },
-        )
         return Accepted(paging, page, link)
+
+    async def _untold(self, paging: Paging, page: Page, identity: str) -> PagingChange | None:
+        """What an acceptance that was stored changed, when it was never told (its answer
+        failed before: no "page.accepted" by them on the case's trail); None when it was."""
+        case = await self._cases.get(paging.case_id)
+        if any(e.action == "page.accepted" and e.actor == identity for e in case.audit):
+            return None
+        cancelled = tuple(
+            p
+            for p in paging.pages
+            if p.status is PageStatus.CANCELLED
+            and p.reason is CancelReason.ANSWERED_ELSEWHERE
+            and p.closed_at == page.closed_at
+        )
+        return PagingChange(closed=(page, *cancelled))
 
     async def decline(self, page_id: str, who: TokenClaims) -> Paging:
         await self._refresh()
@@ -587,6 +611,16 @@ class PagingService:
 def _escalate(paging: Paging, now: datetime) -> PagingChange | None:
     change = paging.tick(now)
     return change if change.sent else None
+
+
+def _accept(paging: Paging, page_id: str, who: TokenClaims, now: datetime) -> PagingChange | None:
+    """Accept the page; None (nothing to write) when it is this person's accepted page already
+    (their answer again: the same answer, not someone else's)."""
+    page = paging.page(page_id)
+    mine = page.target.answerable_by(who.identity, coordinator=who.is_coordinator)
+    if mine and page.status is PageStatus.ACCEPTED and page.answered_by == who.identity:
+        return None
+    return paging.accept(page_id, who.identity, now, coordinator=who.is_coordinator)
 
 
 def _first_page(paging: Paging, now: datetime) -> PagingChange | None:
