@@ -143,7 +143,8 @@ async def my_pages(request: web.Request) -> web.Response:
     "escalation at the same instant never refuses an acceptance: the page it sent is cancelled "
     "(page.cancelled to webhooks, reason answered_elsewhere). 503 store_unavailable "
     "(Retry-After): the database could not take the answer, so it was not made and the page "
-    "still rings; try again",
+    "still rings; try again. The same person accepting their accepted page again gets 200 "
+    "and their link (the same answer; what a failed earlier answer did not finish is done)",
     response=PageAccepted,
     errors=(404, 409, 503),
     path=PAGE_PATH,

@@ -470,9 +470,15 @@ class PagingService:
         paging = self._pagings.get(data.get("case_id") or "")
         if paging is None or paging.room_id != data.get("room_id"):
             return
-        paging, arrived, now = await self._commit(
-            paging.case_id, lambda p, at: PagingChange() if p.expert_arrived(at) else None
-        )
+        try:
+            paging, arrived, now = await self._commit(
+                paging.case_id, lambda p, at: PagingChange() if p.expert_arrived(at) else None
+            )
+        except Unavailable as exc:  # not stored: the next expert to join records it
+            log.warning(
+                "first expert's arrival not stored case=%s code=%s", paging.case_id, exc.code
+            )
+            return
         if arrived is None:
             return
         self.time_to_expert.observe((now - paging.opened_at).total_seconds())
