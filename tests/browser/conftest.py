@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,38 @@ async def browser(chromium_path: Path) -> AsyncIterator[object]:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture
+async def open_dashboard(browser: Any) -> AsyncIterator[Any]:
+    """Opens the coordinators' dashboard of a server, signed out, in a context of its own
+    (``tests.browser.test_dashboard.Opener``); its console is printed at teardown, and the
+    pages must have run under their Content-Security-Policy with nothing refused."""
+    from tests.browser.test_dashboard import Dashboard  # the page object lives with its tests
+
+    pages: list[Dashboard] = []
+
+    async def opener(server: Any) -> Dashboard:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        dash = Dashboard(await context.new_page(), server)
+        pages.append(dash)
+        return dash
+
+    yield opener
+    for dash in pages:
+        print("\n".join(dash.log[-60:]))
+        await dash.page.context.close()
+    # the dashboard works under its Content-Security-Policy: nothing was refused
+    assert csp_violations([line for dash in pages for line in dash.log]) == []
+
+
+@pytest.fixture(scope="module")
+def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A participant's media (VP8 + Opus, 320x240, 12 s), sent as is by the SDK's file player."""
+    from tests.recording import synth
+
+    base = tmp_path_factory.mktemp("participant-media")
+    return synth.write_file(base / "consult.webm", synth.encode(12, [1.0, 3.0, 5.0]))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -10,7 +10,7 @@ shows the sentence for the API's code (its own words folded away).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.browser.conftest import csp_violations
 from tests.helpers import ServerHandle
 from vidconsult.account_admin import create_account
 from vidconsult.client import RoomClient
@@ -65,24 +64,6 @@ class Dashboard:
 
 
 Opener = Callable[[ServerHandle], Awaitable[Dashboard]]
-
-
-@pytest.fixture
-async def open_dashboard(browser: Any) -> AsyncIterator[Opener]:
-    pages: list[Dashboard] = []
-
-    async def opener(server: ServerHandle) -> Dashboard:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
-        dash = Dashboard(await context.new_page(), server)
-        pages.append(dash)
-        return dash
-
-    yield opener
-    for dash in pages:
-        print("\n".join(dash.log[-60:]))
-        await dash.page.context.close()
-    # the dashboard works under its Content-Security-Policy: nothing was refused
-    assert csp_violations([line for dash in pages for line in dash.log]) == []
 
 
 async def coordinator_account(settings: Settings, username: str = "li.coord") -> str:

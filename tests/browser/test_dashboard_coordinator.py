@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser import test_dashboard as dashboard_tests
 from tests.browser.axe import serious_violations
 from tests.browser.test_dashboard import (
     PASSWORD,
@@ -45,14 +44,12 @@ from tests.browser.test_dashboard import (
     signed_in_dashboard,
 )
 from tests.helpers import ServerHandle
-from tests.recording import synth
 from vidconsult.account_admin import create_account
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
-open_dashboard = dashboard_tests.open_dashboard  # the fixture: a signed-out dashboard page
 BEIJING = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -726,12 +723,6 @@ async def test_statistics_draw_charts(
     await page.screenshot(path=shot("statistics-zh"), full_page=True)
     await axe_check(page, "statistics (zh)")
     assert not dash.page_errors()
-
-
-@pytest.fixture(scope="module")
-def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("lecture-media")
-    return synth.write_file(base / "lecture.webm", synth.encode(12, [1.0, 3.0, 5.0]))
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:

@@ -22,8 +22,6 @@ from typing import Any
 
 import pytest
 
-from tests.browser import test_dashboard as dashboard_tests
-from tests.browser import test_dashboard_recordings as recordings_tests
 from tests.browser.axe import serious_violations
 from tests.browser.test_dashboard import (
     TIMEOUT_MS,
@@ -41,8 +39,6 @@ from web.recordings_api import EXPORTS, RECORDINGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
-open_dashboard = dashboard_tests.open_dashboard  # the fixtures: a signed-out dashboard page
-media_file = recordings_tests.media_file  # a participant's media (VP8 + Opus)
 SHOTS = Path("/tmp/vidconsult-recording-failure-shots")
 
 SENTENCES = {

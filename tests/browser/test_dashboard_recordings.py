@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from aiortc.mediastreams import AudioStreamTrack
 
-from tests.browser import test_dashboard as dashboard_tests
 from tests.browser.axe import serious_violations
 from tests.browser.test_dashboard import (
     CST,
@@ -34,22 +33,13 @@ from tests.browser.test_dashboard import (
     signed_in_dashboard,
 )
 from tests.helpers import ServerHandle
-from tests.recording import synth
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(120)]
 
-open_dashboard = dashboard_tests.open_dashboard  # the fixture: a signed-out dashboard page
 RECORD_SECONDS = 4.0
 SCREENSHOTS = "/tmp/dashboard-recordings-{}.png"
-
-
-@pytest.fixture(scope="module")
-def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A participant's media (VP8 + Opus, 320x240), sent as is by the SDK's file player."""
-    base = tmp_path_factory.mktemp("dashboard-media")
-    return synth.write_file(base / "consult.webm", synth.encode(12, [1.0, 3.0, 5.0]))
 
 
 async def _case_with_room(server: ServerHandle) -> tuple[str, dict[str, Any]]:
