@@ -48,16 +48,30 @@ async def prepared(page: Page) -> str:
     return str(await page.page.evaluate("window.vidconsult.prepared"))
 
 
+async def doctor_in_and_patient_prepared(
+    live_server: Any, open_doctor: Any, open_patient: Any, room_name: str
+) -> tuple[str, Page, Page]:
+    """A room whose doctor (dr-he) has joined, and a patient (pt-ma) on the pre-join step whose
+    media connections are prepared: (room id, doctor, patient)."""
+    room_id = await create_room(live_server, room_name)
+    doctor = await open_doctor(
+        "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
+    )
+    await doctor.page.click("[data-testid=join-button]")
+    await doctor.wait_state("joined")
+    patient = await open_patient(
+        "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
+    )
+    assert await prepared(patient) == "ready"
+    return room_id, doctor, patient
+
+
 async def test_prepared_page_is_connected_but_unseen_until_the_click(
     live_server: Any, open_page: Any
 ) -> None:
-    room_id = await create_room(live_server, "Prepared join")
-    doctor = await open_page("dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He"))
-    await doctor.page.click("[data-testid=join-button]")
-    await doctor.wait_state("joined")
-
-    patient = await open_page("pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma"))
-    assert await prepared(patient) == "ready"
+    room_id, doctor, patient = await doctor_in_and_patient_prepared(
+        live_server, open_page, open_page, "Prepared join"
+    )
     # both of its connections are up before the click
     await patient.page.wait_for_function(
         "() => window.__pcs.filter((pc) => pc.connectionState === 'connected').length === 2",
@@ -125,12 +139,9 @@ async def test_a_device_chosen_after_the_early_offer_is_what_the_click_sends(
     """The click's publish offer is made on the pre-join step; a microphone chosen after it
     (a new camera+microphone stream, the old tracks stopped) goes into the same senders at the
     click, and the room gets the new tracks over the prepared connections."""
-    room_id = await create_room(live_server, "Prepared device change")
-    doctor = await open_page("dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He"))
-    await doctor.page.click("[data-testid=join-button]")
-    await doctor.wait_state("joined")
-    patient = await open_page("pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma"))
-    assert await prepared(patient) == "ready"
+    _, doctor, patient = await doctor_in_and_patient_prepared(
+        live_server, open_page, open_page, "Prepared device change"
+    )
     assert len(await patient.page.evaluate(JS_PENDING_OFFER)) == 1  # the early offer
     early = await patient.page.evaluate(JS_SENT_TRACKS)
     assert sorted(kind for kind, _, _ in early) == ["audio", "video"], early
@@ -265,16 +276,9 @@ async def test_camera_turned_off_after_the_early_offer_goes_out_as_audio_only(
     offers the microphone alone, on the prepared connections. The doctor hears the patient and
     gets no video track; the server has one audio track of the patient; no error is shown."""
     async with page_opener(browser, KEEP_PEER_CONNECTIONS, SWITCHED_CAMERA) as (open_page, _):
-        room_id = await create_room(live_server, "Prepared, camera off")
-        doctor = await open_page(
-            "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
+        room_id, doctor, patient = await doctor_in_and_patient_prepared(
+            live_server, open_page, open_page, "Prepared, camera off"
         )
-        await doctor.page.click("[data-testid=join-button]")
-        await doctor.wait_state("joined")
-        patient = await open_page(
-            "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
-        )
-        assert await prepared(patient) == "ready"
         assert await patient.page.evaluate(JS_EARLY_SENDING_KINDS) == [["audio", "video"]]
 
         # the camera is refused now: the page explains, the person goes on with audio only
@@ -328,25 +332,14 @@ async def test_camera_turned_on_after_the_early_offer_goes_out_with_video(
     early offer sends audio only); before the click it is free again and chosen: the click rolls
     the early offer back and offers both, the camera in its three simulcast layers, on the
     prepared connections. The doctor sees the patient; no error is shown."""
+    busy_camera = (KEEP_PEER_CONNECTIONS, CAMERA_BUSY_FROM_THE_START, SWITCHED_CAMERA)
     async with (
         page_opener(browser, KEEP_PEER_CONNECTIONS) as (open_doctor, _),
-        page_opener(
-            browser, KEEP_PEER_CONNECTIONS, CAMERA_BUSY_FROM_THE_START, SWITCHED_CAMERA
-        ) as (
-            open_patient,
-            _,
-        ),
+        page_opener(browser, *busy_camera) as (open_patient, _),
     ):
-        room_id = await create_room(live_server, "Prepared, camera on")
-        doctor = await open_doctor(
-            "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
+        room_id, doctor, patient = await doctor_in_and_patient_prepared(
+            live_server, open_doctor, open_patient, "Prepared, camera on"
         )
-        await doctor.page.click("[data-testid=join-button]")
-        await doctor.wait_state("joined")
-        patient = await open_patient(
-            "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
-        )
-        assert await prepared(patient) == "ready"
         await patient.page.wait_for_function(
             f"() => ({JS_LOCAL_KINDS})().join() === 'audio'", timeout=EVENT_TIMEOUT_MS
         )
