@@ -3,15 +3,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, served
 from tests.recording import synth
 from vidconsult import areas
-from vidconsult.app import run_server
 from vidconsult.config import Settings
-from vidconsult.tokens import TokenSigner
 
 FLASHES = [1.0, 3.5, 6.0, 8.5, 11.0]
 
@@ -41,13 +38,8 @@ def rec_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def rec_server(rec_settings: Settings) -> AsyncIterator[ServerHandle]:
     """The real server (passthrough media) with recording installed."""
-    async with (
-        run_server(rec_settings, installers=[areas.install_recordings]) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(rec_settings, installers=[areas.install_recordings]) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="session")

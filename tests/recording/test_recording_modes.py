@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import ServerHandle
 from tests.recording import synth
 from vidconsult.app import MEDIA
 from vidconsult.client import RemoteTrack, RoomClient
@@ -19,15 +19,9 @@ from web.recordings_api import RECORDINGS
 
 
 @pytest.fixture
-def rec_settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {},
-        host="127.0.0.1",
-        port=0,
-        data_dir=tmp_path / "var",
-        secret=SECRET,
-        media_mode="reencode",
-    )
+def rec_settings(rec_settings: Settings) -> Settings:
+    """tests/recording/conftest.py's, the server re-encoding."""
+    return rec_settings.model_copy(update={"media_mode": "reencode"})
 
 
 async def _flashes(remote: RemoteTrack, count: int, timeout: float) -> list[float]:
