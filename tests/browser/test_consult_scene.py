@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.browser.room_scene import (
@@ -35,11 +34,9 @@ from tests.browser.test_room_in_room import (  # noqa: F401 (open_page is a fixt
     link,
     open_page,
 )
-from tests.helpers import SECRET, ServerHandle
-from vidconsult.app import run_server
+from tests.helpers import ServerHandle, served
 from vidconsult.config import Settings
 from vidconsult.domain.roles import Role
-from vidconsult.tokens import TokenSigner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -67,10 +64,8 @@ def clock() -> ShiftedClock:
 @pytest.fixture
 async def clocked_server(settings: Settings, clock: ShiftedClock) -> AsyncIterator[ServerHandle]:
     """The real server (REST, signaling, aiortc media, recording) on the test's clock."""
-    async with run_server(settings, clock=clock) as server, aiohttp.ClientSession() as session:
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, clock=clock) as handle:
+        yield handle
 
 
 async def state_is(page: Any, *states: str, timeout: int = EVENT_TIMEOUT_MS) -> str:

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs.vpx import Vp8Encoder
@@ -29,14 +28,13 @@ from aiortc.rtp import (
 
 from media.downstream import IdleTrack
 from media.engine import AiortcMediaEngine
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, served
 from tests.media.conftest import client_pc
 from tests.media.encoded import VIDEO_RATE, video_clip
-from vidconsult.app import MEDIA, run_server
+from vidconsult.app import MEDIA
 from vidconsult.client import RoomClient
 from vidconsult.config import Settings
 from vidconsult.ports import MediaListener, PublishedTrack, SessionDescription, TrackRef
-from vidconsult.tokens import TokenSigner
 from web.keys import ROOMS
 from web.relay_api import COURIER, PREFIX, SECRET_HEADER
 
@@ -55,10 +53,8 @@ async def node(tmp: Path, name: str, secret: str = CLUSTER) -> AsyncIterator[Ser
         node_id=name,
         cluster_secret=secret,
     )
-    async with run_server(settings) as server, aiohttp.ClientSession() as session:
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings) as handle:
+        yield handle
 
 
 class Audience(MediaListener):

@@ -13,12 +13,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, served
 from vidconsult import areas
-from vidconsult.app import run_server
 from vidconsult.archive_import import (
     IMPORTED,
     REFUSED,
@@ -35,7 +33,6 @@ from vidconsult.domain.recordings import RecordingStatus
 from vidconsult.store.recording_files import ArchiveFiles, verify
 from vidconsult.store.sqlite import SQLiteDatabase
 from vidconsult.store.sqlite_recordings import SQLiteRecordingStore
-from vidconsult.tokens import TokenSigner
 from web import recordings_api
 
 RECORDER_SECRET = "recorder-own-secret-" + "r" * 40  # not the server's
@@ -65,13 +62,7 @@ async def _record(base: Path, media: dict[str, Path]) -> Source:
     rec_dir = base / "recorder"
     rec_dir.mkdir()
     (rec_dir / "secret.key").write_text(RECORDER_SECRET)
-    async with (
-        run_server(settings, installers=[areas.install_recordings]) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        srv = ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, installers=[areas.install_recordings]) as srv:
         room = await srv.create_room("Cardiology consult", case_id="case-9")
         rid = room["id"]
         status, _ = await srv.api(

@@ -20,9 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.helpers import SECRET, ServerHandle
+from tests.helpers import SECRET, ServerHandle, served
 from vidconsult import areas
-from vidconsult.app import run_server
 from vidconsult.config import Settings
 from vidconsult.domain.recordings import Recording, RecordingStatus, file_name, room_directory
 from vidconsult.tokens import TokenSigner
@@ -36,13 +35,8 @@ async def server_on(data: Path) -> AsyncIterator[ServerHandle]:
     settings = Settings.from_env(
         {}, host="127.0.0.1", port=0, data_dir=data, secret=SECRET, media_mode="passthrough"
     )
-    async with (
-        run_server(settings, installers=[areas.install_recordings]) as server,
-        aiohttp.ClientSession() as session,
-    ):
-        yield ServerHandle(
-            url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
+    async with served(settings, installers=[areas.install_recordings]) as handle:
+        yield handle
 
 
 async def poll(server: ServerHandle, path: str, done: Any) -> dict[str, Any]:
