@@ -87,6 +87,9 @@ class OpenPage(_Out):
     step: int
     target: TargetOut
     status: PageStatus
+    reason: CancelReason | None = Field(
+        None, description="a cancelled page's reason (page.closed); null while it rings"
+    )
     sent_at: Instant
     escalates_at: Instant | None
     opened_at: Instant

@@ -578,7 +578,6 @@ class PagingService:
         del view["answer_url"], view["escalates_at"]  # nothing to answer any more
         return {
             **view,
-            "reason": page.reason.value if page.reason else None,
             "cancelled_at": page.closed_at.isoformat(),
             "answered_by": paging.answered_by,
             "contacts": contacts,
@@ -596,6 +595,7 @@ class PagingService:
             "step": page.step + 1,
             "target": {"kind": page.target.kind.value, "id": page.target.id},
             "status": page.status.value,
+            "reason": page.reason.value if page.reason else None,
             "sent_at": page.sent_at.isoformat(),
             "escalates_at": deadline.isoformat() if deadline else None,
             "opened_at": paging.opened_at.isoformat(),

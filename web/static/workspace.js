@@ -271,13 +271,20 @@ function onRing(page) {
   if (fresh) notifyDesktop(page);
 }
 
+// why a page stopped ringing here (its `reason`, docs/protocol.md), as a sentence
+const CLOSED_TEXT = {
+  answered_elsewhere: "pageClosedAnswered",
+  room_closed: "pageClosedRoom",
+  emergency_withdrawn: "pageClosedWithdrawn",
+};
+
 function onClosed(page) {
   delete state.notSaved[page.page_id];
   if (!(page.page_id in state.pages)) return;
   delete state.pages[page.page_id];
   renderPager();
   updateBell();
-  notify(page.status === "cancelled" ? w("pageClosedAnswered") : w("pageClosedEnded"));
+  notify(CLOSED_TEXT[page.reason] ? w(CLOSED_TEXT[page.reason]) : w("pageClosedEnded"));
 }
 
 function openChannel() {
