@@ -145,6 +145,40 @@ async def test_leaving_the_lobby_takes_one_off_the_list(
     await doctor.wait_until(lambda: doctor.waiting == [])
 
 
+async def test_a_connection_the_server_drops_before_the_lobby_answer_ends_connect(
+    app_server: ServerHandle, sdk, monkeypatch
+) -> None:
+    """The socket closes (here: the server drops its transport) while connect() awaits the
+    join's answer: the answer can never come, so connect() ends at once with ``disconnected``
+    instead of waiting out the request's 20 s."""
+    from signaling.relay import drop_transport
+    from vidconsult.app import SIGNALING
+
+    server = app_server.app[SIGNALING]
+    rid = (await app_server.create_room("Lobby", lobby=True))["id"]
+    hold = server.rooms.hold_in_lobby
+    dropped = asyncio.Event()
+
+    async def drop_then_answer(claims, sid):
+        held = await hold(claims, sid)
+        await drop_transport(server.sio, sid)
+        await dropped.wait()  # the answer goes out only after the patient saw the close
+        return held
+
+    monkeypatch.setattr(server.rooms, "hold_in_lobby", drop_then_answer)
+    patient = sdk(app_server.url, app_server.mint("pt", "patient", room=rid))
+    waiting = asyncio.create_task(patient.connect())
+    try:
+        with pytest.raises(ClientError) as ended:
+            await asyncio.wait_for(waiting, WAIT)
+        assert ended.value.code == "disconnected"
+    finally:
+        dropped.set()
+    assert not patient.sio.connected and not patient._calls
+    status, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
+    assert status == 200 and view["waiting"] == []
+
+
 async def test_a_connection_closed_while_it_is_put_in_the_lobby_leaves_nobody_waiting(
     app_server: ServerHandle, sdk, monkeypatch
 ) -> None:

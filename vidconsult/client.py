@@ -283,7 +283,10 @@ class RoomClient:
         self.lobby: dict[str, Any] | None = None  # the place in the waiting room, while there
         self.waiting: list[dict[str, Any]] = []  # who waits (for a participant who may admit)
         self._lobby_answer: asyncio.Future[tuple[str, Any]] | None = None
-        self._calls: set[asyncio.Future[Any]] = set()  # requests awaiting the server's answer
+        # requests awaiting the server's answer, each with the socket it went out on, and why
+        # the ones that cannot be answered any more were ended (_end_calls)
+        self._calls: dict[asyncio.Future[Any], socketio.AsyncClient] = {}
+        self._call_ends: dict[asyncio.Future[Any], str] = {}
 
     # connection ----------------------------------------------------------------------------
     async def __aenter__(self) -> RoomClient:
@@ -427,23 +430,27 @@ class RoomClient:
 
     async def request(self, event: str, payload: Any = None, timeout: float = 20) -> Any:
         """Send ``event`` and return the server's answer; :class:`ClientError` with the
-        server's code, or ``closed`` when :meth:`close` ends the wait (a socket closed under
-        a call never answers it)."""
+        server's code, ``closed`` when :meth:`close` ends the wait, ``disconnected`` when the
+        socket it went out on closes first (a closed socket never brings the answer: the call
+        would otherwise wait out ``timeout``)."""
         if self._closed:
             raise ClientError("closed", f"{event}: the client is closed")
+        sio = self.sio
         call = asyncio.ensure_future(
-            self.sio.call(event, {} if payload is None else payload, timeout=timeout)
+            sio.call(event, {} if payload is None else payload, timeout=timeout)
         )
-        self._calls.add(call)
+        self._calls[call] = sio
         try:
             reply = await call
         except asyncio.CancelledError:
+            ended = self._call_ends.get(call)
             me = asyncio.current_task()
-            if call.cancelled() and self._closed and (me is None or not me.cancelling()):
-                raise ClientError("closed", f"{event}: the client was closed") from None
+            if call.cancelled() and ended and (me is None or not me.cancelling()):
+                raise ClientError(ended, f"{event}: no answer ({ended})") from None
             raise
         finally:
-            self._calls.discard(call)
+            self._calls.pop(call, None)
+            self._call_ends.pop(call, None)
         if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
             raise ClientError(reply["error"]["code"], reply["error"]["message"])
         return reply
@@ -689,6 +696,7 @@ class RoomClient:
 
         @sio.event
         async def disconnect(*args: Any) -> None:
+            self._end_calls("disconnected", sio)
             if sio is not self.sio:
                 return  # the connection a rejoin replaced
             self._lobby_event("disconnect", {"reason": "disconnected"})
@@ -697,6 +705,14 @@ class RoomClient:
                 return
             self.disconnected.set()
             await self._notify()
+
+    def _end_calls(self, reason: str, sio: socketio.AsyncClient | None = None) -> None:
+        """End the requests awaiting an answer (those sent on ``sio``; None: all) with
+        :class:`ClientError` ``reason``: their socket is closed, no answer will come."""
+        for call, on in list(self._calls.items()):
+            if (sio is None or on is sio) and not call.done() and call not in self._call_ends:
+                self._call_ends[call] = reason  # the first reason stands
+                call.cancel()
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -750,8 +766,7 @@ class RoomClient:
         with :class:`ClientError` ``closed`` (not at its ``lobby_timeout``)."""
         self._closed = True
         self._lobby_event("closed", {"reason": "closed"})
-        for call in list(self._calls):  # their answers cannot come over a closed socket
-            call.cancel()
+        self._end_calls("closed")
         for task in (self._watch_task, self._rejoin_task):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
