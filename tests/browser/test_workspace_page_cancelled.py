@@ -1,7 +1,8 @@
 """A page cancelled while it rings says why in the expert's workspace, in their language (en and
 zh-CN), from the ``reason`` of ``page.closed``: the emergency withdrawn (its case cancelled by a
 coordinator) and its room closed each read as their own sentence, and the page stops ringing
-there. Before, every cancelled page read "answered by someone else".
+there. Before, every cancelled page read "answered by someone else". The coordinators' board
+shows each cancelled page with its reason.
 
 In headless Chromium against the real server; axe-core clean, screenshots in
 /tmp/vidconsult-page-cancelled-shots."""
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.test_workspace import (
+    PASSWORD,
     TIMEOUT_MS,
     Tab,
     expert_ready,
@@ -34,6 +36,11 @@ SHOTS = Path("/tmp/vidconsult-page-cancelled-shots")
 WITHDRAWN = {
     "en": "The emergency was withdrawn: you are no longer needed for it.",
     "zh": "该急诊已撤销，无需您再应答。",
+}
+# the coordinators' board, each cancelled page with its reason
+ON_BOARD = {
+    "en": ("zhou · stopped (the emergency was withdrawn)", "zhou · stopped (the room closed)"),
+    "zh": ("zhou · 已停止（原因：急诊已撤销）", "zhou · 已停止（原因：会诊室已关闭）"),
 }
 ROOM_CLOSED = {
     "en": "The emergency’s consultation room has closed: the page has stopped.",
@@ -87,3 +94,23 @@ async def test_a_cancelled_page_says_why_it_stopped(
     await alert.wait_for(timeout=TIMEOUT_MS)
     await ok(server, "DELETE", f"/api/v1/rooms/{opened['room']['id']}")
     await stops_with(zhou, ROOM_CLOSED[lang], f"{lang}-room-closed")
+
+    # the coordinators' board: each stopped page with why
+    coord: Tab = await tabs("coordinator", f"{server.url}/dashboard?lang={lang}")
+    await coord.page.wait_for_selector("[data-testid=sign-in-form]", timeout=TIMEOUT_MS)
+    await coord.page.fill("[data-testid=username]", "li.coord")
+    await coord.page.fill("[data-testid=password]", PASSWORD)
+    await coord.page.click("[data-testid=sign-in-button]")
+    await coord.page.locator("[data-testid=signed-in-as]").wait_for(timeout=TIMEOUT_MS)
+    await coord.page.goto(f"{server.url}/dashboard?lang={lang}#emergencies")
+    for case_id, reason, text in (
+        (case["id"], "emergency_withdrawn", ON_BOARD[lang][0]),
+        (opened["case"]["id"], "room_closed", ON_BOARD[lang][1]),
+    ):
+        row = coord.page.locator(f"[data-testid=paging-row][data-case-id='{case_id}']")
+        await row.wait_for(timeout=TIMEOUT_MS)
+        step = row.locator("[data-testid=paging-steps] li")
+        assert await step.get_attribute("data-reason") == reason
+        assert (await step.inner_text()).startswith(text), await step.inner_text()
+    await coord.page.screenshot(path=shot(f"{lang}-board"), full_page=True)
+    await coord.axe_clean()

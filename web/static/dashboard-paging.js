@@ -59,8 +59,11 @@ export function mountPaging(view) {
       timeIn(p.first_expert_at, centre.zone, "", null, SECONDS)) : null,
     h("p", { class: "small-text" }, h("b", {}, `${w("paged")}:`)),
     h("ol", { class: "paging-steps", testid: "paging-steps" }, p.pages.map((pg) => h("li",
-      { dataset: { status: pg.status, target: pg.target.id } },
-      `${target(pg.target)} · ${wterm("pageStatuses", pg.status)} · `,
+      { dataset: { status: pg.status, target: pg.target.id, reason: pg.reason || "" } },
+      `${target(pg.target)} · `, pg.reason
+        ? w("statusBecause", { status: wterm("pageStatuses", pg.status),
+          reason: wterm("cancelReasons", pg.reason) })
+        : wterm("pageStatuses", pg.status), " · ",
       timeIn(pg.sent_at, centre.zone, "", null, SECONDS)))),
     p.escalates_at ? h("p", { class: "small-text muted" }, `${w("escalatesAt")}: `,
       timeIn(p.escalates_at, centre.zone, "", null, SECONDS)) : null,

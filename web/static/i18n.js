@@ -827,6 +827,11 @@ export const STRINGS = {
         ringing: "ringing", unanswered: "no answer", accepted: "accepted",
         declined: "declined", cancelled: "stopped",
       },
+      cancelReasons: {
+        answered_elsewhere: "someone else answered", room_closed: "the room closed",
+        emergency_withdrawn: "the emergency was withdrawn",
+      },
+      statusBecause: "{status} ({reason})",
       pagingStates: { paging: "Paging", answered: "Answered", closed: "Closed" },
       approvalsHeading: "Leave requests to decide",
       noApprovals: "No leave request is waiting.",
@@ -1763,6 +1768,11 @@ export const STRINGS = {
         ringing: "响铃中", unanswered: "未应答", accepted: "已接受",
         declined: "已拒绝", cancelled: "已停止",
       },
+      cancelReasons: {
+        answered_elsewhere: "他人已应答", room_closed: "会诊室已关闭",
+        emergency_withdrawn: "急诊已撤销",
+      },
+      statusBecause: "{status}（原因：{reason}）",
       pagingStates: { paging: "呼叫中", answered: "已应答", closed: "已结束" },
       approvalsHeading: "待审批的休假申请",
       noApprovals: "没有待审批的休假申请。",
