@@ -47,10 +47,20 @@ class OtherMachine:
         return path
 
 
-def _ip(*args: str) -> None:
+def ip(*args: str) -> None:
+    """``ip ARGS``; its error in the exception when it fails."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
     if done.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+def new_block() -> tuple[str, str]:
+    """Both ends of a random /30 in 198.18.0.0/15 (runs side by side do not collide): the
+    address of this side, the other machine's."""
+    block = secrets.randbelow(2 * 256 * 64)
+    third, fourth = divmod(block * 4, 256)
+    prefix = f"198.{18 + third // 256}.{third % 256}"
+    return f"{prefix}.{fourth + 1}", f"{prefix}.{fourth + 2}"
 
 
 @contextmanager
@@ -59,29 +69,26 @@ def other_machine() -> Iterator[OtherMachine]:
     require_root("creates a network namespace and a veth pair")
     require_binary("ip")
     tag = secrets.token_hex(3)
-    # a random /30 in 198.18.0.0/15: runs side by side do not collide
-    block = secrets.randbelow(2 * 256 * 64)
-    third, fourth = divmod(block * 4, 256)
-    prefix = f"198.{18 + third // 256}.{third % 256}"
+    host_ip, other_ip = new_block()
     machine = OtherMachine(
         name=f"vc-other-{tag}",
-        host_ip=f"{prefix}.{fourth + 1}",
-        ip=f"{prefix}.{fourth + 2}",
+        host_ip=host_ip,
+        ip=other_ip,
         host_link=f"vch{tag}",
         link=f"vcn{tag}",
     )
     inner = machine.link
-    _ip("netns", "add", machine.name)
+    ip("netns", "add", machine.name)
     try:
-        _ip("link", "add", machine.host_link, "type", "veth", "peer", "name", inner)
-        _ip("link", "set", inner, "netns", machine.name)
+        ip("link", "add", machine.host_link, "type", "veth", "peer", "name", inner)
+        ip("link", "set", inner, "netns", machine.name)
         ipv4_only(machine.host_link)
         ipv4_only(inner, machine.name)
-        _ip("addr", "add", f"{machine.host_ip}/30", "dev", machine.host_link)
-        _ip("link", "set", machine.host_link, "up")
-        _ip("-n", machine.name, "addr", "add", f"{machine.ip}/30", "dev", inner)
-        _ip("-n", machine.name, "link", "set", inner, "up")
-        _ip("-n", machine.name, "link", "set", "lo", "up")
+        ip("addr", "add", f"{machine.host_ip}/30", "dev", machine.host_link)
+        ip("link", "set", machine.host_link, "up")
+        ip("-n", machine.name, "addr", "add", f"{machine.ip}/30", "dev", inner)
+        ip("-n", machine.name, "link", "set", inner, "up")
+        ip("-n", machine.name, "link", "set", "lo", "up")
         yield machine
     finally:
         # deleting the namespace deletes its end of the pair, and so the pair

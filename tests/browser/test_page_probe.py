@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_page_reconnect import ip, new_block
 from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
     artifacts,
     https_api,
@@ -37,7 +36,7 @@ from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
 from tests.browser.timeline import JS_WATCH, RECORD_PEER_CONNECTIONS, merged, server_log
 from tests.browser.waits import mark_when, marked, wait_true
 from tests.helpers import ServerHandle, require_binary, require_module
-from tests.netns import OtherMachine
+from tests.netns import OtherMachine, ip, new_block
 from vidconsult.app import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from tests.browser.test_remote_machine import (  # noqa: F401 - fixtures
 from tests.browser.timeline import JS_WATCH, RECORD_PEER_CONNECTIONS, merged, server_log
 from tests.browser.waits import mark_when, marked, wait_true
 from tests.helpers import ServerHandle, require_module
-from tests.netns import OtherMachine
+from tests.netns import OtherMachine, ip, new_block
 from vidconsult.app import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -74,17 +72,6 @@ JS_FRAMES_SINCE = f"""async ([identity, base, frames]) => {{
   for (const [key, n] of Object.entries(now)) more += Math.max(0, n - (base[key] || 0));
   return more > frames;
 }}"""
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-def new_block() -> tuple[str, str]:
-    block = secrets.randbelow(2 * 256 * 64)
-    third, fourth = divmod(block * 4, 256)
-    prefix = f"198.{18 + third // 256}.{third % 256}"
-    return f"{prefix}.{fourth + 1}", f"{prefix}.{fourth + 2}"
 
 
 async def test_page_survives_an_address_change(

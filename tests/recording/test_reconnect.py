@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +26,7 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
-from tests.netns import OtherMachine, other_machine
+from tests.netns import OtherMachine, ip, new_block, other_machine
 from vidconsult import areas
 from vidconsult.app import run_server
 from vidconsult.client import RemoteTrack, RoomClient
@@ -71,18 +69,6 @@ async def server(tmp_path: Path, machine: OtherMachine) -> AsyncIterator[tuple[S
             session=session,
         )
         yield handle, f"http://{machine.host_ip}:{running.port}"
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-def new_block() -> tuple[str, str]:
-    """Both ends of another random /30 in 198.18.0.0/15."""
-    block = secrets.randbelow(2 * 256 * 64)
-    third, fourth = divmod(block * 4, 256)
-    prefix = f"198.{18 + third // 256}.{third % 256}"
-    return f"{prefix}.{fourth + 1}", f"{prefix}.{fourth + 2}"
 
 
 class Peer:
