@@ -7,6 +7,7 @@ loop by function, the timers scheduled, and the loop's iterations. Prints JSON.
     python benchmarks/loop_probe.py --loop uvloop --window 20    # the product's loop
     python benchmarks/loop_probe.py --loop asyncio --window 20
     python benchmarks/loop_probe.py --loop asyncio --count   # which callbacks wake the loop
+    python benchmarks/loop_probe.py --stages   # the loop thread's CPU by stage (cpu_stages.py)
 
 ``instructions:u`` needs hardware counters: in a VM without them perf reports it unsupported
 and the JSON has no ``instructions_per_packet_in``; ``task-clock`` (the process's CPU time)
@@ -92,16 +93,17 @@ class Counts:
         }
 
 
-def server_main(loop_name: Any, count: bool, port_q: Any) -> None:
+def server_main(loop_name: Any, count: bool, port_q: Any, stages: bool = False) -> None:
     from vidconsult import event_loop
 
     logging.basicConfig(level=logging.WARNING)
-    event_loop.run(_server(count, port_q), loop_name)
+    event_loop.run(_server(count, port_q, stages), loop_name)
 
 
-async def _server(count: bool, port_q: Any) -> None:
+async def _server(count: bool, port_q: Any, stages: bool = False) -> None:
     from aiohttp import web
 
+    from benchmarks.cpu_stages import StageMeter
     from benchmarks.harness import serve
     from benchmarks.sfu_forwarding import signaling_routes
     from media import AiortcMediaEngine, MediaConfig
@@ -110,6 +112,9 @@ async def _server(count: bool, port_q: Any) -> None:
     counts = Counts()
     if count:
         counts.install(asyncio.get_running_loop())
+    meter = StageMeter()
+    if stages:
+        meter.install()
     engine = AiortcMediaEngine(MediaConfig(ice_servers=[], forward_mode="passthrough"))
 
     async def probe(request: web.Request) -> web.Response:
@@ -118,6 +123,7 @@ async def _server(count: bool, port_q: Any) -> None:
                 "loop": type(asyncio.get_running_loop()).__module__,
                 "intake_packets": sum(i.packets for i in media_intake._INTAKES.values()),
                 **counts.snapshot(),
+                "stages": meter.snapshot() if stages else None,
             }
         )
 
@@ -197,6 +203,10 @@ async def drive(url: str, pid: int, window: float, settle: float) -> dict[str, A
             1,
         ),
     }
+    if after["stages"] and sent:
+        from benchmarks.cpu_stages import breakdown
+
+        result["stages"] = breakdown(before["stages"], after["stages"], sent)
     if after["iterations"]:
         result["iterations_per_s"] = round(
             (after["iterations"] - before["iterations"]) / elapsed, 1
@@ -217,6 +227,9 @@ def main() -> None:
     parser.add_argument(
         "--count", action="store_true", help="count callbacks (asyncio's loop: Python handles)"
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="the loop thread's CPU by stage (cpu_stages.py)"
+    )
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--settle", type=float, default=4.0)
     args = parser.parse_args()
@@ -224,7 +237,9 @@ def main() -> None:
         parser.error("--count needs --loop asyncio (uvloop's handles are not Python objects)")
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    server = ctx.Process(target=server_main, args=(args.loop, args.count, q), daemon=True)
+    server = ctx.Process(
+        target=server_main, args=(args.loop, args.count, q, args.stages), daemon=True
+    )
     server.start()
     try:
         url = f"http://127.0.0.1:{q.get(timeout=30)}"
