@@ -296,10 +296,12 @@ async def test_raise_hand_is_told_to_everyone_and_kept_in_the_roster(
 
     told = a.expect("hand.raised")
     assert await b.request("hand.raise", {"raised": True}) == {"ok": True, "raised": True}
-    assert await asyncio.wait_for(told, WAIT) == {"identity": "pt-wang", "raised": True}
+    up = await asyncio.wait_for(told, WAIT)
+    assert (up["identity"], up["raised"]) == ("pt-wang", True)
+    assert up["at"].endswith("+00:00"), up  # when it went up: the queue's order
     _, view = await app_server.api("GET", f"/api/v1/rooms/{rid}")
-    hands = {p["identity"]: p["hand_raised"] for p in view["participants"]}
-    assert hands == {"dr-li": False, "pt-wang": True}
+    hands = {p["identity"]: (p["hand_raised"], p["hand_raised_at"]) for p in view["participants"]}
+    assert hands == {"dr-li": (False, None), "pt-wang": (True, up["at"])}
     # a late joiner sees the raised hand in the join reply
     c = clients()
     await c.connect(app_server.url, app_server.mint("nurse", "doctor", room=rid))
@@ -308,7 +310,11 @@ async def test_raise_hand_is_told_to_everyone_and_kept_in_the_roster(
 
     lowered = a.expect("hand.raised")
     await b.request("hand.raise", {"raised": False})
-    assert (await asyncio.wait_for(lowered, WAIT))["raised"] is False
+    assert await asyncio.wait_for(lowered, WAIT) == {
+        "identity": "pt-wang",
+        "raised": False,
+        "at": None,
+    }
     bad = await b.request("hand.raise", {"raised": "yes please"})
     assert bad["error"]["code"] == "invalid_payload"
 

@@ -69,6 +69,8 @@ class ParticipantOut(BaseModel):
     grants: GrantsOut
     tracks: list[TrackOut]
     hand_raised: bool
+    # when the hand went up (None while it is down): the order a teacher answers hands in
+    hand_raised_at: Instant | None = None
     # its connection dropped without a leave; the seat is held for a rejoin (a short grace)
     reconnecting: bool = False
 
@@ -82,6 +84,7 @@ class ParticipantOut(BaseModel):
             grants=GrantsOut.of(p.grants),
             tracks=[TrackOut.of(t) for t in p.tracks.values()],
             hand_raised=p.hand_raised,
+            hand_raised_at=p.hand_raised_at,
             reconnecting=p.reconnecting,
         )
 

@@ -150,3 +150,68 @@ async def test_room_node_killed_admitted_patient_and_chat_survive(cluster: Clust
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_room_node_killed_raised_hands_keep_their_queue(cluster: Cluster) -> None:
+    """A lecture's queue of raised hands (the teacher answers them in order) outlives the
+    SIGKILL of the room's node: those back within the reconnect grace have their hands up again,
+    with the instants they went up, so the order is the same; a hand whose student left for
+    good before the kill is not in it, nor (once the grace is over) one whose student did not
+    come back."""
+    front = handle(cluster, cluster.front.url)
+    rid = (await front.create_room("Hands survive a node"))["id"]
+    teacher = RoomClient(front.url, await token(front, rid, "dr-li", "doctor"))
+    students = {
+        s: RoomClient(front.url, await token(front, rid, s, "patient"))
+        for s in ("st-b", "st-a", "st-c", "st-d")
+    }
+    clients = [teacher, *students.values()]
+    try:
+        for client in clients:
+            await client.connect()
+        raised_at = {}
+        for s in ("st-b", "st-a", "st-c", "st-d"):  # not in name order: the queue's own
+            await students[s].request("hand.raise", {"raised": True})
+            told = await teacher.wait_event("hand.raised", lambda d, s=s: d["identity"] == s)
+            raised_at[s] = told["at"]
+        await students["st-c"].leave()  # for good: out of the queue
+        await teacher.wait_event("participant.left", lambda d: d["identity"] == "st-c")
+        home = await cluster.where(rid)
+        assert home is not None
+
+        cluster.node(home).kill()
+        await students["st-d"].close()  # does not come back after the kill
+        back = [teacher, students["st-b"], students["st-a"]]
+        for client in back:
+            await client.wait_event("rejoined", timeout=15)
+        assert (await cluster.where(rid)) not in (None, home)
+
+        # the teacher's roster after the rejoin: st-b then st-a, at the instants they went up;
+        # st-d (not back yet, within the grace) is not in the room to show
+        await teacher.wait_until(lambda: {"st-a", "st-b"} <= set(teacher.participants), timeout=15)
+        hands = sorted(
+            (p["hand_raised_at"], i) for i, p in teacher.participants.items() if p["hand_raised"]
+        )
+        assert hands == [(raised_at["st-b"], "st-b"), (raised_at["st-a"], "st-a")], (
+            teacher.participants,
+            cluster.logs(),
+        )
+        for s in ("st-b", "st-a"):  # each student's own hand is up again
+            me = students[s].joined["participant"]
+            assert (me["hand_raised"], me["hand_raised_at"]) == (True, raised_at[s]), me
+        # st-d not back within the grace: its hand leaves the queue (the node says so)
+        deadline = time.monotonic() + 40
+        while "identity=st-d reason=not_back" not in cluster.logs():
+            assert time.monotonic() < deadline, cluster.logs()
+            await asyncio.sleep(0.2)  # a line in another process's log: no event to await
+        late = RoomClient(front.url, await token(front, rid, "st-d", "patient"))
+        clients.append(late)
+        await late.connect()
+        assert late.joined["participant"]["hand_raised"] is False
+        comeback = RoomClient(front.url, await token(front, rid, "st-c", "patient"))
+        clients.append(comeback)
+        await comeback.connect()
+        assert comeback.joined["participant"]["hand_raised"] is False
+    finally:
+        for client in clients:
+            await client.close()

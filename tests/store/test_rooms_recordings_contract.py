@@ -73,6 +73,30 @@ async def test_a_live_rooms_admissions_and_chat_outlive_the_node_until_it_ends(
     assert await store.chat_lines("rm_b") == [line(9)]
 
 
+async def test_a_live_rooms_raised_hands_keep_their_order_until_lowered_or_the_room_ends(
+    backend: Backend,
+) -> None:
+    store = await backend.open(ROOMS[backend.kind])
+    await store.set_hand("rm_a", "st-zhao", T0 + timedelta(seconds=5))
+    await store.set_hand("rm_a", "st-wang", T0 + timedelta(seconds=2))
+    await store.set_hand("rm_a", "st-liu", T0 + timedelta(seconds=2))  # the same instant
+    await store.set_hand("rm_a", "st-wang", T0 + timedelta(seconds=9))  # again: keeps its place
+    await store.set_hand("rm_b", "st-he", T0)
+    store = await backend.open(ROOMS[backend.kind])  # another node, or a restart
+    # in the order they went up (the same instant: the order they were written)
+    assert await store.hands("rm_a") == [
+        ("st-wang", T0 + timedelta(seconds=2)),
+        ("st-liu", T0 + timedelta(seconds=2)),
+        ("st-zhao", T0 + timedelta(seconds=5)),
+    ]
+    await store.set_hand("rm_a", "st-liu", None)  # lowered
+    await store.set_hand("rm_a", "nobody", None)  # not raised: nothing happens
+    assert [i for i, _ in await store.hands("rm_a")] == ["st-wang", "st-zhao"]
+    await store.forget_live("rm_a")  # the room ended
+    assert await store.hands("rm_a") == []
+    assert await store.hands("rm_b") == [("st-he", T0)]
+
+
 def recording(i: int, room: str = "rm_a", case: str | None = "case_1") -> Recording:
     return Recording(
         f"rec_{i}",

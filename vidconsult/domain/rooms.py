@@ -202,6 +202,8 @@ class Participant:
     joined_at: datetime
     tracks: dict[str, Track] = field(default_factory=dict)
     hand_raised: bool = False  # asks for the floor (raise hand); cleared by lowering it
+    # when the hand went up (None while it is down): the teacher answers hands in this order
+    hand_raised_at: datetime | None = None
     # its connection dropped without a leave: the seat is held for a rejoin (a short grace)
     reconnecting: bool = False
 
@@ -214,6 +216,7 @@ class Participant:
             "grants": self.grants.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks.values()],
             "hand_raised": self.hand_raised,
+            "hand_raised_at": utc_iso(self.hand_raised_at) if self.hand_raised_at else None,
             "reconnecting": self.reconnecting,
         }
 
@@ -234,6 +237,11 @@ class Participant:
                 if isinstance(t, dict)
             },
             hand_raised=bool(data.get("hand_raised", False)),
+            hand_raised_at=(
+                datetime.fromisoformat(str(data["hand_raised_at"]))
+                if data.get("hand_raised_at")
+                else None
+            ),
         )
 
     def track(self, sid: str) -> Track:

@@ -45,6 +45,11 @@ class LiveRoom:
     # the waiting room, in arrival order, and who was admitted (a reconnect does not wait again)
     lobby: dict[str, LobbyEntry] = field(default_factory=dict)
     admitted: set[str] = field(default_factory=set)
+    # raised hands read from the store when this node took the room over (a restart, or the
+    # room's node died), each given back to its owner's join; those not back within the
+    # reconnect grace are lowered (forget_hands_at: that timer)
+    restored_hands: dict[str, datetime] = field(default_factory=dict)
+    forget_hands_at: asyncio.TimerHandle | None = None
 
     def waiting(self) -> list[Waiting]:
         return [entry.waiting for entry in self.lobby.values()]

@@ -135,6 +135,8 @@ class RoomService:
         for live in self._live.values():
             for lp in live.participants.values():
                 lp.stop_grace()
+            if live.forget_hands_at is not None:
+                live.forget_hands_at.cancel()
         for timer in self._prepared.values():
             timer.cancel()
         self._prepared.clear()
@@ -249,6 +251,8 @@ class RoomService:
                 sessions = [(i, lp.session_id) for i, lp in live.participants.items()]
                 for lp in live.participants.values():
                     lp.stop_grace()
+                if live.forget_hands_at is not None:
+                    live.forget_hands_at.cancel()
                 live.participants.clear()
                 live.lobby.clear()
         await self._media.close_room(room_id)
@@ -313,11 +317,19 @@ class RoomService:
             # are in the store
             admitted = await self._store.admitted(room.id)
             chat = await self._store.chat_lines(room.id)
+            hands = await self._store.hands(room.id)
             live = self._live.get(room.id)  # another join may have made it meanwhile
             if live is not None:
                 return live
             live = self._live[room.id] = LiveRoom(room.id, admitted=admitted)
             live.chat.extend(chat)
+            if hands:
+                # the queue of raised hands: each owner gets its own back (same instant, same
+                # place) if it is back within the reconnect grace, as a dropped seat would
+                live.restored_hands = dict(hands)
+                live.forget_hands_at = asyncio.get_running_loop().call_later(
+                    self._grace.total_seconds(), self._restored_hands_over, live
+                )
             if room.max_video_kbps:
                 await self._media.set_bitrate_cap(room.id, room.max_video_kbps)
         return live
@@ -568,14 +580,21 @@ class RoomService:
                     )
                     await self._notifier.disconnect(room.id, claims.identity, "duplicate_identity")
                 await self._drop(live, claims.identity, "duplicate_identity", announce=False)
+            hand_at = (
+                previous.participant.hand_raised_at
+                if previous
+                else live.restored_hands.pop(claims.identity, None)
+            )
             participant = Participant(
                 identity=claims.identity,
                 name=claims.name,
                 role=claims.role,
                 grants=claims.grants,
-                # a resumed seat keeps when it was first taken and a raised hand
+                # a resumed seat keeps when it was first taken and a raised hand (its place in
+                # the queue), also one the store kept while the room's node was down
                 joined_at=previous.participant.joined_at if previous else self._clock.now(),
-                hand_raised=previous.participant.hand_raised if previous else False,
+                hand_raised=hand_at is not None,
+                hand_raised_at=hand_at,
             )
             live.participants[claims.identity] = LiveParticipant(
                 participant, session_id, claims.token_id, claims.expires_at
@@ -711,6 +730,8 @@ class RoomService:
         if self.cluster is not None:
             await self.cluster.left(live.room_id, identity, lp.session_id)
         await self._media.remove_participant(live.room_id, identity)
+        if lp.participant.hand_raised and reason != "duplicate_identity":
+            await self._forget_hand(live.room_id, identity)  # gone for good: out of the queue
         if announce and not lp.participant.grants.hidden:
             await self._notifier.broadcast(
                 live.room_id, "participant.left", {"identity": identity, "reason": reason}
@@ -718,6 +739,29 @@ class RoomService:
         if not lp.participant.grants.hidden and not live.visible():
             live.emptied_at = self._clock.now()  # the last one people could see has left
         log.info("participant left room=%s identity=%s reason=%s", live.room_id, identity, reason)
+
+    async def _forget_hand(self, room_id: str, identity: str) -> None:
+        try:
+            await self._store.set_hand(room_id, identity, None)
+        except Unavailable as exc:  # it has left all the same; the next node may show it
+            log.warning("raised hand kept room=%s identity=%s reason=%s", room_id, identity, exc)
+
+    def _restored_hands_over(self, live: LiveRoom) -> None:
+        task = asyncio.get_running_loop().create_task(self._forget_restored_hands(live))
+        self._grace_tasks.add(task)
+        task.add_done_callback(self._grace_tasks.discard)
+
+    async def _forget_restored_hands(self, live: LiveRoom) -> None:
+        """The reconnect grace since this node took the room over has run out: the hands of
+        those not back (they left for good) leave the queue."""
+        async with live.lock:
+            live.forget_hands_at = None
+            gone, live.restored_hands = list(live.restored_hands), {}
+        for identity in gone:
+            await self._forget_hand(live.room_id, identity)
+            log.info(
+                "raised hand dropped room=%s identity=%s reason=not_back", live.room_id, identity
+            )
 
     def _participant(self, room_id: str, identity: str) -> Participant:
         live = self._live.get(room_id)
@@ -842,10 +886,18 @@ class RoomService:
         participant = self._participant(room_id, identity)
         if participant.hand_raised == raised:
             return
+        at = self._clock.now() if raised else None
+        # kept before anyone is told (the queue of hands outlives this node, like the chat): a
+        # store that cannot answer refuses it, rather than a hand a restart would lose
+        await self._store.set_hand(room_id, identity, at)
         participant.hand_raised = raised
+        participant.hand_raised_at = at
         log.info("hand room=%s identity=%s raised=%s", room_id, identity, raised)
         await self._broadcast_about(
-            room_id, participant, "hand.raised", {"identity": identity, "raised": raised}
+            room_id,
+            participant,
+            "hand.raised",
+            {"identity": identity, "raised": raised, "at": utc_iso(at) if at else None},
         )
 
     async def announce(self, room_id: str, event: str, payload: dict[str, Any]) -> None:

@@ -45,5 +45,13 @@ class RoomStore(Protocol):
         """Oldest first."""
         ...
 
+    async def set_hand(self, room_id: str, identity: str, raised_at: datetime | None) -> None:
+        """A participant's hand went up at ``raised_at`` (a second raise keeps the first
+        instant: its place in the queue), or down (None)."""
+
+    async def hands(self, room_id: str) -> list[tuple[str, datetime]]:
+        """The raised hands, (identity, raised at), in the order they went up."""
+        ...
+
     async def forget_live(self, room_id: str) -> None:
-        """The room ended: its admitted list and its chat lines go."""
+        """The room ended: its admitted list, its chat lines and its raised hands go."""

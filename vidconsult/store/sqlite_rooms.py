@@ -51,6 +51,16 @@ MIGRATIONS = [
     );
     CREATE INDEX room_chat_room ON room_chat(room_id, seq);
     """,
+    # the live room's raised hands, in the order they went up (kept until the room ends)
+    """
+    CREATE TABLE room_hands (
+        room_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (room_id, identity)
+    );
+    """,
 ]
 
 
@@ -165,9 +175,37 @@ class SQLiteRoomStore:
 
         return await self._db.run(op)
 
+    async def set_hand(self, room_id: str, identity: str, raised_at: datetime | None) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if raised_at is None:
+                conn.execute(
+                    "DELETE FROM room_hands WHERE room_id = ? AND identity = ?",
+                    (room_id, identity),
+                )
+                return
+            conn.execute(
+                "INSERT OR IGNORE INTO room_hands(room_id, identity, raised_at, seq)"
+                " VALUES (?,?,?,(SELECT COALESCE(MAX(seq), 0) + 1 FROM room_hands))",
+                (room_id, identity, raised_at.isoformat()),
+            )
+
+        await self._db.transaction(op)
+
+    async def hands(self, room_id: str) -> list[tuple[str, datetime]]:
+        def op() -> list[tuple[str, datetime]]:
+            rows = self._db.conn.execute(
+                "SELECT identity, raised_at FROM room_hands WHERE room_id = ?"
+                " ORDER BY raised_at, seq",
+                (room_id,),
+            )
+            return [(row["identity"], datetime.fromisoformat(row["raised_at"])) for row in rows]
+
+        return await self._db.run(op)
+
     async def forget_live(self, room_id: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM room_admitted WHERE room_id = ?", (room_id,))
+            conn.execute("DELETE FROM room_hands WHERE room_id = ?", (room_id,))
             conn.execute("DELETE FROM room_chat WHERE room_id = ?", (room_id,))
 
         await self._db.transaction(op)

@@ -103,9 +103,31 @@ class PgRoomStore:
         stmt = select(t.room_chat).where(c.room_id == room_id).order_by(c.seq)
         return await self._db.every(stmt, CHAT_LINES.load)
 
+    async def set_hand(self, room_id: str, identity: str, raised_at: datetime | None) -> None:
+        c = t.room_hands.c
+        async with self._db.begin() as conn:
+            if raised_at is None:
+                await conn.execute(
+                    delete(t.room_hands).where(c.room_id == room_id, c.identity == identity)
+                )
+                return
+            await conn.execute(
+                insert(t.room_hands)
+                .values(room_id=room_id, identity=identity, raised_at=raised_at)
+                .on_conflict_do_nothing()
+            )
+
+    async def hands(self, room_id: str) -> list[tuple[str, datetime]]:
+        c = t.room_hands.c
+        stmt = (
+            select(c.identity, c.raised_at).where(c.room_id == room_id).order_by(c.raised_at, c.seq)
+        )
+        return await self._db.every(stmt, lambda row: (str(row.identity), row.raised_at))
+
     async def forget_live(self, room_id: str) -> None:
         async with self._db.begin() as conn:
             await conn.execute(delete(t.room_admitted).where(t.room_admitted.c.room_id == room_id))
+            await conn.execute(delete(t.room_hands).where(t.room_hands.c.room_id == room_id))
             await conn.execute(delete(t.room_chat).where(t.room_chat.c.room_id == room_id))
 
 

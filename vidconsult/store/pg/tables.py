@@ -86,6 +86,15 @@ room_chat = Table(
     Index(None, "room_id", "seq"),
 )
 
+room_hands = Table(
+    "room_hands",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("identity", Text, primary_key=True),
+    _ts("raised_at"),
+    Column("seq", BigInteger, Identity(), nullable=False),
+)
+
 # workflow: directory, rota, cases ---------------------------------------------------------------
 units = Table(
     "units",
