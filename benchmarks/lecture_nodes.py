@@ -13,7 +13,9 @@ count RTP, decode nothing). Layouts, for each N:
 
 Each node's CPU is user+sys of its PID from /proc over a fixed window once streams flow;
 ``cpu_ms_per_s_per_subscriber`` divides it by the subscribers on that node (the node's fixed
-cost, receiving the presenter or the leg, included). Janus (the peer of the other benchmarks)
+cost, receiving the presenter or the leg, included); on a node with no subscribers (B when
+N = 1) it, ``worst_fps`` and ``worst_loss_pct`` are null and its CPU is the cost of holding
+the relayed room alone. Janus (the peer of the other benchmarks)
 has no node-to-node relay of its videoroom in Debian's package, so no peer runs here.
 
     python benchmarks/lecture_nodes.py                 # N = 4, 8
@@ -194,12 +196,14 @@ def measure(nodes: dict[str, tuple[Any, Any, int]], window: float) -> dict[str, 
             got = b["packets"] - a["packets"]
             loss.append(max(0.0, 1 - got / expected) if expected > 0 else 1.0)
         cpu = (cpu1[key] - cpu0[key]) / elapsed * 1000
+        # a node with no subscribers (N = 1 puts none on node B): its CPU is still measured
+        # (what it costs to hold the room), the per-subscriber figures are null, not 0
         out[key] = {
             "subscribers": subs,
             "cpu_ms_per_s": round(cpu, 1),
-            "cpu_ms_per_s_per_subscriber": round(cpu / subs, 2),
-            "worst_fps": round(min(fps), 2),
-            "worst_loss_pct": round(max(loss) * 100, 3),
+            "cpu_ms_per_s_per_subscriber": round(cpu / subs, 2) if subs else None,
+            "worst_fps": round(min(fps), 2) if fps else None,
+            "worst_loss_pct": round(max(loss) * 100, 3) if loss else None,
         }
     return out
 
