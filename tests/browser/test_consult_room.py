@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.browser.axe import serious_violations as axe_violations
 from tests.browser.conftest import csp_violations
@@ -418,6 +419,100 @@ async def test_blocked_camera_explains_retries_and_joins_with_audio(
         "window.vidconsult.page.localStream.getTracks().map((t) => t.kind)"
     )
     assert kinds == ["audio"]
+
+
+JS_TILE = """(id) => {
+  const tile = document.querySelector(`#tiles [data-participant="${id}"]`);
+  if (!tile) return null;
+  const video = tile.querySelector("video");
+  return { media: tile.dataset.media, hasVideo: tile.classList.contains("has-video"),
+    text: tile.querySelector(".placeholder").textContent,
+    width: video ? video.videoWidth : 0, playing: !!video && !video.paused,
+    kinds: video && video.srcObject ? video.srcObject.getTracks().map((t) => t.kind).sort() : [] };
+}"""
+
+
+async def tile_becomes(room: Room, identity: str, condition: str) -> dict[str, Any]:
+    """The tile of ``identity`` once ``condition`` (JS over the tile's state ``s``) holds."""
+    await room.page.wait_for_function(
+        f"(id) => {{ const s = ({JS_TILE})(id); return !!s && ({condition}); }}",
+        arg=identity,
+        timeout=TIMEOUT_MS * 3,
+    )
+    state: dict[str, Any] = await room.page.evaluate(JS_TILE, identity)
+    return state
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_audio_only_participant_camera_on_later_and_camera_off_as_the_doctor_sees_them(
+    live_server: ServerHandle, open_room: Opener, lang: str
+) -> None:
+    """The doctor's page tells from the tracks the server lists (not a timeout) what each tile
+    lacks: a patient who joined with audio only (camera refused, "Join with audio only") is
+    shown as audio only, with sound and no "Waiting for video"; a kiosk that joins with its
+    microphone is audio only, then shows its picture when it turns a camera on, then says its
+    camera is turned off (picture hidden, sound still playing) and shows it again."""
+    words = table(lang)
+    rid = await create_room(live_server, "Audio-only consult")
+    # the remote expert (the patient side, the patient and their doctor, is asked to consent)
+    doctor = await open_room(
+        "expert", link(live_server, rid, mint(live_server, "dr", "expert", rid)), lang=lang
+    )
+    await doctor.page.click("[data-testid=join-button]:enabled")
+    assert await doctor.wait_state("joined") == "joined"
+
+    patient = await open_room(
+        "patient",
+        link(live_server, rid, mint(live_server, "pt", "patient", rid)),
+        init=DENY_CAMERA,
+    )
+    await patient.page.wait_for_selector("[data-testid=camera-help]", state="visible")
+    await patient.page.click("[data-testid=audio-only-button]")
+    await patient.page.wait_for_function(
+        "() => window.vidconsult.page.localStream"
+        " && window.vidconsult.page.localStream.getTracks().length === 1"
+    )
+    await patient.page.check("[data-testid=consent-yes]")
+    await patient.page.click("[data-testid=join-button]")
+    assert await patient.wait_state("joined") == "joined"
+
+    # the patient's sound reaches the doctor's tile, which says audio only, not "waiting"
+    seen = await tile_becomes(doctor, "pt", "s.kinds.join() === 'audio' && s.playing")
+    assert seen["media"] == "audio-only" and not seen["hasVideo"], seen
+    assert seen["text"] == words["audioOnlyTile"] != words["waitingVideo"], seen
+    placeholder = doctor.page.locator('[data-participant="pt"] [data-testid=tile-placeholder]')
+    assert await placeholder.is_visible()
+    listed = doctor.page.locator('[data-testid=participants] li[data-participant="pt"]')
+    assert words["audioOnlyBadge"] in await listed.inner_text()
+    await doctor.shot(f"audio-only-tile-{lang}", lang)
+
+    # a kiosk joins with its microphone, turns a camera on later, then off and on again
+    kiosk = RoomClient(live_server.url, mint(live_server, "kiosk", "interpreter", rid))
+    try:
+        await kiosk.connect()
+        await kiosk.publish(AudioStreamTrack())
+        seen = await tile_becomes(doctor, "kiosk", "s.media === 'audio-only' && s.playing")
+        assert seen["text"] == words["audioOnlyTile"], seen
+        video_sid = next(iter((await kiosk.publish(VideoStreamTrack())).values()))
+        seen = await tile_becomes(doctor, "kiosk", "s.hasVideo && s.width > 0")
+        assert seen["media"] == "waiting" and seen["kinds"] == ["audio", "video"], seen
+        kiosk_tile = doctor.page.locator('[data-participant="kiosk"]')
+        assert await kiosk_tile.locator("video").is_visible()
+        assert not await kiosk_tile.locator("[data-testid=tile-placeholder]").is_visible()
+
+        await kiosk.set_muted(video_sid, True)
+        seen = await tile_becomes(doctor, "kiosk", "s.media === 'camera-off'")
+        assert seen["text"] == words["cameraOffTile"] and seen["playing"], seen
+        assert await kiosk_tile.locator("[data-testid=tile-placeholder]").is_visible()
+        assert not await kiosk_tile.locator("video").is_visible()  # hidden, its sound plays
+        await doctor.shot(f"camera-off-tile-{lang}", lang)
+
+        await kiosk.set_muted(video_sid, False)
+        await tile_becomes(doctor, "kiosk", "s.media === 'waiting' && s.hasVideo")
+        assert await kiosk_tile.locator("video").is_visible()
+        assert not await kiosk_tile.locator("[data-testid=tile-placeholder]").is_visible()
+    finally:
+        await kiosk.close()
 
 
 async def test_dashboard_live_room_admits_mutes_and_removes(

@@ -382,6 +382,9 @@ export const STRINGS = {
     camOff: "camera off",
     noMedia: "not sending audio or video",
     waitingVideo: "Waiting for video…",
+    audioOnlyTile: "Audio only: no camera",
+    cameraOffTile: "Camera turned off",
+    audioOnlyBadge: "audio only",
     playBlocked: "Click to start audio and video",
     rejoin: "Join again",
     // ---- dashboard ----------------------------------------------------------------------
@@ -1344,6 +1347,9 @@ export const STRINGS = {
     camOff: "摄像头已关",
     noMedia: "未发送音视频",
     waitingVideo: "等待视频…",
+    audioOnlyTile: "仅语音：未开摄像头",
+    cameraOffTile: "摄像头已关闭",
+    audioOnlyBadge: "仅语音",
     playBlocked: "点击开始播放声音和视频",
     rejoin: "重新加入",
     // ---- dashboard ----------------------------------------------------------------------

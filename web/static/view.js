@@ -27,11 +27,26 @@ function badgesFor(participant) {
   if (participant.hand_raised) badges.push(t("handRaisedBadge"));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
+  if (media.video === "none" && media.audio !== "none") badges.push(t("audioOnlyBadge"));
   if (media.audio === "none" && media.video === "none" && participant.grants.publish &&
     !participant.reconnecting) {
     badges.push(t("noMedia"));
   }
   return badges;
+}
+
+// What a remote tile shows while it has no picture, from the tracks the server lists for the
+// participant (join reply, track.published / unpublished / muted; docs/protocol.md), never
+// from a timeout: a camera published but not yet decoded ("waiting"), no camera published but
+// a microphone ("audio-only": joined with audio only, camera refused or absent), a camera
+// turned off ("camera-off": the picture is hidden, the sound plays on).
+const TILE_TEXT = { waiting: "waitingVideo", "audio-only": "audioOnlyTile", "camera-off": "cameraOffTile" };
+
+export function tileState(participant) {
+  const media = mediaState(participant);
+  if (media.video === "muted") return "camera-off";
+  if (media.video === "none" && media.audio !== "none") return "audio-only";
+  return "waiting";
 }
 
 export class RoomView {
@@ -83,16 +98,31 @@ export class RoomView {
   ensureTile(identity, participant) {
     let entry = this.tiles.get(identity);
     if (!entry) {
-      const media = el("div", { class: "tile-media" },
-        el("p", { class: "placeholder", text: t("waitingVideo") }));
+      const placeholder = el("p", { class: "placeholder", "data-testid": "tile-placeholder",
+        text: t("waitingVideo") });
+      const media = el("div", { class: "tile-media" }, placeholder);
       const label = el("p", { class: "tile-label" });
-      const tile = el("article", { class: "tile", "data-participant": identity }, media, label);
-      entry = { tile, media, label, video: null };
+      const tile = el("article", { class: "tile", "data-participant": identity,
+        "data-media": "waiting" }, media, label);
+      entry = { tile, media, label, placeholder, video: null };
       this.tiles.set(identity, entry);
       this.tilesEl.append(tile);
     }
-    if (participant) this._label(entry.label, participant, false);
+    if (participant) this._remoteLabel(entry, participant);
     return entry;
+  }
+
+  _remoteLabel(entry, participant) {
+    const state = tileState(participant);
+    entry.tile.dataset.media = state;
+    entry.tile.classList.toggle("camera-off", state === "camera-off");
+    entry.placeholder.textContent = t(TILE_TEXT[state]);
+    this._label(entry.label, participant, false);
+    if (state !== "waiting") {
+      // a screen reader hears it with the name, as a sighted person sees it on the tile
+      entry.tile.setAttribute("aria-label",
+        `${participant.name}, ${roleName(participant.role)}, ${t(TILE_TEXT[state])}`);
+    }
   }
 
   /** Show `stream` (a publisher's audio+video) in its tile; null removes the media. */
@@ -236,7 +266,7 @@ export class RoomView {
     // labels of tiles follow the roster (mute badges, late participant.joined)
     for (const [identity, entry] of this.tiles) {
       const p = roster.get(identity);
-      if (p) this._label(entry.label, p, false);
+      if (p) this._remoteLabel(entry, p);
     }
     const self = roster.get(roster.self);
     if (this.localTile && self) this._label(this.localTile.label, self, true);
