@@ -27,7 +27,7 @@ function badgesFor(participant) {
   if (participant.hand_raised) badges.push(t("handRaisedBadge"));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
-  if (media.video === "none" && media.audio !== "none") badges.push(t("audioOnlyBadge"));
+  if (tileState(participant) === "audio-only") badges.push(t("audioOnlyBadge"));
   if (media.audio === "none" && media.video === "none" && participant.grants.publish &&
     !participant.reconnecting) {
     badges.push(t("noMedia"));
@@ -43,7 +43,9 @@ function badgesFor(participant) {
 const TILE_TEXT = { waiting: "waitingVideo", "audio-only": "audioOnlyTile", "camera-off": "cameraOffTile" };
 
 export function tileState(participant) {
-  const media = mediaState(participant);
+  // a shared screen has a tile of its own: this one is about the camera and the microphone
+  const tracks = participant.tracks.filter((tr) => tr.source !== "screen" && tr.source !== "screen_audio");
+  const media = mediaState({ ...participant, tracks });
   if (media.video === "muted") return "camera-off";
   if (media.video === "none" && media.audio !== "none") return "audio-only";
   return "waiting";
