@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.helpers import require_binary
@@ -32,6 +32,11 @@ class Coturn:
     log: Path
     #: base64 SHA-256 of the TLS certificate's public key: what a browser is told to trust
     spki_sha256: str
+    #: the ports it relays from (min-port, max-port)
+    relay_ports: tuple[int, int]
+    #: its configuration file (mode 0600: it holds the secret); ``pid``: its process
+    conf: Path
+    pid: int = 0
 
     @property
     def urls(self) -> dict[str, str]:
@@ -94,6 +99,8 @@ def coturn() -> Iterator[Coturn]:
 @contextmanager
 def _coturn(binary: str, directory: Path) -> Iterator[Coturn]:
     tls = ensure_self_signed(directory / "tls", ["127.0.0.1", "localhost"])
+    relay_low = 49152 + secrets.randbelow(8000)
+    conf = directory / "turnserver.conf"
     server = Coturn(
         host="127.0.0.1",
         port=_free_tcp_udp_port(),
@@ -101,9 +108,13 @@ def _coturn(binary: str, directory: Path) -> Iterator[Coturn]:
         secret=secrets.token_hex(24),
         log=directory / "turnserver.log",
         spki_sha256=tls.spki_sha256,
+        relay_ports=(relay_low, relay_low + 200),
+        conf=conf,
     )
-    relay_low = 49152 + secrets.randbelow(8000)
-    conf = directory / "turnserver.conf"
+    # the secret is in this file only, readable by its owner only; never on turnserver's
+    # command line (ps and /proc/PID/cmdline show that to every user of the machine)
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)
     conf.write_text(
         "\n".join(
             [
@@ -155,7 +166,7 @@ def _coturn(binary: str, directory: Path) -> Iterator[Coturn]:
     try:
         _wait_listening(server.host, server.port, proc, server.log)
         _wait_listening(server.host, server.tls_port, proc, server.log)
-        yield server
+        yield replace(server, pid=proc.pid)
     finally:
         proc.terminate()
         try:

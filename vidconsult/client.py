@@ -45,6 +45,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -205,6 +206,11 @@ def _prefer_codec(transceiver: Any, mime: str) -> None:
     transceiver.setCodecPreferences(chosen + rtx)
 
 
+def _is_turn(server: RTCIceServer) -> bool:
+    urls = [server.urls] if isinstance(server.urls, str) else server.urls
+    return any(url.startswith(("turn:", "turns:")) for url in urls)
+
+
 class RoomClient:
     def __init__(
         self,
@@ -220,6 +226,7 @@ class RoomClient:
         name: str | None = None,
         consent: bool | None = None,
         lobby_timeout: float | None = None,
+        relay_only: bool = False,
     ) -> None:
         """``encoded``: subscribe without decoding (see the module doc); ``on_track`` is called
         with every new :class:`RemoteTrack` (before its media flows). ``reconnect``: rejoin by
@@ -229,12 +236,18 @@ class RoomClient:
         asked). In a room with a waiting room, :meth:`connect` waits there until admitted (at
         most ``lobby_timeout`` seconds; None: as long as it takes) and raises
         :class:`ClientError` ``lobby_declined`` when turned away, ``closed`` when
-        :meth:`close` is called meanwhile (at once: nothing is left running)."""
+        :meth:`close` is called meanwhile (at once: nothing is left running). ``relay_only``: the
+        media connections gather and use relayed candidates only (aioice's relay transport
+        policy, as a browser's ``iceTransportPolicy: "relay"``): every packet goes through the
+        TURN server of the join answer, none straight to the server, and this machine's
+        addresses are not sent; :meth:`connect` leaves and raises :class:`ClientError`
+        ``relay_unavailable`` when the join answer lists no TURN server."""
         self.url = url
         self._token = token
         self._room = room
         self._sdp_filter = sdp_filter or (lambda sdp: sdp)
         self._reconnect = reconnect
+        self._relay_only = relay_only
         self._address_poll = address_poll
         self._refused: dict[str, Any] = {}
         self.rejoins = 0
@@ -332,6 +345,11 @@ class RoomClient:
         self._route_address = await asyncio.to_thread(route_address, self.url)
         self.waiting = list(self.joined.get("waiting") or [])
         self._ice = [RTCIceServer(**s) for s in self.joined.get("ice_servers", [])]
+        if self._relay_only and not any(_is_turn(server) for server in self._ice):
+            await self.leave()  # a relay-only connection could never carry anything
+            raise ClientError(
+                "relay_unavailable", "relay_only, but the join answer lists no TURN server"
+            )
         for p in self.joined["participants"]:
             self.participants[p["identity"]] = p
         await self._notify()
@@ -461,7 +479,37 @@ class RoomClient:
         # video m-lines at once gives the second one the first one's pre-bundle transport,
         # which is then discarded, so that receiver never starts and its packets are routed
         # to the other video receiver.
-        return RTCConfiguration(iceServers=list(self._ice), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        return RTCConfiguration(
+            iceServers=list(self._ice),
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            iceTransportPolicy=(
+                RTCIceTransportPolicy.RELAY if self._relay_only else RTCIceTransportPolicy.ALL
+            ),
+        )
+
+    def selected_pairs(self) -> dict[str, dict[str, Any]]:
+        """The candidate pair each connected media connection uses ("publish", "subscribe"):
+        ``local_type`` and ``remote_type`` ("host", "srflx", "prflx", "relay"), ``local`` and
+        ``remote`` (host, port) and ``transport`` ("udp", "tcp"). aiortc has no public way to
+        it: the ICE transport's aioice connection and its nominated pair (component 1)."""
+        pairs: dict[str, dict[str, Any]] = {}
+        for direction, pc in (("publish", self._pub), ("subscribe", self._sub)):
+            if pc is None:
+                continue
+            dtls = [t.sender.transport for t in pc.getTransceivers() if t.sender.transport]
+            connection = getattr(dtls[0].transport, "_connection", None) if dtls else None
+            pair = getattr(connection, "_nominated", {}).get(1)
+            if pair is None:
+                continue
+            local, remote = pair.local_candidate, pair.remote_candidate
+            pairs[direction] = {
+                "local_type": local.type,
+                "remote_type": remote.type,
+                "local": (local.host, local.port),
+                "remote": (remote.host, remote.port),
+                "transport": local.transport.lower(),
+            }
+        return pairs
 
     # publishing ----------------------------------------------------------------------------
     async def publish(self, *tracks: MediaStreamTrack, source: str | None = None) -> dict[str, str]:
