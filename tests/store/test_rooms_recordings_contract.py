@@ -3,6 +3,7 @@ of the other areas are in the other test_*_contract modules)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -111,6 +112,42 @@ def recording(i: int, room: str = "rm_a", case: str | None = "case_1") -> Record
         session_id="s1",
         node_id="node-a" if i % 2 == 0 else "node-b",
     )
+
+
+async def test_an_exports_outcome_is_written_only_while_it_runs_under_its_node(
+    backend: Backend,
+) -> None:
+    """finish_export: the first verdict on a running job stands. A node declared down (n1)
+    whose job another node marked failed may still finish it: its "done" is refused."""
+    store = await backend.open(RECORDINGS[backend.kind])
+    job = {"id": "ex1", "room_id": "rm_a", "status": "running", "node_id": "n1", "progress": 0.2}
+    await store.save_export(job)
+    done = {**job, "status": "done", "progress": 1.0, "duration_s": 14.0}
+    assert await store.finish_export(done, node_id="n2") is False  # not n2's job
+    assert await store.get_export("ex1") == job
+    failed = {**job, "status": "failed", "error_code": "export_interrupted"}
+    assert await store.finish_export(failed, node_id="n1") is True  # n2 marks n1's job
+    assert await store.finish_export(done, node_id="n1") is False  # n1 finishes it late
+    store = await backend.open(RECORDINGS[backend.kind])  # as a restart reads it
+    assert await store.get_export("ex1") == failed
+    assert await store.list_exports(status="running") == []
+    # a job kept before jobs named their node is node ""'s
+    await store.save_export({"id": "ex2", "room_id": "rm_a", "status": "running"})
+    old = {"id": "ex2", "room_id": "rm_a", "status": "done"}
+    assert await store.finish_export(old, node_id="") is True
+    assert await store.get_export("ex2") == old
+    ghost = {"id": "nope", "room_id": "rm_a", "status": "done"}
+    assert await store.finish_export(ghost, node_id="n1") is False
+    assert await store.get_export("nope") is None
+    # the late "done" and the "interrupted" at the same moment: exactly one is written
+    await store.save_export({**job, "id": "ex3"})
+    wins = await asyncio.gather(
+        store.finish_export({**done, "id": "ex3"}, node_id="n1"),
+        store.finish_export({**failed, "id": "ex3"}, node_id="n1"),
+    )
+    assert sorted(wins) == [False, True]
+    kept = await store.get_export("ex3")
+    assert kept == ({**done, "id": "ex3"} if wins[0] else {**failed, "id": "ex3"})
 
 
 async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> None:

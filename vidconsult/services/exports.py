@@ -9,7 +9,17 @@ A job names the node that runs it (``node_id``). One the server was running when
 (:meth:`ExportService.node_down`), so nobody waits on it and the coordinator starts it again.
 The composite is written to ``{id}.part.mp4`` and renamed to ``{id}.mp4`` only when whole; an
 interrupted job's files are deleted at that node's start, and only a ``done`` job's file is
-ever served."""
+ever served.
+
+A node declared down may not be dead (a stalled process, a cut link to Redis): its job, marked
+failed by another node, can still finish. Every outcome is written only if the job is still
+``running`` under the writer's node (:meth:`RecordingStore.finish_export`, one atomic step), so
+the first verdict stands: a late "done" never overwrites ``export_interrupted`` (the
+coordinator was told to start it again, and may have), and a late "interrupted" never
+overwrites "done". The finished file of a job that was failed meanwhile is deleted at once: it
+would never be served, nothing else would delete it (the node's restart deletes only files of
+jobs still ``running``), and it is a copy of patients' consultations. While it runs, the node
+answers for the job with what the store says once that is no longer ``running``."""
 
 from __future__ import annotations
 
@@ -138,8 +148,10 @@ class ExportService:
         return found
 
     async def _interrupt(self, job: dict[str, Any], error: str) -> None:
+        claim = str(job.get("node_id") or "")
         job.update(status="failed", error=error, error_code=ExportFailure.INTERRUPTED.value)
-        await self._store.save_export(job)
+        if not await self._store.finish_export(job, node_id=claim):
+            return  # it finished (or was marked) meanwhile: that stands
         log.warning(
             "interrupted export marked failed job=%s room=%s node=%s",
             job["id"],
@@ -149,7 +161,11 @@ class ExportService:
 
     def _remove_partial(self, outputs: list[Path]) -> list[str]:
         exports = self._archive.root / "exports"
-        doomed = [*exports.glob("*/*.part.mp4"), *outputs] if exports.is_dir() else outputs
+        return self._remove(
+            [*exports.glob("*/*.part.mp4"), *outputs] if exports.is_dir() else outputs
+        )
+
+    def _remove(self, doomed: list[Path]) -> list[str]:
         removed = []
         for path in doomed:
             try:
@@ -166,8 +182,12 @@ class ExportService:
         recs = await self._store.list_recordings(room_id=room_id, limit=10_000)
         if not [r for r in recs if r.status in EXPORTABLE]:
             raise Conflict(f"room {room_id} has no finished recordings", code="no_recordings")
-        if any(j["room_id"] == room_id and j["status"] == "running" for j in self._live.values()):
-            raise Conflict("an export of this room is already running", code="export_running")
+        for live in [j for j in self._live.values() if j["room_id"] == room_id]:
+            stored = await self._store.get_export(live["id"])
+            # one marked failed while it runs here (this node declared down) does not count:
+            # the coordinator was told to start it again; its own result will be dropped
+            if live["status"] == "running" and (stored is None or stored["status"] == "running"):
+                raise Conflict("an export of this room is already running", code="export_running")
         job_id = f"exp_{secrets.token_hex(6)}"
         job: dict[str, Any] = {
             "id": job_id,
@@ -233,8 +253,22 @@ class ExportService:
                 "export failed job=%s room=%s code=%s", job["id"], job["room_id"], code.value
             )
             job.update(status="failed", error=f"{type(exc).__name__}: {exc}", error_code=code.value)
-        await self._store.save_export(job)
+        if not await self._store.finish_export(job, node_id=self.node_id):
+            await self._disowned(job, out)
         self._live.pop(job["id"], None)
+
+    async def _disowned(self, job: dict[str, Any], out: Path) -> None:
+        """The job ended here after it was marked failed (this node was declared down while
+        it ran): the stored verdict stands and the finished file is deleted."""
+        removed = await asyncio.to_thread(self._remove, [out, out.with_suffix(".part.mp4")])
+        log.warning(
+            "export finished after it was marked failed, result dropped job=%s room=%s "
+            "outcome=%s removed=%s",
+            job["id"],
+            job["room_id"],
+            job["status"],
+            removed,
+        )
 
     def _in_archive(self, path: str) -> str:
         """A file's path as the archive names it (no server directory in what a page shows)."""
@@ -244,9 +278,9 @@ class ExportService:
             return Path(path).name
 
     async def get(self, job_id: str) -> dict[str, Any]:
-        if job_id in self._live:
-            return dict(self._live[job_id])
         job = await self._store.get_export(job_id)
+        if job_id in self._live and (job is None or job.get("status") == "running"):
+            return dict(self._live[job_id])  # its progress is in memory while it runs
         if job is None:
             raise NotFound(f"export {job_id} not found")
         if job.get("status") == "failed" and not job.get("error_code"):

@@ -40,6 +40,13 @@ class RecordingStore(Protocol):
 
     async def save_export(self, job: dict[str, Any]) -> None: ...
 
+    async def finish_export(self, job: dict[str, Any], *, node_id: str) -> bool:
+        """Write ``job`` (its outcome: done or failed) only if the stored job is still
+        ``running`` under ``node_id``'s claim (a job kept before jobs named their node counts
+        as node ``""``), as one atomic step; False, nothing written, when it is not: another
+        node (or this one's restart) already marked it failed, and that verdict stands."""
+        ...
+
     async def get_export(self, job_id: str) -> dict[str, Any] | None: ...
 
     async def list_exports(

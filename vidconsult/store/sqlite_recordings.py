@@ -283,6 +283,18 @@ class SQLiteRecordingStore:
 
         await self._db.run(op)
 
+    async def finish_export(self, job: dict[str, Any], *, node_id: str) -> bool:
+        def op() -> bool:
+            cur = self._db.conn.execute(
+                "UPDATE recording_exports SET room_id=?, data=? WHERE id=?"
+                " AND json_extract(data, '$.status') = 'running'"
+                " AND coalesce(json_extract(data, '$.node_id'), '') = ?",
+                (job["room_id"], json.dumps(job), job["id"], node_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._db.run(op)
+
     async def get_export(self, job_id: str) -> dict[str, Any] | None:
         def op() -> dict[str, Any] | None:
             row = self._db.conn.execute(

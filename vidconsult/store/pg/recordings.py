@@ -111,6 +111,21 @@ class PgRecordingStore:
         async with self._db.begin() as conn:
             await conn.execute(stmt)
 
+    async def finish_export(self, job: dict[str, Any], *, node_id: str) -> bool:
+        row = t.recording_exports
+        stmt = (
+            update(row)
+            .where(
+                row.c.id == job["id"],
+                row.c.data["status"].astext == "running",
+                func.coalesce(row.c.data["node_id"].astext, "") == node_id,
+            )
+            .values(room_id=job["room_id"], data=job)
+        )
+        async with self._db.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount == 1)
+
     async def get_export(self, job_id: str) -> dict[str, Any] | None:
         stmt = select(t.recording_exports.c.data).where(t.recording_exports.c.id == job_id)
         async with self._db.begin() as conn:
