@@ -154,10 +154,34 @@ async def test_in_the_room(
     await patient.press("[data-testid=chat-input]", "Enter")
     await expert.wait_for_selector("[data-testid=chat-message]:has-text('我胸口痛')")
 
-    # the patient raises a hand: the expert sees the badge and a notice
+    # the patient raises a hand, then the doctor: the expert sees each badge with its place in
+    # the queue (the order they went up), and a notice
     await patient.click("[data-testid=hand-button]")
     await expert.wait_for_selector("#participants li[data-participant=pt-zhang] .badge")
     assert await patient.get_attribute("[data-testid=hand-button]", "aria-pressed") == "true"
+    await doctor.click("[data-testid=hand-button]")
+    await expert.wait_for_selector("#participants li[data-participant=dr-zhao] .badge")
+    first, second = (
+        ("已举手（第1位）", "已举手（第2位）")
+        if lang == "zh"
+        else ("hand raised (#1)", "hand raised (#2)")
+    )
+    for who, text in (("pt-zhang", first), ("dr-zhao", second)):
+        badges = await expert.locator(
+            f"#participants li[data-participant={who}] .badge"
+        ).all_inner_texts()
+        assert text in badges, (who, badges)
+    await check_state(expert, f"room-{lang}-2-hands-queued", axe_failures)
+    # the doctor lowers it again; the patient's hand is still first
+    await doctor.click("[data-testid=hand-button]")
+    await expert.wait_for_function(
+        "(t) => ![...document.querySelectorAll("
+        "'#participants li[data-participant=dr-zhao] .badge')]"
+        ".some((b) => b.textContent === t)",
+        arg=second,
+    )
+    queued = expert.locator("#participants li[data-participant=pt-zhang] .badge")
+    assert first in await queued.all_inner_texts()
     await check_state(patient, f"room-{lang}-2-chat-hand", axe_failures)
 
     # the expert shares a screen: the patient's page shows it as a tile of its own

@@ -233,7 +233,7 @@ export const STRINGS = {
     chatTimesInNoCase: "Times in your time zone ({zone}). The chat is deleted when the room ends.",
     raiseHand: "Raise hand",
     lowerHand: "Lower hand",
-    handRaisedBadge: "hand raised",
+    handRaisedBadge: "hand raised (#{n})", // n: its place in the queue of hands
     reconnectingBadge: "reconnecting…",
     handRaisedNotice: "{name} raised a hand.",
     participantLeft: "{name} left the consultation.",
@@ -1198,7 +1198,7 @@ export const STRINGS = {
     chatTimesInNoCase: "时间为您所在时区（{zone}）。会诊室结束后聊天记录即删除。",
     raiseHand: "举手",
     lowerHand: "放下手",
-    handRaisedBadge: "已举手",
+    handRaisedBadge: "已举手（第{n}位）",
     reconnectingBadge: "正在重新连接…",
     handRaisedNotice: "{name} 举手了。",
     participantLeft: "{name} 已离开会诊。",

@@ -30,9 +30,9 @@ function mount() {
       button.disabled = false;
     }
   });
-  room.onSignal("hand.raised", ({ identity, raised: up }) => {
+  room.onSignal("hand.raised", ({ identity, raised: up, at }) => {
     if (!room.roster) return;
-    room.roster.handRaised(identity, up);
+    room.roster.handRaised(identity, up, at);
     if (identity === room.roster.self) {
       raised = up;
       render();

@@ -67,14 +67,28 @@ export class Roster extends EventTarget {
     this._changed(identity);
   }
 
-  handRaised(identity, raised) {
+  handRaised(identity, raised, at = null) {
     const p = this.byIdentity.get(identity);
     if (!p || p.hand_raised === raised) return;
     p.hand_raised = raised;
+    p.hand_raised_at = raised ? at : null;
     this._changed(identity);
   }
 
+  /** The raised hands in the order they went up (hand_raised_at: the server's instant, kept
+   * across rejoins and a node's restart), as the teacher answers them. */
+  handQueue() {
+    return [...this.byIdentity.values()]
+      .filter((p) => p.hand_raised)
+      .sort((a, b) => String(a.hand_raised_at ?? "").localeCompare(String(b.hand_raised_at ?? "")) ||
+        a.identity.localeCompare(b.identity))
+      .map((p) => p.identity);
+  }
+
   _changed(identity = null) {
+    // each raised hand's place in the queue (1 = first up), shown on its badge
+    const queue = this.handQueue();
+    for (const p of this.byIdentity.values()) p.hand_position = queue.indexOf(p.identity) + 1 || null;
     this.dispatchEvent(new CustomEvent("change", { detail: { identity } }));
   }
 }

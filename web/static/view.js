@@ -24,7 +24,8 @@ function badgesFor(participant) {
   const badges = [];
   // its connection dropped: the server holds its seat for a rejoin (docs/protocol.md)
   if (participant.reconnecting) badges.push(t("reconnectingBadge"));
-  if (participant.hand_raised) badges.push(t("handRaisedBadge"));
+  // its place in the queue of hands (the order they went up: docs/protocol.md, hand.raised)
+  if (participant.hand_raised) badges.push(t("handRaisedBadge", { n: participant.hand_position ?? 1 }));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
   if (tileState(participant) === "audio-only") badges.push(t("audioOnlyBadge"));
