@@ -451,7 +451,8 @@ async def test_audio_only_participant_camera_on_later_and_camera_off_as_the_doct
     lacks: a patient who joined with audio only (camera refused, "Join with audio only") is
     shown as audio only, with sound and no "Waiting for video"; a kiosk that joins with its
     microphone is audio only, then shows its picture when it turns a camera on, then says its
-    camera is turned off (picture hidden, sound still playing) and shows it again."""
+    camera is turned off (picture hidden, sound still playing) and shows it again; when the
+    doctor chooses audio only, the kiosk's tile says its video is paused by that choice."""
     words = table(lang)
     rid = await create_room(live_server, "Audio-only consult")
     # the remote expert (the patient side, the patient and their doctor, is asked to consent)
@@ -511,6 +512,19 @@ async def test_audio_only_participant_camera_on_later_and_camera_off_as_the_doct
         await tile_becomes(doctor, "kiosk", "s.media === 'waiting' && s.hasVideo")
         assert await kiosk_tile.locator("video").is_visible()
         assert not await kiosk_tile.locator("[data-testid=tile-placeholder]").is_visible()
+
+        # the doctor chooses audio only (no video sent to them): the tile says why, no frozen
+        # picture; the patient's tile is still audio only; video back on shows the picture
+        await doctor.page.click("[data-testid=audio-only-toggle]:visible")
+        seen = await tile_becomes(doctor, "kiosk", "s.media === 'paused'")
+        assert seen["text"] == words["videoPausedTile"] and seen["playing"], seen
+        assert await kiosk_tile.locator("[data-testid=tile-placeholder]").is_visible()
+        assert not await kiosk_tile.locator("video").is_visible()
+        assert (await doctor.page.evaluate(JS_TILE, "pt"))["media"] == "audio-only"
+        await doctor.shot(f"video-paused-tile-{lang}", lang)
+        await doctor.page.click("[data-testid=audio-only-toggle][aria-pressed=true]")
+        await tile_becomes(doctor, "kiosk", "s.media === 'waiting' && s.hasVideo")
+        assert await kiosk_tile.locator("video").is_visible()
     finally:
         await kiosk.close()
 

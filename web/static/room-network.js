@@ -43,6 +43,7 @@ function mount() {
       await room.signaling.request("subscribe.audio_only", { enabled });
       audioOnly = enabled;
       document.body.classList.toggle("audio-only", enabled);
+      room.view.setVideoPaused(enabled); // the tiles say why there is no picture
       if (enabled && !room.muted.video && room.localStream && room.localStream.getVideoTracks().length) {
         cameraOffByUs = true;
         await toggle("video");

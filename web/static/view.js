@@ -19,7 +19,8 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function badgesFor(participant) {
+/** `state`: what the participant's tile shows (tileState), for a remote one with a tile. */
+function badgesFor(participant, state = null) {
   const media = mediaState(participant);
   const badges = [];
   // its connection dropped: the server holds its seat for a rejoin (docs/protocol.md)
@@ -28,7 +29,7 @@ function badgesFor(participant) {
   if (participant.hand_raised) badges.push(t("handRaisedBadge", { n: participant.hand_position ?? 1 }));
   if (media.audio === "muted") badges.push(t("micOff"));
   if (media.video === "muted") badges.push(t("camOff"));
-  if (tileState(participant) === "audio-only") badges.push(t("audioOnlyBadge"));
+  if (state === "audio-only") badges.push(t("audioOnlyBadge"));
   if (media.audio === "none" && media.video === "none" && participant.grants.publish &&
     !participant.reconnecting) {
     badges.push(t("noMedia"));
@@ -38,17 +39,22 @@ function badgesFor(participant) {
 
 // What a remote tile shows while it has no picture, from the tracks the server lists for the
 // participant (join reply, track.published / unpublished / muted; docs/protocol.md), never
-// from a timeout: a camera published but not yet decoded ("waiting"), no camera published but
-// a microphone ("audio-only": joined with audio only, camera refused or absent), a camera
-// turned off ("camera-off": the picture is hidden, the sound plays on).
-const TILE_TEXT = { waiting: "waitingVideo", "audio-only": "audioOnlyTile", "camera-off": "cameraOffTile" };
+// from a timeout: a camera published but not yet decoded ("waiting"); no camera published but
+// a microphone, and its media received ("audio-only": joined with audio only, camera refused
+// or absent; `received`: the server announces a publisher's tracks one by one, audio first,
+// then offers them together, so a camera participant is not "audio only" in between); a
+// camera turned off ("camera-off": the picture is hidden, the sound plays on); a camera we do
+// not receive because we chose audio only (`videoPaused`, subscribe.audio_only: "paused").
+const TILE_TEXT = { waiting: "waitingVideo", "audio-only": "audioOnlyTile", "camera-off": "cameraOffTile",
+  paused: "videoPausedTile" };
 
-export function tileState(participant) {
+export function tileState(participant, { received = true, videoPaused = false } = {}) {
   // a shared screen has a tile of its own: this one is about the camera and the microphone
   const tracks = participant.tracks.filter((tr) => tr.source !== "screen" && tr.source !== "screen_audio");
   const media = mediaState({ ...participant, tracks });
   if (media.video === "muted") return "camera-off";
-  if (media.video === "none" && media.audio !== "none") return "audio-only";
+  if (media.video === "none" && media.audio !== "none") return received ? "audio-only" : "waiting";
+  if (media.video === "on" && videoPaused) return "paused";
   return "waiting";
 }
 
@@ -63,6 +69,23 @@ export class RoomView {
     this.tiles = new Map(); // identity -> {tile, media, label, video}
     this.screens = new Map(); // identity -> {tile, video}: shared screens, each its own tile
     this.localTile = null;
+    this.videoPaused = false; // we receive no video (subscribe.audio_only): room-network.js
+    this.lastRoster = null; // [roster, options] of the last renderRoster, to badge it again
+  }
+
+  /** We chose audio only (no video is sent to us): the tiles say so instead of "waiting". */
+  setVideoPaused(paused) {
+    this.videoPaused = paused;
+    this._refresh();
+  }
+
+  _stateOf(identity, participant) {
+    const entry = this.tiles.get(identity);
+    return tileState(participant, { received: !!(entry && entry.stream), videoPaused: this.videoPaused });
+  }
+
+  _refresh() {
+    if (this.lastRoster) this.renderRoster(...this.lastRoster);
   }
 
   setStatus(text, tone = "info") {
@@ -107,7 +130,7 @@ export class RoomView {
       const label = el("p", { class: "tile-label" });
       const tile = el("article", { class: "tile", "data-participant": identity,
         "data-media": "waiting" }, media, label);
-      entry = { tile, media, label, placeholder, video: null };
+      entry = { identity, tile, media, label, placeholder, video: null, stream: null };
       this.tiles.set(identity, entry);
       this.tilesEl.append(tile);
     }
@@ -116,11 +139,12 @@ export class RoomView {
   }
 
   _remoteLabel(entry, participant) {
-    const state = tileState(participant);
+    const state = this._stateOf(entry.identity, participant);
     entry.tile.dataset.media = state;
-    entry.tile.classList.toggle("camera-off", state === "camera-off");
+    // no picture to show (or only a frozen one): hide it, say why; its sound plays on
+    entry.tile.classList.toggle("no-picture", state === "camera-off" || state === "paused");
     entry.placeholder.textContent = t(TILE_TEXT[state]);
-    this._label(entry.label, participant, false);
+    this._label(entry.label, participant, false, state);
     if (state !== "waiting") {
       // a screen reader hears it with the name, as a sighted person sees it on the tile
       entry.tile.setAttribute("aria-label",
@@ -132,6 +156,9 @@ export class RoomView {
   setRemoteStream(identity, participant, stream) {
     if (!stream && !this.tiles.has(identity)) return;
     const entry = this.ensureTile(identity, participant);
+    const received = !!entry.stream;
+    entry.stream = stream;
+    if (received !== !!stream) this._refresh(); // its tile's state and its badge in the list
     if (!stream) {
       if (entry.video) {
         entry.video.srcObject = null;
@@ -222,11 +249,12 @@ export class RoomView {
       this.localTile = null;
     }
     this.participantsEl.replaceChildren();
+    this.lastRoster = null;
   }
 
-  _label(label, participant, isSelf) {
+  _label(label, participant, isSelf, state = null) {
     const name = isSelf ? `${participant.name} (${t("you")})` : participant.name;
-    const badges = badgesFor(participant);
+    const badges = badgesFor(participant, state);
     label.replaceChildren(
       el("span", { class: "name", text: name }),
       el("span", { class: "role", text: roleName(participant.role) }),
@@ -238,13 +266,15 @@ export class RoomView {
   // ---- participants list ------------------------------------------------------------------
 
   renderRoster(roster, { canAdmin = false } = {}) {
+    this.lastRoster = [roster, { canAdmin }];
     const items = roster.list().map((p) => {
       const isSelf = p.identity === roster.self;
       const media = mediaState(p);
+      const state = isSelf || !this.tiles.has(p.identity) ? null : this._stateOf(p.identity, p);
       const info = el("span", { class: "info" },
         el("span", { class: "name", text: isSelf ? `${p.name} (${t("you")})` : p.name }),
         el("span", { class: "role", text: roleName(p.role) }),
-        ...badgesFor(p).map((b) => el("span", { class: "badge", text: b })));
+        ...badgesFor(p, state).map((b) => el("span", { class: "badge", text: b })));
       const li = el("li", {
         "data-participant": p.identity,
         "data-audio": media.audio,
