@@ -52,7 +52,7 @@ from aiortc.rtp import (
 )
 
 from media import compat
-from media.layers import LayerSelector, LinkEstimate, LossMeter
+from media.layers import HEADROOM, KEEP, UP_HOLD, LayerSelector, LinkEstimate, LossMeter
 from media.pacer import Lane, Pacer
 from media.packet_history import PacketHistory
 from media.rtp_munger import Munger, Vp8Munger
@@ -217,6 +217,8 @@ class Downstream:
         self._addr: Any = None
         self.lane: Lane | None = None  # this video's way through its link's pacer, if paced
         self._limited = False  # the last layer decision found the link limiting (_pace)
+        self._fits_since: float | None = None  # a limited video without simulcast fits since
+        self._unheld = 0.0  # its bit/s when it became limited, before its publisher was held
         self._seen_ts: int | None = None  # RTP timestamp of the last target packet seen
         self._asked = 0.0
         self._next_choice = 0.0
@@ -522,14 +524,15 @@ class Downstream:
         dtls = self._dtls
         if source is None or dtls is None or self._raw_sendto is None:
             return
-        rates = source.rates.bps
-        top = max((i for i, bps in enumerate(rates) if bps > 0), default=None)
-        self._limited = (
-            self.estimate.bps is not None
-            and sel.target is not None
-            and top is not None
-            and sel.target < top
-        )
+        if sel.layers > 1:  # else _limited is _weigh_single's
+            rates = source.rates.bps
+            top = max((i for i, bps in enumerate(rates) if bps > 0), default=None)
+            self._limited = (
+                self.estimate.bps is not None
+                and sel.target is not None
+                and top is not None
+                and sel.target < top
+            )
         paced = _PACED.get(dtls)
         if paced is None:
             if not self._limited:
@@ -574,6 +577,54 @@ class Downstream:
             # under what the link is known to carry (LinkEstimate: up to REMB_SLACK x REMB)
             rate = min(rate, PACE_REMB_CAP * sum(r for r in rembs if r is not None))
         paced.pacer.rate = max(PACE_FLOOR, rate, PACE_MIN_FACTOR * bps + AUDIO_ALLOWANCE)
+
+    def _weigh_single(self, now: float) -> None:
+        """After a REMB or receiver report of a video without simulcast (one layer, so no
+        layer decision): is its link limited, i.e. paced (``_pace``) and the publisher held
+        under what the link carries (``Ingress.set_cap``)? The selector's rules for one layer:
+        limited from when the stream does not fit the estimate (its bitrate over ``KEEP`` x
+        ``LinkEstimate.bps``, where the selector steps a layer down), until what the publisher
+        is held to for this link (``_link_cap``) has, within ``HEADROOM``, room for what it sent
+        before it was held (or sends now, if more) for ``UP_HOLD`` seconds (where the selector
+        steps up). Not sooner: held, the stream follows the cap, so it always fits the link; a
+        receiver's REMB reaches up to 1.5 x what arrives, so the cap climbs with the publisher
+        on a link that has room, and stays on one that has not. Decided on feedback, ~1/s,
+        never per packet."""
+        source = self.source
+        if source is None or self.pinned is not None or not source.rates.bps:
+            return
+        stream = source.rates.bps[0]
+        estimate = self.estimate.bps
+        if stream <= 0 or estimate is None:
+            return  # nothing measured yet: as it was
+        if not self._limited:
+            if stream > KEEP * estimate:
+                self._limited = True
+                self._unheld = stream
+                self._fits_since = None
+        elif max(self._unheld, stream) > HEADROOM * self._link_cap():
+            self._fits_since = None
+        elif self._fits_since is None:
+            self._fits_since = now
+        elif now - self._fits_since >= UP_HOLD - 1e-6:
+            self._limited = False
+            self._fits_since = None
+        ingress = getattr(source, "ingress", None)
+        if ingress is not None:
+            caps = [
+                d._link_cap() for d in source.downstreams if d._limited and d.selector.layers == 1
+            ]
+            # every subscriber gets the one stream: held for the weakest limited link
+            ingress.set_cap(links=round(min(caps)) if caps else 0)
+        self._pace()
+
+    def _link_cap(self) -> float:
+        """Bit/s the publisher of a video without simulcast is held to for this link: its
+        share of the subscriber's REMB (the receiver's own estimate, not ``REMB_SLACK`` x it)
+        or the loss-based estimate if lower, not under ``PACE_FLOOR``."""
+        estimate = self.estimate
+        known = [x for x in (estimate.remb, estimate.loss_cap) if x is not None]
+        return max(PACE_FLOOR, min(known)) if known else float("inf")
 
     def _layer_bps(self) -> float:
         """The bitrate of the layer this downstream gets (or is switching to), 0 if none."""
@@ -623,10 +674,14 @@ class Downstream:
                         if d.sender.transport is transport and d.source is not None
                     }
                     self.estimate.on_remb(bitrate / max(1, len(videos & set(ssrcs))))
+                    if self.selector.layers == 1 and self.kind == "video":
+                        self._weigh_single(time.monotonic())
             elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
                 for report in packet.reports:
                     if report.ssrc == self._ssrc:
                         self._loss_report(report.packets_lost, report.highest_sequence)
+                        if self.selector.layers == 1 and self.kind == "video":
+                            self._weigh_single(time.monotonic())
         except Exception:
             logger.debug("feedback not understood", exc_info=True)
 

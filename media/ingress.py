@@ -73,6 +73,9 @@ AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 #: seconds between REMBs repeating a bitrate cap (passthrough: no estimate is sent)
 REMB_EVERY = 1.0
+#: bit/s told to a publisher whose subscribers' links no longer hold it down (set_cap): far
+#: above any camera's rate, so its own estimate rules again
+RELEASE_BPS = 50_000_000
 
 
 class Ingress:
@@ -95,7 +98,13 @@ class Ingress:
         self.sink: PacketSink | None = None
         self.taps: tuple[EncodedTap, ...] = ()
         self.taps_muted = False
-        self.bitrate_cap = 0  # bit/s, 0 = none
+        #: bit/s told to the publisher, 0 = none: the lowest of ``manual_cap`` and ``links_cap``
+        #: (set_cap; read per packet, so kept as a plain attribute)
+        self.bitrate_cap = 0
+        self.manual_cap = 0  # bit/s: engine.set_bitrate_cap's (WeakLinks.apply), 0 = none
+        #: bit/s: what the weakest limited subscriber link of a track without simulcast carries
+        #: (Downstream, docs/media.md "Pacing"), 0 = none
+        self.links_cap = 0
         self.media_ssrc: int | None = None
         self.packets_in = 0
         self._rtx: dict[int, int] = {}  # rtx payload type -> primary payload type
@@ -576,6 +585,27 @@ class Ingress:
             await self.receiver._send_rtcp_pli(ssrc)
         except Exception:
             logger.debug("PLI not sent track=%s", self.track_sid, exc_info=True)
+
+    def set_cap(self, *, manual: int | None = None, links: int | None = None) -> None:
+        """Set the manual cap and/or the subscribers' links' cap (bit/s, 0 = none); the
+        publisher is held under the lowest. A cap lower than before is told by REMB at once;
+        when the last cap goes, a REMB of ``RELEASE_BPS`` lifts the one told before (a
+        publisher keeps obeying the last REMB it got). Otherwise the receive path repeats it
+        every ``REMB_EVERY``."""
+        if manual is not None:
+            self.manual_cap = manual
+        if links is not None:
+            self.links_cap = links
+        before = self.bitrate_cap
+        caps = [c for c in (self.manual_cap, self.links_cap) if c]
+        self.bitrate_cap = cap = min(caps) if caps else 0
+        if self.media_ssrc is None or self.kind != "video" or cap == before:
+            return
+        if cap and (not before or cap < before):
+            self._remb_at = time.monotonic()
+            self._spawn(self.send_remb(cap))
+        elif not cap:
+            self._spawn(self.send_remb(RELEASE_BPS))
 
     async def send_remb(self, bitrate: int) -> None:
         """Tell the publisher the bitrate cap right away (aiortc's REMBs are clamped after)."""

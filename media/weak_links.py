@@ -47,7 +47,7 @@ class WeakLinks:
         kbps = self._caps.kbps(session.room_id, session.identity)
         for entry in session.tracks.values():
             if entry.ingress is not None and entry.kind.value == "video":
-                entry.ingress.bitrate_cap = kbps * 1000
+                entry.ingress.set_cap(manual=kbps * 1000)
         return kbps
 
     @staticmethod

@@ -308,3 +308,111 @@ async def test_a_limited_link_is_paced_through_the_sendto_seam_and_unpaced_after
     assert video._sendto is raw and audio._sendto is raw and video.lane is None
     assert video._protect is protect
     assert downstream_module._PACED.get(link) is None and paced.pacer.closed
+
+
+class _SingleSource(_LayeredSource):
+    """A video without simulcast (one layer) and its publisher's ingress, whose caps (bit/s,
+    0 = none) are recorded."""
+
+    def __init__(self, bps: float) -> None:
+        super().__init__([bps])
+        self.caps: list[int] = []
+        self.downstreams: tuple[Downstream, ...] = ()
+        source = self
+
+        class _Ingress:
+            def set_cap(self, *, manual: int | None = None, links: int | None = None) -> None:
+                assert manual is None and links is not None
+                source.caps.append(links)
+
+        self.ingress = _Ingress()
+
+
+async def test_video_without_simulcast_is_paced_and_its_publisher_held_while_the_link_is_weak() -> (
+    None
+):
+    """One layer, no layer decision: the REMB decides. Limited (paced, the publisher held to
+    the link's REMB) once the stream does not fit the estimate (KEEP x 1.6 x REMB), and for as
+    long as the link has no room for what the publisher sent before it was held; straight and
+    released once it has, for UP_HOLD seconds. A good link is never paced: its REMB is never
+    low enough."""
+    link = _Link()
+
+    def raw(data: bytes, addr: Any) -> bool:
+        return True
+
+    video = await ready_downstream([])
+    source = _SingleSource(1_500_000.0)  # Chromium's 960x540 without simulcast
+    source.downstreams = (video,)
+    video.source = source  # type: ignore[assignment]
+    video._dtls = link
+    video._sendto = video._resendto = video._raw_sendto = raw
+
+    # a good link: a receive-side REMB sits at 0.85-1.5 x what arrives
+    for t, remb in enumerate((1_300_000, 1_700_000, 1_280_000)):
+        video.estimate.on_remb(remb)
+        video._weigh_single(float(t))
+        assert video.lane is None and video._sendto is raw, remb
+    assert downstream_module._PACED.get(link) is None and source.caps == [0, 0, 0]
+
+    # the link drops to 300 kbit/s: 1.5 Mbit/s > 1.1 x 1.6 x 250 kbit/s
+    video.estimate.on_remb(250_000)
+    video._weigh_single(3.0)
+    assert video.lane is not None and video._sendto == video.lane.send
+    assert source.caps[-1] == 250_000  # the publisher is asked to come down to the REMB
+    pacer = downstream_module._PACED[link].pacer
+    # 2 x 1.5 M + 64 k capped at 1.25 x REMB, but not under 1.25 x the stream + 64 k
+    assert pacer.rate == pytest.approx(1.25 * 1_500_000 + 64_000)
+
+    # the publisher comes down to the cap: the stream fits now, but only because it is held
+    source.rates.bps[0] = 240_000.0
+    for t in range(4, 12):
+        video.estimate.on_remb(280_000 if t % 2 else 230_000)
+        video._weigh_single(float(t))
+        assert video.lane is not None and source.caps[-1] in (280_000, 230_000)
+    # the rate follows the stream: 2 x 240 + 64 = 544 k over 1.25 x 230 k = 287.5 k; floor
+    # 1.25 x 240 + 64 = 364 k
+    assert pacer.rate == pytest.approx(364_000)
+
+    # a REMB far under the floor holds the publisher at the floor, not at nothing
+    video.estimate.on_remb(20_000)
+    video._weigh_single(12.0)
+    assert source.caps[-1] == downstream_module.PACE_FLOOR
+
+    # the link recovers: the REMB climbs with the publisher (up to 1.5 x what arrives) until
+    # it has room for the 1.5 Mbit/s sent before, x 1/0.9; then UP_HOLD seconds more
+    source.rates.bps[0] = 1_200_000.0
+    video.estimate.on_remb(1_600_000)  # 0.9 x 1.6 M < 1.5 M: not yet
+    video._weigh_single(13.0)
+    video._weigh_single(16.0)
+    assert video.lane is not None
+    video.estimate.on_remb(1_800_000)
+    video._weigh_single(17.0)
+    video._weigh_single(18.0)
+    assert video.lane is not None  # 1 s of room: not enough
+    video._weigh_single(19.0)
+    assert video.lane is None and video._sendto is raw
+    assert downstream_module._PACED.get(link) is None and pacer.closed
+    assert source.caps[-1] == 0  # the publisher is released
+
+
+async def test_a_remb_from_the_subscriber_weighs_a_video_without_simulcast() -> None:
+    """The decision runs on the subscriber's REMB (RTCP), not per packet: forwarding on a link
+    that is not limited does nothing more than before."""
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+
+    link = _Link()
+    video = await ready_downstream([])
+    source = _SingleSource(1_500_000.0)
+    source.downstreams = (video,)
+    video.source = source  # type: ignore[assignment]
+    video._dtls = link
+    video._raw_sendto = video._sendto
+    video._feedback(
+        RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(250_000, [video._ssrc])
+        )
+    )
+    assert video.lane is not None and source.caps == [250_000]
+    downstream_module._PACED[link].end()
+    del downstream_module._PACED[link]

@@ -79,3 +79,47 @@ async def test_before_any_layer_is_seen_a_tap_asks_every_layer() -> None:
         ingress.simulcast.seen(layer, float("-inf"))
     ingress.add_tap(NullTap())
     assert await plis.all_of(ingress) == [LOW, MID, TOP]
+
+
+async def test_a_publisher_is_held_under_the_lowest_cap_told_at_once_when_lower_and_released() -> (
+    None
+):
+    """Ingress.set_cap: the manual cap (engine.set_bitrate_cap) and the subscribers' links' cap
+    (a weak link on a track without simulcast, Downstream._weigh_single); the lowest holds, a
+    lower one is told by REMB at once, the last one going is lifted by a REMB far above any
+    camera's rate (a publisher keeps obeying the last REMB it got)."""
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+    from media.ingress import RELEASE_BPS
+
+    ice = RTCIceTransport(RTCIceGatherer())
+    receiver = RTCRtpReceiver(
+        "video", RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])
+    )
+    told: list[int] = []
+
+    async def send_rtcp(packet: object) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            told.append(unpack_remb_fci(packet.fci)[0])
+
+    receiver._send_rtcp = send_rtcp  # type: ignore[method-assign]
+    receiver._RTCRtpReceiver__rtcp_ssrc = 1234  # type: ignore[attr-defined]
+    ingress = Ingress(receiver, "video", [], decode=False)
+    ingress.media_ssrc = 5678
+
+    async def settled() -> list[int]:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return told
+
+    ingress.set_cap(manual=600_000)
+    assert ingress.bitrate_cap == 600_000 and await settled() == [600_000]
+    ingress.set_cap(links=250_000)  # a weak subscriber: lower, told at once
+    assert ingress.bitrate_cap == 250_000 and await settled() == [600_000, 250_000]
+    ingress.set_cap(links=400_000)  # higher: repeated by the receive path, not at once
+    assert ingress.bitrate_cap == 400_000 and await settled() == [600_000, 250_000]
+    ingress.set_cap(links=900_000)  # over the manual cap: the manual one holds
+    assert ingress.bitrate_cap == 600_000
+    ingress.set_cap(manual=0, links=0)
+    # (REMB keeps 18 bits of mantissa)
+    assert ingress.bitrate_cap == 0 and (await settled())[-1] >= 0.99 * RELEASE_BPS
