@@ -53,7 +53,7 @@ from aiortc.rtp import (
 
 from media import compat
 from media.layers import HEADROOM, KEEP, UP_HOLD, LayerSelector, LinkEstimate, LossMeter
-from media.pacer import Lane, Pacer
+from media.pacer import MAX_DELAY, Lane, Pacer
 from media.packet_history import PacketHistory
 from media.rtp_munger import Munger, Vp8Munger
 from media.rtp_wire import (
@@ -76,6 +76,9 @@ KEYFRAME_RETRY = 1.0  # seconds waiting for a keyframe before asking again
 #: seconds between keyframes asked because a packet the subscriber still NACKs was resent
 #: as often as the history allows (the publisher side throttles PLIs too, Ingress)
 LOST_KEYFRAME_SPACING = 0.5
+#: seconds a resend on a paced link may take to arrive: the pacer's bound plus what a thin
+#: link's own queue holds (300 kbit/s, 7.5 KB: 200 ms; docs/media.md "Pacing")
+MAX_DELAY_SETTLE = MAX_DELAY + 0.2
 CHOOSE_EVERY = 0.25  # seconds between layer decisions
 #: a limited subscriber's link is paced at this many times the bitrate of the video layers it
 #: gets, plus ``AUDIO_ALLOWANCE`` (audio is sent at once but taken from the same bucket), not
@@ -698,7 +701,10 @@ class Downstream:
         try:
             now = time.monotonic()
             data = self.history.resend(seq, now)
-            if data is None and self.ready and self.history.exhausted(seq):
+            # on a paced link a resend may be on its way for up to the pacer's bound plus a
+            # thin link's queue; the receiver NACKs again meanwhile (every ~100 ms)
+            settle = 0.0 if self.lane is None else MAX_DELAY_SETTLE
+            if data is None and self.ready and self.history.exhausted(seq, now, settle):
                 # Resent as often as allowed and still missing: the subscriber's VP8/H264
                 # reference chain is broken until a keyframe. Its own PLI comes only when its
                 # NACKing gives up (~10 round trips, seconds on a congested link), so ask now.

@@ -47,14 +47,20 @@ class PacketHistory:
         self._resent_at[i] = now
         return data
 
-    def exhausted(self, seq: int) -> bool:
+    def exhausted(self, seq: int, now: float = 0.0, settle: float = 0.0) -> bool:
         """Whether ``seq`` is a packet after ``floor`` that was resent ``MAX_RESENDS`` times
-        already: its receiver still misses it and will not decode on without a keyframe."""
+        already: its receiver still misses it and will not decode on without a keyframe.
+        ``settle``: not before the last resend is this many seconds old at ``now`` (it may
+        still be on its way: a paced link's resend can wait in the pacer and the link's
+        queue longer than the receiver waits between NACKs)."""
         if self.get(seq) is None:
             return False
         if self.floor is not None and (seq - self.floor) & 0xFFFF >= 0x8000:
             return False
-        return self._resends[seq % self._size] >= MAX_RESENDS
+        i = seq % self._size
+        if self._resends[i] < MAX_RESENDS:
+            return False
+        return settle <= 0 or now - self._resent_at[i] >= settle
 
     def get(self, seq: int) -> bytes | None:
         data = self._slots[seq % self._size]

@@ -1,4 +1,5 @@
 """A weak subscriber gets a lower simulcast layer; a good one in the same room keeps the top.
+A weak subscriber of a video without simulcast is paced and its publisher is held to its link.
 
 A doctor's room page on this machine publishes its camera as three simulcast layers (the page's
 ``sendEncodings``). Two watchers (observers) are on other machines (tests/netlab.py: a network
@@ -31,6 +32,7 @@ from tests.browser.watching import (
     JS_INBOUND,
     JS_NOW,
     JS_OUTBOUND,
+    NO_SIMULCAST,
     join_room,
     launch,
     launch_in,
@@ -219,3 +221,118 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             print("\n".join(log[-40:]))
             for browser in browsers:
                 await browser.close()
+
+
+SINGLE_SETTLE_WITHIN = 15.0  # seconds from the link drop to a publisher held and frames again
+HELD_KBPS = 400  # the publisher's encoder target once held to the weak link's REMB, at most
+
+
+async def test_a_weak_watcher_of_a_video_without_simulcast_is_paced_and_its_publisher_held(
+    lab: Netlab, chromium_path: Path, tmp_path: Path
+) -> None:
+    """The doctor's page sends its camera as one stream (no simulcast layers: nothing to
+    choose for a thin link). The watcher's link drops to 300 kbit/s with 3 % loss: the server
+    paces what it sends there and asks the publisher (REMB) to come down to what the link
+    carries; the publisher's encoder follows, and the watcher plays on: >= 15 fps, no freeze
+    over 1 s in 10 s measured. Before, the publisher kept its ~1.5 Mbit/s and the link
+    dropped most of it (docs/media.md, "Pacing")."""
+    playwright_api = require_module("playwright.async_api")
+    weak_part = lab.add("weak1", GOOD)
+    settings = Settings.from_env(
+        {}, host="0.0.0.0", port=0, data_dir=tmp_path / "var", secret=SECRET
+    )
+    log: list[str] = []
+    async with (
+        run_server(settings) as server,
+        aiohttp.ClientSession() as session,
+        playwright_api.async_playwright() as pw,
+    ):
+        local = f"http://127.0.0.1:{server.port}"
+        api = ServerHandle(
+            url=local, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
+        )
+        room = (await api.create_room("Weak link, one layer"))["id"]
+
+        async def link(identity: str, role: str, part: Participant | None) -> str:
+            url = (await api.join_token(room, identity, role))["join_url"]
+            return page_url(url, server.port, part)
+
+        browsers = [await launch(pw, chromium_path, [])]
+        try:
+            doctor = await join_room(
+                browsers[0], await link("doctor", "doctor", None), log, "dr", NO_SIMULCAST
+            )
+            browser = await launch_in(pw, weak_part, chromium_path, tmp_path, server.port)
+            browsers.append(browser)
+            watcher = await join_room(
+                browser, await link("watch-weak", "observer", weak_part), log, "weak"
+            )
+            await watcher.evaluate("(id) => window.__watch(id)", "doctor")
+
+            async def full_size() -> bool:
+                frames = await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", 0])
+                return len(frames) > 10 and frames[-1][1] >= TOP_WIDTH
+
+            try:
+                await until(full_size, 40, "the watcher sees the doctor's camera")
+            except AssertionError as exc:
+                view = link_of(server, room, "watch-weak")
+                raise AssertionError(
+                    f"{exc}: {view}; {await doctor.evaluate(JS_OUTBOUND)}"
+                ) from None
+            before = link_of(server, room, "watch-weak")
+            assert before["layers"] == 1 and not before["paced"], before  # one stream, a good link
+            engine = server.app[MEDIA]
+            assert isinstance(engine, AiortcMediaEngine)
+            entry = engine._rooms.find_track(room, "doctor", before["track_sid"])
+            assert entry is not None and entry.ingress is not None
+            assert entry.ingress.bitrate_cap == 0
+
+            before_drop = weak_part.counters()
+            weak_part.set_profile(WEAK)
+
+            async def held() -> bool:
+                out = await doctor.evaluate(JS_OUTBOUND)
+                view = link_of(server, room, "watch-weak")
+                return bool(
+                    view.get("paced")
+                    and out
+                    and all((o.get("target") or 0) <= HELD_KBPS * 1000 for o in out)
+                )
+
+            held_after = await until(
+                held, SINGLE_SETTLE_WITHIN, "paced and the publisher held to the weak link"
+            )
+            cap = entry.ingress.links_cap
+            assert 0 < cap <= WEAK.rate_kbit * 1000, cap  # what the link carries, not more
+            since = await watcher.evaluate(JS_NOW)
+            at_watch = weak_part.counters()
+            await asyncio.sleep(WATCH_FOR)  # the measured playback itself
+            seen = playback(await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", since]))
+            view = link_of(server, room, "watch-weak")
+            after = weak_part.counters()
+            print(
+                f"\nheld after {held_after:.1f} s (publisher cap {cap / 1000:.0f} kbit/s);"
+                f" playback {seen}; link {view}"
+            )
+            print(
+                "dropped by the weak link's queue: since the drop"
+                f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
+                f" while playback was measured"
+                f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
+            )
+            print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
+            print(f"watcher receives {await watcher.evaluate(JS_INBOUND)}")
+            assert seen["fps"] >= 15, (seen, view)
+            assert seen["longest_gap_s"] <= 1.0, (seen, view)
+            assert view["paced"] and view["pacer"]["sent"] > 0, view
+
+            shot = tmp_path / "weak-watcher-one-layer.png"
+            await watcher.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the weak watcher: {shot}")
+            assert not [x for x in log if "pageerror" in x]
+            assert csp_violations(log) == []
+        finally:
+            print("\n".join(log[-40:]))
+            for b in browsers:
+                await b.close()

@@ -46,6 +46,18 @@ WATCH_FRAMES = """
 JS_FRAMES_SINCE = """([identity, since]) =>
   (window.__frames[identity] || []).filter((f) => f[0] >= since)"""
 JS_NOW = "() => performance.now()"
+#: an init script: the page's camera goes out as one stream, without simulcast layers (as
+#: from a browser or codec that does not simulcast: Firefox in some setups, H.264 publishers)
+NO_SIMULCAST = """(() => {
+  const add = RTCPeerConnection.prototype.addTransceiver;
+  RTCPeerConnection.prototype.addTransceiver = function (track, init) {
+    if (init && init.sendEncodings) {
+      init = { ...init };
+      delete init.sendEncodings;
+    }
+    return add.call(this, track, init);
+  };
+})();"""
 # what a page receives: one entry per inbound video stream
 JS_INBOUND = """async () => {
   const out = [];
@@ -136,10 +148,15 @@ def page_url(join_url: str, port: int, part: Participant | None) -> str:
     return base + join_url[join_url.index("/room/") :]
 
 
-async def watching_page(browser: Any, url: str, log: list[str] | None = None, who: str = "") -> Any:
-    """A page at ``url`` with WATCH_FRAMES (camera and microphone allowed)."""
+async def watching_page(
+    browser: Any, url: str, log: list[str] | None = None, who: str = "", script: str = ""
+) -> Any:
+    """A page at ``url`` with WATCH_FRAMES (camera and microphone allowed), and ``script``
+    run before the page's own, if given."""
     context = await browser.new_context(permissions=["camera", "microphone"])
     await context.add_init_script(WATCH_FRAMES)
+    if script:
+        await context.add_init_script(script)
     page = await context.new_page()
     if log is not None:
         page.on("console", lambda m: log.append(f"[{who}] {m.type}: {m.text}"))
@@ -148,9 +165,12 @@ async def watching_page(browser: Any, url: str, log: list[str] | None = None, wh
     return page
 
 
-async def join_room(browser: Any, url: str, log: list[str] | None = None, who: str = "") -> Any:
-    """Open the room page at ``url`` (frames watched, peer connections kept) and join."""
-    page = await watching_page(browser, url, log, who)
+async def join_room(
+    browser: Any, url: str, log: list[str] | None = None, who: str = "", script: str = ""
+) -> Any:
+    """Open the room page at ``url`` (frames watched, peer connections kept, ``script`` run
+    first) and join."""
+    page = await watching_page(browser, url, log, who, script)
     await page.wait_for_selector("[data-testid=join-button]:enabled")
     await page.click("[data-testid=join-button]")
     await page.wait_for_function(

@@ -416,3 +416,37 @@ async def test_a_remb_from_the_subscriber_weighs_a_video_without_simulcast() -> 
     assert video.lane is not None and source.caps == [250_000]
     downstream_module._PACED[link].end()
     del downstream_module._PACED[link]
+
+
+async def test_on_a_paced_link_a_keyframe_is_asked_for_a_lost_packet_only_once_its_resend_had_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A packet resent MAX_RESENDS times and still NACKed is lost for good and a keyframe is
+    asked at once, on a link sent to straight. On a paced link the last resend may still wait
+    in the pacer (up to its bound) and the thin link's queue while the receiver NACKs again
+    every ~100 ms: no keyframe (a big burst on that link) until it had that long."""
+    clock = Clock(10.0)
+    monkeypatch.setattr(downstream_module, "time", clock)
+    for paced in (False, True):
+        sent: list[bytes] = []
+        d = await ready_downstream(sent)
+        source = _LayeredSource([300_000.0])
+        d.source = source  # type: ignore[assignment]
+        d._resendto = d._sendto
+        if paced:
+            pacer = downstream_module.Pacer(d._sendto, 1_000_000.0, clock=clock.monotonic)
+            d.lane = pacer.lane()
+            d._resendto = d.lane.resend
+        d.forward(0, 100, 9000, 1, b"\x10a", None, True, clock.now)
+        seq = int.from_bytes(sent[-1][2:4], "big")
+        for _ in range(2):  # resent twice, 200 ms apart
+            d._retransmit(seq)
+            clock.now += 0.2
+        d._retransmit(seq)  # still missing, 200 ms after the last resend
+        if not paced:
+            assert source.asked, "lost for good: a keyframe at once"
+            continue
+        assert not source.asked  # the resend may be on its way
+        clock.now += downstream_module.MAX_DELAY_SETTLE - 0.15
+        d._retransmit(seq)
+        assert source.asked

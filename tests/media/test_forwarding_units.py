@@ -122,6 +122,9 @@ def test_history_returns_what_was_put_and_forgets_what_was_overwritten() -> None
     assert h.exhausted(last)  # still missing after every resend: a keyframe must repair it
     assert not h.exhausted((last - 1) & 0xFFFF)  # never resent
     assert not h.exhausted(12345)  # unknown
+    # on a paced link the last resend (at 0.2) may still be on its way for ``settle`` seconds
+    assert not h.exhausted(last, 0.7, settle=0.6)
+    assert h.exhausted(last, 0.8, settle=0.6)
     h.put(last, packet(last))  # sent again (a new packet with that number): resendable
     assert h.resend(last, 1.0) == packet(last)
     # nothing from before the floor (a layer no longer forwarded)
