@@ -27,6 +27,11 @@ browsers) during the measured window, minus a publisher-only baseline window, pe
     python benchmarks/weak_links.py > benchmarks/weak_links.results.json
     python benchmarks/weak_links.py --profiles 300kbit/3%,500kbit/1% --seconds 20
     python benchmarks/weak_links.py --profiles 300kbit/3%/150ms
+    python benchmarks/weak_links.py --no-simulcast
+
+``--no-simulcast``: the publisher sends its camera as one stream (no layers; as a Firefox or
+H.264 publisher does), on both servers: vidconsult paces the weak link and holds the
+publisher to it by REMB (docs/media.md, "Pacing"); Janus's room has no bitrate cap.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from tests.browser.watching import (  # noqa: E402
     JS_FRAMES_SINCE,
     JS_INBOUND,
     JS_NOW,
+    NO_SIMULCAST,
     inbound_totals,
     join_room,
     launch,
@@ -194,7 +200,13 @@ async def baseline(scene: Scene, seconds: float) -> None:
 
 @contextlib.asynccontextmanager
 async def vidconsult_scene(
-    pw: Any, lab: dict[str, Participant], server: Any, session: Any, tmp: Path, seconds: float
+    pw: Any,
+    lab: dict[str, Participant],
+    server: Any,
+    session: Any,
+    tmp: Path,
+    seconds: float,
+    simulcast: bool = True,
 ) -> AsyncIterator[Scene]:
     signer = TokenSigner(SECRET.encode())
     from datetime import UTC, datetime, timedelta
@@ -207,18 +219,22 @@ async def vidconsult_scene(
     async with session.post(f"{local}/api/v1/rooms", json={"name": "weak"}, headers=auth) as r:
         room = (await r.json())["id"]
 
-    async def join(identity: str, role: str, part: Participant | None, browser: Any) -> Any:
+    async def join(
+        identity: str, role: str, part: Participant | None, browser: Any, script: str = ""
+    ) -> Any:
         body = {"identity": identity, "role": role, "name": identity}
         async with session.post(
             f"{local}/api/v1/rooms/{room}/tokens", json=body, headers=auth
         ) as r:
             url = (await r.json())["join_url"]
-        return await join_room(browser, page_url(url, server.port, part))
+        return await join_room(browser, page_url(url, server.port, part), script=script)
 
     scene = Scene("vidconsult", os.getpid())
     browsers = [await launch(pw, CHROMIUM, [])]
     try:
-        scene.publisher = await join("doctor", "doctor", None, browsers[0])
+        scene.publisher = await join(
+            "doctor", "doctor", None, browsers[0], "" if simulcast else NO_SIMULCAST
+        )
         await baseline(scene, seconds)
         engine = server.app[MEDIA]
         scene.view = lambda: {
@@ -270,6 +286,7 @@ async def janus_scene(
     room: int,
     tmp: Path,
     seconds: float,
+    simulcast: bool = True,
 ) -> AsyncIterator[Scene]:
 
     path, pid, _ = janus
@@ -292,7 +309,7 @@ async def janus_scene(
                 "room": room,
                 "display": "doctor",
                 "role": "publisher",
-                "encodings": ENCODINGS,
+                "encodings": ENCODINGS if simulcast else [],
             },
         )
         await baseline(scene, seconds)
@@ -332,12 +349,18 @@ async def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--no-janus", action="store_true")
+    parser.add_argument("--no-simulcast", action="store_true", help="the camera as one stream")
     args = parser.parse_args()
     profiles = [parse_profile(p) for p in args.profiles.split(",")]
     rooms = itertools.count(7001)
     result: dict[str, Any] = {
         "benchmark": "weak_links",
-        "publisher": "Chromium fake camera 960x540 30 fps, simulcast q/h/f 120/350/1000 kbit/s",
+        "publisher": "Chromium fake camera 960x540 30 fps, "
+        + (
+            "one stream (no simulcast)"
+            if args.no_simulcast
+            else "simulcast q/h/f 120/350/1000 kbit/s"
+        ),
         "measure": "frames presented by each watcher's <video> (requestVideoFrameCallback)",
         "settle_s": args.settle,
         "seconds": args.seconds,
@@ -370,14 +393,20 @@ async def main() -> None:
                 for label, profile in profiles:
                     row: dict[str, Any] = {}
                     async with vidconsult_scene(
-                        pw, lab, server, session, tmp, args.seconds / 2
+                        pw, lab, server, session, tmp, args.seconds / 2, not args.no_simulcast
                     ) as scene:
                         row["vidconsult"] = await measure(
                             scene, lab, profile, args.settle, args.seconds
                         )
                     if isinstance(janus, tuple):
                         async with janus_scene(
-                            pw, lab, janus, next(rooms), tmp, args.seconds / 2
+                            pw,
+                            lab,
+                            janus,
+                            next(rooms),
+                            tmp,
+                            args.seconds / 2,
+                            not args.no_simulcast,
                         ) as scene:
                             row["janus"] = await measure(
                                 scene, lab, profile, args.settle, args.seconds

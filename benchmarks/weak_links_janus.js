@@ -44,7 +44,9 @@ async ({ base, room, display, role, encodings }) => {
     // (window.__pcs: the benchmark's init script keeps every connection already)
     for (const track of local.getTracks()) {
       const init = { direction: "sendonly", streams: [local] };
-      if (track.kind === "video") init.sendEncodings = encodings.map((e) => ({ ...e })).reverse();
+      // no encodings: one stream, no simulcast (weak_links.py --no-simulcast)
+      if (track.kind === "video" && encodings.length)
+        init.sendEncodings = encodings.map((e) => ({ ...e })).reverse();
       pc.addTransceiver(track, init);
     }
     await pc.setLocalDescription(await pc.createOffer());

@@ -13,8 +13,9 @@ publish connection's ``track`` event, i.e. during ``setRemoteDescription`` and *
   receiver reports (same table) and NACKs for gaps, by aiortc's classes fed with a packet's
   fields (:mod:`media.receive_stats`), and, only while a tap
   (the recorder) listens, depacketisation and frame assembly by aiortc's jitter buffer, whose
-  picture-loss signal becomes a (throttled) PLI. A bitrate cap is repeated by REMB every
-  ``REMB_EVERY`` instead of clamping aiortc's estimates;
+  picture-loss signal becomes a (throttled) PLI. A bitrate cap (the lowest of the manual one
+  and, for a track without simulcast, its weakest limited subscriber link's: ``set_cap``) is
+  repeated by REMB every ``REMB_EVERY`` instead of clamping aiortc's estimates;
 * while ``decode`` is set (reencode mode), packets take aiortc's full path; the decoder queue is
   replaced by a :class:`_FrameQueue`: complete encoded frames go to the taps, and to the
   decoder thread. The ``None`` that ``stop()`` puts in always reaches the thread, so it exits;
