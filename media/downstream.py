@@ -600,7 +600,8 @@ class Downstream:
         estimate = self.estimate.bps
         if stream <= 0 or estimate is None:
             return  # nothing measured yet: as it was
-        if not self._limited:
+        was = self._limited
+        if not was:
             if stream > KEEP * estimate:
                 self._limited = True
                 self._unheld = stream
@@ -612,6 +613,8 @@ class Downstream:
         elif now - self._fits_since >= UP_HOLD - 1e-6:
             self._limited = False
             self._fits_since = None
+        if not (was or self._limited):
+            return  # the common case: a link that is not limited (nothing to pace or hold)
         ingress = getattr(source, "ingress", None)
         if ingress is not None:
             caps = [

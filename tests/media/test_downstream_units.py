@@ -353,7 +353,7 @@ async def test_video_without_simulcast_is_paced_and_its_publisher_held_while_the
         video.estimate.on_remb(remb)
         video._weigh_single(float(t))
         assert video.lane is None and video._sendto is raw, remb
-    assert downstream_module._PACED.get(link) is None and source.caps == [0, 0, 0]
+    assert downstream_module._PACED.get(link) is None and source.caps == []  # nothing told
 
     # the link drops to 300 kbit/s: 1.5 Mbit/s > 1.1 x 1.6 x 250 kbit/s
     video.estimate.on_remb(250_000)
