@@ -781,7 +781,8 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
     sdk_clients.append(presenter)
     await presenter.connect()
     await presenter.publish_file(str(media_file), loop=False)
-    viewer = (await open_dashboard(server)).page
+    audience = await open_dashboard(server)
+    viewer = audience.page
     await viewer.goto(f"{url['unit-vil-1']}&join=now")
     await viewer.wait_for_function(
         "() => window.vidconsult && window.vidconsult.state === 'joined'", timeout=TIMEOUT_MS
@@ -800,6 +801,8 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
     mine = viewer.locator("[data-testid=chat-message][data-identity=unit-vil-1]")
     await mine.wait_for(timeout=TIMEOUT_MS)
     assert question in await mine.inner_text()
+    # the audience may not publish: its page offers no publish connection to be refused
+    assert not [line for line in audience.log if "permission_denied" in line], audience.log
     await viewer.screenshot(path=shot("lecture-room-question"), full_page=True)
     await axe_check(viewer, "lecture room page with a question")
     await wait_until(lambda: _recording_active(server, room_id))

@@ -155,7 +155,9 @@ async function prepareMedia(signaling) {
   });
   warm = null;
   try {
-    await session.prepare(reply.subscribe, { publish: true });
+    // a person who may not publish (a lecture's audience, an observer) offers no publish connection:
+    // the server would refuse it (permission_denied), and the page would log that refusal
+    await session.prepare(reply.subscribe, { publish: !!room.grants.publish });
   } catch (err) {
     session.close();
     throw err;
