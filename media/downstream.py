@@ -51,7 +51,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from media import compat
+from media import compat, intake
 from media.layers import HEADROOM, KEEP, UP_HOLD, LayerSelector, LinkEstimate, LossMeter
 from media.pacer import MAX_DELAY, Lane, Pacer
 from media.packet_history import PacketHistory
@@ -347,6 +347,7 @@ class Downstream:
         self._dtls = dtls
         self._protect, self._sendto, self._addr = compat.transport_writer(dtls)
         self._raw_sendto = self._resendto = self._sendto
+        intake.attach_transport(dtls)  # the subscriber's RTCP taken in the socket callback
         self.ready = self._protect is not None
         paced = _PACED.get(dtls)
         if self.ready and paced is not None:

@@ -81,3 +81,8 @@ def protector(session: pylibsrtp.Session) -> Process:
 def unprotector(session: pylibsrtp.Session) -> Process:
     """``session.unprotect``, leaner (see the module's doc)."""
     return _lean(session, "srtp_unprotect", 0) or session.unprotect
+
+
+def rtcp_unprotector(session: pylibsrtp.Session) -> Process:
+    """``session.unprotect_rtcp``, leaner (see the module's doc)."""
+    return _lean(session, "srtp_unprotect_rtcp", 0) or session.unprotect_rtcp

@@ -316,3 +316,43 @@ async def test_publisher_leaving_ends_taps_and_downstreams(
     stats = engine.stats()
     assert (stats.publishers, stats.subscriptions, stats.extra["sources"]) == (0, 0, 0)
     assert engine.published_tracks(ROOM) == []
+
+
+async def test_rtcp_is_taken_in_the_socket_callback_and_does_what_aiortcs_path_did(
+    engine: AiortcMediaEngine, listener: FakeListener, peers: Peers
+) -> None:
+    """The publisher's sender reports and the subscriber's receiver reports go through the
+    intakes (media/intake.py), not aiortc's DTLS task, and still reach their handlers: the
+    ingress's receiver learns the sender report (its round-trip reference), the downstream's
+    sender the receiver report (remote-inbound stats)."""
+    from media import intake as media_intake
+
+    clip = video_clip("video/vp8", count=240)
+    _, _, _ = await publish_clip(engine, peers, "alice", clip)
+    (info,) = await published(listener, "alice", 1)
+    bob, bob_tap = await subscribe(engine, listener, peers, "bob", info.sid)
+    await bob_tap.wait(lambda t: len(t.frames) >= 5)
+    fwd = engine._forwarder
+    assert isinstance(fwd, PassthroughForwarder)
+    src = fwd.source(info.sid)
+    assert src is not None and src.ingress.intake is not None
+    (down,) = src.downstreams
+    bobs_intake = media_intake._INTAKES.get(down._dtls)
+    assert bobs_intake is not None  # made when bob's sender started
+
+    async def remote_inbound() -> bool:
+        stats = await down.sender.getStats()
+        return any(s.type == "remote-inbound-rtp" for s in stats.values())
+
+    deadline = time.monotonic() + 10
+    while not (
+        src.ingress.intake.rtcp_packets
+        and bobs_intake.rtcp_packets
+        and await remote_inbound()
+        and src.ingress.receiver._RTCRtpReceiver__lsr  # type: ignore[attr-defined]
+    ):
+        assert time.monotonic() < deadline, (
+            src.ingress.intake.rtcp_packets,
+            bobs_intake.rtcp_packets,
+        )
+        await asyncio.sleep(0.05)  # polling the condition, not a synchronisation by time
