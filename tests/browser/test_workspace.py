@@ -187,6 +187,28 @@ async def expert_ready(tab: Tab) -> None:
     await tab.page.wait_for_selector("body[data-channel=up]", timeout=TIMEOUT_MS)
 
 
+async def expert_on_duty(
+    server: ServerHandle, settings: Settings, tabs: Any, lang: str, username: str = "zhou"
+) -> Tab:
+    """The seeded centre with ``username``'s workspace open in ``lang``, signed in and
+    ready for pages (the paging tests' opening scene)."""
+    await seed(server, settings)
+    tab: Tab = await tabs(username, f"{server.url}/workspace?lang={lang}")
+    await sign_in(tab, username)
+    await expert_ready(tab)
+    return tab
+
+
+async def serve_paging(settings: Settings, answer_seconds: int) -> AsyncIterator[ServerHandle]:
+    """A server whose pages do not move on by themselves during a test (the paging tick once
+    an hour; ``answer_seconds`` before a page would escalate)."""
+    tuned = settings.model_copy(
+        update={"paging_answer_seconds": answer_seconds, "paging_interval": 3600}
+    )
+    async for handle in _serve(tuned):
+        yield handle
+
+
 async def file_emergency(unit: Tab, patient: str) -> float:
     page = unit.page
     await page.check("[data-testid=kind-emergency]")

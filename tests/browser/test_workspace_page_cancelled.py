@@ -19,13 +19,11 @@ from tests.browser.test_workspace import (
     PASSWORD,
     TIMEOUT_MS,
     Tab,
-    expert_ready,
+    expert_on_duty,
     ok,
-    seed,
-    sign_in,
+    serve_paging,
     tabs,  # noqa: F401 - the fixture
 )
-from tests.conftest import _serve
 from tests.helpers import ServerHandle
 from tests.workflow.helpers import case_body
 from vidconsult.config import Settings
@@ -55,8 +53,7 @@ def shot(name: str) -> str:
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
-    tuned = settings.model_copy(update={"paging_answer_seconds": 600, "paging_interval": 3600})
-    async for handle in _serve(tuned):
+    async for handle in serve_paging(settings, 600):
         yield handle
 
 
@@ -77,10 +74,7 @@ async def test_a_cancelled_page_says_why_it_stopped(
     settings: Settings,
     tabs: Any,  # noqa: F811
 ) -> None:
-    await seed(server, settings)
-    zhou: Tab = await tabs("zhou", f"{server.url}/workspace?lang={lang}")
-    await sign_in(zhou, "zhou")
-    await expert_ready(zhou)
+    zhou = await expert_on_duty(server, settings, tabs, lang)
     alert = zhou.page.locator("[data-testid=page-alert]")
 
     # withdrawn: a coordinator cancels the emergency's case while zhou's page rings

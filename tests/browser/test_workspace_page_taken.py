@@ -19,14 +19,11 @@ import pytest
 
 from tests.browser.test_workspace import (
     TIMEOUT_MS,
-    Tab,
-    expert_ready,
+    expert_on_duty,
     ok,
-    seed,
-    sign_in,
+    serve_paging,
     tabs,  # noqa: F401 - the fixture
 )
-from tests.conftest import _serve
 from tests.helpers import ServerHandle
 from tests.workflow.helpers import case_body
 from tests.workflow.test_paging_race import Gate
@@ -50,8 +47,7 @@ def shot(name: str) -> str:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
     # the escalation here is the other node's, written to the store by the test
-    tuned = settings.model_copy(update={"paging_answer_seconds": 60, "paging_interval": 3600})
-    async for handle in _serve(tuned):
+    async for handle in serve_paging(settings, 60):
         yield handle
 
 
@@ -62,10 +58,7 @@ async def test_accept_that_lost_the_race_reads_as_taken(
     settings: Settings,
     tabs: Any,  # noqa: F811
 ) -> None:
-    await seed(server, settings)
-    zhou: Tab = await tabs("zhou", f"{server.url}/workspace?lang={lang}")
-    await sign_in(zhou, "zhou")
-    await expert_ready(zhou)
+    zhou = await expert_on_duty(server, settings, tabs, lang)
     case = (await ok(server, "POST", "/api/v1/emergencies", case_body(), status=201))["case"]
     alert = zhou.page.locator("[data-testid=page-alert]")
     await alert.wait_for(timeout=TIMEOUT_MS)

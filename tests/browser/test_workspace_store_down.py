@@ -18,14 +18,11 @@ import pytest
 
 from tests.browser.test_workspace import (
     TIMEOUT_MS,
-    Tab,
-    expert_ready,
+    expert_on_duty,
     ok,
-    seed,
-    sign_in,
+    serve_paging,
     tabs,  # noqa: F401 - the fixture
 )
-from tests.conftest import _serve
 from tests.helpers import ServerHandle
 from tests.workflow.helpers import case_body
 from tests.workflow.test_paging_store_failures import Outage
@@ -51,8 +48,7 @@ def shot(name: str) -> str:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[ServerHandle]:
     # no escalation during the test: zhou's page is the only one
-    tuned = settings.model_copy(update={"paging_answer_seconds": 600, "paging_interval": 3600})
-    async for handle in _serve(tuned):
+    async for handle in serve_paging(settings, 600):
         yield handle
 
 
@@ -63,10 +59,7 @@ async def test_accept_not_saved_says_so_and_accept_still_answers(
     settings: Settings,
     tabs: Any,  # noqa: F811
 ) -> None:
-    await seed(server, settings)
-    zhou: Tab = await tabs("zhou", f"{server.url}/workspace?lang={lang}")
-    await sign_in(zhou, "zhou")
-    await expert_ready(zhou)
+    zhou = await expert_on_duty(server, settings, tabs, lang)
     case = (await ok(server, "POST", "/api/v1/emergencies", case_body(), status=201))["case"]
     alert = zhou.page.locator("[data-testid=page-alert]")
     await alert.wait_for(timeout=TIMEOUT_MS)
