@@ -29,6 +29,11 @@ JS_CONNECTIONS = """() => window.__pcs.map((pc) => pc.connectionState)"""
 # the local offer of each connection that has one pending (made, not answered)
 JS_PENDING_OFFER = """() => window.__pcs.filter((pc) => pc.signalingState === 'have-local-offer')
   .map((pc) => pc.localDescription.sdp)"""
+# the m= sections of the pending (early) publish offer that send: their kinds
+JS_EARLY_SENDING_KINDS = """() => window.__pcs
+  .filter((pc) => pc.signalingState === 'have-local-offer')
+  .map((pc) => pc.localDescription.sdp.split('\\r\\nm=').slice(1)
+    .filter((s) => s.includes('a=sendonly')).map((s) => s.split(' ')[0]).sort())"""
 JS_LISTED = """() => [...document.querySelectorAll('[data-testid=participants] li')]
   .map((li) => li.dataset.participant)"""
 JS_TILES = """() => [...document.querySelectorAll('#tiles [data-participant]')]
@@ -49,10 +54,16 @@ async def prepared(page: Page) -> str:
 
 
 async def doctor_in_and_patient_prepared(
-    live_server: Any, open_doctor: Any, open_patient: Any, room_name: str
+    live_server: Any,
+    open_doctor: Any,
+    open_patient: Any,
+    room_name: str,
+    early_kinds: tuple[str, ...] = ("audio", "video"),
 ) -> tuple[str, Page, Page]:
     """A room whose doctor (dr-he) has joined, and a patient (pt-ma) on the pre-join step whose
-    media connections are prepared: (room id, doctor, patient)."""
+    media connections are prepared and whose early publish offer sends `early_kinds`:
+    (room id, doctor, patient). The page says "ready" once its connections are prepared; when
+    its camera opens after that, the early offer is made then, so it is awaited here."""
     room_id = await create_room(live_server, room_name)
     doctor = await open_doctor(
         "dr-he", await mint(live_server, room_id, "dr-he", "doctor", "Dr He")
@@ -63,6 +74,11 @@ async def doctor_in_and_patient_prepared(
         "pt-ma", await mint(live_server, room_id, "pt-ma", "patient", "Ma")
     )
     assert await prepared(patient) == "ready"
+    await patient.page.wait_for_function(
+        f"(kinds) => JSON.stringify(({JS_EARLY_SENDING_KINDS})()) === JSON.stringify([kinds])",
+        arg=sorted(early_kinds),
+        timeout=EVENT_TIMEOUT_MS,
+    )
     return room_id, doctor, patient
 
 
@@ -226,11 +242,6 @@ JS_LOCAL_KINDS = """() => {
   const s = window.vidconsult.page.localStream;
   return s ? s.getTracks().filter((t) => t.readyState === 'live').map((t) => t.kind).sort() : [];
 }"""
-# the m= sections of the pending (early) publish offer that send: their kinds
-JS_EARLY_SENDING_KINDS = """() => window.__pcs
-  .filter((pc) => pc.signalingState === 'have-local-offer')
-  .map((pc) => pc.localDescription.sdp.split('\\r\\nm=').slice(1)
-    .filter((s) => s.includes('a=sendonly')).map((s) => s.split(' ')[0]).sort())"""
 # the kinds of the tracks the page got for `identity` (camera and microphone)
 JS_REMOTE_KINDS = """(id) => {
   const session = window.vidconsult.page.session;
@@ -338,16 +349,10 @@ async def test_camera_turned_on_after_the_early_offer_goes_out_with_video(
         page_opener(browser, *busy_camera) as (open_patient, _),
     ):
         room_id, doctor, patient = await doctor_in_and_patient_prepared(
-            live_server, open_doctor, open_patient, "Prepared, camera on"
+            live_server, open_doctor, open_patient, "Prepared, camera on", early_kinds=("audio",)
         )
-        await patient.page.wait_for_function(
-            f"() => ({JS_LOCAL_KINDS})().join() === 'audio'", timeout=EVENT_TIMEOUT_MS
-        )
-        # the early offer is made with what there was: the microphone alone
-        await patient.page.wait_for_function(
-            f"() => JSON.stringify(({JS_EARLY_SENDING_KINDS})()) === '[[\"audio\"]]'",
-            timeout=EVENT_TIMEOUT_MS,
-        )
+        # the early offer was made with what there was: the microphone alone
+        assert await patient.page.evaluate(f"() => ({JS_LOCAL_KINDS})().join()") == "audio"
 
         # the camera is free again and the person picks it
         await patient.page.evaluate("window.__camera = 'ok'")
