@@ -2,8 +2,10 @@
 
     vidconsult archive verify [--room ID]      exit 1 and name each bad file
     vidconsult archive purge [--dry-run]       retention (legal holds respected)
-    vidconsult archive recover                 close recordings cut off by a crash (refused,
-                                               exit 2, while a server runs on the archive)
+    vidconsult archive recover                 close recordings cut off by a crash, fail the
+                                               exports it left running (export_interrupted)
+                                               and delete their .part.mp4 (refused, exit 2,
+                                               while a server runs on the archive)
     vidconsult archive export --room ID [--out FILE]   composite MP4, with a progress bar
     vidconsult archive import SOURCE_DIR [--source-secret S]   an external recorder's archive
 
@@ -40,7 +42,11 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="retention in days (default: the recording_retention_days setting)",
     )
-    sub.add_parser("recover", help="close recordings a crash left open; mark them interrupted")
+    sub.add_parser(
+        "recover",
+        help="close recordings a crash left open (mark them interrupted); mark exports it "
+        "left running failed (export_interrupted) and delete their half-written files",
+    )
     export = sub.add_parser("export", help="one MP4 (H264+AAC grid, mixed audio) of a room")
     export.add_argument("--room", required=True)
     export.add_argument("--out", default=None)
@@ -129,6 +135,24 @@ async def _service(
     )
 
 
+def _exports(settings: Settings, service: Any) -> Any:
+    """The export jobs of the archive, as the server's start sees them (``recover`` only:
+    nothing is composed here)."""
+    from media.recording.composite import export_composite
+    from vidconsult.compose import node_id_of
+    from vidconsult.ports import SystemClock
+    from vidconsult.services.exports import ExportService
+
+    return ExportService(
+        store=service.store,
+        recordings=service,
+        archive=service.archive,
+        compose=export_composite,
+        clock=SystemClock(),
+        node_id=node_id_of(settings),
+    )
+
+
 async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
     from vidconsult.store.recording_files import ArchiveFiles
     from web.recordings_api import recordings_root
@@ -149,6 +173,14 @@ async def _with_service(settings: Settings, args: argparse.Namespace) -> int:
             for rec in found:
                 print(f"interrupted {rec.path} ({rec.duration_ms / 1000:.1f} s)")
             print(f"{len(found)} recording(s) recovered")
+            jobs, removed = await _exports(settings, service).recover_files()
+            for job in jobs:
+                print(f"export {job['id']} of room {job['room_id']} failed: export_interrupted")
+            for path in removed:
+                print(f"deleted {path}")
+            print(
+                f"{len(jobs)} export(s) marked failed, {len(removed)} half-written file(s) deleted"
+            )
         else:
             doomed = await service.purge(dry_run=args.dry_run)
             verb = "would delete" if args.dry_run else "deleted"

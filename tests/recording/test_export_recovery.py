@@ -2,14 +2,18 @@
 server is SIGKILLed with a job held mid-way (``serve_proc --hold-exports``), a new server on the
 same data directory (the same SQLite files) says through the REST API that the job failed with
 ``export_interrupted``, its half-written file is gone and never served, and the coordinator can
-start the export again (it completes)."""
+start the export again (it completes). ``vidconsult archive recover``, run offline before any
+server starts again, does the same for the job and its file, says so, and changes nothing when
+run again."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -51,10 +55,11 @@ async def poll(server: ServerHandle, path: str, done: Any) -> dict[str, Any]:
         await asyncio.sleep(0.1)
 
 
-async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
-    tmp_path: Path, media_files: dict[str, Path]
-) -> None:
-    data = tmp_path / "var"
+async def killed_mid_export(
+    data: Path, media_files: dict[str, Path]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A room with one finished recording, whose export the server (a process) was running,
+    held mid-way, when it was SIGKILLed: (room, job)."""
     # a room with one finished recording (a real 14 s VP8 + Opus file in the archive)
     async with server_on(data) as first:
         room = await first.create_room("Cardiology · Anda County")
@@ -104,6 +109,14 @@ async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return room, job
+
+
+async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    data = tmp_path / "var"
+    room, job = await killed_mid_export(data, media_files)
     exports_dir = data / "recordings" / "exports" / room["id"]
     part = exports_dir / f"{job['id']}.part.mp4"
     assert part.is_file()  # what the dead server left half-written
@@ -137,3 +150,71 @@ async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
         # the interrupted job stays failed (a restart of a restart changes nothing)
         status, still = await again.api("GET", f"/api/v1/exports/{job['id']}")
         assert still["status"] == "failed" and still["error_code"] == "export_interrupted"
+
+
+def archive_recover(data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidconsult.archive_cli",
+            "archive",
+            "--data-dir",
+            str(data),
+            "--secret",
+            SECRET,
+            "recover",
+        ],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def stored_export(data: Path, job_id: str) -> dict[str, Any]:
+    """The job as the SQLite index holds it (read-only, as an operator would look)."""
+    conn = sqlite3.connect(f"file:{data / 'vidconsult.db'}?mode=ro", uri=True)
+    try:
+        [(doc,)] = conn.execute("SELECT data FROM recording_exports WHERE id = ?", (job_id,))
+    finally:
+        conn.close()
+    return dict(json.loads(doc))
+
+
+async def test_archive_recover_offline_fails_the_interrupted_export_and_deletes_its_file(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    data = tmp_path / "var"
+    room, job = await killed_mid_export(data, media_files)
+    part = data / "recordings" / "exports" / room["id"] / f"{job['id']}.part.mp4"
+    assert part.is_file()
+    assert stored_export(data, job["id"])["status"] == "running"
+
+    done = await asyncio.to_thread(archive_recover, data)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"export {job['id']} of room {room['id']} failed: export_interrupted" in lines, lines
+    assert f"deleted exports/{room['id']}/{job['id']}.part.mp4" in lines, lines
+    assert lines[-1] == "1 export(s) marked failed, 1 half-written file(s) deleted", lines
+    assert not part.exists()
+    failed = stored_export(data, job["id"])
+    assert failed["status"] == "failed", failed
+    assert failed["error_code"] == "export_interrupted", failed
+    assert failed["error"] == "server stopped while exporting", failed
+
+    # idempotent: a second run finds nothing and changes nothing
+    again = await asyncio.to_thread(archive_recover, data)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "0 export(s) marked failed, 0 half-written file(s) deleted"
+    ), again.stdout
+    assert stored_export(data, job["id"]) == failed
+
+    # the server, started afterwards, says the same and serves nothing of it
+    async with server_on(data) as server:
+        status, seen = await server.api("GET", f"/api/v1/exports/{job['id']}")
+        assert status == 200, seen
+        assert (seen["status"], seen["error_code"]) == ("failed", "export_interrupted"), seen
+        status, refused = await server.api("GET", f"/api/v1/exports/{job['id']}/link")
+        assert status == 409 and refused["error"]["code"] == "export_not_ready", refused

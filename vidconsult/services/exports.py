@@ -123,6 +123,12 @@ class ExportService:
         ``export_interrupted``; every half-written composite (``*.part.mp4``) under the
         archive's exports is deleted (no server writes to it now), and so is an interrupted
         job's own file (it stopped before the job was marked done: never served)."""
+        found, _ = await self.recover_files()
+        return found
+
+    async def recover_files(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """:meth:`recover`, and the files it deleted (archive-relative paths): what
+        ``vidconsult archive recover`` reports. Idempotent: a second run finds nothing."""
         found = [
             job
             for node in dict.fromkeys((self.node_id, ""))
@@ -135,7 +141,7 @@ class ExportService:
         removed = await asyncio.to_thread(self._remove_partial, doomed)
         if removed:
             log.warning("half-written exports deleted files=%s", removed)
-        return found
+        return found, removed
 
     async def node_down(self, node_id: str) -> list[dict[str, Any]]:
         """Another node died: the exports it was running are marked failed now (its files
