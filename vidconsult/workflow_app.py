@@ -47,7 +47,7 @@ from web import (
     specialties_api,
     workspace_api,
 )
-from web.keys import BASE_URL, SETTINGS, STORAGE
+from web.keys import BASE_URL, ROOM_ROUTER, SETTINGS, STORAGE
 from web.workflow_keys import (
     BOOKING,
     CASES,
@@ -162,16 +162,6 @@ def install(
     app[STORES] = stores
     app[DIRECTORY] = directory
     app[CASES] = cases
-    app[BOOKING] = BookingService(
-        cases=cases,
-        directory=directory,
-        bookings=stores.bookings,
-        schedule=schedule,
-        sessions=sessions,
-        policy=policy,
-        clock=clock,
-        events=events,
-    )
     app[EMERGENCY] = EmergencyService(
         cases=cases,
         directory=directory,
@@ -181,6 +171,18 @@ def install(
         events=events,
         clock=clock,
         token_ttl=timedelta(seconds=settings.token_ttl),
+        router=app.get(ROOM_ROUTER),
+    )
+    app[BOOKING] = BookingService(
+        cases=cases,
+        directory=directory,
+        bookings=stores.bookings,
+        schedule=schedule,
+        sessions=sessions,
+        policy=policy,
+        clock=clock,
+        events=events,
+        emergencies=app[EMERGENCY],
     )
     app[OUTCOMES] = OutcomeService(cases=cases, store=stores.cases, events=events, clock=clock)
     app[LECTURES] = LectureService(

@@ -1,5 +1,6 @@
-"""REST handler of the emergency path: one request opens the room and summons the on-duty
-expert (``POST /api/v1/emergencies``)."""
+"""REST handlers of the emergency path: one request opens the room and summons the on-duty
+expert (``POST /api/v1/emergencies``); a withdrawal closes it (``POST
+/api/v1/emergencies/{case_id}/withdraw``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from web.http import json_ok, parse_body
 from web.openapi import describe
 from web.room_views import RoomOut
 from web.scope import scope_of
-from web.workflow_keys import EMERGENCY
-from web.workflow_schemas import EmergencyBody
-from web.workflow_views import EmergencyOut
+from web.workflow_keys import CASES, EMERGENCY
+from web.workflow_schemas import EmergencyBody, ReasonBody
+from web.workflow_views import CaseOut, EmergencyOut
 
 routes = web.RouteTableDef()
 
@@ -58,3 +59,25 @@ async def request_emergency(request: web.Request) -> web.Response:
         },
         status=201,
     )
+
+
+@routes.post("/api/v1/emergencies/{case_id}/withdraw")
+@describe(
+    "Withdraw an emergency (a coordinator, or a doctor of the unit that requested it): its case "
+    "is cancelled, its pages stop and its room closes now; everyone in it, and anyone who "
+    "opens a link to it later, is told it was withdrawn and by whom (the centre or the unit). "
+    "409 expert_joined once an expert is in the room (end it with the report, or end the "
+    "room), not_emergency for a routine case, illegal_transition when it has ended",
+    body=ReasonBody,
+    response=CaseOut,
+    errors=(403, 404, 409),
+)
+async def withdraw_emergency(request: web.Request) -> web.Response:
+    scope = await scope_of(request)
+    body = await parse_body(request, ReasonBody)
+    case = await request.app[CASES].get(request.match_info["case_id"])
+    scope.require_unit(case.referring_unit_id)
+    withdrawn = await request.app[EMERGENCY].withdraw(
+        case.id, by=scope.who.identity, by_unit=not scope.coordinator, reason=body.reason
+    )
+    return json_ok(case_doc(withdrawn))

@@ -55,7 +55,9 @@ class JoinCheckOut(BaseModel):
     code: str | None = Field(
         description="Why not: token_missing, token_malformed, token_invalid, token_expired,"
         " token_revoked, token_not_yet_valid, too_early, room_ended, room_closed,"
-        " booking_cancelled, not_found, room_required, room_not_scheduled, room_not_open"
+        " booking_cancelled, not_found, room_required, room_not_scheduled, room_not_open,"
+        " emergency_withdrawn_by_centre, emergency_withdrawn_by_unit (the emergency was"
+        " withdrawn by a coordinator, or by the unit that requested it)"
     )
     now: Instant = Field(description="The server's clock (a countdown need not trust the PC's)")
     you: YouOut | None

@@ -9,6 +9,7 @@ from vidconsult.domain.emergency import (
     EmergencyClosing,
     PickSource,
     emergency_close_reason,
+    ensure_withdrawable,
     pick_emergency_expert,
 )
 from vidconsult.domain.experts import Expert
@@ -16,7 +17,7 @@ from vidconsult.domain.rosters import Leave, Roster, WeeklyShift
 from vidconsult.domain.rota import DutyOverride, DutyRota, DutySlot
 from vidconsult.domain.schedule import ScheduleIndex
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import NotFound
+from vidconsult.errors import Conflict, NotFound
 
 CST = ZoneInfo("Asia/Shanghai")
 CARDIO = Specialty.CARDIOLOGY
@@ -156,3 +157,11 @@ def test_zero_durations_never_close() -> None:
     never = EmergencyClosing(idle=timedelta(0), unanswered=timedelta(0))
     assert _reason(10_000, policy=never) is None
     assert _reason(10_000, emptied_after=1, policy=never) is None
+
+
+def test_an_emergency_may_be_withdrawn_until_an_expert_is_in_its_room() -> None:
+    ensure_withdrawable("case_1", [])  # nobody, or only the clinic and a coordinator
+    with pytest.raises(Conflict) as refused:
+        ensure_withdrawable("case_1", ["zhou", "wang", "zhou"])
+    assert refused.value.code == "expert_joined"
+    assert "wang, zhou joined" in refused.value.message

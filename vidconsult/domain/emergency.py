@@ -11,6 +11,7 @@ Rule, in order:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,7 +20,7 @@ from vidconsult.domain.rota import DutyRota
 from vidconsult.domain.schedule import ScheduleIndex
 from vidconsult.domain.specialties import Specialty
 from vidconsult.domain.timeutil import require_aware, to_epoch
-from vidconsult.errors import NotFound
+from vidconsult.errors import Conflict, NotFound
 
 
 class PickSource(StrEnum):
@@ -111,3 +112,25 @@ def emergency_close_reason(
     if policy.unanswered > timedelta(0) and now - opened_at >= policy.unanswered:
         return "emergency_unanswered"
     return None
+
+
+class Withdrawal(StrEnum):
+    """Who withdrew an emergency: its room's end reason, what its participants and late
+    joiners are told (their page says by whom, in their language)."""
+
+    BY_CENTRE = "emergency_withdrawn_by_centre"  # a coordinator of the centre
+    BY_UNIT = "emergency_withdrawn_by_unit"  # the clinic that requested it
+
+
+def ensure_withdrawable(case_id: str, experts_present: Iterable[str]) -> None:
+    """An emergency may be withdrawn until an expert is in its room. From then on the
+    consultation is under way: it ends with the expert's report (often a green-channel
+    referral, which goes with the case) or by ending the room, never by cancelling the case
+    under the expert and the patient (409 ``expert_joined``)."""
+    present = sorted(set(experts_present))
+    if present:
+        raise Conflict(
+            f"emergency {case_id} is under way ({', '.join(present)} joined its room): end the "
+            "consultation with its report, or end the room, instead of withdrawing it",
+            code="expert_joined",
+        )

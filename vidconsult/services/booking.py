@@ -41,6 +41,7 @@ from vidconsult.errors import Conflict, InvalidInput, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
+from vidconsult.services.emergency import EmergencyService
 from vidconsult.services.events import EventBus
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.sessions import SessionService
@@ -121,9 +122,13 @@ class BookingService:
         policy: BookingPolicy,
         clock: Clock,
         events: EventBus | None = None,
+        emergencies: EmergencyService | None = None,
     ) -> None:
+        """``emergencies``: an emergency case's cancellation is its withdrawal (its room
+        closes; refused once an expert is in it)."""
         self._cases = cases
         self._directory = directory
+        self._emergencies = emergencies
         self._bookings = bookings
         self._schedule = schedule
         self._sessions = sessions
@@ -353,6 +358,11 @@ class BookingService:
         return booked
 
     async def cancel_case(self, case_id: str, *, by: str, reason: str) -> Case:
+        if self._emergencies is not None:
+            if (await self._cases.get(case_id)).urgency is Urgency.EMERGENCY:
+                return await self._emergencies.withdraw(
+                    case_id, by=by, by_unit=False, reason=reason
+                )
         case = await self._cases.update(
             case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
         )

@@ -1,6 +1,12 @@
 """The emergency path: no booking queue. The request opens a room at once, summons the on-duty
 expert (rota first, then anyone of the specialty on shift), hands out join links for the
-requesting unit and the expert, and publishes "emergency.requested" (the pager / webhooks)."""
+requesting unit and the expert, and publishes "emergency.requested" (the pager / webhooks).
+
+A withdrawal (:meth:`EmergencyService.withdraw`: a coordinator, or the clinic that requested
+it) cancels the case and closes its room at once, on the room's node: everyone in it is told by
+whom (``room.ended`` with reason ``emergency_withdrawn_by_centre`` or ``_by_unit``), a recording
+stops as at any room's end, and a late joiner's link is refused with the same reason. Once an
+expert is in the room it is refused (409 ``expert_joined``, domain/emergency.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +18,21 @@ from typing import Any
 
 from vidconsult.domain.booked_rooms import emergency_parties
 from vidconsult.domain.cases import Case, Patient, Urgency
-from vidconsult.domain.emergency import EmergencyPick, pick_emergency_expert
-from vidconsult.domain.rooms import Room, RoomKind
+from vidconsult.domain.emergency import (
+    EmergencyPick,
+    Withdrawal,
+    ensure_withdrawable,
+    pick_emergency_expert,
+)
+from vidconsult.domain.roles import Role
+from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import NotFound
+from vidconsult.errors import Conflict, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
 from vidconsult.services.events import EventBus
+from vidconsult.services.room_routing import RoomRouter
 from vidconsult.services.rooms import RoomService
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.sessions import SessionService
@@ -48,8 +61,12 @@ class EmergencyService:
         events: EventBus,
         clock: Clock,
         token_ttl: timedelta,
+        router: RoomRouter | None = None,
     ) -> None:
+        """``router``: where a room's live side is (several nodes); the room service's own
+        rooms otherwise."""
         self._cases = cases
+        self._router = router or RoomRouter(rooms)
         self._directory = directory
         self._schedule = schedule
         self._rooms = rooms
@@ -135,3 +152,43 @@ class EmergencyService:
             },
         )
         return EmergencyOpened(case, room, pick, links, elapsed_ms)
+
+    async def withdraw(self, case_id: str, *, by: str, by_unit: bool, reason: str) -> Case:
+        """Withdraw the emergency ``case_id``: refused once an expert is in its room; else its
+        case is cancelled (its pages stop, ``emergency_withdrawn``) and its room ends now."""
+        case = await self._cases.get(case_id)
+        if case.urgency is not Urgency.EMERGENCY:
+            raise Conflict(f"case {case_id} is not an emergency", code="not_emergency")
+        rooms = [
+            room
+            for room in await self._rooms.list_rooms(RoomStatus.OPEN)
+            if room.kind is RoomKind.EMERGENCY and room.case_id == case_id
+        ]
+        views = await self._router.live([r.id for r in rooms], include_hidden=True)
+        ensure_withdrawable(
+            case_id,
+            (
+                p.identity
+                for view in views.values()
+                for p in view.participants
+                if p.role is Role.EXPERT
+            ),
+        )
+        case = await self._cases.update(
+            case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
+        )
+        why = Withdrawal.BY_UNIT if by_unit else Withdrawal.BY_CENTRE
+        for room in rooms:
+            try:
+                await self._router.end_room(room.id, why.value)
+            except Conflict as exc:  # its timers closed it meanwhile: it is closed all the same
+                if exc.code != "room_ended":
+                    raise
+        log.warning(
+            "emergency withdrawn case=%s rooms=%s by=%s reason=%s",
+            case_id,
+            ",".join(r.id for r in rooms),
+            by,
+            why.value,
+        )
+        return case

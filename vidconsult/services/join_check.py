@@ -1,8 +1,9 @@
 """The link check of the room page: before the camera starts, the page asks what its token
 will meet. Who the person will see and when, or why they cannot join (ended, expired, not
-open yet and when it opens, withdrawn, invalid), whether they will wait in the waiting room,
-and whether the consultation records and asks for consent. Read-only: nothing is opened,
-joined or counted (GET /api/v1/join/check, web/join_api.py)."""
+open yet and when it opens, withdrawn, an emergency withdrawn and by whom, invalid), whether
+they will wait in the waiting room, and whether the consultation records and asks for
+consent. Read-only: nothing is opened, joined or counted (GET /api/v1/join/check,
+web/join_api.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vidconsult.domain.emergency import Withdrawal
 from vidconsult.domain.room_window import JoinRefusal, may_join
 from vidconsult.domain.rooms import Room, RoomStatus
 from vidconsult.errors import NotFound, VidconsultError
@@ -18,6 +20,7 @@ from vidconsult.services.rooms import RoomService
 from vidconsult.services.sessions import SessionService
 from vidconsult.tokens import TokenClaims, TokenSigner
 
+WITHDRAWN = frozenset(w.value for w in Withdrawal)
 # whether a room records now (the recording policy; None: recordings not installed)
 Records = Callable[[Room], Awaitable[bool]]
 
@@ -83,7 +86,9 @@ class JoinChecker:
             result.code = "token_not_yet_valid"
             result.opens_at = max(claims.not_before, result.opens_at or claims.not_before)
         if result.code is None and room.status is RoomStatus.ENDED:
-            result.code = "room_ended"
+            # a withdrawn emergency says so, and by whom: not just "ended"
+            withdrawn = room.end_reason in WITHDRAWN
+            result.code = room.end_reason if withdrawn else "room_ended"
         if result.code is None:
             try:
                 self._signer.check_revoked(claims)

@@ -65,6 +65,8 @@ export const STRINGS = {
       node_unavailable: "The server holding this consultation room is not answering. Please try again in a moment.",
       stopping: "The server is restarting. Please try again in a moment.",
       booking_cancelled: "This consultation has been cancelled.",
+      emergency_withdrawn_by_centre: "This emergency consultation was withdrawn by the consultation centre. The room is closed: you are no longer needed here.",
+      emergency_withdrawn_by_unit: "This emergency consultation was withdrawn by the clinic that requested it. The room is closed: you are no longer needed here.",
       not_found: "This does not exist (any more); it may have been deleted.",
       already_joined: "You are already in the room, perhaps in another window.",
       not_joined: "You are not in the room (any more).",
@@ -158,6 +160,8 @@ export const STRINGS = {
       use_report: "A case is completed by signing its report.",
       use_emergency_endpoint: "Emergency requests are sent as an emergency, not as a booked case.",
       emergency_not_booked: "Emergency cases are not booked: the expert on duty is called at once.",
+      expert_joined: "An expert is already in this emergency's room: the consultation is under way. End it with the expert's report, or end the room, instead of withdrawing it.",
+      not_emergency: "This case is not an emergency: cancel it as a case instead.",
       green_channel_routine: "A green-channel referral must be urgent or emergency.",
       not_clinical: "Interpretation is booked with a case, not requested as one.",
       patient_age_missing: "Please give the patient's date of birth or age.",
@@ -1034,6 +1038,8 @@ export const STRINGS = {
       node_unavailable: "此会诊室所在的服务器没有响应，请稍后再试。",
       stopping: "服务器正在重启，请稍后再试。",
       booking_cancelled: "本次会诊已取消。",
+      emergency_withdrawn_by_centre: "此急诊会诊已由会诊中心撤销。会诊室已关闭，您无需再在此等候。",
+      emergency_withdrawn_by_unit: "此急诊会诊已由提出申请的医疗机构撤销。会诊室已关闭，您无需再在此等候。",
       not_found: "此项不存在（可能已被删除）。",
       already_joined: "您已在会诊室中，可能在另一个窗口。",
       not_joined: "您（已）不在会诊室中。",
@@ -1125,6 +1131,8 @@ export const STRINGS = {
       use_report: "病例须通过签署报告来完成。",
       use_emergency_endpoint: "急诊请求须作为急诊发送，而不是预约病例。",
       emergency_not_booked: "急诊病例无需预约：系统会立即呼叫值班专家。",
+      expert_joined: "专家已进入此急诊的会诊室，会诊正在进行。请以专家的会诊报告结束会诊，或结束会诊室，而不是撤销急诊。",
+      not_emergency: "此病例不是急诊：请按普通病例取消。",
       green_channel_routine: "绿色通道转诊必须为紧急或急诊。",
       not_clinical: "翻译须随病例一起预约，不能单独申请。",
       patient_age_missing: "请填写患者的出生日期或年龄。",
@@ -2014,4 +2022,13 @@ export const failureText = current.failureText;
 
 export function roleName(role) {
   return term("roles", role);
+}
+
+/** The end reasons of a withdrawn emergency (room.ended, and a late link's check). */
+export const WITHDRAWN = new Set(["emergency_withdrawn_by_centre", "emergency_withdrawn_by_unit"]);
+
+/** Why the room ended, for the people in it: a withdrawn emergency says by whom; any other
+ * end (closed by a coordinator, by its timers) is "the consultation has ended". */
+export function endedText(reason) {
+  return WITHDRAWN.has(reason) ? errorText(reason) : t("consultEnded");
 }

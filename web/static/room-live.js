@@ -2,7 +2,7 @@
 // fails, and finish. Protocol: docs/protocol.md.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { t } from "./i18n.js";
+import { t, endedText } from "./i18n.js";
 import { room } from "./room-context.js";
 import { Signaling } from "./signaling.js";
 import { MediaSession, warmPeerConnections } from "./session.js";
@@ -218,7 +218,7 @@ function wireEvents(sig) {
   onRoomEvent(sig, "track.unpublished", ({ identity, track_sid: sid }) => roster.trackUnpublished(identity, sid));
   onRoomEvent(sig, "track.muted", ({ identity, track_sid: sid, muted: m }) => roster.trackMuted(identity, sid, m));
   sig.on("removed", ({ reason }) => room.finish("removed", t("removed"), reason));
-  sig.on("room.ended", ({ reason }) => room.finish("ended", t("consultEnded"), reason));
+  sig.on("room.ended", ({ reason }) => room.finish("ended", endedText(reason), reason));
   sig.on("error", (err) => console.warn("vidconsult: server error event", err));
   sig.on("disconnect", (reason) => {
     if (room.finished) return;

@@ -2,7 +2,7 @@
 // (link check -> pre-join -> [lobby] -> live room). Protocol: docs/protocol.md. Token: URL
 // fragment, #token=JWT. Extension points for new features: room-context.js.
 
-import { t } from "./i18n.js";
+import { t, endedText } from "./i18n.js";
 import { room, $, mountFeatures } from "./room-context.js";
 import { Roster } from "./roster.js";
 import { RoomView } from "./view.js";
@@ -76,14 +76,15 @@ room.onSignal("recording.started", () => showRecording(true));
 room.onSignal("recording.stopped", () => showRecording(false));
 
 // removed, declined, ended: the room gives way to a card that says so and whom to call
-room.on("finished", ({ state }) => {
+room.on("finished", ({ state, reason }) => {
   showRecording(false);
   if (!["removed", "declined", "ended"].includes(state)) return;
   $("room").hidden = true;
   $("prejoin").hidden = true;
   $("blocked").hidden = false;
   $("blocked-heading").textContent = t(state === "ended" ? "consultEnded" : "blockedHeading");
-  $("blocked-reason").textContent = t(state === "ended" ? "consultEnded" : state);
+  // ended: why (a withdrawn emergency says by whom), else "the consultation has ended"
+  $("blocked-reason").textContent = state === "ended" ? endedText(reason) : t(state);
   $("blocked-times").replaceChildren();
   const phone = room.check?.centre?.phone;
   $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
