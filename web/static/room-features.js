@@ -9,3 +9,4 @@ import "./room-hand.js";
 import "./room-screen.js";
 import "./room-network.js";
 import "./room-case.js";
+import "./room-speaking.js";

@@ -6,6 +6,7 @@ import { t, roleName, htmlLang } from "./i18n.js";
 import { room, $ } from "./room-context.js";
 import { tokenFromHash, decodeTokenPayload, describeToken } from "./token.js";
 import { timesList } from "./room-check.js";
+import { MicCheck } from "./speaking.js";
 
 export function roomIdFromPath(pathname = location.pathname) {
   const match = pathname.match(/\/room\/([^/]+)\/?$/);
@@ -284,25 +285,48 @@ async function playTestSound() {
   }
 }
 
+// The microphone check: the level meter, then "we can hear you" once sound came in, or after
+// ~5 s of measured silence what to check (speaking.js MicCheck). A browser that starts audio
+// only after a click (autoplay policy) measures nothing until then: a button asks for the click,
+// and the silence is not counted meanwhile.
 function startMeter(stream) {
   stopMeter();
   if (!stream || !stream.getAudioTracks().length || typeof AudioContext !== "function") return;
   const context = new AudioContext();
   const analyser = context.createAnalyser();
-  analyser.fftSize = 512;
+  // ~85 ms of sound per 100 ms tick: short sounds between two ticks still show
+  analyser.fftSize = 4096;
   context.createMediaStreamSource(stream).connect(analyser);
   const samples = new Float32Array(analyser.fftSize);
   const el = $("mic-level");
+  const start = $("mic-check-start");
+  const check = new MicCheck();
+  start.onclick = () => context.resume().catch(() => {});
   const timer = setInterval(() => {
-    if (context.state === "suspended") context.resume().catch(() => {});
+    const running = context.state === "running";
+    start.hidden = running;
+    if (!running) {
+      context.resume().catch(() => {});
+      return;
+    }
     analyser.getFloatTimeDomainData(samples);
     let sum = 0;
     for (const v of samples) sum += v * v;
     const level = Math.min(1, Math.sqrt(sum / samples.length) * 4);
     el.value = level;
     room.hooks.micLevel = Math.max(room.hooks.micLevel || 0, level);
+    showMicCheck(check.update(level, performance.now()));
   }, 100);
   meter = { context, timer };
+  showMicCheck("listening");
+}
+
+function showMicCheck(state) {
+  const box = $("mic-check");
+  if (box.dataset.state === state && room.hooks.micCheck === state) return;
+  box.dataset.state = state;
+  room.hooks.micCheck = state; // tests, support
+  box.textContent = state === "heard" ? t("micCheckHeard") : state === "silent" ? t("micCheckSilent") : "";
 }
 
 function stopMeter() {
@@ -310,4 +334,5 @@ function stopMeter() {
   clearInterval(meter.timer);
   meter.context.close().catch(() => {});
   meter = null;
+  $("mic-check-start").hidden = true;
 }

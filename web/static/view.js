@@ -107,9 +107,13 @@ export class RoomView {
     video.muted = true; // the attribute alone only sets defaultMuted
     video.srcObject = stream;
     const label = el("p", { class: "tile-label" });
-    this.localTile = el("article", { class: "tile local", "data-participant": participant.identity },
-      el("div", { class: "tile-media" }, video), label);
+    // our own level while we speak (room-speaking.js): a meter, read out only when looked at
+    const level = el("meter", { class: "local-level", "data-testid": "local-level", min: 0, max: 1,
+      low: 0.05, high: 0.8, optimum: 0.3, value: 0, "aria-label": t("yourMicLevel") });
+    this.localTile = el("article", { class: "tile local", "data-participant": participant.identity,
+      "data-speaking": "false" }, el("div", { class: "tile-media" }, video, level), label);
     this.localTile.label = label;
+    this.localTile.level = level;
     this.tilesEl.prepend(this.localTile);
     this._label(label, participant, true);
     video.play().catch(() => {});
@@ -117,6 +121,31 @@ export class RoomView {
 
   setLocalCameraOff(off) {
     if (this.localTile) this.localTile.classList.toggle("camera-off", off);
+  }
+
+  /** Our own microphone's level (0..1; 0 while muted) and whether we are speaking. */
+  setLocalLevel(level, speaking) {
+    if (!this.localTile) return;
+    this.localTile.level.value = level;
+    this.localTile.dataset.speaking = String(!!speaking);
+  }
+
+  // ---- who is speaking (room-speaking.js) -------------------------------------------------
+
+  /** A remote participant speaks (or stopped): a ring around the tile and a word on it. The
+   * word is in the tile, not a live region: a screen reader finds it on the tile without
+   * hearing every pause of a conversation read out. */
+  setSpeaking(identity, speaking) {
+    const entry = this.tiles.get(identity);
+    if (!entry) return;
+    entry.tile.dataset.speaking = String(!!speaking);
+    entry.speakingCue.hidden = !speaking;
+  }
+
+  /** The active speaker of a grid of 4+ (null: none): its tile first and larger. */
+  setActiveSpeaker(identity) {
+    this.tilesEl.classList.toggle("speaker-layout", identity != null);
+    for (const [id, entry] of this.tiles) entry.tile.classList.toggle("active-speaker", id === identity);
   }
 
   // ---- remote tiles -----------------------------------------------------------------------
@@ -128,9 +157,11 @@ export class RoomView {
         text: t("waitingVideo") });
       const media = el("div", { class: "tile-media" }, placeholder);
       const label = el("p", { class: "tile-label" });
+      const speakingCue = el("p", { class: "speaking-cue", "data-testid": "speaking-cue", hidden: true,
+        text: t("speaking") });
       const tile = el("article", { class: "tile", "data-participant": identity,
-        "data-media": "waiting" }, media, label);
-      entry = { identity, tile, media, label, placeholder, video: null, stream: null };
+        "data-media": "waiting", "data-speaking": "false" }, media, speakingCue, label);
+      entry = { identity, tile, media, label, placeholder, speakingCue, video: null, stream: null };
       this.tiles.set(identity, entry);
       this.tilesEl.append(tile);
     }

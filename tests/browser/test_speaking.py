@@ -1,0 +1,219 @@
+"""Who is speaking, in headless Chromium against the real server: the pre-join microphone
+check ("we can hear you" with Chromium's fake microphone, which beeps every half second; what
+to check after ~5 s of a microphone that gives only silence), the ring and the word on the tile
+of a participant who speaks, never on the tile of one who muted, no flicker between the beeps,
+our own level on our tile, and the active speaker of a grid of four people. In English and in
+Chinese (no English phrase of the page's table left), axe-core and a screenshot at each state.
+
+The indicator is computed in each page from its own getStats (web/static/speaking.js): these
+tests read the page's tiles and its hooks (window.vidconsult.speaking), never the server."""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.room_scene import EVENT_TIMEOUT_MS, MEDIA_TIMEOUT_MS, untranslated
+from tests.browser.test_room_in_room import (  # noqa: F401 (open_page is a fixture)
+    Open,
+    check_state,
+    join,
+    link,
+    open_page,
+)
+from tests.helpers import ServerHandle, require_module
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+SPEAKING = {"en": "Speaking", "zh": "正在说话"}
+HEARD = {"en": "we can hear you", "zh": "能听到您的声音"}
+SILENT = {"en": "No sound has come from your microphone", "zh": "没有收到麦克风的声音"}
+
+
+async def not_translated(page: Any) -> list[str]:
+    """English phrases of the page's table left on a zh-CN page; a device's name is the
+    browser's (Chromium calls its default speaker "Default"), not a string of the page."""
+    labels = await page.evaluate(
+        "async () => (await navigator.mediaDevices.enumerateDevices()).map((d) => d.label)"
+    )
+    return [p for p in await untranslated(page) if not any(p in label for label in labels)]
+
+
+def tile(identity: str) -> str:
+    return f"#tiles .tile[data-participant='{identity}']"
+
+
+async def speaking_is(page: Any, identity: str, on: bool, timeout: int = MEDIA_TIMEOUT_MS) -> None:
+    await page.wait_for_selector(
+        f"{tile(identity)}[data-speaking='{'true' if on else 'false'}']",
+        state="attached",
+        timeout=timeout,
+    )
+
+
+async def samples_pass(page: Any, n: int) -> None:
+    """The page's speaking indicator takes ``n`` more samples (5 a second): time passes on the
+    page's own clock, not a sleep of the test's."""
+    start = await page.evaluate("window.vidconsult.speaking.samples")
+    await page.wait_for_function(
+        "(n) => window.vidconsult.speaking.samples >= n", arg=start + n, timeout=EVENT_TIMEOUT_MS
+    )
+
+
+async def changes(page: Any, identity: str) -> list[dict[str, Any]]:
+    return list(
+        await page.evaluate(
+            "(id) => window.vidconsult.speaking.changes.filter((c) => c.identity === id)", identity
+        )
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_who_is_speaking(
+    live_server: ServerHandle,
+    open_page: Open,  # noqa: F811 (the fixture imported above)
+    lang: str,
+) -> None:
+    room = await live_server.create_room("Cardiology consult")
+    rid = room["id"]
+    shots: dict[str, Any] = {}
+
+    async def shot(page: Any, name: str) -> None:
+        await check_state(page, f"speaking-{lang}-{name}", shots)
+        if lang == "zh":
+            assert await not_translated(page) == [], name
+
+    expert = await open_page(
+        "expert", await link(live_server, rid, "dr-wang", "expert", "Dr Wang"), lang
+    )
+    patient = await open_page(
+        "patient", await link(live_server, rid, "pt-zhang", "patient", "Zhang San"), lang
+    )
+    doctor = await open_page(
+        "doctor", await link(live_server, rid, "dr-zhao", "doctor", "Dr Zhao"), lang
+    )
+
+    # the pre-join microphone check: the fake microphone's beeps are heard
+    await patient.wait_for_selector("[data-testid=mic-check][data-state=heard]", timeout=20_000)
+    assert HEARD[lang] in await patient.inner_text("[data-testid=mic-check]")
+    assert await patient.is_hidden("[data-testid=mic-check-start]")
+    await shot(patient, "1-prejoin-mic-heard")
+
+    for page in (expert, patient, doctor):
+        await join(page)
+
+    # both beeping participants show as speaking on the expert's page, with the word
+    for identity in ("pt-zhang", "dr-zhao"):
+        await speaking_is(expert, identity, True)
+    cue = f"{tile('pt-zhang')} [data-testid=speaking-cue]"
+    assert await expert.is_visible(cue)
+    assert (await expert.inner_text(cue)).strip() == SPEAKING[lang]
+    # our own level on our own tile while the microphone beeps
+    await patient.wait_for_function(
+        "() => window.vidconsult.speaking.self.speaking &&"
+        " document.querySelector('[data-testid=local-level]').value > 0.02",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    await shot(expert, "2-both-speaking")
+    await shot(patient, "2-own-level")
+
+    # the doctor mutes: off on the expert's page, and it stays off while the patient beeps on
+    await doctor.click("[data-testid=mute-button]")
+    await expert.wait_for_selector(
+        "#participants li[data-participant='dr-zhao'][data-audio=muted]", timeout=EVENT_TIMEOUT_MS
+    )
+    await speaking_is(expert, "dr-zhao", False, timeout=5_000)
+    assert await expert.is_hidden(f"{tile('dr-zhao')} [data-testid=speaking-cue]")
+    muted_at = await expert.evaluate("performance.now()")
+    await samples_pass(expert, 20)  # 4 s of the page's samples
+    assert await expert.get_attribute(tile("dr-zhao"), "data-speaking") == "false"
+    assert [c for c in await changes(expert, "dr-zhao") if c["at"] > muted_at] == []
+    # the patient beeps every 500 ms: one "on", then no "off" in between (no flicker)
+    patient_changes = await changes(expert, "pt-zhang")
+    assert patient_changes[0]["speaking"] is True, patient_changes
+    assert [c for c in patient_changes if not c["speaking"]] == [], patient_changes
+    assert await expert.get_attribute(tile("pt-zhang"), "data-speaking") == "true"
+    # the doctor's own tile: no level, not speaking, while muted
+    await doctor.wait_for_function(
+        "() => !window.vidconsult.speaking.self.speaking &&"
+        " document.querySelector('[data-testid=local-level]').value === 0",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    await shot(expert, "3-muted-not-speaking")
+
+    # the doctor unmutes: speaking again (the indicator follows the microphone both ways)
+    await doctor.click("[data-testid=mute-button]")
+    await speaking_is(expert, "dr-zhao", True)
+    assert shots == {}, shots
+
+
+def silent_wav(path: Path, seconds: float = 2.0, rate: int = 48_000) -> Path:
+    """A microphone that gives only silence: 16-bit mono zeros (Chromium loops the file)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+    return path
+
+
+@pytest.fixture
+async def silent_browser(chromium_path: Path, tmp_path: Path) -> AsyncIterator[Any]:
+    """Chromium whose fake microphone plays a silent file instead of its beeps."""
+    playwright_api = require_module("playwright.async_api")
+    wav = silent_wav(tmp_path / "silence.wav")
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"]
+    async with playwright_api.async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=args
+        )
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_silent_microphone_says_what_to_check(
+    live_server: ServerHandle, silent_browser: Any, lang: str
+) -> None:
+    room = await live_server.create_room("Cardiology consult")
+    url = await link(live_server, room["id"], "pt-zhang", "patient", "Zhang San")
+    context = await silent_browser.new_context(
+        permissions=["camera", "microphone"],
+        viewport={"width": 1366, "height": 768},
+        locale="zh-CN" if lang == "zh" else "en-GB",
+    )
+    page = await context.new_page()
+    log: list[str] = []
+    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    try:
+        base, _, fragment = url.partition("#")
+        await page.goto(f"{base}?lang={lang}#{fragment}")
+        # the meter is measuring (a state the page sets only then)
+        await page.wait_for_function("() => window.vidconsult.micCheck === 'listening'")
+        listening_at = time.monotonic()
+        hint = await page.inner_text("#mic-check-hint")
+        assert hint == {"en": "Speak to test your microphone", "zh": "请说话，测试您的麦克风"}[lang]
+        await page.wait_for_selector("[data-testid=mic-check][data-state=silent]", timeout=20_000)
+        # not before ~5 s of silence (the meter's first ticks are not a verdict)
+        assert time.monotonic() - listening_at > 4.0
+        text = await page.inner_text("[data-testid=mic-check]")
+        assert SILENT[lang] in text
+        assert await page.evaluate("window.vidconsult.micLevel || 0") < 0.05
+        # the Join button stays usable: a silent microphone does not keep anyone out
+        assert await page.is_enabled("[data-testid=join-button]")
+        shots: dict[str, Any] = {}
+        await check_state(page, f"speaking-{lang}-prejoin-mic-silent", shots)
+        assert shots == {}, shots
+        if lang == "zh":
+            assert await not_translated(page) == []
+    finally:
+        print("\n".join(log[-40:]))
+        await context.close()

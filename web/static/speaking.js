@@ -1,0 +1,182 @@
+// Who is speaking, from the browser's own WebRTC statistics (RTCPeerConnection.getStats):
+// no server CPU per packet. Pure functions and small state machines: the room's speaking
+// indicator (room-speaking.js) samples the reports; web/test/speaking.test.js checks the rules.
+//
+// The level of a stream over a sample interval is the root mean square of its decoded audio,
+// from the cumulative counters every audio inbound-rtp (and our own media-source) carries:
+// sqrt(delta totalAudioEnergy / delta totalSamplesDuration). Unlike a single audioLevel reading
+// (or RTCRtpReceiver.getSynchronizationSources(), the level of the last packet only) it misses
+// no syllable between two samples.
+
+// a full-scale RMS of 0.02 is about -34 dBFS: speech into a headset or a desk microphone is
+// well above it after the browser's gain control, a quiet room's noise below it
+export const SPEECH_LEVEL = 0.02;
+// the indicator turns on once sound has gone on for this long (a cough or a click does not
+// light it) and off after this long without sound (pauses between words keep it on: no flicker)
+export const ONSET_MS = 300;
+export const RELEASE_MS = 800;
+// the active speaker of a 4+ grid changes only to someone who has spoken this long, and not
+// sooner than this after the last change (the layout must not jump with every "yes")
+export const SWITCH_AFTER_MS = 1500;
+export const ACTIVE_HOLD_MS = 4000;
+
+/** One counter reading {energy, duration} of an audio stats object, or null. */
+export function reading(stat) {
+  if (!stat || typeof stat.totalAudioEnergy !== "number" || typeof stat.totalSamplesDuration !== "number") {
+    return null;
+  }
+  return { energy: stat.totalAudioEnergy, duration: stat.totalSamplesDuration };
+}
+
+/** The RMS level (0..1) between two readings of the same stream; 0 when no audio played. */
+export function levelBetween(before, after) {
+  if (!before || !after) return 0;
+  const duration = after.duration - before.duration;
+  const energy = after.energy - before.energy;
+  if (!(duration > 0) || !(energy > 0)) return 0; // a new stream's counters restart: no level
+  return Math.min(1, Math.sqrt(energy / duration));
+}
+
+/**
+ * The audio streams of a subscribe connection's report, by publisher: `report` is an iterable
+ * of stats objects, `tracks` the last subscribe offer's map (mid -> {publisher, kind, source}).
+ * A shared screen's sound is not its publisher speaking. Returns Map(identity -> reading).
+ */
+export function remoteReadings(report, tracks) {
+  const out = new Map();
+  for (const s of report) {
+    if (s.type !== "inbound-rtp" || s.kind !== "audio" || s.mid == null) continue;
+    const info = tracks && tracks[s.mid];
+    if (!info || !info.publisher || info.source === "screen_audio") continue;
+    const r = reading(s);
+    if (r) out.set(info.publisher, r);
+  }
+  return out;
+}
+
+/** Our own microphone's reading from a publish connection's report (its media-source). */
+export function localReading(report) {
+  for (const s of report) {
+    if (s.type === "media-source" && s.kind === "audio") {
+      const r = reading(s);
+      if (r) return r;
+    }
+  }
+  return null;
+}
+
+/**
+ * Speaking or not, from one level per sample: on once sound (level >= SPEECH_LEVEL) has gone
+ * on for ONSET_MS with no gap of RELEASE_MS in it, off after RELEASE_MS without sound. Muted
+ * (its microphone off, as the room lists it) is never speaking, whatever the level.
+ */
+export class SpeakingGate {
+  constructor({ threshold = SPEECH_LEVEL, onsetMs = ONSET_MS, releaseMs = RELEASE_MS } = {}) {
+    this.threshold = threshold;
+    this.onsetMs = onsetMs;
+    this.releaseMs = releaseMs;
+    this.speaking = false;
+    this.soundSince = null; // start of the current run of sound
+    this.lastSoundAt = null;
+  }
+
+  /** Feed the level of the interval ending at `now` (ms); returns whether speaking now. */
+  update(level, now, { muted = false } = {}) {
+    if (muted) {
+      this.speaking = false;
+      this.soundSince = null;
+      this.lastSoundAt = null;
+      return false;
+    }
+    const quietFor = this.lastSoundAt == null ? Infinity : now - this.lastSoundAt;
+    if (level >= this.threshold) {
+      if (quietFor >= this.releaseMs) this.soundSince = now; // a new run of sound
+      this.lastSoundAt = now;
+      if (now - this.soundSince >= this.onsetMs) this.speaking = true;
+    } else if (quietFor >= this.releaseMs) {
+      this.speaking = false;
+      this.soundSince = null;
+    }
+    return this.speaking;
+  }
+}
+
+/**
+ * The active speaker of a grid: whoever speaks when nobody is active; someone else only after
+ * they have spoken SWITCH_AFTER_MS without a pause and ACTIVE_HOLD_MS after the last change.
+ * The active speaker stays while the room is quiet.
+ */
+export class ActiveSpeaker {
+  constructor({ switchAfterMs = SWITCH_AFTER_MS, holdMs = ACTIVE_HOLD_MS } = {}) {
+    this.switchAfterMs = switchAfterMs;
+    this.holdMs = holdMs;
+    this.current = null;
+    this.since = -Infinity; // when `current` became the active speaker
+    this.speakingSince = new Map(); // identity -> when its speaking began
+  }
+
+  /** `speaking`: the identities speaking now; `present`: everyone with a tile. */
+  update(speaking, now, present = null) {
+    for (const id of [...this.speakingSince.keys()]) if (!speaking.has(id)) this.speakingSince.delete(id);
+    for (const id of speaking) if (!this.speakingSince.has(id)) this.speakingSince.set(id, now);
+    if (this.current != null && present && !present.has(this.current)) this.current = null;
+    if (this.current == null) {
+      const first = this._longest(speaking);
+      if (first != null) this._set(first, now);
+      return this.current;
+    }
+    if (now - this.since < this.holdMs) return this.current;
+    const candidate = this._longest([...speaking].filter((id) => id !== this.current));
+    if (candidate != null && now - this.speakingSince.get(candidate) >= this.switchAfterMs &&
+      !speaking.has(this.current)) {
+      this._set(candidate, now);
+    }
+    return this.current;
+  }
+
+  _longest(ids) {
+    let best = null;
+    for (const id of ids) {
+      if (best == null || this.speakingSince.get(id) < this.speakingSince.get(best)) best = id;
+    }
+    return best;
+  }
+
+  _set(identity, now) {
+    this.current = identity;
+    this.since = now;
+  }
+}
+
+/**
+ * The pre-join microphone check: "heard" once a level of at least `threshold` came in (the
+ * microphone works: it stays so), "silent" after `silentMs` of measuring without one (what to
+ * check is then shown; sound later still makes it "heard"), else "listening".
+ */
+export class MicCheck {
+  constructor({ threshold = 0.05, silentMs = 5000 } = {}) {
+    this.threshold = threshold;
+    this.silentMs = silentMs;
+    this.startedAt = null;
+    this.heard = false;
+  }
+
+  /** Feed one meter reading at `now` (ms); only readings actually measured count. */
+  update(level, now) {
+    if (this.startedAt == null) this.startedAt = now;
+    if (level >= this.threshold) this.heard = true;
+    return this.state(now);
+  }
+
+  state(now) {
+    if (this.heard) return "heard";
+    if (this.startedAt != null && now - this.startedAt >= this.silentMs) return "silent";
+    return "listening";
+  }
+
+  /** Measuring starts again (another microphone chosen). */
+  reset() {
+    this.startedAt = null;
+    this.heard = false;
+  }
+}

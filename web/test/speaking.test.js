@@ -1,0 +1,103 @@
+// The speaking indicator's rules (web/static/speaking.js): levels from getStats counters, the
+// on/off gate without flicker, the active speaker's hold, the pre-join microphone check.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  reading, levelBetween, remoteReadings, localReading, SpeakingGate, ActiveSpeaker, MicCheck,
+  SPEECH_LEVEL, ONSET_MS, RELEASE_MS,
+} from "../static/speaking.js";
+
+test("the level between two readings is the RMS of the audio in between", () => {
+  const a = { energy: 1, duration: 3 };
+  const b = { energy: 1.05, duration: 3.2 }; // 0.05 energy over 0.2 s: RMS 0.5
+  assert.equal(levelBetween(a, b), 0.5);
+  assert.equal(levelBetween(a, a), 0); // nothing played
+  assert.equal(levelBetween(b, a), 0); // counters restarted (a new stream)
+  assert.equal(levelBetween(null, b), 0);
+  assert.equal(reading({ kind: "audio" }), null);
+});
+
+test("remote readings go to each publisher; a shared screen's sound and video are not speech", () => {
+  const report = [
+    { type: "inbound-rtp", kind: "audio", mid: "1", totalAudioEnergy: 2, totalSamplesDuration: 4 },
+    { type: "inbound-rtp", kind: "audio", mid: "2", totalAudioEnergy: 9, totalSamplesDuration: 4 },
+    { type: "inbound-rtp", kind: "video", mid: "3" },
+    { type: "inbound-rtp", kind: "audio", mid: "7", totalAudioEnergy: 1, totalSamplesDuration: 1 },
+    { type: "media-source", kind: "audio", totalAudioEnergy: 5, totalSamplesDuration: 6 },
+  ];
+  const tracks = {
+    1: { publisher: "pt-zhang", kind: "audio", source: "microphone" },
+    2: { publisher: "dr-wang", kind: "audio", source: "screen_audio" },
+    3: { publisher: "pt-zhang", kind: "video", source: "camera" },
+  };
+  assert.deepEqual([...remoteReadings(report, tracks)], [["pt-zhang", { energy: 2, duration: 4 }]]);
+  assert.deepEqual(localReading(report), { energy: 5, duration: 6 });
+  assert.equal(localReading([]), null);
+});
+
+const LOUD = SPEECH_LEVEL * 5;
+
+test("a click does not light the indicator; sound that goes on does, after the onset", () => {
+  const gate = new SpeakingGate();
+  assert.equal(gate.update(LOUD, 0), false); // a click...
+  assert.equal(gate.update(0, 200), false);
+  assert.equal(gate.update(0, 1000), false); // ...and silence: never on
+  assert.equal(gate.update(LOUD, 2000), false);
+  assert.equal(gate.update(LOUD, 2000 + ONSET_MS - 100), false);
+  assert.equal(gate.update(LOUD, 2000 + ONSET_MS), true);
+});
+
+test("pauses shorter than the release keep it on (no flicker); a longer silence turns it off", () => {
+  const gate = new SpeakingGate();
+  // Chromium's fake microphone: a short beep every 500 ms, sampled every 200 ms
+  let on = [];
+  for (let now = 0; now <= 5000; now += 200) on.push(gate.update(now % 1000 < 200 || (now + 500) % 1000 < 200 ? LOUD : 0, now));
+  const first = on.indexOf(true);
+  assert.ok(first > 0 && first * 200 <= 1000, `on after ${first * 200} ms`);
+  assert.ok(on.slice(first).every(Boolean), "stays on between the beeps");
+  on = [];
+  for (let now = 5200; now <= 5200 + RELEASE_MS + 400; now += 200) on.push(gate.update(0, now));
+  assert.equal(on[0], true);
+  assert.equal(on.at(-1), false);
+  assert.equal(on.filter((x, i) => i > 0 && x !== on[i - 1]).length, 1); // one change, off
+});
+
+test("a muted participant is never speaking, whatever the level", () => {
+  const gate = new SpeakingGate();
+  for (let now = 0; now <= 2000; now += 200) assert.equal(gate.update(1, now, { muted: true }), false);
+  gate.update(LOUD, 3000);
+  assert.equal(gate.update(LOUD, 3400), true);
+  assert.equal(gate.update(LOUD, 3600, { muted: true }), false); // off at once
+});
+
+test("the active speaker changes only after the new one spoke a while, and not too often", () => {
+  const active = new ActiveSpeaker({ switchAfterMs: 1500, holdMs: 4000 });
+  const present = new Set(["a", "b", "c"]);
+  assert.equal(active.update(new Set(), 0, present), null);
+  assert.equal(active.update(new Set(["a"]), 100, present), "a");
+  // b answers "yes" briefly while a is quiet: no jump
+  assert.equal(active.update(new Set(["b"]), 5000, present), "a");
+  assert.equal(active.update(new Set(), 5400, present), "a");
+  // b talks on: after 1.5 s b is the active speaker
+  assert.equal(active.update(new Set(["b"]), 6000, present), "a");
+  assert.equal(active.update(new Set(["b"]), 7400, present), "a");
+  assert.equal(active.update(new Set(["b"]), 7500, present), "b");
+  // within the hold, c cannot take it even when b is quiet
+  assert.equal(active.update(new Set(["c"]), 8000, present), "b");
+  assert.equal(active.update(new Set(["c"]), 10000, present), "b");
+  assert.equal(active.update(new Set(["c"]), 11500, present), "c");
+  // the room goes quiet: c stays; c leaves: nobody until someone speaks
+  assert.equal(active.update(new Set(), 20000, present), "c");
+  assert.equal(active.update(new Set(), 20100, new Set(["a", "b"])), null);
+});
+
+test("the microphone check: heard stays heard; silence says so after 5 s", () => {
+  const check = new MicCheck({ threshold: 0.05, silentMs: 5000 });
+  assert.equal(check.update(0, 1000), "listening");
+  assert.equal(check.update(0.01, 5900), "listening");
+  assert.equal(check.update(0, 6000), "silent");
+  assert.equal(check.update(0.3, 6100), "heard"); // sound at last: the warning goes
+  assert.equal(check.update(0, 20000), "heard");
+  check.reset();
+  assert.equal(check.update(0, 30000), "listening");
+});
