@@ -18,6 +18,11 @@ window once streams flow. Per-stream cost = slope of a linear fit of CPU ms/s ov
 (fake camera and microphone, audio+video, real RTCP feedback, viewers decode), for vidconsult
 (passthrough) and Janus: server CPU with 1 viewer and per added viewer, also per 1000 packets
 the publisher sends. Viewer counts default to 1,2,3,4 (each one is a decoding Chromium page).
+``--pairs N`` runs both servers N times, the order alternating, and gives each pair's ratios
+and their median, lowest and highest (``ratio_spread``): one pair's ratio moves by about
++-10 % on this shared machine.
+
+    python benchmarks/sfu_forwarding.py --browser --browser-counts 1,2,3 --pairs 4
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -481,11 +487,64 @@ def bench_vidconsult(
     return result
 
 
-def bench_browser(
-    counts: list[int], window: float, settle: float, loop: str = ""
-) -> dict[str, Any]:
+RATIO_KEYS = (
+    "one_viewer_cpu_ms_per_s",
+    "one_viewer_ms_per_1000_packets_in",
+    "one_viewer_instructions_per_packet_in",
+    "slope_ms_per_s_per_viewer",
+    "slope_ms_per_1000_packets_in_per_viewer",
+)
+
+
+def _browser_vidconsult(counts: list[int], window: float, settle: float, loop: str) -> Any:
+    from benchmarks.sfu_browser import browser_sweep
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    server = ctx.Process(target=server_main, args=("passthrough", q, loop), daemon=True)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{q.get(timeout=30)}"
+        return asyncio.run(
+            browser_sweep("passthrough", ("vidconsult", url), server.pid, counts, window, settle)
+        )
+    finally:
+        server.terminate()
+        server.join(5)
+
+
+def _browser_janus(counts: list[int], window: float, settle: float) -> Any:
     from benchmarks.janus_videoroom import JanusUnavailable, janus_running, janus_version
-    from benchmarks.sfu_browser import VIDEO_KBPS, browser_sweep
+    from benchmarks.sfu_browser import browser_sweep
+
+    try:
+        with janus_running() as (janus_url, pid):
+            result = asyncio.run(
+                browser_sweep("janus", ("janus", janus_url), pid, counts, window, settle)
+            )
+            result["version"] = janus_version(janus_url)
+            return result
+    except JanusUnavailable as exc:
+        return {"skipped": str(exc)}
+
+
+def _ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float]:
+    return {
+        f"{key}_vidconsult_over_janus": round(ours[key] / theirs[key], 2)
+        for key in RATIO_KEYS
+        if ours.get(key) and theirs.get(key)
+    }
+
+
+def bench_browser(
+    counts: list[int], window: float, settle: float, loop: str = "", pairs: int = 1
+) -> dict[str, Any]:
+    """Both servers with the same Chromium pages, ``pairs`` times, the order alternating
+    (vidconsult first in the first pair, Janus first in the second, ...) so neither always
+    runs on the warmer or the quieter machine. ``results`` are the first pair's; with more
+    than one pair, ``pairs`` lists each pair's ratios and ``ratio_spread`` gives their
+    median, lowest and highest: on a shared machine one pair's ratio moves by +-10 %."""
+    from benchmarks.sfu_browser import VIDEO_KBPS
     from vidconsult import event_loop
 
     out: dict[str, Any] = {
@@ -496,36 +555,38 @@ def bench_browser(
         "event_loop": loop or event_loop.DEFAULT,
         "results": {},
     }
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    server = ctx.Process(target=server_main, args=("passthrough", q, loop), daemon=True)
-    server.start()
-    try:
-        url = f"http://127.0.0.1:{q.get(timeout=30)}"
-        out["results"]["passthrough"] = asyncio.run(
-            browser_sweep("passthrough", ("vidconsult", url), server.pid, counts, window, settle)
+    rounds: list[dict[str, Any]] = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            ours = _browser_vidconsult(counts, window, settle, loop)
+            theirs = _browser_janus(counts, window, settle)
+        else:
+            theirs = _browser_janus(counts, window, settle)
+            ours = _browser_vidconsult(counts, window, settle, loop)
+        if i == 0:
+            out["results"] = {"passthrough": ours, "janus": theirs}
+            out.update(_ratios(ours, theirs))
+        rounds.append(
+            {
+                "first": "vidconsult" if i % 2 == 0 else "janus",
+                "vidconsult_one_viewer_cpu_ms_per_s": ours.get("one_viewer_cpu_ms_per_s"),
+                "janus_one_viewer_cpu_ms_per_s": theirs.get("one_viewer_cpu_ms_per_s"),
+                **_ratios(ours, theirs),
+            }
         )
-    finally:
-        server.terminate()
-        server.join(5)
-    try:
-        with janus_running() as (janus_url, pid):
-            out["results"]["janus"] = asyncio.run(
-                browser_sweep("janus", ("janus", janus_url), pid, counts, window, settle)
-            )
-            out["results"]["janus"]["version"] = janus_version(janus_url)
-    except JanusUnavailable as exc:
-        out["results"]["janus"] = {"skipped": str(exc)}
-    ours, theirs = out["results"]["passthrough"], out["results"]["janus"]
-    for key in (
-        "one_viewer_cpu_ms_per_s",
-        "one_viewer_ms_per_1000_packets_in",
-        "one_viewer_instructions_per_packet_in",
-        "slope_ms_per_s_per_viewer",
-        "slope_ms_per_1000_packets_in_per_viewer",
-    ):
-        if ours.get(key) and theirs.get(key):
-            out[f"{key}_vidconsult_over_janus"] = round(ours[key] / theirs[key], 2)
+    if pairs > 1:
+        out["pairs"] = rounds
+        spread: dict[str, Any] = {}
+        for key in RATIO_KEYS:
+            name = f"{key}_vidconsult_over_janus"
+            values = sorted(r[name] for r in rounds if name in r)
+            if values:
+                spread[name] = {
+                    "median": round(statistics.median(values), 2),
+                    "min": values[0],
+                    "max": values[-1],
+                }
+        out["ratio_spread"] = spread
     return out
 
 
@@ -544,6 +605,9 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="Chromium publisher and viewers")
     parser.add_argument("--browser-counts", default="1,2,3,4")
     parser.add_argument(
+        "--pairs", type=int, default=1, help="browser mode: runs of both servers, order alternating"
+    )
+    parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default="",
@@ -552,7 +616,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.browser:
         counts = [int(x) for x in args.browser_counts.split(",")]
-        print(json.dumps(bench_browser(counts, args.window, args.settle, args.loop), indent=2))
+        result = bench_browser(counts, args.window, args.settle, args.loop, args.pairs)
+        print(json.dumps(result, indent=2))
         return
     counts = [int(x) for x in args.counts.split(",")]
     re_counts = [int(x) for x in args.reencode_counts.split(",")]
