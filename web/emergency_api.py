@@ -67,10 +67,11 @@ async def request_emergency(request: web.Request) -> web.Response:
     "is cancelled, its pages stop and its room closes now; everyone in it, and anyone who "
     "opens a link to it later, is told it was withdrawn and by whom (the centre or the unit). "
     "409 expert_joined once an expert is in the room (end it with the report, or end the "
-    "room), not_emergency for a routine case, illegal_transition when it has ended",
+    "room), not_emergency for a routine case, illegal_transition when it has ended; 503 "
+    "node_unavailable when the room's node cannot say who is in it",
     body=ReasonBody,
     response=CaseOut,
-    errors=(403, 404, 409),
+    errors=(403, 404, 409, 503),
 )
 async def withdraw_emergency(request: web.Request) -> web.Response:
     scope = await scope_of(request)

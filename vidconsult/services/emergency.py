@@ -164,7 +164,8 @@ class EmergencyService:
             for room in await self._rooms.list_rooms(RoomStatus.OPEN)
             if room.kind is RoomKind.EMERGENCY and room.case_id == case_id
         ]
-        views = await self._router.live([r.id for r in rooms], include_hidden=True)
+        # who is in the room, wherever it is; a node that cannot say refuses (503)
+        views = await self._router.live([r.id for r in rooms], include_hidden=True, strict=True)
         ensure_withdrawable(
             case_id,
             (

@@ -84,8 +84,12 @@ class RoomRouter:
             self._rooms.waiting(room_id) if include_hidden else [],
         )
 
-    async def live(self, room_ids: Sequence[str], *, include_hidden: bool) -> dict[str, LiveView]:
-        """Each room's live view, asked of its node (one request per node)."""
+    async def live(
+        self, room_ids: Sequence[str], *, include_hidden: bool, strict: bool = False
+    ) -> dict[str, LiveView]:
+        """Each room's live view, asked of its node (one request per node). A node that does
+        not answer: its rooms show nobody (a listing), or with ``strict`` the error is raised
+        (503 ``node_unavailable``: a decision on who is in the room must not guess)."""
         views: dict[str, LiveView] = {}
         elsewhere: dict[str, list[str]] = defaultdict(list)
         for room_id in room_ids:
@@ -105,6 +109,12 @@ class RoomRouter:
                 )
             except Exception as exc:  # that node is gone or busy: its rooms show nobody
                 log.warning("live view failed node=%s rooms=%d error=%s", node, len(ids), exc)
+                if strict:
+                    if isinstance(exc, VidconsultError):
+                        raise
+                    raise Unavailable(
+                        f"node {node} did not say who is in its rooms", code="node_unavailable"
+                    ) from exc
                 answer = {}
             for room_id in ids:
                 data = answer.get(room_id) or {}
