@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tests.fakes import FakeClock
+from tests.recording.finished import add_finished_recording
 from tests.store.record_backends import Backend, backend_fixture
-from vidconsult.domain.recordings import Recording, RecordingStatus, file_name, room_directory
 from vidconsult.services.exports import ExportService
 from vidconsult.store.pg.recordings import PgRecordingStore
 from vidconsult.store.recording_files import ArchiveFiles
@@ -54,25 +54,7 @@ async def test_a_job_marked_failed_by_another_node_stays_failed_when_it_finishes
     store = await backend.open(RECORDINGS[backend.kind])
     archive = ArchiveFiles(tmp_path / "recordings", b"k" * 32)
     started = datetime(2026, 12, 5, 9, tzinfo=UTC)
-    rec = Recording(
-        id="rec_0000000000a1",
-        room_id=ROOM,
-        case_id=None,
-        identity="dr-li",
-        role="doctor",
-        path=f"{room_directory(ROOM, started)}/{file_name('dr-li', 'rec_0000000000a1', 'webm')}",
-        started_at=started,
-        status=RecordingStatus.COMPLETED,
-        kinds=["audio", "video"],
-        codecs=["VP8", "opus"],
-        ended_at=started + timedelta(seconds=14),
-        duration_ms=14_000,
-        session_id="rs_000000000001",
-    )
-    source = archive.resolve(rec.path)
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_bytes(b"webm")
-    await store.add_recording(rec)
+    await add_finished_recording(store, archive, ROOM, started, b"webm")
     compose = HeldCompose()
 
     def node(name: str) -> ExportService:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -25,9 +24,9 @@ from typing import Any
 import aiohttp
 
 from tests.helpers import SECRET, ServerHandle, served
+from tests.recording.finished import add_finished_recording
 from vidconsult import areas
 from vidconsult.config import Settings
-from vidconsult.domain.recordings import Recording, RecordingStatus, file_name, room_directory
 from vidconsult.tokens import TokenSigner
 from web.recordings_api import EXPORTS, RECORDINGS
 
@@ -65,27 +64,9 @@ async def killed_mid_export(
         room = await first.create_room("Cardiology · Anda County")
         service = first.app[RECORDINGS]
         started = datetime.now(UTC) - timedelta(minutes=5)
-        rec = Recording(
-            id="rec_0000000000a1",
-            room_id=room["id"],
-            case_id=None,
-            identity="dr-li",
-            role="doctor",
-            path=f"{room_directory(room['id'], started)}/"
-            f"{file_name('dr-li', 'rec_0000000000a1', 'webm')}",
-            started_at=started,
-            status=RecordingStatus.COMPLETED,
-            kinds=["audio", "video"],
-            codecs=["VP8", "opus"],
-            ended_at=started + timedelta(seconds=14),
-            duration_ms=14_000,
-            session_id="rs_000000000001",
+        await add_finished_recording(
+            service.store, service.archive, room["id"], started, media_files["a"]
         )
-        target = service.archive.resolve(rec.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(media_files["a"], target)
-        rec.size = target.stat().st_size
-        await service.store.add_recording(rec)
 
     # the server, as a process, with the export held mid-way; then killed
     proc = subprocess.Popen(  # noqa: ASYNC220
