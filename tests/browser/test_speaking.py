@@ -217,3 +217,61 @@ async def test_a_silent_microphone_says_what_to_check(
     finally:
         print("\n".join(log[-40:]))
         await context.close()
+
+
+async def box(page: Any, identity: str) -> dict[str, float]:
+    found = await page.locator(tile(identity)).bounding_box()
+    assert found is not None, identity
+    return dict(found)
+
+
+async def test_the_active_speaker_leads_a_grid_of_four_and_does_not_jump(
+    live_server: ServerHandle,
+    open_page: Open,  # noqa: F811 (the fixture imported above)
+) -> None:
+    room = await live_server.create_room("Cardiology consult")
+    rid = room["id"]
+    people = [
+        ("expert", "dr-wang", "expert", "Dr Wang"),
+        ("patient", "pt-zhang", "patient", "Zhang San"),
+        ("doctor", "dr-zhao", "doctor", "Dr Zhao"),
+        ("village", "dr-li", "doctor", "Dr Li (village)"),
+    ]
+    pages = {}
+    for who, identity, role, name in people:
+        pages[who] = await open_page(who, await link(live_server, rid, identity, role, name), "en")
+    for page in pages.values():
+        await join(page)
+    expert = pages["expert"]
+    shots: dict[str, Any] = {}
+    # everyone but the patient mutes: the patient, whose microphone beeps on, leads the grid
+    for who in ("doctor", "village"):
+        await pages[who].click("[data-testid=mute-button]")
+    await expert.wait_for_selector(
+        "#tiles.speaker-layout .tile.active-speaker[data-participant='pt-zhang']",
+        state="attached",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    assert await expert.locator("#tiles .tile.active-speaker").count() == 1
+    lead, other = await box(expert, "pt-zhang"), await box(expert, "dr-zhao")
+    assert lead["y"] < other["y"] and lead["width"] > 1.5 * other["width"], (lead, other)
+    await check_state(expert, "speaking-en-4-active-speaker", shots)
+
+    # the village doctor speaks too while the patient goes on: the layout stays as it is
+    await pages["village"].click("[data-testid=mute-button]")
+    await speaking_is(expert, "dr-li", True)
+    await samples_pass(expert, 15)  # 3 s: past the hold and the switch time
+    assert await expert.evaluate("window.vidconsult.speaking.active") == "pt-zhang"
+    assert await expert.locator(f"{tile('dr-li')}.active-speaker").count() == 0
+
+    # the patient mutes: the village doctor, who speaks on, leads the grid
+    await pages["patient"].click("[data-testid=mute-button]")
+    await expert.wait_for_selector(
+        "#tiles.speaker-layout .tile.active-speaker[data-participant='dr-li']",
+        state="attached",
+        timeout=EVENT_TIMEOUT_MS,
+    )
+    lead, other = await box(expert, "dr-li"), await box(expert, "pt-zhang")
+    assert lead["y"] < other["y"] and lead["width"] > 1.5 * other["width"], (lead, other)
+    await check_state(expert, "speaking-en-5-active-speaker-changed", shots)
+    assert shots == {}, shots
