@@ -25,7 +25,7 @@ from vidconsult.domain.accounts import AccountRole
 from vidconsult.domain.paging import PageTarget, TargetKind
 from vidconsult.services.accounts import AccountsConfig, AccountService, PasswordPool
 from vidconsult.services.exports import ExportService
-from vidconsult.services.paging import Contacts
+from vidconsult.services.paging import PAGING_OUTBOX, Contacts
 from vidconsult.services.recordings import RecordingService
 from vidconsult.services.records import RecordsConfig, RecordService
 from vidconsult.services.webhooks import DeliveryWorker, Sleep, WebhooksConfig, WebhookService
@@ -167,6 +167,9 @@ def webhooks_installer(config: WebhooksConfig, *, sleep: Sleep = asyncio.sleep) 
         app[webhooks_api.WEBHOOKS] = service
         app[webhooks_api.WEBHOOK_WORKER] = worker
         app[EVENTS].subscribe(service.on_event)
+        if PAGING in app:  # the pager queues what the gateway hears with each paging change
+            app[PAGING].webhooks = service
+            service.outboxed |= PAGING_OUTBOX
 
         async def run_worker(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(worker.run(), name="webhook-deliveries")

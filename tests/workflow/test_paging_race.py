@@ -37,12 +37,12 @@ class Gate:
         self.go = asyncio.Event()
         self._armed = True
 
-    async def save_paging(self, paging: Paging) -> Any:
+    async def save_paging(self, paging: Paging, outbox: Any = ()) -> Any:
         if self._armed:
             self._armed = False
             self.reached.set()
             await self.go.wait()
-        return await self._store.save_paging(paging)
+        return await self._store.save_paging(paging, outbox)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

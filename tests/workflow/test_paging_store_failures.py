@@ -40,10 +40,10 @@ class Overtaken:
         self._store = store
         self.lost = 0
 
-    async def save_paging(self, paging: Paging) -> bool:
+    async def save_paging(self, paging: Paging, outbox: Any = ()) -> bool:
         other = await self._store.get_paging(paging.case_id)
         assert other is not None and await self._store.save_paging(other)
-        landed = await self._store.save_paging(paging)
+        landed = await self._store.save_paging(paging, outbox)
         self.lost += not landed
         return bool(landed)
 
@@ -79,9 +79,9 @@ class Outage:
             self.refused += 1
             raise self._fail()
 
-    async def save_paging(self, paging: Paging) -> bool:
+    async def save_paging(self, paging: Paging, outbox: Any = ()) -> bool:
         self._check(write=True)
-        return bool(await self._store.save_paging(paging))
+        return bool(await self._store.save_paging(paging, outbox))
 
     async def get_paging(self, case_id: str) -> Paging | None:
         self._check()

@@ -198,7 +198,11 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event to one endpoint; ``body`` is serialized once so every retry is identical."""
+    """One event to one endpoint; ``body`` is serialized once so every retry is identical.
+
+    ``after_id``: a delivery that must be finished (succeeded or given up) before this one is
+    attempted (a page's ``page.cancelled`` waits for that page's ``page.sent`` to the same
+    endpoint: the gateway never hears "stop calling" before "call"). None: no order."""
 
     id: str
     webhook_id: str
@@ -212,3 +216,12 @@ class Delivery:
     last_attempt_at: datetime | None = None
     last_status: int | None = None
     last_error: str = ""
+    after_id: str | None = None
+
+
+def keyed_id(prefix: str, *parts: str) -> str:
+    """A stable id derived from ``parts`` (an event's key, an endpoint): the same event made
+    again (after a crash, on another node) gets the same delivery id, which the queue keeps
+    once and the receiver deduplicates on (``X-Vidconsult-Delivery``)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return f"{prefix}_{digest}"

@@ -49,7 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vidconsult.domain.booked_rooms import Party
-from vidconsult.domain.cases import Case
+from vidconsult.domain.cases import Case, CaseStatus
 from vidconsult.domain.emergency import EmergencyPick, PickSource
 from vidconsult.domain.paging import (
     CancelReason,
@@ -64,7 +64,9 @@ from vidconsult.domain.paging import (
     paging_chain,
 )
 from vidconsult.domain.roles import Role
+from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
 from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.webhooks import Delivery
 from vidconsult.errors import Conflict, NotFound, Unavailable, VidconsultError
 from vidconsult.ports import Clock, StaffPush
 from vidconsult.services.cases import CaseService
@@ -73,6 +75,7 @@ from vidconsult.services.events import EventBus
 from vidconsult.services.rooms import RoomService
 from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.sessions import SessionService
+from vidconsult.services.webhooks import Outgoing, WebhookService
 from vidconsult.store.base_paging import PagingStore
 from vidconsult.tokens import TokenClaims
 
@@ -85,6 +88,9 @@ KEEP_FOR = timedelta(hours=12)
 ATTEMPTS = 5
 # seconds: the buckets of the time-to-acknowledge and time-to-first-expert histograms
 BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+# the events the pager queues itself, with the paging change they tell (its outbox)
+PAGING_OUTBOX = frozenset({"page.sent", "page.cancelled", "page.accepted"})
 
 # who a page reaches by phone: the target -> [(name, phone)] (the accounts know it)
 Contacts = Callable[[PageTarget], Awaitable[list[dict[str, str]]]]
@@ -157,8 +163,9 @@ class PagingService:
         self._unit_names: dict[str, str] = {}  # by unit id, as the pages name the unit
         self._lock = asyncio.Lock()
         self._store = store
-        # cancellations the store could not take yet (case id -> why), tried again each tick
-        self._closing: dict[str, CancelReason] = {}
+        # the webhooks' outbox (set by the webhooks area): a change's deliveries are written
+        # with it, in its transaction (:meth:`_write`)
+        self.webhooks: WebhookService | None = None
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -255,7 +262,7 @@ class PagingService:
                 made = change(draft, now)
                 if made is None:
                     return paging, None, now
-                if await self._write(draft):
+                if await self._write(draft, made):
                     self._pagings[case_id] = draft
                     return draft, made, now
                 assert self._store is not None
@@ -269,15 +276,21 @@ class PagingService:
                 code="page_moved_on",
             )
 
-    async def _write(self, paging: Paging) -> bool:
-        """The store's compare-and-set; True without a store. A store that fails (down)
-        raises :class:`Unavailable` ``store_unavailable``: the change is not made (the caller
-        keeps the stored copy), so no node decides anything the others and a restart would
-        not see."""
+    async def _write(self, paging: Paging, change: PagingChange) -> bool:
+        """The store's compare-and-set, with the change's webhook deliveries in the same
+        transaction (the outbox: stored means it will be delivered, even if this node dies
+        right after); True without a store. A store that fails (down) raises
+        :class:`Unavailable` ``store_unavailable``: the change is not made (the caller keeps
+        the stored copy), so no node decides anything the others and a restart would not
+        see."""
         if self._store is None:
             return True
         try:
-            return await self._store.save_paging(paging)
+            outbox = await self._outbox(paging, change)
+            landed = await self._store.save_paging(paging, outbox)
+            if landed and outbox and self.webhooks is not None:
+                self.webhooks.on_enqueued()
+            return landed
         except Exception as exc:
             log.warning(
                 "paging change not stored case=%s revision=%s error=%s",
@@ -291,6 +304,39 @@ class PagingService:
                 code="store_unavailable",
                 retry_after=5,
             ) from exc
+
+    async def _outbox(self, paging: Paging, change: PagingChange) -> list[Delivery]:
+        """The webhook deliveries of ``change``: each page sent (``page.sent``), cancelled
+        (``page.cancelled``) or accepted (``page.accepted``), keyed by page and event (made
+        again, the same ids); a page's cancellation or acceptance waits for its
+        ``page.sent`` to each endpoint (the gateway hears them in that order)."""
+        if self.webhooks is None:
+            return []
+        outgoing = [
+            Outgoing(
+                key=f"{page.id}/{event}",
+                event=event,
+                data=data,
+                after=None if event == "page.sent" else f"{page.id}/page.sent",
+            )
+            for event, page, data in await self._told(paging, change)
+        ]
+        return await self.webhooks.prepare(outgoing)
+
+    async def _told(
+        self, paging: Paging, change: PagingChange
+    ) -> list[tuple[str, Page, dict[str, Any]]]:
+        """What the gateway hears of ``change``: (event, page, data), closed pages first."""
+        told: list[tuple[str, Page, dict[str, Any]]] = []
+        for page in change.closed:
+            if page.status is PageStatus.CANCELLED:
+                told.append(("page.cancelled", page, await self._cancelled(paging, page)))
+            elif page.status is PageStatus.ACCEPTED:
+                told.append(("page.accepted", page, _accepted(paging, page)))
+        for page in change.sent:
+            contacts = await self.contacts(page.target) if self.contacts else []
+            told.append(("page.sent", page, {**self.page_view(paging, page), "contacts": contacts}))
+        return told
 
     # -- the event bus ------------------------------------------------------------------------
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -360,18 +406,7 @@ class PagingService:
             await self._cases.update(paging.case_id, add_expert)
         if change is not None:
             await self._apply(paging, change, by=who.identity)
-            await self._events.publish(
-                "page.accepted",
-                {
-                    "page_id": page.id,
-                    "case_id": paging.case_id,
-                    "room_id": paging.room_id,
-                    "answered_by": who.identity,
-                    "seconds_to_answer": round(
-                        (page.closed_at - paging.opened_at).total_seconds(), 3
-                    ),
-                },
-            )
+            await self._events.publish("page.accepted", _accepted(paging, page))
         room = await self._rooms.get_room(paging.room_id)
         party = Party(
             "expert" if who.role is Role.EXPERT else "coordinator",
@@ -415,11 +450,11 @@ class PagingService:
         With several nodes only the holder of the scheduler's lease does, on the store's latest
         copy of every paging (so each step is paged once, whichever node started it); the
         others only read that copy (what their board and workspaces list)."""
-        sent = await self._retry_unstored()  # this node's own: whichever node leads
         if self._leader is not None:
             await self._refresh()  # every node: its board and workspaces show the latest
             if not await self._leader():
-                return sent
+                return 0
+        sent = await self._reconcile()
         now = self._clock.now()
         for case_id, paging in list(self._pagings.items()):
             deadline = paging.deadline
@@ -435,24 +470,98 @@ class PagingService:
                 sent += len(change.sent)
         return sent
 
-    async def _retry_unstored(self) -> int:
-        """What this node was told and could not store: a paging whose first page was never
-        stored (it starts now), and cancellations (room ended, emergency withdrawn)."""
+    async def _reconcile(self) -> int:
+        """Re-derive from what is stored (not from one node's memory: any node, after a
+        restart) what an outage left undone: an open emergency room whose paging was never
+        stored is paged now (its first step), and a paging still paging whose case was
+        withdrawn or whose room ended has its open pages cancelled. Each is one change on the
+        stored paging (its compare-and-set) with its deliveries (stable ids): sent once."""
+        if self._store is None:
+            return 0
         sent = 0
-        for case_id, paging in list(self._pagings.items()):
-            if paging.pages or paging.revision or paging.state is not PagingState.PAGING:
+        try:
+            rooms = await self._rooms.list_rooms(RoomStatus.OPEN)
+        except Exception as exc:
+            log.warning("paging reconcile skipped error=%s", getattr(exc, "code", exc))
+            rooms = []
+        for room in rooms:
+            if room.kind is not RoomKind.EMERGENCY or not room.case_id:
                 continue
             try:
-                paging, change, _ = await self._commit(case_id, _first_page)
-            except (Conflict, Unavailable) as exc:
-                log.warning("paging start skipped case=%s code=%s", case_id, exc.code)
+                sent += await self._page_unstored(room)
+            except (Conflict, Unavailable, NotFound) as exc:
+                log.warning("paging start skipped case=%s code=%s", room.case_id, exc.code)
+        for case_id, paging in list(self._pagings.items()):
+            if paging.state is not PagingState.PAGING:
                 continue
-            if change is not None:
-                await self._apply(paging, change)
-                sent += len(change.sent)
-        for case_id, reason in list(self._closing.items()):
-            await self._cancel(case_id, reason)
+            try:
+                reason = await self._ended(paging)
+            except VidconsultError as exc:
+                log.warning("paging end check skipped case=%s code=%s", case_id, exc.code)
+                continue
+            if reason is not None:
+                await self._cancel(case_id, reason)
         return sent
+
+    async def _page_unstored(self, room: Room) -> int:
+        """Page the first step of ``room``'s emergency when its paging was never stored."""
+        assert room.case_id is not None and self._store is not None
+        mine = self._pagings.get(room.case_id)
+        if mine is not None and (mine.pages or mine.revision):
+            return 0  # stored (this node has its copy)
+        if mine is None:
+            kept = await self._store.get_paging(room.case_id)
+            if kept is not None:  # stored, older than this node keeps in memory
+                async with self._lock:
+                    self._pagings.setdefault(room.case_id, kept)
+                return 0
+            case = await self._cases.get(room.case_id)
+            if not case.expert_ids:
+                return 0  # not started yet (the emergency is being opened now)
+            now = self._clock.now()
+            pick = EmergencyPick(case.expert_ids[0], PickSource.ROTA, False)
+            chain = paging_chain(
+                pick,
+                case.specialty,
+                now,
+                rota=await self._directory.rota(),
+                index=await self._schedule.index(),
+            )
+            if case.referring_unit_id not in self._unit_names:
+                with contextlib.suppress(NotFound):
+                    self._unit_names[case.referring_unit_id] = (
+                        await self._directory.unit(case.referring_unit_id)
+                    ).name
+            async with self._lock:
+                self._pagings.setdefault(
+                    room.case_id,
+                    Paging(
+                        case_id=room.case_id,
+                        room_id=room.id,
+                        unit_id=case.referring_unit_id,
+                        specialty=case.specialty,
+                        opened_at=room.created_at,
+                        chain=chain,
+                        policy=self.policy,
+                    ),
+                )
+            log.warning("paging never stored case=%s; its first page is sent now", room.case_id)
+        paging, change, _ = await self._commit(room.case_id, _first_page)
+        if change is None:
+            return 0
+        await self._apply(paging, change)
+        return len(change.sent)
+
+    async def _ended(self, paging: Paging) -> CancelReason | None:
+        """Why a paging still paging must end now (its case withdrawn, its room ended)."""
+        case = await self._cases.get(paging.case_id)
+        if case.status is CaseStatus.CANCELLED:
+            return CancelReason.EMERGENCY_WITHDRAWN
+        try:
+            room = await self._rooms.get_room(paging.room_id)
+        except NotFound:
+            return CancelReason.ROOM_CLOSED
+        return CancelReason.ROOM_CLOSED if room.status is RoomStatus.ENDED else None
 
     async def run(self, interval: float) -> None:
         """The background loop (cancelled by the app's cleanup)."""
@@ -488,14 +597,13 @@ class PagingService:
 
     async def _cancel(self, case_id: str, reason: CancelReason) -> None:
         """The room ended or the emergency was withdrawn: cancel every open page. Not stored
-        (the database is down): kept to be tried again at the next tick."""
+        (the database is down): the scheduler's tick finds it from the stored state
+        (:meth:`_reconcile`: the case withdrawn, the room ended) and cancels them then."""
         if case_id not in self._pagings:
-            self._closing.pop(case_id, None)
             return
         try:
             paging, change, _ = await self._commit(case_id, lambda p, at: _close(p, at, reason))
         except (Conflict, Unavailable) as exc:
-            self._closing[case_id] = reason
             log.warning(
                 "paging cancellation not stored case=%s reason=%s code=%s; tried again next tick",
                 case_id,
@@ -503,7 +611,6 @@ class PagingService:
                 exc.code,
             )
             return
-        self._closing.pop(case_id, None)
         if change is not None:
             await self._apply(paging, change)
 
@@ -520,6 +627,13 @@ class PagingService:
             view = self.page_view(paging, page)
             await self._tell(page, "page.closed", view)
             if page.status is PageStatus.CANCELLED:
+                log.warning(
+                    "page cancelled case=%s page=%s target=%s reason=%s",
+                    paging.case_id,
+                    page.id,
+                    _target(page),
+                    page.reason.value if page.reason else None,
+                )
                 await self._events.publish("page.cancelled", await self._cancelled(paging, page))
         for page in change.sent:
             self.pages_sent += 1
@@ -567,13 +681,6 @@ class PagingService:
         :class:`CancelReason` code) and when (ISO 8601 with its offset)."""
         assert page.closed_at is not None
         contacts = await self.contacts(page.target) if self.contacts else []
-        log.warning(
-            "page cancelled case=%s page=%s target=%s reason=%s",
-            paging.case_id,
-            page.id,
-            _target(page),
-            page.reason.value if page.reason else None,
-        )
         view = self.page_view(paging, page)
         del view["answer_url"], view["escalates_at"]  # nothing to answer any more
         return {
@@ -627,6 +734,18 @@ def _accept(paging: Paging, page_id: str, who: TokenClaims, now: datetime) -> Pa
     if mine and page.status is PageStatus.ACCEPTED and page.answered_by == who.identity:
         return None
     return paging.accept(page_id, who.identity, now, coordinator=who.is_coordinator)
+
+
+def _accepted(paging: Paging, page: Page) -> dict[str, Any]:
+    """The ``page.accepted`` event: which page, who answered, how long it took."""
+    assert page.closed_at is not None
+    return {
+        "page_id": page.id,
+        "case_id": paging.case_id,
+        "room_id": paging.room_id,
+        "answered_by": page.answered_by,
+        "seconds_to_answer": round((page.closed_at - paging.opened_at).total_seconds(), 3),
+    }
 
 
 def _first_page(paging: Paging, now: datetime) -> PagingChange | None:

@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from vidconsult.domain.webhooks import (
     RetryPolicy,
     Webhook,
     classify,
+    keyed_id,
     matches,
     signature,
     validate_patterns,
@@ -64,6 +65,21 @@ class WebhooksConfig:
     poll: float = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event another service queues itself, in the same transaction as the change it tells
+    (the paging's outbox), rather than through the event bus.
+
+    ``key`` is stable (the same event made again, after a crash or on another node, has the
+    same key, so the same delivery ids: queued and received once). ``after``: the key of an
+    event each endpoint must have had (delivered or given up) before this one is attempted."""
+
+    key: str
+    event: str
+    data: dict[str, Any]
+    after: str | None = None
+
+
 class WebhookService:
     """Registers endpoints and turns events into queued deliveries."""
 
@@ -79,6 +95,9 @@ class WebhookService:
         self._store = store
         self._clock = clock
         self.on_enqueued = on_enqueued
+        # events their service queues itself (:meth:`prepare`, written with the change they
+        # tell): the event bus's copy of them is not queued again
+        self.outboxed: set[str] = set()
 
     async def create(
         self,
@@ -129,6 +148,8 @@ class WebhookService:
 
     async def on_event(self, event: str, data: dict[str, Any]) -> None:
         """EventBus subscriber: queue one delivery per matching endpoint (a store write only)."""
+        if event in self.outboxed:
+            return  # queued by its service with the change it tells
         hooks = [w for w in await self._store.list_webhooks() if matches(w.events, event)]
         if not hooks:
             return
@@ -154,6 +175,42 @@ class WebhookService:
             ]
         )
         self.on_enqueued()
+
+    async def prepare(self, outgoing: Sequence[Outgoing]) -> list[Delivery]:
+        """The deliveries of ``outgoing`` to every matching endpoint, for the caller to write
+        with its change (nothing is queued here), with stable ids (:func:`keyed_id`)."""
+        if not outgoing:
+            return []
+        hooks = await self._store.list_webhooks()
+        now = self._clock.now()
+        made = []
+        for out in outgoing:
+            event_id = keyed_id("evt", out.key)
+            body = json.dumps(
+                {
+                    "id": event_id,
+                    "event": out.event,
+                    "created_at": now.isoformat(),
+                    "data": out.data,
+                },
+                separators=(",", ":"),
+                default=str,
+            ).encode()
+            made += [
+                Delivery(
+                    id=keyed_id("dlv", out.key, w.id),
+                    webhook_id=w.id,
+                    event=out.event,
+                    event_id=event_id,
+                    body=body,
+                    created_at=now,
+                    next_attempt_at=now,
+                    after_id=keyed_id("dlv", out.after, w.id) if out.after else None,
+                )
+                for w in hooks
+                if matches(w.events, out.event)
+            ]
+        return made
 
 
 LEASE = "webhook-deliveries"

@@ -5,21 +5,30 @@ Every write is a compare-and-set on the paging's revision: a change made on a co
 revision N lands only while the stored paging is still at N (then it is N + 1), in one
 statement. Two changes made on the same copy at once (an acceptance on one node, the
 escalation on the scheduler's node; two experts accepting) cannot both land: the store decides
-which was first, and the other is re-decided on what the store now holds."""
+which was first, and the other is re-decided on what the store now holds.
+
+A change's webhook deliveries (what the SMS or phone gateway must hear of it: ``page.sent``,
+``page.cancelled``, ``page.accepted``) are written in the same transaction as the change (a
+transactional outbox: the delivery queue is in the same database): a change is stored with
+them or not at all, so a stored change is delivered even when the node dies right after."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from vidconsult.domain.paging import Paging
+from vidconsult.domain.webhooks import Delivery
 
 
 class PagingStore(Protocol):
-    async def save_paging(self, paging: Paging) -> bool:
+    async def save_paging(self, paging: Paging, outbox: Sequence[Delivery] = ()) -> bool:
         """Write ``paging`` if the stored one is still at ``paging.revision`` (0: none is
         stored for its case yet), and move ``paging.revision`` on by one; False, and nothing
-        written, when another change landed first (read it again with :meth:`get_paging`)."""
+        written, when another change landed first (read it again with :meth:`get_paging`).
+        ``outbox``: webhook deliveries queued in the same transaction (only if the paging
+        lands; a delivery id already queued is kept once)."""
         ...
 
     async def get_paging(self, case_id: str) -> Paging | None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from vidconsult.domain.paging import Paging
+from vidconsult.domain.webhooks import Delivery
 from vidconsult.store.paging_codec import paging_doc, paging_from
 from vidconsult.store.sqlite import SQLiteDatabase
 from vidconsult.store.sqlite_records import iso
+from vidconsult.store.sqlite_webhooks import insert_deliveries
 
 MIGRATIONS = [
     """
@@ -40,26 +43,30 @@ class SQLitePagingStore:
         self._db = db
         db.register("pagings", MIGRATIONS)
 
-    async def save_paging(self, paging: Paging) -> bool:
+    async def save_paging(self, paging: Paging, outbox: Sequence[Delivery] = ()) -> bool:
         doc = json.dumps(paging_doc(paging))
         seen = paging.revision
+        deliveries = list(outbox)
 
-        def op() -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
             if seen == 0:
-                cur = self._db.conn.execute(
+                cur = conn.execute(
                     "INSERT INTO pagings(case_id, opened_at, state, doc, revision)"
                     " VALUES (?, ?, ?, ?, 1) ON CONFLICT(case_id) DO NOTHING",
                     (paging.case_id, iso(paging.opened_at), paging.state.value, doc),
                 )
             else:
-                cur = self._db.conn.execute(
+                cur = conn.execute(
                     "UPDATE pagings SET opened_at = ?, state = ?, doc = ?, revision = revision + 1"
                     " WHERE case_id = ? AND revision = ?",
                     (iso(paging.opened_at), paging.state.value, doc, paging.case_id, seen),
                 )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            insert_deliveries(conn, deliveries)  # with the change, or not at all
+            return True
 
-        landed = await self._db.run(op)
+        landed = await self._db.transaction(op)
         if landed:
             paging.revision = seen + 1
         return landed

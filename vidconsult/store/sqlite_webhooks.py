@@ -39,7 +39,33 @@ MIGRATIONS = [
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
     CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, created_at)
     """,
+    # a delivery that waits for another one to finish (a page's cancellation after its page)
+    "ALTER TABLE webhook_deliveries ADD COLUMN after_id TEXT;",
 ]
+
+# pending, and not waiting for a delivery that is itself still pending
+_READY = (
+    "status = 'pending' AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS b"
+    " WHERE b.id = webhook_deliveries.after_id AND b.status = 'pending')"
+)
+
+
+def insert_deliveries(conn: sqlite3.Connection, deliveries: list[Delivery]) -> None:
+    """Queue ``deliveries`` on ``conn`` (inside the caller's transaction: the paging store
+    writes a paging change's deliveries with it). A delivery id already queued is kept as it
+    is (the same event made again: once); one to an endpoint deleted meanwhile is dropped."""
+    hooks = {d.webhook_id for d in deliveries}
+    if not hooks:
+        return
+    marks = ",".join("?" * len(hooks))
+    live = {r[0] for r in conn.execute(f"SELECT id FROM webhooks WHERE id IN ({marks})", [*hooks])}
+    deliveries = [d for d in deliveries if d.webhook_id in live]
+    conn.executemany(
+        "INSERT INTO webhook_deliveries(id, webhook_id, event, event_id, body, status,"
+        " attempts, created_at, next_attempt_at, last_attempt_at, last_status,"
+        " last_error, after_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+        [_delivery_row(d) for d in deliveries],
+    )
 
 
 class SQLiteWebhookStore:
@@ -95,12 +121,7 @@ class SQLiteWebhookStore:
 
     async def enqueue(self, deliveries: list[Delivery]) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO webhook_deliveries(id, webhook_id, event, event_id, body, status,"
-                " attempts, created_at, next_attempt_at, last_attempt_at, last_status,"
-                " last_error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [_delivery_row(d) for d in deliveries],
-            )
+            insert_deliveries(conn, deliveries)
 
         if deliveries:
             await self._db.transaction(op)
@@ -108,9 +129,9 @@ class SQLiteWebhookStore:
     async def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         def op() -> list[Delivery]:
             rows = self._db.conn.execute(
-                "SELECT * FROM webhook_deliveries WHERE status = ? AND next_attempt_at <= ?"
-                " ORDER BY next_attempt_at, created_at LIMIT ?",
-                (DeliveryStatus.PENDING.value, now.timestamp(), limit),
+                f"SELECT * FROM webhook_deliveries WHERE {_READY} AND next_attempt_at <= ?"
+                " ORDER BY next_attempt_at, created_at, rowid LIMIT ?",
+                (now.timestamp(), limit),
             )
             return [_delivery(r) for r in rows]
 
@@ -119,8 +140,7 @@ class SQLiteWebhookStore:
     async def next_due_at(self) -> datetime | None:
         def op() -> datetime | None:
             row = self._db.conn.execute(
-                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = ?",
-                (DeliveryStatus.PENDING.value,),
+                f"SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE {_READY}"
             ).fetchone()
             return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
 
@@ -184,6 +204,7 @@ def _delivery_row(d: Delivery) -> tuple[object, ...]:
         iso(d.last_attempt_at) if d.last_attempt_at else None,
         d.last_status,
         d.last_error,
+        d.after_id,
     )
 
 
@@ -203,4 +224,5 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         else None,
         last_status=row["last_status"],
         last_error=row["last_error"],
+        after_id=row["after_id"],
     )

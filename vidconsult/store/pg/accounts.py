@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vidconsult.domain.accounts import Account, ApiToken
 from vidconsult.domain.webhooks import Delivery, DeliveryStatus, Webhook
@@ -20,6 +21,37 @@ ACCOUNTS = RowMap(Account, t.accounts)
 API_TOKENS = RowMap(ApiToken, t.api_tokens)
 WEBHOOKS = RowMap(Webhook, t.webhooks)
 DELIVERIES = RowMap(Delivery, t.webhook_deliveries)
+
+
+def _ready() -> ColumnElement[bool]:
+    """Pending, and not waiting for a delivery that is itself still pending."""
+    c = t.webhook_deliveries.c
+    before = t.webhook_deliveries.alias("before")
+    waits = exists().where(
+        before.c.id == c.after_id, before.c.status == DeliveryStatus.PENDING.value
+    )
+    return (c.status == DeliveryStatus.PENDING.value) & ~waits
+
+
+async def insert_deliveries(conn: AsyncConnection, deliveries: list[Delivery]) -> None:
+    """Queue ``deliveries`` on ``conn`` (inside the caller's transaction: the paging store
+    writes a paging change's deliveries with it). A delivery id already queued is kept as it
+    is (the same event made again: once); one to an endpoint deleted meanwhile is dropped."""
+    hooks = {d.webhook_id for d in deliveries}
+    if hooks:
+        live = set(
+            (await conn.execute(select(t.webhooks.c.id).where(t.webhooks.c.id.in_(hooks))))
+            .scalars()
+            .all()
+        )
+        deliveries = [d for d in deliveries if d.webhook_id in live]
+    if deliveries:
+        await conn.execute(
+            insert(t.webhook_deliveries).on_conflict_do_nothing(
+                index_elements=[t.webhook_deliveries.c.id]
+            ),
+            [DELIVERIES.values(d) for d in deliveries],
+        )
 
 
 class PgAccountStore:
@@ -136,23 +168,21 @@ class PgWebhookStore:
         if not deliveries:
             return
         async with self._db.begin() as conn:
-            await conn.execute(
-                insert(t.webhook_deliveries), [DELIVERIES.values(d) for d in deliveries]
-            )
+            await insert_deliveries(conn, deliveries)
 
     async def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         c = t.webhook_deliveries.c
         stmt = (
             select(t.webhook_deliveries)
-            .where(c.status == DeliveryStatus.PENDING.value, c.next_attempt_at <= now)
-            .order_by(c.next_attempt_at, c.created_at)
+            .where(_ready(), c.next_attempt_at <= now)
+            .order_by(c.next_attempt_at, c.created_at, c.seq)
             .limit(limit)
         )
         return await self._db.every(stmt, DELIVERIES.load)
 
     async def next_due_at(self) -> datetime | None:
         c = t.webhook_deliveries.c
-        stmt = select(func.min(c.next_attempt_at)).where(c.status == DeliveryStatus.PENDING.value)
+        stmt = select(func.min(c.next_attempt_at)).where(_ready())
         async with self._db.begin() as conn:
             value: datetime | None = await conn.scalar(stmt)
         return value

@@ -1,8 +1,10 @@
 """Emergency pagings on PostgreSQL; the same contract as ``sqlite_paging`` (each write a
-compare-and-set on the paging's revision, one statement)."""
+compare-and-set on the paging's revision, one statement, and the change's webhook deliveries
+queued in the same transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +12,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from vidconsult.domain.paging import Paging, PagingState
+from vidconsult.domain.webhooks import Delivery
 from vidconsult.store.paging_codec import paging_doc, paging_from
 from vidconsult.store.pg import tables as t
+from vidconsult.store.pg.accounts import insert_deliveries
 from vidconsult.store.pg.database import PostgresDatabase
 
 
@@ -27,7 +31,7 @@ class PgPagingStore:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
 
-    async def save_paging(self, paging: Paging) -> bool:
+    async def save_paging(self, paging: Paging, outbox: Sequence[Delivery] = ()) -> bool:
         c = t.pagings.c
         seen = paging.revision
         values = {
@@ -49,6 +53,8 @@ class PgPagingStore:
             )
         async with self._db.begin() as conn:
             landed = (await conn.execute(stmt)).rowcount == 1
+            if landed:  # with the change, in its transaction, or not at all
+                await insert_deliveries(conn, list(outbox))
         if landed:
             paging.revision = seen + 1
         return landed

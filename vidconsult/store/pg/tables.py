@@ -383,6 +383,8 @@ webhook_deliveries = Table(
     _ts("last_attempt_at", nullable=True),
     Column("last_status", Integer),
     Column("last_error", Text, nullable=False),
+    # a delivery that waits for another one to finish (a page's cancellation after its page)
+    Column("after_id", Text),
     Index(None, "status", "next_attempt_at"),
     Index(None, "webhook_id", "created_at"),
 )
