@@ -4,14 +4,19 @@ PostgreSQL; a re-opened store (a restart) has every one of them as it was."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.store.record_backends import Backend, backend_fixture
 from vidconsult.domain.paging import PageTarget, Paging, PagingPolicy, PagingState
 from vidconsult.domain.specialties import Specialty
+from vidconsult.domain.webhooks import Delivery, Webhook
+from vidconsult.store.pg.accounts import PgWebhookStore
 from vidconsult.store.pg.paging import PgPagingStore
 from vidconsult.store.sqlite_paging import SQLitePagingStore
+from vidconsult.store.sqlite_webhooks import SQLiteWebhookStore
 
 STORES = {"sqlite": SQLitePagingStore, "postgres": PgPagingStore}
+WEBHOOK_STORES = {"sqlite": SQLiteWebhookStore, "postgres": PgWebhookStore}
 backend = backend_fixture()
 T0 = datetime(2026, 12, 5, 9, tzinfo=UTC)
 
@@ -106,3 +111,47 @@ async def test_a_write_lands_only_over_the_revision_it_was_read_at(backend: Back
     # the refused writer, on the store's copy: nothing is due any more
     assert kept.tick(T0 + timedelta(seconds=45)).sent == ()
     assert await store.get_paging("case_none") is None
+
+
+def sent_delivery(page_id: str, webhook_id: str = "wh_1") -> Delivery:
+    return Delivery(
+        id=f"dlv_{page_id}_{webhook_id}",
+        webhook_id=webhook_id,
+        event="page.sent",
+        event_id=f"evt_{page_id}",
+        body=b'{"page":1}',
+        created_at=T0,
+        next_attempt_at=T0,
+    )
+
+
+async def test_a_change_is_written_with_its_deliveries_or_not_at_all(backend: Backend) -> None:
+    """The outbox: the deliveries given with a change are queued in its transaction. A change
+    that loses its compare-and-set queues none of them; one that lands queues them (those of
+    an endpoint deleted meanwhile are dropped); the same ids again are kept once."""
+
+    def both(db: Any) -> tuple[Any, Any]:
+        return STORES[backend.kind](db), WEBHOOK_STORES[backend.kind](db)
+
+    pagings, hooks = await backend.open(both)
+    for i in (1, 2):
+        await hooks.create_webhook(
+            Webhook(f"wh_{i}", "http://127.0.0.1:9/", ("page.*",), "s" * 20, "lead", T0)
+        )
+    first = paging("case_box", T0)
+    first.start(T0)
+    outbox = [sent_delivery("case_box.p0"), sent_delivery("case_box.p0", "wh_gone")]
+    assert await pagings.save_paging(first, outbox) is True
+    late = paging("case_box", T0)  # another node's first page of the same case: it lost
+    late.start(T0)
+    assert await pagings.save_paging(late, [sent_delivery("late")]) is False
+    first.tick(T0 + timedelta(seconds=45))
+    assert await pagings.save_paging(
+        first, [sent_delivery("case_box.p1"), sent_delivery("case_box.p0")]
+    )
+
+    pagings, hooks = await backend.open(both)  # what a restart reads
+    queued = await hooks.due_deliveries(T0, limit=10)
+    assert sorted(d.id for d in queued) == ["dlv_case_box.p0_wh_1", "dlv_case_box.p1_wh_1"]
+    kept = await pagings.get_paging("case_box")
+    assert kept is not None and kept.revision == 2

@@ -94,3 +94,28 @@ async def test_next_due_is_none_when_nothing_pending(backend: Backend) -> None:
     store = await backend.open(STORES[backend.kind])
     assert await store.next_due_at() is None
     assert await store.due_deliveries(T0) == []
+
+
+async def test_a_delivery_waits_for_the_one_it_comes_after(backend: Backend) -> None:
+    """A page's cancellation (``after_id``: its page.sent) is not due while that page.sent is
+    pending, even when its own time came; once the page.sent succeeded or was given up, it
+    is. The same delivery id queued again is kept once, as it was."""
+    store = await backend.open(STORES[backend.kind])
+    await store.create_webhook(hook(1))
+    sent = delivery(1, due=30)  # refused once: its retry is due at 30 s
+    cancelled = replace(delivery(2, due=0), after_id="dlv_1")
+    await store.enqueue([sent, cancelled, delivery(3, due=5)])
+    await store.enqueue([replace(cancelled, body=b'{"again":1}')])  # made again: once
+    store = await backend.open(STORES[backend.kind])  # the order survives a restart
+    assert [d.id for d in await store.due_deliveries(T0 + timedelta(seconds=10))] == ["dlv_3"]
+    assert await store.next_due_at() == T0 + timedelta(seconds=5)  # not 0: dlv_2 waits
+    await store.save_delivery(replace(delivery(3, due=5), status=DeliveryStatus.SUCCEEDED))
+    assert await store.next_due_at() == T0 + timedelta(seconds=30)
+    assert [d.id for d in await store.due_deliveries(T0 + timedelta(seconds=30))] == ["dlv_1"]
+    for outcome in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED):  # delivered, given up
+        await store.save_delivery(replace(sent, status=outcome, attempts=2))
+        (due,) = await store.due_deliveries(T0 + timedelta(seconds=30))
+        assert due == cancelled and due.body == b'{"x":1}' and due.after_id == "dlv_1"
+    # waiting for a delivery that is not queued (an endpoint added after the page): due
+    await store.enqueue([replace(delivery(4), after_id="dlv_none")])
+    assert {d.id for d in await store.due_deliveries(T0)} == {"dlv_2", "dlv_4"}
