@@ -6,6 +6,8 @@
   paging was stored and its ``page.sent`` never queued (the gateway never called anyone, and
   nothing sent it later); now nothing of the change is stored while the queue refuses, and the
   first tick after it takes rows again pages and delivers it, once.
+- Across a SIGKILL: the server process is killed right after a paging change was stored,
+  before it told anyone; the server started again on the same data delivers the page, once.
 - From stored state: a first page and a cancellation the store could not take during an outage
   are not kept in one node's memory only: the node restarts during the outage, and the
   restarted server's tick finds from what is stored (an open emergency room without a stored
@@ -23,18 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.fakes import FakeClock
+from tests.helpers import SECRET
 from tests.postgres import PostgresServer
 from tests.webhooks.receiver import Received, Receiver, receiving
 from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body
+from tests.workflow.serve_paging_proc import OVERRIDES
 from tests.workflow.test_paging import on_duty, serving
 from tests.workflow.test_paging_nodes import node
 from tests.workflow.test_paging_store_failures import Outage, wrap
@@ -295,3 +304,69 @@ async def test_a_pages_cancellation_is_not_attempted_before_its_page(
         ]
         assert order == [("page.sent", 503), ("page.sent", 200), ("page.cancelled", 200)]
         gw.once_each()
+
+
+async def test_a_server_killed_right_after_storing_a_page_still_has_it_delivered(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """The server process is SIGKILLed once the first page's paging change is stored, before
+    it tells anyone (``serve_paging_proc --hold-after-paging``): where the deliveries used to
+    be queued, in a second write. A server started again on the same data directory delivers
+    zhou's page.sent to the gateway, once, and pages nothing twice."""
+    settings = settings.model_copy(update=OVERRIDES)
+    assert settings.secret is not None
+    gw = Gateway()
+    async with receiving(gw):
+        async with serving(settings, clock) as wf:  # the centre's data, the gateway's endpoint
+            await on_duty(wf, settings)
+            hook = await register(wf, gw.url)
+            token = wf.coordinator_token
+        proc = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "tests.workflow.serve_paging_proc"]
+            + [str(settings.data_dir), SECRET, "--hold-after-paging"],
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).parents[2],
+        )
+        try:
+            assert proc.stdout is not None
+            url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
+            assert url.startswith("http"), url
+            async with aiohttp.ClientSession() as session:
+                filing = asyncio.ensure_future(
+                    session.post(
+                        f"{url}/api/v1/emergencies",
+                        json=case_body(),
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                )
+                reading = asyncio.ensure_future(asyncio.to_thread(proc.stdout.readline))
+                await asyncio.wait(
+                    {reading, filing}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not reading.done():  # answered (not held), or nothing within the bound
+                    answer = await (await filing).text() if filing.done() else "no answer"
+                    raise AssertionError(f"the server did not hold after paging: {answer}")
+                held = reading.result()
+                case_id = held.decode().split()[1]
+                os.kill(proc.pid, signal.SIGKILL)
+                await asyncio.to_thread(proc.wait)
+                with contextlib.suppress(aiohttp.ClientError):
+                    (await filing).close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert gw.requests == []  # the dead server told no one
+
+        async with serving(settings, clock) as wf:  # started again on the same data
+            pager = wf.app[PAGING]
+            kept = await pager._store.get_paging(case_id)
+            assert kept is not None and [p.id for p in kept.pages] == [f"{case_id}.p0"]
+            await gw.until(lambda: bool(gw.heard("page.sent", f"{case_id}.p0")))
+            (sent,) = gw.heard("page.sent", f"{case_id}.p0")
+            assert sent.signature_valid(hook["secret"])
+            assert sent.json["data"]["target"] == {"kind": "expert", "id": "zhou"}
+            assert await pager.tick() == 0  # nothing paged twice
+            assert await wf.app[WEBHOOK_WORKER].run_once() == 0
+        gw.once_each()
+        assert len(gw.requests) == 1
