@@ -34,7 +34,18 @@ with stays its own: the "escalates at" its pages announced stays true across a r
 A change the store cannot take (the database is down) is not made: :meth:`_write` raises
 :class:`Unavailable` (``store_unavailable``), this node's copy stays the stored one, an
 acceptance or decline answers 503 and nothing is told; the escalation, a paging's first page and
-a cancellation (room ended, emergency withdrawn) are tried again by the next :meth:`tick`.
+a cancellation (room ended, emergency withdrawn) are made by a later :meth:`tick`, which
+re-derives them from what is stored (:meth:`_reconcile`: an open emergency room without a
+stored paging, a paging still paging whose case was withdrawn or whose room ended), so a node
+restarted during the outage, or another node, still makes them.
+
+What the SMS or phone gateway hears of a change (``page.sent``, ``page.cancelled``,
+``page.accepted``: :data:`PAGING_OUTBOX`) is written with it, in the same transaction (the
+webhooks' outbox, :meth:`_write`): stored means it will be delivered, even when this node dies
+right after. Their delivery ids derive from page and event (made again: the same ids, queued
+once), and a page's cancellation or acceptance waits for its ``page.sent`` to each endpoint.
+The event bus still carries them (workspaces' boards, audit listeners); the webhook subscriber
+leaves them to the outbox.
 """
 
 from __future__ import annotations

@@ -4,7 +4,12 @@ event as a signed JSON POST.
 Publishing only enqueues (one row per matching endpoint, in the store, so nothing is lost on a
 restart); the :class:`DeliveryWorker` posts them in the background, retrying with exponential
 backoff and jitter, and never holds up the publisher. Delivery is at-least-once: a receiver
-deduplicates on ``X-Vidconsult-Delivery``."""
+deduplicates on ``X-Vidconsult-Delivery``.
+
+A service whose events must not be lost between its change and their queueing (the pager)
+builds the deliveries itself (:meth:`WebhookService.prepare`, stable ids) and writes them in
+its change's transaction (an outbox); :attr:`WebhookService.outboxed` names those events, which
+the bus subscriber then skips. A delivery with ``after_id`` waits until that one is finished."""
 
 from __future__ import annotations
 
