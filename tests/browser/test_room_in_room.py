@@ -38,6 +38,10 @@ JS_SCREEN_SHOWN = """() => {
   return v && v.videoWidth > 0 && v.currentTime > 0.3 && cam && cam !== v
     && v.srcObject !== cam.srcObject;
 }"""
+# what dr-wang publishes, as a page's participant list has it
+JS_SOURCES = """() =>
+  (window.vidconsult.page.roster.get('dr-wang') || {tracks: []}).tracks.map(t => t.source).sort()"""
+JS_ALL_SOURCES_BACK = f"() => ({JS_SOURCES})().join() === 'camera,microphone,screen'"
 # what a page knows of dr-wang's shared screen, for a failure's report
 SCREEN_DIAGNOSIS = """() => {
   const page = window.vidconsult.page;
@@ -106,6 +110,20 @@ async def link(server: ServerHandle, room_id: str, identity: str, role: str, nam
     return str(data["join_url"])
 
 
+async def wait_badge(page: Any, identity: str, text: str, present: bool = True) -> None:
+    """Until ``identity``'s entry in the participant list has (or, ``present=False``, no
+    longer has) a badge reading ``text``. Not just any badge: a participant may wear another
+    meanwhile ("no media yet" while its camera is published, "reconnecting" after a rejoin on a
+    loaded machine)."""
+    await page.wait_for_function(
+        """([who, text, present]) => [...document.querySelectorAll(
+             `#participants li[data-participant="${who}"] .badge`)]
+             .some((b) => b.textContent === text) === present""",
+        arg=[identity, text, present],
+        timeout=EVENT_TIMEOUT_MS,
+    )
+
+
 async def check_state(
     page: Any, name: str, axe_failures: dict[str, Any], within: str | None = None
 ) -> None:
@@ -156,31 +174,26 @@ async def test_in_the_room(
 
     # the patient raises a hand, then the doctor: the expert sees each badge with its place in
     # the queue (the order they went up), and a notice
-    await patient.click("[data-testid=hand-button]")
-    await expert.wait_for_selector("#participants li[data-participant=pt-zhang] .badge")
-    assert await patient.get_attribute("[data-testid=hand-button]", "aria-pressed") == "true"
-    await doctor.click("[data-testid=hand-button]")
-    await expert.wait_for_selector("#participants li[data-participant=dr-zhao] .badge")
     first, second = (
         ("已举手（第1位）", "已举手（第2位）")
         if lang == "zh"
         else ("hand raised (#1)", "hand raised (#2)")
     )
-    for who, text in (("pt-zhang", first), ("dr-zhao", second)):
-        badges = await expert.locator(
-            f"#participants li[data-participant={who}] .badge"
-        ).all_inner_texts()
-        assert text in badges, (who, badges)
+    await patient.click("[data-testid=hand-button]")
+    await wait_badge(expert, "pt-zhang", first)
+    # the patient's own button says so once the server answered it (which may come after the
+    # expert heard of the hand)
+    await patient.wait_for_selector(
+        "[data-testid=hand-button][aria-pressed=true]", timeout=EVENT_TIMEOUT_MS
+    )
+    await doctor.click("[data-testid=hand-button]")
+    await wait_badge(expert, "dr-zhao", second)
+    queued = expert.locator("#participants li[data-participant=pt-zhang] .badge")
+    assert first in await queued.all_inner_texts()  # still first, with the second up
     await check_state(expert, f"room-{lang}-2-hands-queued", axe_failures)
     # the doctor lowers it again; the patient's hand is still first
     await doctor.click("[data-testid=hand-button]")
-    await expert.wait_for_function(
-        "(t) => ![...document.querySelectorAll("
-        "'#participants li[data-participant=dr-zhao] .badge')]"
-        ".some((b) => b.textContent === t)",
-        arg=second,
-    )
-    queued = expert.locator("#participants li[data-participant=pt-zhang] .badge")
+    await wait_badge(expert, "dr-zhao", second, present=False)
     assert first in await queued.all_inner_texts()
     await check_state(patient, f"room-{lang}-2-chat-hand", axe_failures)
 
@@ -202,10 +215,13 @@ async def test_in_the_room(
         timeout=MEDIA_TIMEOUT_MS,
     )
     await patient.wait_for_function(JS_SCREEN_SHOWN, timeout=MEDIA_TIMEOUT_MS)
-    sources = await patient.evaluate(
-        "() => window.vidconsult.page.roster.get('dr-wang').tracks.map(t => t.source).sort()"
-    )
-    assert sources == ["camera", "microphone", "screen"]
+    # the rejoined page shares its screen again before it publishes its camera and microphone
+    # (room-screen.js on "joined", then the publish): each is announced as it comes
+    try:
+        await patient.wait_for_function(JS_ALL_SOURCES_BACK, timeout=MEDIA_TIMEOUT_MS)
+    except Exception:
+        sources = await patient.evaluate(JS_SOURCES)
+        raise AssertionError(f"dr-wang's tracks after the rejoin: {sources}") from None
     await check_state(patient, f"room-{lang}-3-screen-share", axe_failures)
 
     # both open the PDF and the DICOM file in the panel
