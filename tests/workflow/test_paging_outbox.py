@@ -370,3 +370,32 @@ async def test_a_server_killed_right_after_storing_a_page_still_has_it_delivered
             assert await wf.app[WEBHOOK_WORKER].run_once() == 0
         gw.once_each()
         assert len(gw.requests) == 1
+
+
+async def test_two_nodes_a_first_page_not_stored_is_sent_by_the_other_node(
+    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Node a cannot write to the paging store when an emergency is filed on it, and is stopped
+    before the store is back: node b (the scheduler's lease holder) pages its first step from
+    what is stored (the open emergency room without a paging), once."""
+    url = postgres.new_database()
+    settings = settings.model_copy(update=HOOKS)
+    gw = Gateway()
+    async with receiving(gw), contextlib.AsyncExitStack() as stack:
+        a = await stack.enter_async_context(node(settings, clock, url, tmp_path / "a"))
+        await cardiology_on_duty(a)
+        await register(a, gw.url)
+        async with node(settings, clock, url, tmp_path / "b") as b:
+            assert await b.app[PAGING].tick() == 0  # b takes the lease
+            outage = wrap(a, Outage)
+            case_id = (await a.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"][
+                "id"
+            ]
+            assert outage.refused >= 1 and a.seen("page.sent") == []
+            await stack.aclose()  # a stops, its store never took the paging
+            assert await b.app[PAGING].tick() == 1
+            assert [e["target"]["id"] for e in b.seen("page.sent")] == ["zhou"]
+            wake(b)
+            await gw.until(lambda: bool(gw.heard("page.sent", f"{case_id}.p0")))
+            assert await b.app[PAGING].tick() == 0
+            gw.once_each()
