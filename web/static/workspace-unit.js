@@ -9,6 +9,7 @@ import { guarded, patientLine, recordsPanel, reportView, timesIn } from "./works
 import { libraryCard } from "./workspace-library.js";
 
 const SEXES = ["female", "male", "other", "unknown"];
+const DEFAULT_SPECIALTY = "cardiology";
 const SPECIALTIES = [
   "cardiology", "neurology", "neurosurgery", "cardiac_surgery", "medical_oncology",
   "surgical_oncology", "radiation_oncology", "rheumatology", "endocrinology",
@@ -39,7 +40,7 @@ export function mountUnit(view, me) {
   const idNumber = h("input", { name: "id_number", maxlength: 32, autocomplete: "off" });
   const specialty = select("specialty", me.specialties ?? SPECIALTIES,
     (s) => term("specialties", s),
-    { value: "cardiology" });
+    { value: DEFAULT_SPECIALTY });
   specialty.dataset.testid = "specialty";
   const doctor = h("input", { name: "referring_doctor", required: true, maxlength: 200,
     testid: "referring-doctor", value: me.name });
@@ -90,6 +91,8 @@ export function mountUnit(view, me) {
       }
       form.reset();
       doctor.value = me.name;
+      // reset() puts a select on its first option (neurology): back to the form's default
+      specialty.value = DEFAULT_SPECIALTY;
       syncKind();
       await load();
     }, error);
@@ -150,8 +153,37 @@ export function mountUnit(view, me) {
       h("div", { class: "detail-grid", testid: "case-detail" },
         h("div", { class: "stack" }, h("h3", {}, patientLine(c.patient)),
           h("h4", {}, w("summary")), h("p", {}, c.clinical_summary), recordsPanel(c.id)),
-        h("div", { class: "stack" }, reportView(c, zone))))));
+        h("div", { class: "stack" }, reportView(c, zone), withdrawForm(item))))));
     return rows;
+  }
+
+  // an open emergency the unit filed may be withdrawn (the server refuses it once the expert
+  // is in the room, and says so): the room closes for everyone in it, the pages stop
+  function withdrawForm(item) {
+    const c = item.case;
+    if (c.urgency !== "emergency" || c.status !== "in_progress" || !item.emergency_room_id) {
+      return null;
+    }
+    const reason = h("input", { name: "reason", required: true, maxlength: 2000,
+      testid: "withdraw-reason", autocomplete: "off" });
+    const failed = h("p", { class: "error", role: "alert", testid: "withdraw-error" });
+    const button = h("button", { type: "submit", class: "danger", testid: "withdraw-button" },
+      w("withdrawButton"));
+    const form = h("form", { class: "stack", testid: "withdraw-form",
+      "aria-labelledby": `withdraw-${c.id}` },
+    h("h4", { id: `withdraw-${c.id}` }, w("withdrawHeading")),
+    h("p", { class: "muted small-text" }, w("withdrawHint")),
+    field(w("withdrawReason"), reason), failed, button);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(button, async () => {
+        await api("POST", `/emergencies/${encodeURIComponent(c.id)}/withdraw`,
+          { reason: reason.value.trim() });
+        notify(w("withdrawnDone"));
+        await load();
+      }, failed);
+    });
+    return form;
   }
 
   function render(force = false) {
