@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,20 +163,48 @@ def silent_wav(path: Path, seconds: float = 2.0, rate: int = 48_000) -> Path:
     return path
 
 
+Launch = Callable[[list[str]], Awaitable[Any]]
+
+
 @pytest.fixture
-async def silent_browser(chromium_path: Path, tmp_path: Path) -> AsyncIterator[Any]:
-    """Chromium whose fake microphone plays a silent file instead of its beeps."""
+async def launch(chromium_path: Path) -> AsyncIterator[Launch]:
+    """Chromium with more switches than the shared fixture's (closed at teardown)."""
     playwright_api = require_module("playwright.async_api")
-    wav = silent_wav(tmp_path / "silence.wav")
-    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"]
     async with playwright_api.async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=str(chromium_path), headless=True, args=args
-        )
+        browsers: list[Any] = []
+
+        async def launcher(extra: list[str]) -> Any:
+            instance = await pw.chromium.launch(
+                executable_path=str(chromium_path), headless=True, args=[*CHROMIUM_ARGS, *extra]
+            )
+            browsers.append(instance)
+            return instance
+
         try:
-            yield instance
+            yield launcher
         finally:
-            await instance.close()
+            for instance in browsers:
+                await instance.close()
+
+
+@pytest.fixture
+async def silent_browser(launch: Launch, tmp_path: Path) -> Any:
+    """Chromium whose fake microphone plays a silent file instead of its beeps."""
+    wav = silent_wav(tmp_path / "silence.wav")
+    return await launch([f"--use-file-for-fake-audio-capture={wav}"])
+
+
+async def prejoin_page(browser: Any, url: str, lang: str, log: list[str]) -> Any:
+    context = await browser.new_context(
+        permissions=["camera", "microphone"],
+        viewport={"width": 1366, "height": 768},
+        locale="zh-CN" if lang == "zh" else "en-GB",
+    )
+    page = await context.new_page()
+    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    base, _, fragment = url.partition("#")
+    await page.goto(f"{base}?lang={lang}#{fragment}")
+    return page
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -185,17 +213,9 @@ async def test_a_silent_microphone_says_what_to_check(
 ) -> None:
     room = await live_server.create_room("Cardiology consult")
     url = await link(live_server, room["id"], "pt-zhang", "patient", "Zhang San")
-    context = await silent_browser.new_context(
-        permissions=["camera", "microphone"],
-        viewport={"width": 1366, "height": 768},
-        locale="zh-CN" if lang == "zh" else "en-GB",
-    )
-    page = await context.new_page()
     log: list[str] = []
-    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    page = await prejoin_page(silent_browser, url, lang, log)
     try:
-        base, _, fragment = url.partition("#")
-        await page.goto(f"{base}?lang={lang}#{fragment}")
         # the meter is measuring (a state the page sets only then)
         await page.wait_for_function("() => window.vidconsult.micCheck === 'listening'")
         listening_at = time.monotonic()
@@ -216,7 +236,7 @@ async def test_a_silent_microphone_says_what_to_check(
             assert await not_translated(page) == []
     finally:
         print("\n".join(log[-40:]))
-        await context.close()
+        await page.context.close()
 
 
 async def box(page: Any, identity: str) -> dict[str, float]:
@@ -275,3 +295,65 @@ async def test_the_active_speaker_leads_a_grid_of_four_and_does_not_jump(
     assert lead["y"] < other["y"] and lead["width"] > 1.5 * other["width"], (lead, other)
     await check_state(expert, "speaking-en-5-active-speaker-changed", shots)
     assert shots == {}, shots
+
+
+# The autoplay policy of a browser that starts page audio only after a click (Firefox, Safari;
+# Chromium lets a page that captures the microphone start it, and Playwright's evaluate() would
+# count as a click anyway): an AudioContext stays suspended until a real click on the page.
+AUDIO_AFTER_CLICK = """(() => {
+  const Native = window.AudioContext;
+  let clicked = false;
+  addEventListener("click", (e) => { if (e.isTrusted) clicked = true; }, true);
+  window.AudioContext = class extends Native {
+    get state() { return clicked ? super.state : "suspended"; }
+    resume() { return clicked ? super.resume() : new Promise(() => {}); }
+  };
+})();"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_browser_that_waits_for_a_click_gets_a_button_for_the_microphone_check(
+    live_server: ServerHandle, browser: Any, lang: str
+) -> None:
+    """The meter measures nothing until the click: a button asks for it, and the silence of a
+    meter that did not run is no "no sound" verdict."""
+    room = await live_server.create_room("Cardiology consult")
+    url = await link(live_server, room["id"], "pt-zhang", "patient", "Zhang San")
+    context = await browser.new_context(
+        permissions=["camera", "microphone"],
+        viewport={"width": 1366, "height": 768},
+        locale="zh-CN" if lang == "zh" else "en-GB",
+    )
+    await context.add_init_script(AUDIO_AFTER_CLICK)
+    page = await context.new_page()
+    log: list[str] = []
+    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    try:
+        async with page.expect_console_message(
+            lambda m: "microphone check waits for a click" in m.text, timeout=EVENT_TIMEOUT_MS
+        ):
+            base, _, fragment = url.partition("#")
+            await page.goto(f"{base}?lang={lang}#{fragment}")
+        start = page.locator("[data-testid=mic-check-start]")
+        await start.wait_for(state="visible")
+        label = {"en": "Start the microphone check", "zh": "开始测试麦克风"}[lang]
+        assert (await start.inner_text()).strip() == label
+        shots: dict[str, Any] = {}
+        await check_state(page, f"speaking-{lang}-prejoin-mic-click", shots)
+        if lang == "zh":
+            assert await not_translated(page) == []
+        # over 5 s (60 ticks of the page's meter) that cannot measure: still no verdict
+        ticks = await page.evaluate("window.vidconsult.micTicks")
+        await page.wait_for_function(
+            "(n) => window.vidconsult.micTicks >= n", arg=ticks + 60, timeout=EVENT_TIMEOUT_MS
+        )
+        assert await page.evaluate("window.vidconsult.micCheck") != "silent"
+        assert await page.inner_text("[data-testid=mic-check]") == ""
+        await start.click()
+        await page.wait_for_selector("[data-testid=mic-check][data-state=heard]", timeout=20_000)
+        assert await start.is_hidden()
+        await check_state(page, f"speaking-{lang}-prejoin-mic-click-heard", shots)
+        assert shots == {}, shots
+    finally:
+        print("\n".join(log[-40:]))
+        await context.close()

@@ -303,9 +303,14 @@ function startMeter(stream) {
   const check = new MicCheck();
   start.onclick = () => context.resume().catch(() => {});
   const timer = setInterval(() => {
+    room.hooks.micTicks = (room.hooks.micTicks || 0) + 1; // tests: the meter's clock
     const running = context.state === "running";
     start.hidden = running;
     if (!running) {
+      if (!room.hooks.micCheckWaited) {
+        room.hooks.micCheckWaited = true; // tests, support
+        console.info("vidconsult: the microphone check waits for a click (the browser's autoplay policy)");
+      }
       context.resume().catch(() => {});
       return;
     }
