@@ -127,7 +127,12 @@ class QueueFault:
         self.kind = kind
         self.where = where
 
-    def _sql(self, sql: str) -> None:
+    async def _sql(self, sql: str) -> None:
+        # off the event loop: the DDL waits for the server's open transactions on the table,
+        # which finish only while the loop runs
+        await asyncio.to_thread(self._run, sql)
+
+    def _run(self, sql: str) -> None:
         if self.kind == "sqlite":
             conn = sqlite3.connect(self.where)
             try:
@@ -138,25 +143,25 @@ class QueueFault:
             postgres, database = self.where
             postgres.psql(sql, database=database)
 
-    def set(self) -> None:
+    async def set(self) -> None:
         if self.kind == "sqlite":
-            self._sql(
+            await self._sql(
                 "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries"
                 " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
             )
         else:
-            self._sql(
+            await self._sql(
                 "CREATE FUNCTION refuse_deliveries() RETURNS trigger LANGUAGE plpgsql AS"
                 " $$ BEGIN RAISE EXCEPTION 'could not extend file: no space left'; END $$;"
                 " CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries"
                 " FOR EACH ROW EXECUTE FUNCTION refuse_deliveries();"
             )
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         if self.kind == "sqlite":
-            self._sql("DROP TRIGGER refuse_deliveries;")
+            await self._sql("DROP TRIGGER refuse_deliveries;")
         else:
-            self._sql(
+            await self._sql(
                 "DROP TRIGGER refuse_deliveries ON webhook_deliveries;"
                 " DROP FUNCTION refuse_deliveries();"
             )
@@ -192,11 +197,10 @@ async def test_a_paging_change_is_stored_with_its_deliveries_or_not_at_all(
     async with one_server(kind, settings, clock, request, tmp_path) as (wf, fault), receiving(gw):
         hook = await register(wf, gw.url)
         pager = wf.app[PAGING]
-        fault.set()
+        await fault.set()
         # the emergency is filed (its case and room are kept); its first page's write fails
-        case_id = (await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"][
-            "id"
-        ]
+        opened = await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+        case_id, room_id = opened["case"]["id"], opened["room"]["id"]
         store = pager._store
         kept = await store.get_paging(case_id)
         # stored => queued: a page the store has is a page the gateway will hear of
@@ -204,17 +208,17 @@ async def test_a_paging_change_is_stored_with_its_deliveries_or_not_at_all(
             "the paging was stored without its page.sent delivery"
         )
         assert kept is None and wf.seen("page.sent") == []  # not stored: nobody told either
-        fault.clear()
+        await fault.clear()
         assert await pager.tick() == 1  # the first tick pages it, from what is stored
         wake(wf)
         await gw.until(lambda: bool(gw.heard("page.sent", f"{case_id}.p0")))
         # zhou's page runs out while the queue refuses again: the escalation is not made
-        fault.set()
+        await fault.set()
         clock.advance(seconds=30)
         assert await pager.tick() == 0
         kept = await store.get_paging(case_id)
         assert kept is not None and [p.status.value for p in kept.pages] == ["ringing"]
-        fault.clear()
+        await fault.clear()
         assert await pager.tick() == 1  # wang's page, with its delivery
         wake(wf)
         await gw.until(lambda: bool(gw.heard("page.sent", f"{case_id}.p1")))
@@ -225,6 +229,23 @@ async def test_a_paging_change_is_stored_with_its_deliveries_or_not_at_all(
         (sent,) = gw.heard("page.sent", f"{case_id}.p1")
         assert sent.signature_valid(hook["secret"])
         assert sent.json["data"]["target"] == {"kind": "expert", "id": "wang"}
+        # the room ends while the queue refuses: the cancellation is neither stored nor told
+        await fault.set()
+        await wf.ok("DELETE", f"/api/v1/rooms/{room_id}")
+        kept = await store.get_paging(case_id)
+        assert kept is not None and kept.state.value == "paging"
+        assert wf.seen("page.cancelled") == []
+        await fault.clear()
+        assert await pager.tick() == 0  # no page sent: both open pages cancelled
+        wake(wf)
+        pages = (f"{case_id}.p0", f"{case_id}.p1")
+        await gw.until(lambda: all(gw.heard("page.cancelled", p) for p in pages))
+        for page in pages:
+            (cancelled,) = gw.heard("page.cancelled", page)
+            assert cancelled.json["data"]["reason"] == "room_closed"
+        kept = await store.get_paging(case_id)
+        assert kept is not None and kept.state.value == "closed"
+        gw.once_each()
 
 
 async def test_first_page_and_cancellation_not_stored_are_sent_after_a_restart(
