@@ -1,5 +1,6 @@
 """Firefox (Debian's firefox-esr, over WebDriver BiDi), a Chromium page and the Python client
-in one room: each receives the others' audio and video.
+in one room: each receives the others' audio and video, and each browser shows the other as
+speaking (its fake microphone) and the Python client (silence) as not.
 
 Firefox writes a ``max-bundle`` offer as JSEP says (every section after the first has port 0
 and ``a=bundle-only``); the server once took those sections for rejected ones and listed
@@ -30,6 +31,11 @@ from vidconsult.client import RoomClient
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
 MEDIA_TIMEOUT_MS = 40_000
+# the speaking indicator on a participant's tile (null: no tile)
+JS_SPEAKING = """(id) => {
+  const tile = document.querySelector(`#tiles .tile[data-participant='${id}']`);
+  return tile ? tile.dataset.speaking === 'true' : null;
+}"""
 JOIN = "[data-testid=join-button]"
 
 
@@ -87,6 +93,13 @@ async def test_firefox_chromium_and_python_client_in_one_room(
                     for name, page, other in pairs
                 )
             )
+
+            # who is speaking (room-speaking.js, from each browser's own getStats): the fake
+            # microphones make sound, the Python client's AudioStreamTrack is silence
+            for page, other in ((fox, "pt-chromium"), (chromium, "dr-firefox")):
+                await wait_true(page, JS_SPEAKING, other, timeout_ms=MEDIA_TIMEOUT_MS)
+            for page in (fox, chromium):
+                assert await page.evaluate(JS_SPEAKING, "kiosk") is False
 
             sent = {
                 "firefox": await fox.evaluate(JS_VIDEO_SENT),

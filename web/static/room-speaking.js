@@ -5,13 +5,27 @@
 
 import { room, registerFeature } from "./room-context.js";
 import { mediaState } from "./roster.js";
-import { levelBetween, remoteReadings, localReading, SpeakingGate, ActiveSpeaker } from "./speaking.js";
+import {
+  levelBetween, remoteReadings, localReading, sourcesLevel, SpeakingGate, ActiveSpeaker,
+} from "./speaking.js";
 
 // five samples a second: the onset (300 ms) and the release (800 ms) need no finer steps, and
 // one getStats per connection per sample costs the page little
 const SAMPLE_MS = 200;
 // the active speaker layout is for a grid of this many people or more (ourselves included)
 const ACTIVE_LAYOUT_PEOPLE = 4;
+
+/** Each publisher's microphone receiver on the subscribe connection: identity -> {receiver, mid}. */
+function audioReceivers(pc, tracks) {
+  const out = new Map();
+  if (!pc || !tracks) return out;
+  for (const tr of pc.getTransceivers()) {
+    const info = tr.mid != null ? tracks[tr.mid] : null;
+    if (!info || !info.publisher || info.kind !== "audio" || info.source === "screen_audio") continue;
+    if (tr.receiver.track) out.set(info.publisher, { receiver: tr.receiver, mid: tr.mid });
+  }
+  return out;
+}
 
 function mount() {
   let timer = null;
@@ -51,12 +65,19 @@ function mount() {
     try {
       const now = performance.now();
       const sub = session.subscribePc;
-      const readings = sub ? remoteReadings((await sub.getStats()).values(), session.lastTracks) : new Map();
+      const receivers = audioReceivers(sub, session.lastTracks);
+      const midOfTrack = new Map([...receivers.values()].map(({ receiver, mid }) => [receiver.track.id, mid]));
+      const readings = sub ? remoteReadings((await sub.getStats()).values(), session.lastTracks, midOfTrack) : new Map();
       const present = new Set(room.view.tiles.keys());
+      const clock = performance.timeOrigin + performance.now();
       for (const identity of present) {
         const r = readings.get(identity) || null;
-        const level = levelBetween(previous.get(identity), r);
+        let level = levelBetween(previous.get(identity), r);
         previous.set(identity, r);
+        if (!r && receivers.has(identity)) {
+          // no energy counters in this browser's report: the last packets' levels
+          level = sourcesLevel(receivers.get(identity).receiver.getSynchronizationSources?.(), clock);
+        }
         set(identity, gateOf(identity).update(level, now, { muted: muted(identity) }));
       }
       for (const identity of [...speakingNow]) if (!present.has(identity)) set(identity, false);

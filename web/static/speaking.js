@@ -39,19 +39,37 @@ export function levelBetween(before, after) {
 
 /**
  * The audio streams of a subscribe connection's report, by publisher: `report` is an iterable
- * of stats objects, `tracks` the last subscribe offer's map (mid -> {publisher, kind, source}).
+ * of stats objects, `tracks` the last subscribe offer's map (mid -> {publisher, kind, source}),
+ * `midOfTrack` (receiving track id -> mid) for reports without a mid.
  * A shared screen's sound is not its publisher speaking. Returns Map(identity -> reading).
  */
-export function remoteReadings(report, tracks) {
+export function remoteReadings(report, tracks, midOfTrack = null) {
   const out = new Map();
   for (const s of report) {
-    if (s.type !== "inbound-rtp" || s.kind !== "audio" || s.mid == null) continue;
-    const info = tracks && tracks[s.mid];
+    if (s.type !== "inbound-rtp" || s.kind !== "audio") continue;
+    // a browser whose report has no mid names the receiving track instead
+    const mid = s.mid ?? (midOfTrack && s.trackIdentifier != null ? midOfTrack.get(s.trackIdentifier) : null);
+    if (mid == null) continue;
+    const info = tracks && tracks[mid];
     if (!info || !info.publisher || info.source === "screen_audio") continue;
     const r = reading(s);
     if (r) out.set(info.publisher, r);
   }
   return out;
+}
+
+/**
+ * The level of a receiver's last packets when its report has no energy counters (a browser
+ * without them): the loudest of RTCRtpReceiver.getSynchronizationSources() heard within
+ * `freshMs` (their audioLevel comes with each packet, RFC 6464). `now` on the same clock as
+ * their timestamps (performance.timeOrigin + performance.now()).
+ */
+export function sourcesLevel(sources, now, freshMs = 300) {
+  let level = 0;
+  for (const s of sources || []) {
+    if (typeof s.audioLevel === "number" && Math.abs(now - s.timestamp) <= freshMs) level = Math.max(level, s.audioLevel);
+  }
+  return level;
 }
 
 /** Our own microphone's reading from a publish connection's report (its media-source). */

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  reading, levelBetween, remoteReadings, localReading, SpeakingGate, ActiveSpeaker, MicCheck,
+  reading, levelBetween, remoteReadings, localReading, sourcesLevel, SpeakingGate, ActiveSpeaker, MicCheck,
   SPEECH_LEVEL, ONSET_MS, RELEASE_MS,
 } from "../static/speaking.js";
 
@@ -33,6 +33,20 @@ test("remote readings go to each publisher; a shared screen's sound and video ar
   assert.deepEqual([...remoteReadings(report, tracks)], [["pt-zhang", { energy: 2, duration: 4 }]]);
   assert.deepEqual(localReading(report), { energy: 5, duration: 6 });
   assert.equal(localReading([]), null);
+});
+
+test("a report without mids is matched by the receiving track; without counters, the packets' levels", () => {
+  const report = [
+    { type: "inbound-rtp", kind: "audio", trackIdentifier: "trk-a", totalAudioEnergy: 1, totalSamplesDuration: 2 },
+    { type: "inbound-rtp", kind: "audio", trackIdentifier: "unknown", totalAudioEnergy: 1, totalSamplesDuration: 2 },
+  ];
+  const tracks = { 4: { publisher: "dr-li", kind: "audio", source: "microphone" } };
+  assert.deepEqual([...remoteReadings(report, tracks, new Map([["trk-a", "4"]]))],
+    [["dr-li", { energy: 1, duration: 2 }]]);
+  const sources = [{ audioLevel: 0.3, timestamp: 10_000 }, { audioLevel: 0.9, timestamp: 9_000 }];
+  assert.equal(sourcesLevel(sources, 10_100), 0.3); // the 0.9 is a second old
+  assert.equal(sourcesLevel(sources, 20_000), 0); // nothing heard lately
+  assert.equal(sourcesLevel(undefined, 0), 0);
 });
 
 const LOUD = SPEECH_LEVEL * 5;
