@@ -61,6 +61,7 @@ function mount() {
 
   async function sample() {
     if (sampling || !session || session.closed) return;
+    if (window.__vidconsultNoSpeaking) return; // benchmarks/speaking_cost.py: its cost, measured
     sampling = true;
     try {
       const now = performance.now();
