@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +56,80 @@ TOP_WIDTH = 960  # the page captures 960x540 and sends it as the top layer
 
 
 @pytest.fixture
-def lab() -> AsyncIterator[Netlab]:
+def lab() -> Iterator[Netlab]:
     require_netlab()
     with Netlab() as netlab:
-        yield netlab  # type: ignore[misc]
+        yield netlab
+
+
+@dataclass
+class Scene:
+    """The server (on every address, so the watchers' namespaces reach it), a room, and the
+    browsers: the doctor's on this machine, each watcher's on its own netlab link."""
+
+    server: RunningServer
+    api: ServerHandle
+    room: str
+    pw: Any
+    chromium: Path
+    tmp: Path
+    log: list[str] = field(default_factory=list)
+    browsers: list[Any] = field(default_factory=list)
+
+    async def link(self, identity: str, role: str, part: Participant | None) -> str:
+        url = (await self.api.join_token(self.room, identity, role))["join_url"]
+        return page_url(url, self.server.port, part)
+
+    async def doctor(self, script: str = "") -> Any:
+        """The doctor's room page, joined (publishing its camera; ``script`` run first)."""
+        browser = await launch(self.pw, self.chromium, [])
+        self.browsers.append(browser)
+        url = await self.link("doctor", "doctor", None)
+        return await join_room(browser, url, self.log, "dr", script)
+
+    async def watcher(self, name: str, part: Participant) -> Any:
+        """Observer ``watch-<name>``'s room page on ``part``'s link, joined, counting the
+        doctor's frames as it presents them."""
+        browser = await launch_in(self.pw, part, self.chromium, self.tmp, self.server.port)
+        self.browsers.append(browser)
+        url = await self.link(f"watch-{name}", "observer", part)
+        page = await join_room(browser, url, self.log, name)
+        await page.evaluate("(id) => window.__watch(id)", "doctor")
+        return page
+
+
+@asynccontextmanager
+async def weak_links_scene(chromium: Path, tmp: Path) -> AsyncIterator[Scene]:
+    """The server, a room and, at the end, the browsers closed and the pages' consoles
+    printed. Entered once the netlab links are added: the server takes the addresses it
+    serves (the pages' origins it accepts, vidconsult.app.allowed_origins) when it starts."""
+    playwright_api = require_module("playwright.async_api")
+    settings = Settings.from_env({}, host="0.0.0.0", port=0, data_dir=tmp / "var", secret=SECRET)
+    async with (
+        run_server(settings) as server,
+        aiohttp.ClientSession() as session,
+        playwright_api.async_playwright() as pw,
+    ):
+        api = ServerHandle(
+            url=f"http://127.0.0.1:{server.port}",
+            signer=TokenSigner(SECRET.encode()),
+            app=server.app,
+            session=session,
+        )
+        room = (await api.create_room("Weak links"))["id"]
+        scene = Scene(server, api, room, pw, chromium, tmp)
+        try:
+            yield scene
+        finally:
+            print("\n".join(scene.log[-40:]))
+            for browser in scene.browsers:
+                await browser.close()
+
+
+async def shows_top_layer(page: Any) -> bool:
+    """The page has presented the doctor's camera for a while, at the top layer's size."""
+    frames = await page.evaluate(JS_FRAMES_SINCE, ["doctor", 0])
+    return len(frames) > 10 and frames[-1][1] >= TOP_WIDTH
 
 
 class KeyframeSizes:
@@ -103,124 +175,95 @@ async def until(check: Any, timeout: float, what: str) -> float:
 async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
     lab: Netlab, chromium_path: Path, tmp_path: Path
 ) -> None:
-    playwright_api = require_module("playwright.async_api")
     good_part = lab.add("good", GOOD)
     weak_part = lab.add("weak", GOOD)
-    settings = Settings.from_env(
-        {}, host="0.0.0.0", port=0, data_dir=tmp_path / "var", secret=SECRET
-    )
-    log: list[str] = []
-    async with (
-        run_server(settings) as server,
-        aiohttp.ClientSession() as session,
-        playwright_api.async_playwright() as pw,
-    ):
-        local = f"http://127.0.0.1:{server.port}"
-        api = ServerHandle(
-            url=local, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
-        room = (await api.create_room("Weak links"))["id"]
+    async with weak_links_scene(chromium_path, tmp_path) as scene:
+        server, room, log = scene.server, scene.room, scene.log
+        doctor = await scene.doctor()
+        watchers = {"good": await scene.watcher("good", good_part)}
+        watchers["weak"] = await scene.watcher("weak", weak_part)
 
-        async def link(identity: str, role: str, part: Participant | None) -> str:
-            url = (await api.join_token(room, identity, role))["join_url"]
-            return page_url(url, server.port, part)
-
-        browsers = [await launch(pw, chromium_path, [])]
-        try:
-            doctor = await join_room(browsers[0], await link("doctor", "doctor", None), log, "dr")
-            watchers: dict[str, Any] = {}
-            for name, part in (("good", good_part), ("weak", weak_part)):
-                browser = await launch_in(pw, part, chromium_path, tmp_path, server.port)
-                browsers.append(browser)
-                watchers[name] = await join_room(
-                    browser, await link(f"watch-{name}", "observer", part), log, name
-                )
-                await watchers[name].evaluate("(id) => window.__watch(id)", "doctor")
-
-            async def full_size(name: str) -> bool:
-                page = watchers[name]
-                frames = await page.evaluate(JS_FRAMES_SINCE, ["doctor", 0])
-                return len(frames) > 10 and frames[-1][1] >= TOP_WIDTH
-
-            async def diagnosis() -> str:
-                frames = {
-                    n: (await p.evaluate(JS_FRAMES_SINCE, ["doctor", 0]))[-3:]
-                    for n, p in watchers.items()
-                }
-                links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
-                sent = await doctor.evaluate(JS_OUTBOUND)
-                return f"frames {frames}; links {links}; publisher sends {sent}"
-
-            for name in watchers:  # both start on the top layer
-                try:
-                    await until(lambda n=name: full_size(n), 40, f"{name} sees the top layer")
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}: {await diagnosis()}") from None
-            assert link_of(server, room, "watch-good")["layer"] == 2, log[-30:]
-
-            before_drop = weak_part.counters()
-            weak_part.set_profile(WEAK)
-            dropped_at = await watchers["weak"].evaluate(JS_NOW)
-
-            async def lower() -> bool:
-                frames = await watchers["weak"].evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
-                return bool(frames) and frames[-1][1] < TOP_WIDTH
-
-            switched_after = await until(
-                lower, SWITCH_WITHIN, "the weak watcher gets a lower layer"
-            )
-            # the recorder's view (an encoded tap) is the best layer, whatever the weak one gets
-            engine = server.app[MEDIA]
-            recorded = KeyframeSizes()
-            video_sid = link_of(server, room, "watch-weak")["track_sid"]
-            engine.add_tap(room, "doctor", video_sid, recorded)  # asks for a keyframe
-            since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
-            at_watch = weak_part.counters()
-            print(
-                f"\nweak link when playback is measured from: {link_of(server, room, 'watch-weak')}"
-            )
-            await asyncio.sleep(WATCH_FOR)  # the measured playback itself
-            seen = {
-                n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
+        async def diagnosis() -> str:
+            frames = {
+                n: (await p.evaluate(JS_FRAMES_SINCE, ["doctor", 0]))[-3:]
                 for n, p in watchers.items()
             }
             links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
-            await asyncio.wait_for(recorded.seen.wait(), 10)
-            engine.remove_tap(room, "doctor", video_sid, recorded)
-            print(f"\nrecorded keyframes: {recorded.sizes}")
-            print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
-            after = weak_part.counters()
-            print(f"netlab counters (weak): before {before_drop}, after {after}")
-            print(
-                "dropped by the weak link's queue: since the drop"
-                f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
-                f" while playback was measured"
-                f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
-            )
-            print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
-            for n, p in watchers.items():
-                print(f"{n} receives {await p.evaluate(JS_INBOUND)}")
+            sent = await doctor.evaluate(JS_OUTBOUND)
+            return f"frames {frames}; links {links}; publisher sends {sent}"
 
-            weak, good = seen["weak"], seen["good"]
-            assert weak["width"] < TOP_WIDTH and weak["fps"] >= 15, (weak, links)
-            assert weak["longest_gap_s"] <= 1.0, (weak, links)
-            assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
-            assert good["longest_gap_s"] <= 1.0, (good, links)
-            assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
-            # what is sent to the weak link is paced (docs/media.md, "Pacing")
-            assert links["weak"]["paced"] and links["weak"]["pacer"]["sent"] > 0, links
-            assert recorded.sizes and all(w == TOP_WIDTH for w, _ in recorded.sizes), recorded.sizes
+        for name in watchers:  # both start on the top layer
+            try:
+                await until(
+                    lambda n=name: shows_top_layer(watchers[n]), 40, f"{name} sees the top layer"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {await diagnosis()}") from None
+        assert link_of(server, room, "watch-good")["layer"] == 2, log[-30:]
 
-            shot = tmp_path / "weak-watcher.png"
-            await watchers["weak"].screenshot(path=str(shot), full_page=True)
-            print(f"screenshot of the weak watcher: {shot}")
-            assert not [x for x in log if "pageerror" in x]
-            assert csp_violations(log) == []
-            assert doctor is not None
-        finally:
-            print("\n".join(log[-40:]))
-            for browser in browsers:
-                await browser.close()
+        # the recorder's view (an encoded tap) is the best layer, whatever the weak one gets. It
+        # is attached before the link drops, as a recording runs from the consultation's start:
+        # its keyframe request reaches every layer of the doctor's VP8 simulcast (Chromium's
+        # encoder makes all its streams' keyframes together), and that burst on the weak link's
+        # layer is no part of the weak link's playback measured below
+        engine = server.app[MEDIA]
+        assert isinstance(engine, AiortcMediaEngine)
+        recorded = KeyframeSizes()
+        video_sid = link_of(server, room, "watch-weak")["track_sid"]
+        engine.add_tap(room, "doctor", video_sid, recorded)  # asks for a keyframe
+        await asyncio.wait_for(recorded.seen.wait(), 10)
+        first_keyframes = len(recorded.sizes)
+
+        before_drop = weak_part.counters()
+        weak_part.set_profile(WEAK)
+        dropped_at = await watchers["weak"].evaluate(JS_NOW)
+
+        async def lower() -> bool:
+            frames = await watchers["weak"].evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
+            return bool(frames) and frames[-1][1] < TOP_WIDTH
+
+        switched_after = await until(lower, SWITCH_WITHIN, "the weak watcher gets a lower layer")
+        since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
+        at_watch = weak_part.counters()
+        print(f"\nweak link when playback is measured from: {link_of(server, room, 'watch-weak')}")
+        await asyncio.sleep(WATCH_FOR)  # the measured playback itself
+        seen = {
+            n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
+            for n, p in watchers.items()
+        }
+        links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
+        engine.remove_tap(room, "doctor", video_sid, recorded)
+        print(f"\nrecorded keyframes: {recorded.sizes} ({first_keyframes} before the drop)")
+        print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
+        after = weak_part.counters()
+        print(f"netlab counters (weak): before {before_drop}, after {after}")
+        print(
+            "dropped by the weak link's queue: since the drop"
+            f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
+            f" while playback was measured"
+            f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
+        )
+        print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
+        for n, p in watchers.items():
+            print(f"{n} receives {await p.evaluate(JS_INBOUND)}")
+
+        weak, good = seen["weak"], seen["good"]
+        assert weak["width"] < TOP_WIDTH and weak["fps"] >= 15, (weak, links)
+        assert weak["longest_gap_s"] <= 1.0, (weak, links)
+        assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
+        assert good["longest_gap_s"] <= 1.0, (good, links)
+        assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
+        # what is sent to the weak link is paced (docs/media.md, "Pacing")
+        assert links["weak"]["paced"] and links["weak"]["pacer"]["sent"] > 0, links
+        # every keyframe the recorder got, before the drop and while the weak watcher asked for
+        # its own on a lower layer, is the top layer's
+        assert recorded.sizes and all(w == TOP_WIDTH for w, _ in recorded.sizes), recorded.sizes
+
+        shot = scene.tmp / "weak-watcher.png"
+        await watchers["weak"].screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the weak watcher: {shot}")
+        assert not [x for x in log if "pageerror" in x]
+        assert csp_violations(log) == []
 
 
 SINGLE_SETTLE_WITHIN = 15.0  # seconds from the link drop to a publisher held and frames again
@@ -237,110 +280,74 @@ async def test_a_weak_watcher_of_a_video_without_simulcast_is_paced_and_its_publ
     the watcher's first frame of that picture on it plays: >= 15 fps, no freeze over 1 s in
     10 s measured. Before, the publisher kept its ~1.5 Mbit/s and the link
     dropped most of it (docs/media.md, "Pacing")."""
-    playwright_api = require_module("playwright.async_api")
     weak_part = lab.add("weak1", GOOD)
-    settings = Settings.from_env(
-        {}, host="0.0.0.0", port=0, data_dir=tmp_path / "var", secret=SECRET
-    )
-    log: list[str] = []
-    async with (
-        run_server(settings) as server,
-        aiohttp.ClientSession() as session,
-        playwright_api.async_playwright() as pw,
-    ):
-        local = f"http://127.0.0.1:{server.port}"
-        api = ServerHandle(
-            url=local, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
-        )
-        room = (await api.create_room("Weak link, one layer"))["id"]
-
-        async def link(identity: str, role: str, part: Participant | None) -> str:
-            url = (await api.join_token(room, identity, role))["join_url"]
-            return page_url(url, server.port, part)
-
-        browsers = [await launch(pw, chromium_path, [])]
+    async with weak_links_scene(chromium_path, tmp_path) as scene:
+        server, room, log = scene.server, scene.room, scene.log
+        doctor = await scene.doctor(NO_SIMULCAST)
+        watcher = await scene.watcher("weak", weak_part)
         try:
-            doctor = await join_room(
-                browsers[0], await link("doctor", "doctor", None), log, "dr", NO_SIMULCAST
+            await until(
+                lambda: shows_top_layer(watcher), 40, "the watcher sees the doctor's camera"
             )
-            browser = await launch_in(pw, weak_part, chromium_path, tmp_path, server.port)
-            browsers.append(browser)
-            watcher = await join_room(
-                browser, await link("watch-weak", "observer", weak_part), log, "weak"
-            )
-            await watcher.evaluate("(id) => window.__watch(id)", "doctor")
-
-            async def full_size() -> bool:
-                frames = await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", 0])
-                return len(frames) > 10 and frames[-1][1] >= TOP_WIDTH
-
-            try:
-                await until(full_size, 40, "the watcher sees the doctor's camera")
-            except AssertionError as exc:
-                view = link_of(server, room, "watch-weak")
-                raise AssertionError(
-                    f"{exc}: {view}; {await doctor.evaluate(JS_OUTBOUND)}"
-                ) from None
-            before = link_of(server, room, "watch-weak")
-            assert before["layers"] == 1 and not before["paced"], before  # one stream, a good link
-            engine = server.app[MEDIA]
-            assert isinstance(engine, AiortcMediaEngine)
-            entry = engine._rooms.find_track(room, "doctor", before["track_sid"])
-            assert entry is not None and entry.ingress is not None
-            assert entry.ingress.bitrate_cap == 0
-
-            before_drop = weak_part.counters()
-            weak_part.set_profile(WEAK)
-
-            dropped_at = await watcher.evaluate(JS_NOW)
-
-            async def held() -> bool:
-                """Paced, the publisher's encoder held, and its smaller picture (it scales
-                down for the lower bitrate) on the watcher's screen."""
-                out = await doctor.evaluate(JS_OUTBOUND)
-                view = link_of(server, room, "watch-weak")
-                frames = await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
-                return bool(
-                    view.get("paced")
-                    and out
-                    and all((o.get("target") or 0) <= HELD_KBPS * 1000 for o in out)
-                    and frames
-                    and frames[-1][1] < TOP_WIDTH
-                )
-
-            held_after = await until(
-                held, SINGLE_SETTLE_WITHIN, "paced, the publisher held, its picture shown"
-            )
-            cap = entry.ingress.links_cap
-            assert 0 < cap <= WEAK.rate_kbit * 1000, cap  # what the link carries, not more
-            since = await watcher.evaluate(JS_NOW)
-            at_watch = weak_part.counters()
-            await asyncio.sleep(WATCH_FOR)  # the measured playback itself
-            seen = playback(await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", since]))
+        except AssertionError as exc:
             view = link_of(server, room, "watch-weak")
-            after = weak_part.counters()
-            print(
-                f"\nheld after {held_after:.1f} s (publisher cap {cap / 1000:.0f} kbit/s);"
-                f" playback {seen}; link {view}"
-            )
-            print(
-                "dropped by the weak link's queue: since the drop"
-                f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
-                f" while playback was measured"
-                f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
-            )
-            print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
-            print(f"watcher receives {await watcher.evaluate(JS_INBOUND)}")
-            assert seen["fps"] >= 15, (seen, view)
-            assert seen["longest_gap_s"] <= 1.0, (seen, view)
-            assert view["paced"] and view["pacer"]["sent"] > 0, view
+            raise AssertionError(f"{exc}: {view}; {await doctor.evaluate(JS_OUTBOUND)}") from None
+        before = link_of(server, room, "watch-weak")
+        assert before["layers"] == 1 and not before["paced"], before  # one stream, a good link
+        engine = server.app[MEDIA]
+        assert isinstance(engine, AiortcMediaEngine)
+        entry = engine._rooms.find_track(room, "doctor", before["track_sid"])
+        assert entry is not None and entry.ingress is not None
+        assert entry.ingress.bitrate_cap == 0
 
-            shot = tmp_path / "weak-watcher-one-layer.png"
-            await watcher.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot of the weak watcher: {shot}")
-            assert not [x for x in log if "pageerror" in x]
-            assert csp_violations(log) == []
-        finally:
-            print("\n".join(log[-40:]))
-            for b in browsers:
-                await b.close()
+        before_drop = weak_part.counters()
+        weak_part.set_profile(WEAK)
+
+        dropped_at = await watcher.evaluate(JS_NOW)
+
+        async def held() -> bool:
+            """Paced, the publisher's encoder held, and its smaller picture (it scales
+            down for the lower bitrate) on the watcher's screen."""
+            out = await doctor.evaluate(JS_OUTBOUND)
+            view = link_of(server, room, "watch-weak")
+            frames = await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
+            return bool(
+                view.get("paced")
+                and out
+                and all((o.get("target") or 0) <= HELD_KBPS * 1000 for o in out)
+                and frames
+                and frames[-1][1] < TOP_WIDTH
+            )
+
+        held_after = await until(
+            held, SINGLE_SETTLE_WITHIN, "paced, the publisher held, its picture shown"
+        )
+        cap = entry.ingress.links_cap
+        assert 0 < cap <= WEAK.rate_kbit * 1000, cap  # what the link carries, not more
+        since = await watcher.evaluate(JS_NOW)
+        at_watch = weak_part.counters()
+        await asyncio.sleep(WATCH_FOR)  # the measured playback itself
+        seen = playback(await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", since]))
+        view = link_of(server, room, "watch-weak")
+        after = weak_part.counters()
+        print(
+            f"\nheld after {held_after:.1f} s (publisher cap {cap / 1000:.0f} kbit/s);"
+            f" playback {seen}; link {view}"
+        )
+        print(
+            "dropped by the weak link's queue: since the drop"
+            f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
+            f" while playback was measured"
+            f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
+        )
+        print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
+        print(f"watcher receives {await watcher.evaluate(JS_INBOUND)}")
+        assert seen["fps"] >= 15, (seen, view)
+        assert seen["longest_gap_s"] <= 1.0, (seen, view)
+        assert view["paced"] and view["pacer"]["sent"] > 0, view
+
+        shot = scene.tmp / "weak-watcher-one-layer.png"
+        await watcher.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the weak watcher: {shot}")
+        assert not [x for x in log if "pageerror" in x]
+        assert csp_violations(log) == []
