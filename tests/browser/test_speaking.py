@@ -49,12 +49,26 @@ def tile(identity: str) -> str:
     return f"#tiles .tile[data-participant='{identity}']"
 
 
+# what a page's indicator knows, for a failure's report
+JS_DIAGNOSIS = """() => {
+  const h = window.vidconsult, s = h.speaking;
+  return { state: h.state, samples: s.samples, speaking: s.speaking, active: s.active,
+           changes: s.changes.slice(-12), self: s.self,
+           tiles: [...document.querySelectorAll('#tiles .tile')].map((t) =>
+             [t.dataset.participant, t.dataset.speaking]) };
+}"""
+
+
 async def speaking_is(page: Any, identity: str, on: bool, timeout: int = MEDIA_TIMEOUT_MS) -> None:
-    await page.wait_for_selector(
-        f"{tile(identity)}[data-speaking='{'true' if on else 'false'}']",
-        state="attached",
-        timeout=timeout,
-    )
+    try:
+        await page.wait_for_selector(
+            f"{tile(identity)}[data-speaking='{'true' if on else 'false'}']",
+            state="attached",
+            timeout=timeout,
+        )
+    except Exception:
+        seen = await page.evaluate(JS_DIAGNOSIS)
+        raise AssertionError(f"{identity} not speaking={on}: {seen}") from None
 
 
 async def samples_pass(page: Any, n: int) -> None:
@@ -137,7 +151,10 @@ async def test_who_is_speaking(
     # the patient beeps every 500 ms: one "on", then no "off" in between (no flicker)
     patient_changes = await changes(expert, "pt-zhang")
     assert patient_changes[0]["speaking"] is True, patient_changes
-    assert [c for c in patient_changes if not c["speaking"]] == [], patient_changes
+    assert [c for c in patient_changes if not c["speaking"]] == [], (
+        patient_changes,
+        await expert.evaluate(JS_DIAGNOSIS),
+    )
     assert await expert.get_attribute(tile("pt-zhang"), "data-speaking") == "true"
     # the doctor's own tile: no level, not speaking, while muted
     await doctor.wait_for_function(

@@ -73,13 +73,20 @@ function mount() {
       const clock = performance.timeOrigin + performance.now();
       for (const identity of present) {
         const r = readings.get(identity) || null;
-        let level = levelBetween(previous.get(identity), r);
-        previous.set(identity, r);
-        if (!r && receivers.has(identity)) {
-          // no energy counters in this browser's report: the last packets' levels
-          level = sourcesLevel(receivers.get(identity).receiver.getSynchronizationSources?.(), clock);
+        const gate = gateOf(identity);
+        const quiet = muted(identity);
+        if (r) {
+          // on the stream's own clock: the audio played (speaking.js SpeakingGate)
+          const level = levelBetween(previous.get(identity), r);
+          previous.set(identity, r);
+          set(identity, gate.update(level, r.duration * 1000, { muted: quiet }));
+        } else if (receivers.has(identity)) {
+          // no energy counters in this browser's report: the last packets' levels, wall clock
+          const level = sourcesLevel(receivers.get(identity).receiver.getSynchronizationSources?.(), clock);
+          set(identity, gate.update(level, now, { muted: quiet }));
+        } else {
+          set(identity, gate.update(0, now, { muted: true })); // nothing of its sound here
         }
-        set(identity, gateOf(identity).update(level, now, { muted: muted(identity) }));
       }
       for (const identity of [...speakingNow]) if (!present.has(identity)) set(identity, false);
       for (const identity of [...gates.keys()]) {
@@ -103,7 +110,8 @@ function mount() {
     const r = pub && !room.muted.audio ? localReading((await pub.getStats()).values()) : null;
     const level = levelBetween(self.previous, r);
     self.previous = r;
-    const speaking = self.gate.update(level, now, { muted: room.muted.audio });
+    const at = r ? r.duration * 1000 : now; // the microphone's own clock, as for the others
+    const speaking = self.gate.update(level, at, { muted: room.muted.audio || !r });
     hooks.self = { level, speaking };
     room.view.setLocalLevel(level, speaking);
   }

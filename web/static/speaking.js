@@ -87,6 +87,11 @@ export function localReading(report) {
  * Speaking or not, from one level per sample: on once sound (level >= SPEECH_LEVEL) has gone
  * on for ONSET_MS with no gap of RELEASE_MS in it, off after RELEASE_MS without sound. Muted
  * (its microphone off, as the room lists it) is never speaking, whatever the level.
+ *
+ * `now` is best the stream's own clock, the audio played so far (totalSamplesDuration): a page
+ * so busy that it played nothing for a second has heard no silence either (on a machine
+ * loaded to ten times its cores, wall time made a steady speaker blink off). A sample with the
+ * clock where it was changes nothing; a clock that went back (a new stream) starts afresh.
  */
 export class SpeakingGate {
   constructor({ threshold = SPEECH_LEVEL, onsetMs = ONSET_MS, releaseMs = RELEASE_MS } = {}) {
@@ -96,6 +101,7 @@ export class SpeakingGate {
     this.speaking = false;
     this.soundSince = null; // start of the current run of sound
     this.lastSoundAt = null;
+    this.lastAt = null; // the clock at the last sample
   }
 
   /** Feed the level of the interval ending at `now` (ms); returns whether speaking now. */
@@ -106,6 +112,14 @@ export class SpeakingGate {
       this.lastSoundAt = null;
       return false;
     }
+    if (this.lastAt != null && now < this.lastAt) {
+      this.speaking = false; // a new stream: its clock starts again
+      this.soundSince = null;
+      this.lastSoundAt = null;
+    } else if (this.lastAt != null && now === this.lastAt) {
+      return this.speaking; // nothing played since the last sample: nothing heard either way
+    }
+    this.lastAt = now;
     const quietFor = this.lastSoundAt == null ? Infinity : now - this.lastSoundAt;
     if (level >= this.threshold) {
       if (quietFor >= this.releaseMs) this.soundSince = now; // a new run of sound

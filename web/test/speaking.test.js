@@ -76,6 +76,20 @@ test("pauses shorter than the release keep it on (no flicker); a longer silence 
   assert.equal(on.filter((x, i) => i > 0 && x !== on[i - 1]).length, 1); // one change, off
 });
 
+test("on the stream's clock: a page that played nothing heard no silence; a new stream starts afresh", () => {
+  const gate = new SpeakingGate();
+  gate.update(LOUD, 1000);
+  assert.equal(gate.update(LOUD, 1400), true);
+  // the page stalls: several samples find the audio clock where it was
+  for (let i = 0; i < 5; i++) assert.equal(gate.update(0, 1400), true);
+  assert.equal(gate.update(0, 1600), true); // 200 ms of silence played: still within the release
+  assert.equal(gate.update(0, 2300), false); // 900 ms
+  gate.update(LOUD, 2500);
+  assert.equal(gate.update(LOUD, 2900), true);
+  assert.equal(gate.update(LOUD, 100), false); // counters restarted: a new run of sound
+  assert.equal(gate.update(LOUD, 500), true);
+});
+
 test("a muted participant is never speaking, whatever the level", () => {
   const gate = new SpeakingGate();
   for (let now = 0; now <= 2000; now += 200) assert.equal(gate.update(1, now, { muted: true }), false);
