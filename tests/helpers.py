@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -105,3 +110,35 @@ async def served(settings: Any, **kw: Any) -> AsyncIterator[ServerHandle]:
         yield ServerHandle(
             url=server.url, signer=TokenSigner(SECRET.encode()), app=server.app, session=session
         )
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@asynccontextmanager
+async def server_process(
+    module: str, *args: str
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """A test server module run in its own process (``python -m module args``, from the
+    repository's root), for the tests that kill it to stand for a crash: (the process, the URL
+    it printed on its first line). Killed on the way out if it still runs."""
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
+        assert url.startswith("http"), url
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def sigkill(proc: subprocess.Popen[bytes]) -> None:
+    """The process killed as a crash kills it (no clean-up of its own), and reaped."""
+    os.kill(proc.pid, signal.SIGKILL)
+    await asyncio.to_thread(proc.wait)

@@ -172,6 +172,16 @@ async def until(check: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
+def print_queue_drops(before_drop: Any, at_watch: Any, after: Any) -> None:
+    """What the weak link's rate limit dropped, from netlab's counters (for the log)."""
+    drops = after["down_tbf_dropped"]
+    print(
+        "dropped by the weak link's queue: since the drop"
+        f" {drops - before_drop['down_tbf_dropped']},"
+        f" while playback was measured {drops - at_watch['down_tbf_dropped']}"
+    )
+
+
 async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
     lab: Netlab, chromium_path: Path, tmp_path: Path
 ) -> None:
@@ -237,12 +247,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
         print(f"\nswitched after {switched_after:.1f} s; playback {seen}; links {links}")
         after = weak_part.counters()
         print(f"netlab counters (weak): before {before_drop}, after {after}")
-        print(
-            "dropped by the weak link's queue: since the drop"
-            f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
-            f" while playback was measured"
-            f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
-        )
+        print_queue_drops(before_drop, at_watch, after)
         print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
         for n, p in watchers.items():
             print(f"{n} receives {await p.evaluate(JS_INBOUND)}")
@@ -334,12 +339,7 @@ async def test_a_weak_watcher_of_a_video_without_simulcast_is_paced_and_its_publ
             f"\nheld after {held_after:.1f} s (publisher cap {cap / 1000:.0f} kbit/s);"
             f" playback {seen}; link {view}"
         )
-        print(
-            "dropped by the weak link's queue: since the drop"
-            f" {after['down_tbf_dropped'] - before_drop['down_tbf_dropped']},"
-            f" while playback was measured"
-            f" {after['down_tbf_dropped'] - at_watch['down_tbf_dropped']}"
-        )
+        print_queue_drops(before_drop, at_watch, after)
         print(f"publisher sends {await doctor.evaluate(JS_OUTBOUND)}")
         print(f"watcher receives {await watcher.evaluate(JS_INBOUND)}")
         assert seen["fps"] >= 15, (seen, view)

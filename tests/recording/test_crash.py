@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
-from tests.helpers import SECRET
+from tests.helpers import SECRET, server_process, sigkill
 from tests.recording import synth
 from vidconsult import archive_cli, areas
 from vidconsult.app import run_server
@@ -34,43 +30,30 @@ def _token(identity: str, role: Role, room: str | None = None) -> str:
 
 async def test_sigkill_keeps_files_playable(tmp_path: Path, media_files: dict[str, Path]) -> None:
     data = tmp_path / "var"
-    proc = subprocess.Popen(  # noqa: ASYNC220
-        [
-            sys.executable,
-            "-m",
-            "tests.recording.serve_proc",
-            str(data),
-            SECRET,
-        ],
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).parents[2],
-    )
     clients: list[RoomClient] = []
-    try:
-        assert proc.stdout is not None
-        url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
-        headers = {"Authorization": f"Bearer {_token('coord', Role.COORDINATOR)}"}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                url + "/api/v1/rooms", json={"name": "Emergency"}, headers=headers
-            ) as resp:
-                rid = (await resp.json())["id"]
-        for identity, role, name in (("dr-li", Role.DOCTOR, "a"), ("pt-wang", Role.PATIENT, "b")):
-            client = RoomClient(url, _token(identity, role, rid))
-            clients.append(client)
-            await client.connect()
-            await client.publish_file(str(media_files[name]), loop=True)
-        await clients[0].wait_event("recording.started")
-        await asyncio.sleep(10)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), 3)
+    async with server_process("tests.recording.serve_proc", str(data), SECRET) as (proc, url):
+        try:
+            headers = {"Authorization": f"Bearer {_token('coord', Role.COORDINATOR)}"}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(
+                    url + "/api/v1/rooms", json={"name": "Emergency"}, headers=headers
+                ) as resp:
+                    rid = (await resp.json())["id"]
+            for identity, role, name in (
+                ("dr-li", Role.DOCTOR, "a"),
+                ("pt-wang", Role.PATIENT, "b"),
+            ):
+                client = RoomClient(url, _token(identity, role, rid))
+                clients.append(client)
+                await client.connect()
+                await client.publish_file(str(media_files[name]), loop=True)
+            await clients[0].wait_event("recording.started")
+            await asyncio.sleep(10)
+            await sigkill(proc)
+        finally:
+            for client in clients:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(), 3)
 
     files = sorted((data / "recordings").rglob("*.webm"))
     assert len(files) == 2

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,7 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.helpers import SECRET, ServerHandle, served
+from tests.helpers import SECRET, ServerHandle, served, server_process, sigkill
+from tests.recording.archive_cli import archive_recover
 from tests.recording.finished import add_finished_recording
 from vidconsult import areas
 from vidconsult.config import Settings
@@ -69,27 +66,15 @@ async def killed_mid_export(
         )
 
     # the server, as a process, with the export held mid-way; then killed
-    proc = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "tests.recording.serve_proc", str(data), SECRET, "--hold-exports"],
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
-        assert url.startswith("http"), url
+    serving = server_process("tests.recording.serve_proc", str(data), SECRET, "--hold-exports")
+    async with serving as (proc, url):
         async with aiohttp.ClientSession() as session:
             dying = ServerHandle(url, TokenSigner(SECRET.encode()), None, session)
             status, job = await dying.api("POST", f"/api/v1/rooms/{room['id']}/exports")
             assert status == 202, job
             held = await poll(dying, f"/api/v1/exports/{job['id']}", lambda j: j["progress"] > 0)
             assert held["status"] == "running" and held["progress"] == 0.5, held
-        os.kill(proc.pid, signal.SIGKILL)
-        await asyncio.to_thread(proc.wait)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        await sigkill(proc)
     return room, job
 
 
@@ -131,26 +116,6 @@ async def test_an_export_running_when_the_server_dies_is_failed_at_restart(
         # the interrupted job stays failed (a restart of a restart changes nothing)
         status, still = await again.api("GET", f"/api/v1/exports/{job['id']}")
         assert still["status"] == "failed" and still["error_code"] == "export_interrupted"
-
-
-def archive_recover(data: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidconsult.archive_cli",
-            "archive",
-            "--data-dir",
-            str(data),
-            "--secret",
-            SECRET,
-            "recover",
-        ],
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def stored_export(data: Path, job_id: str) -> dict[str, Any]:

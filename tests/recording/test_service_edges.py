@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from media.recording.recorder import TapRecorder
-from tests.helpers import SECRET
+from tests.recording.archive_cli import archive_recover
 from tests.recording.fakes import FakeEngine, FakeNotifier, FakeRooms, MemoryRecordingStore
 from vidconsult.domain import recordings as domain
 from vidconsult.domain.recordings import Recording, RecordingStatus
@@ -222,24 +222,7 @@ async def test_server_lock_refuses_a_second_recover(tmp_path: Path) -> None:
     with pytest.raises(ArchiveBusy, match="another vidconsult server"):
         await second.recover()
 
-    cli = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "vidconsult.archive_cli",
-            "archive",
-            "--data-dir",
-            str(data),
-            "--secret",
-            SECRET,
-            "recover",
-        ],
-        cwd=ROOT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    cli = await asyncio.to_thread(archive_recover, data, 60)
     assert cli.returncode == 2, cli.stderr
     assert "another vidconsult server is running" in cli.stderr
 

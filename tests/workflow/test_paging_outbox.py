@@ -25,11 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +35,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes import FakeClock
-from tests.helpers import SECRET
+from tests.helpers import SECRET, server_process, sigkill
 from tests.postgres import PostgresServer
 from tests.webhooks.receiver import Received, Receiver, receiving
 from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body
@@ -342,16 +338,14 @@ async def test_a_server_killed_right_after_storing_a_page_still_has_it_delivered
             await on_duty(wf, settings)
             hook = await register(wf, gw.url)
             token = wf.coordinator_token
-        proc = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "tests.workflow.serve_paging_proc"]
-            + [str(settings.data_dir), SECRET, "--hold-after-paging"],
-            stdout=subprocess.PIPE,
-            cwd=Path(__file__).parents[2],
+        held_server = server_process(
+            "tests.workflow.serve_paging_proc",
+            str(settings.data_dir),
+            SECRET,
+            "--hold-after-paging",
         )
-        try:
+        async with held_server as (proc, url):
             assert proc.stdout is not None
-            url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
-            assert url.startswith("http"), url
             async with aiohttp.ClientSession() as session:
                 filing = asyncio.ensure_future(
                     session.post(
@@ -369,14 +363,9 @@ async def test_a_server_killed_right_after_storing_a_page_still_has_it_delivered
                     raise AssertionError(f"the server did not hold after paging: {answer}")
                 held = reading.result()
                 case_id = held.decode().split()[1]
-                os.kill(proc.pid, signal.SIGKILL)
-                await asyncio.to_thread(proc.wait)
+                await sigkill(proc)
                 with contextlib.suppress(aiohttp.ClientError):
                     (await filing).close()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         assert gw.requests == []  # the dead server told no one
 
         async with serving(settings, clock) as wf:  # started again on the same data
