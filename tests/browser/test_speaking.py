@@ -45,6 +45,11 @@ async def not_translated(page: Any) -> list[str]:
     return [p for p in await untranslated(page) if not any(p in label for label in labels)]
 
 
+def entry(identity: str) -> str:
+    """The participants list's entry of ``identity``."""
+    return f"#participants li[data-participant='{identity}']"
+
+
 def tile(identity: str) -> str:
     return f"#tiles .tile[data-participant='{identity}']"
 
@@ -128,6 +133,16 @@ async def test_who_is_speaking(
     cue = f"{tile('pt-zhang')} [data-testid=speaking-cue]"
     assert await expert.is_visible(cue)
     assert (await expert.inner_text(cue)).strip() == SPEAKING[lang]
+    # the participants list says it too, by the name (never on our own entry)
+    for identity in ("pt-zhang", "dr-zhao"):
+        await expert.wait_for_selector(
+            f"{entry(identity)}[data-speaking=true] [data-testid=speaking-mark]",
+            state="visible",
+            timeout=EVENT_TIMEOUT_MS,
+        )
+    mark = f"{entry('pt-zhang')} [data-testid=speaking-mark]"
+    assert (await expert.inner_text(mark)).strip() == SPEAKING[lang]
+    assert await expert.is_hidden(f"{entry('dr-wang')} [data-testid=speaking-mark]")
     # our own level on our own tile while the microphone beeps
     await patient.wait_for_function(
         "() => window.vidconsult.speaking.self.speaking &&"
@@ -144,6 +159,10 @@ async def test_who_is_speaking(
     )
     await speaking_is(expert, "dr-zhao", False, timeout=5_000)
     assert await expert.is_hidden(f"{tile('dr-zhao')} [data-testid=speaking-cue]")
+    assert await expert.is_hidden(f"{entry('dr-zhao')} [data-testid=speaking-mark]")
+    # the list was drawn again for the mute: the patient, still speaking, keeps the word there
+    assert await expert.get_attribute(entry("pt-zhang"), "data-speaking") == "true"
+    assert await expert.is_visible(f"{entry('pt-zhang')} [data-testid=speaking-mark]")
     muted_at = await expert.evaluate("performance.now()")
     await samples_pass(expert, 20)  # 4 s of the page's samples
     assert await expert.get_attribute(tile("dr-zhao"), "data-speaking") == "false"

@@ -67,6 +67,7 @@ export class RoomView {
     this.onMute = onMute;
     this.onFirstRemoteFrame = onFirstRemoteFrame;
     this.tiles = new Map(); // identity -> {tile, media, label, video}
+    this.speaking = new Set(); // who speaks now (room-speaking.js): their tile and list entry say so
     this.screens = new Map(); // identity -> {tile, video}: shared screens, each its own tile
     this.localTile = null;
     this.videoPaused = false; // we receive no video (subscribe.audio_only): room-network.js
@@ -136,10 +137,21 @@ export class RoomView {
    * word is in the tile, not a live region: a screen reader finds it on the tile without
    * hearing every pause of a conversation read out. */
   setSpeaking(identity, speaking) {
+    if (speaking) this.speaking.add(identity);
+    else this.speaking.delete(identity);
+    // the participants list too: in a long list (or with the tiles scrolled away) the name says it
+    const li = [...this.participantsEl.children].find((x) => x.dataset.participant === identity);
+    if (li) this._speakingMark(li, !!speaking);
     const entry = this.tiles.get(identity);
     if (!entry) return;
     entry.tile.dataset.speaking = String(!!speaking);
     entry.speakingCue.hidden = !speaking;
+  }
+
+  _speakingMark(li, speaking) {
+    li.dataset.speaking = String(speaking);
+    const mark = li.querySelector(".speaking-mark");
+    if (mark) mark.hidden = !speaking;
   }
 
   /** The active speaker of a grid of 4+ (null: none): its tile first and larger. */
@@ -302,15 +314,19 @@ export class RoomView {
       const isSelf = p.identity === roster.self;
       const media = mediaState(p);
       const state = isSelf || !this.tiles.has(p.identity) ? null : this._stateOf(p.identity, p);
+      const speaking = !isSelf && this.speaking.has(p.identity);
       const info = el("span", { class: "info" },
         el("span", { class: "name", text: isSelf ? `${p.name} (${t("you")})` : p.name }),
         el("span", { class: "role", text: roleName(p.role) }),
-        ...badgesFor(p, state).map((b) => el("span", { class: "badge", text: b })));
+        ...badgesFor(p, state).map((b) => el("span", { class: "badge", text: b })),
+        el("span", { class: "speaking-mark", "data-testid": "speaking-mark", hidden: !speaking,
+          text: t("speaking") }));
       const li = el("li", {
         "data-participant": p.identity,
         "data-audio": media.audio,
         "data-video": media.video,
         "data-reconnecting": !!p.reconnecting,
+        "data-speaking": String(speaking),
       }, info);
       if (canAdmin && !isSelf && this.onMute && media.audio === "on") {
         const mute = el("button", { type: "button", class: "remove", text: t("muteAsk"),
