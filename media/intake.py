@@ -178,8 +178,9 @@ async def _resume(coro: Any, waiting: Any) -> None:
 
 
 def attach_transport(dtls: RTCDtlsTransport) -> Intake | None:
-    """The intake of a transport that only sends media (a subscribe connection), for its
-    RTCP; None while the transport has no nominated pair."""
+    """The intake of a transport (made on first use): a subscribe connection's takes its RTCP,
+    a publish connection's also its RTP (:func:`attach`); None while the transport has no
+    nominated pair."""
     found = _INTAKES.get(dtls)
     if found is None:
         protocols = compat.connection_protocols(dtls)
@@ -192,14 +193,9 @@ def attach_transport(dtls: RTCDtlsTransport) -> Intake | None:
 def attach(receiver: RTCRtpReceiver, ingress: Ingress) -> Intake | None:
     """The intake of the receiver's transport (made on first use), with ``ingress`` added;
     None while the transport has no nominated pair."""
-    dtls = receiver.transport
-    found = _INTAKES.get(dtls)
-    if found is None:
-        protocols = compat.connection_protocols(dtls)
-        if not protocols:
-            return None
-        found = _INTAKES[dtls] = Intake(dtls, protocols)
-    found.add(receiver, ingress)
+    found = attach_transport(receiver.transport)
+    if found is not None:
+        found.add(receiver, ingress)
     return found
 
 
