@@ -2,6 +2,8 @@
 a Redis Cluster of three primaries (:func:`redis_cluster`) and a primary with a replica watched
 by one Sentinel (:func:`redis_sentinel`), made of the same binary (``redis-server --sentinel``
 is Redis Sentinel; Debian's redis-sentinel package only links that name to it) and redis-cli.
+The Sentinel set may ask a password of its Sentinel (``requirepass`` and an ACL user), or
+speak only TLS (the Sentinel and the primary, with a throwaway CA: tests/throwaway_ca.py).
 Locally a test without redis-server (or redis-cli) is skipped; in CI (CI=true) it fails.
 
 :meth:`RedisServer.stop` and :meth:`RedisServer.start` stop and start it again on the same
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -18,8 +21,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import require_binary
+from tests.throwaway_ca import TlsFiles
 
 READY_TIMEOUT = 10.0
 
@@ -30,13 +35,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _answers_ping(port: int) -> bool:
+def _answers_ping(port: int, tls: TlsFiles | None = None) -> bool:
+    """It answers (PONG, or that it wants a password first): it is up."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw:
+            s = raw
+            if tls is not None:
+                context = ssl.create_default_context(cafile=str(tls.ca))
+                s = context.wrap_socket(raw, server_hostname="127.0.0.1")
             s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            return s.recv(16).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
+
+
+def _tls_options(tls: TlsFiles) -> list[tuple[str, str]]:
+    """A server on TLS only (its port is its tls-port), its clients not asked for certificates;
+    its own connections out (a Sentinel to the primary, a replica to it) in TLS too."""
+    return [
+        ("tls-cert-file", str(tls.cert)),
+        ("tls-key-file", str(tls.key)),
+        ("tls-ca-cert-file", str(tls.ca)),
+        ("tls-auth-clients", "no"),
+        ("tls-replication", "yes"),
+    ]
 
 
 @dataclass(slots=True)
@@ -47,10 +69,11 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = field(default=None)
     db: int = 0
     extra: tuple[str, ...] = ()  # more of redis-server's options (a cluster node, a replica)
+    tls: TlsFiles | None = None  # TLS only: the port is its tls-port
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def new_url(self) -> str:
         """A database of its own (0..15) for a test, emptied first."""
@@ -66,8 +89,12 @@ class RedisServer:
 
     def start(self) -> None:
         """Start (or start again after :meth:`stop`) and wait until it answers PING."""
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            ports = ["--port", "0", "--tls-port", str(self.port)]
+            ports += [arg for name, value in _tls_options(self.tls) for arg in (f"--{name}", value)]
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            [self.binary, *ports, "--bind", "127.0.0.1", "--save", ""]
             + ["--appendonly", "no", "--dir", str(self.directory)]
             + ["--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes"]
             + list(self.extra),
@@ -75,7 +102,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + READY_TIMEOUT
-        while not _answers_ping(self.port):
+        while not _answers_ping(self.port, self.tls):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start:\n{self.log_text()[-2000:]}")
             time.sleep(0.05)  # a process starting: no event to wait on but its port
@@ -120,10 +147,13 @@ def _until(what: str, check: Callable[[], bool], timeout: float = READY_TIMEOUT)
         time.sleep(0.05)  # servers agreeing among themselves: no event to wait on from here
 
 
-def _info(port: int, section: str) -> dict[str, str]:
+def _info(port: int, section: str, tls: TlsFiles | None = None) -> dict[str, str]:
     import redis
 
-    with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+    options: dict[str, Any] = {}
+    if tls is not None:
+        options.update(ssl=True, ssl_ca_certs=str(tls.ca))
+    with redis.Redis(port=port, socket_timeout=2, decode_responses=True, **options) as client:
         text = client.execute_command("INFO", section)
     if isinstance(text, dict):  # redis-py parses INFO itself
         return {k: str(v) for k, v in text.items()}
@@ -208,32 +238,51 @@ def _in_sync(port: int) -> bool:
 
 
 SENTINEL_MASTER = "vcmaster"
+SENTINEL_ACL_USER = "vcnode"  # the Sentinel's ACL user, when it asks a password
 
 
 @dataclass(slots=True)
 class RedisSentinelServers:
-    """A primary, its replica, and one Sentinel (quorum 1) that fails over after 1 s down."""
+    """A primary, its replica (if any), and one Sentinel (quorum 1) that fails over after 1 s
+    down. ``password``: the Sentinel's requirepass (its default user's); its ACL user
+    SENTINEL_ACL_USER has ``acl_password``. ``tls``: the Sentinel and the primary speak
+    only TLS, with certificates of this CA."""
 
     primary: RedisServer
-    replica: RedisServer
+    replica: RedisServer | None
     sentinel: RedisServer
     master_name: str = SENTINEL_MASTER
+    password: str = ""
+    acl_password: str = ""
+    tls: TlsFiles | None = None
 
     @property
     def sentinels(self) -> tuple[tuple[str, int], ...]:
         return (("127.0.0.1", self.sentinel.port),)
 
-    def master_port(self) -> int:
-        """The primary's port as the Sentinel names it now."""
+    def sentinel_client(self) -> Any:
+        """A (blocking) client of the Sentinel, with its password and TLS."""
         import redis
 
-        with redis.Redis(port=self.sentinel.port, socket_timeout=2) as client:
+        options: dict[str, Any] = {"password": self.password or None}
+        if self.tls is not None:
+            options.update(ssl=True, ssl_ca_certs=str(self.tls.ca))
+        return redis.Redis(port=self.sentinel.port, socket_timeout=2, **options)
+
+    def master_port(self) -> int:
+        """The primary's port as the Sentinel names it now."""
+        with self.sentinel_client() as client:
             address = client.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", self.master_name)
         return int(address[1])
 
 
 @contextmanager
-def redis_sentinel() -> Iterator[RedisSentinelServers]:
+def redis_sentinel(
+    *, password: str = "", tls: TlsFiles | None = None, replica: bool = True
+) -> Iterator[RedisSentinelServers]:
+    """The Sentinel set; ``password``: its Sentinel's requirepass (and an ACL user's, with
+    "-acl" after it); ``tls``: the Sentinel and the primary on TLS only; ``replica``: with a
+    replica (the fail-over tests), else the primary alone (quicker)."""
     binary = require_binary("redis-server")
     directory = Path(tempfile.mkdtemp(prefix="vc-redis-sentinel-"))
     started: list[RedisServer] = []
@@ -243,36 +292,55 @@ def redis_sentinel() -> Iterator[RedisSentinelServers]:
             d.mkdir()
         # a replica syncs at once (diskless sync otherwise waits 5 s for more replicas)
         at_once = ("--repl-diskless-sync-delay", "0")
-        primary = RedisServer(binary, _free_port(), dirs[0], extra=at_once)
+        primary = RedisServer(binary, _free_port(), dirs[0], extra=at_once, tls=tls)
         primary.start()
         started.append(primary)
-        replica = RedisServer(
-            binary,
-            _free_port(),
-            dirs[1],
-            extra=(*at_once, "--replicaof", "127.0.0.1", str(primary.port)),
-        )
-        replica.start()
-        started.append(replica)
-        _until(
-            "replica in sync",
-            lambda: _info(replica.port, "replication").get("master_link_status") == "up",
-        )
+        copy: RedisServer | None = None
+        if replica:
+            copy = RedisServer(
+                binary,
+                _free_port(),
+                dirs[1],
+                extra=(*at_once, "--replicaof", "127.0.0.1", str(primary.port)),
+                tls=tls,
+            )
+            copy.start()
+            started.append(copy)
+            port = copy.port
+            _until(
+                "replica in sync",
+                lambda: _info(port, "replication", tls).get("master_link_status") == "up",
+            )
         sentinel_port = _free_port()
         config = dirs[2] / "sentinel.conf"  # Sentinel rewrites its file: one of its own
-        config.write_text(
-            f"port {sentinel_port}\nbind 127.0.0.1\n"
-            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary.port} 1\n"
-            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n"
-            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
-            # told, not found by its next INFO round (up to 10 s)
-            f"sentinel known-replica {SENTINEL_MASTER} 127.0.0.1 {replica.port}\n"
-        )
-        sentinel = RedisServer(binary, sentinel_port, dirs[2])
+        lines = [
+            "bind 127.0.0.1",
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary.port} 1",
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 1000",
+            f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
+        ]
+        if copy is not None:  # told, not found by its next INFO round (up to 10 s)
+            lines.append(f"sentinel known-replica {SENTINEL_MASTER} 127.0.0.1 {copy.port}")
+        if tls is None:
+            lines.append(f"port {sentinel_port}")
+        else:
+            lines += ["port 0", f"tls-port {sentinel_port}"]
+            lines += [f"{name} {value}" for name, value in _tls_options(tls)]
+        acl_password = f"{password}-acl" if password else ""
+        if password:
+            lines.append(f"requirepass {password}")
+            lines.append(f"user {SENTINEL_ACL_USER} on >{acl_password} ~* &* +@all")
+        config.write_text("\n".join(lines) + "\n")
+        sentinel = RedisServer(binary, sentinel_port, dirs[2], tls=tls)
         _start_sentinel(sentinel, config)
         started.append(sentinel)
-        servers = RedisSentinelServers(primary, replica, sentinel)
-        _until("the sentinel knows the replica", lambda: _knows_replica(servers))
+        servers = RedisSentinelServers(
+            primary, copy, sentinel, password=password, acl_password=acl_password, tls=tls
+        )
+        if copy is not None:
+            _until("the sentinel knows the replica", lambda: _knows_replica(servers))
+        else:
+            _until("the sentinel sees the primary", lambda: _sees_primary(servers))
         yield servers
     finally:
         for server in started:
@@ -293,7 +361,7 @@ def _start_sentinel(server: RedisServer, config: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + READY_TIMEOUT
-    while not _answers_ping(server.port):
+    while not _answers_ping(server.port, server.tls):
         if server.process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(
                 f"redis-server --sentinel did not start:\n{server.log_text()[-2000:]}"
@@ -301,19 +369,32 @@ def _start_sentinel(server: RedisServer, config: Path) -> None:
         time.sleep(0.05)  # a process starting: no event to wait on but its port
 
 
-def _knows_replica(servers: RedisSentinelServers) -> bool:
-    import redis
+def _fields(reply: Any) -> dict[str, str]:
+    """A Sentinel's record (a dict in RESP3, a flat list of pairs in RESP2) as text."""
+    if not isinstance(reply, dict):
+        reply = dict(zip(reply[::2], reply[1::2], strict=True))
+    return {_str(k): _str(v) for k, v in reply.items()}
 
-    with redis.Redis(port=servers.sentinel.port, socket_timeout=2, decode_responses=True) as c:
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _knows_replica(servers: RedisSentinelServers) -> bool:
+    assert servers.replica is not None
+    with servers.sentinel_client() as c:
         replicas = c.execute_command("SENTINEL REPLICAS", servers.master_name)
     for replica in replicas:
-        fields = (
-            replica
-            if isinstance(replica, dict)
-            else dict(zip(replica[::2], replica[1::2], strict=True))
-        )
-        if str(fields.get("port")) == str(servers.replica.port) and "s_down" not in str(
-            fields.get("flags", "")
+        fields = _fields(replica)
+        if fields.get("port") == str(servers.replica.port) and "s_down" not in fields.get(
+            "flags", ""
         ):
             return True
     return False
+
+
+def _sees_primary(servers: RedisSentinelServers) -> bool:
+    """The Sentinel had the primary's INFO (over TLS, when the set is on TLS): it watches it."""
+    with servers.sentinel_client() as c:
+        fields = _fields(c.execute_command("SENTINEL MASTER", servers.master_name))
+    return fields.get("flags") == "master" and int(fields.get("info-refresh", "inf")) < 10_000

@@ -38,6 +38,7 @@ from vidconsult.domain.access import AccessKind
 from vidconsult.domain.consent import ConsentRule, OnRefusal
 from vidconsult.domain.publishing import PublishLimits
 from vidconsult.domain.ratelimit import RateLimiter
+from vidconsult.errors import Misconfigured
 from vidconsult.join_trace import JoinTrace
 from vidconsult.ports import Clock, MediaEngine, SystemClock
 from vidconsult.services.access import AccessLog
@@ -241,6 +242,8 @@ def _install_node(app: web.Application, cluster: RoomCluster, rooms: RoomService
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
             await live.start()
+        except Misconfigured:
+            raise  # refused credentials: no retry helps, the server does not start
         except Exception:
             log.warning("live state unreachable at start node=%s", live.node_id)
         await app[SIGNALING].start()  # the node link listens before the node is placeable

@@ -110,7 +110,7 @@ def make_live_state(settings: Settings) -> LiveState | None:
     default: nothing is relayed, the room service holds everything in the process)."""
     if settings.live != "redis":
         return None
-    from vidconsult.cluster.redis_state import RedisLiveState
+    from vidconsult.cluster.redis_state import RedisLiveState, SentinelAccess
 
     return RedisLiveState(
         settings.redis_url.get_secret_value(),
@@ -119,6 +119,12 @@ def make_live_state(settings: Settings) -> LiveState | None:
         cluster=settings.redis_cluster,
         sentinels=settings.redis_sentinel_addresses(),
         sentinel_master=settings.redis_sentinel_master,
+        sentinel_access=SentinelAccess(
+            username=settings.redis_sentinel_username,
+            password=settings.redis_sentinel_password.get_secret_value(),
+            tls=settings.redis_sentinel_tls,
+        ),
+        tls_ca=settings.redis_tls_ca,
     )
 
 

@@ -243,6 +243,35 @@ class Settings(BaseSettings):
     redis_sentinel_master: str = Field(
         "", description="the name the Sentinels monitor the primary under (with --redis-sentinels)"
     )
+    # the Sentinels' own credentials and TLS (their requirepass or ACL user, their tls-port):
+    # apart from the primary's, which --redis-url gives; never logged
+    redis_sentinel_password: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "password of the Redis Sentinels themselves (their requirepass), with"
+            " --redis-sentinels; prefer the variable VIDCONSULT_REDIS_SENTINEL_PASSWORD or a"
+            " secret file: a password in a flag shows in ps"
+        ),
+    )
+    redis_sentinel_username: str = Field(
+        "",
+        max_length=200,
+        description=(
+            "ACL user of the Redis Sentinels (Redis 6.2+), with --redis-sentinel-password;"
+            " empty: their default user"
+        ),
+    )
+    redis_sentinel_tls: Switch = Field(
+        False,
+        description="the Redis Sentinels speak TLS (their tls-port), with --redis-sentinels",
+    )
+    redis_tls_ca: str = Field(
+        "",
+        description=(
+            "CA certificate file (PEM) the Redis servers' certificates are checked against, for"
+            " a rediss:// --redis-url and --redis-sentinel-tls (default: the system's CAs)"
+        ),
+    )
     # the live state: "memory" (one node, the default) or "redis" (several nodes share it at
     # redis_url; a participant may enter through any node: docs/operations.md, several nodes)
     live: Literal["memory", "redis"] = Field(
@@ -639,6 +668,41 @@ class Settings(BaseSettings):
                     " Cluster has no other)"
                 )
         self.redis_sentinel_addresses()
+        self._check_sentinel_access(sentinels)
+        self._check_redis_tls_ca()
+
+    def _check_sentinel_access(self, sentinels: bool) -> None:
+        given = [
+            flag(name)
+            for name, value in (
+                ("redis_sentinel_password", bool(self.redis_sentinel_password)),
+                ("redis_sentinel_username", bool(self.redis_sentinel_username)),
+                ("redis_sentinel_tls", self.redis_sentinel_tls),
+            )
+            if value
+        ]
+        if given and not sentinels:
+            raise ValueError(
+                f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with"
+                " --redis-sentinels (and --live redis)"
+            )
+        if self.redis_sentinel_username and not self.redis_sentinel_password:
+            raise ValueError(
+                "--redis-sentinel-username needs --redis-sentinel-password"
+                " (VIDCONSULT_REDIS_SENTINEL_PASSWORD): an ACL user logs in with a password"
+            )
+
+    def _check_redis_tls_ca(self) -> None:
+        if not self.redis_tls_ca:
+            return
+        rediss = urlsplit(self.redis_url.get_secret_value()).scheme == "rediss"
+        if self.live != "redis" or not (rediss or self.redis_sentinel_tls):
+            raise ValueError(
+                "--redis-tls-ca applies only with --live redis and TLS to Redis: a rediss://"
+                " --redis-url or --redis-sentinel-tls"
+            )
+        if not Path(self.redis_tls_ca).is_file():
+            raise ValueError(f"--redis-tls-ca {self.redis_tls_ca}: no such file")
 
     def redis_sentinel_addresses(self) -> tuple[tuple[str, int], ...]:
         """--redis-sentinels as (host, port) pairs; a bad one is a ValueError naming it."""

@@ -70,3 +70,11 @@ class RateLimited(VidconsultError):
     """Too many attempts (failed logins, a rate limit); retry later (``retry_after``)."""
 
     code = "rate_limited"
+
+
+class Misconfigured(VidconsultError):
+    """A dependency refuses this server's settings (a wrong password, an unknown user): no
+    retry helps, the operator must change them. Raised at start, which it stops; never an
+    answer to a request."""
+
+    code = "misconfigured"

@@ -56,6 +56,34 @@ SENTINELS = ["--redis-sentinels", "s1:26379,s2:26379", "--redis-sentinel-master"
             [*PG, "--live", "redis", "--redis-cluster", "--redis-url", "redis://r:6379/3"],
             "--redis-cluster needs a redis:// or rediss:// URL of database 0",
         ),
+        (
+            [*PG, "--live", "redis", "--redis-sentinel-password", "pw"],
+            "--redis-sentinel-password applies only with --redis-sentinels",
+        ),
+        (
+            ["--redis-sentinel-password", "pw"],
+            "--redis-sentinel-password applies only with --redis-sentinels",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-sentinel-tls"],
+            "--redis-sentinel-tls applies only with --redis-sentinels",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-sentinel-username", "vc", "--redis-sentinel-tls"],
+            "--redis-sentinel-username and --redis-sentinel-tls apply only with --redis-sentinels",
+        ),
+        (
+            [*PG, "--live", "redis", *SENTINELS, "--redis-sentinel-username", "vc"],
+            "--redis-sentinel-username needs --redis-sentinel-password",
+        ),
+        (
+            [*PG, "--live", "redis", *SENTINELS, "--redis-tls-ca", "/etc/hostname"],
+            "--redis-tls-ca applies only with --live redis and TLS to Redis",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-url", "rediss://r/0", "--redis-tls-ca", "/no/ca"],
+            "--redis-tls-ca /no/ca: no such file",
+        ),
     ],
 )
 def test_invalid_live_settings_fail_at_start_with_one_line(
@@ -67,21 +95,35 @@ def test_invalid_live_settings_fail_at_start_with_one_line(
     assert not (tmp_path / "vidconsult.db").exists()  # nothing started
 
 
-def test_the_redis_url_is_a_secret(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+def test_the_redis_url_and_the_sentinels_password_are_secrets(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     url = "redis://:s3cret-passw0rd@redis.internal:6379/0"
     with caplog.at_level(logging.DEBUG):
         settings = Settings.from_env(
-            {"VIDCONSULT_REDIS_URL": url},
+            {
+                "VIDCONSULT_REDIS_URL": url,
+                "VIDCONSULT_REDIS_SENTINEL_PASSWORD": "s3ntinel-pw",
+                "VIDCONSULT_REDIS_SENTINELS": "s1:26379",
+                "VIDCONSULT_REDIS_SENTINEL_MASTER": "vc",
+            },
             data_dir=tmp_path,
             secret=SECRET,
             store="postgres",
             database_url="postgresql://x@db/vc",
             live="redis",
+            node_id="n1",
         )
         logging.getLogger("test").info("settings %s %r", settings, settings)
+        from vidconsult.compose import make_live_state
+
+        state = make_live_state(settings)
+        logging.getLogger("test").info("live %r", state.client)  # type: ignore[union-attr]
     assert settings.redis_url.get_secret_value() == url
-    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
-    assert "s3cret" not in caplog.text
+    assert settings.redis_sentinel_password.get_secret_value() == "s3ntinel-pw"
+    for secret in ("s3cret", "s3ntinel"):
+        assert secret not in repr(settings) and secret not in str(settings)
+        assert secret not in caplog.text
 
 
 def test_the_node_id_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -125,6 +167,32 @@ def test_redis_with_fail_over_reaches_the_live_state(tmp_path: Path) -> None:
     assert isinstance(pool, SentinelConnectionPool)
     assert pool.service_name == "vc"
     assert pool.connection_kwargs["password"] == "pw" and pool.connection_kwargs["db"] == 2
+    # the Sentinels themselves: no password, no TLS unless given
+    assert "password" not in pool.sentinel_manager.sentinel_kwargs
+    assert "ssl" not in pool.sentinel_manager.sentinel_kwargs
+    ca = tmp_path / "ca.pem"
+    ca.write_text("a CA\n")
+    guarded = Settings.from_env(
+        {
+            "VIDCONSULT_REDIS_URL": "rediss://:pw@ignored/2",
+            "VIDCONSULT_REDIS_SENTINELS": "s1.lan:26379",
+            "VIDCONSULT_REDIS_SENTINEL_MASTER": "vc",
+            "VIDCONSULT_REDIS_SENTINEL_PASSWORD": "spw",
+            "VIDCONSULT_REDIS_SENTINEL_USERNAME": "vcnode",
+            "VIDCONSULT_REDIS_SENTINEL_TLS": "true",
+            "VIDCONSULT_REDIS_TLS_CA": str(ca),
+        },
+        **base,
+    )
+    state = make_live_state(guarded)
+    assert isinstance(state, RedisLiveState)
+    pool = state.client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    sentinel_kwargs = pool.sentinel_manager.sentinel_kwargs
+    assert sentinel_kwargs["password"] == "spw" and sentinel_kwargs["username"] == "vcnode"
+    assert sentinel_kwargs["ssl"] is True and sentinel_kwargs["ssl_ca_certs"] == str(ca)
+    assert pool.connection_kwargs["password"] == "pw"  # the primary's, from the URL
+    assert pool.connection_kwargs["ssl_ca_certs"] == str(ca)
     assert state.prefix == "{vc}:"  # one hash tag for every key
     cluster = Settings.from_env(
         {"VIDCONSULT_REDIS_URL": "redis://r1:7000/0", "VIDCONSULT_REDIS_CLUSTER": "true"}, **base
