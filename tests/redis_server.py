@@ -42,6 +42,7 @@ def _answers_ping(port: int, tls: TlsFiles | None = None) -> bool:
             s = raw
             if tls is not None:
                 context = ssl.create_default_context(cafile=str(tls.ca))
+                context.load_cert_chain(tls.client_cert, tls.client_key)
                 s = context.wrap_socket(raw, server_hostname="127.0.0.1")
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith((b"+PONG", b"-NOAUTH"))
@@ -50,15 +51,28 @@ def _answers_ping(port: int, tls: TlsFiles | None = None) -> bool:
 
 
 def _tls_options(tls: TlsFiles) -> list[tuple[str, str]]:
-    """A server on TLS only (its port is its tls-port), its clients not asked for certificates;
-    its own connections out (a Sentinel to the primary, a replica to it) in TLS too."""
+    """A server on TLS only (its port is its tls-port) that asks its clients for a certificate
+    of the CA (Redis' default, tls-auth-clients yes); its own connections out (a Sentinel to
+    the primary, a replica to it) in TLS too, with its certificate."""
     return [
         ("tls-cert-file", str(tls.cert)),
         ("tls-key-file", str(tls.key)),
         ("tls-ca-cert-file", str(tls.ca)),
-        ("tls-auth-clients", "no"),
+        ("tls-auth-clients", "yes"),
         ("tls-replication", "yes"),
     ]
+
+
+def tls_client_options(tls: TlsFiles | None) -> dict[str, Any]:
+    """redis-py's options of a test's client of a server on TLS (none for one without)."""
+    if tls is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(tls.ca),
+        "ssl_certfile": str(tls.client_cert),
+        "ssl_keyfile": str(tls.client_key),
+    }
 
 
 @dataclass(slots=True)
@@ -150,9 +164,7 @@ def _until(what: str, check: Callable[[], bool], timeout: float = READY_TIMEOUT)
 def _info(port: int, section: str, tls: TlsFiles | None = None) -> dict[str, str]:
     import redis
 
-    options: dict[str, Any] = {}
-    if tls is not None:
-        options.update(ssl=True, ssl_ca_certs=str(tls.ca))
+    options = tls_client_options(tls)
     with redis.Redis(port=port, socket_timeout=2, decode_responses=True, **options) as client:
         text = client.execute_command("INFO", section)
     if isinstance(text, dict):  # redis-py parses INFO itself
@@ -264,10 +276,10 @@ class RedisSentinelServers:
         """A (blocking) client of the Sentinel, with its password and TLS."""
         import redis
 
-        options: dict[str, Any] = {"password": self.password or None}
-        if self.tls is not None:
-            options.update(ssl=True, ssl_ca_certs=str(self.tls.ca))
-        return redis.Redis(port=self.sentinel.port, socket_timeout=2, **options)
+        options = tls_client_options(self.tls)
+        return redis.Redis(
+            port=self.sentinel.port, socket_timeout=2, password=self.password or None, **options
+        )
 
     def master_port(self) -> int:
         """The primary's port as the Sentinel names it now."""

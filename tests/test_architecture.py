@@ -114,15 +114,16 @@ def test_services_and_signaling_do_not_reach_the_root() -> None:
 
 
 def test_only_the_redis_live_state_imports_redis() -> None:
-    """Redis is an adapter behind the live-state port (vidconsult/cluster/redis_state.py); the
-    rest of the server reaches it only through vidconsult.cluster.ports."""
+    """Redis is an adapter behind the live-state port (vidconsult/cluster/redis_state.py, and
+    redis_connect.py: how it connects); the rest of the server reaches it only through
+    vidconsult.cluster.ports."""
     users = {
         str(path.relative_to(ROOT))
         for pkg in ("vidconsult", "signaling", "media", "web")
         for path in (ROOT / pkg).glob("**/*.py")
         if offending(path, {"redis"})
     }
-    assert users == {"vidconsult/cluster/redis_state.py"}
+    assert users == {"vidconsult/cluster/redis_state.py", "vidconsult/cluster/redis_connect.py"}
 
 
 def _reads_settings_around_the_object(path: Path) -> list[str]:

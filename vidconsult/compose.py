@@ -110,7 +110,8 @@ def make_live_state(settings: Settings) -> LiveState | None:
     default: nothing is relayed, the room service holds everything in the process)."""
     if settings.live != "redis":
         return None
-    from vidconsult.cluster.redis_state import RedisLiveState, SentinelAccess
+    from vidconsult.cluster.redis_connect import RedisTls, SentinelAccess
+    from vidconsult.cluster.redis_state import RedisLiveState
 
     return RedisLiveState(
         settings.redis_url.get_secret_value(),
@@ -124,7 +125,9 @@ def make_live_state(settings: Settings) -> LiveState | None:
             password=settings.redis_sentinel_password.get_secret_value(),
             tls=settings.redis_sentinel_tls,
         ),
-        tls_ca=settings.redis_tls_ca,
+        tls=RedisTls(
+            ca=settings.redis_tls_ca, cert=settings.redis_tls_cert, key=settings.redis_tls_key
+        ),
     )
 
 

@@ -265,6 +265,8 @@ class Settings(BaseSettings):
         False,
         description="the Redis Sentinels speak TLS (their tls-port), with --redis-sentinels",
     )
+    # the files of every TLS connection to Redis (a rediss:// URL's, the Sentinels'): the CA,
+    # and this node's certificate for servers that ask for one (Redis' tls-auth-clients yes)
     redis_tls_ca: str = Field(
         "",
         description=(
@@ -272,6 +274,14 @@ class Settings(BaseSettings):
             " a rediss:// --redis-url and --redis-sentinel-tls (default: the system's CAs)"
         ),
     )
+    redis_tls_cert: str = Field(
+        "",
+        description=(
+            "this node's client certificate (PEM) for Redis servers that ask for one"
+            " (tls-auth-clients yes), with --redis-tls-key"
+        ),
+    )
+    redis_tls_key: str = Field("", description="the unencrypted key (PEM) of --redis-tls-cert")
     # the live state: "memory" (one node, the default) or "redis" (several nodes share it at
     # redis_url; a participant may enter through any node: docs/operations.md, several nodes)
     live: Literal["memory", "redis"] = Field(
@@ -669,7 +679,7 @@ class Settings(BaseSettings):
                 )
         self.redis_sentinel_addresses()
         self._check_sentinel_access(sentinels)
-        self._check_redis_tls_ca()
+        self._check_redis_tls_files()
 
     def _check_sentinel_access(self, sentinels: bool) -> None:
         given = [
@@ -692,17 +702,31 @@ class Settings(BaseSettings):
                 " (VIDCONSULT_REDIS_SENTINEL_PASSWORD): an ACL user logs in with a password"
             )
 
-    def _check_redis_tls_ca(self) -> None:
-        if not self.redis_tls_ca:
+    def _check_redis_tls_files(self) -> None:
+        if bool(self.redis_tls_cert) != bool(self.redis_tls_key):
+            raise ValueError(
+                "--redis-tls-cert and --redis-tls-key go together: give both or neither"
+            )
+        files = {
+            flag(name): path
+            for name, path in (
+                ("redis_tls_ca", self.redis_tls_ca),
+                ("redis_tls_cert", self.redis_tls_cert),
+                ("redis_tls_key", self.redis_tls_key),
+            )
+            if path
+        }
+        if not files:
             return
         rediss = urlsplit(self.redis_url.get_secret_value()).scheme == "rediss"
         if self.live != "redis" or not (rediss or self.redis_sentinel_tls):
             raise ValueError(
-                "--redis-tls-ca applies only with --live redis and TLS to Redis: a rediss://"
-                " --redis-url or --redis-sentinel-tls"
+                f"{' and '.join(files)} {'applies' if len(files) == 1 else 'apply'} only with"
+                " --live redis and TLS to Redis: a rediss:// --redis-url or --redis-sentinel-tls"
             )
-        if not Path(self.redis_tls_ca).is_file():
-            raise ValueError(f"--redis-tls-ca {self.redis_tls_ca}: no such file")
+        for name, path in files.items():
+            if not Path(path).is_file():
+                raise ValueError(f"{name} {path}: no such file")
 
     def redis_sentinel_addresses(self) -> tuple[tuple[str, int], ...]:
         """--redis-sentinels as (host, port) pairs; a bad one is a ValueError naming it."""

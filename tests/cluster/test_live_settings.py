@@ -84,6 +84,14 @@ SENTINELS = ["--redis-sentinels", "s1:26379,s2:26379", "--redis-sentinel-master"
             [*PG, "--live", "redis", "--redis-url", "rediss://r/0", "--redis-tls-ca", "/no/ca"],
             "--redis-tls-ca /no/ca: no such file",
         ),
+        (
+            [*PG, "--live", "redis", "--redis-url", "rediss://r/0", "--redis-tls-cert", "/c"],
+            "--redis-tls-cert and --redis-tls-key go together",
+        ),
+        (
+            [*PG, "--live", "redis", "--redis-tls-cert", "/c", "--redis-tls-key", "/k"],
+            "--redis-tls-cert and --redis-tls-key apply only with --live redis and TLS to Redis",
+        ),
     ],
 )
 def test_invalid_live_settings_fail_at_start_with_one_line(
@@ -170,8 +178,9 @@ def test_redis_with_fail_over_reaches_the_live_state(tmp_path: Path) -> None:
     # the Sentinels themselves: no password, no TLS unless given
     assert "password" not in pool.sentinel_manager.sentinel_kwargs
     assert "ssl" not in pool.sentinel_manager.sentinel_kwargs
-    ca = tmp_path / "ca.pem"
-    ca.write_text("a CA\n")
+    ca, cert, key = tmp_path / "ca.pem", tmp_path / "node.pem", tmp_path / "node.key"
+    for path in (ca, cert, key):
+        path.write_text("PEM\n")
     guarded = Settings.from_env(
         {
             "VIDCONSULT_REDIS_URL": "rediss://:pw@ignored/2",
@@ -181,6 +190,8 @@ def test_redis_with_fail_over_reaches_the_live_state(tmp_path: Path) -> None:
             "VIDCONSULT_REDIS_SENTINEL_USERNAME": "vcnode",
             "VIDCONSULT_REDIS_SENTINEL_TLS": "true",
             "VIDCONSULT_REDIS_TLS_CA": str(ca),
+            "VIDCONSULT_REDIS_TLS_CERT": str(cert),
+            "VIDCONSULT_REDIS_TLS_KEY": str(key),
         },
         **base,
     )
@@ -190,9 +201,25 @@ def test_redis_with_fail_over_reaches_the_live_state(tmp_path: Path) -> None:
     assert isinstance(pool, SentinelConnectionPool)
     sentinel_kwargs = pool.sentinel_manager.sentinel_kwargs
     assert sentinel_kwargs["password"] == "spw" and sentinel_kwargs["username"] == "vcnode"
-    assert sentinel_kwargs["ssl"] is True and sentinel_kwargs["ssl_ca_certs"] == str(ca)
+    files = {"ssl_ca_certs": str(ca), "ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    assert sentinel_kwargs["ssl"] is True
+    assert {name: sentinel_kwargs[name] for name in files} == files
     assert pool.connection_kwargs["password"] == "pw"  # the primary's, from the URL
-    assert pool.connection_kwargs["ssl_ca_certs"] == str(ca)
+    assert {name: pool.connection_kwargs[name] for name in files} == files
+    # one Redis on TLS (no Sentinels) takes the same files
+    single = Settings.from_env(
+        {
+            "VIDCONSULT_REDIS_URL": "rediss://:pw@r1:6380/0",
+            "VIDCONSULT_REDIS_TLS_CA": str(ca),
+            "VIDCONSULT_REDIS_TLS_CERT": str(cert),
+            "VIDCONSULT_REDIS_TLS_KEY": str(key),
+        },
+        **base,
+    )
+    state = make_live_state(single)
+    assert isinstance(state, RedisLiveState)
+    kwargs = state.client.connection_pool.connection_kwargs
+    assert {name: kwargs[name] for name in files} == files
     assert state.prefix == "{vc}:"  # one hash tag for every key
     cluster = Settings.from_env(
         {"VIDCONSULT_REDIS_URL": "redis://r1:7000/0", "VIDCONSULT_REDIS_CLUSTER": "true"}, **base

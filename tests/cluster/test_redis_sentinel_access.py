@@ -1,9 +1,11 @@
 """Sentinels that ask a password, and Sentinels on TLS, on real servers (tests/redis_server.py):
 the node's live state, built from its settings as `vidconsult serve` builds it
 (vidconsult/compose.py), works through them with the right password (the default user's
-requirepass, or an ACL user's) and over TLS with the operator's CA; with a wrong or missing
+requirepass, or an ACL user's) and over TLS (the operator's CA, the node's client
+certificate: Redis asks for one by default); with a wrong or missing
 password the node stops at start with a line naming the flag, within its timeout (no endless
-"Redis unreachable"); without the CA the TLS connection is refused, not made unchecked."""
+"Redis unreachable"), as with a Sentinel's certificate that does not verify; a Sentinel that
+hangs up (a plain client) is an outage, never a hang."""
 
 from __future__ import annotations
 
@@ -155,36 +157,80 @@ async def test_the_server_does_not_start_when_the_sentinels_refuse_it(
             raise AssertionError("the server started")
 
 
+def _tls(servers: RedisSentinelServers, *, ca: bool = True, cert: bool = True) -> dict[str, Any]:
+    """The TLS settings of a node of ``servers``: the Sentinels' switch, the CA, the node's
+    client certificate."""
+    assert servers.tls is not None
+    tls: dict[str, Any] = {"redis_sentinel_tls": True}
+    if ca:
+        tls["redis_tls_ca"] = str(servers.tls.ca)
+    if cert:
+        tls["redis_tls_cert"] = str(servers.tls.client_cert)
+        tls["redis_tls_key"] = str(servers.tls.client_key)
+    return tls
+
+
 async def test_the_live_state_over_tls_to_the_sentinel_and_the_primary(
     on_tls: RedisSentinelServers, tmp_path: Path, states: list[RedisLiveState]
 ) -> None:
-    assert on_tls.tls is not None
-    tls = {"redis_sentinel_tls": True, "redis_tls_ca": str(on_tls.tls.ca)}
-    a = _state(_settings(on_tls, "a", tmp_path / "a", **tls))
-    b = _state(_settings(on_tls, "b", tmp_path / "b", **tls))
+    a = _state(_settings(on_tls, "a", tmp_path / "a", **_tls(on_tls)))
+    b = _state(_settings(on_tls, "b", tmp_path / "b", **_tls(on_tls)))
     states += [a, b]
     await a.start()
     await b.start()
     await room_of_a_heard_from_b(a, b)
-    # the primary's connection is TLS too (the Sentinel named its tls-port: plain would fail)
-    assert a.client.connection_pool.connection_kwargs["ssl_ca_certs"] == str(on_tls.tls.ca)
+    # the primary is reached in TLS too, with the same files (the Sentinel named its tls-port,
+    # and it asks for a client certificate: nothing else would have worked)
+    primary = a.client.connection_pool.connection_kwargs
+    assert on_tls.tls is not None
+    assert primary["ssl_certfile"] == str(on_tls.tls.client_cert)
 
 
-@pytest.mark.parametrize(
-    "tls",
-    [
-        {"redis_sentinel_tls": True},  # the system's CAs do not know the test CA
-        {},  # plain to a Sentinel on TLS only
-    ],
-)
-async def test_a_sentinel_on_tls_is_not_reached_unchecked_or_in_plain(
-    on_tls: RedisSentinelServers,
-    tmp_path: Path,
-    states: list[RedisLiveState],
-    tls: dict[str, Any],
+async def test_a_node_that_cannot_verify_the_sentinels_stops_at_start_naming_the_flags(
+    on_tls: RedisSentinelServers, tmp_path: Path, states: list[RedisLiveState]
 ) -> None:
-    state = _state(_settings(on_tls, "a", tmp_path, **tls))
+    # no --redis-tls-ca: the system's CAs, which do not know the test's
+    state = _state(_settings(on_tls, "a", tmp_path, **_tls(on_tls, ca=False)))
     states.append(state)
-    await state.start()  # an unreachable live state is an outage, retried: not a refusal
+    began = time.monotonic()
+    with pytest.raises(Misconfigured) as refused:
+        await state.start()
+    assert time.monotonic() - began < REFUSED_WITHIN
+    message = refused.value.message
+    assert f"TLS to 127.0.0.1:{on_tls.sentinel.port} failed" in message, message
+    assert "certificate verify failed" in message and "--redis-tls-ca" in message, message
+
+
+async def test_a_node_speaking_plain_to_sentinels_on_tls_finds_them_unreachable(
+    on_tls: RedisSentinelServers, tmp_path: Path, states: list[RedisLiveState]
+) -> None:
+    """A Sentinel that closes the connection (a plain client on its TLS port) looks like an
+    outage to the node: it starts, and its calls say Unavailable, as when Redis is away."""
+    state = _state(_settings(on_tls, "a", tmp_path))
+    states.append(state)
+    await state.start()
+    began = time.monotonic()
     with pytest.raises(Unavailable):
         await state.placement.place("rm_1")
+    assert time.monotonic() - began < 3 * 2.0  # the call's timeout, its retry
+
+
+async def test_a_node_without_the_client_certificate_never_gets_in(
+    on_tls: RedisSentinelServers, tmp_path: Path, states: list[RedisLiveState]
+) -> None:
+    """The Sentinel asks for a client certificate (tls-auth-clients yes) and the node has none.
+    Its TLS alert reaches the node before the connection closes, or, on uvloop, not always:
+    then the node sees only a closed connection. Either way it does not get in nor hang: it
+    stops at start naming the flags, or it starts and its calls say Unavailable."""
+    state = _state(_settings(on_tls, "a", tmp_path, **_tls(on_tls, cert=False)))
+    states.append(state)
+    began = time.monotonic()
+    try:
+        await state.start()
+    except Misconfigured as refused:
+        assert "certificate required" in refused.message, refused.message
+        assert "--redis-tls-cert" in refused.message
+    else:
+        with pytest.raises(Unavailable):
+            await state.placement.place("rm_1")
+    assert time.monotonic() - began < 3 * 2.0

@@ -1,7 +1,8 @@
 """The live state in Redis (``--live redis --redis-url redis://...``), shared by the nodes of
-a centre, on one of three deployments (:func:`connect`): one Redis; a primary with replicas
-that Redis Sentinel fails over (``--redis-sentinels``, ``--redis-sentinel-master``); or a Redis
-Cluster (``--redis-cluster``).
+a centre, on one of three deployments: one Redis; a primary with replicas that Redis Sentinel
+fails over (``--redis-sentinels``, ``--redis-sentinel-master``); or a Redis Cluster
+(``--redis-cluster``). How a node reaches each, with its credentials and TLS, is
+:mod:`vidconsult.cluster.redis_connect`.
 
 One hash tag for every key: the prefix (default ``vc``) is written ``{vc}:``, so all of a
 centre's keys hash to one slot of a Redis Cluster. The scripts below then stay atomic there:
@@ -45,11 +46,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import parse_url
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -65,7 +62,14 @@ from vidconsult.cluster.ports import (
     choose_node,
     unavailable,
 )
-from vidconsult.errors import Misconfigured
+from vidconsult.cluster.redis_connect import (
+    OPEN_SENTINELS,
+    SYSTEM_TLS,
+    RedisTls,
+    SentinelAccess,
+    check_sentinels,
+    connect,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,95 +207,6 @@ def hash_tagged(prefix: str) -> str:
     return prefix if name.startswith("{") and name.endswith("}") else f"{{{name}}}:"
 
 
-@dataclass(frozen=True, slots=True)
-class SentinelAccess:
-    """How a node reaches the Sentinels themselves, apart from the primary they name (whose
-    password and TLS the URL gives): their password (``requirepass``, or an ACL user's with
-    ``username``) and whether they speak TLS (their ``tls-port``)."""
-
-    username: str = ""
-    password: str = field(default="", repr=False)
-    tls: bool = False
-
-
-def connect(
-    url: str,
-    *,
-    timeout: float = 2.0,
-    cluster: bool = False,
-    sentinels: tuple[tuple[str, int], ...] = (),
-    sentinel_master: str = "",
-    sentinel_access: SentinelAccess = SentinelAccess(),
-    tls_ca: str = "",
-) -> Any:
-    """A client of the live state's Redis: ``url`` itself; with ``cluster``, a Redis Cluster
-    found from that node; with ``sentinels``, the primary they name ``sentinel_master`` (the
-    URL's credentials, database and TLS apply to it, its host is not used; the Sentinels are
-    reached with ``sentinel_access``). ``tls_ca``: the CA file every TLS connection checks
-    the servers' certificates against (default: the system's). Replies decoded; a call waits
-    ``timeout`` seconds, then retries once (a join waits at most ~2 timeouts)."""
-    rediss = url.lower().startswith("rediss://")
-    ca = {"ssl_ca_certs": tls_ca} if tls_ca else {}
-    options: dict[str, Any] = {
-        "decode_responses": True,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
-        **(ca if rediss else {}),
-    }
-    if cluster:
-        return RedisCluster.from_url(url, **options)
-    if sentinels:
-        parsed = parse_url(url)
-        for name in ("username", "password", "db"):
-            if parsed.get(name) is not None:
-                options[name] = parsed[name]
-        if rediss:
-            options["ssl"] = True
-        # given, sentinel_kwargs replace what redis-py would take from the primary's options
-        sentinel_kwargs: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        }
-        if sentinel_access.password:
-            sentinel_kwargs["password"] = sentinel_access.password
-            if sentinel_access.username:
-                sentinel_kwargs["username"] = sentinel_access.username
-        if sentinel_access.tls:
-            sentinel_kwargs.update(ssl=True, **ca)
-        sentinel = Sentinel(list(sentinels), sentinel_kwargs=sentinel_kwargs)
-        return sentinel.master_for(sentinel_master, redis_class=aioredis.Redis, **options)
-    return aioredis.Redis.from_url(url, **options)
-
-
-async def check_sentinels(sentinel: Sentinel) -> None:
-    """Misconfigured when no Sentinel takes this node's credentials and one refuses them (a
-    wrong or missing password, an unknown user): retrying cannot help, so the node stops at
-    start instead of calling Redis unreachable forever. Sentinels that cannot be reached are
-    an outage, left to the retries; one refusing while another accepts is logged."""
-    refused: list[str] = []
-    accepted = 0
-    for client in sentinel.sentinels:
-        kwargs = client.connection_pool.connection_kwargs
-        where = f"{kwargs.get('host')}:{kwargs.get('port')}"
-        try:
-            await client.ping()
-        except AuthenticationError:  # before ConnectionError: it is one
-            refused.append(where)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            continue  # an outage: the calls retry until it is back
-        else:
-            accepted += 1
-    if refused and not accepted:
-        raise Misconfigured(
-            f"the Redis Sentinels ({', '.join(refused)}) refused this node's credentials: check"
-            " --redis-sentinel-password (VIDCONSULT_REDIS_SENTINEL_PASSWORD) and"
-            " --redis-sentinel-username"
-        )
-    if refused:
-        log.warning("redis sentinels refused the credentials sentinels=%s", ",".join(refused))
-
-
 @dataclass(slots=True)
 class _Listener:
     handler: Handler
@@ -317,8 +232,8 @@ class RedisLiveState:
         cluster: bool = False,
         sentinels: tuple[tuple[str, int], ...] = (),
         sentinel_master: str = "",
-        sentinel_access: SentinelAccess = SentinelAccess(),
-        tls_ca: str = "",
+        sentinel_access: SentinelAccess = OPEN_SENTINELS,
+        tls: RedisTls = SYSTEM_TLS,
     ) -> None:
         self.node_id = node_id
         self.ttl = ttl
@@ -331,7 +246,7 @@ class RedisLiveState:
             sentinels=sentinels,
             sentinel_master=sentinel_master,
             sentinel_access=sentinel_access,
-            tls_ca=tls_ca,
+            tls=tls,
         )
         self._cluster = cluster
         # a cluster's nodes count their own subscribers: ask them all
