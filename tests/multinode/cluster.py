@@ -26,9 +26,16 @@ from tests.helpers import SECRET
 
 READY_TIMEOUT = 120.0  # three nodes importing at once on a loaded 2-core machine
 # a node's heartbeat (s) and how long it lasts: a killed node is out of the registry after
-# at most TTL + one heartbeat of a survivor (its sweep)
+# at most TTL + one heartbeat of a survivor (its sweep). The TTL must outlast the longest
+# silence of a LIVE node: at a load average of 13-28 on 2 cores the nodes' event loops fall
+# 0.3-1.4 s behind (more at start) and a heartbeat's Redis call takes up to 0.8 s, so a room's
+# node beat 1.3-2.2 s apart in test_browsers.py, and once (load 24) over 5 s; with a TTL of
+# 2 s it was swept as dead while serving (its relayed pages cut, the room ended by another
+# node behind its back: 2 runs of 6). The product's default TTL, 6 s, beaten every 0.5 s.
 HEARTBEAT = 0.5
-TTL = 2.0
+TTL = 6.0
+# a killed node is swept by a survivor within this (s); a rejoin's own budget comes on top
+KILL_NOTICED = TTL + HEARTBEAT
 # the nodes' shared secret for their internal endpoints (the lecture relay, /internal/v1/relay)
 CLUSTER_SECRET = "cluster-" + "s" * 40
 

@@ -2,8 +2,8 @@
 nodes of three real ones meet in one room and decode each other's video; an admin's REST call
 on the third node lists the room with both and ends it, and both pages show the end. Then the
 same through the front with the room's node killed (SIGKILL): the page and a Python client
-are back, seeing each other, within 10 s; the page, reloaded, is not sent to the waiting room
-again and shows the chat so far."""
+are back, seeing each other, within the node TTL + 8 s; the page, reloaded, is not sent to the
+waiting room again and shows the chat so far."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.browser.room_scene import artifact
 from tests.browser.test_e2e_room import Opener, Page
-from tests.multinode.cluster import Cluster
+from tests.multinode.cluster import KILL_NOTICED, Cluster
 from tests.multinode.test_nodes import handle, token
 from vidconsult.client import RoomClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+# after a SIGKILL of the room's node: its death noticed, then 7.5 s to rejoin and see each
+# other (10 s in all with the 2 s TTL this budget was first set with)
+BACK_AFTER_KILL = KILL_NOTICED + 7.5
 
 
 def room_link(base: str, room_id: str, tok: str) -> str:
@@ -103,22 +106,22 @@ async def test_room_node_killed_page_and_client_rejoin(
 
     cluster.node(home).kill()
     killed_at = time.monotonic()
-    await expert.wait_event("rejoined", timeout=10)
+    await expert.wait_event("rejoined", timeout=BACK_AFTER_KILL)
     await patient.page.wait_for_function(
-        "() => window.vidconsult.state === 'joined'", timeout=10_000
+        "() => window.vidconsult.state === 'joined'", timeout=BACK_AFTER_KILL * 1000
     )
-    left_ms = max(1000, int((10 - (time.monotonic() - killed_at)) * 1000))
+    left_ms = max(1000, int((BACK_AFTER_KILL - (time.monotonic() - killed_at)) * 1000))
     await patient.page.wait_for_function(
         """(id) => { const v = document.querySelector(`video[data-identity="${id}"]`);
            return !!v && v.videoWidth > 0 && v.currentTime > 0.3; }""",
         arg="dr-wu",
         timeout=left_ms,
     )
-    video = await expert.wait_for_track("pt-liu", "video", timeout=10)
-    await video.next_frame(timeout=max(1.0, 10 - (time.monotonic() - killed_at)))
+    video = await expert.wait_for_track("pt-liu", "video", timeout=BACK_AFTER_KILL)
+    await video.next_frame(timeout=max(1.0, BACK_AFTER_KILL - (time.monotonic() - killed_at)))
     back_in = time.monotonic() - killed_at
     print(f"\npage and SDK client back, seeing each other, {back_in:.1f} s after the SIGKILL")
-    assert back_in < 10, back_in
+    assert back_in < BACK_AFTER_KILL, back_in
     await patient.page.screenshot(path=artifact("multinode-after-sigkill"))
 
     now_home = await cluster.where(rid)

@@ -12,7 +12,7 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.helpers import SECRET, ServerHandle
-from tests.multinode.cluster import Cluster, Node
+from tests.multinode.cluster import KILL_NOTICED, Cluster, Node
 from tests.redis_server import RedisServer
 from vidconsult.client import ClientError, RoomClient
 from vidconsult.tokens import TokenSigner
@@ -128,7 +128,7 @@ async def test_room_node_killed_admitted_patient_and_chat_survive(cluster: Clust
         cluster.node(home).kill()
         killed_at = time.monotonic()
         for client in clients:
-            await client.wait_event("rejoined", timeout=15)
+            await client.wait_event("rejoined", timeout=KILL_NOTICED + 12.5)
         print(f"\nboth back {time.monotonic() - killed_at:.1f} s after the SIGKILL")
         now_home = await cluster.where(rid)
         assert now_home not in (None, home)
@@ -183,7 +183,7 @@ async def test_room_node_killed_raised_hands_keep_their_queue(cluster: Cluster) 
         await students["st-d"].close()  # does not come back after the kill
         back = [teacher, students["st-b"], students["st-a"]]
         for client in back:
-            await client.wait_event("rejoined", timeout=15)
+            await client.wait_event("rejoined", timeout=KILL_NOTICED + 12.5)
         assert (await cluster.where(rid)) not in (None, home)
 
         # the teacher's roster after the rejoin: st-b then st-a, at the instants they went up;
