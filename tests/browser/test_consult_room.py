@@ -252,6 +252,33 @@ async def test_links_that_cannot_be_used_say_why_and_whom_to_call(
         assert await page.page.locator("[data-testid=join-button]").is_visible() is False
         await page.shot(f"link-{label}-{lang}", lang)
 
+    # a link cut off when copied, or without its token: the same card, not a line in the bar
+    # over an empty page (the server's check names the centre's number when it can)
+    cut = f"{live_server.url}/room/{rid}#token={revoked[: len(revoked) // 3]}"
+    page = await open_room("cut", cut, lang=lang)
+    assert await page.wait_state("blocked") == "blocked"
+    assert await page.text("blocked-reason") == words["errors"]["token_malformed"]
+    assert PHONE in await page.text("blocked-call")
+    await page.shot(f"link-cut-{lang}", lang)
+    page = await open_room("bare", f"{live_server.url}/room/{rid}#", lang=lang)
+    assert await page.wait_state("blocked") == "blocked"
+    assert await page.text("blocked-reason") == words["errors"]["token_missing"]
+    assert await page.text("blocked-call") == words["askCentre"]
+    assert "token" not in (await page.page.locator("body").inner_text()).lower()
+
+    # the server unreachable: a card that says the link may be fine and the page keeps trying
+    unreachable = await open_room(
+        "unreachable",
+        link(live_server, rid, mint(live_server, "pt-offline", "patient", rid)),
+        lang=lang,
+        init="window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));",
+    )
+    await unreachable.page.wait_for_selector("[data-testid=blocked]", state="visible")
+    assert await unreachable.text("blocked-reason") == words["checkUnreachable"]
+    assert await unreachable.text("blocked-call") == words["unreachableHelp"]
+    assert await unreachable.page.evaluate("window.__gumCalls") == 0
+    await unreachable.shot(f"link-unreachable-{lang}", lang)
+
 
 async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
     live_server: ServerHandle, open_room: Opener
@@ -276,6 +303,9 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
     assert first.startswith("Opens in") and " s" in first, first
     times = await patient.text("blocked-times")
     assert "Europe/London" in times and "Asia/Shanghai, GMT+8" in times, times
+    # what to do now: keep the page open (it opens by itself), and whom to call
+    call = await patient.text("blocked-call")
+    assert call.startswith(en["keepOpen"]) and PHONE in call, call
     await patient.page.wait_for_function(
         "(t) => document.querySelector('[data-testid=countdown]').textContent !== t",
         arg=first,

@@ -23,6 +23,7 @@ export async function checkLink(onOpen) {
   room.check = check;
   if (check.ok) {
     room.view.setStatus("");
+    $("blocked").hidden = true; // the card of an unreachable server, if it was shown
     return check;
   }
   showBlocked(check, onOpen);
@@ -32,9 +33,9 @@ export async function checkLink(onOpen) {
 async function fetchCheck() {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      const response = await fetch("/api/v1/join/check", {
-        headers: { Authorization: `Bearer ${room.token}` }, cache: "no-store",
-      });
+      // no token at all: no header, and the server answers token_missing
+      const headers = room.token ? { Authorization: `Bearer ${room.token}` } : {};
+      const response = await fetch("/api/v1/join/check", { headers, cache: "no-store" });
       const body = await response.json();
       if (response.ok) return body;
       if (response.status !== 429 && response.status < 500) {
@@ -44,8 +45,22 @@ async function fetchCheck() {
       // offline, or the server restarting: say so and try again
     }
     room.view.setStatus(t("checkUnreachable"), "warn");
+    showUnreachable();
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]));
   }
+}
+
+/** While the server does not answer: a card, not only a line in the bar, that says the link
+ * itself may be fine, that the page keeps trying, and when to call (the centre's number comes
+ * from the server, so none can be shown here). */
+function showUnreachable() {
+  document.body.dataset.code = "unreachable";
+  $("prejoin").hidden = true;
+  $("blocked").hidden = false;
+  $("blocked-heading").textContent = t("unreachableHeading");
+  $("blocked-reason").textContent = t("checkUnreachable");
+  $("blocked-times").replaceChildren();
+  $("blocked-call").textContent = t("unreachableHelp");
 }
 
 /** Rows of a <dl>: a label, then the time in the viewer's zone and the centre's. */
@@ -89,9 +104,11 @@ function showBlocked(check, onOpen) {
   $("blocked-reason").textContent = errorText(check.code);
   $("blocked-times").replaceChildren(...[timesList(check, { opens: notYet })].filter(Boolean));
   const phone = check.centre?.phone;
-  // a link that only needs waiting is not a link to replace
+  // a link that only needs waiting is not a link to replace: say to keep the page open even
+  // when there is a number to call, or a patient closes it and calls instead
   const ask = notYet ? "keepOpen" : "askCentre";
-  $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t(ask);
+  const call = phone ? t("callCentre", { phone }) : "";
+  $("blocked-call").textContent = notYet ? `${t(ask)} ${call}`.trim() : call || t(ask);
   room.view.setStatus("");
   $("blocked-heading").focus();
   if (notYet) startCountdown(check, onOpen);

@@ -19,18 +19,17 @@ let meter = null; // {context, timer}
 let audioOnly = false;
 let consent = null; // true, false, or null (not asked / not answered)
 
-/** Read the token; false (and the page in "error") when there is none to read. */
+/** Read the token; false when there is none, or none that can be read (the link check
+ * then shows why on the card). */
 export function readToken() {
   document.documentElement.lang = htmlLang;
   room.token = tokenFromHash();
-  if (!room.token) {
-    room.finish("error", t("noToken"), "token_missing");
-    return false;
-  }
+  // a link without a token, or with one cut off: the link check says so on the card, with
+  // the centre's number (room-check.js), not a line in the bar over an empty page
+  if (!room.token) return false;
   try {
     room.claims = describeToken(decodeTokenPayload(room.token));
   } catch {
-    room.finish("error", t("badToken"), "token_malformed");
     return false;
   }
   room.hooks.identity = room.claims.identity;

@@ -93,7 +93,10 @@ room.on("finished", ({ state, reason }) => {
 
 /** The steps: the link check first (no camera before it passes), then the pre-join step. */
 async function start() {
-  if (!readToken()) return;
+  if (!readToken()) {
+    await checkLink(() => {}); // refused by the server: the card says why and whom to call
+    return;
+  }
   const prejoin = (check) => {
     showPrejoin(check, enter);
     // the socket opens while the person is on the pre-join step (room-live.js preconnect)
