@@ -361,6 +361,9 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
         "[data-testid=participants] li[data-participant=pt-zhang]"
     ).inner_text()
     assert "Zhang Wei (patient)" in name
+    # nobody waits any more: the expert's status line no longer says someone is waiting
+    await expert.page.wait_for_selector("[data-testid=waiting-list] li.muted")
+    assert await expert.text("status") == table("zh")["inRoom"]
     await patient.page.wait_for_selector("[data-testid=participants] li[data-participant=dr-wu]")
     await patient.shot("patient-in-room")
     await patient.layout_ok("room")

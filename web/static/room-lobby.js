@@ -13,6 +13,7 @@ import { formatIn, viewerZone, zoneOffset } from "./timefmt.js";
 let panel = null;
 let list = null;
 let known = new Set();
+let announced = ""; // the status line's "… is waiting" while nobody else has changed it since
 
 function showWaiting({ reply }) {
   const lobby = reply.lobby || {};
@@ -62,8 +63,16 @@ function renderWaiting(waiting) {
   if (!panel) return;
   const ids = new Set(waiting.map((w) => w.identity));
   for (const w of waiting) {
-    if (!known.has(w.identity)) room.view.setStatus(t("waitingArrived", { name: w.name }), "warn");
+    if (known.has(w.identity)) continue;
+    announced = t("waitingArrived", { name: w.name });
+    room.view.setStatus(announced, "warn");
   }
+  // nobody waits any more (admitted, declined, gone): a host must not be left reading that
+  // someone is waiting; any other status set since is left alone
+  if (!waiting.length && announced && room.view.statusEl.textContent === announced) {
+    room.view.setStatus(room.state === "joined" ? t("inRoom") : "");
+  }
+  if (!waiting.length) announced = "";
   known = ids;
   panel.hidden = !room.check?.room || (!waiting.length && !room.hooks.lobbyRoom);
   const items = waiting.map((w) => {
