@@ -382,6 +382,10 @@ async def test_case_created_and_booked_with_sla_badge(
     booking = detail.locator("[data-testid=case-booking]")
     assert await booking.locator("[data-testid=sla-badge]").get_attribute("data-sla") == "breach"
     assert "Prof. Zhou Min" in await booking.inner_text()
+    # the booked room's state and attendance in words, not the codes "scheduled" / "pending"
+    booked_text = await booking.inner_text()
+    assert "Room state\nnot open yet · Attendance: not yet known" in booked_text, booked_text
+    assert "pending" not in booked_text
     neuro = await ok(app_server, "GET", f"/api/v1/cases/{neuro['id']}")
     assert neuro["sla_breach"] is True
     assert centre_minutes(neuro["scheduled_start"]) in await booking.inner_text()

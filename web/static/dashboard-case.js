@@ -170,7 +170,9 @@ function bookingCard(c, booking) {
       [t("colSla"), slaBadge(booking.sla_breach)],
       room && [t("roomWindow"),
         h("span", {}, timeEl(room.opens_at, { zone: false }), " – ", timeEl(room.closes_at))],
-      room && [t("roomState"), `${room.state} · ${t("attendance")}: ${room.attendance}`],
+      room && [t("roomState"), h("span", { testid: "booked-room-state" },
+        `${term("bookedRoomStates", room.state)} · ${t("attendance")}: ${
+          term("attendances", room.attendance)}`)],
       room && [t("parties"), room.parties.map((p) => `${p.name} (${term("roles", p.role)})`)
         .join("; ")],
     ]),

@@ -681,6 +681,13 @@ export const STRINGS = {
       completed: "completed", cancelled: "cancelled", no_show: "no-show",
     },
     sexes: { female: "female", male: "male", other: "other", unknown: "unknown" },
+    // a booking's room (vidconsult/domain/booked_rooms.py RoomState) and who came to it
+    // (vidconsult/domain/room_window.py Attendance)
+    bookedRoomStates: { scheduled: "not open yet", open: "open", closed: "closed" },
+    attendances: {
+      pending: "not yet known", held: "held", patient_absent: "patient did not come",
+      expert_absent: "expert did not come", both_absent: "nobody came",
+    },
     tiers: { city: "city", county: "county", township: "township", village: "village" },
     roles: {
       patient: "patient", doctor: "doctor", expert: "expert", coordinator: "coordinator",
@@ -1653,6 +1660,11 @@ export const STRINGS = {
       completed: "已完成", cancelled: "已取消", no_show: "未到场",
     },
     sexes: { female: "女", male: "男", other: "其他", unknown: "未知" },
+    bookedRoomStates: { scheduled: "尚未开放", open: "已开放", closed: "已关闭" },
+    attendances: {
+      pending: "尚未确定", held: "已举行", patient_absent: "患者未到场",
+      expert_absent: "专家未到场", both_absent: "双方均未到场",
+    },
     tiers: { city: "市级", county: "县级", township: "乡镇", village: "村级" },
     roles: {
       patient: "患者", doctor: "医生", expert: "专家", coordinator: "协调员",
