@@ -371,3 +371,17 @@ async def test_emergency_paging_workspace_and_unit(
     assert "Anda City Hospital" in referral and "绿色通道" in referral
     await unit.axe_clean()
     await unit.shot("unit-report-zh")
+
+
+async def test_front_page_leads_experts_and_units_to_their_workspace(
+    app_server: ServerHandle, tabs: Any
+) -> None:
+    """The front page links the workspace (experts, unit doctors), in both languages, not
+    only the coordinators' dashboard: a village doctor who types the server's address finds
+    where to sign in."""
+    front = await tabs("front", f"{app_server.url}/")
+    await front.axe_clean()
+    await front.page.click("[data-testid=index-workspace-zh]")
+    await front.page.wait_for_selector("[data-testid=sign-in-form]", timeout=TIMEOUT_MS)
+    assert front.page.url.endswith("/workspace?lang=zh")
+    assert "专家和成员单位医生请使用中心分配的账号登录" in await front.page.inner_text("body")
