@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from tests.helpers import require_binary
+from vidconsult.domain.emergency import Withdrawal
 from vidconsult.domain.room_window import JoinRefusal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,8 +97,9 @@ def join_path_codes() -> set[str]:
         if path.exists():
             for match in CODE.finditer(path.read_text()):
                 codes.add(match.group(1))
-    # a booked room's refusals are an enum (room_window.py)
-    return codes | {refusal.value for refusal in JoinRefusal}
+    # a booked room's refusals are an enum (room_window.py); a join during an emergency's
+    # withdrawal is refused with its reason (RoomService.hold_for_end)
+    return codes | {refusal.value for refusal in JoinRefusal} | {w.value for w in Withdrawal}
 
 
 def test_every_join_path_error_code_has_both_texts() -> None:
@@ -128,6 +130,8 @@ def server_error_codes() -> dict[str, str]:
         found.setdefault(f"{kind}_quota_exceeded", "vidconsult/services/upload_quota.py")
     for refusal in JoinRefusal:
         found.setdefault(refusal.value, "vidconsult/domain/room_window.py")
+    for withdrawal in Withdrawal:
+        found.setdefault(withdrawal.value, "vidconsult/services/emergency.py")
     return found
 
 

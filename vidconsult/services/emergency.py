@@ -6,12 +6,19 @@ A withdrawal (:meth:`EmergencyService.withdraw`: a coordinator, or the clinic th
 it) cancels the case and closes its room at once, on the room's node: everyone in it is told by
 whom (``room.ended`` with reason ``emergency_withdrawn_by_centre`` or ``_by_unit``), a recording
 stops as at any room's end, and a late joiner's link is refused with the same reason. Once an
-expert is in the room it is refused (409 ``expert_joined``, domain/emergency.py)."""
+expert is in the room it is refused (409 ``expert_joined``, domain/emergency.py).
+
+That check and the room's end are one step on the room's node against an expert's join: the
+room is first held closing there, under the lock that admits joins (``withdrawal.hold``,
+:meth:`RoomService.hold_for_end`): an expert already admitted makes it 409, one joining later is
+refused with the withdrawal's reason before it takes a seat. Only then is the case cancelled and
+the room ended; a failed cancellation gives the room back (``withdrawal.release``)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,9 +32,9 @@ from vidconsult.domain.emergency import (
     pick_emergency_expert,
 )
 from vidconsult.domain.roles import Role
-from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
+from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import Conflict, NotFound
+from vidconsult.errors import Conflict, InvalidInput, NotFound
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
@@ -38,6 +45,9 @@ from vidconsult.services.schedule import ScheduleKeeper
 from vidconsult.services.sessions import SessionService
 
 log = logging.getLogger(__name__)
+# the room commands of a withdrawal, done on the room's node (services/room_routing.py)
+HOLD = "withdrawal.hold"
+RELEASE = "withdrawal.release"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,8 @@ class EmergencyService:
         rooms otherwise."""
         self._cases = cases
         self._router = router or RoomRouter(rooms)
+        self._router.on(HOLD, self._hold_here)
+        self._router.on(RELEASE, self._release_here)
         self._directory = directory
         self._schedule = schedule
         self._rooms = rooms
@@ -164,21 +176,19 @@ class EmergencyService:
             for room in await self._rooms.list_rooms(RoomStatus.OPEN)
             if room.kind is RoomKind.EMERGENCY and room.case_id == case_id
         ]
-        # who is in the room, wherever it is; a node that cannot say refuses (503)
-        views = await self._router.live([r.id for r in rooms], include_hidden=True, strict=True)
-        ensure_withdrawable(
-            case_id,
-            (
-                p.identity
-                for view in views.values()
-                for p in view.participants
-                if p.role is Role.EXPERT
-            ),
-        )
-        case = await self._cases.update(
-            case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
-        )
         why = Withdrawal.BY_UNIT if by_unit else Withdrawal.BY_CENTRE
+        held: list[str] = []
+        try:
+            for room in rooms:
+                if await self._hold(room.id, case_id, why):
+                    held.append(room.id)
+            case = await self._cases.update(
+                case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
+            )
+        except BaseException:
+            for room_id in held:  # nothing changed: the rooms admit again
+                await self._release(room_id)
+            raise
         for room in rooms:
             try:
                 await self._router.end_room(room.id, why.value)
@@ -193,3 +203,59 @@ class EmergencyService:
             why.value,
         )
         return case
+
+    async def _hold(self, room_id: str, case_id: str, why: Withdrawal) -> bool:
+        """Hold the room closing on its node, or refuse (409 ``expert_joined``); False: it
+        has ended meanwhile (closed all the same). A node that cannot say refuses (503)."""
+        args = {"case_id": case_id, "reason": why.value}
+        try:
+            return await self._hold_once(room_id, args)
+        except Conflict as exc:
+            if exc.code != "room_elsewhere":
+                raise
+        # a join placed the room on another node since it was looked up: asked there
+        return await self._hold_once(room_id, args)
+
+    async def _hold_once(self, room_id: str, args: dict[str, Any]) -> bool:
+        try:
+            await self._router.command(room_id, HOLD, args)
+        except Conflict as exc:
+            if exc.code != "room_ended":
+                raise
+            return False
+        except InvalidInput as exc:
+            if exc.code != "unknown_room_command":
+                raise
+            # its node runs a release without the hold (a rolling upgrade): who is in the
+            # room is asked of it as before, without the ordering against a join
+            await self._check_live(room_id, str(args["case_id"]))
+            return False
+        return True
+
+    async def _check_live(self, room_id: str, case_id: str) -> None:
+        views = await self._router.live([room_id], include_hidden=True, strict=True)
+        ensure_withdrawable(case_id, _experts(p for v in views.values() for p in v.participants))
+
+    async def _release(self, room_id: str) -> None:
+        try:
+            await self._router.command(room_id, RELEASE, {})
+        except Exception as exc:  # its node is gone: the hold went with it
+            log.warning("withdrawal hold not released room=%s error=%s", room_id, exc)
+
+    # the room's node ---------------------------------------------------------------------
+    async def _hold_here(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        case_id = str(args["case_id"])
+
+        def no_expert(people: list[Participant]) -> None:
+            ensure_withdrawable(case_id, _experts(people))
+
+        await self._rooms.hold_for_end(room_id, Withdrawal(str(args["reason"])).value, no_expert)
+        return {"ok": True}
+
+    async def _release_here(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        self._rooms.release_hold(room_id)
+        return {"ok": True}
+
+
+def _experts(people: Iterable[Participant]) -> Iterator[str]:
+    return (p.identity for p in people if p.role is Role.EXPERT)

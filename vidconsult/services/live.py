@@ -50,6 +50,9 @@ class LiveRoom:
     # reconnect grace are lowered (forget_hands_at: that timer)
     restored_hands: dict[str, datetime] = field(default_factory=dict)
     forget_hands_at: asyncio.TimerHandle | None = None
+    # made from a join's check of the room, which may be older than the room's end: the first
+    # join to take the lock reads the room's status again (RoomService._ensure_admitting)
+    unconfirmed: bool = True
 
     def waiting(self) -> list[Waiting]:
         return [entry.waiting for entry in self.lobby.values()]

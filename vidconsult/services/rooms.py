@@ -122,6 +122,8 @@ class RoomService:
         # (room, session id) -> when its prepared media is dropped unless it joins first
         self._prepared: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._live: dict[str, LiveRoom] = {}
+        # rooms whose end is decided here now (hold_for_end): room -> the refusal's code
+        self._closing: dict[str, str] = {}
         self._admission: Admission | None = None
         self._publish_limits = publish_limits or PublishLimits()
         self._offers = RateLimiter(
@@ -236,6 +238,7 @@ class RoomService:
         room.end(self._clock.now(), reason)
         await self._store.save_room(room)
         live = self._live.pop(room_id, None)
+        self._closing.pop(room_id, None)  # a join from now finds it ended
         log.info("room ended room=%s reason=%s", room_id, reason)
         sessions: list[tuple[str, str]] = []  # (identity, session id) of those in it here
         if live is not None:
@@ -268,6 +271,54 @@ class RoomService:
                 "room.ended", {"room_id": room_id, "reason": reason, "case_id": room.case_id}
             )
         return room
+
+    async def hold_for_end(
+        self, room_id: str, code: str, check: Callable[[list[Participant]], None]
+    ) -> None:
+        """The first step of an end that depends on who is in the room (an emergency's
+        withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
+        (hidden ones too) under the lock that admits joins, and refuses by raising; else every
+        join from now is refused (``code``) before it takes a seat, until :meth:`end_room` or
+        :meth:`release_hold`. A join and the decision are so ordered: one admitted before is
+        in what ``check`` sees, one after is refused; none is admitted and then ended under.
+        Done on the room's node: with several nodes the room is claimed here first (a room on
+        no node would otherwise be placed by the next join elsewhere)."""
+        room = await self.get_room(room_id)
+        room.ensure_open()
+        if self.cluster is not None:
+            await self.cluster.claim(room_id)
+        live = self._live.get(room_id)
+        async with live.lock if live else _no_lock():
+            if live is not None and self._live.get(room_id) is not live:
+                raise Conflict(f"room {room_id} has ended", code="room_ended")
+            check(live.all() if live else [])
+            self._closing[room_id] = code
+        log.info("room closing room=%s code=%s", room_id, code)
+
+    def release_hold(self, room_id: str) -> None:
+        """The end held by :meth:`hold_for_end` will not come (its other steps failed): the
+        room admits joins again."""
+        if self._closing.pop(room_id, None) is not None:
+            log.info("room closing undone room=%s", room_id)
+
+    async def _ensure_admitting(self, live: LiveRoom) -> None:
+        """A join's last check, under the room's lock, before it takes a seat or waits."""
+        if self._live.get(live.room_id) is not live:  # it ended while the join waited
+            raise Conflict(f"room {live.room_id} has ended", code="room_ended")
+        if live.unconfirmed:
+            # made here for a join whose check of the room was read before: the room may have
+            # ended since, with nobody here for its end to disconnect. Read once more, under
+            # the lock: an end saved after this read finds this live room and empties it
+            if (await self.get_room(live.room_id)).status is RoomStatus.ENDED:
+                if self._live.get(live.room_id) is live:
+                    del self._live[live.room_id]
+                if live.forget_hands_at is not None:
+                    live.forget_hands_at.cancel()
+                raise Conflict(f"room {live.room_id} has ended", code="room_ended")
+            live.unconfirmed = False
+        code = self._closing.get(live.room_id)
+        if code is not None:
+            raise Conflict(f"room {live.room_id} is closing ({code})", code=code)
 
     def issue_token(
         self,
@@ -357,8 +408,7 @@ class RoomService:
             await self.cluster.claim(room.id)
         live = await self._live_room(room)
         async with live.lock:
-            if self._live.get(room.id) is not live:
-                raise Conflict(f"room {room.id} has ended", code="room_ended")
+            await self._ensure_admitting(live)
             previous = live.lobby.pop(claims.identity, None)
             if previous is not None and previous.session_id != session_id:
                 # the same person from a new tab: the old one stops waiting
@@ -558,9 +608,8 @@ class RoomService:
             await self.cluster.claim(room.id)
         live = await self._live_room(room)
         async with live.lock:
-            # the room may have ended while we waited for the lock
-            if self._live.get(room.id) is not live:
-                raise Conflict(f"room {room.id} has ended", code="room_ended")
+            # the room may have ended (or be ending) while we waited for the lock
+            await self._ensure_admitting(live)
             previous = live.participants.get(claims.identity)
             if previous is None and len(live.participants) >= room.max_participants:
                 raise Conflict("the room is full", code="room_full")

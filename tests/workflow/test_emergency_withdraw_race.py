@@ -1,0 +1,211 @@
+"""A withdrawal and an expert's join, ordered on the room's node (the real server, SQLite,
+Socket.IO clients). A withdrawal checks that no expert is in the room, cancels the case, then
+ends the room: an expert whose join lands between the check and the end must be refused before
+it is admitted (told the withdrawal's reason), or be seen by the check (409 ``expert_joined``);
+never admitted and then disconnected under a cancelled case. Each race is pinned with a gate
+(an ``asyncio.Event``) where its window is, never with a sleep."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.sio import RawClient
+from tests.workflow.helpers import WorkflowServer, case_body
+from tests.workflow.test_emergency_withdrawn import WAIT, joined, link_of
+from tests.workflow.test_paging import (  # noqa: F401 (fixtures)
+    clients,
+    duty,
+    login,
+    wf,
+)
+from vidconsult.domain.rooms import Room
+from vidconsult.errors import Unavailable
+from vidconsult.tokens import TokenClaims
+from web.keys import ROOMS
+from web.workflow_keys import CASES
+
+
+class Gate:
+    """Holds whoever passes it until :meth:`open`; ``reached`` is set when the first one
+    arrives."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self._open = asyncio.Event()
+
+    async def passing(self) -> None:
+        self.reached.set()
+        await self._open.wait()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+async def opened_with_unit(
+    srv: WorkflowServer, make: Any
+) -> tuple[str, dict[str, Any], RawClient, str]:
+    """An emergency whose requesting unit is in its room: (withdraw path, opened, unit,
+    the requesting doctor's token)."""
+    doctor = await login(srv, "vil.doctor")
+    opened = await srv.ok("POST", "/api/v1/emergencies", case_body(), status=201, token=doctor)
+    unit = await joined(srv, make, link_of(opened, "unit"))
+    return f"/api/v1/emergencies/{opened['case']['id']}/withdraw", opened, unit, doctor
+
+
+def expert_link(srv: WorkflowServer) -> str:
+    """The summoned expert's link (it goes with the page, not to the requesting clinic)."""
+    return link_of({"links": srv.seen("emergency.requested")[-1]["links"]}, "expert")
+
+
+def admitted(srv: WorkflowServer, identity: str) -> bool:
+    return any(e["identity"] == identity for e in srv.seen("participant.joined"))
+
+
+async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before_entering(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    # the window: the withdrawal has checked who is in the room and cancels the case (the
+    # room's end comes after it); it is held there while the expert joins
+    gate, cases = Gate(), srv.app[CASES]
+    update = cases.update
+
+    async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
+        if not gate.reached.is_set():  # the withdrawal's (the expert's answer to its page,
+            await gate.passing()  # on its join, goes by)
+        return await update(case_id, change)
+
+    monkeypatch.setattr(cases, "update", gated_update)
+    withdrawal = asyncio.create_task(
+        srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    )
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+
+    expert: RawClient = clients()
+    await expert.connect(srv.url, expert_link(srv))
+    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    # refused before it is admitted, with the withdrawal's reason (its page says by whom)
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
+    assert not admitted(srv, "zhou")
+
+    told = unit.expect("room.ended")
+    gate.open()
+    status, body = await asyncio.wait_for(withdrawal, WAIT)
+    assert status == 200, body
+    assert body["status"] == "cancelled"
+    assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_unit"}
+    room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
+    assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_unit")
+    assert not admitted(srv, "zhou") and not expert.seen("room.ended")
+
+
+async def test_a_withdrawal_arriving_while_an_expert_is_being_admitted_is_refused(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    # the expert's join is held while the room admits it (its seat taken, its media being set
+    # up under the room's lock); the withdrawal arrives then
+    gate, rooms = Gate(), srv.app[ROOMS]
+    media = rooms._media
+    add = media.add_participant
+
+    async def gated_add(room_id: str, identity: str, **kw: Any) -> None:
+        if identity == "zhou":
+            await gate.passing()
+        await add(room_id, identity, **kw)
+
+    monkeypatch.setattr(media, "add_participant", gated_add)
+    expert: RawClient = clients()
+    await expert.connect(srv.url, expert_link(srv))
+    joining = asyncio.create_task(expert.request("join"))
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    withdrawal = asyncio.create_task(
+        srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    )
+    gate.open()
+    answer = await asyncio.wait_for(joining, WAIT)
+    assert "room" in answer, answer
+    status, body = await asyncio.wait_for(withdrawal, WAIT)
+    assert (status, body["error"]["code"]) == (409, "expert_joined"), body
+    # nothing changed: the consultation goes on, and the room admits again
+    case = await srv.ok("GET", f"/api/v1/cases/{opened['case']['id']}")
+    assert case["status"] == "in_progress"
+    room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
+    assert room["status"] == "open"
+    assert {p["identity"] for p in room["participants"]} == {"unit-vil-1", "zhou"}
+    assert not unit.seen("room.ended") and not expert.seen("room.ended")
+    coord = await joined(srv, clients, srv.mint("li.coord", "coordinator", room=room["id"]))
+    assert coord.sio.connected
+
+
+async def test_a_join_checked_before_the_end_never_enters_the_ended_room(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+) -> None:
+    """The expert's join has passed the room's checks (open) when the withdrawal runs from
+    start to end; it then goes on: it must find the room ended, not a new empty one."""
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    gate, rooms = Gate(), srv.app[ROOMS]
+    admit = rooms._admission
+    assert admit is not None
+
+    checks: list[str] = []
+
+    async def gated_admission(room: Room, claims: TokenClaims) -> Room:
+        checked = await admit(room, claims)
+        checks.append(claims.identity)
+        if checks.count("zhou") == 2:
+            # the join's own check (the first: whether it waits in the lobby), passed: the
+            # room is open when the join goes on to take its seat
+            await gate.passing()
+        return checked
+
+    expert: RawClient = clients()
+    await expert.connect(srv.url, expert_link(srv))
+    rooms.set_admission(gated_admission)
+    joining = asyncio.create_task(expert.request("join"))
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    assert status == 200, body
+    await asyncio.wait_for(unit.disconnected.wait(), WAIT)
+    gate.open()
+    answer = await asyncio.wait_for(joining, WAIT)
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "room_ended", answer
+    assert not admitted(srv, "zhou")
+    assert rooms.participants(opened["room"]["id"], include_hidden=True) == []
+
+
+async def test_a_withdrawal_whose_cancellation_fails_gives_the_room_back(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    cases = srv.app[CASES]
+    update = cases.update
+
+    async def failing_update(case_id: str, change: Callable[..., Any]) -> Any:
+        raise Unavailable("the store is not answering", code="store_unavailable")
+
+    monkeypatch.setattr(cases, "update", failing_update)
+    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    assert (status, body["error"]["code"]) == (503, "store_unavailable"), body
+    monkeypatch.setattr(cases, "update", update)
+    # nothing changed: the room is open and the expert takes a seat in it
+    expert = await joined(srv, clients, expert_link(srv))
+    assert admitted(srv, "zhou") and not unit.seen("room.ended")
+    assert expert.sio.connected
