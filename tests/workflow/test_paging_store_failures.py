@@ -28,6 +28,8 @@ from tests.workflow.test_paging_race import stored, two_nodes
 from vidconsult.config import Settings
 from vidconsult.domain.paging import Paging
 from vidconsult.errors import Unavailable
+from vidconsult.services.paging import FULL_CHECK_EVERY
+from vidconsult.workflow_app import STORES
 from web.workflow_keys import CASES, PAGING
 
 
@@ -333,3 +335,32 @@ async def test_an_acceptance_stored_but_not_finished_is_finished_by_its_retry(
     zhou = wf.mint("zhou", "expert")
     status, body = await wf.api("POST", f"/api/v1/pages/{case_id}.p0/accept", token=zhou)
     assert (status, body["error"]["code"]) == (409, "page_answered")
+
+
+async def test_a_case_withdrawn_without_a_word_to_the_pager_is_found_by_the_full_check(
+    duty: WorkflowServer,
+) -> None:
+    """A tick reads only the open rooms (benchmarks/paging_tick.py): a paging whose room is
+    open has its case read once a minute (``FULL_CHECK_EVERY``). The case of an emergency is
+    withdrawn in the store while its room stays open (its end failed) and nothing tells the
+    pager (the node that withdrew it died): the first full check cancels its pages, before
+    its escalation is paged."""
+    wf = duty
+    pager = wf.app[PAGING]
+    case_id = (await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"]["id"]
+    assert await pager.tick() == 0  # the first tick's full check: nothing to do
+    store = wf.app[STORES].cases
+    case = await store.get_case(case_id)
+    assert case is not None
+    revision = len(case.audit)
+    case.cancel(by="li.coord", at=wf.clock.now(), reason="duplicate")
+    await store.save_case(case, revision=revision)  # no event: the pager is not told
+
+    assert await pager.tick() == 0  # its room is open: its case is not read every tick
+    assert pager.of_case(case_id).state.value == "paging"
+    wf.clock.advance(seconds=FULL_CHECK_EVERY.total_seconds())  # zhou's page ran out too
+    assert await pager.tick() == 0  # cancelled first: nobody else is paged
+    [cancelled] = wf.seen("page.cancelled")
+    assert (cancelled["case_id"], cancelled["reason"]) == (case_id, "emergency_withdrawn")
+    assert (await real_copy(wf, case_id)).state.value == "closed"
+    assert [e["target"]["id"] for e in wf.seen("page.sent")] == ["zhou"]

@@ -100,6 +100,10 @@ ATTEMPTS = 5
 # seconds: the buckets of the time-to-acknowledge and time-to-first-expert histograms
 BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
+# how often a tick reads the case of every paging still paging whose room is open (a case
+# withdrawn whose room's end failed); a paging whose room left the open rooms is checked at once
+FULL_CHECK_EVERY = timedelta(seconds=60)
+
 # the events the pager queues itself, with the paging change they tell (its outbox)
 PAGING_OUTBOX = frozenset({"page.sent", "page.cancelled", "page.accepted"})
 
@@ -177,6 +181,9 @@ class PagingService:
         # the webhooks' outbox (set by the webhooks area): a change's deliveries are written
         # with it, in its transaction (:meth:`_write`)
         self.webhooks: WebhookService | None = None
+        # when a tick next reads the case of every paging still paging (None: at the next
+        # tick: after a start, or after a cancellation the store did not take)
+        self._full_check_at: datetime | None = None
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -486,15 +493,29 @@ class PagingService:
         restart) what an outage left undone: an open emergency room whose paging was never
         stored is paged now (its first step), and a paging still paging whose case was
         withdrawn or whose room ended has its open pages cancelled. Each is one change on the
-        stored paging (its compare-and-set) with its deliveries (stable ids): sent once."""
+        stored paging (its compare-and-set) with its deliveries (stable ids): sent once.
+
+        It runs every tick, so it is kept to one read of the open rooms: a paging whose room is
+        not among them is checked (its case and room read) at once; the case of every other
+        paging still paging (withdrawn while its room's end failed) only on the first tick,
+        after a cancellation the store did not take, and every :data:`FULL_CHECK_EVERY`.
+        Reading every paging's case and room each tick cost 22 ms wall at 200 open rooms with
+        50 pagings on SQLite, 244 ms on PostgreSQL (benchmarks/paging_tick.py;
+        docs/operations.md, "Emergency paging")."""
         if self._store is None:
             return 0
         sent = 0
+        open_rooms: set[str] | None
         try:
             rooms = await self._rooms.list_rooms(RoomStatus.OPEN)
+            open_rooms = {room.id for room in rooms}
         except Exception as exc:
             log.warning("paging reconcile skipped error=%s", getattr(exc, "code", exc))
-            rooms = []
+            rooms, open_rooms = [], None
+        now = self._clock.now()
+        full = open_rooms is None or self._full_check_at is None or now >= self._full_check_at
+        if full:
+            self._full_check_at = now + FULL_CHECK_EVERY
         for room in rooms:
             if room.kind is not RoomKind.EMERGENCY or not room.case_id:
                 continue
@@ -505,6 +526,8 @@ class PagingService:
         for case_id, paging in list(self._pagings.items()):
             if paging.state is not PagingState.PAGING:
                 continue
+            if not full and open_rooms is not None and paging.room_id in open_rooms:
+                continue  # its room is open; its case is read at the next full check
             try:
                 reason = await self._ended(paging)
             except VidconsultError as exc:
@@ -615,6 +638,7 @@ class PagingService:
         try:
             paging, change, _ = await self._commit(case_id, lambda p, at: _close(p, at, reason))
         except (Conflict, Unavailable) as exc:
+            self._full_check_at = None  # the next tick reads every paging's case and room
             log.warning(
                 "paging cancellation not stored case=%s reason=%s code=%s; tried again next tick",
                 case_id,
