@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -209,3 +210,21 @@ async def test_a_withdrawal_whose_cancellation_fails_gives_the_room_back(
     expert = await joined(srv, clients, expert_link(srv))
     assert admitted(srv, "zhou") and not unit.seen("room.ended")
     assert expert.sio.connected
+
+
+async def test_a_hold_whose_end_never_comes_lapses_and_the_room_admits_again(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+) -> None:
+    """The node that held the room for a withdrawal died before cancelling the case: the
+    emergency goes on, so the hold lapses and the expert's join is admitted."""
+    srv = duty
+    _, opened, unit, _ = await opened_with_unit(srv, clients)
+    rooms = srv.app[ROOMS]
+    await rooms.hold_for_end(
+        opened["room"]["id"], "emergency_withdrawn_by_unit", lambda people: None, lapse=timedelta(0)
+    )
+    # the lapse's timer runs at the loop's next turn, before the expert's connection is served
+    expert = await joined(srv, clients, expert_link(srv))
+    assert admitted(srv, "zhou") and expert.sio.connected
+    assert not unit.seen("room.ended")

@@ -122,8 +122,9 @@ class RoomService:
         # (room, session id) -> when its prepared media is dropped unless it joins first
         self._prepared: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._live: dict[str, LiveRoom] = {}
-        # rooms whose end is decided here now (hold_for_end): room -> the refusal's code
-        self._closing: dict[str, str] = {}
+        # rooms whose end is decided here now (hold_for_end): room -> (the refusal's code,
+        # the timer that gives the room back if the end never comes)
+        self._closing: dict[str, tuple[str, asyncio.TimerHandle]] = {}
         self._admission: Admission | None = None
         self._publish_limits = publish_limits or PublishLimits()
         self._offers = RateLimiter(
@@ -142,6 +143,8 @@ class RoomService:
         for timer in self._prepared.values():
             timer.cancel()
         self._prepared.clear()
+        for room_id in list(self._closing):
+            self._stop_closing(room_id)
         for task in list(self._grace_tasks):
             task.cancel()
         await asyncio.gather(*self._grace_tasks, return_exceptions=True)
@@ -238,7 +241,7 @@ class RoomService:
         room.end(self._clock.now(), reason)
         await self._store.save_room(room)
         live = self._live.pop(room_id, None)
-        self._closing.pop(room_id, None)  # a join from now finds it ended
+        self._stop_closing(room_id)  # a join from now finds it ended
         log.info("room ended room=%s reason=%s", room_id, reason)
         sessions: list[tuple[str, str]] = []  # (identity, session id) of those in it here
         if live is not None:
@@ -273,7 +276,12 @@ class RoomService:
         return room
 
     async def hold_for_end(
-        self, room_id: str, code: str, check: Callable[[list[Participant]], None]
+        self,
+        room_id: str,
+        code: str,
+        check: Callable[[list[Participant]], None],
+        *,
+        lapse: timedelta = timedelta(seconds=30),
     ) -> None:
         """The first step of an end that depends on who is in the room (an emergency's
         withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
@@ -282,7 +290,9 @@ class RoomService:
         :meth:`release_hold`. A join and the decision are so ordered: one admitted before is
         in what ``check`` sees, one after is refused; none is admitted and then ended under.
         Done on the room's node: with several nodes the room is claimed here first (a room on
-        no node would otherwise be placed by the next join elsewhere)."""
+        no node would otherwise be placed by the next join elsewhere). The hold lapses after
+        ``lapse`` (the node that asked for it died before ending the room, whose emergency
+        goes on: it must admit its expert)."""
         room = await self.get_room(room_id)
         room.ensure_open()
         if self.cluster is not None:
@@ -292,14 +302,28 @@ class RoomService:
             if live is not None and self._live.get(room_id) is not live:
                 raise Conflict(f"room {room_id} has ended", code="room_ended")
             check(live.all() if live else [])
-            self._closing[room_id] = code
+            self._stop_closing(room_id)
+            timer = asyncio.get_running_loop().call_later(
+                lapse.total_seconds(), self._closing_lapsed, room_id
+            )
+            self._closing[room_id] = (code, timer)
         log.info("room closing room=%s code=%s", room_id, code)
 
     def release_hold(self, room_id: str) -> None:
         """The end held by :meth:`hold_for_end` will not come (its other steps failed): the
         room admits joins again."""
-        if self._closing.pop(room_id, None) is not None:
+        if self._stop_closing(room_id):
             log.info("room closing undone room=%s", room_id)
+
+    def _stop_closing(self, room_id: str) -> bool:
+        held = self._closing.pop(room_id, None)
+        if held is not None:
+            held[1].cancel()
+        return held is not None
+
+    def _closing_lapsed(self, room_id: str) -> None:
+        if self._closing.pop(room_id, None) is not None:
+            log.warning("room closing lapsed without its end room=%s", room_id)
 
     async def _ensure_admitting(self, live: LiveRoom) -> None:
         """A join's last check, under the room's lock, before it takes a seat or waits."""
@@ -316,8 +340,9 @@ class RoomService:
                     live.forget_hands_at.cancel()
                 raise Conflict(f"room {live.room_id} has ended", code="room_ended")
             live.unconfirmed = False
-        code = self._closing.get(live.room_id)
-        if code is not None:
+        held = self._closing.get(live.room_id)
+        if held is not None:
+            code = held[0]
             raise Conflict(f"room {live.room_id} is closing ({code})", code=code)
 
     def issue_token(
