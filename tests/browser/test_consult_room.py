@@ -452,6 +452,13 @@ async def test_blocked_camera_explains_retries_and_joins_with_audio(
         "window.vidconsult.page.localStream.getTracks().map((t) => t.kind)"
     )
     assert kinds == ["audio"]
+    # the room ends: the card says so once, then what comes next (not the same sentence twice)
+    status, body = await live_server.api("DELETE", f"/api/v1/rooms/{rid}")
+    assert status == 200, body
+    assert await page.wait_state("ended") == "ended"
+    assert await page.text("blocked-reason") == words["endedNext"]
+    assert PHONE in await page.text("blocked-call")
+    await page.shot(f"ended-{lang}", lang)
 
 
 JS_TILE = """(id) => {

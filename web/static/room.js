@@ -83,8 +83,10 @@ room.on("finished", ({ state, reason }) => {
   $("prejoin").hidden = true;
   $("blocked").hidden = false;
   $("blocked-heading").textContent = t(state === "ended" ? "consultEnded" : "blockedHeading");
-  // ended: why (a withdrawn emergency says by whom), else "the consultation has ended"
-  $("blocked-reason").textContent = state === "ended" ? endedText(reason) : t(state);
+  // ended: why (a withdrawn emergency says by whom), else what comes next: the heading
+  // already says "the consultation has ended", a second copy of it tells nobody anything
+  const why = state === "ended" ? endedText(reason) : t(state);
+  $("blocked-reason").textContent = why === t("consultEnded") ? t("endedNext") : why;
   $("blocked-times").replaceChildren();
   const phone = room.check?.centre?.phone;
   $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
