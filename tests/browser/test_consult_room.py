@@ -344,6 +344,10 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
         lang="zh",
         tz="Asia/Shanghai",
     )
+    # nobody booked by name: the expert is not told they will meet "the centre's expert"
+    await expert.page.wait_for_selector("[data-testid=meet] li")
+    meet = await expert.page.locator("[data-testid=meet] li").all_inner_texts()
+    assert meet == [table("zh")["meetInvited"]], meet
     await expert.page.click("[data-testid=join-button]:enabled")
     assert await expert.wait_state("joined") == "joined"
     # the keyboard focus moved into the room

@@ -91,8 +91,11 @@ function showMeet(check) {
     list.append(li);
   }
   if (!list.children.length) {
+    // nobody booked by name: a patient meets the centre's doctor or expert; the expert (or
+    // anyone else) meets whoever the centre invited, not "the centre's expert", themselves
     const li = document.createElement("li");
-    li.textContent = t("meetCentre");
+    const role = check.you?.role ?? room.claims?.role;
+    li.textContent = t(role === "patient" ? "meetCentre" : "meetInvited");
     list.append(li);
   }
   box.replaceChildren(heading, list, ...[timesList(check)].filter(Boolean));
