@@ -289,6 +289,9 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
         text = await row.locator(f"[data-testid~={mine}]").first.inner_text()
         assert local(start, zone) in text, (username, text)
         assert str(zone) in text
+        # with its weekday in that zone: across the date line the day is what is misread
+        day = datetime.fromisoformat(start).astimezone(zone).strftime("%a")
+        assert f"{day} {local(start, zone)}" in text, (username, text)
         if username == "chen-i":
             await interpreter_sees_the_booking(ws, row, case["id"], start)
         await ws.page.screenshot(path=shot(f"workspace-{username}"), full_page=True)

@@ -1,7 +1,7 @@
 // Shared by the expert's and the unit's workspace: times in named zones, a case's records and
 // its report. Times always say their zone ("UTC+8 · Asia/Shanghai"), never a bare "CST".
 
-import { term } from "./i18n.js";
+import { locale, term } from "./i18n.js";
 import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
 import { w, wterm } from "./workspace-i18n.js";
 
@@ -27,18 +27,27 @@ export function wallTime(iso, zone, { seconds = false } = {}) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
 }
 
-/** A <time>: "label 2026-03-09 09:30 UTC+8 · Asia/Shanghai". */
-export function timeIn(iso, zone, label = "", testid = null, { seconds = false } = {}) {
+/** The short weekday of `date` in `zone`, in the page's language ("Sun", "周日"). */
+function weekdayIn(date, zone) {
+  return new Intl.DateTimeFormat(locale, { timeZone: zone, weekday: "short" }).format(date);
+}
+
+/** A <time>: "label 2026-03-09 09:30 UTC+8 · Asia/Shanghai" ("label Mon 2026-03-09 …" with
+ * `weekday`: a booked time read across the date line, where the day is what goes wrong). */
+export function timeIn(iso, zone, label = "", testid = null,
+  { seconds = false, weekday = false } = {}) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
+  const day = weekday ? `${weekdayIn(date, zone)} ` : "";
   return h("span", { class: "zone-time", testid },
     label ? h("b", {}, `${label} `) : null,
-    h("time", { datetime: date.toISOString() }, wallTime(date, zone, { seconds })),
+    h("time", { datetime: date.toISOString() }, `${day}${wallTime(date, zone, { seconds })}`),
     h("span", { class: "zone" }, ` ${offsetLabel(zone, date)} · ${zone}`));
 }
 
-/** The same instant in several zones, one line per zone; labels of zones that coincide
- * share a line ("Your time · Unit’s time 2026-03-09 09:30 UTC+8 · Asia/Shanghai"). */
+/** The same instant in several zones, one line per zone, each with its weekday; labels of
+ * zones that coincide share a line ("Your time · Unit’s time Mon 2026-03-09 09:30 UTC+8 ·
+ * Asia/Shanghai"). */
 export function timesIn(iso, zones, testid = "times") {
   const byZone = new Map();
   for (const [label, zone, id] of zones) {
@@ -49,7 +58,7 @@ export function timesIn(iso, zones, testid = "times") {
     byZone.set(zone, entry);
   }
   const lines = [...byZone].map(([zone, { labels, ids }]) =>
-    timeIn(iso, zone, labels.join(" · "), ids.filter(Boolean).join(" ")));
+    timeIn(iso, zone, labels.join(" · "), ids.filter(Boolean).join(" "), { weekday: true }));
   return h("div", { class: "times", testid }, lines);
 }
 
