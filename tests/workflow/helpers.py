@@ -149,11 +149,14 @@ def case_body(unit: str = "vil-1", specialty: str = "cardiology", **kw: Any) -> 
 
 
 @contextlib.asynccontextmanager
-async def workflow_server(settings: Settings, clock: FakeClock) -> AsyncIterator[WorkflowServer]:
+async def workflow_server(
+    settings: Settings, clock: FakeClock, **kw: Any
+) -> AsyncIterator[WorkflowServer]:
     """The real server (REST + signaling) of ``settings`` on an ephemeral port, on a fake clock
-    and no media, recording every event it publishes (``WorkflowServer.seen``)."""
+    and no media, recording every event it publishes (``WorkflowServer.seen``); ``kw`` to
+    ``run_server`` (``live``: a node of several)."""
     async with (
-        run_server(settings, clock=clock, media=NullMediaEngine()) as server,
+        run_server(settings, clock=clock, media=NullMediaEngine(), **kw) as server,
         aiohttp.ClientSession() as session,
     ):
         events: list[tuple[str, dict[str, Any]]] = []

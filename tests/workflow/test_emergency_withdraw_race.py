@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fakes import FakeClock
+from tests.postgres import PostgresServer
 from tests.sio import RawClient
-from tests.workflow.helpers import WorkflowServer, case_body
+from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body
 from tests.workflow.test_emergency_withdrawn import WAIT, joined, link_of
 from tests.workflow.test_paging import (  # noqa: F401 (fixtures)
     clients,
@@ -23,6 +26,9 @@ from tests.workflow.test_paging import (  # noqa: F401 (fixtures)
     login,
     wf,
 )
+from tests.workflow.test_paging_nodes import node
+from vidconsult.cluster.memory import MemoryHub
+from vidconsult.config import Settings
 from vidconsult.domain.rooms import Room
 from vidconsult.errors import Unavailable
 from vidconsult.tokens import TokenClaims
@@ -228,3 +234,55 @@ async def test_a_hold_whose_end_never_comes_lapses_and_the_room_admits_again(
     expert = await joined(srv, clients, expert_link(srv))
     assert admitted(srv, "zhou") and expert.sio.connected
     assert not unit.seen("room.ended")
+
+
+async def test_two_nodes_the_hold_is_on_the_rooms_node(
+    settings: Settings,
+    clock: FakeClock,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A coordinator withdraws the emergency on the node that does not hold its room: the
+    hold is asked of the room's node over the node link, and an expert whose join (through
+    either node) lands inside the withdrawal's window is refused there before it takes a
+    seat."""
+    url, hub = postgres.new_database(), MemoryHub(ttl=30.0)
+    async with (
+        node(settings, clock, url, tmp_path / "a", live=hub.node("a")) as a,
+        node(settings, clock, url, tmp_path / "b", live=hub.node("b")) as b,
+    ):
+        await cardiology_on_duty(a)
+        opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+        case_id, room_id = opened["case"]["id"], opened["room"]["id"]
+        unit = await joined(b, clients, link_of(opened, "unit"))
+        home = await hub.node("a").placement.where(room_id)
+        assert home in ("a", "b")
+        here, there = (a, b) if home == "a" else (b, a)  # the room's node, the other one
+        gate, cases = Gate(), there.app[CASES]
+        update = cases.update
+
+        async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
+            if not gate.reached.is_set():
+                await gate.passing()
+            return await update(case_id, change)
+
+        monkeypatch.setattr(cases, "update", gated_update)
+        withdrawal = asyncio.create_task(
+            there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
+        )
+        await asyncio.wait_for(gate.reached.wait(), WAIT)
+        expert: RawClient = clients()
+        await expert.connect(b.url, expert_link(a))  # relayed if need be
+        answer = await asyncio.wait_for(expert.request("join"), WAIT)
+        assert "room" not in answer, answer
+        assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
+        assert not admitted(here, "zhou") and not admitted(there, "zhou")
+
+        told = unit.expect("room.ended")
+        gate.open()
+        status, body = await asyncio.wait_for(withdrawal, WAIT)
+        assert (status, body["status"]) == (200, "cancelled"), body
+        assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_centre"}
+        assert not admitted(here, "zhou") and not admitted(there, "zhou")

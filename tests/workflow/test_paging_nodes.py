@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -20,7 +21,7 @@ from web.workflow_keys import PAGING
 
 @contextlib.asynccontextmanager
 async def node(
-    settings: Settings, clock: FakeClock, url: str, data_dir: Path
+    settings: Settings, clock: FakeClock, url: str, data_dir: Path, **kw: Any
 ) -> AsyncIterator[WorkflowServer]:
     settings = settings.model_copy(
         update={
@@ -33,7 +34,7 @@ async def node(
             "paging_answer_seconds": 20,  # inside the lease's 30 s: the holder keeps it
         }
     )
-    async with workflow_server(settings, clock) as server:
+    async with workflow_server(settings, clock, **kw) as server:
         yield server
 
 
