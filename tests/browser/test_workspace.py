@@ -385,3 +385,40 @@ async def test_front_page_leads_experts_and_units_to_their_workspace(
     await front.page.wait_for_selector("[data-testid=sign-in-form]", timeout=TIMEOUT_MS)
     assert front.page.url.endswith("/workspace?lang=zh")
     assert "专家和成员单位医生请使用中心分配的账号登录" in await front.page.inner_text("body")
+
+
+async def test_reload_while_the_server_is_unreachable_keeps_the_session(
+    app_server: ServerHandle, settings: Settings, tabs: Any
+) -> None:
+    """A unit doctor's workspace reloaded while the server does not answer says so and keeps
+    the session (no password asked): when the server answers again the workspace comes back
+    by itself. A refused session still asks to sign in (test_dashboard's sign-in tests)."""
+    await ok(
+        app_server,
+        "POST",
+        "/api/v1/units",
+        {"id": "vil-1", "name": "Xiaoshan Village Clinic", "tier": "village"},
+        status=201,
+    )
+    await asyncio.to_thread(
+        create_account,
+        settings.data_dir,
+        "vil.doctor",
+        "doctor",
+        PASSWORD,
+        "Dr Zhao",
+        unit_id="vil-1",
+    )
+    tab: Tab = await tabs("unit", f"{app_server.url}/workspace?lang=zh")
+    await sign_in(tab, "vil.doctor")
+    await tab.page.route("**/api/v1/**", lambda route: route.abort())
+    await tab.page.reload()
+    notice = tab.page.locator("[data-testid=notice]")
+    await notice.wait_for(timeout=TIMEOUT_MS)
+    assert await notice.inner_text() == "暂时无法连接服务器。您仍处于登录状态，页面会自动重试。"
+    assert await tab.page.locator("[data-testid=sign-in-form]").count() == 0
+    await tab.shot("unit-unreachable-zh")
+    await tab.page.unroute("**/api/v1/**")
+    await tab.page.locator("[data-testid=signed-in-as]").wait_for(timeout=TIMEOUT_MS)
+    assert "Dr Zhao" in await tab.page.locator("[data-testid=signed-in-as]").inner_text()
+    assert await notice.is_hidden()

@@ -76,9 +76,11 @@ async function signedIn(token) {
     me.specialties = catalogue.specialties
       .filter((s) => !s.retired && s.slug !== "interpretation").map((s) => s.slug);
   } catch (err) {
-    session.token = null;
+    // a server that did not answer has not refused the session: keep it for the next try
+    if (err.status !== 0) session.token = null;
     throw err;
   }
+  notify("");
   showWorkspace();
 }
 
@@ -325,6 +327,8 @@ function closeChannel() {
 
 // ---- start ---------------------------------------------------------------------------------
 
+const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+
 async function start() {
   translateShell();
   $("sign-out").addEventListener("click", signOut);
@@ -338,13 +342,20 @@ async function start() {
     session.token = null;
     showSignIn(whyEnded(err), "error");
   };
-  if (session.token) {
+  // a page opened (or reloaded) while the server does not answer keeps its session and tries
+  // again, rather than asking for the password: an expert on duty must not miss pages over it
+  for (let attempt = 0; session.token; attempt += 1) {
     try {
       await signedIn(session.token);
       return;
     } catch (err) {
-      showSignIn(whyEnded(err), "error");
-      return;
+      if (err.status !== 0) {
+        showSignIn(whyEnded(err), "error");
+        return;
+      }
+      document.body.dataset.state = "unreachable";
+      notify(w("serverUnreachable"), "error");
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(attempt, 4)]));
     }
   }
   showSignIn();
