@@ -82,7 +82,7 @@ async def measure(wf: WorkflowServer, ticks: int) -> dict[str, Any]:
     pager = wf.app[PAGING]
     with_reconcile = pager.tick
 
-    async def no_reconcile() -> int:
+    async def no_reconcile(now: object) -> int:
         return 0
 
     async def bare_tick() -> int:

@@ -364,3 +364,33 @@ async def test_a_case_withdrawn_without_a_word_to_the_pager_is_found_by_the_full
     assert (cancelled["case_id"], cancelled["reason"]) == (case_id, "emergency_withdrawn")
     assert (await real_copy(wf, case_id)).state.value == "closed"
     assert [e["target"]["id"] for e in wf.seen("page.sent")] == ["zhou"]
+
+
+async def test_a_case_withdrawn_without_a_word_is_checked_before_its_escalation(
+    duty: WorkflowServer,
+) -> None:
+    """The full check (``FULL_CHECK_EVERY``) and a page's deadline are not in step: an
+    emergency filed after a full check has its page run out before the next one. Its case,
+    withdrawn in the store without a word to the pager (as above), is read before the page
+    escalates: the backup is never paged for a withdrawn emergency."""
+    wf = duty
+    pager = wf.app[PAGING]
+    assert await pager.tick() == 0  # the first tick's full check: nothing yet
+    next_full_check = wf.clock.now() + FULL_CHECK_EVERY
+    wf.clock.advance(seconds=10)
+    case_id = (await wf.ok("POST", "/api/v1/emergencies", case_body(), status=201))["case"]["id"]
+    store = wf.app[STORES].cases
+    case = await store.get_case(case_id)
+    assert case is not None
+    revision = len(case.audit)
+    case.cancel(by="li.coord", at=wf.clock.now(), reason="duplicate")
+    await store.save_case(case, revision=revision)  # no event: the pager is not told
+
+    deadline = pager.of_case(case_id).deadline
+    assert deadline is not None and deadline < next_full_check
+    wf.clock.advance(seconds=(deadline - wf.clock.now()).total_seconds())  # zhou's page ran out
+    assert await pager.tick() == 0  # cancelled, nobody else paged
+    [cancelled] = wf.seen("page.cancelled")
+    assert (cancelled["case_id"], cancelled["reason"]) == (case_id, "emergency_withdrawn")
+    assert [e["target"]["id"] for e in wf.seen("page.sent")] == ["zhou"]
+    assert (await real_copy(wf, case_id)).state.value == "closed"

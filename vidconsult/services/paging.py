@@ -472,8 +472,9 @@ class PagingService:
             await self._refresh()  # every node: its board and workspaces show the latest
             if not await self._leader():
                 return 0
-        sent = await self._reconcile()
+        # one instant for both: a paging that escalates below was due when its case was read
         now = self._clock.now()
+        sent = await self._reconcile(now)
         for case_id, paging in list(self._pagings.items()):
             deadline = paging.deadline
             if deadline is None or now < deadline:
@@ -488,7 +489,7 @@ class PagingService:
                 sent += len(change.sent)
         return sent
 
-    async def _reconcile(self) -> int:
+    async def _reconcile(self, now: datetime) -> int:
         """Re-derive from what is stored (not from one node's memory: any node, after a
         restart) what an outage left undone: an open emergency room whose paging was never
         stored is paged now (its first step), and a paging still paging whose case was
@@ -498,7 +499,9 @@ class PagingService:
         It runs every tick, so it is kept to one read of the open rooms: a paging whose room is
         not among them is checked (its case and room read) at once; the case of every other
         paging still paging (withdrawn while its room's end failed) only on the first tick,
-        after a cancellation the store did not take, and every :data:`FULL_CHECK_EVERY`.
+        after a cancellation the store did not take, every :data:`FULL_CHECK_EVERY`, and on
+        the tick its page runs out (before the escalation, which pages someone more: the full
+        check is not in step with the pages' deadlines).
         Reading every paging's case and room each tick cost 22 ms wall at 200 open rooms with
         50 pagings on SQLite, 244 ms on PostgreSQL (benchmarks/paging_tick.py;
         docs/operations.md, "Emergency paging")."""
@@ -512,7 +515,6 @@ class PagingService:
         except Exception as exc:
             log.warning("paging reconcile skipped error=%s", getattr(exc, "code", exc))
             rooms, open_rooms = [], None
-        now = self._clock.now()
         full = open_rooms is None or self._full_check_at is None or now >= self._full_check_at
         if full:
             self._full_check_at = now + FULL_CHECK_EVERY
@@ -526,8 +528,11 @@ class PagingService:
         for case_id, paging in list(self._pagings.items()):
             if paging.state is not PagingState.PAGING:
                 continue
-            if not full and open_rooms is not None and paging.room_id in open_rooms:
-                continue  # its room is open; its case is read at the next full check
+            due = paging.deadline is not None and now >= paging.deadline
+            if not full and not due and open_rooms is not None and paging.room_id in open_rooms:
+                # its room is open; its case is read at the next full check, or before its
+                # escalation (below) pages anyone more for an emergency perhaps withdrawn
+                continue
             try:
                 reason = await self._ended(paging)
             except VidconsultError as exc:
