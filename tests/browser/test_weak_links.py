@@ -5,7 +5,8 @@ A doctor's room page on this machine publishes its camera as three simulcast lay
 ``sendEncodings``). Two watchers (observers) are on other machines (tests/netlab.py: a network
 namespace each); both start on a good link and receive the top layer. Then one watcher's link
 drops to 300 kbit/s with 3 % random loss: within 5 s it gets a lower layer (smaller frames), and
-from there on plays at >= 15 fps without a freeze longer than 1 s, while the other watcher still
+from there on plays at >= 75 % of the frame rate the publisher encodes (15 of 20 fps on a quiet
+machine) without a freeze longer than 1 s, while the other watcher still
 gets the top layer at full size, and so does the recorder (an encoded tap on the track gets
 keyframes of the top layer only). What the server sends the weak watcher is paced (its link
 limits its layer); the test prints the packets the weak link's rate limit dropped. Frames are
@@ -53,6 +54,30 @@ WEAK = LinkProfile(rate_kbit=300, loss=0.03)
 SWITCH_WITHIN = 5.0  # seconds from the link drop to a lower layer on the weak watcher's screen
 WATCH_FOR = 10.0  # seconds of playback measured after that
 TOP_WIDTH = 960  # the page captures 960x540 and sends it as the top layer
+# a watcher plays at least this share of the frame rate the publisher encoded meanwhile: 15 fps
+# of the 20 the doctor's page sends on a quiet machine. A fixed 15 fps assumed that rate: at a
+# load of 15-20 the page encoded 13 fps, the good watcher showed 14.7 and the weak one 12.3
+PLAYS_SHARE = 0.75
+# frames encoded so far per simulcast layer (outbound-rtp), with the layer's width
+JS_ENCODED = """async () => {
+  const out = {};
+  for (const pc of window.__pcs || []) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && s.kind === "video")
+        out[s.rid || ""] = {w: s.frameWidth || 0, frames: s.framesEncoded || 0};
+    }
+  }
+  return out;
+}"""
+
+
+def encoded_fps(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict[int, float]:
+    """Frames per second the publisher encoded per layer between two JS_ENCODED, by width."""
+    return {
+        after[rid]["w"]: (after[rid]["frames"] - before[rid]["frames"]) / seconds
+        for rid in after
+        if rid in before
+    }
 
 
 @pytest.fixture
@@ -234,6 +259,7 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
 
         switched_after = await until(lower, SWITCH_WITHIN, "the weak watcher gets a lower layer")
         since = {n: await p.evaluate(JS_NOW) for n, p in watchers.items()}
+        encoded_before, encoded_from = await doctor.evaluate(JS_ENCODED), time.monotonic()
         at_watch = weak_part.counters()
         print(f"\nweak link when playback is measured from: {link_of(server, room, 'watch-weak')}")
         await asyncio.sleep(WATCH_FOR)  # the measured playback itself
@@ -241,6 +267,9 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
             n: playback(await p.evaluate(JS_FRAMES_SINCE, ["doctor", since[n]]))
             for n, p in watchers.items()
         }
+        source = encoded_fps(
+            encoded_before, await doctor.evaluate(JS_ENCODED), time.monotonic() - encoded_from
+        )
         links = {n: link_of(server, room, f"watch-{n}") for n in watchers}
         engine.remove_tap(room, "doctor", video_sid, recorded)
         print(f"\nrecorded keyframes: {recorded.sizes} ({first_keyframes} before the drop)")
@@ -252,10 +281,14 @@ async def test_a_weak_watcher_gets_a_lower_layer_while_a_good_one_keeps_the_top(
         for n, p in watchers.items():
             print(f"{n} receives {await p.evaluate(JS_INBOUND)}")
 
+        print(f"publisher encoded (fps by width) {source}")
         weak, good = seen["weak"], seen["good"]
-        assert weak["width"] < TOP_WIDTH and weak["fps"] >= 15, (weak, links)
+        # against the layer each watcher mostly got (all layers are encoded at one rate)
+        weak_wants = PLAYS_SHARE * source.get(weak["width"], min(source.values()))
+        good_wants = PLAYS_SHARE * source.get(good["width"], min(source.values()))
+        assert weak["width"] < TOP_WIDTH and weak["fps"] >= weak_wants, (weak, source, links)
         assert weak["longest_gap_s"] <= 1.0, (weak, links)
-        assert good["width"] >= TOP_WIDTH and good["fps"] >= 15, (good, links)
+        assert good["width"] >= TOP_WIDTH and good["fps"] >= good_wants, (good, source, links)
         assert good["longest_gap_s"] <= 1.0, (good, links)
         assert links["good"]["layer"] == 2 and links["weak"]["layer"] < 2, links
         # what is sent to the weak link is paced (docs/media.md, "Pacing")
