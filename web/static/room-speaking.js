@@ -9,7 +9,7 @@ import {
   levelBetween, remoteReadings, localReading, sourcesLevel, SpeakingGate, ActiveSpeaker,
 } from "./speaking.js";
 
-// five samples a second: the onset (300 ms) and the release (800 ms) need no finer steps, and
+// five samples a second: the onset (700 ms) and the release (800 ms) need no finer steps, and
 // one getStats per connection per sample costs the page little
 const SAMPLE_MS = 200;
 // the active speaker layout is for a grid of this many people or more (ourselves included)
@@ -36,20 +36,23 @@ function mount() {
   let active = new ActiveSpeaker();
   let sampling = false;
   const speakingNow = new Set();
-  // tests and support: who speaks now, the changes seen, the samples taken
-  const hooks = { speaking: [], changes: [], samples: 0, self: { level: 0, speaking: false }, active: null };
+  // tests and support: who speaks now, the changes seen (`at` on the page's clock, `clock` on
+  // the stream's: the audio played), the samples taken and the last levels measured
+  const hooks = {
+    speaking: [], changes: [], levels: [], samples: 0, self: { level: 0, speaking: false }, active: null,
+  };
 
   const gateOf = (identity) => {
     if (!gates.has(identity)) gates.set(identity, new SpeakingGate());
     return gates.get(identity);
   };
 
-  const set = (identity, on) => {
+  const set = (identity, on, clock = null) => {
     if (speakingNow.has(identity) === on) return;
     if (on) speakingNow.add(identity);
     else speakingNow.delete(identity);
     room.view.setSpeaking(identity, on);
-    hooks.changes.push({ identity, speaking: on, at: Math.round(performance.now()) });
+    hooks.changes.push({ identity, speaking: on, at: Math.round(performance.now()), clock });
     if (hooks.changes.length > 200) hooks.changes.shift();
     hooks.speaking = [...speakingNow];
   };
@@ -79,7 +82,10 @@ function mount() {
           // on the stream's own clock: the audio played (speaking.js SpeakingGate)
           const level = levelBetween(previous.get(identity), r);
           previous.set(identity, r);
-          set(identity, gate.update(level, r.duration * 1000, { muted: quiet }));
+          const at = r.duration * 1000;
+          hooks.levels.push({ identity, level, at });
+          if (hooks.levels.length > 1000) hooks.levels.shift();
+          set(identity, gate.update(level, at, { muted: quiet }), at);
         } else if (receivers.has(identity)) {
           // no energy counters in this browser's report: the last packets' levels, wall clock
           const level = sourcesLevel(receivers.get(identity).receiver.getSynchronizationSources?.(), clock);

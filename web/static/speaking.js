@@ -8,12 +8,35 @@
 // (or RTCRtpReceiver.getSynchronizationSources(), the level of the last packet only) it misses
 // no syllable between two samples.
 
-// a full-scale RMS of 0.02 is about -34 dBFS: speech into a headset or a desk microphone is
-// well above it after the browser's gain control, a quiet room's noise below it
+// The level is WebRTC's meter of the decoded audio (webrtc audio/audio_level.cc): per 10 ms
+// frame the peak of the last ~110 ms, falling to a quarter (-12 dB) each ~110 ms, so it reads
+// above the RMS of the sound (pink noise ~+6 dB) and a sound's tail lasts ~0.3 s longer.
+// Measured in Chromium with espeak-ng speech and synthetic room noise through the room
+// (tests/browser/test_speaking.py, docs/architecture.md "Speaking"): soft speech after the
+// sender's gain control 0.17..0.61 (-15..-4 dBFS, 5th..95th percentile), a fan and a corridor
+// at -49 dBFS RMS 0.0045..0.0085, loudest 0.018 (-35 dBFS), a cough 0.06..0.52.
+//
+// Sound is a level of at least SPEECH_LEVEL (0.02, about -34 dBFS) and at least NOISE_MARGIN
+// times the stream's own noise floor: a louder room (a fan, a corridor, up to MAX_FLOOR) raises
+// the bar with it, and speech, tens of dB above any of it, still clears it.
 export const SPEECH_LEVEL = 0.02;
-// the indicator turns on once sound has gone on for this long (a cough or a click does not
-// light it) and off after this long without sound (pauses between words keep it on: no flicker)
-export const ONSET_MS = 300;
+export const NOISE_MARGIN = 6; // +15.6 dB
+// the floor follows the quietest level down at once and rises by FLOOR_RISE_DB a second: slow
+// enough that a 10 s sentence without a breath (its dips ~0.06) keeps its floor near the room's
+export const FLOOR_RISE_DB = 1;
+export const MIN_FLOOR = 0.001; // -60 dBFS: after digital silence the floor can rise again
+// a stream's first floor, at most: a quiet room on this meter (-46 dBFS), so that a stream
+// whose first sample is speech does not take that for its room
+export const FIRST_FLOOR = 0.005;
+// the floor's cap, 0.008 (-42 dBFS, the measured room's median +1 dB): a louder room still
+// raises the bar to 0.048 (-26 dBFS, 11 dB under soft speech), and sound that goes on for long
+// (a monologue without a breath, the fake microphone's beeps) cannot raise it past speech
+export const MAX_FLOOR = 0.008;
+// the indicator turns on once sound has gone on for this long, off after this long without
+// sound (pauses between words keep it on: no flicker). A cough of 150 ms reads as 3 samples of
+// sound 400 ms apart on the meter (its ~0.3 s tail), 600 ms with one sample late on a loaded
+// page: 700 ms of onset keeps it dark, and a sentence still lights within ~1 s
+export const ONSET_MS = 700;
 export const RELEASE_MS = 800;
 // the active speaker of a 4+ grid changes only to someone who has spoken this long, and not
 // sooner than this after the last change (the layout must not jump with every "yes")
@@ -84,8 +107,38 @@ export function localReading(report) {
 }
 
 /**
- * Speaking or not, from one level per sample: on once sound (level >= SPEECH_LEVEL) has gone
- * on for ONSET_MS with no gap of RELEASE_MS in it, off after RELEASE_MS without sound. Muted
+ * The quiet level of one stream (the room's noise as its microphone gives it): down at once to
+ * any quieter level, up by FLOOR_RISE_DB a second (from MIN_FLOOR after digital silence), never
+ * above MAX_FLOOR; the first is at most FIRST_FLOOR.
+ */
+export class NoiseFloor {
+  constructor({ riseDb = FLOOR_RISE_DB, min = MIN_FLOOR, first = FIRST_FLOOR, max = MAX_FLOOR } = {}) {
+    this.rise = 10 ** (riseDb / 20);
+    this.min = min;
+    this.first = first;
+    this.max = max;
+    this.level = 0; // nothing measured yet: no bar above SPEECH_LEVEL
+    this.measured = false;
+  }
+
+  /** Feed the level of the `seconds` since the last one; returns the floor. */
+  update(level, seconds) {
+    const risen = this.measured ? Math.max(this.level, this.min) * this.rise ** Math.max(0, seconds) : this.first;
+    this.level = Math.min(this.max, level, risen);
+    this.measured = true;
+    return this.level;
+  }
+
+  reset() {
+    this.level = 0;
+    this.measured = false;
+  }
+}
+
+/**
+ * Speaking or not, from one level per sample: on once sound (level >= SPEECH_LEVEL and
+ * >= NOISE_MARGIN x the stream's noise floor) has gone on for ONSET_MS with no gap of
+ * RELEASE_MS in it, off after RELEASE_MS without sound. Muted
  * (its microphone off, as the room lists it) is never speaking, whatever the level.
  *
  * `now` is best the stream's own clock, the audio played so far (totalSamplesDuration): a page
@@ -94,8 +147,12 @@ export function localReading(report) {
  * clock where it was changes nothing; a clock that went back (a new stream) starts afresh.
  */
 export class SpeakingGate {
-  constructor({ threshold = SPEECH_LEVEL, onsetMs = ONSET_MS, releaseMs = RELEASE_MS } = {}) {
+  constructor({
+    threshold = SPEECH_LEVEL, margin = NOISE_MARGIN, onsetMs = ONSET_MS, releaseMs = RELEASE_MS,
+  } = {}) {
     this.threshold = threshold;
+    this.margin = margin;
+    this.floor = new NoiseFloor();
     this.onsetMs = onsetMs;
     this.releaseMs = releaseMs;
     this.speaking = false;
@@ -116,12 +173,15 @@ export class SpeakingGate {
       this.speaking = false; // a new stream: its clock starts again
       this.soundSince = null;
       this.lastSoundAt = null;
+      this.floor.reset();
+      this.lastAt = null;
     } else if (this.lastAt != null && now === this.lastAt) {
       return this.speaking; // nothing played since the last sample: nothing heard either way
     }
+    const floor = this.floor.update(level, this.lastAt == null ? 0 : (now - this.lastAt) / 1000);
     this.lastAt = now;
     const quietFor = this.lastSoundAt == null ? Infinity : now - this.lastSoundAt;
-    if (level >= this.threshold) {
+    if (level >= Math.max(this.threshold, this.margin * floor)) {
       if (quietFor >= this.releaseMs) this.soundSince = now; // a new run of sound
       this.lastSoundAt = now;
       if (now - this.soundSince >= this.onsetMs) this.speaking = true;
