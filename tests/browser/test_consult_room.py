@@ -252,6 +252,16 @@ async def test_links_that_cannot_be_used_say_why_and_whom_to_call(
         assert await page.page.locator("[data-testid=join-button]").is_visible() is False
         await page.shot(f"link-{label}-{lang}", lang)
 
+    # a link that opens later: "not open yet" said once (the heading), and what to do now,
+    # the sentences spaced as the language spaces them
+    early = mint(live_server, "pt-early", "patient", rid, not_before=now + timedelta(hours=2))
+    page = await open_room("early", link(live_server, rid, early), lang=lang)
+    assert await page.wait_state("early") == "early"
+    assert await page.page.locator("[data-testid=blocked-reason]").is_hidden()
+    gap = "" if lang == "zh" else " "
+    call = words["callCentre"].replace("{phone}", PHONE)
+    assert await page.text("blocked-call") == f"{words['keepOpen']}{gap}{call}"
+
     # a link cut off when copied, or without its token: the same card, not a line in the bar
     # over an empty page (the server's check names the centre's number when it can)
     cut = f"{live_server.url}/room/{rid}#token={revoked[: len(revoked) // 3]}"

@@ -3,7 +3,7 @@
 // times in the viewer's zone and the centre's, a live countdown when it opens later, and whom
 // to call. No raw error code or UTC instant reaches the page.
 
-import { t, locale } from "./i18n.js";
+import { t, lang, locale } from "./i18n.js";
 import { room, $, errorText } from "./room-context.js";
 import { bothZones, viewerZone, secondsUntil, countdownText } from "./timefmt.js";
 
@@ -59,6 +59,7 @@ function showUnreachable() {
   $("blocked").hidden = false;
   $("blocked-heading").textContent = t("unreachableHeading");
   $("blocked-reason").textContent = t("checkUnreachable");
+  $("blocked-reason").hidden = false;
   $("blocked-times").replaceChildren();
   $("blocked-call").textContent = t("unreachableHelp");
 }
@@ -93,6 +94,11 @@ export function timesList(check, { opens = false } = {}) {
   return dl.children.length ? dl : null;
 }
 
+/** A sentence without its closing stop, to compare it with a heading. */
+function bare(text) {
+  return text.trim().replace(/[.。]$/, "");
+}
+
 function showBlocked(check, onOpen) {
   const notYet = NOT_YET.has(check.code) && !!check.opens_at;
   room.setState(notYet ? "early" : "blocked");
@@ -100,15 +106,23 @@ function showBlocked(check, onOpen) {
   room.hooks.reason = check.code;
   $("prejoin").hidden = true;
   $("blocked").hidden = false;
-  $("blocked-heading").textContent = t(notYet ? "notOpenHeading" : "blockedHeading");
-  $("blocked-reason").textContent = errorText(check.code);
+  const heading = t(notYet ? "notOpenHeading" : "blockedHeading");
+  const reason = errorText(check.code);
+  $("blocked-heading").textContent = heading;
+  // "not open yet" under the heading "not open yet": said once (a link that opens later,
+  // or its room: the heading, the times and the countdown say which and when)
+  const repeats = notYet || bare(reason) === bare(heading);
+  $("blocked-reason").textContent = repeats ? "" : reason;
+  $("blocked-reason").hidden = repeats;
   $("blocked-times").replaceChildren(...[timesList(check, { opens: notYet })].filter(Boolean));
   const phone = check.centre?.phone;
   // a link that only needs waiting is not a link to replace: say to keep the page open even
   // when there is a number to call, or a patient closes it and calls instead
   const ask = notYet ? "keepOpen" : "askCentre";
   const call = phone ? t("callCentre", { phone }) : "";
-  $("blocked-call").textContent = notYet ? `${t(ask)} ${call}`.trim() : call || t(ask);
+  // two sentences: a space between them in English, none after a Chinese full stop
+  const sentences = [t(ask), call].filter(Boolean).join(lang === "zh" ? "" : " ");
+  $("blocked-call").textContent = notYet ? sentences : call || t(ask);
   room.view.setStatus("");
   $("blocked-heading").focus();
   if (notYet) startCountdown(check, onOpen);

@@ -87,6 +87,7 @@ room.on("finished", ({ state, reason }) => {
   // already says "the consultation has ended", a second copy of it tells nobody anything
   const why = state === "ended" ? endedText(reason) : t(state);
   $("blocked-reason").textContent = why === t("consultEnded") ? t("endedNext") : why;
+  $("blocked-reason").hidden = false;
   $("blocked-times").replaceChildren();
   const phone = room.check?.centre?.phone;
   $("blocked-call").textContent = phone ? t("callCentre", { phone }) : t("askCentre");
