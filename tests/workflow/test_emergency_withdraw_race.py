@@ -32,7 +32,7 @@ from vidconsult.config import Settings
 from vidconsult.domain.rooms import Room
 from vidconsult.errors import Unavailable
 from vidconsult.tokens import TokenClaims
-from web.keys import ROOMS
+from web.keys import ROOM_ROUTER, ROOMS
 from web.workflow_keys import CASES
 
 
@@ -286,3 +286,60 @@ async def test_two_nodes_the_hold_is_on_the_rooms_node(
         assert (status, body["status"]) == (200, "cancelled"), body
         assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_centre"}
         assert not admitted(here, "zhou") and not admitted(there, "zhou")
+
+
+async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
+    settings: Settings,
+    clock: FakeClock,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The room's node is slow to take the room's lock (a coordinator's join holds it while
+    its media is set up): the withdrawing node stops waiting (503 ``node_unavailable``:
+    nothing changed). The hold must not be made after that, when the join lets the lock go:
+    nobody would end or release it, and for its 30 s the on-duty expert would be turned away
+    with 'withdrawn by the centre: you are no longer needed here' from an emergency that goes
+    on."""
+    url, hub = postgres.new_database(), MemoryHub(ttl=30.0)
+    async with (
+        node(settings, clock, url, tmp_path / "a", live=hub.node("a")) as a,
+        node(settings, clock, url, tmp_path / "b", live=hub.node("b")) as b,
+    ):
+        await cardiology_on_duty(a)
+        opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+        case_id, room_id = opened["case"]["id"], opened["room"]["id"]
+        unit = await joined(b, clients, link_of(opened, "unit"))
+        home = await hub.node("a").placement.where(room_id)
+        here, there = (a, b) if home == "a" else (b, a)  # the room's node, the other one
+        gate, rooms = Gate(), here.app[ROOMS]
+        media = rooms._media
+        add = media.add_participant
+
+        async def gated_add(room_id: str, identity: str, **kw: Any) -> None:
+            if identity == "li.coord":
+                await gate.passing()
+            await add(room_id, identity, **kw)
+
+        monkeypatch.setattr(media, "add_participant", gated_add)
+        coord: RawClient = clients()
+        await coord.connect(here.url, here.mint("li.coord", "coordinator", room=room_id))
+        joining = asyncio.create_task(coord.request("join"))
+        await asyncio.wait_for(gate.reached.wait(), WAIT)
+        # the withdrawing node waits half a second for the room's node (5 s in production)
+        monkeypatch.setattr(there.app[ROOM_ROUTER], "_timeout", 0.5)
+        status, body = await asyncio.wait_for(
+            there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"}), WAIT
+        )
+        assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
+        gate.open()
+        assert "room" in await asyncio.wait_for(joining, WAIT)
+        async with rooms._live[room_id].lock:  # whoever waited for the lock before has run
+            pass
+
+        expert = await joined(here, clients, expert_link(a))
+        assert admitted(here, "zhou") and expert.sio.connected
+        case = await a.ok("GET", f"/api/v1/cases/{case_id}")
+        assert case["status"] != "cancelled"
+        assert not unit.seen("room.ended")

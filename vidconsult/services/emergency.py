@@ -34,7 +34,7 @@ from vidconsult.domain.emergency import (
 from vidconsult.domain.roles import Role
 from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus
 from vidconsult.domain.specialties import Specialty
-from vidconsult.errors import Conflict, InvalidInput, NotFound
+from vidconsult.errors import Conflict, InvalidInput, NotFound, Unavailable
 from vidconsult.ports import Clock
 from vidconsult.services.cases import CaseService
 from vidconsult.services.directory import DirectoryService
@@ -207,7 +207,10 @@ class EmergencyService:
     async def _hold(self, room_id: str, case_id: str, why: Withdrawal) -> bool:
         """Hold the room closing on its node, or refuse (409 ``expert_joined``); False: it
         has ended meanwhile (closed all the same). A node that cannot say refuses (503)."""
-        args = {"case_id": case_id, "reason": why.value}
+        # the room's node decides within half the time this node waits for its answer: a
+        # hold is made before this node gives up on it (a late answer, or none, is given back
+        # below) or not at all
+        args = {"case_id": case_id, "reason": why.value, "within": self._router.timeout / 2}
         try:
             return await self._hold_once(room_id, args)
         except Conflict as exc:
@@ -230,6 +233,11 @@ class EmergencyService:
             # room is asked of it as before, without the ordering against a join
             await self._check_live(room_id, str(args["case_id"]))
             return False
+        except Unavailable:
+            # no answer in time: a hold made before the room's node gave up, whose answer was
+            # late or lost, would turn the expert away (the emergency goes on): given back
+            await self._release(room_id)
+            raise
         return True
 
     async def _check_live(self, room_id: str, case_id: str) -> None:
@@ -249,7 +257,13 @@ class EmergencyService:
         def no_expert(people: list[Participant]) -> None:
             ensure_withdrawable(case_id, _experts(people))
 
-        await self._rooms.hold_for_end(room_id, Withdrawal(str(args["reason"])).value, no_expert)
+        within = args.get("within")  # absent from a node of the release before
+        await self._rooms.hold_for_end(
+            room_id,
+            Withdrawal(str(args["reason"])).value,
+            no_expert,
+            within=float(within) if isinstance(within, int | float) else None,
+        )
         return {"ok": True}
 
     async def _release_here(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,11 @@ class RoomRouter:
             link.on("room.commands", self._on_commands)
             link.on(LEGACY_ACT, self._on_legacy_act)
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a request to the room's node is waited for (then ``node_unavailable``)."""
+        return self._timeout
+
     def on(self, name: str, command: RoomCommand) -> None:
         """``command(room_id, args)`` is what ``name`` does on the room's node (an area adds
         its own: the recordings' ``recording.start``, ...)."""

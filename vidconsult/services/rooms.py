@@ -282,6 +282,7 @@ class RoomService:
         check: Callable[[list[Participant]], None],
         *,
         lapse: timedelta = timedelta(seconds=30),
+        within: float | None = None,
     ) -> None:
         """The first step of an end that depends on who is in the room (an emergency's
         withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
@@ -292,21 +293,32 @@ class RoomService:
         Done on the room's node: with several nodes the room is claimed here first (a room on
         no node would otherwise be placed by the next join elsewhere). The hold lapses after
         ``lapse`` (the node that asked for it died before ending the room, whose emergency
-        goes on: it must admit its expert)."""
-        room = await self.get_room(room_id)
-        room.ensure_open()
-        if self.cluster is not None:
-            await self.cluster.claim(room_id)
-        live = self._live.get(room_id)
-        async with live.lock if live else _no_lock():
-            if live is not None and self._live.get(room_id) is not live:
-                raise Conflict(f"room {room_id} has ended", code="room_ended")
-            check(live.all() if live else [])
-            self._stop_closing(room_id)
-            timer = asyncio.get_running_loop().call_later(
-                lapse.total_seconds(), self._closing_lapsed, room_id
-            )
-            self._closing[room_id] = (code, timer)
+        goes on: it must admit its expert). ``within``: seconds to decide in, else
+        ``node_unavailable`` and nothing held (the node that asked stops waiting for the
+        answer: a hold made after that, once a join lets the lock go, would turn joins away
+        for its whole lapse with nobody to end or release it)."""
+        try:
+            async with asyncio.timeout(within):
+                room = await self.get_room(room_id)
+                room.ensure_open()
+                if self.cluster is not None:
+                    await self.cluster.claim(room_id)
+                live = self._live.get(room_id)
+                async with live.lock if live else _no_lock():
+                    if live is not None and self._live.get(room_id) is not live:
+                        raise Conflict(f"room {room_id} has ended", code="room_ended")
+                    check(live.all() if live else [])
+                    # from here to the hold nothing awaits: once decided, it is held
+                    self._stop_closing(room_id)
+                    timer = asyncio.get_running_loop().call_later(
+                        lapse.total_seconds(), self._closing_lapsed, room_id
+                    )
+                    self._closing[room_id] = (code, timer)
+        except TimeoutError:
+            log.warning("room closing not decided in time room=%s code=%s", room_id, code)
+            raise Unavailable(
+                f"room {room_id} could not be held in {within} s", code="node_unavailable"
+            ) from None
         log.info("room closing room=%s code=%s", room_id, code)
 
     def release_hold(self, room_id: str) -> None:
