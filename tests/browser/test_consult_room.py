@@ -346,6 +346,9 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
     await patient.page.click("[data-testid=join-button]")
     assert await patient.wait_state("lobby") == "lobby"
     assert "the doctor or expert will let you in" in await patient.text("lobby-text")
+    # while waiting: the page moves on by itself, and whom to call
+    lobby_call = await patient.text("lobby-call")
+    assert lobby_call.startswith(en["lobbyKeepOpen"]) and PHONE in lobby_call, lobby_call
     await patient.shot("lobby-waiting")
 
     expert = await open_room(

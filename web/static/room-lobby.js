@@ -3,7 +3,7 @@
 // admin grant get a panel listing who waits, with Admit and Decline (`admin.admit`,
 // `admin.decline`), and the roster's Mute asks a participant to mute (`mute.requested`).
 
-import { t, roleName } from "./i18n.js";
+import { t, lang, roleName } from "./i18n.js";
 import { room, $, registerFeature } from "./room-context.js";
 import { join } from "./room-live.js";
 import { toggle } from "./room-controls.js";
@@ -30,6 +30,10 @@ function showWaiting({ reply }) {
     lobby.position > 1 ? t("lobbyPosition", { n: lobby.position }) : "",
   ].filter(Boolean).join(" ");
   $("lobby-times").replaceChildren(...[room.check ? timesList(room.check) : null].filter(Boolean));
+  // a wait with no end in sight: whom to call, and that the page moves on by itself
+  const phone = room.check?.centre?.phone;
+  $("lobby-call").textContent = [t("lobbyKeepOpen"), phone ? t("callCentre", { phone }) : ""]
+    .filter(Boolean).join(lang === "zh" ? "" : " ");
   room.view.setStatus(t("lobbyHeading"));
   $("lobby-heading").focus();
 }
