@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.cluster.scene import room_of_a_heard_from_b
 from tests.helpers import SECRET, served
@@ -234,3 +235,27 @@ async def test_a_node_without_the_client_certificate_never_gets_in(
         with pytest.raises(Unavailable):
             await state.placement.place("rm_1")
     assert time.monotonic() - began < 3 * 2.0
+
+
+async def test_a_sentinel_user_that_may_not_ping_still_gets_the_node_its_live_state(
+    with_password: RedisSentinelServers, tmp_path: Path, states: list[RedisLiveState]
+) -> None:
+    """An ACL user of the Sentinel made for the nodes with what finding the primary needs, not
+    PING: the start check's PING is refused (NOPERM) after its password was taken. That is no
+    refusal of the node's credentials, and no reason to start without the bus's reader: the
+    node shares the live state as with any user."""
+    host, port = "127.0.0.1", with_password.sentinel.port
+    admin = aioredis.Redis(host=host, port=port, password=PASSWORD)
+    try:
+        await admin.execute_command(
+            "ACL", "SETUSER", "noping", "on", ">noping-pw", "+@all", "-ping"
+        )
+    finally:
+        await admin.aclose()
+    access = {"redis_sentinel_password": "noping-pw", "redis_sentinel_username": "noping"}
+    a = _state(_settings(with_password, "a", tmp_path / "a", **access))
+    b = _state(_settings(with_password, "b", tmp_path / "b", **access))
+    states += [a, b]
+    await a.start()
+    await b.start()
+    await room_of_a_heard_from_b(a, b)

@@ -21,7 +21,11 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -130,8 +134,15 @@ async def check_sentinels(sentinel: Sentinel) -> None:
         where = f"{kwargs.get('host')}:{kwargs.get('port')}"
         try:
             await client.ping()
-        except AuthenticationError:  # before ConnectionError: it is one
+        except (AuthenticationError, AuthenticationWrongNumberOfArgsError):
+            # before ConnectionError, which the first is; the second: a user named to a
+            # Sentinel without ACL users (before Redis 6)
             refusals.append(f"{where} refused this node's credentials: {CREDENTIALS_HINT}")
+        except ResponseError:
+            # it took the credentials and refused PING itself (NOPERM: an ACL user given only
+            # what finding the primary needs): it answered. Anything raised from here would
+            # leave the node without its bus reader (RedisLiveState.start)
+            answered += 1
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             reason = tls_refusal(exc)
             if reason is not None:
