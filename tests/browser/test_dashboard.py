@@ -391,6 +391,9 @@ async def test_case_created_and_booked_with_sla_badge(
     assert centre_minutes(neuro["scheduled_start"]) in await booking.inner_text()
     # the audit trail shows the booking
     assert await detail.locator("[data-testid=audit-row]").count() == len(neuro["audit"]) >= 2
+    # in words: no booking id nor a list's brackets in its note
+    booked_row = detail.locator("[data-testid=audit-row]").nth(1)
+    assert await booked_row.locator("td.note").inner_text() == "bookings made: 1"
     # and the filters narrow the list
     await page.click("[data-testid=nav-cases]")
     await page.wait_for_selector("[data-testid=case-row]", timeout=TIMEOUT_MS)

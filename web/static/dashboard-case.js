@@ -296,5 +296,15 @@ function auditCard(entries) {
           ? `${e.from ? term("statuses", e.from) : "—"} → ${e.to ? term("statuses", e.to) : "—"}`
           : ""),
         // an access entry: what was opened (recording, export or attachment id) and its file
-        h("td", { class: "note" }, [e.subject, e.note].filter(Boolean).join(" · "))))))));
+        h("td", { class: "note" }, [e.subject, auditNote(e.note)].filter(Boolean).join(" · "))))))));
+}
+
+/** An audit note in the page's language: the notes the server writes itself ("bookings
+ * ['bk_…']", "with referral") in words, without ids; a person's own note (a reason) as typed. */
+function auditNote(note) {
+  if (!note) return "";
+  if (note === "with referral") return t("auditNoteReferral");
+  const booked = /^bookings \[(.*)\]$/.exec(note);
+  if (booked) return t("auditNoteBooked", { n: (booked[1].match(/'[^']*'/g) || []).length });
+  return note;
 }
