@@ -378,6 +378,30 @@ async def test_reschedule_and_cancel_from_the_case_page(
     assert not dash.page_errors()
 
 
+#: how many lines the text of the first element ``sel`` selects takes on the page
+JS_LINES = """(sel) => {
+  const range = document.createRange();
+  range.selectNodeContents(document.querySelector(sel));
+  return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+}"""
+
+
+async def test_directory_in_chinese_on_a_coordinator_screen(
+    app_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    """The coordinator's 1920x1080 screen in Chinese: a specialty's name is not broken in the
+    middle ("心内" / "科") by the narrow column of the experts' table."""
+    await seed(app_server)
+    dash = await signed_in(open_dashboard, app_server, settings, "?lang=zh#directory")
+    page = dash.page
+    await page.set_viewport_size({"width": 1920, "height": 1080})
+    cell = "[data-testid=expert-row][data-expert-id=dr-jones] [data-testid=expert-specialties]"
+    await page.wait_for_selector(cell, timeout=TIMEOUT_MS)
+    assert await page.inner_text(cell) == "心内科"
+    assert await page.evaluate(JS_LINES, cell) == 1
+    await page.screenshot(path=shot("directory-zh-1920"), full_page=True)
+
+
 async def test_directory_is_edited_from_the_page(
     app_server: ServerHandle, settings: Settings, open_dashboard: Opener
 ) -> None:
