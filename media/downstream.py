@@ -514,6 +514,13 @@ class Downstream:
             )
             if target is not None:
                 self._ask_keyframe(now)
+            if before is None and target is not None and estimate.loss_cap is not None:
+                # video again after a pause: the loss cap that paused it has not moved since
+                # (nothing sent, no loss measured) and would pause it again at the next
+                # decision, every retry, for good (a good link paused by one burst of loss on
+                # a loaded machine stayed at 17 kbit/s through five retries). The link is
+                # taken to carry the layer tried until receiver reports over it say otherwise
+                estimate.loss_cap = max(estimate.loss_cap, source.rates.bps[target])
         self._pace()
 
     # --- pacing (media/pacer.py) ---

@@ -450,3 +450,40 @@ async def test_on_a_paced_link_a_keyframe_is_asked_for_a_lost_packet_only_once_i
         clock.now += downstream_module.MAX_DELAY_SETTLE - 0.15
         d._retransmit(seq)
         assert source.asked
+
+
+async def test_video_retried_after_a_loss_pause_is_not_paused_again_by_the_old_cap() -> None:
+    """A loss cap under half the lowest layer pauses the video (LayerSelector); nothing is sent
+    while paused, so no receiver report can raise that cap. The retry RESUME_AFTER later must
+    not be ended by that same stale cap at the next decision (under load a good link, paused
+    by one burst, was retried and paused again five times at 17 kbit/s); reports of loss over
+    the retry still pause it again."""
+    from media.layers import PAUSE_HOLD, RESUME_AFTER, LayerSelector
+
+    d = await ready_downstream([])
+    rates = [100_000.0, 300_000.0, 1_000_000.0]
+    d.source = SimpleNamespace(
+        rates=SimpleNamespace(bps=rates),
+        info=SimpleNamespace(track_sid="TR_test"),
+        request_keyframe=lambda layer, new_since=None: None,
+    )
+    d.selector = LayerSelector(3)
+    d._choose(0.0)
+    assert d.selector.target == 2
+    d.estimate.on_loss(0.9, 30_000)  # a burst while little was sent: cap 16.5 kbit/s
+    d._choose(1.0)
+    d._choose(1.0 + PAUSE_HOLD)
+    assert d.selector.paused
+    retry = 1.0 + PAUSE_HOLD + RESUME_AFTER
+    d._choose(retry)
+    assert d.selector.target == 0  # the retry
+    for t in (1.0, 2.0, 3.0, 4.0):  # decisions with no new loss report: the retry goes on
+        d._choose(retry + t)
+        assert d.selector.target == 0, t
+    # the link really is too thin: its loss over the retry pauses the video again
+    d.estimate.on_loss(0.6, 100_000)
+    d._choose(retry + 5.0)
+    d.estimate.on_loss(0.6, 100_000)
+    d._choose(retry + 6.0)
+    d._choose(retry + 6.0 + PAUSE_HOLD)
+    assert d.selector.paused
