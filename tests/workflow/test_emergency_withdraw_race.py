@@ -343,3 +343,41 @@ async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
         case = await a.ok("GET", f"/api/v1/cases/{case_id}")
         assert case["status"] != "cancelled"
         assert not unit.seen("room.ended")
+
+
+async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_hold(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clinic and a coordinator withdraw the same emergency at once. The clinic's has
+    cancelled the case and is about to end the room (held there by a gate); the
+    coordinator's holds the room too, then finds the case cancelled (409) and gives its hold
+    back. That must not give back the clinic's: an expert joining then is refused, not seated
+    and then disconnected by the clinic's end."""
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    case_id = opened["case"]["id"]
+    gate, rooms = Gate(), srv.app[ROOMS]
+    end_room = rooms.end_room
+
+    async def gated_end(room_id: str, reason: str = "ended") -> Room:
+        if not gate.reached.is_set():
+            await gate.passing()
+        return await end_room(room_id, reason)
+
+    monkeypatch.setattr(rooms, "end_room", gated_end)
+    first = asyncio.create_task(srv.api("POST", path, {"reason": "patient stable"}, token=doctor))
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    status, body = await srv.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "dup"})
+    assert status == 409, body
+
+    expert: RawClient = clients()
+    await expert.connect(srv.url, expert_link(srv))
+    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
+    gate.open()
+    status, body = await asyncio.wait_for(first, WAIT)
+    assert (status, body["status"]) == (200, "cancelled"), body
+    assert not admitted(srv, "zhou") and not expert.seen("room.ended")

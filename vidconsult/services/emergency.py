@@ -17,6 +17,7 @@ the room ended; a failed cancellation gives the room back (``withdrawal.release`
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -177,17 +178,18 @@ class EmergencyService:
             if room.kind is RoomKind.EMERGENCY and room.case_id == case_id
         ]
         why = Withdrawal.BY_UNIT if by_unit else Withdrawal.BY_CENTRE
+        hold = secrets.token_hex(8)  # this withdrawal's holds: given back, only they are
         held: list[str] = []
         try:
             for room in rooms:
-                if await self._hold(room.id, case_id, why):
+                if await self._hold(room.id, case_id, why, hold):
                     held.append(room.id)
             case = await self._cases.update(
                 case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
             )
         except BaseException:
             for room_id in held:  # nothing changed: the rooms admit again
-                await self._release(room_id)
+                await self._release(room_id, hold)
             raise
         for room in rooms:
             try:
@@ -204,13 +206,18 @@ class EmergencyService:
         )
         return case
 
-    async def _hold(self, room_id: str, case_id: str, why: Withdrawal) -> bool:
+    async def _hold(self, room_id: str, case_id: str, why: Withdrawal, hold: str) -> bool:
         """Hold the room closing on its node, or refuse (409 ``expert_joined``); False: it
         has ended meanwhile (closed all the same). A node that cannot say refuses (503)."""
         # the room's node decides within half the time this node waits for its answer: a
         # hold is made before this node gives up on it (a late answer, or none, is given back
         # below) or not at all
-        args = {"case_id": case_id, "reason": why.value, "within": self._router.timeout / 2}
+        args = {
+            "case_id": case_id,
+            "reason": why.value,
+            "within": self._router.timeout / 2,
+            "hold": hold,
+        }
         try:
             return await self._hold_once(room_id, args)
         except Conflict as exc:
@@ -236,7 +243,7 @@ class EmergencyService:
         except Unavailable:
             # no answer in time: a hold made before the room's node gave up, whose answer was
             # late or lost, would turn the expert away (the emergency goes on): given back
-            await self._release(room_id)
+            await self._release(room_id, str(args["hold"]))
             raise
         return True
 
@@ -244,9 +251,9 @@ class EmergencyService:
         views = await self._router.live([room_id], include_hidden=True, strict=True)
         ensure_withdrawable(case_id, _experts(p for v in views.values() for p in v.participants))
 
-    async def _release(self, room_id: str) -> None:
+    async def _release(self, room_id: str, hold: str) -> None:
         try:
-            await self._router.command(room_id, RELEASE, {})
+            await self._router.command(room_id, RELEASE, {"hold": hold})
         except Exception as exc:  # its node is gone: the hold went with it
             log.warning("withdrawal hold not released room=%s error=%s", room_id, exc)
 
@@ -263,11 +270,13 @@ class EmergencyService:
             Withdrawal(str(args["reason"])).value,
             no_expert,
             within=float(within) if isinstance(within, int | float) else None,
+            hold=str(args.get("hold") or ""),
         )
         return {"ok": True}
 
     async def _release_here(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
-        self._rooms.release_hold(room_id)
+        hold = args.get("hold")  # absent from a node of the release before: every hold
+        self._rooms.release_hold(room_id, hold if isinstance(hold, str) else None)
         return {"ok": True}
 
 

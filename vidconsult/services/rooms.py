@@ -122,9 +122,9 @@ class RoomService:
         # (room, session id) -> when its prepared media is dropped unless it joins first
         self._prepared: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._live: dict[str, LiveRoom] = {}
-        # rooms whose end is decided here now (hold_for_end): room -> (the refusal's code,
-        # the timer that gives the room back if the end never comes)
-        self._closing: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        # rooms whose end is decided here now (hold_for_end): room -> each hold's id -> (the
+        # refusal's code, the timer that gives the room back if that end never comes)
+        self._closing: dict[str, dict[str, tuple[str, asyncio.TimerHandle]]] = {}
         self._admission: Admission | None = None
         self._publish_limits = publish_limits or PublishLimits()
         self._offers = RateLimiter(
@@ -283,6 +283,7 @@ class RoomService:
         *,
         lapse: timedelta = timedelta(seconds=30),
         within: float | None = None,
+        hold: str = "",
     ) -> None:
         """The first step of an end that depends on who is in the room (an emergency's
         withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
@@ -296,7 +297,9 @@ class RoomService:
         goes on: it must admit its expert). ``within``: seconds to decide in, else
         ``node_unavailable`` and nothing held (the node that asked stops waiting for the
         answer: a hold made after that, once a join lets the lock go, would turn joins away
-        for its whole lapse with nobody to end or release it)."""
+        for its whole lapse with nobody to end or release it). ``hold``: the hold's id, which
+        :meth:`release_hold` names (two withdrawals at once: the one that fails gives back its
+        own hold, not the other's, whose end is coming)."""
         try:
             async with asyncio.timeout(within):
                 room = await self.get_room(room_id)
@@ -309,11 +312,14 @@ class RoomService:
                         raise Conflict(f"room {room_id} has ended", code="room_ended")
                     check(live.all() if live else [])
                     # from here to the hold nothing awaits: once decided, it is held
-                    self._stop_closing(room_id)
+                    holds = self._closing.setdefault(room_id, {})
+                    previous = holds.pop(hold, None)
+                    if previous is not None:
+                        previous[1].cancel()
                     timer = asyncio.get_running_loop().call_later(
-                        lapse.total_seconds(), self._closing_lapsed, room_id
+                        lapse.total_seconds(), self._closing_lapsed, room_id, hold
                     )
-                    self._closing[room_id] = (code, timer)
+                    holds[hold] = (code, timer)
         except TimeoutError:
             log.warning("room closing not decided in time room=%s code=%s", room_id, code)
             raise Unavailable(
@@ -321,21 +327,29 @@ class RoomService:
             ) from None
         log.info("room closing room=%s code=%s", room_id, code)
 
-    def release_hold(self, room_id: str) -> None:
-        """The end held by :meth:`hold_for_end` will not come (its other steps failed): the
-        room admits joins again."""
-        if self._stop_closing(room_id):
-            log.info("room closing undone room=%s", room_id)
+    def release_hold(self, room_id: str, hold: str | None = None) -> None:
+        """The end held by :meth:`hold_for_end` (its id ``hold``; None: every hold, as a node
+        of the release before asks) will not come (its other steps failed): unless another
+        hold is on the room, it admits joins again."""
+        holds = self._closing.get(room_id, {})
+        released = [holds.pop(h) for h in (list(holds) if hold is None else [hold]) if h in holds]
+        for _, timer in released:
+            timer.cancel()
+        if not holds:
+            self._closing.pop(room_id, None)
+        if released:
+            log.info("room closing undone room=%s held=%d", room_id, len(holds))
 
-    def _stop_closing(self, room_id: str) -> bool:
-        held = self._closing.pop(room_id, None)
-        if held is not None:
-            held[1].cancel()
-        return held is not None
+    def _stop_closing(self, room_id: str) -> None:
+        for _, timer in self._closing.pop(room_id, {}).values():
+            timer.cancel()
 
-    def _closing_lapsed(self, room_id: str) -> None:
-        if self._closing.pop(room_id, None) is not None:
+    def _closing_lapsed(self, room_id: str, hold: str) -> None:
+        holds = self._closing.get(room_id, {})
+        if holds.pop(hold, None) is not None:
             log.warning("room closing lapsed without its end room=%s", room_id)
+        if not holds:
+            self._closing.pop(room_id, None)
 
     async def _ensure_admitting(self, live: LiveRoom) -> None:
         """A join's last check, under the room's lock, before it takes a seat or waits."""
@@ -352,9 +366,9 @@ class RoomService:
                     live.forget_hands_at.cancel()
                 raise Conflict(f"room {live.room_id} has ended", code="room_ended")
             live.unconfirmed = False
-        held = self._closing.get(live.room_id)
-        if held is not None:
-            code = held[0]
+        holds = self._closing.get(live.room_id)
+        if holds:
+            code = next(iter(holds.values()))[0]  # the first withdrawal's
             raise Conflict(f"room {live.room_id} is closing ({code})", code=code)
 
     def issue_token(
