@@ -384,6 +384,16 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
     await patient.page.wait_for_selector("[data-testid=participants] li[data-participant=dr-wu]")
     await patient.shot("patient-in-room")
     await patient.layout_ok("room")
+    # a county clinic PC: the live room fits the window, the controls in view without scrolling
+    await patient.page.wait_for_selector("#tiles .tile:not(.local).has-video")
+    for width, height in ((1366, 768), (1280, 720)):
+        await patient.page.set_viewport_size({"width": width, "height": height})
+        fit = await patient.page.evaluate(
+            """() => ({ scroll: document.scrollingElement.scrollHeight, inner: innerHeight,
+              controls: document.getElementById("controls").getBoundingClientRect().bottom })"""
+        )
+        assert fit["scroll"] <= fit["inner"] and fit["controls"] <= fit["inner"], (width, fit)
+    await patient.page.set_viewport_size({"width": 1366, "height": 768})
 
     # a second patient is declined
     other = await open_room(
