@@ -23,6 +23,7 @@ from web.guards import limit
 from web.http import json_ok, parse_body, parse_query, require_coordinator
 from web.keys import SETTINGS
 from web.openapi import describe
+from web.queries import SpecialtyField
 from web.room_views import Instant
 from web.scope import Scope, scope_of
 from web.workflow_keys import DIRECTORY, LEAVE, WORKSPACE
@@ -58,10 +59,20 @@ class WorkspaceMe(_Out):
     unit: UnitOut | None = Field(description="the unit doctor's unit (kind unit)")
 
 
+class BookedExpertOut(_Out):
+    id: str
+    name: str = Field(description="the expert's display name")
+    specialties: list[SpecialtyField]
+
+
 class WorkspaceCase(_Out):
     case: CaseSummary = Field(description="with the report and referral once filed")
     unit: UnitOut
     booking: BookingOut | None
+    experts: list[BookedExpertOut] = Field(
+        description="the booked experts, whom the patient will see (a panel's all, not its "
+        "interpreter); empty without a booking"
+    )
     room: BookedRoomOut | None = Field(description="the booked room and its window")
     emergency_room_id: str | None = Field(description="the emergency's room while it is open")
     interpreting: bool = Field(
@@ -183,6 +194,14 @@ async def my_cases(request: web.Request) -> web.Response:
                     "case": case_doc(i.case, with_audit=False),
                     "unit": unit_doc(i.unit),
                     "booking": booking_doc(i.booking) if i.booking else None,
+                    "experts": [
+                        {
+                            "id": e.id,
+                            "name": e.name,
+                            "specialties": sorted(s.value for s in e.specialties),
+                        }
+                        for e in i.experts
+                    ],
                     "room": booked_room_doc(i.booked_room) if i.booked_room else None,
                     "emergency_room_id": i.emergency_room.id if i.emergency_room else None,
                     "interpreting": i.interpreting,

@@ -304,6 +304,10 @@ async def test_panel_with_interpreter_booked_through_the_slot_picker(
         assert f"{day} {local(start, zone)}" in text, (username, text)
         if username == "chen-i":
             await interpreter_sees_the_booking(ws, row, case["id"], start)
+        if username == "vil.doctor":
+            # the unit's row says whom the patient will see: the panel's experts, no interpreter
+            experts = await row.locator("[data-testid=booked-experts]").inner_text()
+            assert experts == "With Dr Amy Jones (Cardiology), Prof. Wang Li (Cardiology)", experts
         await ws.page.screenshot(path=shot(f"workspace-{username}"), full_page=True)
         await axe_check(ws.page, f"workspace of {username}")
 

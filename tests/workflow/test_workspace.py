@@ -104,6 +104,10 @@ async def test_join_links_are_the_callers_own_seat(two_units: WorkflowServer) ->
     assert item["unit"]["id"] == "vil-1" and item["booking"]["expert_id"] == "zhou"
     assert item["room"]["opens_at"] < item["booking"]["start"]
     assert (await srv.ok("GET", "/api/v1/workspace/cases", token=wang))["cases"] == []
+    # the unit's row names whom the patient will see, by display name and specialty
+    [unit_item] = (await srv.ok("GET", "/api/v1/workspace/cases", token=mine))["cases"]
+    assert [(e["id"], e["specialties"]) for e in unit_item["experts"]] == [("zhou", ["cardiology"])]
+    assert unit_item["experts"][0]["name"] not in ("", "zhou")
     # an emergency: the unit's screen link comes back while the room is open
     got = await srv.ok("POST", "/api/v1/emergencies", case_body("vil-1"), status=201, token=mine)
     links = await srv.ok("POST", f"/api/v1/workspace/cases/{got['case']['id']}/join", token=mine)

@@ -15,6 +15,7 @@ from typing import Any
 from vidconsult.domain.booked_rooms import BookedRoom, Party, RoomState
 from vidconsult.domain.bookings import Booking
 from vidconsult.domain.cases import Case, CaseStatus, Urgency
+from vidconsult.domain.experts import Expert
 from vidconsult.domain.roles import Role
 from vidconsult.domain.rooms import Room, RoomKind, RoomStatus
 from vidconsult.domain.units import Unit
@@ -41,6 +42,8 @@ class CaseItem:
     booked_room: BookedRoom | None
     emergency_room: Room | None
     interpreting: bool = False  # the caller is booked as this case's interpreter
+    # the booked experts (a panel's all, no interpreter): the unit's row says whom they will see
+    experts: tuple[Expert, ...] = ()
 
 
 class WorkspaceService:
@@ -95,6 +98,7 @@ class WorkspaceService:
                     booked,
                     emergency_rooms.get(case.id),
                     interpreting=case in interpreting,
+                    experts=await self._experts_of(case) if booking else (),
                 )
             )
         items.sort(key=_sort_key)
@@ -116,6 +120,17 @@ class WorkspaceService:
             if booking.active:
                 return booking, room
         return None, None
+
+    async def _experts_of(self, case: Case) -> tuple[Expert, ...]:
+        """The case's experts from the directory; one who left it since is left out (the row
+        then names the others rather than failing the whole list)."""
+        found = []
+        for expert_id in case.expert_ids:
+            try:
+                found.append(await self._directory.expert(expert_id))
+            except NotFound:
+                continue
+        return tuple(found)
 
     async def _interprets(self, case: Case, expert_id: str) -> bool:
         """Whether ``expert_id`` is booked (actively) as the case's interpreter."""

@@ -4,7 +4,7 @@
 
 import { term } from "./i18n.js";
 import { api, busy, field, fill, h, notify, select } from "./dashboard-core.js";
-import { w } from "./workspace-i18n.js";
+import { lang, w } from "./workspace-i18n.js";
 import { guarded, patientLine, recordsPanel, reportView, timesIn } from "./workspace-common.js";
 import { libraryCard } from "./workspace-library.js";
 
@@ -142,8 +142,8 @@ export function mountUnit(view, me) {
       status: c.status } },
     h("td", {}, h("div", {}, c.patient.name), h("div", { class: "muted small-text" },
       `${term("specialties", c.specialty)} · ${term("urgencies", c.urgency)}`)),
-    h("td", {}, when ? timesIn(when, [[w("unitTime"), zone, "time-unit"],
-      [w("centreTime"), centreZone, "time-centre"]])
+    h("td", {}, when ? [timesIn(when, [[w("unitTime"), zone, "time-unit"],
+      [w("centreTime"), centreZone, "time-centre"]]), bookedWith(item)]
       : (item.emergency_room_id ? h("span", { class: "badge live" }, w("emergencyNow"))
         : h("span", { class: "muted" }, w("notBooked")))),
     h("td", {}, h("span", { class: "badge", testid: "case-status" }, term("statuses", c.status)),
@@ -155,6 +155,21 @@ export function mountUnit(view, me) {
           h("h4", {}, w("summary")), h("p", {}, c.clinical_summary), recordsPanel(c.id)),
         h("div", { class: "stack" }, reportView(c, zone), withdrawForm(item))))));
     return rows;
+  }
+
+  // whom the patient will see: each booked expert's name, with the specialty they see the
+  // case in (the case's own if they have it, else their first)
+  function bookedWith(item) {
+    const experts = item.experts ?? [];
+    if (!experts.length) return null;
+    const names = experts.map((e) => {
+      const spec = e.specialties.includes(item.case.specialty) ? item.case.specialty
+        : e.specialties[0];
+      return spec ? w("expertWithSpecialty", { name: e.name, specialty: term("specialties", spec) })
+        : e.name;
+    });
+    return h("div", { class: "small-text", testid: "booked-experts" },
+      w("bookedWith", { experts: names.join(lang === "zh" ? "、" : ", ") }));
   }
 
   // an open emergency the unit filed may be withdrawn (the server refuses it once the expert
