@@ -743,7 +743,11 @@ async def test_statistics_draw_charts(
     await ok(app_server, "POST", f"/api/v1/cases/{booked['id']}/booking", {}, 201)
     dash = await signed_in(open_dashboard, app_server, settings, "#stats")
     page = dash.page
-    await page.wait_for_selector("[data-testid=stats][data-charts='6']", timeout=TIMEOUT_MS)
+    # no emergency in this scene: the emergency card says so rather than drawing empty axes
+    await page.wait_for_selector("[data-testid=stats][data-charts='5']", timeout=TIMEOUT_MS)
+    empty = page.locator("[data-testid=chart-emergency]")
+    assert await empty.locator("canvas").count() == 0
+    assert "No emergencies in this period." in await empty.inner_text()
     stats = await ok(app_server, "GET", "/api/v1/stats?period=month")
     assert (stats["overall"]["domestic"], stats["overall"]["international"]) == (2, 1)
     assert await page.inner_text("[data-testid=stat-intl] .tile-value") == "2 / 1"
@@ -756,14 +760,15 @@ async def test_statistics_draw_charts(
              return [c.dataset.testid, c.width > 0 && n > 500];
            })"""
     )
-    assert len(painted) == 6 and all(ok_ for _, ok_ in painted), painted
+    assert len(painted) == 5 and all(ok_ for _, ok_ in painted), painted
     assert await page.locator("[data-testid=stats-by-specialty] tbody tr").count() == 1
     await page.screenshot(path=shot("statistics"), full_page=True)
     await axe_check(page, "statistics")
     # the same in Chinese
     await dash.open("?lang=zh#stats")
-    await page.wait_for_selector("[data-testid=stats][data-charts='6']", timeout=TIMEOUT_MS)
+    await page.wait_for_selector("[data-testid=stats][data-charts='5']", timeout=TIMEOUT_MS)
     assert "按专科" in await page.inner_text("[data-testid=stats]")
+    assert "本期间没有急诊。" in await page.inner_text("[data-testid=chart-emergency]")
     await page.screenshot(path=shot("statistics-zh"), full_page=True)
     await axe_check(page, "statistics (zh)")
     assert not dash.page_errors()

@@ -65,11 +65,23 @@ function totalsTable(testid, caption, rows, name, first = "colName") {
       h("td", { class: "num" }, String(s.referrals)))));
 }
 
-/** A chart card: a <canvas> (an image with a label; the numbers are in the tables below). */
-function chartFigure(testid, title) {
-  const canvas = h("canvas", { role: "img", "aria-label": title, testid: `${testid}-canvas` });
+/** A chart card: a <canvas> (an image with a label; the numbers are in the tables below), or,
+ * with `empty` given, that sentence in its place: empty axes read as a broken chart. */
+function chartFigure(testid, title, empty = "") {
+  const canvas = empty ? null
+    : h("canvas", { role: "img", "aria-label": title, testid: `${testid}-canvas` });
   return { canvas, el: h("figure", { class: "card chart", testid },
-    h("figcaption", {}, h("h3", {}, title)), h("div", { class: "chart-box" }, canvas)) };
+    h("figcaption", {}, h("h3", {}, title)),
+    canvas ? h("div", { class: "chart-box" }, canvas)
+      : h("p", { class: "muted chart-empty", testid: `${testid}-empty` }, empty)) };
+}
+
+/** Why the emergency chart has nothing to draw ("" when it has): no emergency in the period,
+ * or none has a time to its first expert yet. */
+function emergencyGap(overall, rows) {
+  if (!overall.by_urgency?.emergency) return t("noEmergencies");
+  const timed = rows.some((r) => r.emergency_to_expert_median_s != null);
+  return timed ? "" : t("noEmergencyTimes");
 }
 
 function bar(Chart, canvas, labels, datasets, { stacked = false, horizontal = false,
@@ -121,7 +133,7 @@ export function mountStats(view) {
         urgency: chartFigure("chart-urgency", t("chartUrgency")),
         kind: chartFigure("chart-kind", t("chartKind")),
         sla: chartFigure("chart-sla", t("chartSla")),
-        emergency: chartFigure("chart-emergency", t("chartEmergency")),
+        emergency: chartFigure("chart-emergency", t("chartEmergency"), emergencyGap(o, rows)),
         unit: chartFigure("chart-unit", t("chartUnit")),
         specialty: chartFigure("chart-specialty", t("chartSpecialty")),
       };
@@ -166,7 +178,7 @@ export function mountStats(view) {
           { label: t("slaMetPct"), data: rows.map((r) => r.sla_met_pct),
             backgroundColor: COLOURS.green },
         ], { percent: true }),
-        bar(Chart, figs.emergency.canvas, periods, [
+        figs.emergency.canvas && bar(Chart, figs.emergency.canvas, periods, [
           { label: t("median"), data: rows.map((r) => r.emergency_to_expert_median_s),
             backgroundColor: COLOURS.amber },
           { label: t("p90"), data: rows.map((r) => r.emergency_to_expert_p90_s),
@@ -182,7 +194,7 @@ export function mountStats(view) {
           { label: t("total"), data: specialties.map((k) => s.by_specialty[k].total),
             backgroundColor: COLOURS.blue },
         ], { horizontal: true }),
-      ];
+      ].filter(Boolean);
       body.dataset.charts = String(charts.length);
     }, error);
   }
