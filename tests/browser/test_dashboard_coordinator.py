@@ -403,6 +403,9 @@ async def test_directory_in_chinese_on_a_coordinator_screen(
     await page.wait_for_selector(cell, timeout=TIMEOUT_MS)
     assert await page.inner_text(cell) == "心内科"
     assert await page.evaluate(JS_LINES, cell) == 1
+    # the country by its name in the page's language, not its code ("国际 · US")
+    badge = "[data-testid=expert-row][data-expert-id=dr-jones] [data-testid=expert-kind]"
+    assert await page.inner_text(badge) == "国际 · 美国"
     await page.screenshot(path=shot("directory-zh-1920"), full_page=True)
 
 

@@ -1,7 +1,7 @@
 // The directory (experts, interpreters, units and the rota, each editable: dashboard-admin.js)
 // and the statistics; also the cache of names the other sections show instead of ids.
 
-import { setSpecialtyNames, t, term } from "./i18n.js";
+import { countryName, setSpecialtyNames, t, term } from "./i18n.js";
 import { api, busy, fill, h, notify } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
@@ -119,8 +119,9 @@ export function mountDirectory(view) {
         directory.experts.map((e) => h("tr", { testid: "expert-row", dataset: { expertId: e.id } },
           h("th", { scope: "row" }, e.name, h("div", { class: "muted mono small-text" }, e.id)),
           h("td", {}, e.institution.name, " ",
-            h("span", { class: `badge ${e.international ? "intl" : ""}` },
-              e.international ? `${t("international")} · ${e.institution.country}` : t("domestic"))),
+            h("span", { class: `badge ${e.international ? "intl" : ""}`, testid: "expert-kind" },
+              e.international ? `${t("international")} · ${countryName(e.institution.country)}`
+                : t("domestic"))),
           h("td", { class: "terms", testid: "expert-specialties" },
             e.specialties.map((s) => term("specialties", s)).join(", ")),
           h("td", {}, e.languages.join(", ")),

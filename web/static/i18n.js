@@ -2024,6 +2024,18 @@ export const lang = pickLanguage();
 export const locale = lang === "zh" ? "zh-CN" : "en-GB";
 export const htmlLang = lang === "zh" ? "zh-CN" : "en";
 
+/** A country's name in the page's language for its ISO 3166 code ("US" -> "美国" / "United
+ * States"): the browser's own table, so every country is covered in both languages. A code it
+ * does not know is shown as given rather than failing the row. */
+export function countryName(code) {
+  if (!code) return "";
+  try {
+    return new Intl.DisplayNames([locale], { type: "region" }).of(code.toUpperCase()) ?? code;
+  } catch {
+    return code;
+  }
+}
+
 // the specialty catalogue's names (GET /api/v1/specialties): slug -> { en, zh }; they win
 // over the built-in table, so a created or renamed specialty shows its own name
 const SPECIALTY_NAMES = {};
