@@ -386,7 +386,7 @@ async def test_too_early_countdown_then_consent_lobby_admit_decline_remove(
     await patient.layout_ok("room")
     # a county clinic PC: the live room fits the window, the controls in view without scrolling
     await patient.page.wait_for_selector("#tiles .tile:not(.local).has-video")
-    for width, height in ((1366, 768), (1280, 720)):
+    for width, height in ((1366, 768), (1280, 720), (1024, 600)):
         await patient.page.set_viewport_size({"width": width, "height": height})
         fit = await patient.page.evaluate(
             """() => ({ scroll: document.scrollingElement.scrollHeight, inner: innerHeight,
