@@ -68,7 +68,9 @@ async def request_emergency(request: web.Request) -> web.Response:
     "opens a link to it later, is told it was withdrawn and by whom (the centre or the unit). "
     "409 expert_joined once an expert is in the room (end it with the report, or end the "
     "room), not_emergency for a routine case, illegal_transition when it has ended; 503 "
-    "node_unavailable when the room's node cannot say who is in it",
+    "node_unavailable when the room's node cannot say who is in it, or does not answer the "
+    "room's end once the case is cancelled: the retry then ends the room (200, the same "
+    "outcome) as long as it is open",
     body=ReasonBody,
     response=CaseOut,
     errors=(403, 404, 409, 503),

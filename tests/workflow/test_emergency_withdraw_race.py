@@ -19,7 +19,7 @@ from tests.fakes import FakeClock
 from tests.postgres import PostgresServer
 from tests.sio import RawClient
 from tests.workflow.helpers import WorkflowServer, cardiology_on_duty, case_body
-from tests.workflow.test_emergency_withdrawn import WAIT, joined, link_of
+from tests.workflow.test_emergency_withdrawn import WAIT, join_check, joined, link_of
 from tests.workflow.test_paging import (  # noqa: F401 (fixtures)
     clients,
     duty,
@@ -352,9 +352,10 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
 ) -> None:
     """The clinic and a coordinator withdraw the same emergency at once. The clinic's has
     cancelled the case and is about to end the room (held there by a gate); the
-    coordinator's holds the room too, then finds the case cancelled (409) and gives its hold
-    back. That must not give back the clinic's: an expert joining then is refused, not seated
-    and then disconnected by the clinic's end."""
+    coordinator's finds the case withdrawn already and the room open, so it holds and ends
+    the room itself, with the reason of the clinic's (the first hold's): the same outcome,
+    200. An expert joining then is refused with the clinic's reason, never seated and then
+    disconnected by the clinic's end."""
     srv = duty
     path, opened, unit, doctor = await opened_with_unit(srv, clients)
     case_id = opened["case"]["id"]
@@ -370,14 +371,100 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
     first = asyncio.create_task(srv.api("POST", path, {"reason": "patient stable"}, token=doctor))
     await asyncio.wait_for(gate.reached.wait(), WAIT)
     status, body = await srv.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "dup"})
-    assert status == 409, body
+    assert (status, body["status"]) == (200, "cancelled"), body
+    room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
+    assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_unit")
+
+    check = await join_check(srv, expert_link(srv))
+    assert (check["ok"], check["code"]) == (False, "emergency_withdrawn_by_unit"), check
+    gate.open()
+    status, body = await asyncio.wait_for(first, WAIT)
+    assert (status, body["status"]) == (200, "cancelled"), body
+    assert await asyncio.wait_for(unit.disconnected.wait(), WAIT) is True
+    assert not admitted(srv, "zhou")
+
+
+async def test_a_withdrawal_whose_rooms_end_failed_is_finished_by_its_retry(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The case is cancelled, then the room's node does not answer its end (503). The retry
+    finds the case withdrawn already: it ends the room (the same outcome, 200), where it used
+    to get 409 illegal_transition and leave the room of a cancelled case to admit people
+    again once the hold lapsed."""
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    router = srv.app[ROOM_ROUTER]
+    end_room = router.end_room
+
+    async def silent_end(room_id: str, reason: str) -> Room:
+        raise Unavailable("the room's node did not answer", code="node_unavailable")
+
+    monkeypatch.setattr(router, "end_room", silent_end)
+    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
+    case = await srv.ok("GET", f"/api/v1/cases/{opened['case']['id']}")
+    assert case["status"] == "cancelled"
+    assert (await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}"))["status"] == "open"
+
+    monkeypatch.setattr(router, "end_room", end_room)
+    told = unit.expect("room.ended")
+    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    assert (status, body.get("status")) == (200, "cancelled"), body
+    assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_unit"}
+    room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
+    assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_unit")
+    # once it is closed, a further withdrawal changes nothing (as before)
+    err = await srv.ok("POST", path, {"reason": "again"}, status=409, token=doctor)
+    assert err["error"]["code"] == "illegal_transition"
+
+
+async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold(
+    duty: WorkflowServer,  # noqa: F811
+    clients: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clinic and a coordinator withdraw at once and both hold the room. The
+    coordinator's cancels the case first and is about to end the room (a gate); the clinic's
+    then finds the case cancelled (409) and gives back its hold, not the coordinator's: an
+    expert joining then is refused, not seated and then disconnected by that end."""
+    srv = duty
+    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    case_id = opened["case"]["id"]
+    held, ending = Gate(), Gate()
+    cases, rooms = srv.app[CASES], srv.app[ROOMS]
+    update, end_room = cases.update, rooms.end_room
+
+    async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
+        if not held.reached.is_set():  # the clinic's, after its hold
+            await held.passing()
+        return await update(case_id, change)
+
+    async def gated_end(room_id: str, reason: str = "ended") -> Room:
+        await ending.passing()  # the coordinator's
+        return await end_room(room_id, reason)
+
+    monkeypatch.setattr(cases, "update", gated_update)
+    monkeypatch.setattr(rooms, "end_room", gated_end)
+    clinic = asyncio.create_task(srv.api("POST", path, {"reason": "stable"}, token=doctor))
+    await asyncio.wait_for(held.reached.wait(), WAIT)
+    centre = asyncio.create_task(
+        srv.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "dup"})
+    )
+    await asyncio.wait_for(ending.reached.wait(), WAIT)
+    held.open()
+    status, body = await asyncio.wait_for(clinic, WAIT)
+    assert (status, body["error"]["code"]) == (409, "illegal_transition"), body
 
     expert: RawClient = clients()
     await expert.connect(srv.url, expert_link(srv))
     answer = await asyncio.wait_for(expert.request("join"), WAIT)
     assert "room" not in answer, answer
-    assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
-    gate.open()
-    status, body = await asyncio.wait_for(first, WAIT)
+    assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
+    ending.open()
+    status, body = await asyncio.wait_for(centre, WAIT)
     assert (status, body["status"]) == (200, "cancelled"), body
+    room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
+    assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_centre")
     assert not admitted(srv, "zhou") and not expert.seen("room.ended")

@@ -12,7 +12,16 @@ That check and the room's end are one step on the room's node against an expert'
 room is first held closing there, under the lock that admits joins (``withdrawal.hold``,
 :meth:`RoomService.hold_for_end`): an expert already admitted makes it 409, one joining later is
 refused with the withdrawal's reason before it takes a seat. Only then is the case cancelled and
-the room ended; a failed cancellation gives the room back (``withdrawal.release``)."""
+the room ended; a failed cancellation gives the room back (``withdrawal.release``).
+
+A withdrawal whose case was cancelled but whose room's end failed (its node did not answer:
+503) is made again by its retry: the case is withdrawn already, so the retry only holds and
+ends the rooms still open (no check of who is in them: the case is over), with the reason
+their joins are refused with, and answers 200 as the first would have (not 409). The retry
+is asked of whichever node holds the room then (the first's node, or, once that node died,
+the next one to place it), so it converges on one node and several alike; the caller has a
+503 that says to try again. The hold's lapse does not end it instead: it runs on the room's
+node, the one that did not answer, and dies with it (docs/workflow.md, "Withdrawn")."""
 
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from vidconsult.domain.booked_rooms import emergency_parties
-from vidconsult.domain.cases import Case, Patient, Urgency
+from vidconsult.domain.cases import Case, CaseStatus, Patient, Urgency
 from vidconsult.domain.emergency import (
     EmergencyPick,
     Withdrawal,
@@ -179,21 +188,28 @@ class EmergencyService:
         ]
         why = Withdrawal.BY_UNIT if by_unit else Withdrawal.BY_CENTRE
         hold = secrets.token_hex(8)  # this withdrawal's holds: given back, only they are
-        held: list[str] = []
-        try:
-            for room in rooms:
-                if await self._hold(room.id, case_id, why, hold):
-                    held.append(room.id)
-            case = await self._cases.update(
-                case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
-            )
-        except BaseException:
-            for room_id in held:  # nothing changed: the rooms admit again
-                await self._release(room_id, hold)
-            raise
+        codes: dict[str, str | None] = {}  # room -> the code its joins are refused with
+        if case.status is CaseStatus.CANCELLED and rooms:
+            # withdrawn already, its rooms' end failed (503): this retry ends them, as the
+            # first would have (whoever is in them: the case is over)
+            codes = {r.id: await self._hold(r.id, case_id, why, hold, check=False) for r in rooms}
+        else:
+            try:
+                for room in rooms:
+                    if await self._hold(room.id, case_id, why, hold):
+                        codes[room.id] = None  # held: ended with this withdrawal's reason
+                case = await self._cases.update(
+                    case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
+                )
+            except BaseException:
+                for room_id in codes:  # nothing changed: the rooms admit again
+                    await self._release(room_id, hold)
+                raise
         for room in rooms:
             try:
-                await self._router.end_room(room.id, why.value)
+                # a retry: the reason its joins are refused with (the withdrawal that
+                # cancelled the case, whose end may be coming, says it first)
+                await self._router.end_room(room.id, codes.get(room.id) or why.value)
             except Conflict as exc:  # its timers closed it meanwhile: it is closed all the same
                 if exc.code != "room_ended":
                     raise
@@ -206,9 +222,13 @@ class EmergencyService:
         )
         return case
 
-    async def _hold(self, room_id: str, case_id: str, why: Withdrawal, hold: str) -> bool:
-        """Hold the room closing on its node, or refuse (409 ``expert_joined``); False: it
-        has ended meanwhile (closed all the same). A node that cannot say refuses (503)."""
+    async def _hold(
+        self, room_id: str, case_id: str, why: Withdrawal, hold: str, *, check: bool = True
+    ) -> str | None:
+        """Hold the room closing on its node, or refuse (409 ``expert_joined``; ``check``
+        False: whoever is in it); the code its joins are now refused with, the room's end
+        reason. None: it has ended meanwhile (closed all the same), or its node does not
+        hold. A node that cannot say refuses (503)."""
         # the room's node decides within half the time this node waits for its answer: a
         # hold is made before this node gives up on it (a late answer, or none, is given back
         # below) or not at all
@@ -217,6 +237,7 @@ class EmergencyService:
             "reason": why.value,
             "within": self._router.timeout / 2,
             "hold": hold,
+            "check": check,
         }
         try:
             return await self._hold_once(room_id, args)
@@ -226,26 +247,28 @@ class EmergencyService:
         # a join placed the room on another node since it was looked up: asked there
         return await self._hold_once(room_id, args)
 
-    async def _hold_once(self, room_id: str, args: dict[str, Any]) -> bool:
+    async def _hold_once(self, room_id: str, args: dict[str, Any]) -> str | None:
         try:
-            await self._router.command(room_id, HOLD, args)
+            answer = await self._router.command(room_id, HOLD, args)
         except Conflict as exc:
             if exc.code != "room_ended":
                 raise
-            return False
+            return None
         except InvalidInput as exc:
             if exc.code != "unknown_room_command":
                 raise
             # its node runs a release without the hold (a rolling upgrade): who is in the
             # room is asked of it as before, without the ordering against a join
-            await self._check_live(room_id, str(args["case_id"]))
-            return False
+            if args["check"]:
+                await self._check_live(room_id, str(args["case_id"]))
+            return None
         except Unavailable:
             # no answer in time: a hold made before the room's node gave up, whose answer was
             # late or lost, would turn the expert away (the emergency goes on): given back
             await self._release(room_id, str(args["hold"]))
             raise
-        return True
+        code = answer.get("code")  # absent from a node of the release before
+        return code if isinstance(code, str) else str(args["reason"])
 
     async def _check_live(self, room_id: str, case_id: str) -> None:
         views = await self._router.live([room_id], include_hidden=True, strict=True)
@@ -262,17 +285,18 @@ class EmergencyService:
         case_id = str(args["case_id"])
 
         def no_expert(people: list[Participant]) -> None:
-            ensure_withdrawable(case_id, _experts(people))
+            if args.get("check", True):  # not for a cancelled case's retried end
+                ensure_withdrawable(case_id, _experts(people))
 
         within = args.get("within")  # absent from a node of the release before
-        await self._rooms.hold_for_end(
+        code = await self._rooms.hold_for_end(
             room_id,
             Withdrawal(str(args["reason"])).value,
             no_expert,
             within=float(within) if isinstance(within, int | float) else None,
             hold=str(args.get("hold") or ""),
         )
-        return {"ok": True}
+        return {"ok": True, "code": code}
 
     async def _release_here(self, room_id: str, args: dict[str, Any]) -> dict[str, Any]:
         hold = args.get("hold")  # absent from a node of the release before: every hold

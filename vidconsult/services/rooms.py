@@ -284,7 +284,7 @@ class RoomService:
         lapse: timedelta = timedelta(seconds=30),
         within: float | None = None,
         hold: str = "",
-    ) -> None:
+    ) -> str:
         """The first step of an end that depends on who is in the room (an emergency's
         withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
         (hidden ones too) under the lock that admits joins, and refuses by raising; else every
@@ -299,7 +299,8 @@ class RoomService:
         answer: a hold made after that, once a join lets the lock go, would turn joins away
         for its whole lapse with nobody to end or release it). ``hold``: the hold's id, which
         :meth:`release_hold` names (two withdrawals at once: the one that fails gives back its
-        own hold, not the other's, whose end is coming)."""
+        own hold, not the other's, whose end is coming). Gives the code joins are refused with
+        now: the first hold's (that withdrawal's reason, which its end says too)."""
         try:
             async with asyncio.timeout(within):
                 room = await self.get_room(room_id)
@@ -320,12 +321,14 @@ class RoomService:
                         lapse.total_seconds(), self._closing_lapsed, room_id, hold
                     )
                     holds[hold] = (code, timer)
+                    first = next(iter(holds.values()))[0]
         except TimeoutError:
             log.warning("room closing not decided in time room=%s code=%s", room_id, code)
             raise Unavailable(
                 f"room {room_id} could not be held in {within} s", code="node_unavailable"
             ) from None
         log.info("room closing room=%s code=%s", room_id, code)
+        return first
 
     def release_hold(self, room_id: str, hold: str | None = None) -> None:
         """The end held by :meth:`hold_for_end` (its id ``hold``; None: every hold, as a node
