@@ -394,3 +394,29 @@ async def test_a_case_withdrawn_without_a_word_is_checked_before_its_escalation(
     assert (cancelled["case_id"], cancelled["reason"]) == (case_id, "emergency_withdrawn")
     assert [e["target"]["id"] for e in wf.seen("page.sent")] == ["zhou"]
     assert (await real_copy(wf, case_id)).state.value == "closed"
+
+
+async def test_two_nodes_a_cancellation_not_stored_is_made_again_at_the_next_tick(
+    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Node a withdraws the emergency (its case cancelled) while it cannot write to the paging
+    store, and its room stays open (its end failed too). b holds the lease and runs the
+    reconcile, whose full check (a paging's case read) is up to ``FULL_CHECK_EVERY`` away:
+    the pages must not ring on until then. a makes its cancellation again at its own next
+    tick, lease or not."""
+    async with two_nodes(settings, clock, postgres, tmp_path) as (a, b, case_id):
+        outage = wrap(a, lambda store: Outage(store, writes_only=True))
+        await a.app[CASES].update(
+            case_id, lambda c, now: c.cancel(by="li.coord", at=now, reason="duplicate")
+        )
+        assert outage.refused == 1  # a's cancellation of the pages was not stored
+        outage.down = False
+        clock.advance(seconds=1)
+        for n in (b, a, b):  # the next round of both nodes' ticks
+            assert await n.app[PAGING].tick() == 0
+        assert (await stored(b, case_id)).state.value == "closed"
+        [cancelled] = [e for n in (a, b) for e in n.seen("page.cancelled")]
+        assert (cancelled["case_id"], cancelled["reason"]) == (case_id, "emergency_withdrawn")
+        got = await b.ok("GET", "/api/v1/paging")
+        (mine,) = [p for p in got["pagings"] if p["case_id"] == case_id]
+        assert [p["status"] for p in mine["pages"]] == ["cancelled"]

@@ -184,6 +184,9 @@ class PagingService:
         # when a tick next reads the case of every paging still paging (None: at the next
         # tick: after a start, or after a cancellation the store did not take)
         self._full_check_at: datetime | None = None
+        # cancellations this node could not store (case id -> why): made again at its next
+        # tick, whether or not it holds the lease (:meth:`tick`)
+        self._uncancelled: dict[str, CancelReason] = {}
         self.time_to_ack = Histogram()
         self.time_to_expert = Histogram()
         self.pages_sent = 0
@@ -470,8 +473,17 @@ class PagingService:
         others only read that copy (what their board and workspaces list)."""
         if self._leader is not None:
             await self._refresh()  # every node: its board and workspaces show the latest
-            if not await self._leader():
-                return 0
+        for case_id, reason in list(self._uncancelled.items()):
+            # a cancellation the store did not take here: made again here, by any node (as
+            # the event that asked for it was), and at once; the lease holder's reads would
+            # not see it before its full check (its case is not read every tick)
+            try:
+                await self._cancel(case_id, reason)
+            except VidconsultError as exc:  # its paging is gone: nothing rings for it
+                self._uncancelled.pop(case_id, None)
+                log.warning("paging cancellation dropped case=%s code=%s", case_id, exc.code)
+        if self._leader is not None and not await self._leader():
+            return 0
         # one instant for both: a paging that escalates below was due when its case was read
         now = self._clock.now()
         sent = await self._reconcile(now)
@@ -636,13 +648,19 @@ class PagingService:
 
     async def _cancel(self, case_id: str, reason: CancelReason) -> None:
         """The room ended or the emergency was withdrawn: cancel every open page. Not stored
-        (the database is down): the scheduler's tick finds it from the stored state
-        (:meth:`_reconcile`: the case withdrawn, the room ended) and cancels them then."""
+        (the database is down): this node makes it again at its next tick, lease or not
+        (with several nodes the ticks' reconcile runs on the lease holder, which reads a
+        paging's case only at its full check); the lease holder's tick also finds it from
+        the stored state (:meth:`_reconcile`: the case withdrawn, the room ended)."""
         if case_id not in self._pagings:
+            self._uncancelled.pop(case_id, None)
             return
         try:
             paging, change, _ = await self._commit(case_id, lambda p, at: _close(p, at, reason))
         except (Conflict, Unavailable) as exc:
+            # made again at this node's next tick; and should this node die, the lease
+            # holder's full check finds it (at the latest in FULL_CHECK_EVERY)
+            self._uncancelled.setdefault(case_id, reason)
             self._full_check_at = None  # the next tick reads every paging's case and room
             log.warning(
                 "paging cancellation not stored case=%s reason=%s code=%s; tried again next tick",
@@ -651,6 +669,7 @@ class PagingService:
                 exc.code,
             )
             return
+        self._uncancelled.pop(case_id, None)
         if change is not None:
             await self._apply(paging, change)
 
