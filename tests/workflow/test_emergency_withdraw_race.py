@@ -8,7 +8,8 @@ never admitted and then disconnected under a cancelled case. Each race is pinned
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,63 @@ def admitted(srv: WorkflowServer, identity: str) -> bool:
     return any(e["identity"] == identity for e in srv.seen("participant.joined"))
 
 
+def gate_first_case_update(monkeypatch: pytest.MonkeyPatch, cases: Any) -> Gate:
+    """A gate that holds the first change of a case (a withdrawal's cancellation, after its
+    hold) until it is opened; later changes go by."""
+    gate, update = Gate(), cases.update
+
+    async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
+        if not gate.reached.is_set():
+            await gate.passing()
+        return await update(case_id, change)
+
+    monkeypatch.setattr(cases, "update", gated_update)
+    return gate
+
+
+def gate_seating(monkeypatch: pytest.MonkeyPatch, rooms: Any, identity: str) -> Gate:
+    """A gate that holds ``identity``'s join while the room seats it (its media being set up
+    under the room's lock)."""
+    gate, media = Gate(), rooms._media
+    add = media.add_participant
+
+    async def gated_add(room_id: str, who: str, **kw: Any) -> None:
+        if who == identity:
+            await gate.passing()
+        await add(room_id, who, **kw)
+
+    monkeypatch.setattr(media, "add_participant", gated_add)
+    return gate
+
+
+async def expert_joins(make: Any, url: str, link: str) -> tuple[RawClient, dict[str, Any]]:
+    """The summoned expert connects with ``link`` and asks to join: (its client, the answer)."""
+    expert: RawClient = make()
+    await expert.connect(url, link)
+    return expert, await asyncio.wait_for(expert.request("join"), WAIT)
+
+
+@asynccontextmanager
+async def emergency_on_two_nodes(
+    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path, make: Any
+) -> AsyncIterator[tuple[WorkflowServer, WorkflowServer, WorkflowServer, dict[str, Any], Any]]:
+    """Two nodes on one PostgreSQL and a MemoryHub live state, an emergency opened on the
+    first with its unit in the room through the second: (the first node, the room's node,
+    the other one, the opened emergency, the unit's client)."""
+    url, hub = postgres.new_database(), MemoryHub(ttl=30.0)
+    async with (
+        node(settings, clock, url, tmp_path / "a", live=hub.node("a")) as a,
+        node(settings, clock, url, tmp_path / "b", live=hub.node("b")) as b,
+    ):
+        await cardiology_on_duty(a)
+        opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+        unit = await joined(b, make, link_of(opened, "unit"))
+        home = await hub.node("a").placement.where(opened["room"]["id"])
+        assert home in ("a", "b")
+        here, there = (a, b) if home == "a" else (b, a)
+        yield a, here, there, opened, unit
+
+
 async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before_entering(
     duty: WorkflowServer,  # noqa: F811
     clients: Any,  # noqa: F811
@@ -81,23 +139,14 @@ async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before
     path, opened, unit, doctor = await opened_with_unit(srv, clients)
     # the window: the withdrawal has checked who is in the room and cancels the case (the
     # room's end comes after it); it is held there while the expert joins
-    gate, cases = Gate(), srv.app[CASES]
-    update = cases.update
-
-    async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
-        if not gate.reached.is_set():  # the withdrawal's (the expert's answer to its page,
-            await gate.passing()  # on its join, goes by)
-        return await update(case_id, change)
-
-    monkeypatch.setattr(cases, "update", gated_update)
+    # (the expert's answer to its page, on its join, is a later change: it goes by)
+    gate = gate_first_case_update(monkeypatch, srv.app[CASES])
     withdrawal = asyncio.create_task(
         srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
     )
     await asyncio.wait_for(gate.reached.wait(), WAIT)
 
-    expert: RawClient = clients()
-    await expert.connect(srv.url, expert_link(srv))
-    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    expert, answer = await expert_joins(clients, srv.url, expert_link(srv))
     # refused before it is admitted, with the withdrawal's reason (its page says by whom)
     assert "room" not in answer, answer
     assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
@@ -123,16 +172,7 @@ async def test_a_withdrawal_arriving_while_an_expert_is_being_admitted_is_refuse
     path, opened, unit, doctor = await opened_with_unit(srv, clients)
     # the expert's join is held while the room admits it (its seat taken, its media being set
     # up under the room's lock); the withdrawal arrives then
-    gate, rooms = Gate(), srv.app[ROOMS]
-    media = rooms._media
-    add = media.add_participant
-
-    async def gated_add(room_id: str, identity: str, **kw: Any) -> None:
-        if identity == "zhou":
-            await gate.passing()
-        await add(room_id, identity, **kw)
-
-    monkeypatch.setattr(media, "add_participant", gated_add)
+    gate = gate_seating(monkeypatch, srv.app[ROOMS], "zhou")
     expert: RawClient = clients()
     await expert.connect(srv.url, expert_link(srv))
     joining = asyncio.create_task(expert.request("join"))
@@ -248,34 +288,16 @@ async def test_two_nodes_the_hold_is_on_the_rooms_node(
     hold is asked of the room's node over the node link, and an expert whose join (through
     either node) lands inside the withdrawal's window is refused there before it takes a
     seat."""
-    url, hub = postgres.new_database(), MemoryHub(ttl=30.0)
-    async with (
-        node(settings, clock, url, tmp_path / "a", live=hub.node("a")) as a,
-        node(settings, clock, url, tmp_path / "b", live=hub.node("b")) as b,
-    ):
-        await cardiology_on_duty(a)
-        opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
-        case_id, room_id = opened["case"]["id"], opened["room"]["id"]
-        unit = await joined(b, clients, link_of(opened, "unit"))
-        home = await hub.node("a").placement.where(room_id)
-        assert home in ("a", "b")
-        here, there = (a, b) if home == "a" else (b, a)  # the room's node, the other one
-        gate, cases = Gate(), there.app[CASES]
-        update = cases.update
-
-        async def gated_update(case_id: str, change: Callable[..., Any]) -> Any:
-            if not gate.reached.is_set():
-                await gate.passing()
-            return await update(case_id, change)
-
-        monkeypatch.setattr(cases, "update", gated_update)
+    scene = emergency_on_two_nodes(settings, clock, postgres, tmp_path, clients)
+    async with scene as (a, here, there, opened, unit):
+        case_id = opened["case"]["id"]
+        gate = gate_first_case_update(monkeypatch, there.app[CASES])
         withdrawal = asyncio.create_task(
             there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
         )
         await asyncio.wait_for(gate.reached.wait(), WAIT)
-        expert: RawClient = clients()
-        await expert.connect(b.url, expert_link(a))  # relayed if need be
-        answer = await asyncio.wait_for(expert.request("join"), WAIT)
+        # through the node that does not hold the room: relayed
+        _, answer = await expert_joins(clients, there.url, expert_link(a))
         assert "room" not in answer, answer
         assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
         assert not admitted(here, "zhou") and not admitted(there, "zhou")
@@ -302,27 +324,11 @@ async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
     nobody would end or release it, and for its 30 s the on-duty expert would be turned away
     with 'withdrawn by the centre: you are no longer needed here' from an emergency that goes
     on."""
-    url, hub = postgres.new_database(), MemoryHub(ttl=30.0)
-    async with (
-        node(settings, clock, url, tmp_path / "a", live=hub.node("a")) as a,
-        node(settings, clock, url, tmp_path / "b", live=hub.node("b")) as b,
-    ):
-        await cardiology_on_duty(a)
-        opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
+    scene = emergency_on_two_nodes(settings, clock, postgres, tmp_path, clients)
+    async with scene as (a, here, there, opened, unit):
         case_id, room_id = opened["case"]["id"], opened["room"]["id"]
-        unit = await joined(b, clients, link_of(opened, "unit"))
-        home = await hub.node("a").placement.where(room_id)
-        here, there = (a, b) if home == "a" else (b, a)  # the room's node, the other one
-        gate, rooms = Gate(), here.app[ROOMS]
-        media = rooms._media
-        add = media.add_participant
-
-        async def gated_add(room_id: str, identity: str, **kw: Any) -> None:
-            if identity == "li.coord":
-                await gate.passing()
-            await add(room_id, identity, **kw)
-
-        monkeypatch.setattr(media, "add_participant", gated_add)
+        rooms = here.app[ROOMS]
+        gate = gate_seating(monkeypatch, rooms, "li.coord")
         coord: RawClient = clients()
         await coord.connect(here.url, here.mint("li.coord", "coordinator", room=room_id))
         joining = asyncio.create_task(coord.request("join"))
@@ -457,9 +463,7 @@ async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold
     status, body = await asyncio.wait_for(clinic, WAIT)
     assert (status, body["error"]["code"]) == (409, "illegal_transition"), body
 
-    expert: RawClient = clients()
-    await expert.connect(srv.url, expert_link(srv))
-    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    expert, answer = await expert_joins(clients, srv.url, expert_link(srv))
     assert "room" not in answer, answer
     assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
     ending.open()
