@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,6 +51,30 @@ async def _await(cond: Callable[[], bool], timeout: float = 5.0) -> None:
     while not cond():
         assert time.monotonic() < end, "timed out"
         await asyncio.sleep(0.02)
+
+
+# What the writer and the recorder say when they leave a track out of a header and when they
+# hear it is ready: the tests wait for these instead of sleeping past the header's timeout
+# (the writer writes a header that timed out only when its thread next wakes, so a sleep
+# raced it: the "late" video sometimes made it into the header).
+LEFT_OUT = "track not ready for the header, left out"
+ANNOUNCED = "track left out of the file is ready, announced again"
+CAPPED = "track again not ready for a file header, not recorded"
+
+
+def _said(caplog: pytest.LogCaptureFixture, text: str, *about: str) -> int:
+    """How many log records carry ``text`` and every one of ``about`` (a path, a recording)."""
+    return sum(
+        1
+        for r in list(caplog.records)
+        if text in (m := r.getMessage()) and all(a in m for a in about)
+    )
+
+
+@pytest.fixture
+def said(caplog: pytest.LogCaptureFixture) -> Callable[..., int]:
+    caplog.set_level(logging.WARNING, logger="media.recording")
+    return lambda text, *about: _said(caplog, text, *about)
 
 
 def _streams(path: Path) -> list[str]:
@@ -107,7 +132,7 @@ def _feed(engine: FakeEngine, sid: str, packets: list[synth.Encoded], kind: str,
 
 # finding 1: a track left out of the header -------------------------------------------------
 def test_track_left_out_of_the_header_is_reported_once_ready(
-    tmp_path: Path, packets: list[synth.Encoded]
+    tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
     refused: list[str] = []
     writer = ContainerWriter(
@@ -120,7 +145,7 @@ def test_track_left_out_of_the_header_is_reported_once_ready(
     for p in packets:
         if p.kind == "audio":
             rec.put("TR_a", p.data, t0 + p.t, True)
-    time.sleep(HEADER_TIMEOUT + 0.5)  # the header is written without video
+    _wait(lambda: said(LEFT_OUT, "track=TR_v") == 1)  # the header is written without video
     assert refused == []
     for p in packets:
         if p.kind == "video":
@@ -133,7 +158,7 @@ def test_track_left_out_of_the_header_is_reported_once_ready(
 
 
 async def test_recorder_announces_a_left_out_track_again(
-    tmp_path: Path, packets: list[synth.Encoded]
+    tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
     engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
@@ -144,7 +169,7 @@ async def test_recorder_announces_a_left_out_track_again(
     ) == ["TA", "TV"]
     t0 = time.monotonic()
     _feed(engine, "TA", packets, "audio", t0)
-    await asyncio.sleep(HEADER_TIMEOUT + 0.5)
+    await _await(lambda: said(LEFT_OUT, "rec_000000000001", "track=TV") == 1)
     assert listener.published == []
     _feed(engine, "TV", packets, "video", t0)
     await _await(lambda: bool(listener.published))
@@ -167,26 +192,26 @@ async def test_recorder_announces_a_left_out_track_again(
 
 
 async def test_a_track_is_announced_again_a_bounded_number_of_times(
-    tmp_path: Path, packets: list[synth.Encoded]
+    tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
     engine, listener = FakeEngine(), Listener()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
-    # the keyframe always comes too late; a file that follows one whose track was announced
-    # again may not take it (its tap is being moved), so of six files about three leave it
-    # out: two are announced again, then the cap. (Four files were one missed notice from
-    # failing on a busy CI machine: 1 == 2.)
-    for n in range(6):
+    # the keyframe always comes too late: each file's header is written without the video
+    # (awaited), then the video's keyframe comes and the recorder decides (awaited): two files
+    # announce it again, then the cap; the file is finished only after that decision
+    for n in range(4):
         rid = f"rec_00000000000{n}"
         rec.start(_target(tmp_path, rid), [AUDIO, VIDEO], origin=time.monotonic())
         t0 = time.monotonic()
         _feed(engine, "TA", packets[:20], "audio", t0)
-        await asyncio.sleep(HEADER_TIMEOUT + 0.3)
+        await _await(lambda rid=rid: said(LEFT_OUT, rid, "track=TV") == 1)
         _feed(engine, "TV", packets[:20], "video", t0)
-        await asyncio.sleep(0.6)
-        await rec.finish(rid)
+        await _await(lambda rid=rid: said(ANNOUNCED, rid) + said(CAPPED, rid) == 1)
+        assert (await rec.finish(rid)).kinds == ["audio"]
     assert len(listener.published) == 2  # MAX_REANNOUNCE: no endless rotation
+    assert said(CAPPED, "track=TV") == 2
     await rec.close()
 
 
@@ -207,7 +232,7 @@ def _service(tmp_path: Path, engine: FakeEngine) -> tuple[RecordingService, TapR
 
 
 async def test_service_records_video_that_came_after_the_header(
-    tmp_path: Path, packets: list[synth.Encoded]
+    tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
     engine = FakeEngine()
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
@@ -215,9 +240,15 @@ async def test_service_records_video_that_came_after_the_header(
     await svc.start("room1", by="coord")
     t0 = time.monotonic()
     _feed(engine, "TA", packets, "audio", t0)
-    await asyncio.sleep(HEADER_TIMEOUT + 0.5)
+    (first,) = svc.store.recs
+    await _await(lambda: said(LEFT_OUT, first, "track=TV") == 1)
     _feed(engine, "TV", packets, "video", t0)
-    await asyncio.sleep(0.5)
+
+    def rotated() -> bool:  # a second file's taps took both tracks
+        owners = {engine.taps[k]._owner.recording_id for k in engine.taps}
+        return len(owners) == 1 and first not in owners and len(svc.store.recs) == 2
+
+    await _await(rotated)
     # the service's rotation: the new file's taps get the media from now on
     t1 = time.monotonic()
     _feed(engine, "TV", packets, "video", t1)
