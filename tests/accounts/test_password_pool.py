@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -32,11 +33,19 @@ class Work:
                 self.running -= 1
 
 
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll state that the pool's threads change (no event of theirs reaches the loop)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
 async def test_beyond_workers_and_queue_requests_are_refused_at_once() -> None:
     pool = PasswordPool(workers=2, queue=3)
     work = Work()
     admitted = [asyncio.ensure_future(pool.run(work, i)) for i in range(5)]
-    await asyncio.sleep(0.05)
+    await until(lambda: pool.busy == 5 and work.running == 2)  # two run, three wait
     started = time.monotonic()
     with pytest.raises(Unavailable) as err:
         await pool.run(work, 99)
