@@ -64,9 +64,10 @@ async def test_a_caller_that_gives_up_keeps_its_slot_until_the_work_ends() -> No
     pool = PasswordPool(workers=1, queue=0)
     work = Work()
     first = asyncio.ensure_future(pool.run(work, 1))
-    await asyncio.sleep(0.05)
+    await until(lambda: work.running == 1)
     first.cancel()  # the client went away; its hash still runs on the thread
-    await asyncio.sleep(0.05)
+    await asyncio.wait([first])
+    assert first.cancelled() and work.running == 1
     with pytest.raises(Unavailable):
         await pool.run(work, 2)
     work.release.set()
