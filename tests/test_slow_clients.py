@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -66,6 +66,14 @@ async def trickle_until_closed(
         reading.cancel()
         writer.close()
     return time.monotonic() - started, answer
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll the server's files (no event of the server's reaches a raw socket's client)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 async def metric(server: ServerHandle, kind: str) -> float:
@@ -143,11 +151,16 @@ async def test_an_upload_at_a_decent_rate_passes(server: ServerHandle) -> None:
 
 
 async def test_an_aborted_upload_is_one_line_and_counted(
-    server: ServerHandle, caplog: pytest.LogCaptureFixture
+    server: ServerHandle, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = server.coordinator_token
     caplog.set_level(logging.DEBUG)
-    for _ in range(2):
+    tmp = settings.data_dir / "attachments" / "tmp"
+
+    def uploading() -> bool:  # the handler is storing the body (its temporary file exists)
+        return tmp.is_dir() and any(tmp.glob("upload-*"))
+
+    for n in (1, 2):
         reader, writer = await connect(server)
         writer.write(
             b"POST /api/v1/cases/case-1/attachments?filename=a.pdf HTTP/1.1\r\nHost: x\r\n"
@@ -155,13 +168,14 @@ async def test_an_aborted_upload_is_one_line_and_counted(
             b"Content-Length: 100000\r\n\r\n%PDF-1.7\n" + b"x" * 5000
         )
         await writer.drain()
-        await asyncio.sleep(0.2)
+        await until(uploading)  # cut mid-body, not before the server reads it
         writer.close()
-    for _ in range(50):
-        if await metric(server, "aborted_body") == 2:
-            break
-        await asyncio.sleep(0.05)
-    assert await metric(server, "aborted_body") == 2
+        await until(lambda: not uploading())  # the cut upload's file is gone
+        for _ in range(50):
+            if await metric(server, "aborted_body") == n:
+                break
+            await asyncio.sleep(0.05)
+        assert await metric(server, "aborted_body") == n
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     lines = [r.getMessage() for r in caplog.records if "kind=aborted_body" in r.getMessage()]
     assert len(lines) == 1  # the second within a minute is only counted
