@@ -8,8 +8,8 @@ never admitted and then disconnected under a cancelled case. Each race is pinned
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,15 +53,35 @@ class Gate:
         self._open.set()
 
 
-async def opened_with_unit(
-    srv: WorkflowServer, make: Any
-) -> tuple[str, dict[str, Any], RawClient, str]:
-    """An emergency whose requesting unit is in its room: (withdraw path, opened, unit,
-    the requesting doctor's token)."""
-    doctor = await login(srv, "vil.doctor")
-    opened = await srv.ok("POST", "/api/v1/emergencies", case_body(), status=201, token=doctor)
-    unit = await joined(srv, make, link_of(opened, "unit"))
-    return f"/api/v1/emergencies/{opened['case']['id']}/withdraw", opened, unit, doctor
+@dataclass(frozen=True)
+class Opened:
+    """An emergency whose requesting unit is in its room, on one node (``duty``), and how
+    its requesting doctor withdraws it."""
+
+    srv: WorkflowServer
+    make: Any  # the test's client factory (the ``clients`` fixture)
+    opened: dict[str, Any]
+    unit: RawClient
+    doctor: str  # the requesting doctor's token
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/emergencies/{self.opened['case']['id']}/withdraw"
+
+    def withdraw(self, reason: str = "patient stable") -> Awaitable[tuple[int, Any]]:
+        return self.srv.api("POST", self.path, {"reason": reason}, token=self.doctor)
+
+    def withdrawing(self, reason: str = "patient stable") -> asyncio.Task[tuple[int, Any]]:
+        """The withdrawal, running (a test holds it at a gate)."""
+        return asyncio.create_task(self.withdraw(reason))
+
+
+@pytest.fixture
+async def emergency(duty: WorkflowServer, clients: Any) -> Opened:  # noqa: F811
+    doctor = await login(duty, "vil.doctor")
+    opened = await duty.ok("POST", "/api/v1/emergencies", case_body(), status=201, token=doctor)
+    unit = await joined(duty, clients, link_of(opened, "unit"))
+    return Opened(duty, clients, opened, unit, doctor)
 
 
 def expert_link(srv: WorkflowServer) -> str:
@@ -109,10 +129,17 @@ async def expert_joins(make: Any, url: str, link: str) -> tuple[RawClient, dict[
     return expert, await asyncio.wait_for(expert.request("join"), WAIT)
 
 
-@asynccontextmanager
-async def emergency_on_two_nodes(
-    settings: Settings, clock: FakeClock, postgres: PostgresServer, tmp_path: Path, make: Any
-) -> AsyncIterator[tuple[WorkflowServer, WorkflowServer, WorkflowServer, dict[str, Any], Any]]:
+TwoNodes = tuple[WorkflowServer, WorkflowServer, WorkflowServer, dict[str, Any], RawClient]
+
+
+@pytest.fixture
+async def on_two_nodes(
+    settings: Settings,
+    clock: FakeClock,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    clients: Any,  # noqa: F811
+) -> AsyncIterator[TwoNodes]:
     """Two nodes on one PostgreSQL and a MemoryHub live state, an emergency opened on the
     first with its unit in the room through the second: (the first node, the room's node,
     the other one, the opened emergency, the unit's client)."""
@@ -123,7 +150,7 @@ async def emergency_on_two_nodes(
     ):
         await cardiology_on_duty(a)
         opened = await a.ok("POST", "/api/v1/emergencies", case_body(), status=201)
-        unit = await joined(b, make, link_of(opened, "unit"))
+        unit = await joined(b, clients, link_of(opened, "unit"))
         home = await hub.node("a").placement.where(opened["room"]["id"])
         assert home in ("a", "b")
         here, there = (a, b) if home == "a" else (b, a)
@@ -131,22 +158,17 @@ async def emergency_on_two_nodes(
 
 
 async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before_entering(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, unit, make = emergency.srv, emergency.opened, emergency.unit, emergency.make
     # the window: the withdrawal has checked who is in the room and cancels the case (the
     # room's end comes after it); it is held there while the expert joins
     # (the expert's answer to its page, on its join, is a later change: it goes by)
     gate = gate_first_case_update(monkeypatch, srv.app[CASES])
-    withdrawal = asyncio.create_task(
-        srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
-    )
+    withdrawal = emergency.withdrawing()
     await asyncio.wait_for(gate.reached.wait(), WAIT)
 
-    expert, answer = await expert_joins(clients, srv.url, expert_link(srv))
+    expert, answer = await expert_joins(make, srv.url, expert_link(srv))
     # refused before it is admitted, with the withdrawal's reason (its page says by whom)
     assert "room" not in answer, answer
     assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
@@ -164,22 +186,17 @@ async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before
 
 
 async def test_a_withdrawal_arriving_while_an_expert_is_being_admitted_is_refused(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, unit, make = emergency.srv, emergency.opened, emergency.unit, emergency.make
     # the expert's join is held while the room admits it (its seat taken, its media being set
     # up under the room's lock); the withdrawal arrives then
     gate = gate_seating(monkeypatch, srv.app[ROOMS], "zhou")
-    expert: RawClient = clients()
+    expert: RawClient = make()
     await expert.connect(srv.url, expert_link(srv))
     joining = asyncio.create_task(expert.request("join"))
     await asyncio.wait_for(gate.reached.wait(), WAIT)
-    withdrawal = asyncio.create_task(
-        srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
-    )
+    withdrawal = emergency.withdrawing()
     gate.open()
     answer = await asyncio.wait_for(joining, WAIT)
     assert "room" in answer, answer
@@ -192,18 +209,16 @@ async def test_a_withdrawal_arriving_while_an_expert_is_being_admitted_is_refuse
     assert room["status"] == "open"
     assert {p["identity"] for p in room["participants"]} == {"unit-vil-1", "zhou"}
     assert not unit.seen("room.ended") and not expert.seen("room.ended")
-    coord = await joined(srv, clients, srv.mint("li.coord", "coordinator", room=room["id"]))
+    coord = await joined(srv, make, srv.mint("li.coord", "coordinator", room=room["id"]))
     assert coord.sio.connected
 
 
 async def test_a_join_checked_before_the_end_never_enters_the_ended_room(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
+    emergency: Opened,
 ) -> None:
     """The expert's join has passed the room's checks (open) when the withdrawal runs from
     start to end; it then goes on: it must find the room ended, not a new empty one."""
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, unit, make = emergency.srv, emergency.opened, emergency.unit, emergency.make
     gate, rooms = Gate(), srv.app[ROOMS]
     admit = rooms._admission
     assert admit is not None
@@ -219,12 +234,12 @@ async def test_a_join_checked_before_the_end_never_enters_the_ended_room(
             await gate.passing()
         return checked
 
-    expert: RawClient = clients()
+    expert: RawClient = make()
     await expert.connect(srv.url, expert_link(srv))
     rooms.set_admission(gated_admission)
     joining = asyncio.create_task(expert.request("join"))
     await asyncio.wait_for(gate.reached.wait(), WAIT)
-    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    status, body = await emergency.withdraw()
     assert status == 200, body
     await asyncio.wait_for(unit.disconnected.wait(), WAIT)
     gate.open()
@@ -236,12 +251,9 @@ async def test_a_join_checked_before_the_end_never_enters_the_ended_room(
 
 
 async def test_a_withdrawal_whose_cancellation_fails_gives_the_room_back(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, unit, make = emergency.srv, emergency.unit, emergency.make
     cases = srv.app[CASES]
     update = cases.update
 
@@ -249,38 +261,33 @@ async def test_a_withdrawal_whose_cancellation_fails_gives_the_room_back(
         raise Unavailable("the store is not answering", code="store_unavailable")
 
     monkeypatch.setattr(cases, "update", failing_update)
-    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    status, body = await emergency.withdraw()
     assert (status, body["error"]["code"]) == (503, "store_unavailable"), body
     monkeypatch.setattr(cases, "update", update)
     # nothing changed: the room is open and the expert takes a seat in it
-    expert = await joined(srv, clients, expert_link(srv))
+    expert = await joined(srv, make, expert_link(srv))
     assert admitted(srv, "zhou") and not unit.seen("room.ended")
     assert expert.sio.connected
 
 
 async def test_a_hold_whose_end_never_comes_lapses_and_the_room_admits_again(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
+    emergency: Opened,
 ) -> None:
     """The node that held the room for a withdrawal died before cancelling the case: the
     emergency goes on, so the hold lapses and the expert's join is admitted."""
-    srv = duty
-    _, opened, unit, _ = await opened_with_unit(srv, clients)
+    srv, opened, unit, make = emergency.srv, emergency.opened, emergency.unit, emergency.make
     rooms = srv.app[ROOMS]
     await rooms.hold_for_end(
         opened["room"]["id"], "emergency_withdrawn_by_unit", lambda people: None, lapse=timedelta(0)
     )
     # the lapse's timer runs at the loop's next turn, before the expert's connection is served
-    expert = await joined(srv, clients, expert_link(srv))
+    expert = await joined(srv, make, expert_link(srv))
     assert admitted(srv, "zhou") and expert.sio.connected
     assert not unit.seen("room.ended")
 
 
 async def test_two_nodes_the_hold_is_on_the_rooms_node(
-    settings: Settings,
-    clock: FakeClock,
-    postgres: PostgresServer,
-    tmp_path: Path,
+    on_two_nodes: TwoNodes,
     clients: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -288,33 +295,29 @@ async def test_two_nodes_the_hold_is_on_the_rooms_node(
     hold is asked of the room's node over the node link, and an expert whose join (through
     either node) lands inside the withdrawal's window is refused there before it takes a
     seat."""
-    scene = emergency_on_two_nodes(settings, clock, postgres, tmp_path, clients)
-    async with scene as (a, here, there, opened, unit):
-        case_id = opened["case"]["id"]
-        gate = gate_first_case_update(monkeypatch, there.app[CASES])
-        withdrawal = asyncio.create_task(
-            there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
-        )
-        await asyncio.wait_for(gate.reached.wait(), WAIT)
-        # through the node that does not hold the room: relayed
-        _, answer = await expert_joins(clients, there.url, expert_link(a))
-        assert "room" not in answer, answer
-        assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
-        assert not admitted(here, "zhou") and not admitted(there, "zhou")
+    a, here, there, opened, unit = on_two_nodes
+    case_id = opened["case"]["id"]
+    gate = gate_first_case_update(monkeypatch, there.app[CASES])
+    withdrawal = asyncio.create_task(
+        there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
+    )
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    # through the node that does not hold the room: relayed
+    _, answer = await expert_joins(clients, there.url, expert_link(a))
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
+    assert not admitted(here, "zhou") and not admitted(there, "zhou")
 
-        told = unit.expect("room.ended")
-        gate.open()
-        status, body = await asyncio.wait_for(withdrawal, WAIT)
-        assert (status, body["status"]) == (200, "cancelled"), body
-        assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_centre"}
-        assert not admitted(here, "zhou") and not admitted(there, "zhou")
+    told = unit.expect("room.ended")
+    gate.open()
+    status, body = await asyncio.wait_for(withdrawal, WAIT)
+    assert (status, body["status"]) == (200, "cancelled"), body
+    assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_centre"}
+    assert not admitted(here, "zhou") and not admitted(there, "zhou")
 
 
 async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
-    settings: Settings,
-    clock: FakeClock,
-    postgres: PostgresServer,
-    tmp_path: Path,
+    on_two_nodes: TwoNodes,
     clients: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -324,37 +327,34 @@ async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
     nobody would end or release it, and for its 30 s the on-duty expert would be turned away
     with 'withdrawn by the centre: you are no longer needed here' from an emergency that goes
     on."""
-    scene = emergency_on_two_nodes(settings, clock, postgres, tmp_path, clients)
-    async with scene as (a, here, there, opened, unit):
-        case_id, room_id = opened["case"]["id"], opened["room"]["id"]
-        rooms = here.app[ROOMS]
-        gate = gate_seating(monkeypatch, rooms, "li.coord")
-        coord: RawClient = clients()
-        await coord.connect(here.url, here.mint("li.coord", "coordinator", room=room_id))
-        joining = asyncio.create_task(coord.request("join"))
-        await asyncio.wait_for(gate.reached.wait(), WAIT)
-        # the withdrawing node waits half a second for the room's node (5 s in production)
-        monkeypatch.setattr(there.app[ROOM_ROUTER], "_timeout", 0.5)
-        status, body = await asyncio.wait_for(
-            there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"}), WAIT
-        )
-        assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
-        gate.open()
-        assert "room" in await asyncio.wait_for(joining, WAIT)
-        async with rooms._live[room_id].lock:  # whoever waited for the lock before has run
-            pass
+    a, here, there, opened, unit = on_two_nodes
+    case_id, room_id = opened["case"]["id"], opened["room"]["id"]
+    rooms = here.app[ROOMS]
+    gate = gate_seating(monkeypatch, rooms, "li.coord")
+    coord: RawClient = clients()
+    await coord.connect(here.url, here.mint("li.coord", "coordinator", room=room_id))
+    joining = asyncio.create_task(coord.request("join"))
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    # the withdrawing node waits half a second for the room's node (5 s in production)
+    monkeypatch.setattr(there.app[ROOM_ROUTER], "_timeout", 0.5)
+    status, body = await asyncio.wait_for(
+        there.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"}), WAIT
+    )
+    assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
+    gate.open()
+    assert "room" in await asyncio.wait_for(joining, WAIT)
+    async with rooms._live[room_id].lock:  # whoever waited for the lock before has run
+        pass
 
-        expert = await joined(here, clients, expert_link(a))
-        assert admitted(here, "zhou") and expert.sio.connected
-        case = await a.ok("GET", f"/api/v1/cases/{case_id}")
-        assert case["status"] != "cancelled"
-        assert not unit.seen("room.ended")
+    expert = await joined(here, clients, expert_link(a))
+    assert admitted(here, "zhou") and expert.sio.connected
+    case = await a.ok("GET", f"/api/v1/cases/{case_id}")
+    assert case["status"] != "cancelled"
+    assert not unit.seen("room.ended")
 
 
 async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_hold(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clinic and a coordinator withdraw the same emergency at once. The clinic's has
     cancelled the case and is about to end the room (held there by a gate); the
@@ -362,8 +362,7 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
     the room itself, with the reason of the clinic's (the first hold's): the same outcome,
     200. An expert joining then is refused with the clinic's reason, never seated and then
     disconnected by the clinic's end."""
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, unit = emergency.srv, emergency.opened, emergency.unit
     case_id = opened["case"]["id"]
     gate, rooms = Gate(), srv.app[ROOMS]
     end_room = rooms.end_room
@@ -374,7 +373,7 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
         return await end_room(room_id, reason)
 
     monkeypatch.setattr(rooms, "end_room", gated_end)
-    first = asyncio.create_task(srv.api("POST", path, {"reason": "patient stable"}, token=doctor))
+    first = emergency.withdrawing()
     await asyncio.wait_for(gate.reached.wait(), WAIT)
     status, body = await srv.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "dup"})
     assert (status, body["status"]) == (200, "cancelled"), body
@@ -391,16 +390,13 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
 
 
 async def test_a_withdrawal_whose_rooms_end_failed_is_finished_by_its_retry(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The case is cancelled, then the room's node does not answer its end (503). The retry
     finds the case withdrawn already: it ends the room (the same outcome, 200), where it used
     to get 409 illegal_transition and leave the room of a cancelled case to admit people
     again once the hold lapsed."""
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, unit = emergency.srv, emergency.opened, emergency.unit
     router = srv.app[ROOM_ROUTER]
     end_room = router.end_room
 
@@ -408,7 +404,7 @@ async def test_a_withdrawal_whose_rooms_end_failed_is_finished_by_its_retry(
         raise Unavailable("the room's node did not answer", code="node_unavailable")
 
     monkeypatch.setattr(router, "end_room", silent_end)
-    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    status, body = await emergency.withdraw()
     assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
     case = await srv.ok("GET", f"/api/v1/cases/{opened['case']['id']}")
     assert case["status"] == "cancelled"
@@ -416,27 +412,26 @@ async def test_a_withdrawal_whose_rooms_end_failed_is_finished_by_its_retry(
 
     monkeypatch.setattr(router, "end_room", end_room)
     told = unit.expect("room.ended")
-    status, body = await srv.api("POST", path, {"reason": "patient stable"}, token=doctor)
+    status, body = await emergency.withdraw()
     assert (status, body.get("status")) == (200, "cancelled"), body
     assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_unit"}
     room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
     assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_unit")
     # once it is closed, a further withdrawal changes nothing (as before)
-    err = await srv.ok("POST", path, {"reason": "again"}, status=409, token=doctor)
+    err = await srv.ok(
+        "POST", emergency.path, {"reason": "again"}, status=409, token=emergency.doctor
+    )
     assert err["error"]["code"] == "illegal_transition"
 
 
 async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold(
-    duty: WorkflowServer,  # noqa: F811
-    clients: Any,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clinic and a coordinator withdraw at once and both hold the room. The
     coordinator's cancels the case first and is about to end the room (a gate); the clinic's
     then finds the case cancelled (409) and gives back its hold, not the coordinator's: an
     expert joining then is refused, not seated and then disconnected by that end."""
-    srv = duty
-    path, opened, unit, doctor = await opened_with_unit(srv, clients)
+    srv, opened, make = emergency.srv, emergency.opened, emergency.make
     case_id = opened["case"]["id"]
     held, ending = Gate(), Gate()
     cases, rooms = srv.app[CASES], srv.app[ROOMS]
@@ -453,7 +448,7 @@ async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold
 
     monkeypatch.setattr(cases, "update", gated_update)
     monkeypatch.setattr(rooms, "end_room", gated_end)
-    clinic = asyncio.create_task(srv.api("POST", path, {"reason": "stable"}, token=doctor))
+    clinic = emergency.withdrawing("stable")
     await asyncio.wait_for(held.reached.wait(), WAIT)
     centre = asyncio.create_task(
         srv.api("POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "dup"})
@@ -463,7 +458,7 @@ async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold
     status, body = await asyncio.wait_for(clinic, WAIT)
     assert (status, body["error"]["code"]) == (409, "illegal_transition"), body
 
-    expert, answer = await expert_joins(clients, srv.url, expert_link(srv))
+    expert, answer = await expert_joins(make, srv.url, expert_link(srv))
     assert "room" not in answer, answer
     assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
     ending.open()
