@@ -74,6 +74,21 @@ async def coordinator_account(settings: Settings, username: str = "li.coord") ->
     return username
 
 
+async def unit_doctor_account(settings: Settings, unit_id: str = "vil-1") -> str:
+    """The village clinic's doctor (``vil.doctor``, Dr Zhao of unit ``unit_id``), made as
+    the centre makes it (the CLI's path): signs in to the unit's own workspace."""
+    await asyncio.to_thread(
+        create_account,
+        settings.data_dir,
+        "vil.doctor",
+        "doctor",
+        PASSWORD,
+        "Dr Zhao",
+        unit_id=unit_id,
+    )
+    return "vil.doctor"
+
+
 async def signed_in_dashboard(
     open_dashboard: Opener, server: ServerHandle, username: str, where: str = ""
 ) -> Dashboard:

@@ -44,6 +44,7 @@ from tests.browser.test_dashboard import (
     coordinator_account,
     ok,
     signed_in_dashboard,
+    unit_doctor_account,
 )
 from tests.helpers import ServerHandle
 from vidconsult.account_admin import create_account
@@ -905,18 +906,10 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
     assert not dash.page_errors()
 
     # the village clinic's doctor watches it from the unit's own workspace
-    await asyncio.to_thread(
-        create_account,
-        settings.data_dir,
-        "vil.doctor",
-        "doctor",
-        PASSWORD,
-        "Dr Zhao",
-        unit_id="vil-1",
-    )
+    doctor = await unit_doctor_account(settings)
     unit = await open_dashboard(server)
     await unit.page.goto(f"{server.url}/workspace?lang=zh")
-    await unit.sign_in("vil.doctor")
+    await unit.sign_in(doctor)
     entry = unit.page.locator(f"[data-testid=library-entry][data-lecture-id='{lecture['id']}']")
     await entry.wait_for(timeout=TIMEOUT_MS)
     assert local(lecture["start"], BEIJING) in await entry.inner_text()
@@ -929,10 +922,7 @@ async def test_lecture_scheduled_held_recorded_and_replayed(
     await unit.page.screenshot(path=shot("unit-library-zh"), full_page=True)
     await axe_check(unit.page, "unit workspace library (zh)")
     log = await ok(server, "GET", f"/api/v1/rooms/{room_id}/access-log")
-    assert [(e["actor"], e["action"]) for e in log["entries"]][-1] == (
-        "vil.doctor",
-        "recording.play",
-    )
+    assert [(e["actor"], e["action"]) for e in log["entries"]][-1] == (doctor, "recording.play")
 
 
 async def _recording_active(server: ServerHandle, room_id: str) -> bool:

@@ -24,6 +24,7 @@ import pytest
 
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import csp_violations
+from tests.browser.test_dashboard import PASSWORD, unit_doctor_account
 from tests.conftest import _serve
 from tests.helpers import ServerHandle
 from vidconsult.account_admin import create_account
@@ -31,7 +32,6 @@ from vidconsult.config import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-PASSWORD = "correct horse battery"
 TIMEOUT_MS = 15_000
 MEDIA_TIMEOUT_MS = 30_000
 ANSWER_SECONDS = 4.0
@@ -400,17 +400,9 @@ async def test_reload_while_the_server_is_unreachable_keeps_the_session(
         {"id": "vil-1", "name": "Xiaoshan Village Clinic", "tier": "village"},
         status=201,
     )
-    await asyncio.to_thread(
-        create_account,
-        settings.data_dir,
-        "vil.doctor",
-        "doctor",
-        PASSWORD,
-        "Dr Zhao",
-        unit_id="vil-1",
-    )
+    doctor = await unit_doctor_account(settings)
     tab: Tab = await tabs("unit", f"{app_server.url}/workspace?lang=zh")
-    await sign_in(tab, "vil.doctor")
+    await sign_in(tab, doctor)
     await tab.page.route("**/api/v1/**", lambda route: route.abort())
     await tab.page.reload()
     notice = tab.page.locator("[data-testid=notice]")
