@@ -95,6 +95,7 @@ class TapRecorder:
             on_error=lambda error: self._failed_threadsafe(rid, error),
             on_track_refused=lambda sid: self._refused_threadsafe(rid, sid),
             on_keyframe_needed=lambda sid: self._request_keyframe(rid, sid),
+            on_keyframe_wanted=lambda sid: self._keyframe_threadsafe(rid, sid),
         )
         recording = ParticipantRecording(rid, writer, origin=origin, on_all_ended=self._all_ended)
         self._open[rid] = _Open(target, recording, {})
@@ -219,10 +220,17 @@ class TapRecorder:
         )
         self._listener.on_track_published(room_id, identity, track)
 
+    def _keyframe_threadsafe(self, recording_id: str, sid: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._request_keyframe, recording_id, sid)
+
     def _request_keyframe(self, recording_id: str, sid: str) -> None:
-        """The writer lost a frame of video track ``sid``: ask the publisher for a keyframe.
-        The engine has no call for that, but attaching a tap asks for one (and a tap already
-        attached is not attached twice)."""
+        """The writer lost a frame of video track ``sid``, or still waits for a keyframe to
+        open it (or to report it ready once the header left it out): ask the publisher for
+        one. The engine has no call for that, but attaching a tap asks for one (and a tap
+        already attached is not attached twice; the engine spaces its requests)."""
         entry = self._open.get(recording_id)
         tap = entry.attached.get(sid) if entry is not None else None
         if entry is not None and tap is not None:

@@ -16,6 +16,11 @@ first keyframe), so packets are held until each track the file was opened with i
 reported through ``on_track_refused`` as soon as it becomes ready, so that the caller can start
 a new file that includes it. An H264 track is ready once its SPS and PPS are known and an IDR
 arrives (without them the file's codec private would be wrong and the video undecodable).
+Attaching the tap asks the publisher for that keyframe once; while a video track still waits
+for one (to open the file, or to be reported once left out), ``on_keyframe_wanted`` asks again
+every ``KEYFRAME_RETRY`` seconds: a keyframe lost on the way, or not sent because the camera
+was muted when the tap was attached, would otherwise leave the file without its video, with
+nothing said, until some subscriber happened to ask for one.
 
 When the disk does not keep up (``MAX_QUEUE`` frames waiting), frames are dropped and counted
 (:attr:`WriterResult.dropped`, turned into the file's error by :meth:`WriterResult.file_error`);
@@ -53,6 +58,7 @@ MUXER_OPTIONS = {
 FSYNC_INTERVAL = 2.0
 BATCH_INTERVAL = 0.1  # s: the writer thread wakes at most this often while frames flow
 MAX_QUEUE = 4000  # ~40 s of one participant's frames; beyond that the disk is not keeping up
+KEYFRAME_RETRY = 1.0  # s: a video track waiting for a keyframe asks again this often
 _STOP = object()
 # PyAV encoder names for the codecs WebRTC negotiates
 _CODECS = {"video/VP8": "vp8", "video/H264": "h264", "audio/opus": "opus"}
@@ -122,6 +128,7 @@ class _Track:
     reported: bool = False  # on_track_refused was called (once it became ready)
     sps: bytes | None = None  # H264 parameter sets seen so far (NAL units, no start code)
     pps: bytes | None = None
+    asked_at: float | None = None  # waiting for a keyframe since, or last asked for one
 
 
 @dataclass(slots=True)
@@ -147,9 +154,11 @@ class ContainerWriter:
         on_error: Callable[[str], None] | None = None,
         on_track_refused: Callable[[str], None] | None = None,
         on_keyframe_needed: Callable[[str], None] | None = None,
+        on_keyframe_wanted: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_error`` and ``on_track_refused`` (a track sid) are called on the writer thread;
-        ``on_keyframe_needed`` (a track sid) in :meth:`put`, on the caller's thread."""
+        """``on_error``, ``on_track_refused`` and ``on_keyframe_wanted`` (a track sid) are
+        called on the writer thread; ``on_keyframe_needed`` (a track sid) in :meth:`put`, on
+        the caller's thread."""
         self.path = path
         self._format = container
         self._metadata = metadata or {}
@@ -158,6 +167,7 @@ class ContainerWriter:
         self._on_error = on_error
         self._on_track_refused = on_track_refused
         self._on_keyframe_needed = on_keyframe_needed
+        self._on_keyframe_wanted = on_keyframe_wanted
         self._resync: set[str] = set()  # video tracks that lost a frame: wait for a keyframe
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stop_requested = threading.Event()
@@ -308,19 +318,22 @@ class ContainerWriter:
         if track is None:
             return container
         if track.refused:
-            if not track.reported and self._becomes_ready(track, data, key):
-                track.reported = True
-                log.warning(
-                    "track left out of the file is ready now path=%s track=%s", self.path, sid
-                )
-                if self._on_track_refused is not None:
-                    try:
-                        self._on_track_refused(sid)
-                    except Exception:
-                        log.exception("on_track_refused failed path=%s", self.path)
+            if track.reported:
+                return container
+            if not self._becomes_ready(track, data, key):
+                self._want_keyframe(track)
+                return container
+            track.reported = True
+            log.warning("track left out of the file is ready now path=%s track=%s", self.path, sid)
+            if self._on_track_refused is not None:
+                try:
+                    self._on_track_refused(sid)
+                except Exception:
+                    log.exception("on_track_refused failed path=%s", self.path)
             return container
         if not self._header_written:
             if not track.ready and not self._becomes_ready(track, data, key):
+                self._want_keyframe(track)
                 return container  # a decoder needs the keyframe (and parameter sets) first
             track.ready = True
             if state.first_packet_at is None:
@@ -329,6 +342,24 @@ class ContainerWriter:
             return self._maybe_header(container, fh)
         self._mux(container, track, data, pts, key)
         return container
+
+    def _want_keyframe(self, track: _Track) -> None:
+        """A packet that cannot open video ``track``: ask for a keyframe again if it has waited
+        ``KEYFRAME_RETRY`` since its first such packet (the tap's attach asked then) or since
+        the last ask; never once per frame."""
+        if track.kind != "video" or self._on_keyframe_wanted is None:
+            return
+        now = time.monotonic()
+        if track.asked_at is None:
+            track.asked_at = now  # the tap's attach asked about now
+            return
+        if now - track.asked_at < KEYFRAME_RETRY:
+            return
+        track.asked_at = now
+        try:
+            self._on_keyframe_wanted(track.sid)
+        except Exception:
+            log.exception("keyframe request failed path=%s track=%s", self.path, track.sid)
 
     def _becomes_ready(self, track: _Track, data: bytes, key: bool) -> bool:
         """Whether this packet can open the track: any audio packet; a VP8 keyframe (its

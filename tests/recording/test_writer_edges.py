@@ -191,6 +191,90 @@ async def test_recorder_announces_a_left_out_track_again(
     await rec.close()
 
 
+def test_a_video_track_waiting_for_its_keyframe_asks_again_not_per_frame(
+    tmp_path: Path,
+    packets: list[synth.Encoded],
+    said: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    refused: list[str] = []
+    writer = ContainerWriter(
+        tmp_path / "p.webm",
+        "webm",
+        header_timeout=HEADER_TIMEOUT,
+        on_keyframe_wanted=asked.append,
+        on_track_refused=refused.append,
+    )
+    writer.add_track("v", "video", "video/VP8")
+    writer.add_track("a", "audio", "audio/opus")
+    video = [p for p in packets if p.kind == "video"]
+    deltas = [p for p in video if not p.keyframe]
+    key = next(p for p in video if p.keyframe and p.t > 0)
+    # the keyframe the tap's attach asked for does not come: deltas only, for a whole header
+    # timeout; within KEYFRAME_RETRY of the first one nothing is asked again
+    monkeypatch.setattr(writer_module, "KEYFRAME_RETRY", 60.0)
+    for p in packets:
+        if p.kind == "audio":
+            writer.put("a", p.data, int(p.t * 1000), True)
+    for p in deltas[:10]:
+        writer.put("v", p.data, int(p.t * 1000), False)
+    _wait(lambda: said(LEFT_OUT, "track=v") == 1)
+    assert asked == []
+    # past KEYFRAME_RETRY: the track the header left out asks again, at each retry
+    monkeypatch.setattr(writer_module, "KEYFRAME_RETRY", 0.0)
+    for p in deltas[10:13]:
+        writer.put("v", p.data, int(p.t * 1000), False)
+    _wait(lambda: len(asked) == 3)
+    assert set(asked) == {"v"} and refused == []
+    # the keyframe comes: the track is reported ready and asks no more
+    writer.put("v", key.data, int(key.t * 1000), True)
+    for p in deltas[13:16]:
+        writer.put("v", p.data, int(p.t * 1000), False)
+    result = writer.finish().result(timeout=10)
+    assert refused == ["v"] and len(asked) == 3
+    assert result.kinds == ["audio"]
+
+
+async def test_the_recorder_asks_again_for_a_keyframe_that_did_not_come(
+    tmp_path: Path,
+    packets: list[synth.Encoded],
+    said: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keyframe asked when the tap was attached is lost (or the camera was muted then):
+    the recorder asks again (a tap attached again asks the publisher) while the file waits,
+    so the file that left the video out says it is ready once one comes, and the video gets
+    a file. Before, it waited for a keyframe that only a subscriber's request would bring."""
+    monkeypatch.setattr(writer_module, "KEYFRAME_RETRY", 0.0)
+    engine, listener = FakeEngine(), Listener()
+    engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
+    rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
+    rec.set_listener(listener)
+    rec.start(_target(tmp_path, "rec_000000000001"), [AUDIO, VIDEO], origin=time.monotonic())
+    assert engine.tap_adds.count("TV") == 1  # the attach asks once
+    video = [p for p in packets if p.kind == "video"]
+    deltas = [p for p in video if not p.keyframe]
+    owner = engine.taps[("alice", "TV")]._owner
+    t0 = time.monotonic()
+    _feed(engine, "TA", packets, "audio", t0)
+    for p in deltas[:3]:
+        owner.put("TV", p.data, t0 + p.t, False)
+    await _await(lambda: said(LEFT_OUT, "rec_000000000001", "track=TV") == 1)
+    assert engine.tap_adds.count("TV") >= 2  # asked again before the header
+    asked = engine.tap_adds.count("TV")
+    for p in deltas[3:6]:
+        owner.put("TV", p.data, t0 + p.t, False)
+    await _await(lambda: engine.tap_adds.count("TV") > asked)  # and after it
+    assert listener.published == []
+    key = next(p for p in video if p.keyframe and p.t > 0)
+    owner.put("TV", key.data, t0 + key.t, True)
+    await _await(lambda: bool(listener.published))
+    assert listener.published == [("room1", "alice", VIDEO)]
+    assert (await rec.finish("rec_000000000001")).kinds == ["audio"]
+    await rec.close()
+
+
 async def test_a_track_is_announced_again_a_bounded_number_of_times(
     tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
