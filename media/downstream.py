@@ -649,6 +649,14 @@ class Downstream:
         rates = self.source.rates.bps
         return rates[layer] if layer < len(rates) else 0.0
 
+    def _sending_bps(self) -> float:
+        """The bitrate of the layer being forwarded now, 0 if none (or not measured)."""
+        layer = self.selector.current
+        if self.source is None or layer is None:
+            return 0.0
+        rates = self.source.rates.bps
+        return rates[layer] if layer < len(rates) else 0.0
+
     def _overflowed(self, dropped: int) -> None:
         """The pacer could not start a frame of this video within its bound (the link is
         behind) and dropped ``dropped`` packets: the frames after them would reference a
@@ -687,7 +695,9 @@ class Downstream:
                         for d in _VIDEO_DOWNSTREAMS
                         if d.sender.transport is transport and d.source is not None
                     }
-                    self.estimate.on_remb(bitrate / max(1, len(videos & set(ssrcs))))
+                    self.estimate.on_remb(
+                        bitrate / max(1, len(videos & set(ssrcs))), self._sending_bps()
+                    )
                     if self.selector.layers == 1 and self.kind == "video":
                         self._weigh_single(time.monotonic())
             elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):

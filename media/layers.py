@@ -5,14 +5,16 @@ can carry, and which layer it gets. Pure (numbers in, decisions out; the caller'
   on the media's clock (RTP timestamps), so a stall of this process is not read as a layer
   stopping or as a burst of bitrate.
 * :class:`LinkEstimate`: one subscriber's available bitrate, from its receiver reports' loss
-  (more than 10 % lost cuts the estimate under what was being sent, less than 2 % lets it grow
-  back; in between it holds, so a link with steady random loss is not starved) and its REMB
+  (more than 10 % lost cuts the estimate under what was being sent, to what arrived if over
+  ``HEAVY_LOSS``; less than 2 % lets it grow back; in between it holds, so a link with steady
+  random loss is not starved) and its REMB
   (delay-based, sent by Chromium and aiortc receivers since abs-send-time is written). A REMB
   is read as "the link carries up to ``REMB_SLACK`` times this": a receive-side estimate never
   exceeds 1.5 x what arrives (so it cannot show room above the layer being sent), and on a busy
   machine scheduling jitter looks like queueing and takes it to 0.85 x what arrives now and
   then (measured: Chromium and aiortc both did it on an idle loopback link). A real overload
-  takes it far lower, or shows as loss.
+  takes it far lower, or shows as loss: a REMB under ``REMB_OVERUSED`` x what is being sent
+  is read as what the link carries, with no slack.
 * :class:`LossMeter`: the loss on a subscriber's link from its receiver reports, without the
   sequence numbers the forwarder skipped because the packets never reached it (the publisher's
   link, or this process's socket buffer overflowing while its event loop stalled).
@@ -43,11 +45,15 @@ UP_HOLD = 2.0  # seconds a higher layer must fit before switching up to it
 PAUSE_RATIO = 0.5  # pause when the budget is under this share of the lowest layer's rate
 PAUSE_HOLD = 2.0  # seconds the lowest layer must not fit before video is paused
 RESUME_AFTER = 10.0  # seconds paused before the lowest layer is tried again
-REMB_SLACK = 1.6  # a REMB means the link carries up to this many times it (see above)
+REMB_SLACK = 1.6  # a REMB means the link carries up to this many times it (see above)...
+REMB_OVERUSED = 0.5  # ...unless it is under this share of what is being sent: then it, no more
 TRY_UP_AFTER = 20.0  # seconds after a step down before the next layer up is tried
 TRY_UP_MAX = 120.0  # the longest wait between tries
 TRY_WINDOW = 5.0  # a try that steps back within this many seconds failed
 LOSS_DOWN = 0.10  # loss above which a try ends at once
+#: loss above which the link is taken to carry only what arrived (congestion: random loss on a
+#: radio link is rarely this high, and a stream that loses this much plays badly anyway)
+HEAVY_LOSS = 0.20
 CLEAN_LOSS = 0.02  # loss below which the link is clean enough to try a layer up
 RATE_WINDOW = 0.5  # seconds per bitrate measurement
 RATE_ALPHA = 0.5  # weight of the newest measurement
@@ -153,11 +159,19 @@ class LinkEstimate:
 
     def __init__(self) -> None:
         self.remb: float | None = None
+        self._slack = REMB_SLACK  # what the REMB is multiplied by (on_remb)
         self.loss_cap: float | None = None
         self.fraction_lost = 0.0
 
-    def on_remb(self, bps: float) -> None:
+    def on_remb(self, bps: float, sending_bps: float = 0.0) -> None:
+        """A REMB of ``bps`` while ``sending_bps`` were being sent (0: not known)."""
         self.remb = bps
+        # far under what is being sent, a REMB is the receiver seeing its link overused, not
+        # under-reporting a link with room: the link carries about that, not REMB_SLACK x it.
+        # With the slack, 1.5 Mbit/s into a 300 kbit/s link (REMB ~180 kbit/s) chose the middle
+        # layer (~290 kbit/s), which lost 45 % until the loss reports took it to the lowest:
+        # two switches and a freeze at each, where one was needed
+        self._slack = 1.0 if sending_bps > 0 and bps < REMB_OVERUSED * sending_bps else REMB_SLACK
         if self.loss_cap is not None and self.loss_cap >= bps * REMB_SLACK:
             self.loss_cap = None  # the delay-based estimate is the tighter one again
 
@@ -167,7 +181,15 @@ class LinkEstimate:
         self.fraction_lost = fraction
         if fraction > 0.10 and sending_bps > 0:
             base = sending_bps if self.loss_cap is None else min(self.loss_cap, sending_bps)
-            self.loss_cap = max(base * (1 - 0.5 * fraction), 1.0)
+            cap = base * (1 - 0.5 * fraction)
+            if fraction > HEAVY_LOSS:
+                # what got through is what the link carries: a queue over its rate drops the
+                # rest. Cut by half the loss only, a layer far over a thin link came down one
+                # layer per report, and the freeze at each step was the subscriber's (1.45 s
+                # in tests/browser/test_weak_links.py: 1.5 Mbit/s into 300 kbit/s went to the
+                # middle layer first, which lost 30 %)
+                cap = min(cap, sending_bps * (1 - fraction))
+            self.loss_cap = max(cap, 1.0)
         elif fraction < 0.02 and self.loss_cap is not None:
             self.loss_cap *= 1.08
             if self.remb is not None and self.loss_cap >= self.remb * REMB_SLACK:
@@ -178,7 +200,7 @@ class LinkEstimate:
 
     @property
     def bps(self) -> float | None:
-        remb = None if self.remb is None else self.remb * REMB_SLACK
+        remb = None if self.remb is None else self.remb * self._slack
         known = [x for x in (remb, self.loss_cap) if x is not None]
         return min(known) if known else None
 

@@ -357,9 +357,19 @@ async def test_a_weak_watcher_of_a_video_without_simulcast_is_paced_and_its_publ
                 and frames[-1][1] < TOP_WIDTH
             )
 
-        held_after = await until(
-            held, SINGLE_SETTLE_WITHIN, "paced, the publisher held, its picture shown"
-        )
+        try:
+            held_after = await until(
+                held, SINGLE_SETTLE_WITHIN, "paced, the publisher held, its picture shown"
+            )
+        except AssertionError as exc:  # which of the three did not come
+            frames = await watcher.evaluate(JS_FRAMES_SINCE, ["doctor", dropped_at])
+            sends = await doctor.evaluate(JS_OUTBOUND)
+            raise AssertionError(
+                f"{exc}: link {link_of(server, room, 'watch-weak')};"
+                f" publisher cap {entry.ingress.links_cap} sends {sends};"
+                f" watcher frames since the drop {len(frames)}, last {frames[-3:]};"
+                f" receives {await watcher.evaluate(JS_INBOUND)}"
+            ) from None
         cap = entry.ingress.links_cap
         assert 0 < cap <= WEAK.rate_kbit * 1000, cap  # what the link carries, not more
         since = await watcher.evaluate(JS_NOW)

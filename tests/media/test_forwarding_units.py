@@ -167,12 +167,12 @@ def test_link_estimate_takes_the_tighter_of_remb_and_loss() -> None:
     assert e.bps == 500_000 * REMB_SLACK  # a REMB cannot show room above what arrives
     e.on_loss(0.03, 500_000)  # steady random loss: holds
     assert e.bps == 500_000 * REMB_SLACK
-    e.on_loss(0.30, 500_000)  # heavy loss: cut under what is being sent
-    assert e.bps == pytest.approx(500_000 * 0.85)
+    e.on_loss(0.15, 500_000)  # loss: cut under what is being sent, by half the loss
+    assert e.bps == pytest.approx(500_000 * 0.925)
     e.on_loss(0.05, 200_000)  # tolerable loss: holds
-    assert e.bps == pytest.approx(500_000 * 0.85)
-    e.on_loss(0.30, 200_000)
-    assert e.bps == pytest.approx(200_000 * 0.85)
+    assert e.bps == pytest.approx(500_000 * 0.925)
+    e.on_loss(0.15, 200_000)
+    assert e.bps == pytest.approx(200_000 * 0.925)
     e.on_loss(0.05, 250_000)  # it carries what is sent now, with tolerable loss
     assert e.bps == 250_000
     for _ in range(30):
@@ -184,6 +184,39 @@ def test_link_estimate_takes_the_tighter_of_remb_and_loss() -> None:
 # --- LayerSelector ---
 
 RATES = [150_000.0, 500_000.0, 1_500_000.0]
+
+
+def test_a_remb_far_under_what_is_sent_is_taken_without_slack() -> None:
+    """1.5 Mbit/s sent into a 300 kbit/s link: the receiver's REMB falls to ~180 kbit/s. With
+    the slack (288 kbit/s) the middle layer (~290, within KEEP) would be chosen and lose; the
+    link carries about the REMB: the lowest layer, in one step."""
+    e = LinkEstimate()
+    e.on_remb(180_000, 1_500_000)
+    assert e.bps == pytest.approx(180_000)
+    s = LayerSelector(3)
+    assert s.choose(None, [100_000.0, 290_000.0, 1_500_000.0], 0.0) == 2
+    assert s.choose(e.bps, [100_000.0, 290_000.0, 1_500_000.0], 0.1) == 0
+    # near what is sent (a receiver's estimate sits at about what arrives): the slack again
+    e.on_remb(900_000, 1_500_000)
+    assert e.bps == pytest.approx(900_000 * REMB_SLACK)
+    e.on_remb(180_000, 100_000)  # the lowest layer on that link: room shown, slack
+    assert e.bps == pytest.approx(180_000 * REMB_SLACK)
+    e.on_remb(180_000)  # what is sent not known: slack
+    assert e.bps == pytest.approx(180_000 * REMB_SLACK)
+
+
+def test_heavy_loss_takes_the_link_to_carry_what_arrived() -> None:
+    """1.5 Mbit/s sent into a 300 kbit/s link loses 80 %: the estimate is what got through,
+    so the selector goes to a layer that fits in one step, not one layer per report."""
+    e = LinkEstimate()
+    e.on_loss(0.80, 1_500_000)
+    assert e.bps == pytest.approx(300_000)  # by half the loss alone: 900 kbit/s
+    s = LayerSelector(3)
+    assert s.choose(None, RATES, 0.0) == 2
+    assert s.choose(e.bps, RATES, 0.1, e.fraction_lost) == 0
+    e = LinkEstimate()
+    e.on_loss(0.295, 330_000)  # the middle layer into a link it does not fit
+    assert e.bps == pytest.approx(330_000 * 0.705)
 
 
 def test_selector_starts_at_the_best_goes_down_at_once_and_up_after_a_hold() -> None:
