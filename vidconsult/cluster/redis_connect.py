@@ -38,6 +38,9 @@ CREDENTIALS_HINT = (
     " --redis-sentinel-username"
 )
 TLS_HINT = "check --redis-tls-ca, --redis-tls-cert and --redis-tls-key"
+PRIMARY_CREDENTIALS_HINT = (
+    "check the user and password in --redis-url (VIDCONSULT_REDIS_URL: redis://user:password@host)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,27 @@ async def check_sentinels(sentinel: Sentinel) -> None:
         raise Misconfigured(f"the Redis Sentinels: {'; '.join(refusals)}")
     if refusals:
         log.warning("redis sentinels refused this node refusals=%s", " | ".join(refusals))
+
+
+async def check_primary(client: Any) -> None:
+    """Misconfigured when Redis itself (the URL's server, the primary the Sentinels name, a
+    cluster's node) refuses this node: the credentials in its URL (a wrong or missing password,
+    an unknown user) or its TLS. Before, a wrong password looked like an outage: the node ran
+    on, "Redis unreachable", for ever. Anything else (refused connections, timeouts, no
+    primary named yet) is an outage, left to the calls' retries: it never raises then."""
+    try:
+        await client.ping()
+    except (AuthenticationError, AuthenticationWrongNumberOfArgsError):
+        raise Misconfigured(
+            f"Redis refused this node's credentials: {PRIMARY_CREDENTIALS_HINT}"
+        ) from None
+    except ResponseError:
+        return  # it took the credentials and refused PING itself (an ACL user without it)
+    except Exception as exc:  # an outage, unless TLS refused: see tls_refusal
+        reason = tls_refusal(exc)
+        if reason is not None:
+            raise Misconfigured(f"TLS to Redis failed ({reason}): {TLS_HINT}") from None
+        log.info("redis not answering at start error=%s", exc)
 
 
 def tls_refusal(exc: BaseException) -> str | None:

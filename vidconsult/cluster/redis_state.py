@@ -67,6 +67,7 @@ from vidconsult.cluster.redis_connect import (
     SYSTEM_TLS,
     RedisTls,
     SentinelAccess,
+    check_primary,
     check_sentinels,
     connect,
 )
@@ -281,11 +282,13 @@ class RedisLiveState:
             )
 
     async def start(self) -> None:
-        """Starts the bus's reader; Misconfigured when the Sentinels refuse this node's
-        credentials (Redis unreachable is no error here: calls retry until it is back)."""
+        """Starts the bus's reader; Misconfigured when the Sentinels or Redis refuse this
+        node's credentials or TLS (Redis unreachable is no error here: calls retry until it is
+        back)."""
         pool = None if self._cluster else self.client.connection_pool  # a cluster has none
         if isinstance(pool, SentinelConnectionPool):
             await check_sentinels(pool.sentinel_manager)
+        await check_primary(self.client)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name=f"bus-reader:{self.node_id}")
 
