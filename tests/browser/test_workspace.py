@@ -336,7 +336,8 @@ async def test_emergency_paging_workspace_and_unit(
     await row1.wait_for(timeout=TIMEOUT_MS)
     # my time, the unit's and the centre's (one zone here, so one line naming all three)
     times = await row1.locator("[data-testid~=time-mine]").inner_text()
-    assert "UTC+8 · Asia/Shanghai" in times and "CST" not in times
+    assert "UTC+8 · China Standard Time" in times and "CST" not in times
+    assert "Asia/Shanghai" not in times
     assert "Your time" in times and "Unit’s time" in times and "Centre time" in times
     await row1.locator("[data-testid=details-button]").click()
     form = zhou.page.locator("[data-testid=report-form]")

@@ -4,7 +4,7 @@
 // editor is dashboard-specialties.js.
 
 import { t, term } from "./i18n.js";
-import { api, busy, field, h, notify, select, zonedIso } from "./dashboard-core.js";
+import { api, busy, field, h, notify, select, zonedIso, zoneTitle } from "./dashboard-core.js";
 import { SPECIALTIES } from "./dashboard-cases.js";
 
 export const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -231,7 +231,7 @@ export function rosterEditor(expert, roster, { saved, close }) {
   const holidays = h("input", { name: "holidays", value: (roster?.holidays ?? []).join(", "),
     testid: "roster-holidays" });
   const fields = [
-    h("p", { class: "hint" }, t("rosterZoneNote", { zone: expert.time_zone })),
+    h("p", { class: "hint" }, t("rosterZoneNote", { zone: zoneTitle(expert.time_zone) })),
     h("fieldset", {}, h("legend", {}, t("shifts")), shifts,
       h("button", { type: "button", class: "small", testid: "shift-add",
         onclick: () => shifts.append(shiftRow()) }, t("addShift"))),

@@ -2,6 +2,7 @@
 // the centre's zone, and the notice line.
 
 import { t, locale, errorText } from "./i18n.js";
+import { zoneName } from "./timefmt.js";
 
 const TOKEN_KEY = "vidconsult.dashboard.token";
 
@@ -101,6 +102,12 @@ function parts(date, options) {
   return out;
 }
 
+/** A zone's name in the page's language ("中国标准时间", "Eastern Time"), never its IANA id:
+ * timefmt.js `zoneName`. */
+export function zoneTitle(zone, date = new Date()) {
+  return zoneName(zone, locale, date);
+}
+
 /** "UTC+8" for the centre's zone at `date`. */
 export function zoneOffset(date = new Date()) {
   const name = parts(date, { timeZoneName: "shortOffset" }).timeZoneName || "";
@@ -127,13 +134,13 @@ export function centreWeekday(iso) {
 export function timeEl(iso, { weekday = false, zone = true } = {}) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const text = `${weekday ? `${centreWeekday(iso)} ` : ""}${centreTime(iso)}`;
-  return h("time", { datetime: iso, title: `${centre.zone} (${zoneOffset(new Date(iso))})` },
+  return h("time", { datetime: iso, title: `${zoneTitle(centre.zone, new Date(iso))} (${zoneOffset(new Date(iso))})` },
     text, zone ? h("span", { class: "zone" }, ` ${zoneLabel(new Date(iso))}`) : null);
 }
 
 /** " (UTC+8)" after a column heading whose cells show times without the zone. */
 export function zoneNote() {
-  return h("span", { class: "zone", title: centre.zone }, ` (${zoneLabel()})`);
+  return h("span", { class: "zone", title: zoneTitle(centre.zone) }, ` (${zoneLabel()})`);
 }
 
 /** The zone label shown after times: the UTC offset ("UTC+8"), never an abbreviation such as
@@ -154,10 +161,10 @@ export function zonedTime(iso, zone) {
     offset: offset === "UTC" ? "UTC+0" : offset };
 }
 
-/** A <time> in another party's zone: "2026-03-09 08:00 UTC-4 · America/New_York". */
+/** A <time> in another party's zone: "2026-03-09 08:00 UTC-4", the zone's name in the title. */
 export function zonedTimeEl(iso, zone, testid = null) {
   const z = zonedTime(iso, zone);
-  return h("time", { datetime: iso, title: zone, testid, dataset: { zone } },
+  return h("time", { datetime: iso, title: zoneTitle(zone, new Date(iso)), testid, dataset: { zone } },
     z.text, h("span", { class: "zone" }, ` ${z.offset}`));
 }
 

@@ -2,7 +2,7 @@
 // and the statistics; also the cache of names the other sections show instead of ids.
 
 import { countryName, setSpecialtyNames, t, term } from "./i18n.js";
-import { api, busy, fill, h, notify } from "./dashboard-core.js";
+import { api, busy, fill, h, notify, zoneTitle } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
 } from "./dashboard-admin.js";
@@ -125,7 +125,7 @@ export function mountDirectory(view) {
           h("td", { class: "terms", testid: "expert-specialties" },
             e.specialties.map((s) => term("specialties", s)).join(", ")),
           h("td", {}, e.languages.join(", ")),
-          h("td", { class: "mono small-text" }, e.time_zone),
+          h("td", { class: "small-text", title: e.time_zone, testid: "expert-zone-name" }, zoneTitle(e.time_zone)),
           h("td", { class: "actions" },
             editButton(t("edit"), "edit-expert", () => open(expertEditor(e, hooks))),
             deleteButton("delete-expert", `/experts/${encodeURIComponent(e.id)}`,
@@ -163,10 +163,10 @@ export function mountDirectory(view) {
   return null;
 }
 
-/** "Mon–Fri 08:00–17:30 (UTC+8 · Asia/Shanghai)" style summary of a unit's consult hours. */
+/** "Mon–Fri 08:00–17:30 (China Standard Time)" style summary of a unit's consult hours. */
 function hoursText(u) {
   if (!u.consult_hours.length) return t("consultHoursAny");
   const windows = u.consult_hours.map((w) => `${weekdayName(w.weekday)} ${w.start}–${w.end}`);
-  return `${windows.join(", ")} (${u.time_zone})`;
+  return `${windows.join(", ")} (${zoneTitle(u.time_zone)})`;
 }
 

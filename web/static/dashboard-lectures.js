@@ -5,6 +5,7 @@
 import { t } from "./i18n.js";
 import {
   api, busy, centre, centreToday, field, fill, h, notify, timeEl, zonedIso, zoneLabel, zoneNote,
+  zoneTitle,
 } from "./dashboard-core.js";
 import { joinLinkBlock } from "./dashboard-rooms.js";
 import { directory, expertName, unitName } from "./dashboard-directory.js";
@@ -36,7 +37,7 @@ function scheduleForm(reload) {
     field(t("lectureTitle"), title), field(t("presenter"), presenter), units,
     h("div", { class: "inline-fields" },
       field(t("lectureDay"), day), field(`${t("lectureTime")} (${zoneLabel()})`, time,
-        t("centreZoneHint", { zone: centre.zone })),
+        t("centreZoneHint", { zone: zoneTitle(centre.zone) })),
       field(t("duration"), duration)),
     h("p", { class: "hint" }, t("recordedByDefault")), error, submit);
   form.addEventListener("submit", (ev) => {

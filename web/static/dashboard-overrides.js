@@ -4,7 +4,7 @@
 
 import { t, term } from "./i18n.js";
 import {
-  api, busy, centre, field, h, notify, select, timeEl, zoneNote, zonedIso,
+  api, busy, centre, field, h, notify, select, timeEl, zoneNote, zonedIso, zoneTitle,
 } from "./dashboard-core.js";
 import { SPECIALTIES } from "./dashboard-cases.js";
 
@@ -49,7 +49,7 @@ export function overridesCard(rota, experts, reload, error) {
   const formError = h("p", { class: "error", role: "alert", testid: "override-error" });
   const add = h("button", { type: "submit", class: "primary small", testid: "override-add" },
     t("addOverride"));
-  const zoneHint = `${t("centreTimeHint")} (${centre.zone})`;
+  const zoneHint = `${t("centreTimeHint")} (${zoneTitle(centre.zone)})`;
   const form = h("form", { class: "stack", testid: "override-form" },
     h("h4", {}, t("addOverride")),
     h("div", { class: "inline-fields" }, field(t("specialty"), specialty),

@@ -5,7 +5,7 @@
 
 import { t } from "./i18n.js";
 import {
-  api, busy, centre, field, fill, h, notify, timeEl, zonedTimeEl,
+  api, busy, centre, field, fill, h, notify, timeEl, zonedTimeEl, zoneTitle,
 } from "./dashboard-core.js";
 import { directory } from "./dashboard-directory.js";
 
@@ -17,7 +17,7 @@ const TAKEN = new Set(["double_booking", "expert_on_leave", "off_roster", "outsi
 export function partyTime(label, iso, zone, identity) {
   return h("li", { testid: "party-time", dataset: { identity, zone } },
     h("span", { class: "party" }, label), " ", zonedTimeEl(iso, zone),
-    h("span", { class: "muted small-text" }, ` · ${zone}`));
+    h("span", { class: "muted small-text" }, ` · ${zoneTitle(zone, new Date(iso))}`));
 }
 
 /**
@@ -59,11 +59,11 @@ export function slotPicker(c, { mode = "book", done = () => {} } = {}) {
           h("input", { type: "checkbox", name: "expert", value: e.id, testid: "picker-expert",
             dataset: { expertId: e.id } }),
           ` ${e.name} `, h("span", { class: "muted small-text" },
-            `${e.institution} · ${e.time_zone}${e.international ? ` · ${t("international")}` : ""}`)))
+            `${e.institution} · ${zoneTitle(e.time_zone)}${e.international ? ` · ${t("international")}` : ""}`)))
           : h("p", { class: "muted" }, t("pickerNoExperts")));
       fill(interpreter, h("option", { value: "" }, t("pickerNoInterpreter")),
         reply.interpreters.map((p) => h("option", { value: p.id },
-          `${p.name} (${p.languages.join(", ")} · ${p.time_zone})`)));
+          `${p.name} (${p.languages.join(", ")} · ${zoneTitle(p.time_zone)})`)));
     }
     render(reply);
   }
@@ -72,7 +72,7 @@ export function slotPicker(c, { mode = "book", done = () => {} } = {}) {
     const zoneOf = {};
     for (const p of [...reply.experts, ...reply.interpreters]) zoneOf[p.id] = p;
     const hours = reply.unit.consult_hours.length
-      ? t("consultHoursSome", { n: reply.unit.consult_hours.length, zone: reply.unit.time_zone })
+      ? t("consultHoursSome", { n: reply.unit.consult_hours.length, zone: zoneTitle(reply.unit.time_zone) })
       : t("consultHoursAny");
     if (!reply.slots.length) {
       fill(results, h("p", { class: "empty", testid: "no-slots" }, t("noSlots")),

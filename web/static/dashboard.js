@@ -5,7 +5,7 @@
 import { errorText, t, term, lang } from "./i18n.js";
 import {
   ApiError, api, busy, centre, centreTime, field, fill, h, notify, session, signInForm, zoneLabel,
-  zoneOffset,
+  zoneOffset, zoneTitle,
 } from "./dashboard-core.js";
 import { mountRooms } from "./dashboard-rooms.js";
 import { mountCases } from "./dashboard-cases.js";
@@ -67,7 +67,7 @@ function tickClock() {
   const el = $("clock");
   el.dateTime = now.toISOString();
   el.textContent = `${centreTime(now)} ${zoneLabel()}`;
-  el.title = `${centre.zone} (${zoneOffset(now)})`;
+  el.title = `${zoneTitle(centre.zone, now)} (${zoneOffset(now)})`;
 }
 
 // ---- signing in ---------------------------------------------------------------------------

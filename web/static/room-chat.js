@@ -3,6 +3,7 @@
 // dashboard's case view shows that transcript.
 
 import { t, locale } from "./i18n.js";
+import { viewerZone, zoneName } from "./timefmt.js";
 import { room, registerFeature } from "./room-context.js";
 import { el } from "./dom.js";
 
@@ -26,7 +27,8 @@ function mount() {
   const send = el("button", { type: "submit", text: t("chatSend"), "data-testid": "chat-send" });
   const problem = el("p", { class: "note", role: "alert" });
   const form = el("form", { class: "chat-form" }, label, input, send);
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  // the viewer's zone by its name in the page's language ("中国标准时间"), not its IANA id
+  const zone = zoneName(viewerZone(), locale);
   const note = el("p", { class: "panel-note", "data-testid": "chat-note", text: t("chatTimesIn", { zone }) });
   const panel = el("section", { class: "panel chat", "aria-labelledby": "chat-heading",
     "data-testid": "chat-panel" },

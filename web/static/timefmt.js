@@ -1,5 +1,6 @@
 // Times for people: in the viewer's own zone with the centre's beside it, each zone named
-// (IANA name and UTC offset), never a raw UTC instant; and countdowns. Pure functions.
+// (its name in the page's language and its UTC offset), never a raw UTC instant or a raw IANA
+// id such as "America/New_York"; and countdowns. Pure functions.
 
 /** The viewer's IANA zone (the browser's). */
 export function viewerZone() {
@@ -13,6 +14,29 @@ export function zoneOffset(date, zone, locale = "en-GB") {
   return (parts.find((p) => p.type === "timeZoneName") || {}).value || "";
 }
 
+function zoneNameAs(zone, style, locale, date) {
+  try {
+    return new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: style })
+      .formatToParts(date).find((p) => p.type === "timeZoneName")?.value || "";
+  } catch {
+    return "";
+  }
+}
+
+/** A zone's name for people, in `locale`: "China Standard Time" / "中国标准时间", "Eastern
+ * Time" / "北美东部时间" for "America/New_York". The generic name first (it does not change at
+ * a DST switch), the specific one when the browser has no generic name, the UTC offset when it
+ * has neither ("GMT+06:00"): the IANA id is for machines (patients and village doctors do not
+ * read "Asia/Shanghai"); it stays in `title`s and data attributes. */
+export function zoneName(zone, locale = "en-GB", date = new Date()) {
+  if (!zone) return "";
+  for (const style of ["longGeneric", "long"]) {
+    const name = zoneNameAs(zone, style, locale, date);
+    if (name && !/^(GMT|UTC)([+-]|$)/.test(name)) return name;
+  }
+  return (zoneNameAs(zone, "longOffset", locale, date) || zone).replace(/^GMT$/, "GMT+00:00");
+}
+
 /** "Mon 7 Dec 2026, 20:50" in `zone`. */
 export function formatIn(date, zone, locale = "en-GB") {
   return new Intl.DateTimeFormat(locale, {
@@ -24,9 +48,9 @@ export function formatIn(date, zone, locale = "en-GB") {
 /** A time in both zones: [{label, text, zone}], the viewer's first; one entry when the two
  * zones agree at that instant (same offset and name). */
 export function bothZones(date, { viewer, centre, locale, t }) {
-  const mine = { label: t("yourTime"), text: formatIn(date, viewer, locale), zone: `${viewer}, ${zoneOffset(date, viewer, locale)}` };
+  const mine = { label: t("yourTime"), text: formatIn(date, viewer, locale), zone: `${zoneName(viewer, locale, date)}, ${zoneOffset(date, viewer, locale)}` };
   if (viewer === centre) return [{ ...mine, label: t("yourAndCentreTime") }];
-  const theirs = { label: t("centreZoneTime"), text: formatIn(date, centre, locale), zone: `${centre}, ${zoneOffset(date, centre, locale)}` };
+  const theirs = { label: t("centreZoneTime"), text: formatIn(date, centre, locale), zone: `${zoneName(centre, locale, date)}, ${zoneOffset(date, centre, locale)}` };
   return [mine, theirs];
 }
 

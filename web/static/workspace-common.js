@@ -1,8 +1,11 @@
 // Shared by the expert's and the unit's workspace: times in named zones, a case's records and
-// its report. Times always say their zone ("UTC+8 · Asia/Shanghai"), never a bare "CST".
+// its report. Times always say their zone ("UTC+8 · China Standard Time", in the page's
+// language), never a bare "CST" nor the IANA id.
 
 import { locale, term } from "./i18n.js";
-import { ApiError, api, busy, field, fill, h, notify, session } from "./dashboard-core.js";
+import {
+  ApiError, api, busy, field, fill, h, notify, session, zoneTitle,
+} from "./dashboard-core.js";
 import { w, wterm } from "./workspace-i18n.js";
 
 function partsIn(zone, date, options) {
@@ -32,7 +35,7 @@ function weekdayIn(date, zone) {
   return new Intl.DateTimeFormat(locale, { timeZone: zone, weekday: "short" }).format(date);
 }
 
-/** A <time>: "label 2026-03-09 09:30 UTC+8 · Asia/Shanghai" ("label Mon 2026-03-09 …" with
+/** A <time>: "label 2026-03-09 09:30 UTC+8 · China Standard Time" ("label Mon 2026-03-09 …" with
  * `weekday`: a booked time read across the date line, where the day is what goes wrong). */
 export function timeIn(iso, zone, label = "", testid = null,
   { seconds = false, weekday = false } = {}) {
@@ -42,12 +45,13 @@ export function timeIn(iso, zone, label = "", testid = null,
   return h("span", { class: "zone-time", testid },
     label ? h("b", {}, `${label} `) : null,
     h("time", { datetime: date.toISOString() }, `${day}${wallTime(date, zone, { seconds })}`),
-    h("span", { class: "zone" }, ` ${offsetLabel(zone, date)} · ${zone}`));
+    h("span", { class: "zone", dataset: { zone } },
+      ` ${offsetLabel(zone, date)} · ${zoneTitle(zone, date)}`));
 }
 
 /** The same instant in several zones, one line per zone, each with its weekday; labels of
  * zones that coincide share a line ("Your time · Unit’s time Mon 2026-03-09 09:30 UTC+8 ·
- * Asia/Shanghai"). */
+ * China Standard Time"). */
 export function timesIn(iso, zones, testid = "times") {
   const byZone = new Map();
   for (const [label, zone, id] of zones) {

@@ -2,7 +2,7 @@
 // the case with its records, the report and referral I sign; my roster and leave requests.
 
 import { term } from "./i18n.js";
-import { api, busy, field, fill, h, notify, select } from "./dashboard-core.js";
+import { api, busy, field, fill, h, notify, select, zoneTitle } from "./dashboard-core.js";
 import { w, wterm } from "./workspace-i18n.js";
 import {
   guarded, patientLine, recordsPanel, reportView, timeIn, timesIn, wallToInstant,
@@ -173,8 +173,8 @@ export function mountExpert(view, me) {
     const error = h("p", { class: "error", role: "alert" });
     const form = h("form", { class: "stack", testid: "leave-form" },
       h("h4", {}, w("requestLeave")),
-      h("div", { class: "row" }, field(w("leaveStart"), start, `${zone}`),
-        field(w("leaveEnd"), end, `${zone}`)),
+      h("div", { class: "row" }, field(w("leaveStart"), start, zoneTitle(zone)),
+        field(w("leaveEnd"), end, zoneTitle(zone))),
       field(w("leaveReason"), reason), error, submit);
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -190,7 +190,7 @@ export function mountExpert(view, me) {
     const weekday = (i) => (Array.isArray(days) ? days[i] : wterm("weekdays", i));
     fill(roster,
       h("h2", { id: "roster-heading", class: "card-title" }, w("rosterHeading")),
-      h("h3", {}, w("rosterZone", { zone })),
+      h("h3", {}, w("rosterZone", { zone: zoneTitle(zone) })),
       r.shifts.length ? h("ul", { class: "plain-list", testid: "shifts" }, r.shifts.map(
         (s) => h("li", {}, `${weekday(s.weekday)} ${s.start}–${s.end}`)))
         : h("p", { class: "muted" }, w("noShifts")),

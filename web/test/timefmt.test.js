@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bothZones, countdownText, secondsUntil, zoneOffset, formatIn } from "../static/timefmt.js";
+import { bothZones, countdownText, secondsUntil, zoneOffset, formatIn, zoneName } from "../static/timefmt.js";
 import { translator } from "../static/i18n.js";
 
 const en = translator("en").t;
@@ -10,9 +10,9 @@ const at = new Date("2026-12-07T12:50:00Z");
 test("a time is shown in the viewer's zone and the centre's, both named", () => {
   const [mine, centre] = bothZones(at, { viewer: "Europe/London", centre: "Asia/Shanghai", locale: "en-GB", t: en });
   assert.match(mine.text, /12:50/);
-  assert.match(mine.zone, /^Europe\/London, GMT(\+0)?$/);
+  assert.match(mine.zone, /^United Kingdom Time, GMT(\+0)?$/);
   assert.match(centre.text, /20:50/);
-  assert.equal(centre.zone, "Asia/Shanghai, GMT+8");
+  assert.equal(centre.zone, "China Standard Time, GMT+8");
   assert.notEqual(mine.label, centre.label);
 });
 
@@ -35,4 +35,19 @@ test("countdowns", () => {
   assert.equal(countdownText(3 * 3600 + 65, en), "3 h 01 min 05 s");
   assert.equal(countdownText(86400 + 5, en), "1 d 0 h 00 min 05 s");
   assert.equal(countdownText(65, zh), "1 分 05 秒");
+});
+
+test("a zone is named in the page's language, never by its IANA id", () => {
+  assert.equal(zoneName("Asia/Shanghai", "zh-CN", at), "中国标准时间");
+  assert.equal(zoneName("Asia/Shanghai", "en-GB", at), "China Standard Time");
+  assert.equal(zoneName("America/New_York", "en-GB", at), "Eastern Time");
+  assert.equal(zoneName("America/New_York", "zh-CN", at), "北美东部时间");
+  // no generic name: the specific one; neither: the offset, not the id
+  assert.equal(zoneName("UTC", "en-GB", at), "Coordinated Universal Time");
+  assert.equal(zoneName("Etc/GMT-3", "en-GB", at), "GMT+03:00");
+  for (const zone of ["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Urumqi"]) {
+    for (const locale of ["en-GB", "zh-CN"]) assert.doesNotMatch(zoneName(zone, locale, at), /\//);
+  }
+  // a zone the browser does not know is shown as given rather than failing the page
+  assert.equal(zoneName("Not/AZone", "en-GB", at), "Not/AZone");
 });

@@ -1,0 +1,133 @@
+"""The dashboard's pages as their people read them, at 1366x768 (a consult-room PC) and
+1024x600: a village doctor or coordinator in Chinese in Beijing, a New York expert in English
+at night. Zones by their names, people by their names, languages by their names, dates that
+fit their inputs, a lecture that cannot start in the past."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.axe import serious_violations
+from tests.browser.conftest import csp_violations
+from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, coordinator_account
+from tests.browser.test_dashboard_coordinator import seed
+from tests.helpers import ServerHandle
+from vidconsult.config import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+SHOTS = Path("/tmp/vidconsult-pages-as-read")
+#: (page language, browser locale, browser zone): the Beijing village doctor / coordinator,
+#: and the New York expert at night
+BEIJING_ZH = ("zh", "zh-CN", "Asia/Shanghai")
+NEW_YORK_EN = ("en", "en-US", "America/New_York")
+
+Reader = Callable[..., Awaitable[Dashboard]]
+
+
+def shot(name: str) -> str:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SHOTS / f"{name}.png")
+
+
+@pytest.fixture
+async def reader(browser: Any, settings: Settings) -> AsyncIterator[Reader]:
+    """Opens the dashboard signed in as a coordinator, in a browser of a given language, zone
+    and screen size; the pages must run under their CSP with no page error."""
+    pages: list[Dashboard] = []
+    accounts: list[str] = []
+
+    async def open_as(
+        server: ServerHandle,
+        who: tuple[str, str, str],
+        where: str,
+        size: tuple[int, int] = (1366, 768),
+    ) -> Dashboard:
+        lang, locale, zone = who
+        context = await browser.new_context(
+            locale=locale,
+            timezone_id=zone,
+            viewport={"width": size[0], "height": size[1]},
+        )
+        dash = Dashboard(await context.new_page(), server)
+        pages.append(dash)
+        if not accounts:
+            accounts.append(await coordinator_account(settings))
+        username = accounts[0]
+        sep = "&" if "?" in where else "?"
+        path, _, fragment = where.partition("#")
+        await dash.open(f"{path}{sep}lang={lang}#{fragment}")
+        await dash.sign_in(username)
+        await dash.signed_in()
+        return dash
+
+    yield open_as
+    for dash in pages:
+        print("\n".join(dash.log[-40:]))
+        await dash.page.context.close()
+    assert csp_violations([line for dash in pages for line in dash.log]) == []
+    assert [line for dash in pages for line in dash.page_errors()] == []
+
+
+async def axe_clean(page: Any, label: str) -> None:
+    bad = await serious_violations(page)
+    assert bad == [], (label, bad)
+
+
+#: every text node of the page that looks like an IANA zone id ("Asia/Shanghai")
+JS_ZONE_IDS = r"""() => {
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) {
+    const text = walk.currentNode.textContent;
+    const el = walk.currentNode.parentElement;
+    if (el.closest("[hidden], script, style, option:not(:checked)")) continue;
+    const ids = /\b(Africa|America|Asia|Atlantic|Australia|Europe|Pacific|Etc)\/[A-Za-z_]+/g;
+    for (const m of text.matchAll(ids)) out.push(m[0]);
+  }
+  return out;
+}"""
+
+
+async def test_zones_are_named_in_the_readers_language(
+    app_server: ServerHandle, reader: Reader
+) -> None:
+    """The directory (experts' zones, a unit's consult hours), the dated overrides' and the
+    lecture form's hints name zones as people say them ("北美东部时间", "Eastern Time"), never by
+    their IANA id ("America/New_York")."""
+    await seed(app_server)
+    names = {
+        "zh": {"dr-jones": "北美东部时间", "dr-wang": "中国标准时间", "chen-i": "北美太平洋时间"},
+        "en": {
+            "dr-jones": "Eastern Time",
+            "dr-wang": "China Standard Time",
+            "chen-i": "Pacific Time",
+        },
+    }
+    for who in (BEIJING_ZH, NEW_YORK_EN):
+        lang = who[0]
+        dash = await reader(app_server, who, "#directory")
+        page = dash.page
+        await page.wait_for_selector("[data-testid=override-form]", timeout=TIMEOUT_MS)
+        await page.wait_for_selector("[data-testid=expert-row]", timeout=TIMEOUT_MS)
+        assert await page.evaluate(JS_ZONE_IDS) == []
+        for expert, name in names[lang].items():
+            cell = page.locator(
+                f"[data-testid=expert-row][data-expert-id={expert}] [data-testid=expert-zone-name]"
+            )
+            assert await cell.inner_text() == name
+        centre = names[lang]["dr-wang"]
+        assert centre in await page.locator("[data-testid=unit-row]").first.inner_text()
+        assert centre in await page.locator("[data-testid=override-form]").inner_text()
+        await page.screenshot(path=shot(f"zones-directory-{lang}"), full_page=True)
+        await axe_clean(page, f"directory {lang}")
+        await page.goto(f"{app_server.url}/dashboard?lang={lang}#lectures")
+        form = page.locator("[data-testid=lecture-form]")
+        await form.wait_for(timeout=TIMEOUT_MS)
+        assert centre in await form.inner_text()
+        assert await page.evaluate(JS_ZONE_IDS) == []
+        await page.screenshot(path=shot(f"zones-lectures-{lang}"))
