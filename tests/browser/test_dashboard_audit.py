@@ -24,8 +24,8 @@ EXPECTED = {
         "attachment.download": ("downloaded an attachment", "pt (patient)"),
     },
     "zh": {
-        "attachment.view": ("查看附件", "pt (患者)"),
-        "attachment.download": ("下载附件", "pt (患者)"),
+        "attachment.view": ("查看附件", "pt（患者）"),
+        "attachment.download": ("下载附件", "pt（患者）"),
     },
 }
 

@@ -14,7 +14,7 @@ import pytest
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import csp_violations
 from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, coordinator_account
-from tests.browser.test_dashboard_coordinator import seed
+from tests.browser.test_dashboard_coordinator import new_case, ok, seed
 from tests.helpers import ServerHandle
 from vidconsult.config import Settings
 
@@ -131,3 +131,52 @@ async def test_zones_are_named_in_the_readers_language(
         assert centre in await form.inner_text()
         assert await page.evaluate(JS_ZONE_IDS) == []
         await page.screenshot(path=shot(f"zones-lectures-{lang}"))
+
+
+async def test_case_page_names_people_and_the_case(
+    app_server: ServerHandle, reader: Reader
+) -> None:
+    """The case page's heading says whose case and what about, not its id; its trail says
+    who acted by name and role in the page's language, never a user name or the raw role word
+    ("coordinator" for the centre's service token)."""
+    await seed(app_server)
+    case = await new_case(app_server, requested_expert_id="dr-wang")
+    await ok(app_server, "POST", f"/api/v1/cases/{case['id']}/booking", {}, 201)
+    expected = {
+        "zh": (
+            "心内科会诊 · Xiaohe village clinic",
+            "协调员（未留姓名）",
+            "Li Coordinator（协调员）",
+        ),
+        "en": (
+            "Cardiology consultation · Xiaohe village clinic",
+            "coordinator (no name on record)",
+            "Li Coordinator (coordinator)",
+        ),
+    }
+    for who, cancel in ((BEIJING_ZH, False), (NEW_YORK_EN, True)):
+        lang = who[0]
+        label, service, person = expected[lang]
+        dash = await reader(app_server, who, f"#cases/{case['id']}")
+        page = dash.page
+        detail = page.locator(f"[data-testid=case-detail][data-case-id='{case['id']}']")
+        if cancel:  # an entry made by the signed-in coordinator
+            await detail.locator("details:has([data-testid=cancel-reason]) summary").click()
+            await detail.locator("[data-testid=cancel-reason]").fill("recovered")
+            await detail.locator("[data-testid=cancel-case-button]").click()
+            await page.wait_for_selector(
+                "[data-testid=case-detail][data-status=cancelled]", timeout=TIMEOUT_MS
+            )
+        await detail.locator("[data-testid=audit-row]").first.wait_for(timeout=TIMEOUT_MS)
+        heading = await detail.locator("h2").first.inner_text()
+        assert case["id"] not in heading and label in heading, heading
+        actors = await detail.locator("[data-testid=audit-actor]").all_inner_texts()
+        assert actors[:2] == [service, service], actors
+        if cancel:
+            assert actors[2:] == [person], actors
+        text = await page.locator("main").inner_text()
+        assert case["id"] not in text and "li.coord" not in text
+        if lang == "zh":
+            assert "coordinator" not in text, text
+        await page.screenshot(path=shot(f"case-{lang}"), full_page=True)
+        await axe_clean(page, f"case page {lang}")

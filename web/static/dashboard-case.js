@@ -7,7 +7,7 @@ import {
   api, busy, field, fill, formatBytes, h, notify, timeEl, zoneNote,
 } from "./dashboard-core.js";
 import { joinLinkBlock } from "./dashboard-rooms.js";
-import { directory, expertName, unitName } from "./dashboard-directory.js";
+import { actorOf, directory, expertName, unitName } from "./dashboard-directory.js";
 import {
   bookEarliest, patientLine, slaBadge, statusBadge, urgencyBadge,
 } from "./dashboard-cases.js";
@@ -59,7 +59,10 @@ export function mountCase(view, { id }) {
     recordings = caseRecordingsCard(c.id);
     fill(body,
       h("div", { class: "section-head" },
-        h("h2", {}, `${p.name}`, h("span", { class: "muted mono heading-id" }, ` ${c.id}`)),
+        // the patient and what the case is about; its id only in the title, for support
+        h("h2", { title: t("caseNumber", { id: c.id }) }, `${p.name}`,
+          h("span", { class: "muted heading-id", testid: "case-label" }, ` ${t("caseLabel", {
+            specialty: term("specialties", c.specialty), unit: unitName(c.referring_unit_id) })}`)),
         h("div", { class: "badges" }, urgencyBadge(c.urgency), statusBadge(c.status),
           c.sla_breach == null ? null : slaBadge(c.sla_breach))),
       h("div", { class: "case-grid" },
@@ -173,7 +176,8 @@ function bookingCard(c, booking) {
       room && [t("roomState"), h("span", { testid: "booked-room-state" },
         `${term("bookedRoomStates", room.state)} · ${t("attendance")}: ${
           term("attendances", room.attendance)}`)],
-      room && [t("parties"), room.parties.map((p) => `${p.name} (${term("roles", p.role)})`)
+      room && [t("parties"), room.parties.map((p) => t("actorWithRole",
+        { name: p.name, role: term("roles", p.role) }))
         .join("; ")],
     ]),
     // the start as each party reads it: the unit's clock, each expert's and the interpreter's
@@ -290,13 +294,20 @@ function auditCard(entries) {
       h("tbody", {}, entries.map((e) => h("tr", { testid: "audit-row",
         dataset: { action: e.action } },
         h("td", {}, timeEl(e.at, { zone: false })),
-        h("td", {}, e.role ? `${e.actor} (${term("roles", e.role)})` : e.actor),
+        h("td", { testid: "audit-actor", title: e.actor }, actorText(e)),
         h("td", {}, term("auditActions", e.action)),
         h("td", {}, e.from || e.to
           ? `${e.from ? term("statuses", e.from) : "—"} → ${e.to ? term("statuses", e.to) : "—"}`
           : ""),
         // an access entry: what was opened (recording, export or attachment id) and its file
         h("td", { class: "note" }, [e.subject, auditNote(e.note)].filter(Boolean).join(" · "))))))));
+}
+
+/** "Li Coordinator (coordinator)": the person's name and role in the page's language. */
+function actorText(e) {
+  const who = actorOf(e.actor);
+  const role = e.role || who.role;
+  return role ? t("actorWithRole", { name: who.name, role: term("roles", role) }) : who.name;
 }
 
 /** An audit note in the page's language: the notes the server writes itself ("bookings

@@ -1,7 +1,7 @@
 // The directory (experts, interpreters, units and the rota, each editable: dashboard-admin.js)
 // and the statistics; also the cache of names the other sections show instead of ids.
 
-import { countryName, setSpecialtyNames, t, term } from "./i18n.js";
+import { STRINGS, countryName, setSpecialtyNames, t, term } from "./i18n.js";
 import { api, busy, fill, h, notify, zoneTitle } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
@@ -15,15 +15,19 @@ export const directory = {
   units: [],
   experts: [],
   specialties: [],
+  accounts: [], // sign-in accounts, for the names of the people in audit trails
   loadedAt: 0,
   pending: null,
   async load({ force = false } = {}) {
     if (!force && Date.now() - this.loadedAt < 10_000) return this;
     if (!this.pending) {
       this.pending = Promise.all([api("GET", "/units"), api("GET", "/experts"),
-        api("GET", "/specialties")])
-        .then(([u, e, s]) => {
+        api("GET", "/specialties"),
+        // an API token may not list accounts: its pages then show user names as they are
+        api("GET", "/accounts").catch(() => ({ accounts: [] }))])
+        .then(([u, e, s, a]) => {
           this.units = u.units;
+          this.accounts = a.accounts;
           this.experts = e.experts;
           this.specialties = s.specialties;
           setSpecialtyNames(s.specialties);
@@ -47,6 +51,24 @@ export function unitName(id) {
 export function expertName(id) {
   const expert = directory.experts.find((e) => e.id === id);
   return expert ? expert.name : id;
+}
+
+/** Who did something, as a person reads it: an account's or an expert's name, a role's name
+ * for a bare role identity (the "coordinator" of a service token), the server's automatic
+ * work in words, never a user name or id when a name is known. Returns { name, role } where
+ * role is the account's role when the entry does not say it. */
+export function actorOf(actor) {
+  const account = directory.accounts.find((a) => a.username === actor);
+  if (account) return { name: account.display_name || actor, role: account.role };
+  const expert = directory.experts.find((e) => e.id === actor);
+  if (expert) return { name: expert.name, role: "expert" };
+  if (String(actor).startsWith("api-token:")) return { name: term("actors", "apiToken"), role: null };
+  const automatic = STRINGS.en.actors[actor] ? term("actors", actor) : null;
+  if (automatic) return { name: automatic, role: null };
+  if (STRINGS.en.roles[actor]) {
+    return { name: t("actorByRole", { role: term("roles", actor) }), role: null };
+  }
+  return { name: actor, role: null };
 }
 
 export function table(testid, caption, columns, rows) {

@@ -634,6 +634,17 @@ export const STRINGS = {
     colNote: "Note",
     auditNoteReferral: "with a referral",
     auditNoteBooked: "bookings made: {n}",
+    // a case's heading: what it is about, not its id (the id is in the title, for support)
+    caseLabel: "{specialty} consultation · {unit}",
+    actorWithRole: "{name} ({role})",
+    // one who acted with a token that carries a role and no person (a service token)
+    actorByRole: "{role} (no name on record)",
+    caseNumber: "Case number {id}",
+    // who did something when that was not a person: the server's own automatic work
+    actors: {
+      scheduler: "automatic (room schedule)", pager: "automatic (emergency paging)",
+      server: "automatic (server)", apiToken: "an API integration",
+    },
     attachmentsHeading: "Attachments",
     noAttachments: "No attachment yet.",
     chatHeading: "Chat in the consultation room",
@@ -1626,6 +1637,14 @@ export const STRINGS = {
     colNote: "备注",
     auditNoteReferral: "含转诊",
     auditNoteBooked: "已预约时段：{n} 个",
+    caseLabel: "{specialty}会诊 · {unit}",
+    actorWithRole: "{name}（{role}）",
+    actorByRole: "{role}（未留姓名）",
+    caseNumber: "病例编号 {id}",
+    actors: {
+      scheduler: "系统自动（会诊室排程）", pager: "系统自动（急诊呼叫）",
+      server: "系统自动（服务器）", apiToken: "外部系统接口",
+    },
     attachmentsHeading: "附件",
     noAttachments: "暂无附件。",
     chatHeading: "会诊室聊天记录",
