@@ -180,3 +180,41 @@ async def test_case_page_names_people_and_the_case(
             assert "coordinator" not in text, text
         await page.screenshot(path=shot(f"case-{lang}"), full_page=True)
         await axe_clean(page, f"case page {lang}")
+
+
+async def test_directory_names_languages_in_the_page_language(
+    app_server: ServerHandle, reader: Reader
+) -> None:
+    """The experts' languages by their names ("英语、中文" / "English, Chinese"), not the codes
+    ("en, zh"), as is the language a case asked for."""
+    await seed(app_server)
+    case = await new_case(app_server, requested_language="en", interpreter_needed=True)
+    expected = {
+        "zh": {"chen-i": "英语、中文", "dr-jones": "英语", "dr-wang": "中文", "case": "英语"},
+        "en": {
+            "chen-i": "English, Chinese",
+            "dr-jones": "English",
+            "dr-wang": "Chinese",
+            "case": "English",
+        },
+    }
+    for who in (BEIJING_ZH, NEW_YORK_EN):
+        lang = who[0]
+        dash = await reader(app_server, who, "#directory")
+        page = dash.page
+        await page.wait_for_selector("[data-testid=expert-row]", timeout=TIMEOUT_MS)
+        for expert in ("chen-i", "dr-jones", "dr-wang"):
+            # the fourth column (name, institution, specialties, languages)
+            cell = page.locator(
+                f"[data-testid=expert-row][data-expert-id={expert}] > :nth-child(4)"
+            )
+            assert await cell.inner_text() == expected[lang][expert]
+        await page.locator("[data-testid=expert-row]").first.screenshot(
+            path=shot(f"languages-directory-{lang}")
+        )
+        await page.screenshot(path=shot(f"languages-directory-page-{lang}"))
+        await axe_clean(page, f"directory {lang}")
+        await page.goto(f"{app_server.url}/dashboard?lang={lang}#cases/{case['id']}")
+        facts = page.locator("[data-testid=case-detail] dl.facts").first
+        await facts.wait_for(timeout=TIMEOUT_MS)
+        assert f"\n{expected[lang]['case']}\n" in f"\n{await facts.inner_text()}\n"

@@ -2,7 +2,7 @@
 // attachments (signed download links), its recordings (with the case's legal hold) and the
 // audit trail (status changes, and who opened its recordings and attachments).
 
-import { t, term } from "./i18n.js";
+import { languageName, t, term } from "./i18n.js";
 import {
   api, busy, field, fill, formatBytes, h, notify, timeEl, zoneNote,
 } from "./dashboard-core.js";
@@ -74,7 +74,7 @@ export function mountCase(view, { id }) {
               [t("referringDoctor"), c.referring_doctor],
               [t("specialty"), term("specialties", c.specialty)],
               [t("requestedAt"), timeEl(c.requested_at)],
-              c.requested_language && [t("requestedLanguage"), c.requested_language],
+              c.requested_language && [t("requestedLanguage"), languageName(c.requested_language)],
               c.interpreter_needed && [t("interpreterNeeded"), t("yes")],
               c.expert_ids.length && [t("expert"), c.expert_ids.map(expertName).join(", ")],
               c.urgency !== "emergency" &&

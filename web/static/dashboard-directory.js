@@ -1,7 +1,9 @@
 // The directory (experts, interpreters, units and the rota, each editable: dashboard-admin.js)
 // and the statistics; also the cache of names the other sections show instead of ids.
 
-import { STRINGS, countryName, setSpecialtyNames, t, term } from "./i18n.js";
+import {
+  STRINGS, countryName, languageNames, setSpecialtyNames, t, term,
+} from "./i18n.js";
 import { api, busy, fill, h, notify, zoneTitle } from "./dashboard-core.js";
 import {
   expertEditor, rosterEditor, rotaCard, rotaEditor, unitEditor, weekdayName,
@@ -146,7 +148,7 @@ export function mountDirectory(view) {
                 : t("domestic"))),
           h("td", { class: "terms", testid: "expert-specialties" },
             e.specialties.map((s) => term("specialties", s)).join(", ")),
-          h("td", {}, e.languages.join(", ")),
+          h("td", { testid: "expert-languages-names" }, languageNames(e.languages)),
           h("td", { class: "small-text", title: e.time_zone, testid: "expert-zone-name" }, zoneTitle(e.time_zone)),
           h("td", { class: "actions" },
             editButton(t("edit"), "edit-expert", () => open(expertEditor(e, hooks))),
@@ -189,6 +191,6 @@ export function mountDirectory(view) {
 function hoursText(u) {
   if (!u.consult_hours.length) return t("consultHoursAny");
   const windows = u.consult_hours.map((w) => `${weekdayName(w.weekday)} ${w.start}–${w.end}`);
-  return `${windows.join(", ")} (${zoneTitle(u.time_zone)})`;
+  return `${windows.join(t("listSeparator"))} (${zoneTitle(u.time_zone)})`;
 }
 

@@ -3,7 +3,7 @@
 // in the centre's time, the unit's and every chosen person's own; then book one (an expert, or a
 // panel of experts with an interpreter) or move a booked case there (reschedule, with a reason).
 
-import { t } from "./i18n.js";
+import { languageNames, t } from "./i18n.js";
 import {
   api, busy, centre, field, fill, h, notify, timeEl, zonedTimeEl, zoneTitle,
 } from "./dashboard-core.js";
@@ -63,7 +63,7 @@ export function slotPicker(c, { mode = "book", done = () => {} } = {}) {
           : h("p", { class: "muted" }, t("pickerNoExperts")));
       fill(interpreter, h("option", { value: "" }, t("pickerNoInterpreter")),
         reply.interpreters.map((p) => h("option", { value: p.id },
-          `${p.name} (${p.languages.join(", ")} · ${zoneTitle(p.time_zone)})`)));
+          `${p.name} (${languageNames(p.languages)} · ${zoneTitle(p.time_zone)})`)));
     }
     render(reply);
   }

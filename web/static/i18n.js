@@ -634,6 +634,8 @@ export const STRINGS = {
     colNote: "Note",
     auditNoteReferral: "with a referral",
     auditNoteBooked: "bookings made: {n}",
+    // between the items of a short list of names (languages): "English, Chinese"
+    listSeparator: ", ",
     // a case's heading: what it is about, not its id (the id is in the title, for support)
     caseLabel: "{specialty} consultation · {unit}",
     actorWithRole: "{name} ({role})",
@@ -1637,6 +1639,7 @@ export const STRINGS = {
     colNote: "备注",
     auditNoteReferral: "含转诊",
     auditNoteBooked: "已预约时段：{n} 个",
+    listSeparator: "、",
     caseLabel: "{specialty}会诊 · {unit}",
     actorWithRole: "{name}（{role}）",
     actorByRole: "{role}（未留姓名）",
@@ -2053,6 +2056,22 @@ export function countryName(code) {
   } catch {
     return code;
   }
+}
+
+/** A language's name in the page's language for its code ("en" -> "英语" / "English"): the
+ * browser's own table, as for countries; an unknown code is shown as given. */
+export function languageName(code) {
+  if (!code) return "";
+  try {
+    return new Intl.DisplayNames([locale], { type: "language" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+/** Several languages' names as one list ("英语、中文" / "English, Chinese"). */
+export function languageNames(codes) {
+  return (codes || []).map(languageName).join(t("listSeparator"));
 }
 
 // the specialty catalogue's names (GET /api/v1/specialties): slug -> { en, zh }; they win
