@@ -218,3 +218,58 @@ async def test_directory_names_languages_in_the_page_language(
         facts = page.locator("[data-testid=case-detail] dl.facts").first
         await facts.wait_for(timeout=TIMEOUT_MS)
         assert f"\n{expected[lang]['case']}\n" in f"\n{await facts.inner_text()}\n"
+
+
+#: the width a date input's own content needs (a copy left to its natural width), the width
+#: it has, its scroll and client widths, and how far it sticks out of its field
+JS_DATE_FIT = """(el) => {
+  const probe = el.cloneNode();
+  probe.removeAttribute("id");
+  probe.style.cssText = "position:absolute;left:0;top:0;visibility:hidden;" +
+    "width:auto;min-width:0;max-width:none;flex:none";
+  el.parentElement.append(probe);
+  const need = probe.getBoundingClientRect().width;
+  probe.remove();
+  const box = el.getBoundingClientRect();
+  const field = el.closest(".field").getBoundingClientRect();
+  // sticking out of its field, it lies under the next field, which hides its end
+  return { need, have: box.width, scroll: el.scrollWidth, client: el.clientWidth,
+           overflow: Math.max(0, box.right - field.right, field.left - box.left) };
+}"""
+
+
+async def squeezed_dates(page: Any, selector: str) -> list[dict[str, Any]]:
+    """The date inputs under ``selector`` that do not show their whole date."""
+    out = []
+    for box in await page.locator(f"{selector} input[type^=date]").all():
+        fit = await box.evaluate(JS_DATE_FIT)
+        squeezed = fit["have"] + 0.5 < fit["need"] or fit["scroll"] > fit["client"]
+        if squeezed or fit["overflow"] > 0.5:
+            out.append({"name": await box.get_attribute("name"), **fit})
+    return out
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 600)], ids=["1366x768", "1024x600"])
+async def test_date_inputs_show_the_whole_date(
+    app_server: ServerHandle, reader: Reader, size: tuple[int, int]
+) -> None:
+    """The overrides' from/to (date and time) and the lecture's day are as wide as the date
+    they show, on a consult-room PC and on a small laptop, in both languages."""
+    await seed(app_server)
+    for who in (BEIJING_ZH, NEW_YORK_EN):
+        lang = who[0]
+        dash = await reader(app_server, who, "#directory", size)
+        page = dash.page
+        form = "[data-testid=override-form]"
+        await page.wait_for_selector(form, timeout=TIMEOUT_MS)
+        await page.fill("[data-testid=override-from]", "2026-12-24T08:00")
+        await page.fill("[data-testid=override-to]", "2026-12-31T18:30")
+        assert await squeezed_dates(page, form) == []
+        await page.locator(form).scroll_into_view_if_needed()
+        await page.locator(form).screenshot(path=shot(f"dates-overrides-{lang}-{size[0]}"))
+        await page.goto(f"{app_server.url}/dashboard?lang={lang}#lectures")
+        form = "[data-testid=lecture-form]"
+        await page.wait_for_selector(form, timeout=TIMEOUT_MS)
+        assert await squeezed_dates(page, form) == []
+        await page.screenshot(path=shot(f"dates-lectures-{lang}-{size[0]}"))
+        await axe_clean(page, f"lectures {lang} {size}")
