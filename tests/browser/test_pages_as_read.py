@@ -273,3 +273,67 @@ async def test_date_inputs_show_the_whole_date(
         assert await squeezed_dates(page, form) == []
         await page.screenshot(path=shot(f"dates-lectures-{lang}-{size[0]}"))
         await axe_clean(page, f"lectures {lang} {size}")
+
+
+LONG_CAMERA = "Logitech BRIO 4K Ultra HD Pro Webcam with HDR, front of the consult-room screen"
+#: the browser's fake devices under the long names a consult-room PC's devices have
+LONG_DEVICE_NAMES = """(() => {
+  const md = navigator.mediaDevices;
+  const list = md.enumerateDevices.bind(md);
+  md.enumerateDevices = async () => (await list()).map((d) => ({
+    deviceId: d.deviceId, groupId: d.groupId, kind: d.kind,
+    label: d.kind === "videoinput" ? `CAMERA ${d.label}` : d.label,
+    toJSON() { return { ...this }; } }));
+})();""".replace("CAMERA", LONG_CAMERA)
+
+
+@pytest.mark.parametrize("who", [BEIJING_ZH, NEW_YORK_EN], ids=["zh", "en"])
+async def test_a_long_camera_name_is_readable_before_joining(
+    live_server: ServerHandle, browser: Any, who: tuple[str, str, str]
+) -> None:
+    """The pre-join step at 1366x768: a camera whose name is longer than its select shows it
+    whole, in the select's title and written out under the select."""
+    from tests.browser.test_consult_room import create_room, link, mint
+
+    lang, locale, zone = who
+    rid = await create_room(live_server, "Cardiology consult")
+    token = mint(live_server, "pt-zhang", "patient", rid, name="Zhang Wei")
+    context = await browser.new_context(
+        permissions=["camera", "microphone"],
+        locale=locale,
+        timezone_id=zone,
+        viewport={"width": 1366, "height": 768},
+    )
+    await context.add_init_script(LONG_DEVICE_NAMES)
+    errors: list[str] = []
+    try:
+        page = await context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        base, _, fragment = link(live_server, rid, token).partition("#")
+        await page.goto(f"{base}?lang={lang}#{fragment}")
+        select = page.locator("[data-testid=camera-select]")
+        await page.wait_for_function(
+            "(name) => [...document.querySelectorAll('[data-testid=camera-select] option')]"
+            ".some((o) => o.selected && o.textContent.startsWith(name))",
+            arg=LONG_CAMERA,
+            timeout=TIMEOUT_MS,
+        )
+        chosen = await select.evaluate("(s) => s.selectedOptions[0].textContent")
+        assert await select.get_attribute("title") == chosen
+        # the select alone cuts it off at this width; the name is then written out, whole
+        # and inside its column
+        name = page.locator("[data-testid=camera-name]")
+        await name.wait_for(state="visible", timeout=TIMEOUT_MS)
+        assert await name.inner_text() == chosen
+        fit = await name.evaluate(
+            """(el) => ({ scroll: el.scrollWidth, client: el.clientWidth,
+              right: el.getBoundingClientRect().right,
+              column: el.parentElement.getBoundingClientRect().right })"""
+        )
+        assert fit["scroll"] <= fit["client"] and fit["right"] <= fit["column"] + 0.5, fit
+        await page.locator("#device-choice").screenshot(path=shot(f"long-camera-{lang}"))
+        await page.screenshot(path=shot(f"long-camera-page-{lang}"))
+        assert await serious_violations(page) == []
+        assert errors == []
+    finally:
+        await context.close()

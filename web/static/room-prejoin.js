@@ -7,6 +7,7 @@ import { room, $ } from "./room-context.js";
 import { tokenFromHash, decodeTokenPayload, describeToken } from "./token.js";
 import { timesList } from "./room-check.js";
 import { MicCheck } from "./speaking.js";
+import { followChosenName } from "./device-names.js";
 
 export function roomIdFromPath(pathname = location.pathname) {
   const match = pathname.match(/\/room\/([^/]+)\/?$/);
@@ -159,6 +160,10 @@ function setupDevices() {
     applySpeaker();
   });
   $("speaker-test").addEventListener("click", playTestSound);
+  // a long device name, cut off in its select, is written out under it
+  for (const kind of ["camera", "mic", "speaker"]) {
+    followChosenName($(`${kind}-select`), $(`${kind}-name`));
+  }
   // the chosen speaker for every remote tile, as tiles come and go
   room.on("remote-media", () => applySpeaker());
 }
