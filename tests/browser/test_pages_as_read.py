@@ -6,6 +6,7 @@ fit their inputs, a lecture that cannot start in the past."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import csp_violations
 from tests.browser.test_dashboard import TIMEOUT_MS, Dashboard, coordinator_account
-from tests.browser.test_dashboard_coordinator import new_case, ok, seed
+from tests.browser.test_dashboard_coordinator import BEIJING, new_case, ok, seed
 from tests.helpers import ServerHandle
 from vidconsult.config import Settings
 
@@ -337,3 +338,42 @@ async def test_a_long_camera_name_is_readable_before_joining(
         assert errors == []
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("who", [BEIJING_ZH, NEW_YORK_EN], ids=["zh", "en"])
+async def test_a_lecture_starts_in_the_future_by_default_and_never_in_the_past(
+    app_server: ServerHandle, reader: Reader, who: tuple[str, str, str]
+) -> None:
+    """The lecture form offers the next full half hour at least 15 minutes ahead (in the
+    centre's time, the form's zone), whatever the hour; a start already gone is refused in
+    words, and nothing is booked."""
+    await seed(app_server)
+    lang = who[0]
+    before = datetime.now(UTC)
+    dash = await reader(app_server, who, "#lectures")
+    page = dash.page
+    form = page.locator("[data-testid=lecture-form]")
+    await form.wait_for(timeout=TIMEOUT_MS)
+    day = await form.locator("[data-testid=lecture-day]").input_value()
+    time = await form.locator("[data-testid=lecture-time]").input_value()
+    after = datetime.now(UTC)
+    start = datetime.fromisoformat(f"{day}T{time}").replace(tzinfo=BEIJING)
+    assert start.minute in (0, 30), (day, time)
+    assert before + timedelta(minutes=15) <= start, (day, time, before)
+    assert start < after + timedelta(minutes=15 + 30), (day, time, after)
+    await page.screenshot(path=shot(f"lecture-default-{lang}"))
+
+    # a start already gone: yesterday at this hour, in the centre's time
+    gone = (after - timedelta(days=1)).astimezone(BEIJING)
+    await form.locator("[data-testid=lecture-title]").fill("ECG for village doctors")
+    await form.locator("[data-testid=lecture-unit]").first.check()
+    await form.locator("[data-testid=lecture-day]").fill(gone.strftime("%Y-%m-%d"))
+    await form.locator("[data-testid=lecture-time]").fill(gone.strftime("%H:%M"))
+    await form.locator("[data-testid=schedule-lecture]").click()
+    error = form.locator("[data-testid=lecture-error]")
+    await error.locator("[data-testid=error-text]").wait_for(timeout=TIMEOUT_MS)
+    text = await error.inner_text()
+    assert {"zh": "该开始时间已过", "en": "This start has already passed"}[lang] in text, text
+    assert (await ok(app_server, "GET", "/api/v1/lectures"))["lectures"] == []
+    await page.screenshot(path=shot(f"lecture-past-{lang}"))
+    await axe_clean(page, f"lecture refused {lang}")

@@ -53,6 +53,30 @@ async def test_lecture_presenter_publishes_audience_watches(wf: WorkflowServer, 
     ]
 
 
+async def test_a_lecture_starting_in_the_past_is_refused_with_its_reason(
+    wf: WorkflowServer,
+) -> None:
+    """The dashboard refuses a past start before sending it; the API refuses it too (another
+    client, a clock that differs), with the code the page turns into its sentence."""
+    await wf.unit("vil-1")
+    await wf.expert("wang")
+    wf.clock.current = cst(10, 19, 1)
+    body = {
+        "title": "ECG for village doctors",
+        "presenter_id": "wang",
+        "audience_unit_ids": ["vil-1"],
+        "start": cst(10, 19).isoformat(),
+        "end": cst(10, 20).isoformat(),
+    }
+    err = await wf.ok("POST", "/api/v1/lectures", body, status=400)
+    assert err["error"]["code"] == "slot_in_past"
+    assert "past" in err["error"]["message"]
+    assert (await wf.ok("GET", "/api/v1/lectures"))["lectures"] == []
+    # a minute later is booked
+    later = {**body, "start": cst(10, 19, 2).isoformat()}
+    assert (await wf.ok("POST", "/api/v1/lectures", later, status=201))["title"] == body["title"]
+
+
 async def test_statistics_per_unit_and_month(wf: WorkflowServer) -> None:
     await wf.unit("vil-1")
     await wf.unit("cty-1", tier="county")

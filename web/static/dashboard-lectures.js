@@ -3,8 +3,9 @@
 // join links; and the replay library of recorded lectures, played inline (Range requests).
 
 import { t } from "./i18n.js";
+import { nextSlot } from "./timefmt.js";
 import {
-  api, busy, centre, centreToday, field, fill, h, notify, timeEl, zonedIso, zoneLabel, zoneNote,
+  api, busy, centre, centreTime, field, fill, h, notify, timeEl, zonedIso, zoneLabel, zoneNote,
   zoneTitle,
 } from "./dashboard-core.js";
 import { joinLinkBlock } from "./dashboard-rooms.js";
@@ -23,9 +24,12 @@ function scheduleForm(reload) {
     directory.units.map((u) => h("label", { class: "check" },
       h("input", { type: "checkbox", value: u.id, testid: "lecture-unit",
         dataset: { unitId: u.id } }), ` ${u.name}`)));
-  const day = h("input", { type: "date", name: "day", required: true, value: centreToday(),
+  // the next full half hour at least 15 minutes ahead in the centre's time (the form's zone),
+  // never a fixed hour that may already be gone
+  const slot = nextSlot(new Date(), centre.zone);
+  const day = h("input", { type: "date", name: "day", required: true, value: slot.day,
     testid: "lecture-day" });
-  const time = h("input", { type: "time", name: "time", required: true, value: "15:00",
+  const time = h("input", { type: "time", name: "time", required: true, value: slot.time,
     step: 60, testid: "lecture-time" });
   const duration = h("select", { name: "duration", testid: "lecture-duration" },
     DURATIONS.map((m) => h("option", { value: String(m), selected: m === 60 },
@@ -46,6 +50,11 @@ function scheduleForm(reload) {
       const audience = [...units.querySelectorAll("input:checked")].map((b) => b.value);
       if (!audience.length) throw new Error(t("pickAudience"));
       const start = zonedIso(day.value, time.value, centre.zone);
+      // a start already gone is refused here, in words (the server refuses it too:
+      // slot_in_past)
+      if (new Date(start).getTime() <= Date.now()) {
+        throw new Error(t("lectureStartPast", { now: centreTime(new Date()) }));
+      }
       const end = new Date(new Date(start).getTime() + Number(duration.value) * 60_000);
       const lecture = await api("POST", "/lectures", { title: title.value.trim(),
         presenter_id: presenter.value, audience_unit_ids: audience, start,

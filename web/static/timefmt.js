@@ -54,6 +54,25 @@ export function bothZones(date, { viewer, centre, locale, t }) {
   return [mine, theirs];
 }
 
+/** The first wall-clock slot in `zone` on a `step`-minute boundary (a full half hour) at
+ * least `lead` minutes after `now`: { day: "2026-12-07", time: "00:30" }, what a form that
+ * books something later offers by default (never a time already gone, nor one too close to
+ * prepare for). */
+export function nextSlot(now, zone, { lead = 15, step = 30 } = {}) {
+  const soonest = new Date(now.getTime() + lead * 60_000);
+  const p = {};
+  for (const part of new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: "2-digit" }).formatToParts(soonest)) p[part.type] = Number(part.value);
+  const past = soonest.getUTCMilliseconds() > 0 || p.second > 0 ? 1 : 0;
+  const minutes = Math.ceil((p.hour * 60 + p.minute + past) / step) * step;
+  // a slot past midnight is on the next calendar day
+  const date = new Date(Date.UTC(p.year, p.month - 1, p.day + Math.floor(minutes / 1440)));
+  const pad = (n) => String(n).padStart(2, "0");
+  const left = minutes % 1440;
+  return { day: date.toISOString().slice(0, 10), time: `${pad(Math.floor(left / 60))}:${pad(left % 60)}` };
+}
+
 /** Whole seconds from `now` to `target` (0 when passed). */
 export function secondsUntil(target, now) {
   return Math.max(0, Math.ceil((target.getTime() - now.getTime()) / 1000));

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bothZones, countdownText, secondsUntil, zoneOffset, formatIn, zoneName } from "../static/timefmt.js";
+import { bothZones, countdownText, secondsUntil, zoneOffset, formatIn, zoneName, nextSlot } from "../static/timefmt.js";
 import { translator } from "../static/i18n.js";
 
 const en = translator("en").t;
@@ -50,4 +50,17 @@ test("a zone is named in the page's language, never by its IANA id", () => {
   }
   // a zone the browser does not know is shown as given rather than failing the page
   assert.equal(zoneName("Not/AZone", "en-GB", at), "Not/AZone");
+});
+
+test("the next slot: a full half hour at least 15 minutes ahead, in the zone's wall clock", () => {
+  const sh = "Asia/Shanghai";
+  // 23:35 in Beijing: 23:50 is the soonest, so 00:00 the next day
+  assert.deepEqual(nextSlot(new Date("2026-12-06T15:35:00Z"), sh), { day: "2026-12-07", time: "00:00" });
+  // 09:15 sharp: 09:30 is exactly 15 minutes ahead
+  assert.deepEqual(nextSlot(new Date("2026-12-07T01:15:00Z"), sh), { day: "2026-12-07", time: "09:30" });
+  // a second later it is 10:00
+  assert.deepEqual(nextSlot(new Date("2026-12-07T01:15:01Z"), sh), { day: "2026-12-07", time: "10:00" });
+  // New York, on its own clock; Kathmandu (+05:45) on its own half hours, not UTC's
+  assert.deepEqual(nextSlot(new Date("2026-12-07T03:40:00Z"), "America/New_York"), { day: "2026-12-06", time: "23:00" });
+  assert.deepEqual(nextSlot(new Date("2026-12-07T00:00:00Z"), "Asia/Kathmandu"), { day: "2026-12-07", time: "06:00" });
 });
