@@ -173,6 +173,9 @@ def install(
         token_ttl=timedelta(seconds=settings.token_ttl),
         router=app.get(ROOM_ROUTER),
     )
+    # a withdrawn emergency's room admits nobody, whatever became of its hold (lapsed, or lost
+    # with its node): read from the case on every join of an emergency room
+    rooms.set_seat_check(app[EMERGENCY].check_seat)
     app[BOOKING] = BookingService(
         cases=cases,
         directory=directory,

@@ -103,3 +103,40 @@ async def test_access_entries_read_in_both_languages(
             assert not errors
         finally:
             await context.close()
+
+
+async def test_who_withdrew_an_emergency_reads_as_words(
+    app_server: ServerHandle, settings: Settings, browser: Any
+) -> None:
+    """The withdrawal's audit entry (``emergency.withdrawn``, its note the withdrawal's code)
+    reads as words in both languages, never as the code."""
+    from tests.browser.test_emergency_withdrawn import emergency_on_duty
+
+    await asyncio.to_thread(
+        create_account, settings.data_dir, "li.coord", "coordinator", PASSWORD, "Li Coordinator"
+    )
+    opened = await emergency_on_duty(app_server)
+    case_id = opened["case"]["id"]
+    await ok(app_server, "POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
+    expected = {
+        "en": ("emergency withdrawn", "by the consultation centre"),
+        "zh": ("急诊撤销", "由会诊中心撤销"),
+    }
+    for lang, (words, note) in expected.items():
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        try:
+            await page.goto(f"{app_server.url}/dashboard?lang={lang}")
+            await page.wait_for_selector("[data-testid=sign-in-form]", timeout=TIMEOUT_MS)
+            await page.fill("[data-testid=username]", "li.coord")
+            await page.fill("[data-testid=password]", PASSWORD)
+            await page.click("[data-testid=sign-in-button]")
+            await page.wait_for_selector("[data-testid=signed-in-as]", timeout=TIMEOUT_MS)
+            await page.goto(f"{app_server.url}/dashboard?lang={lang}#cases/{case_id}")
+            audit = page.locator("[data-testid=case-audit]")
+            row = audit.locator("[data-testid=audit-row][data-action='emergency.withdrawn']")
+            await row.wait_for(timeout=TIMEOUT_MS)
+            cells = await row.locator("td").all_inner_texts()
+            assert cells[2] == words and cells[4] == note, cells
+        finally:
+            await context.close()

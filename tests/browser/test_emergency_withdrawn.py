@@ -27,6 +27,8 @@ from tests.helpers import SECRET, ServerHandle
 from tests.workflow.helpers import case_body
 from tests.workflow.test_paging import PASSWORD, account
 from vidconsult.config import Settings
+from vidconsult.domain.emergency import Withdrawal
+from web.keys import ROOMS
 from web.recordings_api import RECORDINGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -191,3 +193,43 @@ async def test_a_withdrawn_emergency_closes_the_page_says_by_whom_and_refuses_la
     assert await late.text("blocked-reason") == sentence
     assert await late.page.evaluate("window.__gumCalls") == 0
     await late.shot(f"emergency-withdrawn-by-{by}-late-link-{lang}", lang)
+
+
+@pytest.mark.parametrize(("lang", "outcome"), [("en", "given_back"), ("zh", "withdrawn")])
+async def test_a_join_during_a_withdrawal_waits_on_a_busy_room_and_meets_the_outcome(
+    live_server: ServerHandle,
+    open_room: Opener,  # noqa: F811
+    lang: str,
+    outcome: str,
+) -> None:
+    """The expert clicks join while a withdrawal holds the room (its outcome not known yet).
+    The page says the room is busy and asks again by itself, never "withdrawn" before it is:
+    the withdrawal fails (its hold given back) and the expert is in the consultation; or it
+    closes the room and the page says who withdrew it."""
+    words = table(lang)
+    opened = await emergency_on_duty(live_server)
+    case_id, room_id = opened["case"]["id"], opened["room"]["id"]
+    rooms = live_server.app[ROOMS]
+    # a withdrawal's first step on the room's node, its case not cancelled yet
+    await rooms.hold_for_end(room_id, Withdrawal.BY_CENTRE.value, lambda people: None, hold="t")
+
+    expert = await open_room(
+        f"busy-{lang}", link(live_server, room_id, token_of(opened, "expert")), lang=lang
+    )
+    assert await expert.wait_state("prejoin") == "prejoin"
+    await expert.page.click("[data-testid=join-button]:enabled")
+    await expert.page.wait_for_function(
+        "(t) => document.querySelector('[data-testid=status]').textContent === t",
+        arg=words["roomBusyRetrying"],
+        timeout=WAIT * 1000,
+    )
+    await expert.shot(f"emergency-room-busy-{lang}", lang)
+    if outcome == "given_back":
+        rooms.release_hold(room_id, "t")
+        assert await expert.wait_state("joined") == "joined"
+    else:
+        await ok(live_server, "POST", f"/api/v1/cases/{case_id}/cancel", {"reason": "duplicate"})
+        assert await expert.wait_state("blocked") == "blocked"
+        sentence = words["errors"]["emergency_withdrawn_by_centre"]
+        assert await expert.text("blocked-reason") == sentence
+        assert await expert.page.evaluate("window.vidconsult.state") == "blocked"

@@ -1,9 +1,10 @@
 """A withdrawal and an expert's join, ordered on the room's node (the real server, SQLite,
 Socket.IO clients). A withdrawal checks that no expert is in the room, cancels the case, then
 ends the room: an expert whose join lands between the check and the end must be refused before
-it is admitted (told the withdrawal's reason), or be seen by the check (409 ``expert_joined``);
-never admitted and then disconnected under a cancelled case. Each race is pinned with a gate
-(an ``asyncio.Event``) where its window is, never with a sleep."""
+it is admitted (``room_busy``, to try again: the withdrawal may yet fail), or be seen by the
+check (409 ``expert_joined``); never admitted and then disconnected under a cancelled case.
+Each race is pinned with a gate (an ``asyncio.Event``) where its window is, never with a
+sleep."""
 
 from __future__ import annotations
 
@@ -169,9 +170,9 @@ async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before
     await asyncio.wait_for(gate.reached.wait(), WAIT)
 
     expert, answer = await expert_joins(make, srv.url, expert_link(srv))
-    # refused before it is admitted, with the withdrawal's reason (its page says by whom)
+    # refused before it is admitted: to try again (the withdrawal may yet fail)
     assert "room" not in answer, answer
-    assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
+    assert answer["error"]["code"] == "room_busy", answer
     assert not admitted(srv, "zhou")
 
     told = unit.expect("room.ended")
@@ -183,6 +184,11 @@ async def test_an_expert_joining_between_the_check_and_the_end_is_refused_before
     room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
     assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_unit")
     assert not admitted(srv, "zhou") and not expert.seen("room.ended")
+    # its try again finds the room ended; the link check (which its page asks then) says by whom
+    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    assert answer["error"]["code"] == "room_ended", answer
+    check = await join_check(srv, expert_link(srv))
+    assert (check["ok"], check["code"]) == (False, "emergency_withdrawn_by_unit"), check
 
 
 async def test_a_withdrawal_arriving_while_an_expert_is_being_admitted_is_refused(
@@ -305,7 +311,7 @@ async def test_two_nodes_the_hold_is_on_the_rooms_node(
     # through the node that does not hold the room: relayed
     _, answer = await expert_joins(clients, there.url, expert_link(a))
     assert "room" not in answer, answer
-    assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
+    assert answer["error"]["code"] == "room_busy", answer
     assert not admitted(here, "zhou") and not admitted(there, "zhou")
 
     told = unit.expect("room.ended")
@@ -325,8 +331,8 @@ async def test_two_nodes_a_hold_the_asker_gave_up_on_is_not_left_behind(
     its media is set up): the withdrawing node stops waiting (503 ``node_unavailable``:
     nothing changed). The hold must not be made after that, when the join lets the lock go:
     nobody would end or release it, and for its 30 s the on-duty expert would be turned away
-    with 'withdrawn by the centre: you are no longer needed here' from an emergency that goes
-    on."""
+    (then told 'withdrawn by the centre: you are no longer needed here'; now 'busy' until the
+    lapse) from an emergency that goes on."""
     a, here, there, opened, unit = on_two_nodes
     case_id, room_id = opened["case"]["id"], opened["room"]["id"]
     rooms = here.app[ROOMS]
@@ -360,7 +366,7 @@ async def test_a_second_withdrawal_that_fails_does_not_give_back_the_first_ones_
     cancelled the case and is about to end the room (held there by a gate); the
     coordinator's finds the case withdrawn already and the room open, so it holds and ends
     the room itself, with the reason of the clinic's (the first hold's): the same outcome,
-    200. An expert joining then is refused with the clinic's reason, never seated and then
+    200. An expert joining then is refused (to try again), never seated and then
     disconnected by the clinic's end."""
     srv, opened, unit = emergency.srv, emergency.opened, emergency.unit
     case_id = opened["case"]["id"]
@@ -460,10 +466,82 @@ async def test_a_withdrawal_losing_the_cancellation_gives_back_only_its_own_hold
 
     expert, answer = await expert_joins(make, srv.url, expert_link(srv))
     assert "room" not in answer, answer
-    assert answer["error"]["code"] == "emergency_withdrawn_by_centre", answer
+    assert answer["error"]["code"] == "room_busy", answer
     ending.open()
     status, body = await asyncio.wait_for(centre, WAIT)
     assert (status, body["status"]) == (200, "cancelled"), body
     room = await srv.ok("GET", f"/api/v1/rooms/{opened['room']['id']}")
     assert (room["status"], room["end_reason"]) == ("ended", "emergency_withdrawn_by_centre")
     assert not admitted(srv, "zhou") and not expert.seen("room.ended")
+
+
+def lapse_holds(rooms: Any, room_id: str) -> None:
+    """The room's holds lapse now, as their 30 s timers would (or as a restart of the room's
+    node forgets them)."""
+    for hold, (_, timer) in list(rooms._closing.get(room_id, {}).items()):
+        timer.cancel()
+        rooms._closing_lapsed(room_id, hold)
+    assert room_id not in rooms._closing
+
+
+async def test_a_withdrawn_emergencys_room_admits_nobody_once_its_hold_lapses(
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case is cancelled, the room's end fails (503) and nobody retries: the hold lapses
+    (or the room's node restarts and forgets it). The room must still admit nobody: its
+    expert, joining then, is refused with who withdrew it, and the link check says so."""
+    srv, opened, unit, make = emergency.srv, emergency.opened, emergency.unit, emergency.make
+    room_id, router = opened["room"]["id"], srv.app[ROOM_ROUTER]
+
+    async def silent_end(room_id: str, reason: str) -> Room:
+        raise Unavailable("the room's node did not answer", code="node_unavailable")
+
+    monkeypatch.setattr(router, "end_room", silent_end)
+    status, body = await emergency.withdraw()
+    assert (status, body["error"]["code"]) == (503, "node_unavailable"), body
+    assert (await srv.ok("GET", f"/api/v1/rooms/{room_id}"))["status"] == "open"
+    lapse_holds(srv.app[ROOMS], room_id)
+
+    check = await join_check(srv, expert_link(srv))
+    assert (check["ok"], check["code"]) == (False, "emergency_withdrawn_by_unit"), check
+    _, answer = await expert_joins(make, srv.url, expert_link(srv))
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "emergency_withdrawn_by_unit", answer
+    assert not admitted(srv, "zhou")
+    # the retry still ends it, with the same reason
+    told = unit.expect("room.ended")
+    monkeypatch.undo()
+    status, body = await emergency.withdraw()
+    assert (status, body.get("status")) == (200, "cancelled"), body
+    assert await asyncio.wait_for(told, WAIT) == {"reason": "emergency_withdrawn_by_unit"}
+
+
+async def test_a_join_refused_during_a_withdrawal_that_fails_is_told_to_try_again(
+    emergency: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The expert joins while the withdrawal holds the room, and the withdrawal then fails
+    (the case's cancellation is refused: the room is given back). The expert was not to be
+    told "withdrawn": it is told the room is busy (``room_busy``), and its next try takes a
+    seat in the consultation that goes on."""
+    srv, unit, make = emergency.srv, emergency.unit, emergency.make
+    cases = srv.app[CASES]
+    gate, update = Gate(), cases.update
+
+    async def failing_update(case_id: str, change: Callable[..., Any]) -> Any:
+        await gate.passing()
+        raise Unavailable("the store is not answering", code="store_unavailable")
+
+    monkeypatch.setattr(cases, "update", failing_update)
+    withdrawal = emergency.withdrawing()
+    await asyncio.wait_for(gate.reached.wait(), WAIT)
+    expert, answer = await expert_joins(make, srv.url, expert_link(srv))
+    assert "room" not in answer, answer
+    assert answer["error"]["code"] == "room_busy", answer
+    gate.open()
+    status, body = await asyncio.wait_for(withdrawal, WAIT)
+    assert (status, body["error"]["code"]) == (503, "store_unavailable"), body
+    monkeypatch.setattr(cases, "update", update)
+
+    answer = await asyncio.wait_for(expert.request("join"), WAIT)
+    assert "room" in answer, answer
+    assert admitted(srv, "zhou") and not unit.seen("room.ended")

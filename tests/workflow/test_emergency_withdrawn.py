@@ -72,8 +72,13 @@ async def test_the_calling_clinic_withdraws_and_the_room_closes_for_everyone_at_
 
     withdrawn = await srv.ok("POST", path, {"reason": "patient stable, ECG normal"}, token=doctor)
     assert withdrawn["status"] == "cancelled"
-    assert withdrawn["audit"][-1]["to"] == "cancelled"
-    assert withdrawn["audit"][-1]["actor"] == "vil.doctor"
+    cancelled, by_whom = withdrawn["audit"][-2:]
+    assert (cancelled["to"], cancelled["actor"]) == ("cancelled", "vil.doctor")
+    # who withdrew it, kept with the case: what its room's joins are refused with
+    assert (by_whom["action"], by_whom["note"]) == (
+        "emergency.withdrawn",
+        "emergency_withdrawn_by_unit",
+    )
 
     # everyone in it is told why and by whom, then disconnected; nothing waits for a timer
     for said in await asyncio.wait_for(asyncio.gather(*told), WAIT):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from vidconsult.domain.cases import Case, CaseStatus, Urgency
 from vidconsult.domain.rota import DutyRota
 from vidconsult.domain.schedule import ScheduleIndex
 from vidconsult.domain.specialties import Specialty
@@ -120,6 +121,32 @@ class Withdrawal(StrEnum):
 
     BY_CENTRE = "emergency_withdrawn_by_centre"  # a coordinator of the centre
     BY_UNIT = "emergency_withdrawn_by_unit"  # the clinic that requested it
+
+
+WITHDRAWALS = frozenset(w.value for w in Withdrawal)
+
+
+# the case's audit entry that says who withdrew it (its note: the Withdrawal's value), written
+# with its cancellation: what a join is refused with once no hold on the room says it
+WITHDRAWN_ACTION = "emergency.withdrawn"
+
+
+def withdraw(case: Case, why: Withdrawal, *, by: str, at: datetime, reason: str) -> None:
+    """Cancel the emergency ``case`` and record who withdrew it (:func:`withdrawal_of`)."""
+    case.cancel(by=by, at=at, reason=reason)
+    case.note(WITHDRAWN_ACTION, by=by, at=at, note=why.value)
+
+
+def withdrawal_of(case: Case) -> str | None:
+    """Why a join into the room of ``case`` is refused for good: the emergency was withdrawn
+    (by whom: a :class:`Withdrawal` value; ``room_ended`` for one cancelled before that was
+    recorded). None: not a withdrawn emergency."""
+    if case.urgency is not Urgency.EMERGENCY or case.status is not CaseStatus.CANCELLED:
+        return None
+    for entry in reversed(case.audit):
+        if entry.action == WITHDRAWN_ACTION and entry.note in WITHDRAWALS:
+            return entry.note
+    return "room_ended"
 
 
 def ensure_withdrawable(case_id: str, experts_present: Iterable[str]) -> None:

@@ -11,8 +11,9 @@ expert is in the room it is refused (409 ``expert_joined``, domain/emergency.py)
 That check and the room's end are one step on the room's node against an expert's join: the
 room is first held closing there, under the lock that admits joins (``withdrawal.hold``,
 :meth:`RoomService.hold_for_end`): an expert already admitted makes it 409, one joining later is
-refused with the withdrawal's reason before it takes a seat. Only then is the case cancelled and
-the room ended; a failed cancellation gives the room back (``withdrawal.release``).
+refused before it takes a seat with ``room_busy`` (to try again: the withdrawal may yet fail).
+Only then is the case cancelled (with who withdrew it, domain/emergency.py :func:`withdraw`)
+and the room ended; a failed cancellation gives the room back (``withdrawal.release``).
 
 A withdrawal whose case was cancelled but whose room's end failed (its node did not answer:
 503) is made again by its retry: the case is withdrawn already, so the retry only holds and
@@ -21,7 +22,9 @@ their joins are refused with, and answers 200 as the first would have (not 409).
 is asked of whichever node holds the room then (the first's node, or, once that node died,
 the next one to place it), so it converges on one node and several alike; the caller has a
 503 that says to try again. The hold's lapse does not end it instead: it runs on the room's
-node, the one that did not answer, and dies with it (docs/workflow.md, "Withdrawn")."""
+node, the one that did not answer, and dies with it (docs/workflow.md, "Withdrawn"). Until
+then the room admits nobody new: :meth:`EmergencyService.check_seat` reads the case on every
+join into an emergency room, on any node, hold or no hold."""
 
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ from vidconsult.domain.emergency import (
     Withdrawal,
     ensure_withdrawable,
     pick_emergency_expert,
+    withdraw,
+    withdrawal_of,
 )
 from vidconsult.domain.roles import Role
 from vidconsult.domain.rooms import Participant, Room, RoomKind, RoomStatus
@@ -199,7 +204,7 @@ class EmergencyService:
                     if await self._hold(room.id, case_id, why, hold):
                         codes[room.id] = None  # held: ended with this withdrawal's reason
                 case = await self._cases.update(
-                    case_id, lambda c, now: c.cancel(by=by, at=now, reason=reason)
+                    case_id, lambda c, now: withdraw(c, why, by=by, at=now, reason=reason)
                 )
             except BaseException:
                 for room_id in codes:  # nothing changed: the rooms admit again
@@ -221,6 +226,18 @@ class EmergencyService:
             why.value,
         )
         return case
+
+    async def check_seat(self, room: Room) -> None:
+        """The room service's seat check (:meth:`RoomService.set_seat_check`): the room of a
+        withdrawn emergency admits nobody, whatever became of the withdrawal's hold (lapsed
+        after an end that failed and was not retried, or gone with its node's restart): it is
+        refused with who withdrew it, read from the case in the store (shared by every node).
+        One read of the case per join of an emergency room; other rooms read nothing."""
+        if room.kind is not RoomKind.EMERGENCY or room.case_id is None:
+            return
+        code = withdrawal_of(await self._cases.get(room.case_id))
+        if code is not None:
+            raise Conflict(f"emergency {room.case_id} was withdrawn", code=code)
 
     async def _hold(
         self, room_id: str, case_id: str, why: Withdrawal, hold: str, *, check: bool = True

@@ -89,6 +89,9 @@ class JoinChecker:
             # a withdrawn emergency says so, and by whom: not just "ended"
             withdrawn = room.end_reason in WITHDRAWN
             result.code = room.end_reason if withdrawn else "room_ended"
+        if result.code is None and room.status is RoomStatus.OPEN:
+            # open, but admitting nobody (a withdrawn emergency whose end did not come)
+            result.code = await self._rooms.seat_refusal(room)
         if result.code is None:
             try:
                 self._signer.check_revoked(claims)

@@ -33,7 +33,14 @@ from vidconsult.domain.rooms import (
     validate_room_name,
 )
 from vidconsult.domain.timeutil import utc_iso
-from vidconsult.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
+from vidconsult.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    VidconsultError,
+)
 from vidconsult.ports import (
     Clock,
     MediaEngine,
@@ -56,6 +63,12 @@ LECTURE_MAX_PARTICIPANTS = 100
 # a check run before anyone connects to a room (e.g. the booking's join window); it may raise a
 # domain error to refuse, and returns the room as it stands after the check (it may open it)
 Admission = Callable[[Room, TokenClaims], Awaitable[Room]]
+# a check run under the room's lock right before someone takes a seat or starts waiting in the
+# waiting room (e.g. a withdrawn emergency's room admits nobody); it may raise to refuse
+SeatCheck = Callable[[Room], Awaitable[None]]
+# a join while an end is held (hold_for_end): its outcome is not known yet, so neither is the
+# answer; the client asks again (the room has ended then, or admits again)
+ROOM_BUSY = "room_busy"
 
 
 @contextlib.asynccontextmanager
@@ -123,9 +136,10 @@ class RoomService:
         self._prepared: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._live: dict[str, LiveRoom] = {}
         # rooms whose end is decided here now (hold_for_end): room -> each hold's id -> (the
-        # refusal's code, the timer that gives the room back if that end never comes)
+        # reason its end is to say, the timer that gives the room back if that end never comes)
         self._closing: dict[str, dict[str, tuple[str, asyncio.TimerHandle]]] = {}
         self._admission: Admission | None = None
+        self._seat_check: SeatCheck | None = None
         self._publish_limits = publish_limits or PublishLimits()
         self._offers = RateLimiter(
             {"offer": Rate(self._publish_limits.offers_per_minute)},
@@ -151,6 +165,12 @@ class RoomService:
 
     def set_admission(self, admission: Admission) -> None:
         self._admission = admission
+
+    def set_seat_check(self, check: SeatCheck) -> None:
+        """Run ``check`` under the room's lock before each seat or wait (after the holds of
+        :meth:`hold_for_end`): what it reads (the store) holds on every node and across a
+        restart, where a hold lives in this process only."""
+        self._seat_check = check
 
     # rooms ---------------------------------------------------------------------------------
     async def create_room(
@@ -288,9 +308,11 @@ class RoomService:
         """The first step of an end that depends on who is in the room (an emergency's
         withdrawal: refused once an expert is in it). ``check`` sees everyone in it here
         (hidden ones too) under the lock that admits joins, and refuses by raising; else every
-        join from now is refused (``code``) before it takes a seat, until :meth:`end_room` or
-        :meth:`release_hold`. A join and the decision are so ordered: one admitted before is
-        in what ``check`` sees, one after is refused; none is admitted and then ended under.
+        join from now is refused (``room_busy``: ask again) before it takes a seat, until
+        :meth:`end_room` or :meth:`release_hold`; not with ``code``, which may turn out false
+        (the end's other steps fail and the room admits again). A join and the decision are
+        so ordered: one admitted before is in what ``check`` sees, one after is refused; none
+        is admitted and then ended under.
         Done on the room's node: with several nodes the room is claimed here first (a room on
         no node would otherwise be placed by the next join elsewhere). The hold lapses after
         ``lapse`` (the node that asked for it died before ending the room, whose emergency
@@ -299,8 +321,10 @@ class RoomService:
         answer: a hold made after that, once a join lets the lock go, would turn joins away
         for its whole lapse with nobody to end or release it). ``hold``: the hold's id, which
         :meth:`release_hold` names (two withdrawals at once: the one that fails gives back its
-        own hold, not the other's, whose end is coming). Gives the code joins are refused with
-        now: the first hold's (that withdrawal's reason, which its end says too)."""
+        own hold, not the other's, whose end is coming). Gives the code the end is to say: the
+        first hold's (that withdrawal's reason). A hold lives in this process only: a lapse, or
+        this node's restart, forgets it; what must outlast it is in the store, for the seat
+        check (:meth:`set_seat_check`) to read."""
         try:
             async with asyncio.timeout(within):
                 room = await self.get_room(room_id)
@@ -354,7 +378,18 @@ class RoomService:
         if not holds:
             self._closing.pop(room_id, None)
 
-    async def _ensure_admitting(self, live: LiveRoom) -> None:
+    async def seat_refusal(self, room: Room) -> str | None:
+        """The code the seat check would refuse a join into ``room`` with now (the link check
+        says it before the camera starts); None: none."""
+        if self._seat_check is None:
+            return None
+        try:
+            await self._seat_check(room)
+        except VidconsultError as exc:
+            return exc.code
+        return None
+
+    async def _ensure_admitting(self, live: LiveRoom, room: Room) -> None:
         """A join's last check, under the room's lock, before it takes a seat or waits."""
         if self._live.get(live.room_id) is not live:  # it ended while the join waited
             raise Conflict(f"room {live.room_id} has ended", code="room_ended")
@@ -371,8 +406,14 @@ class RoomService:
             live.unconfirmed = False
         holds = self._closing.get(live.room_id)
         if holds:
-            code = next(iter(holds.values()))[0]  # the first withdrawal's
-            raise Conflict(f"room {live.room_id} is closing ({code})", code=code)
+            # not the hold's code: its end may yet fail (the withdrawal's case not cancelled)
+            # and the room admit again; asked again, the join meets the outcome
+            code = next(iter(holds.values()))[0]
+            raise Conflict(
+                f"room {live.room_id} may be closing ({code}): try again", code=ROOM_BUSY
+            )
+        if self._seat_check is not None:
+            await self._seat_check(room)
 
     def issue_token(
         self,
@@ -462,7 +503,7 @@ class RoomService:
             await self.cluster.claim(room.id)
         live = await self._live_room(room)
         async with live.lock:
-            await self._ensure_admitting(live)
+            await self._ensure_admitting(live, room)
             previous = live.lobby.pop(claims.identity, None)
             if previous is not None and previous.session_id != session_id:
                 # the same person from a new tab: the old one stops waiting
@@ -663,7 +704,7 @@ class RoomService:
         live = await self._live_room(room)
         async with live.lock:
             # the room may have ended (or be ending) while we waited for the lock
-            await self._ensure_admitting(live)
+            await self._ensure_admitting(live, room)
             previous = live.participants.get(claims.identity)
             if previous is None and len(live.participants) >= room.max_participants:
                 raise Conflict("the room is full", code="room_full")

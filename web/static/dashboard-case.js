@@ -315,6 +315,9 @@ function actorText(e) {
 function auditNote(note) {
   if (!note) return "";
   if (note === "with referral") return t("auditNoteReferral");
+  // who withdrew an emergency (the "emergency.withdrawn" entry): its code, in words
+  if (note === "emergency_withdrawn_by_unit") return t("auditNoteWithdrawnByUnit");
+  if (note === "emergency_withdrawn_by_centre") return t("auditNoteWithdrawnByCentre");
   const booked = /^bookings \[(.*)\]$/.exec(note);
   if (booked) return t("auditNoteBooked", { n: (booked[1].match(/'[^']*'/g) || []).length });
   return note;

@@ -4,7 +4,8 @@
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { t, endedText } from "./i18n.js";
 import { room } from "./room-context.js";
-import { Signaling } from "./signaling.js";
+import { Signaling, retryDelay } from "./signaling.js";
+import { checkLink } from "./room-check.js";
 import { MediaSession, warmPeerConnections } from "./session.js";
 
 let pendingOffers = [];
@@ -166,6 +167,7 @@ async function prepareMedia(signaling) {
 }
 
 let prepared = null; // the MediaSession prepareMedia made, until the join takes it (or not)
+let busyTries = 0; // the join's refusals in a row with a code that says to ask again
 
 /** Open the socket (once per page) and join; the lobby module may hold the join back. */
 export async function connect(roomId) {
@@ -249,6 +251,28 @@ function onRoomEvent(sig, name, handler) {
   });
 }
 
+/** A join refused: asked again by itself when the room is busy (an emergency's withdrawal is
+ * deciding whether it closes, docs/protocol.md); a room found ended after that is explained by
+ * the link check (who withdrew it), which the join's own `room_ended` does not say. */
+async function joinRefused(err) {
+  const wait = retryDelay(err.code, busyTries);
+  if (wait !== null) {
+    busyTries += 1;
+    setState("connecting", t("roomBusyRetrying"), "warn");
+    setTimeout(() => {
+      if (room.state === "connecting") join();
+    }, wait);
+    return;
+  }
+  const waited = busyTries > 0;
+  busyTries = 0;
+  if (waited && err.code === "room_ended") {
+    room.signaling.close();
+    if (!(await checkLink(null))) return; // the blocked card says why
+  }
+  room.finish("error", room.errorText(err), err.code);
+}
+
 /** Send `join` and build the media session from the reply. */
 export async function join() {
   const { roster, view } = room;
@@ -273,9 +297,10 @@ export async function join() {
   } catch (err) {
     joining = false;
     if (ready) ready.close();
-    if (room.state === "connecting") room.finish("error", room.errorText(err), err.code);
+    if (room.state === "connecting") await joinRefused(err);
     return;
   }
+  busyTries = 0;
   if (ready && (room.finished || !reply.prepared)) ready.close(); // not taken over: new ones
   if (room.finished) return;
   room.joinTimer.mark(reply.lobby ? "lobby" : "joinReply");

@@ -2,6 +2,19 @@
 // an acknowledgement, turned into promises that resolve with the result or reject on {error}.
 
 const DEFAULT_TIMEOUT_MS = 15000;
+// A refusal that says "ask again shortly" (docs/protocol.md, "Error codes"): the room is busy
+// while an emergency's withdrawal decides whether it closes; it closes, or admits again, within
+// 30 s (an undecided hold lapses then), so the tries below last longer than that.
+export const ROOM_BUSY = "room_busy";
+const BUSY_RETRY_MS = [500, 1000, 2000, 4000, 5000];
+const BUSY_TRIES = 12; // 47.5 s of waiting in all
+
+/** How long to wait before asking again after the `attempt`-th refusal in a row (0 first)
+ * with `code`; null: not again (not a refusal to retry, or tried long enough). */
+export function retryDelay(code, attempt) {
+  if (code !== ROOM_BUSY || attempt >= BUSY_TRIES) return null;
+  return BUSY_RETRY_MS[Math.min(attempt, BUSY_RETRY_MS.length - 1)];
+}
 
 export class SignalingError extends Error {
   constructor(code, message) {

@@ -29,3 +29,19 @@ test("a result resolves, an {error} rejects with its code", async () => {
   assert.deepEqual(await sig.request("join"), { ok: 1 });
   await assert.rejects(sig.request("other"), (err) => err instanceof SignalingError && err.code === "room_full");
 });
+
+test("a busy room is asked again for longer than an undecided withdrawal holds it", async () => {
+  const { retryDelay, ROOM_BUSY } = await import("../static/signaling.js");
+  let waited = 0;
+  let tries = 0;
+  for (let wait = retryDelay(ROOM_BUSY, 0); wait !== null; wait = retryDelay(ROOM_BUSY, tries)) {
+    assert.ok(wait > 0 && wait <= 5000, `${wait}`);
+    waited += wait;
+    tries += 1;
+  }
+  assert.ok(waited > 30000, `${waited}`); // the hold's lapse
+  assert.ok(tries <= 12, `${tries}`);
+  // other refusals are final
+  assert.equal(retryDelay("room_ended", 0), null);
+  assert.equal(retryDelay("emergency_withdrawn_by_unit", 0), null);
+});
