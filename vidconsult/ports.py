@@ -312,6 +312,9 @@ class RecordedFile:
     codecs: list[str]
     offset_ms: int  # where the file's 0 is after the room recording's start
     error: str | None = None
+    # kinds of the tracks the file was to hold that never reached it (its video, when the
+    # camera's keyframe never came in time): the index says so, the file is not silently short
+    missing: list[str] = field(default_factory=list)
 
 
 class RecorderListener(Protocol):

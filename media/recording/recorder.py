@@ -7,7 +7,9 @@ tracks come and go, so it can start, extend or finish files.
 A track the file's header had to leave out (no keyframe in time) is detached from the file as
 soon as it becomes ready and announced to the listener again as a newly published track: the
 file cannot take it (``add_track`` is False), so the core finishes it and starts one with every
-live track."""
+live track. After ``MAX_REANNOUNCE`` such announcements in a row (no file got the track in
+between) the track stays in the file that left it out, and that file's ``RecordedFile`` says
+it is ``missing``."""
 
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ from vidconsult.errors import NotFound
 from vidconsult.ports import PublishedTrack, RecordedFile, RecorderListener, RecordingTarget
 
 log = logging.getLogger(__name__)
-# how often one track is announced again after a file left it out (no endless rotation when a
-# publisher's keyframes always come too late)
+# how often in a row one track is announced again after a file left it out (no endless
+# rotation when a publisher's keyframes always come too late); a file that gets the track's
+# media starts the count again
 MAX_REANNOUNCE = 2
 
 
@@ -141,12 +144,18 @@ class TapRecorder:
             with contextlib.suppress(Exception):
                 self._engine.remove_tap(entry.target.room_id, entry.target.identity, sid, tap)
         result = await asyncio.wrap_future(entry.recording.writer.finish())
+        for sid in result.tracks:
+            # the file took the track: the cap is for a track whose keyframes always come too
+            # late (endless rotation), not for the session's lifetime (a track refused now and
+            # then, or a session stopped and started again, gets its file each time)
+            self._reannounced.pop(sid, None)
         log.info(
-            "recording finished recording=%s duration_ms=%s size=%s error=%s",
+            "recording finished recording=%s duration_ms=%s size=%s error=%s missing=%s",
             recording_id,
             result.duration_ms,
             result.size,
             result.error,
+            result.missing,
         )
         return RecordedFile(
             recording_id=recording_id,
@@ -157,6 +166,7 @@ class TapRecorder:
             codecs=result.codecs,
             offset_ms=int(entry.recording.offset * 1000),
             error=result.file_error(),
+            missing=result.missing,
         )
 
     async def close(self) -> None:
@@ -201,6 +211,7 @@ class TapRecorder:
             return  # ended meanwhile
         count = self._reannounced.get(sid, 0)
         if count >= MAX_REANNOUNCE:
+            # it stays in this file, which never gets it: the file says so (``missing``)
             log.warning(
                 "track again not ready for a file header, not recorded recording=%s track=%s",
                 recording_id,

@@ -20,7 +20,9 @@ Attaching the tap asks the publisher for that keyframe once; while a video track
 for one (to open the file, or to be reported once left out), ``on_keyframe_wanted`` asks again
 every ``KEYFRAME_RETRY`` seconds: a keyframe lost on the way, or not sent because the camera
 was muted when the tap was attached, would otherwise leave the file without its video, with
-nothing said, until some subscriber happened to ask for one.
+nothing said, until some subscriber happened to ask for one. A track the file keeps but never
+gets (its keyframe never came, or came only after the header and no new file took it) is
+named by kind in :attr:`WriterResult.missing`, so the file's record says what it lacks.
 
 When the disk does not keep up (``MAX_QUEUE`` frames waiting), frames are dropped and counted
 (:attr:`WriterResult.dropped`, turned into the file's error by :meth:`WriterResult.file_error`);
@@ -104,6 +106,11 @@ class WriterResult:
     packets: int
     dropped: int
     error: str | None = None
+    # sids of the tracks that reached the file (their media is in it)
+    tracks: list[str] = field(default_factory=list)
+    # kinds of the tracks the file was given (and kept) that never reached it: a camera whose
+    # keyframe never came in time, a microphone that sent nothing; [] when it holds them all
+    missing: list[str] = field(default_factory=list)
 
     def file_error(self) -> str | None:
         """The file's error: the writer's, else the frames it had to drop (a file with holes
@@ -467,7 +474,9 @@ class ContainerWriter:
                 fh.close()
             except Exception as exc:  # EIO on close(2): the data may not be on disk
                 self._fail(exc)
-        used = [t for t in list(self._state.tracks.values()) if t.first_pts is not None]
+        tracks = list(self._state.tracks.values())
+        used = [t for t in tracks if t.first_pts is not None]
+        kinds = {t.kind for t in used}
         first = min((t.first_pts for t in used if t.first_pts is not None), default=0)
         last = max((t.last_pts for t in used), default=0)
         try:
@@ -480,11 +489,13 @@ class ContainerWriter:
             duration_ms=max(0, last - first),
             size=size,
             sha256=digest,
-            kinds=sorted({t.kind for t in used}),
+            kinds=sorted(kinds),
             codecs=sorted({t.codec for t in used}),
             packets=self._state.packets,
             dropped=self.dropped,
             error=error,
+            tracks=[t.sid for t in used],
+            missing=sorted({t.kind for t in tracks if t.first_pts is None} - kinds),
         )
 
 

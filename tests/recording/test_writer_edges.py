@@ -19,7 +19,7 @@ import pytest
 
 from media.recording import writer as writer_module
 from media.recording.bitstream import nal_units
-from media.recording.recorder import TapRecorder
+from media.recording.recorder import MAX_REANNOUNCE, TapRecorder
 from media.recording.tap import ParticipantRecording
 from media.recording.writer import ContainerWriter, WriterResult
 from tests.recording import synth
@@ -27,7 +27,7 @@ from tests.recording.fakes import FakeEngine, FakeNotifier, FakeRooms, MemoryRec
 from vidconsult.domain.recordings import RecordingStatus
 from vidconsult.domain.rooms import Room
 from vidconsult.errors import NotFound
-from vidconsult.ports import PublishedTrack, RecordingTarget, SystemClock
+from vidconsult.ports import PublishedTrack, RecordedFile, RecordingTarget, SystemClock
 from vidconsult.services.recordings import RecordingService
 from vidconsult.store.recording_files import ArchiveFiles
 
@@ -275,6 +275,28 @@ async def test_the_recorder_asks_again_for_a_keyframe_that_did_not_come(
     await rec.close()
 
 
+async def _late_video_file(
+    rec: TapRecorder,
+    engine: FakeEngine,
+    tmp_path: Path,
+    rid: str,
+    packets: list[synth.Encoded],
+    said: Callable[..., int],
+) -> RecordedFile:
+    """A file whose header is written without the video (awaited), then the video's keyframe
+    comes and the recorder decides (announced again, or capped: awaited); the file is
+    finished only after that decision."""
+    rec.start(_target(tmp_path, rid), [AUDIO, VIDEO], origin=time.monotonic())
+    t0 = time.monotonic()
+    _feed(engine, "TA", packets[:20], "audio", t0)
+    await _await(lambda: said(LEFT_OUT, rid, "track=TV") == 1)
+    _feed(engine, "TV", packets[:20], "video", t0)
+    await _await(lambda: said(ANNOUNCED, rid) + said(CAPPED, rid) == 1)
+    result = await rec.finish(rid)
+    assert result.kinds == ["audio"]
+    return result
+
+
 async def test_a_track_is_announced_again_a_bounded_number_of_times(
     tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
 ) -> None:
@@ -282,20 +304,44 @@ async def test_a_track_is_announced_again_a_bounded_number_of_times(
     engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
     rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
     rec.set_listener(listener)
-    # the keyframe always comes too late: each file's header is written without the video
-    # (awaited), then the video's keyframe comes and the recorder decides (awaited): two files
-    # announce it again, then the cap; the file is finished only after that decision
-    for n in range(4):
-        rid = f"rec_00000000000{n}"
-        rec.start(_target(tmp_path, rid), [AUDIO, VIDEO], origin=time.monotonic())
-        t0 = time.monotonic()
-        _feed(engine, "TA", packets[:20], "audio", t0)
-        await _await(lambda rid=rid: said(LEFT_OUT, rid, "track=TV") == 1)
-        _feed(engine, "TV", packets[:20], "video", t0)
-        await _await(lambda rid=rid: said(ANNOUNCED, rid) + said(CAPPED, rid) == 1)
-        assert (await rec.finish(rid)).kinds == ["audio"]
+    # the keyframe always comes too late: two files announce it again, then the cap
+    files = [
+        await _late_video_file(rec, engine, tmp_path, f"rec_00000000000{n}", packets, said)
+        for n in range(4)
+    ]
     assert len(listener.published) == 2  # MAX_REANNOUNCE: no endless rotation
     assert said(CAPPED, "track=TV") == 2
+    # a file the video was handed on from lacks nothing; one that kept it and never got it
+    # says so (the index lists it: the medical record is not silently without the video)
+    assert [f.missing for f in files] == [[], [], ["video"], ["video"]]
+    await rec.close()
+
+
+async def test_a_file_that_gets_the_video_starts_the_count_again(
+    tmp_path: Path, packets: list[synth.Encoded], said: Callable[..., int]
+) -> None:
+    """The cap is for endless rotation, not for a session's lifetime: once a file took the
+    track, a later late keyframe is announced again (before, the count only grew, and a long
+    session, or one stopped and started again, recorded no video for the rest of it)."""
+    engine, listener = FakeEngine(), Listener()
+    engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
+    rec = TapRecorder(engine, header_timeout=HEADER_TIMEOUT)
+    rec.set_listener(listener)
+    await _late_video_file(rec, engine, tmp_path, "rec_000000000001", packets, said)
+    assert len(listener.published) == 1
+    # the new file takes the video (its keyframe in time)
+    rec.start(_target(tmp_path, "rec_000000000002"), [AUDIO, VIDEO], origin=time.monotonic())
+    t1 = time.monotonic()
+    _feed(engine, "TV", packets, "video", t1)
+    _feed(engine, "TA", packets, "audio", t1)
+    taken = await rec.finish("rec_000000000002")
+    assert taken.kinds == ["audio", "video"] and taken.missing == []
+    # later (the recording stopped and started again): late keyframes again, each announced
+    # again up to the cap, counted afresh
+    for n in range(3, 6):
+        await _late_video_file(rec, engine, tmp_path, f"rec_00000000000{n}", packets, said)
+    assert len(listener.published) == 1 + MAX_REANNOUNCE
+    assert said(CAPPED, "track=TV") == 1  # the cap still holds
     await rec.close()
 
 
