@@ -170,6 +170,25 @@ def test_every_recording_and_export_failure_has_a_sentence_in_both_languages() -
                 assert "UTC" not in sentence and "Error" not in sentence, (language, code)
 
 
+def test_every_missing_kind_has_a_sentence_in_both_languages() -> None:
+    """A file that lacks what its participant was sending (``missing``, a list of these kinds)
+    reads as a sentence on the dashboard, never the kind's code."""
+    import typing
+
+    from web.recording_views import RecordingFile
+
+    (kind,) = typing.get_args(RecordingFile.model_fields["missing"].annotation)
+    kinds = set(typing.get_args(kind))
+    assert kinds == {"audio", "video"}
+    strings = _strings()
+    for language in ("en", "zh"):
+        table = strings[language]["recMissing"]
+        assert isinstance(table, dict)
+        assert set(table) == kinds, language
+        for code, sentence in table.items():
+            assert sentence.strip() != code and "_" not in sentence, (language, code)
+
+
 def test_quota_kinds_are_the_ones_scanned() -> None:
     """The quota codes are computed from the quota's kind: if a kind is added, the scan above
     must learn it (or the new code would reach a person without a sentence)."""

@@ -295,6 +295,7 @@ class ExternalRecorder:
         recording.sha256 = result.sha256
         recording.offset_ms = int(entry.participant.offset * 1000)
         recording.kinds, recording.codecs = result.kinds, result.codecs
+        recording.missing = result.missing
         recording.error = result.file_error()
         recording.status = RecordingStatus.FAILED if recording.error else RecordingStatus.COMPLETED
         if result.size == 0 and not result.packets:

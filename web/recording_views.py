@@ -28,6 +28,12 @@ class RecordingFile(_Out):
     identity: str
     role: str
     kinds: list[str]
+    missing: list[Literal["audio", "video"]] = Field(
+        default_factory=list,
+        description="kinds the participant was publishing for this file that never reached it "
+        "(e.g. video: the camera's picture could not be recorded); [] when nothing is missing. "
+        "The file is still completed with what it holds",
+    )
     codecs: list[str]
     started_at: Instant
     ended_at: Instant | None

@@ -311,3 +311,65 @@ async def test_an_export_cut_off_by_a_restart_reads_as_interrupted(
             assert not dash.page_errors(), dash.page_errors()
     finally:
         release.set()  # the held composes end (failing); the server's teardown awaits them
+
+
+MISSING_VIDEO = {
+    "en": "No picture in this file: the participant was sending video, but it could not be "
+    "recorded.",
+    "zh": "此文件没有画面：参与者当时在发送视频，但未能录下。",
+}
+
+
+async def test_a_file_without_the_video_its_participant_sent_says_so(
+    live_server: ServerHandle, settings: Settings, open_dashboard: Opener
+) -> None:
+    """A completed file whose index entry says ``missing: ["video"]`` (the recorder never got
+    the camera's picture) reads, beside its status, as a sentence in the coordinator's
+    language, never the kind's code; a file that lacks nothing has no such note."""
+    server = live_server
+    room = await server.create_room("Neurology · Xinhe Township")
+    store = server.app[RECORDINGS].store
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    for rid, identity, kinds, missing in (
+        ("rec_0000000000c1", "dr-li", ["audio"], ["video"]),
+        ("rec_0000000000c2", "pt-wang", ["audio", "video"], []),
+    ):
+        await store.add_recording(
+            Recording(
+                id=rid,
+                room_id=room["id"],
+                case_id=None,
+                identity=identity,
+                role="doctor",
+                path=f"{room_directory(room['id'], started)}/{file_name(identity, rid, 'webm')}",
+                started_at=started,
+                status=RecordingStatus.COMPLETED,
+                kinds=kinds,
+                missing=missing,
+                codecs=[f"{k}/{'opus' if k == 'audio' else 'VP8'}" for k in kinds],
+                ended_at=started + timedelta(seconds=12),
+                duration_ms=12_000,
+                size=1000,
+                session_id="rs_0000000000c1",
+            )
+        )
+    username = await coordinator_account(settings)
+    for lang, sentence in MISSING_VIDEO.items():
+        dash = await signed_in_dashboard(open_dashboard, server, username, f"?lang={lang}")
+        page = dash.page
+        await page.click("[data-testid=nav-recordings]")
+        lacking = page.locator("[data-testid=recording-row][data-recording-id=rec_0000000000c1]")
+        note = lacking.locator("[data-testid=recording-missing]")
+        await note.wait_for(timeout=TIMEOUT_MS)
+        assert await note.count() == 1
+        assert await note.get_attribute("data-kind") == "video"
+        assert (await note.inner_text()).strip() == sentence
+        assert await lacking.get_attribute("data-status") == "completed"
+        whole = page.locator("[data-testid=recording-row][data-recording-id=rec_0000000000c2]")
+        assert await whole.locator("[data-testid=recording-missing]").count() == 0
+        shown = await page.locator("body").inner_text()
+        assert "missing" not in shown.lower(), lang
+        await lacking.scroll_into_view_if_needed()
+        await page.screenshot(path=shot(f"{lang}-missing-video"))
+        assert await serious_violations(page) == [], f"{lang} missing video"
+        assert not dash.page_errors(), dash.page_errors()

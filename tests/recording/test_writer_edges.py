@@ -17,6 +17,7 @@ from typing import Any
 import av
 import pytest
 
+from media.recording import recorder as recorder_module
 from media.recording import writer as writer_module
 from media.recording.bitstream import nal_units
 from media.recording.recorder import MAX_REANNOUNCE, TapRecorder
@@ -387,6 +388,34 @@ async def test_service_records_video_that_came_after_the_header(
     files = list(svc.store.recs.values())
     with_video = [r for r in files if "video" in r.kinds]
     assert with_video and all(r.status is RecordingStatus.COMPLETED for r in with_video)
+    # the first file handed the video on to the second: neither lacks it
+    assert all(r.missing == [] for r in files)
+
+
+async def test_service_says_a_file_lacks_the_video_it_never_got(
+    tmp_path: Path,
+    packets: list[synth.Encoded],
+    said: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The capped track stays in a file that never gets it: the index (and the REST entry)
+    says ``missing: ["video"]`` on a completed, audio-only file; before, only a log line."""
+    monkeypatch.setattr(recorder_module, "MAX_REANNOUNCE", 0)  # capped at the first refusal
+    engine = FakeEngine()
+    engine.tracks["room1"] = [("alice", AUDIO), ("alice", VIDEO)]
+    svc, rec = _service(tmp_path, engine)
+    await svc.start("room1", by="coord")
+    t0 = time.monotonic()
+    _feed(engine, "TA", packets, "audio", t0)
+    (rid,) = svc.store.recs
+    await _await(lambda: said(LEFT_OUT, rid, "track=TV") == 1)
+    _feed(engine, "TV", packets, "video", t0)
+    await _await(lambda: said(CAPPED, rid) == 1)
+    await svc.stop("room1", by="coord")
+    (stored,) = svc.store.recs.values()
+    assert stored.status is RecordingStatus.COMPLETED and stored.error is None
+    assert stored.kinds == ["audio"] and stored.missing == ["video"]
+    assert stored.to_dict()["missing"] == ["video"]
 
 
 # finding 5: close(2) fails ------------------------------------------------------------------

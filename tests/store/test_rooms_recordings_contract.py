@@ -161,6 +161,8 @@ async def test_recordings_index_policies_holds_and_exports(backend: Backend) -> 
         size=1234,
         sha256="ab" * 32,
         duration_ms=480_000,
+        kinds=["audio"],
+        missing=["video"],  # the camera's picture never reached the file: the row says so
     )
     await store.save_recording(done)
     await store.save_policy(RecordingPolicy("rm_a", True, "case_1", True, "dr", T0, "asked"))

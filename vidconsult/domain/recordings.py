@@ -57,6 +57,10 @@ class Recording:
     source: str = "camera"
     # the node whose recorder writes the file (its disk holds it); "" = before nodes had ids
     node_id: str = ""
+    # kinds ("audio", "video") of the tracks the participant was publishing for this file that
+    # never reached it (e.g. the camera's keyframe never came in time): the medical record
+    # says the file lacks them instead of passing for complete; [] when it lacks nothing
+    missing: list[str] = field(default_factory=list)
 
     @property
     def has_file(self) -> bool:
@@ -80,6 +84,7 @@ class Recording:
             "identity": self.identity,
             "role": self.role,
             "kinds": self.kinds,
+            "missing": self.missing,
             "codecs": self.codecs,
             "started_at": utc_iso(self.started_at),
             "ended_at": utc_iso(self.ended_at) if self.ended_at else None,

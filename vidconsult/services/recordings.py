@@ -329,7 +329,16 @@ class RecordingService:
             recording.duration_ms, recording.size = result.duration_ms, result.size
             recording.sha256, recording.offset_ms = result.sha256, result.offset_ms
             recording.kinds, recording.codecs = result.kinds, result.codecs
+            recording.missing = result.missing
             recording.error = result.error
+            if result.missing:
+                log.warning(
+                    "recording lacks published tracks recording=%s room=%s identity=%s missing=%s",
+                    recording.id,
+                    recording.room_id,
+                    recording.identity,
+                    result.missing,
+                )
             if recording.error is None and not result.kinds:
                 # tracks were published but nothing reached the file (the media never
                 # flowed): an empty file is a failed recording, never a "completed" one

@@ -61,6 +61,8 @@ MIGRATIONS = [
     "ALTER TABLE recordings ADD COLUMN source TEXT NOT NULL DEFAULT 'camera';",
     # the node whose recorder writes the file (several nodes share one index)
     "ALTER TABLE recordings ADD COLUMN node_id TEXT NOT NULL DEFAULT '';",
+    # kinds of published tracks that never reached the file (comma-separated, as kinds)
+    "ALTER TABLE recordings ADD COLUMN missing TEXT NOT NULL DEFAULT '';",
 ]
 
 _COLUMNS = (
@@ -84,6 +86,7 @@ _COLUMNS = (
     "session_id",
     "source",
     "node_id",
+    "missing",
 )
 
 
@@ -113,6 +116,7 @@ def _row(r: Recording) -> tuple[Any, ...]:
         r.session_id,
         r.source,
         r.node_id,
+        ",".join(r.missing),
     )
 
 
@@ -138,6 +142,7 @@ def _recording(row: sqlite3.Row) -> Recording:
         session_id=row["session_id"],
         source=row["source"],
         node_id=row["node_id"],
+        missing=[k for k in row["missing"].split(",") if k],
     )
 
 

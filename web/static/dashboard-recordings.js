@@ -128,7 +128,12 @@ export function recordingsBrowser({ emptyText, testid = "recordings-table", capt
       rec.error ? h("div", { class: "small-text note", testid: "recording-failure",
         dataset: { code: rec.error_code || "recording_failed" } },
       h("span", {}, failureText("recFailures", rec.error_code)), technicalDetails(rec.error))
-        : null),
+        : null,
+      // a file with something in it that lacks what the participant was sending (a file with
+      // nothing in it is a no_media failure, said above)
+      rec.kinds.length > 0 ? (rec.missing || []).map((kind) => h("div",
+        { class: "small-text note", testid: "recording-missing", dataset: { kind } },
+        term("recMissing", kind))) : null),
     h("td", { class: "mono small-text", title: rec.codecs.join(", ") || null },
       rec.codecs.length ? codecNames(rec.codecs) : "—"),
     h("td", {}, holdToggle(rec, vars)),

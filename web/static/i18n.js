@@ -33,6 +33,12 @@ export const STRINGS = {
       server_stopped: "The server stopped during the recording. What was recorded until then is kept.",
       recording_failed: "The recording stopped because of a problem on the server. Ask the operator; the technical details help them.",
     },
+    // a kind the participant was sending that never reached the file (a recording's `missing`):
+    // the file is kept, but the medical record must not pass for complete
+    recMissing: {
+      video: "No picture in this file: the participant was sending video, but it could not be recorded.",
+      audio: "No sound in this file: the participant was sending sound, but it could not be recorded.",
+    },
     // why a composite export failed (its error_code)
     exportFailures: {
       source_missing: "A recording this export needs is missing from the archive. Ask the operator to restore it, then export again.",
@@ -1056,6 +1062,10 @@ export const STRINGS = {
       node_lost: "负责录制的服务器已停止。已录制的内容会保留，该服务器恢复后会补全文件。",
       server_stopped: "录制期间服务器停止运行。此前已录制的内容已保留。",
       recording_failed: "由于服务器出现问题，录制已停止。请联系运维人员，技术详情可帮助他们排查。",
+    },
+    recMissing: {
+      video: "此文件没有画面：参与者当时在发送视频，但未能录下。",
+      audio: "此文件没有声音：参与者当时在发送声音，但未能录下。",
     },
     exportFailures: {
       source_missing: "导出所需的一段录像已不在存档中。请联系运维人员恢复该文件后再导出。",

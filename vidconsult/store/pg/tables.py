@@ -414,6 +414,8 @@ recordings = Table(
     Column("source", Text, nullable=False, server_default="camera"),
     # the node whose recorder writes the file (its disk holds it)
     Column("node_id", Text, nullable=False, server_default=""),
+    # kinds of published tracks that never reached the file
+    Column("missing", JSONB, nullable=False, server_default="[]"),
     Index(None, "started_at"),
 )
 
