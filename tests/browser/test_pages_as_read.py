@@ -377,3 +377,22 @@ async def test_a_lecture_starts_in_the_future_by_default_and_never_in_the_past(
     assert (await ok(app_server, "GET", "/api/v1/lectures"))["lectures"] == []
     await page.screenshot(path=shot(f"lecture-past-{lang}"))
     await axe_clean(page, f"lecture refused {lang}")
+
+
+async def test_new_case_form_names_languages_in_the_page_language(
+    app_server: ServerHandle, reader: Reader
+) -> None:
+    """The new-case form offers the languages a case may ask for by their names in the page's
+    language ("中文", "英语" / "Chinese", "English"), never with their codes ("中文 (zh)")."""
+    await seed(app_server)
+    expected = {"zh": ["中文", "英语"], "en": ["Chinese", "English"]}
+    for who in (BEIJING_ZH, NEW_YORK_EN):
+        lang = who[0]
+        dash = await reader(app_server, who, "#cases")
+        page = dash.page
+        choice = page.locator("[data-testid=new-case-form] [data-testid=case-language]")
+        await choice.wait_for(timeout=TIMEOUT_MS)
+        named = await choice.locator("option:not([value=''])").all_inner_texts()
+        assert named == expected[lang], named
+        await choice.screenshot(path=shot(f"languages-new-case-{lang}"))
+        await axe_clean(page, f"new case form {lang}")

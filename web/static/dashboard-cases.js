@@ -1,7 +1,7 @@
 // Cases: the filtered list, a new routine case (then booking its earliest slot), and the
 // emergency request that opens a room at once. The detail of one case is dashboard-case.js.
 
-import { t, term } from "./i18n.js";
+import { languageName, t, term } from "./i18n.js";
 import {
   api, busy, field, fill, h, notify, select, timeEl, zoneNote,
 } from "./dashboard-core.js";
@@ -19,7 +19,9 @@ export const SPECIALTIES = ["neurology", "neurosurgery", "cardiology", "cardiac_
   "thoracic_surgery", "hematology", "infectious_disease", "orthopedics", "pediatrics",
   "obstetrics_gynecology", "psychiatry", "radiology", "pathology", "emergency_medicine"];
 const SEXES = ["female", "male", "other", "unknown"];
-const LANGUAGES = { zh: "中文 (zh)", en: "English (en)" };
+// the languages a case may ask for, offered by their names in the page's language ("中文",
+// "英语" / "Chinese", "English"), as the directory names them: the codes are for machines
+const LANGUAGES = ["zh", "en"];
 
 /** The options of a specialty <select> from the catalogue (once loaded), keeping its value. */
 function refreshSpecialties(el) {
@@ -172,7 +174,7 @@ function newCaseForm(reload) {
   specialty.dataset.testid = "case-specialty";
   const summary = h("textarea", { name: "summary", required: true, rows: 3,
     testid: "case-summary" });
-  const language = select("language", Object.keys(LANGUAGES), (l) => LANGUAGES[l],
+  const language = select("language", LANGUAGES, languageName,
     { blank: t("anyLanguage") });
   language.dataset.testid = "case-language";
   const interpreter = h("input", { type: "checkbox", name: "interpreter",
