@@ -396,3 +396,59 @@ async def test_new_case_form_names_languages_in_the_page_language(
         assert named == expected[lang], named
         await choice.screenshot(path=shot(f"languages-new-case-{lang}"))
         await axe_clean(page, f"new case form {lang}")
+
+
+async def test_an_emergencys_rooms_are_told_in_words(
+    app_server: ServerHandle, reader: Reader
+) -> None:
+    """An emergency case's page shows its room as what it is ("急诊会诊室 · 心内科"), its state
+    and why it ended in the page's language (withdrawn by the centre), never the room's id, its
+    raw status ("open", "ended") or its end code; the id stays in the hover text for support."""
+    from tests.browser.test_emergency_withdrawn import emergency_on_duty
+    from tests.workflow.helpers import case_body
+
+    withdrawn = await emergency_on_duty(app_server)
+    case_id = withdrawn["case"]["id"]
+    await ok(
+        app_server,
+        "POST",
+        f"/api/v1/emergencies/{case_id}/withdraw",
+        {"reason": "patient stable"},
+    )
+    running = await ok(app_server, "POST", "/api/v1/emergencies", case_body(), 201)
+    words = {
+        "zh": ("急诊会诊室 · 心内科", "进行中", "已结束", "已由会诊中心撤回"),
+        "en": (
+            "Emergency room · Cardiology",
+            "open",
+            "ended",
+            "withdrawn by the consultation centre",
+        ),
+    }
+    for who in (BEIJING_ZH, NEW_YORK_EN):
+        lang = who[0]
+        label, open_word, ended_word, why = words[lang]
+        dash = await reader(app_server, who, f"#cases/{case_id}")
+        page = dash.page
+        for opened, status, end in (
+            (withdrawn, ended_word, why),
+            (running, open_word, None),
+        ):
+            room_id = opened["room"]["id"]
+            await page.goto(f"{app_server.url}/dashboard?lang={lang}#cases/{opened['case']['id']}")
+            # the case's one room (a case has one emergency room)
+            room = page.locator("[data-testid=case-rooms] li")
+            await room.wait_for(timeout=TIMEOUT_MS)
+            card = await page.locator("[data-testid=case-rooms]").inner_text()
+            assert room_id not in card and "emergency_" not in card, card
+            assert "EMERGENCY" not in card, card
+            assert await room.get_attribute("data-room-id") == room_id
+            assert await room.locator("strong").inner_text() == label
+            assert room_id in (await room.locator("strong").get_attribute("title") or "")
+            assert await room.locator("[data-testid=case-room-status]").inner_text() == status
+            ends = room.locator("[data-testid=case-room-end]")
+            assert (await ends.all_inner_texts()) == ([end] if end else [])
+            await page.locator("[data-testid=case-rooms]").screenshot(
+                path=shot(f"emergency-rooms-{lang}-{'ended' if end else 'open'}")
+            )
+        await axe_clean(page, f"emergency case rooms {lang}")

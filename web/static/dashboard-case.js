@@ -2,7 +2,7 @@
 // attachments (signed download links), its recordings (with the case's legal hold) and the
 // audit trail (status changes, and who opened its recordings and attachments).
 
-import { languageName, t, term } from "./i18n.js";
+import { STRINGS, languageName, t, term } from "./i18n.js";
 import {
   api, busy, field, fill, formatBytes, h, notify, timeEl, zoneNote,
 } from "./dashboard-core.js";
@@ -84,7 +84,7 @@ export function mountCase(view, { id }) {
             h("h3", { class: "summary-heading" }, t("summary")),
             h("p", { class: "summary" }, c.clinical_summary),
             actions(c)),
-          c.urgency === "emergency" ? roomsCard(rooms) : bookingCard(c, booking),
+          c.urgency === "emergency" ? roomsCard(c, rooms) : bookingCard(c, booking),
           c.report ? reportCard(c.report) : null,
           c.referral ? referralCard(c.referral) : null),
         h("div", { class: "case-col" },
@@ -205,16 +205,36 @@ function partyTimesOf(c, booking, room) {
   return out;
 }
 
-function roomsCard(rooms) {
+/** An emergency's rooms in words: what the room is, its state and why it ended in the page's
+ * language; the room's id and generated name only as hover text, for support. */
+function roomsCard(c, rooms) {
   return h("section", { class: "card", testid: "case-rooms" },
-    h("h3", {}, t("navRooms")),
-    rooms.length ? h("ul", { class: "links" }, rooms.map((r) => h("li", {},
-      h("strong", {}, r.name), " ", h("span", { class: "muted mono small-text" }, r.id), " ",
-      h("span", { class: `badge ${r.status === "open" ? "status-in_progress" : ""}` }, r.status),
+    h("h3", {}, t("caseRoomsHeading")),
+    rooms.length ? h("ul", { class: "links" }, rooms.map((r) => h("li", {
+      testid: "case-room", dataset: { roomId: r.id, status: r.status } },
+      h("strong", { title: `${r.name}\n${t("roomIdTitle", { id: r.id })}` }, roomLabel(c, r)), " ",
+      h("span", { class: `badge ${r.status === "open" ? "status-in_progress" : ""}`,
+        testid: "case-room-status" }, term("roomStatuses", r.status)),
       h("div", { class: "muted small-text" }, timeEl(r.created_at),
         r.ended_at ? [" – ", timeEl(r.ended_at)] : null,
-        r.end_reason ? ` · ${r.end_reason}` : null))))
+        r.end_reason ? [" · ", h("span", { testid: "case-room-end" }, endReasonText(r.end_reason))]
+          : null))))
       : h("p", { class: "muted" }, t("noRooms")));
+}
+
+/** "Emergency room · Cardiology" for an emergency's room (its stored name is generated, in
+ * English, with codes); a room named by a person keeps its name. */
+function roomLabel(c, room) {
+  return room.kind === "emergency"
+    ? t("emergencyRoomOf", { specialty: term("specialties", c.specialty) }) : room.name;
+}
+
+/** Why a room ended, in words: a known code's sentence, "ended by Li Coordinator" for a
+ * person's end (the server writes "ended by <identity>"). */
+function endReasonText(reason) {
+  const by = /^ended by (.+)$/.exec(reason);
+  if (by) return t("roomEndedBy", { who: actorOf(by[1]).name });
+  return term("roomEndReasons", STRINGS.en.roomEndReasons[reason] ? reason : "ended");
 }
 
 function reportCard(r) {

@@ -713,6 +713,24 @@ export const STRINGS = {
     // a booking's room (vidconsult/domain/booked_rooms.py RoomState) and who came to it
     // (vidconsult/domain/room_window.py Attendance)
     bookedRoomStates: { scheduled: "not open yet", open: "open", closed: "closed" },
+    // a room's own state (vidconsult/domain/rooms.py RoomStatus) and why it ended (its
+    // end_reason: the emergency timers' and withdrawals' codes, the booked window's; "ended by
+    // <who>" is said with the person's name, roomEndedBy)
+    roomStatuses: { scheduled: "not open yet", open: "open", ended: "ended" },
+    roomEndReasons: {
+      ended: "ended",
+      emergency_withdrawn_by_centre: "withdrawn by the consultation centre",
+      emergency_withdrawn_by_unit: "withdrawn by the clinic that asked for it",
+      emergency_idle: "closed by itself after everyone had left",
+      emergency_unanswered: "closed by itself: nobody joined in time",
+      window_closed: "closed at the end of its booked time",
+      booking_refused: "closed: its booking was refused",
+    },
+    roomEndedBy: "ended by {who}",
+    // an emergency's room on its case page: what it is, not its generated name
+    caseRoomsHeading: "Consultation room",
+    emergencyRoomOf: "Emergency room · {specialty}",
+    roomIdTitle: "Room id (for support): {id}",
     attendances: {
       pending: "not yet known", held: "held", patient_absent: "patient did not come",
       expert_absent: "expert did not come", both_absent: "nobody came",
@@ -1720,6 +1738,20 @@ export const STRINGS = {
     },
     sexes: { female: "女", male: "男", other: "其他", unknown: "未知" },
     bookedRoomStates: { scheduled: "尚未开放", open: "已开放", closed: "已关闭" },
+    roomStatuses: { scheduled: "尚未开放", open: "进行中", ended: "已结束" },
+    roomEndReasons: {
+      ended: "已结束",
+      emergency_withdrawn_by_centre: "已由会诊中心撤回",
+      emergency_withdrawn_by_unit: "已由申请会诊的医疗机构撤回",
+      emergency_idle: "所有人离开后自动关闭",
+      emergency_unanswered: "无人及时加入，已自动关闭",
+      window_closed: "预约时段结束，已关闭",
+      booking_refused: "预约未被接受，已关闭",
+    },
+    roomEndedBy: "由{who}结束",
+    caseRoomsHeading: "会诊室",
+    emergencyRoomOf: "急诊会诊室 · {specialty}",
+    roomIdTitle: "会诊室编号（供技术支持使用）：{id}",
     attendances: {
       pending: "尚未确定", held: "已举行", patient_absent: "患者未到场",
       expert_absent: "专家未到场", both_absent: "双方均未到场",
