@@ -4,7 +4,7 @@
 // Cases per period by urgency and by kind (domestic / international: every case counts), SLA met
 // %, emergency time to the first expert, and cases per unit and per specialty.
 
-import { t, term } from "./i18n.js";
+import { locale, t, term } from "./i18n.js";
 import { api, busy, fill, h, select } from "./dashboard-core.js";
 import { directory, table, unitName } from "./dashboard-directory.js";
 
@@ -91,6 +91,8 @@ function bar(Chart, canvas, labels, datasets, { stacked = false, horizontal = fa
     data: { labels, datasets },
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
+      // the axes' and tooltips' numbers in the page's language, not the browser's
+      locale,
       indexAxis: horizontal ? "y" : "x",
       scales: {
         x: { stacked, beginAtZero: true, ticks: { precision: 0 } },
