@@ -4,9 +4,7 @@
 // editor is dashboard-specialties.js.
 
 import { t, term } from "./i18n.js";
-import {
-  api, busy, dateInput, field, h, notify, select, zonedIso, zoneTitle,
-} from "./dashboard-core.js";
+import { api, busy, field, h, notify, select, zonedIso, zoneTitle } from "./dashboard-core.js";
 import { SPECIALTIES } from "./dashboard-cases.js";
 
 export const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -46,7 +44,7 @@ function csv(value) {
 }
 
 function timeInput(name, value, testid) {
-  return dateInput("time", { name, value, required: true, testid });
+  return h("input", { type: "time", name, value, required: true, testid, step: 60 });
 }
 
 /** A form's shell: heading, fields, error line, save and cancel. */
@@ -205,11 +203,11 @@ function shiftRow(shift = { weekday: 0, start: "09:00", end: "12:00" }) {
 function leaveRow(expert, leave = null) {
   const local = (iso) => (iso ? new Intl.DateTimeFormat("en-CA", { timeZone: expert.time_zone })
     .format(new Date(iso)) : "");
-  const from = dateInput("date", { name: "leave_from", required: true,
+  const from = h("input", { type: "date", name: "leave_from", required: true,
     value: local(leave?.start), testid: "leave-from", "aria-label": t("leaveFrom") });
   // the API's end is exclusive: a leave ending at 00:00 of the 13th is shown as "to the 12th"
   const lastDay = leave ? local(new Date(new Date(leave.end).getTime() - 1).toISOString()) : "";
-  const to = dateInput("date", { name: "leave_to", required: true, value: lastDay,
+  const to = h("input", { type: "date", name: "leave_to", required: true, value: lastDay,
     testid: "leave-to", "aria-label": t("leaveTo") });
   const reason = h("input", { name: "reason", value: leave?.reason ?? "", maxlength: 500,
     testid: "leave-reason", "aria-label": t("reason") });

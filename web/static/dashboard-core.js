@@ -1,8 +1,7 @@
 // Dashboard plumbing shared by every section: the REST client, a small DOM builder, times in
 // the centre's zone, and the notice line.
 
-import { t, term, locale, errorText } from "./i18n.js";
-import { dateField } from "./datefield.js";
+import { t, locale, errorText } from "./i18n.js";
 import { zoneName } from "./timefmt.js";
 
 const TOKEN_KEY = "vidconsult.dashboard.token";
@@ -63,13 +62,6 @@ export async function api(method, path, body = undefined, { auth = true } = {}) 
 }
 
 /** Builds an element: h("td", {class: "x", dataset: {id}}, "text", child, [more]). */
-/** A date ("date"), time ("time") or date-and-time ("datetime") field written in the page's
- * language, not the browser's (datefield.js); its `value` is ISO, as a native input's. */
-export function dateInput(kind, attrs = {}) {
-  return dateField(h("input", attrs), kind,
-    { locale, hint: term("fieldHints", kind), invalid: term("fieldInvalid", kind) });
-}
-
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {

@@ -5,8 +5,8 @@
 import { t } from "./i18n.js";
 import { nextSlot } from "./timefmt.js";
 import {
-  api, busy, centre, centreTime, dateInput, field, fill, h, notify, timeEl, zonedIso, zoneLabel,
-  zoneNote, zoneTitle,
+  api, busy, centre, centreTime, field, fill, h, notify, timeEl, zonedIso, zoneLabel, zoneNote,
+  zoneTitle,
 } from "./dashboard-core.js";
 import { joinLinkBlock } from "./dashboard-rooms.js";
 import { directory, expertName, unitName } from "./dashboard-directory.js";
@@ -27,10 +27,10 @@ function scheduleForm(reload) {
   // the next full half hour at least 15 minutes ahead in the centre's time (the form's zone),
   // never a fixed hour that may already be gone
   const slot = nextSlot(new Date(), centre.zone);
-  const day = dateInput("date", { name: "day", required: true, value: slot.day,
+  const day = h("input", { type: "date", name: "day", required: true, value: slot.day,
     testid: "lecture-day" });
-  const time = dateInput("time", { name: "time", required: true, value: slot.time,
-    testid: "lecture-time" });
+  const time = h("input", { type: "time", name: "time", required: true, value: slot.time,
+    step: 60, testid: "lecture-time" });
   const duration = h("select", { name: "duration", testid: "lecture-duration" },
     DURATIONS.map((m) => h("option", { value: String(m), selected: m === 60 },
       t("minutes", { n: m }))));

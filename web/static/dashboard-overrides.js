@@ -4,12 +4,12 @@
 
 import { t, term } from "./i18n.js";
 import {
-  api, busy, centre, dateInput, field, h, notify, select, timeEl, zoneNote, zonedIso, zoneTitle,
+  api, busy, centre, field, h, notify, select, timeEl, zoneNote, zonedIso, zoneTitle,
 } from "./dashboard-core.js";
 import { SPECIALTIES } from "./dashboard-cases.js";
 
 function dateTimeInput(name, testid) {
-  return dateInput("datetime", { name, required: true, testid });
+  return h("input", { type: "datetime-local", name, required: true, testid, step: 60 });
 }
 
 /** The overrides card: list, delete, add. `reload()` after a change. */

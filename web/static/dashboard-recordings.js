@@ -6,7 +6,7 @@
 
 import { failureText, t, term } from "./i18n.js";
 import {
-  api, busy, centreDayStart, centreTime, confirmDialog, dateInput, field, fill, formatBytes,
+  api, busy, centreDayStart, centreTime, confirmDialog, field, fill, formatBytes,
   formatDuration, h, nextDay, notify, select, technicalDetails, timeEl, zoneNote,
 } from "./dashboard-core.js";
 
@@ -380,8 +380,8 @@ export function mountRecordings(view) {
     autocapitalize: "none", spellcheck: "false" });
   const caseId = h("input", { name: "case_id", maxlength: 64, class: "mono",
     testid: "filter-case", autocapitalize: "none", spellcheck: "false" });
-  const since = dateInput("date", { name: "since", testid: "filter-since" });
-  const until = dateInput("date", { name: "until", testid: "filter-until" });
+  const since = h("input", { type: "date", name: "since", testid: "filter-since" });
+  const until = h("input", { type: "date", name: "until", testid: "filter-until" });
   const status = select("status", REC_STATUSES, (s) => term("recStatuses", s),
     { blank: t("any") });
   status.dataset.testid = "filter-rec-status";

@@ -18,14 +18,6 @@ export const STRINGS = {
     errorDetails: "Details for support",
     // the heading of the disclosure that keeps a recording's or an export's diagnostic
     technicalDetails: "Technical details (for the operator)",
-    // the page's own date and time fields (datefield.js): their placeholder, and the sentence
-    // an entry that is not a date or time is refused with
-    fieldHints: { date: "dd/mm/yyyy", time: "hh:mm", datetime: "dd/mm/yyyy hh:mm" },
-    fieldInvalid: {
-      date: "Enter a date as day/month/year, for example 24/12/2026.",
-      time: "Enter a time on the 24-hour clock, for example 14:30.",
-      datetime: "Enter a date and a time, for example 24/12/2026 14:30.",
-    },
     // why a recording stopped or failed (its error_code, docs/api.md): what happened and what
     // to do; tests/test_web_js.py checks every code of the server has a sentence
     recFailures: {
@@ -1076,12 +1068,6 @@ export const STRINGS = {
     },
     errorDetails: "技术细节（供技术支持）",
     technicalDetails: "技术详情（供运维人员查看）",
-    fieldHints: { date: "年/月/日", time: "时:分", datetime: "年/月/日 时:分" },
-    fieldInvalid: {
-      date: "请按“年/月/日”填写日期，例如 2026/12/24。",
-      time: "请按24小时制填写时间，例如 14:30。",
-      datetime: "请填写日期和时间，例如 2026/12/24 14:30。",
-    },
     recFailures: {
       disk_full: "服务器磁盘已满，录制已停止。请联系运维人员清理空间后重新开始录制。",
       storage_not_writable: "服务器无法写入录像文件夹，录制已停止。请联系运维人员检查该文件夹的权限后重新开始录制。",

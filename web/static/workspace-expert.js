@@ -2,9 +2,7 @@
 // the case with its records, the report and referral I sign; my roster and leave requests.
 
 import { term } from "./i18n.js";
-import {
-  api, busy, dateInput, field, fill, h, notify, select, zoneTitle,
-} from "./dashboard-core.js";
+import { api, busy, field, fill, h, notify, select, zoneTitle } from "./dashboard-core.js";
 import { w, wterm } from "./workspace-i18n.js";
 import {
   guarded, patientLine, recordsPanel, reportView, timeIn, timesIn, wallToInstant,
@@ -166,9 +164,10 @@ export function mountExpert(view, me) {
   async function loadRoster() {
     const got = await api("GET", "/workspace/roster");
     const r = got.roster;
-    const start = dateInput("datetime", { name: "start", required: true,
+    const start = h("input", { type: "datetime-local", name: "start", required: true,
       testid: "leave-start" });
-    const end = dateInput("datetime", { name: "end", required: true, testid: "leave-end" });
+    const end = h("input", { type: "datetime-local", name: "end", required: true,
+      testid: "leave-end" });
     const reason = h("input", { name: "reason", maxlength: 500, testid: "leave-reason" });
     const submit = h("button", { type: "submit", testid: "leave-submit" }, w("requestLeave"));
     const error = h("p", { class: "error", role: "alert" });
