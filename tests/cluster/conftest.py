@@ -21,6 +21,7 @@ from tests.redis_server import (
 )
 from vidconsult.cluster.memory import MemoryHub
 from vidconsult.cluster.ports import LiveState
+from vidconsult.cluster.redis_state import RedisLiveState
 
 # the test of expiry: short enough that it waits little, long enough for a loaded CI machine
 TTL = 1.0
@@ -81,5 +82,14 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory
         return state
 
     yield factory
+    for state in made:
+        await state.close()
+
+
+@pytest.fixture
+async def states() -> AsyncIterator[list[RedisLiveState]]:
+    """The live states a test made (append them): closed at its end, whatever happened."""
+    made: list[RedisLiveState] = []
+    yield made
     for state in made:
         await state.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,14 +64,6 @@ def _state(url: str, node_id: str, data_dir: Path) -> RedisLiveState:
     state = make_live_state(settings)
     assert isinstance(state, RedisLiveState)
     return state
-
-
-@pytest.fixture
-async def states() -> AsyncIterator[list[RedisLiveState]]:
-    made: list[RedisLiveState] = []
-    yield made
-    for state in made:
-        await state.close()
 
 
 async def test_nodes_with_the_password_in_the_url_share_the_live_state(

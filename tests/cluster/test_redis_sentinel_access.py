@@ -10,7 +10,7 @@ hangs up (a plain client) is an outage, never a hang."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +79,6 @@ def _state(settings: Settings) -> RedisLiveState:
     state = make_live_state(settings)
     assert isinstance(state, RedisLiveState)
     return state
-
-
-@pytest.fixture
-async def states() -> AsyncIterator[list[RedisLiveState]]:
-    made: list[RedisLiveState] = []
-    yield made
-    for state in made:
-        await state.close()
 
 
 async def test_nodes_giving_the_sentinels_password_share_the_live_state(
