@@ -141,10 +141,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
+def redis_server(extra: tuple[str, ...] = ()) -> Iterator[RedisServer]:
+    """A redis-server of its own; ``extra``: more of its options (a password, ACL users)."""
     binary = require_binary("redis-server")
     directory = Path(tempfile.mkdtemp(prefix="vc-redis-"))
-    server = RedisServer(binary, _free_port(), directory)
+    server = RedisServer(binary, _free_port(), directory, extra=extra)
     try:
         server.start()
         yield server

@@ -6,8 +6,6 @@ Redis not running at all is still an outage, not a refusal: the node starts and 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.scene import room_of_a_heard_from_b
-from tests.helpers import SECRET, require_binary, served
-from tests.redis_server import RedisServer, _free_port
+from tests.helpers import SECRET, served
+from tests.redis_server import RedisServer, _free_port, redis_server
 from vidconsult.cluster.redis_state import RedisLiveState
 from vidconsult.compose import make_live_state
 from vidconsult.config import Settings
@@ -30,23 +28,9 @@ REFUSED_WITHIN = 1.5  # the first answer ends it; a whole timeout (2 s) would me
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[RedisServer]:
     """A redis-server with a password for its default user and an ACL user."""
-    directory = Path(tempfile.mkdtemp(prefix="vc-redis-pw-"))
-    server = RedisServer(
-        require_binary("redis-server"),
-        _free_port(),
-        directory,
-        extra=(
-            "--requirepass",
-            PASSWORD,
-            *("--user", USER, "on", f">{USER_PASSWORD}", "~*", "&*", "+@all"),
-        ),
-    )
-    try:
-        server.start()
+    acl_user = ("--user", USER, "on", f">{USER_PASSWORD}", "~*", "&*", "+@all")
+    with redis_server(extra=("--requirepass", PASSWORD, *acl_user)) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _state(url: str, node_id: str, data_dir: Path) -> RedisLiveState:
