@@ -643,15 +643,14 @@ class Downstream:
     def _layer_bps(self) -> float:
         """The bitrate of the layer this downstream gets (or is switching to), 0 if none."""
         sel = self.selector
-        layer = sel.target if sel.target is not None else sel.current
-        if self.source is None or layer is None:
-            return 0.0
-        rates = self.source.rates.bps
-        return rates[layer] if layer < len(rates) else 0.0
+        return self._rate_of(sel.target if sel.target is not None else sel.current)
 
     def _sending_bps(self) -> float:
         """The bitrate of the layer being forwarded now, 0 if none (or not measured)."""
-        layer = self.selector.current
+        return self._rate_of(self.selector.current)
+
+    def _rate_of(self, layer: int | None) -> float:
+        """The measured bitrate of the source's ``layer``, 0 if none."""
         if self.source is None or layer is None:
             return 0.0
         rates = self.source.rates.bps
